@@ -1,0 +1,154 @@
+"""Bearer JWTs: verification against a JWKS or the dev key, roles, and jurisdiction scope."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Request
+
+from dudao import jurisdiction
+from dudao.config import Settings
+from dudao.errors import Forbidden, Unauthorized
+
+ALGORITHMS = ["ES256", "RS256"]
+DEV_ISSUER = "dudao-dev"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    inspector = "inspector"
+    unit = "unit"
+    committee = "committee"
+    national = "national"
+    ops = "ops"
+
+    @property
+    def label_zh(self) -> str:
+        return {
+            "admin": "督导机构",
+            "inspector": "督学",
+            "unit": "被督导单位",
+            "committee": "督导委员会",
+            "national": "国家平台",
+            "ops": "运维",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: subject, roles, the jurisdiction they act in, the unit they speak for."""
+
+    sub: str
+    roles: frozenset[str]
+    jur: str
+    unit: str | None = None
+
+    def has_any(self, roles: tuple[str, ...]) -> bool:
+        return not roles or bool(self.roles.intersection(roles))
+
+    def can_act_in(self, code: str) -> bool:
+        return jurisdiction.contains(self.jur, code)
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def ensure_dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """Load the dev runner's ES256 signing key, creating it on first use."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pem)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return key
+
+
+def issue_dev_token(
+    settings: Settings, *, sub: str, roles: list[str], jur: str, unit: str | None = None, ttl_s: int = 12 * 3600
+) -> str:
+    """A token signed by the dev key, as `dudao token` prints it."""
+    key = ensure_dev_key(settings.dev_key_path)
+    now = int(time.time())
+    claims = {"sub": sub, "roles": roles, "jur": jur, "iss": DEV_ISSUER, "iat": now, "exp": now + ttl_s}
+    if unit:
+        claims["unit"] = unit
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "dev"})
+
+
+class TokenVerifier:
+    """Checks signatures with the JWKS at `jwks_url`, or with the dev key when none is set."""
+
+    def __init__(self, settings: Settings):
+        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        self._dev_key_path = settings.dev_key_path
+        self._dev_key: ec.EllipticCurvePublicKey | None = None
+
+    def _dev_public_key(self) -> ec.EllipticCurvePublicKey:
+        if self._dev_key is None:
+            if not self._dev_key_path.exists():
+                raise Unauthorized("no signing key is configured (set DUDAO_JWKS_URL or run `dudao token` once)")
+            self._dev_key = ensure_dev_key(self._dev_key_path).public_key()
+        return self._dev_key
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._dev_public_key()
+            claims = jwt.decode(token, key, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]})
+        except Unauthorized:
+            raise
+        except jwt.ExpiredSignatureError as e:
+            raise Unauthorized("the token has expired; get a new one", field="Authorization", rule="token_expired") from e
+        except (jwt.PyJWTError, ValueError) as e:
+            raise Unauthorized(f"the token is not valid: {e}", field="Authorization", rule="token_invalid") from e
+        roles, jur = claims.get("roles"), claims.get("jur")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Unauthorized("the token's 'roles' claim must be a list of strings", field="roles", rule="token_invalid")
+        if not isinstance(jur, str) or not jurisdiction.is_valid_code(jur):
+            raise Unauthorized("the token's 'jur' claim must be a jurisdiction code", field="jur", rule="token_invalid")
+        unit = claims.get("unit")
+        return Principal(sub=str(claims["sub"]), roles=frozenset(roles), jur=jur, unit=str(unit) if unit else None)
+
+
+# --- FastAPI dependencies ----------------------------------------------------------------------
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require(*roles: str):
+    """A dependency that admits callers holding any of `roles` (any valid token when none are named)."""
+
+    def dependency(request: Request) -> Principal:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("this route needs a bearer token (dudao token --role admin --jur CODE)", field="Authorization")
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = verifier.verify(token)
+        if not principal.has_any(roles):
+            raise Forbidden(f"this route needs one of the roles {sorted(roles)}", field="roles", rule="role_required")
+        return principal
+
+    return dependency
+
+
+def check_scope(principal: Principal, code: str, *, field: str = "jurisdiction") -> None:
+    """Refuse a jurisdiction outside the caller's subtree."""
+    if not principal.can_act_in(code):
+        raise Forbidden(
+            f"jurisdiction {code} is outside your jurisdiction {principal.jur}", field=field, rule="outside_jurisdiction"
+        )

@@ -1,0 +1,86 @@
+"""NATS JetStream: connections, stream names, subjects and message ids."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger("dudao.bus")
+
+HEADER_EVENT_TYPE = "Dudao-Event-Type"
+HEADER_NOTIFICATION_ID = "Dudao-Notification-Id"
+HEADER_ORIGIN = "Dudao-Origin"
+HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
+
+
+def stream_name(service: str) -> str:
+    return f"DUDAO_{service.upper()}"
+
+
+def subject(jurisdiction: str, service: str, aggregate: str, event: str) -> str:
+    return f"dudao.{jurisdiction}.{service}.{aggregate}.{event}"
+
+
+def service_subjects(service: str, jurisdiction: str = "*") -> str:
+    return f"dudao.{jurisdiction}.{service}.>"
+
+
+def origin(jurisdiction: str, service: str) -> str:
+    """Where an event was first recorded: the key of every checkpoint."""
+    return f"{jurisdiction}:{service}"
+
+
+def message_id(jurisdiction: str, service: str, notification_id: int) -> str:
+    return f"{origin(jurisdiction, service)}:{notification_id}"
+
+
+async def connect(url: str, name: str) -> Client:
+    """A connection that keeps reconnecting for as long as the process lives."""
+
+    async def on_error(e: Exception) -> None:
+        log.warning("nats: %s", e)
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        allow_reconnect=True,
+        error_cb=on_error,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, service: str, jurisdiction: str) -> None:
+    """The service's stream: file storage, no age limit (the event store stays the source of truth)."""
+    name = stream_name(service)
+    config = StreamConfig(
+        name=name,
+        subjects=[service_subjects(service, jurisdiction)],
+        storage=StorageType.FILE,
+        max_age=0,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=120,
+    )
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    if set(info.config.subjects or []) != set(config.subjects or []):
+        await js.update_stream(config)
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,239 @@
+"""The `dudao` command: up, serve, relay, consume, seed, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+
+from dudao import auth, jurisdiction
+from dudao.config import Settings
+
+RUNNING = ("registry",)  # services that exist so far; the rest join as their issues land
+
+
+def _service_module(name: str):
+    if name == "gateway":
+        return importlib.import_module("gateway.app")
+    if name not in RUNNING:
+        raise SystemExit(f"unknown service {name!r}; choose one of: gateway, {', '.join(RUNNING)}")
+    return importlib.import_module(f"services.{name}.app")
+
+
+# --- token -----------------------------------------------------------------------------------------
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    if not jurisdiction.is_valid_code(args.jur):
+        raise SystemExit(f"--jur {args.jur!r} is not a division code such as 500120")
+    settings = Settings.from_env()
+    print(
+        auth.issue_dev_token(
+            settings, sub=args.sub or f"dev-{args.role}", roles=[args.role], jur=args.jur, unit=args.unit, ttl_s=args.ttl
+        )
+    )
+
+
+# --- serve / relay / consume ---------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from dudao import telemetry
+
+    settings = Settings.from_env()
+    telemetry.setup_logging()
+    app = _service_module(args.name).build(settings)
+    uvicorn.run(app, host=settings.host, port=args.port or settings.ports[args.name], log_config=None, access_log=False)
+
+
+def _workers(args: argparse.Namespace, *, relay: bool, consumers: bool) -> None:
+    from dudao import telemetry
+    from dudao.service import workers_only
+
+    telemetry.setup_logging()
+    main = workers_only(_service_module(args.service).PARTS, Settings.from_env(), relay=relay, consumers=consumers)
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_relay(args: argparse.Namespace) -> None:
+    _workers(args, relay=True, consumers=False)
+
+
+def cmd_consume(args: argparse.Namespace) -> None:
+    _workers(args, relay=False, consumers=True)
+
+
+# --- seed ------------------------------------------------------------------------------------------
+
+
+def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
+    """Load the demo data through the public API; fixed idempotency keys make it safe to repeat."""
+    from services.registry import demo
+
+    token = auth.issue_dev_token(settings, sub="demo-loader", roles=["admin"], jur=jurisdiction)
+    commands = demo.commands(jurisdiction)
+    base = settings.service_url("registry")
+    created = 0
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        for i, (path, key, body) in enumerate(commands, 1):
+            response = client.post(path, json=body, headers={"Idempotency-Key": key})
+            if response.status_code not in (200, 201):
+                raise SystemExit(f"seeding failed at {path} ({key}): HTTP {response.status_code} {response.text}")
+            created += 1
+            print(f"\r  demo data for {jurisdiction}: {i}/{len(commands)}", end="", file=out, flush=True)
+    print(file=out)
+    return created
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    seed(Settings.from_env(), args.jurisdiction)
+
+
+# --- up ----------------------------------------------------------------------------------------------
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{url} exited with code {proc.returncode}; see {log}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s; see {log}")
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    """Start everything on this machine, load the demo, print where to go, stop it all on Ctrl-C."""
+    from dudao.servers import LocalNats, LocalPostgres
+
+    settings = Settings.from_env()
+    home = settings.home.resolve()
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    servers = []
+    if not os.environ.get("DATABASE_URL"):
+        print(f"starting PostgreSQL on 127.0.0.1:{settings.embedded_postgres_port} (data in {home / 'postgres'}) …", flush=True)
+        pg = LocalPostgres(home / "postgres", settings.embedded_postgres_port, log=home / "logs" / "postgres.log")
+        env["DATABASE_URL"] = pg.start()
+        servers.append(pg)
+    if not os.environ.get("NATS_URL"):
+        print(f"starting NATS JetStream on 127.0.0.1:{settings.embedded_nats_port} (data in {home / 'nats'}) …", flush=True)
+        nats_server = LocalNats(home / "nats", settings.embedded_nats_port, log=home / "logs" / "nats.log")
+        env["NATS_URL"] = nats_server.start()
+        servers.append(nats_server)
+    auth.ensure_dev_key(settings.dev_key_path)
+    env["DUDAO_DEV_KEY"] = str(settings.dev_key_path.resolve())
+
+    procs: list[tuple[str, subprocess.Popen, Path]] = []
+    try:
+        for name in (*RUNNING, "gateway"):
+            log = home / "logs" / f"{name}.log"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dudao.cli", "serve", name],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log.open("ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+            )
+            procs.append((name, proc, log))
+        for name, proc, log in procs:
+            _wait_http(f"{settings.service_url(name)}/healthz", proc, log)
+        if not args.no_seed:
+            seed(_with_env(settings, env), settings.jurisdiction)
+        token = auth.issue_dev_token(settings, sub="dev-admin", roles=["admin"], jur=settings.jurisdiction)
+        print("\nDudao is running. Ctrl-C stops everything.\n")
+        print(f"  gateway (GraphiQL)   {settings.service_url('gateway')}/graphql")
+        for name in RUNNING:
+            print(f"  {name:<20} {settings.service_url(name)}/docs  (OpenAPI: {settings.service_url(name)}/openapi.json)")
+        print(f"  logs                 {home / 'logs'}")
+        print(f"\n  admin token for {settings.jurisdiction}:\n  {token}\n", flush=True)
+        _wait_for_interrupt(procs)
+    finally:
+        print("\nstopping …", flush=True)
+        for _, proc, _ in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc, _ in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for server in reversed(servers):
+            server.stop()
+        print("stopped.")
+
+
+def _with_env(settings: Settings, env: dict[str, str]) -> Settings:
+    return replace(settings, database_url=env["DATABASE_URL"], nats_url=env["NATS_URL"])
+
+
+def _wait_for_interrupt(procs: list[tuple[str, subprocess.Popen, Path]]) -> None:
+    try:
+        while True:
+            for name, proc, log in procs:
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; see {log}", file=sys.stderr)
+                    return
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
+
+
+# --- main --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="dudao", description="Dudao (督导): education supervision backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", help="start the whole stack on this machine with demo data")
+    p.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("serve", help="run one service (or the gateway) with its relay and consumers")
+    p.add_argument("name", help="gateway | " + " | ".join(RUNNING))
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    for name, func, text in (("relay", cmd_relay, "outbox relay"), ("consume", cmd_consume, "consumers")):
+        p = sub.add_parser(name, help=f"run only a service's {text}")
+        p.add_argument("service", help=" | ".join(RUNNING))
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("seed", help="load the demo data through the API (safe to repeat)")
+    p.add_argument("--jurisdiction", default=Settings.from_env().jurisdiction)
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("token", help="print a dev token signed by the runner's key")
+    p.add_argument("--role", required=True, choices=[r.value for r in auth.Role])
+    p.add_argument("--jur", required=True, help="jurisdiction code, e.g. 500120")
+    p.add_argument("--unit", help="the unit a `unit` user speaks for")
+    p.add_argument("--sub", help="subject (default dev-ROLE)")
+    p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
+    p.set_defaults(func=cmd_token)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Settings from the environment: the one Settings object every process reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+SERVICES = ("registry", "inspection", "accountability", "monitoring")
+DEFAULT_PORTS = {"gateway": 8000, "registry": 8001, "inspection": 8002, "accountability": 8003, "monitoring": 8004}
+EMBEDDED_POSTGRES_PORT = 55432
+EMBEDDED_NATS_PORT = 14222
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs to know about where it runs."""
+
+    jurisdiction: str = "500120"
+    home: Path = Path(".dudao")
+    database_url: str = f"postgresql://postgres@127.0.0.1:{EMBEDDED_POSTGRES_PORT}/dudao"
+    nats_url: str = f"nats://127.0.0.1:{EMBEDDED_NATS_PORT}"
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    jwks_url: str | None = None
+    dev_key_path: Path = Path(".dudao/dev-key.pem")
+    postgres_lock_timeout_s: int = 5
+    subgraph_timeout_s: float = 5.0
+    embedded_postgres_port: int = EMBEDDED_POSTGRES_PORT
+    embedded_nats_port: int = EMBEDDED_NATS_PORT
+    run_workers: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(_env("DUDAO_HOME", ".dudao"))
+        ports = {name: int(_env(f"DUDAO_{name.upper()}_PORT", str(port))) for name, port in DEFAULT_PORTS.items()}
+        return cls(
+            jurisdiction=_env("DUDAO_JURISDICTION", "500120"),
+            home=home,
+            database_url=_env("DATABASE_URL", cls.database_url),
+            nats_url=_env("NATS_URL", cls.nats_url),
+            host=_env("DUDAO_HOST", "127.0.0.1"),
+            ports=ports,
+            jwks_url=os.environ.get("DUDAO_JWKS_URL") or None,
+            dev_key_path=Path(_env("DUDAO_DEV_KEY", str(home / "dev-key.pem"))),
+            postgres_lock_timeout_s=int(_env("DUDAO_PG_LOCK_TIMEOUT_S", "5")),
+            subgraph_timeout_s=float(_env("DUDAO_SUBGRAPH_TIMEOUT_S", "5")),
+            embedded_postgres_port=int(_env("DUDAO_PG_PORT", str(EMBEDDED_POSTGRES_PORT))),
+            embedded_nats_port=int(_env("DUDAO_NATS_PORT", str(EMBEDDED_NATS_PORT))),
+            run_workers=_env("DUDAO_RUN_WORKERS", "yes").lower() not in ("0", "no", "false"),
+        )
+
+    def service_url(self, name: str) -> str:
+        """Where a service (or the gateway) answers HTTP: DUDAO_<NAME>_URL or host and default port."""
+        return _env(f"DUDAO_{name.upper()}_URL", f"http://{self.host}:{self.ports[name]}")
+
+    def eventsourcing_env(self, service: str) -> dict[str, str]:
+        """The eventsourcing library's environment for one service's Application."""
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": url.username or "postgres",
+            "POSTGRES_PASSWORD": url.password or "",
+            "POSTGRES_SCHEMA": service,
+            "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_s),
+            "POSTGRES_POOL_SIZE": "10",
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_PRE_PING": "y",
+            "CREATE_TABLE": "y",
+        }

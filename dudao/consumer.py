@@ -1,0 +1,254 @@
+"""The durable pull consumer: one PostgreSQL transaction per message, exactly-once effects.
+
+For each message: open a transaction, insert a tracking row keyed by (consumer, origin,
+notification id) — the origin's own position, never a stream sequence, which sourcing
+renumbers — apply the effect, commit, then ack. A redelivered message finds its tracking row
+and is acked without effect. A failure is retried with backoff; a message that can never be
+processed is written to the dead-letter table with its error and terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+
+from dudao import bus, telemetry
+from dudao.config import Settings
+from dudao.events import Envelope
+
+log = logging.getLogger("dudao.consumer")
+
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.TooManyConnectionsError, TimeoutError)
+
+
+class Undeliverable(Exception):
+    """The message can never be processed (malformed, unknown, against the rules): dead-letter it."""
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """An event as it arrives from NATS."""
+
+    type: str
+    aggregate: str
+    aggregate_id: str
+    version: int
+    origin: str
+    notification_id: int
+    envelope: Envelope
+    data: dict[str, Any]
+    subject: str = ""
+    stream_seq: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_msg(cls, msg: Msg) -> InboundEvent:
+        try:
+            body = json.loads(msg.data)
+            headers = dict(msg.headers or {})
+            origin = body["origin"]
+            return cls(
+                type=str(body["type"]),
+                aggregate=str(body["aggregate"]),
+                aggregate_id=str(body["aggregate_id"]),
+                version=int(body["version"]),
+                origin=bus.origin(origin["jurisdiction"], origin["service"]),
+                notification_id=int(body["notification_id"]),
+                envelope=Envelope.from_dict(body.get("envelope") or {}),
+                data=dict(body["data"]),
+                subject=msg.subject,
+                stream_seq=msg.metadata.sequence.stream,
+                headers=headers,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise Undeliverable(f"malformed event message: {e!r}") from e
+
+
+Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
+
+TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS {schema}.consumer_tracking (
+    consumer text NOT NULL,
+    origin text NOT NULL,
+    notification_id bigint NOT NULL,
+    stream text NOT NULL,
+    stream_seq bigint NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, origin, notification_id)
+);
+CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
+    id bigserial PRIMARY KEY,
+    consumer text NOT NULL,
+    stream text NOT NULL,
+    stream_seq bigint NOT NULL,
+    subject text NOT NULL,
+    headers jsonb NOT NULL,
+    payload bytea NOT NULL,
+    error text NOT NULL,
+    deliveries int NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (consumer, stream, stream_seq)
+);
+"""
+
+
+async def ensure_tables(pool: asyncpg.Pool, schema: str) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(TABLES_SQL.format(schema=f'"{schema}"'))
+
+
+class Consumer:
+    """A durable pull consumer that applies `handler` to each event exactly once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        *,
+        schema: str,
+        name: str,
+        stream: str,
+        filter_subject: str,
+        handler: Handler,
+        max_attempts: int = 5,
+        backoff: tuple[float, ...] = (0.2, 1, 5, 15),
+        batch: int = 64,
+    ):
+        self.settings, self.pool, self.schema = settings, pool, schema
+        self.name, self.stream, self.filter_subject = name, stream, filter_subject
+        self.handler = handler
+        self.max_attempts, self.backoff, self.batch = max_attempts, backoff, batch
+        self.processed = 0
+        self.dead_lettered = 0
+        self._tracer = telemetry.tracer("dudao.consumer")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; NATS or PostgreSQL going away only pauses it."""
+        await ensure_tables(self.pool, self.schema)
+        nc = await bus.connect(self.settings.nats_url, self.name)
+        try:
+            js = nc.jetstream(timeout=5)
+            sub = None
+            while not stop.is_set():
+                try:
+                    if sub is None:
+                        sub = await self._subscribe(js)
+                    msgs = await sub.fetch(self.batch, timeout=1)
+                except NatsTimeoutError:
+                    continue
+                except Exception as e:  # noqa: BLE001 - server restarting, stream not yet there: retry
+                    log.warning("consumer %s: %s; retrying", self.name, e)
+                    sub = None
+                    await bus.wait_or_stop(stop, 0.5)
+                    continue
+                for i, msg in enumerate(msgs):
+                    if not await self._handle(msg):
+                        # Keep order: what follows a retried message is retried after it.
+                        for later in msgs[i + 1 :]:
+                            await _quietly(later.nak(delay=self._delay(msg)))
+                        break
+        finally:
+            await nc.close()
+
+    async def _subscribe(self, js):
+        config = ConsumerConfig(
+            durable_name=self.name,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30,
+            max_deliver=-1,
+            max_ack_pending=1000,
+            filter_subject=self.filter_subject,
+        )
+        return await js.pull_subscribe(self.filter_subject, durable=self.name, stream=self.stream, config=config)
+
+    async def _handle(self, msg: Msg) -> bool:
+        """Process one message; False when it must be retried later."""
+        parent = telemetry.context_from(msg.headers)
+        event_type = (msg.headers or {}).get(bus.HEADER_EVENT_TYPE, "?")
+        with self._tracer.start_as_current_span(
+            f"process {event_type}", context=parent, kind=trace.SpanKind.CONSUMER, attributes={"dudao.consumer": self.name}
+        ) as span:
+            deliveries = msg.metadata.num_delivered or 1
+            try:
+                event = InboundEvent.from_msg(msg)
+                await self._apply(event)
+                await msg.ack()
+                self.processed += 1
+                return True
+            except Undeliverable as e:
+                await self._dead_letter(msg, str(e), deliveries)
+                return True
+            except TRANSIENT as e:
+                span.record_exception(e)
+                log.warning("consumer %s: transient failure on %s: %s", self.name, msg.subject, e)
+                await _quietly(msg.nak(delay=self._delay(msg)))
+                return False
+            except Exception as e:  # noqa: BLE001 - a bug or bad data: retry a few times, then dead-letter
+                span.record_exception(e)
+                if deliveries >= self.max_attempts:
+                    await self._dead_letter(msg, f"{type(e).__name__}: {e}", deliveries)
+                    return True
+                log.warning("consumer %s: %s on %s (attempt %d)", self.name, e, msg.subject, deliveries)
+                await _quietly(msg.nak(delay=self._delay(msg)))
+                return False
+
+    async def _apply(self, event: InboundEvent) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                event.origin,
+                event.notification_id,
+                self.stream,
+                event.stream_seq,
+            )
+            if first_time:
+                await self.handler(conn, event)
+
+    async def _dead_letter(self, msg: Msg, error: str, deliveries: int) -> None:
+        log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, error)
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.execute(
+                    f'INSERT INTO "{self.schema}".dead_letters'
+                    " (consumer, stream, stream_seq, subject, headers, payload, error, deliveries)"
+                    " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    self.name,
+                    self.stream,
+                    msg.metadata.sequence.stream,
+                    msg.subject,
+                    json.dumps(dict(msg.headers or {})),
+                    msg.data,
+                    error,
+                    deliveries,
+                )
+        except TRANSIENT as e:
+            log.warning("consumer %s: cannot dead-letter yet (%s); will retry", self.name, e)
+            await _quietly(msg.nak(delay=self._delay(msg)))
+            return
+        self.dead_lettered += 1
+        await _quietly(msg.term())
+
+    def _delay(self, msg: Msg) -> float:
+        attempt = (msg.metadata.num_delivered or 1) - 1
+        return self.backoff[min(attempt, len(self.backoff) - 1)]
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except Exception as e:  # noqa: BLE001 - an ack lost here is redelivered and tracked
+        log.debug("ack/nak failed: %s", e)

@@ -1,0 +1,123 @@
+"""problem+json errors (RFC 9457): one error hierarchy, mapped to HTTP in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://dudao.example/problems/"
+log = logging.getLogger("dudao.errors")
+
+
+class Problem(Exception):
+    """An error the caller can act on. `rule` is stable; `detail` is for humans."""
+
+    status = 400
+    rule = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None, rule: str | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.rule = rule or type(self).rule
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.rule,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "rule": self.rule,
+        }
+        if self.field:
+            body["field"] = self.field
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(Problem):
+    status, rule, title = 422, "invalid_input", "Invalid input"
+
+
+class Unauthorized(Problem):
+    status, rule, title = 401, "unauthenticated", "Authentication required"
+
+
+class Forbidden(Problem):
+    status, rule, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(Problem):
+    status, rule, title = 404, "not_found", "Not found"
+
+
+class Conflict(Problem):
+    """A domain rule forbids the command in the aggregate's current state."""
+
+    status, rule, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(Problem):
+    status, rule, title = 412, "stale_version", "Precondition failed"
+
+
+class Unavailable(Problem):
+    status, rule, title = 503, "unavailable", "Service unavailable"
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    instance = request.url.path if request is not None else None
+    return JSONResponse(problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    # ("body", "enrolment") -> "enrolment"; ("query", "stage") -> "stage"
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def _validation_problem(exc: RequestValidationError) -> InvalidInput:
+    errors = [
+        {"field": _field_path(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"), "detail": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": None, "rule": "invalid", "detail": "invalid input"}
+    detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors) or "invalid input"
+    return InvalidInput(detail, field=first["field"], rule=first["rule"], errors=errors)
+
+
+def install(app: FastAPI) -> None:
+    """Make every error of `app` a problem+json response; nothing escapes as a bare 500."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(_validation_problem(exc), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        rule = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        problem = Problem(str(exc.detail), rule=rule)
+        problem.status, problem.title = exc.status_code, str(exc.detail)
+        return problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = Problem("an unexpected error occurred; it has been logged", rule="internal_error")
+        problem.status, problem.title = 500, "Internal error"
+        return problem_response(problem, request)

@@ -1,0 +1,94 @@
+"""The event envelope (who, where, why, which trace) and the wire form of an event."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Metadata every event carries in its own state.
+
+    `correlation_id` ties together everything one request caused; `causation_id` names the
+    request or event that caused this one; `traceparent`/`tracestate` continue the W3C trace.
+    """
+
+    actor: str
+    jurisdiction: str
+    correlation_id: str
+    causation_id: str
+    traceparent: str = ""
+    tracestate: str = ""
+    idempotency_key: str = ""
+    request_hash: str = ""
+
+    @classmethod
+    def for_request(
+        cls,
+        *,
+        actor: str,
+        jurisdiction: str,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+        trace: dict[str, str] | None = None,
+        idempotency_key: str = "",
+        request_hash: str = "",
+    ) -> Envelope:
+        """An envelope for a command that arrived over HTTP (its own cause)."""
+        request_id = request_id or str(uuid.uuid4())
+        trace = trace or {}
+        return cls(
+            actor=actor,
+            jurisdiction=jurisdiction,
+            correlation_id=correlation_id or request_id,
+            causation_id=request_id,
+            traceparent=trace.get("traceparent", ""),
+            tracestate=trace.get("tracestate", ""),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+
+    def caused_by(self, message_id: str, trace: dict[str, str] | None = None) -> Envelope:
+        """An envelope for an event caused by another event (same correlation)."""
+        trace = trace or {}
+        return replace(
+            self,
+            causation_id=message_id,
+            traceparent=trace.get("traceparent", self.traceparent),
+            tracestate=trace.get("tracestate", self.tracestate),
+            idempotency_key="",
+            request_hash="",
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Envelope:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: str(v) for k, v in data.items() if k in fields})
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types for an event's state (UUIDs, dates, enums, decimals as strings)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,154 @@
+"""The outbox relay: follows a service's notification log and publishes each event to JetStream once.
+
+The event store is the outbox. The relay's position is not kept anywhere but in the stream
+itself: the last message's `Dudao-Notification-Id`. Each publish names the message it must
+follow (`Nats-Expected-Last-Msg-Id`), so a batch that fails half-way can never leave a later
+event in the stream before an earlier one, and two relays of one service cannot interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+
+from dudao import bus, telemetry
+from dudao.config import Settings
+from dudao.events import dumps
+from dudao.store import event_name, event_state
+
+log = logging.getLogger("dudao.relay")
+
+
+class Relay:
+    """Publishes one service's committed events, in notification order, exactly once."""
+
+    def __init__(self, settings: Settings, app: Application[UUID], *, batch_size: int = 256, poll_interval: float = 1.0):
+        self.settings = settings
+        self.app = app
+        self.service = app.service  # type: ignore[attr-defined]
+        self.jurisdiction = settings.jurisdiction
+        self.stream = bus.stream_name(self.service)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._tracer = telemetry.tracer("dudao.relay")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set; every failure is retried, none ends the loop."""
+        nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")
+        listener = await self._listen()
+        try:
+            js = nc.jetstream(timeout=5)
+            position: int | None = None
+            backoff = 0.2
+            while not stop.is_set():
+                try:
+                    if position is None:
+                        await bus.ensure_stream(js, self.service, self.jurisdiction)
+                        position, last_msg_id = await self._position(js)
+                        log.info("relay %s resumes after notification %s", self.service, position)
+                    notifications = await asyncio.to_thread(
+                        self.app.recorder.select_notifications, position, self.batch_size, inclusive_of_start=False
+                    )
+                    if not notifications:
+                        await self._sleep(stop)
+                        continue
+                    position, last_msg_id = await self._publish(js, notifications, last_msg_id)
+                    backoff = 0.2
+                except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: re-read the position and retry
+                    log.warning("relay %s: %s; retrying in %.1fs", self.service, e, backoff)
+                    position = None
+                    await bus.wait_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            if listener is not None:
+                await listener.close()
+            await nc.close()
+
+    async def _position(self, js: JetStreamContext) -> tuple[int, str | None]:
+        """The last notification id in the stream, and that message's id."""
+        try:
+            last = await js.get_last_msg(self.stream, bus.service_subjects(self.service, self.jurisdiction))
+        except NotFoundError:
+            return 0, None
+        headers = last.headers or {}
+        return int(headers[bus.HEADER_NOTIFICATION_ID]), headers.get(bus.HEADER_MSG_ID)
+
+    async def _publish(
+        self, js: JetStreamContext, notifications: Sequence[Notification], last_msg_id: str | None
+    ) -> tuple[int, str | None]:
+        """Publish a batch pipelined, each message chained to the one before; wait for every ack."""
+        futures, spans, ids = [], [], []
+        for n in notifications:
+            state, envelope = event_state(self.app, n)
+            aggregate, event = event_name(n.topic)
+            msg_id = bus.message_id(self.jurisdiction, self.service, n.id)
+            span = self._tracer.start_span(
+                f"publish {aggregate}.{event}",
+                context=telemetry.context_from(envelope),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "nats", "messaging.message.id": msg_id},
+            )
+            headers = {
+                bus.HEADER_MSG_ID: msg_id,
+                bus.HEADER_EVENT_TYPE: f"{aggregate}.{event}",
+                bus.HEADER_NOTIFICATION_ID: str(n.id),
+                bus.HEADER_ORIGIN: bus.origin(self.jurisdiction, self.service),
+            }
+            if last_msg_id:
+                headers[bus.HEADER_EXPECTED_LAST_MSG_ID] = last_msg_id
+            with trace.use_span(span):
+                headers.update(telemetry.current_trace_headers())
+            body = {
+                "type": f"{aggregate}.{event}",
+                "aggregate": aggregate,
+                "aggregate_id": str(n.originator_id),
+                "version": n.originator_version,
+                "notification_id": n.id,
+                "origin": {"jurisdiction": self.jurisdiction, "service": self.service},
+                "envelope": envelope,
+                "data": state,
+            }
+            subject = bus.subject(self.jurisdiction, self.service, aggregate, event)
+            futures.append(await js.publish_async(subject, dumps(body), headers=headers))
+            spans.append(span)
+            ids.append((n.id, msg_id))
+            last_msg_id = msg_id
+        results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), timeout=10)
+        for span in spans:
+            span.end()
+        for result, (_, _) in zip(results, ids, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+        self.published += len(ids)
+        return ids[-1][0], ids[-1][1]
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        """LISTEN for the store's NOTIFY so new events go out at once; polling covers a lost listener."""
+        channel = getattr(self.app.recorder, "channel_name", None)
+        if channel is None:
+            return None
+        try:
+            conn = await asyncpg.connect(self.settings.database_url)
+            await conn.add_listener(channel, lambda *_: self._wake.set())
+            return conn
+        except (OSError, asyncpg.PostgresError) as e:
+            log.warning("relay %s polls: LISTEN failed (%s)", self.service, e)
+            return None
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        _, pending = await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        for w in pending:
+            w.cancel()

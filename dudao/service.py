@@ -1,0 +1,224 @@
+"""What every service process shares: assembly (API, relay, consumers), command envelopes, ETags, cursors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel
+
+from dudao import consumer, errors, telemetry
+from dudao.auth import Principal, TokenVerifier
+from dudao.config import Settings
+from dudao.consumer import Consumer, Handler
+from dudao.errors import InvalidInput
+from dudao.events import Envelope
+from dudao.relay import Relay
+from dudao.store import ServiceApplication
+
+log = logging.getLogger("dudao.service")
+
+
+@dataclass
+class Projection:
+    """A read model fed by a durable consumer: its name, the subjects it follows, how it applies events."""
+
+    name: str
+    stream: str
+    filter_subject: str
+    handler: Handler
+
+
+@dataclass
+class ServiceParts:
+    """The pieces one service contributes to its process."""
+
+    name: str
+    application: Callable[[Settings], ServiceApplication]
+    ensure_tables: Callable[[asyncpg.Pool], object]
+    projections: list[Projection] = field(default_factory=list)
+
+
+class Workers:
+    """The relay and consumers of one service, run as background tasks until stopped."""
+
+    def __init__(self, settings: Settings, parts: ServiceParts, app: ServiceApplication, pool: asyncpg.Pool):
+        self.stop = asyncio.Event()
+        self.relay = Relay(settings, app)
+        self.consumers = [
+            Consumer(
+                settings,
+                pool,
+                schema=parts.name,
+                name=f"{parts.name}-{p.name}",
+                stream=p.stream,
+                filter_subject=p.filter_subject,
+                handler=p.handler,
+            )
+            for p in parts.projections
+        ]
+        self.tasks: list[asyncio.Task] = []
+
+    def start(self, relay: bool = True, consumers: bool = True) -> None:
+        runners = ([self.relay] if relay else []) + (self.consumers if consumers else [])
+        self.tasks = [asyncio.create_task(r.run(self.stop), name=type(r).__name__) for r in runners]
+
+    async def close(self) -> None:
+        self.stop.set()
+        for task in self.tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=10)
+
+
+def create_app(parts: ServiceParts, settings: Settings, routers: list, title: str) -> FastAPI:
+    """A service's FastAPI app: problem+json errors, tracing, auth, read pool, and (optionally) its workers."""
+    telemetry.setup(parts.name)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.application = await asyncio.to_thread(parts.application, settings)
+        app.state.pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+        await consumer.ensure_tables(app.state.pool, parts.name)
+        await parts.ensure_tables(app.state.pool)
+        app.state.workers = Workers(settings, parts, app.state.application, app.state.pool)
+        if settings.run_workers:
+            app.state.workers.start()
+        try:
+            yield
+        finally:
+            await app.state.workers.close()
+            await app.state.pool.close()
+            app.state.application.close()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    errors.install(app)
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> dict[str, object]:
+        workers: Workers = request.app.state.workers
+        async with request.app.state.pool.acquire() as conn:
+            dead = await conn.fetchval(f'SELECT count(*) FROM "{parts.name}".dead_letters')
+        return {
+            "status": "ok",
+            "relay_published": workers.relay.published,
+            "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered} for c in workers.consumers},
+            "dead_letters": dead,
+        }
+
+    telemetry.instrument_app(app)
+    return app
+
+
+# --- commands over HTTP -------------------------------------------------------------------------
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+ID_NAMESPACE = uuid.UUID("6f3c1a52-9d0e-4c7b-8a51-2f8e0d6b9c11")
+
+
+def request_hash(body: BaseModel) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def new_aggregate_id(request: Request, principal: Principal, kind: str) -> uuid.UUID:
+    """A fresh id, or with `Idempotency-Key` the same id every time, so a retry cannot make a second aggregate."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return uuid.uuid4()
+    if not _KEY.match(key):
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 200 visible ASCII characters", field="Idempotency-Key", rule="idempotency_key_format"
+        )
+    return uuid.uuid5(ID_NAMESPACE, f"{kind}:{principal.sub}:{key}")
+
+
+def command_envelope(request: Request, principal: Principal, body: BaseModel | None = None) -> Envelope:
+    """The envelope for a command arriving over HTTP: caller, scope, correlation and the current trace."""
+    return Envelope.for_request(
+        actor=principal.sub,
+        jurisdiction=principal.jur,
+        request_id=request.headers.get("x-request-id") or None,
+        correlation_id=request.headers.get("x-correlation-id") or None,
+        trace=telemetry.current_trace_headers(),
+        idempotency_key=request.headers.get("idempotency-key", ""),
+        request_hash=request_hash(body) if body is not None else "",
+    )
+
+
+def expected_version(request: Request) -> int | None:
+    """`If-Match: "3"` -> 3; absent -> None (unconditional)."""
+    value = request.headers.get("if-match")
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.match(value.strip())
+    if not match:
+        raise InvalidInput('If-Match must be an ETag such as "3"', field="If-Match", rule="etag_format")
+    return int(match.group(1))
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, field_name: str = "cursor") -> int:
+    """An opaque cursor back to the position it stands for; garbage is a 422 naming the field."""
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = data["p"]
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise ValueError(position)
+        return position
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "cursor is not one this service gave out; start again without it", field=field_name, rule="cursor_format"
+        ) from None
+
+
+def page_cursor(rows: list[dict], limit: int) -> str | None:
+    return encode_cursor(rows[-1]["position"]) if len(rows) == limit else None
+
+
+def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consumers: bool) -> Callable[[], object]:
+    """Run a service's relay and/or consumers without its API (`dudao relay registry`)."""
+
+    async def main() -> None:
+        telemetry.setup(parts.name)
+        application = await asyncio.to_thread(parts.application, settings)
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+        await consumer.ensure_tables(pool, parts.name)
+        await parts.ensure_tables(pool)
+        workers = Workers(settings, parts, application, pool)
+        workers.start(relay=relay, consumers=consumers)
+        try:
+            await asyncio.gather(*workers.tasks)
+        finally:
+            await workers.close()
+            await pool.close()
+
+    return main
+

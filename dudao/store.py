@@ -1,0 +1,108 @@
+"""The event store: one eventsourcing Application per service on PostgreSQL, one schema per service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ProgrammingError, RecordConflictError
+
+from dudao.config import Settings
+from dudao.errors import Conflict, NotFound, PreconditionFailed
+from dudao.events import Envelope, to_jsonable
+
+A = TypeVar("A", bound=Aggregate)
+
+
+def ensure_schema(settings: Settings, schema: str) -> None:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+class ServiceApplication(Application[UUID]):
+    """A service's write side. Every save names the envelope its events carry.
+
+    The envelope is stamped into each event's own state (the stored events table has no
+    metadata columns), so it is persisted with the event and travels with it on NATS.
+    """
+
+    service: str = ""
+
+    def __init__(self, settings: Settings):
+        if not self.service:
+            raise ProgrammingError(f"{type(self).__name__} must name its service")
+        ensure_schema(settings, self.service)
+        self.settings = settings
+        super().__init__(env=settings.eventsourcing_env(self.service))
+
+    def _record(self, processing_event: ProcessingEvent[UUID]):  # type: ignore[override]
+        envelope = processing_event.saved_kwargs.pop("envelope", None)
+        if not isinstance(envelope, Envelope):
+            raise ProgrammingError("save() needs envelope=Envelope(...): every event says who, where and why")
+        for event in processing_event.events:
+            object.__setattr__(event, "envelope", envelope.as_dict())
+        return super()._record(processing_event)
+
+    def save_new(self, aggregate: A, envelope: Envelope) -> A:
+        """Save a newly created aggregate; a retry with the same idempotency key returns the first one."""
+        try:
+            self.save(aggregate, envelope=envelope)
+            return aggregate
+        except RecordConflictError:
+            first = next(iter(self.events.get(aggregate.id, lte=1)))
+            earlier = Envelope.from_dict(getattr(first, "envelope", {}))
+            if not envelope.idempotency_key or earlier.request_hash != envelope.request_hash:
+                raise Conflict(
+                    "this Idempotency-Key was already used for a different request; use a new key",
+                    field="Idempotency-Key",
+                    rule="idempotency_key_reused",
+                ) from None
+            return self.repository.get(aggregate.id)
+
+    def get(self, aggregate_id: UUID, kind: type[A]) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no {kind.__name__.lower()} with id {aggregate_id}", field="id") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"no {kind.__name__.lower()} with id {aggregate_id}", field="id")
+        return aggregate
+
+    def change(
+        self, aggregate_id: UUID, kind: type[A], expected_version: int | None, envelope: Envelope, command: Callable[[A], Any]
+    ) -> A:
+        """Load, check `If-Match`, apply `command`, save; a concurrent writer makes it a 409."""
+        aggregate = self.get(aggregate_id, kind)
+        if expected_version is not None and aggregate.version != expected_version:
+            raise PreconditionFailed(
+                f"version {expected_version} is stale; the current version is {aggregate.version}",
+                field="If-Match",
+                current_version=aggregate.version,
+            )
+        command(aggregate)
+        try:
+            self.save(aggregate, envelope=envelope)
+        except RecordConflictError:
+            raise Conflict("changed by someone else meanwhile; reload and retry", rule="concurrent_update") from None
+        return aggregate
+
+
+def event_name(topic: str) -> tuple[str, str]:
+    """`services.registry.domain:School.Registered` -> ("School", "Registered")."""
+    qualname = topic.split(":", 1)[-1]
+    aggregate, _, event = qualname.rpartition(".")
+    return aggregate.rpartition(".")[-1] or aggregate, event
+
+
+def event_state(app: Application[UUID], notification) -> tuple[dict[str, Any], dict[str, str]]:
+    """An event's JSON-ready state (without envelope) and its envelope."""
+    domain_event = app.mapper.to_domain_event(notification)
+    state = dict(vars(domain_event))
+    envelope = state.pop("envelope", {})
+    state.pop("originator_id", None)
+    state.pop("originator_version", None)
+    return to_jsonable(state), envelope

@@ -1,0 +1,46 @@
+"""Assembles the gateway: GraphiQL and the composed schema at /graphql, the caller's token passed through."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from strawberry.fastapi import GraphQLRouter
+
+from dudao import errors, telemetry
+from dudao.auth import bearer_token
+from dudao.config import Settings
+from gateway.schema import Loaders, schema
+from gateway.subgraphs import SubgraphClient
+
+
+async def _context(request: Request) -> dict[str, Any]:
+    return {"request": request, "loaders": Loaders(request.app.state.subgraphs, bearer_token(request))}
+
+
+def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    telemetry.setup("gateway")
+    subgraphs = SubgraphClient({"registry": settings.service_url("registry")}, settings.subgraph_timeout_s, transport)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await subgraphs.close()
+
+    app = FastAPI(title="Dudao gateway (督导)", version="1", lifespan=lifespan)
+    app.state.subgraphs = subgraphs
+    errors.install(app)
+    app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=_context))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    telemetry.instrument_app(app)
+    return app

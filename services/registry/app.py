@@ -1,0 +1,29 @@
+"""Assembles the registry service: API, GraphQL subgraph, relay and the directory projections."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dudao import bus
+from dudao.config import Settings
+from dudao.service import Projection, ServiceParts, create_app
+from services.registry import api, graphql, projections
+from services.registry.application import Registry
+
+PARTS = ServiceParts(
+    name="registry",
+    application=Registry,
+    ensure_tables=projections.ensure_tables,
+    projections=[
+        Projection(
+            name="directory",
+            stream=bus.stream_name("registry"),
+            filter_subject=bus.service_subjects("registry"),
+            handler=projections.project,
+        )
+    ],
+)
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    return create_app(PARTS, settings or Settings.from_env(), [api.router, graphql.router], title="Dudao registry (督学与学校名录)")

@@ -1,0 +1,1 @@
+"""Registry reactions: none yet. The registry is upstream of every other service."""

@@ -1,0 +1,165 @@
+"""Test fixtures: our own PostgreSQL and NATS on free ports (or the DUDAO_TEST_* servers), a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import nats
+import psycopg
+import pytest
+import uvicorn
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from dudao import auth
+from dudao.config import Settings
+from dudao.servers import LocalNats, LocalPostgres, free_port
+
+# One in-memory exporter for the whole session: the telemetry test reads it, others ignore it.
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+trace.set_tracer_provider(_provider)
+
+
+def eventually(check: Callable[[], object], timeout: float = 15, interval: float = 0.05, what: str = "condition"):
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> Iterator[str]:
+    """A server URL (database `dudao`); tests get their own database from `settings`."""
+    if url := os.environ.get("DUDAO_TEST_DATABASE_URL"):
+        yield url
+        return
+    base = tmp_path_factory.mktemp("pg")
+    server = LocalPostgres(base / "data", free_port(), log=base / "postgres.log")
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory) -> Iterator[LocalNats | None]:
+    if os.environ.get("DUDAO_TEST_NATS_URL"):
+        yield None
+        return
+    base = tmp_path_factory.mktemp("nats")
+    server = LocalNats(base / "store", free_port(), log=base / "nats.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats_server) -> str:
+    return os.environ.get("DUDAO_TEST_NATS_URL") or nats_server.url
+
+
+def _fresh_database(server_url: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _delete_streams(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            await js.delete_stream(info.config.name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def settings(postgres, nats_url, tmp_path) -> Settings:
+    """Settings for one test: its own database, empty JetStream, its own dev key."""
+    asyncio.run(_delete_streams(nats_url))
+    key = tmp_path / "dev-key.pem"
+    auth.ensure_dev_key(key)
+    return replace(
+        Settings(),
+        home=tmp_path,
+        database_url=_fresh_database(postgres),
+        nats_url=nats_url,
+        dev_key_path=key,
+        jurisdiction="500120",
+    )
+
+
+@pytest.fixture
+def token(settings) -> Callable[..., str]:
+    def make(role: str = "admin", jur: str = "500120", sub: str = "tester", unit: str | None = None) -> str:
+        return auth.issue_dev_token(settings, sub=sub, roles=[role], jur=jur, unit=unit)
+
+    return make
+
+
+class ServedApp:
+    """A FastAPI app served by uvicorn on a free port in a thread (its own event loop)."""
+
+    def __init__(self, app, port: int):
+        self.app, self.port = app, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self.thread.start()
+        eventually(lambda: self.server.started, timeout=30, what="the app to start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServedApp]]:
+    started: list[ServedApp] = []
+
+    def start(app) -> ServedApp:
+        served = ServedApp(app, free_port()).__enter__()
+        started.append(served)
+        return served
+
+    yield start
+    for served in reversed(started):
+        served.__exit__(None, None, None)
+
+
+@pytest.fixture
+def registry(settings, serve) -> ServedApp:
+    """The registry service with its relay and projection consumer, over real HTTP."""
+    from services.registry.app import build
+
+    return serve(build(settings))
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
