@@ -124,11 +124,12 @@ class Consumer:
         max_attempts: int = 5,
         backoff: tuple[float, ...] = (0.2, 1, 5, 15),
         batch: int = 64,
+        ack_wait: float = 30,
     ):
         self.settings, self.pool, self.schema = settings, pool, schema
         self.name, self.stream, self.filter_subject = name, stream, filter_subject
         self.handler = handler
-        self.max_attempts, self.backoff, self.batch = max_attempts, backoff, batch
+        self.max_attempts, self.backoff, self.batch, self.ack_wait = max_attempts, backoff, batch, ack_wait
         self.processed = 0
         self.dead_lettered = 0
         self._tracer = telemetry.tracer("dudao.consumer")
@@ -166,7 +167,7 @@ class Consumer:
             durable_name=self.name,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=30,
+            ack_wait=self.ack_wait,
             max_deliver=-1,
             max_ack_pending=1000,
             filter_subject=self.filter_subject,

@@ -1,0 +1,173 @@
+"""The durable consumer: effect and checkpoint in one transaction, ack after commit, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import nats
+import pytest
+
+from dudao import bus
+from dudao.consumer import Consumer, InboundEvent, ensure_tables
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = "probe"
+
+
+def event_body(notification_id: int, value: str) -> bytes:
+    return json.dumps(
+        {
+            "type": "Probe.Happened",
+            "aggregate": "Probe",
+            "aggregate_id": "00000000-0000-0000-0000-000000000001",
+            "version": notification_id,
+            "notification_id": notification_id,
+            "origin": {"jurisdiction": "500120", "service": "registry"},
+            "envelope": {"actor": "t", "jurisdiction": "500120", "correlation_id": "c", "causation_id": "c"},
+            "data": {"value": value},
+        }
+    ).encode()
+
+
+class Harness:
+    """A stream, a pool, an effects table and consumers on them."""
+
+    def __init__(self, settings, js, pool: asyncpg.Pool):
+        self.settings, self.js, self.pool = settings, js, pool
+        self.running: list[tuple[asyncio.Event, asyncio.Task]] = []
+
+    async def publish(self, notification_id: int, value: str = "v", *, body: bytes | None = None, msg_id: str | None = None):
+        subject = bus.subject("500120", "registry", "Probe", "Happened")
+        headers = {bus.HEADER_MSG_ID: msg_id or f"500120:registry:{notification_id}"}
+        await self.js.publish(subject, body if body is not None else event_body(notification_id, value), headers=headers)
+
+    def consumer(self, handler: Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]], **options) -> Consumer:
+        options = {"max_attempts": 3, "backoff": (0.05,)} | options
+        return Consumer(
+            self.settings, self.pool, schema=SCHEMA, name="probe-effects", stream=bus.stream_name("registry"),
+            filter_subject=bus.service_subjects("registry"), handler=handler, **options,
+        )  # fmt: skip
+
+    def start(self, consumer: Consumer) -> None:
+        stop = asyncio.Event()
+        self.running.append((stop, asyncio.create_task(consumer.run(stop))))
+
+    async def stop_all(self) -> None:
+        for stop, task in self.running:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+        self.running.clear()
+
+    async def effects(self) -> list[str]:
+        return [r["value"] for r in await self.pool.fetch(f"SELECT value FROM {SCHEMA}.effects ORDER BY id")]
+
+    async def count(self, table: str) -> int:
+        return await self.pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.{table}")
+
+
+async def until(check: Callable[[], Awaitable[object]], timeout: float = 15, what: str = "condition"):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := await check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return result
+
+
+@pytest.fixture
+async def harness(settings):
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    await bus.ensure_stream(js, "registry", "500120")
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+    await ensure_tables(pool, SCHEMA)
+    await pool.execute(f"CREATE TABLE {SCHEMA}.effects (id serial PRIMARY KEY, value text NOT NULL)")
+    h = Harness(settings, js, pool)
+    yield h
+    await h.stop_all()
+    await pool.close()
+    await nc.close()
+
+
+async def record(conn: asyncpg.Connection, event: InboundEvent) -> None:
+    await conn.execute(f"INSERT INTO {SCHEMA}.effects (value) VALUES ($1)", event.data["value"])
+
+
+async def test_a_redelivered_event_changes_nothing(harness):
+    harness.start(harness.consumer(record))
+    await harness.publish(1, "first")
+    # The same event again under another message id: JetStream cannot de-duplicate it, the tracking table must.
+    await harness.publish(1, "first", msg_id="sourced-copy-of-1")
+    await harness.publish(2, "second")
+    await until(lambda: harness.count("consumer_tracking"), what="tracking rows")
+    await until(lambda: _equals(harness.effects(), ["first", "second"]), what="both effects")
+    await until(lambda: _consumer_idle(harness), what="every message acked")
+    assert await harness.effects() == ["first", "second"]
+
+
+async def test_a_failure_after_the_effect_rolls_back_effect_and_checkpoint_together(harness):
+    attempts = []
+
+    async def write_then_fail_once(conn, event):
+        await record(conn, event)
+        attempts.append(event.notification_id)
+        if len(attempts) == 1:
+            raise RuntimeError("crash after writing, before commit")
+
+    harness.start(harness.consumer(write_then_fail_once))
+    await harness.publish(1, "once")
+    await until(lambda: _equals(harness.effects(), ["once"]), what="the retried effect")
+    assert attempts == [1, 1]
+    assert await harness.count("consumer_tracking") == 1
+
+
+async def test_a_crash_between_commit_and_ack_does_not_apply_twice(harness):
+    crashing = harness.consumer(record, ack_wait=1)
+
+    async def commit_then_crash(msg):  # the effect is committed, the ack never leaves
+        await Consumer._apply(crashing, InboundEvent.from_msg(msg))
+        return True
+
+    crashing._handle = commit_then_crash  # type: ignore[method-assign]
+    harness.start(crashing)
+    await harness.publish(1, "committed")
+    await until(lambda: _equals(harness.effects(), ["committed"]), what="the committed effect")
+    await harness.stop_all()
+
+    harness.start(harness.consumer(record, ack_wait=1))  # same durable: the unacked message comes back
+    await harness.publish(2, "next")
+    await until(lambda: _equals(harness.effects(), ["committed", "next"]), what="the next effect")
+    await until(lambda: _consumer_idle(harness), timeout=20, what="the redelivered message acked")
+    assert await harness.effects() == ["committed", "next"]
+
+
+async def test_a_message_that_can_never_be_processed_is_dead_lettered_and_the_consumer_carries_on(harness):
+    async def refuse_poison(conn, event):
+        if event.data["value"] == "poison":
+            raise ValueError("this value breaks a rule")
+        await record(conn, event)
+
+    consumer = harness.consumer(refuse_poison)
+    harness.start(consumer)
+    await harness.publish(1, body=b"{not json")
+    await harness.publish(2, "poison")
+    await harness.publish(3, "fine")
+    await until(lambda: _equals(harness.effects(), ["fine"]), what="the event after the poison")
+    letters = await harness.pool.fetch(f"SELECT stream_seq, error, deliveries FROM {SCHEMA}.dead_letters ORDER BY stream_seq")
+    assert [r["stream_seq"] for r in letters] == [1, 2]
+    assert "malformed" in letters[0]["error"] and letters[0]["deliveries"] == 1
+    assert "this value breaks a rule" in letters[1]["error"] and letters[1]["deliveries"] == 3
+    assert consumer.dead_lettered == 2
+
+
+async def _equals(awaitable, expected) -> bool:
+    return await awaitable == expected
+
+
+async def _consumer_idle(harness) -> bool:
+    info = await harness.js.consumer_info(bus.stream_name("registry"), "probe-effects")
+    return info.num_ack_pending == 0 and info.num_pending == 0

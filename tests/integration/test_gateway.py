@@ -1,0 +1,101 @@
+"""The gateway: reads through the registry subgraph, batched with DataLoaders, the caller's token forwarded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gateway.app import build as build_gateway
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def gateway(settings, registry, serve):
+    ports = settings.ports | {"registry": registry.port}
+    return serve(build_gateway(replace(settings, ports=ports)))
+
+
+@pytest.fixture
+def fifty_schools(registry, token) -> list[str]:
+    with registry.client(token()) as client:
+        ids = [
+            client.post(
+                "/v1/schools",
+                json={"name": f"学校{i:02d}", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": i},
+            ).json()["id"]
+            for i in range(50)
+        ]
+        eventually(lambda: len(client.get("/v1/schools", params={"limit": 200}).json()["items"]) == 50, what="50 schools")
+    return ids
+
+
+def graphql(gateway, token: str | None, query: str, variables: dict | None = None) -> dict:
+    with gateway.client(token) as client:
+        response = client.post("/graphql", json={"query": query, "variables": variables or {}})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def registry_calls(gateway) -> int:
+    return gateway.app.state.subgraphs.calls["registry"]
+
+
+def test_fifty_schools_with_their_jurisdiction_cost_one_registry_call(gateway, fifty_schools, token):
+    before = registry_calls(gateway)
+    result = graphql(
+        gateway, token(), "{ schools(first: 50) { nodes { id name jurisdiction { code name parent { code } } } } }"
+    )
+    nodes = result["data"]["schools"]["nodes"]
+    assert len(nodes) == 50
+    assert {n["jurisdiction"]["name"] for n in nodes} == {"璧山区"}
+    assert registry_calls(gateway) - before == 1
+
+
+def test_fifty_lookups_by_id_are_batched_into_one_call(gateway, fifty_schools, token):
+    query = "{ " + " ".join(f's{i}: school(id: "{sid}") {{ name }}' for i, sid in enumerate(fifty_schools)) + " }"
+    before = registry_calls(gateway)
+    result = graphql(gateway, token(), query)
+    assert result["data"]["s49"]["name"] == "学校49"
+    assert registry_calls(gateway) - before == 1
+
+
+def test_paging_through_the_gateway_follows_the_cursor(gateway, fifty_schools, token):
+    query = "query($a: String) { schools(first: 20, after: $a) { nodes { name } pageInfo { hasNextPage endCursor } } }"
+    names, after = [], None
+    while True:
+        page = graphql(gateway, token(), query, {"a": after})["data"]["schools"]
+        names += [n["name"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert names == [f"学校{i:02d}" for i in range(50)]
+
+
+def test_the_callers_token_decides_what_the_gateway_shows(gateway, fifty_schools, token):
+    anonymous = graphql(gateway, None, "{ schools { nodes { id } } }")
+    elsewhere = graphql(gateway, token(jur="530113"), "{ schools { nodes { id } } }")
+    outside = graphql(gateway, token(jur="530113"), '{ schools(jurisdiction: "500120") { nodes { id } } }')
+    assert anonymous["errors"][0]["extensions"]["rule"] == "unauthenticated"
+    assert elsewhere["data"]["schools"]["nodes"] == []
+    assert outside["errors"][0]["extensions"]["rule"] == "outside_jurisdiction"
+
+
+def test_inspectors_are_read_through_the_gateway(gateway, registry, token):
+    with registry.client(token()) as client:
+        client.post("/v1/inspectors", json={"name": "李明远", "jurisdiction": "500120", "employment": "full_time"})
+    query = "{ inspectors { nodes { name employmentLabelZh jurisdiction { name } } } }"
+    result = eventually(lambda: (r := graphql(gateway, token(), query))["data"]["inspectors"]["nodes"] and r, what="inspector")
+    assert result["data"]["inspectors"]["nodes"] == [
+        {"name": "李明远", "employmentLabelZh": "专职", "jurisdiction": {"name": "璧山区"}}
+    ]
+
+
+def test_a_registry_that_is_down_is_an_error_naming_it_not_a_crash(settings, serve, token):
+    from dudao.servers import free_port
+
+    gateway = serve(build_gateway(replace(settings, ports=settings.ports | {"registry": free_port()})))
+    result = graphql(gateway, token(), "{ schools { nodes { id } } }")
+    assert result["errors"][0]["extensions"] == {"status": 503, "rule": "subgraph_unavailable", "service": "registry"}
