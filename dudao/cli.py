@@ -232,7 +232,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_token)
 
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,132 @@
+"""Registry command throughput: HTTP registrations (p50/p99) next to raw Application.save() of the same aggregate.
+
+Starts its own PostgreSQL and NATS (or uses DATABASE_URL / NATS_URL), runs the registry service in
+a subprocess as `make run` does, and prints figures. Not a test: it never fails on a number.
+
+    .venv/bin/python bench/registry_throughput.py [--requests 2000] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+
+from dudao import auth
+from dudao.config import Settings
+from dudao.events import Envelope
+from dudao.servers import LocalNats, LocalPostgres, free_port
+from services.registry.application import Registry
+from services.registry.domain import Ownership, Stage
+
+
+def body(i: int) -> dict:
+    return {"name": f"基准学校{i}", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": i}
+
+
+def raw_saves(settings: Settings, count: int) -> float:
+    """Saves per second straight into the event store, no HTTP."""
+    app = Registry(settings)
+    envelope = Envelope.for_request(actor="bench", jurisdiction="500120")
+    started = time.perf_counter()
+    for i in range(count):
+        app.register_school(
+            school_id=uuid4(), name=f"直存学校{i}", jurisdiction="500120", stage=Stage.primary,
+            ownership=Ownership.public, enrolment=i, now=datetime.now(UTC), envelope=envelope,
+        )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    app.close()
+    return count / elapsed
+
+
+async def http_load(url: str, token: str, count: int, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                t = time.perf_counter()
+                response = await client.post("/v1/schools", json=body(i))
+                latencies.append(time.perf_counter() - t)
+                if response.status_code != 201:
+                    raise SystemExit(f"request {i} failed: {response.status_code} {response.text}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started), latencies
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        servers = []
+        db, nats_url = os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL")
+        if not db:
+            servers.append(LocalPostgres(home / "pg", free_port()))
+            db = servers[-1].start()
+        if not nats_url:
+            servers.append(LocalNats(home / "nats", free_port()))
+            nats_url = servers[-1].start()
+        port = free_port()
+        settings = Settings(database_url=db, nats_url=nats_url, dev_key_path=home / "key.pem", home=home)
+        token = auth.issue_dev_token(settings, sub="bench", roles=["admin"], jur="500120")
+        env = os.environ | {"DATABASE_URL": db, "NATS_URL": nats_url, "DUDAO_DEV_KEY": str(settings.dev_key_path)}
+        service = subprocess.Popen(
+            [sys.executable, "-m", "dudao.cli", "serve", "registry", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for(f"http://127.0.0.1:{port}/healthz")
+            print(f"registry: {args.requests} POST /v1/schools at concurrency {args.concurrency} …", flush=True)
+            asyncio.run(http_load(f"http://127.0.0.1:{port}", token, 50, 4))  # warm up
+            rate, latencies = asyncio.run(http_load(f"http://127.0.0.1:{port}", token, args.requests, args.concurrency))
+            print(f"raw Application.save(): {args.requests} saves …", flush=True)
+            raw = raw_saves(settings, args.requests)
+        finally:
+            service.terminate()
+            service.wait()
+            for server in reversed(servers):
+                server.stop()
+
+    quantiles = statistics.quantiles(latencies, n=100)
+    print()
+    print(f"HTTP commands/s        {rate:8.1f}")
+    print(f"HTTP latency p50       {quantiles[49] * 1000:8.1f} ms")
+    print(f"HTTP latency p99       {quantiles[98] * 1000:8.1f} ms")
+    print(f"raw saves/s            {raw:8.1f}")
+    print(f"HTTP / raw             {rate / raw:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""`dudao up` (what `make run` runs) as a user meets it: real processes, demo data once, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from dudao.servers import free_port
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+
+
+class Up:
+    """One `dudao up` process and what it printed."""
+
+    def __init__(self, home: Path, ports: dict[str, int], extra_env: dict[str, str] | None = None):
+        self.ports = ports
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+        env |= {
+            "DUDAO_HOME": str(home),
+            "DUDAO_PG_PORT": str(ports["pg"]),
+            "DUDAO_NATS_PORT": str(ports["nats"]),
+            "DUDAO_GATEWAY_PORT": str(ports["gateway"]),
+            "DUDAO_REGISTRY_PORT": str(ports["registry"]),
+        } | (extra_env or {})
+        env.pop("DUDAO_DEV_KEY", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dudao.cli", "up"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self.output = ""
+
+    def wait_until_running(self, timeout: float = 180) -> str:
+        """Read output until the banner; return the admin token it printed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line and self.proc.poll() is not None:
+                break
+            self.output += line
+            if (match := TOKEN.search(line)) is not None:
+                return match.group(0)
+        raise AssertionError(f"dudao up did not come up:\n{self.output}")
+
+    def ctrl_c(self, timeout: float = 60) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=timeout)
+        self.output += self.proc.stdout.read()
+        return code
+
+    def gateway(self, token: str, query: str) -> dict:
+        response = httpx.post(
+            f"http://127.0.0.1:{self.ports['gateway']}/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        return response.json()
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def count_demo(up: Up, token: str) -> tuple[int, int]:
+    schools = up.gateway(token, "{ schools(first: 200) { nodes { id stage ownership } } }")["data"]["schools"]["nodes"]
+    inspectors = up.gateway(token, "{ inspectors(first: 200) { nodes { id } } }")["data"]["inspectors"]["nodes"]
+    return len(schools), len(inspectors)
+
+
+def wait_for_demo(up: Up, token: str, expected: tuple[int, int]) -> None:
+    eventually(lambda: count_demo(up, token) == expected, timeout=30, what=f"{expected} demo schools and inspectors")
+
+
+def stored_events(pg_port: int) -> int:
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{pg_port}/dudao") as conn:
+        return conn.execute("SELECT count(*) FROM registry.registry_events").fetchone()[0]
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return {name: free_port() for name in ("pg", "nats", "gateway", "registry")}
+
+
+def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c(tmp_path, ports):
+    up = Up(tmp_path, ports)
+    try:
+        token = up.wait_until_running()
+        wait_for_demo(up, token, (36, 12))
+        stages = {s["stage"] for s in up.gateway(token, "{ schools(first: 200) { nodes { stage } } }")["data"]["schools"]["nodes"]}
+        assert len(stages) == 9
+    finally:
+        code = up.ctrl_c()
+    assert code == 0, up.output
+    assert f"http://127.0.0.1:{ports['gateway']}/graphql" in up.output
+    assert f"http://127.0.0.1:{ports['registry']}/openapi.json" in up.output
+    assert not any(listening(port) for port in ports.values()), "something kept running after Ctrl-C"
+
+    again = Up(tmp_path, ports)
+    try:
+        token = again.wait_until_running()
+        assert stored_events(ports["pg"]) == 36 + 12
+        wait_for_demo(again, token, (36, 12))
+    finally:
+        assert again.ctrl_c() == 0, again.output
+
+
+def test_dudao_up_uses_the_servers_named_in_the_environment_and_starts_none(tmp_path, ports, settings):
+    up = Up(tmp_path, ports, {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url})
+    try:
+        token = up.wait_until_running()
+        wait_for_demo(up, token, (36, 12))
+    finally:
+        assert up.ctrl_c() == 0, up.output
+    assert not (tmp_path / "postgres").exists() and not (tmp_path / "nats").exists()
+    assert "starting PostgreSQL" not in up.output and "starting NATS" not in up.output
