@@ -124,6 +124,10 @@ def cmd_up(args: argparse.Namespace) -> None:
     """Start everything on this machine, load the demo, print where to go, stop it all on Ctrl-C."""
     from dudao.servers import LocalNats, LocalPostgres
 
+    # Ctrl-C and a service manager's SIGTERM both mean "stop everything in order", even when the
+    # shell that started us ignored SIGINT (as it does for background jobs).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     settings = Settings.from_env()
     home = settings.home.resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)

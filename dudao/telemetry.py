@@ -17,17 +17,18 @@ _instrumented: set[str] = set()
 
 
 def setup(service_name: str) -> None:
-    """Install a tracer provider (OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set) and instrument drivers.
+    """Export traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and instrument the drivers.
 
-    A provider already installed (by a test, say) is kept, so spans from every part of one
-    process land in one place.
+    Without an endpoint no SDK provider is installed, so spans cost next to nothing; the W3C
+    context still passes through. A provider already installed (by a test, say) is kept, so
+    spans from every part of one process land in one place.
     """
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider(resource=Resource.create({"service.name": f"dudao-{service_name}"}))
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    if exporting and not isinstance(trace.get_tracer_provider(), TracerProvider):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider = TracerProvider(resource=Resource.create({"service.name": f"dudao-{service_name}"}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
     if "drivers" not in _instrumented:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor

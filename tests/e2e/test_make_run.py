@@ -55,8 +55,8 @@ class Up:
                 return match.group(0)
         raise AssertionError(f"dudao up did not come up:\n{self.output}")
 
-    def ctrl_c(self, timeout: float = 60) -> int:
-        self.proc.send_signal(signal.SIGINT)
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 60) -> int:
+        self.proc.send_signal(signum)
         code = self.proc.wait(timeout=timeout)
         self.output += self.proc.stdout.read()
         return code
@@ -96,7 +96,7 @@ def ports() -> dict[str, int]:
     return {name: free_port() for name in ("pg", "nats", "gateway", "registry")}
 
 
-def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c(tmp_path, ports):
+def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_sigterm(tmp_path, ports):
     up = Up(tmp_path, ports)
     try:
         token = up.wait_until_running()
@@ -104,7 +104,7 @@ def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c(tmp_p
         stages = {s["stage"] for s in up.gateway(token, "{ schools(first: 200) { nodes { stage } } }")["data"]["schools"]["nodes"]}
         assert len(stages) == 9
     finally:
-        code = up.ctrl_c()
+        code = up.stop()
     assert code == 0, up.output
     assert f"http://127.0.0.1:{ports['gateway']}/graphql" in up.output
     assert f"http://127.0.0.1:{ports['registry']}/openapi.json" in up.output
@@ -116,7 +116,7 @@ def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c(tmp_p
         assert stored_events(ports["pg"]) == 36 + 12
         wait_for_demo(again, token, (36, 12))
     finally:
-        assert again.ctrl_c() == 0, again.output
+        assert again.stop(signal.SIGTERM) == 0, again.output  # a service manager stops it the same way
 
 
 def test_dudao_up_uses_the_servers_named_in_the_environment_and_starts_none(tmp_path, ports, settings):
@@ -125,6 +125,6 @@ def test_dudao_up_uses_the_servers_named_in_the_environment_and_starts_none(tmp_
         token = up.wait_until_running()
         wait_for_demo(up, token, (36, 12))
     finally:
-        assert up.ctrl_c() == 0, up.output
+        assert up.stop() == 0, up.output
     assert not (tmp_path / "postgres").exists() and not (tmp_path / "nats").exists()
     assert "starting PostgreSQL" not in up.output and "starting NATS" not in up.output
