@@ -127,9 +127,9 @@ class Relay:
         results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), timeout=10)
         for span in spans:
             span.end()
-        for result, (_, _) in zip(results, ids, strict=True):
+        for result in results:
             if isinstance(result, BaseException):
-                raise result
+                raise result  # later messages were refused too (wrong predecessor): resume from the stream
         self.published += len(ids)
         return ids[-1][0], ids[-1][1]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -187,8 +188,6 @@ def test_events_carry_their_envelope_on_the_wire(settings, application):
         relay.wait()
 
     async def first() -> tuple[dict, dict]:
-        import json
-
         nc = await nats.connect(settings.nats_url)
         msg = await nc.jetstream().get_msg(STREAM, seq=1)
         await nc.close()
