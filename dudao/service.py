@@ -48,6 +48,7 @@ class ServiceParts:
     application: Callable[[Settings], ServiceApplication]
     ensure_tables: Callable[[asyncpg.Pool], object]
     projections: list[Projection] = field(default_factory=list)
+    on_start: Callable[[ServiceApplication], object] | None = None  # e.g. install shipped reference data
 
 
 class Workers:
@@ -88,6 +89,8 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.application = await asyncio.to_thread(parts.application, settings)
+        if parts.on_start is not None:
+            await asyncio.to_thread(parts.on_start, app.state.application)
         app.state.pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
         await consumer.ensure_tables(app.state.pool, parts.name)
         await parts.ensure_tables(app.state.pool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
@@ -10,7 +11,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ProgrammingError, RecordConflictError
+from eventsourcing.persistence import JSONTranscoder, ProgrammingError, RecordConflictError, Transcoding
 
 from dudao.config import Settings
 from dudao.errors import Conflict, NotFound, PreconditionFailed
@@ -22,6 +23,19 @@ A = TypeVar("A", bound=Aggregate)
 def ensure_schema(settings: Settings, schema: str) -> None:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+class DateAsISO(Transcoding):
+    """Calendar dates (terms, deadlines) in event state, as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
 
 
 class ServiceApplication(Application[UUID]):
@@ -40,6 +54,10 @@ class ServiceApplication(Application[UUID]):
         self.settings = settings
         self._writer = threading.Lock()
         super().__init__(env=settings.eventsourcing_env(self.service))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     def _record(self, processing_event: ProcessingEvent[UUID]):  # type: ignore[override]
         envelope = processing_event.saved_kwargs.pop("envelope", None)
@@ -77,11 +95,22 @@ class ServiceApplication(Application[UUID]):
             raise NotFound(f"no {kind.__name__.lower()} with id {aggregate_id}", field="id")
         return aggregate
 
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
     def change(
-        self, aggregate_id: UUID, kind: type[A], expected_version: int | None, envelope: Envelope, command: Callable[[A], Any]
+        self,
+        aggregate_id: UUID,
+        kind: type[A],
+        expected_version: int | None,
+        envelope: Envelope,
+        command: Callable[[A], Any],
+        authorize: Callable[[A], Any] | None = None,
     ) -> A:
-        """Load, check `If-Match`, apply `command`, save; a concurrent writer makes it a 409."""
+        """Load, authorise, check `If-Match`, apply `command`, save; a concurrent writer makes it a 409."""
         aggregate = self.get(aggregate_id, kind)
+        if authorize is not None:
+            authorize(aggregate)
         if expected_version is not None and aggregate.version != expected_version:
             raise PreconditionFailed(
                 f"version {expected_version} is stale; the current version is {aggregate.version}",

@@ -44,6 +44,16 @@ def eventually(check: Callable[[], object], timeout: float = 15, interval: float
         time.sleep(interval)
 
 
+def stored_events(settings: Settings, aggregate: str) -> int:
+    """How many events of one aggregate type the registry's event store holds."""
+    with psycopg.connect(settings.database_url) as conn:
+        if conn.execute("SELECT to_regclass('registry.registry_events')").fetchone()[0] is None:
+            return 0
+        return conn.execute(
+            "SELECT count(*) FROM registry.registry_events WHERE topic LIKE %s", (f"%:{aggregate}.%",)
+        ).fetchone()[0]
+
+
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory) -> Iterator[str]:
     """A server URL (database `dudao`); tests get their own database from `settings`."""

@@ -22,6 +22,7 @@ PARTS = ServiceParts(
             handler=projections.project,
         )
     ],
+    on_start=Registry.install_shipped_profiles,
 )
 
 

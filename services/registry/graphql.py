@@ -15,7 +15,7 @@ from dudao import jurisdiction
 from dudao.auth import Principal, bearer_token
 from dudao.errors import Problem, Unauthorized
 from dudao.service import decode_cursor, page_cursor
-from services.registry import projections
+from services.registry.projections import directory as projections
 from services.registry.domain import Employment, Ownership, Stage
 
 

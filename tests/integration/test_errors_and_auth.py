@@ -13,13 +13,14 @@ import uuid
 from dataclasses import replace
 
 import jwt
-import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from dudao import auth
 from dudao.auth import TokenVerifier
 from dudao.errors import Unauthorized
+
+from tests.conftest import stored_events
 
 pytestmark = pytest.mark.integration
 
@@ -54,10 +55,6 @@ MALFORMED_BODIES = [
 ]
 
 
-def stored_events(settings) -> int:
-    with psycopg.connect(settings.database_url) as conn:
-        exists = conn.execute("SELECT to_regclass('registry.registry_events')").fetchone()[0]
-        return conn.execute("SELECT count(*) FROM registry.registry_events").fetchone()[0] if exists else 0
 
 
 def assert_problem(response, status: int, field: str | None = None) -> dict:
@@ -76,7 +73,7 @@ def test_a_malformed_school_is_a_problem_naming_the_field_and_records_nothing(re
         response = client.post("/v1/schools", content=body, headers={"content-type": "application/json"})
     problem = assert_problem(response, 422)
     assert problem["field"]
-    assert stored_events(settings) == 0
+    assert stored_events(settings, "School") == 0
 
 
 def test_the_problem_names_the_broken_rule(registry, token):
@@ -109,7 +106,7 @@ def test_bad_parameters_and_headers_are_problems(registry, token, settings, meth
     with registry.client(token()) as client:
         response = client.request(method, path, json=body, headers=headers)
     assert_problem(response, status, field)
-    assert stored_events(settings) == 0
+    assert stored_events(settings, "School") == 0
 
 
 def test_no_token_on_a_protected_route_is_401(registry):
@@ -145,7 +142,7 @@ def test_a_jurisdiction_outside_the_callers_subtree_is_403(registry, token, sett
         read = client.get("/v1/schools", params={"jurisdiction": "500120"})
     assert assert_problem(write, 403, field="jurisdiction")["rule"] == "outside_jurisdiction"
     assert_problem(read, 403, field="jurisdiction")
-    assert stored_events(settings) == 0
+    assert stored_events(settings, "School") == 0
 
 
 def test_a_city_admin_acts_in_its_counties_but_not_its_neighbours(registry, token):

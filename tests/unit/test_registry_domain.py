@@ -52,7 +52,7 @@ def test_an_update_that_changes_nothing_records_nothing():
 
 
 def test_an_inspector_changes_employment():
-    inspector = Inspector.register(
+    inspector = Inspector.nominate(
         inspector_id=uuid4(), name="李明远", jurisdiction="500120", employment=Employment.full_time, now=NOW
     )
     inspector.update_details(name="李明远", employment=Employment.part_time, now=NOW)

@@ -1,0 +1,91 @@
+"""Commands on inspectors: nominate, profile, lifecycle, training, assessment, declared ties."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from dudao import jurisdiction as divisions
+from dudao.errors import InvalidInput
+from dudao.events import Envelope
+from dudao.store import ServiceApplication
+from services.registry.domain import Employment, Focus, Inspector, InspectorRole, Stage
+
+Authorize = Callable[[Inspector], None]
+
+
+def inspector_id_for_number(jurisdiction: str, number: str) -> UUID:
+    """An inspector known by the office's own number (督学编号) always has the same id, so imports repeat safely."""
+    return uuid5(NAMESPACE_URL, f"dudao:inspector-number:{jurisdiction}:{number}")
+
+
+class InspectorCommands(ServiceApplication):
+    def nominate_inspector(
+        self, *, inspector_id: UUID, name: str, jurisdiction: str, employment: Employment, now: datetime,
+        envelope: Envelope, roles: list[InspectorRole] = (), focus: Focus = Focus.schools,  # type: ignore[assignment]
+        stages: list[Stage] = (), subjects: list[str] = (), public_contact: str | None = None,  # type: ignore[assignment]
+    ) -> Inspector:  # fmt: skip
+        inspector = Inspector.nominate(
+            inspector_id=inspector_id, name=name, jurisdiction=jurisdiction, employment=employment, now=now,
+            roles=roles, focus=focus, stages=stages, subjects=subjects, public_contact=public_contact,
+        )  # fmt: skip
+        return self.save_new(inspector, envelope)
+
+    def import_inspector(
+        self, *, number: str, name: str, jurisdiction: str, employment: Employment, roles: list[InspectorRole],
+        focus: Focus, stages: list[Stage], subjects: list[str], public_contact: str | None, now: datetime,
+        envelope: Envelope, authorize: Authorize,
+    ) -> tuple[Inspector, bool]:  # fmt: skip
+        """Nominate the inspector with this office number, or bring the profile up to date; a repeat changes nothing."""
+        inspector_id = inspector_id_for_number(jurisdiction, number)
+        profile = {"roles": roles, "focus": focus, "stages": stages, "subjects": subjects, "public_contact": public_contact}
+        if not self.exists(inspector_id):
+            inspector = Inspector.nominate(
+                inspector_id=inspector_id, name=name, jurisdiction=jurisdiction, employment=employment, now=now, **profile
+            )
+            authorize(inspector)
+            return self.save_new(inspector, envelope), True
+        return self.on_inspector(
+            inspector_id, None, envelope, authorize,
+            lambda i: i.update_details(name=name, employment=employment, now=now, **profile),
+        ), False  # fmt: skip
+
+    def update_inspector(
+        self, inspector_id: UUID, *, name: str, employment: Employment, now: datetime, expected_version: int | None,
+        envelope: Envelope, authorize: Authorize, roles: list[InspectorRole] | None = None, focus: Focus | None = None,
+        stages: list[Stage] | None = None, subjects: list[str] | None = None, public_contact: str | None = None,
+    ) -> Inspector:  # fmt: skip
+        return self.on_inspector(
+            inspector_id, expected_version, envelope, authorize,
+            lambda i: i.update_details(
+                name=name, employment=employment, now=now, roles=roles, focus=focus, stages=stages,
+                subjects=subjects, public_contact=public_contact,
+            ),
+        )  # fmt: skip
+
+    def file_inspector(
+        self, inspector_id: UUID, *, filed_with: str, filed_on: date, expected_version: int | None,
+        envelope: Envelope, authorize: Authorize,
+    ) -> Inspector:  # fmt: skip
+        """File (备案) with the body one level up: `filed_with` must contain the inspector's jurisdiction."""
+
+        def command(inspector: Inspector) -> None:
+            if filed_with == inspector.jurisdiction or not divisions.contains(filed_with, inspector.jurisdiction):
+                raise InvalidInput(
+                    f"an inspector of {inspector.jurisdiction} is filed with a level above it, not {filed_with}",
+                    field="filed_with",
+                    rule="filed_with_upper_level",
+                )
+            inspector.file_upward(filed_with=filed_with, filed_on=filed_on)
+
+        return self.on_inspector(inspector_id, expected_version, envelope, authorize, command)
+
+    def on_inspector(
+        self, inspector_id: UUID, expected_version: int | None, envelope: Envelope, authorize: Authorize,
+        command: Callable[[Inspector], None],
+    ) -> Inspector:  # fmt: skip
+        """Apply one lifecycle, training, assessment or tie command to an inspector."""
+        return self.change(inspector_id, Inspector, expected_version, envelope, command, authorize)
+
+

@@ -1,0 +1,63 @@
+"""Commands on policy profiles: install the shipped ones, change a jurisdiction's own values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dudao.errors import Conflict
+from dudao.events import Envelope
+from dudao.store import ServiceApplication
+from services.registry.domain import PolicyProfile, profile_id
+
+SHIPPED = Path(__file__).resolve().parent.parent / "policy_profiles"
+log = logging.getLogger("dudao.registry.policy")
+
+
+def shipped_profiles() -> list[dict[str, Any]]:
+    """The profiles for the places in the policy documents, as files in the repository."""
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(SHIPPED.glob("*.json"))]
+
+
+class PolicyCommands(ServiceApplication):
+    def change_profile(
+        self, *, jurisdiction: str, set_values: dict[str, Any], remove: list[str], reason: str, now: datetime,
+        expected_version: int | None, envelope: Envelope,
+    ) -> PolicyProfile:  # fmt: skip
+        """Override keys for a jurisdiction (creating its profile on first use); each change is a new version."""
+        if not self.exists(profile_id(jurisdiction)):
+            return self.save_new(
+                PolicyProfile.create(jurisdiction=jurisdiction, values=set_values, reason=reason, now=now), envelope
+            )
+        return self.change(
+            profile_id(jurisdiction), PolicyProfile, expected_version, envelope,
+            lambda p: p.change(set_values=set_values, remove=remove, reason=reason, now=now),
+        )  # fmt: skip
+
+    def install_shipped_profiles(self) -> int:
+        """Create the shipped profiles that do not exist yet; a place's later changes are never overwritten."""
+        installed = 0
+        for shipped in shipped_profiles():
+            code = shipped["jurisdiction"]
+            if self.exists(profile_id(code)):
+                continue
+            body = json.dumps(shipped, sort_keys=True).encode()
+            envelope = Envelope.for_request(
+                actor="dudao-shipped-profiles",
+                jurisdiction=code,
+                idempotency_key=f"shipped-profile:{code}",
+                request_hash=hashlib.sha256(body).hexdigest(),
+            )
+            profile = PolicyProfile.create(
+                jurisdiction=code, values=shipped["values"], reason=shipped["reason"], now=datetime.now(UTC)
+            )
+            try:
+                self.save_new(profile, envelope)
+                installed += 1
+            except Conflict:  # another replica installed a different release's file first: keep it
+                log.info("policy profile %s was installed meanwhile", code)
+        return installed

@@ -1,0 +1,24 @@
+"""Registry domain: schools, inspectors, zones, committees and policy profiles. Plain Python, no I/O."""
+
+from services.registry.domain.committee import Committee, committee_id, composition
+from services.registry.domain.common import RuleViolation, Stage
+from services.registry.domain.inspector import (
+    Employment,
+    ExitReason,
+    Focus,
+    Grade,
+    Inspector,
+    InspectorRole,
+    Status,
+    TieKind,
+    TrainingKind,
+)
+from services.registry.domain.policy import Effective, PolicyProfile, effective, profile_id
+from services.registry.domain.school import EnrolmentStatus, LicenceStatus, Locality, Ownership, School
+from services.registry.domain.zone import Zone
+
+__all__ = [
+    "Committee", "Effective", "Employment", "EnrolmentStatus", "ExitReason", "Focus", "Grade", "Inspector",
+    "InspectorRole", "LicenceStatus", "Locality", "Ownership", "PolicyProfile", "RuleViolation", "School", "Stage",
+    "Status", "TieKind", "TrainingKind", "Zone", "committee_id", "composition", "effective", "profile_id",
+]  # fmt: skip

@@ -1,0 +1,144 @@
+"""Policy profiles (政策参数): the rules that vary by place, versioned per jurisdiction, inherited downward."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from dudao import jurisdiction as divisions
+from dudao.errors import InvalidInput
+from services.registry.domain.common import require_name
+
+
+@dataclass(frozen=True)
+class PolicyKey:
+    """One rule that varies by place: its type, bounds and what it means."""
+
+    kind: type
+    minimum: float
+    maximum: float
+    label_zh: str
+    meaning: str
+
+
+KEYS: dict[str, PolicyKey] = {
+    "inspector_school_ratio": PolicyKey(int, 1, 100, "督学与学校数配比(1:N)", "R1: one inspector per N schools"),
+    "large_school_enrolment": PolicyKey(
+        int, 100, 100_000, "学生数较多学校阈值", "R1: a school with at least this many pupils gets an inspector of its own (1:1)"
+    ),
+    "full_time_share_min": PolicyKey(float, 0, 1, "专职督学最低占比", "R2: minimum share of full-time inspectors"),
+    "government_inspectors_per_term_min": PolicyKey(
+        int, 0, 10_000, "每届政府督学最低人数", "R3: minimum government inspectors appointed per term"
+    ),
+    "subject_inspectors_per_term_min": PolicyKey(
+        int, 0, 10_000, "每届学科督学最低人数", "R3: minimum subject inspectors appointed per term"
+    ),
+    "pupils_per_school_supervisor": PolicyKey(
+        int, 1, 100_000, "每名学校督导员对应学生数", "R4: one internal school supervisor per N pupils"
+    ),
+    "committee_education_meetings_min": PolicyKey(
+        int, 0, 52, "督导委员会每年专题研究教育最少次数", "O1: minimum meetings on education a year"
+    ),
+    "member_unit_activities_min": PolicyKey(
+        int, 0, 100, "成员单位每年参加督导活动最少次数", "each member unit joins at least this many activities a year"
+    ),
+    "in_service_trainings_per_term_min": PolicyKey(
+        int, 0, 100, "每届在岗培训最少次数", "each inspector takes at least this many in-service trainings a term"
+    ),
+}
+
+
+def validate_values(values: Mapping[str, Any], field: str = "set") -> dict[str, int | float]:
+    """Check keys and values against the catalogue; errors name the key and the rule."""
+    checked: dict[str, int | float] = {}
+    for key, value in values.items():
+        spec = KEYS.get(key)
+        if spec is None:
+            raise InvalidInput(f"{key!r} is not a policy key; known keys: {', '.join(KEYS)}", field=f"{field}.{key}", rule="unknown_policy_key")
+        if isinstance(value, bool) or not isinstance(value, int | float) or (spec.kind is int and not float(value).is_integer()):
+            raise InvalidInput(f"{key} must be {'a whole number' if spec.kind is int else 'a number'}", field=f"{field}.{key}", rule="policy_value_type")
+        if not spec.minimum <= value <= spec.maximum:
+            raise InvalidInput(f"{key} must be between {spec.minimum:g} and {spec.maximum:g}", field=f"{field}.{key}", rule="policy_value_range")
+        checked[key] = spec.kind(value)
+    return checked
+
+
+def profile_id(code: str) -> UUID:
+    """Each jurisdiction has one profile, so its id follows from the code."""
+    return uuid5(NAMESPACE_URL, f"dudao:policy-profile:{code}")
+
+
+class PolicyProfile(Aggregate):
+    """A jurisdiction's own policy values (its overrides); the effective profile adds what it inherits."""
+
+    @event("Created")
+    def __init__(self, *, jurisdiction: str, values: dict[str, Any], reason: str, created_at: datetime):
+        self.jurisdiction = jurisdiction
+        self.values = dict(values)
+
+    @classmethod
+    def create(cls, *, jurisdiction: str, values: Mapping[str, Any], reason: str, now: datetime) -> PolicyProfile:
+        return cls._create(
+            cls.Created,
+            id=profile_id(jurisdiction),
+            jurisdiction=jurisdiction,
+            values=validate_values(values),
+            reason=require_name(reason, "reason"),
+            created_at=now,
+        )
+
+    def change(self, *, set_values: Mapping[str, Any], remove: list[str], reason: str, now: datetime) -> None:
+        """Override some keys and stop overriding others; each change is a new version."""
+        set_values = validate_values(set_values)
+        for key in remove:
+            if key not in KEYS:
+                raise InvalidInput(f"{key!r} is not a policy key", field="remove", rule="unknown_policy_key")
+        remove = sorted(k for k in set(remove) if k in self.values and k not in set_values)
+        set_values = {k: v for k, v in set_values.items() if self.values.get(k) != v}
+        if set_values or remove:
+            self._changed(set_values=set_values, removed=remove, reason=require_name(reason, "reason"), changed_at=now)
+
+    @event("Changed")
+    def _changed(self, set_values: dict[str, Any], removed: list[str], reason: str, changed_at: datetime) -> None:
+        self.values.update(set_values)
+        for key in removed:
+            self.values.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The values in force at a jurisdiction, each with the profile (place and version) it comes from."""
+
+    jurisdiction: str
+    values: dict[str, Any]
+    sources: dict[str, tuple[str, int]]
+    chain: list[tuple[str, int]]
+
+    @property
+    def version(self) -> str:
+        """Which profile versions were combined, e.g. `000000@1/500000@2/500120@3`: recorded with every decision."""
+        return "/".join(f"{code}@{version}" for code, version in self.chain)
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+def effective(code: str, profiles: Mapping[str, tuple[int, Mapping[str, Any]]]) -> Effective:
+    """Combine the profiles from the nation down to `code`; the nearest place that sets a key wins."""
+    path = list(reversed(divisions.ancestors(code))) + [code]
+    values: dict[str, Any] = {}
+    sources: dict[str, tuple[str, int]] = {}
+    chain: list[tuple[str, int]] = []
+    for place in path:
+        if place not in profiles:
+            continue
+        version, own = profiles[place]
+        chain.append((place, version))
+        for key, value in own.items():
+            values[key], sources[key] = value, (place, version)
+    return Effective(jurisdiction=code, values=values, sources=sources, chain=chain)

@@ -1,0 +1,26 @@
+"""Registry read models, fed by the registry's own events: directories, zones, committees, profiles."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from dudao.consumer import InboundEvent, Undeliverable
+from services.registry.projections import directory, places
+
+HANDLERS = directory.HANDLERS | places.HANDLERS
+
+
+async def ensure_tables(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(directory.TABLES_SQL + places.TABLES_SQL)
+
+
+async def project(conn: asyncpg.Connection, event: InboundEvent) -> None:
+    """Apply one registry event to the read models."""
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        raise Undeliverable(f"the registry read models do not know the event type {event.type!r}")
+    try:
+        await handler(conn, event)
+    except (KeyError, TypeError, ValueError, asyncpg.DataError) as e:
+        raise Undeliverable(f"{event.type} has an unusable body: {e!r}") from e
