@@ -1,4 +1,4 @@
-"""The `dudao` command: up, serve, relay, consume, seed, token."""
+"""The `dudao` command: up, serve, relay, consume, seed, import, token."""
 
 from __future__ import annotations
 
@@ -101,6 +101,22 @@ def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> None:
     seed(Settings.from_env(), args.jurisdiction)
+
+
+# --- import ----------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """Check an office's list row by row, then import all of it through the registry API or nothing."""
+    from dudao.errors import Problem
+    from services.registry import importer
+
+    token = args.token or os.environ.get("DUDAO_TOKEN")
+    try:
+        code = importer.run(args.kind, args.file, dry_run=args.dry_run, token=token)
+    except Problem as e:
+        raise SystemExit(f"dudao import: {e.detail}") from None
+    raise SystemExit(code)
 
 
 # --- up ----------------------------------------------------------------------------------------------
@@ -226,6 +242,13 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("seed", help="load the demo data through the API (safe to repeat)")
     p.add_argument("--jurisdiction", default=Settings.from_env().jurisdiction)
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("import", help="import schools or inspectors from .xlsx or .csv (Chinese headers)")
+    p.add_argument("kind", choices=["schools", "inspectors"])
+    p.add_argument("file")
+    p.add_argument("--dry-run", action="store_true", help="check every row, report what is wrong, import nothing")
+    p.add_argument("--token", help="bearer token (default: $DUDAO_TOKEN or a dev admin token)")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("token", help="print a dev token signed by the runner's key")
     p.add_argument("--role", required=True, choices=[r.value for r in auth.Role])

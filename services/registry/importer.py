@@ -85,15 +85,14 @@ def read_rows(path: str | Path) -> list[Row]:
 
 def _decode(path: Path) -> str:
     data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")  # what Excel writes on a Chinese Windows
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 or .xlsx",
-                           field="file", rule="file_encoding") from None  # fmt: skip
+    # Excel's "CSV UTF-8" starts with a BOM; plain "CSV" on a Chinese Windows is GB18030.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 or .xlsx",
+                       field="file", rule="file_encoding")  # fmt: skip
 
 
 def _xlsx_records(path: Path) -> Iterable[tuple[Any, ...]]:
@@ -242,7 +241,7 @@ def validate_schools(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
         check.at(row)
         code = check.text("学校代码", pattern=r"[0-9A-Za-z]{4,20}", rule="must be 4–20 letters or digits")
         if code:
-            check.unique("学校代码", code, seen, f"学校代码 {code}")
+            check.unique("学校代码", code, seen, code)
         body = {
             "name": check.text("学校名称"),
             "jurisdiction": check.jurisdiction(),
@@ -277,7 +276,7 @@ def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
             check.fail("公开联系方式", "a 挂牌督学 must have a public contact; the school's sign shows it")
         if number and body["jurisdiction"]:
             # Numbers are the office's own, so two counties in one file may both have a 001.
-            check.unique("督学编号", (body["jurisdiction"], number), seen, f"督学编号 {number} in {body['jurisdiction']}")
+            check.unique("督学编号", (body["jurisdiction"], number), seen, f"{number} (same 区县代码)")
         if check.row_ok:
             good.append((row.number, number, body))
     return good, check.errors
@@ -335,31 +334,33 @@ def common_jurisdiction(codes: Iterable[str], fallback: str) -> str:
     codes = list(dict.fromkeys(codes))
     if not codes:
         return fallback
-    return next(c for c in [codes[0], *jurisdiction.ancestors(codes[0])] if all(jurisdiction.contains(c, j) for j in codes))
+    candidates = [codes[0], *jurisdiction.ancestors(codes[0])]  # nearest first, ending with the whole country
+    return next(c for c in candidates if all(jurisdiction.contains(c, j) for j in codes))
 
 
 # --- the command ---------------------------------------------------------------------------------
 
 
 def run(kind: str, path: str | Path, *, dry_run: bool = False, token: str | None = None,
-        settings: Settings | None = None, out: TextIO = sys.stdout) -> int:  # fmt: skip
+        settings: Settings | None = None, out: TextIO | None = None) -> int:  # fmt: skip
     """`dudao import KIND FILE`: check every row, then import all or nothing; the exit code."""
-    settings = settings or Settings.from_env()
+    settings, out = settings or Settings.from_env(), out or sys.stdout
     rows = read_rows(path)
     good, errors = KINDS[kind][0](rows)
     for error in errors:
         print(error, file=out)
     bad = len({e.row for e in errors})
     if not rows:
-        print(f"{kind}: {Path(path).name} has no rows below the header; nothing to import", file=out)
+        print(f"{kind}: {Path(path).name} has no data rows; nothing to import", file=out)
         return 0
     if dry_run or errors:
-        verdict = "all good" if not errors else f"{len(good)} good, {bad} bad ({len(errors)} problems)"
+        verdict = f"{len(good)} good, {bad} bad ({len(errors)} problems)" if errors else "all good"
         print(f"{kind}: {len(rows)} rows checked, {verdict}", file=out)
-        if errors:
-            print("nothing imported: fix the rows above and run again (--dry-run checks without importing)", file=out)
-        elif dry_run:
-            print("nothing imported (dry run); run again without --dry-run to import", file=out)
+        if dry_run:
+            then = "fix the rows above and check again" if errors else "run again without --dry-run to import"
+            print(f"nothing imported (dry run); {then}", file=out)
+        else:
+            print("nothing imported: fix the rows above and run again (--dry-run only checks)", file=out)
         return 1 if errors else 0
 
     if token is None:

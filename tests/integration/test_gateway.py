@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
 
 import pytest
@@ -94,8 +95,9 @@ def test_inspectors_are_read_through_the_gateway(gateway, registry, token):
 
 
 def test_a_registry_that_is_down_is_an_error_naming_it_not_a_crash(settings, serve, token):
-    from dudao.servers import free_port
-
-    gateway = serve(build_gateway(replace(settings, ports=settings.ports | {"registry": free_port()})))
-    result = graphql(gateway, token(), "{ schools { nodes { id } } }")
+    with socket.socket() as reserved:  # bound but not listening: connections are refused, and no one else gets the port
+        reserved.bind(("127.0.0.1", 0))
+        dead_port = reserved.getsockname()[1]
+        gateway = serve(build_gateway(replace(settings, ports=settings.ports | {"registry": dead_port})))
+        result = graphql(gateway, token(), "{ schools { nodes { id } } }")
     assert result["errors"][0]["extensions"] == {"status": 503, "rule": "subgraph_unavailable", "service": "registry"}

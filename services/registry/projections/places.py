@@ -193,3 +193,13 @@ async def profiles_along(conn: asyncpg.Connection, codes: list[str]) -> dict[str
         "SELECT jurisdiction, version, values FROM registry.policy_profiles WHERE jurisdiction = ANY($1::text[])", codes
     )
     return {r["jurisdiction"]: (r["version"], json.loads(r["values"])) for r in rows}
+
+
+async def zones_listing(conn: asyncpg.Connection, inspector_ids: list[str]) -> dict[str, list[str]]:
+    """For each inspector, the zones where they are listed."""
+    rows = await conn.fetch(
+        "SELECT i::text AS inspector_id, array_agg(z.id::text ORDER BY z.name) AS zones"
+        " FROM registry.zones z, unnest(z.listed_inspectors) i WHERE i = ANY($1::uuid[]) GROUP BY i",
+        inspector_ids,
+    )
+    return {r["inspector_id"]: list(r["zones"]) for r in rows}

@@ -1,0 +1,208 @@
+"""The registry's Federation-2 subgraph: School, Inspector and Zone entities, lists, committees, staffing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from fastapi import Request
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import GraphQLRouter
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, bearer_token
+from dudao.errors import Problem, Unauthorized
+from dudao.service import decode_cursor, page_cursor
+from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
+from services.registry.graphql.types import (
+    Committee, Inspector, ListedInspector, School, StaffingCompliance, Zone, caller, problem,
+)  # fmt: skip
+from services.registry.projections import directory, places, public
+from services.registry.projections.staffing import staffing_compliance
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class SchoolConnection:
+    nodes: list[School]
+    page_info: PageInfo
+
+
+@strawberry.type
+class InspectorConnection:
+    nodes: list[Inspector]
+    page_info: PageInfo
+
+
+def _within(principal: Principal, code: str | None) -> str:
+    if code is None:
+        return principal.jur
+    if not divisions.is_valid_code(code) or not principal.can_act_in(code):
+        raise GraphQLError(
+            f"jurisdiction {code} is not a code inside your jurisdiction {principal.jur}",
+            extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
+        )
+    return code
+
+
+def _page_args(first: int, after: str | None) -> tuple[int, int]:
+    if not 1 <= first <= 200:
+        raise GraphQLError("first must be between 1 and 200", extensions={"status": 422, "rule": "page_size", "field": "first"})
+    try:
+        return first, decode_cursor(after, "after")
+    except Problem as e:
+        raise problem(e) from None
+
+
+def _enum(kind: type, value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return kind(value).value
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise GraphQLError(f"{field} must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": field}) from None
+
+
+def _page_info(rows: list[dict], limit: int) -> PageInfo:
+    cursor = page_cursor(rows, limit)
+    return PageInfo(has_next_page=bool(cursor), end_cursor=cursor)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def schools(
+        self, info: strawberry.Info, jurisdiction: str | None = None, stage: str | None = None,
+        ownership: str | None = None, zone_id: strawberry.ID | None = None, first: int = 50, after: str | None = None,
+    ) -> SchoolConnection:  # fmt: skip
+        within = _within(caller(info), jurisdiction)
+        limit, position = _page_args(first, after)
+        zone = str(zone_id) if zone_id and _is_uuid(str(zone_id)) else None
+        async with info.context["pool"].acquire() as conn:
+            rows = await directory.school_page(
+                conn, within=within, stage=_enum(Stage, stage, "stage"), ownership=_enum(Ownership, ownership, "ownership"),
+                zone_id=zone, after=position, limit=limit,
+            )  # fmt: skip
+        return SchoolConnection(nodes=[School.of(r) for r in rows], page_info=_page_info(rows, limit))
+
+    @strawberry.field
+    async def school(self, info: strawberry.Info, id: strawberry.ID) -> School | None:
+        caller(info)
+        return await info.context["schools"].load(str(id))
+
+    @strawberry.field
+    async def inspectors(
+        self, info: strawberry.Info, jurisdiction: str | None = None, employment: str | None = None,
+        status: str | None = None, role: str | None = None, first: int = 50, after: str | None = None,
+    ) -> InspectorConnection:  # fmt: skip
+        within = _within(caller(info), jurisdiction)
+        limit, position = _page_args(first, after)
+        async with info.context["pool"].acquire() as conn:
+            rows = await directory.inspector_page(
+                conn, within=within, employment=_enum(Employment, employment, "employment"),
+                status=_enum(Status, status, "status"), role=_enum(InspectorRole, role, "role"), after=position, limit=limit,
+            )  # fmt: skip
+        return InspectorConnection(nodes=[Inspector.of(r) for r in rows], page_info=_page_info(rows, limit))
+
+    @strawberry.field
+    async def inspector(self, info: strawberry.Info, id: strawberry.ID) -> Inspector | None:
+        caller(info)
+        return await info.context["inspectors"].load(str(id))
+
+    @strawberry.field
+    async def zones(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Zone]:
+        within = _within(caller(info), jurisdiction)
+        async with info.context["pool"].acquire() as conn:
+            return [Zone.of(z) for z in await places.zone_page(conn, within=within)]
+
+    @strawberry.field
+    async def committee(self, info: strawberry.Info, jurisdiction: str) -> Committee | None:
+        code = _within(caller(info), jurisdiction)
+        async with info.context["pool"].acquire() as conn:
+            row = await places.committee(conn, code)
+        return Committee.of(row) if row else None
+
+    @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree in this instance.")
+    async def staffing_compliance(self, info: strawberry.Info, jurisdiction: str | None = None) -> StaffingCompliance:
+        code = _within(caller(info), jurisdiction)
+        async with info.context["pool"].acquire() as conn:
+            return StaffingCompliance.of(await staffing_compliance(conn, code))
+
+    @strawberry.field(description="Listed inspectors (挂牌督学) with their zones and public contacts. No token needed.")
+    async def public_listed_inspectors(self, info: strawberry.Info, jurisdiction: str) -> list[ListedInspector]:
+        if not divisions.is_valid_code(jurisdiction):
+            raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
+        async with info.context["pool"].acquire() as conn:
+            return [ListedInspector(**r) for r in await public.listed_inspectors(conn, within=jurisdiction)]
+
+
+schema = strawberry.federation.Schema(query=Query, types=[School, Inspector, Zone])
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _loader(
+    request: Request, principal: Principal | None, fetch: Callable[..., Awaitable[list[dict]]], of: Callable[[dict], Any]
+) -> DataLoader:
+    """Batch lookups by id; rows outside the caller's jurisdiction read as missing."""
+
+    async def load(ids: list[str]) -> list[Any]:
+        valid = [i for i in ids if _is_uuid(i)]
+        async with request.app.state.pool.acquire() as conn:
+            rows = {str(r["id"]): r for r in await fetch(conn, valid)} if valid else {}
+        visible = {k: r for k, r in rows.items() if principal is not None and principal.can_act_in(r["jurisdiction"])}
+        return [of(visible[i]) if i in visible else None for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _batch(request: Request, fetch: Callable[..., Awaitable[dict]], empty: Callable[[], Any]) -> DataLoader:
+    """Batch per-inspector lookups (records, zones) into one query."""
+
+    async def load(ids: list[str]) -> list[Any]:
+        valid = [i for i in ids if _is_uuid(i)]
+        async with request.app.state.pool.acquire() as conn:
+            found = await fetch(conn, valid) if valid else {}
+        return [found.get(i, empty()) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+async def _context(request: Request) -> dict[str, Any]:
+    principal, auth_error = None, None
+    try:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("a bearer token is required", field="Authorization")
+        principal = request.app.state.verifier.verify(token)
+    except Problem as e:
+        auth_error = e
+    return {
+        "request": request,
+        "principal": principal,
+        "auth_error": auth_error,
+        "pool": request.app.state.pool,
+        "schools": _loader(request, principal, directory.schools_by_id, School.of),
+        "inspectors": _loader(request, principal, directory.inspectors_by_id, Inspector.of),
+        "zones": _loader(request, principal, places.zones_by_id, Zone.of),
+        "inspector_records": _batch(request, directory.inspector_records, lambda: {"trainings": [], "assessments": [], "ties": []}),
+        "zones_of_inspector": _batch(request, places.zones_listing, list),
+    }
+
+
+router = GraphQLRouter(schema, path="/graphql", context_getter=_context)

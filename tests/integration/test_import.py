@@ -1,0 +1,148 @@
+"""`dudao import` against a running registry: all or nothing, idempotent by key, roles mapped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from dudao import cli
+from services.registry import importer
+from services.registry.importer import SCHOOL_COLUMNS
+from tests.conftest import eventually, stored_events
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture
+def run_dudao(registry, token, monkeypatch, capsys):
+    """Run `dudao ...` in-process against the test registry; returns (exit code, what it printed)."""
+    monkeypatch.setenv("DUDAO_REGISTRY_URL", registry.url)
+    monkeypatch.setenv("DUDAO_TOKEN", token(jur="500000"))
+
+    def run(*argv: str) -> tuple[int, str]:
+        with pytest.raises(SystemExit) as exited:
+            cli.main(list(argv))
+        captured = capsys.readouterr()
+        return exited.value.code, captured.out + captured.err
+
+    return run
+
+
+def clean_workbook(path: Path, count: int = 5) -> Path:
+    """A workbook as an office saves it: codes and counts as numbers."""
+    book = Workbook()
+    book.active.append(SCHOOL_COLUMNS)
+    for i in range(1, count + 1):
+        book.active.append([5001200100 + i, f"璧山区第{i}小学", 500120, "小学", "公办", "城区", 300.0 + i])
+    book.save(path)
+    return path
+
+
+def listed(registry, token, what: str, count: int) -> list[dict]:
+    with registry.client(token(jur="500000")) as client:
+
+        def check():
+            items = client.get(f"/v1/{what}", params={"limit": 50}).json()["items"]
+            return len(items) == count and items
+
+        return eventually(check, what=f"{count} {what} in the projection")
+
+
+def test_a_dry_run_reports_every_bad_cell_and_imports_nothing(run_dudao, settings):
+    code, out = run_dudao("import", "schools", str(FIXTURES / "schools_mixed.csv"), "--dry-run")
+
+    assert code == 1
+    for where in ("row 4, column 区县代码", "row 5, column 学生数", "row 6, column 学校类型", "row 7, column 学校名称",
+                  "row 8, column 学校代码"):  # fmt: skip
+        assert where in out
+    assert "8 rows checked, 3 good, 5 bad" in out
+    assert stored_events(settings, "School") == 0
+
+
+def test_a_real_run_of_a_file_with_bad_rows_imports_none_of_it(run_dudao, settings):
+    code, out = run_dudao("import", "schools", str(FIXTURES / "schools_mixed.csv"))
+
+    assert code == 1
+    assert "row 5, column 学生数: '很多' is not a whole number" in out
+    assert "nothing imported" in out
+    assert stored_events(settings, "School") == 0
+
+
+def test_a_clean_workbook_imports_every_school_and_a_second_run_changes_nothing(
+    run_dudao, registry, token, settings, tmp_path
+):
+    path = clean_workbook(tmp_path / "schools.xlsx")
+
+    code, out = run_dudao("import", "schools", str(path))
+
+    assert code == 0
+    assert "\r  schools: 5/5\n" in out
+    assert "imported 5: 5 new, 0 existing" in out
+    schools = listed(registry, token, "schools", 5)
+    assert {s["code"] for s in schools} == {str(5001200100 + i) for i in range(1, 6)}
+    assert {s["enrolment"] for s in schools} == {301, 302, 303, 304, 305}
+    events = stored_events(settings, "School")
+
+    code, out = run_dudao("import", "schools", str(path))
+
+    assert code == 0
+    assert "imported 5: 0 new, 5 existing" in out
+    assert stored_events(settings, "School") == events
+
+
+def test_a_dry_run_of_a_clean_file_exits_0_and_imports_nothing(run_dudao, settings, tmp_path):
+    code, out = run_dudao("import", "schools", str(clean_workbook(tmp_path / "schools.xlsx")), "--dry-run")
+
+    assert code == 0
+    assert "5 rows checked, all good" in out
+    assert stored_events(settings, "School") == 0
+
+
+def test_inspectors_import_with_their_roles_mapped(run_dudao, registry, token):
+    code, out = run_dudao("import", "inspectors", str(FIXTURES / "inspectors.csv"))
+
+    assert code == 0, out
+    assert "imported 3: 3 new, 0 existing" in out
+    by_name = {i["name"]: i for i in listed(registry, token, "inspectors", 3)}
+    assert set(by_name["李明远"]["roles"]) == {"responsible", "listed"}
+    assert by_name["李明远"]["public_contact"] == "023-41400001"
+    assert set(by_name["李明远"]["stages"]) == {"primary", "junior_secondary"}
+    assert set(by_name["王秀兰"]["roles"]) == {"government", "chief"}
+    assert by_name["王秀兰"]["focus"] == "both"
+    assert by_name["陈志刚"]["employment"] == "part_time"
+
+
+def test_without_a_token_the_importer_mints_one_for_the_rows_jurisdiction(registry, settings, monkeypatch, tmp_path):
+    monkeypatch.setenv("DUDAO_REGISTRY_URL", registry.url)
+    out = tmp_path / "out.txt"
+
+    with out.open("w") as f:
+        code = importer.run("schools", clean_workbook(tmp_path / "schools.xlsx", count=2), settings=settings, out=f)
+
+    assert code == 0
+    assert "imported 2: 2 new, 0 existing" in out.read_text()
+
+
+def test_a_row_the_registry_refuses_is_reported_and_the_rest_are_imported(run_dudao, token, tmp_path, monkeypatch):
+    monkeypatch.setenv("DUDAO_TOKEN", token(jur="500120"))  # may not write in 500118
+    path = tmp_path / "two.csv"
+    path.write_text(",".join(SCHOOL_COLUMNS) + "\n5001200201,青岚小学,500120,小学,公办,城区,10\n"
+                    "5001180201,永川小学,500118,小学,公办,城区,10\n", encoding="utf-8")  # fmt: skip
+
+    code, out = run_dudao("import", "schools", str(path))
+
+    assert code == 1
+    assert "row 3: " in out
+    assert "imported 1: 1 new, 0 existing; 1 failed" in out
+
+
+def test_an_unreachable_registry_says_what_to_do(run_dudao, monkeypatch, tmp_path):
+    monkeypatch.setenv("DUDAO_REGISTRY_URL", "http://127.0.0.1:9")
+
+    message, _ = run_dudao("import", "schools", str(clean_workbook(tmp_path / "schools.xlsx", count=1)))
+
+    assert "is `make run` running? set DUDAO_REGISTRY_URL" in message
