@@ -81,22 +81,22 @@ def cmd_consume(args: argparse.Namespace) -> None:
 
 
 def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
-    """Load the demo data through the public API; fixed idempotency keys make it safe to repeat."""
+    """Load the demo data through the public API; it is safe to repeat."""
     from services.registry import demo
 
     token = auth.issue_dev_token(settings, sub="demo-loader", roles=["admin"], jur=jurisdiction)
-    commands = demo.commands(jurisdiction)
     base = settings.service_url("registry")
-    created = 0
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  demo data for {jurisdiction}: {done}/{total}", end="", file=out, flush=True)
+
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        for i, (path, key, body) in enumerate(commands, 1):
-            response = client.post(path, json=body, headers={"Idempotency-Key": key})
-            if response.status_code not in (200, 201):
-                raise SystemExit(f"seeding failed at {path} ({key}): HTTP {response.status_code} {response.text}")
-            created += 1
-            print(f"\r  demo data for {jurisdiction}: {i}/{len(commands)}", end="", file=out, flush=True)
+        try:
+            steps = demo.load(client, jurisdiction, progress)
+        except RuntimeError as e:
+            raise SystemExit(f"\nseeding failed: {e}; see the registry log in {settings.home / 'logs'}") from None
     print(file=out)
-    return created
+    return steps
 
 
 def cmd_seed(args: argparse.Namespace) -> None:

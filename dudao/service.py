@@ -138,8 +138,10 @@ _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 ID_NAMESPACE = uuid.UUID("6f3c1a52-9d0e-4c7b-8a51-2f8e0d6b9c11")
 
 
-def request_hash(body: BaseModel) -> str:
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+def request_hash(request: Request, body: BaseModel | None) -> str:
+    """What a retry must repeat exactly: method, path and body."""
+    text = f"{request.method} {request.url.path}\n{body.model_dump_json() if body is not None else ''}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def new_aggregate_id(request: Request, principal: Principal, kind: str) -> uuid.UUID:
@@ -163,7 +165,7 @@ def command_envelope(request: Request, principal: Principal, body: BaseModel | N
         correlation_id=request.headers.get("x-correlation-id") or None,
         trace=telemetry.current_trace_headers(),
         idempotency_key=request.headers.get("idempotency-key", ""),
-        request_hash=request_hash(body) if body is not None else "",
+        request_hash=request_hash(request, body),
     )
 
 

@@ -86,6 +86,20 @@ class ServiceApplication(Application[UUID]):
                 ) from None
             return self.repository.get(aggregate.id)
 
+    def _already_done(self, aggregate_id: UUID, envelope: Envelope) -> bool:
+        """Whether this caller's idempotency key already changed the aggregate (then the retry changes nothing)."""
+        for stored in self.events.get(aggregate_id):
+            earlier = Envelope.from_dict(getattr(stored, "envelope", {}))
+            if earlier.idempotency_key == envelope.idempotency_key and earlier.actor == envelope.actor:
+                if earlier.request_hash != envelope.request_hash:
+                    raise Conflict(
+                        "this Idempotency-Key was already used for a different request; use a new key",
+                        field="Idempotency-Key",
+                        rule="idempotency_key_reused",
+                    )
+                return True
+        return False
+
     def get(self, aggregate_id: UUID, kind: type[A]) -> A:
         try:
             aggregate = self.repository.get(aggregate_id)
@@ -111,6 +125,8 @@ class ServiceApplication(Application[UUID]):
         aggregate = self.get(aggregate_id, kind)
         if authorize is not None:
             authorize(aggregate)
+        if envelope.idempotency_key and self._already_done(aggregate_id, envelope):
+            return aggregate
         if expected_version is not None and aggregate.version != expected_version:
             raise PreconditionFailed(
                 f"version {expected_version} is stale; the current version is {aggregate.version}",

@@ -78,6 +78,21 @@ def test_who_is_missing_training_is_answered_from_the_projection(registry, token
     assert [t["kind"] for t in detail["trainings"]] == ["pre_service", "in_service"]
 
 
+def test_a_retried_change_with_the_same_idempotency_key_records_one_event(registry, token, settings):
+    from tests.conftest import stored_events
+
+    training = {"kind": "pre_service", "title": "上岗培训", "hours": 24, "completed_on": "2024-02-01"}
+    with registry.client(token()) as client:
+        inspector_id = active_inspector(client, "孙雅琴")
+        before = stored_events(settings, "Inspector")
+        first = client.post(f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"})
+        retry = client.post(f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"})
+        reused = client.post(f"/v1/inspectors/{inspector_id}/suspension", json={"reason": "x", "on": "2025-01-01"}, headers={"Idempotency-Key": "t-1"})
+    assert first.status_code == retry.status_code == 200 and first.json() == retry.json()
+    assert reused.status_code == 409 and reused.json()["rule"] == "idempotency_key_reused"
+    assert stored_events(settings, "Inspector") == before + 1
+
+
 def test_an_unqualified_assessment_opens_an_exit_review(registry, token):
     with registry.client(token()) as client:
         inspector_id = active_inspector(client, "陈志强")
