@@ -32,12 +32,21 @@ log = logging.getLogger("dudao.service")
 
 @dataclass
 class Projection:
-    """A read model fed by a durable consumer: its name, the subjects it follows, how it applies events."""
+    """A read model fed by a durable consumer: its name, the subjects it follows, how it applies events.
+
+    Raise `version` whenever the tables or the handler change meaning: at the next start the
+    tables are dropped and rebuilt by a fresh durable consumer that reads the stream from its start.
+    """
 
     name: str
     stream: str
     filter_subject: str
     handler: Handler
+    tables: tuple[str, ...] = ()
+    version: int = 1
+
+    def consumer_name(self, service: str) -> str:
+        return f"{service}-{self.name}-v{self.version}"
 
 
 @dataclass
@@ -62,7 +71,7 @@ class Workers:
                 settings,
                 pool,
                 schema=parts.name,
-                name=f"{parts.name}-{p.name}",
+                name=p.consumer_name(parts.name),
                 stream=p.stream,
                 filter_subject=p.filter_subject,
                 handler=p.handler,
@@ -82,6 +91,29 @@ class Workers:
                 await asyncio.wait_for(task, timeout=10)
 
 
+async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
+    """Create the kernel's and the service's tables, first dropping those of projections whose version changed."""
+    await consumer.ensure_tables(pool, parts.name)
+    schema = f'"{parts.name}"'
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.projection_versions (name text PRIMARY KEY, version int NOT NULL)")
+        await conn.execute(f"LOCK TABLE {schema}.projection_versions")  # two replicas starting: one rebuilds
+        for p in parts.projections:
+            stored = await conn.fetchval(f"SELECT version FROM {schema}.projection_versions WHERE name = $1", p.name)
+            if stored == p.version:
+                continue
+            if stored is not None:
+                log.warning("projection %s changed (v%s -> v%s): rebuilding it from the stream", p.name, stored, p.version)
+                for table in p.tables:
+                    await conn.execute(f'DROP TABLE IF EXISTS {schema}."{table}" CASCADE')
+            await conn.execute(
+                f"INSERT INTO {schema}.projection_versions (name, version) VALUES ($1, $2)"
+                " ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                p.name, p.version,
+            )  # fmt: skip
+    await parts.ensure_tables(pool)
+
+
 def create_app(parts: ServiceParts, settings: Settings, routers: list, title: str) -> FastAPI:
     """A service's FastAPI app: problem+json errors, tracing, auth, read pool, and (optionally) its workers."""
     telemetry.setup(parts.name)
@@ -92,8 +124,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
         if parts.on_start is not None:
             await asyncio.to_thread(parts.on_start, app.state.application)
         app.state.pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
-        await consumer.ensure_tables(app.state.pool, parts.name)
-        await parts.ensure_tables(app.state.pool)
+        await prepare_tables(app.state.pool, parts)
         app.state.workers = Workers(settings, parts, app.state.application, app.state.pool)
         if settings.run_workers:
             app.state.workers.start()
@@ -215,8 +246,7 @@ def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consum
         telemetry.setup(parts.name)
         application = await asyncio.to_thread(parts.application, settings)
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
-        await consumer.ensure_tables(pool, parts.name)
-        await parts.ensure_tables(pool)
+        await prepare_tables(pool, parts)
         workers = Workers(settings, parts, application, pool)
         workers.start(relay=relay, consumers=consumers)
         try:

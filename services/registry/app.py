@@ -20,6 +20,8 @@ PARTS = ServiceParts(
             stream=bus.stream_name("registry"),
             filter_subject=bus.service_subjects("registry"),
             handler=projections.project,
+            tables=projections.TABLES,
+            version=2,
         )
     ],
     on_start=Registry.install_shipped_profiles,

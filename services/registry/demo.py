@@ -57,7 +57,7 @@ def schools(jurisdiction: str = "500120") -> Iterator[tuple[str, dict]]:
             "jurisdiction": jurisdiction,
             "stage": stage.value,
             "ownership": ownership.value,
-            "enrolment": _ENROLMENT[stage] + 37 * i,
+            "enrolment": _ENROLMENT[stage] + 7 * i,
         }
 
 

@@ -8,6 +8,10 @@ from dudao.consumer import InboundEvent, Undeliverable
 from services.registry.projections import directory, places
 
 HANDLERS = directory.HANDLERS | places.HANDLERS
+TABLES = (
+    "school_directory", "inspector_directory", "inspector_trainings", "inspector_assessments", "inspector_ties",
+    "zones", "committees", "committee_meetings", "member_unit_participation", "policy_profiles",
+)  # fmt: skip
 
 
 async def ensure_tables(pool: asyncpg.Pool) -> None:
