@@ -143,6 +143,13 @@ def test_zones_recusal_and_the_public_list_of_listed_inspectors(registry, token)
         assigned = client.put(f"/v1/schools/{a}/responsible-inspector", json={"inspector_id": listed})
         reassigned = client.put(f"/v1/schools/{b}/responsible-inspector", json={"inspector_id": tied})
 
+    with registry.client(token()) as client:
+        school(client, "璧山区未分区小学")
+        coverage = eventually(
+            lambda: len((r := client.get("/v1/zones/coverage").json())["without_zone"]) == 1 and r, what="coverage"
+        )
+    assert [s["name"] for s in coverage["without_zone"]] == ["璧山区未分区小学"]
+    assert sorted(s["name"] for s in coverage["without_responsible_inspector"]) == ["璧山区未分区小学"]
     assert not_listed.status_code == 409 and not_listed.json()["rule"] == "not_a_listed_inspector"
     assert recused.status_code == 409 and recused.json()["rule"] == "recusal"
     assert assigned.json()["responsible_inspector_id"] == listed and reassigned.status_code == 200

@@ -37,17 +37,8 @@ class InspectorCreate(Strict):
     public_contact: Contact | None = None
 
 
-class InspectorImport(Strict):
+class InspectorImport(InspectorCreate):
     """An inspector as an office's own list has it, keyed by the office's inspector number (督学编号)."""
-
-    name: Name
-    jurisdiction: JurisdictionCode
-    employment: Employment
-    roles: list[InspectorRole] = Field(default_factory=list, max_length=6)
-    focus: Focus = Focus.schools
-    stages: list[Stage] = Field(default_factory=list, max_length=9)
-    subjects: list[Name] = Field(default_factory=list, max_length=50)
-    public_contact: Contact | None = None
 
 
 class InspectorUpdate(Strict):

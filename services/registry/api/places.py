@@ -74,6 +74,26 @@ def unlist_inspector(zone_id: UUID, inspector_id: UUID, request: Request, respon
     return ZoneRead(id=zone.id, name=zone.name, jurisdiction=zone.jurisdiction, listed_inspectors=zone.listed_inspectors, version=zone.version)
 
 
+class SchoolRef(BaseModel):
+    id: UUID
+    name: str
+    jurisdiction: str
+
+
+class ZoneCoverage(BaseModel):
+    """Every school belongs in exactly one zone with one responsible inspector; these lists show the gaps."""
+
+    without_zone: list[SchoolRef]
+    without_responsible_inspector: list[SchoolRef]
+
+
+@router.get("/zones/coverage", response_model=ZoneCoverage, tags=["zones"])
+async def zone_coverage(request: Request, principal: Reader, jurisdiction: str | None = None) -> ZoneCoverage:
+    within = scope(principal, jurisdiction)
+    async with request.app.state.pool.acquire() as conn:
+        return ZoneCoverage(**await places.zone_coverage(conn, within=within))
+
+
 @router.get("/zones", response_model=list[ZoneRead], tags=["zones"])
 async def list_zones(request: Request, principal: Reader, jurisdiction: str | None = None) -> list[ZoneRead]:
     within = scope(principal, jurisdiction)

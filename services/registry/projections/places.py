@@ -203,3 +203,18 @@ async def zones_listing(conn: asyncpg.Connection, inspector_ids: list[str]) -> d
         inspector_ids,
     )
     return {r["inspector_id"]: list(r["zones"]) for r in rows}
+
+
+async def zone_coverage(conn: asyncpg.Connection, *, within: str) -> dict[str, list[dict[str, Any]]]:
+    """Schools not yet in a zone, and schools without a responsible inspector: both should be empty."""
+    like = jurisdiction.prefix(within) + "%"
+    columns = "id, name, jurisdiction"
+    return {
+        "without_zone": [dict(r) for r in await conn.fetch(
+            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE $1 AND zone_id IS NULL ORDER BY position", like
+        )],
+        "without_responsible_inspector": [dict(r) for r in await conn.fetch(
+            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE $1 AND responsible_inspector_id IS NULL"
+            " ORDER BY position", like,
+        )],
+    }  # fmt: skip
