@@ -76,4 +76,5 @@ class Settings:
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_PRE_PING": "y",
             "CREATE_TABLE": "y",
+            "SINGLE_ROW_TRACKING": "f",  # a row per upstream position, so "was this one processed?" is exact
         }

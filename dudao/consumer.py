@@ -1,10 +1,12 @@
-"""The durable pull consumer: one PostgreSQL transaction per message, exactly-once effects.
+"""The durable pull consumer: one transaction per message, exactly-once effects, then the ack.
 
-For each message: open a transaction, insert a tracking row keyed by (consumer, origin,
-notification id) — the origin's own position, never a stream sequence, which sourcing
-renumbers — apply the effect, commit, then ack. A redelivered message finds its tracking row
-and is acked without effect. A failure is retried with backoff; a message that can never be
-processed is written to the dead-letter table with its error and terminated.
+There is one consumer loop and two kinds of effect. A projection (`ProjectionEffect`) opens a
+PostgreSQL transaction, inserts a tracking row keyed by (consumer, origin, notification id) — the
+origin's own position, never a stream sequence, which sourcing renumbers — writes the read model
+and commits. A reaction (`ReactionEffect`) turns the event into a command of this service whose
+new events commit together with eventsourcing's tracking record. Either way a redelivered
+message finds its tracking and changes nothing. A failure is retried with backoff; a message
+that can never be processed is written to the dead-letter table with its error and terminated.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from eventsourcing.persistence import ProgrammingError, RecordConflictError, Tracking
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -25,6 +28,7 @@ from opentelemetry import trace
 from dudao import bus, telemetry
 from dudao.config import Settings
 from dudao.events import Envelope
+from dudao.store import ServiceApplication
 
 log = logging.getLogger("dudao.consumer")
 
@@ -75,6 +79,28 @@ class InboundEvent:
 
 
 Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
+Effect = Callable[[InboundEvent], Awaitable[None]]
+
+
+class ProjectionEffect:
+    """Write a read model: tracking row and `handler`'s writes in one asyncpg transaction."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, consumer: str, stream: str, handler: Handler):
+        self.pool, self.schema, self.consumer, self.stream, self.handler = pool, schema, consumer, stream, handler
+
+    async def __call__(self, event: InboundEvent) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+                self.consumer,
+                event.origin,
+                event.notification_id,
+                self.stream,
+                event.stream_seq,
+            )
+            if first_time:
+                await self.handler(conn, event)
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS {schema}.consumer_tracking (
@@ -108,6 +134,50 @@ async def ensure_tables(pool: asyncpg.Pool, schema: str) -> None:
         await conn.execute(TABLES_SQL.format(schema=f'"{schema}"'))
 
 
+class Reacting:
+    """What a reaction has at hand: the application, and the envelope and tracking its save must carry."""
+
+    def __init__(self, app: ServiceApplication, envelope: Envelope, tracking: Tracking):
+        self.app, self.envelope, self.tracking = app, envelope, tracking
+        self.saved = False
+
+    def save(self, *aggregates: Any) -> None:
+        """Save the reaction's aggregates with the upstream position, in one transaction; once per event."""
+        if self.saved:
+            raise ProgrammingError("a reaction saves once: pass every aggregate it changed to one save()")
+        self.app.save(*aggregates, envelope=self.envelope, tracking=self.tracking)
+        self.saved = True
+
+
+Reaction = Callable[[InboundEvent, Reacting], None]
+
+
+class ReactionEffect:
+    """Turn an event into a command of this service: its new events and the tracking commit together."""
+
+    def __init__(self, app: ServiceApplication, name: str, react: Reaction, event_types: frozenset[str]):
+        self.app, self.name, self.react, self.event_types = app, name, react, event_types
+
+    async def __call__(self, event: InboundEvent) -> None:
+        if event.type in self.event_types:  # the others on the same subjects are none of this reaction's business
+            await asyncio.to_thread(self._once, event)
+
+    def _once(self, event: InboundEvent) -> None:
+        # Tracking is per reaction and origin, so two reactions to one event do not mask each other.
+        tracking = Tracking(application_name=f"{self.name}|{event.origin}", notification_id=event.notification_id)
+        if self.app.has_tracked(tracking):
+            return
+        cause = f"{event.origin}:{event.notification_id}"
+        context = Reacting(self.app, event.envelope.caused_by(cause, telemetry.current_trace_headers()), tracking)
+        try:
+            self.react(event, context)
+            if not context.saved:  # nothing to do is an outcome too: remember it
+                context.save()
+        except RecordConflictError:
+            if not self.app.has_tracked(tracking):  # a concurrent copy of this consumer got there first
+                raise
+
+
 class Consumer:
     """A durable pull consumer that applies `handler` to each event exactly once."""
 
@@ -120,7 +190,7 @@ class Consumer:
         name: str,
         stream: str,
         filter_subject: str,
-        handler: Handler,
+        effect: Effect,
         max_attempts: int = 5,
         backoff: tuple[float, ...] = (0.2, 1, 5, 15),
         batch: int = 64,
@@ -128,7 +198,7 @@ class Consumer:
     ):
         self.settings, self.pool, self.schema = settings, pool, schema
         self.name, self.stream, self.filter_subject = name, stream, filter_subject
-        self.handler = handler
+        self.effect = effect
         self.max_attempts, self.backoff, self.batch, self.ack_wait = max_attempts, backoff, batch, ack_wait
         self.processed = 0
         self.dead_lettered = 0
@@ -184,7 +254,7 @@ class Consumer:
             deliveries = msg.metadata.num_delivered or 1
             try:
                 event = InboundEvent.from_msg(msg)
-                await self._apply(event)
+                await self.effect(event)
                 await msg.ack()
                 self.processed += 1
                 return True
@@ -204,20 +274,6 @@ class Consumer:
                 log.warning("consumer %s: %s on %s (attempt %d)", self.name, e, msg.subject, deliveries)
                 await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
-
-    async def _apply(self, event: InboundEvent) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            first_time = await conn.fetchval(
-                f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
-                self.name,
-                event.origin,
-                event.notification_id,
-                self.stream,
-                event.stream_seq,
-            )
-            if first_time:
-                await self.handler(conn, event)
 
     async def _dead_letter(self, msg: Msg, error: str, deliveries: int) -> None:
         log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, error)

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from dudao import consumer, errors, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.config import Settings
-from dudao.consumer import Consumer, Handler
+from dudao.consumer import Consumer, Handler, ProjectionEffect, Reaction, ReactionEffect
 from dudao.errors import InvalidInput
 from dudao.events import Envelope
 from dudao.relay import Relay
@@ -50,6 +50,17 @@ class Projection:
 
 
 @dataclass
+class ReactionSpec:
+    """What this service does when an event it follows arrives (e.g. a term ended → plan a supervision)."""
+
+    name: str
+    stream: str
+    filter_subject: str
+    event_types: frozenset[str]
+    react: Reaction
+
+
+@dataclass
 class ServiceParts:
     """The pieces one service contributes to its process."""
 
@@ -57,6 +68,7 @@ class ServiceParts:
     application: Callable[[Settings], ServiceApplication]
     ensure_tables: Callable[[asyncpg.Pool], object]
     projections: list[Projection] = field(default_factory=list)
+    reactions: list[ReactionSpec] = field(default_factory=list)
     on_start: Callable[[ServiceApplication], object] | None = None  # e.g. install shipped reference data
 
 
@@ -68,16 +80,18 @@ class Workers:
         self.relay = Relay(settings, app)
         self.consumers = [
             Consumer(
-                settings,
-                pool,
-                schema=parts.name,
-                name=p.consumer_name(parts.name),
-                stream=p.stream,
+                settings, pool, schema=parts.name, name=p.consumer_name(parts.name), stream=p.stream,
                 filter_subject=p.filter_subject,
-                handler=p.handler,
+                effect=ProjectionEffect(pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler),
             )
             for p in parts.projections
-        ]
+        ] + [
+            Consumer(
+                settings, pool, schema=parts.name, name=f"{parts.name}-{r.name}", stream=r.stream,
+                filter_subject=r.filter_subject, effect=ReactionEffect(app, r.name, r.react, r.event_types),
+            )
+            for r in parts.reactions
+        ]  # fmt: skip
         self.tasks: list[asyncio.Task] = []
 
     def start(self, relay: bool = True, consumers: bool = True) -> None:

@@ -11,7 +11,15 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, ProgrammingError, RecordConflictError, Transcoding
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    ProcessRecorder,
+    ProgrammingError,
+    RecordConflictError,
+    Tracking,
+    Transcoding,
+)
+from psycopg.sql import SQL, Identifier
 
 from dudao.config import Settings
 from dudao.errors import Conflict, NotFound, PreconditionFailed
@@ -59,8 +67,13 @@ class ServiceApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def construct_recorder(self) -> ProcessRecorder:
+        # A process recorder: reactions commit their new events together with the upstream position.
+        return self.factory.process_recorder()
+
     def _record(self, processing_event: ProcessingEvent[UUID]):  # type: ignore[override]
         envelope = processing_event.saved_kwargs.pop("envelope", None)
+        processing_event.tracking = processing_event.saved_kwargs.pop("tracking", None)
         if not isinstance(envelope, Envelope):
             raise ProgrammingError("save() needs envelope=Envelope(...): every event says who, where and why")
         for event in processing_event.events:
@@ -108,6 +121,16 @@ class ServiceApplication(Application[UUID]):
         if not isinstance(aggregate, kind):
             raise NotFound(f"no {kind.__name__.lower()} with id {aggregate_id}", field="id")
         return aggregate
+
+    def has_tracked(self, tracking: Tracking) -> bool:
+        """Whether this exact upstream position was already processed (tracking rows are one per position)."""
+        recorder = self.recorder
+        statement = SQL("SELECT 1 FROM {0}.{1} WHERE application_name = %s AND notification_id = %s").format(
+            Identifier(recorder.datastore.schema), Identifier(recorder.tracking_table_name)
+        )
+        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, (tracking.application_name, tracking.notification_id))
+            return cursor.fetchone() is not None
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from dudao import bus
-from dudao.consumer import Consumer, InboundEvent, ensure_tables
+from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, ensure_tables
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,8 @@ class Harness:
         options = {"max_attempts": 3, "backoff": (0.05,)} | options
         return Consumer(
             self.settings, self.pool, schema=SCHEMA, name="probe-effects", stream=bus.stream_name("registry"),
-            filter_subject=bus.service_subjects("registry"), handler=handler, **options,
+            filter_subject=bus.service_subjects("registry"),
+            effect=ProjectionEffect(self.pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler), **options,
         )  # fmt: skip
 
     def start(self, consumer: Consumer) -> None:
@@ -129,7 +130,7 @@ async def test_a_crash_between_commit_and_ack_does_not_apply_twice(harness):
     crashing = harness.consumer(record, ack_wait=1)
 
     async def commit_then_crash(msg):  # the effect is committed, the ack never leaves
-        await Consumer._apply(crashing, InboundEvent.from_msg(msg))
+        await crashing.effect(InboundEvent.from_msg(msg))
         return True
 
     crashing._handle = commit_then_crash  # type: ignore[method-assign]

@@ -10,8 +10,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
+from dudao.profiles import Effective, effective  # noqa: F401 - re-exported for the registry
 from services.registry.domain.common import require_name
 
 
@@ -46,6 +46,9 @@ KEYS: dict[str, PolicyKey] = {
     ),
     "member_unit_activities_min": PolicyKey(
         int, 0, 100, "成员单位每年参加督导活动最少次数", "each member unit joins at least this many activities a year"
+    ),
+    "visits_per_school_per_semester_max": PolicyKey(
+        int, 1, 50, "每学期每校督导次数上限", "frequency control: at most this many supervision visits per school per semester"
     ),
     "in_service_trainings_per_term_min": PolicyKey(
         int, 0, 100, "每届在岗培训最少次数", "each inspector takes at least this many in-service trainings a term"
@@ -108,37 +111,3 @@ class PolicyProfile(Aggregate):
         self.values.update(set_values)
         for key in removed:
             self.values.pop(key, None)
-
-
-@dataclass(frozen=True)
-class Effective:
-    """The values in force at a jurisdiction, each with the profile (place and version) it comes from."""
-
-    jurisdiction: str
-    values: dict[str, Any]
-    sources: dict[str, tuple[str, int]]
-    chain: list[tuple[str, int]]
-
-    @property
-    def version(self) -> str:
-        """Which profile versions were combined, e.g. `000000@1/500000@2/500120@3`: recorded with every decision."""
-        return "/".join(f"{code}@{version}" for code, version in self.chain)
-
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
-
-
-def effective(code: str, profiles: Mapping[str, tuple[int, Mapping[str, Any]]]) -> Effective:
-    """Combine the profiles from the nation down to `code`; the nearest place that sets a key wins."""
-    path = list(reversed(divisions.ancestors(code))) + [code]
-    values: dict[str, Any] = {}
-    sources: dict[str, tuple[str, int]] = {}
-    chain: list[tuple[str, int]] = []
-    for place in path:
-        if place not in profiles:
-            continue
-        version, own = profiles[place]
-        chain.append((place, version))
-        for key, value in own.items():
-            values[key], sources[key] = value, (place, version)
-    return Effective(jurisdiction=code, values=values, sources=sources, chain=chain)

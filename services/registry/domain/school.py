@@ -192,6 +192,8 @@ class School(Aggregate):
         if self.principal is None:
             raise RuleViolation("the school has no principal in office", field="principal", rule="no_principal")
         self._principal_term_ended(
+            school_name=self.name,
+            jurisdiction=self.jurisdiction,
             principal_name=self.principal["name"],
             term_start=self.principal["term_start"],
             ended_on=ended_on,
@@ -199,7 +201,9 @@ class School(Aggregate):
         )
 
     @event("PrincipalTermEnded")
-    def _principal_term_ended(self, principal_name: str, term_start: date, ended_on: date, reason: str) -> None:
+    def _principal_term_ended(
+        self, school_name: str, jurisdiction: str, principal_name: str, term_start: date, ended_on: date, reason: str
+    ) -> None:
         self.principal = None
 
     # --- sanctions ---------------------------------------------------------------------------------------

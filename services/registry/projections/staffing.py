@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from dudao import jurisdiction
-from services.registry.domain.policy import Effective, effective
+from dudao.profiles import Effective, effective
 from services.registry.projections.places import profiles_along
 
 SERVING = "('appointed', 'filed', 'active', 'suspended')"

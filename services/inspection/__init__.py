@@ -1,0 +1,1 @@
+"""Inspection service: plans, double-random draws, visits, self-evaluations, findings, reports."""

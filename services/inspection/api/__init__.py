@@ -1,0 +1,9 @@
+"""Inspection HTTP API: activities and double-random draws."""
+
+from fastapi import APIRouter
+
+from services.inspection.api import activities, draws
+
+router = APIRouter()
+for part in (activities, draws):
+    router.include_router(part.router)

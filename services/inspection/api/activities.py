@@ -1,0 +1,268 @@
+"""Activity routes: plan (with frequency control), team (with recusal), notice, site visit, findings, report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, Role, check_scope, require
+from dudao.errors import Conflict, InvalidInput, NotFound
+from dudao.profiles import effective
+from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
+from services.inspection.application import Inspection
+from services.inspection.domain.activity import Activity, ActivityKind, FindingArea, Severity, SpecialTopic, TargetKind
+from services.inspection.projections import activities, registry_copy
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+Admin = Annotated[Principal, Depends(require(Role.admin))]
+Reader = Annotated[Principal, Depends(require())]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActivityCreate(Strict):
+    jurisdiction: Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+    kind: ActivityKind
+    title: Name
+    target_kind: TargetKind
+    target_id: Name
+    target_name: Name
+    period: Annotated[str, StringConstraints(pattern=r"^\d{4}-(spring|fall)$")]
+    planned_month: Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+    topic: SpecialTopic | None = None
+    plan_id: Name | None = None
+    frequency_override: Text | None = Field(default=None, description="an admin's reason to exceed the visit limit")
+
+
+class TeamAssignment(Strict):
+    leader_id: UUID
+    member_ids: list[UUID] = Field(default_factory=list, max_length=30)
+
+
+class Notice(Strict):
+    notified_on: date
+
+
+class OnSite(Strict):
+    on: date
+
+
+class FindingCreate(Strict):
+    area: FindingArea
+    severity: Severity
+    description: Text
+    evidence: Text = ""
+    rule_broken: Text = ""
+    needs_rectification: bool
+    looks_illegal: bool = False
+
+
+class Findings(Strict):
+    findings: list[FindingCreate] = Field(min_length=1, max_length=200)
+
+
+class ReportDraft(Strict):
+    summary: Text
+    grade: Name | None = None
+
+
+class ReportIssue(Strict):
+    issued_on: date
+
+
+class Publication(Strict):
+    public_summary: Text
+
+
+class ActivityRead(BaseModel):
+    id: UUID
+    jurisdiction: str
+    kind: ActivityKind
+    kind_label_zh: str
+    topic: str | None
+    title: str
+    target_kind: str
+    target_id: str
+    target_name: str
+    period: str
+    planned_month: str
+    source: str
+    status: str
+    leader_id: UUID | None
+    member_ids: list[UUID]
+    findings: list[dict[str, Any]]
+    version: int
+
+    @classmethod
+    def of(cls, source: dict[str, Any] | Activity) -> ActivityRead:
+        if isinstance(source, Activity):
+            team = source.team or {}
+            row = {k: getattr(source, k) for k in (
+                "jurisdiction", "kind", "topic", "title", "target_kind", "target_id", "target_name", "period",
+                "planned_month", "source", "status", "version")}  # fmt: skip
+            row |= {"id": source.id, "leader_id": team.get("leader_id"), "member_ids": team.get("member_ids", []),
+                    "findings": source.findings}  # fmt: skip
+        else:
+            row = source
+        kind = ActivityKind(row["kind"])
+        return cls(**{k: row[k] for k in cls.model_fields if k in row and k != "kind_label_zh"}, kind_label_zh=kind.label_zh)
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityRead]
+    next_cursor: str | None
+
+
+router = APIRouter(prefix="/v1", tags=["activities"])
+
+
+def _app(request: Request) -> Inspection:
+    return request.app.state.application
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _scope(principal: Principal) -> Callable[[Any], None]:
+    return lambda aggregate: check_scope(principal, aggregate.jurisdiction)
+
+
+async def _profile(request: Request, code: str):
+    async with request.app.state.pool.acquire() as conn:
+        return effective(code, await registry_copy.profiles_along(conn, [*divisions.ancestors(code), code]))
+
+
+async def check_frequency(request: Request, body: ActivityCreate) -> None:
+    """Frequency control (002 §7): a school is visited at most the profile's number of times a semester."""
+    if body.target_kind is not TargetKind.school or body.kind is ActivityKind.routine:
+        return
+    profile = await _profile(request, body.jurisdiction)
+    limit = profile.get("visits_per_school_per_semester_max")
+    async with request.app.state.pool.acquire() as conn:
+        already = await activities.visits_in_period(conn, target_id=body.target_id, period=body.period)
+    if limit is not None and already >= limit and not body.frequency_override:
+        raise Conflict(
+            f"{body.target_name} already has {already} supervision activities in {body.period}; the limit is {limit}"
+            f" (profile {profile.version}). Merge this into an existing activity, or give frequency_override with a reason",
+            field="target_id",
+            rule="visit_frequency_limit",
+            limit=limit,
+            profile_version=profile.version,
+        )
+
+
+@router.post("/activities", status_code=201, response_model=ActivityRead)
+async def plan_activity(body: ActivityCreate, request: Request, response: Response, principal: Admin) -> ActivityRead:
+    """Put a supervision activity on the calendar; frequency control applies to school visits."""
+    check_scope(principal, body.jurisdiction)
+    await check_frequency(request, body)
+    details = body.model_dump()
+    activity = await asyncio.to_thread(
+        _app(request).plan_activity,
+        activity_id=new_aggregate_id(request, principal, "activity"), envelope=command_envelope(request, principal, body),
+        now=_now(), **details,
+    )  # fmt: skip
+    set_etag(response, activity.version)
+    response.headers["Location"] = f"/v1/activities/{activity.id}"
+    return ActivityRead.of(activity)
+
+
+def _act(request: Request, response: Response, principal: Principal, activity_id: UUID, body: BaseModel | None, command):
+    activity = _app(request).on_activity(
+        activity_id, expected_version(request), command_envelope(request, principal, body), _scope(principal), command
+    )
+    set_etag(response, activity.version)
+    return ActivityRead.of(activity)
+
+
+@router.post("/activities/{activity_id}/team", response_model=ActivityRead)
+async def assign_team(activity_id: UUID, body: TeamAssignment, request: Request, response: Response, principal: Admin):
+    """Name the team (督导组) by hand; recusal (回避) is enforced exactly as for a drawn team."""
+    members = [str(m) for m in body.member_ids]
+    async with request.app.state.pool.acquire() as conn:
+        ties = await registry_copy.ties_of(conn, list({str(body.leader_id), *members}))
+    return await asyncio.to_thread(
+        _act, request, response, principal, activity_id, body,
+        lambda a: a.assign_team(leader_id=str(body.leader_id), member_ids=members, ties=ties),
+    )  # fmt: skip
+
+
+@router.post("/activities/{activity_id}/notice", response_model=ActivityRead)
+def notify(activity_id: UUID, body: Notice, request: Request, response: Response, principal: Admin):
+    return _act(request, response, principal, activity_id, body, lambda a: a.notify(notified_on=body.notified_on))
+
+
+@router.post("/activities/{activity_id}/on-site", response_model=ActivityRead)
+def start_on_site(activity_id: UUID, body: OnSite, request: Request, response: Response, principal: Admin):
+    return _act(request, response, principal, activity_id, body, lambda a: a.start_on_site(on=body.on))
+
+
+@router.post("/activities/{activity_id}/findings", response_model=ActivityRead)
+def record_findings(activity_id: UUID, body: Findings, request: Request, response: Response, principal: Admin):
+    """Record problems found (督导发现的问题), each with area, severity and whether it needs rectification."""
+    findings = [{"finding_id": str(uuid4())} | f.model_dump() for f in body.findings]
+    return _act(request, response, principal, activity_id, body, lambda a: a.record_findings(findings=findings, now=_now()))
+
+
+@router.post("/activities/{activity_id}/report/draft", response_model=ActivityRead)
+def draft_report(activity_id: UUID, body: ReportDraft, request: Request, response: Response, principal: Admin):
+    return _act(
+        request, response, principal, activity_id, body, lambda a: a.draft_report(summary=body.summary, grade=body.grade, now=_now())
+    )
+
+
+@router.post("/activities/{activity_id}/report/approval", response_model=ActivityRead)
+def approve_report(activity_id: UUID, request: Request, response: Response, principal: Admin):
+    return _act(request, response, principal, activity_id, None, lambda a: a.approve_report(approved_by=principal.sub, now=_now()))
+
+
+@router.post("/activities/{activity_id}/report/issue", response_model=ActivityRead)
+def issue_report(activity_id: UUID, body: ReportIssue, request: Request, response: Response, principal: Admin):
+    """Issue the report to the supervised unit (印发督导报告): this starts rectification in accountability."""
+    return _act(request, response, principal, activity_id, body, lambda a: a.issue_report(issued_on=body.issued_on, now=_now()))
+
+
+@router.post("/activities/{activity_id}/publication", response_model=ActivityRead)
+def publish(activity_id: UUID, body: Publication, request: Request, response: Response, principal: Admin):
+    return _act(request, response, principal, activity_id, body, lambda a: a.publish(public_summary=body.public_summary, now=_now()))
+
+
+@router.get("/activities/{activity_id}", response_model=ActivityRead)
+async def read_activity(activity_id: UUID, request: Request, response: Response, principal: Reader) -> ActivityRead:
+    async with request.app.state.pool.acquire() as conn:
+        rows = await activities.activities_by_id(conn, [str(activity_id)])
+    if not rows or not principal.can_act_in(rows[0]["jurisdiction"]):
+        raise NotFound(f"no activity with id {activity_id}", field="activity_id")
+    set_etag(response, rows[0]["version"])
+    return ActivityRead.of(rows[0])
+
+
+@router.get("/activities", response_model=ActivityPage)
+async def list_activities(
+    request: Request, principal: Reader, jurisdiction: str | None = None, school_id: str | None = None,
+    inspector_id: UUID | None = None, status: str | None = None, cursor: str | None = None, limit: int = 50,
+) -> ActivityPage:  # fmt: skip
+    """Activities by jurisdiction subtree, by school (target) or by inspector (team member)."""
+    within = jurisdiction or principal.jur
+    if not divisions.is_valid_code(within):
+        raise InvalidInput(f"{within!r} is not a division code", field="jurisdiction", rule="code_format")
+    check_scope(principal, within)
+    if not 1 <= limit <= 200:
+        raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
+    async with request.app.state.pool.acquire() as conn:
+        rows = await activities.activity_page(
+            conn, within=within, school_id=school_id, inspector_id=str(inspector_id) if inspector_id else None,
+            status=status, after=decode_cursor(cursor), limit=limit,
+        )  # fmt: skip
+    return ActivityPage(items=[ActivityRead.of(r) for r in rows], next_cursor=page_cursor(rows, limit))

@@ -1,0 +1,47 @@
+"""Assembles the inspection service: API, relay, its copy of the registry, its read models and reactions."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dudao import bus
+from dudao.config import Settings
+from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
+from services.inspection import api, projections, reactions
+from services.inspection.application import Inspection
+from services.inspection.projections import activities, registry_copy
+
+PARTS = ServiceParts(
+    name="inspection",
+    application=Inspection,
+    ensure_tables=projections.ensure_tables,
+    projections=[
+        Projection(
+            name="registry-copy",
+            stream=bus.stream_name("registry"),
+            filter_subject=bus.service_subjects("registry"),
+            handler=registry_copy.copy,
+            tables=("school_copy", "inspector_copy", "tie_copy", "profile_copy"),
+        ),
+        Projection(
+            name="activities",
+            stream=bus.stream_name("inspection"),
+            filter_subject=bus.service_subjects("inspection"),
+            handler=activities.project,
+            tables=("activities", "draws"),
+        ),
+    ],
+    reactions=[
+        ReactionSpec(
+            name="principal-term-end",
+            stream=bus.stream_name("registry"),
+            filter_subject=bus.service_subjects("registry"),
+            event_types=frozenset({"School.PrincipalTermEnded"}),
+            react=reactions.plan_principal_term_end,
+        )
+    ],
+)
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    return create_app(PARTS, settings or Settings.from_env(), [api.router], title="Dudao inspection (督导活动)")

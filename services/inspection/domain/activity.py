@@ -1,0 +1,446 @@
+"""Supervision activities (督导活动): from the plan through team, self-evaluation, site visit and findings to the report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from dudao import jurisdiction as divisions
+from dudao.errors import InvalidInput
+from services.inspection.domain.activity_terms import (
+    ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind,
+)  # fmt: skip
+from services.inspection.domain.common import RuleViolation, check_transition, require_name
+
+K, S, T = ActivityKind, Status, TargetKind
+NEEDS_SELF_EVALUATION = frozenset(
+    {K.duty_evaluation, K.comprehensive, K.balanced_development_assessment, K.preschool_assessment, K.principal_term_end}
+)
+# Whom each kind may supervise: governments are evaluated and assessed, routine visits go to schools.
+TARGETS: dict[ActivityKind, frozenset[TargetKind]] = {
+    K.duty_evaluation: frozenset({T.government, T.department}),
+    K.comprehensive: frozenset(TargetKind),
+    K.special: frozenset(TargetKind),
+    K.routine: frozenset({T.school}),
+    K.principal_term_end: frozenset({T.school}),
+    K.balanced_development_assessment: frozenset({T.government}),
+    K.preschool_assessment: frozenset({T.government}),
+}
+
+# Which states each lifecycle command may start from. A walk of this table is in the tests.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "assign_team": frozenset({S.planned, S.team_assigned}),  # re-assignment until the unit is notified
+    "notify": frozenset({S.team_assigned}),
+    "submit_self_evaluation": frozenset({S.notified}),
+    "start_on_site": frozenset({S.self_evaluation_submitted}),
+    "record_findings": frozenset({S.on_site, S.findings_recorded}),  # more findings until the report is drafted
+    "draft_report": frozenset({S.findings_recorded, S.report_drafted}),  # re-drafting
+    "approve_report": frozenset({S.report_drafted}),
+    "issue_report": frozenset({S.report_approved}),
+    "publish": frozenset({S.report_issued}),
+}
+# Kinds outside NEEDS_SELF_EVALUATION go from notification straight to the site.
+WITHOUT_SELF_EVALUATION: dict[str, frozenset[str]] = TRANSITIONS | {
+    "submit_self_evaluation": frozenset(),
+    "start_on_site": frozenset({S.notified}),
+}
+
+PERIOD = re.compile(r"\d{4}-(spring|fall)")
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)
+
+
+def transitions_for(kind: ActivityKind) -> dict[str, frozenset[str]]:
+    """The lifecycle table that applies to an activity of `kind`."""
+    return TRANSITIONS if kind in NEEDS_SELF_EVALUATION else WITHOUT_SELF_EVALUATION
+
+
+class Activity(Aggregate):
+    """A supervision activity (督导活动) of one government, department or school."""
+
+    @event("Planned")
+    def __init__(
+        self,
+        *,
+        jurisdiction: str,
+        kind: ActivityKind,
+        title: str,
+        target_kind: TargetKind,
+        target_id: str,
+        target_name: str,
+        period: str,
+        planned_month: str,
+        topic: SpecialTopic | None,
+        plan_id: str | None,
+        source: Source,
+        planned_at: datetime,
+        frequency_override: str | None = None,
+    ):
+        self.jurisdiction = jurisdiction
+        self.kind = ActivityKind(kind)
+        self.title = title
+        self.target_kind = TargetKind(target_kind)
+        self.target_id = target_id
+        self.target_name = target_name
+        self.period = period
+        self.planned_month = planned_month
+        self.topic = SpecialTopic(topic) if topic else None
+        self.plan_id = plan_id
+        self.source = Source(source)
+        self.planned_at = planned_at
+        self.frequency_override = frequency_override
+        self.status = Status.planned
+        self.leader_id: str | None = None
+        self.member_ids: list[str] = []
+        self.drawn_by: str | None = None
+        self.notified_on: date | None = None
+        self.self_evaluation: dict[str, Any] | None = None
+        self.on_site_from: date | None = None
+        self._findings: list[dict[str, Any]] = []
+        self.report_summary: str | None = None
+        self.grade: str | None = None
+        self.approved_by: str | None = None
+        self.issued_on: date | None = None
+        self.public_summary: str | None = None
+
+    @classmethod
+    def plan(
+        cls,
+        *,
+        activity_id: UUID,
+        jurisdiction: str,
+        kind: ActivityKind,
+        title: str,
+        target_kind: TargetKind,
+        target_id: str,
+        target_name: str,
+        period: str,
+        planned_month: str,
+        topic: SpecialTopic | None = None,
+        plan_id: str | None = None,
+        source: Source = Source.plan,
+        now: datetime,
+        frequency_override: str | None = None,
+    ) -> Activity:
+        """Put an activity on the calendar for a term (`2026-fall`) and a month (`2026-10`)."""
+        if not divisions.is_valid_code(jurisdiction):
+            raise InvalidInput(f"{jurisdiction!r} is not a division code", field="jurisdiction", rule="division_code")
+        kind, target_kind = _choice(ActivityKind, kind, "kind"), _choice(TargetKind, target_kind, "target_kind")
+        topic = None if topic is None else _choice(SpecialTopic, topic, "topic")
+        if kind is K.special and topic is None:
+            raise RuleViolation("a special supervision needs a topic", field="topic", rule="topic_required_for_special")
+        if kind is not K.special and topic is not None:
+            raise RuleViolation(
+                f"only a special supervision has a topic, not {kind.value}", field="topic", rule="topic_only_for_special"
+            )
+        if target_kind not in TARGETS[kind]:
+            raise RuleViolation(
+                f"{kind.value} supervises {' or '.join(sorted(TARGETS[kind]))}, not {target_kind.value}",
+                field="target_kind",
+                rule="target_kind_for_activity",
+            )
+        if not (isinstance(period, str) and PERIOD.fullmatch(period)):
+            raise InvalidInput(
+                f"period must look like 2026-spring or 2026-fall, not {period!r}", field="period", rule="period_format"
+            )
+        if not (isinstance(planned_month, str) and MONTH.fullmatch(planned_month)):
+            raise InvalidInput(
+                f"planned_month must look like 2026-10, not {planned_month!r}", field="planned_month", rule="month_format"
+            )
+        return cls._create(
+            cls.Planned,
+            id=activity_id,
+            jurisdiction=jurisdiction,
+            kind=kind,
+            title=require_name(title, "title"),
+            target_kind=target_kind,
+            target_id=require_name(target_id, "target_id"),
+            target_name=require_name(target_name, "target_name"),
+            period=period,
+            planned_month=planned_month,
+            topic=topic,
+            plan_id=(plan_id or "").strip() or None,
+            source=_choice(Source, source, "source"),
+            planned_at=now,
+            frequency_override=(frequency_override or "").strip() or None,  # an admin's recorded reason to exceed the visit limit
+        )
+
+    # --- read helpers -------------------------------------------------------------------------------------
+
+    @property
+    def needs_self_evaluation(self) -> bool:
+        return self.kind in NEEDS_SELF_EVALUATION
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return [dict(f) for f in self._findings]
+
+    @property
+    def team(self) -> dict[str, Any] | None:
+        """The leader (组长) and all members, the leader included; None before a team is assigned."""
+        if self.leader_id is None:
+            return None
+        return {"leader_id": self.leader_id, "member_ids": list(self.member_ids), "drawn_by": self.drawn_by}
+
+    def _check(self, command: str) -> None:
+        check_transition("activity", transitions_for(self.kind), command, self.status)
+
+    # --- team and notification ----------------------------------------------------------------------------
+
+    def assign_team(
+        self, *, leader_id: str, member_ids: list[str], ties: Mapping[str, Collection[str]], drawn_by: str | None = None
+    ) -> None:
+        """Form the team (督导组), drawn at random (双随机) or named; nobody tied to the target may serve (回避).
+
+        `ties` maps inspector ids to the unit ids each has declared a tie to, from the registry.
+        """
+        self._check("assign_team")
+        leader_id = require_name(leader_id, "leader_id")
+        members = [require_name(m, "member_ids") for m in member_ids]
+        if len(set(members)) != len(members):
+            raise InvalidInput("an inspector is listed twice in the team", field="member_ids", rule="unique")
+        if leader_id not in members:
+            members.insert(0, leader_id)
+        for inspector_id in members:
+            if self.target_id in ties.get(inspector_id, ()):
+                raise RuleViolation(
+                    f"inspector {inspector_id} has a declared tie to {self.target_name} and must recuse (回避)",
+                    field="member_ids",
+                    rule="recusal",
+                    inspector_id=inspector_id,
+                )
+        self._team_assigned(leader_id=leader_id, member_ids=members, drawn_by=(drawn_by or "").strip() or None)
+
+    @event("TeamAssigned")
+    def _team_assigned(self, leader_id: str, member_ids: list[str], drawn_by: str | None) -> None:
+        self.status = Status.team_assigned
+        self.leader_id, self.member_ids, self.drawn_by = leader_id, list(member_ids), drawn_by
+
+    def notify(self, *, notified_on: date) -> None:
+        """Send the supervision notice (督导通知) to the unit."""
+        self._check("notify")
+        self._notified(notified_on=notified_on)
+
+    @event("Notified")
+    def _notified(self, notified_on: date) -> None:
+        self.status, self.notified_on = Status.notified, notified_on
+
+    # --- self-evaluation and site visit ---------------------------------------------------------------------
+
+    def submit_self_evaluation(
+        self, *, items: list[dict], evidence: list[dict], submitted_by: str, now: datetime
+    ) -> None:
+        """The unit's self-evaluation (自查自评): a score per item, and the evidence files it rests on."""
+        if not self.needs_self_evaluation:
+            raise RuleViolation(
+                f"a {self.kind.value} activity has no self-evaluation", field="kind", rule="no_self_evaluation_for_kind"
+            )
+        self._check("submit_self_evaluation")
+        if not items:
+            raise InvalidInput("a self-evaluation needs at least one item", field="items", rule="non_empty")
+        self._self_evaluation_submitted(
+            items=[_scored_item(item, i) for i, item in enumerate(items)],
+            evidence=[_evidence(file, i) for i, file in enumerate(evidence)],
+            submitted_by=require_name(submitted_by, "submitted_by"),
+            submitted_at=now,
+        )
+
+    @event("SelfEvaluationSubmitted")
+    def _self_evaluation_submitted(
+        self, items: list[dict], evidence: list[dict], submitted_by: str, submitted_at: datetime
+    ) -> None:
+        self.status = Status.self_evaluation_submitted
+        self.self_evaluation = {
+            "items": items, "evidence": evidence, "submitted_by": submitted_by, "submitted_at": submitted_at
+        }  # fmt: skip
+
+    def start_on_site(self, *, on: date) -> None:
+        """The team arrives for the site visit (实地督导)."""
+        self._check("start_on_site")
+        self._on_site_started(on=on)
+
+    @event("OnSiteStarted")
+    def _on_site_started(self, on: date) -> None:
+        self.status, self.on_site_from = Status.on_site, on
+
+    def record_findings(self, *, findings: list[dict], now: datetime) -> None:
+        """Problems found (发现问题), each with its area, severity and whether it must be rectified.
+
+        An empty list records a visit that found nothing.
+        """
+        self._check("record_findings")
+        checked = [_finding(raw, i) for i, raw in enumerate(findings)]
+        seen = {f["finding_id"] for f in self._findings}
+        for i, finding in enumerate(checked):
+            if finding["finding_id"] in seen:
+                raise RuleViolation(
+                    f"finding {finding['finding_id']} is already recorded",
+                    field=f"findings.{i}.finding_id",
+                    rule="finding_exists",
+                    finding_id=finding["finding_id"],
+                )
+            seen.add(finding["finding_id"])
+        self._findings_recorded(findings=checked, recorded_at=now)
+
+    @event("FindingsRecorded")
+    def _findings_recorded(self, findings: list[dict], recorded_at: datetime) -> None:
+        self.status = Status.findings_recorded
+        self._findings.extend(
+            {**f, "area": FindingArea(f["area"]), "severity": Severity(f["severity"])} for f in findings
+        )
+
+    # --- report -------------------------------------------------------------------------------------------
+
+    def draft_report(self, *, summary: str, grade: str | None = None, now: datetime) -> None:
+        """Draft the supervision report (督导报告); a duty evaluation also gives the unit its grade."""
+        self._check("draft_report")
+        grade = (grade or "").strip() or None
+        if self.kind is K.duty_evaluation and grade is None:
+            raise RuleViolation(
+                "a duty evaluation report must grade the unit", field="grade", rule="grade_required_for_duty_evaluation"
+            )
+        if self.kind is not K.duty_evaluation and grade is not None:
+            raise RuleViolation(
+                f"only a duty evaluation is graded, not {self.kind.value}",
+                field="grade",
+                rule="grade_only_for_duty_evaluation",
+            )
+        self._report_drafted(summary=require_name(summary, "summary"), grade=grade, drafted_at=now)
+
+    @event("ReportDrafted")
+    def _report_drafted(self, summary: str, grade: str | None, drafted_at: datetime) -> None:
+        self.status, self.report_summary, self.grade = Status.report_drafted, summary, grade
+
+    def approve_report(self, *, approved_by: str, now: datetime) -> None:
+        """Approval (审定) of the drafted report."""
+        self._check("approve_report")
+        self._report_approved(approved_by=require_name(approved_by, "approved_by"), approved_at=now)
+
+    @event("ReportApproved")
+    def _report_approved(self, approved_by: str, approved_at: datetime) -> None:
+        self.status, self.approved_by = Status.report_approved, approved_by
+
+    def issue_report(self, *, issued_on: date, now: datetime) -> None:
+        """Issue (印发) the report to the unit; this opens rectification (整改) of every finding that needs it."""
+        self._check("issue_report")
+        self._report_issued(
+            jurisdiction=self.jurisdiction,
+            kind=self.kind.value,
+            topic=self.topic.value if self.topic else None,
+            title=self.title,
+            period=self.period,
+            target_kind=self.target_kind.value,
+            target_id=self.target_id,
+            target_name=self.target_name,
+            grade=self.grade,
+            findings=[_plain(f) for f in self._findings if f["needs_rectification"]],
+            issued_on=issued_on,
+            issued_at=now,
+        )
+
+    @event("ReportIssued")
+    def _report_issued(
+        self,
+        jurisdiction: str,
+        kind: str,
+        topic: str | None,
+        title: str,
+        period: str,
+        target_kind: str,
+        target_id: str,
+        target_name: str,
+        grade: str | None,
+        findings: list[dict],
+        issued_on: date,
+        issued_at: datetime,
+    ) -> None:
+        self.status, self.issued_on = Status.report_issued, issued_on
+
+    def publish(self, *, public_summary: str, now: datetime) -> None:
+        """Publish the report to the public (公开, DOMAIN §6.1)."""
+        self._check("publish")
+        self._published(public_summary=require_name(public_summary, "public_summary"), published_at=now)
+
+    @event("Published")
+    def _published(self, public_summary: str, published_at: datetime) -> None:
+        self.status, self.public_summary = Status.published, public_summary
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def _choice(enum: type[E], value: Any, field: str) -> E:
+    try:
+        return enum(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            f"{field} must be one of {', '.join(m.value for m in enum)}, not {value!r}", field=field, rule="not_in_list"
+        ) from None
+
+
+def _text(value: Any, field: str, *, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text", field=field, rule="text")
+    return require_name(value, field) if required else value.strip()
+
+
+def _flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field} must be true or false", field=field, rule="boolean")
+    return value
+
+
+def _scored_item(item: dict, i: int) -> dict:
+    score = item.get("score")
+    if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100:
+        raise InvalidInput(f"items.{i}.score must be from 0 to 100", field=f"items.{i}.score", rule="score_range")
+    return {
+        "item": _text(item.get("item"), f"items.{i}.item"),
+        "score": float(score),
+        "comment": _text(item.get("comment", ""), f"items.{i}.comment", required=False),
+    }
+
+
+def _evidence(file: dict, i: int) -> dict:
+    field = f"evidence.{i}"
+    sha256, size, media_type = file.get("sha256"), file.get("size"), file.get("media_type")
+    if not (isinstance(sha256, str) and SHA256.fullmatch(sha256)):
+        raise InvalidInput("sha256 must be 64 hex digits", field=f"{field}.sha256", rule="sha256_format")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise InvalidInput("size must be a whole number of bytes", field=f"{field}.size", rule="size_range")
+    if not (isinstance(media_type, str) and MEDIA_TYPE.fullmatch(media_type)):
+        raise InvalidInput(
+            "media_type must look like application/pdf", field=f"{field}.media_type", rule="media_type_format"
+        )
+    return {
+        "name": _text(file.get("name"), f"{field}.name"),
+        "sha256": sha256.lower(),
+        "size": size,
+        "media_type": media_type,
+    }
+
+
+def _finding(raw: dict, i: int) -> dict:
+    """A finding as it goes into events: validated, with plain values."""
+    field = f"findings.{i}"
+    return {
+        "finding_id": _text(raw.get("finding_id"), f"{field}.finding_id"),
+        "area": _choice(FindingArea, raw.get("area"), f"{field}.area").value,
+        "severity": _choice(Severity, raw.get("severity"), f"{field}.severity").value,
+        "description": _text(raw.get("description"), f"{field}.description"),
+        "evidence": _text(raw.get("evidence", ""), f"{field}.evidence", required=False),
+        "rule_broken": _text(raw.get("rule_broken", ""), f"{field}.rule_broken", required=False),
+        "needs_rectification": _flag(raw.get("needs_rectification"), f"{field}.needs_rectification"),
+        "looks_illegal": _flag(raw.get("looks_illegal"), f"{field}.looks_illegal"),
+    }
+
+
+def _plain(finding: dict) -> dict:
+    return {**finding, "area": str(finding["area"]), "severity": str(finding["severity"])}

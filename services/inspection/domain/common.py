@@ -1,0 +1,45 @@
+"""What the inspection aggregates share: labelled enums, name rules, lifecycle checks.
+
+Copied from the registry on purpose: services are deployed apart and share only `dudao`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from dudao.errors import Conflict, InvalidInput
+
+
+class Labelled(StrEnum):
+    """An enum whose members carry a Chinese label for display (`label_zh`)."""
+
+    @property
+    def label_zh(self) -> str:
+        return type(self).LABELS[self.value]  # type: ignore[attr-defined]
+
+
+class RuleViolation(Conflict):
+    """A command that the aggregate's state or a policy rule forbids (409, naming the rule)."""
+
+
+def require_name(value: str, field: str = "name") -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"{field} must not be empty", field=field, rule="non_empty")
+    return value
+
+
+def check_transition(kind: str, transitions: Mapping[str, frozenset[str]], command: str, state: str) -> None:
+    """Refuse `command` unless the aggregate's `state` allows it, naming the lifecycle rule."""
+    allowed = transitions[command]
+    if state not in allowed:
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise RuleViolation(
+            f"cannot {command.replace('_', ' ')} {article} {kind} that is {state}; "
+            f"allowed when {' or '.join(sorted(allowed))}",
+            field="status",
+            rule=f"{kind}_lifecycle",
+            command=command,
+            status_now=state,
+        )

@@ -1,0 +1,221 @@
+"""Inspection against real PostgreSQL and NATS: lifecycle, frequency control, draws, recusal, the term-end reaction."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import nats
+import psycopg
+import pytest
+
+from dudao import bus
+from services.inspection.app import build as build_inspection
+from tests.conftest import eventually, stored_events
+from tests.integration.test_registry_places import active_inspector, school
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def inspection(settings, serve, registry):
+    """The inspection service next to a running registry (whose events it copies and reacts to)."""
+    return serve(build_inspection(settings))
+
+
+def copied(settings, table: str) -> int:
+    with psycopg.connect(settings.database_url) as conn:
+        if conn.execute(f"SELECT to_regclass('inspection.{table}')").fetchone()[0] is None:
+            return 0
+        return conn.execute(f"SELECT count(*) FROM inspection.{table}").fetchone()[0]
+
+
+def activity(**overrides) -> dict:
+    return {
+        "jurisdiction": "500120", "kind": "routine", "title": "经常性督导", "target_kind": "school", "target_id": "s-1",
+        "target_name": "璧山区青岚小学", "period": "2026-fall", "planned_month": "2026-10",
+    } | overrides  # fmt: skip
+
+
+def inspection_events(settings, kind: str) -> int:
+    with psycopg.connect(settings.database_url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM inspection.inspection_events WHERE topic LIKE %s", (f"%{kind}",)
+        ).fetchone()[0]
+
+
+# --- lifecycle and frequency --------------------------------------------------------------------------
+
+
+def test_a_routine_visit_goes_from_plan_to_publication_and_a_skipped_step_is_409(inspection, registry, token):
+    with registry.client(token()) as reg:
+        inspector_id = active_inspector(reg, "李明远", roles=["responsible"])
+        school_id = school(reg, "璧山区青岚小学")
+    with inspection.client(token()) as client:
+        location = client.post("/v1/activities", json=activity(target_id=school_id)).headers["Location"]
+        early = client.post(f"{location}/publication", json={"public_summary": "x"})
+        steps = [
+            ("team", {"leader_id": inspector_id}), ("notice", {"notified_on": "2026-10-08"}), ("on-site", {"on": "2026-10-10"}),
+            ("findings", {"findings": [{"area": "double_reduction", "severity": "serious", "description": "作业总量超标",
+                                        "needs_rectification": True}]}),
+            ("report/draft", {"summary": "总体良好，作业管理需整改"}), ("report/approval", None), ("report/issue", {"issued_on": "2026-10-20"}),
+            ("publication", {"public_summary": "青岚小学经常性督导结果"}),
+        ]  # fmt: skip
+        for path, body in steps:
+            response = client.post(f"{location}/{path}", json=body)
+            assert response.status_code == 200, (path, response.text)
+        read = eventually(lambda: (r := client.get(location).json()).get("status") == "published" and r, what="published")
+    assert early.status_code == 409 and early.json()["rule"] == "activity_lifecycle"
+    assert read["findings"][0]["area"] == "double_reduction" and read["member_ids"] == [inspector_id]
+
+
+def test_a_school_visited_to_the_profiles_limit_is_refused_unless_an_admin_overrides(inspection, registry, token, settings):
+    eventually(lambda: copied(settings, "profile_copy") >= 3, what="the policy profiles copied")
+    with inspection.client(token()) as client:
+        for month in ("2026-09", "2026-10"):
+            assert client.post("/v1/activities", json=activity(kind="comprehensive", planned_month=month)).status_code == 201
+        eventually(lambda: len(client.get("/v1/activities", params={"school_id": "s-1"}).json()["items"]) == 2, what="two visits")
+        refused = client.post("/v1/activities", json=activity(kind="comprehensive", planned_month="2026-11"))
+        overridden = client.post(
+            "/v1/activities", json=activity(kind="comprehensive", planned_month="2026-11", frequency_override="上级交办，区教委主任批准")
+        )
+        next_term = client.post("/v1/activities", json=activity(kind="comprehensive", period="2027-spring", planned_month="2027-03"))
+    assert refused.status_code == 409 and refused.json()["rule"] == "visit_frequency_limit"
+    assert refused.json()["limit"] == 2 and refused.json()["profile_version"].startswith("000000@")
+    assert overridden.status_code == 201 and next_term.status_code == 201
+
+
+# --- draws and recusal ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def population(registry, token, settings):
+    """Ten primary schools and one junior school; four active inspectors, one tied to the junior school."""
+    with registry.client(token()) as reg:
+        primaries = [school(reg, f"小学{i}") for i in range(10)]
+        junior = school(reg, "璧山区松涛初级中学", stage="junior_secondary")
+        inspectors = [active_inspector(reg, name) for name in ("甲", "乙", "丙")]
+        tied = active_inspector(reg, "丁")
+        reg.post(f"/v1/inspectors/{tied}/ties", json={"unit_id": junior, "kind": "former_employer"})
+    return {"primaries": primaries, "junior": junior, "inspectors": inspectors, "tied": tied}
+
+
+def wait_for_copy(settings) -> None:
+    """Until inspection's copy of the registry holds the population (its consumer runs in the inspection service)."""
+    eventually(
+        lambda: copied(settings, "school_copy") == 11 and copied(settings, "tie_copy") == 1
+        and copied(settings, "inspector_copy") == 4,
+        what="the registry copied into inspection",
+    )  # fmt: skip
+    with psycopg.connect(settings.database_url) as conn:
+        eventually(
+            lambda: conn.execute("SELECT count(*) FROM inspection.inspector_copy WHERE status = 'active'").fetchone()[0] == 4,
+            what="all four inspectors active in the copy",
+        )
+
+
+DRAW = {
+    "jurisdiction": "500120", "purpose": "2026年秋季学期综合督导双随机抽查", "period": "2026-fall",
+    "targets": {"stages": ["primary"], "count": 3}, "team": {"size": 2, "max_load": 2},
+}  # fmt: skip
+
+
+def test_a_draw_publishes_its_hash_first_reveals_the_seed_after_and_verifies_after_a_restart(
+    settings, registry, serve, token, population
+):
+    first = serve(build_inspection(settings))
+    wait_for_copy(settings)
+    with first.client(token()) as client:
+        announced = client.post("/v1/draws", json=DRAW)
+        assert announced.status_code == 201, announced.text
+        location = announced.headers["Location"]
+        performed = client.post(f"{location}/performance")
+        again = client.post(f"{location}/performance")
+    body = announced.json()
+    assert body["seed"] is None and body["targets"] is None and len(body["seed_hash"]) == 64
+    assert len(body["candidates"]["targets"]) == 10 and len(body["candidates"]["pool"]) == 4
+    result = performed.json()
+    assert hashlib.sha256(result["seed"].encode()).hexdigest() == body["seed_hash"]
+    assert len(result["targets"]) == 3 and all(len(result["teams"][t]) == 2 for t in result["targets"])
+    assert again.status_code == 409 and again.json()["rule"] == "draw_already_performed"
+    first.__exit__(None, None, None)
+
+    restarted = serve(build_inspection(settings))
+    with restarted.client() as anonymous:  # verification is public
+        verification = anonymous.get(f"{location}/verify").json()
+        public = anonymous.get(location).json()
+    assert verification["ok"] and verification["seed_matches_hash"] and verification["result_matches"]
+    assert (public["targets"], public["teams"]) == (result["targets"], result["teams"])
+
+
+def test_recusal_keeps_a_tied_inspector_off_a_drawn_team_and_a_manual_one(inspection, token, population, settings):
+    wait_for_copy(settings)
+    junior_only = DRAW | {"targets": {"stages": ["junior_secondary"], "count": 1}, "team": {"size": 3, "max_load": 5}}
+    too_many = junior_only | {"team": {"size": 4, "max_load": 5}}
+    with inspection.client(token()) as client:
+        teams = []
+        for _ in range(5):  # five independent seeds: the tied inspector is never drawn for the junior school
+            location = client.post("/v1/draws", json=junior_only).headers["Location"]
+            teams.append(client.post(f"{location}/performance").json()["teams"][population["junior"]])
+        refused_location = client.post("/v1/draws", json=too_many).headers["Location"]
+        refused = client.post(f"{refused_location}/performance")
+        planned = client.post("/v1/activities", json=activity(
+            kind="comprehensive", target_id=population["junior"], target_name="璧山区松涛初级中学")).headers["Location"]  # fmt: skip
+        manual = client.post(f"{planned}/team", json={"leader_id": population["inspectors"][0], "member_ids": [population["tied"]]})
+        allowed = client.post(f"{planned}/team", json={"leader_id": population["inspectors"][0], "member_ids": [population["inspectors"][1]]})
+    assert all(population["tied"] not in team and len(team) == 3 for team in teams)
+    assert refused.status_code == 409 and refused.json()["rule"] == "not_enough_eligible_inspectors"
+    assert manual.status_code == 409 and manual.json()["rule"] == "recusal"
+    assert allowed.status_code == 200
+
+
+# --- the principal's term ends --------------------------------------------------------------------------------
+
+
+async def _redeliver_registry_events(url: str, subject_suffix: str) -> None:
+    """Publish copies of a registry event under new message ids (as a sourcing link would), and replay the reaction."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    stream = bus.stream_name("registry")
+    last = await js.get_last_msg(stream, f"dudao.500120.registry.{subject_suffix}")
+    headers = {k: v for k, v in last.headers.items() if not k.startswith("Nats-Expected")}
+    for n in range(2):
+        await js.publish(last.subject, last.data, headers=headers | {bus.HEADER_MSG_ID: f"copy-{n}-{last.seq}"})
+    await js.delete_consumer(stream, "inspection-principal-term-end")  # the next start reads the stream from the start
+    await nc.close()
+
+
+def test_a_principals_term_end_plans_one_term_end_supervision_even_under_redelivery(settings, registry, serve, token):
+    first = serve(build_inspection(settings))
+    with registry.client(token()) as reg:
+        school_id = school(reg, "璧山区翠屏小学")
+        reg.post(f"/v1/schools/{school_id}/principal", json={"name": "周校长", "term_start": "2021-09-01", "term_end": "2026-08-31"})
+        reg.post(f"/v1/schools/{school_id}/principal/term-end", json={"ended_on": "2026-08-31", "reason": "任期届满"})
+    with first.client(token()) as client:
+        planned = eventually(
+            lambda: (r := client.get("/v1/activities", params={"school_id": school_id}).json()["items"]) and r,
+            what="the term-end supervision planned",
+        )
+    assert [(a["kind"], a["source"], a["planned_month"], a["period"]) for a in planned] == [
+        ("principal_term_end", "principal_term_end", "2026-09", "2026-fall")
+    ]
+    first.__exit__(None, None, None)
+
+    asyncio.run(_redeliver_registry_events(settings.nats_url, "School.PrincipalTermEnded"))
+    second = serve(build_inspection(settings))
+
+    async def reaction_idle() -> bool:
+        nc = await nats.connect(settings.nats_url)
+        try:
+            info = await nc.jetstream().consumer_info(bus.stream_name("registry"), "inspection-principal-term-end")
+            return info.delivered.stream_seq > 0 and info.num_pending == 0 and info.num_ack_pending == 0
+        except Exception:  # noqa: BLE001 - not created yet
+            return False
+        finally:
+            await nc.close()
+
+    eventually(lambda: asyncio.run(reaction_idle()), what="the reaction to see every copy")
+    with second.client(token()) as client:
+        assert len(client.get("/v1/activities", params={"school_id": school_id}).json()["items"]) == 1
+    assert inspection_events(settings, "Activity.Planned") == 1
+    assert stored_events(settings, "School") >= 1
