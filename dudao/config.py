@@ -35,6 +35,8 @@ class Settings:
     embedded_postgres_port: int = EMBEDDED_POSTGRES_PORT
     embedded_nats_port: int = EMBEDDED_NATS_PORT
     run_workers: bool = True
+    blob_url: str = ""
+    blob_max_bytes: int = 20 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,6 +56,8 @@ class Settings:
             embedded_postgres_port=int(_env("DUDAO_PG_PORT", str(EMBEDDED_POSTGRES_PORT))),
             embedded_nats_port=int(_env("DUDAO_NATS_PORT", str(EMBEDDED_NATS_PORT))),
             run_workers=_env("DUDAO_RUN_WORKERS", "yes").lower() not in ("0", "no", "false"),
+            blob_url=_env("DUDAO_BLOB_URL", ""),
+            blob_max_bytes=int(_env("DUDAO_BLOB_MAX_BYTES", str(cls.blob_max_bytes))),
         )
 
     def service_url(self, name: str) -> str:

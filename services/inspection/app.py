@@ -9,7 +9,7 @@ from dudao.config import Settings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
 from services.inspection import api, projections, reactions
 from services.inspection.application import Inspection
-from services.inspection.projections import activities, registry_copy
+from services.inspection.projections import registry_copy
 
 PARTS = ServiceParts(
     name="inspection",
@@ -21,14 +21,14 @@ PARTS = ServiceParts(
             stream=bus.stream_name("registry"),
             filter_subject=bus.service_subjects("registry"),
             handler=registry_copy.copy,
-            tables=("school_copy", "inspector_copy", "tie_copy", "profile_copy"),
+            tables=projections.COPY_TABLES,
         ),
         Projection(
-            name="activities",
+            name="views",
             stream=bus.stream_name("inspection"),
             filter_subject=bus.service_subjects("inspection"),
-            handler=activities.project,
-            tables=("activities", "draws"),
+            handler=projections.project_own,
+            tables=projections.OWN_TABLES,
         ),
     ],
     reactions=[

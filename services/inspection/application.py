@@ -10,6 +10,7 @@ from dudao.events import Envelope
 from dudao.store import ServiceApplication
 from services.inspection.domain.activity import Activity
 from services.inspection.domain.draw import Draw, DrawInputs
+from services.inspection.domain.visit import RoutineVisit
 
 
 class Inspection(ServiceApplication):
@@ -43,3 +44,7 @@ class Inspection(ServiceApplication):
         authorize: Callable[[Draw], None],
     ) -> Draw:  # fmt: skip
         return self.change(draw_id, Draw, expected_version, envelope, lambda d: d.perform(now=now), authorize)
+
+    def record_visit(self, *, visit_id: UUID, envelope: Envelope, **details) -> RoutineVisit:
+        """A responsible inspector's routine visit (details as `RoutineVisit.record` takes them)."""
+        return self.save_new(RoutineVisit.record(visit_id=visit_id, **details), envelope)

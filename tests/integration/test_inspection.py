@@ -219,3 +219,47 @@ def test_a_principals_term_end_plans_one_term_end_supervision_even_under_redeliv
         assert len(client.get("/v1/activities", params={"school_id": school_id}).json()["items"]) == 1
     assert inspection_events(settings, "Activity.Planned") == 1
     assert stored_events(settings, "School") >= 1
+
+
+# --- routine supervision ------------------------------------------------------------------------------------
+
+
+def test_routine_coverage_on_a_hand_built_month(inspection, registry, token, settings):
+    """Zone A: three compulsory schools (two visited in October) and a kindergarten; zone B: two schools, none visited."""
+    with registry.client(token()) as reg:
+        zone_a = reg.post("/v1/zones", json={"name": "甲责任区", "jurisdiction": "500120"}).json()["id"]
+        zone_b = reg.post("/v1/zones", json={"name": "乙责任区", "jurisdiction": "500120"}).json()["id"]
+        inspector_a = active_inspector(reg, "甲督学", roles=["responsible"])
+        inspector_b = active_inspector(reg, "乙督学", roles=["responsible"])
+        placed = {}
+        for name, zone, inspector, stage in (
+            ("甲一小学", zone_a, inspector_a, "primary"), ("甲二初中", zone_a, inspector_a, "junior_secondary"),
+            ("甲三九年制", zone_a, inspector_a, "nine_year"), ("甲幼儿园", zone_a, inspector_a, "kindergarten"),
+            ("乙一小学", zone_b, inspector_b, "primary"), ("乙二小学", zone_b, inspector_b, "primary"),
+        ):  # fmt: skip
+            placed[name] = school(reg, name, stage=stage)
+            reg.put(f"/v1/schools/{placed[name]}/zone", json={"zone_id": zone})
+            reg.put(f"/v1/schools/{placed[name]}/responsible-inspector", json={"inspector_id": inspector})
+    with psycopg.connect(settings.database_url) as conn:
+        eventually(
+            lambda: conn.execute("SELECT count(*) FROM inspection.school_copy WHERE responsible_inspector_id IS NOT NULL").fetchone()[0] == 6
+            and conn.execute("SELECT count(*) FROM inspection.zone_copy").fetchone()[0] == 2,
+            what="schools, zones and inspectors copied",
+        )  # fmt: skip
+    visit = {"items_checked": ["作业管理", "课后服务"], "problems": [{"description": "作业公示不全", "needs_rectification": True}]}
+    with inspection.client(token(role="inspector", sub=inspector_a)) as own:
+        for name, day in (("甲一小学", "2026-10-09"), ("甲二初中", "2026-10-15")):
+            made = own.post("/v1/routine-visits", json=visit | {"school_id": placed[name], "inspector_id": inspector_a, "visited_on": day})
+            assert made.status_code == 201, made.text
+        not_mine = own.post("/v1/routine-visits", json=visit | {"school_id": placed["乙一小学"], "inspector_id": inspector_a, "visited_on": "2026-10-09"})
+    with inspection.client(token()) as office:
+        office.post("/v1/routine-visits", json=visit | {"school_id": placed["乙一小学"], "inspector_id": inspector_b, "visited_on": "2026-09-20"})
+        result = eventually(
+            lambda: (r := office.get("/v1/routine-coverage", params={"month": "2026-10"}).json())["visited"] == 2 and r,
+            what="the October visits counted",
+        )
+    assert not_mine.status_code == 403 and not_mine.json()["rule"] == "not_responsible_inspector"
+    assert (result["schools"], result["visited"], result["coverage"]) == (5, 2, 0.4)
+    by_zone = {z["zone_name"]: z for z in result["zones"]}
+    assert [s["name"] for s in by_zone["甲责任区"]["not_visited"]] == ["甲三九年制"]  # the kindergarten is not counted
+    assert sorted(s["name"] for s in by_zone["乙责任区"]["not_visited"]) == ["乙一小学", "乙二小学"]  # September does not count

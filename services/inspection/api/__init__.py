@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.inspection.api import activities, draws
+from services.inspection.api import activities, draws, visits
 
 router = APIRouter()
-for part in (activities, draws):
+for part in (activities, draws, visits):
     router.include_router(part.router)

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS inspection.tie_copy (
     kind text NOT NULL,
     PRIMARY KEY (inspector_id, unit_id)
 );
+CREATE TABLE IF NOT EXISTS inspection.zone_copy (
+    id uuid PRIMARY KEY,
+    jurisdiction text NOT NULL,
+    name text NOT NULL,
+    version integer NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inspection.profile_copy (
     id uuid PRIMARY KEY,
     jurisdiction text NOT NULL UNIQUE,
@@ -130,9 +136,22 @@ async def _profile(conn: asyncpg.Connection, e: InboundEvent) -> None:
         )  # fmt: skip
 
 
+async def _zone(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    if e.type == "Zone.Created":
+        await conn.execute(
+            "INSERT INTO inspection.zone_copy (id, jurisdiction, name, version) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            e.aggregate_id, e.data["jurisdiction"], e.data["name"], e.version,
+        )  # fmt: skip
+    elif e.type == "Zone.Renamed":
+        await conn.execute(
+            "UPDATE inspection.zone_copy SET name = $3, version = $2 WHERE id = $1 AND version < $2",
+            e.aggregate_id, e.version, e.data["name"],
+        )  # fmt: skip
+
+
 async def copy(conn: asyncpg.Connection, event: InboundEvent) -> None:
     """Keep what inspection needs from one registry event; the rest of the registry is none of its business."""
-    handler = {"School": _school, "Inspector": _inspector, "PolicyProfile": _profile}.get(event.aggregate)
+    handler = {"School": _school, "Inspector": _inspector, "Zone": _zone, "PolicyProfile": _profile}.get(event.aggregate)
     if handler is not None:
         await handler(conn, event)
 

@@ -1,0 +1,73 @@
+"""Routine visits and the monthly coverage of compulsory-education schools per zone (S1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from dudao import jurisdiction
+from dudao.consumer import InboundEvent
+
+# Stages whose schools have compulsory-education pupils (义务教育学校).
+COMPULSORY_STAGES = ["primary", "junior_secondary", "nine_year", "twelve_year", "complete_secondary"]
+
+TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS inspection.routine_visits (
+    id uuid PRIMARY KEY,
+    jurisdiction text NOT NULL,
+    school_id uuid NOT NULL,
+    inspector_id uuid NOT NULL,
+    visited_on date NOT NULL,
+    month text NOT NULL,
+    problems integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS routine_visits_month ON inspection.routine_visits (month, school_id);
+"""
+
+
+async def project(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    d = e.data
+    await conn.execute(
+        "INSERT INTO inspection.routine_visits (id, jurisdiction, school_id, inspector_id, visited_on, month, problems)"
+        " VALUES ($1, $2, $3, $4, $5::text::date, substr($5, 1, 7), $6) ON CONFLICT (id) DO NOTHING",
+        e.aggregate_id, d["jurisdiction"], d["school_id"], d["inspector_id"], d["visited_on"], len(d["problems"]),
+    )  # fmt: skip
+
+
+async def coverage(conn: asyncpg.Connection, *, within: str, month: str) -> dict[str, Any]:
+    """For `month` (YYYY-MM): per zone, the compulsory-education schools with and without a visit."""
+    rows = await conn.fetch(
+        "SELECT s.id, s.name, s.zone_id, z.name AS zone_name, s.responsible_inspector_id,"
+        " EXISTS (SELECT 1 FROM inspection.routine_visits v WHERE v.school_id = s.id AND v.month = $2) AS visited"
+        " FROM inspection.school_copy s LEFT JOIN inspection.zone_copy z ON z.id = s.zone_id"
+        " WHERE s.jurisdiction LIKE $1 AND s.stage = ANY($3::text[]) ORDER BY z.name NULLS LAST, s.name",
+        jurisdiction.prefix(within) + "%", month, COMPULSORY_STAGES,
+    )  # fmt: skip
+    zones: dict[str | None, dict[str, Any]] = {}
+    for r in rows:
+        zone = zones.setdefault(
+            str(r["zone_id"]) if r["zone_id"] else None,
+            {"zone_id": str(r["zone_id"]) if r["zone_id"] else None, "zone_name": r["zone_name"], "schools": 0, "visited": 0,
+             "not_visited": []},
+        )  # fmt: skip
+        zone["schools"] += 1
+        if r["visited"]:
+            zone["visited"] += 1
+        else:
+            zone["not_visited"].append(
+                {"id": str(r["id"]), "name": r["name"], "responsible_inspector_id": _str(r["responsible_inspector_id"])}
+            )
+    total, visited = len(rows), sum(1 for r in rows if r["visited"])
+    return {
+        "jurisdiction": within,
+        "month": month,
+        "schools": total,
+        "visited": visited,
+        "coverage": round(visited / total, 4) if total else 1.0,
+        "zones": list(zones.values()),
+    }
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value else None
