@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dudao import bus
+from dudao import blobs, bus
 from dudao.config import Settings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
 from services.inspection import api, projections, reactions
@@ -44,4 +44,7 @@ PARTS = ServiceParts(
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return create_app(PARTS, settings or Settings.from_env(), [api.router], title="Dudao inspection (督导活动)")
+    settings = settings or Settings.from_env()
+    app = create_app(PARTS, settings, [api.router], title="Dudao inspection (督导活动)")
+    app.state.blobs = blobs.store_from_settings(settings)  # evidence files; events keep only their digests
+    return app

@@ -10,6 +10,7 @@ from dudao.events import Envelope
 from dudao.store import ServiceApplication
 from services.inspection.domain.activity import Activity
 from services.inspection.domain.draw import Draw, DrawInputs
+from services.inspection.domain.plan import WorkPlan, plan_id
 from services.inspection.domain.visit import RoutineVisit
 
 
@@ -48,3 +49,14 @@ class Inspection(ServiceApplication):
     def record_visit(self, *, visit_id: UUID, envelope: Envelope, **details) -> RoutineVisit:
         """A responsible inspector's routine visit (details as `RoutineVisit.record` takes them)."""
         return self.save_new(RoutineVisit.record(visit_id=visit_id, **details), envelope)
+
+    def draft_plan(self, *, jurisdiction: str, year: int, title: str, now: datetime, envelope: Envelope) -> WorkPlan:
+        """Start the annual work plan (年度督导工作计划); one per jurisdiction and year."""
+        return self.save_new(WorkPlan.draft(jurisdiction=jurisdiction, year=year, title=title, now=now), envelope)
+
+    def on_plan(
+        self, jurisdiction: str, year: int, expected_version: int | None, envelope: Envelope,
+        command: Callable[[WorkPlan], None],
+    ) -> WorkPlan:  # fmt: skip
+        """Add or remove items, approve (which reports the plan upward), revise."""
+        return self.change(plan_id(jurisdiction, year), WorkPlan, expected_version, envelope, command)

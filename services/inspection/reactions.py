@@ -7,6 +7,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from dudao.consumer import InboundEvent, Reacting
 from services.inspection.domain.activity import Activity, ActivityKind, Source, TargetKind
+from services.inspection.domain.plan import WorkPlan, plan_id
 
 
 def term_end_activity_id(school_id: str, term_start: str) -> UUID:
@@ -35,4 +36,14 @@ def plan_principal_term_end(event: InboundEvent, ctx: Reacting) -> None:
         source=Source.principal_term_end,
         now=datetime.fromisoformat(d["timestamp"]),  # the upstream event's time: the same on every redelivery
     )
-    ctx.save(activity)
+    changed = [activity]
+    year_plan = plan_id(d["jurisdiction"], month.year)
+    if ctx.app.exists(year_plan):  # the supervision also joins that year's work plan, approved or not
+        plan = ctx.app.get(year_plan, WorkPlan)
+        plan.add_automatic_item(
+            item_id=str(activity_id), kind=ActivityKind.principal_term_end, month=month.month, title=activity.title,
+            target={"target_kind": TargetKind.school.value, "target_id": event.aggregate_id, "target_name": d["school_name"]},
+            source=Source.principal_term_end.value,
+        )  # fmt: skip
+        changed.append(plan)
+    ctx.save(*changed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 
 import nats
@@ -187,6 +188,10 @@ async def _redeliver_registry_events(url: str, subject_suffix: str) -> None:
 
 def test_a_principals_term_end_plans_one_term_end_supervision_even_under_redelivery(settings, registry, serve, token):
     first = serve(build_inspection(settings))
+    with first.client(token()) as client:
+        client.put("/v1/plans/500120/2026", json={"title": "璧山区2026年教育督导工作计划"})
+        client.post("/v1/plans/500120/2026/items", json={"kind": "comprehensive", "title": "综合督导", "month": 5, "population": "全区"})
+        client.post("/v1/plans/500120/2026/approval", json={"approved_on": "2026-01-10"})
     with registry.client(token()) as reg:
         school_id = school(reg, "璧山区翠屏小学")
         reg.post(f"/v1/schools/{school_id}/principal", json={"name": "周校长", "term_start": "2021-09-01", "term_end": "2026-08-31"})
@@ -199,6 +204,9 @@ def test_a_principals_term_end_plans_one_term_end_supervision_even_under_redeliv
     assert [(a["kind"], a["source"], a["planned_month"], a["period"]) for a in planned] == [
         ("principal_term_end", "principal_term_end", "2026-09", "2026-fall")
     ]
+    with first.client(token()) as client:
+        plan = eventually(lambda: len((r := client.get("/v1/plans/500120/2026").json())["items"]) == 2 and r, what="the plan item")
+    assert plan["status"] == "approved" and plan["items"][1]["source"] == "principal_term_end"
     first.__exit__(None, None, None)
 
     asyncio.run(_redeliver_registry_events(settings.nats_url, "School.PrincipalTermEnded"))
@@ -218,6 +226,7 @@ def test_a_principals_term_end_plans_one_term_end_supervision_even_under_redeliv
     with second.client(token()) as client:
         assert len(client.get("/v1/activities", params={"school_id": school_id}).json()["items"]) == 1
     assert inspection_events(settings, "Activity.Planned") == 1
+    assert inspection_events(settings, "WorkPlan.ItemAddedAutomatically") == 1
     assert stored_events(settings, "School") >= 1
 
 
@@ -263,3 +272,53 @@ def test_routine_coverage_on_a_hand_built_month(inspection, registry, token, set
     by_zone = {z["zone_name"]: z for z in result["zones"]}
     assert [s["name"] for s in by_zone["甲责任区"]["not_visited"]] == ["甲三九年制"]  # the kindergarten is not counted
     assert sorted(s["name"] for s in by_zone["乙责任区"]["not_visited"]) == ["乙一小学", "乙二小学"]  # September does not count
+
+
+# --- plans and self-evaluation --------------------------------------------------------------------------------
+
+
+def test_a_work_plan_is_drafted_filled_approved_for_the_level_above_and_then_frozen(inspection, token):
+    with inspection.client(token()) as client:
+        assert client.put("/v1/plans/500120/2027", json={"title": "璧山区2027年教育督导工作计划"}).status_code == 201
+        added = client.post("/v1/plans/500120/2027/items", json={
+            "kind": "special", "topic": "double_reduction", "title": "“双减”专项督导", "month": 3, "population": "全区义务教育学校"})  # fmt: skip
+        empty_month = client.post("/v1/plans/500120/2027/items", json={"kind": "comprehensive", "title": "x", "month": 13, "population": "p"})
+        approved = client.post("/v1/plans/500120/2027/approval", json={"approved_on": "2027-01-10"})
+        frozen = client.post("/v1/plans/500120/2027/items", json={"kind": "comprehensive", "title": "综合督导", "month": 5, "population": "全区"})
+        revised = client.post("/v1/plans/500120/2027/revision", json={"reason": "市级部署调整"})
+        read = eventually(lambda: (r := client.get("/v1/plans/500120/2027").json()).get("status") == "revised" and r, what="the plan")
+    assert added.status_code == 200 and empty_month.status_code == 422
+    assert approved.json()["report_to"] == "500000" and approved.json()["status"] == "approved"
+    assert frozen.status_code == 409 and frozen.json()["rule"] == "plan_lifecycle"
+    assert revised.status_code == 200 and len(read["items"]) == 1
+
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def test_a_unit_submits_its_self_evaluation_with_evidence_in_the_blob_store(inspection, token, settings):
+    with inspection.client(token()) as office:
+        location = office.post("/v1/activities", json=activity(kind="comprehensive", target_id="s-9")).headers["Location"]
+        office.post(f"{location}/team", json={"leader_id": "00000000-0000-0000-0000-000000000001"})
+        office.post(f"{location}/notice", json={"notified_on": "2026-10-01"})
+    evidence = {"name": "自评报告.pdf", "media_type": "application/pdf", "content_base64": base64.b64encode(PDF).decode()}
+    items = [{"item": "依法治校", "score": 92, "comment": "制度健全"}]
+    with inspection.client(token(role="unit", unit="s-9")) as unit:
+        wrong_type = unit.post(f"{location}/self-evaluation", json={"items": items, "evidence": [evidence | {"name": "a.exe", "media_type": "application/x-msdownload"}]})
+        too_big = unit.post(f"{location}/self-evaluation", json={"items": items, "evidence": [evidence | {
+            "content_base64": base64.b64encode(PDF + b"0" * settings.blob_max_bytes).decode()}]})  # fmt: skip
+        submitted = unit.post(f"{location}/self-evaluation", json={"items": items, "evidence": [evidence]})
+    with inspection.client(token(role="unit", unit="s-other")) as other:
+        refused = other.post(f"{location}/self-evaluation", json={"items": items})
+    assert wrong_type.status_code == 422 and wrong_type.json()["rule"] == "file_type_not_allowed"
+    assert too_big.status_code == 422 and too_big.json()["rule"] == "file_too_large"
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["status"] == "self_evaluation_submitted"
+    assert refused.status_code == 403
+    digest = hashlib.sha256(PDF).hexdigest()
+    assert inspection.app.state.blobs.get(digest) == PDF
+    with psycopg.connect(settings.database_url) as conn:
+        [state] = conn.execute(
+            "SELECT convert_from(state, 'UTF8') FROM inspection.inspection_events WHERE topic LIKE '%SelfEvaluationSubmitted'"
+        ).fetchone()
+    assert digest in state and "JVBER" not in state  # the event records the digest, never the bytes

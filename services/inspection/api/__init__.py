@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.inspection.api import activities, draws, visits
+from services.inspection.api import activities, draws, plans, visits
 
 router = APIRouter()
-for part in (activities, draws, visits):
+for part in (activities, draws, plans, visits):
     router.include_router(part.router)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -11,9 +13,10 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from dudao import blobs
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, check_scope, require
-from dudao.errors import Conflict, InvalidInput, NotFound
+from dudao.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dudao.profiles import effective
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.inspection.application import Inspection
@@ -24,6 +27,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 Reader = Annotated[Principal, Depends(require())]
+UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin))]
 
 
 class Strict(BaseModel):
@@ -69,6 +73,25 @@ class FindingCreate(Strict):
 
 class Findings(Strict):
     findings: list[FindingCreate] = Field(min_length=1, max_length=200)
+
+
+class EvidenceFile(Strict):
+    name: Name
+    media_type: Name
+    content_base64: str = Field(description="the file's bytes, base64-encoded")
+
+
+class ScoredItem(Strict):
+    item: Name
+    score: float = Field(ge=0, le=100)
+    comment: Text = ""
+
+
+class SelfEvaluation(Strict):
+    """The unit's self-evaluation (自查自评): a score per item and the evidence files it rests on."""
+
+    items: list[ScoredItem] = Field(min_length=1, max_length=200)
+    evidence: list[EvidenceFile] = Field(default_factory=list, max_length=50)
 
 
 class ReportDraft(Strict):
@@ -201,6 +224,38 @@ async def assign_team(activity_id: UUID, body: TeamAssignment, request: Request,
 @router.post("/activities/{activity_id}/notice", response_model=ActivityRead)
 def notify(activity_id: UUID, body: Notice, request: Request, response: Response, principal: Admin):
     return _act(request, response, principal, activity_id, body, lambda a: a.notify(notified_on=body.notified_on))
+
+
+@router.post("/activities/{activity_id}/self-evaluation", response_model=ActivityRead)
+async def submit_self_evaluation(
+    activity_id: UUID, body: SelfEvaluation, request: Request, response: Response, principal: UnitOrAdmin
+) -> ActivityRead:
+    """The supervised unit (role `unit`) submits its self-evaluation; evidence goes to the blob store, its digest to the event."""
+    settings = request.app.state.settings
+    stored = []
+    for i, file in enumerate(body.evidence):
+        try:
+            data = base64.b64decode(file.content_base64, validate=True)
+        except binascii.Error:
+            raise InvalidInput("content_base64 is not base64", field=f"evidence.{i}.content_base64", rule="base64") from None
+        blob = await asyncio.to_thread(
+            blobs.save, request.app.state.blobs, name=file.name, media_type=file.media_type, data=data,
+            max_bytes=settings.blob_max_bytes,
+        )  # fmt: skip
+        stored.append(blob.as_record())
+    items = [i.model_dump() for i in body.items]
+
+    def authorize(activity: Activity) -> None:
+        check_scope(principal, activity.jurisdiction)
+        if Role.admin not in principal.roles and principal.unit != activity.target_id:
+            raise Forbidden("a unit submits the self-evaluation of its own activities only", field="unit", rule="own_unit_only")
+
+    activity = await asyncio.to_thread(
+        _app(request).on_activity, activity_id, expected_version(request), command_envelope(request, principal, body),
+        authorize, lambda a: a.submit_self_evaluation(items=items, evidence=stored, submitted_by=principal.sub, now=_now()),
+    )  # fmt: skip
+    set_etag(response, activity.version)
+    return ActivityRead.of(activity)
 
 
 @router.post("/activities/{activity_id}/on-site", response_model=ActivityRead)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncpg
 
 from dudao.consumer import InboundEvent
-from services.inspection.projections import activities, registry_copy, visits
+from services.inspection.projections import activities, plans, registry_copy, visits
 
 COPY_TABLES = ("school_copy", "inspector_copy", "tie_copy", "zone_copy", "profile_copy")
-OWN_TABLES = ("activities", "draws", "routine_visits")
+OWN_TABLES = ("activities", "draws", "routine_visits", "plans")
 
 
 async def ensure_tables(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        await conn.execute(registry_copy.TABLES_SQL + activities.TABLES_SQL + visits.TABLES_SQL)
+        await conn.execute(registry_copy.TABLES_SQL + activities.TABLES_SQL + visits.TABLES_SQL + plans.TABLES_SQL)
 
 
 async def project_own(conn: asyncpg.Connection, event: InboundEvent) -> None:
@@ -22,3 +22,5 @@ async def project_own(conn: asyncpg.Connection, event: InboundEvent) -> None:
         await activities.project(conn, event)
     elif event.aggregate == "RoutineVisit":
         await visits.project(conn, event)
+    elif event.aggregate == "WorkPlan":
+        await plans.project(conn, event)

@@ -1,0 +1,139 @@
+"""Annual work plan routes: draft, items, approval (reported to the level above), revision."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, Field, StringConstraints
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, check_scope
+from dudao.errors import InvalidInput, NotFound
+from dudao.service import command_envelope, expected_version, set_etag
+from services.inspection.api.activities import Admin, Name, Reader, Strict, Text
+from services.inspection.domain.activity_terms import ActivityKind, SpecialTopic, TargetKind
+from services.inspection.domain.plan import WorkPlan, plan_id
+from services.inspection.projections import plans
+
+Code = Annotated[str, Path(pattern=r"^\d{6}$")]
+Year = Annotated[int, Path(ge=2000, le=2100)]
+
+
+class PlanCreate(Strict):
+    title: Name
+
+
+class Target(Strict):
+    target_kind: TargetKind
+    target_id: Name
+    target_name: Name
+
+
+class ItemCreate(Strict):
+    kind: ActivityKind
+    title: Name
+    month: int = Field(ge=1, le=12)
+    topic: SpecialTopic | None = None
+    targets: list[Target] | None = Field(default=None, max_length=500)
+    population: Name | None = Field(default=None, description="e.g. 全区义务教育学校, when the targets are drawn later")
+
+
+class ItemRemoval(Strict):
+    reason: Name
+
+
+class Approval(Strict):
+    approved_on: date
+
+
+class Revision(Strict):
+    reason: Text
+
+
+class PlanRead(BaseModel):
+    jurisdiction: str
+    year: int
+    title: str
+    status: str
+    items: list[dict[str, Any]]
+    report_to: str | None
+    version: int
+
+    @classmethod
+    def of(cls, plan: WorkPlan | dict[str, Any]) -> PlanRead:
+        if isinstance(plan, dict):
+            return cls(**plan)
+        return cls(
+            jurisdiction=plan.jurisdiction, year=plan.year, title=plan.title, status=str(plan.status), items=plan.items,
+            report_to=plan.report_to, version=plan.version,
+        )  # fmt: skip
+
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+
+
+def _written(response: Response, plan: WorkPlan) -> PlanRead:
+    set_etag(response, plan.version)
+    return PlanRead.of(plan)
+
+
+def _act(request: Request, response: Response, principal: Principal, code: str, year: int, body, command) -> PlanRead:
+    check_scope(principal, code)
+    plan = request.app.state.application.on_plan(
+        code, year, expected_version(request), command_envelope(request, principal, body), command
+    )
+    return _written(response, plan)
+
+
+@router.put("/{code}/{year}", response_model=PlanRead, status_code=201)
+def draft_plan(code: Code, year: Year, body: PlanCreate, request: Request, response: Response, principal: Admin) -> PlanRead:
+    """Start the year's work plan (年度督导工作计划) for a jurisdiction."""
+    if not divisions.is_known(code):
+        raise InvalidInput(f"{code} is not a known jurisdiction", field="code", rule="unknown_jurisdiction")
+    check_scope(principal, code)
+    plan = request.app.state.application.draft_plan(
+        jurisdiction=code, year=year, title=body.title, now=datetime.now(UTC), envelope=command_envelope(request, principal, body)
+    )
+    return _written(response, plan)
+
+
+@router.post("/{code}/{year}/items", response_model=PlanRead)
+def add_item(code: Code, year: Year, body: ItemCreate, request: Request, response: Response, principal: Admin) -> PlanRead:
+    targets = [t.model_dump() for t in body.targets] if body.targets else None
+    item = {"item_id": str(uuid4()), "kind": body.kind, "title": body.title, "month": body.month, "topic": body.topic,
+            "targets": targets, "population": body.population}  # fmt: skip
+    return _act(request, response, principal, code, year, body, lambda p: p.add_item(**item))
+
+
+@router.post("/{code}/{year}/items/{item_id}/removal", response_model=PlanRead)
+def remove_item(code: Code, year: Year, item_id: str, body: ItemRemoval, request: Request, response: Response, principal: Admin):
+    return _act(request, response, principal, code, year, body, lambda p: p.remove_item(item_id=item_id, reason=body.reason))
+
+
+@router.post("/{code}/{year}/approval", response_model=PlanRead)
+def approve(code: Code, year: Year, body: Approval, request: Request, response: Response, principal: Admin) -> PlanRead:
+    """Approve the plan; the approval is the event that reports it to the body one level up (O2)."""
+    upper = divisions.ancestors(code)[0]
+    return _act(
+        request, response, principal, code, year, body,
+        lambda p: p.approve(approved_by=principal.sub, approved_on=body.approved_on, upper_jurisdiction=upper),
+    )  # fmt: skip
+
+
+@router.post("/{code}/{year}/revision", response_model=PlanRead)
+def revise(code: Code, year: Year, body: Revision, request: Request, response: Response, principal: Admin) -> PlanRead:
+    return _act(request, response, principal, code, year, body, lambda p: p.revise(reason=body.reason))
+
+
+@router.get("/{code}/{year}", response_model=PlanRead)
+async def read_plan(code: Code, year: Year, request: Request, response: Response, principal: Reader) -> PlanRead:
+    check_scope(principal, code)
+    async with request.app.state.pool.acquire() as conn:
+        row = await plans.plan(conn, str(plan_id(code, year)))
+    if row is None:
+        raise NotFound(f"{code} has no work plan for {year}", field="year")
+    set_etag(response, row["version"])
+    return PlanRead.of(row)
