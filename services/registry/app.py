@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from dudao import bus
 from dudao.config import Settings
-from dudao.service import Projection, ServiceParts, create_app
-from services.registry import api, graphql, projections
+from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
+from services.registry import api, graphql, projections, reactions
 from services.registry.application import Registry
 
 PARTS = ServiceParts(
@@ -22,6 +22,15 @@ PARTS = ServiceParts(
             handler=projections.project,
             tables=projections.TABLES,
             version=2,
+        )
+    ],
+    reactions=[
+        ReactionSpec(
+            name="member-unit-participation",
+            stream=bus.stream_name("inspection"),
+            filter_subject=bus.service_subjects("inspection"),
+            event_types=frozenset({"Activity.MemberUnitsParticipated"}),
+            react=reactions.count_member_unit_participation,
         )
     ],
     on_start=Registry.install_shipped_profiles,

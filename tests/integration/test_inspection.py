@@ -322,3 +322,53 @@ def test_a_unit_submits_its_self_evaluation_with_evidence_in_the_blob_store(insp
             "SELECT convert_from(state, 'UTF8') FROM inspection.inspection_events WHERE topic LIKE '%SelfEvaluationSubmitted'"
         ).fetchone()
     assert digest in state and "JVBER" not in state  # the event records the digest, never the bytes
+
+
+# --- publication and member units ----------------------------------------------------------------------------
+
+
+def _walk_to_issue(client, location: str, leader: str, description: str) -> None:
+    for path, body in (
+        ("team", {"leader_id": leader}), ("notice", {"notified_on": "2026-10-08"}), ("on-site", {"on": "2026-10-10"}),
+        ("findings", {"findings": [{"area": "teacher_ethics", "severity": "grave", "description": description,
+                                    "needs_rectification": True}]}),
+        ("report/draft", {"summary": "草稿"}), ("report/approval", None), ("report/issue", {"issued_on": "2026-10-20"}),
+    ):  # fmt: skip
+        assert client.post(f"{location}/{path}", json=body).status_code == 200, path
+
+
+def test_a_published_report_is_public_without_personal_data(inspection, token):
+    leader = "00000000-0000-0000-0000-000000000002"
+    with inspection.client(token()) as client:
+        location = client.post("/v1/activities", json=activity(target_id="s-7", target_name="璧山区翠屏小学")).headers["Location"]
+        _walk_to_issue(client, location, leader, "家长王小明（电话13800138000）反映教师陈静体罚学生")
+        client.post(f"{location}/publication", json={"public_summary": "举报人张伟所反映问题属实，已责令整改"})
+    with inspection.client() as anonymous:
+        reports = eventually(
+            lambda: (r := anonymous.get("/v1/public/reports", params={"jurisdiction": "500120"}).json())["items"] and r,
+            what="the public report",
+        )
+    [report] = reports["items"]
+    text = report["summary"] + report["findings"][0]["description"]
+    for personal in ("王小明", "13800138000", "陈静", "张伟"):
+        assert personal not in text
+    assert report["findings"][0]["description"] == "家长王某（电话[电话已隐去]）反映教师陈某体罚学生"
+    assert report["target_name"] == "璧山区翠屏小学" and report["kind_label_zh"]
+
+
+def test_member_units_that_join_an_activity_count_in_the_registry(inspection, registry, token):
+    """Dongchuan's profile asks each member unit to join at least one activity a year (001 §3)."""
+    from tests.integration.test_registry_places import COMMITTEE
+
+    units = [{"name": "区财政局", "contact_person": "李四"}, {"name": "区公安局", "contact_person": "王五"}]
+    with registry.client(token(jur="530113")) as reg:
+        reg.put("/v1/committees/530113", json=COMMITTEE | {"member_units": units})
+        eventually(lambda: reg.get("/v1/committees/530113").status_code == 200, what="the committee")
+    with inspection.client(token(jur="530113")) as client:
+        location = client.post("/v1/activities", json=activity(jurisdiction="530113")).headers["Location"]
+        joined = client.post(f"{location}/member-units", json={"unit_names": ["区财政局", "区气象局"], "year": 2026})
+    with registry.client(token(jur="530113")) as reg:
+        eventually(lambda: reg.get("/v1/committees/530113").json().get("version") == 2, what="the participation counted")
+        inactive = reg.get("/v1/committees/inactive-member-units", params={"year": 2026}).json()
+    assert joined.status_code == 200
+    assert [(u["unit_name"], u["activities"]) for u in inactive] == [("区公安局", 0)]  # 区财政局 took part; 区气象局 is no member

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.inspection.api import activities, draws, plans, visits
+from services.inspection.api import activities, draws, plans, public, visits
 
 router = APIRouter()
-for part in (activities, draws, plans, visits):
+for part in (activities, draws, plans, public, visits):
     router.include_router(part.router)

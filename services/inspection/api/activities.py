@@ -94,6 +94,11 @@ class SelfEvaluation(Strict):
     evidence: list[EvidenceFile] = Field(default_factory=list, max_length=50)
 
 
+class MemberUnits(Strict):
+    unit_names: list[Name] = Field(min_length=1, max_length=50)
+    year: int = Field(ge=2000, le=2100)
+
+
 class ReportDraft(Strict):
     summary: Text
     grade: Name | None = None
@@ -256,6 +261,15 @@ async def submit_self_evaluation(
     )  # fmt: skip
     set_etag(response, activity.version)
     return ActivityRead.of(activity)
+
+
+@router.post("/activities/{activity_id}/member-units", response_model=ActivityRead)
+def record_member_units(activity_id: UUID, body: MemberUnits, request: Request, response: Response, principal: Admin):
+    """Committee member units that took part (成员单位参与); the registry counts them toward each unit's yearly minimum."""
+    return _act(
+        request, response, principal, activity_id, body,
+        lambda a: a.record_member_units(unit_names=body.unit_names, year=body.year),
+    )  # fmt: skip
 
 
 @router.post("/activities/{activity_id}/on-site", response_model=ActivityRead)

@@ -96,6 +96,7 @@ class Activity(Aggregate):
         self.source = Source(source)
         self.planned_at = planned_at
         self.frequency_override = frequency_override
+        self.member_units: list[str] = []
         self.status = Status.planned
         self.leader_id: str | None = None
         self.member_ids: list[str] = []
@@ -362,6 +363,18 @@ class Activity(Aggregate):
         issued_at: datetime,
     ) -> None:
         self.status, self.issued_on = Status.report_issued, issued_on
+
+    def record_member_units(self, *, unit_names: list[str], year: int) -> None:
+        """Committee member units (成员单位) that took part; the registry counts each unit's activities per year."""
+        names = sorted({require_name(n, "unit_names") for n in unit_names} - set(self.member_units))
+        if not 2000 <= year <= 2100:
+            raise InvalidInput("year must be between 2000 and 2100", field="year", rule="year_range")
+        if names:
+            self._member_units_participated(jurisdiction=self.jurisdiction, unit_names=names, year=year)
+
+    @event("MemberUnitsParticipated")
+    def _member_units_participated(self, jurisdiction: str, unit_names: list[str], year: int) -> None:
+        self.member_units = [*self.member_units, *unit_names]
 
     def publish(self, *, public_summary: str, now: datetime) -> None:
         """Publish the report to the public (公开, DOMAIN §6.1)."""

@@ -8,7 +8,7 @@ from dudao.consumer import InboundEvent
 from services.inspection.projections import activities, plans, registry_copy, visits
 
 COPY_TABLES = ("school_copy", "inspector_copy", "tie_copy", "zone_copy", "profile_copy")
-OWN_TABLES = ("activities", "draws", "routine_visits", "plans")
+OWN_TABLES = ("activities", "draws", "routine_visits", "plans", "public_reports")
 
 
 async def ensure_tables(pool: asyncpg.Pool) -> None:

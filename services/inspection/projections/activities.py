@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from dudao import jurisdiction
+from dudao.privacy import redact
 from dudao.consumer import InboundEvent
 
 TABLES_SQL = """
@@ -34,6 +35,19 @@ CREATE TABLE IF NOT EXISTS inspection.activities (
     version integer NOT NULL
 );
 CREATE INDEX IF NOT EXISTS activities_target ON inspection.activities (target_id, period);
+CREATE TABLE IF NOT EXISTS inspection.public_reports (
+    activity_id uuid PRIMARY KEY,
+    position bigint NOT NULL UNIQUE,
+    jurisdiction text NOT NULL,
+    kind text NOT NULL,
+    title text NOT NULL,
+    target_name text NOT NULL,
+    period text NOT NULL,
+    grade text,
+    summary text NOT NULL,
+    findings jsonb NOT NULL,
+    published_at timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inspection.draws (
     id uuid PRIMARY KEY,
     jurisdiction text NOT NULL,
@@ -76,11 +90,46 @@ async def _activity(conn: asyncpg.Connection, e: InboundEvent) -> None:
         changes += [("report_summary = {}", d["summary"]), ("grade = {}", d.get("grade"))]
     elif e.type == "Activity.Published":
         changes.append(("public_summary = {}", d["public_summary"]))
+        await _publish(conn, e)
     sets = [fragment.format(f"${i + 3}") for i, (fragment, _) in enumerate(changes)] + ["version = $2"]
     await conn.execute(
         f"UPDATE inspection.activities SET {', '.join(sets)} WHERE id = $1 AND version < $2",
         e.aggregate_id, e.version, *[value for _, value in changes],
     )  # fmt: skip
+
+
+async def _publish(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    """The public copy of an issued report (报告公开): personal data of pupils, teachers and complainants removed."""
+    row = await conn.fetchrow("SELECT * FROM inspection.activities WHERE id = $1", e.aggregate_id)
+    if row is None:
+        return
+    findings = json.loads(row["findings"]) if isinstance(row["findings"], str) else row["findings"]
+    public_findings = [
+        {"area": f["area"], "severity": f["severity"], "description": redact(f["description"]),
+         "needs_rectification": f["needs_rectification"]}
+        for f in findings
+    ]  # fmt: skip
+    await conn.execute(
+        "INSERT INTO inspection.public_reports (activity_id, position, jurisdiction, kind, title, target_name, period, grade,"
+        " summary, findings, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text::timestamptz)"
+        " ON CONFLICT DO NOTHING",
+        e.aggregate_id, e.notification_id, row["jurisdiction"], row["kind"], redact(row["title"]), redact(row["target_name"]),
+        row["period"], row["grade"], redact(e.data["public_summary"]), json.dumps(public_findings, ensure_ascii=False),
+        e.data["published_at"],
+    )  # fmt: skip
+
+
+async def public_report_page(conn: asyncpg.Connection, *, within: str, after: int, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM inspection.public_reports WHERE jurisdiction LIKE $1 AND position > $2 ORDER BY position LIMIT $3",
+        jurisdiction.prefix(within) + "%", after, limit,
+    )  # fmt: skip
+    out = []
+    for r in rows:
+        row = dict(r)
+        row["findings"] = json.loads(row["findings"])
+        out.append(row)
+    return out
 
 
 async def _draw(conn: asyncpg.Connection, e: InboundEvent) -> None:
