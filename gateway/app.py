@@ -24,7 +24,8 @@ async def _context(request: Request) -> dict[str, Any]:
 def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     telemetry.setup("gateway")
-    subgraphs = SubgraphClient({"registry": settings.service_url("registry")}, settings.subgraph_timeout_s, transport)
+    urls = {name: settings.service_url(name) for name in ("registry", "inspection")}
+    subgraphs = SubgraphClient(urls, settings.subgraph_timeout_s, transport)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from dudao import jurisdiction as divisions
+from gateway.inspection import ACTIVITY_FIELDS, COVERAGE_FIELDS, DRAW_FIELDS, Activity, Draw, PublicReport, RoutineCoverage
 from gateway.subgraphs import SubgraphClient
 from gateway.types import (
     COMMITTEE_FIELDS, INSPECTOR_FIELDS, SCHOOL_FIELDS, STAFFING_FIELDS, ZONE_FIELDS, Committee, Inspector,
@@ -23,6 +24,17 @@ class Loaders:
         self.schools = DataLoader(load_fn=self._entities("School", SCHOOL_FIELDS, School.of))
         self.inspectors = DataLoader(load_fn=self._entities("Inspector", INSPECTOR_FIELDS, Inspector.of))
         self.zones = DataLoader(load_fn=self._entities("Zone", ZONE_FIELDS, Zone.of))
+        self.activities_of_school = DataLoader(load_fn=self._activities_of("activitiesForSchools", "schoolIds"))
+        self.activities_of_inspector = DataLoader(load_fn=self._activities_of("activitiesForInspectors", "inspectorIds"))
+
+    def _activities_of(self, field: str, argument: str):
+        query = f"query($k: [String!]!) {{ {field}({argument}: $k) {{ key activities {{ {ACTIVITY_FIELDS} }} }} }}"
+
+        async def load(keys: list[str]) -> list[list[Activity]]:
+            data = await self.client.query("inspection", query, {"k": keys}, self.token)
+            return [[Activity.of(a) for a in group["activities"]] for group in data[field]]
+
+        return load
 
     def _entities(self, typename: str, fields: str, of):
         query = f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on {typename} {{ {fields} }} }} }}"
@@ -36,9 +48,18 @@ class Loaders:
     async def registry(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         return await self.client.query("registry", query, variables, self.token)
 
+    async def inspection(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return await self.client.query("inspection", query, variables, self.token)
+
 
 def _loaders(info: strawberry.Info) -> Loaders:
     return info.context["loaders"]
+
+
+@strawberry.type
+class ActivityConnection:
+    nodes: list[Activity]
+    page_info: PageInfo
 
 
 @strawberry.type
@@ -120,6 +141,42 @@ class Query:
             ListedInspector(name=x["name"], zone=x["zone"], schools=x["schools"], public_contact=x["publicContact"])
             for x in data["publicListedInspectors"]
         ]
+
+    @strawberry.field(description="Supervision activities by jurisdiction, school (target) or inspector (team member).")
+    async def activities(
+        self, info: strawberry.Info, jurisdiction: str | None = None, school_id: str | None = None,
+        inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
+    ) -> ActivityConnection:  # fmt: skip
+        query = (
+            "query($j: String, $s: String, $i: ID, $st: String, $f: Int!, $a: String) {"
+            " activities(jurisdiction: $j, schoolId: $s, inspectorId: $i, status: $st, first: $f, after: $a) {"
+            f" nodes {{ {ACTIVITY_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        )
+        variables = {"j": jurisdiction, "s": school_id, "i": inspector_id, "st": status, "f": first, "a": after}
+        page = (await _loaders(info).inspection(query, variables))["activities"]
+        return ActivityConnection(nodes=[Activity.of(n) for n in page["nodes"]], page_info=PageInfo.of(page))
+
+    @strawberry.field(description="A double-random draw with its verification. Public.")
+    async def draw(self, info: strawberry.Info, id: strawberry.ID) -> Draw | None:
+        data = await _loaders(info).inspection(f"query($id: ID!) {{ draw(id: $id) {{ {DRAW_FIELDS} }} }}", {"id": id})
+        return Draw.of(data["draw"]) if data["draw"] else None
+
+    @strawberry.field(description="Which compulsory-education schools had no routine visit yet in the month (YYYY-MM).")
+    async def routine_coverage(self, info: strawberry.Info, month: str, jurisdiction: str | None = None) -> RoutineCoverage:
+        data = await _loaders(info).inspection(
+            f"query($m: String!, $j: String) {{ routineCoverage(month: $m, jurisdiction: $j) {{ {COVERAGE_FIELDS} }} }}",
+            {"m": month, "j": jurisdiction},
+        )
+        return RoutineCoverage.of(data["routineCoverage"])
+
+    @strawberry.field(description="Published supervision reports, personal data removed. Public.")
+    async def public_reports(self, info: strawberry.Info, jurisdiction: str, first: int = 50) -> list[PublicReport]:
+        data = await _loaders(info).inspection(
+            "query($j: String!, $f: Int!) { publicReports(jurisdiction: $j, first: $f) {"
+            " activityId kind title targetName period grade summary findings { area severity description needsRectification } } }",
+            {"j": jurisdiction, "f": first},
+        )
+        return [PublicReport.of(r) for r in data["publicReports"]]
 
     @strawberry.field(description="An administrative division by its code.")
     def jurisdiction(self, code: str) -> Jurisdiction | None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from dudao import jurisdiction as divisions
+
+if TYPE_CHECKING:
+    from gateway.inspection import Activity
 
 LABEL = "{ value labelZh }"
 SCHOOL_FIELDS = (
@@ -104,6 +107,10 @@ class School:
     async def zone(self, info: strawberry.Info) -> Zone | None:
         return await _loaders(info).zones.load(self.zone_id) if self.zone_id else None
 
+    @strawberry.field(description="Supervision activities of this school (as their target).")
+    async def activities(self, info: strawberry.Info) -> list[Annotated["Activity", strawberry.lazy("gateway.inspection")]]:
+        return await _loaders(info).activities_of_school.load(str(self.id))
+
     @strawberry.field(description="The school's responsible inspector (责任督学).")
     async def responsible_inspector(self, info: strawberry.Info) -> Inspector | None:
         rid = self.responsible_inspector_id
@@ -177,6 +184,10 @@ class Inspector:
     @strawberry.field
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
+
+    @strawberry.field(description="Supervision activities this inspector serves on.")
+    async def activities(self, info: strawberry.Info) -> list[Annotated["Activity", strawberry.lazy("gateway.inspection")]]:
+        return await _loaders(info).activities_of_inspector.load(str(self.id))
 
     @strawberry.field(description="The zones where this inspector is listed (挂牌).")
     async def zones(self, info: strawberry.Info) -> list[Zone]:

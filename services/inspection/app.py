@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from dudao import blobs, bus
 from dudao.config import Settings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
-from services.inspection import api, projections, reactions
+from services.inspection import api, graphql, projections, reactions
 from services.inspection.application import Inspection
 from services.inspection.projections import registry_copy
 
@@ -45,6 +45,6 @@ PARTS = ServiceParts(
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    app = create_app(PARTS, settings, [api.router], title="Dudao inspection (督导活动)")
+    app = create_app(PARTS, settings, [api.router, graphql.router], title="Dudao inspection (督导活动)")
     app.state.blobs = blobs.store_from_settings(settings)  # evidence files; events keep only their digests
     return app

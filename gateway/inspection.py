@@ -1,0 +1,208 @@
+"""The gateway's inspection types: activities with findings and team, draws, routine coverage, public reports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from gateway.types import Jurisdiction, Labelled
+
+if TYPE_CHECKING:
+    from gateway.types import Inspector, School
+
+ACTIVITY_FIELDS = (
+    "id jurisdiction kind { value labelZh } topic title targetKind targetId targetName period plannedMonth source"
+    " status { value labelZh } leaderId memberIds version"
+    " findings { area { value labelZh } severity { value labelZh } description ruleBroken needsRectification looksIllegal }"
+)
+DRAW_FIELDS = (
+    "id jurisdiction purpose status seedHash seed targets teams { targetId inspectorIds }"
+    " verification { ok seedMatchesHash resultMatches detail }"
+)
+COVERAGE_FIELDS = (
+    "jurisdiction month schools visited coverage"
+    " zones { zoneId zoneName schools visited notVisited { id name responsibleInspectorId } }"
+)
+
+
+@strawberry.type
+class Finding:
+    """A problem found (督导发现的问题)."""
+
+    area: Labelled
+    severity: Labelled
+    description: str
+    rule_broken: str
+    needs_rectification: bool
+    looks_illegal: bool
+
+
+@strawberry.type
+class Activity:
+    """A supervision activity (督导活动) with its team and findings."""
+
+    id: strawberry.ID
+    kind: Labelled
+    topic: str | None
+    title: str
+    target_kind: str
+    target_id: str
+    target_name: str
+    period: str
+    planned_month: str
+    source: str
+    status: Labelled
+    findings: list[Finding]
+    version: int
+    jurisdiction_code: strawberry.Private[str]
+    leader_id: strawberry.Private[str | None]
+    member_ids: strawberry.Private[list[str]]
+
+    @strawberry.field
+    def jurisdiction(self) -> Jurisdiction:
+        return Jurisdiction.of(self.jurisdiction_code)
+
+    @strawberry.field(description="The team (督导组), leader first.")
+    async def team(self, info: strawberry.Info) -> list[Annotated["Inspector", strawberry.lazy("gateway.types")]]:
+        found = await info.context["loaders"].inspectors.load_many(self.member_ids)
+        return [i for i in found if i is not None]
+
+    @strawberry.field(description="The school supervised, when the target is a school.")
+    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.types")] | None:
+        if self.target_kind != "school":
+            return None
+        return await info.context["loaders"].schools.load(self.target_id)
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> Activity:
+        return cls(
+            id=strawberry.ID(d["id"]), kind=Labelled.of(d["kind"]), topic=d.get("topic"), title=d["title"],
+            target_kind=d["targetKind"], target_id=d["targetId"], target_name=d["targetName"], period=d["period"],
+            planned_month=d["plannedMonth"], source=d["source"], status=Labelled.of(d["status"]),
+            findings=[
+                Finding(area=Labelled.of(f["area"]), severity=Labelled.of(f["severity"]), description=f["description"],
+                        rule_broken=f["ruleBroken"], needs_rectification=f["needsRectification"], looks_illegal=f["looksIllegal"])
+                for f in d["findings"]
+            ],
+            version=d["version"], jurisdiction_code=d["jurisdiction"], leader_id=d.get("leaderId"), member_ids=d["memberIds"],
+        )  # fmt: skip
+
+
+@strawberry.type
+class Team:
+    target_id: str
+    inspector_ids: list[str]
+
+
+@strawberry.type
+class Verification:
+    ok: bool
+    seed_matches_hash: bool
+    result_matches: bool
+    detail: str
+
+
+@strawberry.type
+class Draw:
+    """A double-random draw (双随机) and whether it verifies."""
+
+    id: strawberry.ID
+    purpose: str
+    status: str
+    seed_hash: str
+    seed: str | None
+    targets: list[str] | None
+    teams: list[Team] | None
+    verification: Verification
+    jurisdiction_code: strawberry.Private[str]
+
+    @strawberry.field
+    def jurisdiction(self) -> Jurisdiction:
+        return Jurisdiction.of(self.jurisdiction_code)
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> Draw:
+        v = d["verification"]
+        return cls(
+            id=strawberry.ID(d["id"]), purpose=d["purpose"], status=d["status"], seed_hash=d["seedHash"], seed=d.get("seed"),
+            targets=d.get("targets"),
+            teams=[Team(target_id=t["targetId"], inspector_ids=t["inspectorIds"]) for t in d["teams"]] if d.get("teams") else None,
+            verification=Verification(ok=v["ok"], seed_matches_hash=v["seedMatchesHash"], result_matches=v["resultMatches"], detail=v["detail"]),
+            jurisdiction_code=d["jurisdiction"],
+        )  # fmt: skip
+
+
+@strawberry.type
+class UnvisitedSchool:
+    id: str
+    name: str
+    responsible_inspector_id: str | None
+
+
+@strawberry.type
+class ZoneCoverage:
+    zone_id: str | None
+    zone_name: str | None
+    schools: int
+    visited: int
+    not_visited: list[UnvisitedSchool]
+
+
+@strawberry.type
+class RoutineCoverage:
+    """Routine visits (经常性督导) this month: compulsory-education schools visited and not yet visited (S1)."""
+
+    month: str
+    schools: int
+    visited: int
+    coverage: float
+    zones: list[ZoneCoverage]
+    jurisdiction_code: strawberry.Private[str]
+
+    @strawberry.field
+    def jurisdiction(self) -> Jurisdiction:
+        return Jurisdiction.of(self.jurisdiction_code)
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> RoutineCoverage:
+        return cls(
+            month=d["month"], schools=d["schools"], visited=d["visited"], coverage=d["coverage"], jurisdiction_code=d["jurisdiction"],
+            zones=[
+                ZoneCoverage(zone_id=z["zoneId"], zone_name=z["zoneName"], schools=z["schools"], visited=z["visited"],
+                             not_visited=[UnvisitedSchool(id=s["id"], name=s["name"], responsible_inspector_id=s["responsibleInspectorId"])
+                                          for s in z["notVisited"]])
+                for z in d["zones"]
+            ],
+        )  # fmt: skip
+
+
+@strawberry.type
+class PublicFinding:
+    area: str
+    severity: str
+    description: str
+    needs_rectification: bool
+
+
+@strawberry.type
+class PublicReport:
+    """A published supervision report (督导报告), personal data removed."""
+
+    activity_id: strawberry.ID
+    kind: str
+    title: str
+    target_name: str
+    period: str
+    grade: str | None
+    summary: str
+    findings: list[PublicFinding]
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> PublicReport:
+        return cls(
+            activity_id=strawberry.ID(d["activityId"]), kind=d["kind"], title=d["title"], target_name=d["targetName"],
+            period=d["period"], grade=d.get("grade"), summary=d["summary"],
+            findings=[PublicFinding(area=f["area"], severity=f["severity"], description=f["description"],
+                                    needs_rectification=f["needsRectification"]) for f in d["findings"]],
+        )  # fmt: skip

@@ -1,0 +1,340 @@
+"""The inspection subgraph (Federation 2): activities with findings and team, draws, routine coverage, public reports."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import strawberry
+from fastapi import Request
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import GraphQLRouter
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, bearer_token
+from dudao.errors import Problem, Unauthorized
+from dudao.service import decode_cursor, page_cursor
+from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
+from services.inspection.domain.draw import Draw
+from services.inspection.projections import activities, visits
+
+
+def _caller(info: strawberry.Info) -> Principal:
+    if info.context["principal"] is None:
+        e = info.context["auth_error"]
+        raise GraphQLError(e.detail, extensions={"status": e.status, "rule": e.rule, "field": e.field})
+    return info.context["principal"]
+
+
+def _within(principal: Principal, code: str | None) -> str:
+    code = code or principal.jur
+    if not divisions.is_valid_code(code) or not principal.can_act_in(code):
+        raise GraphQLError(
+            f"jurisdiction {code} is not inside your jurisdiction {principal.jur}",
+            extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
+        )
+    return code
+
+
+@strawberry.type
+class Labelled:
+    value: str
+    label_zh: str
+
+
+def _label(kind: type, value: str | None) -> Labelled | None:
+    return Labelled(value=kind(value).value, label_zh=kind(value).label_zh) if value else None
+
+
+@strawberry.type
+class Finding:
+    area: Labelled
+    severity: Labelled
+    description: str
+    rule_broken: str
+    needs_rectification: bool
+    looks_illegal: bool
+
+
+@strawberry.federation.type(keys=["id"])
+class Activity:
+    """A supervision activity (督导活动)."""
+
+    id: strawberry.ID
+    jurisdiction: str
+    kind: Labelled
+    topic: str | None
+    title: str
+    target_kind: str
+    target_id: str
+    target_name: str
+    period: str
+    planned_month: str
+    source: str
+    status: Labelled
+    leader_id: strawberry.ID | None
+    member_ids: list[strawberry.ID]
+    findings: list[Finding]
+    version: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Activity:
+        return cls(
+            id=strawberry.ID(str(row["id"])), jurisdiction=row["jurisdiction"], kind=_label(ActivityKind, row["kind"]),
+            topic=row["topic"], title=row["title"], target_kind=row["target_kind"], target_id=row["target_id"],
+            target_name=row["target_name"], period=row["period"], planned_month=row["planned_month"], source=row["source"],
+            status=_label(Status, row["status"]), leader_id=strawberry.ID(str(row["leader_id"])) if row["leader_id"] else None,
+            member_ids=[strawberry.ID(str(m)) for m in row["member_ids"]],
+            findings=[
+                Finding(area=_label(FindingArea, f["area"]), severity=_label(Severity, f["severity"]),
+                        description=f["description"], rule_broken=f.get("rule_broken", ""),
+                        needs_rectification=f["needs_rectification"], looks_illegal=f.get("looks_illegal", False))
+                for f in row["findings"]
+            ],
+            version=row["version"],
+        )  # fmt: skip
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
+        _caller(info)
+        return await info.context["activities"].load(str(id))
+
+
+@strawberry.type
+class ActivitiesOf:
+    """The activities of one school (as target) or one inspector (as team member)."""
+
+    key: str
+    activities: list[Activity]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ActivityConnection:
+    nodes: list[Activity]
+    page_info: PageInfo
+
+
+@strawberry.type
+class Team:
+    target_id: str
+    inspector_ids: list[strawberry.ID]
+
+
+@strawberry.type
+class Verification:
+    ok: bool
+    seed_matches_hash: bool
+    result_matches: bool
+    detail: str
+
+
+@strawberry.type
+class DrawView:
+    """A double-random draw (双随机): the seed's hash before, the seed and result after, and its verification."""
+
+    id: strawberry.ID
+    jurisdiction: str
+    purpose: str
+    status: str
+    seed_hash: str
+    seed: str | None
+    targets: list[str] | None
+    teams: list[Team] | None
+    verification: Verification
+
+
+@strawberry.type
+class UnvisitedSchool:
+    id: str
+    name: str
+    responsible_inspector_id: str | None
+
+
+@strawberry.type
+class ZoneCoverage:
+    zone_id: str | None
+    zone_name: str | None
+    schools: int
+    visited: int
+    not_visited: list[UnvisitedSchool]
+
+
+@strawberry.type
+class RoutineCoverage:
+    """Routine visits (经常性督导) in a month: the compulsory-education schools visited and not yet visited (S1)."""
+
+    jurisdiction: str
+    month: str
+    schools: int
+    visited: int
+    coverage: float
+    zones: list[ZoneCoverage]
+
+
+@strawberry.type
+class PublicFinding:
+    area: str
+    severity: str
+    description: str
+    needs_rectification: bool
+
+
+@strawberry.type
+class PublicReport:
+    """A published supervision report, personal data removed."""
+
+    activity_id: strawberry.ID
+    jurisdiction: str
+    kind: str
+    title: str
+    target_name: str
+    period: str
+    grade: str | None
+    summary: str
+    findings: list[PublicFinding]
+
+
+def _page(first: int, after: str | None) -> tuple[int, int]:
+    if not 1 <= first <= 200:
+        raise GraphQLError("first must be between 1 and 200", extensions={"status": 422, "rule": "page_size", "field": "first"})
+    try:
+        return first, decode_cursor(after, "after")
+    except Problem as e:
+        raise GraphQLError(e.detail, extensions={"status": e.status, "rule": e.rule, "field": e.field}) from None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def activities(
+        self, info: strawberry.Info, jurisdiction: str | None = None, school_id: str | None = None,
+        inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
+    ) -> ActivityConnection:  # fmt: skip
+        within = _within(_caller(info), jurisdiction)
+        limit, position = _page(first, after)
+        inspector = str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
+        async with info.context["pool"].acquire() as conn:
+            rows = await activities.activity_page(
+                conn, within=within, school_id=school_id, inspector_id=inspector, status=status, after=position, limit=limit
+            )
+        cursor = page_cursor(rows, limit)
+        return ActivityConnection(nodes=[Activity.of(r) for r in rows], page_info=PageInfo(has_next_page=bool(cursor), end_cursor=cursor))
+
+    @strawberry.field(description="Activities of many schools (as targets) in one call, for the gateway's batching.")
+    async def activities_for_schools(self, info: strawberry.Info, school_ids: list[str]) -> list[ActivitiesOf]:
+        principal = _caller(info)
+        async with info.context["pool"].acquire() as conn:
+            rows = await activities.activities_of(conn, target_ids=school_ids)
+        return _grouped(school_ids, [r for r in rows if principal.can_act_in(r["jurisdiction"])], lambda r: [r["target_id"]])
+
+    @strawberry.field(description="Activities of many inspectors (as team members) in one call.")
+    async def activities_for_inspectors(self, info: strawberry.Info, inspector_ids: list[str]) -> list[ActivitiesOf]:
+        principal = _caller(info)
+        valid = [i for i in inspector_ids if _is_uuid(i)]
+        async with info.context["pool"].acquire() as conn:
+            rows = await activities.activities_of(conn, member_ids=valid)
+        visible = [r for r in rows if principal.can_act_in(r["jurisdiction"])]
+        return _grouped(inspector_ids, visible, lambda r: [str(m) for m in r["member_ids"]])
+
+    @strawberry.field
+    async def activity(self, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
+        _caller(info)
+        return await info.context["activities"].load(str(id))
+
+    @strawberry.field(description="A draw and its verification. No token needed: draws are public.")
+    def draw(self, info: strawberry.Info, id: strawberry.ID) -> DrawView | None:
+        if not _is_uuid(str(id)):
+            return None
+        application = info.context["request"].app.state.application
+        if not application.exists(uuid.UUID(str(id))):
+            return None
+        draw: Draw = application.get(uuid.UUID(str(id)), Draw)
+        result, check = draw.result, draw.verify()
+        return DrawView(
+            id=strawberry.ID(str(draw.id)), jurisdiction=draw.jurisdiction, purpose=draw.purpose, status=draw.status,
+            seed_hash=draw.seed_hash, seed=draw.seed if result else None, targets=result.targets if result else None,
+            teams=[Team(target_id=t, inspector_ids=[strawberry.ID(i) for i in result.teams[t]]) for t in result.targets]
+            if result else None,
+            verification=Verification(ok=check.ok, seed_matches_hash=check.seed_matches_hash,
+                                      result_matches=check.result_matches, detail=check.detail),
+        )  # fmt: skip
+
+    @strawberry.field(description="Which compulsory-education schools had no routine visit yet in a month (YYYY-MM).")
+    async def routine_coverage(self, info: strawberry.Info, month: str, jurisdiction: str | None = None) -> RoutineCoverage:
+        within = _within(_caller(info), jurisdiction)
+        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() or not 1 <= int(month[5:]) <= 12:
+            raise GraphQLError("month must look like 2026-10", extensions={"status": 422, "rule": "month_format", "field": "month"})
+        async with info.context["pool"].acquire() as conn:
+            data = await visits.coverage(conn, within=within, month=month)
+        zones = [
+            ZoneCoverage(zone_id=z["zone_id"], zone_name=z["zone_name"], schools=z["schools"], visited=z["visited"],
+                         not_visited=[UnvisitedSchool(**s) for s in z["not_visited"]])
+            for z in data["zones"]
+        ]  # fmt: skip
+        return RoutineCoverage(**{k: data[k] for k in ("jurisdiction", "month", "schools", "visited", "coverage")}, zones=zones)
+
+    @strawberry.field(description="Published reports with personal data removed. No token needed.")
+    async def public_reports(self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None) -> list[PublicReport]:
+        if not divisions.is_valid_code(jurisdiction):
+            raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
+        limit, position = _page(first, after)
+        async with info.context["pool"].acquire() as conn:
+            rows = await activities.public_report_page(conn, within=jurisdiction, after=position, limit=limit)
+        return [
+            PublicReport(
+                activity_id=strawberry.ID(str(r["activity_id"])), jurisdiction=r["jurisdiction"], kind=r["kind"], title=r["title"],
+                target_name=r["target_name"], period=r["period"], grade=r["grade"], summary=r["summary"],
+                findings=[PublicFinding(**f) for f in r["findings"]],
+            )  # fmt: skip
+            for r in rows
+        ]
+
+
+schema = strawberry.federation.Schema(query=Query, types=[Activity])
+
+
+def _grouped(keys: list[str], rows: list[dict], keys_of) -> list[ActivitiesOf]:
+    found: dict[str, list[Activity]] = {k: [] for k in keys}
+    for row in rows:
+        for key in keys_of(row):
+            if key in found:
+                found[key].append(Activity.of(row))
+    return [ActivitiesOf(key=k, activities=found[k]) for k in keys]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
+
+
+async def _context(request: Request) -> dict[str, Any]:
+    principal, auth_error = None, None
+    try:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("a bearer token is required", field="Authorization")
+        principal = request.app.state.verifier.verify(token)
+    except Problem as e:
+        auth_error = e
+
+    async def load(ids: list[str]) -> list[Activity | None]:
+        valid = [i for i in ids if _is_uuid(i)]
+        async with request.app.state.pool.acquire() as conn:
+            rows = {str(r["id"]): r for r in await activities.activities_by_id(conn, valid)} if valid else {}
+        return [Activity.of(rows[i]) if i in rows and principal and principal.can_act_in(rows[i]["jurisdiction"]) else None for i in ids]
+
+    return {"request": request, "principal": principal, "auth_error": auth_error, "pool": request.app.state.pool,
+            "activities": DataLoader(load_fn=load)}  # fmt: skip
+
+
+router = GraphQLRouter(schema, path="/graphql", context_getter=_context)
