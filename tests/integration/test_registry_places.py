@@ -70,10 +70,9 @@ def test_who_is_missing_training_is_answered_from_the_projection(registry, token
         untrained = active_inspector(client, "刘晓燕")
         client.post(f"/v1/inspectors/{trained}/trainings", json={"kind": "pre_service", "title": "上岗培训", "hours": 24, "completed_on": "2024-02-01"})
         client.post(f"/v1/inspectors/{trained}/trainings", json={"kind": "in_service", "title": "履职培训", "hours": 12, "completed_on": "2025-02-01"})
-        gaps = eventually(
-            lambda: len(r := client.get("/v1/inspectors/missing-training").json()) == 1 and r, what="one inspector missing training"
-        )
-        detail = client.get(f"/v1/inspectors/{trained}").json()
+        detail = projected(client, f"/v1/inspectors/{trained}", lambda b: len(b["trainings"]) == 2, "both trainings")
+        projected(client, f"/v1/inspectors/{untrained}", lambda b: b["status"] == "active", "the other inspector")
+        gaps = client.get("/v1/inspectors/missing-training").json()
     assert gaps[0]["inspector"]["id"] == untrained and gaps[0]["missing"] == ["pre_service", "in_service"]
     assert [t["kind"] for t in detail["trainings"]] == ["pre_service", "in_service"]
 
