@@ -372,3 +372,25 @@ def test_member_units_that_join_an_activity_count_in_the_registry(inspection, re
         inactive = reg.get("/v1/committees/inactive-member-units", params={"year": 2026}).json()
     assert joined.status_code == 200
     assert [(u["unit_name"], u["activities"]) for u in inactive] == [("区公安局", 0)]  # 区财政局 took part; 区气象局 is no member
+
+
+def test_a_duty_evaluation_is_graded_by_the_profiles_bands(inspection, token, settings):
+    eventually(lambda: copied(settings, "profile_copy") >= 3, what="the policy profiles copied")
+    duty = activity(kind="duty_evaluation", target_kind="department", target_id="区教委", target_name="璧山区教委")
+    with inspection.client(token()) as office:
+        location = office.post("/v1/activities", json=duty).headers["Location"]
+        for path, body in (("team", {"leader_id": "00000000-0000-0000-0000-000000000003"}), ("notice", {"notified_on": "2026-10-01"})):
+            assert office.post(f"{location}/{path}", json=body).status_code == 200
+    with inspection.client(token(role="unit", unit="区教委")) as unit:
+        assert unit.post(f"{location}/self-evaluation", json={"items": [{"item": "教育投入", "score": 88}]}).status_code == 200
+    with inspection.client(token()) as office:
+        office.post(f"{location}/on-site", json={"on": "2026-10-12"})
+        office.post(f"{location}/findings", json={"findings": [{"area": "duty_fulfilment", "severity": "minor",
+                                                                "description": "教师培训经费未足额安排", "needs_rectification": True}]})  # fmt: skip
+        drafted = office.post(f"{location}/report/draft", json={"summary": "履职总体良好", "score": 85.5})
+    assert drafted.status_code == 200, drafted.text
+    with psycopg.connect(settings.database_url) as conn:
+        [state] = conn.execute(
+            "SELECT convert_from(state, 'UTF8') FROM inspection.inspection_events WHERE topic LIKE '%ReportDrafted'"
+        ).fetchone()
+    assert '"grade":"good"' in state.replace(" ", "") and '"grade_basis":"000000@1/500000@1/500120@1"' in state.replace(" ", "")

@@ -439,3 +439,15 @@ def test_a_published_report_keeps_its_public_summary():
     activity = activity_in(Status.published)
     assert activity.public_summary == "督导报告摘要"
     assert [type(e).__name__ for e in activity.collect_events()][-2:] == ["ReportIssued", "Published"]
+
+
+def test_a_duty_evaluation_grade_follows_the_profiles_bands():
+    from services.inspection.domain.activity import grade_for
+
+    bands = {"duty_grade_excellent_min": 90, "duty_grade_good_min": 80, "duty_grade_qualified_min": 60}
+    assert [grade_for(s, bands) for s in (95, 90, 89.9, 80, 60, 59.5)] == [
+        "excellent", "excellent", "good", "good", "qualified", "unqualified",
+    ]  # fmt: skip
+    with pytest.raises(RuleViolation) as caught:
+        grade_for(70, {"duty_grade_good_min": 80})
+    assert caught.value.rule == "no_grade_bands"

@@ -20,7 +20,9 @@ from dudao.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dudao.profiles import effective
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.inspection.application import Inspection
-from services.inspection.domain.activity import Activity, ActivityKind, FindingArea, Severity, SpecialTopic, TargetKind
+from services.inspection.domain.activity import (
+    Activity, ActivityKind, FindingArea, Severity, SpecialTopic, TargetKind, grade_for,
+)  # fmt: skip
 from services.inspection.projections import activities, registry_copy
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -101,7 +103,7 @@ class MemberUnits(Strict):
 
 class ReportDraft(Strict):
     summary: Text
-    grade: Name | None = None
+    score: float | None = Field(default=None, ge=0, le=100, description="duty evaluations: the grade follows from the profile's bands")
 
 
 class ReportIssue(Strict):
@@ -285,10 +287,19 @@ def record_findings(activity_id: UUID, body: Findings, request: Request, respons
 
 
 @router.post("/activities/{activity_id}/report/draft", response_model=ActivityRead)
-def draft_report(activity_id: UUID, body: ReportDraft, request: Request, response: Response, principal: Admin):
-    return _act(
-        request, response, principal, activity_id, body, lambda a: a.draft_report(summary=body.summary, grade=body.grade, now=_now())
-    )
+async def draft_report(activity_id: UUID, body: ReportDraft, request: Request, response: Response, principal: Admin):
+    """Draft the report; a duty evaluation's score becomes a grade by the bands of the place's policy profile."""
+    grade = basis = None
+    if body.score is not None:
+        async with request.app.state.pool.acquire() as conn:
+            rows = await activities.activities_by_id(conn, [str(activity_id)])
+        code = rows[0]["jurisdiction"] if rows else principal.jur
+        profile = await _profile(request, code)
+        grade, basis = grade_for(body.score, profile.values), profile.version
+    return await asyncio.to_thread(
+        _act, request, response, principal, activity_id, body,
+        lambda a: a.draft_report(summary=body.summary, grade=grade, score=body.score, grade_basis=basis, now=_now()),
+    )  # fmt: skip
 
 
 @router.post("/activities/{activity_id}/report/approval", response_model=ActivityRead)

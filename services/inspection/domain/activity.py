@@ -19,6 +19,21 @@ from services.inspection.domain.activity_terms import (
 from services.inspection.domain.common import RuleViolation, check_transition, require_name
 
 K, S, T = ActivityKind, Status, TargetKind
+
+# A duty evaluation's grade (履职评价等次) from its score, by the bands of the place's policy profile.
+GRADE_BANDS = (("excellent", "duty_grade_excellent_min"), ("good", "duty_grade_good_min"), ("qualified", "duty_grade_qualified_min"))
+
+
+def grade_for(score: float, profile_values: Mapping[str, float]) -> str:
+    """The grade a score earns under the profile's bands; below the lowest band is unqualified."""
+    if not all(key in profile_values for _, key in GRADE_BANDS):
+        raise RuleViolation(
+            "the policy profile sets no grade bands for duty evaluations (duty_grade_*_min)", field="score", rule="no_grade_bands"
+        )
+    for grade, key in GRADE_BANDS:
+        if score >= profile_values[key]:
+            return grade
+    return "unqualified"
 NEEDS_SELF_EVALUATION = frozenset(
     {K.duty_evaluation, K.comprehensive, K.balanced_development_assessment, K.preschool_assessment, K.principal_term_end}
 )
@@ -299,8 +314,14 @@ class Activity(Aggregate):
 
     # --- report -------------------------------------------------------------------------------------------
 
-    def draft_report(self, *, summary: str, grade: str | None = None, now: datetime) -> None:
-        """Draft the supervision report (督导报告); a duty evaluation also gives the unit its grade."""
+    def draft_report(
+        self, *, summary: str, grade: str | None = None, now: datetime, score: float | None = None,
+        grade_basis: str | None = None,
+    ) -> None:  # fmt: skip
+        """Draft the supervision report (督导报告); a duty evaluation also gives the unit its score and grade.
+
+        `grade_basis` names the policy profile version whose bands turned the score into the grade.
+        """
         self._check("draft_report")
         grade = (grade or "").strip() or None
         if self.kind is K.duty_evaluation and grade is None:
@@ -313,10 +334,14 @@ class Activity(Aggregate):
                 field="grade",
                 rule="grade_only_for_duty_evaluation",
             )
-        self._report_drafted(summary=require_name(summary, "summary"), grade=grade, drafted_at=now)
+        self._report_drafted(
+            summary=require_name(summary, "summary"), grade=grade, drafted_at=now, score=score, grade_basis=grade_basis
+        )
 
     @event("ReportDrafted")
-    def _report_drafted(self, summary: str, grade: str | None, drafted_at: datetime) -> None:
+    def _report_drafted(
+        self, summary: str, grade: str | None, drafted_at: datetime, score: float | None = None, grade_basis: str | None = None
+    ) -> None:
         self.status, self.report_summary, self.grade = Status.report_drafted, summary, grade
 
     def approve_report(self, *, approved_by: str, now: datetime) -> None:
