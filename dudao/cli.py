@@ -81,20 +81,24 @@ def cmd_consume(args: argparse.Namespace) -> None:
 
 
 def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
-    """Load the demo data through the public API; it is safe to repeat."""
-    from services.registry import demo
+    """Load the demo data through the public APIs; it is safe to repeat."""
+    from services.inspection import demo as inspection_demo
+    from services.registry import demo as registry_demo
 
     token = auth.issue_dev_token(settings, sub="demo-loader", roles=["admin"], jur=jurisdiction)
-    base = settings.service_url("registry")
+    headers = {"Authorization": f"Bearer {token}"}
 
     def progress(done: int, total: int) -> None:
         print(f"\r  demo data for {jurisdiction}: {done}/{total}", end="", file=out, flush=True)
 
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        try:
-            steps = demo.load(client, jurisdiction, progress)
-        except RuntimeError as e:
-            raise SystemExit(f"\nseeding failed: {e}; see the registry log in {settings.home / 'logs'}") from None
+    try:
+        with httpx.Client(base_url=settings.service_url("registry"), headers=headers, timeout=30) as registry:
+            steps = registry_demo.load(registry, jurisdiction, progress)
+            schools = registry.get("/v1/schools", params={"jurisdiction": jurisdiction, "stage": "primary"}).json()["items"]
+        with httpx.Client(base_url=settings.service_url("inspection"), headers=headers, timeout=30) as inspection:
+            steps += inspection_demo.load(inspection, schools, jurisdiction)
+    except RuntimeError as e:
+        raise SystemExit(f"\nseeding failed: {e}; see the service logs in {settings.home / 'logs'}") from None
     print(file=out)
     return steps
 

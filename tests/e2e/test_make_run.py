@@ -89,7 +89,9 @@ def wait_for_demo(up: Up, token: str, expected: tuple[int, int]) -> None:
 
 def stored_events(pg_port: int) -> int:
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{pg_port}/dudao") as conn:
-        return conn.execute("SELECT count(*) FROM registry.registry_events").fetchone()[0]
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM registry.registry_events) + (SELECT count(*) FROM inspection.inspection_events)"
+        ).fetchone()[0]
 
 
 @pytest.fixture
