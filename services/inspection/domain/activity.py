@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from datetime import date, datetime
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -16,7 +15,8 @@ from dudao.errors import InvalidInput
 from services.inspection.domain.activity_terms import (
     ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind,
 )  # fmt: skip
-from services.inspection.domain.common import RuleViolation, check_transition, require_name
+from services.inspection.domain.common import RuleViolation, check_transition, choice, require_name
+from services.inspection.domain import records
 
 K, S, T = ActivityKind, Status, TargetKind
 
@@ -68,8 +68,6 @@ WITHOUT_SELF_EVALUATION: dict[str, frozenset[str]] = TRANSITIONS | {
 
 PERIOD = re.compile(r"\d{4}-(spring|fall)")
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)
 
 
 def transitions_for(kind: ActivityKind) -> dict[str, frozenset[str]]:
@@ -148,8 +146,8 @@ class Activity(Aggregate):
         """Put an activity on the calendar for a term (`2026-fall`) and a month (`2026-10`)."""
         if not divisions.is_valid_code(jurisdiction):
             raise InvalidInput(f"{jurisdiction!r} is not a division code", field="jurisdiction", rule="division_code")
-        kind, target_kind = _choice(ActivityKind, kind, "kind"), _choice(TargetKind, target_kind, "target_kind")
-        topic = None if topic is None else _choice(SpecialTopic, topic, "topic")
+        kind, target_kind = choice(ActivityKind, kind, "kind"), choice(TargetKind, target_kind, "target_kind")
+        topic = None if topic is None else choice(SpecialTopic, topic, "topic")
         if kind is K.special and topic is None:
             raise RuleViolation("a special supervision needs a topic", field="topic", rule="topic_required_for_special")
         if kind is not K.special and topic is not None:
@@ -183,7 +181,7 @@ class Activity(Aggregate):
             planned_month=planned_month,
             topic=topic,
             plan_id=(plan_id or "").strip() or None,
-            source=_choice(Source, source, "source"),
+            source=choice(Source, source, "source"),
             planned_at=now,
             frequency_override=(frequency_override or "").strip() or None,  # an admin's recorded reason to exceed the visit limit
         )
@@ -262,8 +260,8 @@ class Activity(Aggregate):
         if not items:
             raise InvalidInput("a self-evaluation needs at least one item", field="items", rule="non_empty")
         self._self_evaluation_submitted(
-            items=[_scored_item(item, i) for i, item in enumerate(items)],
-            evidence=[_evidence(file, i) for i, file in enumerate(evidence)],
+            items=[records.scored_item(item, i) for i, item in enumerate(items)],
+            evidence=[records.evidence_record(file, i) for i, file in enumerate(evidence)],
             submitted_by=require_name(submitted_by, "submitted_by"),
             submitted_at=now,
         )
@@ -292,7 +290,7 @@ class Activity(Aggregate):
         An empty list records a visit that found nothing.
         """
         self._check("record_findings")
-        checked = [_finding(raw, i) for i, raw in enumerate(findings)]
+        checked = [records.finding(raw, i) for i, raw in enumerate(findings)]
         seen = {f["finding_id"] for f in self._findings}
         for i, finding in enumerate(checked):
             if finding["finding_id"] in seen:
@@ -366,7 +364,7 @@ class Activity(Aggregate):
             target_id=self.target_id,
             target_name=self.target_name,
             grade=self.grade,
-            findings=[_plain(f) for f in self._findings if f["needs_rectification"]],
+            findings=[records.plain(f) for f in self._findings if f["needs_rectification"]],
             issued_on=issued_on,
             issued_at=now,
         )
@@ -409,76 +407,3 @@ class Activity(Aggregate):
     @event("Published")
     def _published(self, public_summary: str, published_at: datetime) -> None:
         self.status, self.public_summary = Status.published, public_summary
-
-
-E = TypeVar("E", bound=Enum)
-
-
-def _choice(enum: type[E], value: Any, field: str) -> E:
-    try:
-        return enum(value)
-    except (ValueError, TypeError):
-        raise InvalidInput(
-            f"{field} must be one of {', '.join(m.value for m in enum)}, not {value!r}", field=field, rule="not_in_list"
-        ) from None
-
-
-def _text(value: Any, field: str, *, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text", field=field, rule="text")
-    return require_name(value, field) if required else value.strip()
-
-
-def _flag(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInput(f"{field} must be true or false", field=field, rule="boolean")
-    return value
-
-
-def _scored_item(item: dict, i: int) -> dict:
-    score = item.get("score")
-    if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100:
-        raise InvalidInput(f"items.{i}.score must be from 0 to 100", field=f"items.{i}.score", rule="score_range")
-    return {
-        "item": _text(item.get("item"), f"items.{i}.item"),
-        "score": float(score),
-        "comment": _text(item.get("comment", ""), f"items.{i}.comment", required=False),
-    }
-
-
-def _evidence(file: dict, i: int) -> dict:
-    field = f"evidence.{i}"
-    sha256, size, media_type = file.get("sha256"), file.get("size"), file.get("media_type")
-    if not (isinstance(sha256, str) and SHA256.fullmatch(sha256)):
-        raise InvalidInput("sha256 must be 64 hex digits", field=f"{field}.sha256", rule="sha256_format")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise InvalidInput("size must be a whole number of bytes", field=f"{field}.size", rule="size_range")
-    if not (isinstance(media_type, str) and MEDIA_TYPE.fullmatch(media_type)):
-        raise InvalidInput(
-            "media_type must look like application/pdf", field=f"{field}.media_type", rule="media_type_format"
-        )
-    return {
-        "name": _text(file.get("name"), f"{field}.name"),
-        "sha256": sha256.lower(),
-        "size": size,
-        "media_type": media_type,
-    }
-
-
-def _finding(raw: dict, i: int) -> dict:
-    """A finding as it goes into events: validated, with plain values."""
-    field = f"findings.{i}"
-    return {
-        "finding_id": _text(raw.get("finding_id"), f"{field}.finding_id"),
-        "area": _choice(FindingArea, raw.get("area"), f"{field}.area").value,
-        "severity": _choice(Severity, raw.get("severity"), f"{field}.severity").value,
-        "description": _text(raw.get("description"), f"{field}.description"),
-        "evidence": _text(raw.get("evidence", ""), f"{field}.evidence", required=False),
-        "rule_broken": _text(raw.get("rule_broken", ""), f"{field}.rule_broken", required=False),
-        "needs_rectification": _flag(raw.get("needs_rectification"), f"{field}.needs_rectification"),
-        "looks_illegal": _flag(raw.get("looks_illegal"), f"{field}.looks_illegal"),
-    }
-
-
-def _plain(finding: dict) -> dict:
-    return {**finding, "area": str(finding["area"]), "severity": str(finding["severity"])}

@@ -6,7 +6,8 @@ Copied from the registry on purpose: services are deployed apart and share only 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
 
 from dudao.errors import Conflict, InvalidInput
 
@@ -43,3 +44,27 @@ def check_transition(kind: str, transitions: Mapping[str, frozenset[str]], comma
             command=command,
             status_now=state,
         )
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def choice(enum: type[E], value: Any, field: str) -> E:
+    try:
+        return enum(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            f"{field} must be one of {', '.join(m.value for m in enum)}, not {value!r}", field=field, rule="not_in_list"
+        ) from None
+
+
+def text(value: Any, field: str, *, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text", field=field, rule="text")
+    return require_name(value, field) if required else value.strip()
+
+
+def flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field} must be true or false", field=field, rule="boolean")
+    return value

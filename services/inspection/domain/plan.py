@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -13,7 +12,7 @@ from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from services.inspection.domain.activity import TARGETS
 from services.inspection.domain.activity_terms import ActivityKind, Source, SpecialTopic, TargetKind
-from services.inspection.domain.common import Labelled, RuleViolation, check_transition, require_name
+from services.inspection.domain.common import Labelled, RuleViolation, check_transition, choice, require_name, text
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -217,24 +216,6 @@ class WorkPlan(Aggregate):
         self.status, self.revision_reason = PlanStatus.revised, reason
 
 
-E = TypeVar("E", bound=Enum)
-
-
-def _choice(enum: type[E], value: Any, field: str) -> E:
-    try:
-        return enum(value)
-    except (ValueError, TypeError):
-        raise InvalidInput(
-            f"{field} must be one of {', '.join(m.value for m in enum)}, not {value!r}", field=field, rule="not_in_list"
-        ) from None
-
-
-def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text", field=field, rule="text")
-    return require_name(value, field)
-
-
 def _item(
     *,
     item_id: Any,
@@ -248,8 +229,8 @@ def _item(
     automatic: bool,
 ) -> dict[str, Any]:
     """A plan item as it goes into events: validated, with plain values."""
-    kind = _choice(ActivityKind, kind, "kind")
-    topic = None if topic is None else _choice(SpecialTopic, topic, "topic")
+    kind = choice(ActivityKind, kind, "kind")
+    topic = None if topic is None else choice(SpecialTopic, topic, "topic")
     if kind is ActivityKind.special and topic is None:
         raise RuleViolation("a special supervision needs a topic", field="topic", rule="topic_required_for_special")
     if kind is not ActivityKind.special and topic is not None:
@@ -273,14 +254,14 @@ def _item(
     if len(set(ids)) != len(ids):
         raise InvalidInput("a target is listed twice", field="targets", rule="unique")
     return {
-        "item_id": _text(item_id, "item_id"),
+        "item_id": text(item_id, "item_id"),
         "kind": kind.value,
         "topic": topic.value if topic else None,
         "month": month,
         "targets": targets,
         "population": population,
-        "title": _text(title, "title"),
-        "source": _choice(Source, source, "source").value,
+        "title": text(title, "title"),
+        "source": choice(Source, source, "source").value,
         "automatic": automatic,
     }
 
@@ -289,7 +270,7 @@ def _target(raw: Any, kind: ActivityKind, i: int) -> dict[str, str]:
     field = f"targets.{i}"
     if not isinstance(raw, dict):
         raise InvalidInput(f"{field} must be an object", field=field, rule="object")
-    target_kind = _choice(TargetKind, raw.get("target_kind"), f"{field}.target_kind")
+    target_kind = choice(TargetKind, raw.get("target_kind"), f"{field}.target_kind")
     if target_kind not in TARGETS[kind]:
         raise RuleViolation(
             f"{kind.value} supervises {' or '.join(sorted(TARGETS[kind]))}, not {target_kind.value}",
@@ -298,8 +279,8 @@ def _target(raw: Any, kind: ActivityKind, i: int) -> dict[str, str]:
         )
     return {
         "target_kind": target_kind.value,
-        "target_id": _text(raw.get("target_id"), f"{field}.target_id"),
-        "target_name": _text(raw.get("target_name"), f"{field}.target_name"),
+        "target_id": text(raw.get("target_id"), f"{field}.target_id"),
+        "target_name": text(raw.get("target_name"), f"{field}.target_name"),
     }
 
 
