@@ -130,14 +130,21 @@ class ServedApp:
 
     def __init__(self, app, port: int):
         self.app, self.port = app, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+
+    def _start(self, port: int) -> None:
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
 
     def __enter__(self) -> ServedApp:
-        self.thread.start()
-        eventually(lambda: self.server.started, timeout=30, what="the app to start")
-        return self
+        # A free port can be taken between choosing and binding it; then uvicorn's thread ends: try another.
+        for attempt in range(3):
+            self._start(self.port if attempt == 0 else free_port())
+            eventually(lambda: self.server.started or not self.thread.is_alive(), timeout=30, what="the app to start")
+            if self.server.started:
+                return self
+        raise AssertionError("the app could not bind a port three times")
 
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True

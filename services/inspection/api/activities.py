@@ -17,7 +17,7 @@ from dudao import blobs
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, check_scope, require
 from dudao.errors import Conflict, Forbidden, InvalidInput, NotFound
-from dudao.profiles import effective
+from dudao.profiles import effective_from_copy
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.inspection.application import Inspection
 from services.inspection.domain.activity import (
@@ -170,7 +170,7 @@ def _scope(principal: Principal) -> Callable[[Any], None]:
 
 async def _profile(request: Request, code: str):
     async with request.app.state.pool.acquire() as conn:
-        return effective(code, await registry_copy.profiles_along(conn, [*divisions.ancestors(code), code]))
+        return await effective_from_copy(conn, "inspection", code)
 
 
 async def check_frequency(request: Request, body: ActivityCreate) -> None:

@@ -6,13 +6,13 @@ decided from this copy, which any replay of the registry's stream rebuilds.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
 
 from dudao import jurisdiction
 from dudao.consumer import InboundEvent
+from dudao.profiles import PROFILE_COPY_SQL, copy_profile
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS inspection.school_copy (
@@ -50,13 +50,7 @@ CREATE TABLE IF NOT EXISTS inspection.zone_copy (
     name text NOT NULL,
     version integer NOT NULL
 );
-CREATE TABLE IF NOT EXISTS inspection.profile_copy (
-    id uuid PRIMARY KEY,
-    jurisdiction text NOT NULL UNIQUE,
-    version integer NOT NULL,
-    values jsonb NOT NULL
-);
-"""
+""" + PROFILE_COPY_SQL.format(schema="inspection")
 
 _STATUS = {
     "Inspector.Appointed": "appointed", "Inspector.Filed": "filed", "Inspector.Activated": "active",
@@ -120,22 +114,6 @@ async def _inspector(conn: asyncpg.Connection, e: InboundEvent) -> None:
     )
 
 
-async def _profile(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    d = e.data
-    if e.type == "PolicyProfile.Created":
-        await conn.execute(
-            "INSERT INTO inspection.profile_copy (id, jurisdiction, version, values) VALUES ($1, $2, $3, $4::jsonb)"
-            " ON CONFLICT DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], e.version, json.dumps(d["values"]),
-        )  # fmt: skip
-    elif e.type == "PolicyProfile.Changed":
-        await conn.execute(
-            "UPDATE inspection.profile_copy SET values = (values || $3::jsonb) - $4::text[], version = $2"
-            " WHERE id = $1 AND version < $2",
-            e.aggregate_id, e.version, json.dumps(d["set_values"]), d.get("removed") or [],
-        )  # fmt: skip
-
-
 async def _zone(conn: asyncpg.Connection, e: InboundEvent) -> None:
     if e.type == "Zone.Created":
         await conn.execute(
@@ -151,7 +129,10 @@ async def _zone(conn: asyncpg.Connection, e: InboundEvent) -> None:
 
 async def copy(conn: asyncpg.Connection, event: InboundEvent) -> None:
     """Keep what inspection needs from one registry event; the rest of the registry is none of its business."""
-    handler = {"School": _school, "Inspector": _inspector, "Zone": _zone, "PolicyProfile": _profile}.get(event.aggregate)
+    if event.aggregate == "PolicyProfile":
+        await copy_profile(conn, "inspection", event)
+        return
+    handler = {"School": _school, "Inspector": _inspector, "Zone": _zone}.get(event.aggregate)
     if handler is not None:
         await handler(conn, event)
 
@@ -187,8 +168,3 @@ async def active_inspectors(conn: asyncpg.Connection, *, within: str) -> list[di
         jurisdiction.prefix(within) + "%",
     )
     return [dict(r) for r in rows]
-
-
-async def profiles_along(conn: asyncpg.Connection, codes: list[str]) -> dict[str, tuple[int, dict[str, Any]]]:
-    rows = await conn.fetch("SELECT jurisdiction, version, values FROM inspection.profile_copy WHERE jurisdiction = ANY($1::text[])", codes)
-    return {r["jurisdiction"]: (r["version"], json.loads(r["values"])) for r in rows}
