@@ -18,7 +18,7 @@ import httpx
 from dudao import auth, jurisdiction
 from dudao.config import Settings
 
-RUNNING = ("registry", "inspection")  # services that exist so far; the rest join as their issues land
+RUNNING = ("registry", "inspection", "accountability")  # services that exist so far; the rest join as their issues land
 
 
 def _service_module(name: str):

@@ -31,6 +31,8 @@ class Settings:
     jwks_url: str | None = None
     dev_key_path: Path = Path(".dudao/dev-key.pem")
     postgres_lock_timeout_s: int = 5
+    pg_write_pool: int = 4  # psycopg connections of the event store per process (writes are serialised anyway)
+    pg_read_pool: int = 8  # asyncpg connections per process for reads, projections and dead letters
     subgraph_timeout_s: float = 5.0
     embedded_postgres_port: int = EMBEDDED_POSTGRES_PORT
     embedded_nats_port: int = EMBEDDED_NATS_PORT
@@ -52,6 +54,8 @@ class Settings:
             jwks_url=os.environ.get("DUDAO_JWKS_URL") or None,
             dev_key_path=Path(_env("DUDAO_DEV_KEY", str(home / "dev-key.pem"))),
             postgres_lock_timeout_s=int(_env("DUDAO_PG_LOCK_TIMEOUT_S", "5")),
+            pg_write_pool=int(_env("DUDAO_PG_WRITE_POOL", "4")),
+            pg_read_pool=int(_env("DUDAO_PG_READ_POOL", "8")),
             subgraph_timeout_s=float(_env("DUDAO_SUBGRAPH_TIMEOUT_S", "5")),
             embedded_postgres_port=int(_env("DUDAO_PG_PORT", str(EMBEDDED_POSTGRES_PORT))),
             embedded_nats_port=int(_env("DUDAO_NATS_PORT", str(EMBEDDED_NATS_PORT))),
@@ -76,8 +80,8 @@ class Settings:
             "POSTGRES_PASSWORD": url.password or "",
             "POSTGRES_SCHEMA": service,
             "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_s),
-            "POSTGRES_POOL_SIZE": "10",
-            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_POOL_SIZE": str(self.pg_write_pool),
+            "POSTGRES_MAX_OVERFLOW": str(self.pg_write_pool),
             "POSTGRES_PRE_PING": "y",
             "CREATE_TABLE": "y",
             "SINGLE_ROW_TRACKING": "f",  # a row per upstream position, so "was this one processed?" is exact

@@ -127,7 +127,8 @@ class LocalPostgres:
             if _port_open(self.port):
                 raise RuntimeError(f"port {self.port} is already in use; stop what listens there or pick another port")
             self._init_cluster(timeout)
-            options = f"-c listen_addresses={HOST} -p {self.port} -c unix_socket_directories=''"  # TCP only
+            # TCP only; room for every service's pools and a test suite's apps starting and stopping side by side.
+            options = f"-c listen_addresses={HOST} -p {self.port} -c unix_socket_directories='' -c max_connections=400"
             try:
                 code = self._run("pg_ctl", "-l", str(self.log), "-o", options, "-w", "-t", str(max(1, int(timeout))),
                                  "start", timeout=timeout + 5)

@@ -137,7 +137,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
         app.state.application = await asyncio.to_thread(parts.application, settings)
         if parts.on_start is not None:
             await asyncio.to_thread(parts.on_start, app.state.application)
-        app.state.pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+        app.state.pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.pg_read_pool)
         await prepare_tables(app.state.pool, parts)
         app.state.workers = Workers(settings, parts, app.state.application, app.state.pool)
         if settings.run_workers:

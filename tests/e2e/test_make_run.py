@@ -36,6 +36,7 @@ class Up:
             "DUDAO_GATEWAY_PORT": str(ports["gateway"]),
             "DUDAO_REGISTRY_PORT": str(ports["registry"]),
             "DUDAO_INSPECTION_PORT": str(ports["inspection"]),
+            "DUDAO_ACCOUNTABILITY_PORT": str(ports["accountability"]),
         } | (extra_env or {})
         env.pop("DUDAO_DEV_KEY", None)
         self.proc = subprocess.Popen(
@@ -96,7 +97,7 @@ def stored_events(pg_port: int) -> int:
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    return {name: free_port() for name in ("pg", "nats", "gateway", "registry", "inspection")}
+    return {name: free_port() for name in ("pg", "nats", "gateway", "registry", "inspection", "accountability")}
 
 
 def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_sigterm(tmp_path, ports):

@@ -53,6 +53,7 @@ KEYS: dict[str, PolicyKey] = {
     "duty_grade_excellent_min": PolicyKey(float, 0, 100, "履职评价优秀等次最低分", "a duty-evaluation score at least this is excellent"),
     "duty_grade_good_min": PolicyKey(float, 0, 100, "履职评价良好等次最低分", "a duty-evaluation score at least this is good"),
     "duty_grade_qualified_min": PolicyKey(float, 0, 100, "履职评价合格等次最低分", "a duty-evaluation score at least this is qualified"),
+    "rectification_days": PolicyKey(int, 1, 365, "整改期限(天)", "default days a unit has to rectify a finding after feedback"),
     "in_service_trainings_per_term_min": PolicyKey(
         int, 0, 100, "每届在岗培训最少次数", "each inspector takes at least this many in-service trainings a term"
     ),
