@@ -11,7 +11,7 @@ from dudao.errors import InvalidInput
 from services.inspection.domain.activity import (
     NEEDS_SELF_EVALUATION, TRANSITIONS, Activity, ActivityKind, FindingArea, Severity, SpecialTopic, Status, TargetKind, transitions_for,
 )  # fmt: skip
-from services.inspection.domain.common import RuleViolation
+from dudao.rules import RuleViolation
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ from dudao.errors import InvalidInput, NotFound
 from services.accountability.domain.case import (
     CASE_TRANSITIONS, ITEM_TRANSITIONS, CaseStatus, FeedbackMode, ItemStatus, RectificationCase, case_id,
 )  # fmt: skip
-from services.accountability.domain.common import RuleViolation
+from dudao.rules import RuleViolation
 
 pytestmark = pytest.mark.unit
 

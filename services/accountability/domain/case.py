@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput, NotFound
-from services.accountability.domain.common import Labelled, RuleViolation, check_transition, choice, require_name, text
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
 
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)

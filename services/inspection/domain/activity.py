@@ -15,7 +15,7 @@ from dudao.errors import InvalidInput
 from services.inspection.domain.activity_terms import (
     ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind,
 )  # fmt: skip
-from services.inspection.domain.common import RuleViolation, check_transition, choice, require_name
+from dudao.rules import RuleViolation, check_transition, choice, require_name
 from services.inspection.domain import records
 
 K, S, T = ActivityKind, Status, TargetKind

@@ -12,7 +12,7 @@ from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from services.inspection.domain.activity import TARGETS
 from services.inspection.domain.activity_terms import ActivityKind, Source, SpecialTopic, TargetKind
-from services.inspection.domain.common import Labelled, RuleViolation, check_transition, choice, require_name, text
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 

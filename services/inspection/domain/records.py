@@ -6,7 +6,7 @@ import re
 
 from dudao.errors import InvalidInput
 from services.inspection.domain.activity_terms import FindingArea, Severity
-from services.inspection.domain.common import choice, flag, text
+from dudao.rules import choice, flag, text
 
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)

@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
-from services.inspection.domain.common import require_name
+from dudao.rules import require_name
 
 
 class RoutineVisit(Aggregate):

@@ -1,7 +1,8 @@
 """Registry domain: schools, inspectors, zones, committees and policy profiles. Plain Python, no I/O."""
 
 from services.registry.domain.committee import Committee, committee_id, composition
-from services.registry.domain.common import RuleViolation, Stage
+from dudao.rules import RuleViolation
+from services.registry.domain.stage import Stage
 from services.registry.domain.inspector import (
     Employment,
     ExitReason,

@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
-from services.registry.domain.common import RuleViolation, require_name
+from dudao.rules import RuleViolation, require_name
 
 
 def committee_id(code: str) -> UUID:

@@ -8,7 +8,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
-from services.registry.domain.common import RuleViolation, Stage, check_transition, require_name
+from dudao.rules import RuleViolation, check_transition, require_name
+from services.registry.domain.stage import Stage
 from services.registry.domain.inspector_terms import (
     Employment, ExitReason, Focus, Grade, InspectorRole, Status, TieKind, TrainingKind,
 )  # fmt: skip

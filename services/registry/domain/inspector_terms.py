@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.registry.domain.common import Labelled
+from dudao.rules import Labelled
 
 
 class Employment(Labelled):

@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
 from dudao.profiles import Effective, effective  # noqa: F401 - re-exported for the registry
-from services.registry.domain.common import require_name
+from dudao.rules import require_name
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
-from services.registry.domain.common import Labelled, RuleViolation, Stage, require_name
+from dudao.rules import Labelled, RuleViolation, require_name
+from services.registry.domain.stage import Stage
 
 
 class Ownership(Labelled):

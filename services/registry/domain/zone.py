@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from services.registry.domain.common import RuleViolation, require_name
+from dudao.rules import RuleViolation, require_name
 
 
 class Zone(Aggregate):

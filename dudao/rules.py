@@ -1,6 +1,6 @@
-"""What the accountability aggregates share: labelled enums, name rules, lifecycle checks.
+"""What every aggregate shares: labelled enums, name and value checks, lifecycle tables, rule violations.
 
-Copied from the inspection service on purpose: services are deployed apart and share only `dudao`.
+No domain words here: each service's domain builds its own enums and tables on these.
 """
 
 from __future__ import annotations

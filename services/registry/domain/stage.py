@@ -1,0 +1,32 @@
+"""School stages (学段), which schools, inspectors and their copies in other services all speak of."""
+
+from __future__ import annotations
+
+from dudao.rules import Labelled
+
+
+class Stage(Labelled):
+    """School stage (学段). Nine-year, twelve-year and complete secondary schools span stages."""
+
+    kindergarten = "kindergarten"
+    primary = "primary"
+    junior_secondary = "junior_secondary"
+    senior_secondary = "senior_secondary"
+    nine_year = "nine_year"
+    twelve_year = "twelve_year"
+    complete_secondary = "complete_secondary"
+    secondary_vocational = "secondary_vocational"
+    special_education = "special_education"
+
+
+Stage.LABELS = {  # type: ignore[attr-defined]
+    "kindergarten": "幼儿园",
+    "primary": "小学",
+    "junior_secondary": "初级中学",
+    "senior_secondary": "高级中学",
+    "nine_year": "九年一贯制学校",
+    "twelve_year": "十二年一贯制学校",
+    "complete_secondary": "完全中学",
+    "secondary_vocational": "中等职业学校",
+    "special_education": "特殊教育学校",
+}
