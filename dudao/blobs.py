@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -290,3 +292,16 @@ def save(store: BlobStore, *, name: str, media_type: str, data: bytes, max_bytes
     check(name, media_type, data, max_bytes)
     sha256 = store.put(data)
     return StoredBlob(name=_clean_name(name), sha256=sha256, size=len(data), media_type=_clean_media_type(media_type))
+
+
+def save_uploads(store: BlobStore, files: list[Any], *, max_bytes: int, field: str = "evidence") -> list[dict[str, Any]]:
+    """Decode each upload's `content_base64` (objects with name, media_type, content_base64), check and
+    store it, and return the records an event keeps; a bad file is refused naming `field.i`."""
+    stored = []
+    for i, file in enumerate(files):
+        try:
+            data = base64.b64decode(file.content_base64, validate=True)
+        except binascii.Error:
+            raise InvalidInput("content_base64 is not base64", field=f"{field}.{i}.content_base64", rule="base64") from None
+        stored.append(save(store, name=file.name, media_type=file.media_type, data=data, max_bytes=max_bytes).as_record())
+    return stored

@@ -39,6 +39,7 @@ class Settings:
     run_workers: bool = True
     blob_url: str = ""
     blob_max_bytes: int = 20 * 1024 * 1024
+    sweep_seconds: float = 300.0  # how often deadline sweepers look for lapsed deadlines
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +63,7 @@ class Settings:
             run_workers=_env("DUDAO_RUN_WORKERS", "yes").lower() not in ("0", "no", "false"),
             blob_url=_env("DUDAO_BLOB_URL", ""),
             blob_max_bytes=int(_env("DUDAO_BLOB_MAX_BYTES", str(cls.blob_max_bytes))),
+            sweep_seconds=float(_env("DUDAO_SWEEP_SECONDS", str(cls.sweep_seconds))),
         )
 
     def service_url(self, name: str) -> str:

@@ -205,13 +205,48 @@ class Consumer:
         self._tracer = telemetry.tracer("dudao.consumer")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; NATS or PostgreSQL going away only pauses it."""
+        """Consume until `stop` is set; NATS or PostgreSQL going away only pauses it.
+
+        Of all the replicas running this consumer, one consumes at a time: it holds a PostgreSQL
+        advisory lock named after the consumer, and the others wait for it. Two replicas pulling
+        from one durable consumer would apply an aggregate's events out of order (decision 006).
+        """
         await ensure_tables(self.pool, self.schema)
+        while not stop.is_set():
+            lock = await self._lead(stop)
+            if lock is None:
+                return
+            try:
+                await self._consume(stop, lock)
+            finally:
+                await _quietly(lock.close())
+
+    async def _lead(self, stop: asyncio.Event) -> asyncpg.Connection | None:
+        """Wait until this replica holds the consumer's lock (on a connection of its own); None when stopped."""
+        key = f"dudao-consumer:{self.schema}:{self.name}"
+        waiting = False
+        while not stop.is_set():
+            try:
+                conn = await asyncpg.connect(self.settings.database_url)
+                if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                    if waiting:
+                        log.info("consumer %s: this replica takes over", self.name)
+                    return conn
+                await conn.close()
+                if not waiting:
+                    log.info("consumer %s: another replica is consuming; standing by", self.name)
+                    waiting = True
+            except (OSError, asyncpg.PostgresError) as e:
+                log.warning("consumer %s: cannot reach PostgreSQL for the consumer lock (%s); retrying", self.name, e)
+            await bus.wait_or_stop(stop, 1)
+        return None
+
+    async def _consume(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, self.name)
         try:
             js = nc.jetstream(timeout=5)
             sub = None
-            while not stop.is_set():
+            while not stop.is_set() and not lock.is_closed():
                 try:
                     if sub is None:
                         sub = await self._subscribe(js)

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 
 from dudao import consumer, errors, telemetry
 from dudao.auth import Principal, TokenVerifier
+from dudao.clock import Clock
 from dudao.config import Settings
 from dudao.consumer import Consumer, Handler, ProjectionEffect, Reaction, ReactionEffect
 from dudao.errors import InvalidInput
@@ -70,12 +72,18 @@ class ServiceParts:
     projections: list[Projection] = field(default_factory=list)
     reactions: list[ReactionSpec] = field(default_factory=list)
     on_start: Callable[[ServiceApplication], object] | None = None  # e.g. install shipped reference data
+    # Other background loops (e.g. a deadline sweeper), run with the consumers.
+    background: list[Callable[[Settings, ServiceApplication, asyncpg.Pool, Clock], Runner]] = field(default_factory=list)
+
+
+class Runner(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 class Workers:
     """The relay and consumers of one service, run as background tasks until stopped."""
 
-    def __init__(self, settings: Settings, parts: ServiceParts, app: ServiceApplication, pool: asyncpg.Pool):
+    def __init__(self, settings: Settings, parts: ServiceParts, app: ServiceApplication, pool: asyncpg.Pool, clock: Clock):
         self.stop = asyncio.Event()
         self.relay = Relay(settings, app)
         self.consumers = [
@@ -92,10 +100,11 @@ class Workers:
             )
             for r in parts.reactions
         ]  # fmt: skip
+        self.background = [make(settings, app, pool, clock) for make in parts.background]
         self.tasks: list[asyncio.Task] = []
 
     def start(self, relay: bool = True, consumers: bool = True) -> None:
-        runners = ([self.relay] if relay else []) + (self.consumers if consumers else [])
+        runners = ([self.relay] if relay else []) + (self.consumers + self.background if consumers else [])
         self.tasks = [asyncio.create_task(r.run(self.stop), name=type(r).__name__) for r in runners]
 
     async def close(self) -> None:
@@ -139,7 +148,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
             await asyncio.to_thread(parts.on_start, app.state.application)
         app.state.pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.pg_read_pool)
         await prepare_tables(app.state.pool, parts)
-        app.state.workers = Workers(settings, parts, app.state.application, app.state.pool)
+        app.state.workers = Workers(settings, parts, app.state.application, app.state.pool, app.state.clock)
         if settings.run_workers:
             app.state.workers.start()
         try:
@@ -151,6 +160,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
 
     app = FastAPI(title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json")
     app.state.settings = settings
+    app.state.clock = Clock()  # deadlines and restrictions read the time here; tests move it
     app.state.verifier = TokenVerifier(settings)
     errors.install(app)
     for router in routers:
@@ -261,7 +271,7 @@ def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consum
         application = await asyncio.to_thread(parts.application, settings)
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
         await prepare_tables(pool, parts)
-        workers = Workers(settings, parts, application, pool)
+        workers = Workers(settings, parts, application, pool, Clock())
         workers.start(relay=relay, consumers=consumers)
         try:
             await asyncio.gather(*workers.tasks)

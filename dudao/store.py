@@ -144,7 +144,11 @@ class ServiceApplication(Application[UUID]):
         command: Callable[[A], Any],
         authorize: Callable[[A], Any] | None = None,
     ) -> A:
-        """Load, authorise, check `If-Match`, apply `command`, save; a concurrent writer makes it a 409."""
+        """Load, authorise, check `If-Match`, apply `command`, save; a concurrent writer makes it a 409.
+
+        A command that creates other aggregates (an escalation opening an interview) returns them
+        as a list; they are saved in the same transaction.
+        """
         aggregate = self.get(aggregate_id, kind)
         if authorize is not None:
             authorize(aggregate)
@@ -156,9 +160,10 @@ class ServiceApplication(Application[UUID]):
                 field="If-Match",
                 current_version=aggregate.version,
             )
-        command(aggregate)
+        created = command(aggregate)
+        others = [a for a in created if isinstance(a, Aggregate)] if isinstance(created, list) else []
         try:
-            self.save(aggregate, envelope=envelope)
+            self.save(aggregate, *others, envelope=envelope)
         except RecordConflictError:
             raise Conflict("changed by someone else meanwhile; reload and retry", rule="concurrent_update") from None
         return aggregate

@@ -8,6 +8,9 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from dudao import jurisdiction as divisions
+from gateway.accountability import (
+    CASE_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, RectificationCase, Restriction,
+)  # fmt: skip
 from gateway.inspection import ACTIVITY_FIELDS, COVERAGE_FIELDS, DRAW_FIELDS, Activity, Draw, PublicReport, RoutineCoverage
 from gateway.subgraphs import SubgraphClient
 from gateway.types import (
@@ -50,6 +53,9 @@ class Loaders:
 
     async def inspection(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         return await self.client.query("inspection", query, variables, self.token)
+
+    async def accountability(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return await self.client.query("accountability", query, variables, self.token)
 
 
 def _loaders(info: strawberry.Info) -> Loaders:
@@ -177,6 +183,32 @@ class Query:
             {"j": jurisdiction, "f": first},
         )
         return [PublicReport.of(r) for r in data["publicReports"]]
+
+    @strawberry.field(description="Open cases, overdue items, notices issued, rebound and on-time rectification rates.")
+    async def accountability_summary(self, info: strawberry.Info, jurisdiction: str | None = None) -> AccountabilitySummary:
+        data = await _loaders(info).accountability(
+            f"query($j: String) {{ accountabilitySummary(jurisdiction: $j) {{ {SUMMARY_FIELDS} }} }}", {"j": jurisdiction}
+        )
+        return AccountabilitySummary.of(data["accountabilitySummary"])
+
+    @strawberry.field(description="Rectification cases by jurisdiction, unit and status (opened, in_rectification, closed).")
+    async def rectification_cases(
+        self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
+        first: int = 50,
+    ) -> list[RectificationCase]:  # fmt: skip
+        data = await _loaders(info).accountability(
+            "query($j: String, $u: String, $s: String, $f: Int!) {"
+            f" rectificationCases(jurisdiction: $j, unitId: $u, status: $s, first: $f) {{ {CASE_FIELDS} }} }}",
+            {"j": jurisdiction, "u": unit_id, "s": status, "f": first},
+        )
+        return [RectificationCase.of(c) for c in data["rectificationCases"]]
+
+    @strawberry.field(description="Leaders under a circular's restriction today, and until when.")
+    async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction]:
+        data = await _loaders(info).accountability(
+            f"query($j: String) {{ restrictions(jurisdiction: $j) {{ {RESTRICTION_FIELDS} }} }}", {"j": jurisdiction}
+        )
+        return [Restriction.of(r) for r in data["restrictions"]]
 
     @strawberry.field(description="An administrative division by its code.")
     def jurisdiction(self, code: str) -> Jurisdiction | None:

@@ -1,14 +1,18 @@
-"""Assembles the accountability service: API, relay, cases read model, profile copy, and the opening reaction."""
+"""Assembles the accountability service: API, relay, read models, copies of the registry, the opening
+reaction and the deadline sweeper."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dudao import bus
+from dudao import blobs, bus
 from dudao.config import Settings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
-from services.accountability import api, projections, reactions
+from services.accountability import api, graphql, projections, reactions
 from services.accountability.application import Accountability
+from services.accountability.deadlines import DeadlineSweeper
+
+OWN = bus.stream_name("accountability"), bus.service_subjects("accountability")
 
 PARTS = ServiceParts(
     name="accountability",
@@ -17,11 +21,15 @@ PARTS = ServiceParts(
     projections=[
         Projection(
             name="registry-copy", stream=bus.stream_name("registry"), filter_subject=bus.service_subjects("registry"),
-            handler=projections.copy_registry, tables=projections.COPY_TABLES,
+            handler=projections.copy_registry, tables=projections.COPY_TABLES, version=2,
         ),
         Projection(
-            name="cases", stream=bus.stream_name("accountability"), filter_subject=bus.service_subjects("accountability"),
-            handler=projections.project, tables=projections.CASE_TABLES,
+            name="cases", stream=OWN[0], filter_subject=OWN[1],
+            handler=projections.project_case, tables=projections.CASE_TABLES, version=2,
+        ),
+        Projection(
+            name="measures", stream=OWN[0], filter_subject=OWN[1], handler=projections.project_measure,
+            tables=projections.MEASURE_TABLES,
         ),
     ],  # fmt: skip
     reactions=[
@@ -30,8 +38,12 @@ PARTS = ServiceParts(
             event_types=frozenset({"Activity.ReportIssued"}), react=reactions.open_rectification_case,
         )
     ],  # fmt: skip
+    background=[DeadlineSweeper],
 )
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return create_app(PARTS, settings or Settings.from_env(), [api.router], title="Dudao accountability (结果运用与问责)")
+    settings = settings or Settings.from_env()
+    app = create_app(PARTS, settings, [api.router, graphql.router()], title="Dudao accountability (结果运用与问责)")
+    app.state.blobs = blobs.store_from_settings(settings)  # rectification evidence; events keep only digests
+    return app

@@ -12,29 +12,13 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import GraphQLRouter
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, bearer_token
-from dudao.errors import Problem, Unauthorized
+from dudao.errors import Problem
+from dudao.subgraph import authenticate, caller, problem
+from dudao.subgraph import within as scope_of
 from dudao.service import decode_cursor, page_cursor
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
-
-
-def _caller(info: strawberry.Info) -> Principal:
-    if info.context["principal"] is None:
-        e = info.context["auth_error"]
-        raise GraphQLError(e.detail, extensions={"status": e.status, "rule": e.rule, "field": e.field})
-    return info.context["principal"]
-
-
-def _within(principal: Principal, code: str | None) -> str:
-    code = code or principal.jur
-    if not divisions.is_valid_code(code) or not principal.can_act_in(code):
-        raise GraphQLError(
-            f"jurisdiction {code} is not inside your jurisdiction {principal.jur}",
-            extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
-        )
-    return code
 
 
 @strawberry.type
@@ -97,7 +81,7 @@ class Activity:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
-        _caller(info)
+        caller(info)
         return await info.context["activities"].load(str(id))
 
 
@@ -207,7 +191,7 @@ def _page(first: int, after: str | None) -> tuple[int, int]:
     try:
         return first, decode_cursor(after, "after")
     except Problem as e:
-        raise GraphQLError(e.detail, extensions={"status": e.status, "rule": e.rule, "field": e.field}) from None
+        raise problem(e) from None
 
 
 @strawberry.type
@@ -217,7 +201,7 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, school_id: str | None = None,
         inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
     ) -> ActivityConnection:  # fmt: skip
-        within = _within(_caller(info), jurisdiction)
+        within = scope_of(caller(info), jurisdiction)
         limit, position = _page(first, after)
         inspector = str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
         async with info.context["pool"].acquire() as conn:
@@ -229,14 +213,14 @@ class Query:
 
     @strawberry.field(description="Activities of many schools (as targets) in one call, for the gateway's batching.")
     async def activities_for_schools(self, info: strawberry.Info, school_ids: list[str]) -> list[ActivitiesOf]:
-        principal = _caller(info)
+        principal = caller(info)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activities_of(conn, target_ids=school_ids)
         return _grouped(school_ids, [r for r in rows if principal.can_act_in(r["jurisdiction"])], lambda r: [r["target_id"]])
 
     @strawberry.field(description="Activities of many inspectors (as team members) in one call.")
     async def activities_for_inspectors(self, info: strawberry.Info, inspector_ids: list[str]) -> list[ActivitiesOf]:
-        principal = _caller(info)
+        principal = caller(info)
         valid = [i for i in inspector_ids if _is_uuid(i)]
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activities_of(conn, member_ids=valid)
@@ -245,7 +229,7 @@ class Query:
 
     @strawberry.field
     async def activity(self, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
-        _caller(info)
+        caller(info)
         return await info.context["activities"].load(str(id))
 
     @strawberry.field(description="A draw and its verification. No token needed: draws are public.")
@@ -268,7 +252,7 @@ class Query:
 
     @strawberry.field(description="Which compulsory-education schools had no routine visit yet in a month (YYYY-MM).")
     async def routine_coverage(self, info: strawberry.Info, month: str, jurisdiction: str | None = None) -> RoutineCoverage:
-        within = _within(_caller(info), jurisdiction)
+        within = scope_of(caller(info), jurisdiction)
         if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() or not 1 <= int(month[5:]) <= 12:
             raise GraphQLError("month must look like 2026-10", extensions={"status": 422, "rule": "month_format", "field": "month"})
         async with info.context["pool"].acquire() as conn:
@@ -318,14 +302,7 @@ def _is_uuid(value: str) -> bool:
 
 
 async def _context(request: Request) -> dict[str, Any]:
-    principal, auth_error = None, None
-    try:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("a bearer token is required", field="Authorization")
-        principal = request.app.state.verifier.verify(token)
-    except Problem as e:
-        auth_error = e
+    principal, auth_error = authenticate(request)
 
     async def load(ids: list[str]) -> list[Activity | None]:
         valid = [i for i in ids if _is_uuid(i)]

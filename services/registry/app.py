@@ -31,7 +31,14 @@ PARTS = ServiceParts(
             filter_subject=bus.service_subjects("inspection"),
             event_types=frozenset({"Activity.MemberUnitsParticipated"}),
             react=reactions.count_member_unit_participation,
-        )
+        ),
+        ReactionSpec(
+            name="sanctions",
+            stream=bus.stream_name("accountability"),
+            filter_subject=bus.service_subjects("accountability"),
+            event_types=frozenset({"AccountabilityDecision.SanctionImposed"}),
+            react=reactions.apply_sanction,
+        ),
     ],
     on_start=Registry.install_shipped_profiles,
 )

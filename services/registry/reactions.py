@@ -1,11 +1,15 @@
-"""What the registry does when inspection speaks: member units that joined an activity count toward their minimum."""
+"""What the registry does when other services speak: member units that joined an activity count toward their
+minimum (inspection); sanctions decided on a private school change its enrolment, head or licence (accountability)."""
 
 from __future__ import annotations
 
 import logging
 
 from dudao.consumer import InboundEvent, Reacting
-from services.registry.domain import Committee, committee_id
+from datetime import datetime
+from uuid import UUID
+
+from services.registry.domain import Committee, EnrolmentStatus, LicenceStatus, School, committee_id
 
 log = logging.getLogger("dudao.registry.reactions")
 
@@ -25,3 +29,20 @@ def count_member_unit_participation(event: InboundEvent, ctx: Reacting) -> None:
         else:
             log.info("%s is not a member unit of the committee of %s; not counted", name, d["jurisdiction"])
     ctx.save(committee)
+
+
+def apply_sanction(event: InboundEvent, ctx: Reacting) -> None:
+    """An accountability decision's sanction (问责处理) on a private school, applied to the school once."""
+    d = event.data
+    school: School = ctx.app.get(UUID(d["school_id"]), School)
+    now = datetime.fromisoformat(d["timestamp"])  # the decision's time: the same on every redelivery
+    match d["sanction"]:
+        case "cut_enrolment_plan":
+            school.change_enrolment_status(status=EnrolmentStatus.plan_reduced, sanction_ref=d["sanction_ref"], now=now)
+        case "stop_enrolment":
+            school.change_enrolment_status(status=EnrolmentStatus.stopped, sanction_ref=d["sanction_ref"], now=now)
+        case "replace_head":
+            school.order_head_replacement(sanction_ref=d["sanction_ref"], now=now)
+        case "revoke_licence" if school.licence is not LicenceStatus.revoked:
+            school.revoke_licence(sanction_ref=d["sanction_ref"], now=now)
+    ctx.save(school)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
 from dudao.errors import InvalidInput, NotFound
 from services.accountability.domain.case import (
-    CASE_TRANSITIONS, ITEM_TRANSITIONS, CaseStatus, FeedbackMode, ItemStatus, RectificationCase, case_id,
+    CASE_TRANSITIONS, ITEM_TRANSITIONS, UNACCEPTED, CaseStatus, FeedbackMode, ItemStatus, RectificationCase, case_id,
 )  # fmt: skip
 from dudao.rules import RuleViolation
 
@@ -18,6 +19,7 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 GIVEN = date(2026, 11, 5)
 DEADLINE = date(2026, 12, 31)
 SHA = "cd" * 32
+MEASURE = UUID("00000000-0000-0000-0000-00000000e5c1")
 S = ItemStatus
 
 
@@ -67,6 +69,13 @@ def with_feedback(findings: list[dict] | None = None, **overrides) -> Rectificat
     return case
 
 
+def escalate_after_notice(c: RectificationCase) -> None:
+    """Escalation follows a notice: where the item can be noticed, notice it first, then escalate that lapse."""
+    if c.items["f1"]["status"] in UNACCEPTED:
+        notice(c, (c.items["f1"]["deadline"] or DEADLINE) + timedelta(days=1))
+    c.escalate(item_id="f1", lapse=c.items["f1"]["lapses"] or 1, step="interview", measure_id=MEASURE, basis="000000@2")
+
+
 COMMANDS = {
     "change_deadline": lambda c: c.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason="寒假施工"),
     "report_item": lambda c: c.report_item(
@@ -76,6 +85,7 @@ COMMANDS = {
     "reject_item": lambda c: c.reject_item(item_id="f1", reason="照片不能说明问题已解决", rejected_on=date(2026, 12, 10)),
     "issue_notice": lambda c: notice(c, (c.items["f1"]["deadline"] or DEADLINE) + timedelta(days=1)),
     "recheck_item": lambda c: c.recheck_item(item_id="f1", passed=True, rechecked_on=date(2027, 6, 1), note="未反弹"),
+    "escalate": lambda c: escalate_after_notice(c),
 }
 RESULTING = {
     "change_deadline": None,  # the status stays as it was
@@ -84,6 +94,7 @@ RESULTING = {
     "reject_item": S.rejected,
     "issue_notice": None,
     "recheck_item": S.accepted,
+    "escalate": None,
 }
 assert set(COMMANDS) == set(ITEM_TRANSITIONS) == set(RESULTING)
 
@@ -141,6 +152,7 @@ def test_the_tables_are_the_documented_lifecycle():
         "reject_item": {S.reported},
         "issue_notice": unaccepted | {S.accepted},
         "recheck_item": {S.accepted},
+        "escalate": unaccepted,
     }
     assert CASE_TRANSITIONS == {"give_feedback": {CaseStatus.opened}}
 

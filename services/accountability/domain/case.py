@@ -74,6 +74,7 @@ ITEM_TRANSITIONS: dict[str, frozenset[str]] = {
     "reject_item": frozenset({S.reported}),
     "issue_notice": UNACCEPTED | {S.accepted},  # an accepted item is refused as not overdue, below
     "recheck_item": frozenset({S.accepted}),
+    "escalate": UNACCEPTED,
 }
 # Feedback is given once, and opens rectification of every item.
 CASE_TRANSITIONS: dict[str, frozenset[str]] = {"give_feedback": frozenset({CaseStatus.opened})}
@@ -140,7 +141,7 @@ class RectificationCase(Aggregate):
         self.items: dict[str, dict[str, Any]] = {
             item["item_id"]: {
                 **item, "status": S.open.value, "deadline": None, "lapses": 0, "rebounds": 0, "reports": 0,
-                "recheck_due": None, "last_rechecked_on": None,
+                "recheck_due": None, "last_rechecked_on": None, "escalations": {}, "accepted_on_time": None,
             }  # fmt: skip
             for item in items
         }
@@ -293,7 +294,10 @@ class RectificationCase(Aggregate):
 
     @event("ItemAccepted")
     def _item_accepted(self, item_id: str, accepted_on: date, recheck_due: date) -> None:
-        self.items[item_id].update(status=S.accepted.value, accepted_on=accepted_on, recheck_due=recheck_due)
+        item = self.items[item_id]
+        if item["accepted_on_time"] is None:  # on time: accepted the first time with no supervision notice
+            item["accepted_on_time"] = item["lapses"] == 0
+        item.update(status=S.accepted.value, accepted_on=accepted_on, recheck_due=recheck_due)
 
     def reject_item(self, *, item_id: str, reason: str, rejected_on: date) -> None:
         """Send a reported item back: the rectification is not good enough, the unit must report again."""
@@ -343,6 +347,26 @@ class RectificationCase(Aggregate):
         self, item_id: str, lapse: int, missed_deadline: date, new_deadline: date, issued_on: date, basis: str
     ) -> None:
         self.items[item_id].update(lapses=lapse, deadline=new_deadline)
+
+    def escalate(self, *, item_id: str, lapse: int, step: str, measure_id: UUID, basis: str) -> None:
+        """Record that this lapse took the item up the profile's ladder (interview, circular) to `measure_id`."""
+        item = self._item(item_id, "escalate")
+        if lapse != item["lapses"] or lapse < 1:
+            raise RuleViolation(
+                f"item {item_id} is at lapse {item['lapses']}, not {lapse}", field="lapse", rule="escalation_not_due", item_id=item_id
+            )
+        if step in item["escalations"]:
+            raise RuleViolation(f"item {item_id} is already escalated to {step}", field="step", rule="already_escalated")
+        self._escalated(item_id=item_id, lapse=lapse, step=require_name(step, "step"), measure_id=measure_id, basis=basis)
+
+    @event("Escalated")
+    def _escalated(self, item_id: str, lapse: int, step: str, measure_id: UUID, basis: str) -> None:
+        self.items[item_id]["escalations"][step] = str(measure_id)
+
+    @property
+    def rectification_failed(self) -> bool:
+        """Whether any item missed a deadline or came back at a re-check (grounds for joint liability)."""
+        return any(item["lapses"] or item["rebounds"] for item in self.items.values())
 
     # --- re-check (复查, 回头看) -----------------------------------------------------------------------------
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -238,18 +236,9 @@ async def submit_self_evaluation(
     activity_id: UUID, body: SelfEvaluation, request: Request, response: Response, principal: UnitOrAdmin
 ) -> ActivityRead:
     """The supervised unit (role `unit`) submits its self-evaluation; evidence goes to the blob store, its digest to the event."""
-    settings = request.app.state.settings
-    stored = []
-    for i, file in enumerate(body.evidence):
-        try:
-            data = base64.b64decode(file.content_base64, validate=True)
-        except binascii.Error:
-            raise InvalidInput("content_base64 is not base64", field=f"evidence.{i}.content_base64", rule="base64") from None
-        blob = await asyncio.to_thread(
-            blobs.save, request.app.state.blobs, name=file.name, media_type=file.media_type, data=data,
-            max_bytes=settings.blob_max_bytes,
-        )  # fmt: skip
-        stored.append(blob.as_record())
+    stored = await asyncio.to_thread(
+        blobs.save_uploads, request.app.state.blobs, body.evidence, max_bytes=request.app.state.settings.blob_max_bytes
+    )
     items = [i.model_dump() for i in body.items]
 
     def authorize(activity: Activity) -> None:

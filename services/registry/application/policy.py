@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dudao.errors import Conflict
+from dudao.errors import Conflict, PreconditionFailed
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
 from services.registry.domain import PolicyProfile, profile_id
@@ -39,25 +39,48 @@ class PolicyCommands(ServiceApplication):
         )  # fmt: skip
 
     def install_shipped_profiles(self) -> int:
-        """Create the shipped profiles that do not exist yet; a place's later changes are never overwritten."""
+        """Create the shipped profiles that do not exist yet, and add keys a later release ships.
+
+        A place's own changes are never overwritten: a key the profile has, or once removed, is left alone.
+        """
         installed = 0
         for shipped in shipped_profiles():
             code = shipped["jurisdiction"]
             if self.exists(profile_id(code)):
+                self._add_shipped_keys(code, shipped)
                 continue
-            body = json.dumps(shipped, sort_keys=True).encode()
-            envelope = Envelope.for_request(
-                actor="dudao-shipped-profiles",
-                jurisdiction=code,
-                idempotency_key=f"shipped-profile:{code}",
-                request_hash=hashlib.sha256(body).hexdigest(),
-            )
             profile = PolicyProfile.create(
                 jurisdiction=code, values=shipped["values"], reason=shipped["reason"], now=datetime.now(UTC)
             )
             try:
-                self.save_new(profile, envelope)
+                self.save_new(profile, self._shipped_envelope(code, f"shipped-profile:{code}", shipped))
                 installed += 1
             except Conflict:  # another replica installed a different release's file first: keep it
                 log.info("policy profile %s was installed meanwhile", code)
         return installed
+
+    def _add_shipped_keys(self, code: str, shipped: dict[str, Any]) -> None:
+        profile = self.get(profile_id(code), PolicyProfile)
+        removed = getattr(profile, "removed_keys", set())
+        new = {k: v for k, v in shipped["values"].items() if k not in profile.values and k not in removed}
+        if not new:
+            return
+        reason = f"keys added by a later release ({', '.join(sorted(new))}): {shipped['reason']}"
+        envelope = self._shipped_envelope(code, f"shipped-profile:{code}:{','.join(sorted(new))}", new)
+        try:
+            self.change(
+                profile_id(code), PolicyProfile, profile.version, envelope,
+                lambda p: p.change(set_values=new, remove=[], reason=reason, now=datetime.now(UTC)),
+            )  # fmt: skip
+            log.info("policy profile %s: added %s from the shipped file", code, ", ".join(sorted(new)))
+        except (Conflict, PreconditionFailed):  # another replica added them first
+            log.info("policy profile %s changed meanwhile; shipped keys left for the next start", code)
+
+    @staticmethod
+    def _shipped_envelope(code: str, key: str, body: dict[str, Any]) -> Envelope:
+        return Envelope.for_request(
+            actor="dudao-shipped-profiles",
+            jurisdiction=code,
+            idempotency_key=key,
+            request_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
+        )

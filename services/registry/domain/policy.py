@@ -54,6 +54,17 @@ KEYS: dict[str, PolicyKey] = {
     "duty_grade_good_min": PolicyKey(float, 0, 100, "履职评价良好等次最低分", "a duty-evaluation score at least this is good"),
     "duty_grade_qualified_min": PolicyKey(float, 0, 100, "履职评价合格等次最低分", "a duty-evaluation score at least this is qualified"),
     "rectification_days": PolicyKey(int, 1, 365, "整改期限(天)", "default days a unit has to rectify a finding after feedback"),
+    "notice_days": PolicyKey(int, 1, 365, "督办整改期限(天)", "days a supervision notice (督办单) gives the unit after a missed deadline"),
+    "interview_at_lapse": PolicyKey(
+        int, 0, 20, "第几次逾期约谈", "escalation ladder: the missed deadline at which the unit's leaders are interviewed (0: never)"
+    ),
+    "circular_at_lapse": PolicyKey(
+        int, 0, 20, "第几次逾期通报", "escalation ladder: the missed deadline at which the unit is circulated (0: never)"
+    ),
+    "recheck_after_days": PolicyKey(int, 1, 3650, "复查间隔(天)", "days after acceptance that a rectified item is checked again (回头看)"),
+    "restriction_days": PolicyKey(
+        int, 1, 3650, "通报后限制期(天)", "days a circulated unit's leaders may not be commended, promoted or moved to key posts"
+    ),
     "in_service_trainings_per_term_min": PolicyKey(
         int, 0, 100, "每届在岗培训最少次数", "each inspector takes at least this many in-service trainings a term"
     ),
@@ -87,6 +98,7 @@ class PolicyProfile(Aggregate):
     def __init__(self, *, jurisdiction: str, values: dict[str, Any], reason: str, created_at: datetime):
         self.jurisdiction = jurisdiction
         self.values = dict(values)
+        self.removed_keys: set[str] = set()
 
     @classmethod
     def create(cls, *, jurisdiction: str, values: Mapping[str, Any], reason: str, now: datetime) -> PolicyProfile:
@@ -115,3 +127,5 @@ class PolicyProfile(Aggregate):
         self.values.update(set_values)
         for key in removed:
             self.values.pop(key, None)
+        self.removed_keys = getattr(self, "removed_keys", set()) | set(removed)
+        self.removed_keys -= set(set_values)

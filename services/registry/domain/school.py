@@ -187,6 +187,7 @@ class School(Aggregate):
     @event("PrincipalAppointed")
     def _principal_appointed(self, name: str, term_start: date, term_end: date) -> None:
         self.principal = {"name": name, "term_start": term_start, "term_end": term_end}
+        self.head_replacement_ordered = None
 
     def end_principal_term(self, *, ended_on: date, reason: str) -> None:
         """The principal's term ends (任期届满 or earlier); inspection reacts with a term-end supervision (S3)."""
@@ -231,6 +232,16 @@ class School(Aggregate):
     def _licence_revoked(self, sanction_ref: str, revoked_at: datetime) -> None:
         self.licence = LicenceStatus.revoked
         self.enrolment_status = EnrolmentStatus.stopped
+
+    def order_head_replacement(self, *, sanction_ref: str, now: datetime) -> None:
+        """The bureau must make a private school replace its head (撤换相关负责人); open until a new principal is appointed."""
+        self._check_sanctionable(sanction_ref)
+        if getattr(self, "head_replacement_ordered", None) != sanction_ref.strip():
+            self._head_replacement_ordered(sanction_ref=sanction_ref.strip(), ordered_at=now)
+
+    @event("HeadReplacementOrdered")
+    def _head_replacement_ordered(self, sanction_ref: str, ordered_at: datetime) -> None:
+        self.head_replacement_ordered: str | None = sanction_ref
 
     def _check_sanctionable(self, sanction_ref: str) -> None:
         if not sanction_ref.strip():

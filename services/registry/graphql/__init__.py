@@ -13,8 +13,10 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import GraphQLRouter
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, bearer_token
-from dudao.errors import Problem, Unauthorized
+from dudao.auth import Principal
+from dudao.errors import Problem
+from dudao.subgraph import authenticate
+from dudao.subgraph import within as scope_of
 from dudao.service import decode_cursor, page_cursor
 from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
 from services.registry.graphql.types import (
@@ -40,17 +42,6 @@ class SchoolConnection:
 class InspectorConnection:
     nodes: list[Inspector]
     page_info: PageInfo
-
-
-def _within(principal: Principal, code: str | None) -> str:
-    if code is None:
-        return principal.jur
-    if not divisions.is_valid_code(code) or not principal.can_act_in(code):
-        raise GraphQLError(
-            f"jurisdiction {code} is not a code inside your jurisdiction {principal.jur}",
-            extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
-        )
-    return code
 
 
 def _page_args(first: int, after: str | None) -> tuple[int, int]:
@@ -84,7 +75,7 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, stage: str | None = None,
         ownership: str | None = None, zone_id: strawberry.ID | None = None, first: int = 50, after: str | None = None,
     ) -> SchoolConnection:  # fmt: skip
-        within = _within(caller(info), jurisdiction)
+        within = scope_of(caller(info), jurisdiction)
         limit, position = _page_args(first, after)
         zone = str(zone_id) if zone_id and _is_uuid(str(zone_id)) else None
         async with info.context["pool"].acquire() as conn:
@@ -104,7 +95,7 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, employment: str | None = None,
         status: str | None = None, role: str | None = None, first: int = 50, after: str | None = None,
     ) -> InspectorConnection:  # fmt: skip
-        within = _within(caller(info), jurisdiction)
+        within = scope_of(caller(info), jurisdiction)
         limit, position = _page_args(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await directory.inspector_page(
@@ -120,20 +111,20 @@ class Query:
 
     @strawberry.field
     async def zones(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Zone]:
-        within = _within(caller(info), jurisdiction)
+        within = scope_of(caller(info), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             return [Zone.of(z) for z in await places.zone_page(conn, within=within)]
 
     @strawberry.field
     async def committee(self, info: strawberry.Info, jurisdiction: str) -> Committee | None:
-        code = _within(caller(info), jurisdiction)
+        code = scope_of(caller(info), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             row = await places.committee(conn, code)
         return Committee.of(row) if row else None
 
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree in this instance.")
     async def staffing_compliance(self, info: strawberry.Info, jurisdiction: str | None = None) -> StaffingCompliance:
-        code = _within(caller(info), jurisdiction)
+        code = scope_of(caller(info), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             return StaffingCompliance.of(await staffing_compliance(conn, code))
 
@@ -184,14 +175,7 @@ def _batch(request: Request, fetch: Callable[..., Awaitable[dict]], empty: Calla
 
 
 async def _context(request: Request) -> dict[str, Any]:
-    principal, auth_error = None, None
-    try:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("a bearer token is required", field="Authorization")
-        principal = request.app.state.verifier.verify(token)
-    except Problem as e:
-        auth_error = e
+    principal, auth_error = authenticate(request)
     return {
         "request": request,
         "principal": principal,

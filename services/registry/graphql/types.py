@@ -6,25 +6,12 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 
-from dudao.auth import Principal
-from dudao.errors import Problem
+from dudao.subgraph import caller, problem  # noqa: F401 - re-exported for the subgraph's queries
 from services.registry.domain import (
     Employment, EnrolmentStatus, ExitReason, Focus, Grade, InspectorRole, LicenceStatus, Locality, Ownership, Stage, Status,
     TieKind, TrainingKind,
 )  # fmt: skip
-
-
-def problem(e: Problem) -> GraphQLError:
-    return GraphQLError(e.detail, extensions={"status": e.status, "rule": e.rule, "field": e.field})
-
-
-def caller(info: strawberry.Info) -> Principal:
-    """The verified caller, or a GraphQL error saying why there is none."""
-    if info.context["principal"] is None:
-        raise problem(info.context["auth_error"])
-    return info.context["principal"]
 
 
 @strawberry.type

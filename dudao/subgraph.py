@@ -1,0 +1,45 @@
+"""What every service's GraphQL subgraph shares: who is calling, problems as GraphQL errors, jurisdiction scope."""
+
+from __future__ import annotations
+
+import strawberry
+from fastapi import Request
+from graphql import GraphQLError
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, bearer_token
+from dudao.errors import Problem, Unauthorized
+
+
+def problem(e: Problem) -> GraphQLError:
+    """A problem+json problem as a GraphQL error with the same status, rule and field."""
+    return GraphQLError(e.detail, extensions={"status": e.status, "rule": e.rule, "field": e.field})
+
+
+def authenticate(request: Request) -> tuple[Principal | None, Problem | None]:
+    """The verified caller of a GraphQL request, or the problem that stops there being one (raised per field)."""
+    try:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("a bearer token is required", field="Authorization")
+        return request.app.state.verifier.verify(token), None
+    except Problem as e:
+        return None, e
+
+
+def caller(info: strawberry.Info) -> Principal:
+    """The verified caller, or a GraphQL error saying why there is none."""
+    if info.context["principal"] is None:
+        raise problem(info.context["auth_error"])
+    return info.context["principal"]
+
+
+def within(principal: Principal, code: str | None) -> str:
+    """The jurisdiction asked for (the caller's own by default), refused if outside the caller's."""
+    code = code or principal.jur
+    if not divisions.is_valid_code(code) or not principal.can_act_in(code):
+        raise GraphQLError(
+            f"jurisdiction {code} is not a code inside your jurisdiction {principal.jur}",
+            extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
+        )
+    return code

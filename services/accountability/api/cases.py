@@ -1,0 +1,262 @@
+"""Rectification routes (反馈 · 整改 · 督办 · 复查): the office's feedback and verdicts, the unit's reports and
+statement, deadlines and notices, re-checks, each case's history and its state on a past date."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from dudao import blobs
+from dudao.auth import Principal, Role, check_scope, require
+from dudao.service import command_envelope, decode_cursor, expected_version, page_cursor, set_etag
+from services.accountability.api.common import Admin, Name, Reader, Strict, Text, UnitOrAdmin, app_of, own_unit, page_size, profile_at, scope
+from services.accountability.deadlines import DeadlineSweeper
+from services.accountability.domain.case import FeedbackMode, RectificationCase
+from services.accountability.projections import case_page, item_rows, notice_page, overdue_page, summary
+
+router = APIRouter(tags=["rectification"])
+Ops = Annotated[Principal, Depends(require(Role.ops, Role.admin))]
+
+
+class Feedback(Strict):
+    """Feedback (反馈) in writing or at a meeting: the decision, the requirements, a deadline per item."""
+
+    mode: FeedbackMode
+    decision: Text
+    requirements: Text
+    given_on: date
+    deadlines: dict[str, date] = Field(default_factory=dict, description="item id -> deadline; others get the profile's default")
+
+
+class DeadlineChange(Strict):
+    deadline: date
+    reason: Text
+
+
+class EvidenceFile(Strict):
+    name: Name
+    media_type: Name
+    content_base64: str = Field(description="the file's bytes, base64-encoded")
+
+
+class ItemReport(Strict):
+    """The unit's report on one item: what it did, with evidence (佐证材料)."""
+
+    statement: Text
+    evidence: list[EvidenceFile] = Field(default_factory=list, max_length=50)
+
+
+class Rejection(Strict):
+    reason: Text
+
+
+class Recheck(Strict):
+    passed: bool
+    note: Text
+    rectify_within_days: int | None = Field(default=None, ge=1, le=365, description="a failed re-check: days to fix the rebound")
+
+
+class Statement(Strict):
+    """The unit's public rectification statement (整改情况向社会公布)."""
+
+    text: Text
+
+
+class CaseRead(BaseModel):
+    id: UUID
+    activity_id: str
+    jurisdiction: str
+    unit_kind: str
+    unit_id: str
+    unit_name: str
+    activity_title: str
+    status: str
+    feedback: dict[str, Any] | None
+    statement: dict[str, Any] | None
+    items: list[dict[str, Any]]
+    version: int
+
+    @classmethod
+    def of(cls, case: RectificationCase) -> CaseRead:
+        return cls(
+            id=case.id, activity_id=case.activity_id, jurisdiction=case.jurisdiction, unit_kind=case.unit_kind,
+            unit_id=case.unit_id, unit_name=case.unit_name, activity_title=case.activity_title, status=str(case.status),
+            feedback=case.feedback, statement=case.statement, items=[dict(i) for i in case.items.values()], version=case.version,
+        )  # fmt: skip
+
+
+class CasePage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def _act(request: Request, response: Response, principal: Principal, case_id: UUID, body: BaseModel | None, command, *, unit: bool = False) -> CaseRead:  # noqa: E501
+    def authorize(case: RectificationCase) -> None:
+        if unit:
+            own_unit(principal, case.jurisdiction, case.unit_id)
+        else:
+            check_scope(principal, case.jurisdiction)
+
+    case = await asyncio.to_thread(
+        app_of(request).on_case, case_id, expected_version(request), command_envelope(request, principal, body), authorize, command
+    )
+    set_etag(response, case.version)
+    return CaseRead.of(case)
+
+
+async def _case(request: Request, principal: Principal, case_id: UUID) -> RectificationCase:
+    case = await asyncio.to_thread(app_of(request).get, case_id, RectificationCase)
+    check_scope(principal, case.jurisdiction)
+    return case
+
+
+# --- the office: feedback, deadlines, verdicts, re-checks ---------------------------------------------------------
+
+
+@router.post("/v1/cases/{case_id}/feedback", response_model=CaseRead)
+async def give_feedback(case_id: UUID, body: Feedback, request: Request, response: Response, principal: Admin) -> CaseRead:
+    """Give feedback and set deadlines; an item without its own deadline gets the profile's rectification period."""
+    case = await _case(request, principal, case_id)
+    profile = await profile_at(request, case.jurisdiction, "rectification_days")
+    default = body.given_on + timedelta(days=profile.get("rectification_days"))
+    return await _act(request, response, principal, case_id, body, lambda c: c.give_feedback(
+        mode=body.mode, decision=body.decision, requirements=body.requirements, deadlines=body.deadlines,
+        default_deadline=default, deadline_basis=profile.version, given_on=body.given_on,
+    ))  # fmt: skip
+
+
+@router.post("/v1/cases/{case_id}/items/{item_id}/deadline", response_model=CaseRead)
+async def change_deadline(case_id: UUID, item_id: str, body: DeadlineChange, request: Request, response: Response, principal: Admin) -> CaseRead:
+    """Move an unaccepted item's deadline, with the reason recorded."""
+    return await _act(request, response, principal, case_id, body, lambda c: c.change_deadline(item_id=item_id, deadline=body.deadline, reason=body.reason))
+
+
+@router.post("/v1/cases/{case_id}/items/{item_id}/accept", response_model=CaseRead)
+async def accept_item(case_id: UUID, item_id: str, request: Request, response: Response, principal: Admin) -> CaseRead:
+    """Accept (验收) a reported item; its re-check falls due after the profile's interval."""
+    case = await _case(request, principal, case_id)
+    profile = await profile_at(request, case.jurisdiction, "recheck_after_days")
+    today = request.app.state.clock.today()
+    due = today + timedelta(days=profile.get("recheck_after_days"))
+    return await _act(request, response, principal, case_id, None, lambda c: c.accept_item(item_id=item_id, accepted_on=today, recheck_due=due))
+
+
+@router.post("/v1/cases/{case_id}/items/{item_id}/reject", response_model=CaseRead)
+async def reject_item(case_id: UUID, item_id: str, body: Rejection, request: Request, response: Response, principal: Admin) -> CaseRead:
+    """Send a reported item back with the reason; the unit reports again."""
+    today = request.app.state.clock.today()
+    return await _act(request, response, principal, case_id, body, lambda c: c.reject_item(item_id=item_id, reason=body.reason, rejected_on=today))
+
+
+@router.post("/v1/cases/{case_id}/items/{item_id}/recheck", response_model=CaseRead)
+async def recheck_item(case_id: UUID, item_id: str, body: Recheck, request: Request, response: Response, principal: Admin) -> CaseRead:
+    """Re-check (回头看) an accepted item; a failed re-check reopens it as a rebound (反弹), counted against the unit."""
+    today = request.app.state.clock.today()
+    if not body.passed and body.rectify_within_days is None:
+        case = await _case(request, principal, case_id)
+        days = (await profile_at(request, case.jurisdiction, "rectification_days")).get("rectification_days")
+    else:
+        days = body.rectify_within_days
+    new_deadline = None if body.passed else today + timedelta(days=days)
+    return await _act(request, response, principal, case_id, body, lambda c: c.recheck_item(
+        item_id=item_id, passed=body.passed, rechecked_on=today, note=body.note, new_deadline=new_deadline,
+    ))  # fmt: skip
+
+
+# --- the unit: reports and its public statement -----------------------------------------------------------------
+
+
+@router.post("/v1/cases/{case_id}/items/{item_id}/report", response_model=CaseRead)
+async def report_item(case_id: UUID, item_id: str, body: ItemReport, request: Request, response: Response, principal: UnitOrAdmin) -> CaseRead:
+    """The supervised unit (role `unit`) reports what it did about one item; evidence goes to the blob store."""
+    case = await _case(request, principal, case_id)
+    own_unit(principal, case.jurisdiction, case.unit_id)
+    stored = await asyncio.to_thread(
+        blobs.save_uploads, request.app.state.blobs, body.evidence, max_bytes=request.app.state.settings.blob_max_bytes
+    )
+    today = request.app.state.clock.today()
+    return await _act(request, response, principal, case_id, body, lambda c: c.report_item(
+        item_id=item_id, statement=body.statement, evidence=stored, reported_on=today,
+    ), unit=True)  # fmt: skip
+
+
+@router.post("/v1/cases/{case_id}/statement", response_model=CaseRead)
+async def publish_statement(case_id: UUID, body: Statement, request: Request, response: Response, principal: UnitOrAdmin) -> CaseRead:
+    """The unit publishes what it did (shown at `GET /v1/public/statements`)."""
+    today = request.app.state.clock.today()
+    return await _act(request, response, principal, case_id, body, lambda c: c.publish_statement(text=body.text, published_on=today), unit=True)
+
+
+# --- reads ------------------------------------------------------------------------------------------------------
+
+
+@router.get("/v1/cases", response_model=CasePage)
+async def list_cases(
+    request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
+    cursor: str | None = None, limit: int = 50,
+) -> CasePage:  # fmt: skip
+    """Cases by jurisdiction subtree, unit and status (opened, in_rectification, closed), with their items."""
+    within, limit = scope(principal, jurisdiction), page_size(limit)
+    async with request.app.state.pool.acquire() as conn:
+        rows = await case_page(conn, within=within, unit_id=unit_id, status=status, after=decode_cursor(cursor), limit=limit)
+        items = await item_rows(conn, [r["id"] for r in rows])
+    for row in rows:
+        row["items"] = [i for i in items if i["case_id"] == row["id"]]
+    return CasePage(items=[{k: v for k, v in r.items() if k != "position"} for r in rows], next_cursor=page_cursor(rows, limit))
+
+
+@router.get("/v1/cases/{case_id}", response_model=CaseRead)
+async def get_case(case_id: UUID, request: Request, response: Response, principal: Reader, as_of: date | None = None) -> CaseRead:
+    """A case from its events; with `as_of` (a date in China) the case as it stood at the end of that day."""
+    case = await _case(request, principal, case_id)
+    if as_of is not None:
+        case = await asyncio.to_thread(app_of(request).as_of, case_id, as_of)
+    set_etag(response, case.version)
+    return CaseRead.of(case)
+
+
+@router.get("/v1/cases/{case_id}/history")
+async def case_history(case_id: UUID, request: Request, principal: Reader) -> list[dict[str, Any]]:
+    """Every step of the case: who, what, when, why, and under which policy profile version."""
+    await _case(request, principal, case_id)
+    return await asyncio.to_thread(app_of(request).history, case_id)
+
+
+@router.get("/v1/overdue-items")
+async def overdue_items(request: Request, principal: Reader, jurisdiction: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Items past their deadline and not accepted, oldest deadline first."""
+    within, limit = scope(principal, jurisdiction), page_size(limit)
+    async with request.app.state.pool.acquire() as conn:
+        return await overdue_page(conn, within=within, today=request.app.state.clock.today(), limit=limit)
+
+
+@router.get("/v1/notices")
+async def notices(
+    request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:  # fmt: skip
+    """Supervision notices (督办单) issued: for which item, which lapse, the missed and the new deadline."""
+    within, limit = scope(principal, jurisdiction), page_size(limit)
+    async with request.app.state.pool.acquire() as conn:
+        rows = await notice_page(conn, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit)
+    return {"items": [{k: v for k, v in r.items() if k != "position"} for r in rows], "next_cursor": page_cursor(rows, limit)}
+
+
+@router.get("/v1/summary")
+async def accountability_summary(request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+    """Open cases, overdue items, notices issued, rebound rate and on-time rectification rate."""
+    within = scope(principal, jurisdiction)
+    async with request.app.state.pool.acquire() as conn:
+        return await summary(conn, within=within, today=request.app.state.clock.today())
+
+
+@router.post("/v1/ops/sweep-deadlines")
+async def sweep_deadlines(request: Request, principal: Ops) -> dict[str, Any]:
+    """Run the deadline sweeper now (it also runs every DUDAO_SWEEP_SECONDS): what was overdue, noticed, skipped."""
+    [sweeper] = [r for r in request.app.state.workers.background if isinstance(r, DeadlineSweeper)]
+    return vars(await sweeper.sweep())

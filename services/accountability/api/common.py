@@ -1,0 +1,74 @@
+"""What every accountability route shares: body types, who may call, the profile in force, paging."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, Role, check_scope, require
+from dudao.errors import Conflict, Forbidden, InvalidInput
+from dudao.profiles import Effective, effective_from_copy
+from services.accountability.application import Accountability
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Admin = Annotated[Principal, Depends(require(Role.admin))]
+UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin))]
+Reader = Annotated[Principal, Depends(require())]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Person(Strict):
+    name: Name
+    post: Name
+
+
+class Publication(Strict):
+    """What the public is told of an outcome (结果向社会公布)."""
+
+    public_text: Text
+
+
+def app_of(request: Request) -> Accountability:
+    return request.app.state.application
+
+
+def own_unit(principal: Principal, jurisdiction: str, unit_id: str) -> None:
+    """Offices act within their jurisdiction; a unit (role `unit`) only on what concerns itself."""
+    check_scope(principal, jurisdiction)
+    if Role.admin not in principal.roles and principal.unit != unit_id:
+        raise Forbidden("a unit acts on its own rectification only", field="unit", rule="own_unit_only")
+
+
+async def profile_at(request: Request, code: str, *keys: str) -> Effective:
+    """The effective policy profile at `code`; a key the rule needs and the profile lacks is a 409 naming it."""
+    async with request.app.state.pool.acquire() as conn:
+        profile = await effective_from_copy(conn, "accountability", code)
+    for key in keys:
+        if profile.get(key) is None:
+            raise Conflict(f"the policy profile at {code} has no {key}; set it in the registry", field=key, rule="policy_key_missing")
+    return profile
+
+
+def scope(principal: Principal, jurisdiction: str | None) -> str:
+    within = jurisdiction or principal.jur
+    if not divisions.is_valid_code(within):
+        raise InvalidInput(f"{within!r} is not a division code", field="jurisdiction", rule="code_format")
+    check_scope(principal, within)
+    return within
+
+
+def page_size(limit: int) -> int:
+    if not 1 <= limit <= 200:
+        raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
+    return limit
+
+
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "position"}

@@ -1,0 +1,314 @@
+"""Routes for the measures that make results bite: interviews (约谈), circulars (通报) and the restrictions they
+impose, accountability decisions (问责) with sanctions and transfers, and commendations (表彰)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from dudao.auth import Principal, check_scope
+from dudao.errors import Conflict, NotFound
+from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor
+from services.accountability.api.common import (
+    Admin, Name, Person, Publication, Reader, Strict, Text, app_of, jsonable, page_size, profile_at, scope,
+)  # fmt: skip
+from services.accountability.domain.case import RectificationCase
+from services.accountability.domain.measures import AccountabilityDecision, Circular, Commendation, Interview
+from services.accountability.domain.terms import (
+    AccountabilityTrigger, CircularTrigger, Conduct, FilingBody, InterviewTrigger, PersonAction, Sanction, TransferTo, UnitKind,
+)  # fmt: skip
+from services.accountability.projections import measure_page, restricted_names, restrictions, school_copy
+
+router = APIRouter(tags=["measures"])
+
+
+class UnitRef(Strict):
+    """The supervised unit a measure is about; `jurisdiction` defaults to the caller's."""
+
+    jurisdiction: str | None = Field(default=None, pattern=r"^\d{6}$")
+    unit_kind: UnitKind
+    unit_id: Name
+    unit_name: Name
+
+
+class InterviewCreate(UnitRef):
+    trigger: InterviewTrigger
+    reason: Text
+    case_id: UUID | None = None
+    related_departments: list[Name] = Field(default_factory=list, max_length=20, description="departments concerned by the matter")
+
+
+class InterviewRecord(Strict):
+    held_on: date
+    interviewees: list[Person] = Field(min_length=1, max_length=50)
+    record: Text
+    commitments: Text
+
+
+class InterviewFiling(Strict):
+    filed_with: list[FilingBody] = Field(description="party_committee, government and superior: all three")
+    filed_on: date
+
+
+class CircularCreate(UnitRef):
+    trigger: CircularTrigger
+    reason: Text
+    case_id: UUID | None = None
+
+
+class CircularIssue(Strict):
+    recipients: list[FilingBody]
+    leaders: list[Person] = Field(min_length=1, max_length=50, description="the leaders restricted for the profile's period")
+    content: Text
+
+
+class NamedPerson(Person):
+    action: PersonAction
+
+
+class DecisionCreate(UnitRef):
+    trigger: AccountabilityTrigger
+    reason: Text
+    people: list[NamedPerson] = Field(default_factory=list, max_length=50)
+    unit_actions: list[Text] = Field(default_factory=list, max_length=20)
+    sanctions: list[Sanction] = Field(default_factory=list, max_length=4)
+    circular_id: UUID | None = None
+    case_id: UUID | None = None
+
+
+class Transfer(Strict):
+    to: TransferTo
+    conduct: Conduct
+    receiving_body: Name
+    case_reference: Name
+
+
+class JointLiability(Strict):
+    superior_department: Name
+    reason: Text
+
+
+class CommendationCreate(UnitRef):
+    people: list[Person] = Field(default_factory=list, max_length=50)
+    reason: Text
+    activity_id: Name | None = None
+
+
+# --- shared shapes ------------------------------------------------------------------------------------------------
+
+KINDS: dict[str, tuple[str, type[Aggregate]]] = {
+    "interviews": ("interview", Interview),
+    "circulars": ("circular", Circular),
+    "decisions": ("decision", AccountabilityDecision),
+    "commendations": ("commendation", Commendation),
+}
+
+
+def _unit(principal: Principal, body: UnitRef) -> dict[str, Any]:
+    jurisdiction = body.jurisdiction or principal.jur
+    check_scope(principal, jurisdiction)
+    return {"jurisdiction": jurisdiction, "unit_kind": body.unit_kind, "unit_id": body.unit_id, "unit_name": body.unit_name}
+
+
+def _read(measure: Aggregate) -> dict[str, Any]:
+    """A measure as its aggregate holds it now."""
+    state = {k: v for k, v in vars(measure).items() if not k.startswith("_")}
+    return state | {"id": measure.id, "version": measure.version, "status": str(getattr(measure, "status", ""))}
+
+
+async def _create(request: Request, response: Response, principal: Principal, body: BaseModel, kind: str, make: Callable[[UUID], Aggregate]) -> dict[str, Any]:  # noqa: E501
+    measure = make(new_aggregate_id(request, principal, kind))
+    saved = await asyncio.to_thread(app_of(request).save_new, measure, command_envelope(request, principal, body))
+    response.status_code = 201
+    response.headers["Location"] = f"/v1/{kind}/{saved.id}"
+    response.headers["ETag"] = f'"{saved.version}"'
+    return _read(saved)
+
+
+async def _act(request: Request, response: Response, principal: Principal, kind: str, measure_id: UUID, body: BaseModel | None, command) -> dict[str, Any]:  # noqa: E501
+    measure = await asyncio.to_thread(
+        app_of(request).on_measure, measure_id, KINDS[kind][1], expected_version(request), command_envelope(request, principal, body),
+        lambda m: check_scope(principal, m.jurisdiction), command,
+    )  # fmt: skip
+    response.headers["ETag"] = f'"{measure.version}"'
+    return _read(measure)
+
+
+async def _get(request: Request, principal: Principal, kind: str, measure_id: UUID) -> Aggregate:
+    measure = await asyncio.to_thread(app_of(request).get, measure_id, KINDS[kind][1])
+    check_scope(principal, measure.jurisdiction)
+    return measure
+
+
+def _register_reads(kind: str) -> None:
+    row_kind, _ = KINDS[kind]
+
+    async def list_measures(
+        request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:  # fmt: skip
+        within, limit = scope(principal, jurisdiction), page_size(limit)
+        async with request.app.state.pool.acquire() as conn:
+            rows = await measure_page(conn, kind=row_kind, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit)
+        return {"items": [jsonable(r) for r in rows], "next_cursor": page_cursor(rows, limit)}
+
+    async def get_measure(measure_id: UUID, request: Request, principal: Reader) -> dict[str, Any]:
+        measure = await _get(request, principal, kind, measure_id)
+        return _read(measure) | {"history": await asyncio.to_thread(app_of(request).history, measure_id)}
+
+    list_measures.__doc__ = f"The {kind} in a jurisdiction subtree (read model), optionally of one unit."
+    get_measure.__doc__ = f"One of the {kind} from its events, with its full history."
+    router.add_api_route(f"/v1/{kind}", list_measures, methods=["GET"], name=f"list_{kind}")
+    router.add_api_route(f"/v1/{kind}/{{measure_id}}", get_measure, methods=["GET"], name=f"get_{kind}")
+
+
+for _kind in KINDS:
+    _register_reads(_kind)
+
+
+# --- interviews (约谈) --------------------------------------------------------------------------------------------
+
+
+@router.post("/v1/interviews", status_code=201)
+async def propose_interview(body: InterviewCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """Propose an interview of a unit's leaders on a trigger from the closed list; organisers follow from the unit's kind."""
+    unit, today = _unit(principal, body), request.app.state.clock.today()
+    return await _create(request, response, principal, body, "interviews", lambda id: Interview.propose(
+        id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id,
+        related_departments=body.related_departments,
+    ))  # fmt: skip
+
+
+@router.post("/v1/interviews/{measure_id}/record")
+async def record_interview(measure_id: UUID, body: InterviewRecord, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """The written record of the interview."""
+    people = [p.model_dump() for p in body.interviewees]
+    return await _act(request, response, principal, "interviews", measure_id, body, lambda m: m.record(
+        held_on=body.held_on, interviewees=people, record=body.record, commitments=body.commitments,
+    ))  # fmt: skip
+
+
+@router.post("/v1/interviews/{measure_id}/file")
+async def file_interview(measure_id: UUID, body: InterviewFiling, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """File the record with the party committee, government and superiors; afterwards it cannot change."""
+    filed_with = [b.value for b in body.filed_with]
+    return await _act(request, response, principal, "interviews", measure_id, body, lambda m: m.file(filed_with=filed_with, filed_on=body.filed_on))
+
+
+# --- circulars (通报) and restrictions ----------------------------------------------------------------------------
+
+
+@router.post("/v1/circulars", status_code=201)
+async def propose_circular(body: CircularCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """Propose a circular for ineffective, evasive or undone rectification."""
+    unit, today = _unit(principal, body), request.app.state.clock.today()
+    return await _create(request, response, principal, body, "circulars", lambda id: Circular.propose(
+        id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id,
+    ))  # fmt: skip
+
+
+@router.post("/v1/circulars/{measure_id}/issue")
+async def issue_circular(measure_id: UUID, body: CircularIssue, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """Circulate; the named leaders are restricted for the profile's `restriction_days` from today."""
+    circular = await _get(request, principal, "circulars", measure_id)
+    profile = await profile_at(request, circular.jurisdiction, "restriction_days")
+    today = request.app.state.clock.today()
+    recipients, leaders = [b.value for b in body.recipients], [p.model_dump() for p in body.leaders]
+    return await _act(request, response, principal, "circulars", measure_id, body, lambda m: m.issue(
+        recipients=recipients, leaders=leaders, content=body.content, issued_on=today,
+        restriction_days=profile.get("restriction_days"), basis=profile.version,
+    ))  # fmt: skip
+
+
+@router.get("/v1/restrictions")
+async def list_restrictions(request: Request, principal: Reader, jurisdiction: str | None = None) -> list[dict[str, Any]]:
+    """Leaders who may not be commended, promoted or moved to key posts today, with the circular and until when."""
+    within = scope(principal, jurisdiction)
+    async with request.app.state.pool.acquire() as conn:
+        return await restrictions(conn, within=within, today=request.app.state.clock.today())
+
+
+# --- accountability decisions (问责) ------------------------------------------------------------------------------
+
+
+@router.post("/v1/decisions", status_code=201)
+async def decide(body: DecisionCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """Hold a unit and named people to account; sanctions on a private school are applied by the registry."""
+    unit, today = _unit(principal, body), request.app.state.clock.today()
+    private = False
+    if body.unit_kind is UnitKind.school and body.sanctions:
+        async with request.app.state.pool.acquire() as conn:
+            school = await school_copy(conn, body.unit_id)
+        if school is None:
+            raise NotFound(f"no school {body.unit_id} in the registry (yet)", field="unit_id", rule="school_not_found")
+        private = school["ownership"] == "private"
+    people = [p.model_dump() for p in body.people]
+    return await _create(request, response, principal, body, "decisions", lambda id: AccountabilityDecision.decide(
+        id=id, **unit, private_school=private, trigger=body.trigger, reason=body.reason, people=people,
+        unit_actions=body.unit_actions, sanctions=[s.value for s in body.sanctions], decided_on=today,
+        circular_id=body.circular_id, case_id=body.case_id,
+    ))  # fmt: skip
+
+
+@router.post("/v1/decisions/{measure_id}/transfers")
+async def transfer(measure_id: UUID, body: Transfer, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """Transfer illegal conduct to law enforcement, or a suspected crime to the judiciary, with their case reference."""
+    today = request.app.state.clock.today()
+    return await _act(request, response, principal, "decisions", measure_id, body, lambda m: m.transfer(
+        to=body.to, conduct=body.conduct, receiving_body=body.receiving_body, case_reference=body.case_reference, transferred_on=today,
+    ))  # fmt: skip
+
+
+@router.post("/v1/decisions/{measure_id}/joint-liability")
+async def joint_liability(measure_id: UUID, body: JointLiability, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """Record the superior department's joint liability (连带责任) for the failed rectification the decision cites."""
+    decision = await _get(request, principal, "decisions", measure_id)
+    failed = False
+    if decision.case_id is not None:
+        try:
+            case = await asyncio.to_thread(app_of(request).get, decision.case_id, RectificationCase)
+            failed = case.rectification_failed
+        except NotFound:
+            raise Conflict(f"the cited case {decision.case_id} does not exist", field="case_id", rule="case_not_found") from None
+    today = request.app.state.clock.today()
+    return await _act(request, response, principal, "decisions", measure_id, body, lambda m: m.record_joint_liability(
+        superior_department=body.superior_department, reason=body.reason, case_failed=failed, recorded_on=today,
+    ))  # fmt: skip
+
+
+# --- commendations (表彰) -----------------------------------------------------------------------------------------
+
+
+@router.post("/v1/commendations", status_code=201)
+async def commend(body: CommendationCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """Commend a unit and its people; a leader restricted by a circular is refused (409 leader_restricted)."""
+    unit, today = _unit(principal, body), request.app.state.clock.today()
+    async with request.app.state.pool.acquire() as conn:
+        barred = await restricted_names(conn, unit_id=body.unit_id, today=today)
+    people = [p.model_dump() for p in body.people]
+    return await _create(request, response, principal, body, "commendations", lambda id: Commendation.award(
+        id=id, **unit, people=people, reason=body.reason, awarded_on=today, restricted=barred, activity_id=body.activity_id,
+    ))  # fmt: skip
+
+
+# --- publication, the same for circulars, decisions and commendations ---------------------------------------------
+
+
+def _register_publish(kind: str) -> None:
+    async def publish(measure_id: UUID, body: Publication, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+        today = request.app.state.clock.today()
+        return await _act(request, response, principal, kind, measure_id, body, lambda m: m.publish(public_text=body.public_text, published_on=today))
+
+    publish.__doc__ = f"Publish the outcome (shown at `GET /v1/public/outcomes`); afterwards the {kind[:-1]} is closed."
+    router.add_api_route(f"/v1/{kind}/{{measure_id}}/publish", publish, methods=["POST"], name=f"publish_{kind}")
+
+
+for _kind in ("circulars", "decisions", "commendations"):
+    _register_publish(_kind)

@@ -1,0 +1,210 @@
+"""Cases, their items and the supervision notices, kept from the case events; and what is read from them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from dudao import jurisdiction as divisions
+from dudao.consumer import InboundEvent
+
+CASE_TABLES = ("cases", "items", "notices")
+UNACCEPTED = ("awaiting_report", "reported", "rejected", "rebounded")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+async def project_case(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    """Apply one RectificationCase event to the case row, its items and the notices."""
+    d, case = e.data, e.aggregate_id
+    if e.aggregate != "RectificationCase":
+        return
+    if e.type == "RectificationCase.Opened":
+        await _opened(conn, e)
+        return
+    applied = await conn.fetchval(
+        "UPDATE accountability.cases SET version = $2 WHERE id = $1 AND version < $2 RETURNING id", case, e.version
+    )
+    if applied is None:  # seen already
+        return
+    item = d.get("item_id")
+    match e.type.split(".")[1]:
+        case "FeedbackGiven":
+            await conn.execute("UPDATE accountability.cases SET feedback = $2::jsonb WHERE id = $1", case, _json(d))
+            for item_id, deadline in d["deadlines"].items():
+                await _item(conn, case, item_id, status="awaiting_report", deadline=date.fromisoformat(deadline))
+        case "DeadlineChanged":
+            await _item(conn, case, item, deadline=date.fromisoformat(d["deadline"]))
+        case "ItemReported":
+            await conn.execute(
+                "UPDATE accountability.items SET status = 'reported', reports = reports + 1 WHERE case_id = $1 AND item_id = $2", case, item
+            )
+        case "ItemAccepted":
+            await conn.execute(
+                "UPDATE accountability.items SET status = 'accepted', accepted_on = $3, recheck_due = $4,"
+                " accepted_on_time = coalesce(accepted_on_time, lapses = 0) WHERE case_id = $1 AND item_id = $2",
+                case, item, date.fromisoformat(d["accepted_on"]), date.fromisoformat(d["recheck_due"]),
+            )  # fmt: skip
+        case "ItemRejected":
+            await _item(conn, case, item, status="rejected")
+        case "NoticeIssued":
+            await _item(conn, case, item, lapses=d["lapse"], deadline=date.fromisoformat(d["new_deadline"]))
+            await conn.execute(
+                "INSERT INTO accountability.notices (position, case_id, item_id, lapse, jurisdiction, unit_id, unit_name,"
+                " missed_deadline, new_deadline, issued_on, basis) SELECT $1, id, $3, $4, jurisdiction, unit_id, unit_name, $5, $6, $7, $8"
+                " FROM accountability.cases WHERE id = $2 ON CONFLICT DO NOTHING",
+                e.notification_id, case, item, d["lapse"], date.fromisoformat(d["missed_deadline"]),
+                date.fromisoformat(d["new_deadline"]), date.fromisoformat(d["issued_on"]), d["basis"],
+            )  # fmt: skip
+        case "Escalated":
+            await conn.execute(
+                "UPDATE accountability.items SET escalations = escalations || jsonb_build_object($3::text, $4::text)"
+                " WHERE case_id = $1 AND item_id = $2",
+                case, item, d["step"], d["measure_id"],
+            )  # fmt: skip
+        case "ItemRechecked" if not d["passed"]:
+            await conn.execute(
+                "UPDATE accountability.items SET status = 'rebounded', rebounds = rebounds + 1, deadline = $3, recheck_due = NULL"
+                " WHERE case_id = $1 AND item_id = $2",
+                case, item, date.fromisoformat(d["new_deadline"]),
+            )  # fmt: skip
+        case "ItemRechecked":
+            await conn.execute("UPDATE accountability.items SET recheck_due = NULL WHERE case_id = $1 AND item_id = $2", case, item)
+        case "StatementPublished":
+            await conn.execute("UPDATE accountability.cases SET statement = $2::jsonb WHERE id = $1", case, _json(d))
+    await conn.execute(
+        "UPDATE accountability.cases c SET status = CASE WHEN c.feedback IS NULL THEN 'opened' WHEN EXISTS"
+        " (SELECT 1 FROM accountability.items i WHERE i.case_id = c.id AND i.status <> 'accepted') THEN 'in_rectification'"
+        " ELSE 'closed' END WHERE id = $1",
+        case,
+    )
+
+
+async def _opened(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    d = e.data
+    inserted = await conn.fetchval(
+        "INSERT INTO accountability.cases (id, position, activity_id, jurisdiction, unit_kind, unit_id, unit_name, activity_title,"
+        " status, opened_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'opened', $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id",
+        e.aggregate_id, e.notification_id, d["activity_id"], d["jurisdiction"], d["unit_kind"], d["unit_id"], d["unit_name"],
+        d["activity_title"], datetime.fromisoformat(d["opened_at"]), e.version,
+    )  # fmt: skip
+    if inserted is None:
+        return
+    await conn.executemany(
+        "INSERT INTO accountability.items (case_id, item_id, jurisdiction, unit_id, unit_name, area, severity, description, status)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')",
+        [
+            (e.aggregate_id, i["item_id"], d["jurisdiction"], d["unit_id"], d["unit_name"], i["area"], i["severity"], i["description"])
+            for i in d["items"]
+        ],
+    )
+
+
+async def _item(conn: asyncpg.Connection, case: Any, item_id: str, **changes: Any) -> None:
+    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=3))
+    await conn.execute(
+        f"UPDATE accountability.items SET {columns} WHERE case_id = $1 AND item_id = $2", case, item_id, *changes.values()
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------------------------
+
+
+def _case(row: asyncpg.Record) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("feedback", "statement"):
+        out[key] = json.loads(out[key]) if out[key] else None
+    return out
+
+
+def _item_dict(row: asyncpg.Record) -> dict[str, Any]:
+    return dict(row) | {"escalations": json.loads(row["escalations"])}
+
+
+async def case_page(conn: asyncpg.Connection, *, within: str, unit_id: str | None, status: str | None, after: int, limit: int) -> list[dict]:
+    rows = await conn.fetch(
+        "SELECT * FROM accountability.cases WHERE jurisdiction LIKE $1 AND ($2::text IS NULL OR unit_id = $2)"
+        " AND ($3::text IS NULL OR status = $3) AND position > $4 ORDER BY position LIMIT $5",
+        divisions.prefix(within) + "%", unit_id, status, after, limit,
+    )  # fmt: skip
+    return [_case(r) for r in rows]
+
+
+async def case_row(conn: asyncpg.Connection, case_id: Any) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM accountability.cases WHERE id = $1", case_id)
+    return _case(row) if row else None
+
+
+async def item_rows(conn: asyncpg.Connection, case_ids: list[Any]) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM accountability.items WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, item_id", case_ids)
+    return [_item_dict(r) for r in rows]
+
+
+async def overdue_items(conn: asyncpg.Connection, today: date) -> list[dict[str, Any]]:
+    """Items past their deadline and not accepted, everywhere (what the deadline sweeper notices)."""
+    rows = await conn.fetch(
+        "SELECT case_id, item_id, lapses, jurisdiction FROM accountability.items"
+        " WHERE status = ANY($1::text[]) AND deadline < $2 ORDER BY deadline, case_id, item_id",
+        list(UNACCEPTED), today,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def overdue_page(conn: asyncpg.Connection, *, within: str, today: date, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM accountability.items WHERE jurisdiction LIKE $1 AND status = ANY($2::text[]) AND deadline < $3"
+        " ORDER BY deadline, case_id, item_id LIMIT $4",
+        divisions.prefix(within) + "%", list(UNACCEPTED), today, limit,
+    )  # fmt: skip
+    return [_item_dict(r) for r in rows]
+
+
+async def notice_page(conn: asyncpg.Connection, *, within: str, unit_id: str | None, after: int, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM accountability.notices WHERE jurisdiction LIKE $1 AND ($2::text IS NULL OR unit_id = $2)"
+        " AND position > $3 ORDER BY position LIMIT $4",
+        divisions.prefix(within) + "%", unit_id, after, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def summary(conn: asyncpg.Connection, *, within: str, today: date) -> dict[str, Any]:
+    """The figures an office watches, over a jurisdiction and everything under it.
+
+    Rebound rate: items that came back at a re-check, over items ever accepted.
+    On-time rate: items accepted the first time without a supervision notice, over items that were
+    accepted or got a notice (items still inside their first deadline are not judged yet).
+    """
+    like = divisions.prefix(within) + "%"
+    cases = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE status <> 'closed') AS open_cases, count(*) FILTER (WHERE status = 'closed') AS closed_cases"
+        " FROM accountability.cases WHERE jurisdiction LIKE $1",
+        like,
+    )
+    items = await conn.fetchrow(
+        "SELECT count(*) AS items,"
+        " count(*) FILTER (WHERE status = ANY($2::text[]) AND deadline < $3) AS overdue_items,"
+        " count(*) FILTER (WHERE accepted_on_time IS NOT NULL) AS ever_accepted,"
+        " count(*) FILTER (WHERE rebounds > 0) AS rebounded,"
+        " count(*) FILTER (WHERE accepted_on_time) AS on_time,"
+        " count(*) FILTER (WHERE accepted_on_time IS NOT NULL OR lapses > 0) AS judged"
+        " FROM accountability.items WHERE jurisdiction LIKE $1",
+        like, list(UNACCEPTED), today,
+    )  # fmt: skip
+    notices = await conn.fetchval("SELECT count(*) FROM accountability.notices WHERE jurisdiction LIKE $1", like)
+    return {
+        "jurisdiction": within,
+        "as_of": today,
+        "open_cases": cases["open_cases"],
+        "closed_cases": cases["closed_cases"],
+        "items": items["items"],
+        "overdue_items": items["overdue_items"],
+        "notices_issued": notices,
+        "rebound_rate": items["rebounded"] / items["ever_accepted"] if items["ever_accepted"] else None,
+        "on_time_rate": items["on_time"] / items["judged"] if items["judged"] else None,
+    }

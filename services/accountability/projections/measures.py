@@ -1,0 +1,119 @@
+"""Interviews, circulars, accountability decisions and commendations as rows; the restrictions circulars impose;
+and what the public sees once an outcome is published."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from dudao import jurisdiction as divisions
+from dudao.consumer import InboundEvent
+
+MEASURE_TABLES = ("measures", "restrictions")
+KINDS = {"Interview": "interview", "Circular": "circular", "AccountabilityDecision": "decision", "Commendation": "commendation"}
+# The event that creates each kind of measure, and the status it starts in.
+CREATED = {"Proposed": "proposed", "Decided": "decided", "Awarded": "awarded"}
+# What each later event sets the status to (None: status unchanged; details still grow).
+STATUS_AFTER = {"Recorded": "recorded", "Filed": "filed", "Issued": "issued", "Published": "published"}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+async def project_measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    """Apply one measure event: the row's status and details, and a circular's restrictions."""
+    d, name = e.data, e.type.split(".")[1]
+    kind = KINDS.get(e.aggregate)
+    if kind is None:
+        return
+    if name in CREATED:
+        unit = d["unit"]
+        await conn.execute(
+            "INSERT INTO accountability.measures (id, position, kind, jurisdiction, unit_kind, unit_id, unit_name, status, trigger,"
+            " case_id, details, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) ON CONFLICT (id) DO NOTHING",
+            e.aggregate_id, e.notification_id, kind, unit["jurisdiction"], unit["unit_kind"], unit["unit_id"], unit["unit_name"],
+            CREATED[name], d.get("trigger"), d.get("case_id"), _json({k: v for k, v in d.items() if k not in ("unit", "timestamp")}),
+            e.version,
+        )  # fmt: skip
+        return
+    applied = await conn.fetchval(
+        "UPDATE accountability.measures SET version = $2, status = coalesce($3, status),"
+        " details = details || jsonb_build_object($4::text, $5::jsonb) WHERE id = $1 AND version < $2 RETURNING jurisdiction",
+        e.aggregate_id, e.version, STATUS_AFTER.get(name), _key(name, e.version),
+        _json({k: v for k, v in d.items() if k != "timestamp"}),
+    )  # fmt: skip
+    if applied is None:
+        return
+    if name == "Published":
+        await conn.execute(
+            "UPDATE accountability.measures SET public_text = $2, published_on = $3 WHERE id = $1",
+            e.aggregate_id, d["public_text"], date.fromisoformat(d["published_on"]),
+        )  # fmt: skip
+    if e.aggregate == "Circular" and name == "Issued":
+        await conn.executemany(
+            "INSERT INTO accountability.restrictions (circular_id, jurisdiction, unit_id, unit_name, name, post, issued_on, restricted_until)"
+            " SELECT id, jurisdiction, unit_id, unit_name, $2, $3, $4, $5 FROM accountability.measures WHERE id = $1 ON CONFLICT DO NOTHING",
+            [
+                (e.aggregate_id, p["name"], p["post"], date.fromisoformat(d["issued_on"]), date.fromisoformat(d["restricted_until"]))
+                for p in d["leaders"]
+            ],
+        )
+
+
+def _key(name: str, version: int) -> str:
+    """Details keep each later event under its own name; repeatable ones (transfers, sanctions) by version."""
+    return name if name in STATUS_AFTER else f"{name}@{version}"
+
+
+# --- reads ---------------------------------------------------------------------------------------------------
+
+
+def _measure(row: asyncpg.Record) -> dict[str, Any]:
+    return dict(row) | {"details": json.loads(row["details"])}
+
+
+async def measure_row(conn: asyncpg.Connection, measure_id: Any) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM accountability.measures WHERE id = $1", measure_id)
+    return _measure(row) if row else None
+
+
+async def measure_page(
+    conn: asyncpg.Connection, *, kind: str, within: str, unit_id: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM accountability.measures WHERE kind = $1 AND jurisdiction LIKE $2 AND ($3::text IS NULL OR unit_id = $3)"
+        " AND position > $4 ORDER BY position LIMIT $5",
+        kind, divisions.prefix(within) + "%", unit_id, after, limit,
+    )  # fmt: skip
+    return [_measure(r) for r in rows]
+
+
+async def restrictions(conn: asyncpg.Connection, *, within: str, today: date) -> list[dict[str, Any]]:
+    """Leaders who may not be commended, promoted or moved to key posts today, and until when."""
+    rows = await conn.fetch(
+        "SELECT * FROM accountability.restrictions WHERE jurisdiction LIKE $1 AND restricted_until >= $2"
+        " ORDER BY restricted_until, unit_name, name",
+        divisions.prefix(within) + "%", today,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def restricted_names(conn: asyncpg.Connection, *, unit_id: str, today: date) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT name FROM accountability.restrictions WHERE unit_id = $1 AND restricted_until >= $2", unit_id, today
+    )
+    return {r["name"] for r in rows}
+
+
+async def public_outcomes(conn: asyncpg.Connection, *, within: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """Published circulars, accountability decisions and commendations: what the public may see."""
+    rows = await conn.fetch(
+        "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on FROM accountability.measures"
+        " WHERE published_on IS NOT NULL AND jurisdiction LIKE $1 AND position > $2 ORDER BY position LIMIT $3",
+        divisions.prefix(within) + "%", after, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
