@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from dudao.clock import end_of_china_day
-from dudao.errors import NotFound
+from dudao.errors import Conflict, NotFound
 from dudao.events import Envelope, to_jsonable
 from dudao.profiles import Effective
 from dudao.store import ServiceApplication, event_name
@@ -59,9 +59,13 @@ class Accountability(ServiceApplication):
             actor=SWEEPER, jurisdiction=profile.jurisdiction, idempotency_key=key, request_hash=hashlib.sha256(key.encode()).hexdigest()
         )
 
+        days = profile.get("notice_days")
+        if days is None:
+            raise Conflict(f"the policy profile at {profile.jurisdiction} has no notice_days", field="notice_days", rule="policy_key_missing")
+
         def command(case: RectificationCase) -> list[Aggregate]:
             case.issue_notice(
-                item_id=item_id, today=today, new_deadline=today + timedelta(days=profile.get("notice_days") or 15),
+                item_id=item_id, today=today, new_deadline=today + timedelta(days=days),
                 basis=profile.version, lapse=lapse,
             )  # fmt: skip
             proposed: list[Aggregate] = []

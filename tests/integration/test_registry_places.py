@@ -278,3 +278,30 @@ def test_staffing_compliance_in_a_hainan_district_hand_checked_and_rolled_up(reg
     assert (province["schools"], province["inspectors"]) == (7, 2)  # the province's roll-up covers both districts
     haikou = next(c for c in province["children"] if c["jurisdiction"] == "460100")
     assert haikou["schools"] == 7 and haikou["r1"]["required_inspectors"] == 2
+
+
+def test_a_later_release_adds_its_new_shipped_keys_without_touching_what_a_place_set_or_removed(settings):
+    """An instance installed before the accountability keys existed gets them at its next start, once."""
+    from datetime import UTC, datetime
+
+    from dudao.events import Envelope
+    from services.registry.application import Registry
+    from services.registry.application.policy import shipped_profiles
+    from services.registry.domain import PolicyProfile, profile_id
+
+    national = next(p for p in shipped_profiles() if p["jurisdiction"] == "000000")
+    older = {k: v for k, v in national["values"].items() if k not in ("notice_days", "restriction_days", "interview_at_lapse")}
+    app = Registry(settings)
+    try:
+        envelope = Envelope.for_request(actor="older-release", jurisdiction="000000")
+        app.save_new(PolicyProfile.create(jurisdiction="000000", values=older | {"notice_days": 20}, reason="old", now=datetime.now(UTC)), envelope)
+        app.change(profile_id("000000"), PolicyProfile, None, envelope, lambda p: p.change(
+            set_values={}, remove=["notice_days"], reason="a place removed it", now=datetime.now(UTC)))  # fmt: skip
+        app.install_shipped_profiles()
+        app.install_shipped_profiles()  # a second start changes nothing
+        profile = app.get(profile_id("000000"), PolicyProfile)
+    finally:
+        app.close()
+    assert profile.version == 3
+    assert profile.values["restriction_days"] == 365 and profile.values["interview_at_lapse"] == 2
+    assert "notice_days" not in profile.values  # removed on purpose: not brought back

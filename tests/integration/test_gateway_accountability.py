@@ -1,0 +1,44 @@
+"""Issue 5 through the gateway: accountabilitySummary, rectification cases with their school, restrictions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gateway.app import build as build_gateway
+from services.accountability.app import build as build_accountability
+from tests.conftest import eventually
+from tests.integration.test_accountability_chain import open_case
+from tests.integration.test_gateway_inspection import graphql
+from tests.integration.test_registry_places import school
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_summary_and_cases_with_their_school_come_through_the_gateway(settings, registry, serve, token):
+    accountability = serve(build_accountability(settings))
+    ports = settings.ports | {"registry": registry.port, "accountability": accountability.port}
+    gateway = serve(build_gateway(replace(settings, ports=ports)))
+    with registry.client(token()) as reg:
+        school_id = school(reg, "璧山区南门小学")
+    case = open_case(settings, serve, token, accountability, target_id=school_id, target_name="璧山区南门小学")
+    with accountability.client(token()) as office:
+        office.post(f"/v1/cases/{case['id']}/feedback", json={
+            "mode": "written", "decision": "限期整改", "requirements": "清理", "given_on": "2026-11-01"})  # fmt: skip
+        eventually(lambda: office.get("/v1/cases", params={"status": "in_rectification"}).json()["items"], what="feedback projected")
+
+    data = graphql(gateway, token(), """{
+        accountabilitySummary(jurisdiction: "500120") { openCases items overdueItems noticesIssued reboundRate jurisdiction { name } }
+        rectificationCases(status: "in_rectification") { unitName status school { name } items { status deadline lapses } }
+        restrictions { name } }""")  # fmt: skip
+    assert "errors" not in data, data
+    summary = data["data"]["accountabilitySummary"]
+    assert summary == {"openCases": 1, "items": 1, "overdueItems": 0, "noticesIssued": 0, "reboundRate": None,
+                       "jurisdiction": {"name": "璧山区"}}  # fmt: skip
+    [row] = data["data"]["rectificationCases"]
+    assert row["school"] == {"name": "璧山区南门小学"} and row["items"] == [{"status": "awaiting_report", "deadline": "2026-12-01", "lapses": 0}]
+    assert data["data"]["restrictions"] == []
+
+    outside = graphql(gateway, token(jur="500110"), '{ accountabilitySummary(jurisdiction: "500120") { openCases } }')
+    assert outside["errors"][0]["extensions"]["rule"] == "outside_jurisdiction"
