@@ -226,3 +226,25 @@ def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebound
     with accountability.client() as public:
         [statement] = eventually(lambda: public.get("/v1/public/statements", params={"jurisdiction": "500120"}).json()["items"], what="statement")
     assert statement["text"] == "我校已完成整改" and statement["unit_name"] == "璧山区大路小学"
+
+
+def test_lesser_sanctions_cut_the_enrolment_plan_and_order_a_new_head_in_the_registry(settings, registry, serve, token):
+    accountability = serve(build_accountability(settings))
+    with registry.client(token()) as client:
+        school_id = client.post("/v1/schools", json={
+            "name": "璧山区明德民办学校", "jurisdiction": "500120", "stage": "primary", "ownership": "private", "enrolment": 400},
+        ).json()["id"]  # fmt: skip
+    with psycopg.connect(settings.database_url) as conn:
+        eventually(lambda: conn.execute("SELECT count(*) FROM accountability.school_copy").fetchone()[0] == 1, what="school copy")
+    with accountability.client(token()) as office:
+        decided = office.post("/v1/decisions", json={
+            "unit_kind": "school", "unit_id": school_id, "unit_name": "璧山区明德民办学校", "trigger": "supervision_obstructed",
+            "reason": "拒不配合督导", "sanctions": ["cut_enrolment_plan", "replace_head"]})  # fmt: skip
+        assert decided.status_code == 201, decided.text
+    with registry.client(token()) as client:
+        eventually(lambda: client.get(f"/v1/schools/{school_id}").json()["enrolment_status"] == "plan_reduced", what="the plan cut")
+    with psycopg.connect(settings.database_url) as conn:
+        ordered = conn.execute(
+            "SELECT count(*) FROM registry.registry_events WHERE topic LIKE '%School.HeadReplacementOrdered'"
+        ).fetchone()[0]
+    assert ordered == 1
