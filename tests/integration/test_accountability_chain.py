@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 
+from dudao.clock import china_date
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
@@ -220,7 +221,7 @@ def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebound
         assert history[1]["profile_version"].startswith("000000@") and history[3]["why"] == "照片不清"
         assert history[2]["actor"] == "dalu" and history[3]["actor"] == "tester"
         # The case as it stood: the events carry real time, so "as of" yesterday is before feedback ... and today is all.
-        today = date.today()
+        today = china_date(datetime.now(UTC))  # the events' own (real) time, in China's calendar
         assert office.get(f"{path}", params={"as_of": str(today)}).json()["version"] == 8
         assert office.get(f"{path}", params={"as_of": str(today - timedelta(days=400))}).json()["rule"] == "not_yet_opened"
     with accountability.client() as public:
