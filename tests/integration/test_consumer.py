@@ -172,3 +172,35 @@ async def _equals(awaitable, expected) -> bool:
 async def _consumer_idle(harness) -> bool:
     info = await harness.js.consumer_info(bus.stream_name("registry"), "probe-effects")
     return info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_two_replicas_of_a_consumer_take_turns_one_consumes_and_the_other_takes_over(harness):
+    """Two replicas splitting one durable consumer would apply an aggregate's events out of order (decision 006)."""
+    seen: list[tuple[str, int]] = []
+
+    def tagged(replica: str):
+        async def handler(conn, event):
+            seen.append((replica, event.notification_id))
+            await record(conn, event)
+
+        return handler
+
+    harness.start(harness.consumer(tagged("a")))
+    await until(lambda: _true(harness.pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")), what="a leader")
+    harness.start(harness.consumer(tagged("b")))
+    for n in range(1, 21):
+        await harness.publish(n, f"v{n}")
+    await until(lambda: _equals(harness.effects(), [f"v{n}" for n in range(1, 21)]), what="twenty effects")
+    assert {replica for replica, _ in seen} == {"a"}, "only the replica holding the lock consumes"
+    assert [n for _, n in seen] == list(range(1, 21))
+
+    stop, task = harness.running.pop(0)  # the leader goes away; the standby takes over
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+    await harness.publish(21, "v21")
+    await until(lambda: _equals(harness.effects(), [f"v{n}" for n in range(1, 22)]), what="the standby to take over")
+    assert seen[-1] == ("b", 21)
+
+
+async def _true(value: Awaitable[object]) -> bool:
+    return bool(await value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -11,10 +10,9 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput, NotFound
-from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name
+from services.accountability.domain.inputs import evidence_file, finding_item, not_before
 
-SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)
 
 
 def case_id(activity_id: str) -> UUID:
@@ -80,41 +78,6 @@ ITEM_TRANSITIONS: dict[str, frozenset[str]] = {
 CASE_TRANSITIONS: dict[str, frozenset[str]] = {"give_feedback": frozenset({CaseStatus.opened})}
 
 
-def _finding(raw: Any, i: int) -> dict[str, Any]:
-    field = f"findings.{i}"
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{field} must be an object", field=field, rule="object")
-    return {
-        "item_id": text(raw.get("finding_id"), f"{field}.finding_id"),
-        "area": text(raw.get("area"), f"{field}.area"),
-        "severity": text(raw.get("severity"), f"{field}.severity"),
-        "description": text(raw.get("description"), f"{field}.description"),
-        "rule_broken": text(raw.get("rule_broken", ""), f"{field}.rule_broken", required=False),
-    }
-
-
-def _evidence(file: Any, i: int) -> dict[str, Any]:
-    field = f"evidence.{i}"
-    if not isinstance(file, dict):
-        raise InvalidInput(f"{field} must be an object", field=field, rule="object")
-    sha256, size, media_type = file.get("sha256"), file.get("size"), file.get("media_type")
-    if not (isinstance(sha256, str) and SHA256.fullmatch(sha256)):
-        raise InvalidInput("sha256 must be 64 hex digits", field=f"{field}.sha256", rule="sha256_format")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise InvalidInput("size must be a whole number of bytes", field=f"{field}.size", rule="size_range")
-    if not (isinstance(media_type, str) and MEDIA_TYPE.fullmatch(media_type)):
-        raise InvalidInput("media_type must look like application/pdf", field=f"{field}.media_type", rule="media_type_format")
-    return {"name": text(file.get("name"), f"{field}.name"), "sha256": sha256.lower(), "size": size, "media_type": media_type}
-
-
-def _not_before(day: date, earliest: date, field: str) -> date:
-    if not isinstance(day, date):
-        raise InvalidInput(f"{field} must be a date", field=field, rule="date")
-    if day < earliest:
-        raise InvalidInput(f"{field} {day} is before {earliest}", field=field, rule="deadline_in_past")
-    return day
-
-
 class RectificationCase(Aggregate):
     """The rectification (整改) of one issued report by the supervised unit, one item per finding."""
 
@@ -167,7 +130,7 @@ class RectificationCase(Aggregate):
             raise InvalidInput(f"{jurisdiction!r} is not a division code", field="jurisdiction", rule="division_code")
         if not findings:
             raise RuleViolation("the report has no finding to rectify", field="findings", rule="nothing_to_rectify")
-        items = [_finding(raw, i) for i, raw in enumerate(findings)]
+        items = [finding_item(raw, i) for i, raw in enumerate(findings)]
         if len({item["item_id"] for item in items}) != len(items):
             raise InvalidInput("a finding is listed twice", field="findings", rule="unique")
         return cls._create(
@@ -230,9 +193,9 @@ class RectificationCase(Aggregate):
         unknown = sorted(set(deadlines) - set(self.items))
         if unknown:
             raise InvalidInput(f"no item {unknown[0]!r} in this case", field=f"deadlines.{unknown[0]}", rule="unknown_item")
-        default_deadline = _not_before(default_deadline, given_on, "default_deadline")
+        default_deadline = not_before(default_deadline, given_on, "default_deadline")
         resolved = {
-            item_id: _not_before(deadlines[item_id], given_on, f"deadlines.{item_id}") if item_id in deadlines else default_deadline
+            item_id: not_before(deadlines[item_id], given_on, f"deadlines.{item_id}") if item_id in deadlines else default_deadline
             for item_id in self.items
         }
         self._feedback_given(
@@ -274,7 +237,7 @@ class RectificationCase(Aggregate):
         self._item_reported(
             item_id=item_id,
             statement=require_name(statement, "statement"),
-            evidence=[_evidence(file, i) for i, file in enumerate(evidence)],
+            evidence=[evidence_file(file, i) for i, file in enumerate(evidence)],
             reported_on=reported_on,
         )
 
@@ -382,7 +345,7 @@ class RectificationCase(Aggregate):
         if not passed:
             if new_deadline is None:
                 raise InvalidInput("a failed re-check needs a new deadline", field="new_deadline", rule="new_deadline_required")
-            _not_before(new_deadline, rechecked_on, "new_deadline")
+            not_before(new_deadline, rechecked_on, "new_deadline")
         self._item_rechecked(
             item_id=item_id, passed=passed, rechecked_on=rechecked_on, note=require_name(note, "note"), new_deadline=new_deadline
         )
