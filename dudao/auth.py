@@ -27,6 +27,7 @@ class Role(StrEnum):
     committee = "committee"
     national = "national"
     ops = "ops"
+    agency = "agency"
 
     @property
     def label_zh(self) -> str:
@@ -37,6 +38,7 @@ class Role(StrEnum):
             "committee": "督导委员会",
             "national": "国家平台",
             "ops": "运维",
+            "agency": "第三方评估机构",
         }[self.value]
 
 

@@ -24,7 +24,7 @@ async def _context(request: Request) -> dict[str, Any]:
 def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     telemetry.setup("gateway")
-    urls = {name: settings.service_url(name) for name in ("registry", "inspection", "accountability")}
+    urls = {name: settings.service_url(name) for name in ("registry", "inspection", "accountability", "monitoring")}
     subgraphs = SubgraphClient(urls, settings.subgraph_timeout_s, transport)
 
     @contextlib.asynccontextmanager

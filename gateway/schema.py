@@ -6,10 +6,15 @@ from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
+from strawberry.scalars import JSON
 
 from dudao import jurisdiction as divisions
 from gateway.accountability import (
     CASE_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, RectificationCase, Restriction,
+)  # fmt: skip
+from gateway.monitoring import (
+    BALANCED_FIELDS, COLLECTION_FIELDS, FRAMEWORK_FIELDS, RESULT_FIELDS, BalancedDevelopment, CollectionStatus, Framework,
+    MonitoringResult, build,
 )  # fmt: skip
 from gateway.inspection import ACTIVITY_FIELDS, COVERAGE_FIELDS, DRAW_FIELDS, Activity, Draw, PublicReport, RoutineCoverage
 from gateway.subgraphs import SubgraphClient
@@ -56,6 +61,9 @@ class Loaders:
 
     async def accountability(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         return await self.client.query("accountability", query, variables, self.token)
+
+    async def monitoring(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return await self.client.query("monitoring", query, variables, self.token)
 
 
 def _loaders(info: strawberry.Info) -> Loaders:
@@ -209,6 +217,46 @@ class Query:
             f"query($j: String) {{ restrictions(jurisdiction: $j) {{ {RESTRICTION_FIELDS} }} }}", {"j": jurisdiction}
         )
         return [Restriction.of(r) for r in data["restrictions"]]
+
+    @strawberry.field(description="Per-school indicators after stage splitting, per-indicator CVs and county verdicts (优质均衡).")
+    async def balanced_development(self, info: strawberry.Info, period: str, jurisdiction: str | None = None) -> BalancedDevelopment:
+        data = await _loaders(info).monitoring(
+            f"query($p: String!, $j: String) {{ balancedDevelopment(period: $p, jurisdiction: $j) {{ {BALANCED_FIELDS} }} }}",
+            {"p": period, "j": jurisdiction},
+        )
+        return BalancedDevelopment.of(data["balancedDevelopment"])
+
+    @strawberry.field(description="Any framework's results under a jurisdiction: the area's verdict and each unit's.")
+    async def monitoring_results(
+        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None,
+    ) -> MonitoringResult:  # fmt: skip
+        data = await _loaders(info).monitoring(
+            "query($f: String!, $p: String!, $j: String) {"
+            f" monitoringResults(framework: $f, period: $p, jurisdiction: $j) {{ {RESULT_FIELDS} }} }}",
+            {"f": framework, "p": period, "j": jurisdiction},
+        )
+        return MonitoringResult.of(data["monitoringResults"])
+
+    @strawberry.field(description="Indicator frameworks with their versions and the version each period uses.")
+    async def frameworks(self, info: strawberry.Info) -> list[Framework]:
+        data = await _loaders(info).monitoring(f"{{ frameworks {{ {FRAMEWORK_FIELDS} }} }}", {})
+        return [build(Framework, f) for f in data["frameworks"]]
+
+    @strawberry.field(description="Each unit's submission status and each level's approval for a framework and period.")
+    async def collection_status(
+        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None,
+    ) -> CollectionStatus:  # fmt: skip
+        data = await _loaders(info).monitoring(
+            "query($f: String!, $p: String!, $j: String) {"
+            f" collectionStatus(framework: $f, period: $p, jurisdiction: $j) {{ {COLLECTION_FIELDS} }} }}",
+            {"f": framework, "p": period, "j": jurisdiction},
+        )
+        return build(CollectionStatus, data["collectionStatus"])
+
+    @strawberry.field(description="Routine-visit coverage, rectification, staffing, interviews and circulars, rolled up.")
+    async def operational_rollup(self, info: strawberry.Info, jurisdiction: str | None = None) -> JSON:
+        data = await _loaders(info).monitoring("query($j: String) { operationalRollup(jurisdiction: $j) }", {"j": jurisdiction})
+        return data["operationalRollup"]
 
     @strawberry.field(description="An administrative division by its code.")
     def jurisdiction(self, code: str) -> Jurisdiction | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -11,13 +9,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
-from zipfile import BadZipFile
 
 import httpx
 
 from dudao import auth, jurisdiction
 from dudao.config import Settings
 from dudao.errors import InvalidInput, Unauthorized, Unavailable
+from dudao.sheets import Row, read_rows
 from services.registry.domain import Employment, Focus, InspectorRole, Locality, Ownership, Stage
 
 SCHOOL_COLUMNS = ("学校代码", "学校名称", "区县代码", "学校类型", "办学性质", "城乡类型", "学生数")
@@ -27,14 +25,6 @@ INSPECTOR_OPTIONAL = ("督学类别", "督导类型", "学段", "学科", "公�
 MAX_ENROLMENT = 100_000
 MAX_TEXT = 200
 SEPARATORS = re.compile(r"[、,，;；]")
-
-
-@dataclass(frozen=True)
-class Row:
-    """One non-blank data row; `number` is the row as the office sees it (the header is row 1)."""
-
-    number: int
-    cells: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -51,74 +41,6 @@ class RowError:
 
 
 Good = tuple[int, str, dict[str, Any]]  # (row number, key in the URL, JSON body)
-
-
-# --- reading -------------------------------------------------------------------------------------
-
-
-def read_rows(path: str | Path) -> list[Row]:
-    """The first sheet (or the CSV) below its header row, blank rows left out, every cell as stripped text."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInput(f"{path} does not exist; check the path", field="file", rule="file_missing")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        records = csv.reader(io.StringIO(_decode(path), newline=""))
-    elif suffix == ".xlsx":
-        records = _xlsx_records(path)
-    else:
-        raise InvalidInput(f"{path.name}: cannot read {suffix or 'a file without extension'}; use .xlsx or .csv",
-                           field="file", rule="file_type")  # fmt: skip
-    header: list[str] | None = None
-    rows = []
-    for number, record in enumerate(records, 1):
-        values = [_text(v) for v in record]
-        if not any(values):
-            continue
-        if header is None:
-            header = values
-            continue
-        cells = {name: (values[i] if i < len(values) else "") for i, name in enumerate(header) if name}
-        rows.append(Row(number, cells))
-    return rows
-
-
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    # Excel's "CSV UTF-8" starts with a BOM; plain "CSV" on a Chinese Windows is GB18030.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 or .xlsx",
-                       field="file", rule="file_encoding")  # fmt: skip
-
-
-def _xlsx_records(path: Path) -> Iterable[tuple[Any, ...]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, InvalidFileException, KeyError):
-        raise InvalidInput(f"{path.name} is not an .xlsx workbook; open it in Excel and save as .xlsx or CSV UTF-8",
-                           field="file", rule="file_type") from None  # fmt: skip
-    try:
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # some writers store a wrong sheet size; read what is really there
-        yield from sheet.iter_rows(min_row=1, values_only=True)
-    finally:
-        workbook.close()
-
-
-def _text(value: Any) -> str:
-    """A cell as text: 860.0 → "860", so numeric codes and counts read as the office typed them."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # --- checking ------------------------------------------------------------------------------------

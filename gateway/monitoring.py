@@ -1,0 +1,229 @@
+"""The gateway's monitoring types: frameworks, collection status, balanced development with each school linked to
+the registry's School, any framework's results, and the operational roll-ups."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from gateway.types import Jurisdiction
+
+if TYPE_CHECKING:
+    from gateway.types import School
+
+INDICATOR_FIELDS = "key labelZh unit value barOp barValue meets attainment belowFloor"
+UNIT_FIELDS = (
+    "unitId unitName unitStage jurisdiction status passes frameworkVersion submissionVersion score grade"
+    f" parts {{ stage pupils share meeting passes indicators {{ {INDICATOR_FIELDS} }} }}"
+)
+BALANCED_FIELDS = (
+    "jurisdiction period frameworkVersion passes cvWithin everySchoolPasses schoolsAssessed schoolsPassing"
+    " stages { stage schools pupils indicators { key mean sd cv cvMax within } }"
+    f" schools {{ {UNIT_FIELDS} }} counties {{ jurisdiction name passes frameworkVersion }}"
+)
+RESULT_FIELDS = f"framework period jurisdiction frameworkVersion passes area units {{ {UNIT_FIELDS} }}"
+FRAMEWORK_FIELDS = "code name nameZh level currentVersion versions { version note } periods"
+COLLECTION_FIELDS = (
+    "framework period jurisdiction frameworkVersion counts units { unitId unitName level status reason }"
+    " levels { jurisdiction name status reason }"
+)
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def build(cls: type, d: dict[str, Any]) -> Any:
+    """A gateway type from a subgraph's camelCase answer; nested lists of types are built too."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if getattr(f, "base_resolver", None) is not None:  # a resolved field, not data
+            continue
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f.name)
+        key = camel if camel in d else f.name
+        if key not in d:
+            continue
+        nested = NESTED.get((cls.__name__, f.name))
+        values[f.name] = [build(nested, v) for v in d[key]] if nested else d[key]
+    return cls(**values)
+
+
+@strawberry.type
+class IndicatorValue:
+    key: str
+    label_zh: str
+    unit: str
+    value: float | None
+    bar_op: str | None
+    bar_value: float | None
+    meets: bool | None
+    attainment: float | None
+    below_floor: bool | None
+
+
+@strawberry.type
+class StagePart:
+    """A school's part in one stage after splitting by weighted enrolment."""
+
+    stage: str | None
+    pupils: int | None
+    share: float
+    meeting: int | None
+    passes: bool
+    indicators: list[IndicatorValue]
+
+
+@strawberry.type
+class UnitResult:
+    unit_id: str
+    unit_name: str
+    unit_stage: str | None
+    status: str
+    passes: bool
+    framework_version: int
+    submission_version: int
+    score: float | None
+    grade: str | None
+    parts: list[StagePart]
+    jurisdiction_code: strawberry.Private[str] = ""
+
+    @strawberry.field
+    def jurisdiction(self) -> Jurisdiction:
+        return Jurisdiction.of(self.jurisdiction_code)
+
+    @strawberry.field(description="The school, from the registry, when the unit is a school.")
+    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.types")] | None:
+        if self.unit_stage is None:
+            return None
+        return await info.context["loaders"].schools.load(self.unit_id)
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> UnitResult:
+        return build(cls, d | {"jurisdiction_code": d["jurisdiction"]})
+
+
+@strawberry.type
+class IndicatorCV:
+    """One indicator's enrolment-weighted coefficient of variation (差异系数) between schools."""
+
+    key: str
+    mean: float | None
+    sd: float | None
+    cv: float | None
+    cv_max: float
+    within: bool
+
+
+@strawberry.type
+class StageCVs:
+    stage: str
+    schools: int
+    pupils: int
+    indicators: list[IndicatorCV]
+
+
+@strawberry.type
+class CountyVerdict:
+    jurisdiction: str
+    name: str
+    passes: bool
+    framework_version: int
+
+
+@strawberry.type
+class BalancedDevelopment:
+    """High-quality balanced development of compulsory education (义务教育优质均衡发展): resource allocation."""
+
+    jurisdiction: str
+    period: str
+    framework_version: int
+    passes: bool
+    cv_within: bool | None
+    every_school_passes: bool | None
+    schools_assessed: int
+    schools_passing: int
+    stages: list[StageCVs]
+    schools: list[UnitResult]
+    counties: list[CountyVerdict]
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> BalancedDevelopment:
+        return build(cls, d | {"schools": [UnitResult.of(u) for u in d["schools"]]})
+
+
+@strawberry.type
+class MonitoringResult:
+    framework: str
+    period: str
+    jurisdiction: str
+    framework_version: int
+    passes: bool
+    area: JSON
+    units: list[UnitResult]
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> MonitoringResult:
+        return build(cls, d | {"units": [UnitResult.of(u) for u in d["units"]]})
+
+
+@strawberry.type
+class FrameworkVersion:
+    version: int
+    note: str
+
+
+@strawberry.type
+class Framework:
+    """An indicator framework (评估指标体系) with its versions and the version each period uses."""
+
+    code: str
+    name: str
+    name_zh: str
+    level: str
+    current_version: int
+    versions: list[FrameworkVersion]
+    periods: JSON
+
+
+@strawberry.type
+class UnitCollection:
+    unit_id: str
+    unit_name: str
+    level: str
+    status: str
+    reason: str | None
+
+
+@strawberry.type
+class LevelState:
+    jurisdiction: str
+    name: str
+    status: str
+    reason: str | None
+
+
+@strawberry.type
+class CollectionStatus:
+    """Where collection stands (填报进度): each unit's status and each level's approval."""
+
+    framework: str
+    period: str
+    jurisdiction: str
+    framework_version: int
+    counts: JSON
+    units: list[UnitCollection]
+    levels: list[LevelState]
+
+
+NESTED = {
+    ("StagePart", "indicators"): IndicatorValue,
+    ("UnitResult", "parts"): StagePart,
+    ("StageCVs", "indicators"): IndicatorCV,
+    ("BalancedDevelopment", "stages"): StageCVs,
+    ("BalancedDevelopment", "counties"): CountyVerdict,
+    ("Framework", "versions"): FrameworkVersion,
+    ("CollectionStatus", "units"): UnitCollection,
+    ("CollectionStatus", "levels"): LevelState,
+}

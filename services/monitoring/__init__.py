@@ -1,0 +1,1 @@
+"""Monitoring (评估监测): indicator frameworks, collection with approval, computed results and roll-ups."""

@@ -1,0 +1,299 @@
+"""Collection routes (数据填报与审核): a unit's (or its agency's) values and submission, the county's return,
+approval and un-approval, each level's approval and the level above's acceptance, agency assignments."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, Role, check_scope, require
+from dudao.errors import Forbidden, InvalidInput, NotFound
+from dudao.routes import Admin, Name, Reader, Strict, Text, scope
+from dudao.service import command_envelope, expected_version, set_etag
+from services.monitoring.api.common import app_of, now, reading
+from services.monitoring.application import home_level, parent_level
+from services.monitoring.domain.collection import AgencyAssignment, AgencyTask, Submission, submission_id
+from services.monitoring.domain.framework import check_period
+from services.monitoring.projections import reads
+from services.monitoring.projections.collection import definition_at
+
+router = APIRouter(tags=["collection"])
+Collector = Annotated[Principal, Depends(require(Role.admin, Role.unit, Role.agency))]
+
+
+class ValuesEntry(Strict):
+    """The unit's inputs: per-stage inputs as {stage: value}, e.g. {"pupils": {"primary": 620}, "equipment_value": 1500000}."""
+
+    values: dict[str, Any]
+
+
+class Reason(Strict):
+    reason: Text
+
+
+class AssignmentCreate(Strict):
+    """Engage a third-party agency (第三方评估机构) to collect or assess a framework's data in a jurisdiction."""
+
+    framework: Name
+    period: Name
+    jurisdiction: Name
+    agency_id: Name
+    agency_name: Name
+    task: AgencyTask
+    contract: Text
+
+
+def _read(submission: Submission) -> dict[str, Any]:
+    return {
+        "id": submission.id, "framework": submission.framework, "framework_version": submission.framework_version,
+        "period": submission.period, "unit_kind": submission.unit_kind, "unit_id": submission.unit_id, "unit_name": submission.unit_name,
+        "jurisdiction": submission.jurisdiction, "approving_level": home_level(submission.jurisdiction),
+        "status": submission.status.value, "values": submission.values, "version": submission.version,
+    }  # fmt: skip
+
+
+# --- who may do what --------------------------------------------------------------------------------------------
+
+
+async def _unit(request: Request, framework: str, period: str, unit_id: str) -> dict[str, Any]:
+    """The unit as the framework sees it: a school from the registry's copy, or a county for a county framework."""
+    async with reading(request) as conn:
+        version = await reads.period_version(conn, framework, period)
+        if version is None:
+            await reads.framework(conn, framework)  # 404 for an unknown framework
+            raise NotFound(f"{framework} has no collection open for {period}; the office opens it first", field="period", rule="period_not_open")
+        definition = await definition_at(conn, framework, version)
+        if definition.level == "school":
+            school = await reads.school(conn, unit_id)
+            if school is None:
+                raise NotFound(f"the registry has no school {unit_id}", field="unit_id", rule="unknown_school")
+            return {"kind": "school", "id": unit_id, "name": school["name"], "jurisdiction": school["jurisdiction"],
+                    "stage": school["stage"], "locality": school["locality"]}  # fmt: skip
+    if not divisions.is_valid_code(unit_id) or divisions.level_of(unit_id) != "county":
+        raise InvalidInput(f"{framework} is collected per county: unit_id must be a county code, not {unit_id!r}", field="unit_id", rule="county_code")
+    return {"kind": "jurisdiction", "id": unit_id, "name": divisions.name_of(unit_id), "jurisdiction": unit_id}
+
+
+async def _collector(request: Request, principal: Principal, framework: str, period: str, unit: dict[str, Any]) -> dict[str, str]:
+    """Who enters a unit's data: the unit itself, an office above it, or an agency assigned there."""
+    check_scope(principal, unit["jurisdiction"])
+    if Role.admin in principal.roles:
+        return {"kind": "office", "sub": principal.sub, "jurisdiction": principal.jur}
+    if Role.unit in principal.roles and principal.unit == unit["id"]:
+        return {"kind": "unit", "sub": principal.sub}
+    if Role.agency in principal.roles and principal.unit:
+        allowed = await asyncio.to_thread(app_of(request).agency_may_collect, framework, period, unit["jurisdiction"], principal.unit)
+        if allowed:
+            return {"kind": "agency", "sub": principal.sub, "agency_id": principal.unit}
+        raise Forbidden(f"agency {principal.unit} has no assignment for {framework} {period} here", field="agency", rule="not_assigned")
+    raise Forbidden("a unit enters its own data only", field="unit", rule="own_unit_only")
+
+
+def _approver(principal: Principal, jurisdiction: str) -> None:
+    """A unit's data are approved (or returned) by the office of its county, not by anyone above or below."""
+    county = home_level(jurisdiction)
+    if principal.jur != county:
+        raise Forbidden(f"the office of {county} approves this unit's data", field="jur", rule="approver_level")
+
+
+def _level_office(principal: Principal, code: str) -> None:
+    if principal.jur != code:
+        raise Forbidden(f"the office of {code} approves its own level", field="jur", rule="approver_level")
+
+
+def _accepting_office(principal: Principal, code: str) -> None:
+    above = parent_level(code)
+    if principal.jur != above:
+        raise Forbidden(f"the office of {above}, the level above {code}, accepts it", field="jur", rule="acceptor_level")
+
+
+# --- submissions ------------------------------------------------------------------------------------------------
+
+
+@router.put("/v1/submissions/{framework}/{period}/{unit_id}")
+async def enter_values(
+    framework: str, period: str, unit_id: str, body: ValuesEntry, request: Request, response: Response, principal: Collector,
+) -> dict[str, Any]:  # fmt: skip
+    """Enter (or correct) a unit's values as a draft; every bad value is named with its rule, and nothing is kept."""
+    check_period(period)
+    unit = await _unit(request, framework, period, unit_id)
+    by = await _collector(request, principal, framework, period, unit)
+    submission = await asyncio.to_thread(
+        app_of(request).enter_values, framework, period, unit, body.values, by, command_envelope(request, principal, body),
+        expected_version(request), now(request),
+    )  # fmt: skip
+    set_etag(response, submission.version)
+    return _read(submission)
+
+
+async def _act(request: Request, response: Response, principal: Principal, framework: str, period: str, unit_id: str, body, authorize, command) -> dict[str, Any]:  # noqa: E501
+    submission = await asyncio.to_thread(
+        app_of(request).on_submission, submission_id(framework, period, unit_id), expected_version(request),
+        command_envelope(request, principal, body), authorize, command,
+    )  # fmt: skip
+    set_etag(response, submission.version)
+    return _read(submission)
+
+
+@router.post("/v1/submissions/{framework}/{period}/{unit_id}/submit")
+async def submit(framework: str, period: str, unit_id: str, request: Request, response: Response, principal: Collector) -> dict[str, Any]:
+    unit = await _unit(request, framework, period, unit_id)
+    by = await _collector(request, principal, framework, period, unit)
+    return await _act(request, response, principal, framework, period, unit_id, None, None, lambda s: s.submit(submitted_by=by, now=now(request)))
+
+
+@router.post("/v1/submissions/{framework}/{period}/{unit_id}/return")
+async def return_for_correction(
+    framework: str, period: str, unit_id: str, body: Reason, request: Request, response: Response, principal: Admin,
+) -> dict[str, Any]:  # fmt: skip
+    """Send submitted data back to the unit with the reason (退回)."""
+    return await _act(
+        request, response, principal, framework, period, unit_id, body, lambda s: _approver(principal, s.jurisdiction),
+        lambda s: s.return_for_correction(reason=body.reason, by=principal.sub, now=now(request)),
+    )  # fmt: skip
+
+
+@router.post("/v1/submissions/{framework}/{period}/{unit_id}/approve")
+async def approve(framework: str, period: str, unit_id: str, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """The county approves a unit's submitted data, which locks them (审核通过)."""
+    return await _act(
+        request, response, principal, framework, period, unit_id, None, lambda s: _approver(principal, s.jurisdiction),
+        lambda s: s.approve(by=principal.sub, now=now(request)),
+    )  # fmt: skip
+
+
+@router.post("/v1/submissions/{framework}/{period}/{unit_id}/unapprove")
+async def unapprove(
+    framework: str, period: str, unit_id: str, body: Reason, request: Request, response: Response, principal: Admin,
+) -> dict[str, Any]:  # fmt: skip
+    """Re-open approved data with a reason; refused while the county's level approval stands."""
+    submission = await asyncio.to_thread(
+        app_of(request).unapprove, submission_id(framework, period, unit_id), body.reason, principal.sub,
+        command_envelope(request, principal, body), lambda s: _approver(principal, s.jurisdiction), now(request),
+    )  # fmt: skip
+    set_etag(response, submission.version)
+    return _read(submission)
+
+
+@router.get("/v1/submissions/{framework}/{period}/{unit_id}")
+async def read_submission(framework: str, period: str, unit_id: str, request: Request, principal: Reader) -> dict[str, Any]:
+    submission = await asyncio.to_thread(app_of(request).get, submission_id(framework, period, unit_id), Submission)
+    check_scope(principal, submission.jurisdiction)
+    if Role.unit in principal.roles and Role.admin not in principal.roles and principal.unit != unit_id:
+        raise Forbidden("a unit reads its own data only", field="unit", rule="own_unit_only")
+    return _read(submission)
+
+
+@router.get("/v1/collection/{framework}/{period}")
+async def collection_status(framework: str, period: str, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+    """Where collection stands under a jurisdiction: every expected unit's status, and each level's approval."""
+    check_period(period)
+    code = scope(principal, jurisdiction)
+    async with reading(request) as conn:
+        return await reads.collection_status(conn, framework, period, code)
+
+
+# --- levels -----------------------------------------------------------------------------------------------------
+
+
+def _level_read(level) -> dict[str, Any]:
+    return {"framework": level.framework, "period": level.period, "jurisdiction": level.jurisdiction, "status": level.status.value,
+            "version": level.version}  # fmt: skip
+
+
+@router.post("/v1/levels/{framework}/{period}/{code}/approve")
+async def approve_level(framework: str, period: str, code: str, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """A level approves everything under it — only once every unit and every level below is approved (逐级审核)."""
+    check_period(period)
+    _level_office(principal, code)
+    async with reading(request) as conn:
+        version = await reads.period_version(conn, framework, period)
+        if version is None:
+            raise NotFound(f"{framework} has no collection open for {period}", field="period", rule="period_not_open")
+        definition = await definition_at(conn, framework, version)
+        units = [u["id"] for u in await reads.expected_units(conn, definition, code)]
+        below = await reads.levels_below(conn, definition, code)
+    level = await asyncio.to_thread(
+        app_of(request).approve_level, framework, period, code, units, below, principal.sub, command_envelope(request, principal),
+        now(request),
+    )  # fmt: skip
+    set_etag(response, level.version)
+    return _level_read(level)
+
+
+@router.post("/v1/levels/{framework}/{period}/{code}/unapprove")
+async def unapprove_level(framework: str, period: str, code: str, body: Reason, request: Request, response: Response, principal: Admin) -> dict[str, Any]:  # noqa: E501
+    _level_office(principal, code)
+    level = await asyncio.to_thread(
+        app_of(request).unapprove_level, framework, period, code, body.reason, principal.sub, command_envelope(request, principal, body),
+        now(request),
+    )  # fmt: skip
+    set_etag(response, level.version)
+    return _level_read(level)
+
+
+@router.post("/v1/levels/{framework}/{period}/{code}/accept")
+async def accept_level(framework: str, period: str, code: str, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    """The level above accepts an approved level (上级确认); the level below can no longer un-approve."""
+    _accepting_office(principal, code)
+    level = await asyncio.to_thread(app_of(request).accept_level, framework, period, code, principal.sub, command_envelope(request, principal), now(request))
+    set_etag(response, level.version)
+    return _level_read(level)
+
+
+@router.post("/v1/levels/{framework}/{period}/{code}/unaccept")
+async def unaccept_level(framework: str, period: str, code: str, body: Reason, request: Request, response: Response, principal: Admin) -> dict[str, Any]:  # noqa: E501
+    _accepting_office(principal, code)
+    level = await asyncio.to_thread(
+        app_of(request).unaccept_level, framework, period, code, body.reason, principal.sub, command_envelope(request, principal, body),
+        now(request),
+    )  # fmt: skip
+    set_etag(response, level.version)
+    return _level_read(level)
+
+
+# --- agencies ---------------------------------------------------------------------------------------------------
+
+
+@router.post("/v1/assignments", status_code=201)
+async def assign_agency(body: AssignmentCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    check_period(body.period)
+    code = scope(principal, body.jurisdiction)
+    assignment = AgencyAssignment.make(
+        framework=body.framework, period=body.period, jurisdiction=code, agency_id=body.agency_id, agency_name=body.agency_name,
+        task=body.task, contract=body.contract, made_by=principal.sub, made_at=now(request),
+    )  # fmt: skip
+    saved = await asyncio.to_thread(app_of(request).assign_agency, assignment, command_envelope(request, principal, body))
+    set_etag(response, saved.version)
+    return {"id": saved.id, "framework": saved.framework, "period": saved.period, "jurisdiction": saved.jurisdiction,
+            "agency_id": saved.agency_id, "task": saved.task.value, "active": saved.active}  # fmt: skip
+
+
+@router.post("/v1/assignments/{assignment_id}/end")
+async def end_assignment(assignment_id: UUID, body: Reason, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    def check(a: AgencyAssignment) -> None:
+        check_scope(principal, a.jurisdiction)
+
+    current = await asyncio.to_thread(app_of(request).get, assignment_id, AgencyAssignment)
+    check(current)
+    ended = await asyncio.to_thread(
+        app_of(request).end_assignment, assignment_id, body.reason, principal.sub, command_envelope(request, principal, body), now(request)
+    )
+    set_etag(response, ended.version)
+    return {"id": ended.id, "active": ended.active}
+
+
+@router.get("/v1/assignments")
+async def list_assignments(request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+    code = scope(principal, jurisdiction)
+    async with reading(request) as conn:
+        rows = await conn.fetch(
+            "SELECT id, framework, period, jurisdiction, agency_id, agency_name, task, active FROM monitoring.assignments"
+            " WHERE jurisdiction LIKE $1 ORDER BY framework, period, jurisdiction",
+            divisions.prefix(code) + "%",
+        )  # fmt: skip
+    return {"items": [dict(r) for r in rows]}

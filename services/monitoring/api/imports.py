@@ -1,0 +1,90 @@
+"""Import routes: a school-per-row spreadsheet checked cell by cell (dry run), then entered as drafts; and the
+template an office fills in."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, Role, require
+from dudao.errors import InvalidInput, NotFound, Problem
+from dudao.routes import scope
+from dudao.service import command_envelope
+from dudao.sheets import read_bytes
+from services.monitoring import importer
+from services.monitoring.api.common import app_of, now, reading
+from services.monitoring.application import home_level
+from services.monitoring.domain.compute import applies
+from services.monitoring.domain.framework import Definition, check_period
+from services.monitoring.projections import reads
+from services.monitoring.projections.collection import definition_at
+
+router = APIRouter(tags=["imports"])
+Office = Annotated[Principal, Depends(require(Role.admin))]
+MAX_BYTES = 10 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def _setting(request: Request, principal: Principal, framework: str, period: str, jurisdiction: str | None) -> tuple[Definition, list[dict]]:
+    check_period(period)
+    code = scope(principal, jurisdiction)
+    async with reading(request) as conn:
+        version = await reads.period_version(conn, framework, period)
+        if version is None:
+            raise NotFound(f"{framework} has no collection open for {period}", field="period", rule="period_not_open")
+        definition = await definition_at(conn, framework, version)
+        rows = await conn.fetch(
+            "SELECT id::text, code, name, stage, locality, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE $1 ORDER BY name",
+            divisions.prefix(code) + "%",
+        )  # fmt: skip
+    return definition, [dict(r) for r in rows if applies(definition, r["stage"])]
+
+
+@router.get("/v1/imports/{framework}/{period}/template")
+async def template(framework: str, period: str, request: Request, principal: Office, jurisdiction: str | None = None) -> Response:
+    """The sheet to fill in: the framework's Chinese headers and a row per school expected to submit."""
+    definition, schools = await _setting(request, principal, framework, period, jurisdiction)
+    body = await asyncio.to_thread(importer.template, definition, schools)
+    filename = f"{framework}-{period}.xlsx"
+    return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.post("/v1/imports/{framework}/{period}")
+async def import_sheet(
+    framework: str, period: str, request: Request, principal: Office, dry_run: bool = True, jurisdiction: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Check every row of an .xlsx (or .csv) sent as the body; without `dry_run=false` nothing is entered.
+
+    Any bad cell makes the real import a 422 listing them all, with nothing entered.
+    """
+    definition, schools = await _setting(request, principal, framework, period, jurisdiction)
+    data = await request.body()
+    if not data:
+        raise InvalidInput("send the spreadsheet as the request body", field="file", rule="file_missing")
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(f"the file is {len(data)} bytes; at most {MAX_BYTES}", field="file", rule="file_too_large")
+    csv = request.headers.get("content-type", "").startswith("text/csv")
+    rows = await asyncio.to_thread(read_bytes, data, "upload.csv" if csv else "upload.xlsx")
+    good, errors = importer.check(definition, rows, schools)
+    report: dict[str, Any] = {"rows": len(rows), "good": len(good), "errors": [asdict(e) for e in errors], "dry_run": dry_run}
+    if errors and not dry_run:
+        raise InvalidInput(f"{len(errors)} cell(s) are wrong; nothing was imported", field="file", rule="bad_cells", **report)
+    if dry_run:
+        return report
+    imported, failed = [], []
+    by = {"kind": "office", "sub": principal.sub, "jurisdiction": principal.jur, "via": "import"}
+    for row in good:
+        unit = {"kind": "school", "id": row.school["id"], "name": row.school["name"], "jurisdiction": row.school["jurisdiction"],
+                "stage": row.school["stage"], "locality": row.school["locality"]}  # fmt: skip
+        try:
+            submission = await asyncio.to_thread(
+                app_of(request).enter_values, framework, period, unit, row.values, by, command_envelope(request, principal), None, now(request)
+            )
+            imported.append({"row": row.row, "unit_id": unit["id"], "version": submission.version, "approving_level": home_level(unit["jurisdiction"])})
+        except Problem as e:  # e.g. a county that approved meanwhile: the rest still go in, this row says why not
+            failed.append({"row": row.row, "unit_id": unit["id"], "rule": e.rule, "detail": e.detail})
+    return report | {"imported": imported, "failed": failed}

@@ -1,0 +1,36 @@
+"""Result routes: a jurisdiction's results as recorded (per unit, per county, rolled up above), and the same
+data recomputed under another framework version beside them (what-if)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from dudao.routes import Reader, scope
+from services.monitoring.api.common import reading
+from services.monitoring.domain.framework import check_period
+from services.monitoring.projections import reads
+
+router = APIRouter(tags=["results"])
+
+
+@router.get("/v1/results/{framework}/{period}")
+async def results(framework: str, period: str, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+    """Each unit's indicator values and verdict, each county's CVs and verdict, and the whole area's roll-up.
+
+    Every result names the framework version it was computed under and the submission versions it used.
+    """
+    check_period(period)
+    code = scope(principal, jurisdiction)
+    async with reading(request) as conn:
+        return await reads.results(conn, framework, period, code)
+
+
+@router.get("/v1/results/{framework}/{period}/what-if")
+async def what_if(framework: str, period: str, version: int, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:  # noqa: E501
+    """The recorded results beside the same data under framework version `version`; nothing is recorded."""
+    check_period(period)
+    code = scope(principal, jurisdiction)
+    async with reading(request) as conn:
+        return await reads.what_if(conn, framework, period, code, version)

@@ -1,0 +1,268 @@
+"""The monitoring subgraph (Federation 2): frameworks, where collection stands, balanced development per school
+and per county, any framework's results, and the operational roll-ups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from fastapi import Request
+from strawberry.fastapi import GraphQLRouter
+from strawberry.scalars import JSON
+
+from dudao.errors import Problem
+from dudao.subgraph import authenticate, caller, problem, within
+from services.monitoring.domain.framework import check_period
+from services.monitoring.projections import operations, reads
+
+BALANCED = "balanced_development"
+
+
+@strawberry.type
+class FrameworkVersion:
+    version: int
+    note: str
+
+
+@strawberry.type
+class Framework:
+    """An indicator framework (评估指标体系) with its versions and the version each period uses."""
+
+    code: str
+    name: str
+    name_zh: str
+    level: str
+    current_version: int
+    versions: list[FrameworkVersion]
+    periods: JSON = strawberry.field(description="period -> the framework version it was opened under")
+
+
+@strawberry.type
+class IndicatorValue:
+    key: str
+    label_zh: str
+    unit: str
+    value: float | None
+    bar_op: str | None
+    bar_value: float | None
+    meets: bool | None
+    attainment: float | None = strawberry.field(description="value over bar (bar over value for a ceiling); 1 or more meets it")
+    below_floor: bool | None = strawberry.field(description="below the share of its bar the school rule tolerates (85 %)")
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> IndicatorValue:
+        bar = d.get("bar") or {}
+        return cls(
+            key=d["key"], label_zh=d["label_zh"], unit=d["unit"], value=d["value"], bar_op=bar.get("op"), bar_value=bar.get("value"),
+            meets=d.get("meets"), attainment=d.get("attainment"), below_floor=d.get("below_floor"),
+        )  # fmt: skip
+
+
+@strawberry.type
+class StagePart:
+    """A school's part in one stage after splitting (a nine-year school has a primary and a junior part)."""
+
+    stage: str | None
+    pupils: int | None
+    share: float
+    meeting: int | None
+    passes: bool
+    indicators: list[IndicatorValue]
+
+
+@strawberry.type
+class UnitResult:
+    unit_id: str
+    unit_name: str
+    unit_stage: str | None
+    jurisdiction: str
+    status: str
+    passes: bool
+    framework_version: int
+    submission_version: int
+    score: float | None
+    grade: str | None
+    parts: list[StagePart]
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> UnitResult:
+        parts = [
+            StagePart(stage=p["stage"], pupils=p["pupils"], share=p["share"], meeting=p.get("meeting"), passes=p["passes"],
+                      indicators=[IndicatorValue.of(i) for i in p["indicators"]])
+            for p in d["parts"]
+        ]  # fmt: skip
+        return cls(
+            unit_id=d["unit_id"], unit_name=d["unit_name"], unit_stage=d.get("unit_stage"), jurisdiction=d["jurisdiction"],
+            status=d["status"], passes=d["passes"], framework_version=d["framework_version"], submission_version=d["submission_version"],
+            score=d.get("score"), grade=d.get("grade"), parts=parts,
+        )  # fmt: skip
+
+
+@strawberry.type
+class IndicatorCV:
+    """The enrolment-weighted coefficient of variation (差异系数) of one indicator between a county's schools."""
+
+    key: str
+    mean: float | None
+    sd: float | None
+    cv: float | None
+    cv_max: float
+    within: bool
+
+
+@strawberry.type
+class StageCVs:
+    stage: str
+    schools: int
+    pupils: int
+    indicators: list[IndicatorCV]
+
+
+@strawberry.type
+class CountyVerdict:
+    jurisdiction: str
+    name: str
+    passes: bool
+    framework_version: int
+
+
+@strawberry.type
+class BalancedDevelopment:
+    """High-quality balanced development of compulsory education (义务教育优质均衡发展): resource allocation."""
+
+    jurisdiction: str
+    period: str
+    framework_version: int
+    passes: bool
+    cv_within: bool | None
+    every_school_passes: bool | None
+    schools_assessed: int
+    schools_passing: int
+    stages: list[StageCVs]
+    schools: list[UnitResult]
+    counties: list[CountyVerdict] = strawberry.field(description="each county's recorded verdict under this jurisdiction")
+
+
+@strawberry.type
+class MonitoringResult:
+    """Any framework's results under a jurisdiction: the area's (as JSON, its shape depends on the rule) and each unit's."""
+
+    framework: str
+    period: str
+    jurisdiction: str
+    framework_version: int
+    passes: bool
+    area: JSON
+    units: list[UnitResult]
+
+
+@strawberry.type
+class UnitCollection:
+    unit_id: str
+    unit_name: str
+    level: str
+    status: str = strawberry.field(description="not_started, draft, submitted, returned, approved or accepted")
+    reason: str | None
+
+
+@strawberry.type
+class LevelState:
+    jurisdiction: str
+    name: str
+    status: str
+    reason: str | None
+
+
+@strawberry.type
+class CollectionStatus:
+    framework: str
+    period: str
+    jurisdiction: str
+    framework_version: int
+    counts: JSON
+    units: list[UnitCollection]
+    levels: list[LevelState]
+
+
+def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
+    area = r["area"]
+    stages = [
+        StageCVs(stage=stage, schools=s["units"], pupils=s["pupils"],
+                 indicators=[IndicatorCV(key=k, **{f: c[f] for f in ("mean", "sd", "cv", "cv_max", "within")}) for k, c in s["indicators"].items()])
+        for stage, s in (area.get("stages") or {}).items()
+    ]  # fmt: skip
+    return BalancedDevelopment(
+        jurisdiction=r["jurisdiction"], period=r["period"], framework_version=r["framework_version"], passes=area["passes"],
+        cv_within=area.get("cv_within"), every_school_passes=area.get("every_unit_passes"), schools_assessed=area["units"],
+        schools_passing=area["units_passing"], stages=stages, schools=[UnitResult.of(u) for u in r["units"]],
+        counties=[CountyVerdict(jurisdiction=a["jurisdiction"], name=a["name"], passes=a["passes"], framework_version=a["framework_version"])
+                  for a in r["areas"]],
+    )  # fmt: skip
+
+
+async def _results(info: strawberry.Info, framework: str, period: str, jurisdiction: str | None) -> dict[str, Any]:
+    code = within(caller(info), jurisdiction)
+    try:
+        check_period(period)
+        async with info.context["pool"].acquire() as conn:
+            return await reads.results(conn, framework, period, code)
+    except Problem as e:
+        raise problem(e) from None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def frameworks(self, info: strawberry.Info) -> list[Framework]:
+        caller(info)
+        async with info.context["pool"].acquire() as conn:
+            found = await reads.frameworks(conn)
+        return [
+            Framework(code=f["code"], name=f["name"], name_zh=f["name_zh"], level=f["level"], current_version=f["current_version"],
+                      versions=[FrameworkVersion(version=v["version"], note=v["note"]) for v in f["versions"]], periods=f["periods"])
+            for f in found
+        ]  # fmt: skip
+
+    @strawberry.field(description="Per-school indicator values and verdicts, per-indicator CVs and the county verdicts.")
+    async def balanced_development(self, info: strawberry.Info, period: str, jurisdiction: str | None = None) -> BalancedDevelopment:
+        return _balanced(await _results(info, BALANCED, period, jurisdiction))
+
+    @strawberry.field
+    async def monitoring_results(self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None) -> MonitoringResult:
+        r = await _results(info, framework, period, jurisdiction)
+        return MonitoringResult(
+            framework=framework, period=period, jurisdiction=r["jurisdiction"], framework_version=r["framework_version"],
+            passes=r["area"]["passes"], area=r["area"], units=[UnitResult.of(u) for u in r["units"]],
+        )  # fmt: skip
+
+    @strawberry.field
+    async def collection_status(self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None) -> CollectionStatus:
+        code = within(caller(info), jurisdiction)
+        try:
+            async with info.context["pool"].acquire() as conn:
+                s = await reads.collection_status(conn, framework, period, code)
+        except Problem as e:
+            raise problem(e) from None
+        return CollectionStatus(
+            framework=framework, period=period, jurisdiction=code, framework_version=s["framework_version"], counts=s["counts"],
+            units=[UnitCollection(**{k: u[k] for k in ("unit_id", "unit_name", "level", "status", "reason")}) for u in s["units"]],
+            levels=[LevelState(**lv) for lv in s["levels"]],
+        )  # fmt: skip
+
+    @strawberry.field(description="Routine-visit coverage, rectification, staffing, interviews and circulars, with the level below.")
+    async def operational_rollup(self, info: strawberry.Info, jurisdiction: str | None = None) -> JSON:
+        code = within(caller(info), jurisdiction)
+        async with info.context["pool"].acquire() as conn:
+            return await operations.operations_rollup(conn, code, info.context["request"].app.state.clock.today())
+
+
+schema = strawberry.federation.Schema(query=Query)
+
+
+async def _context(request: Request) -> dict[str, Any]:
+    principal, auth_error = authenticate(request)
+    return {"request": request, "principal": principal, "auth_error": auth_error, "pool": request.app.state.pool}
+
+
+def router() -> GraphQLRouter:
+    return GraphQLRouter(schema, path="/graphql", context_getter=_context)

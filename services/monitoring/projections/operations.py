@@ -1,0 +1,388 @@
+"""Operational monitoring (运行监测): routine-visit coverage, rectification, staffing compliance, interviews and
+circulars per jurisdiction, rolled up the hierarchy inside this instance.
+
+Monitoring never reads another service's tables. Each other service's stream feeds one `Source`, whose handler
+keeps what the figures need in tables that source alone owns, so a source whose version changes drops and
+rebuilds only its own tables. No rule is restated here: coverage counts the compulsory-education stages that
+inspection counts, staffing is judged by the registry's `staffing_verdict`, and "on time" means what
+accountability's summary means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from dudao import jurisdiction as divisions
+from dudao.consumer import InboundEvent
+from dudao.profiles import PROFILE_COPY_SQL, copy_profile, effective_from_copy
+from services.inspection.projections.visits import COMPULSORY_STAGES
+from services.registry.domain.staffing import SERVING, StaffingCounts, staffing_verdict
+
+SCHEMA = "monitoring"
+
+TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS monitoring.school_copy (
+    id uuid PRIMARY KEY,
+    jurisdiction text NOT NULL,
+    name text NOT NULL,
+    code text,
+    locality text,
+    stage text NOT NULL,
+    enrolment integer NOT NULL,
+    enrolment_year text,
+    responsible_inspector_id uuid,
+    internal_supervisors integer NOT NULL DEFAULT 0,
+    version integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS school_copy_jurisdiction ON monitoring.school_copy (jurisdiction text_pattern_ops);
+CREATE TABLE IF NOT EXISTS monitoring.ops_inspectors (
+    id uuid PRIMARY KEY,
+    jurisdiction text NOT NULL,
+    employment text NOT NULL,
+    status text NOT NULL DEFAULT 'nominated',
+    roles text[] NOT NULL DEFAULT '{}',
+    version integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ops_inspectors_jurisdiction ON monitoring.ops_inspectors (jurisdiction text_pattern_ops);
+CREATE TABLE IF NOT EXISTS monitoring.ops_visits (
+    id uuid PRIMARY KEY,
+    school_id uuid NOT NULL,
+    month text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ops_visits_school_month ON monitoring.ops_visits (school_id, month);
+CREATE TABLE IF NOT EXISTS monitoring.ops_cases (
+    id uuid PRIMARY KEY,
+    jurisdiction text NOT NULL,
+    version integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS monitoring.ops_items (
+    case_id uuid NOT NULL,
+    item_id text NOT NULL,
+    jurisdiction text NOT NULL,
+    status text NOT NULL,
+    deadline date NOT NULL,
+    lapses integer NOT NULL DEFAULT 0,
+    accepted_on_time boolean,
+    PRIMARY KEY (case_id, item_id)
+);
+CREATE INDEX IF NOT EXISTS ops_items_jurisdiction ON monitoring.ops_items (jurisdiction text_pattern_ops);
+CREATE TABLE IF NOT EXISTS monitoring.ops_measures (
+    id uuid PRIMARY KEY,
+    kind text NOT NULL,
+    jurisdiction text NOT NULL,
+    status text NOT NULL,
+    version integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ops_measures_jurisdiction ON monitoring.ops_measures (jurisdiction text_pattern_ops);
+""" + PROFILE_COPY_SQL.format(schema=SCHEMA)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One other service's stream and the handler that keeps its figures in its own tables."""
+
+    service: str
+    handler: Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
+    tables: tuple[str, ...]
+    version: int = 1
+
+
+# --- from the registry: schools, inspectors, policy profiles ---------------------------------------------------
+
+# event type -> (SET clause over $3.., its arguments from the event's data)
+_SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
+    "School.DetailsUpdated": (
+        "enrolment = $3, name = $4, locality = coalesce($5, locality)", lambda d: (d["enrolment"], d["name"], d.get("locality"))
+    ),
+    # The latest school year's pupils are the school's enrolment, as in the School aggregate.
+    "School.EnrolmentRecorded": (
+        (
+            "enrolment = CASE WHEN enrolment_year IS NULL OR $3 >= enrolment_year THEN $4 ELSE enrolment END,"
+            " enrolment_year = greatest(enrolment_year, $3)"
+        ),
+        lambda d: (d["school_year"], sum(d["by_stage"].values())),
+    ),
+    "School.ResponsibleInspectorAssigned": ("responsible_inspector_id = $3::uuid", lambda d: (d["inspector_id"],)),
+    "School.InternalSupervisorsRecorded": ("internal_supervisors = $3", lambda d: (len(d["names"]),)),
+}
+_INSPECTOR_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
+    "Inspector.DetailsUpdated": ("employment = $3, roles = $4", lambda d: (d["employment"], d.get("roles") or [])),
+} | {
+    f"Inspector.{event}": ("status = $3", lambda d, status=status: (status,))
+    for event, status in (
+        ("Appointed", "appointed"), ("Filed", "filed"), ("Activated", "active"), ("Suspended", "suspended"),
+        ("Reinstated", "active"), ("Exited", "exited"),
+    )
+}  # fmt: skip
+
+
+async def _change(conn: asyncpg.Connection, table: str, changes: dict[str, tuple[str, Callable]], e: InboundEvent) -> None:
+    if e.type not in changes:
+        return
+    clause, args = changes[e.type]
+    await conn.execute(
+        f"UPDATE monitoring.{table} SET {clause}, version = $2 WHERE id = $1 AND version < $2",
+        e.aggregate_id,
+        e.version,
+        *args(e.data),
+    )
+
+
+async def follow_registry(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    """Keep the schools, inspectors and policy profiles the figures are counted and judged on."""
+    d = e.data
+    if e.aggregate == "PolicyProfile":
+        await copy_profile(conn, SCHEMA, e)
+    elif e.type == "School.Registered":
+        await conn.execute(
+            "INSERT INTO monitoring.school_copy (id, jurisdiction, name, code, locality, stage, enrolment, version)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+            e.aggregate_id, d["jurisdiction"], d["name"], d.get("code"), d.get("locality"), d["stage"], d["enrolment"], e.version,
+        )  # fmt: skip
+    elif e.type == "Inspector.Registered":
+        await conn.execute(
+            "INSERT INTO monitoring.ops_inspectors (id, jurisdiction, employment, roles, version) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (id) DO NOTHING",
+            e.aggregate_id, d["jurisdiction"], d["employment"], d.get("roles") or [], e.version,
+        )  # fmt: skip
+    elif e.aggregate == "School":
+        await _change(conn, "school_copy", _SCHOOL_CHANGES, e)
+    elif e.aggregate == "Inspector":
+        await _change(conn, "ops_inspectors", _INSPECTOR_CHANGES, e)
+
+
+# --- from inspection: routine visits ------------------------------------------------------------------------------
+
+
+async def follow_inspection(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    """Keep which school had a routine visit (经常性督导) in which month."""
+    if e.type == "RoutineVisit.Recorded":
+        await conn.execute(
+            "INSERT INTO monitoring.ops_visits (id, school_id, month) VALUES ($1, $2, substr($3, 1, 7)) ON CONFLICT (id) DO NOTHING",
+            e.aggregate_id, e.data["school_id"], e.data["visited_on"],
+        )  # fmt: skip
+
+
+# --- from accountability: rectification items, interviews, circulars ----------------------------------------------
+
+MEASURE_KINDS = {"Interview": "interview", "Circular": "circular"}
+MEASURE_STATUSES = {"interview": ("proposed", "recorded", "filed"), "circular": ("proposed", "issued", "published")}
+_STATUS_AFTER = {
+    "Interview.Recorded": "recorded", "Interview.Filed": "filed", "Circular.Issued": "issued", "Circular.Published": "published",
+}  # fmt: skip
+
+
+async def follow_accountability(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    """Keep each rectification item's status, deadline and lapses, and each interview's and circular's status."""
+    if e.aggregate == "RectificationCase":
+        await _case(conn, e)
+    elif e.aggregate in MEASURE_KINDS:
+        await _measure(conn, e)
+
+
+async def _case(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    d, case = e.data, e.aggregate_id
+    if e.type == "RectificationCase.Opened":
+        await conn.execute(
+            "INSERT INTO monitoring.ops_cases (id, jurisdiction, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            case, d["jurisdiction"], e.version,
+        )  # fmt: skip
+        return
+    jurisdiction = await conn.fetchval(
+        "UPDATE monitoring.ops_cases SET version = $2 WHERE id = $1 AND version < $2 RETURNING jurisdiction", case, e.version
+    )
+    if jurisdiction is None:  # seen already
+        return
+    item = d.get("item_id")
+    match e.type.split(".")[1]:
+        case "FeedbackGiven":  # every item is under rectification from now, with its deadline
+            await conn.executemany(
+                "INSERT INTO monitoring.ops_items (case_id, item_id, jurisdiction, status, deadline)"
+                " VALUES ($1, $2, $3, 'awaiting_report', $4) ON CONFLICT DO NOTHING",
+                [(case, item_id, jurisdiction, date.fromisoformat(day)) for item_id, day in d["deadlines"].items()],
+            )
+        case "DeadlineChanged":
+            await _item(conn, case, item, deadline=date.fromisoformat(d["deadline"]))
+        case "ItemReported":
+            await _item(conn, case, item, status="reported")
+        case "ItemRejected":
+            await _item(conn, case, item, status="rejected")
+        case "ItemAccepted":
+            # On time: accepted the first time, with no supervision notice (accountability's summary, same rule).
+            await conn.execute(
+                "UPDATE monitoring.ops_items SET status = 'accepted', accepted_on_time = coalesce(accepted_on_time, lapses = 0)"
+                " WHERE case_id = $1 AND item_id = $2",
+                case, item,
+            )  # fmt: skip
+        case "NoticeIssued":
+            await _item(conn, case, item, lapses=d["lapse"], deadline=date.fromisoformat(d["new_deadline"]))
+        case "ItemRechecked" if not d["passed"]:
+            await _item(conn, case, item, status="rebounded", deadline=date.fromisoformat(d["new_deadline"]))
+
+
+async def _item(conn: asyncpg.Connection, case: Any, item_id: str, **changes: Any) -> None:
+    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=3))
+    await conn.execute(
+        f"UPDATE monitoring.ops_items SET {columns} WHERE case_id = $1 AND item_id = $2", case, item_id, *changes.values()
+    )
+
+
+async def _measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    if e.type.endswith(".Proposed"):
+        await conn.execute(
+            "INSERT INTO monitoring.ops_measures (id, kind, jurisdiction, status, version) VALUES ($1, $2, $3, 'proposed', $4)"
+            " ON CONFLICT (id) DO NOTHING",
+            e.aggregate_id, MEASURE_KINDS[e.aggregate], e.data["unit"]["jurisdiction"], e.version,
+        )  # fmt: skip
+    elif e.type in _STATUS_AFTER:
+        await conn.execute(
+            "UPDATE monitoring.ops_measures SET status = $3, version = $2 WHERE id = $1 AND version < $2",
+            e.aggregate_id, e.version, _STATUS_AFTER[e.type],
+        )  # fmt: skip
+
+
+SOURCES: list[Source] = [
+    Source("registry", follow_registry, ("school_copy", "ops_inspectors", "profile_copy")),
+    Source("inspection", follow_inspection, ("ops_visits",)),
+    Source("accountability", follow_accountability, ("ops_cases", "ops_items", "ops_measures")),
+]
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+
+
+async def operations_rollup(conn: asyncpg.Connection, code: str, today: date) -> dict[str, Any]:
+    """The figures for `code` and everything inside it, and the same for each jurisdiction directly below with any data."""
+    own = await _figures(conn, code, today)
+    return own | {"children": [await _figures(conn, child, today) for child in await _children_with_data(conn, code)]}
+
+
+async def _figures(conn: asyncpg.Connection, code: str, today: date) -> dict[str, Any]:
+    like = divisions.prefix(code) + "%"
+    measures = await _measures(conn, like)
+    return {
+        "jurisdiction": code,
+        "jurisdiction_name": divisions.name_of(code),
+        "as_of": today.isoformat(),
+        "routine_visits": await _coverage(conn, like, f"{today:%Y-%m}"),
+        "rectification": await _rectification(conn, like, today),
+        "staffing": await _staffing(conn, code, like),
+        "interviews": measures["interview"],
+        "circulars": measures["circular"],
+    }
+
+
+async def _coverage(conn: asyncpg.Connection, like: str, month: str) -> dict[str, Any]:
+    """Routine supervision (S1): compulsory-education schools visited at least once in `month`."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS schools, count(*) FILTER (WHERE EXISTS"
+        " (SELECT 1 FROM monitoring.ops_visits v WHERE v.school_id = s.id AND v.month = $2)) AS visited"
+        " FROM monitoring.school_copy s WHERE s.jurisdiction LIKE $1 AND s.stage = ANY($3::text[])",
+        like, month, COMPULSORY_STAGES,
+    )  # fmt: skip
+    return {
+        "month": month,
+        "schools": row["schools"],
+        "visited": row["visited"],
+        "coverage": _rate(row["visited"], row["schools"]),
+    }
+
+
+async def _rectification(conn: asyncpg.Connection, like: str, today: date) -> dict[str, Any]:
+    """Items under rectification (given a deadline at feedback). The on-time rate is accountability's: items accepted
+    the first time without a supervision notice, over items accepted or noticed (`judged`)."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS items, count(*) FILTER (WHERE status = 'accepted') AS accepted,"
+        " count(*) FILTER (WHERE accepted_on_time) AS accepted_on_time,"
+        " count(*) FILTER (WHERE accepted_on_time IS NOT NULL OR lapses > 0) AS judged,"
+        " count(*) FILTER (WHERE status <> 'accepted' AND deadline < $2) AS overdue,"
+        " coalesce(sum(lapses), 0) AS notices_issued"  # each lapse got exactly one notice
+        " FROM monitoring.ops_items WHERE jurisdiction LIKE $1",
+        like, today,
+    )  # fmt: skip
+    return {
+        "items": row["items"],
+        "accepted": row["accepted"],
+        "accepted_on_time": row["accepted_on_time"],
+        "judged": row["judged"],
+        "on_time_rate": _rate(row["accepted_on_time"], row["judged"]),
+        "overdue": row["overdue"],
+        "notices_issued": row["notices_issued"],
+    }
+
+
+async def _staffing(conn: asyncpg.Connection, code: str, like: str) -> dict[str, Any]:
+    """Staffing compliance (R1–R4) counted from this service's copy and judged by the registry's rule."""
+    profile = await effective_from_copy(conn, SCHEMA, code)
+    large_at, per_supervisor = profile.get("large_school_enrolment"), profile.get("pupils_per_school_supervisor")
+    schools = await conn.fetchrow(
+        "SELECT count(*) AS schools,"
+        " count(*) FILTER (WHERE $2::int IS NOT NULL AND enrolment >= $2) AS large_schools,"
+        " count(*) FILTER (WHERE $3::int IS NOT NULL AND internal_supervisors < ceil(enrolment::numeric / $3)) AS short_of_supervisors"
+        " FROM monitoring.school_copy WHERE jurisdiction LIKE $1",
+        like, large_at, per_supervisor,
+    )  # fmt: skip
+    inspectors = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'active') AS active,"
+        " count(*) FILTER (WHERE status = 'active' AND employment = 'full_time') AS active_full_time,"
+        " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles)) AS government,"
+        " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles) AND 'subject' = ANY(roles)) AS subject"
+        " FROM monitoring.ops_inspectors WHERE jurisdiction LIKE $1",
+        like, list(SERVING),
+    )  # fmt: skip
+    # A large school has an inspector of its own when its responsible inspector answers for no other school.
+    large_without_own = await conn.fetchval(
+        "SELECT count(*) FROM monitoring.school_copy s WHERE s.jurisdiction LIKE $1 AND $2::int IS NOT NULL"
+        " AND s.enrolment >= $2 AND (s.responsible_inspector_id IS NULL OR EXISTS ("
+        "   SELECT 1 FROM monitoring.school_copy o WHERE o.responsible_inspector_id = s.responsible_inspector_id AND o.id <> s.id))",
+        like, large_at,
+    )  # fmt: skip
+    counts = StaffingCounts(
+        schools=schools["schools"], large_schools=schools["large_schools"], large_schools_without_own_inspector=large_without_own,
+        schools_short_of_supervisors=schools["short_of_supervisors"], active_inspectors=inspectors["active"],
+        active_full_time=inspectors["active_full_time"], government_inspectors=inspectors["government"],
+        subject_inspectors=inspectors["subject"],
+    )  # fmt: skip
+    return {"profile_version": profile.version, **staffing_verdict(counts, profile)}
+
+
+async def _measures(conn: asyncpg.Connection, like: str) -> dict[str, dict[str, int]]:
+    """Interviews (约谈) and circulars (通报) by status, with their total."""
+    rows = await conn.fetch(
+        "SELECT kind, status, count(*) AS n FROM monitoring.ops_measures WHERE jurisdiction LIKE $1 GROUP BY kind, status", like
+    )
+    found = {(r["kind"], r["status"]): r["n"] for r in rows}
+    out: dict[str, dict[str, int]] = {}
+    for kind, statuses in MEASURE_STATUSES.items():
+        by_status = {status: found.get((kind, status), 0) for status in statuses}
+        out[kind] = by_status | {"total": sum(by_status.values())}
+    return out
+
+
+async def _children_with_data(conn: asyncpg.Connection, code: str) -> list[str]:
+    """The jurisdictions directly below `code` (townships below a county included) where anything is counted."""
+    rows = await conn.fetch(
+        "SELECT jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE $1"
+        " UNION SELECT jurisdiction FROM monitoring.ops_inspectors WHERE jurisdiction LIKE $1"
+        " UNION SELECT jurisdiction FROM monitoring.ops_items WHERE jurisdiction LIKE $1"
+        " UNION SELECT jurisdiction FROM monitoring.ops_measures WHERE jurisdiction LIKE $1",
+        divisions.prefix(code) + "%",
+    )
+    return sorted({child for r in rows if (child := _child_towards(code, r["jurisdiction"])) is not None})
+
+
+def _child_towards(code: str, place: str) -> str | None:
+    """The jurisdiction directly below `code` on the way down to `place`; None when `place` is `code` itself."""
+    if place == code or not divisions.is_valid_code(place):
+        return None
+    path = [place, *divisions.ancestors(place)]
+    return path[path.index(code) - 1] if code in path else None
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None

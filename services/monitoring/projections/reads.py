@@ -1,0 +1,191 @@
+"""What the monitoring read tables answer: frameworks, who is expected to submit, where collection stands,
+and results — a county's as recorded, a wider area's rolled up, any of them recomputed under another version."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from dudao import jurisdiction as divisions
+from dudao.errors import NotFound
+from services.monitoring.application import home_level
+from services.monitoring.domain.compute import UnitData, applies, area_result
+from services.monitoring.domain.framework import Definition
+from services.monitoring.projections.collection import counted_units, definition_at, unit_data
+
+
+async def frameworks(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT code, version, definition, note, published_at FROM monitoring.frameworks ORDER BY code, version")
+    periods = await conn.fetch("SELECT code, period, version FROM monitoring.framework_periods ORDER BY code, period")
+    found: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        d = json.loads(r["definition"])
+        entry = found.setdefault(r["code"], {"code": r["code"], "versions": [], "periods": {}})
+        entry.update(name=d["name"], name_zh=d["name_zh"], level=d["level"], current_version=r["version"], definition=d)
+        entry["versions"].append({"version": r["version"], "note": r["note"], "published_at": r["published_at"]})
+    for p in periods:
+        found[p["code"]]["periods"][p["period"]] = p["version"]
+    return list(found.values())
+
+
+async def framework(conn: asyncpg.Connection, code: str, version: int | None = None) -> dict[str, Any]:
+    """One framework with the definition of `version` (the current one by default)."""
+    entry = next((f for f in await frameworks(conn) if f["code"] == code), None)
+    if entry is None:
+        raise NotFound(f"no framework {code!r}; GET /v1/frameworks lists them", field="framework")
+    if version is not None and version != entry["current_version"]:
+        raw = await conn.fetchval("SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version)
+        if raw is None:
+            raise NotFound(f"{code} has versions 1 to {entry['current_version']}, not {version}", field="version", rule="no_such_version")
+        entry["definition"] = json.loads(raw)
+    return entry | {"version": version or entry["current_version"]}
+
+
+async def period_version(conn: asyncpg.Connection, code: str, period: str) -> int | None:
+    return await conn.fetchval("SELECT version FROM monitoring.framework_periods WHERE code = $1 AND period = $2", code, period)
+
+
+async def school(conn: asyncpg.Connection, school_id: str) -> dict[str, Any] | None:
+    """A school from the copy of the registry's schools kept by the registry source (see operations.py)."""
+    try:
+        row = await conn.fetchrow("SELECT * FROM monitoring.school_copy WHERE id = $1::uuid", school_id)
+    except (asyncpg.DataError, asyncpg.InvalidTextRepresentationError):
+        return None
+    return dict(row) if row else None
+
+
+# --- who is expected ------------------------------------------------------------------------------------------
+
+
+async def expected_units(conn: asyncpg.Connection, definition: Definition, code: str, *, whole_subtree: bool = False) -> list[dict[str, Any]]:
+    """The units a level approves directly — its schools (townships' included), or itself for a county framework —
+    or, with `whole_subtree`, every unit anywhere under `code`; each with the level that approves it."""
+    if definition.level != "school":
+        counties = [code] if divisions.level_of(code) == "county" else []
+        if whole_subtree:
+            counties = [j.code for j in divisions.all_jurisdictions() if j.level == "county" and divisions.contains(code, j.code)]
+        return [{"id": c, "name": divisions.name_of(c), "kind": "jurisdiction", "level": c} for c in counties]
+    rows = await conn.fetch(
+        "SELECT id::text, name, stage, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE $1 ORDER BY name",
+        divisions.prefix(code) + "%",
+    )  # fmt: skip
+    units = [
+        {"id": r["id"], "name": r["name"], "kind": "school", "stage": r["stage"], "level": home_level(r["jurisdiction"])}
+        for r in rows if applies(definition, r["stage"])
+    ]  # fmt: skip
+    return units if whole_subtree else [u for u in units if u["level"] == code]
+
+
+async def levels_below(conn: asyncpg.Connection, definition: Definition, code: str) -> list[str]:
+    """The levels directly below `code` that have anything to collect (a city's counties, a province's cities)."""
+    below = [c.code for c in divisions.children(code) if len(c.code) == 6 and c.code != code]
+    if definition.level != "school":
+        return below
+    rows = await conn.fetch("SELECT DISTINCT jurisdiction, stage FROM monitoring.school_copy WHERE jurisdiction LIKE $1", divisions.prefix(code) + "%")
+    return [c for c in below if any(r["jurisdiction"].startswith(divisions.prefix(c)) and applies(definition, r["stage"]) for r in rows)]
+
+
+async def collection_status(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str) -> dict[str, Any]:
+    """Where collection stands under a level: each expected unit's status (not_started when nothing came in) and the levels."""
+    version = await period_version(conn, code, period)
+    if version is None:
+        raise NotFound(f"{code} has no collection open for {period}", field="period", rule="period_not_open")
+    definition = await definition_at(conn, code, version)
+    like = divisions.prefix(jurisdiction) + "%"
+    rows = {
+        r["unit_id"]: r
+        for r in await conn.fetch(
+            "SELECT unit_id, unit_name, jurisdiction, level, status, reason, version, collected_by, updated_at FROM monitoring.submissions"
+            " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3", code, period, like,
+        )
+    }  # fmt: skip
+    levels = {
+        r["jurisdiction"]: r
+        for r in await conn.fetch(
+            "SELECT jurisdiction, status, reason FROM monitoring.levels WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3",
+            code, period, like,
+        )
+    }  # fmt: skip
+    units = []
+    for unit in await expected_units(conn, definition, jurisdiction, whole_subtree=True):
+        units.append(_unit_status(unit["id"], unit["name"], unit["level"], rows.pop(unit["id"], None), levels))
+    units += [_unit_status(r["unit_id"], r["unit_name"], r["level"], r, levels) for r in rows.values()]  # no longer expected
+    counts: dict[str, int] = {}
+    for u in units:
+        counts[u["status"]] = counts.get(u["status"], 0) + 1
+    return {
+        "framework": code, "period": period, "framework_version": version, "jurisdiction": jurisdiction, "counts": counts,
+        "units": units,
+        "levels": [{"jurisdiction": j, "name": divisions.name_of(j), "status": r["status"], "reason": r["reason"]} for j, r in sorted(levels.items())],
+    }  # fmt: skip
+
+
+def _unit_status(unit_id: str, name: str, level: str, row: asyncpg.Record | None, levels: dict[str, asyncpg.Record]) -> dict[str, Any]:
+    status = row["status"] if row else "not_started"
+    if status == "approved" and levels.get(level) is not None and levels[level]["status"] == "accepted":
+        status = "accepted"  # accepted by the level above the approving county
+    return {
+        "unit_id": unit_id, "unit_name": name, "level": level, "status": status, "reason": row["reason"] if row else None,
+        "version": row["version"] if row else None, "collected_by": json.loads(row["collected_by"]) if row else None,
+        "updated_at": row["updated_at"] if row else None,
+    }  # fmt: skip
+
+
+# --- results --------------------------------------------------------------------------------------------------
+
+
+async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str) -> dict[str, Any]:
+    """The results under a jurisdiction: its own area result when it is an approving level, the areas below it,
+    every unit's result, and (above a county) the whole area rolled up from the units' data."""
+    version = await period_version(conn, code, period)
+    if version is None:
+        raise NotFound(f"{code} has no collection open for {period}", field="period", rule="period_not_open")
+    like = divisions.prefix(jurisdiction) + "%"
+    areas = await conn.fetch(
+        "SELECT jurisdiction, framework_version, passes, result, computed_at FROM monitoring.area_results"
+        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3 ORDER BY jurisdiction",
+        code, period, like,
+    )  # fmt: skip
+    units = await conn.fetch(
+        "SELECT unit_id, jurisdiction, level, framework_version, submission_version, status, passes, result FROM monitoring.unit_results"
+        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3",
+        code, period, like,
+    )  # fmt: skip
+    own = next((a for a in areas if a["jurisdiction"] == jurisdiction), None)
+    if own is not None:
+        area = json.loads(own["result"])
+    else:  # a wider area: recomputed from the counted data under the period's version, like the county's
+        definition = await definition_at(conn, code, version)
+        area = area_result(definition, [unit_data(r) for r in await counted_units(conn, code, period, like=like)])["area"]
+    return {
+        "framework": code, "period": period, "framework_version": version, "jurisdiction": jurisdiction,
+        "jurisdiction_name": divisions.name_of(jurisdiction), "area": area,
+        "areas": [
+            {"jurisdiction": a["jurisdiction"], "name": divisions.name_of(a["jurisdiction"]), "passes": a["passes"],
+             "framework_version": a["framework_version"], "computed_at": a["computed_at"], "result": json.loads(a["result"])}
+            for a in areas
+        ],
+        "units": sorted(
+            ({**json.loads(u["result"]), "jurisdiction": u["jurisdiction"], "status": u["status"],
+              "framework_version": u["framework_version"], "submission_version": u["submission_version"]} for u in units),
+            key=lambda u: (u["jurisdiction"], u["unit_name"]),
+        ),
+    }  # fmt: skip
+
+
+async def what_if(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str, version: int) -> dict[str, Any]:
+    """The recorded results beside the same data computed under another framework version; nothing is stored."""
+    recorded = await results(conn, code, period, jurisdiction)
+    raw = await conn.fetchval("SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version)
+    if raw is None:
+        raise NotFound(f"{code} has no version {version}", field="version", rule="no_such_version")
+    definition = Definition.parse(json.loads(raw))
+    data: list[UnitData] = [unit_data(r) for r in await counted_units(conn, code, period, like=divisions.prefix(jurisdiction) + "%")]
+    computed = area_result(definition, data)
+    return {
+        "framework": code, "period": period, "jurisdiction": jurisdiction,
+        "recorded": {"framework_version": recorded["framework_version"], "area": recorded["area"], "units": recorded["units"]},
+        "what_if": {"framework_version": version, "area": computed["area"], "units": computed["units"]},
+    }  # fmt: skip
