@@ -18,7 +18,7 @@ import httpx
 from dudao import auth, jurisdiction
 from dudao.config import Settings
 
-RUNNING = ("registry", "inspection", "accountability")  # services that exist so far; the rest join as their issues land
+RUNNING = ("registry", "inspection", "accountability", "monitoring")
 
 
 def _service_module(name: str):
@@ -83,6 +83,7 @@ def cmd_consume(args: argparse.Namespace) -> None:
 def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
     """Load the demo data through the public APIs; it is safe to repeat."""
     from services.inspection import demo as inspection_demo
+    from services.monitoring import demo as monitoring_demo
     from services.registry import demo as registry_demo
 
     token = auth.issue_dev_token(settings, sub="demo-loader", roles=["admin"], jur=jurisdiction)
@@ -94,9 +95,11 @@ def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
     try:
         with httpx.Client(base_url=settings.service_url("registry"), headers=headers, timeout=30) as registry:
             steps = registry_demo.load(registry, jurisdiction, progress)
-            schools = registry.get("/v1/schools", params={"jurisdiction": jurisdiction, "stage": "primary"}).json()["items"]
+            schools = registry.get("/v1/schools", params={"jurisdiction": jurisdiction, "limit": 200}).json()["items"]
         with httpx.Client(base_url=settings.service_url("inspection"), headers=headers, timeout=30) as inspection:
-            steps += inspection_demo.load(inspection, schools, jurisdiction)
+            steps += inspection_demo.load(inspection, [s for s in schools if s["stage"] == "primary"], jurisdiction)
+        with httpx.Client(base_url=settings.service_url("monitoring"), headers=headers, timeout=30) as monitoring:
+            steps += monitoring_demo.load(monitoring, schools, jurisdiction)
     except RuntimeError as e:
         raise SystemExit(f"\nseeding failed: {e}; see the service logs in {settings.home / 'logs'}") from None
     print(file=out)

@@ -37,6 +37,7 @@ class Up:
             "DUDAO_REGISTRY_PORT": str(ports["registry"]),
             "DUDAO_INSPECTION_PORT": str(ports["inspection"]),
             "DUDAO_ACCOUNTABILITY_PORT": str(ports["accountability"]),
+            "DUDAO_MONITORING_PORT": str(ports["monitoring"]),
         } | (extra_env or {})
         env.pop("DUDAO_DEV_KEY", None)
         self.proc = subprocess.Popen(
@@ -92,12 +93,13 @@ def stored_events(pg_port: int) -> int:
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{pg_port}/dudao") as conn:
         return conn.execute(
             "SELECT (SELECT count(*) FROM registry.registry_events) + (SELECT count(*) FROM inspection.inspection_events)"
+            " + (SELECT count(*) FROM monitoring.monitoring_events)"
         ).fetchone()[0]
 
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    return {name: free_port() for name in ("pg", "nats", "gateway", "registry", "inspection", "accountability")}
+    return {name: free_port() for name in ("pg", "nats", "gateway", "registry", "inspection", "accountability", "monitoring")}
 
 
 def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_sigterm(tmp_path, ports):
@@ -108,6 +110,11 @@ def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_si
         wait_for_demo(up, token, (36, 12))
         stages = {s["stage"] for s in up.gateway(token, "{ schools(first: 200) { nodes { stage } } }")["data"]["schools"]["nodes"]}
         assert len(stages) == 9
+        # the demo's balanced-development collection: the 20 compulsory schools submitted, their CVs computed
+        query = '{ balancedDevelopment(period: "2025-2026") { schoolsAssessed stages { stage indicators { cv } } } }'
+        assessed = eventually(lambda: (d := up.gateway(token, query)["data"]["balancedDevelopment"])["schoolsAssessed"] == 20 and d,
+                              timeout=30, what="the demo schools assessed")  # fmt: skip
+        assert all(i["cv"] > 0 for s in assessed["stages"] for i in s["indicators"])
     finally:
         code = up.stop()
     assert code == 0, up.output
