@@ -114,13 +114,19 @@ def cmd_seed(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    """Check an office's list row by row, then import all of it through the registry API or nothing."""
+    """Check an office's list row by row, then import all of it through the registry (or monitoring) API or nothing."""
     from dudao.errors import Problem
+    from services.monitoring import importer as submissions
     from services.registry import importer
 
     token = args.token or os.environ.get("DUDAO_TOKEN")
     try:
-        code = importer.run(args.kind, args.file, dry_run=args.dry_run, token=token)
+        if args.kind == "submissions":
+            if not args.period:
+                raise SystemExit("dudao import submissions: give --period, e.g. --period 2025-2026")
+            code = submissions.run(args.file, args.framework, args.period, dry_run=args.dry_run, token=token)
+        else:
+            code = importer.run(args.kind, args.file, dry_run=args.dry_run, token=token)
     except Problem as e:
         raise SystemExit(f"dudao import: {e.detail}") from None
     raise SystemExit(code)
@@ -250,8 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--jurisdiction", default=Settings.from_env().jurisdiction)
     p.set_defaults(func=cmd_seed)
 
-    p = sub.add_parser("import", help="import schools or inspectors from .xlsx or .csv (Chinese headers)")
-    p.add_argument("kind", choices=["schools", "inspectors"])
+    p = sub.add_parser("import", help="import schools, inspectors or submissions from .xlsx or .csv (Chinese headers)")
+    p.add_argument("kind", choices=["schools", "inspectors", "submissions"])
+    p.add_argument("--framework", default="balanced_development", help="submissions: the framework (default balanced_development)")
+    p.add_argument("--period", help="submissions: the school year, e.g. 2025-2026")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="check every row, report what is wrong, import nothing")
     p.add_argument("--token", help="bearer token (default: $DUDAO_TOKEN or a dev admin token)")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import strawberry
 from fastapi import Request
 from graphql import GraphQLError
+from strawberry.fastapi import GraphQLRouter
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, bearer_token
@@ -43,3 +47,15 @@ def within(principal: Principal, code: str | None) -> str:
             extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
         )
     return code
+
+
+def router(schema: strawberry.Schema, loaders: Callable[[Request, Principal | None], dict[str, Any]] | None = None) -> GraphQLRouter:
+    """A service's `/graphql`: each request's context holds the caller (or why there is none), the read pool,
+    and the service's own per-request DataLoaders."""
+
+    async def context(request: Request) -> dict[str, Any]:
+        principal, auth_error = authenticate(request)
+        found = {"request": request, "principal": principal, "auth_error": auth_error, "pool": request.app.state.pool}
+        return found | (loaders(request, principal) if loaders else {})
+
+    return GraphQLRouter(schema, path="/graphql", context_getter=context)

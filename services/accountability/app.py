@@ -44,6 +44,6 @@ PARTS = ServiceParts(
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    app = create_app(PARTS, settings, [api.router, graphql.router()], title="Dudao accountability (结果运用与问责)")
+    app = create_app(PARTS, settings, [api.router, graphql.router], title="Dudao accountability (结果运用与问责)")
     app.state.blobs = blobs.store_from_settings(settings)  # rectification evidence; events keep only digests
     return app

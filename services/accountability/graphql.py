@@ -7,10 +7,9 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from fastapi import Request
-from strawberry.fastapi import GraphQLRouter
 
-from dudao.subgraph import authenticate, caller, within
+from dudao import subgraph
+from dudao.subgraph import caller, within
 from services.accountability import projections
 
 
@@ -113,14 +112,4 @@ class Query:
 
 
 schema = strawberry.federation.Schema(query=Query)
-
-
-async def _context(request: Request) -> dict[str, Any]:
-    principal, auth_error = authenticate(request)
-    return {"request": request, "principal": principal, "auth_error": auth_error, "pool": request.app.state.pool}
-
-
-def router() -> GraphQLRouter:
-    return GraphQLRouter(schema, path="/graphql", context_getter=_context)
-
-
+router = subgraph.router(schema)

@@ -9,11 +9,11 @@ import strawberry
 from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
-from strawberry.fastapi import GraphQLRouter
 
 from dudao import jurisdiction as divisions
 from dudao.errors import Problem
-from dudao.subgraph import authenticate, caller, problem
+from dudao import subgraph
+from dudao.subgraph import caller, problem
 from dudao.subgraph import within as scope_of
 from dudao.service import decode_cursor, page_cursor
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
@@ -301,17 +301,14 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
-async def _context(request: Request) -> dict[str, Any]:
-    principal, auth_error = authenticate(request)
-
+def _loaders(request: Request, principal) -> dict[str, Any]:
     async def load(ids: list[str]) -> list[Activity | None]:
         valid = [i for i in ids if _is_uuid(i)]
         async with request.app.state.pool.acquire() as conn:
             rows = {str(r["id"]): r for r in await activities.activities_by_id(conn, valid)} if valid else {}
         return [Activity.of(rows[i]) if i in rows and principal and principal.can_act_in(rows[i]["jurisdiction"]) else None for i in ids]
 
-    return {"request": request, "principal": principal, "auth_error": auth_error, "pool": request.app.state.pool,
-            "activities": DataLoader(load_fn=load)}  # fmt: skip
+    return {"activities": DataLoader(load_fn=load)}
 
 
-router = GraphQLRouter(schema, path="/graphql", context_getter=_context)
+router = subgraph.router(schema, _loaders)

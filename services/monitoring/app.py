@@ -44,4 +44,4 @@ PARTS = ServiceParts(
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    return create_app(PARTS, settings, [api.router, graphql.router()], title="Dudao monitoring (评估监测)")
+    return create_app(PARTS, settings, [api.router, graphql.router], title="Dudao monitoring (评估监测)")

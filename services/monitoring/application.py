@@ -15,10 +15,19 @@ from dudao.errors import Conflict
 from dudao.events import Envelope
 from dudao.rules import RuleViolation
 from dudao.store import ServiceApplication
-from services.monitoring.domain.collection import AgencyAssignment, LevelApproval, LevelStatus, Submission, SubmissionStatus
-from services.monitoring.domain.collection import assignment_id, level_id, submission_id
+from services.monitoring.domain.collection import (
+    AgencyAssignment,
+    LevelApproval,
+    LevelStatus,
+    Submission,
+    SubmissionStatus,
+    assignment_id,
+    level_id,
+    submission_id,
+)
 from services.monitoring.domain.compute import validate
-from services.monitoring.domain.framework import Definition, Framework, framework_id
+from services.monitoring.domain.definition import Definition
+from services.monitoring.domain.framework import Framework, framework_id
 
 SHIPPED = Path(__file__).parent / "frameworks"
 INSTALLER = "dudao-framework-installer"

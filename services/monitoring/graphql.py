@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from fastapi import Request
-from strawberry.fastapi import GraphQLRouter
 from strawberry.scalars import JSON
 
+from dudao import subgraph
 from dudao.errors import Problem
-from dudao.subgraph import authenticate, caller, problem, within
+from dudao.subgraph import caller, problem, within
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import operations, reads
 
@@ -257,12 +256,4 @@ class Query:
 
 
 schema = strawberry.federation.Schema(query=Query)
-
-
-async def _context(request: Request) -> dict[str, Any]:
-    principal, auth_error = authenticate(request)
-    return {"request": request, "principal": principal, "auth_error": auth_error, "pool": request.app.state.pool}
-
-
-def router() -> GraphQLRouter:
-    return GraphQLRouter(schema, path="/graphql", context_getter=_context)
+router = subgraph.router(schema)

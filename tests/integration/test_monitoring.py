@@ -304,3 +304,23 @@ def test_balanced_development_comes_through_the_gateway_with_each_school_from_th
     assert data["collectionStatus"]["counts"] == {"submitted": 3}
     assert {f["code"] for f in data["frameworks"]} == {"balanced_development", "preschool_inclusive", "duty_evaluation_demo"}
     assert data["operationalRollup"]["jurisdiction"] == COUNTY_A
+
+
+def test_dudao_import_submissions_checks_a_csv_then_enters_it(place, settings, tmp_path):
+    city = replace(settings, jurisdiction=COUNTY_A, ports=settings.ports | {"monitoring": place.monitoring.port})
+    headers = ["学校名称", *importer.columns(BALANCED)]
+    a = {"学校名称": "东川区A校"} | {h: "" for h in headers[1:]}
+    for header, (key, stage) in importer.columns(BALANCED).items():
+        value = COUNTY["A"][1].get(key)
+        cell = (value or {}).get(stage) if stage else value
+        a[header] = "" if cell is None else str(cell)
+    bad = dict(a, **{"网络多媒体教室数": "十"})
+    sheet = tmp_path / "填报.csv"
+    sheet.write_text(",".join(headers) + "\n" + ",".join(bad[h] for h in headers) + "\n", encoding="utf-8-sig")
+    out = io.StringIO()
+    assert importer.run(sheet, FRAMEWORK, PERIOD, dry_run=True, token=place.token(jur=COUNTY_A), settings=city, out=out) == 1
+    assert "row 2, column 网络多媒体教室数: '十' is not a number (number)" in out.getvalue()
+    sheet.write_text(",".join(headers) + "\n" + ",".join(a[h] for h in headers) + "\n", encoding="utf-8-sig")
+    out = io.StringIO()
+    assert importer.run(sheet, FRAMEWORK, PERIOD, dry_run=False, token=place.token(jur=COUNTY_A), settings=city, out=out) == 0, out.getvalue()
+    assert "entered 1 submissions as drafts" in out.getvalue()

@@ -12,7 +12,13 @@ import pytest
 from dudao.errors import Conflict, NotFound
 from dudao.rules import RuleViolation
 from services.monitoring.domain.collection import (
-    LEVEL_TRANSITIONS, SUBMISSION_TRANSITIONS, AgencyAssignment, LevelApproval, LevelStatus, Submission, SubmissionStatus,
+    LEVEL_TRANSITIONS,
+    SUBMISSION_TRANSITIONS,
+    AgencyAssignment,
+    LevelApproval,
+    LevelStatus,
+    Submission,
+    SubmissionStatus,
 )  # fmt: skip
 from services.monitoring.domain.framework import Framework, check_period
 

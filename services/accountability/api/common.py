@@ -5,23 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, check_scope, require
-from dudao.errors import Conflict, Forbidden, InvalidInput
+from dudao.errors import Conflict, Forbidden
 from dudao.profiles import Effective, effective_from_copy
+from dudao.routes import Admin, Name, Reader, Strict, Text, page_size, scope  # noqa: F401 (the routes import them from here)
 from services.accountability.application import Accountability
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-Admin = Annotated[Principal, Depends(require(Role.admin))]
 UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin))]
-Reader = Annotated[Principal, Depends(require())]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Person(Strict):
@@ -54,20 +45,6 @@ async def profile_at(request: Request, code: str, *keys: str) -> Effective:
         if profile.get(key) is None:
             raise Conflict(f"the policy profile at {code} has no {key}; set it in the registry", field=key, rule="policy_key_missing")
     return profile
-
-
-def scope(principal: Principal, jurisdiction: str | None) -> str:
-    within = jurisdiction or principal.jur
-    if not divisions.is_valid_code(within):
-        raise InvalidInput(f"{within!r} is not a division code", field="jurisdiction", rule="code_format")
-    check_scope(principal, within)
-    return within
-
-
-def page_size(limit: int) -> int:
-    if not 1 <= limit <= 200:
-        raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
-    return limit
 
 
 def jsonable(row: dict[str, Any]) -> dict[str, Any]:

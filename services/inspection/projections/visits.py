@@ -8,9 +8,7 @@ import asyncpg
 
 from dudao import jurisdiction
 from dudao.consumer import InboundEvent
-
-# Stages whose schools have compulsory-education pupils (义务教育学校).
-COMPULSORY_STAGES = ["primary", "junior_secondary", "nine_year", "twelve_year", "complete_secondary"]
+from services.registry.domain.stage import COMPULSORY_STAGES
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS inspection.routine_visits (

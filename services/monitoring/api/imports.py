@@ -19,7 +19,8 @@ from services.monitoring import importer
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.application import home_level
 from services.monitoring.domain.compute import applies
-from services.monitoring.domain.framework import Definition, check_period
+from services.monitoring.domain.definition import Definition
+from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
 from services.monitoring.projections.collection import definition_at
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dudao.errors import InvalidInput
+from services.monitoring.domain.definition import Definition, Indicator
 from services.monitoring.domain.formula import EvaluationError
-from services.monitoring.domain.framework import Definition, Indicator
 
 DIGITS = 6  # results are stored rounded: enough for a CV compared at two decimals, stable across replays
 

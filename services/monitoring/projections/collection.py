@@ -16,7 +16,7 @@ import asyncpg
 from dudao.consumer import InboundEvent
 from services.monitoring.application import home_level
 from services.monitoring.domain.compute import UnitData, area_result, unit_result
-from services.monitoring.domain.framework import Definition
+from services.monitoring.domain.definition import Definition
 
 COLLECTION_TABLES = ("frameworks", "framework_periods", "submissions", "levels", "assignments", "unit_results", "area_results")
 COUNTED = ("submitted", "approved")  # a draft or returned form is the unit's work in progress, not yet data

@@ -12,7 +12,7 @@ from dudao import jurisdiction as divisions
 from dudao.errors import NotFound
 from services.monitoring.application import home_level
 from services.monitoring.domain.compute import UnitData, applies, area_result
-from services.monitoring.domain.framework import Definition
+from services.monitoring.domain.definition import Definition
 from services.monitoring.projections.collection import counted_units, definition_at, unit_data
 
 

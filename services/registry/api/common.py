@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import Query, Request
+from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from dudao import jurisdiction
-from dudao.auth import Principal, Role, check_scope, require
-from dudao.errors import InvalidInput
+from dudao.auth import Principal, check_scope
+from dudao.routes import Admin, Name, Reader, Strict, scope  # noqa: F401 (the routes import them from here)
 from services.registry.application import Registry
 
 
@@ -24,19 +24,10 @@ def _known_jurisdiction(code: str) -> str:
 
 
 JurisdictionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3})?$"), AfterValidator(_known_jurisdiction)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Enrolment = Annotated[int, Field(ge=0, le=100_000, strict=True)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 
-Admin = Annotated[Principal, Depends(require(Role.admin))]
-Reader = Annotated[Principal, Depends(require())]
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def registry(request: Request) -> Registry:
@@ -45,16 +36,6 @@ def registry(request: Request) -> Registry:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def scope(principal: Principal, code: str | None) -> str:
-    """The subtree a list covers: the caller's own unless a code inside it is asked for."""
-    if code is None:
-        return principal.jur
-    if not jurisdiction.is_valid_code(code):
-        raise InvalidInput(f"{code!r} is not a 6- or 9-digit division code", field="jurisdiction", rule="code_format")
-    check_scope(principal, code)
-    return code
 
 
 def in_scope(principal: Principal):

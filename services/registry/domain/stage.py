@@ -30,3 +30,6 @@ Stage.LABELS = {  # type: ignore[attr-defined]
     "secondary_vocational": "中等职业学校",
     "special_education": "特殊教育学校",
 }
+
+# Compulsory education (义务教育): the schools routine visits must cover and balanced development assesses.
+COMPULSORY_STAGES = ["primary", "junior_secondary", "nine_year", "twelve_year", "complete_secondary"]

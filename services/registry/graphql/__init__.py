@@ -10,12 +10,11 @@ import strawberry
 from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
-from strawberry.fastapi import GraphQLRouter
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal
 from dudao.errors import Problem
-from dudao.subgraph import authenticate
+from dudao import subgraph
 from dudao.subgraph import within as scope_of
 from dudao.service import decode_cursor, page_cursor
 from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
@@ -174,13 +173,8 @@ def _batch(request: Request, fetch: Callable[..., Awaitable[dict]], empty: Calla
     return DataLoader(load_fn=load)
 
 
-async def _context(request: Request) -> dict[str, Any]:
-    principal, auth_error = authenticate(request)
+def _loaders(request: Request, principal) -> dict[str, Any]:
     return {
-        "request": request,
-        "principal": principal,
-        "auth_error": auth_error,
-        "pool": request.app.state.pool,
         "schools": _loader(request, principal, directory.schools_by_id, School.of),
         "inspectors": _loader(request, principal, directory.inspectors_by_id, Inspector.of),
         "zones": _loader(request, principal, places.zones_by_id, Zone.of),
@@ -189,4 +183,4 @@ async def _context(request: Request) -> dict[str, Any]:
     }
 
 
-router = GraphQLRouter(schema, path="/graphql", context_getter=_context)
+router = subgraph.router(schema, _loaders)
