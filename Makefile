@@ -19,6 +19,7 @@ test: $(BIN)/dudao
 
 bench: $(BIN)/dudao
 	$(BIN)/python bench/registry_throughput.py
+	$(BIN)/python bench/monitoring_results.py
 
 clean:
 	rm -rf .dudao
