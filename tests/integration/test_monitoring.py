@@ -118,6 +118,7 @@ def test_a_county_approves_after_every_school_and_the_city_accepts_after_the_cou
         # the city approves only after every county below it is accepted; Xundian has collected nothing
         assert act(city, level(CITY, "approve")).json()["rule"] == "units_below_not_approved"
         assert act(county, level(COUNTY_A, "accept")).json()["rule"] == "acceptor_level"
+        assert act(city, level("53011x", "accept")).json()["rule"] == "code_format"
         assert act(city, level(COUNTY_A, "accept")).json()["status"] == "accepted"
         eventually(
             lambda: {u["status"] for u in county.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json()["units"]} == {"accepted"},

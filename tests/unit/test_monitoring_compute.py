@@ -268,3 +268,34 @@ def test_python_is_not_a_formula():
     raw["indicators"][0]["formula"] = "__import__('os').system('true')"
     with pytest.raises(InvalidInput):
         Definition.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("split", "weights"), ["nine_year"], "split.weights"),
+        (("area_rule", "cv_max", "primary"), "half", "area_rule.cv_max.primary"),
+        (("indicators", 0, "bar", "primary", "value"), None, "indicators[0].bar.value"),
+        (("unit_rule", "kind"), "vibes", "unit_rule.kind"),
+    ],
+)
+def test_a_malformed_definition_is_refused_naming_the_path_never_crashing(path, value, field):
+    raw = json.loads((SHIPPED / "balanced_development.json").read_text(encoding="utf-8"))
+    target = raw
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    with pytest.raises(InvalidInput) as caught:
+        Definition.parse(raw)
+    assert field in {e["field"] for e in caught.value.extra["errors"]}
+
+
+def test_a_what_if_version_that_needs_an_input_never_collected_says_so_per_indicator():
+    raw = json.loads((SHIPPED / "balanced_development.json").read_text(encoding="utf-8"))
+    raw["inputs"].append({"key": "library_books", "label_zh": "图书册数", "min": 0})
+    raw["split"]["shared_inputs"].append("library_books")
+    raw["indicators"][0]["formula"] = "library_books / pupils"
+    later = Definition.parse(raw)
+    result = unit_result(later, county_units()[3])
+    first = indicator(result, "primary", "qualified_teachers_per_100")
+    assert first["value"] is None and "library_books" in first["problem"] and result["passes"] is False

@@ -100,13 +100,19 @@ def _approver(principal: Principal, jurisdiction: str) -> None:
         raise Forbidden(f"the office of {county} approves this unit's data", field="jur", rule="approver_level")
 
 
+def _division(code: str) -> str:
+    if not divisions.is_valid_code(code) or len(code) != 6:
+        raise InvalidInput(f"{code!r} is not a 6-digit division code of a level", field="code", rule="code_format")
+    return code
+
+
 def _level_office(principal: Principal, code: str) -> None:
-    if principal.jur != code:
+    if principal.jur != _division(code):
         raise Forbidden(f"the office of {code} approves its own level", field="jur", rule="approver_level")
 
 
 def _accepting_office(principal: Principal, code: str) -> None:
-    above = parent_level(code)
+    above = parent_level(_division(code))
     if principal.jur != above:
         raise Forbidden(f"the office of {above}, the level above {code}, accepts it", field="jur", rule="acceptor_level")
 

@@ -165,8 +165,9 @@ def parts(definition: Definition, unit: UnitData) -> list[tuple[str | None, int 
             continue
         share = weighted[stage] / total_weighted
         env = _stage_values(definition, unit.values, stage)
-        for key in shared:
-            env[key] = unit.values[key] * share
+        for key in shared:  # absent when a what-if's version asks for an input this period did not collect
+            total = unit.values.get(key)
+            env[key] = None if total is None else total * share
         env.update(school_pupils=total_pupils, urban=unit.locality == "urban", town=unit.locality == "town", rural=unit.locality == "rural")
         found.append((stage, pupils[stage], share, env))
     return found

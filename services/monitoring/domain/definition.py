@@ -226,6 +226,9 @@ class _Parser:
         if basis not in by_key or not by_key[basis].per_stage:
             self.fail("split.basis", "per_stage_input", "split.basis must name a per-stage input (the pupils counted per stage)")
         weights: dict[str, dict[str, float]] = {}
+        if not isinstance(raw.get("weights") or {}, dict):
+            self.fail("split.weights", "object", "split.weights maps each multi-stage kind of school to its stages' weights")
+            raw = {**raw, "weights": {}}
         for kind, table in (raw.get("weights") or {}).items():
             if not isinstance(table, dict) or not table:
                 self.fail(f"split.weights.{kind}", "object", "each school kind maps its stages to weights")
@@ -304,8 +307,8 @@ class _Parser:
             if self.number(floor, "unit_rule.floor_share") is not None and not 0 < floor <= 1:
                 self.fail("unit_rule.floor_share", "range", "floor_share must be above 0 and at most 1")
         elif kind == "weighted_score":
-            if any(i.weight is None for i in indicators):
-                self.fail("indicators", "weight_required", "a weighted score needs a weight on every indicator")
+            if any(i.weight is None or i.weight <= 0 for i in indicators):
+                self.fail("indicators", "weight_required", "a weighted score needs a positive weight on every indicator")
             bands = rule.get("bands")
             if not isinstance(bands, list) or not bands or not all(isinstance(b, dict) and isinstance(b.get("min"), int | float) for b in bands):
                 self.fail("unit_rule.bands", "required", "a weighted score needs grade bands, each with a minimum score")
@@ -321,6 +324,9 @@ class _Parser:
             limits = rule.get("cv_max")
             if not isinstance(limits, dict) or set(limits) != set(stages):
                 self.fail("area_rule.cv_max", "per_stage", f"cv_max gives the largest coefficient of variation for each of {', '.join(stages)}")
+            else:
+                for stage, limit in limits.items():
+                    self.number(limit, f"area_rule.cv_max.{stage}")
         return dict(rule)
 
 
