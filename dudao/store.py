@@ -162,11 +162,15 @@ class ServiceApplication(Application[UUID]):
             )
         created = command(aggregate)
         others = [a for a in created if isinstance(a, Aggregate)] if isinstance(created, list) else []
+        self.save_checked(aggregate, *others, envelope=envelope)
+        return aggregate
+
+    def save_checked(self, *aggregates: Aggregate, envelope: Envelope) -> None:
+        """Save in one transaction; if another writer got to any of them first, a 409 (never a half-save)."""
         try:
-            self.save(aggregate, *others, envelope=envelope)
+            self.save(*aggregates, envelope=envelope)
         except RecordConflictError:
             raise Conflict("changed by someone else meanwhile; reload and retry", rule="concurrent_update") from None
-        return aggregate
 
 
 def event_name(topic: str) -> tuple[str, str]:

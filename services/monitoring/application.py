@@ -22,7 +22,9 @@ from services.monitoring.domain.collection import (
     Submission,
     SubmissionStatus,
     assignment_id,
+    home_level,
     level_id,
+    parent_level,
     submission_id,
 )
 from services.monitoring.domain.compute import validate
@@ -31,15 +33,6 @@ from services.monitoring.domain.framework import Framework, framework_id
 
 SHIPPED = Path(__file__).parent / "frameworks"
 INSTALLER = "dudao-framework-installer"
-
-
-def home_level(code: str) -> str:
-    """The level that approves a unit's data first: its county (a township's school is approved by the county)."""
-    return code if len(code) == 6 else divisions.ancestors(code)[0]
-
-
-def parent_level(code: str) -> str:
-    return divisions.ancestors(code)[0]
 
 
 class Monitoring(ServiceApplication):
@@ -155,7 +148,7 @@ class Monitoring(ServiceApplication):
             raise Conflict(f"nothing has been collected under {code} for {framework} {period}", field="units", rule="nothing_to_approve")
         level = self._level_or_new(framework, period, code)
         level.approve(covered=covered, levels_below=levels_below, by=by, now=now)
-        self.save(level, envelope=envelope)
+        self.save_checked(level, envelope=envelope)  # a re-opening below since we looked makes this a 409
         return level
 
     def unapprove_level(self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime) -> LevelApproval:
@@ -181,8 +174,10 @@ class Monitoring(ServiceApplication):
         self.framework(assignment.framework).version_for(assignment.period)
         return self.save_new(assignment, envelope)
 
-    def end_assignment(self, aid: UUID, reason: str, by: str, envelope: Envelope, now: datetime) -> AgencyAssignment:
-        return self.change(aid, AgencyAssignment, None, envelope, lambda a: a.end(reason=reason, by=by, now=now))
+    def end_assignment(
+        self, aid: UUID, reason: str, by: str, envelope: Envelope, authorize: Callable[[AgencyAssignment], None], now: datetime,
+    ) -> AgencyAssignment:  # fmt: skip
+        return self.change(aid, AgencyAssignment, None, envelope, lambda a: a.end(reason=reason, by=by, now=now), authorize)
 
     def agency_may_collect(self, framework: str, period: str, unit_jurisdiction: str, agency_id: str) -> bool:
         """Whether an active assignment of this agency covers the unit's place (at its level or any above)."""

@@ -213,6 +213,8 @@ def test_an_agency_collects_only_where_and_while_it_is_assigned(place):
         )  # fmt: skip
         assert status["collected_by"]["agency_id"] == "kmpg-assess"
         assert act(county, sub(place, "D", "approve")).json()["status"] == "approved"  # the same approval as a unit's own
+        with place.office(COUNTY_B) as other:
+            assert other.post(f"/v1/assignments/{made.json()['id']}/end", json={"reason": "x"}).status_code == 403
         assert county.post(f"/v1/assignments/{made.json()['id']}/end", json={"reason": "合同期满"}).json()["active"] is False
     assert agency.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}).json()["rule"] == "not_assigned"
     agency.close()
@@ -325,3 +327,43 @@ def test_dudao_import_submissions_checks_a_csv_then_enters_it(place, settings, t
     out = io.StringIO()
     assert importer.run(sheet, FRAMEWORK, PERIOD, dry_run=False, token=place.token(jur=COUNTY_A), settings=city, out=out) == 0, out.getvalue()
     assert "entered 1 submissions as drafts" in out.getvalue()
+
+
+def test_a_level_approval_racing_with_a_reopening_below_is_refused_not_half_saved(place, monkeypatch):
+    from dudao.events import Envelope
+    from dudao.errors import Conflict
+    from services.monitoring.domain.collection import LevelApproval
+
+    for name in ("A", "D"):
+        enter_and_submit(place, name)
+    with place.office(COUNTY_A) as county:
+        for name in ("A", "D"):
+            assert act(county, sub(place, name, "approve")).status_code == 200
+        # what a concurrent approval of the level loaded before A was re-opened: no level recorded yet
+        stale = LevelApproval.open(framework=FRAMEWORK, period=PERIOD, jurisdiction=COUNTY_A)
+        assert act(county, sub(place, "A", "unapprove"), {"reason": "核对面积"}).status_code == 200  # records on the level
+    app = place.monitoring.app.state.application
+    monkeypatch.setattr(app, "_level_or_new", lambda *_: stale)
+    with pytest.raises(Conflict) as caught:
+        app.approve_level(FRAMEWORK, PERIOD, COUNTY_A, [place.schools["D"]], [], "county", Envelope.for_request(actor="t", jurisdiction=COUNTY_A), None)
+    assert caught.value.rule == "concurrent_update"
+
+
+def test_the_city_cannot_hand_a_county_back_while_its_own_level_stands_approved(place):
+    for name in ("A", "D", "E"):
+        enter_and_submit(place, name)
+    with place.monitoring.client(place.token(role="unit", jur=COUNTY_B, unit=place.schools["X"])) as x:
+        assert x.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['X']}", json={"values": COUNTY["A"][1]}).status_code == 200
+        assert x.post(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['X']}/submit").status_code == 200
+    with place.office(COUNTY_A) as a, place.office(COUNTY_B) as b, place.office(CITY) as city:
+        for county, names in ((a, "ADE"), (b, "X")):
+            for name in names:
+                assert act(county, sub(place, name, "approve")).status_code == 200
+        for county, code in ((a, COUNTY_A), (b, COUNTY_B)):
+            assert act(county, level(code, "approve")).status_code == 200
+            assert act(city, level(code, "accept")).status_code == 200
+        assert act(city, level(CITY, "approve")).json()["status"] == "approved"
+        refused = act(city, level(COUNTY_A, "unaccept"), {"reason": "复核"})
+        assert refused.status_code == 409 and refused.json()["rule"] == "locked_by_level_approval"
+        assert act(city, level(CITY, "unapprove"), {"reason": "复核"}).status_code == 200
+        assert act(city, level(COUNTY_A, "unaccept"), {"reason": "复核"}).json()["status"] == "approved"

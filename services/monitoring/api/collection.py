@@ -15,7 +15,7 @@ from dudao.errors import Forbidden, InvalidInput, NotFound
 from dudao.routes import Admin, Name, Reader, Strict, Text, scope
 from dudao.service import command_envelope, expected_version, set_etag
 from services.monitoring.api.common import app_of, now, reading
-from services.monitoring.application import home_level, parent_level
+from services.monitoring.domain.collection import home_level, parent_level
 from services.monitoring.domain.collection import AgencyAssignment, AgencyTask, Submission, submission_id
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
@@ -281,14 +281,10 @@ async def assign_agency(body: AssignmentCreate, request: Request, response: Resp
 
 @router.post("/v1/assignments/{assignment_id}/end")
 async def end_assignment(assignment_id: UUID, body: Reason, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
-    def check(a: AgencyAssignment) -> None:
-        check_scope(principal, a.jurisdiction)
-
-    current = await asyncio.to_thread(app_of(request).get, assignment_id, AgencyAssignment)
-    check(current)
     ended = await asyncio.to_thread(
-        app_of(request).end_assignment, assignment_id, body.reason, principal.sub, command_envelope(request, principal, body), now(request)
-    )
+        app_of(request).end_assignment, assignment_id, body.reason, principal.sub, command_envelope(request, principal, body),
+        lambda a: check_scope(principal, a.jurisdiction), now(request),
+    )  # fmt: skip
     set_etag(response, ended.version)
     return {"id": ended.id, "active": ended.active}
 

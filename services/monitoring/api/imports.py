@@ -17,7 +17,7 @@ from dudao.service import command_envelope
 from dudao.sheets import read_bytes
 from services.monitoring import importer
 from services.monitoring.api.common import app_of, now, reading
-from services.monitoring.application import home_level
+from services.monitoring.domain.collection import home_level
 from services.monitoring.domain.compute import applies
 from services.monitoring.domain.definition import Definition
 from services.monitoring.domain.framework import check_period

@@ -15,9 +15,19 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from dudao import jurisdiction as divisions
 from dudao.rules import Labelled, RuleViolation, check_transition, require_name
 
 COLLECTION_NAMESPACE = uuid.UUID("a2f1d7c4-5b6e-4e0f-8c39-1d2e3f4a5b6c")
+
+
+def home_level(code: str) -> str:
+    """The level that approves a unit's data first: its county (a township's school is approved by the county)."""
+    return code if len(code) == 6 else divisions.ancestors(code)[0]
+
+
+def parent_level(code: str) -> str:
+    return divisions.ancestors(code)[0]
 
 
 def submission_id(framework: str, period: str, unit_id: str) -> uuid.UUID:

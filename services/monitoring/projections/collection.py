@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from dudao.consumer import InboundEvent
-from services.monitoring.application import home_level
+from services.monitoring.domain.collection import home_level
 from services.monitoring.domain.compute import UnitData, area_result, unit_result
 from services.monitoring.domain.definition import Definition
 

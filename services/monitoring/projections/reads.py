@@ -10,7 +10,7 @@ import asyncpg
 
 from dudao import jurisdiction as divisions
 from dudao.errors import NotFound
-from services.monitoring.application import home_level
+from services.monitoring.domain.collection import home_level
 from services.monitoring.domain.compute import UnitData, applies, area_result
 from services.monitoring.domain.definition import Definition
 from services.monitoring.projections.collection import counted_units, definition_at, unit_data
