@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench schema clean
 
 $(BIN)/dudao: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: $(BIN)/dudao
 bench: $(BIN)/dudao
 	$(BIN)/python bench/registry_throughput.py
 	$(BIN)/python bench/monitoring_results.py
+	$(BIN)/python bench/dashboard.py
+
+# The gateway's schema as `strawberry export-schema gateway.schema:schema --output gateway/schema.graphql` writes it
+# (that command needs strawberry's cli extra, typer and rich, which nothing else here needs).
+schema: $(BIN)/dudao
+	$(BIN)/python -c 'from pathlib import Path; from gateway.schema import schema; Path("gateway/schema.graphql").write_text(schema.as_str() + "\n", encoding="utf-8")'
 
 clean:
 	rm -rf .dudao

@@ -33,7 +33,10 @@ def scope(principal: Principal, code: str | None) -> str:
     return code
 
 
+MAX_PAGE = 200
+
+
 def page_size(limit: int) -> int:
-    if not 1 <= limit <= 200:
-        raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit", rule="page_size")
     return limit

@@ -13,6 +13,8 @@ from strawberry.fastapi import GraphQLRouter
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, bearer_token
 from dudao.errors import Problem, Unauthorized
+from dudao.routes import MAX_PAGE
+from dudao.service import decode_cursor
 
 
 def problem(e: Problem) -> GraphQLError:
@@ -47,6 +49,18 @@ def within(principal: Principal, code: str | None) -> str:
             extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
         )
     return code
+
+
+def page(first: int, after: str | None) -> tuple[int, int]:
+    """A page's size and the position after its cursor; a size outside 1..MAX_PAGE or a bad cursor is a 422."""
+    if not 1 <= first <= MAX_PAGE:
+        raise GraphQLError(
+            f"first must be between 1 and {MAX_PAGE}", extensions={"status": 422, "rule": "page_size", "field": "first"}
+        )
+    try:
+        return first, decode_cursor(after, "after")
+    except Problem as e:
+        raise problem(e) from None
 
 
 def router(schema: strawberry.Schema, loaders: Callable[[Request, Principal | None], dict[str, Any]] | None = None) -> GraphQLRouter:

@@ -1,23 +1,44 @@
-"""The gateway's accountability types: the summary an office watches, cases with items, restricted leaders."""
+"""The gateway's accountability types: the summary an office watches, cases with items and notices, restricted
+leaders and published outcomes, with links from a case to its school and its report."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.types import Jurisdiction
+from gateway.limits import page
+from gateway.types import Jurisdiction, loaders_of
 
 if TYPE_CHECKING:
-    from gateway.types import School
+    from gateway.inspection import Activity
+    from gateway.registry import School
 
-SUMMARY_FIELDS = "jurisdiction asOf openCases closedCases items overdueItems noticesIssued reboundRate onTimeRate"
+SUMMARY_FIELDS = (
+    "jurisdiction asOf openCases closedCases items overdueItems noticesIssued reboundRate onTimeRate"
+    " measures { kind status count }"
+)
 CASE_FIELDS = (
-    "id activityId jurisdiction unitKind unitId unitName activityTitle status"
-    " items { itemId area severity description status deadline lapses rebounds escalations }"
+    "id activityId jurisdiction unitKind unitId unitName activityTitle status openedAt version"
+    " items { itemId area severity description status deadline lapses rebounds escalations"
+    " notices { lapse missedDeadline newDeadline issuedOn basis } }"
 )
 RESTRICTION_FIELDS = "name post unitId unitName jurisdiction restrictedUntil circularId"
+OUTCOME_FIELDS = "id kind jurisdiction unitName trigger publicText publishedOn"
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@strawberry.type
+class MeasureCount:
+    """How many measures of one kind (interview 约谈, circular 通报, ...) stand at one status."""
+
+    kind: str
+    status: str
+    count: int
 
 
 @strawberry.type
@@ -34,6 +55,7 @@ class AccountabilitySummary:
     on_time_rate: float | None = strawberry.field(
         description="items accepted the first time without a supervision notice, over items accepted or noticed"
     )
+    measures: list[MeasureCount]
     jurisdiction_code: strawberry.Private[str]
 
     @strawberry.field
@@ -45,8 +67,19 @@ class AccountabilitySummary:
         return cls(
             as_of=date.fromisoformat(d["asOf"]), open_cases=d["openCases"], closed_cases=d["closedCases"], items=d["items"],
             overdue_items=d["overdueItems"], notices_issued=d["noticesIssued"], rebound_rate=d["reboundRate"],
-            on_time_rate=d["onTimeRate"], jurisdiction_code=d["jurisdiction"],
+            on_time_rate=d["onTimeRate"], measures=[MeasureCount(**m) for m in d["measures"]], jurisdiction_code=d["jurisdiction"],
         )  # fmt: skip
+
+
+@strawberry.type
+class Notice:
+    """A supervision notice (督办单) issued when an item missed its deadline, with the new deadline."""
+
+    lapse: int
+    missed_deadline: date
+    new_deadline: date
+    issued_on: date
+    basis: str
 
 
 @strawberry.type
@@ -62,6 +95,19 @@ class RectificationItem:
     lapses: int = strawberry.field(description="missed deadlines, each answered by a supervision notice (督办单)")
     rebounds: int = strawberry.field(description="times the problem came back at a re-check (反弹)")
     escalations: strawberry.scalars.JSON
+    notices: list[Notice]
+
+    @classmethod
+    def of(cls, i: dict[str, Any]) -> RectificationItem:
+        return cls(
+            item_id=i["itemId"], area=i["area"], severity=i["severity"], description=i["description"], status=i["status"],
+            deadline=_day(i["deadline"]), lapses=i["lapses"], rebounds=i["rebounds"], escalations=i["escalations"],
+            notices=[
+                Notice(lapse=n["lapse"], missed_deadline=date.fromisoformat(n["missedDeadline"]),
+                       new_deadline=date.fromisoformat(n["newDeadline"]), issued_on=date.fromisoformat(n["issuedOn"]), basis=n["basis"])
+                for n in i["notices"]
+            ],
+        )  # fmt: skip
 
 
 @strawberry.type
@@ -75,6 +121,8 @@ class RectificationCase:
     unit_name: str
     activity_title: str
     status: str
+    opened_at: datetime
+    version: int
     items: list[RectificationItem]
     jurisdiction_code: strawberry.Private[str]
 
@@ -83,26 +131,33 @@ class RectificationCase:
         return Jurisdiction.of(self.jurisdiction_code)
 
     @strawberry.field(description="The school under rectification, when the unit is a school.")
-    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.types")] | None:
+    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
         if self.unit_kind != "school":
             return None
-        return await info.context["loaders"].schools.load(self.unit_id)
+        return await loaders_of(info).schools.load(self.unit_id)
+
+    @strawberry.field(description="The supervision activity whose issued report opened the case, with its findings.")
+    async def report(self, info: strawberry.Info) -> Annotated["Activity", strawberry.lazy("gateway.inspection")] | None:
+        return await loaders_of(info).activities.load(self.activity_id)
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> RectificationCase:
-        items = [
-            RectificationItem(
-                item_id=i["itemId"], area=i["area"], severity=i["severity"], description=i["description"], status=i["status"],
-                deadline=date.fromisoformat(i["deadline"]) if i["deadline"] else None, lapses=i["lapses"], rebounds=i["rebounds"],
-                escalations=i["escalations"],
-            )
-            for i in d["items"]
-        ]  # fmt: skip
         return cls(
             id=strawberry.ID(d["id"]), activity_id=d["activityId"], unit_kind=d["unitKind"], unit_id=d["unitId"],
-            unit_name=d["unitName"], activity_title=d["activityTitle"], status=d["status"], items=items,
-            jurisdiction_code=d["jurisdiction"],
+            unit_name=d["unitName"], activity_title=d["activityTitle"], status=d["status"],
+            opened_at=datetime.fromisoformat(d["openedAt"]), version=d["version"],
+            items=[RectificationItem.of(i) for i in d["items"]], jurisdiction_code=d["jurisdiction"],
         )  # fmt: skip
+
+
+async def cases_page(info: strawberry.Info, first: int, **filters: Any) -> list[RectificationCase]:
+    """Rectification cases from the accountability service; each is remembered so links back to it cost nothing."""
+    loaders = loaders_of(info)
+    found = await loaders.ask("accountability", "rectificationCases", CASE_FIELDS, first=page(first), **filters)
+    cases = [RectificationCase.of(c) for c in found]
+    for case in cases:
+        loaders.cases.prime(str(case.id), case)
+    return cases
 
 
 @strawberry.type
@@ -127,4 +182,28 @@ class Restriction:
             name=d["name"], post=d["post"], unit_id=d["unitId"], unit_name=d["unitName"],
             restricted_until=date.fromisoformat(d["restrictedUntil"]), circular_id=strawberry.ID(d["circularId"]),
             jurisdiction_code=d["jurisdiction"],
+        )  # fmt: skip
+
+
+@strawberry.type
+class PublicOutcome:
+    """A published circular, accountability decision or commendation (结果向社会公布). Public."""
+
+    id: strawberry.ID
+    kind: str
+    unit_name: str
+    trigger: str | None
+    public_text: str | None
+    published_on: date | None
+    jurisdiction_code: strawberry.Private[str]
+
+    @strawberry.field
+    def jurisdiction(self) -> Jurisdiction:
+        return Jurisdiction.of(self.jurisdiction_code)
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> PublicOutcome:
+        return cls(
+            id=strawberry.ID(d["id"]), kind=d["kind"], unit_name=d["unitName"], trigger=d["trigger"], public_text=d["publicText"],
+            published_on=_day(d["publishedOn"]), jurisdiction_code=d["jurisdiction"],
         )  # fmt: skip

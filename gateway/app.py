@@ -7,17 +7,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
 from dudao import errors, telemetry
-from dudao.auth import bearer_token
+from dudao.auth import TokenVerifier, bearer_token
 from dudao.config import Settings
-from gateway.schema import Loaders, schema
+from gateway.live import Feed
+from gateway.loaders import Loaders
+from gateway.schema import schema
 from gateway.subgraphs import SubgraphClient
 
 
-async def _context(request: Request) -> dict[str, Any]:
+async def _context(request: HTTPConnection) -> dict[str, Any]:  # a WebSocket for subscriptions
     return {"request": request, "loaders": Loaders(request.app.state.subgraphs, bearer_token(request))}
 
 
@@ -26,16 +29,20 @@ def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport 
     telemetry.setup("gateway")
     urls = {name: settings.service_url(name) for name in ("registry", "inspection", "accountability", "monitoring")}
     subgraphs = SubgraphClient(urls, settings.subgraph_timeout_s, transport)
+    live = Feed(settings.nats_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        live.start()
         try:
             yield
         finally:
+            await live.close()
             await subgraphs.close()
 
     app = FastAPI(title="Dudao gateway (督导)", version="1", lifespan=lifespan)
     app.state.subgraphs = subgraphs
+    app.state.live, app.state.verifier = live, TokenVerifier(settings)
     errors.install(app)
     app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=_context))
 

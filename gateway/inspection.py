@@ -6,15 +6,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.types import Jurisdiction, Labelled
+from gateway.limits import page
+from gateway.types import PAGE, Jurisdiction, Labelled, PageInfo, loaders_of
 
 if TYPE_CHECKING:
-    from gateway.types import Inspector, School
+    from gateway.accountability import RectificationCase, RectificationItem
+    from gateway.registry import Inspector, School
 
 ACTIVITY_FIELDS = (
     "id jurisdiction kind { value labelZh } topic title targetKind targetId targetName period plannedMonth source"
     " status { value labelZh } leaderId memberIds version"
-    " findings { area { value labelZh } severity { value labelZh } description ruleBroken needsRectification looksIllegal }"
+    " findings { findingId area { value labelZh } severity { value labelZh } description ruleBroken needsRectification looksIllegal }"
 )
 DRAW_FIELDS = (
     "id jurisdiction purpose status seedHash seed targets teams { targetId inspectorIds }"
@@ -30,12 +32,26 @@ COVERAGE_FIELDS = (
 class Finding:
     """A problem found (督导发现的问题)."""
 
+    finding_id: str
     area: Labelled
     severity: Labelled
     description: str
     rule_broken: str
     needs_rectification: bool
     looks_illegal: bool
+    activity_id: strawberry.Private[str]
+
+    @strawberry.field(description="The rectification item (整改事项) opened for this finding once the report was issued.")
+    async def rectification_item(
+        self, info: strawberry.Info
+    ) -> Annotated["RectificationItem", strawberry.lazy("gateway.accountability")] | None:
+        if not self.needs_rectification:
+            return None
+        for case in await loaders_of(info).cases_of_activity.load(self.activity_id):
+            for item in case.items:
+                if item.item_id == self.finding_id:
+                    return item
+        return None
 
 
 @strawberry.type
@@ -64,15 +80,20 @@ class Activity:
         return Jurisdiction.of(self.jurisdiction_code)
 
     @strawberry.field(description="The team (督导组), leader first.")
-    async def team(self, info: strawberry.Info) -> list[Annotated["Inspector", strawberry.lazy("gateway.types")]]:
-        found = await info.context["loaders"].inspectors.load_many(self.member_ids)
+    async def team(self, info: strawberry.Info) -> list[Annotated["Inspector", strawberry.lazy("gateway.registry")]] | None:
+        found = await loaders_of(info).inspectors.load_many(self.member_ids)
         return [i for i in found if i is not None]
 
     @strawberry.field(description="The school supervised, when the target is a school.")
-    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.types")] | None:
+    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
         if self.target_kind != "school":
             return None
-        return await info.context["loaders"].schools.load(self.target_id)
+        return await loaders_of(info).schools.load(self.target_id)
+
+    @strawberry.field(description="The rectification case opened from this activity's issued report, if any.")
+    async def case(self, info: strawberry.Info) -> Annotated["RectificationCase", strawberry.lazy("gateway.accountability")] | None:
+        cases = await loaders_of(info).cases_of_activity.load(str(self.id))
+        return cases[0] if cases else None
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Activity:
@@ -81,12 +102,29 @@ class Activity:
             target_kind=d["targetKind"], target_id=d["targetId"], target_name=d["targetName"], period=d["period"],
             planned_month=d["plannedMonth"], source=d["source"], status=Labelled.of(d["status"]),
             findings=[
-                Finding(area=Labelled.of(f["area"]), severity=Labelled.of(f["severity"]), description=f["description"],
-                        rule_broken=f["ruleBroken"], needs_rectification=f["needsRectification"], looks_illegal=f["looksIllegal"])
+                Finding(finding_id=f["findingId"], area=Labelled.of(f["area"]), severity=Labelled.of(f["severity"]),
+                        description=f["description"], rule_broken=f["ruleBroken"], needs_rectification=f["needsRectification"],
+                        looks_illegal=f["looksIllegal"], activity_id=d["id"])
                 for f in d["findings"]
             ],
             version=d["version"], jurisdiction_code=d["jurisdiction"], leader_id=d.get("leaderId"), member_ids=d["memberIds"],
         )  # fmt: skip
+
+
+@strawberry.type
+class ActivityConnection:
+    nodes: list[Activity]
+    page_info: PageInfo
+
+
+async def activities_page(info: strawberry.Info, first: int, **filters: Any) -> ActivityConnection:
+    """A page of activities from the inspection service; each is remembered so links back to it cost nothing."""
+    loaders = loaders_of(info)
+    found = await loaders.ask("inspection", "activities", f"nodes {{ {ACTIVITY_FIELDS} }} {PAGE}", first=page(first), **filters)
+    nodes = [Activity.of(n) for n in found["nodes"]]
+    for activity in nodes:
+        loaders.activities.prime(str(activity.id), activity)
+    return ActivityConnection(nodes=nodes, page_info=PageInfo.of(found))
 
 
 @strawberry.type

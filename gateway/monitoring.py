@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.types import Jurisdiction
+from gateway.types import Jurisdiction, loaders_of
 
 if TYPE_CHECKING:
-    from gateway.types import School
+    from gateway.registry import School
 
 INDICATOR_FIELDS = "key labelZh unit value barOp barValue meets attainment belowFloor"
 UNIT_FIELDS = (
-    "unitId unitName unitStage jurisdiction status passes frameworkVersion submissionVersion score grade"
+    "framework period unitId unitName unitStage jurisdiction status passes frameworkVersion submissionVersion score grade"
     f" parts {{ stage pupils share meeting passes indicators {{ {INDICATOR_FIELDS} }} }}"
 )
 BALANCED_FIELDS = (
@@ -77,6 +78,10 @@ class StagePart:
 
 @strawberry.type
 class UnitResult:
+    """One unit's result under a framework for a period (a school's, for balanced development)."""
+
+    framework: str
+    period: str
     unit_id: str
     unit_name: str
     unit_stage: str | None
@@ -94,10 +99,10 @@ class UnitResult:
         return Jurisdiction.of(self.jurisdiction_code)
 
     @strawberry.field(description="The school, from the registry, when the unit is a school.")
-    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.types")] | None:
+    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
         if self.unit_stage is None:
             return None
-        return await info.context["loaders"].schools.load(self.unit_id)
+        return await loaders_of(info).schools.load(self.unit_id)
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> UnitResult:
@@ -168,6 +173,35 @@ class MonitoringResult:
         return build(cls, d | {"units": [UnitResult.of(u) for u in d["units"]]})
 
 
+async def results_of(info: strawberry.Info, **args: Any) -> MonitoringResult:
+    """A framework's results for a period under a jurisdiction, from the monitoring service."""
+    return MonitoringResult.of(await loaders_of(info).ask("monitoring", "monitoringResults", RESULT_FIELDS, **args))
+
+
+@strawberry.type
+class AreaVerdict:
+    """An area's latest verdict under one framework, with its CVs when the rule has them (balanced development)."""
+
+    framework: str
+    framework_name: str
+    period: str
+    jurisdiction: str
+    framework_version: int
+    passes: bool
+    computed_at: datetime
+    stages: list[StageCVs]
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> AreaVerdict:
+        return build(cls, d | {"computedAt": datetime.fromisoformat(d["computedAt"])})
+
+
+VERDICT_FIELDS = (
+    "framework frameworkName period jurisdiction frameworkVersion passes computedAt"
+    " stages { stage schools pupils indicators { key mean sd cv cvMax within } }"
+)
+
+
 @strawberry.type
 class FrameworkVersion:
     version: int
@@ -223,6 +257,7 @@ NESTED = {
     ("StageCVs", "indicators"): IndicatorCV,
     ("BalancedDevelopment", "stages"): StageCVs,
     ("BalancedDevelopment", "counties"): CountyVerdict,
+    ("AreaVerdict", "stages"): StageCVs,
     ("Framework", "versions"): FrameworkVersion,
     ("CollectionStatus", "units"): UnitCollection,
     ("CollectionStatus", "levels"): LevelState,

@@ -11,6 +11,13 @@ from graphql import GraphQLError
 log = logging.getLogger("dudao.gateway")
 
 
+def subgraph_error(service: str, error: dict[str, Any]) -> GraphQLError:
+    """A subgraph's GraphQL error as the gateway's, keeping its status, rule and field and naming the service."""
+    extensions = dict(error.get("extensions") or {})
+    extensions.setdefault("service", service)
+    return GraphQLError(error.get("message") or f"{service} failed", extensions=extensions)
+
+
 class SubgraphClient:
     """One HTTP client for every subgraph; counts calls so tests and metrics can see the fan-out."""
 
@@ -22,8 +29,11 @@ class SubgraphClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def query(self, service: str, query: str, variables: dict[str, Any], token: str | None) -> dict[str, Any]:
-        """Run `query` on one subgraph; its errors become GraphQL errors naming the service."""
+    async def fetch(
+        self, service: str, query: str, variables: dict[str, Any], token: str | None
+    ) -> tuple[dict[str, Any] | None, list[dict]]:
+        """Run `query` on one subgraph: its data (partial, or None when a non-null field failed) and its errors.
+        A service that is down, slow or answers without a GraphQL body is a GraphQL error naming it."""
         self.calls[service] = self.calls.get(service, 0) + 1
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
@@ -45,14 +55,16 @@ class SubgraphClient:
         except ValueError:
             body = {}
         errors = body.get("errors") or []
-        if errors:
-            first = errors[0]
-            extensions = dict(first.get("extensions") or {})
-            extensions.setdefault("service", service)
-            raise GraphQLError(first.get("message", f"{service} failed"), extensions=extensions)
-        if response.status_code >= 400 or "data" not in body:
+        if body.get("data") is None and not errors:
             raise GraphQLError(
                 f"the {service} service answered HTTP {response.status_code}",
                 extensions={"status": response.status_code, "rule": "subgraph_error", "service": service},
             )
-        return body["data"]
+        return body.get("data"), errors
+
+    async def query(self, service: str, query: str, variables: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """Run `query` on one subgraph; any error it reports becomes the gateway's error."""
+        data, errors = await self.fetch(service, query, variables, token)
+        if errors or data is None:
+            raise subgraph_error(service, errors[0])
+        return data

@@ -1,8 +1,7 @@
-"""The gateway's types: they mirror the subgraphs' and add the links users follow between them."""
+"""The gateway's shared types: labels, pages, and the jurisdiction every other type hangs from."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -10,24 +9,16 @@ import strawberry
 from dudao import jurisdiction as divisions
 
 if TYPE_CHECKING:
-    from gateway.inspection import Activity
+    from gateway.accountability import RectificationCase
+    from gateway.inspection import ActivityConnection
+    from gateway.monitoring import MonitoringResult
+    from gateway.registry import InspectorConnection, SchoolConnection
 
-LABEL = "{ value labelZh }"
-SCHOOL_FIELDS = (
-    f"id code name jurisdiction stage stageLabelZh ownership ownershipLabelZh locality {LABEL} enrolment"
-    f" principal {{ name termStart termEnd }} licence {LABEL} enrolmentStatus {LABEL} zoneId responsibleInspectorId"
-    " internalSupervisors version"
-)
-INSPECTOR_FIELDS = (
-    f"id name jurisdiction employment employmentLabelZh status {LABEL} roles {LABEL} focus {LABEL} stages {LABEL}"
-    " subjects publicContact term { termNo termStart termEnd } filedWith exitReason { value labelZh } exitReviewOpen"
-    f" version trainings {{ kind {LABEL} title hours completedOn termNo }} assessments {{ year grade {LABEL} }}"
-    f" ties {{ unitId kind {LABEL} }} zoneIds"
-)
-ZONE_FIELDS = "id name jurisdiction listedInspectorIds version"
+PAGE = "pageInfo { hasNextPage endCursor }"
 
 
-def _loaders(info: strawberry.Info):
+def loaders_of(info: strawberry.Info) -> Any:
+    """The request's DataLoaders (gateway.loaders.Loaders), from a resolver's `info`."""
     return info.context["loaders"]
 
 
@@ -44,8 +35,18 @@ class Labelled:
 
 
 @strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+    @classmethod
+    def of(cls, page: dict[str, Any]) -> PageInfo:
+        return cls(has_next_page=page["pageInfo"]["hasNextPage"], end_cursor=page["pageInfo"]["endCursor"])
+
+
+@strawberry.type
 class Jurisdiction:
-    """An administrative division (行政区划), from the reference data every instance carries."""
+    """An administrative division (行政区划), from the reference data every instance carries, with what lies below it."""
 
     code: str
     name: str
@@ -71,314 +72,43 @@ class Jurisdiction:
     def children(self) -> list[Jurisdiction]:
         return [Jurisdiction.of(j.code) for j in divisions.children(self.code)]
 
-
-@strawberry.type
-class PrincipalInOffice:
-    name: str
-    term_start: date
-    term_end: date
-
-
-@strawberry.type
-class School:
-    id: strawberry.ID
-    code: str | None
-    name: str
-    stage: str
-    stage_label_zh: str
-    ownership: str
-    ownership_label_zh: str
-    locality: Labelled | None
-    enrolment: int
-    principal: PrincipalInOffice | None
-    licence: Labelled
-    enrolment_status: Labelled
-    internal_supervisors: int
-    version: int
-    jurisdiction_code: strawberry.Private[str]
-    zone_id: strawberry.Private[str | None]
-    responsible_inspector_id: strawberry.Private[str | None]
-
-    @strawberry.field
-    def jurisdiction(self) -> Jurisdiction:
-        return Jurisdiction.of(self.jurisdiction_code)
-
-    @strawberry.field(description="The responsibility zone (督学责任区) the school is in.")
-    async def zone(self, info: strawberry.Info) -> Zone | None:
-        return await _loaders(info).zones.load(self.zone_id) if self.zone_id else None
-
-    @strawberry.field(description="Supervision activities of this school (as their target).")
-    async def activities(self, info: strawberry.Info) -> list[Annotated["Activity", strawberry.lazy("gateway.inspection")]]:
-        return await _loaders(info).activities_of_school.load(str(self.id))
-
-    @strawberry.field(description="The school's responsible inspector (责任督学).")
-    async def responsible_inspector(self, info: strawberry.Info) -> Inspector | None:
-        rid = self.responsible_inspector_id
-        return await _loaders(info).inspectors.load(rid) if rid else None
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> School:
-        p = d.get("principal")
-        return cls(
-            id=strawberry.ID(d["id"]), code=d.get("code"), name=d["name"], stage=d["stage"], stage_label_zh=d["stageLabelZh"],
-            ownership=d["ownership"], ownership_label_zh=d["ownershipLabelZh"], locality=Labelled.of(d.get("locality")),
-            enrolment=d["enrolment"],
-            principal=PrincipalInOffice(name=p["name"], term_start=date.fromisoformat(p["termStart"]), term_end=date.fromisoformat(p["termEnd"])) if p else None,
-            licence=Labelled.of(d["licence"]), enrolment_status=Labelled.of(d["enrolmentStatus"]),
-            internal_supervisors=d["internalSupervisors"], version=d["version"], jurisdiction_code=d["jurisdiction"],
-            zone_id=d.get("zoneId"), responsible_inspector_id=d.get("responsibleInspectorId"),
-        )  # fmt: skip
-
-
-@strawberry.type
-class Term:
-    term_no: int
-    term_start: date
-    term_end: date
-
-
-@strawberry.type
-class Training:
-    kind: Labelled
-    title: str
-    hours: float
-    completed_on: date
-    term_no: int | None
-
-
-@strawberry.type
-class Assessment:
-    year: int
-    grade: Labelled
-
-
-@strawberry.type
-class Tie:
-    unit_id: str
-    kind: Labelled
-
-
-@strawberry.type
-class Inspector:
-    id: strawberry.ID
-    name: str
-    employment: str
-    employment_label_zh: str
-    status: Labelled
-    roles: list[Labelled]
-    focus: Labelled
-    stages: list[Labelled]
-    subjects: list[str]
-    public_contact: str | None
-    term: Term | None
-    filed_with: str | None
-    exit_reason: Labelled | None
-    exit_review_open: bool
-    trainings: list[Training]
-    assessments: list[Assessment]
-    ties: list[Tie] = strawberry.field(description="Declared ties (回避); shown to office admins only.")
-    version: int
-    jurisdiction_code: strawberry.Private[str]
-    zone_ids: strawberry.Private[list[str]]
-
-    @strawberry.field
-    def jurisdiction(self) -> Jurisdiction:
-        return Jurisdiction.of(self.jurisdiction_code)
-
-    @strawberry.field(description="Supervision activities this inspector serves on.")
-    async def activities(self, info: strawberry.Info) -> list[Annotated["Activity", strawberry.lazy("gateway.inspection")]]:
-        return await _loaders(info).activities_of_inspector.load(str(self.id))
-
-    @strawberry.field(description="The zones where this inspector is listed (挂牌).")
-    async def zones(self, info: strawberry.Info) -> list[Zone]:
-        return [z for z in await _loaders(info).zones.load_many(self.zone_ids) if z is not None]
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Inspector:
-        t = d.get("term")
-        return cls(
-            id=strawberry.ID(d["id"]), name=d["name"], employment=d["employment"], employment_label_zh=d["employmentLabelZh"],
-            status=Labelled.of(d["status"]), roles=[Labelled.of(r) for r in d["roles"]], focus=Labelled.of(d["focus"]),
-            stages=[Labelled.of(s) for s in d["stages"]], subjects=d["subjects"], public_contact=d.get("publicContact"),
-            term=Term(term_no=t["termNo"], term_start=date.fromisoformat(t["termStart"]), term_end=date.fromisoformat(t["termEnd"])) if t else None,
-            filed_with=d.get("filedWith"), exit_reason=Labelled.of(d.get("exitReason")), exit_review_open=d["exitReviewOpen"],
-            trainings=[
-                Training(kind=Labelled.of(x["kind"]), title=x["title"], hours=x["hours"],
-                         completed_on=date.fromisoformat(x["completedOn"]), term_no=x["termNo"])
-                for x in d["trainings"]
-            ],
-            assessments=[Assessment(year=a["year"], grade=Labelled.of(a["grade"])) for a in d["assessments"]],
-            ties=[Tie(unit_id=x["unitId"], kind=Labelled.of(x["kind"])) for x in d["ties"]],
-            version=d["version"], jurisdiction_code=d["jurisdiction"], zone_ids=d["zoneIds"],
-        )  # fmt: skip
-
-
-@strawberry.type
-class Zone:
-    """A responsibility zone (督学责任区)."""
-
-    id: strawberry.ID
-    name: str
-    version: int
-    jurisdiction_code: strawberry.Private[str]
-    listed_inspector_ids: strawberry.Private[list[str]]
-
-    @strawberry.field
-    def jurisdiction(self) -> Jurisdiction:
-        return Jurisdiction.of(self.jurisdiction_code)
-
-    @strawberry.field(description="The zone's listed inspectors (挂牌督学).")
-    async def listed_inspectors(self, info: strawberry.Info) -> list[Inspector]:
-        return [i for i in await _loaders(info).inspectors.load_many(self.listed_inspector_ids) if i is not None]
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Zone:
-        return cls(
-            id=strawberry.ID(d["id"]), name=d["name"], version=d["version"], jurisdiction_code=d["jurisdiction"],
-            listed_inspector_ids=d["listedInspectorIds"],
-        )  # fmt: skip
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-    @classmethod
-    def of(cls, page: dict[str, Any]) -> PageInfo:
-        return cls(has_next_page=page["pageInfo"]["hasNextPage"], end_cursor=page["pageInfo"]["endCursor"])
-
-
-@strawberry.type
-class SchoolConnection:
-    nodes: list[School]
-    page_info: PageInfo
-
-
-@strawberry.type
-class InspectorConnection:
-    nodes: list[Inspector]
-    page_info: PageInfo
-
-
-@strawberry.type
-class MemberUnit:
-    name: str
-    contact_person: str
-    contact_phone: str
-
-
-@strawberry.type
-class Committee:
-    """A government's education supervision committee (政府教育督导委员会)."""
-
-    director: str
-    deputies: list[str]
-    member_units: list[MemberUnit]
-    office: str
-    chief_inspector: str
-    deputy_chief_inspectors: list[str]
-    version: int
-    jurisdiction_code: strawberry.Private[str]
-
-    @strawberry.field
-    def jurisdiction(self) -> Jurisdiction:
-        return Jurisdiction.of(self.jurisdiction_code)
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Committee:
-        return cls(
-            director=d["director"], deputies=d["deputies"], office=d["office"], chief_inspector=d["chiefInspector"],
-            member_units=[MemberUnit(name=u["name"], contact_person=u["contactPerson"], contact_phone=u["contactPhone"]) for u in d["memberUnits"]],
-            deputy_chief_inspectors=d["deputyChiefInspectors"], version=d["version"], jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
-
-
-COMMITTEE_FIELDS = (
-    "jurisdiction director deputies memberUnits { name contactPerson contactPhone } office chiefInspector"
-    " deputyChiefInspectors version"
-)
-
-
-@strawberry.type
-class ListedInspector:
-    """What anyone may see of a listed inspector (挂牌督学)."""
-
-    name: str
-    zone: str
-    schools: list[str]
-    public_contact: str | None
-
-
-@strawberry.type
-class RatioCheck:
-    schools_per_inspector: int | None
-    large_school_enrolment: int | None
-    large_schools: int
-    required_inspectors: int | None
-    met: bool
-    large_schools_without_own_inspector: int
-
-
-@strawberry.type
-class FullTimeCheck:
-    full_time_inspectors: int
-    full_time_share: float
-    minimum: float | None
-    met: bool
-
-
-@strawberry.type
-class TermCheck:
-    government_inspectors: int
-    government_minimum: int | None
-    subject_inspectors: int
-    subject_minimum: int | None
-    met: bool
-
-
-@strawberry.type
-class SupervisorCheck:
-    pupils_per_supervisor: int | None
-    schools_short_of_supervisors: int
-    met: bool
-
-
-@strawberry.type
-class StaffingCompliance:
-    """Staffing against R1–R4 (1:5 ratio and large schools, full-time share, term counts, school supervisors)."""
-
-    profile_version: str
-    schools: int
-    inspectors: int
-    r1: RatioCheck
-    r2: FullTimeCheck
-    r3: TermCheck
-    r4: SupervisorCheck
-    jurisdiction_code: strawberry.Private[str]
-
-    @strawberry.field
-    def jurisdiction(self) -> Jurisdiction:
-        return Jurisdiction.of(self.jurisdiction_code)
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> StaffingCompliance:
-        snake = lambda part: {_snake(k): v for k, v in part.items()}  # noqa: E731
-        return cls(
-            profile_version=d["profileVersion"], schools=d["schools"], inspectors=d["inspectors"],
-            r1=RatioCheck(**snake(d["r1"])), r2=FullTimeCheck(**snake(d["r2"])), r3=TermCheck(**snake(d["r3"])),
-            r4=SupervisorCheck(**snake(d["r4"])), jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
-
-
-STAFFING_FIELDS = (
-    "jurisdiction profileVersion schools inspectors"
-    " r1 { schoolsPerInspector largeSchoolEnrolment largeSchools requiredInspectors met largeSchoolsWithoutOwnInspector }"
-    " r2 { fullTimeInspectors fullTimeShare minimum met }"
-    " r3 { governmentInspectors governmentMinimum subjectInspectors subjectMinimum met }"
-    " r4 { pupilsPerSupervisor schoolsShortOfSupervisors met }"
-)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+    @strawberry.field(description="Schools here and below, a page at a time.")
+    async def schools(
+        self, info: strawberry.Info, stage: str | None = None, ownership: str | None = None, first: int = 50,
+        after: str | None = None,
+    ) -> Annotated["SchoolConnection", strawberry.lazy("gateway.registry")] | None:  # fmt: skip
+        from gateway.registry import schools_page
+
+        return await schools_page(info, jurisdiction=self.code, stage=stage, ownership=ownership, first=first, after=after)
+
+    @strawberry.field(description="Inspectors here and below, a page at a time.")
+    async def inspectors(
+        self, info: strawberry.Info, status: str | None = None, first: int = 50, after: str | None = None
+    ) -> Annotated["InspectorConnection", strawberry.lazy("gateway.registry")] | None:
+        from gateway.registry import inspectors_page
+
+        return await inspectors_page(info, jurisdiction=self.code, status=status, first=first, after=after)
+
+    @strawberry.field(description="Supervision activities here and below, a page at a time.")
+    async def activities(
+        self, info: strawberry.Info, status: str | None = None, first: int = 50, after: str | None = None
+    ) -> Annotated["ActivityConnection", strawberry.lazy("gateway.inspection")] | None:
+        from gateway.inspection import activities_page
+
+        return await activities_page(info, jurisdiction=self.code, status=status, first=first, after=after)
+
+    @strawberry.field(description="Rectification cases here and below (status: opened, in_rectification, closed).")
+    async def cases(
+        self, info: strawberry.Info, status: str | None = None, first: int = 50, after: str | None = None
+    ) -> list[Annotated["RectificationCase", strawberry.lazy("gateway.accountability")]] | None:
+        from gateway.accountability import cases_page
+
+        return await cases_page(info, jurisdiction=self.code, status=status, first=first, after=after)
+
+    @strawberry.field(description="A framework's results for a period here: the area's verdict and each unit's below.")
+    async def indicator_results(
+        self, info: strawberry.Info, framework: str, period: str
+    ) -> Annotated["MonitoringResult", strawberry.lazy("gateway.monitoring")] | None:
+        from gateway.monitoring import results_of
+
+        return await results_of(info, framework=framework, period=period, jurisdiction=self.code)

@@ -1,16 +1,32 @@
-"""The accountability subgraph (Federation 2): the summary an office watches, open cases with their items,
-overdue items and the leaders under restriction."""
+"""The accountability subgraph (Federation 2): the summary an office watches, open cases with their items and
+notices, the cases of many units or activities in one call, the leaders under restriction, published outcomes."""
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from collections import defaultdict
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
+from fastapi import Request
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
 
+from dudao import jurisdiction as divisions
 from dudao import subgraph
+from dudao.auth import Principal
 from dudao.subgraph import caller, within
 from services.accountability import projections
+
+
+@strawberry.type
+class MeasureCount:
+    """How many measures of one kind stand in one status."""
+
+    kind: str = strawberry.field(description="interview (约谈), circular (通报), decision (问责) or commendation (表彰)")
+    status: str
+    count: int
 
 
 @strawberry.type
@@ -29,6 +45,25 @@ class AccountabilitySummary:
         description="items accepted the first time without a supervision notice, over items accepted or noticed"
     )
 
+    @strawberry.field(description="Interviews, circulars, decisions and commendations counted by kind and status.")
+    async def measures(self, info: strawberry.Info) -> list[MeasureCount]:
+        async with info.context["pool"].acquire() as conn:  # the jurisdiction was checked when the summary was asked for
+            return [MeasureCount(**r) for r in await projections.measure_counts(conn, within=self.jurisdiction)]
+
+
+NOTICE_FIELDS = ("lapse", "missed_deadline", "new_deadline", "issued_on", "basis")
+
+
+@strawberry.type
+class Notice:
+    """A supervision notice (督导通知) issued when an item missed its deadline: which lapse, and the new deadline."""
+
+    lapse: int
+    missed_deadline: date
+    new_deadline: date
+    issued_on: date
+    basis: str = strawberry.field(description="the policy profile version the notice period came from")
+
 
 @strawberry.type
 class RectificationItem:
@@ -41,14 +76,18 @@ class RectificationItem:
     lapses: int
     rebounds: int
     escalations: strawberry.scalars.JSON
+    notices: list[Notice]
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> RectificationItem:
-        return cls(**{k: d[k] for k in ("item_id", "area", "severity", "description", "status", "deadline", "lapses", "rebounds", "escalations")})
+    def of(cls, d: dict[str, Any], notices: list[dict[str, Any]]) -> RectificationItem:
+        fields = ("item_id", "area", "severity", "description", "status", "deadline", "lapses", "rebounds", "escalations")
+        return cls(**{k: d[k] for k in fields}, notices=[Notice(**{k: n[k] for k in NOTICE_FIELDS}) for n in notices])
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class RectificationCase:
+    """The rectification (整改) of one issued report by the supervised unit, one item per finding."""
+
     id: strawberry.ID
     activity_id: str
     jurisdiction: str
@@ -57,7 +96,22 @@ class RectificationCase:
     unit_name: str
     activity_title: str
     status: str
+    opened_at: datetime
+    version: int
     items: list[RectificationItem]
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> RectificationCase | None:
+        caller(info)
+        return await info.context["cases"].load(str(id))
+
+
+@strawberry.type
+class CasesOf:
+    """The cases of one unit, or opened from one activity."""
+
+    key: str
+    cases: list[RectificationCase]
 
 
 @strawberry.type
@@ -73,8 +127,49 @@ class Restriction:
     circular_id: strawberry.ID
 
 
+@strawberry.type
+class PublicOutcome:
+    """A published circular, accountability decision or commendation (结果向社会公布)."""
+
+    id: strawberry.ID
+    kind: str
+    jurisdiction: str
+    unit_name: str
+    trigger: str | None
+    public_text: str | None
+    published_on: date | None
+
+
 def _today(info: strawberry.Info) -> date:
     return info.context["request"].app.state.clock.today()
+
+
+async def _cases(conn, rows: list[dict[str, Any]]) -> list[RectificationCase]:
+    """Cases with their items and each item's notices: one query for all the items, one for all the notices."""
+    ids = [r["id"] for r in rows]
+    items: dict[Any, list[dict]] = defaultdict(list)
+    notices: dict[tuple[Any, str], list[dict]] = defaultdict(list)
+    if ids:
+        for i in await projections.item_rows(conn, ids):
+            items[i["case_id"]].append(i)
+        for n in await projections.notice_rows(conn, ids):
+            notices[n["case_id"], n["item_id"]].append(n)
+    fields = ("activity_id", "jurisdiction", "unit_kind", "unit_id", "unit_name", "activity_title", "status", "opened_at", "version")
+    return [
+        RectificationCase(
+            id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields},
+            items=[RectificationItem.of(i, notices[r["id"], i["item_id"]]) for i in items[r["id"]]],
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def _grouped(keys: list[str], rows: list[dict[str, Any]], cases: list[RectificationCase], key_of: str) -> list[CasesOf]:
+    found: dict[str, list[RectificationCase]] = {k: [] for k in keys}
+    for row, case in zip(rows, cases, strict=True):
+        if row[key_of] in found:
+            found[row[key_of]].append(case)
+    return [CasesOf(key=k, cases=found[k]) for k in keys]
 
 
 @strawberry.type
@@ -88,19 +183,29 @@ class Query:
     @strawberry.field
     async def rectification_cases(
         self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
-        first: int = 50,
+        first: int = 50, after: str | None = None,
     ) -> list[RectificationCase]:  # fmt: skip
         code = within(caller(info), jurisdiction)
+        limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
-            rows = await projections.case_page(conn, within=code, unit_id=unit_id, status=status, after=0, limit=max(1, min(first, 200)))
-            items = await projections.item_rows(conn, [r["id"] for r in rows])
-        return [
-            RectificationCase(
-                id=strawberry.ID(str(r["id"])), **{k: r[k] for k in ("activity_id", "jurisdiction", "unit_kind", "unit_id", "unit_name",
-                "activity_title", "status")}, items=[RectificationItem.of(i) for i in items if i["case_id"] == r["id"]],
-            )
-            for r in rows
-        ]  # fmt: skip
+            rows = await projections.case_page(conn, within=code, unit_id=unit_id, status=status, after=position, limit=limit)
+            return await _cases(conn, rows)
+
+    @strawberry.field(description="Cases of many units in one call, for the gateway's batching; openOnly leaves closed cases out.")
+    async def cases_for_units(self, info: strawberry.Info, unit_ids: list[str], open_only: bool = False) -> list[CasesOf]:
+        principal = caller(info)
+        async with info.context["pool"].acquire() as conn:
+            rows = await projections.cases_of(conn, unit_ids=unit_ids, open_only=open_only)
+            visible = [r for r in rows if principal.can_act_in(r["jurisdiction"])]
+            return _grouped(unit_ids, visible, await _cases(conn, visible), "unit_id")
+
+    @strawberry.field(description="The cases opened from many activities' issued reports, in one call.")
+    async def cases_for_activities(self, info: strawberry.Info, activity_ids: list[str]) -> list[CasesOf]:
+        principal = caller(info)
+        async with info.context["pool"].acquire() as conn:
+            rows = await projections.cases_of(conn, activity_ids=activity_ids)
+            visible = [r for r in rows if principal.can_act_in(r["jurisdiction"])]
+            return _grouped(activity_ids, visible, await _cases(conn, visible), "activity_id")
 
     @strawberry.field
     async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction]:
@@ -110,6 +215,42 @@ class Query:
         fields = ("name", "post", "unit_id", "unit_name", "jurisdiction", "restricted_until")
         return [Restriction(**{k: r[k] for k in fields}, circular_id=strawberry.ID(str(r["circular_id"]))) for r in rows]
 
+    @strawberry.field(description="Published circulars, accountability decisions and commendations. No token needed.")
+    async def public_outcomes(
+        self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None
+    ) -> list[PublicOutcome]:
+        if not divisions.is_valid_code(jurisdiction):
+            raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
+        limit, position = subgraph.page(first, after)
+        async with info.context["pool"].acquire() as conn:
+            rows = await projections.public_outcomes(conn, within=jurisdiction, after=position, limit=limit)
+        fields = ("kind", "jurisdiction", "unit_name", "trigger", "public_text", "published_on")
+        return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
-schema = strawberry.federation.Schema(query=Query)
-router = subgraph.router(schema)
+
+schema = strawberry.federation.Schema(query=Query, types=[RectificationCase])
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
+    async def load(ids: list[str]) -> list[RectificationCase | None]:
+        """Cases by id in one go; None for an id that is no UUID, unknown, or outside the caller's jurisdiction."""
+        wanted = {i: _as_uuid(i) for i in ids}
+        valid = [u for u in wanted.values() if u is not None]
+        found: dict[uuid.UUID, RectificationCase] = {}
+        if valid and principal is not None:
+            async with request.app.state.pool.acquire() as conn:
+                rows = [r for r in await projections.cases_by_id(conn, valid) if principal.can_act_in(r["jurisdiction"])]
+                found = {uuid.UUID(c.id): c for c in await _cases(conn, rows)}
+        return [found.get(wanted[i]) for i in ids]
+
+    return {"cases": DataLoader(load_fn=load)}
+
+
+router = subgraph.router(schema, _loaders)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,11 +12,10 @@ from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from dudao import jurisdiction as divisions
-from dudao.errors import Problem
 from dudao import subgraph
-from dudao.subgraph import caller, problem
+from dudao.subgraph import caller
 from dudao.subgraph import within as scope_of
-from dudao.service import decode_cursor, page_cursor
+from dudao.service import page_cursor
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
@@ -33,6 +33,7 @@ def _label(kind: type, value: str | None) -> Labelled | None:
 
 @strawberry.type
 class Finding:
+    finding_id: str = strawberry.field(description="the finding's id in its activity; a rectification item has the same id")
     area: Labelled
     severity: Labelled
     description: str
@@ -71,7 +72,7 @@ class Activity:
             status=_label(Status, row["status"]), leader_id=strawberry.ID(str(row["leader_id"])) if row["leader_id"] else None,
             member_ids=[strawberry.ID(str(m)) for m in row["member_ids"]],
             findings=[
-                Finding(area=_label(FindingArea, f["area"]), severity=_label(Severity, f["severity"]),
+                Finding(finding_id=f["finding_id"], area=_label(FindingArea, f["area"]), severity=_label(Severity, f["severity"]),
                         description=f["description"], rule_broken=f.get("rule_broken", ""),
                         needs_rectification=f["needs_rectification"], looks_illegal=f.get("looks_illegal", False))
                 for f in row["findings"]
@@ -119,7 +120,7 @@ class Verification:
     detail: str
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class DrawView:
     """A double-random draw (双随机): the seed's hash before, the seed and result after, and its verification."""
 
@@ -131,7 +132,54 @@ class DrawView:
     seed: str | None
     targets: list[str] | None
     teams: list[Team] | None
-    verification: Verification
+    checked: strawberry.Private[Verification | None] = None
+
+    @strawberry.field
+    async def verification(self, info: strawberry.Info) -> Verification:
+        # Verifying re-runs the draw from its recorded inputs (the filtered pool, ties, loads, counts), which only the
+        # aggregate holds: the read table keeps the result, not the inputs, so it is not pure on stored rows. A view
+        # built from a row therefore verifies through the event store, only when asked and once per draw per request.
+        return self.checked if self.checked is not None else await info.context["verifications"].load(str(self.id))
+
+    @classmethod
+    def of(cls, draw: Draw) -> DrawView:
+        """The draw as its aggregate has it now, verified."""
+        result = draw.result
+        teams = [Team(target_id=t, inspector_ids=[strawberry.ID(i) for i in result.teams[t]]) for t in result.targets] if result else None
+        return cls(
+            id=strawberry.ID(str(draw.id)), jurisdiction=draw.jurisdiction, purpose=draw.purpose, status=draw.status,
+            seed_hash=draw.seed_hash, seed=draw.seed if result else None, targets=result.targets if result else None,
+            teams=teams, checked=_verification(draw),
+        )  # fmt: skip
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> DrawView:
+        """The draw as the read table has it; seed, targets and teams only once it was performed."""
+        performed = row["teams"] is not None
+        return cls(
+            id=strawberry.ID(str(row["id"])), jurisdiction=row["jurisdiction"], purpose=row["purpose"], status=row["status"],
+            seed_hash=row["seed_hash"], seed=row["seed"] if performed else None, targets=list(row["targets"]) if performed else None,
+            teams=[Team(target_id=t, inspector_ids=[strawberry.ID(i) for i in row["teams"][t]]) for t in row["targets"]]
+            if performed else None,
+        )  # fmt: skip
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> DrawView | None:
+        # Public, as `draw` is; from the read table so that many references cost one query.
+        return await info.context["draws"].load(str(id))
+
+
+def _verification(draw: Draw) -> Verification:
+    check = draw.verify()
+    return Verification(ok=check.ok, seed_matches_hash=check.seed_matches_hash, result_matches=check.result_matches, detail=check.detail)
+
+
+@strawberry.type
+class DrawsOf:
+    """The performed draws that put one inspector on a team."""
+
+    key: str
+    draws: list[DrawView]
 
 
 @strawberry.type
@@ -185,13 +233,6 @@ class PublicReport:
     findings: list[PublicFinding]
 
 
-def _page(first: int, after: str | None) -> tuple[int, int]:
-    if not 1 <= first <= 200:
-        raise GraphQLError("first must be between 1 and 200", extensions={"status": 422, "rule": "page_size", "field": "first"})
-    try:
-        return first, decode_cursor(after, "after")
-    except Problem as e:
-        raise problem(e) from None
 
 
 @strawberry.type
@@ -202,7 +243,7 @@ class Query:
         inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
     ) -> ActivityConnection:  # fmt: skip
         within = scope_of(caller(info), jurisdiction)
-        limit, position = _page(first, after)
+        limit, position = subgraph.page(first, after)
         inspector = str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activity_page(
@@ -239,16 +280,19 @@ class Query:
         application = info.context["request"].app.state.application
         if not application.exists(uuid.UUID(str(id))):
             return None
-        draw: Draw = application.get(uuid.UUID(str(id)), Draw)
-        result, check = draw.result, draw.verify()
-        return DrawView(
-            id=strawberry.ID(str(draw.id)), jurisdiction=draw.jurisdiction, purpose=draw.purpose, status=draw.status,
-            seed_hash=draw.seed_hash, seed=draw.seed if result else None, targets=result.targets if result else None,
-            teams=[Team(target_id=t, inspector_ids=[strawberry.ID(i) for i in result.teams[t]]) for t in result.targets]
-            if result else None,
-            verification=Verification(ok=check.ok, seed_matches_hash=check.seed_matches_hash,
-                                      result_matches=check.result_matches, detail=check.detail),
-        )  # fmt: skip
+        return DrawView.of(application.get(uuid.UUID(str(id)), Draw))
+
+    @strawberry.field(description="The performed draws that put each of many inspectors on a team, in one call.")
+    async def draws_for_inspectors(self, info: strawberry.Info, inspector_ids: list[str]) -> list[DrawsOf]:
+        principal = caller(info)
+        async with info.context["pool"].acquire() as conn:
+            rows = await activities.draws_of(conn, inspector_ids=inspector_ids)
+        found: dict[str, list[DrawView]] = {k: [] for k in inspector_ids}
+        for row in rows:
+            if principal.can_act_in(row["jurisdiction"]):
+                for inspector_id in row["drawn"]:
+                    found[inspector_id].append(DrawView.of_row(row))
+        return [DrawsOf(key=k, draws=found[k]) for k in inspector_ids]
 
     @strawberry.field(description="Which compulsory-education schools had no routine visit yet in a month (YYYY-MM).")
     async def routine_coverage(self, info: strawberry.Info, month: str, jurisdiction: str | None = None) -> RoutineCoverage:
@@ -268,7 +312,7 @@ class Query:
     async def public_reports(self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None) -> list[PublicReport]:
         if not divisions.is_valid_code(jurisdiction):
             raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
-        limit, position = _page(first, after)
+        limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.public_report_page(conn, within=jurisdiction, after=position, limit=limit)
         return [
@@ -281,7 +325,7 @@ class Query:
         ]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[Activity])
+schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView])
 
 
 def _grouped(keys: list[str], rows: list[dict], keys_of) -> list[ActivitiesOf]:
@@ -308,7 +352,27 @@ def _loaders(request: Request, principal) -> dict[str, Any]:
             rows = {str(r["id"]): r for r in await activities.activities_by_id(conn, valid)} if valid else {}
         return [Activity.of(rows[i]) if i in rows and principal and principal.can_act_in(rows[i]["jurisdiction"]) else None for i in ids]
 
-    return {"activities": DataLoader(load_fn=load)}
+    async def load_draws(ids: list[str]) -> list[DrawView | None]:
+        """Draws by id in one query, for anyone (draws are public); None for an id that is no UUID or unknown."""
+        wanted = {i: uuid.UUID(i) for i in ids if _is_uuid(i)}
+        rows: dict[uuid.UUID, dict] = {}
+        if wanted:
+            async with request.app.state.pool.acquire() as conn:
+                rows = {r["id"]: r for r in await activities.draws_by_id(conn, list(wanted))}
+        return [DrawView.of_row(rows[wanted[i]]) if wanted.get(i) in rows else None for i in ids]
+
+    async def verify(ids: list[str]) -> list[Verification]:
+        application = request.app.state.application
+
+        def one(draw_id: uuid.UUID) -> Verification:
+            if not application.exists(draw_id):  # a row whose events another instance holds
+                return Verification(ok=False, seed_matches_hash=False, result_matches=False, detail="the draw's events are not held here")
+            return _verification(application.get(draw_id, Draw))
+
+        # The event store is read synchronously, as the REST routes do, so off the event loop.
+        return await asyncio.to_thread(lambda: [one(uuid.UUID(i)) for i in ids])
+
+    return {"activities": DataLoader(load_fn=load), "draws": DataLoader(load_fn=load_draws), "verifications": DataLoader(load_fn=verify)}
 
 
 router = subgraph.router(schema, _loaders)

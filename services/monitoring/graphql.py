@@ -1,14 +1,19 @@
 """The monitoring subgraph (Federation 2): frameworks, where collection stands, balanced development per school
-and per county, any framework's results, and the operational roll-ups."""
+and per county, any framework's results, each unit's results (the UnitResult entity), the latest verdicts per
+level, and the operational roll-ups."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
+from fastapi import Request
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from dudao import subgraph
+from dudao.auth import Principal
 from dudao.errors import Problem
 from dudao.subgraph import caller, problem, within
 from services.monitoring.domain.framework import check_period
@@ -69,8 +74,12 @@ class StagePart:
     indicators: list[IndicatorValue]
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["framework period unitId"])
 class UnitResult:
+    """A unit's recorded result under one framework and period: a school's, or a county's under a county framework."""
+
+    framework: str
+    period: str
     unit_id: str
     unit_name: str
     unit_stage: str | None
@@ -91,10 +100,24 @@ class UnitResult:
             for p in d["parts"]
         ]  # fmt: skip
         return cls(
-            unit_id=d["unit_id"], unit_name=d["unit_name"], unit_stage=d.get("unit_stage"), jurisdiction=d["jurisdiction"],
-            status=d["status"], passes=d["passes"], framework_version=d["framework_version"], submission_version=d["submission_version"],
-            score=d.get("score"), grade=d.get("grade"), parts=parts,
+            framework=d["framework"], period=d["period"], unit_id=d["unit_id"], unit_name=d["unit_name"], unit_stage=d.get("unit_stage"),
+            jurisdiction=d["jurisdiction"], status=d["status"], passes=d["passes"], framework_version=d["framework_version"],
+            submission_version=d["submission_version"], score=d.get("score"), grade=d.get("grade"), parts=parts,
         )  # fmt: skip
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, framework: str, period: str, unitId: str) -> UnitResult | None:  # noqa: N803
+        # a router passes the representation's fields by their GraphQL names
+        caller(info)
+        return await info.context["unit_results"].load((str(framework), str(period), str(unitId)))
+
+
+@strawberry.type
+class UnitResultsOf:
+    """The results of one unit, newest period first."""
+
+    key: str
+    results: list[UnitResult]
 
 
 @strawberry.type
@@ -115,6 +138,20 @@ class StageCVs:
     schools: int
     pupils: int
     indicators: list[IndicatorCV]
+
+
+@strawberry.type
+class AreaVerdict:
+    """A level's recorded verdict under a framework, for the newest period that has any."""
+
+    framework: str
+    framework_name: str
+    period: str
+    jurisdiction: str
+    framework_version: int
+    passes: bool
+    computed_at: datetime
+    stages: list[StageCVs] = strawberry.field(description="each stage's CV per indicator against its limit; none without CVs")
 
 
 @strawberry.type
@@ -183,17 +220,21 @@ class CollectionStatus:
     levels: list[LevelState]
 
 
-def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
-    area = r["area"]
-    stages = [
+def _stage_cvs(area: dict[str, Any]) -> list[StageCVs]:
+    """The CVs an area result holds when its rule compares units by CV (none otherwise)."""
+    return [
         StageCVs(stage=stage, schools=s["units"], pupils=s["pupils"],
                  indicators=[IndicatorCV(key=k, **{f: c[f] for f in ("mean", "sd", "cv", "cv_max", "within")}) for k, c in s["indicators"].items()])
         for stage, s in (area.get("stages") or {}).items()
     ]  # fmt: skip
+
+
+def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
+    area = r["area"]
     return BalancedDevelopment(
         jurisdiction=r["jurisdiction"], period=r["period"], framework_version=r["framework_version"], passes=area["passes"],
         cv_within=area.get("cv_within"), every_school_passes=area.get("every_unit_passes"), schools_assessed=area["units"],
-        schools_passing=area["units_passing"], stages=stages, schools=[UnitResult.of(u) for u in r["units"]],
+        schools_passing=area["units_passing"], stages=_stage_cvs(area), schools=[UnitResult.of(u) for u in r["units"]],
         counties=[CountyVerdict(jurisdiction=a["jurisdiction"], name=a["name"], passes=a["passes"], framework_version=a["framework_version"])
                   for a in r["areas"]],
     )  # fmt: skip
@@ -234,6 +275,36 @@ class Query:
             passes=r["area"]["passes"], area=r["area"], units=[UnitResult.of(u) for u in r["units"]],
         )  # fmt: skip
 
+    @strawberry.field(description="Many units' results in one call, grouped per unit id as given, for the gateway's batching.")
+    async def results_for_units(
+        self, info: strawberry.Info, unit_ids: list[str], framework: str | None = None, period: str | None = None
+    ) -> list[UnitResultsOf]:
+        principal = caller(info)
+        if period is not None:
+            try:
+                check_period(period)
+            except Problem as e:
+                raise problem(e) from None
+        async with info.context["pool"].acquire() as conn:
+            rows = await reads.unit_results_of(conn, unit_ids, framework, period)
+        grouped: dict[str, list[UnitResult]] = {key: [] for key in unit_ids}
+        for r in rows:
+            if principal.can_act_in(r["jurisdiction"]):
+                grouped[r["unit_id"]].append(UnitResult.of(r))
+        return [UnitResultsOf(key=key, results=grouped[key]) for key in unit_ids]
+
+    @strawberry.field(description="Each framework's verdicts for its newest period, at the jurisdiction and every level under it.")
+    async def latest_verdicts(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[AreaVerdict]:
+        code = within(caller(info), jurisdiction)
+        async with info.context["pool"].acquire() as conn:
+            rows = await reads.latest_area_results(conn, code)
+        return [
+            AreaVerdict(framework=r["framework"], framework_name=r["framework_name"], period=r["period"], jurisdiction=r["jurisdiction"],
+                        framework_version=r["framework_version"], passes=r["passes"], computed_at=r["computed_at"],
+                        stages=_stage_cvs(r["result"]))
+            for r in rows
+        ]  # fmt: skip
+
     @strawberry.field
     async def collection_status(self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None) -> CollectionStatus:
         code = within(caller(info), jurisdiction)
@@ -255,5 +326,18 @@ class Query:
             return await operations.operations_rollup(conn, code, info.context["request"].app.state.clock.today())
 
 
-schema = strawberry.federation.Schema(query=Query)
-router = subgraph.router(schema)
+def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
+    """Per request: unit results by (framework, period, unit id), batched; those outside the caller's scope read as missing."""
+
+    async def load(keys: list[tuple[str, str, str]]) -> list[UnitResult | None]:
+        async with request.app.state.pool.acquire() as conn:
+            rows = await reads.unit_results_at(conn, keys)
+        seen = [r for r in rows if principal is not None and principal.can_act_in(r["jurisdiction"])]
+        visible = {(r["framework"], r["period"], r["unit_id"]): r for r in seen}
+        return [UnitResult.of(visible[k]) if k in visible else None for k in keys]
+
+    return {"unit_results": DataLoader(load_fn=load)}
+
+
+schema = strawberry.federation.Schema(query=Query, types=[UnitResult])
+router = subgraph.router(schema, _loaders)

@@ -115,6 +115,13 @@ def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_si
         assessed = eventually(lambda: (d := up.gateway(token, query)["data"]["balancedDevelopment"])["schoolsAssessed"] == 20 and d,
                               timeout=30, what="the demo schools assessed")  # fmt: skip
         assert all(i["cv"] > 0 for s in assessed["stages"] for i in s["indicators"])
+        # the office's start page over the demo, in one round trip
+        board = up.gateway(token, '{ dashboard(jurisdiction: "500120") { staffing { schools inspectors }'
+                           ' routineCoverage { schools } latestVerdicts { framework period } } }')  # fmt: skip
+        assert "errors" not in board, board
+        assert board["data"]["dashboard"]["staffing"] == {"schools": 36, "inspectors": 12}
+        assert board["data"]["dashboard"]["routineCoverage"]["schools"] == 20
+        assert {"framework": "balanced_development", "period": "2025-2026"} in board["data"]["dashboard"]["latestVerdicts"]
     finally:
         code = up.stop()
     assert code == 0, up.output

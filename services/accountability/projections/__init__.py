@@ -2,16 +2,17 @@
 of the registry's policy profiles and schools."""
 
 from services.accountability.projections.cases import (
-    CASE_TABLES, case_page, case_row, item_rows, notice_page, overdue_items, overdue_page, project_case, summary,
+    CASE_TABLES, case_page, case_row, cases_by_id, cases_of, item_rows, notice_page, notice_rows, overdue_items, overdue_page,
+    project_case, summary,
 )  # fmt: skip
 from services.accountability.projections.measures import (
-    MEASURE_TABLES, measure_page, measure_row, project_measure, public_outcomes, restricted_names, restrictions,
+    MEASURE_TABLES, measure_counts, measure_page, measure_row, project_measure, public_outcomes, restricted_names, restrictions,
 )  # fmt: skip
 from services.accountability.projections.registry_copy import COPY_TABLES, copy_registry, school_copy
 from services.accountability.projections.tables import ensure_tables
 
 __all__ = [
-    "CASE_TABLES", "COPY_TABLES", "MEASURE_TABLES", "case_page", "case_row", "copy_registry", "ensure_tables", "item_rows",
-    "measure_page", "measure_row", "notice_page", "overdue_items", "overdue_page", "project_case", "project_measure",
-    "public_outcomes", "restricted_names", "restrictions", "school_copy", "summary",
+    "CASE_TABLES", "COPY_TABLES", "MEASURE_TABLES", "case_page", "case_row", "cases_by_id", "cases_of", "copy_registry",
+    "ensure_tables", "item_rows", "measure_counts", "measure_page", "measure_row", "notice_page", "notice_rows", "overdue_items",
+    "overdue_page", "project_case", "project_measure", "public_outcomes", "restricted_names", "restrictions", "school_copy", "summary",
 ]  # fmt: skip

@@ -145,6 +145,33 @@ async def item_rows(conn: asyncpg.Connection, case_ids: list[Any]) -> list[dict[
     return [_item_dict(r) for r in rows]
 
 
+async def cases_of(
+    conn: asyncpg.Connection, *, unit_ids: list[str] | None = None, activity_ids: list[str] | None = None, open_only: bool = False
+) -> list[dict[str, Any]]:
+    """Cases of any of `unit_ids`, or opened from any of `activity_ids`, in one query (for the gateway's batching)."""
+    rows = await conn.fetch(
+        "SELECT * FROM accountability.cases WHERE (unit_id = ANY($1::text[]) OR activity_id = ANY($2::text[]))"
+        " AND NOT ($3 AND status = 'closed') ORDER BY position",
+        unit_ids or [], activity_ids or [], open_only,
+    )  # fmt: skip
+    return [_case(r) for r in rows]
+
+
+async def cases_by_id(conn: asyncpg.Connection, case_ids: list[Any]) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM accountability.cases WHERE id = ANY($1::uuid[])", case_ids)
+    return [_case(r) for r in rows]
+
+
+async def notice_rows(conn: asyncpg.Connection, case_ids: list[Any]) -> list[dict[str, Any]]:
+    """The supervision notices issued on the items of these cases, oldest lapse first."""
+    rows = await conn.fetch(
+        "SELECT case_id, item_id, lapse, missed_deadline, new_deadline, issued_on, basis FROM accountability.notices"
+        " WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, item_id, lapse",
+        case_ids,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
 async def overdue_items(conn: asyncpg.Connection, today: date) -> list[dict[str, Any]]:
     """Items past their deadline and not accepted, everywhere (what the deadline sweeper notices)."""
     rows = await conn.fetch(

@@ -92,6 +92,16 @@ async def measure_page(
     return [_measure(r) for r in rows]
 
 
+async def measure_counts(conn: asyncpg.Connection, *, within: str) -> list[dict[str, Any]]:
+    """How many measures of each kind stand in each status, over a jurisdiction and everything under it."""
+    rows = await conn.fetch(
+        "SELECT kind, status, count(*) AS count FROM accountability.measures WHERE jurisdiction LIKE $1"
+        " GROUP BY kind, status ORDER BY kind, status",
+        divisions.prefix(within) + "%",
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
 async def restrictions(conn: asyncpg.Connection, *, within: str, today: date) -> list[dict[str, Any]]:
     """Leaders who may not be commended, promoted or moved to key posts today, and until when."""
     rows = await conn.fetch(

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS accountability.cases (
     version integer NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cases_unit ON accountability.cases (unit_id);
+CREATE INDEX IF NOT EXISTS cases_activity ON accountability.cases (activity_id);
 CREATE TABLE IF NOT EXISTS accountability.items (
     case_id uuid NOT NULL,
     item_id text NOT NULL,

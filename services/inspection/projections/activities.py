@@ -198,6 +198,32 @@ async def draw(conn: asyncpg.Connection, draw_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def _draw_row(record: asyncpg.Record) -> dict[str, Any]:
+    row = dict(record)
+    row["teams"] = json.loads(row["teams"]) if isinstance(row["teams"], str) else row["teams"]
+    return row
+
+
+async def draws_by_id(conn: asyncpg.Connection, ids: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM inspection.draws WHERE id = ANY($1::uuid[])", ids)
+    return [_draw_row(r) for r in rows]
+
+
+async def draws_of(conn: asyncpg.Connection, *, inspector_ids: list[str]) -> list[dict[str, Any]]:
+    """Performed draws that put any of `inspector_ids` on a team, each with those of them it drew (`drawn`), in one query.
+
+    Draws keep no stream position, so they come in id order: stable, not chronological.
+    """
+    rows = await conn.fetch(
+        "SELECT d.*, array_agg(DISTINCT m.inspector_id) AS drawn FROM inspection.draws d"
+        " CROSS JOIN LATERAL jsonb_each(d.teams) AS t(target, members)"
+        " CROSS JOIN LATERAL jsonb_array_elements_text(t.members) AS m(inspector_id)"
+        " WHERE m.inspector_id = ANY($1::text[]) GROUP BY d.id ORDER BY d.id",
+        inspector_ids,
+    )  # fmt: skip
+    return [_draw_row(r) for r in rows]
+
+
 async def load_of(conn: asyncpg.Connection, *, inspector_id: str, period: str) -> int:
     """How many activities an inspector already serves on in a period (for the draw's load limit)."""
     return await conn.fetchval(

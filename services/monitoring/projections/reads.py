@@ -136,6 +136,17 @@ def _unit_status(unit_id: str, name: str, level: str, row: asyncpg.Record | None
 # --- results --------------------------------------------------------------------------------------------------
 
 
+UNIT_COLUMNS = "framework, period, unit_id, jurisdiction, framework_version, submission_version, status, result"
+
+
+def _unit(row: asyncpg.Record) -> dict[str, Any]:
+    """A recorded unit result: what was computed, with what it was for and the versions it was computed under."""
+    return {
+        **json.loads(row["result"]), "framework": row["framework"], "period": row["period"], "jurisdiction": row["jurisdiction"],
+        "status": row["status"], "framework_version": row["framework_version"], "submission_version": row["submission_version"],
+    }  # fmt: skip
+
+
 async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str) -> dict[str, Any]:
     """The results under a jurisdiction: its own area result when it is an approving level, the areas below it,
     every unit's result, and (above a county) the whole area rolled up from the units' data."""
@@ -149,8 +160,7 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
         code, period, like,
     )  # fmt: skip
     units = await conn.fetch(
-        "SELECT unit_id, jurisdiction, level, framework_version, submission_version, status, passes, result FROM monitoring.unit_results"
-        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3",
+        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3",
         code, period, like,
     )  # fmt: skip
     own = next((a for a in areas if a["jurisdiction"] == jurisdiction), None)
@@ -167,12 +177,46 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
              "framework_version": a["framework_version"], "computed_at": a["computed_at"], "result": json.loads(a["result"])}
             for a in areas
         ],
-        "units": sorted(
-            ({**json.loads(u["result"]), "jurisdiction": u["jurisdiction"], "status": u["status"],
-              "framework_version": u["framework_version"], "submission_version": u["submission_version"]} for u in units),
-            key=lambda u: (u["jurisdiction"], u["unit_name"]),
-        ),
+        "units": sorted((_unit(u) for u in units), key=lambda u: (u["jurisdiction"], u["unit_name"])),
     }  # fmt: skip
+
+
+async def unit_results_of(
+    conn: asyncpg.Connection, unit_ids: list[str], framework: str | None = None, period: str | None = None
+) -> list[dict[str, Any]]:
+    """The recorded results of many units in one query, of one framework or period if given, newest period first."""
+    rows = await conn.fetch(
+        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE unit_id = ANY($1::text[])"
+        " AND ($2::text IS NULL OR framework = $2) AND ($3::text IS NULL OR period = $3) ORDER BY period DESC, framework, unit_id",
+        unit_ids, framework, period,
+    )  # fmt: skip
+    return [_unit(r) for r in rows]
+
+
+async def unit_results_at(conn: asyncpg.Connection, keys: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """The recorded results for (framework, period, unit id) keys, in one query."""
+    frameworks, periods, unit_ids = ([k[n] for k in keys] for n in range(3))
+    rows = await conn.fetch(
+        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results"
+        " WHERE (framework, period, unit_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))",
+        frameworks, periods, unit_ids,
+    )  # fmt: skip
+    return [_unit(r) for r in rows]
+
+
+async def latest_area_results(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
+    """For each framework, the area results of its newest period that has any at or under `jurisdiction`."""
+    like = divisions.prefix(jurisdiction) + "%"
+    rows = await conn.fetch(
+        "SELECT a.framework, f.definition->>'name' AS framework_name, a.period, a.jurisdiction, a.framework_version, a.passes,"
+        " a.result, a.computed_at FROM monitoring.area_results a"
+        " JOIN monitoring.frameworks f ON f.code = a.framework AND f.version = a.framework_version"
+        " WHERE a.jurisdiction LIKE $1"
+        " AND a.period = (SELECT max(n.period) FROM monitoring.area_results n WHERE n.framework = a.framework AND n.jurisdiction LIKE $1)"
+        " ORDER BY a.framework, a.jurisdiction",
+        like,
+    )  # fmt: skip
+    return [dict(r) | {"result": json.loads(r["result"])} for r in rows]
 
 
 async def what_if(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str, version: int) -> dict[str, Any]:

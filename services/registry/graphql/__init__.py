@@ -13,13 +13,12 @@ from strawberry.dataloader import DataLoader
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal
-from dudao.errors import Problem
 from dudao import subgraph
 from dudao.subgraph import within as scope_of
-from dudao.service import decode_cursor, page_cursor
+from dudao.service import page_cursor
 from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
 from services.registry.graphql.types import (
-    Committee, Inspector, ListedInspector, School, StaffingCompliance, Zone, caller, problem,
+    Committee, Inspector, ListedInspector, School, StaffingCompliance, Zone, caller,
 )  # fmt: skip
 from services.registry.projections import directory, places, public
 from services.registry.projections.staffing import staffing_compliance
@@ -43,13 +42,6 @@ class InspectorConnection:
     page_info: PageInfo
 
 
-def _page_args(first: int, after: str | None) -> tuple[int, int]:
-    if not 1 <= first <= 200:
-        raise GraphQLError("first must be between 1 and 200", extensions={"status": 422, "rule": "page_size", "field": "first"})
-    try:
-        return first, decode_cursor(after, "after")
-    except Problem as e:
-        raise problem(e) from None
 
 
 def _enum(kind: type, value: str | None, field: str) -> str | None:
@@ -75,7 +67,7 @@ class Query:
         ownership: str | None = None, zone_id: strawberry.ID | None = None, first: int = 50, after: str | None = None,
     ) -> SchoolConnection:  # fmt: skip
         within = scope_of(caller(info), jurisdiction)
-        limit, position = _page_args(first, after)
+        limit, position = subgraph.page(first, after)
         zone = str(zone_id) if zone_id and _is_uuid(str(zone_id)) else None
         async with info.context["pool"].acquire() as conn:
             rows = await directory.school_page(
@@ -95,7 +87,7 @@ class Query:
         status: str | None = None, role: str | None = None, first: int = 50, after: str | None = None,
     ) -> InspectorConnection:  # fmt: skip
         within = scope_of(caller(info), jurisdiction)
-        limit, position = _page_args(first, after)
+        limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await directory.inspector_page(
                 conn, within=within, employment=_enum(Employment, employment, "employment"),

@@ -1,0 +1,100 @@
+"""The office's start page under load: p50/p99 of the gateway's `dashboard` query at 50 concurrent clients.
+
+Starts the whole stack with demo data as `make run` does (`dudao up`, in a temporary home on free ports), then has
+`--clients` clients ask the dashboard `--requests` times in all, and prints figures. Not a test: it never fails on
+a number.
+
+    .venv/bin/python bench/dashboard.py [--requests 2000] [--clients 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx
+
+from dudao.servers import free_port
+
+DASHBOARD = """query($j: String!) { dashboard(jurisdiction: $j) { month jurisdiction { name }
+  staffing { schools inspectors r1 { met } r2 { met } r3 { met } r4 { met } }
+  routineCoverage { schools visited coverage }
+  rectification { openCases items overdueItems noticesIssued onTimeRate }
+  interviews { status count } circulars { status count }
+  latestVerdicts { framework period jurisdiction passes stages { stage indicators { key cv within } } } } }"""
+TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+SERVICES = ("gateway", "registry", "inspection", "accountability", "monitoring")
+
+
+def start(home: str) -> tuple[subprocess.Popen, str, str]:
+    """`dudao up` on free ports; returns the process, the gateway URL and the admin token it printed."""
+    ports = {name: free_port() for name in SERVICES}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL", "DUDAO_DEV_KEY")}
+    env |= {"DUDAO_HOME": home, "DUDAO_PG_PORT": str(free_port()), "DUDAO_NATS_PORT": str(free_port())}
+    env |= {f"DUDAO_{name.upper()}_PORT": str(port) for name, port in ports.items()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dudao.cli", "up"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    for line in proc.stdout:
+        print(f"  | {line.rstrip()}", flush=True)
+        if match := TOKEN.search(line):
+            return proc, f"http://127.0.0.1:{ports['gateway']}", match.group(0)
+    raise SystemExit(f"dudao up exited with {proc.wait()} before it was running")
+
+
+async def load(url: str, token: str, jurisdiction: str, requests: int, clients: int) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    remaining = iter(range(requests))
+    body = {"query": DASHBOARD, "variables": {"j": jurisdiction}}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits) as client:
+
+        async def one_client() -> None:
+            nonlocal errors
+            for _ in remaining:
+                started = time.perf_counter()
+                answer = (await client.post("/graphql", json=body)).json()
+                latencies.append(time.perf_counter() - started)
+                errors += bool(answer.get("errors"))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        return requests / (time.perf_counter() - started), latencies, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--jurisdiction", default="500120", help="the demo's county (DUDAO_JURISDICTION)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        print("starting the stack with demo data (dudao up) …", flush=True)
+        proc, url, token = start(home)
+        try:
+            print(f"warming up, then {args.requests} dashboard queries from {args.clients} clients …", flush=True)
+            asyncio.run(load(url, token, args.jurisdiction, 100, 10))
+            rate, latencies, errors = asyncio.run(load(url, token, args.jurisdiction, args.requests, args.clients))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    quantiles = statistics.quantiles(latencies, n=100)
+    print()
+    print(f"dashboard queries/s    {rate:8.1f}   ({args.clients} concurrent clients, {args.requests} queries)")
+    print(f"latency p50            {quantiles[49] * 1000:8.1f} ms")
+    print(f"latency p99            {quantiles[98] * 1000:8.1f} ms")
+    print(f"answers with errors    {errors:8d}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Issue 7: one graph over the four services — the links users follow at a bounded cost, limits, partial answers
+when a service is slow or down, the public view, the dashboard and GraphiQL."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, replace
+
+import pytest
+
+from gateway.app import build as build_gateway
+from services.accountability.app import build as build_accountability
+from services.inspection.app import build as build_inspection
+from services.monitoring.app import build as build_monitoring
+from tests.conftest import ServedApp, eventually
+from tests.integration.test_gateway import graphql
+from tests.integration.test_inspection import _walk_to_issue, activity
+from tests.integration.test_registry_places import active_inspector, school
+from tests.unit.test_monitoring_compute import COUNTY
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ("registry", "inspection", "accountability", "monitoring")
+
+
+@dataclass
+class Graph:
+    registry: ServedApp
+    inspection: ServedApp
+    accountability: ServedApp
+    monitoring: ServedApp
+    gateway: ServedApp
+
+    def calls(self) -> dict[str, int]:
+        return dict(self.gateway.app.state.subgraphs.calls)
+
+
+def gateway_for(settings, serve, **ports: int) -> ServedApp:
+    return serve(build_gateway(replace(settings, ports=settings.ports | ports)))
+
+
+@pytest.fixture
+def graph(settings, registry, serve) -> Graph:
+    served = {"registry": registry} | {
+        name: serve(build(settings))
+        for name, build in (("inspection", build_inspection), ("accountability", build_accountability), ("monitoring", build_monitoring))
+    }  # fmt: skip
+    gateway = gateway_for(settings, serve, **{name: app.port for name, app in served.items()})
+    return Graph(**served, gateway=gateway)
+
+
+@pytest.fixture
+def reported_schools(graph, token) -> list[str]:
+    """Six schools, each with an issued report whose one finding opened a rectification case; the first school has
+    balanced-development data submitted."""
+    with graph.registry.client(token()) as reg:
+        leader = active_inspector(reg, "李明远", roles=["responsible"])
+        schools = [school(reg, f"璧山区学校{i}", stage="primary") for i in range(6)]
+    with graph.inspection.client(token()) as client:
+        for i, school_id in enumerate(schools):
+            location = client.post("/v1/activities", json=activity(target_id=school_id, target_name=f"璧山区学校{i}")).headers["Location"]
+            _walk_to_issue(client, location, leader, f"消防通道堵塞{i}")
+    with graph.accountability.client(token()) as client:
+        eventually(lambda: len(client.get("/v1/cases", params={"limit": 50}).json()["items"]) == 6, what="six cases")
+    with graph.monitoring.client(token()) as office:
+        assert office.post("/v1/frameworks/balanced_development/periods", json={"period": "2025-2026"}).status_code == 201
+        path = f"/v1/submissions/balanced_development/2025-2026/{schools[0]}"
+        eventually(lambda: office.put(path, json={"values": COUNTY["A"][1]}).status_code == 200, what="the school copied")
+        assert office.post(f"{path}/submit").status_code == 200
+        eventually(lambda: office.get("/v1/results/balanced_development/2025-2026").json()["units"], what="a unit result")
+    return schools
+
+
+SCHOOLS_DEEP = """query($first: Int!) { schools(first: $first) { nodes { name
+    activities { title findings { description rectificationItem { status notices { lapse } } } }
+    cases(openOnly: true) { status items { status } report { title findings { description } } }
+    indicatorResults { framework period passes } } } }"""
+
+
+def test_schools_with_activities_cases_and_results_cost_one_call_per_level_not_per_school(graph, reported_schools, token):
+    def spent(first: int) -> tuple[dict, dict]:
+        before = graph.calls()
+        body = graphql(graph.gateway, token(), SCHOOLS_DEEP, {"first": first})
+        assert "errors" not in body, body
+        return body["data"]["schools"]["nodes"], {k: v - before[k] for k, v in graph.calls().items() if v != before[k]}
+
+    two, calls_for_two = spent(2)
+    six, calls_for_six = spent(6)
+    assert len(two) == 2 and len(six) == 6
+    # schools; activities of the schools; cases of the schools; cases of the activities (for the findings' items),
+    # the reports behind the cases; results of the schools: the same for two schools and for six.
+    assert calls_for_six == calls_for_two == {"registry": 1, "inspection": 2, "accountability": 2, "monitoring": 1}
+    first = next(n for n in six if n["name"] == "璧山区学校0")
+    [finding] = first["activities"][0]["findings"]
+    assert finding == {"description": "消防通道堵塞0", "rectificationItem": {"status": "open", "notices": []}}
+    [case] = first["cases"]
+    assert case["report"] == {"title": "经常性督导", "findings": [{"description": "消防通道堵塞0"}]}
+    assert first["indicatorResults"] == [{"framework": "balanced_development", "period": "2025-2026", "passes": True}]
+    assert all(n["indicatorResults"] == [] for n in six if n["name"] != "璧山区学校0")
+
+
+def test_a_jurisdiction_leads_to_everything_below_it_and_its_children_cost_one_call(graph, reported_schools, token):
+    body = graphql(graph.gateway, token(), """{ jurisdiction(code: "500120") { name
+        schools(first: 10) { nodes { name } } inspectors { nodes { name draws { id } } }
+        activities(status: "report_issued") { nodes { title } } cases(first: 10) { status }
+        indicatorResults(framework: "balanced_development", period: "2025-2026") { passes units { unitName } } } }""")
+    assert "errors" not in body, body
+    here = body["data"]["jurisdiction"]
+    assert len(here["schools"]["nodes"]) == 6 and len(here["activities"]["nodes"]) == 6 and len(here["cases"]) == 6
+    assert here["inspectors"]["nodes"] == [{"name": "李明远", "draws": []}]
+    assert here["indicatorResults"]["units"] == [{"unitName": "璧山区学校0"}]
+
+    before = graph.calls()
+    city = graphql(graph.gateway, token(jur="500000"), "{ jurisdiction(code: \"500000\") { children { code schools { nodes { name } } } } }")
+    assert "errors" not in city, city
+    children = city["data"]["jurisdiction"]["children"]
+    assert len(children) > 20 and sum(len(c["schools"]["nodes"]) for c in children) == 6
+    assert graph.calls()["registry"] - before["registry"] == 1  # every district's schools in one aliased call
+
+
+def test_limits_refuse_deep_costly_and_oversized_queries_before_calling_any_service(graph, token):
+    before = graph.calls()
+    deep = graphql(graph.gateway, token(), "{ jurisdiction(code: \"500120\") {" + " parent {" * 12 + " code" + " }" * 13 + " }")
+    assert "exceeds maximum operation depth" in deep["errors"][0]["message"]
+    wide = graphql(graph.gateway, token(), "{ jurisdiction(code: \"000000\") { children { children { children { code } } } } }")
+    assert wide["errors"][0]["extensions"]["rule"] == "query_cost"  # 40 × 40 × 40 divisions
+    costly = graphql(graph.gateway, token(), "{ schools(first: 200) { nodes { activities { findings { rectificationItem {"
+                     " notices { lapse } } } team { activities { title } } } } } }")  # fmt: skip
+    assert costly["errors"][0]["extensions"]["rule"] == "query_cost" and costly["errors"][0]["extensions"]["limit"] == 50_000
+    oversized = graphql(graph.gateway, token(), "{ schools(first: 500) { nodes { name } } }")
+    assert oversized["errors"][0]["extensions"] == {"status": 422, "rule": "page_size", "field": "first"}
+    assert graph.calls() == before
+
+
+def test_a_service_that_is_down_or_slow_costs_only_its_own_fields(settings, registry, serve, token):
+    with socket.socket() as dead, socket.socket() as silent:
+        dead.bind(("127.0.0.1", 0))  # bound but not listening: refused
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts connections into its backlog and never answers: a timeout
+        slow = replace(settings, subgraph_timeout_s=0.5)
+        gateway = serve(build_gateway(replace(slow, ports=slow.ports | {
+            "registry": registry.port, "monitoring": dead.getsockname()[1], "accountability": silent.getsockname()[1]})))  # fmt: skip
+        body = graphql(gateway, token(), """{ dashboard(jurisdiction: "500120") { jurisdiction { name }
+            staffing { schools } rectification { openCases } latestVerdicts { passes } } }""")
+    board = body["data"]["dashboard"]
+    assert board["jurisdiction"] == {"name": "璧山区"} and board["staffing"] == {"schools": 0}
+    assert board["rectification"] is None and board["latestVerdicts"] is None
+    rules = {tuple(e["path"]): e["extensions"]["rule"] for e in body["errors"]}
+    assert rules == {("dashboard", "rectification"): "subgraph_timeout", ("dashboard", "latestVerdicts"): "subgraph_unavailable"}
+
+
+def test_without_a_token_only_the_public_view_answers(graph, token):
+    with graph.registry.client(token()) as reg:
+        school(reg, "璧山区南门小学")
+    body = graphql(graph.gateway, None, """{ publicReports(jurisdiction: "500120") { title }
+        publicListedInspectors(jurisdiction: "500120") { name } publicOutcomes(jurisdiction: "500120") { kind }
+        schools { nodes { name } } rectificationCases { status } }""")
+    data = body["data"]
+    assert data["publicReports"] == [] and data["publicListedInspectors"] == [] and data["publicOutcomes"] == [], body
+    assert data["schools"] is None and data["rectificationCases"] is None
+    assert {e["path"][0]: e["extensions"]["status"] for e in body["errors"]} == {"schools": 401, "rectificationCases": 401}
+
+
+def test_one_dashboard_round_trip_asks_each_service_once(graph, reported_schools, token):
+    before = graph.calls()
+    body = graphql(graph.gateway, token(), """{ dashboard(jurisdiction: "500120") { month jurisdiction { name }
+        staffing { schools inspectors r1 { met } } routineCoverage { schools visited coverage }
+        rectification { openCases items overdueItems noticesIssued } interviews { status count } circulars { status count }
+        latestVerdicts { framework period passes } } }""")
+    assert "errors" not in body, body
+    board = body["data"]["dashboard"]
+    assert board["staffing"]["schools"] == 6 and board["routineCoverage"]["schools"] == 6
+    assert board["rectification"] == {"openCases": 6, "items": 6, "overdueItems": 0, "noticesIssued": 0}
+    assert board["interviews"] == [] and board["circulars"] == []
+    assert graph.calls() == {k: v + 1 for k, v in before.items()}  # the summary serves three fields from one call
+
+
+def test_graphiql_is_served_at_graphql(graph):
+    with graph.gateway.client() as client:
+        page = client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()

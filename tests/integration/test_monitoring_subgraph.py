@@ -1,0 +1,83 @@
+"""The monitoring subgraph's fields for the gateway's batching: many units' results in one call, and each
+framework's latest verdicts per level with their CVs, both scoped to the caller."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import eventually
+from tests.integration.test_monitoring import (  # noqa: F401 - place is a fixture
+    CITY, COUNTY, COUNTY_A, COUNTY_B, FRAMEWORK, PERIOD, Place, enter_and_submit, place, results,
+)  # fmt: skip
+
+pytestmark = pytest.mark.integration
+
+NEXT_PERIOD = "2026-2027"
+
+
+def graphql(at: Place, jur: str, query: str) -> dict:
+    with at.monitoring.client(at.token(jur=jur)) as client:
+        response = client.post("/graphql", json={"query": query})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def results_for(at: Place, jur: str, ids: list[str], filters: str = "") -> dict[str, list[dict]]:
+    args = ", ".join(f'"{i}"' for i in ids)
+    query = f"{{ resultsForUnits(unitIds: [{args}]{filters}) {{ key results {{ framework period unitId unitName }} }} }}"
+    return {g["key"]: g["results"] for g in graphql(at, jur, query)["data"]["resultsForUnits"]}
+
+
+def test_results_for_many_units_come_grouped_in_the_order_asked_and_scoped_to_the_caller(place):  # noqa: F811 - the fixture
+    enter_and_submit(place, "A")
+    enter_and_submit(place, "D")
+    a, d, x = place.schools["A"], place.schools["D"], place.schools["X"]
+    grouped = eventually(lambda: (g := results_for(place, CITY, [x, d, a, "nobody"])) and g[a] and g[d] and g, what="A and D recorded")
+
+    assert list(grouped) == [x, d, a, "nobody"]
+    assert grouped[a] == [{"framework": FRAMEWORK, "period": PERIOD, "unitId": a, "unitName": "东川区A校"}]
+    assert grouped[x] == grouped["nobody"] == []
+    assert results_for(place, CITY, [a], f', framework: "{FRAMEWORK}", period: "{PERIOD}"')[a] == grouped[a]
+    assert results_for(place, CITY, [a], ', framework: "preschool_inclusive"')[a] == []
+    assert results_for(place, COUNTY_B, [a, d]) == {a: [], d: []}  # Xundian's office does not see Dongchuan's schools
+    refused = graphql(place, CITY, f'{{ resultsForUnits(unitIds: ["{a}"], period: "2025") {{ key }} }}')
+    assert refused["errors"][0]["extensions"]["rule"] == "school_year"
+
+
+def verdicts(at: Place, jur: str, asked: str | None = None) -> dict:
+    argument = f'(jurisdiction: "{asked}")' if asked else ""
+    query = f"""{{ latestVerdicts{argument} {{ framework frameworkName period jurisdiction frameworkVersion passes computedAt
+        stages {{ stage schools pupils indicators {{ key cv cvMax within }} }} }} }}"""
+    return graphql(at, jur, query)
+
+
+def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period_with_the_cvs(place):  # noqa: F811 - the fixture
+    for name in ("A", "D", "E"):
+        enter_and_submit(place, name)
+    with place.office(CITY) as office:
+        eventually(lambda: results(office)["area"]["units"] == 3, what="Dongchuan's verdict over three schools")
+    found = verdicts(place, CITY)["data"]["latestVerdicts"]
+    assert [(v["framework"], v["period"], v["jurisdiction"], v["frameworkVersion"]) for v in found] == [(FRAMEWORK, PERIOD, COUNTY_A, 1)]
+    verdict = found[0]
+    assert verdict["frameworkName"].startswith("Compulsory education high-quality balanced development") and verdict["computedAt"]
+    primary = next(s for s in verdict["stages"] if s["stage"] == "primary")
+    floor = next(i for i in primary["indicators"] if i["key"] == "teaching_floor_area_per_pupil")
+    assert primary["pupils"] == 1000 and floor["cv"] == pytest.approx(0.233285, abs=1e-6)  # as in test_monitoring
+    assert floor["within"] is (floor["cv"] <= floor["cvMax"])
+    assert verdicts(place, COUNTY_A)["data"]["latestVerdicts"] == found  # the county's own
+    assert verdicts(place, COUNTY_B)["data"]["latestVerdicts"] == []
+
+    # a newer period with any result replaces the older one
+    with place.office(CITY) as office:
+        assert office.post(f"/v1/frameworks/{FRAMEWORK}/periods", json={"period": NEXT_PERIOD}).status_code == 201
+    with place.unit("A") as unit:
+        path = f"/v1/submissions/{FRAMEWORK}/{NEXT_PERIOD}/{place.schools['A']}"
+        assert unit.put(path, json={"values": COUNTY["A"][1]}).status_code == 200
+        assert unit.post(f"{path}/submit").status_code == 200
+    newer = eventually(
+        lambda: (v := verdicts(place, CITY)["data"]["latestVerdicts"]) and v[0]["period"] == NEXT_PERIOD and v, what="the newer period"
+    )
+    assert [(v["period"], v["jurisdiction"]) for v in newer] == [(NEXT_PERIOD, COUNTY_A)]
+
+    outside = verdicts(place, COUNTY_B, asked=CITY)
+    assert outside["data"] is None and outside["errors"][0]["extensions"]["rule"] == "outside_jurisdiction"
