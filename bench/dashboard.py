@@ -84,6 +84,7 @@ def main() -> None:
         try:
             print(f"warming up, then {args.requests} dashboard queries from {args.clients} clients …", flush=True)
             asyncio.run(load(url, token, args.jurisdiction, 100, 10))
+            _, alone, _ = asyncio.run(load(url, token, args.jurisdiction, 200, 1))
             rate, latencies, errors = asyncio.run(load(url, token, args.jurisdiction, args.requests, args.clients))
         finally:
             proc.send_signal(signal.SIGINT)
@@ -94,6 +95,7 @@ def main() -> None:
     print(f"latency p50            {quantiles[49] * 1000:8.1f} ms")
     print(f"latency p99            {quantiles[98] * 1000:8.1f} ms")
     print(f"answers with errors    {errors:8d}")
+    print(f"one client alone p50   {statistics.median(alone) * 1000:8.1f} ms   (no queueing: the cost of one round trip)")
 
 
 if __name__ == "__main__":

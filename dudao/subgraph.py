@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from fastapi import Request
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 
 from dudao import jurisdiction as divisions
@@ -61,6 +62,11 @@ def page(first: int, after: str | None) -> tuple[int, int]:
         return first, decode_cursor(after, "after")
     except Problem as e:
         raise problem(e) from None
+
+
+def cached() -> list:
+    """Schema extensions that keep parsed and validated documents: a gateway sends the same few queries again and again."""
+    return [ParserCache(maxsize=512), ValidationCache(maxsize=512)]
 
 
 def router(schema: strawberry.Schema, loaders: Callable[[Request, Principal | None], dict[str, Any]] | None = None) -> GraphQLRouter:

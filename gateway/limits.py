@@ -107,5 +107,5 @@ class QueryCost(SchemaExtension):
 
 
 def extensions() -> list:
-    """The gateway schema's limits, in the order they apply."""
-    return [QueryDepthLimiter(max_depth=MAX_DEPTH), QueryCost]
+    """The gateway schema's limits, in the order they apply, after the caches of parsed and validated documents."""
+    return [*subgraph.cached(), QueryDepthLimiter(max_depth=MAX_DEPTH), QueryCost]

@@ -228,7 +228,7 @@ class Query:
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[RectificationCase])
+schema = strawberry.federation.Schema(query=Query, types=[RectificationCase], extensions=subgraph.cached())
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

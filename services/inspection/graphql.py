@@ -325,7 +325,7 @@ class Query:
         ]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView])
+schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView], extensions=subgraph.cached())
 
 
 def _grouped(keys: list[str], rows: list[dict], keys_of) -> list[ActivitiesOf]:
