@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.limits import page
-from gateway.types import PAGE, Jurisdiction, Labelled, PageInfo, loaders_of
+from gateway.types import Jurisdiction, Labelled, PageInfo, loaders_of, page_of
 
 if TYPE_CHECKING:
     from gateway.accountability import RectificationCase, RectificationItem
@@ -118,13 +117,9 @@ class ActivityConnection:
 
 
 async def activities_page(info: strawberry.Info, first: int, **filters: Any) -> ActivityConnection:
-    """A page of activities from the inspection service; each is remembered so links back to it cost nothing."""
-    loaders = loaders_of(info)
-    found = await loaders.ask("inspection", "activities", f"nodes {{ {ACTIVITY_FIELDS} }} {PAGE}", first=page(first), **filters)
-    nodes = [Activity.of(n) for n in found["nodes"]]
-    for activity in nodes:
-        loaders.activities.prime(str(activity.id), activity)
-    return ActivityConnection(nodes=nodes, page_info=PageInfo.of(found))
+    return ActivityConnection(
+        **await page_of(info, "inspection", "activities", ACTIVITY_FIELDS, Activity.of, "activities", first, **filters)
+    )
 
 
 @strawberry.type

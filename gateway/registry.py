@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.limits import page
-from gateway.types import PAGE, Jurisdiction, Labelled, PageInfo, loaders_of
+from gateway.types import Jurisdiction, Labelled, PageInfo, loaders_of, page_of
 
 if TYPE_CHECKING:
     from gateway.accountability import RectificationCase
@@ -229,23 +228,13 @@ class InspectorConnection:
 
 
 async def schools_page(info: strawberry.Info, first: int, **filters: Any) -> SchoolConnection:
-    """A page of schools from the registry; each is remembered so links back to it cost nothing."""
-    loaders = loaders_of(info)
-    found = await loaders.ask("registry", "schools", f"nodes {{ {SCHOOL_FIELDS} }} {PAGE}", first=page(first), **filters)
-    nodes = [School.of(n) for n in found["nodes"]]
-    for school in nodes:
-        loaders.schools.prime(str(school.id), school)
-    return SchoolConnection(nodes=nodes, page_info=PageInfo.of(found))
+    return SchoolConnection(**await page_of(info, "registry", "schools", SCHOOL_FIELDS, School.of, "schools", first, **filters))
 
 
 async def inspectors_page(info: strawberry.Info, first: int, **filters: Any) -> InspectorConnection:
-    """A page of inspectors from the registry, remembered like schools."""
-    loaders = loaders_of(info)
-    found = await loaders.ask("registry", "inspectors", f"nodes {{ {INSPECTOR_FIELDS} }} {PAGE}", first=page(first), **filters)
-    nodes = [Inspector.of(n) for n in found["nodes"]]
-    for inspector in nodes:
-        loaders.inspectors.prime(str(inspector.id), inspector)
-    return InspectorConnection(nodes=nodes, page_info=PageInfo.of(found))
+    return InspectorConnection(
+        **await page_of(info, "registry", "inspectors", INSPECTOR_FIELDS, Inspector.of, "inspectors", first, **filters)
+    )
 
 
 @strawberry.type

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from dudao import jurisdiction as divisions
+from gateway.limits import page
 
 if TYPE_CHECKING:
     from gateway.accountability import RectificationCase
@@ -20,6 +22,20 @@ PAGE = "pageInfo { hasNextPage endCursor }"
 def loaders_of(info: strawberry.Info) -> Any:
     """The request's DataLoaders (gateway.loaders.Loaders), from a resolver's `info`."""
     return info.context["loaders"]
+
+
+async def page_of(
+    info: strawberry.Info, service: str, field: str, fields: str, of: Callable[[dict], Any], remembered_as: str, first: int,
+    **filters: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """A page of a connection field (`nodes` and `pageInfo`) from a service; each node is remembered in the loader
+    `remembered_as`, so links back to it cost nothing."""
+    loaders = loaders_of(info)
+    found = await loaders.ask(service, field, f"nodes {{ {fields} }} {PAGE}", first=page(first), **filters)
+    nodes = [of(n) for n in found["nodes"]]
+    for node in nodes:
+        getattr(loaders, remembered_as).prime(str(node.id), node)
+    return {"nodes": nodes, "page_info": PageInfo.of(found)}
 
 
 @strawberry.type
