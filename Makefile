@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench schema clean
+.PHONY: run test bench schema demo-federation clean
 
 $(BIN)/dudao: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ run: $(BIN)/dudao
 
 test: $(BIN)/dudao
 	$(BIN)/pytest
+
+# A province and two counties on this machine, linked, with demo data; prints a roll-up and its answer.
+demo-federation: $(BIN)/dudao
+	$(BIN)/python -m dudao.federation_demo
 
 bench: $(BIN)/dudao
 	$(BIN)/python bench/registry_throughput.py

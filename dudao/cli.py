@@ -1,4 +1,4 @@
-"""The `dudao` command: up, serve, relay, consume, seed, import, token."""
+"""The `dudao` command: up, link, serve, relay, consume, seed, import, token."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from dudao import auth, jurisdiction
+from dudao import auth, bus, jurisdiction
 from dudao.config import Settings
 
 RUNNING = ("registry", "inspection", "accountability", "monitoring")
@@ -157,6 +157,9 @@ def cmd_up(args: argparse.Namespace) -> None:
     # shell that started us ignored SIGINT (as it does for background jobs).
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.default_int_handler)
+    for name, value in (("DUDAO_JURISDICTION", args.jurisdiction), ("DUDAO_UPSTREAM", args.upstream), ("DUDAO_LEAF_PORT", args.leaf_port)):
+        if value is not None:
+            os.environ[name] = str(value)
     settings = Settings.from_env()
     home = settings.home.resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)
@@ -169,7 +172,14 @@ def cmd_up(args: argparse.Namespace) -> None:
         servers.append(pg)
     if not os.environ.get("NATS_URL"):
         print(f"starting NATS JetStream on 127.0.0.1:{settings.embedded_nats_port} (data in {home / 'nats'}) …", flush=True)
-        nats_server = LocalNats(home / "nats", settings.embedded_nats_port, log=home / "logs" / "nats.log")
+        nats_server = LocalNats(
+            home / "nats", settings.embedded_nats_port, log=home / "logs" / "nats.log", server_name=f"dudao-{settings.jurisdiction}",
+            jetstream_domain=bus.domain(settings.jurisdiction), leaf_port=settings.leaf_port, upstream=settings.upstream,
+        )  # fmt: skip
+        if settings.upstream:
+            print(f"  linked upward as a leaf node of {settings.upstream}; the upper instance runs `dudao link {settings.jurisdiction}`")
+        if settings.leaf_port:
+            print(f"  lower instances connect to nats-leaf://{settings.host}:{settings.leaf_port}")
         env["NATS_URL"] = nats_server.start()
         servers.append(nats_server)
     auth.ensure_dev_key(settings.dev_key_path)
@@ -215,6 +225,25 @@ def cmd_up(args: argparse.Namespace) -> None:
         print("stopped.")
 
 
+def cmd_link(args: argparse.Namespace) -> None:
+    """On an upper instance: source each lower instance's streams of every service into this one's (idempotent)."""
+    settings = Settings.from_env()
+    for lower in args.lower:
+        if not jurisdiction.is_valid_code(lower) or lower == settings.jurisdiction or not jurisdiction.contains(settings.jurisdiction, lower):
+            raise SystemExit(f"{lower} is not a division below this instance's {settings.jurisdiction}; nothing linked")
+
+    async def link() -> list[tuple[str, str, bool]]:
+        nc = await bus.connect(settings.nats_url, "dudao-link")
+        try:
+            js = nc.jetstream()
+            return [(lower, s, await bus.source_lower(js, s, settings.jurisdiction, lower)) for lower in args.lower for s in RUNNING]
+        finally:
+            await nc.close()
+
+    for lower, service, new in asyncio.run(link()):
+        print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.stream_name(service)}")
+
+
 def _with_env(settings: Settings, env: dict[str, str]) -> Settings:
     return replace(settings, database_url=env["DATABASE_URL"], nats_url=env["NATS_URL"])
 
@@ -240,7 +269,14 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("up", help="start the whole stack on this machine with demo data")
     p.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    p.add_argument("--jurisdiction", help="the instance's division code (default $DUDAO_JURISDICTION or 500120)")
+    p.add_argument("--upstream", help="the upper instance's NATS leaf-node URL, e.g. nats-leaf://city.example:7422")
+    p.add_argument("--leaf-port", type=int, help="on an upper instance: the port lower instances' NATS connect to")
     p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("link", help="on an upper instance: source the lower instances' events (after `dudao up --upstream` there)")
+    p.add_argument("lower", nargs="+", help="division codes of the lower instances, e.g. 530113")
+    p.set_defaults(func=cmd_link)
 
     p = sub.add_parser("serve", help="run one service (or the gateway) with its relay and consumers")
     p.add_argument("name", help="gateway | " + " | ".join(RUNNING))

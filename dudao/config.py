@@ -40,6 +40,8 @@ class Settings:
     blob_url: str = ""
     blob_max_bytes: int = 20 * 1024 * 1024
     sweep_seconds: float = 300.0  # how often deadline sweepers look for lapsed deadlines
+    upstream: str | None = None  # the upper instance's NATS leaf-node URL (nats-leaf://host:7422), when linked
+    leaf_port: int | None = None  # where lower instances' NATS servers connect, on an upper instance
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,6 +66,8 @@ class Settings:
             blob_url=_env("DUDAO_BLOB_URL", ""),
             blob_max_bytes=int(_env("DUDAO_BLOB_MAX_BYTES", str(cls.blob_max_bytes))),
             sweep_seconds=float(_env("DUDAO_SWEEP_SECONDS", str(cls.sweep_seconds))),
+            upstream=os.environ.get("DUDAO_UPSTREAM") or None,
+            leaf_port=int(os.environ["DUDAO_LEAF_PORT"]) if os.environ.get("DUDAO_LEAF_PORT") else None,
         )
 
     def service_url(self, name: str) -> str:

@@ -12,6 +12,7 @@ that can never be processed is written to the dead-letter table with its error a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from eventsourcing.persistence import ProgrammingError, RecordConflictError, Tra
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
 from dudao import bus, telemetry
@@ -54,6 +56,12 @@ class InboundEvent:
     subject: str = ""
     stream_seq: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def position(self) -> int:
+        """Where the event stands in this instance's stream: unique across origins and growing as events arrive, so
+        read models page by it (a notification id is unique only within its origin, and an upper instance holds many)."""
+        return self.stream_seq
 
     @classmethod
     def from_msg(cls, msg: Msg) -> InboundEvent:
@@ -277,6 +285,13 @@ class Consumer:
             max_ack_pending=1000,
             filter_subject=self.filter_subject,
         )
+        with contextlib.suppress(NotFoundError):
+            existing = await js.consumer_info(self.stream, self.name)
+            if existing.config.filter_subject != self.filter_subject:
+                # A changed filter needs a new consumer; it starts from the first event again, and the checkpoints
+                # by origin skip whatever this consumer had already applied.
+                log.info("consumer %s: filter %s -> %s; recreating it", self.name, existing.config.filter_subject, self.filter_subject)
+                await js.delete_consumer(self.stream, self.name)
         return await js.pull_subscribe(self.filter_subject, durable=self.name, stream=self.stream, config=config)
 
     async def _handle(self, msg: Msg) -> bool:

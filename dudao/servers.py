@@ -211,7 +211,10 @@ class LocalNats:
     """A nats-server with JetStream on 127.0.0.1:port, storing streams under store_dir."""
 
     def __init__(self, store_dir: Path, port: int, *, log: Path | None = None, server_name: str = "dudao",
-                 jetstream_domain: str | None = None, monitor_port: int | None = None) -> None:
+                 jetstream_domain: str | None = None, monitor_port: int | None = None, leaf_port: int | None = None,
+                 upstream: str | None = None) -> None:
+        """`leaf_port`: where lower instances' servers connect as leaf nodes; `upstream`: the upper instance's leaf
+        URL (nats-leaf://host:port) this server connects to. Linked servers need distinct JetStream domains."""
         self.store_dir = Path(store_dir).absolute()
         self.port = port
         self.log = Path(log).absolute() if log else self.store_dir.parent / f"{self.store_dir.name}.log"
@@ -219,6 +222,7 @@ class LocalNats:
         self.server_name = server_name
         self.jetstream_domain = jetstream_domain
         self.monitor_port = monitor_port
+        self.leaf_port, self.upstream = leaf_port, upstream
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -237,7 +241,15 @@ class LocalNats:
         lines += ["jetstream {", f"  store_dir: {json.dumps(str(self.store_dir))}"]
         if self.jetstream_domain is not None:
             lines.append(f"  domain: {json.dumps(self.jetstream_domain)}")
-        return "\n".join([*lines, "}", ""])
+        lines.append("}")
+        if self.leaf_port is not None or self.upstream is not None:
+            lines.append("leafnodes {")
+            if self.leaf_port is not None:
+                lines.append(f'  listen: "{HOST}:{self.leaf_port}"')
+            if self.upstream is not None:
+                lines += ["  reconnect: 1", f"  remotes = [ {{ url: {json.dumps(self.upstream)} }} ]"]
+            lines.append("}")
+        return "\n".join([*lines, ""])
 
     def start(self, timeout: float = 30) -> str:
         """Start nats-server and wait until JetStream answers; return the client URL."""

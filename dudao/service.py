@@ -19,7 +19,7 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import consumer, errors, telemetry
+from dudao import bus, consumer, errors, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -96,7 +96,9 @@ class Workers:
         ] + [
             Consumer(
                 settings, pool, schema=parts.name, name=f"{parts.name}-{r.name}", stream=r.stream,
-                filter_subject=r.filter_subject, effect=ReactionEffect(app, r.name, r.react, r.event_types),
+                # A reaction answers what happened in this instance; events sourced from below are for read models.
+                filter_subject=bus.instance_subjects(r.filter_subject, settings.jurisdiction),
+                effect=ReactionEffect(app, r.name, r.react, r.event_types),
             )
             for r in parts.reactions
         ]  # fmt: skip

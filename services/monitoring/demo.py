@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from dudao import jurisdiction as divisions
+
 PERIOD = "2025-2026"
 # How a school's pupils divide between its stages (only for the demo's invented figures).
 STAGE_SHARES = {
@@ -54,14 +56,16 @@ def load(client, schools: list[dict], jurisdiction: str = "500120", timeout: flo
         call("POST", f"/v1/frameworks/{framework}/periods", {"period": PERIOD}, done_if=("period_already_open",))
     compulsory = [s for s in schools if s["stage"] in STAGE_SHARES]
     deadline = time.monotonic() + timeout
-    while len(call("GET", f"/v1/collection/balanced_development/{PERIOD}")["units"]) < len(compulsory):
+    while len(client.get(f"/v1/collection/balanced_development/{PERIOD}").json().get("units", [])) < len(compulsory):
         if time.monotonic() > deadline:
-            raise RuntimeError("monitoring has not received the registry's schools; is the registry's relay running?")
+            raise RuntimeError("monitoring has not opened the period or received the registry's schools; are the relays running?")
         time.sleep(0.5)
     for i, school in enumerate(compulsory):
         path = f"/v1/submissions/balanced_development/{PERIOD}/{school['id']}"
         call("PUT", path, {"values": school_values(school["stage"], school["enrolment"], i)}, done_if=("submission_lifecycle",))
         call("POST", f"{path}/submit", done_if=("submission_lifecycle",))
+    if divisions.level_of(jurisdiction) is not divisions.Level.COUNTY:
+        return steps  # preschool figures are the county's own; a city or province instance has none to give
     county = {"resident_children": 14200, "enrolled_children": 13350, "inclusive_children": 11600, "public_children": 6900}
     path = f"/v1/submissions/preschool_inclusive/{PERIOD}/{jurisdiction}"
     call("PUT", path, {"values": county}, done_if=("submission_lifecycle",))

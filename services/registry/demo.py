@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import cycle
 
+from dudao import jurisdiction as divisions
 from services.registry.domain import Employment, Ownership, Stage
 
 # Invented place-like names; any resemblance to a real school is accidental.
@@ -125,7 +126,7 @@ def load(client, jurisdiction: str = "500120", progress=lambda done, total: None
         inspector_ids.append(inspector_id)
         lifecycle = [
             ("appointment", {"term_no": 5, "term_start": "2024-01-01", "term_end": "2028-12-31"}),
-            ("filing", {"filed_with": "500000", "filed_on": "2024-01-15"}),
+            ("filing", {"filed_with": divisions.ancestors(jurisdiction)[0], "filed_on": "2024-01-15"}),  # the level above
             ("activation", {"on": "2024-02-01"}),
         ]
         for action, payload in lifecycle:

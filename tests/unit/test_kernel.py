@@ -47,6 +47,12 @@ def test_subjects_and_message_ids_carry_the_origin_jurisdiction():
     assert bus.stream_name("registry") == "DUDAO_REGISTRY"
 
 
+def test_a_reaction_is_narrowed_to_its_own_instances_events():
+    assert bus.instance_subjects("dudao.*.inspection.>", "530100") == "dudao.530100.inspection.>"
+    assert bus.instance_subjects("dudao.530113.inspection.>", "530100") == "dudao.530113.inspection.>"
+    assert bus.domain("530113") == "j530113"
+
+
 def test_event_state_becomes_plain_json():
     state = {"id": UUID(int=1), "at": datetime(2026, 1, 1, tzinfo=UTC), "n": [1, (2, 3)]}
     assert to_jsonable(state) == {"id": str(UUID(int=1)), "at": "2026-01-01T00:00:00+00:00", "n": [1, [2, 3]]}

@@ -58,7 +58,7 @@ async def project_case(conn: asyncpg.Connection, e: InboundEvent) -> None:
                 "INSERT INTO accountability.notices (position, case_id, item_id, lapse, jurisdiction, unit_id, unit_name,"
                 " missed_deadline, new_deadline, issued_on, basis) SELECT $1, id, $3, $4, jurisdiction, unit_id, unit_name, $5, $6, $7, $8"
                 " FROM accountability.cases WHERE id = $2 ON CONFLICT DO NOTHING",
-                e.notification_id, case, item, d["lapse"], date.fromisoformat(d["missed_deadline"]),
+                e.position, case, item, d["lapse"], date.fromisoformat(d["missed_deadline"]),
                 date.fromisoformat(d["new_deadline"]), date.fromisoformat(d["issued_on"]), d["basis"],
             )  # fmt: skip
         case "Escalated":
@@ -90,7 +90,7 @@ async def _opened(conn: asyncpg.Connection, e: InboundEvent) -> None:
     inserted = await conn.fetchval(
         "INSERT INTO accountability.cases (id, position, activity_id, jurisdiction, unit_kind, unit_id, unit_name, activity_title,"
         " status, opened_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'opened', $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id",
-        e.aggregate_id, e.notification_id, d["activity_id"], d["jurisdiction"], d["unit_kind"], d["unit_id"], d["unit_name"],
+        e.aggregate_id, e.position, d["activity_id"], d["jurisdiction"], d["unit_kind"], d["unit_id"], d["unit_name"],
         d["activity_title"], datetime.fromisoformat(d["opened_at"]), e.version,
     )  # fmt: skip
     if inserted is None:

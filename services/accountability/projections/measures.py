@@ -35,7 +35,7 @@ async def project_measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO accountability.measures (id, position, kind, jurisdiction, unit_kind, unit_id, unit_name, status, trigger,"
             " case_id, details, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, e.notification_id, kind, unit["jurisdiction"], unit["unit_kind"], unit["unit_id"], unit["unit_name"],
+            e.aggregate_id, e.position, kind, unit["jurisdiction"], unit["unit_kind"], unit["unit_id"], unit["unit_name"],
             CREATED[name], d.get("trigger"), d.get("case_id"), _json({k: v for k, v in d.items() if k not in ("unit", "timestamp")}),
             e.version,
         )  # fmt: skip

@@ -76,7 +76,7 @@ async def _activity(conn: asyncpg.Connection, e: InboundEvent) -> None:
             "INSERT INTO inspection.activities (id, position, jurisdiction, kind, topic, title, target_kind, target_id,"
             " target_name, period, planned_month, source, status, version)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'planned', $13) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, e.notification_id, d["jurisdiction"], d["kind"], d.get("topic"), d["title"], d["target_kind"],
+            e.aggregate_id, e.position, d["jurisdiction"], d["kind"], d.get("topic"), d["title"], d["target_kind"],
             d["target_id"], d["target_name"], d["period"], d["planned_month"], d["source"], e.version,
         )  # fmt: skip
         return
@@ -113,7 +113,7 @@ async def _publish(conn: asyncpg.Connection, e: InboundEvent) -> None:
         "INSERT INTO inspection.public_reports (activity_id, position, jurisdiction, kind, title, target_name, period, grade,"
         " summary, findings, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text::timestamptz)"
         " ON CONFLICT DO NOTHING",
-        e.aggregate_id, e.notification_id, row["jurisdiction"], row["kind"], redact(row["title"]), redact(row["target_name"]),
+        e.aggregate_id, e.position, row["jurisdiction"], row["kind"], redact(row["title"]), redact(row["target_name"]),
         row["period"], row["grade"], redact(e.data["public_summary"]), json.dumps(public_findings, ensure_ascii=False),
         e.data["published_at"],
     )  # fmt: skip

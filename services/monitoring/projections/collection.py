@@ -150,7 +150,7 @@ async def _submission(conn: asyncpg.Connection, e: InboundEvent) -> None:
             "INSERT INTO monitoring.submissions (id, position, framework, period, framework_version, unit_kind, unit_id, unit_name,"
             " jurisdiction, level, unit_stage, locality, status, collected_by, version, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13::jsonb, $14, $15) ON CONFLICT DO NOTHING",
-            e.aggregate_id, e.notification_id, d["framework"], d["period"], d["framework_version"], d["unit_kind"], d["unit_id"],
+            e.aggregate_id, e.position, d["framework"], d["period"], d["framework_version"], d["unit_kind"], d["unit_id"],
             d["unit_name"], d["jurisdiction"], home_level(d["jurisdiction"]), d["unit_stage"], d["locality"], _json(d["opened_by"]),
             e.version, _at(d["opened_at"]),
         )  # fmt: skip

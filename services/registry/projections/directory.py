@@ -140,7 +140,7 @@ async def _school_registered(conn: asyncpg.Connection, e: InboundEvent) -> None:
         " (id, position, jurisdiction, code, name, stage, ownership, locality, enrolment, version, registered_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::timestamptz, $11::text::timestamptz)"
         " ON CONFLICT (id) DO NOTHING",
-        e.aggregate_id, e.notification_id, d["jurisdiction"], d.get("code"), d["name"], d["stage"], d["ownership"],
+        e.aggregate_id, e.position, d["jurisdiction"], d.get("code"), d["name"], d["stage"], d["ownership"],
         d.get("locality"), d["enrolment"], e.version, d["registered_at"],
     )  # fmt: skip
 
@@ -152,7 +152,7 @@ async def _inspector_registered(conn: asyncpg.Connection, e: InboundEvent) -> No
         " subjects, public_contact, version, registered_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::timestamptz, $12::text::timestamptz)"
         " ON CONFLICT (id) DO NOTHING",
-        e.aggregate_id, e.notification_id, d["jurisdiction"], d["name"], d["employment"], d.get("roles") or [],
+        e.aggregate_id, e.position, d["jurisdiction"], d["name"], d["employment"], d.get("roles") or [],
         d.get("focus") or "schools", d.get("stages") or [], d.get("subjects") or [], d.get("public_contact"),
         e.version, d["registered_at"],
     )  # fmt: skip
