@@ -2,8 +2,8 @@
 
 Each instance is a whole `dudao up` of its own (PostgreSQL, NATS, the services and the gateway) on free ports under
 `.dudao/federation/<code>`. The counties' NATS servers are leaf nodes of the province's; `dudao link` makes the
-province source the counties' streams. The demo prints a roll-up query the province answers for its counties, and
-its answer, then runs until Ctrl-C.
+province source the counties' streams. The demo waits until the province answers for each county
+what the county answers for itself, prints that roll-up query and its answer, then runs until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -26,10 +26,17 @@ from dudao.servers import free_port
 PROVINCE, COUNTIES = "530000", ("530113", "530114")  # Yunnan; Dongchuan and Chenggong, both under Kunming
 SERVICES = ("gateway", "registry", "inspection", "accountability", "monitoring")
 TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
-ROLLUP = """{ %s }""" % " ".join(
-    f'c{code}: staffingCompliance(jurisdiction: "{code}") {{ jurisdiction {{ name }} schools inspectors r1 {{ met }} }}'
-    for code in (PROVINCE, *COUNTIES)
-)
+
+
+def board(code: str) -> str:
+    """The start page of `code`, under the alias c<code>."""
+    return (
+        f'c{code}: dashboard(jurisdiction: "{code}") {{ jurisdiction {{ name }} staffing {{ schools inspectors r1 {{ met }} }}'
+        " routineCoverage { schools visited } latestVerdicts { framework jurisdiction passes } }"
+    )
+
+
+ROLLUP = "{ " + " ".join(board(code) for code in (PROVINCE, *COUNTIES)) + " }"
 
 
 class Instance:
@@ -73,9 +80,14 @@ class Instance:
                 self.proc.kill()
 
 
-def _counties_arrived(answer: dict) -> bool:
+def _counties_arrived(answer: dict, counties: list[Instance]) -> bool:
+    """Whether the province answers for each county exactly what the county answers for itself."""
     data = answer.get("data") or {}
-    return all((data.get(f"c{code}") or {}).get("schools") for code in COUNTIES)
+    for county in counties:
+        own = (county.ask("{ " + board(county.code) + " }").get("data") or {}).get(f"c{county.code}")
+        if not own or data.get(f"c{county.code}") != own:
+            return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,12 +114,15 @@ def main(argv: list[str] | None = None) -> None:
         print(linked.stdout + linked.stderr, end="", flush=True)
         if linked.returncode != 0:
             raise SystemExit("linking failed; see above")
-        deadline, answer = time.monotonic() + 120, {}
-        while time.monotonic() < deadline and not _counties_arrived(answer := province.ask(ROLLUP)):
+        deadline, answer, before = time.monotonic() + 120, {}, None
+        # Arrived: the province answers for each county what the county answers for itself, twice in a row (so a
+        # county still projecting its own demo is not taken for one that has finished).
+        while time.monotonic() < deadline and not (_counties_arrived(answer := province.ask(ROLLUP), counties) and answer == before):
+            before = answer
             time.sleep(1)
         print(f"\nThe province's gateway (http://127.0.0.1:{province.ports['gateway']}/graphql), asked:\n{ROLLUP}\n")
         print("answers:\n" + json.dumps(answer, ensure_ascii=False, indent=2), flush=True)
-        if not _counties_arrived(answer):
+        if not _counties_arrived(answer, counties):
             raise SystemExit("the counties' data did not reach the province within 120 s; see the logs under " + str(home))
         print(f"\nadmin token for {PROVINCE}:\n{province.token}\n\nCtrl-C stops all three.", flush=True)
         if not args.no_wait:

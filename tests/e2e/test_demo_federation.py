@@ -19,8 +19,12 @@ def test_the_province_answers_for_its_linked_counties(tmp_path):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert done.stdout.count("now sourced into") == 8  # two counties × four services
     answer = json.loads(done.stdout.split("answers:\n", 1)[1].split("\n\nadmin token", 1)[0])["data"]
-    county_a, county_b, province = answer["c530113"], answer["c530114"], answer["c530000"]
-    assert county_a["jurisdiction"] == {"name": "东川区"} and county_a["schools"] == 36 and county_a["inspectors"] == 12
-    assert county_b["schools"] == 36 and county_b["inspectors"] == 12
-    assert province["schools"] == 36 * 3  # its own demo schools and both counties'
+    # The demo exits 0 only once the province answers for each county what the county answers for itself.
+    for code in ("530113", "530114"):
+        board = answer[f"c{code}"]
+        assert board["staffing"]["schools"] == 36 and board["staffing"]["inspectors"] == 12, board
+        assert {"framework": "balanced_development", "jurisdiction": code, "passes": False} in board["latestVerdicts"]
+    province = answer["c530000"]
+    assert province["staffing"]["schools"] == 36 * 3 and province["routineCoverage"]["schools"] == 20 * 3  # its own and both counties'
+    assert {v["jurisdiction"] for v in province["latestVerdicts"]} == {"530000", "530113", "530114"}
     assert "stopped." in done.stdout
