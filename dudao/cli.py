@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import os
 import signal
@@ -211,7 +212,7 @@ def cmd_up(args: argparse.Namespace) -> None:
         print(f"\n  admin token for {settings.jurisdiction}:\n  {token}\n", flush=True)
         _wait_for_interrupt(procs)
     finally:
-        print("\nstopping …", flush=True)
+        _tell("\nstopping …")  # whoever read our output may be gone; stopping must not depend on it
         for _, proc, _ in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -222,7 +223,13 @@ def cmd_up(args: argparse.Namespace) -> None:
                 proc.kill()
         for server in reversed(servers):
             server.stop()
-        print("stopped.")
+        _tell("stopped.")
+
+
+def _tell(text: str) -> None:
+    """Print, unless our output has gone away (a closed pipe)."""
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
 
 
 def cmd_link(args: argparse.Namespace) -> None:

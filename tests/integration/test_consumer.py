@@ -45,11 +45,14 @@ class Harness:
         headers = {bus.HEADER_MSG_ID: msg_id or f"500120:registry:{notification_id}"}
         await self.js.publish(subject, body if body is not None else event_body(notification_id, value), headers=headers)
 
-    def consumer(self, handler: Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]], **options) -> Consumer:
+    def consumer(
+        self, handler: Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]], filter_subject: str = "dudao.*.registry.>",
+        **options,
+    ) -> Consumer:  # fmt: skip
         options = {"max_attempts": 3, "backoff": (0.05,)} | options
         return Consumer(
             self.settings, self.pool, schema=SCHEMA, name="probe-effects", stream=bus.stream_name("registry"),
-            filter_subject=bus.service_subjects("registry"),
+            filter_subject=filter_subject,
             effect=ProjectionEffect(self.pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler), **options,
         )  # fmt: skip
 
@@ -108,6 +111,23 @@ async def test_a_redelivered_event_changes_nothing(harness):
     await until(lambda: _equals(harness.effects(), ["first", "second"]), what="both effects")
     await until(lambda: _consumer_idle(harness), what="every message acked")
     assert await harness.effects() == ["first", "second"]
+
+
+async def test_a_consumer_whose_filter_changes_is_recreated_and_applies_nothing_twice(harness):
+    harness.start(harness.consumer(record))
+    await harness.publish(1, "first")
+    await harness.publish(2, "second")
+    await until(lambda: _equals(harness.effects(), ["first", "second"]), what="both effects")
+    await harness.stop_all()
+
+    narrowed = "dudao.500120.registry.>"  # as a reaction on an upper instance is narrowed to its own events
+    harness.start(harness.consumer(record, filter_subject=narrowed))
+    await harness.publish(3, "third")
+    await until(lambda: _equals(harness.effects(), ["first", "second", "third"]), what="the third effect")
+    info = await harness.js.consumer_info(bus.stream_name("registry"), "probe-effects")
+    assert info.config.filter_subject == narrowed and info.delivered.stream_seq == 3  # read again from the start
+    await until(lambda: _consumer_idle(harness), what="every message acked")
+    assert await harness.effects() == ["first", "second", "third"]
 
 
 async def test_a_failure_after_the_effect_rolls_back_effect_and_checkpoint_together(harness):
