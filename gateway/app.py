@@ -14,6 +14,7 @@ from strawberry.fastapi import GraphQLRouter
 from dudao import errors, telemetry
 from dudao.auth import TokenVerifier, bearer_token
 from dudao.config import Settings
+from gateway import national
 from gateway.live import Feed
 from gateway.loaders import Loaders
 from gateway.schema import schema
@@ -45,6 +46,7 @@ def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport 
     app.state.live, app.state.verifier = live, TokenVerifier(settings)
     errors.install(app)
     app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=_context))
+    app.include_router(national.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
