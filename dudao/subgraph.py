@@ -52,6 +52,15 @@ def within(principal: Principal, code: str | None) -> str:
     return code
 
 
+def division(code: str) -> str:
+    """A division code asked for by a public read (no caller to scope by), refused with a 422 when malformed."""
+    if not divisions.is_valid_code(code):
+        raise GraphQLError(
+            f"{code!r} is not a 6- or 9-digit division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"}
+        )
+    return code
+
+
 def page(first: int, after: str | None) -> tuple[int, int]:
     """A page's size and the position after its cursor; a size outside 1..MAX_PAGE or a bad cursor is a 422."""
     if not 1 <= first <= MAX_PAGE:

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Request
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, bearer_token, require
-from dudao.errors import InvalidInput, Problem
-from dudao.routes import MAX_PAGE
+from dudao.errors import Problem
+from dudao.routes import page_size, scope
 from gateway.loaders import Loaders
 from gateway.schema import schema
 
@@ -57,29 +57,16 @@ async def _ask(request: Request, query: str, variables: dict[str, Any]) -> dict[
     return result.data or {}
 
 
-def _scope(principal: Principal, jurisdiction: str | None) -> str:
-    code = jurisdiction or principal.jur
-    if not divisions.is_valid_code(code):
-        raise InvalidInput(f"{code!r} is not a division code", field="jurisdiction", rule="code_format")
-    return code
-
-
-def _limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit", rule="page_size")
-    return limit
-
-
 async def _page(request: Request, query: str, jurisdiction: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    page = (await _ask(request, query, {"j": jurisdiction, "f": _limit(limit), "a": cursor}))["page"]
+    page = (await _ask(request, query, {"j": jurisdiction, "f": page_size(limit), "a": cursor}))["page"]
     info = page["pageInfo"]
     return {"items": page["nodes"], "next_cursor": info["endCursor"] if info["hasNextPage"] else None}
 
 
 @router.get("/jurisdictions")
-async def jurisdictions(parent: str = "000000", principal: Principal = National) -> dict[str, Any]:
-    """The divisions directly below `parent`, from the reference data (GB/T 2260)."""
-    code = _scope(principal, parent)
+async def jurisdictions(parent: str | None = None, principal: Principal = National) -> dict[str, Any]:
+    """The divisions directly below `parent` (default: the client's own), from the reference data (GB/T 2260)."""
+    code = scope(principal, parent)
     return {"items": [{"code": j.code, "name": divisions.name_of(j.code), "level": divisions.level_of(j.code).value}
                       for j in divisions.children(code)]}  # fmt: skip
 
@@ -89,7 +76,7 @@ async def schools(
     request: Request, jurisdiction: str | None = None, cursor: str | None = None, limit: int = 100, principal: Principal = National
 ) -> dict[str, Any]:
     """Schools in a jurisdiction's subtree, a page at a time; follow `next_cursor` until it is null."""
-    return await _page(request, SCHOOLS, _scope(principal, jurisdiction), limit, cursor)
+    return await _page(request, SCHOOLS, scope(principal, jurisdiction), limit, cursor)
 
 
 @router.get("/inspectors")
@@ -97,7 +84,7 @@ async def inspectors(
     request: Request, jurisdiction: str | None = None, cursor: str | None = None, limit: int = 100, principal: Principal = National
 ) -> dict[str, Any]:
     """Inspectors (督学) in a jurisdiction's subtree, a page at a time."""
-    return await _page(request, INSPECTORS, _scope(principal, jurisdiction), limit, cursor)
+    return await _page(request, INSPECTORS, scope(principal, jurisdiction), limit, cursor)
 
 
 @router.get("/activities")
@@ -105,13 +92,13 @@ async def activities(
     request: Request, jurisdiction: str | None = None, cursor: str | None = None, limit: int = 100, principal: Principal = National
 ) -> dict[str, Any]:
     """Supervision activities with their findings, a page at a time."""
-    return await _page(request, ACTIVITIES, _scope(principal, jurisdiction), limit, cursor)
+    return await _page(request, ACTIVITIES, scope(principal, jurisdiction), limit, cursor)
 
 
 @router.get("/staffing")
 async def staffing(request: Request, jurisdiction: str | None = None, principal: Principal = National) -> dict[str, Any]:
     """Staffing against R1–R4 for a jurisdiction's subtree."""
-    return (await _ask(request, STAFFING, {"j": _scope(principal, jurisdiction)}))["answer"]
+    return (await _ask(request, STAFFING, {"j": scope(principal, jurisdiction)}))["answer"]
 
 
 @router.get("/indicator-results/{framework}/{period}")
@@ -119,4 +106,4 @@ async def indicator_results(
     request: Request, framework: str, period: str, jurisdiction: str | None = None, principal: Principal = National
 ) -> dict[str, Any]:
     """A framework's results for a period: the area's verdict and each unit's."""
-    return (await _ask(request, RESULTS, {"fw": framework, "p": period, "j": _scope(principal, jurisdiction)}))["answer"]
+    return (await _ask(request, RESULTS, {"fw": framework, "p": period, "j": scope(principal, jurisdiction)}))["answer"]

@@ -7,10 +7,10 @@ the fields it owns: the rest of the answer comes back with an error naming it.
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from dudao import jurisdiction as divisions
+from dudao import subgraph
 from gateway import limits
 from gateway.accountability import (
     OUTCOME_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, PublicOutcome, RectificationCase, Restriction,
@@ -30,14 +30,6 @@ from gateway.registry import (
 from gateway.types import Jurisdiction, loaders_of
 
 
-def _code(jurisdiction: str) -> str:
-    if not divisions.is_valid_code(jurisdiction):
-        raise GraphQLError(
-            f"{jurisdiction!r} is not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"}
-        )
-    return jurisdiction
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="An administrative division by its code, with what lies below it.")
@@ -46,7 +38,7 @@ class Query:
 
     @strawberry.field(description="The office's start page: staffing, routine coverage, rectification, interviews, circulars, CVs.")
     def dashboard(self, jurisdiction: str, month: str | None = None) -> Dashboard:
-        return dashboard(_code(jurisdiction), month)
+        return dashboard(subgraph.division(jurisdiction), month)
 
     # --- registry ---------------------------------------------------------------------------------------------
 

@@ -10,10 +10,8 @@ from typing import Any
 
 import strawberry
 from fastapi import Request
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
-from dudao import jurisdiction as divisions
 from dudao import subgraph
 from dudao.auth import Principal
 from dudao.subgraph import caller, within
@@ -219,8 +217,7 @@ class Query:
     async def public_outcomes(
         self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None
     ) -> list[PublicOutcome]:
-        if not divisions.is_valid_code(jurisdiction):
-            raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
+        subgraph.division(jurisdiction)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.public_outcomes(conn, within=jurisdiction, after=position, limit=limit)

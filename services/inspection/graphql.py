@@ -11,7 +11,6 @@ from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
-from dudao import jurisdiction as divisions
 from dudao import subgraph
 from dudao.subgraph import caller
 from dudao.subgraph import within as scope_of
@@ -310,8 +309,7 @@ class Query:
 
     @strawberry.field(description="Published reports with personal data removed. No token needed.")
     async def public_reports(self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None) -> list[PublicReport]:
-        if not divisions.is_valid_code(jurisdiction):
-            raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
+        subgraph.division(jurisdiction)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.public_report_page(conn, within=jurisdiction, after=position, limit=limit)
