@@ -1,7 +1,10 @@
-"""Bearer JWTs: verification against a JWKS or the dev key, roles, and jurisdiction scope."""
+"""Bearer JWTs: the deployment's signing key and its JWKS, verification, roles, and jurisdiction scope."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -58,15 +61,22 @@ class Principal:
         return jurisdiction.contains(self.jur, code)
 
 
-# --- keys -----------------------------------------------------------------------------------
+# --- keys -----------------------------------------------------------------------------------------
+# One signing key per deployment: DUDAO_SIGNING_KEY, or else the dev runner's key (created on first use). It signs
+# `dudao token`'s tokens and those the registry issues to API clients; its public half is published as a JWKS.
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError(f"{path} must hold a P-256 (ES256) private key in PEM")
+    return key
 
 
 def ensure_dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """Load the dev runner's ES256 signing key, creating it on first use."""
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return key
+        return _load_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -77,36 +87,63 @@ def ensure_dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+def signing_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    """The deployment's signing key. A configured one must exist: replicas that each made their own would disagree."""
+    if settings.signing_key_path is not None:
+        return _load_key(settings.signing_key_path)
+    return ensure_dev_key(settings.dev_key_path)
+
+
+def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    """The public key as a JWK, its `kid` the RFC 7638 thumbprint, so a rotated key never reuses a name."""
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(key, as_dict=True)
+    members = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).decode().rstrip("=")
+    return {**jwk, "kid": kid, "use": "sig", "alg": "ES256"}
+
+
+def jwks(settings: Settings) -> dict[str, list[dict[str, str]]]:
+    """What `GET /.well-known/jwks.json` publishes: the public half of the signing key."""
+    return {"keys": [public_jwk(signing_key(settings).public_key())]}
+
+
+def issue_token(
+    settings: Settings, *, sub: str, roles: list[str], jur: str, unit: str | None = None, ttl_s: int, issuer: str
+) -> str:
+    """A token signed by the deployment's key; `kid` names the key in the published JWKS."""
+    key = signing_key(settings)
+    now = int(time.time())
+    claims = {"sub": sub, "roles": roles, "jur": jur, "iss": issuer, "iat": now, "exp": now + ttl_s}
+    if unit:
+        claims["unit"] = unit
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": public_jwk(key.public_key())["kid"]})
+
+
 def issue_dev_token(
     settings: Settings, *, sub: str, roles: list[str], jur: str, unit: str | None = None, ttl_s: int = 12 * 3600
 ) -> str:
     """A token signed by the dev key, as `dudao token` prints it."""
-    key = ensure_dev_key(settings.dev_key_path)
-    now = int(time.time())
-    claims = {"sub": sub, "roles": roles, "jur": jur, "iss": DEV_ISSUER, "iat": now, "exp": now + ttl_s}
-    if unit:
-        claims["unit"] = unit
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "dev"})
+    return issue_token(settings, sub=sub, roles=roles, jur=jur, unit=unit, ttl_s=ttl_s, issuer=DEV_ISSUER)
 
 
 class TokenVerifier:
-    """Checks signatures with the JWKS at `jwks_url`, or with the dev key when none is set."""
+    """Checks signatures with the JWKS at `jwks_url`, or with the deployment's own signing key when none is set."""
 
     def __init__(self, settings: Settings):
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
-        self._dev_key_path = settings.dev_key_path
-        self._dev_key: ec.EllipticCurvePublicKey | None = None
+        self._key_path = settings.signing_key_path or settings.dev_key_path
+        self._own_key: ec.EllipticCurvePublicKey | None = None
 
-    def _dev_public_key(self) -> ec.EllipticCurvePublicKey:
-        if self._dev_key is None:
-            if not self._dev_key_path.exists():
+    def _own_public_key(self) -> ec.EllipticCurvePublicKey:
+        if self._own_key is None:
+            if not self._key_path.exists():
                 raise Unauthorized("no signing key is configured (set DUDAO_JWKS_URL or run `dudao token` once)")
-            self._dev_key = ensure_dev_key(self._dev_key_path).public_key()
-        return self._dev_key
+            self._own_key = _load_key(self._key_path).public_key()
+        return self._own_key
 
     def verify(self, token: str) -> Principal:
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._dev_public_key()
+            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._own_public_key()
             claims = jwt.decode(token, key, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]})
         except Unauthorized:
             raise

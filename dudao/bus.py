@@ -8,7 +8,7 @@ import logging
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, ExternalStream, StorageType, StreamConfig, StreamSource
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 log = logging.getLogger("dudao.bus")
@@ -17,25 +17,35 @@ HEADER_EVENT_TYPE = "Dudao-Event-Type"
 HEADER_NOTIFICATION_ID = "Dudao-Notification-Id"
 HEADER_ORIGIN = "Dudao-Origin"
 HEADER_MSG_ID = "Nats-Msg-Id"
-HEADER_EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 
 
 def stream_name(service: str) -> str:
+    """The stream of the events a service records in this instance: its relay publishes there, its reactions read it."""
     return f"DUDAO_{service.upper()}"
 
 
-def subject(jurisdiction: str, service: str, aggregate: str, event: str) -> str:
-    return f"dudao.{jurisdiction}.{service}.{aggregate}.{event}"
+def view_stream(service: str) -> str:
+    """The stream read models project: this instance's events of a service and what crosses from its neighbours."""
+    return f"DUDAO_VIEW_{service.upper()}"
+
+
+def subject(jurisdiction: str, service: str, aggregate: str, event: str, *, up: bool = False, down: bool = False) -> str:
+    """`dudao.530113.registry.School.Registered.up.local`: the last two tokens say whether the event travels to the
+    upper instance and to the lower ones, so that each crossing stream takes them with one filter (decision 011)."""
+    return f"dudao.{jurisdiction}.{service}.{aggregate}.{event}.{'up' if up else 'local'}.{'down' if down else 'local'}"
+
+
+def aggregate_subjects(jurisdiction: str, service: str, aggregate: str) -> str:
+    return f"dudao.{jurisdiction}.{service}.{aggregate}.>"
+
+
+def event_of(subject_: str) -> str:
+    """`Registered` from `dudao.530113.registry.School.Registered.up.local`."""
+    return subject_.split(".")[4]
 
 
 def service_subjects(service: str, jurisdiction: str = "*") -> str:
     return f"dudao.{jurisdiction}.{service}.>"
-
-
-def instance_subjects(filter_subject: str, jurisdiction: str) -> str:
-    """A `dudao.*.…` filter narrowed to the events this instance recorded itself (not those sourced from below)."""
-    prefix, _, rest = filter_subject.partition(".*.")
-    return f"{prefix}.{jurisdiction}.{rest}" if prefix == "dudao" and rest else filter_subject
 
 
 def domain(jurisdiction: str) -> str:
@@ -70,7 +80,8 @@ async def connect(url: str, name: str) -> Client:
 
 
 async def ensure_stream(js: JetStreamContext, service: str, jurisdiction: str) -> None:
-    """The service's stream: file storage, no age limit (the event store stays the source of truth)."""
+    """The service's own stream: file storage, no age limit (the event store stays the source of truth), no sources
+    (what comes from other instances goes to the view stream, so the relay's chain of message ids stays unbroken)."""
     name = stream_name(service)
     config = StreamConfig(
         name=name,
@@ -85,30 +96,10 @@ async def ensure_stream(js: JetStreamContext, service: str, jurisdiction: str) -
     except NotFoundError:
         await js.add_stream(config)
         return
-    if set(info.config.subjects or []) != set(config.subjects or []):
-        config.sources = info.config.sources  # the links to lower instances stay
+    if set(info.config.subjects or []) != set(config.subjects or []) or info.config.sources:
+        if info.config.sources:
+            log.warning("%s: removing sources linked before decision 011; run `dudao link` again for lower instances", name)
         await js.update_stream(config)
-
-
-async def source_lower(js: JetStreamContext, service: str, jurisdiction: str, lower: str) -> bool:
-    """Have this instance's stream of `service` source the lower instance's events of that service, across the
-    leaf-node link, from the lower's JetStream domain. Idempotent; True when the source is new.
-
-    While the link is down the lower instance keeps its events in its own stream; when it returns, JetStream
-    resumes the source where it stopped. Consumers keep checkpoints by origin, so the renumbering that sourcing
-    brings changes nothing for them (decision 002)."""
-    await ensure_stream(js, service, jurisdiction)
-    info = await js.stream_info(stream_name(service))
-    # The whole lower stream, with no filter: it holds the lower instance's events and whatever that instance
-    # sources from below it, so a province gets its whole subtree. (A filter would also trip the server's subject
-    # check, which looks at this instance's stream of the same name instead of the lower one.)
-    source = StreamSource(name=stream_name(service), external=ExternalStream(api=f"$JS.{domain(lower)}.API"))
-    sources = list(info.config.sources or [])
-    if any(s.external and s.external.api == source.external.api for s in sources):
-        return False
-    info.config.sources = [*sources, source]
-    await js.update_stream(info.config)
-    return True
 
 
 async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:

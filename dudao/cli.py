@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from dudao import auth, bus, jurisdiction
+from dudao import auth, bus, jurisdiction, links
 from dudao.config import Settings
 
 RUNNING = ("registry", "inspection", "accountability", "monitoring")
@@ -158,7 +158,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     # shell that started us ignored SIGINT (as it does for background jobs).
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.default_int_handler)
-    for name, value in (("DUDAO_JURISDICTION", args.jurisdiction), ("DUDAO_UPSTREAM", args.upstream), ("DUDAO_LEAF_PORT", args.leaf_port)):
+    for name, value in (("DUDAO_JURISDICTION", args.jurisdiction), ("DUDAO_UPSTREAM", args.upstream), ("DUDAO_LEAF_PORT", args.leaf_port), ("DUDAO_UPPER", args.upper)):
         if value is not None:
             os.environ[name] = str(value)
     settings = Settings.from_env()
@@ -178,7 +178,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             jetstream_domain=bus.domain(settings.jurisdiction), leaf_port=settings.leaf_port, upstream=settings.upstream,
         )  # fmt: skip
         if settings.upstream:
-            print(f"  linked upward as a leaf node of {settings.upstream}; the upper instance runs `dudao link {settings.jurisdiction}`")
+            print(f"  linked upward as a leaf node of {settings.upstream} ({settings.upper}); there, run `dudao link {settings.jurisdiction}`")
         if settings.leaf_port:
             print(f"  lower instances connect to nats-leaf://{settings.host}:{settings.leaf_port}")
         env["NATS_URL"] = nats_server.start()
@@ -233,7 +233,7 @@ def _tell(text: str) -> None:
 
 
 def cmd_link(args: argparse.Namespace) -> None:
-    """On an upper instance: source each lower instance's streams of every service into this one's (idempotent)."""
+    """On an upper instance: source each lower instance's upward streams of every service (idempotent)."""
     settings = Settings.from_env()
     for lower in args.lower:
         if not jurisdiction.is_valid_code(lower) or lower == settings.jurisdiction or not jurisdiction.contains(settings.jurisdiction, lower):
@@ -243,12 +243,12 @@ def cmd_link(args: argparse.Namespace) -> None:
         nc = await bus.connect(settings.nats_url, "dudao-link")
         try:
             js = nc.jetstream()
-            return [(lower, s, await bus.source_lower(js, s, settings.jurisdiction, lower)) for lower in args.lower for s in RUNNING]
+            return [(lower, s, await links.link_lower(js, s, settings.jurisdiction, lower)) for lower in args.lower for s in RUNNING]
         finally:
             await nc.close()
 
     for lower, service, new in asyncio.run(link()):
-        print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.stream_name(service)}")
+        print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.view_stream(service)}")
 
 
 def _with_env(settings: Settings, env: dict[str, str]) -> Settings:
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--jurisdiction", help="the instance's division code (default $DUDAO_JURISDICTION or 500120)")
     p.add_argument("--upstream", help="the upper instance's NATS leaf-node URL, e.g. nats-leaf://city.example:7422")
     p.add_argument("--leaf-port", type=int, help="on an upper instance: the port lower instances' NATS connect to")
+    p.add_argument("--upper", help="with --upstream: the upper instance's division code (default: the one containing ours)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("link", help="on an upper instance: source the lower instances' events (after `dudao up --upstream` there)")

@@ -18,6 +18,17 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _upper(code: str) -> str | None:
+    """DUDAO_UPPER, or, for an instance linked upward (DUDAO_UPSTREAM), the division containing its own."""
+    if os.environ.get("DUDAO_UPPER"):
+        return os.environ["DUDAO_UPPER"].strip()
+    if not os.environ.get("DUDAO_UPSTREAM"):
+        return None
+    from dudao import jurisdiction  # the reference data, read only when needed
+
+    return jurisdiction.ancestors(code)[0] if jurisdiction.is_valid_code(code) and code != jurisdiction.NATIONAL else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a process needs to know about where it runs."""
@@ -30,6 +41,8 @@ class Settings:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     jwks_url: str | None = None
     dev_key_path: Path = Path(".dudao/dev-key.pem")
+    signing_key_path: Path | None = None  # the deployment's token-signing key (PEM, P-256); None: the dev key above
+    client_token_ttl_s: int = 3600  # how long a token the registry issues to an API client lives
     postgres_lock_timeout_s: int = 5
     pg_write_pool: int = 4  # psycopg connections of the event store per process (writes are serialised anyway)
     pg_read_pool: int = 8  # asyncpg connections per process for reads, projections and dead letters
@@ -42,13 +55,15 @@ class Settings:
     sweep_seconds: float = 300.0  # how often deadline sweepers look for lapsed deadlines
     upstream: str | None = None  # the upper instance's NATS leaf-node URL (nats-leaf://host:7422), when linked
     leaf_port: int | None = None  # where lower instances' NATS servers connect, on an upper instance
+    upper: str | None = None  # the upper instance's jurisdiction, whose downward streams this one sources (decision 011)
 
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(_env("DUDAO_HOME", ".dudao"))
+        jurisdiction = _env("DUDAO_JURISDICTION", "500120")
         ports = {name: int(_env(f"DUDAO_{name.upper()}_PORT", str(port))) for name, port in DEFAULT_PORTS.items()}
         return cls(
-            jurisdiction=_env("DUDAO_JURISDICTION", "500120"),
+            jurisdiction=jurisdiction,
             home=home,
             database_url=_env("DATABASE_URL", cls.database_url),
             nats_url=_env("NATS_URL", cls.nats_url),
@@ -56,6 +71,8 @@ class Settings:
             ports=ports,
             jwks_url=os.environ.get("DUDAO_JWKS_URL") or None,
             dev_key_path=Path(_env("DUDAO_DEV_KEY", str(home / "dev-key.pem"))),
+            signing_key_path=Path(os.environ["DUDAO_SIGNING_KEY"]) if os.environ.get("DUDAO_SIGNING_KEY") else None,
+            client_token_ttl_s=int(_env("DUDAO_CLIENT_TOKEN_TTL_S", str(cls.client_token_ttl_s))),
             postgres_lock_timeout_s=int(_env("DUDAO_PG_LOCK_TIMEOUT_S", "5")),
             pg_write_pool=int(_env("DUDAO_PG_WRITE_POOL", "4")),
             pg_read_pool=int(_env("DUDAO_PG_READ_POOL", "8")),
@@ -68,6 +85,7 @@ class Settings:
             sweep_seconds=float(_env("DUDAO_SWEEP_SECONDS", str(cls.sweep_seconds))),
             upstream=os.environ.get("DUDAO_UPSTREAM") or None,
             leaf_port=int(os.environ["DUDAO_LEAF_PORT"]) if os.environ.get("DUDAO_LEAF_PORT") else None,
+            upper=_upper(jurisdiction),
         )
 
     def service_url(self, name: str) -> str:

@@ -203,11 +203,17 @@ class Consumer:
         backoff: tuple[float, ...] = (0.2, 1, 5, 15),
         batch: int = 64,
         ack_wait: float = 30,
+        ordered: bool = False,
     ):
         self.settings, self.pool, self.schema = settings, pool, schema
         self.name, self.stream, self.filter_subject = name, stream, filter_subject
         self.effect = effect
         self.max_attempts, self.backoff, self.batch, self.ack_wait = max_attempts, backoff, batch, ack_wait
+        # Ordered: one message in flight, so the server delivers the next only once this one is acked or terminated,
+        # and a retried message is applied before any later one (otherwise new messages overtake it during its backoff).
+        self.ordered = ordered
+        if ordered:
+            self.batch = 1
         self.processed = 0
         self.dead_lettered = 0
         self._tracer = telemetry.tracer("dudao.consumer")
@@ -282,7 +288,7 @@ class Consumer:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
             max_deliver=-1,
-            max_ack_pending=1000,
+            max_ack_pending=1 if self.ordered else 1000,
             filter_subject=self.filter_subject,
         )
         with contextlib.suppress(NotFoundError):

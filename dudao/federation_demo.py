@@ -32,7 +32,8 @@ def board(code: str) -> str:
     """The start page of `code`, under the alias c<code>."""
     return (
         f'c{code}: dashboard(jurisdiction: "{code}") {{ jurisdiction {{ name }} staffing {{ schools inspectors r1 {{ met }} }}'
-        " routineCoverage { schools visited } latestVerdicts { framework jurisdiction passes } }"
+        " routineCoverage { schools visited } latestVerdicts { framework jurisdiction passes }"
+        " rectification { openCases closedCases items overdueItems noticesIssued } interviews { status count } }"
     )
 
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     instances = [province]
     try:
         province.wait_until_running()
-        counties = [Instance(code, home, "--upstream", f"nats-leaf://127.0.0.1:{leaf_port}") for code in COUNTIES]
+        counties = [Instance(code, home, "--upstream", f"nats-leaf://127.0.0.1:{leaf_port}", "--upper", PROVINCE) for code in COUNTIES]
         instances += counties
         for county in counties:
             county.wait_until_running()

@@ -51,26 +51,55 @@ CREATE TABLE IF NOT EXISTS {schema}.profile_copy (
     id uuid PRIMARY KEY,
     jurisdiction text NOT NULL UNIQUE,
     version integer NOT NULL,
-    values jsonb NOT NULL
+    values jsonb NOT NULL,
+    origin text NOT NULL
 );
 """
 
 
-async def copy_profile(conn, schema: str, event) -> None:
-    """Keep a `PolicyProfile.Created`/`Changed` event in `schema.profile_copy` (other events are ignored)."""
-    d = event.data
+def outranks(origin: str, held: str, place: str) -> bool:
+    """Whether a profile of `place` recorded by the instance at `origin` wins over the one recorded at `held`.
+
+    Every instance installs the shipped profiles, and linked instances pass profiles up and down (decision 011), so
+    one place's profile can arrive from several instances. The place's own instance decides; failing that, the one
+    nearest the nation (a province's copy of the national profile over a county's); ties go to the lower code."""
+
+    def rank(code: str) -> tuple[bool, int, str]:
+        return code == place, -len(divisions.ancestors(code)) if divisions.is_valid_code(code) else -99, code
+
+    a, b = rank(origin), rank(held)
+    return (a[0], a[1]) > (b[0], b[1]) or ((a[0], a[1]) == (b[0], b[1]) and a[2] < b[2])
+
+
+async def keep_profile(conn, table: str, event, **extra: Any) -> None:
+    """Keep a `PolicyProfile.Created`/`Changed` event in `table` (id, jurisdiction, version, values, origin and the
+    `extra` columns), honouring `outranks`; other events are ignored."""
+    d, origin = event.data, event.origin.split(":", 1)[0]
+    row = await conn.fetchrow(f"SELECT version, origin FROM {table} WHERE id = $1 FOR UPDATE", event.aggregate_id)
+    names = ", ".join(extra)
     if event.type == "PolicyProfile.Created":
+        if row is not None and row["origin"] != origin and not outranks(origin, row["origin"], d["jurisdiction"]):
+            return
+        if row is not None and row["origin"] == origin:
+            return  # a redelivered creation
+        placeholders = ", ".join(f"${n}" for n in range(6, 6 + len(extra)))
+        await conn.execute(f"DELETE FROM {table} WHERE id = $1", event.aggregate_id)
         await conn.execute(
-            f"INSERT INTO {schema}.profile_copy (id, jurisdiction, version, values) VALUES ($1, $2, $3, $4::jsonb)"
-            " ON CONFLICT DO NOTHING",
-            event.aggregate_id, d["jurisdiction"], event.version, json.dumps(d["values"]),
+            f"INSERT INTO {table} (id, jurisdiction, version, values, origin{', ' + names if extra else ''})"
+            f" VALUES ($1, $2, $3, $4::jsonb, $5{', ' + placeholders if extra else ''})",
+            event.aggregate_id, d["jurisdiction"], event.version, json.dumps(d["values"]), origin, *extra.values(),
         )  # fmt: skip
-    elif event.type == "PolicyProfile.Changed":
+    elif event.type == "PolicyProfile.Changed" and row is not None and row["origin"] == origin and row["version"] < event.version:
+        sets = "".join(f", {name} = ${n}" for n, name in enumerate(extra, start=5))
         await conn.execute(
-            f"UPDATE {schema}.profile_copy SET values = (values || $3::jsonb) - $4::text[], version = $2"
-            " WHERE id = $1 AND version < $2",
-            event.aggregate_id, event.version, json.dumps(d["set_values"]), d.get("removed") or [],
+            f"UPDATE {table} SET values = (values || $3::jsonb) - $4::text[], version = $2{sets} WHERE id = $1",
+            event.aggregate_id, event.version, json.dumps(d["set_values"]), d.get("removed") or [], *extra.values(),
         )  # fmt: skip
+
+
+async def copy_profile(conn, schema: str, event) -> None:
+    """Keep a profile event in `schema.profile_copy`."""
+    await keep_profile(conn, f"{schema}.profile_copy", event)
 
 
 async def effective_from_copy(conn, schema: str, code: str) -> Effective:

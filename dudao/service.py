@@ -19,13 +19,14 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import bus, consumer, errors, telemetry
+from dudao import consumer, errors, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
 from dudao.consumer import Consumer, Handler, ProjectionEffect, Reaction, ReactionEffect
 from dudao.errors import InvalidInput
 from dudao.events import Envelope
+from dudao.links import Crossings
 from dudao.relay import Relay
 from dudao.store import ServiceApplication
 
@@ -46,6 +47,7 @@ class Projection:
     handler: Handler
     tables: tuple[str, ...] = ()
     version: int = 1
+    ordered: bool = False  # events strictly in stream order, also after a retry, for readers that follow positions
 
     def consumer_name(self, service: str) -> str:
         return f"{service}-{self.name}-v{self.version}"
@@ -71,9 +73,17 @@ class ServiceParts:
     ensure_tables: Callable[[asyncpg.Pool], object]
     projections: list[Projection] = field(default_factory=list)
     reactions: list[ReactionSpec] = field(default_factory=list)
+    crossings: Crossings = field(default_factory=Crossings)  # what travels to the instances above and below
     on_start: Callable[[ServiceApplication], object] | None = None  # e.g. install shipped reference data
     # Other background loops (e.g. a deadline sweeper), run with the consumers.
     background: list[Callable[[Settings, ServiceApplication, asyncpg.Pool, Clock], Runner]] = field(default_factory=list)
+
+
+def projections_of(parts: ServiceParts) -> list[Projection]:
+    """The service's read models and those the kernel keeps for every service (the change feed)."""
+    from dudao import changes  # it builds on this module
+
+    return [*parts.projections, changes.projection(parts.name)]
 
 
 class Runner(Protocol):
@@ -85,19 +95,18 @@ class Workers:
 
     def __init__(self, settings: Settings, parts: ServiceParts, app: ServiceApplication, pool: asyncpg.Pool, clock: Clock):
         self.stop = asyncio.Event()
-        self.relay = Relay(settings, app)
+        self.relay = Relay(settings, app, parts.crossings)
         self.consumers = [
             Consumer(
                 settings, pool, schema=parts.name, name=p.consumer_name(parts.name), stream=p.stream,
                 filter_subject=p.filter_subject,
-                effect=ProjectionEffect(pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler),
+                effect=ProjectionEffect(pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler), ordered=p.ordered,
             )
-            for p in parts.projections
+            for p in projections_of(parts)
         ] + [
             Consumer(
                 settings, pool, schema=parts.name, name=f"{parts.name}-{r.name}", stream=r.stream,
-                # A reaction answers what happened in this instance; events sourced from below are for read models.
-                filter_subject=bus.instance_subjects(r.filter_subject, settings.jurisdiction),
+                filter_subject=r.filter_subject,
                 effect=ReactionEffect(app, r.name, r.react, r.event_types),
             )
             for r in parts.reactions
@@ -118,12 +127,14 @@ class Workers:
 
 async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
     """Create the kernel's and the service's tables, first dropping those of projections whose version changed."""
+    from dudao import changes  # it builds on this module
+
     await consumer.ensure_tables(pool, parts.name)
     schema = f'"{parts.name}"'
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.projection_versions (name text PRIMARY KEY, version int NOT NULL)")
         await conn.execute(f"LOCK TABLE {schema}.projection_versions")  # two replicas starting: one rebuilds
-        for p in parts.projections:
+        for p in projections_of(parts):
             stored = await conn.fetchval(f"SELECT version FROM {schema}.projection_versions WHERE name = $1", p.name)
             if stored == p.version:
                 continue
@@ -137,6 +148,7 @@ async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
                 p.name, p.version,
             )  # fmt: skip
     await parts.ensure_tables(pool)
+    await changes.ensure_table(pool, parts.name)
 
 
 def create_app(parts: ServiceParts, settings: Settings, routers: list, title: str) -> FastAPI:

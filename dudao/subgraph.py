@@ -15,7 +15,7 @@ from dudao import jurisdiction as divisions
 from dudao.auth import Principal, bearer_token
 from dudao.errors import Problem, Unauthorized
 from dudao.routes import MAX_PAGE
-from dudao.service import decode_cursor
+from dudao.service import decode_cursor, page_cursor
 
 
 def problem(e: Problem) -> GraphQLError:
@@ -71,6 +71,20 @@ def page(first: int, after: str | None) -> tuple[int, int]:
         return first, decode_cursor(after, "after")
     except Problem as e:
         raise problem(e) from None
+
+
+@strawberry.type
+class PageInfo:
+    """Where a page of a connection ends: pass `endCursor` as `after` for the next page while `hasNextPage`."""
+
+    has_next_page: bool
+    end_cursor: str | None
+
+    @classmethod
+    def of(cls, rows: list[dict], limit: int) -> PageInfo:
+        """The page info of `rows` read by position with `limit` (a full page may have more after it)."""
+        cursor = page_cursor(rows, limit)
+        return cls(has_next_page=bool(cursor), end_cursor=cursor)
 
 
 def cached() -> list:

@@ -1,5 +1,5 @@
-"""The gateway's accountability types: the summary an office watches, cases with items and notices, restricted
-leaders and published outcomes, with links from a case to its school and its report."""
+"""The gateway's accountability types: the summary an office watches, cases with items and notices, measures,
+restricted leaders and published outcomes, with links from a case to its school and its report."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.limits import page
-from gateway.types import Jurisdiction, loaders_of
+from gateway.types import Jurisdiction, PageInfo, loaders_of, page_of
 
 if TYPE_CHECKING:
     from gateway.inspection import Activity
@@ -26,6 +25,7 @@ CASE_FIELDS = (
 )
 RESTRICTION_FIELDS = "name post unitId unitName jurisdiction restrictedUntil circularId"
 OUTCOME_FIELDS = "id kind jurisdiction unitName trigger publicText publishedOn"
+MEASURE_FIELDS = "id kind jurisdiction unitKind unitId unitName status trigger caseId details publicText publishedOn version"
 
 
 def _day(value: str | None) -> date | None:
@@ -150,14 +150,70 @@ class RectificationCase:
         )  # fmt: skip
 
 
-async def cases_page(info: strawberry.Info, first: int, **filters: Any) -> list[RectificationCase]:
+@strawberry.type
+class RectificationCaseConnection:
+    nodes: list[RectificationCase]
+    page_info: PageInfo
+
+
+async def cases_page(info: strawberry.Info, first: int, **filters: Any) -> RectificationCaseConnection:
     """Rectification cases from the accountability service; each is remembered so links back to it cost nothing."""
-    loaders = loaders_of(info)
-    found = await loaders.ask("accountability", "rectificationCases", CASE_FIELDS, first=page(first), **filters)
-    cases = [RectificationCase.of(c) for c in found]
-    for case in cases:
-        loaders.cases.prime(str(case.id), case)
-    return cases
+    return RectificationCaseConnection(
+        **await page_of(info, "accountability", "rectificationCases", CASE_FIELDS, RectificationCase.of, "cases", first, **filters)
+    )
+
+
+@strawberry.type
+class Measure:
+    """An interview (约谈), circular (通报), accountability decision (问责) or commendation (表彰) and where it stands;
+    `details` holds what each of its events recorded."""
+
+    id: strawberry.ID
+    kind: str = strawberry.field(description="interview, circular, decision or commendation")
+    unit_kind: str
+    unit_id: str
+    unit_name: str
+    status: str
+    trigger: str | None
+    case_id: strawberry.ID | None
+    details: strawberry.scalars.JSON
+    public_text: str | None
+    published_on: date | None
+    version: int
+    jurisdiction_code: strawberry.Private[str]
+
+    @strawberry.field
+    def jurisdiction(self) -> Jurisdiction:
+        return Jurisdiction.of(self.jurisdiction_code)
+
+    @strawberry.field(description="The rectification case whose missed deadlines led to the measure, if any.")
+    async def case(self, info: strawberry.Info) -> RectificationCase | None:
+        return await loaders_of(info).cases.load(str(self.case_id)) if self.case_id else None
+
+    @strawberry.field(description="The school the measure is about, when the unit is a school.")
+    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
+        return await loaders_of(info).schools.load(self.unit_id) if self.unit_kind == "school" else None
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> Measure:
+        return cls(
+            id=strawberry.ID(d["id"]), kind=d["kind"], unit_kind=d["unitKind"], unit_id=d["unitId"], unit_name=d["unitName"],
+            status=d["status"], trigger=d["trigger"], case_id=strawberry.ID(d["caseId"]) if d["caseId"] else None,
+            details=d["details"], public_text=d["publicText"], published_on=_day(d["publishedOn"]), version=d["version"],
+            jurisdiction_code=d["jurisdiction"],
+        )  # fmt: skip
+
+
+@strawberry.type
+class MeasureConnection:
+    nodes: list[Measure]
+    page_info: PageInfo
+
+
+async def measures_page(info: strawberry.Info, first: int, **filters: Any) -> MeasureConnection:
+    return MeasureConnection(
+        **await page_of(info, "accountability", "measures", MEASURE_FIELDS, Measure.of, "measures", first, **filters)
+    )
 
 
 @strawberry.type

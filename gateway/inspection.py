@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 ACTIVITY_FIELDS = (
     "id jurisdiction kind { value labelZh } topic title targetKind targetId targetName period plannedMonth source"
-    " status { value labelZh } leaderId memberIds version"
+    " status { value labelZh } leaderId memberIds version grade reportSummary publicSummary"
     " findings { findingId area { value labelZh } severity { value labelZh } description ruleBroken needsRectification looksIllegal }"
 )
 DRAW_FIELDS = (
@@ -69,6 +69,9 @@ class Activity:
     source: str
     status: Labelled
     findings: list[Finding]
+    grade: str | None = strawberry.field(description="a duty evaluation's grade, once its report is drafted")
+    report_summary: str | None = strawberry.field(description="the report's summary (督导报告), once drafted")
+    public_summary: str | None = strawberry.field(description="the summary published to the public, once published")
     version: int
     jurisdiction_code: strawberry.Private[str]
     leader_id: strawberry.Private[str | None]
@@ -106,7 +109,8 @@ class Activity:
                         looks_illegal=f["looksIllegal"], activity_id=d["id"])
                 for f in d["findings"]
             ],
-            version=d["version"], jurisdiction_code=d["jurisdiction"], leader_id=d.get("leaderId"), member_ids=d["memberIds"],
+            grade=d["grade"], report_summary=d["reportSummary"], public_summary=d["publicSummary"], version=d["version"],
+            jurisdiction_code=d["jurisdiction"], leader_id=d.get("leaderId"), member_ids=d["memberIds"],
         )  # fmt: skip
 
 

@@ -57,8 +57,8 @@ log = logging.getLogger("dudao.gateway.live")
 
 CASES, ACTIVITIES = "case", "activity"
 SUBJECTS = {
-    CASES: bus.subject("*", "accountability", "RectificationCase", ">"),
-    ACTIVITIES: bus.subject("*", "inspection", "Activity", ">"),
+    CASES: bus.aggregate_subjects("*", "accountability", "RectificationCase"),
+    ACTIVITIES: bus.aggregate_subjects("*", "inspection", "Activity"),
 }
 
 
@@ -164,7 +164,7 @@ class Feed:
             self.remember(aggregate_id, code)
         else:
             code = self._places.get(aggregate_id)
-        change = Change(aggregate_id, msg.subject.rpartition(".")[2], _time(data.get("timestamp")), code)
+        change = Change(aggregate_id, bus.event_of(msg.subject), _time(data.get("timestamp")), code)
         with self._tracer.start_as_current_span(
             f"fan out {kind}.{change.event}", context=telemetry.context_from(msg.headers), kind=trace.SpanKind.CONSUMER,
             attributes={"dudao.subscribers": len(self._subscribers[kind])},

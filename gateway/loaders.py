@@ -65,6 +65,7 @@ class Loaders:
         self.zones = self._entities("registry", "Zone", registry.ZONE_FIELDS, registry.Zone.of)
         self.activities = self._entities("inspection", "Activity", inspection.ACTIVITY_FIELDS, inspection.Activity.of)
         self.cases = self._entities("accountability", "RectificationCase", accountability.CASE_FIELDS, accountability.RectificationCase.of)
+        self.measures = self._entities("accountability", "Measure", accountability.MEASURE_FIELDS, accountability.Measure.of)
         self.activities_of_school = self._grouped(
             "inspection", "activitiesForSchools(schoolIds: $k)", "activities", inspection.ACTIVITY_FIELDS, inspection.Activity.of
         )

@@ -13,11 +13,14 @@ from dudao import jurisdiction as divisions
 from dudao import subgraph
 from gateway import limits
 from gateway.accountability import (
-    OUTCOME_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, PublicOutcome, RectificationCase, Restriction,
-    cases_page,
+    OUTCOME_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, Measure, MeasureConnection, PublicOutcome,
+    RectificationCase, RectificationCaseConnection, Restriction, cases_page, measures_page,
 )  # fmt: skip
+from gateway.changes import ChangeFeed, changes_page
 from gateway.dashboard import Dashboard, dashboard
-from gateway.inspection import COVERAGE_FIELDS, DRAW_FIELDS, ActivityConnection, Draw, PublicReport, RoutineCoverage, activities_page
+from gateway.inspection import (
+    COVERAGE_FIELDS, DRAW_FIELDS, Activity, ActivityConnection, Draw, PublicReport, RoutineCoverage, activities_page,
+)  # fmt: skip
 from gateway.live import Subscription
 from gateway.monitoring import (
     BALANCED_FIELDS, COLLECTION_FIELDS, FRAMEWORK_FIELDS, BalancedDevelopment, CollectionStatus, Framework, MonitoringResult,
@@ -94,14 +97,23 @@ class Query:
 
     # --- inspection -------------------------------------------------------------------------------------------
 
-    @strawberry.field(description="Supervision activities by jurisdiction, school (target) or inspector (team member).")
+    @strawberry.field(
+        description="Supervision activities by jurisdiction, school (target) or inspector (team member);"
+        " reportIssued: only those whose report was issued (and perhaps published)."
+    )
     async def activities(
         self, info: strawberry.Info, jurisdiction: str | None = None, school_id: str | None = None,
         inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
+        report_issued: bool | None = None,
     ) -> ActivityConnection | None:  # fmt: skip
         return await activities_page(
-            info, jurisdiction=jurisdiction, schoolId=school_id, inspectorId=inspector_id, status=status, first=first, after=after
-        )
+            info, jurisdiction=jurisdiction, schoolId=school_id, inspectorId=inspector_id, status=status, first=first, after=after,
+            reportIssued=report_issued,
+        )  # fmt: skip
+
+    @strawberry.field
+    async def activity(self, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
+        return await loaders_of(info).activities.load(str(id))
 
     @strawberry.field(description="A double-random draw with its verification. Public.")
     async def draw(self, info: strawberry.Info, id: strawberry.ID) -> Draw | None:
@@ -133,8 +145,23 @@ class Query:
     async def rectification_cases(
         self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
         first: int = 50, after: str | None = None,
-    ) -> list[RectificationCase] | None:  # fmt: skip
+    ) -> RectificationCaseConnection | None:  # fmt: skip
         return await cases_page(info, jurisdiction=jurisdiction, unitId=unit_id, status=status, first=first, after=after)
+
+    @strawberry.field
+    async def rectification_case(self, info: strawberry.Info, id: strawberry.ID) -> RectificationCase | None:
+        return await loaders_of(info).cases.load(str(id))
+
+    @strawberry.field(description="Interviews, circulars, accountability decisions and commendations (kind: one of them).")
+    async def measures(
+        self, info: strawberry.Info, jurisdiction: str | None = None, kind: str | None = None, unit_id: str | None = None,
+        first: int = 50, after: str | None = None,
+    ) -> MeasureConnection | None:  # fmt: skip
+        return await measures_page(info, jurisdiction=jurisdiction, kind=kind, unitId=unit_id, first=first, after=after)
+
+    @strawberry.field
+    async def measure(self, info: strawberry.Info, id: strawberry.ID) -> Measure | None:
+        return await loaders_of(info).measures.load(str(id))
 
     @strawberry.field(description="Leaders under a circular's restriction today, and until when.")
     async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction] | None:
@@ -149,6 +176,18 @@ class Query:
             "accountability", "publicOutcomes", OUTCOME_FIELDS, jurisdiction=jurisdiction, first=limits.page(first), after=after
         )
         return [PublicOutcome.of(o) for o in found]
+
+    # --- every service -----------------------------------------------------------------------------------------
+
+    @strawberry.field(
+        description="Entities changed after the cursor (kinds: school, inspector, activity, case, outcome), each once,"
+        " for incremental sync: read by id what it names, and keep endCursor for next time."
+    )
+    async def changes(
+        self, info: strawberry.Info, kinds: list[str] | None = None, jurisdiction: str | None = None, first: int = 100,
+        after: str | None = None,
+    ) -> ChangeFeed | None:  # fmt: skip
+        return await changes_page(info, kinds, jurisdiction, first, after)
 
     # --- monitoring -------------------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 from graphql import GraphQLError
 
+from dudao.errors import Unavailable
+
 log = logging.getLogger("dudao.gateway")
 
 CONNECTIONS = 16  # to each subgraph: about what one service process answers at once
@@ -67,6 +69,15 @@ class SubgraphClient:
                 extensions={"status": response.status_code, "rule": "subgraph_error", "service": service},
             )
         return body.get("data"), errors
+
+    async def forward(self, service: str, path: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST a request on to a service as it came (the OAuth token endpoint); down or slow is a 503 problem."""
+        try:
+            return await self._http[service].post(f"{self.urls[service]}{path}", content=content, headers=headers)
+        except httpx.TimeoutException:
+            raise Unavailable(f"the {service} service did not answer in time", rule="subgraph_timeout", service=service) from None
+        except httpx.HTTPError as e:
+            raise Unavailable(f"the {service} service is unreachable: {e}", rule="subgraph_unavailable", service=service) from None
 
     async def query(self, service: str, query: str, variables: dict[str, Any], token: str | None) -> dict[str, Any]:
         """Run `query` on one subgraph; any error it reports becomes the gateway's error."""

@@ -11,7 +11,7 @@ from dudao import jurisdiction as divisions
 from gateway.limits import page
 
 if TYPE_CHECKING:
-    from gateway.accountability import RectificationCase
+    from gateway.accountability import RectificationCaseConnection
     from gateway.inspection import ActivityConnection
     from gateway.monitoring import MonitoringResult
     from gateway.registry import InspectorConnection, SchoolConnection
@@ -113,10 +113,10 @@ class Jurisdiction:
 
         return await activities_page(info, jurisdiction=self.code, status=status, first=first, after=after)
 
-    @strawberry.field(description="Rectification cases here and below (status: opened, in_rectification, closed).")
+    @strawberry.field(description="Rectification cases here and below (status: opened, in_rectification, closed), a page at a time.")
     async def cases(
         self, info: strawberry.Info, status: str | None = None, first: int = 50, after: str | None = None
-    ) -> list[Annotated["RectificationCase", strawberry.lazy("gateway.accountability")]] | None:
+    ) -> Annotated["RectificationCaseConnection", strawberry.lazy("gateway.accountability")] | None:
         from gateway.accountability import cases_page
 
         return await cases_page(info, jurisdiction=self.code, status=status, first=first, after=after)

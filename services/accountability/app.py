@@ -7,12 +7,13 @@ from fastapi import FastAPI
 
 from dudao import blobs, bus
 from dudao.config import Settings
+from dudao.links import Crossings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
 from services.accountability import api, graphql, projections, reactions
 from services.accountability.application import Accountability
 from services.accountability.deadlines import DeadlineSweeper
 
-OWN = bus.stream_name("accountability"), bus.service_subjects("accountability")
+OWN = bus.view_stream("accountability"), bus.service_subjects("accountability")
 
 PARTS = ServiceParts(
     name="accountability",
@@ -20,8 +21,8 @@ PARTS = ServiceParts(
     ensure_tables=projections.ensure_tables,
     projections=[
         Projection(
-            name="registry-copy", stream=bus.stream_name("registry"), filter_subject=bus.service_subjects("registry"),
-            handler=projections.copy_registry, tables=projections.COPY_TABLES, version=2,
+            name="registry-copy", stream=bus.view_stream("registry"), filter_subject=bus.service_subjects("registry"),
+            handler=projections.copy_registry, tables=projections.COPY_TABLES, version=3,
         ),
         Projection(
             name="cases", stream=OWN[0], filter_subject=OWN[1],
@@ -38,6 +39,8 @@ PARTS = ServiceParts(
             event_types=frozenset({"Activity.ReportIssued"}), react=reactions.open_rectification_case,
         )
     ],  # fmt: skip
+    # Every outcome rolls up: cases with their items and notices, interviews, circulars, decisions, commendations.
+    crossings=Crossings(upward=("RectificationCase", "Interview", "Circular", "AccountabilityDecision", "Commendation")),
     background=[DeadlineSweeper],
 )
 

@@ -1,5 +1,5 @@
 """The accountability subgraph (Federation 2): the summary an office watches, open cases with their items and
-notices, the cases of many units or activities in one call, the leaders under restriction, published outcomes."""
+notices, the cases of many units or activities in one call, measures, the leaders under restriction, published outcomes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import Any
 
 import strawberry
 from fastapi import Request
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
-from dudao.subgraph import caller, within
+from dudao.subgraph import PageInfo, caller, within
 from services.accountability import projections
 
 
@@ -105,6 +107,50 @@ class RectificationCase:
 
 
 @strawberry.type
+class RectificationCaseConnection:
+    nodes: list[RectificationCase]
+    page_info: PageInfo
+
+
+@strawberry.federation.type(keys=["id"])
+class Measure:
+    """A measure that makes results bite: an interview (约谈), circular (通报), accountability decision (问责) or
+    commendation (表彰), where it stands, and what each of its events recorded (`details`)."""
+
+    id: strawberry.ID
+    kind: str = strawberry.field(description="interview, circular, decision or commendation")
+    jurisdiction: str
+    unit_kind: str
+    unit_id: str
+    unit_name: str
+    status: str
+    trigger: str | None
+    case_id: strawberry.ID | None
+    details: strawberry.scalars.JSON
+    public_text: str | None
+    published_on: date | None
+    version: int
+
+    @classmethod
+    def of(cls, r: dict[str, Any]) -> Measure:
+        fields = ("kind", "jurisdiction", "unit_kind", "unit_id", "unit_name", "status", "trigger", "details", "public_text",
+                  "published_on", "version")  # fmt: skip
+        case_id = strawberry.ID(str(r["case_id"])) if r["case_id"] else None
+        return cls(id=strawberry.ID(str(r["id"])), case_id=case_id, **{k: r[k] for k in fields})
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Measure | None:
+        caller(info)
+        return await info.context["measures"].load(str(id))
+
+
+@strawberry.type
+class MeasureConnection:
+    nodes: list[Measure]
+    page_info: PageInfo
+
+
+@strawberry.type
 class CasesOf:
     """The cases of one unit, or opened from one activity."""
 
@@ -172,6 +218,8 @@ def _grouped(keys: list[str], rows: list[dict[str, Any]], cases: list[Rectificat
 
 @strawberry.type
 class Query:
+    changes = change_feed.field("accountability")
+
     @strawberry.field
     async def accountability_summary(self, info: strawberry.Info, jurisdiction: str | None = None) -> AccountabilitySummary:
         code = within(caller(info), jurisdiction)
@@ -182,12 +230,26 @@ class Query:
     async def rectification_cases(
         self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
         first: int = 50, after: str | None = None,
-    ) -> list[RectificationCase]:  # fmt: skip
+    ) -> RectificationCaseConnection:  # fmt: skip
         code = within(caller(info), jurisdiction)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.case_page(conn, within=code, unit_id=unit_id, status=status, after=position, limit=limit)
-            return await _cases(conn, rows)
+            return RectificationCaseConnection(nodes=await _cases(conn, rows), page_info=PageInfo.of(rows, limit))
+
+    @strawberry.field(description="Interviews, circulars, decisions and commendations (kind: one of them), a page at a time.")
+    async def measures(
+        self, info: strawberry.Info, jurisdiction: str | None = None, kind: str | None = None, unit_id: str | None = None,
+        first: int = 50, after: str | None = None,
+    ) -> MeasureConnection:  # fmt: skip
+        code = within(caller(info), jurisdiction)
+        if kind is not None and kind not in projections.KINDS.values():
+            allowed = ", ".join(projections.KINDS.values())
+            raise GraphQLError(f"kind must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": "kind"})
+        limit, position = subgraph.page(first, after)
+        async with info.context["pool"].acquire() as conn:
+            rows = await projections.measure_page(conn, kind=kind, within=code, unit_id=unit_id, after=position, limit=limit)
+        return MeasureConnection(nodes=[Measure.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field(description="Cases of many units in one call, for the gateway's batching; openOnly leaves closed cases out.")
     async def cases_for_units(self, info: strawberry.Info, unit_ids: list[str], open_only: bool = False) -> list[CasesOf]:
@@ -225,7 +287,7 @@ class Query:
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[RectificationCase], extensions=subgraph.cached())
+schema = strawberry.federation.Schema(query=Query, types=[RectificationCase, Measure], extensions=subgraph.cached())
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -247,7 +309,18 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
                 found = {uuid.UUID(c.id): c for c in await _cases(conn, rows)}
         return [found.get(wanted[i]) for i in ids]
 
-    return {"cases": DataLoader(load_fn=load)}
+    async def load_measures(ids: list[str]) -> list[Measure | None]:
+        """Measures by id in one go; None for an id that is no UUID, unknown, or outside the caller's jurisdiction."""
+        wanted = {i: _as_uuid(i) for i in ids}
+        valid = [u for u in wanted.values() if u is not None]
+        found: dict[uuid.UUID, Measure] = {}
+        if valid and principal is not None:
+            async with request.app.state.pool.acquire() as conn:
+                rows = await projections.measures_by_id(conn, valid)
+            found = {r["id"]: Measure.of(r) for r in rows if principal.can_act_in(r["jurisdiction"])}
+        return [found.get(wanted[i]) for i in ids]
+
+    return {"cases": DataLoader(load_fn=load), "measures": DataLoader(load_fn=load_measures)}
 
 
 router = subgraph.router(schema, _loaders)

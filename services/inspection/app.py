@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from dudao import blobs, bus
 from dudao.config import Settings
+from dudao.links import Crossings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
 from services.inspection import api, graphql, projections, reactions
 from services.inspection.application import Inspection
@@ -18,14 +19,15 @@ PARTS = ServiceParts(
     projections=[
         Projection(
             name="registry-copy",
-            stream=bus.stream_name("registry"),
+            stream=bus.view_stream("registry"),
             filter_subject=bus.service_subjects("registry"),
             handler=registry_copy.copy,
             tables=projections.COPY_TABLES,
+            version=2,  # v2: which instance each policy profile comes from (decision 011)
         ),
         Projection(
             name="views",
-            stream=bus.stream_name("inspection"),
+            stream=bus.view_stream("inspection"),
             filter_subject=bus.service_subjects("inspection"),
             handler=projections.project_own,
             tables=projections.OWN_TABLES,
@@ -40,6 +42,8 @@ PARTS = ServiceParts(
             react=reactions.plan_principal_term_end,
         )
     ],
+    # Plans, activities (reports, grades, major matters) and routine visits roll up; upper levels' plans come down.
+    crossings=Crossings(upward=("WorkPlan", "Activity", "RoutineVisit"), downward=("WorkPlan",)),
 )
 
 

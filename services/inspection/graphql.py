@@ -11,10 +11,10 @@ from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from dudao import changes as change_feed
 from dudao import subgraph
-from dudao.subgraph import caller
+from dudao.subgraph import PageInfo, caller
 from dudao.subgraph import within as scope_of
-from dudao.service import page_cursor
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
@@ -60,6 +60,9 @@ class Activity:
     leader_id: strawberry.ID | None
     member_ids: list[strawberry.ID]
     findings: list[Finding]
+    grade: str | None = strawberry.field(description="a duty evaluation's grade, once its report is drafted")
+    report_summary: str | None = strawberry.field(description="the report's summary, once drafted")
+    public_summary: str | None = strawberry.field(description="the summary published to the public, once published")
     version: int
 
     @classmethod
@@ -76,7 +79,7 @@ class Activity:
                         needs_rectification=f["needs_rectification"], looks_illegal=f.get("looks_illegal", False))
                 for f in row["findings"]
             ],
-            version=row["version"],
+            grade=row["grade"], report_summary=row["report_summary"], public_summary=row["public_summary"], version=row["version"],
         )  # fmt: skip
 
     @classmethod
@@ -91,12 +94,6 @@ class ActivitiesOf:
 
     key: str
     activities: list[Activity]
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type
@@ -236,20 +233,23 @@ class PublicReport:
 
 @strawberry.type
 class Query:
+    changes = change_feed.field("inspection")
+
     @strawberry.field
     async def activities(
         self, info: strawberry.Info, jurisdiction: str | None = None, school_id: str | None = None,
         inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
+        report_issued: bool = False,
     ) -> ActivityConnection:  # fmt: skip
         within = scope_of(caller(info), jurisdiction)
         limit, position = subgraph.page(first, after)
         inspector = str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activity_page(
-                conn, within=within, school_id=school_id, inspector_id=inspector, status=status, after=position, limit=limit
-            )
-        cursor = page_cursor(rows, limit)
-        return ActivityConnection(nodes=[Activity.of(r) for r in rows], page_info=PageInfo(has_next_page=bool(cursor), end_cursor=cursor))
+                conn, within=within, school_id=school_id, inspector_id=inspector, status=status, after=position, limit=limit,
+                report_issued=report_issued,
+            )  # fmt: skip
+        return ActivityConnection(nodes=[Activity.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field(description="Activities of many schools (as targets) in one call, for the gateway's batching.")
     async def activities_for_schools(self, info: strawberry.Info, school_ids: list[str]) -> list[ActivitiesOf]:

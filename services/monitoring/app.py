@@ -9,8 +9,9 @@ from fastapi import FastAPI
 
 from dudao import bus
 from dudao.config import Settings
-from dudao.service import Projection, ServiceParts, create_app
-from services.monitoring import api, graphql
+from dudao.links import Crossings
+from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
+from services.monitoring import api, graphql, reactions
 from services.monitoring.application import Monitoring
 from services.monitoring.projections import collection, operations, tables
 
@@ -19,13 +20,13 @@ def _operations(source: operations.Source) -> Projection:
     """One read model per other service's stream, each owning its tables (the registry's also keeps the schools
     that collection expects to submit)."""
     return Projection(
-        name=f"operations-{source.service}", stream=bus.stream_name(source.service),
+        name=f"operations-{source.service}", stream=bus.view_stream(source.service),
         filter_subject=bus.service_subjects(source.service), handler=source.handler, tables=source.tables,
         version=source.version,
     )  # fmt: skip
 
 
-OWN = bus.stream_name("monitoring"), bus.service_subjects("monitoring")
+OWN = bus.view_stream("monitoring"), bus.service_subjects("monitoring")
 
 PARTS = ServiceParts(
     name="monitoring",
@@ -38,6 +39,16 @@ PARTS = ServiceParts(
         ),
         *[_operations(source) for source in operations.SOURCES],
     ],  # fmt: skip
+    reactions=[
+        ReactionSpec(
+            name="adopt-upper-frameworks", stream=bus.view_stream("monitoring"),
+            filter_subject=bus.service_subjects("monitoring"),  # a view stream takes no narrower filter than its sources
+            event_types=frozenset({"Framework.Published", "Framework.VersionPublished", "Framework.PeriodOpened"}),
+            react=reactions.adopt_upper_framework,
+        )
+    ],  # fmt: skip
+    # Submissions and level approvals roll up; framework versions come down and are adopted (decision 011).
+    crossings=Crossings(upward=("Submission", "LevelApproval"), downward=("Framework",)),
     on_start=lambda app: app.install_shipped_frameworks(datetime.now(UTC)),
 )
 

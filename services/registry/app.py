@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from dudao import bus
 from dudao.config import Settings
+from dudao.links import Crossings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
 from services.registry import api, graphql, projections, reactions
 from services.registry.application import Registry
@@ -17,11 +18,11 @@ PARTS = ServiceParts(
     projections=[
         Projection(
             name="directory",
-            stream=bus.stream_name("registry"),
+            stream=bus.view_stream("registry"),
             filter_subject=bus.service_subjects("registry"),
             handler=projections.project,
             tables=projections.TABLES,
-            version=2,
+            version=3,  # v3: which instance each policy profile comes from (decision 011)
         )
     ],
     reactions=[
@@ -40,6 +41,8 @@ PARTS = ServiceParts(
             react=reactions.apply_sanction,
         ),
     ],
+    # Staffing and coverage roll up from schools, inspectors (their filings) and zones; profiles go both ways.
+    crossings=Crossings(upward=("School", "Inspector", "Zone", "PolicyProfile"), downward=("PolicyProfile",)),
     on_start=Registry.install_shipped_profiles,
 )
 

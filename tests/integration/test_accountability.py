@@ -28,7 +28,7 @@ async def _redeliver_issued_report(url: str) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     stream = bus.stream_name("inspection")
-    last = await js.get_last_msg(stream, "dudao.500120.inspection.Activity.ReportIssued")
+    last = await js.get_last_msg(stream, "dudao.500120.inspection.Activity.ReportIssued.>")
     headers = {k: v for k, v in last.headers.items() if not k.startswith("Nats-Expected")}
     await js.publish(last.subject, last.data, headers=headers | {bus.HEADER_MSG_ID: f"copy-{last.seq}"})
     await js.delete_consumer(stream, "accountability-open-case")

@@ -243,7 +243,7 @@ def test_lesser_sanctions_cut_the_enrolment_plan_and_order_a_new_head_in_the_reg
             "reason": "拒不配合督导", "sanctions": ["cut_enrolment_plan", "replace_head"]})  # fmt: skip
         assert decided.status_code == 201, decided.text
     with registry.client(token()) as client:
-        eventually(lambda: client.get(f"/v1/schools/{school_id}").json()["enrolment_status"] == "plan_reduced", what="the plan cut")
+        eventually(lambda: client.get(f"/v1/schools/{school_id}").json().get("enrolment_status") == "plan_reduced", what="the plan cut")
     with psycopg.connect(settings.database_url) as conn:
         ordered = conn.execute(
             "SELECT count(*) FROM registry.registry_events WHERE topic LIKE '%School.HeadReplacementOrdered'"

@@ -146,6 +146,25 @@ async def test_a_failure_after_the_effect_rolls_back_effect_and_checkpoint_toget
     assert await harness.count("consumer_tracking") == 1
 
 
+async def test_an_ordered_consumer_applies_a_retried_event_before_the_ones_that_arrive_meanwhile(harness):
+    """A change feed's readers follow positions: an event applied after a later one could fall behind their cursor."""
+    failed = []
+
+    async def fail_once_while_more_arrive(conn, event):
+        if not failed:
+            failed.append(event.notification_id)
+            for later in (2, 3, 4):  # they arrive during the first one's backoff
+                await harness.publish(later, str(later))
+            raise RuntimeError("a passing failure")
+        await record(conn, event)
+
+    await harness.publish(1, "1")
+    harness.start(harness.consumer(fail_once_while_more_arrive, ordered=True, backoff=(0.5,)))
+    await until(lambda: _equals(harness.effects(), ["1", "2", "3", "4"]), what="all four, in order")
+    await until(lambda: _consumer_idle(harness), what="every message acked")
+    assert await harness.effects() == ["1", "2", "3", "4"] and failed == [1]
+
+
 async def test_a_crash_between_commit_and_ack_does_not_apply_twice(harness):
     crashing = harness.consumer(record, ack_wait=1)
 

@@ -30,13 +30,13 @@ def test_the_summary_and_cases_with_their_school_come_through_the_gateway(settin
 
     data = graphql(gateway, token(), """{
         accountabilitySummary(jurisdiction: "500120") { openCases items overdueItems noticesIssued reboundRate jurisdiction { name } }
-        rectificationCases(status: "in_rectification") { unitName status school { name } items { status deadline lapses } }
+        rectificationCases(status: "in_rectification") { nodes { unitName status school { name } items { status deadline lapses } } }
         restrictions { name } }""")  # fmt: skip
     assert "errors" not in data, data
     summary = data["data"]["accountabilitySummary"]
     assert summary == {"openCases": 1, "items": 1, "overdueItems": 0, "noticesIssued": 0, "reboundRate": None,
                        "jurisdiction": {"name": "璧山区"}}  # fmt: skip
-    [row] = data["data"]["rectificationCases"]
+    [row] = data["data"]["rectificationCases"]["nodes"]
     assert row["school"] == {"name": "璧山区南门小学"} and row["items"] == [{"status": "awaiting_report", "deadline": "2026-12-01", "lapses": 0}]
     assert data["data"]["restrictions"] == []
 

@@ -102,11 +102,11 @@ def test_schools_with_activities_cases_and_results_cost_one_call_per_level_not_p
 def test_a_jurisdiction_leads_to_everything_below_it_and_its_children_cost_one_call(graph, reported_schools, token):
     body = graphql(graph.gateway, token(), """{ jurisdiction(code: "500120") { name
         schools(first: 10) { nodes { name } } inspectors { nodes { name draws { id } } }
-        activities(status: "report_issued") { nodes { title } } cases(first: 10) { status }
+        activities(status: "report_issued") { nodes { title } } cases(first: 10) { nodes { status } }
         indicatorResults(framework: "balanced_development", period: "2025-2026") { passes units { unitName } } } }""")
     assert "errors" not in body, body
     here = body["data"]["jurisdiction"]
-    assert len(here["schools"]["nodes"]) == 6 and len(here["activities"]["nodes"]) == 6 and len(here["cases"]) == 6
+    assert len(here["schools"]["nodes"]) == 6 and len(here["activities"]["nodes"]) == 6 and len(here["cases"]["nodes"]) == 6
     assert here["inspectors"]["nodes"] == [{"name": "李明远", "draws": []}]
     assert here["indicatorResults"]["units"] == [{"unitName": "璧山区学校0"}]
 
@@ -154,7 +154,7 @@ def test_without_a_token_only_the_public_view_answers(graph, token):
         school(reg, "璧山区南门小学")
     body = graphql(graph.gateway, None, """{ publicReports(jurisdiction: "500120") { title }
         publicListedInspectors(jurisdiction: "500120") { name } publicOutcomes(jurisdiction: "500120") { kind }
-        schools { nodes { name } } rectificationCases { status } }""")
+        schools { nodes { name } } rectificationCases { nodes { status } } }""")
     data = body["data"]
     assert data["publicReports"] == [] and data["publicListedInspectors"] == [] and data["publicOutcomes"] == [], body
     assert data["schools"] is None and data["rectificationCases"] is None

@@ -178,7 +178,7 @@ async def _redeliver_registry_events(url: str, subject_suffix: str) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     stream = bus.stream_name("registry")
-    last = await js.get_last_msg(stream, f"dudao.500120.registry.{subject_suffix}")
+    last = await js.get_last_msg(stream, f"dudao.500120.registry.{subject_suffix}.>")
     headers = {k: v for k, v in last.headers.items() if not k.startswith("Nats-Expected")}
     for n in range(2):
         await js.publish(last.subject, last.data, headers=headers | {bus.HEADER_MSG_ID: f"copy-{n}-{last.seq}"})

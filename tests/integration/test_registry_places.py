@@ -111,7 +111,7 @@ def test_a_declared_tie_travels_on_the_stream_for_other_services(registry, token
         nc = await nats.connect(settings.nats_url)
         js = nc.jetstream()
         try:
-            msg = await js.get_last_msg(bus.stream_name("registry"), "dudao.500120.registry.Inspector.TieDeclared")
+            msg = await js.get_last_msg(bus.stream_name("registry"), "dudao.500120.registry.Inspector.TieDeclared.>")
             return [json.loads(msg.data)]
         except Exception:  # noqa: BLE001 - not there yet
             return []

@@ -217,10 +217,11 @@ def test_bad_codes_page_sizes_and_cursors_are_422s_naming_the_rule(accountabilit
     assert refusal(accountability, OUTCOMES, None, j="5001", f=50) == {"status": 422, "rule": "code_format", "field": "jurisdiction"}
     for first in (0, 201):
         assert refusal(accountability, OUTCOMES, None, j="500120", f=first) == {"status": 422, "rule": "page_size", "field": "first"}
-        cases = refusal(accountability, f"{{ rectificationCases(first: {first}) {{ id }} }}", token())
+        cases = refusal(accountability, f"{{ rectificationCases(first: {first}) {{ nodes {{ id }} }} }}", token())
         assert cases == {"status": 422, "rule": "page_size", "field": "first"}
     assert refusal(accountability, OUTCOMES, None, j="500120", f=50, a="garbage")["rule"] == "cursor_format"
-    assert answer(accountability, "{ rectificationCases(first: 200) { id } }", token())["rectificationCases"] == []
+    empty = answer(accountability, "{ rectificationCases(first: 200) { nodes { id } pageInfo { hasNextPage } } }", token())
+    assert empty["rectificationCases"] == {"nodes": [], "pageInfo": {"hasNextPage": False}}
 
 
 # --- inspection: draws -------------------------------------------------------------------------------------------

@@ -37,4 +37,4 @@ def test_a_registration_is_one_trace_from_request_to_projection_write(registry, 
     consumer = [s for s in spans if s.kind == SpanKind.CONSUMER and s.name == "process School.Registered"]
     assert consumer, names  # NATS carried the context to the consumer
     write = next(s for s in spans if "INSERT INTO registry.school_directory" in str((s.attributes or {}).get("db.statement")))
-    assert write.parent is not None and write.parent.span_id == consumer[0].context.span_id
+    assert write.parent is not None and write.parent.span_id in {c.context.span_id for c in consumer}  # one per read model

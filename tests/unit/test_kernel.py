@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from dudao import bus
+from dudao import bus, links
 from dudao.errors import Conflict, InvalidInput
 from dudao.events import Envelope, to_jsonable
 from dudao.service import decode_cursor, encode_cursor
@@ -42,15 +42,22 @@ def test_event_names_come_from_the_topic():
 
 
 def test_subjects_and_message_ids_carry_the_origin_jurisdiction():
-    assert bus.subject("500120", "registry", "School", "Registered") == "dudao.500120.registry.School.Registered"
+    assert bus.subject("500120", "registry", "School", "Registered") == "dudao.500120.registry.School.Registered.local.local"
+    assert bus.subject("530113", "registry", "PolicyProfile", "Changed", up=True, down=True).endswith(".Changed.up.down")
+    assert bus.event_of(bus.subject("530113", "registry", "School", "Registered", up=True)) == "Registered"
     assert bus.message_id("500120", "registry", 7) == "500120:registry:7"
     assert bus.stream_name("registry") == "DUDAO_REGISTRY"
 
 
-def test_a_reaction_is_narrowed_to_its_own_instances_events():
-    assert bus.instance_subjects("dudao.*.inspection.>", "530100") == "dudao.530100.inspection.>"
-    assert bus.instance_subjects("dudao.530113.inspection.>", "530100") == "dudao.530113.inspection.>"
+def test_linked_instances_have_a_domain_and_a_stream_per_crossing_kind():
     assert bus.domain("530113") == "j530113"
+    assert bus.view_stream("registry") == "DUDAO_VIEW_REGISTRY"
+    assert links.crossing_stream(links.UP, "registry", "530113") == "DUDAO_UP_REGISTRY_J530113"
+    crossings = links.Crossings(upward=("School", "PolicyProfile"), downward=("PolicyProfile",))
+    assert crossings.travels("School") == (True, False) and crossings.travels("PolicyProfile") == (True, True)
+    assert crossings.travels("Committee") == (False, False)
+    assert links.crossing_subjects(links.UP, "registry", "530113") == "dudao.530113.registry.*.*.up.*"
+    assert links.crossing_subjects(links.DOWN, "registry", "530113") == "dudao.530113.registry.*.*.*.down"
 
 
 def test_event_state_becomes_plain_json():
@@ -69,3 +76,13 @@ def test_a_problem_body_names_type_rule_and_field():
         "field": "Idempotency-Key",
         "instance": "/v1/schools",
     }
+
+
+def test_a_places_own_instance_decides_its_profile_and_otherwise_the_one_nearest_the_nation():
+    from dudao.profiles import outranks
+
+    assert outranks("530113", "530100", "530113")  # the county's own over the city's copy of it
+    assert not outranks("530100", "530113", "530113")
+    assert outranks("530000", "530113", "000000")  # the province's copy of the national profile over a county's
+    assert outranks("530000", "530100", "530100") is False  # the city's own over the province's copy
+    assert outranks("530113", "530114", "000000") and not outranks("530114", "530113", "000000")  # a tie: lower code

@@ -6,13 +6,15 @@ from services.accountability.projections.cases import (
     project_case, summary,
 )  # fmt: skip
 from services.accountability.projections.measures import (
-    MEASURE_TABLES, measure_counts, measure_page, measure_row, project_measure, public_outcomes, restricted_names, restrictions,
+    KINDS, MEASURE_TABLES, measure_counts, measure_page, measure_row, measures_by_id, project_measure, public_outcomes,
+    restricted_names, restrictions,
 )  # fmt: skip
 from services.accountability.projections.registry_copy import COPY_TABLES, copy_registry, school_copy
 from services.accountability.projections.tables import ensure_tables
 
 __all__ = [
-    "CASE_TABLES", "COPY_TABLES", "MEASURE_TABLES", "case_page", "case_row", "cases_by_id", "cases_of", "copy_registry",
-    "ensure_tables", "item_rows", "measure_counts", "measure_page", "measure_row", "notice_page", "notice_rows", "overdue_items",
-    "overdue_page", "project_case", "project_measure", "public_outcomes", "restricted_names", "restrictions", "school_copy", "summary",
+    "CASE_TABLES", "COPY_TABLES", "KINDS", "MEASURE_TABLES", "case_page", "case_row", "cases_by_id", "cases_of", "copy_registry",
+    "ensure_tables", "item_rows", "measure_counts", "measure_page", "measure_row", "measures_by_id", "notice_page", "notice_rows",
+    "overdue_items", "overdue_page", "project_case", "project_measure", "public_outcomes", "restricted_names", "restrictions",
+    "school_copy", "summary",
 ]  # fmt: skip

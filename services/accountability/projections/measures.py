@@ -82,13 +82,20 @@ async def measure_row(conn: asyncpg.Connection, measure_id: Any) -> dict[str, An
 
 
 async def measure_page(
-    conn: asyncpg.Connection, *, kind: str, within: str, unit_id: str | None, after: int, limit: int
+    conn: asyncpg.Connection, *, kind: str | None, within: str, unit_id: str | None, after: int, limit: int
 ) -> list[dict[str, Any]]:
+    """Measures of one kind (or of every kind) in a jurisdiction's subtree, in the order they were first recorded."""
     rows = await conn.fetch(
-        "SELECT * FROM accountability.measures WHERE kind = $1 AND jurisdiction LIKE $2 AND ($3::text IS NULL OR unit_id = $3)"
+        "SELECT * FROM accountability.measures WHERE ($1::text IS NULL OR kind = $1) AND jurisdiction LIKE $2"
+        " AND ($3::text IS NULL OR unit_id = $3)"
         " AND position > $4 ORDER BY position LIMIT $5",
         kind, divisions.prefix(within) + "%", unit_id, after, limit,
     )  # fmt: skip
+    return [_measure(r) for r in rows]
+
+
+async def measures_by_id(conn: asyncpg.Connection, measure_ids: list[Any]) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM accountability.measures WHERE id = ANY($1::uuid[])", measure_ids)
     return [_measure(r) for r in rows]
 
 

@@ -130,7 +130,9 @@ def revise(code: Code, year: Year, body: Revision, request: Request, response: R
 
 @router.get("/{code}/{year}", response_model=PlanRead)
 async def read_plan(code: Code, year: Year, request: Request, response: Response, principal: Reader) -> PlanRead:
-    check_scope(principal, code)
+    """A plan of the caller's jurisdiction or below, or of a level above it (upper plans come down: decision 011)."""
+    if code not in divisions.ancestors(principal.jur):
+        check_scope(principal, code)
     async with request.app.state.pool.acquire() as conn:
         row = await plans.plan(conn, str(plan_id(code, year)))
     if row is None:

@@ -168,15 +168,19 @@ def _row(record: asyncpg.Record) -> dict[str, Any]:
     return row
 
 
+REPORTED = ("report_issued", "published")  # the statuses of an activity whose report was issued (印发)
+
+
 async def activity_page(
     conn: asyncpg.Connection, *, within: str, school_id: str | None, inspector_id: str | None, status: str | None,
-    after: int, limit: int,
+    after: int, limit: int, report_issued: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM inspection.activities WHERE jurisdiction LIKE $1 AND position > $2"
         " AND ($3::text IS NULL OR target_id = $3) AND ($4::uuid IS NULL OR $4 = ANY(member_ids))"
-        " AND ($5::text IS NULL OR status = $5) ORDER BY position LIMIT $6",
+        " AND ($5::text IS NULL OR status = $5) AND ($7::text[] IS NULL OR status = ANY($7)) ORDER BY position LIMIT $6",
         jurisdiction.prefix(within) + "%", after, school_id, inspector_id, status, limit,
+        list(REPORTED) if report_issued else None,
     )  # fmt: skip
     return [_row(r) for r in rows]
 

@@ -68,6 +68,29 @@ class Framework(Aggregate):
             self._version_published(number=self.current + 1, definition=definition, note=note, published_at=now)
         return self.current
 
+    def adopt(self, number: int, definition: dict[str, Any], note: str, now: datetime) -> None:
+        """Take version `number` as the upper level published it (decision 011): the same number for the same
+        definition, so submissions and results mean the same thing on both sides of the link."""
+        if number in self.versions:
+            if self.versions[number] != definition:
+                raise Conflict(
+                    f"version {number} of {self.code} here differs from the upper level's; publish {self.code} only at the"
+                    " level that owns it", field="version", rule="framework_version_conflict",
+                )  # fmt: skip
+            return
+        self._version_published(number=number, definition=definition, note=note, published_at=now)
+
+    def adopt_period(self, period: str, version: int, now: datetime) -> None:
+        """Open a period as the upper level opened it, under the same version."""
+        if self.periods.get(period) == version:
+            return
+        if period in self.periods:
+            raise Conflict(
+                f"{period} is open here under version {self.periods[period]} of {self.code}, above under {version}",
+                field="period", rule="period_conflict",
+            )  # fmt: skip
+        self._period_opened(code=self.code, period=period, version=version, opened_at=now)
+
     @event("VersionPublished")
     def _version_published(self, number: int, definition: dict[str, Any], note: str, published_at: datetime) -> None:
         self.versions[number] = definition

@@ -247,7 +247,7 @@ async def _measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
 
 
 SOURCES: list[Source] = [
-    Source("registry", follow_registry, ("school_copy", "ops_inspectors", "profile_copy")),
+    Source("registry", follow_registry, ("school_copy", "ops_inspectors", "profile_copy"), version=2),  # v2: profile origins
     Source("inspection", follow_inspection, ("ops_visits",)),
     Source("accountability", follow_accountability, ("ops_cases", "ops_items", "ops_measures")),
 ]

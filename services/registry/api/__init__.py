@@ -1,9 +1,9 @@
-"""Registry HTTP API: who may ask what of schools, inspectors, zones, committees and policy profiles."""
+"""Registry HTTP API: who may ask what of schools, inspectors, zones, committees, policy profiles and API clients."""
 
 from fastapi import APIRouter
 
-from services.registry.api import inspectors, places, public, schools
+from services.registry.api import api_clients, inspectors, places, public, schools
 
 router = APIRouter()
-for part in (schools, inspectors, places, public):
+for part in (schools, inspectors, places, public, api_clients):
     router.include_router(part.router)

@@ -1,5 +1,6 @@
-"""Registry application: the commands on schools, inspectors, zones, committees and policy profiles."""
+"""Registry application: the commands on schools, inspectors, zones, committees, policy profiles and API clients."""
 
+from services.registry.application.api_clients import ApiClientCommands
 from services.registry.application.committees import CommitteeCommands
 from services.registry.application.inspectors import InspectorCommands
 from services.registry.application.policy import PolicyCommands
@@ -7,7 +8,7 @@ from services.registry.application.schools import SchoolCommands
 from services.registry.application.zones import ZoneCommands
 
 
-class Registry(SchoolCommands, InspectorCommands, ZoneCommands, CommitteeCommands, PolicyCommands):
+class Registry(SchoolCommands, InspectorCommands, ZoneCommands, CommitteeCommands, PolicyCommands, ApiClientCommands):
     """The registry service's write side (event store in schema `registry`)."""
 
     service = "registry"

@@ -1,5 +1,6 @@
-"""Registry domain: schools, inspectors, zones, committees and policy profiles. Plain Python, no I/O."""
+"""Registry domain: schools, inspectors, zones, committees, policy profiles and API clients. Plain Python, no I/O."""
 
+from services.registry.domain.api_client import ApiClient, ClientStatus
 from services.registry.domain.committee import Committee, committee_id, composition
 from dudao.rules import RuleViolation
 from services.registry.domain.stage import Stage
@@ -19,7 +20,8 @@ from services.registry.domain.school import EnrolmentStatus, LicenceStatus, Loca
 from services.registry.domain.zone import Zone
 
 __all__ = [
-    "Committee", "Effective", "Employment", "EnrolmentStatus", "ExitReason", "Focus", "Grade", "Inspector",
-    "InspectorRole", "LicenceStatus", "Locality", "Ownership", "PolicyProfile", "RuleViolation", "School", "Stage",
-    "Status", "TieKind", "TrainingKind", "Zone", "committee_id", "composition", "effective", "profile_id",
+    "ApiClient", "ClientStatus", "Committee", "Effective", "Employment", "EnrolmentStatus", "ExitReason", "Focus",
+    "Grade", "Inspector", "InspectorRole", "LicenceStatus", "Locality", "Ownership", "PolicyProfile", "RuleViolation",
+    "School", "Stage", "Status", "TieKind", "TrainingKind", "Zone", "committee_id", "composition", "effective",
+    "profile_id",
 ]  # fmt: skip

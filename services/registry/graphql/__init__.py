@@ -13,21 +13,16 @@ from strawberry.dataloader import DataLoader
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal
+from dudao import changes as change_feed
 from dudao import subgraph
+from dudao.subgraph import PageInfo
 from dudao.subgraph import within as scope_of
-from dudao.service import page_cursor
 from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
 from services.registry.graphql.types import (
     Committee, Inspector, ListedInspector, School, StaffingCompliance, Zone, caller,
 )  # fmt: skip
 from services.registry.projections import directory, places, public
 from services.registry.projections.staffing import staffing_compliance
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type
@@ -54,13 +49,10 @@ def _enum(kind: type, value: str | None, field: str) -> str | None:
         raise GraphQLError(f"{field} must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": field}) from None
 
 
-def _page_info(rows: list[dict], limit: int) -> PageInfo:
-    cursor = page_cursor(rows, limit)
-    return PageInfo(has_next_page=bool(cursor), end_cursor=cursor)
-
-
 @strawberry.type
 class Query:
+    changes = change_feed.field("registry")
+
     @strawberry.field
     async def schools(
         self, info: strawberry.Info, jurisdiction: str | None = None, stage: str | None = None,
@@ -74,7 +66,7 @@ class Query:
                 conn, within=within, stage=_enum(Stage, stage, "stage"), ownership=_enum(Ownership, ownership, "ownership"),
                 zone_id=zone, after=position, limit=limit,
             )  # fmt: skip
-        return SchoolConnection(nodes=[School.of(r) for r in rows], page_info=_page_info(rows, limit))
+        return SchoolConnection(nodes=[School.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field
     async def school(self, info: strawberry.Info, id: strawberry.ID) -> School | None:
@@ -93,7 +85,7 @@ class Query:
                 conn, within=within, employment=_enum(Employment, employment, "employment"),
                 status=_enum(Status, status, "status"), role=_enum(InspectorRole, role, "role"), after=position, limit=limit,
             )  # fmt: skip
-        return InspectorConnection(nodes=[Inspector.of(r) for r in rows], page_info=_page_info(rows, limit))
+        return InspectorConnection(nodes=[Inspector.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field
     async def inspector(self, info: strawberry.Info, id: strawberry.ID) -> Inspector | None:

@@ -1,22 +1,22 @@
-"""Registry read models, fed by the registry's own events: directories, zones, committees, profiles."""
+"""Registry read models, fed by the registry's own events: directories, zones, committees, profiles, API clients."""
 
 from __future__ import annotations
 
 import asyncpg
 
 from dudao.consumer import InboundEvent, Undeliverable
-from services.registry.projections import directory, places
+from services.registry.projections import api_clients, directory, places
 
-HANDLERS = directory.HANDLERS | places.HANDLERS
+HANDLERS = directory.HANDLERS | places.HANDLERS | api_clients.HANDLERS
 TABLES = (
     "school_directory", "inspector_directory", "inspector_trainings", "inspector_assessments", "inspector_ties",
-    "zones", "committees", "committee_meetings", "member_unit_participation", "policy_profiles",
+    "zones", "committees", "committee_meetings", "member_unit_participation", "policy_profiles", *api_clients.TABLES,
 )  # fmt: skip
 
 
 async def ensure_tables(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        await conn.execute(directory.TABLES_SQL + places.TABLES_SQL)
+        await conn.execute(directory.TABLES_SQL + places.TABLES_SQL + api_clients.TABLES_SQL)
 
 
 async def project(conn: asyncpg.Connection, event: InboundEvent) -> None:

@@ -9,6 +9,7 @@ import asyncpg
 
 from dudao import jurisdiction
 from dudao.consumer import InboundEvent
+from dudao.profiles import keep_profile
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS registry.zones (
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS registry.policy_profiles (
     id uuid NOT NULL UNIQUE,
     version integer NOT NULL,
     values jsonb NOT NULL,
-    reason text NOT NULL
+    reason text NOT NULL,
+    origin text NOT NULL
 );
 """
 
@@ -106,19 +108,7 @@ async def _participation(conn: asyncpg.Connection, e: InboundEvent) -> None:
 
 
 async def _profile(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    d = e.data
-    if e.type == "PolicyProfile.Created":
-        await conn.execute(
-            "INSERT INTO registry.policy_profiles (id, jurisdiction, version, values, reason)"
-            " VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], e.version, json.dumps(d["values"]), d["reason"],
-        )  # fmt: skip
-        return
-    await conn.execute(
-        "UPDATE registry.policy_profiles SET values = (values || $3::jsonb) - $4::text[], version = $2, reason = $5"
-        " WHERE id = $1 AND version < $2",
-        e.aggregate_id, e.version, json.dumps(d["set_values"]), d.get("removed") or [], d["reason"],
-    )  # fmt: skip
+    await keep_profile(conn, "registry.policy_profiles", e, reason=e.data["reason"])
 
 
 HANDLERS = {
