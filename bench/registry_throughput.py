@@ -1,4 +1,5 @@
-"""Registry command throughput: HTTP registrations (p50/p99) next to raw Application.save() of the same aggregate.
+"""Registry command throughput: HTTP registrations (p50/p99) next to raw Application.save() of the same aggregate,
+and how fast the outbox relay publishes a backlog (it refills a deleted stream from the event store).
 
 Starts its own PostgreSQL and NATS (or uses DATABASE_URL / NATS_URL), runs the registry service in
 a subprocess as `make run` does, and prints figures. Not a test: it never fails on a number.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -21,10 +23,13 @@ from pathlib import Path
 from uuid import uuid4
 
 import httpx
+import nats
+from nats.js.errors import NotFoundError
 
-from dudao import auth
+from dudao import auth, bus
 from dudao.config import Settings
 from dudao.events import Envelope
+from dudao.relay import Relay
 from dudao.servers import LocalNats, LocalPostgres, free_port
 from services.registry.application import Registry
 from services.registry.domain import Ownership, Stage
@@ -70,6 +75,30 @@ async def http_load(url: str, token: str, count: int, concurrency: int) -> tuple
         return count / (time.perf_counter() - started), latencies
 
 
+async def relay_drain(settings: Settings) -> tuple[int, float]:
+    """Delete the registry's stream and time a relay refilling it from the event store: (events, events/s)."""
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    await js.delete_stream(bus.stream_name("registry"))
+    app = Registry(settings)
+    expected = app.recorder.max_notification_id()
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    task = asyncio.create_task(Relay(settings, app).run(stop))
+    try:
+        while True:
+            with contextlib.suppress(NotFoundError):
+                if (await js.stream_info(bus.stream_name("registry"))).state.messages >= expected:
+                    break
+            await asyncio.sleep(0.05)
+        return expected, expected / (time.perf_counter() - started)
+    finally:
+        stop.set()
+        await task
+        app.close()
+        await nc.close()
+
+
 def wait_for(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,9 +142,14 @@ def main() -> None:
             rate, latencies = asyncio.run(http_load(f"http://127.0.0.1:{port}", token, args.requests, args.concurrency))
             print(f"raw Application.save(): {args.requests} saves …", flush=True)
             raw = raw_saves(settings, args.requests)
-        finally:
             service.terminate()
             service.wait()
+            print("relay: refilling the stream from the event store …", flush=True)
+            drained, drain_rate = asyncio.run(relay_drain(settings))
+        finally:
+            if service.poll() is None:
+                service.terminate()
+                service.wait()
             for server in reversed(servers):
                 server.stop()
 
@@ -126,6 +160,7 @@ def main() -> None:
     print(f"HTTP latency p99       {quantiles[98] * 1000:8.1f} ms")
     print(f"raw saves/s            {raw:8.1f}")
     print(f"HTTP / raw             {rate / raw:8.2f}")
+    print(f"relay events/s         {drain_rate:8.1f}  ({drained} events, one publish acked before the next)")
 
 
 if __name__ == "__main__":

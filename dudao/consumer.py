@@ -27,7 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
-from dudao import bus, telemetry
+from dudao import bus, leadership, telemetry
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
@@ -238,22 +238,7 @@ class Consumer:
     async def _lead(self, stop: asyncio.Event) -> asyncpg.Connection | None:
         """Wait until this replica holds the consumer's lock (on a connection of its own); None when stopped."""
         key = f"dudao-consumer:{self.schema}:{self.name}"
-        waiting = False
-        while not stop.is_set():
-            try:
-                conn = await asyncpg.connect(self.settings.database_url)
-                if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-                    if waiting:
-                        log.info("consumer %s: this replica takes over", self.name)
-                    return conn
-                await conn.close()
-                if not waiting:
-                    log.info("consumer %s: another replica is consuming; standing by", self.name)
-                    waiting = True
-            except (OSError, asyncpg.PostgresError) as e:
-                log.warning("consumer %s: cannot reach PostgreSQL for the consumer lock (%s); retrying", self.name, e)
-            await bus.wait_or_stop(stop, 1)
-        return None
+        return await leadership.lead(self.settings.database_url, key, stop, f"consumer {self.name}")
 
     async def _consume(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, self.name)

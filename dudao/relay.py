@@ -3,14 +3,15 @@
 The event store is the outbox. The relay's position is not kept anywhere but in the stream
 itself: the last message's `Dudao-Notification-Id`. Each message waits for the stream's ack of the
 one before, so a failure can never leave a later event in the stream before an earlier one; each
-carries its `Nats-Msg-Id`, so what a second relay of the service (or a retry) sends again is dropped
-as a duplicate. (Decision 011: no `Nats-Expected-*` header, since streams that source this one would
-check it against themselves.)
+carries its `Nats-Msg-Id`, so what a retry sends again is dropped as a duplicate. One replica of a
+service relays at a time (a PostgreSQL advisory lock). (Decision 011: no `Nats-Expected-*` header,
+since streams that source this one would check it against themselves.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from uuid import UUID
@@ -22,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
-from dudao import bus, links, telemetry
+from dudao import bus, leadership, links, telemetry
 from dudao.config import Settings
 from dudao.events import dumps
 from dudao.links import Crossings
@@ -51,14 +52,27 @@ class Relay:
         self._tracer = telemetry.tracer("dudao.relay")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set; every failure is retried, none ends the loop."""
+        """Relay until `stop` is set; every failure is retried, none ends the loop. Of the service's replicas, one
+        relays at a time (it holds a PostgreSQL advisory lock); the others stand by."""
+        while not stop.is_set():
+            key = f"dudao-relay:{self.jurisdiction}:{self.service}"
+            lock = await leadership.lead(self.settings.database_url, key, stop, f"relay {self.service}")
+            if lock is None:
+                return
+            try:
+                await self._relay(stop, lock)
+            finally:
+                with contextlib.suppress(Exception):
+                    await lock.close()
+
+    async def _relay(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")
         listener = await self._listen()
         try:
             js = nc.jetstream(timeout=5)
             position: int | None = None
             backoff = 0.2
-            while not stop.is_set():
+            while not stop.is_set() and not lock.is_closed():
                 try:
                     if position is None:
                         await links.ensure(js, self.service, self.jurisdiction, self.settings.upper)
