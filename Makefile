@@ -24,6 +24,7 @@ demo-federation: $(BIN)/dudao
 bench: $(BIN)/dudao
 	$(BIN)/python bench/registry_throughput.py
 	$(BIN)/python bench/monitoring_results.py
+	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/dashboard.py
 
 # The gateway's schema as `strawberry export-schema gateway.schema:schema --output gateway/schema.graphql` writes it

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 SERVICES = ("registry", "inspection", "accountability", "monitoring")
 DEFAULT_PORTS = {"gateway": 8000, "registry": 8001, "inspection": 8002, "accountability": 8003, "monitoring": 8004}
 EMBEDDED_POSTGRES_PORT = 55432
 EMBEDDED_NATS_PORT = 14222
+APP_ROLE = "dudao_app"  # the role services connect as: it can append events but never change them (decision 015)
 
 
 def _env(name: str, default: str) -> str:
@@ -56,6 +57,9 @@ class Settings:
     upstream: str | None = None  # the upper instance's NATS leaf-node URL (nats-leaf://host:7422), when linked
     leaf_port: int | None = None  # where lower instances' NATS servers connect, on an upper instance
     upper: str | None = None  # the upper instance's jurisdiction, whose downward streams this one sources (decision 011)
+    app_db_url: str | None = None  # DUDAO_APP_DATABASE_URL; None: DATABASE_URL with the app role and its password
+    app_db_password: str = "dudao-app-dev"  # the app role's password, set when the owner creates the role
+    create_tables: bool = True  # False once the owner has provisioned the schema and we run as the app role
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -86,7 +90,21 @@ class Settings:
             upstream=os.environ.get("DUDAO_UPSTREAM") or None,
             leaf_port=int(os.environ["DUDAO_LEAF_PORT"]) if os.environ.get("DUDAO_LEAF_PORT") else None,
             upper=_upper(jurisdiction),
+            app_db_url=os.environ.get("DUDAO_APP_DATABASE_URL") or None,
+            app_db_password=_env("DUDAO_APP_DB_PASSWORD", cls.app_db_password),
         )
+
+    def app_database_url(self) -> str:
+        """Where services connect for their own work: as the append-only app role, unless told otherwise."""
+        if self.app_db_url:
+            return self.app_db_url
+        url = urlsplit(self.database_url)
+        host = url.hostname or "127.0.0.1"
+        netloc = f"{quote(APP_ROLE)}:{quote(self.app_db_password, safe='')}@{host}" + (f":{url.port}" if url.port else "")
+        return urlunsplit(url._replace(netloc=netloc))
+
+    def app_role(self) -> str:
+        return urlsplit(self.app_database_url()).username or APP_ROLE
 
     def service_url(self, name: str) -> str:
         """Where a service (or the gateway) answers HTTP: DUDAO_<NAME>_URL or host and default port."""
@@ -107,6 +125,6 @@ class Settings:
             "POSTGRES_POOL_SIZE": str(self.pg_write_pool),
             "POSTGRES_MAX_OVERFLOW": str(self.pg_write_pool),
             "POSTGRES_PRE_PING": "y",
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": "y" if self.create_tables else "n",
             "SINGLE_ROW_TRACKING": "f",  # a row per upstream position, so "was this one processed?" is exact
         }

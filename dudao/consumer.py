@@ -64,7 +64,8 @@ class InboundEvent:
         return self.stream_seq
 
     @classmethod
-    def from_msg(cls, msg: Msg) -> InboundEvent:
+    def from_msg(cls, msg: Msg, stream_seq: int | None = None) -> InboundEvent:
+        """From a delivered message, or (with its `stream_seq`) one read from the stream by sequence."""
         try:
             body = json.loads(msg.data)
             headers = dict(msg.headers or {})
@@ -79,7 +80,7 @@ class InboundEvent:
                 envelope=Envelope.from_dict(body.get("envelope") or {}),
                 data=dict(body["data"]),
                 subject=msg.subject,
-                stream_seq=msg.metadata.sequence.stream,
+                stream_seq=msg.metadata.sequence.stream if stream_seq is None else stream_seq,
                 headers=headers,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -138,7 +139,8 @@ CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
 
 async def ensure_tables(pool: asyncpg.Pool, schema: str) -> None:
     async with pool.acquire() as conn:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):  # the app role may not
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await conn.execute(TABLES_SQL.format(schema=f'"{schema}"'))
 
 

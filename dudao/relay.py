@@ -83,6 +83,8 @@ class Relay:
                     )
                     if not notifications:
                         await self._sleep(stop)
+                        if not await self._stream_exists(js):  # deleted (`dudao replay --stream`): refill it
+                            position = None
                         continue
                     position = await self._publish(js, notifications)
                     backoff = 0.2
@@ -95,6 +97,13 @@ class Relay:
             if listener is not None:
                 await listener.close()
             await nc.close()
+
+    async def _stream_exists(self, js: JetStreamContext) -> bool:
+        try:
+            await js.stream_info(self.stream)
+            return True
+        except NotFoundError:
+            return False
 
     async def _position(self, js: JetStreamContext) -> int:
         """The last notification id in the stream."""

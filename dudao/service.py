@@ -19,7 +19,7 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import consumer, errors, telemetry
+from dudao import consumer, errors, roles, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -80,10 +80,10 @@ class ServiceParts:
 
 
 def projections_of(parts: ServiceParts) -> list[Projection]:
-    """The service's read models and those the kernel keeps for every service (the change feed)."""
-    from dudao import changes  # it builds on this module
+    """The service's read models and those the kernel keeps for every service (the change feed, the audit)."""
+    from dudao import audit, changes  # they build on this module
 
-    return [*parts.projections, changes.projection(parts.name)]
+    return [*parts.projections, changes.projection(parts.name), audit.projection(parts.name)]
 
 
 class Runner(Protocol):
@@ -127,7 +127,7 @@ class Workers:
 
 async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
     """Create the kernel's and the service's tables, first dropping those of projections whose version changed."""
-    from dudao import changes  # it builds on this module
+    from dudao import audit, changes  # they build on this module
 
     await consumer.ensure_tables(pool, parts.name)
     schema = f'"{parts.name}"'
@@ -149,14 +149,21 @@ async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
             )  # fmt: skip
     await parts.ensure_tables(pool)
     await changes.ensure_table(pool, parts.name)
+    await audit.ensure_table(pool, parts.name)
 
 
 def create_app(parts: ServiceParts, settings: Settings, routers: list, title: str) -> FastAPI:
     """A service's FastAPI app: problem+json errors, tracing, auth, read pool, and (optionally) its workers."""
+    from dudao import audit  # it builds on this module
+
     telemetry.setup(parts.name)
+    owner = settings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # As the owner: the schema, the event tables, the grants; then run as the append-only role (decision 015).
+        settings = await asyncio.to_thread(roles.provision, owner, parts.name, parts.application)
+        app.state.settings = settings
         app.state.application = await asyncio.to_thread(parts.application, settings)
         if parts.on_start is not None:
             await asyncio.to_thread(parts.on_start, app.state.application)
@@ -177,7 +184,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
     app.state.clock = Clock()  # deadlines and restrictions read the time here; tests move it
     app.state.verifier = TokenVerifier(settings)
     errors.install(app)
-    for router in routers:
+    for router in [*routers, audit.router]:
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
@@ -279,9 +286,11 @@ def page_cursor(rows: list[dict], limit: int) -> str | None:
 
 def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consumers: bool) -> Callable[[], object]:
     """Run a service's relay and/or consumers without its API (`dudao relay registry`)."""
+    owner = settings
 
     async def main() -> None:
         telemetry.setup(parts.name)
+        settings = await asyncio.to_thread(roles.provision, owner, parts.name, parts.application)
         application = await asyncio.to_thread(parts.application, settings)
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
         await prepare_tables(pool, parts)

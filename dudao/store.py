@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
 )
 from psycopg.sql import SQL, Identifier
 
+from dudao import chain
 from dudao.config import Settings
 from dudao.errors import Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
@@ -58,10 +59,13 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, settings: Settings):
         if not self.service:
             raise ProgrammingError(f"{type(self).__name__} must name its service")
-        ensure_schema(settings, self.service)
+        if settings.create_tables:  # else the owner has (dudao.roles.provision)
+            ensure_schema(settings, self.service)
         self.settings = settings
         self._writer = threading.Lock()
         super().__init__(env=settings.eventsourcing_env(self.service))
+        if settings.create_tables:  # as the owner: each event is linked into the hash chain as it is stored
+            chain.install(settings.database_url, self.service, self.recorder.events_table_name)  # type: ignore[attr-defined]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -34,19 +34,19 @@ KIND_OF = {aggregate: kind for kind, (_, aggregates) in KINDS.items() for aggreg
 SELECTION = "nodes { aggregate id jurisdiction cursor } pageInfo { hasNextPage endCursor }"
 
 
-def encode(positions: dict[str, int]) -> str:
+def encode(positions: dict[str, int], services: tuple[str, ...] = SERVICES) -> str:
     """The cursor for these positions, one per service (services left out stand at the start)."""
-    kept = {s: positions[s] for s in SERVICES if positions.get(s)}
+    kept = {s: positions[s] for s in services if positions.get(s)}
     return base64.urlsafe_b64encode(json.dumps(kept, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode(cursor: str | None, field: str) -> dict[str, int]:
+def decode(cursor: str | None, field: str, services: tuple[str, ...] = SERVICES) -> dict[str, int]:
     """A feed cursor back to its positions; no cursor is the start of every service; garbage is a 422 naming `field`."""
     if not cursor:
         return {}
     try:
         positions = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True))
-        if not isinstance(positions, dict) or not set(positions) <= set(SERVICES):
+        if not isinstance(positions, dict) or not set(positions) <= set(services):
             raise ValueError(positions)
         for value in positions.values():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

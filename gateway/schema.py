@@ -6,6 +6,8 @@ the fields it owns: the rest of the answer comes back with an error naming it.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -16,6 +18,7 @@ from gateway.accountability import (
     OUTCOME_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, Measure, MeasureConnection, PublicOutcome,
     RectificationCase, RectificationCaseConnection, Restriction, cases_page, measures_page,
 )  # fmt: skip
+from gateway.audit import AuditTrail, audit_page
 from gateway.changes import ChangeFeed, changes_page
 from gateway.dashboard import Dashboard, dashboard
 from gateway.inspection import (
@@ -188,6 +191,21 @@ class Query:
         after: str | None = None,
     ) -> ChangeFeed | None:  # fmt: skip
         return await changes_page(info, kinds, jurisdiction, first, after)
+
+    @strawberry.field(
+        description="Who did what, when, in every service (roles admin, ops), oldest first: by actor, jurisdiction, aggregate,"
+        " event type (e.g. School.Renamed) and time (ISO 8601; from inclusive, to exclusive)."
+    )
+    async def audit_trail(
+        self, info: strawberry.Info, actor: str | None = None, jurisdiction: str | None = None,
+        aggregate_id: strawberry.ID | None = None, aggregate_type: str | None = None, event_type: str | None = None,
+        frm: Annotated[str | None, strawberry.argument(name="from")] = None, to: str | None = None,
+        services: list[str] | None = None, first: int = 50, after: str | None = None,
+    ) -> AuditTrail | None:  # fmt: skip
+        return await audit_page(
+            info, services, first, after, actor=actor, jurisdiction=jurisdiction, eventType=event_type, to=to,
+            aggregateId=str(aggregate_id) if aggregate_id else None, aggregateType=aggregate_type, **{"from": frm},
+        )  # fmt: skip
 
     # --- monitoring -------------------------------------------------------------------------------------------
 

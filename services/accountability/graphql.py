@@ -13,6 +13,7 @@ from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
@@ -219,6 +220,7 @@ def _grouped(keys: list[str], rows: list[dict[str, Any]], cases: list[Rectificat
 @strawberry.type
 class Query:
     changes = change_feed.field("accountability")
+    audit = audit_trail.field("accountability")
 
     @strawberry.field
     async def accountability_summary(self, info: strawberry.Info, jurisdiction: str | None = None) -> AccountabilitySummary:

@@ -11,6 +11,7 @@ from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.subgraph import PageInfo, caller
@@ -234,6 +235,7 @@ class PublicReport:
 @strawberry.type
 class Query:
     changes = change_feed.field("inspection")
+    audit = audit_trail.field("inspection")
 
     @strawberry.field
     async def activities(

@@ -12,6 +12,7 @@ from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
+from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
@@ -254,6 +255,7 @@ async def _results(info: strawberry.Info, framework: str, period: str, jurisdict
 @strawberry.type
 class Query:
     changes = change_feed.field("monitoring")
+    audit = audit_trail.field("monitoring")
 
     @strawberry.field
     async def frameworks(self, info: strawberry.Info) -> list[Framework]:

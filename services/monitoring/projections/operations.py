@@ -105,7 +105,8 @@ _SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
             "enrolment = CASE WHEN enrolment_year IS NULL OR $3 >= enrolment_year THEN $4 ELSE enrolment END,"
             " enrolment_year = greatest(enrolment_year, $3)"
         ),
-        lambda d: (d["school_year"], sum(d["by_stage"].values())),
+        # `total` since v2; a message relayed before v2 (still in the stream) lacks it (decision 014).
+        lambda d: (d["school_year"], d.get("total", sum(d["by_stage"].values()))),
     ),
     "School.ResponsibleInspectorAssigned": ("responsible_inspector_id = $3::uuid", lambda d: (d["inspector_id"],)),
     "School.InternalSupervisorsRecorded": ("internal_supervisors = $3", lambda d: (len(d["names"]),)),

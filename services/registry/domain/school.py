@@ -164,13 +164,29 @@ class School(Aggregate):
         if not counts:
             raise InvalidInput("give the pupils of at least one stage", field="by_stage", rule="non_empty")
         if self.enrolment_by_year.get(school_year) != counts:
-            self._enrolment_recorded(school_year=school_year, by_stage=counts, recorded_at=now)
+            self._enrolment_recorded(school_year=school_year, by_stage=counts, total=sum(counts.values()), recorded_at=now)
 
-    @event("EnrolmentRecorded")
-    def _enrolment_recorded(self, school_year: str, by_stage: dict[str, int], recorded_at: datetime) -> None:
+    class EnrolmentRecorded(Aggregate.Event):
+        """Pupils per stage in a school year. v2 also says the `total`, so no reader sums the stages itself.
+
+        Stored v1 events (without `total`) are upcast on read (decision 014).
+        """
+
+        class_version = 2
+        school_year: str
+        by_stage: dict[str, int]
+        total: int
+        recorded_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["total"] = sum(state["by_stage"].values())
+
+    @event(EnrolmentRecorded)
+    def _enrolment_recorded(self, school_year: str, by_stage: dict[str, int], total: int, recorded_at: datetime) -> None:
         self.enrolment_by_year[school_year] = dict(by_stage)
         if school_year == max(self.enrolment_by_year):
-            self.enrolment = sum(by_stage.values())
+            self.enrolment = total
 
     # --- principal ----------------------------------------------------------------------------------
 

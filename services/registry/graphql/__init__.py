@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal
+from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.subgraph import PageInfo
@@ -52,6 +53,7 @@ def _enum(kind: type, value: str | None, field: str) -> str | None:
 @strawberry.type
 class Query:
     changes = change_feed.field("registry")
+    audit = audit_trail.field("registry")
 
     @strawberry.field
     async def schools(

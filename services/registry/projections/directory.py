@@ -92,7 +92,8 @@ _SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
     "School.EnrolmentRecorded": (
         "enrolment_by_year = enrolment_by_year || jsonb_build_object($3::text, $4::jsonb),"
         " enrolment = CASE WHEN $3 >= ALL (SELECT jsonb_object_keys(enrolment_by_year)) THEN $5 ELSE enrolment END",
-        lambda d: (d["school_year"], json.dumps(d["by_stage"]), sum(d["by_stage"].values())),
+        # `total` since v2; a message relayed before v2 (still in the stream) lacks it (decision 014).
+        lambda d: (d["school_year"], json.dumps(d["by_stage"]), d.get("total", sum(d["by_stage"].values()))),
     ),
     "School.PrincipalAppointed": (
         "principal_name = $3, principal_term_start = $4::text::date, principal_term_end = $5::text::date",

@@ -1,0 +1,237 @@
+"""`dudao replay`: rebuild a service's read models beside the live ones and switch to them; refill its stream.
+
+Read models are projections of the service's view stream (decision 011), and the stream is a copy of the event
+store. A rebuild reads the view stream from its first message into the same tables in a scratch database, while
+the service goes on answering reads and projecting from the live tables. Then, in one transaction that holds the
+live tables locked, the rebuilt rows replace the live ones, and the events the live consumer applied since the
+rebuild's last one are applied again on top. Readers see the old tables until that commit and the rebuilt ones
+after it; the live consumer goes on where it was.
+
+`--stream` refills the service's own stream from its event store (after a lost stream, say): the stream is deleted
+and the relay publishes every event again, once each, in order (decision 001). The view streams source it anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from dudao import bus
+from dudao.config import Settings
+from dudao.consumer import InboundEvent, Undeliverable
+from dudao.service import Projection, ServiceParts, prepare_tables, projections_of
+
+BATCH = 500
+
+
+@dataclass
+class Progress:
+    """A progress bar on a terminal, a line every 10% elsewhere; then a final count."""
+
+    label: str
+    total: int
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    done: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    _shown: int = -1
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        tenth = self.done * 10 // max(self.total, 1)
+        if self.out.isatty():
+            filled = self.done * 30 // max(self.total, 1)
+            self.out.write(f"\r{self.label:<28} [{'#' * filled:<30}] {self.done:>9,} / {self.total:,}")
+            self.out.flush()
+        elif tenth != self._shown:
+            self._shown = tenth
+            print(f"{self.label:<28} {self.done:>9,} / {self.total:,}", file=self.out, flush=True)
+
+    def finish(self, note: str = "") -> float:
+        rate = self.done / max(time.perf_counter() - self.started, 1e-9)
+        end = "\n" if self.out.isatty() else ""
+        print(f"{end}{self.label:<28} {self.done:,} events in {time.perf_counter() - self.started:.1f} s"
+              f" ({rate:,.0f}/s){note}", file=self.out, flush=True)  # fmt: skip
+        return rate
+
+
+@dataclass
+class Rebuilt:
+    projection: str
+    events: int
+    failed: int
+    late: int
+    rate: float
+
+
+async def rebuild(settings: Settings, parts: ServiceParts, js: JetStreamContext, names: list[str] | None = None,
+                  out: TextIO = sys.stdout) -> list[Rebuilt]:  # fmt: skip
+    """Rebuild `names` (default: every read model of the service) and switch each to its rebuilt tables."""
+    projections = projections_of(parts)
+    unknown = sorted(set(names or []) - {p.name for p in projections})
+    if unknown:
+        raise SystemExit(f"{parts.name} has no read model {', '.join(unknown)}; it has {', '.join(p.name for p in projections)}")
+    chosen = [p for p in projections if not names or p.name in names]
+    live = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    scratch_url = await _scratch_database(settings.database_url, parts.name)
+    scratch = await asyncpg.create_pool(scratch_url, min_size=1, max_size=2)
+    try:
+        await prepare_tables(scratch, parts)
+        done = []
+        for projection in chosen:
+            end = (await js.stream_info(projection.stream)).state.last_seq
+            progress = Progress(f"{parts.name} {projection.name}", end, out)
+            failed = await _project(js, scratch, projection, end, progress)
+            late = await _switch(js, live, scratch, parts.name, projection, end)
+            note = f"; {failed} could not be applied (see dead letters)" if failed else ""
+            rate = progress.finish(note + (f"; {late} more since, applied at the switch" if late else ""))
+            done.append(Rebuilt(projection.name, progress.done, failed, late, rate))
+        return done
+    finally:
+        await scratch.close()
+        await live.close()
+        await _drop_database(settings.database_url, scratch_url)
+
+
+async def _project(js: JetStreamContext, scratch: asyncpg.Pool, projection: Projection, end: int, progress: Progress) -> int:
+    """Apply the stream's messages up to `end` to the scratch tables, each event once; the number that failed."""
+    if end == 0:
+        return 0
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, filter_subject=projection.filter_subject,
+        inactive_threshold=60,
+    )  # fmt: skip
+    sub = await js.pull_subscribe(projection.filter_subject, durable=None, stream=projection.stream, config=config)
+    seen: set[tuple[str, int]] = set()  # one stream can hold an event twice (a relay's retry): apply it once
+    failed, last = 0, 0
+    try:
+        while last < end:
+            try:
+                msgs = await sub.fetch(BATCH, timeout=2)
+            except NatsTimeoutError:
+                break  # nothing more matches the filter up to `end`
+            events = []
+            for msg in msgs:
+                last = msg.metadata.sequence.stream
+                if last > end:
+                    break
+                try:
+                    event = InboundEvent.from_msg(msg)
+                except Undeliverable:
+                    failed += 1
+                    continue
+                if (event.origin, event.notification_id) not in seen:
+                    seen.add((event.origin, event.notification_id))
+                    events.append(event)
+            failed += await _apply(scratch, projection, events)
+            progress.advance(len(msgs))
+    finally:
+        await sub.unsubscribe()
+    progress.done = max(progress.done, min(last, end))
+    return failed
+
+
+async def _apply(pool: asyncpg.Pool, projection: Projection, events: list[InboundEvent]) -> int:
+    """A batch in one transaction; if any event fails, each on its own, so only the failing ones are left out."""
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                for event in events:
+                    await projection.handler(conn, event)
+            return 0
+        except Exception:  # noqa: BLE001 - found again below, event by event
+            failed = 0
+            for event in events:
+                try:
+                    async with conn.transaction():
+                        await projection.handler(conn, event)
+                except Exception:  # noqa: BLE001 - the live consumer dead-letters it too
+                    failed += 1
+            return failed
+
+
+async def _switch(js: JetStreamContext, live: asyncpg.Pool, scratch: asyncpg.Pool, schema: str, projection: Projection,
+                  end: int) -> int:  # fmt: skip
+    """Replace the live tables by the rebuilt ones in one transaction; re-apply what the live consumer took after
+    `end`. The number of such late events."""
+    consumer = projection.consumer_name(schema)
+    async with live.acquire() as conn, conn.transaction():
+        for table in projection.tables:
+            await conn.execute(f'LOCK TABLE "{schema}"."{table}" IN ACCESS EXCLUSIVE MODE')
+        for table in projection.tables:
+            await conn.execute(f'CREATE TABLE "{schema}"."{table}__next" (LIKE "{schema}"."{table}" INCLUDING ALL)')
+            rows = await scratch.fetch(f'SELECT * FROM "{schema}"."{table}"')
+            if rows:
+                await conn.copy_records_to_table(f"{table}__next", records=rows, schema_name=schema, columns=list(rows[0].keys()))
+            owner = await conn.fetchval("SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table)
+            await conn.execute(f'ALTER TABLE "{schema}"."{table}__next" OWNER TO "{owner}"')  # the services' role's
+            await conn.execute(f'DROP TABLE "{schema}"."{table}"')
+            await conn.execute(f'ALTER TABLE "{schema}"."{table}__next" RENAME TO "{table}"')
+        late = await conn.fetch(
+            f'SELECT stream_seq FROM "{schema}".consumer_tracking WHERE consumer = $1 AND stream = $2 AND stream_seq > $3'
+            " ORDER BY stream_seq",
+            consumer, projection.stream, end,
+        )  # fmt: skip
+        for (seq,) in late:
+            with_seq = await js.get_msg(projection.stream, seq)
+            await projection.handler(conn, InboundEvent.from_msg(with_seq, stream_seq=seq))
+    return len(late)
+
+
+async def refill_stream(settings: Settings, app, js: JetStreamContext, out: TextIO = sys.stdout) -> float:
+    """Delete the service's own stream and let a relay publish every event again; events per second."""
+    from dudao.relay import Relay  # the relay needs the service's application
+
+    name = bus.stream_name(app.service)
+    try:
+        await js.delete_stream(name)
+    except NotFoundError:
+        pass
+    total = app.recorder.max_notification_id() or 0
+    progress = Progress(f"{app.service} stream", total, out)
+    stop = asyncio.Event()
+    task = asyncio.create_task(Relay(settings, app).run(stop))  # or the running service's relay, whichever leads
+    try:
+        while progress.done < total:
+            await asyncio.sleep(0.2)
+            try:
+                count = (await js.stream_info(name)).state.messages
+            except NotFoundError:
+                continue
+            progress.advance(count - progress.done)
+    finally:
+        stop.set()
+        await task
+    return progress.finish()
+
+
+# --- a scratch database beside the live one ------------------------------------------------------------------
+
+
+async def _scratch_database(url: str, service: str) -> str:
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_replay_{service}"[:63]
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _drop_database(url: str, scratch_url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(scratch_url).path.lstrip("/")}"')
+    finally:
+        await conn.close()

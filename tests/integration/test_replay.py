@@ -1,0 +1,101 @@
+"""`dudao replay` (issue 9): read models rebuilt beside the live ones while the service answers, then switched; the
+stream refilled from the event store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import nats
+import psycopg
+import pytest
+
+from dudao import bus
+from services.registry.app import PARTS
+from tests.conftest import eventually
+from tests.integration.test_registry_places import school
+from tests.integration.test_relay import assert_each_event_once_in_order
+
+pytestmark = pytest.mark.integration
+
+DIRECTORY = next(p for p in PARTS.projections if p.name == "directory")
+
+
+def replay(settings, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url, "DUDAO_JURISDICTION": "500120"}
+    return subprocess.run([sys.executable, "-m", "dudao.cli", "replay", "registry", *args], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def tables(settings) -> dict[str, list[tuple]]:
+    """Every row of the directory read model's tables, in a fixed order."""
+    with psycopg.connect(settings.database_url) as conn:
+        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM registry."{t}"').fetchall())) for t in DIRECTORY.tables}
+
+
+def schools_projected(client, count: int) -> bool:
+    return len(client.get("/v1/schools", params={"limit": 200}).json()["items"]) == count
+
+
+def test_a_rebuild_equals_the_live_read_model_and_reads_go_on_meanwhile(registry, token, settings):
+    with registry.client(token()) as client:
+        ids = [school(client, f"璧山区第{i}小学") for i in range(12)]
+        client.post(f"/v1/schools/{ids[0]}/enrolment", json={"year": 2026, "enrolment": 900})
+        eventually(lambda: schools_projected(client, 12), what="the schools projected")
+        before = eventually(lambda: (t := tables(settings)) and t, what="the tables")
+        with psycopg.connect(settings.database_url) as conn:  # a read model gone wrong: what the rebuild must mend
+            conn.execute("UPDATE registry.school_directory SET name = '走样的名字'")
+
+        rebuilt = replay(settings, "--projection", "directory")
+        assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+        assert schools_projected(client, 12)  # the service answers from the switched tables
+    assert "registry directory" in rebuilt.stdout and "events in" in rebuilt.stdout
+    assert "1 read model(s) rebuilt from" in rebuilt.stdout
+    assert tables(settings) == before
+
+
+def test_writes_during_a_rebuild_are_in_the_switched_tables_once(registry, token, settings):
+    with registry.client(token()) as client:
+        for i in range(10):
+            school(client, f"璧山区第{i}中学")
+        eventually(lambda: schools_projected(client, 10), what="the first schools")
+        env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url, "DUDAO_JURISDICTION": "500120"}
+        running = subprocess.Popen([sys.executable, "-m", "dudao.cli", "replay", "registry"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for i in range(10, 25):
+            school(client, f"璧山区第{i}中学")
+        out, err = running.communicate(timeout=120)
+        assert running.returncode == 0, err[-3000:]
+        names = eventually(
+            lambda: len(r := client.get("/v1/schools", params={"limit": 200}).json()["items"]) >= 25 and [s["name"] for s in r],
+            what="every school after the switch",
+        )  # fmt: skip
+    assert sorted(names) == sorted(f"璧山区第{i}中学" for i in range(25))  # each once
+    assert "read model(s) rebuilt" in out
+
+
+def test_an_unknown_read_model_is_named_with_the_choices(settings):
+    refused = replay(settings, "--projection", "nope")
+    assert refused.returncode != 0 and "has no read model nope; it has directory" in refused.stderr
+
+
+async def _delete(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().delete_stream(bus.stream_name("registry"))
+    finally:
+        await nc.close()
+
+
+def test_the_stream_is_refilled_from_the_event_store_each_event_once_in_order(registry, token, settings):
+    with registry.client(token()) as client:
+        for i in range(15):
+            school(client, f"璧山区第{i}幼儿园")
+        eventually(lambda: schools_projected(client, 15), what="the schools")
+    asyncio.run(_delete(settings.nats_url))
+    refilled = replay(settings, "--stream")
+    assert refilled.returncode == 0, refilled.stderr[-3000:]
+    assert "registry stream" in refilled.stdout and "events in" in refilled.stdout
+    assert_each_event_once_in_order(settings)
