@@ -17,6 +17,7 @@ HEADER_EVENT_TYPE = "Dudao-Event-Type"
 HEADER_NOTIFICATION_ID = "Dudao-Notification-Id"
 HEADER_ORIGIN = "Dudao-Origin"
 HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_CHAIN = "Dudao-Chain"  # the event's link in its origin's hash chain (decision 017)
 
 
 def stream_name(service: str) -> str:

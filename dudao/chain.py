@@ -6,7 +6,10 @@ written by a trigger in the same transaction as the event, so no event is ever w
 `dudao audit verify` recomputes the chain from the events and names the first event whose link does not match: an
 event altered, removed or slipped in behind the service's back breaks the chain there and after.
 
-Decision 017 says why a trigger, and what is still missing (sending the links upward).
+The relay sends each event's link with it (`Dudao-Chain`), so an upper instance holds, in its view stream, the
+head of each lower instance's chain as it was when the events crossed: `dudao audit heads` prints them there, and
+`dudao audit verify SERVICE --expect N=LINK` at the lower instance checks its chain still passes through them. A
+history rewritten with its links recomputed is consistent in itself, but no longer meets the heads held above.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from uuid import UUID
 
 import psycopg
 from psycopg.sql import SQL, Identifier
+
+from dudao import bus
 
 GENESIS = bytes(32)
 TABLE = "event_chain"
@@ -92,25 +97,44 @@ class Verdict:
         return self.broken_at is None
 
 
-def check(rows: Iterable[tuple], links: dict[int, bytes], service: str) -> Verdict:
-    """Walk the events in notification order against the stored links; the first mismatch, if any."""
-    link, checked = GENESIS, 0
+def check(rows: Iterable[tuple], links: dict[int, bytes], service: str, expect: dict[int, bytes] | None = None) -> Verdict:
+    """Walk the events in notification order against the stored links (and the expected ones); the first mismatch."""
+    link, checked, expect = GENESIS, 0, dict(expect or {})
     for notification_id, aggregate_id, version, topic, state in rows:
         link = next_link(link, notification_id, aggregate_id, version, topic, state)
+        if notification_id in expect and expect.pop(notification_id) != link:
+            return Verdict(service, checked, notification_id, "the chain no longer passes through the head held above")
         stored = links.pop(notification_id, None)
         if stored is None:
             return Verdict(service, checked, notification_id, "the event has no link: it was slipped in")
         if bytes(stored) != link:
             return Verdict(service, checked, notification_id, "the event or one before it differs from what was linked")
         checked += 1
-    if links:
-        missing = min(links)
+    if links or expect:
+        missing = min([*links, *expect])
         return Verdict(service, checked, missing, "a linked event is missing: it was removed")
     return Verdict(service, checked, None)
 
 
-def verify(database_url: str, service: str, events_table: str, out: TextIO = sys.stdout) -> Verdict:
-    """Recompute the chain of `service` and compare it with the stored links."""
+async def heads(js, service: str, own: str) -> list[tuple[str, int, str]]:
+    """(origin, notification id, link) of the last event each other instance's `service` sent here, read from this
+    instance's view stream."""
+    stream = bus.view_stream(service)
+    info = await js.stream_info(stream, subjects_filter=bus.service_subjects(service))
+    codes = sorted({subject.split(".")[1] for subject in (info.state.subjects or {})} - {own})
+    found = []
+    for code in codes:
+        last = await js.get_last_msg(stream, bus.service_subjects(service, code))
+        headers = last.headers or {}
+        if bus.HEADER_CHAIN in headers:
+            found.append((bus.origin(code, service), int(headers[bus.HEADER_NOTIFICATION_ID]), headers[bus.HEADER_CHAIN]))
+    return found
+
+
+def verify(database_url: str, service: str, events_table: str, out: TextIO = sys.stdout,
+           expect: dict[int, bytes] | None = None) -> Verdict:  # fmt: skip
+    """Recompute the chain of `service` and compare it with the stored links, and with the links `expect`ed at some
+    notifications (heads an upper instance holds)."""
     names = {"schema": Identifier(service), "chain": Identifier(TABLE), "events": Identifier(events_table)}
     with psycopg.connect(database_url) as conn:
         links = dict(conn.execute(SQL("SELECT notification_id, link FROM {schema}.{chain}").format(**names)).fetchall())
@@ -119,7 +143,7 @@ def verify(database_url: str, service: str, events_table: str, out: TextIO = sys
                 SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{events}"
                     " ORDER BY notification_id").format(**names)
             )  # fmt: skip
-            verdict = check(cursor, links, service)
+            verdict = check(cursor, links, service, expect or {})
     if verdict.intact:
         print(f"{service}: {verdict.checked:,} events, chain intact", file=out)
     else:

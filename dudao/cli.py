@@ -283,9 +283,33 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
     from dudao import chain
 
     settings = Settings.from_env()
-    verdicts = [chain.verify(settings.database_url, s, f"{s}_events") for s in (args.service or RUNNING)]
+    expect = {}
+    for item in args.expect or []:
+        number, _, link = item.partition("=")
+        try:
+            expect[int(number)] = bytes.fromhex(link)
+        except ValueError:
+            raise SystemExit(f"--expect takes NOTIFICATION=LINK as `dudao audit heads` prints them, not {item!r}") from None
+    verdicts = [chain.verify(settings.database_url, s, f"{s}_events", expect=expect) for s in (args.service or RUNNING)]
     if not all(v.intact for v in verdicts):
         raise SystemExit(1)
+
+
+def cmd_audit_heads(args: argparse.Namespace) -> None:
+    """On an upper instance: the head of each lower instance's hash chain, as its events brought them."""
+    from dudao import chain
+
+    settings = Settings.from_env()
+
+    async def run() -> list[tuple[str, int, str]]:
+        nc = await bus.connect(settings.nats_url, "dudao-audit-heads")
+        try:
+            return [h for s in (args.service or RUNNING) for h in await chain.heads(nc.jetstream(), s, settings.jurisdiction)]
+        finally:
+            await nc.close()
+
+    for origin, number, link in asyncio.run(run()):
+        print(f"{origin:<24} {number}={link}")
 
 
 def _with_env(settings: Settings, env: dict[str, str]) -> Settings:
@@ -333,7 +357,11 @@ def main(argv: list[str] | None = None) -> None:
     audit = p.add_subparsers(dest="audit_command", required=True)
     p = audit.add_parser("verify", help="recompute each service's hash chain and name the first broken link")
     p.add_argument("service", nargs="*", help=" | ".join(RUNNING) + " (default: all)")
+    p.add_argument("--expect", action="append", help="NOTIFICATION=LINK: a head the upper instance holds (repeatable)")
     p.set_defaults(func=cmd_audit_verify)
+    p = audit.add_parser("heads", help="on an upper instance: the head of each lower instance's chain, as it arrived")
+    p.add_argument("service", nargs="*", help=" | ".join(RUNNING) + " (default: all)")
+    p.set_defaults(func=cmd_audit_heads)
 
     p = sub.add_parser("serve", help="run one service (or the gateway) with its relay and consumers")
     p.add_argument("name", help="gateway | " + " | ".join(RUNNING))

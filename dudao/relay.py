@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
-from dudao import bus, leadership, links, telemetry
+from dudao import bus, chain, leadership, links, telemetry
 from dudao.config import Settings
 from dudao.events import dumps
 from dudao.links import Crossings
@@ -68,6 +68,7 @@ class Relay:
     async def _relay(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")
         listener = await self._listen()
+        links_db = await self._links_connection()
         try:
             js = nc.jetstream(timeout=5)
             position: int | None = None
@@ -86,7 +87,7 @@ class Relay:
                         if not await self._stream_exists(js):  # deleted (`dudao replay --stream`): refill it
                             position = None
                         continue
-                    position = await self._publish(js, notifications)
+                    position = await self._publish(js, notifications, await self._links(links_db, notifications))
                     backoff = 0.2
                 except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: re-read the position and retry
                     log.warning("relay %s: %s; retrying in %.1fs", self.service, e, backoff)
@@ -96,6 +97,8 @@ class Relay:
         finally:
             if listener is not None:
                 await listener.close()
+            if links_db is not None:
+                await links_db.close()
             await nc.close()
 
     async def _stream_exists(self, js: JetStreamContext) -> bool:
@@ -113,7 +116,28 @@ class Relay:
             return 0
         return int((last.headers or {})[bus.HEADER_NOTIFICATION_ID])
 
-    async def _publish(self, js: JetStreamContext, notifications: Sequence[Notification]) -> int:
+    async def _links_connection(self) -> asyncpg.Connection | None:
+        try:
+            return await asyncpg.connect(self.settings.database_url)
+        except (OSError, asyncpg.PostgresError) as e:
+            log.warning("relay %s sends no chain links: %s", self.service, e)
+            return None
+
+    async def _links(self, db: asyncpg.Connection | None, notifications: Sequence[Notification]) -> dict[int, str]:
+        """The batch's links in the hash chain (decision 017), to travel with the events; none if unreadable."""
+        if db is None:
+            return {}
+        try:
+            rows = await db.fetch(
+                f'SELECT notification_id, link FROM "{self.service}".{chain.TABLE} WHERE notification_id BETWEEN $1 AND $2',
+                notifications[0].id, notifications[-1].id,
+            )  # fmt: skip
+        except asyncpg.PostgresError as e:
+            log.warning("relay %s: no chain links for this batch: %s", self.service, e)
+            return {}
+        return {r["notification_id"]: bytes(r["link"]).hex() for r in rows}
+
+    async def _publish(self, js: JetStreamContext, notifications: Sequence[Notification], chain_links: dict[int, str]) -> int:
         """Publish a batch in order, each message acked before the next is sent; the last notification id."""
         for n in notifications:
             state, envelope = event_state(self.app, n)
@@ -131,6 +155,8 @@ class Relay:
                 bus.HEADER_NOTIFICATION_ID: str(n.id),
                 bus.HEADER_ORIGIN: bus.origin(self.jurisdiction, self.service),
             }
+            if n.id in chain_links:
+                headers[bus.HEADER_CHAIN] = chain_links[n.id]
             with trace.use_span(span):
                 headers.update(telemetry.current_trace_headers())
             body = {

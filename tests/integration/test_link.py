@@ -13,7 +13,7 @@ import nats
 import psycopg
 import pytest
 
-from dudao import bus
+from dudao import bus, chain
 from dudao.servers import LocalNats, free_port
 from services.registry.app import build as build_registry
 from tests.conftest import _fresh_database, eventually
@@ -261,3 +261,43 @@ def test_a_countys_issued_report_and_its_case_roll_up_and_the_city_opens_no_seco
     # The case was opened below; the city's own reaction left the county's report alone.
     with psycopg.connect(at_city.database_url) as conn:
         assert conn.execute("SELECT count(*) FROM accountability.accountability_events").fetchone()[0] == 0
+
+
+def test_the_city_holds_the_heads_of_the_countys_chain_and_a_rewritten_history_misses_them(linked, settings, serve, token, postgres):
+    city, county = linked
+    registry = serve(build_registry(replace(settings, jurisdiction=COUNTY, nats_url=county.url, upper=CITY)))
+    with registry.client(token(jur=COUNTY)) as client:
+        for i in range(3):
+            school(client, f"东川区第{i}中学", jur=COUNTY)
+    link(city, COUNTY)
+    env = os.environ | {"NATS_URL": city.url, "DUDAO_JURISDICTION": CITY}
+
+    def heads() -> str:
+        done = subprocess.run([sys.executable, "-m", "dudao.cli", "audit", "heads", "registry"], env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        return done.stdout
+
+    last = recorded(settings)
+    head = eventually(lambda: (out := heads()) and f"{COUNTY}:registry" in out and f" {last}=" in out and out, what="the head")
+    expected = head.split()[-1]  # NOTIFICATION=LINK
+
+    def verify() -> subprocess.CompletedProcess:
+        county_env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": county.url}
+        return subprocess.run([sys.executable, "-m", "dudao.cli", "audit", "verify", "registry", "--expect", expected],
+                              env=county_env, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    assert verify().returncode == 0
+    # The county's owner rewrites an event and, to cover it, every link after it: consistent in itself ...
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE registry.registry_events SET state = state || ' '::bytea WHERE notification_id = 2")
+        rows = conn.execute("SELECT notification_id, originator_id, originator_version, topic, state FROM registry.registry_events"
+                            " ORDER BY notification_id").fetchall()  # fmt: skip
+        link_ = chain.GENESIS
+        for row in rows:
+            link_ = chain.next_link(link_, *row)
+            conn.execute("UPDATE registry.event_chain SET link = %s WHERE notification_id = %s", (link_, row[0]))
+    alone = subprocess.run([sys.executable, "-m", "dudao.cli", "audit", "verify", "registry"], capture_output=True, text=True,
+                           env=os.environ | {"DATABASE_URL": settings.database_url}, timeout=60)  # fmt: skip
+    assert alone.returncode == 0  # ... so the chain alone cannot tell
+    caught = verify()
+    assert caught.returncode == 1 and f"chain broken at notification {last}" in caught.stdout  # the head held above can
