@@ -53,8 +53,9 @@ class Subscriber:
                 continue
             return message
 
-    def next(self, timeout: float = 10) -> dict:
-        """The next update's data; fails on an error or after `timeout` seconds."""
+    def next(self, timeout: float = 30) -> dict:
+        """The next update's data; fails on an error or after `timeout` seconds (generous: the first update after the
+        gateway starts waits for its first calls to the services, slow on a loaded 2-core machine)."""
         message = self.receive(timeout)
         assert message["type"] == "next" and not message["payload"].get("errors"), message
         return message["payload"]["data"]
