@@ -213,6 +213,22 @@ def _verified(info: strawberry.Info, token: str) -> Principal:
         raise problem(e) from None
 
 
+async def _look_up(
+    app: Any, token: str, kind: str, aggregate_id: str, loaders: Loaders, attempts: int = 3
+) -> tuple[Any, Loaders]:  # fmt: skip
+    """The case or activity a change is about, asked as the caller; a service that is slow or away is asked again
+    (with fresh loaders, which do not keep the failure) before the change is given up."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await (loaders.cases if kind == CASES else loaders.activities).load(aggregate_id), loaders
+        except GraphQLError as e:
+            log.warning("live: %s %s not resolved (attempt %d of %d): %s", kind, aggregate_id, attempt, attempts, e.message)
+            if attempt < attempts:
+                await asyncio.sleep(0.5 * attempt)
+                loaders = Loaders(app.state.subgraphs, token)
+    return None, loaders
+
+
 async def _changes(info: strawberry.Info, kind: str, jurisdiction: str | None) -> AsyncIterator[Change]:
     """The changes of `kind` the caller may see in the asked jurisdiction's subtree, each with fresh DataLoaders."""
     token = _token_of(info)
@@ -225,11 +241,7 @@ async def _changes(info: strawberry.Info, kind: str, jurisdiction: str | None) -
             _verified(info, token)  # a subscription lasts no longer than its token
             loaders = Loaders(app.state.subgraphs, token)
             if change.jurisdiction is None:  # the event does not say where: ask the service, as the caller
-                try:
-                    found = await (loaders.cases if kind == CASES else loaders.activities).load(change.aggregate_id)
-                except GraphQLError as e:
-                    log.warning("live: %s %s not resolved: %s", kind, change.aggregate_id, e.message)
-                    continue
+                found, loaders = await _look_up(app, token, kind, change.aggregate_id, loaders)
                 if found is None:
                     continue
                 feed.remember(change.aggregate_id, found.jurisdiction_code)
