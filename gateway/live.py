@@ -216,16 +216,18 @@ def _verified(info: strawberry.Info, token: str) -> Principal:
 async def _look_up(
     app: Any, token: str, kind: str, aggregate_id: str, loaders: Loaders, attempts: int = 3
 ) -> tuple[Any, Loaders]:  # fmt: skip
-    """The case or activity a change is about, asked as the caller; a service that is slow or away is asked again
-    (with fresh loaders, which do not keep the failure) before the change is given up."""
+    """The case or activity a change is about, asked as the caller. A service that is slow or away, or whose read
+    model has not caught up yet, is asked again (with fresh loaders, which keep nothing) before the change is given up."""
     for attempt in range(1, attempts + 1):
         try:
-            return await (loaders.cases if kind == CASES else loaders.activities).load(aggregate_id), loaders
+            found = await (loaders.cases if kind == CASES else loaders.activities).load(aggregate_id)
+            if found is not None:
+                return found, loaders
         except GraphQLError as e:
             log.warning("live: %s %s not resolved (attempt %d of %d): %s", kind, aggregate_id, attempt, attempts, e.message)
-            if attempt < attempts:
-                await asyncio.sleep(0.5 * attempt)
-                loaders = Loaders(app.state.subgraphs, token)
+        if attempt < attempts:
+            await asyncio.sleep(0.5 * attempt)
+            loaders = Loaders(app.state.subgraphs, token)
     return None, loaders
 
 

@@ -106,6 +106,7 @@ def test_an_activity_change_reaches_a_subscriber_in_its_jurisdiction_with_the_ac
     planned = activity(target_id="s-11", title="青岚小学秋季经常性督导")
     with inspection.client(token()) as client:  # planned before the gateway starts: the feed never saw where it is
         location = client.post("/v1/activities", json=planned).headers["Location"]
+        eventually(lambda: client.get(location).status_code == 200, what="the activity in the read model")
     gateway = start_gateway(settings, serve, inspection=inspection)
     here = subscriber(gateway, token(jur="500120")).subscribe(ACTIVITY_UPDATES)
     sibling = subscriber(gateway, token(jur="500110")).subscribe(ACTIVITY_UPDATES)
