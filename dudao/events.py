@@ -10,6 +10,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from dudao.personal import Sealed
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -83,6 +85,8 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, Sealed):  # personal data leaves an aggregate only as its ciphertext (decision 019)
+        return value.as_dict()
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime | date):

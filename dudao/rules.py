@@ -68,3 +68,31 @@ def flag(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{field} must be true or false", field=field, rule="boolean")
     return value
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def resident_id(value: str, field: str = "id_number") -> str:
+    """A resident ID number (公民身份号码, GB 11643-1999): 17 digits, a valid birth date, and its check character."""
+    from datetime import date  # only here: the rest of this module knows no dates
+
+    value = value.strip().upper()
+    if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+        raise InvalidInput(f"{field} must be 18 characters: 17 digits and a digit or X", field=field, rule="id_number_format")
+    try:
+        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise InvalidInput(f"{field} holds no valid birth date (characters 7 to 14)", field=field, rule="id_number_birth_date") from None
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(value, _ID_WEIGHTS, strict=False)) % 11]
+    if value[17] != check:
+        raise InvalidInput(f"{field} fails its check character (GB 11643); check the number", field=field, rule="id_number_checksum")
+    return value
+
+
+def mobile(value: str, field: str = "mobile") -> str:
+    """A mainland mobile number: 11 digits starting 13 to 19 (a +86 prefix is dropped)."""
+    digits = value.strip().replace(" ", "").replace("-", "").removeprefix("+86")
+    if len(digits) != 11 or not digits.isdigit() or digits[:2] < "13":
+        raise InvalidInput(f"{field} must be an 11-digit mobile number starting 13 to 19", field=field, rule="mobile_format")
+    return digits

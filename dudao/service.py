@@ -154,7 +154,7 @@ async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
 
 def create_app(parts: ServiceParts, settings: Settings, routers: list, title: str) -> FastAPI:
     """A service's FastAPI app: problem+json errors, tracing, auth, read pool, and (optionally) its workers."""
-    from dudao import audit  # it builds on this module
+    from dudao import audit, erasure  # they build on this module
 
     telemetry.setup(parts.name)
     owner = settings
@@ -184,7 +184,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
     app.state.clock = Clock()  # deadlines and restrictions read the time here; tests move it
     app.state.verifier = TokenVerifier(settings)
     errors.install(app)
-    for router in [*routers, audit.router]:
+    for router in [*routers, audit.router, erasure.router]:
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

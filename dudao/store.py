@@ -25,6 +25,7 @@ from dudao import chain
 from dudao.config import Settings
 from dudao.errors import Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
+from dudao.personal import PersonKeys, SealedAsDict
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -66,10 +67,14 @@ class ServiceApplication(Application[UUID]):
         super().__init__(env=settings.eventsourcing_env(self.service))
         if settings.create_tables:  # as the owner: each event is linked into the hash chain as it is stored
             chain.install(settings.database_url, self.service, self.recorder.events_table_name)  # type: ignore[attr-defined]
+        # The keys that seal personal data: deleted when a person is erased (decision 019).
+        self.keys = PersonKeys(self.recorder.datastore, self.service, settings.jurisdiction)  # type: ignore[attr-defined]
+        self.keys.ensure()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        transcoder.register(SealedAsDict())
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder: reactions commit their new events together with the upstream position.

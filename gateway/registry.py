@@ -241,7 +241,7 @@ async def inspectors_page(info: strawberry.Info, first: int, **filters: Any) -> 
 class MemberUnit:
     name: str
     contact_person: str
-    contact_phone: str
+    contact_phone: str | None = strawberry.field(description="sealed per person; [已删除] once erased")
 
 
 @strawberry.type

@@ -160,8 +160,8 @@ class MemberUnitActivity(BaseModel):
     profile_version: str
 
 
-def _committee_read(committee) -> CommitteeRead:
-    members = {k: getattr(committee, k) for k in ("director", "deputies", "member_units", "office", "chief_inspector", "deputy_chief_inspectors")}
+def _committee_read(request: Request, committee) -> CommitteeRead:
+    members = registry(request).revealed_members(committee)
     return CommitteeRead(
         jurisdiction=committee.jurisdiction, jurisdiction_name=divisions.name_of(committee.jurisdiction),
         members=members, version=committee.version,
@@ -178,7 +178,7 @@ def constitute_committee(code: str, body: CommitteeWrite, request: Request, resp
         envelope=command_envelope(request, principal, body),
     )  # fmt: skip
     set_etag(response, committee.version)
-    return _committee_read(committee)
+    return _committee_read(request, committee)
 
 
 @router.post("/committees/{code}/meetings", response_model=CommitteeRead, tags=["committees"])
@@ -190,7 +190,7 @@ def record_meeting(code: str, body: MeetingCreate, request: Request, response: R
         lambda c: c.record_meeting(**body.model_dump()),
     )  # fmt: skip
     set_etag(response, committee.version)
-    return _committee_read(committee)
+    return _committee_read(request, committee)
 
 
 @router.post("/committees/{code}/participation", response_model=CommitteeRead, tags=["committees"])
@@ -202,7 +202,7 @@ def record_participation(code: str, body: ParticipationCreate, request: Request,
         lambda c: c.record_participation(**body.model_dump()),
     )  # fmt: skip
     set_etag(response, committee.version)
-    return _committee_read(committee)
+    return _committee_read(request, committee)
 
 
 @router.get("/committees/short-of-meetings", response_model=list[MeetingCount], tags=["committees"])
@@ -244,7 +244,7 @@ async def inactive_member_units(
 async def read_committee(code: str, request: Request, response: Response, principal: Reader) -> CommitteeRead:
     check_scope(principal, scope(principal, code))
     async with request.app.state.pool.acquire() as conn:
-        row = await places.committee(conn, code)
+        row = await places.committee(conn, code, request.app.state.settings.jurisdiction)
     if row is None:
         raise NotFound(f"{code} has no committee yet", field="code")
     set_etag(response, row["version"])

@@ -9,6 +9,7 @@ from typing import Any
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
 from services.registry.domain import Committee, committee_id
+from services.registry.domain.committee import MEMBER_FIELDS
 
 
 class CommitteeCommands(ServiceApplication):
@@ -16,13 +17,27 @@ class CommitteeCommands(ServiceApplication):
         self, *, jurisdiction: str, members: dict[str, Any], now: datetime, expected_version: int | None,
         envelope: Envelope,
     ) -> Committee:  # fmt: skip
-        """One committee per jurisdiction: the first call constitutes it, later ones change its make-up."""
+        """One committee per jurisdiction: the first call constitutes it, later ones change its make-up.
+
+        Each member unit's contact phone is sealed with a key of its own (decision 019), so that the contact's number
+        can be erased; the person is named `committee:<code>:<unit>`.
+        """
+        members = {**members, "member_units": [
+            {**u, "contact_phone": self.keys.seal(f"committee:{jurisdiction}:{u['name']}", jurisdiction, u["contact_phone"])}
+            for u in members.get("member_units", [])
+        ]}  # fmt: skip
         if not self.exists(committee_id(jurisdiction)):
             return self.save_new(Committee.constitute(jurisdiction=jurisdiction, members=members, now=now), envelope)
         return self.change(
             committee_id(jurisdiction), Committee, expected_version, envelope,
             lambda c: c.change_composition(members=members, now=now),
         )  # fmt: skip
+
+    def revealed_members(self, committee: Committee) -> dict[str, Any]:
+        """The committee's make-up with the contact phones in plain, as far as their keys still exist (else ERASED)."""
+        members = {k: getattr(committee, k) for k in MEMBER_FIELDS}
+        members["member_units"] = [{**u, "contact_phone": self.keys.reveal(u["contact_phone"])} for u in committee.member_units]
+        return members
 
     def on_committee(
         self, jurisdiction: str, expected_version: int | None, envelope: Envelope, command: Callable[[Committee], None]

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from dudao import jurisdiction as divisions
+from dudao import rules
 from dudao.errors import InvalidInput
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
@@ -87,5 +88,24 @@ class InspectorCommands(ServiceApplication):
     ) -> Inspector:  # fmt: skip
         """Apply one lifecycle, training, assessment or tie command to an inspector."""
         return self.change(inspector_id, Inspector, expected_version, envelope, command, authorize)
+
+    def record_inspector_personal(
+        self, inspector_id: UUID, *, details: dict[str, str], now: datetime, expected_version: int | None,
+        envelope: Envelope, authorize: Authorize,
+    ) -> Inspector:  # fmt: skip
+        """Check, seal with the inspector's key and record private details; "" clears a field (decision 019)."""
+        checks = {"mobile": rules.mobile, "id_number": rules.resident_id, "home_address": rules.require_name}
+        plain = {f: checks[f](v, f) if v.strip() else None for f, v in details.items()}
+
+        def command(inspector: Inspector) -> None:
+            person = inspector.person()
+            sealed = {f: self.keys.seal(person, inspector.jurisdiction, v) for f, v in plain.items()}
+            inspector.record_personal(details=sealed, now=now)
+
+        return self.change(inspector_id, Inspector, expected_version, envelope, command, authorize)
+
+    def revealed(self, inspector: Inspector) -> dict[str, str]:
+        """The inspector's private details in plain, as far as their key still exists (else ERASED)."""
+        return {f: self.keys.reveal(v) for f, v in inspector.personal.items()}
 
 

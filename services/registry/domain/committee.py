@@ -12,6 +12,9 @@ from dudao.errors import InvalidInput
 from dudao.rules import RuleViolation, require_name
 
 
+MEMBER_FIELDS = ("director", "deputies", "member_units", "office", "chief_inspector", "deputy_chief_inspectors")
+
+
 def committee_id(code: str) -> UUID:
     """One committee per jurisdiction, so its id follows from the code."""
     return uuid5(NAMESPACE_URL, f"dudao:committee:{code}")

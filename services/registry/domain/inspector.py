@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
+from dudao.personal import Sealed
 from dudao.rules import RuleViolation, check_transition, require_name
 from services.registry.domain.stage import Stage
 from services.registry.domain.inspector_terms import (
@@ -16,6 +17,7 @@ from services.registry.domain.inspector_terms import (
 
 
 S = Status
+PERSONAL_FIELDS = ("mobile", "id_number", "home_address")  # sealed with the inspector's key, never in plain
 # Which states each lifecycle command may start from. A walk of this table is in the tests.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "appoint": frozenset({S.nominated}),
@@ -63,6 +65,7 @@ class Inspector(Aggregate):
         self.exit_review_open = False
         self.ties: dict[str, str] = {}
         self.exit_reason: ExitReason | None = None
+        self.personal: dict[str, Sealed] = {}
 
     @classmethod
     def nominate(
@@ -272,6 +275,24 @@ class Inspector(Aggregate):
     @event("TieWithdrawn")
     def _tie_withdrawn(self, unit_id: str, reason: str) -> None:
         del self.ties[unit_id]
+
+    # --- personal data (PIPL) -----------------------------------------------------------------------------
+
+    def record_personal(self, *, details: dict[str, Sealed | None], now: datetime) -> None:
+        """Private mobile, ID number and home address, sealed (dudao.personal); None clears a field, one left out stays."""
+        merged = {k: v for k, v in {**self.personal, **details}.items() if v is not None}
+        if unknown := set(merged) - set(PERSONAL_FIELDS):
+            raise InvalidInput(f"not a personal field: {', '.join(sorted(unknown))}", field="personal", rule="known_fields")
+        if merged != self.personal:
+            self._personal_recorded(details=merged, recorded_at=now)
+
+    @event("PersonalDetailsRecorded")
+    def _personal_recorded(self, details: dict[str, Sealed], recorded_at: datetime) -> None:
+        self.personal = dict(details)
+
+    def person(self) -> str:
+        """Whose personal data this is, as keys and erasures name it."""
+        return f"inspector:{self.id}"
 
     def has_tie_to(self, unit_id: str) -> bool:
         return unit_id in self.ties

@@ -104,7 +104,7 @@ class Query:
     async def committee(self, info: strawberry.Info, jurisdiction: str) -> Committee | None:
         code = scope_of(caller(info), jurisdiction)
         async with info.context["pool"].acquire() as conn:
-            row = await places.committee(conn, code)
+            row = await places.committee(conn, code, info.context["request"].app.state.settings.jurisdiction)
         return Committee.of(row) if row else None
 
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree in this instance.")

@@ -202,7 +202,7 @@ class Zone:
 class MemberUnit:
     name: str
     contact_person: str
-    contact_phone: str
+    contact_phone: str | None = strawberry.field(description="sealed per person; [已删除] once erased")
 
 
 @strawberry.type

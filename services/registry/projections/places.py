@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from dudao import jurisdiction
+from dudao.personal import reveal_all
 from dudao.consumer import InboundEvent
 from dudao.profiles import keep_profile
 
@@ -143,12 +144,15 @@ async def zones_by_id(conn: asyncpg.Connection, ids: list[str]) -> list[dict[str
     return [dict(r) for r in rows]
 
 
-async def committee(conn: asyncpg.Connection, code: str) -> dict[str, Any] | None:
+async def committee(conn: asyncpg.Connection, code: str, holder: str) -> dict[str, Any] | None:
+    """The committee of `code`, its member units' contact phones revealed with the keys this instance (`holder`) has."""
     row = await conn.fetchrow("SELECT jurisdiction, id, members, version FROM registry.committees WHERE jurisdiction = $1", code)
     if row is None:
         return None
     out = dict(row)
-    out["members"] = json.loads(out["members"])
+    out["members"] = members = json.loads(out["members"])
+    phones = await reveal_all(conn, "registry", holder, [u.get("contact_phone") for u in members["member_units"]])
+    members["member_units"] = [{**u, "contact_phone": p} for u, p in zip(members["member_units"], phones, strict=True)]
     return out
 
 

@@ -1,0 +1,168 @@
+"""Personal information (issue 9, PIPL): phone numbers, ID numbers and home addresses are sealed per person, so
+destroying a person's key makes their data unreadable for good, everywhere, without rewriting history (decision 019)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import psycopg
+import pytest
+
+from dudao import bus
+from dudao.personal import ERASED
+from tests.conftest import eventually
+from tests.integration.test_chain import verify
+
+pytestmark = pytest.mark.integration
+
+MOBILE, ID_NUMBER, ADDRESS = "13912345678", "500227199003071235", "重庆市璧山区璧城街道青杠路88号"
+PERSONAL = {"mobile": MOBILE, "id_number": ID_NUMBER, "home_address": ADDRESS}
+
+
+def nominate(client, name: str = "李明远", jur: str = "500120") -> str:
+    response = client.post("/v1/inspectors", json={"name": name, "jurisdiction": jur, "employment": "full_time"})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def record(client, inspector_id: str, body: dict) -> dict:
+    response = client.put(f"/v1/inspectors/{inspector_id}/personal", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def erase(client, person: str, reason: str = "本人申请删除(个人信息保护法第四十七条)"):
+    return client.post("/v1/personal-data/erasures", json={"person": person, "reason": reason})
+
+
+def audited(client, event_type: str, count: int = 1) -> list[dict]:
+    return eventually(
+        lambda: (items := client.get("/v1/audit", params={"event_type": event_type}).json()["items"]) and len(items) >= count and items,
+        what=f"{count} {event_type} in the audit",
+    )  # fmt: skip
+
+
+def database_text(settings) -> str:
+    """Everything the registry keeps in PostgreSQL, as text: every table, the event store's bytes included."""
+    with psycopg.connect(settings.database_url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'registry'").fetchall()]
+        parts = [str(row) for t in tables for row in conn.execute(f'SELECT t::text FROM registry."{t}" t').fetchall()]
+        parts += [bytes(s).decode("utf-8", "replace") for (s,) in conn.execute("SELECT state FROM registry.registry_events")]
+    return "\n".join(parts)
+
+
+async def _stream_text(url: str) -> str:
+    nc = await nats.connect(url)
+    try:
+        js, parts = nc.jetstream(), []
+        for stream in (bus.stream_name("registry"), bus.view_stream("registry")):
+            info = await js.stream_info(stream)
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                parts.append((await js.get_msg(stream, seq)).data.decode())
+        return "\n".join(parts)
+    finally:
+        await nc.close()
+
+
+def stored_events(settings) -> list[tuple[int, bytes]]:
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute("SELECT notification_id, state FROM registry.registry_events ORDER BY notification_id").fetchall()
+    return [(n, bytes(s)) for n, s in rows]
+
+
+def test_personal_details_are_sealed_in_every_store_and_readable_only_through_the_owner(registry, token, settings):
+    with registry.client(token()) as client:
+        inspector_id = nominate(client)
+        recorded = record(client, inspector_id, PERSONAL)
+        assert (recorded["mobile"], recorded["id_number"], recorded["home_address"]) == (MOBILE, ID_NUMBER, ADDRESS)
+        assert recorded["person"] == f"inspector:{inspector_id}" and recorded["erased"] == []
+        assert record(client, inspector_id, PERSONAL)["version"] == recorded["version"]  # the same again changes nothing
+        entry = audited(client, "Inspector.PersonalDetailsRecorded")[0]
+        assert entry["data"]["details"]["mobile"]["person"] == f"inspector:{inspector_id}"  # the audit names whose data
+
+    everywhere = database_text(settings) + asyncio.run(_stream_text(settings.nats_url))
+    for plain in (MOBILE, ID_NUMBER, ADDRESS):
+        assert plain not in everywhere  # not in events, read models, the audit, or either stream
+    with registry.client(token(role="reader")) as reader:
+        assert reader.get(f"/v1/inspectors/{inspector_id}/personal").status_code == 403
+    with registry.client(token(jur="500101")) as elsewhere:  # an admin of another district
+        assert elsewhere.get(f"/v1/inspectors/{inspector_id}/personal").status_code == 403
+
+
+def test_an_erasure_makes_the_data_unreadable_for_good_and_rewrites_no_history(registry, token, settings):
+    with registry.client(token(sub="officer")) as client:
+        inspector_id = nominate(client)
+        person = record(client, inspector_id, PERSONAL)["person"]
+        before = stored_events(settings)
+
+        erased = erase(client, person)
+        assert erased.status_code == 201, erased.text
+        assert (erased.json()["person"], erased.json()["keys_destroyed"]) == (person, 1)
+        after = client.get(f"/v1/inspectors/{inspector_id}/personal").json()
+        assert (after["mobile"], after["id_number"], after["home_address"]) == (ERASED, ERASED, ERASED)
+        assert after["erased"] == ["home_address", "id_number", "mobile"]
+
+        entry = audited(client, "Erasure.Recorded")[0]  # who erased whose data, and why
+        assert (entry["actor"], entry["data"]["person"]) == ("officer", person)
+        assert erase(client, person).json()["rule"] == "nothing_to_erase"  # nothing is left to erase
+
+        # A new number after the erasure is sealed with a new key; what was erased stays erased.
+        again = record(client, inspector_id, {"mobile": "13800001111"})
+        assert (again["mobile"], again["id_number"], again["erased"]) == ("13800001111", ERASED, ["home_address", "id_number"])
+
+    assert stored_events(settings)[: len(before)] == before  # every earlier event as it was, byte for byte
+    intact = verify(settings, "registry")
+    assert intact.returncode == 0 and "chain intact" in intact.stdout, intact.stdout + intact.stderr
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM registry.person_keys WHERE person = %s", (person,)).fetchone()[0] == 1
+
+
+def test_a_committee_contacts_phone_is_sealed_and_erased_on_its_own(registry, token, settings):
+    units = [
+        {"name": "区发展改革委", "contact_person": "王海", "contact_phone": "023-41401111"},
+        {"name": "区财政局", "contact_person": "陈静", "contact_phone": "13688880000"},
+    ]
+    body = {"director": "张副区长", "member_units": units, "office": "区政府教育督导室", "chief_inspector": "刘总督学"}
+    with registry.client(token()) as client:
+        constituted = client.put("/v1/committees/500120", json=body)
+        assert constituted.status_code == 200, constituted.text
+        assert [u["contact_phone"] for u in constituted.json()["members"]["member_units"]] == ["023-41401111", "13688880000"]
+        assert client.put("/v1/committees/500120", json=body).json()["version"] == 1  # resealed the same: no change
+
+        def phones() -> list[str] | None:
+            response = client.get("/v1/committees/500120")
+            return response.status_code == 200 and [u["contact_phone"] for u in response.json()["members"]["member_units"]]
+
+        assert eventually(phones, what="the committee read model") == ["023-41401111", "13688880000"]
+        assert "13688880000" not in database_text(settings)
+        assert erase(client, "committee:500120:区财政局").status_code == 201
+        assert phones() == ["023-41401111", ERASED]  # the read model was not touched: its copy is sealed too
+        graph = client.post("/graphql", json={"query": '{ committee(jurisdiction: "500120") { memberUnits { contactPhone } } }'})
+        assert [u["contactPhone"] for u in graph.json()["data"]["committee"]["memberUnits"]] == ["023-41401111", ERASED]
+
+
+def test_bad_personal_input_is_named_and_changes_nothing(registry, token):
+    with registry.client(token()) as client:
+        inspector_id = nominate(client)
+        version = client.get(f"/v1/inspectors/{inspector_id}/personal").json()["version"]
+        for body, field, rule in (
+            ({"id_number": "500227199003071234"}, "id_number", "id_number_checksum"),
+            ({"id_number": "500227199002301236"}, "id_number", "id_number_birth_date"),
+            ({"id_number": "5002271990"}, "id_number", "id_number_format"),
+            ({"mobile": "12345"}, "mobile", "mobile_format"),
+        ):
+            refused = client.put(f"/v1/inspectors/{inspector_id}/personal", json=body)
+            assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+            assert (refused.json()["field"], refused.json()["rule"]) == (field, rule), refused.text
+        assert client.put(f"/v1/inspectors/{inspector_id}/personal", json={"phone": MOBILE}).status_code == 422
+        assert client.get(f"/v1/inspectors/{inspector_id}/personal").json()["version"] == version
+        missing = erase(client, "inspector:00000000-0000-0000-0000-000000000000")
+        assert (missing.status_code, missing.json()["field"], missing.json()["rule"]) == (404, "person", "nothing_to_erase")
+        assert erase(client, f"inspector:{inspector_id}", reason="").status_code == 422
+    with registry.client(token()) as client:
+        person = record(client, inspector_id, {"mobile": MOBILE})["person"]
+    with registry.client(token(jur="500101")) as elsewhere:
+        assert erase(elsewhere, person).status_code == 403
+    with registry.client(token()) as client:
+        assert client.get(f"/v1/inspectors/{inspector_id}/personal").json()["mobile"] == MOBILE
