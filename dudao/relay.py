@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -67,8 +67,8 @@ class Relay:
 
     async def _relay(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")
-        listener = await self._listen()
-        links_db = await self._links_connection()
+        # The connection holding the lock also listens for new events and reads their chain links.
+        listening = await self._listen(lock)
         try:
             js = nc.jetstream(timeout=5)
             position: int | None = None
@@ -87,7 +87,7 @@ class Relay:
                         if not await self._stream_exists(js):  # deleted (`dudao replay --stream`): refill it
                             position = None
                         continue
-                    position = await self._publish(js, notifications, await self._links(links_db, notifications))
+                    position = await self._publish(js, notifications, await self._links(lock, notifications))
                     backoff = 0.2
                 except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: re-read the position and retry
                     log.warning("relay %s: %s; retrying in %.1fs", self.service, e, backoff)
@@ -95,10 +95,9 @@ class Relay:
                     await bus.wait_or_stop(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
-            if listener is not None:
-                await listener.close()
-            if links_db is not None:
-                await links_db.close()
+            if listening is not None and not lock.is_closed():
+                with contextlib.suppress(Exception):
+                    await lock.remove_listener(*listening)
             await nc.close()
 
     async def _stream_exists(self, js: JetStreamContext) -> bool:
@@ -116,17 +115,8 @@ class Relay:
             return 0
         return int((last.headers or {})[bus.HEADER_NOTIFICATION_ID])
 
-    async def _links_connection(self) -> asyncpg.Connection | None:
-        try:
-            return await asyncpg.connect(self.settings.database_url)
-        except (OSError, asyncpg.PostgresError) as e:
-            log.warning("relay %s sends no chain links: %s", self.service, e)
-            return None
-
-    async def _links(self, db: asyncpg.Connection | None, notifications: Sequence[Notification]) -> dict[int, str]:
+    async def _links(self, db: asyncpg.Connection, notifications: Sequence[Notification]) -> dict[int, str]:
         """The batch's links in the hash chain (decision 017), to travel with the events; none if unreadable."""
-        if db is None:
-            return {}
         try:
             rows = await db.fetch(
                 f'SELECT notification_id, link FROM "{self.service}".{chain.TABLE} WHERE notification_id BETWEEN $1 AND $2',
@@ -178,15 +168,15 @@ class Relay:
             self.published += 1
         return notifications[-1].id
 
-    async def _listen(self) -> asyncpg.Connection | None:
+    async def _listen(self, conn: asyncpg.Connection) -> tuple[str, Callable[..., None]] | None:
         """LISTEN for the store's NOTIFY so new events go out at once; polling covers a lost listener."""
         channel = getattr(self.app.recorder, "channel_name", None)
         if channel is None:
             return None
         try:
-            conn = await asyncpg.connect(self.settings.database_url)
-            await conn.add_listener(channel, lambda *_: self._wake.set())
-            return conn
+            wake = lambda *_: self._wake.set()  # noqa: E731
+            await conn.add_listener(channel, wake)
+            return channel, wake
         except (OSError, asyncpg.PostgresError) as e:
             log.warning("relay %s polls: LISTEN failed (%s)", self.service, e)
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import threading
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import asyncpg
 import nats
 import psycopg
 import pytest
@@ -19,6 +21,7 @@ from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao.events import Envelope
+from dudao.relay import Relay
 from services.registry.application import Registry
 from services.registry.domain import Ownership, Stage
 from tests.conftest import eventually
@@ -159,6 +162,37 @@ def test_two_relays_of_one_service_never_interleave_or_repeat(settings, applicat
         for relay in relays:
             relay.kill()
             relay.wait()
+    assert_each_event_once_in_order(settings)
+
+
+def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_when_it_goes(settings, application, caplog):
+    register_schools(application, 20)
+    key = f"dudao-relay:{settings.jurisdiction}:registry"
+
+    async def main() -> int:
+        holder = await asyncpg.connect(settings.database_url)  # the other replica
+        await holder.execute("SELECT pg_advisory_lock(hashtext($1))", key)
+        relay, stop = Relay(settings, application), asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            with caplog.at_level(logging.INFO, logger="dudao.leadership"):
+                for _ in range(300):
+                    if "another replica is working; standing by" in caplog.text:
+                        break
+                    await asyncio.sleep(0.05)
+            standing_by = (relay.published, await _stream_count(settings.nats_url))
+            await holder.close()  # the other replica is gone: its lock with it
+            for _ in range(600):
+                if relay.published == 20:
+                    break
+                await asyncio.sleep(0.05)
+            assert standing_by == (0, 0), "the relay published while another replica held the lock"
+            return relay.published
+        finally:
+            stop.set()
+            await task
+
+    assert asyncio.run(main()) == 20
     assert_each_event_once_in_order(settings)
 
 
