@@ -67,16 +67,11 @@ CREATE INDEX IF NOT EXISTS audit_at ON {schema}.audit (at);
 """
 
 
-async def ensure_table(pool: asyncpg.Pool, service: str) -> None:
-    async with pool.acquire() as conn:
-        await conn.execute(TABLE_SQL.format(schema=f'"{service}"'))
-
-
 def projection(service: str) -> Projection:
     """The audit read model of `service`: every event this instance recorded, in the order it recorded them."""
     return Projection(
         name=NAME, stream=bus.stream_name(service), filter_subject=bus.service_subjects(service), handler=_handler(service),
-        tables=(NAME,), version=VERSION, ordered=True,
+        tables=(NAME,), version=VERSION, ordered=True, ddl=TABLE_SQL.format(schema=f'"{service}"'),
     )  # fmt: skip
 
 

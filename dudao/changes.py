@@ -34,16 +34,11 @@ CREATE INDEX IF NOT EXISTS changes_position ON {schema}.changes (position);
 """
 
 
-async def ensure_table(pool: asyncpg.Pool, service: str) -> None:
-    async with pool.acquire() as conn:
-        await conn.execute(TABLE_SQL.format(schema=f'"{service}"'))
-
-
 def projection(service: str) -> Projection:
     """The change feed's read model of `service`, fed by every event the service's read models see."""
     return Projection(
         name=NAME, stream=bus.view_stream(service), filter_subject=bus.service_subjects(service), handler=_handler(service),
-        tables=(NAME,), version=VERSION, ordered=True,
+        tables=(NAME,), version=VERSION, ordered=True, ddl=TABLE_SQL.format(schema=f'"{service}"'),
     )  # fmt: skip
 
 

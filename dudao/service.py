@@ -48,6 +48,7 @@ class Projection:
     tables: tuple[str, ...] = ()
     version: int = 1
     ordered: bool = False  # events strictly in stream order, also after a retry, for readers that follow positions
+    ddl: str = ""  # CREATE ... IF NOT EXISTS for its tables, for the kernel's own read models (the service's: ensure_tables)
 
     def consumer_name(self, service: str) -> str:
         return f"{service}-{self.name}-v{self.version}"
@@ -127,8 +128,6 @@ class Workers:
 
 async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
     """Create the kernel's and the service's tables, first dropping those of projections whose version changed."""
-    from dudao import audit, changes  # they build on this module
-
     await consumer.ensure_tables(pool, parts.name)
     schema = f'"{parts.name}"'
     async with pool.acquire() as conn, conn.transaction():
@@ -148,8 +147,10 @@ async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
                 p.name, p.version,
             )  # fmt: skip
     await parts.ensure_tables(pool)
-    await changes.ensure_table(pool, parts.name)
-    await audit.ensure_table(pool, parts.name)
+    async with pool.acquire() as conn:
+        for p in projections_of(parts):
+            if p.ddl:
+                await conn.execute(p.ddl)
 
 
 def create_app(parts: ServiceParts, settings: Settings, routers: list, title: str) -> FastAPI:
