@@ -1,4 +1,4 @@
-"""The `dudao` command: up, link, serve, relay, consume, seed, import, token."""
+"""The `dudao` command: up, link, serve, relay, consume, seed, import, token (and replay, audit: dudao.cli_record)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from dudao import auth, bus, jurisdiction, links
+from dudao import auth, bus, cli_record, jurisdiction, links
 from dudao.config import Settings
 
 RUNNING = ("registry", "inspection", "accountability", "monitoring")
@@ -251,67 +251,6 @@ def cmd_link(args: argparse.Namespace) -> None:
         print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.view_stream(service)}")
 
 
-def cmd_replay(args: argparse.Namespace) -> None:
-    """Rebuild a service's read models beside the live ones and switch (or, with --stream, refill its stream)."""
-    from dudao import replay
-
-    settings = Settings.from_env()
-    parts = _service_module(args.service).PARTS
-
-    async def run() -> None:
-        nc = await bus.connect(settings.nats_url, f"dudao-replay-{args.service}")
-        try:
-            js = nc.jetstream(timeout=10)
-            if args.stream:
-                application = await asyncio.to_thread(parts.application, settings)
-                try:
-                    await replay.refill_stream(settings, application, js)
-                finally:
-                    application.close()
-                return
-            rebuilt = await replay.rebuild(settings, parts, js, args.projection or None)
-            print(f"{args.service}: {len(rebuilt)} read model(s) rebuilt from {sum(r.events for r in rebuilt):,} events"
-                  f"{'; ' + str(sum(r.failed for r in rebuilt)) + ' events could not be applied' if any(r.failed for r in rebuilt) else ''}")
-        finally:
-            await nc.close()
-
-    asyncio.run(run())
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> None:
-    """Recompute each service's hash chain; exit 1 naming the first broken link."""
-    from dudao import chain
-
-    settings = Settings.from_env()
-    expect = {}
-    for item in args.expect or []:
-        number, _, link = item.partition("=")
-        try:
-            expect[int(number)] = bytes.fromhex(link)
-        except ValueError:
-            raise SystemExit(f"--expect takes NOTIFICATION=LINK as `dudao audit heads` prints them, not {item!r}") from None
-    verdicts = [chain.verify(settings.database_url, s, f"{s}_events", expect=expect) for s in (args.service or RUNNING)]
-    if not all(v.intact for v in verdicts):
-        raise SystemExit(1)
-
-
-def cmd_audit_heads(args: argparse.Namespace) -> None:
-    """On an upper instance: the head of each lower instance's hash chain, as its events brought them."""
-    from dudao import chain
-
-    settings = Settings.from_env()
-
-    async def run() -> list[tuple[str, int, str]]:
-        nc = await bus.connect(settings.nats_url, "dudao-audit-heads")
-        try:
-            return [h for s in (args.service or RUNNING) for h in await chain.heads(nc.jetstream(), s, settings.jurisdiction)]
-        finally:
-            await nc.close()
-
-    for origin, number, link in asyncio.run(run()):
-        print(f"{origin:<24} {number}={link}")
-
-
 def _with_env(settings: Settings, env: dict[str, str]) -> Settings:
     return replace(settings, database_url=env["DATABASE_URL"], nats_url=env["NATS_URL"])
 
@@ -347,21 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("lower", nargs="+", help="division codes of the lower instances, e.g. 530113")
     p.set_defaults(func=cmd_link)
 
-    p = sub.add_parser("replay", help="rebuild a service's read models beside the live ones and switch, or refill its stream")
-    p.add_argument("service", help=" | ".join(RUNNING))
-    p.add_argument("--projection", action="append", help="only this read model (repeatable); default: all of them")
-    p.add_argument("--stream", action="store_true", help="refill the service's own stream from its event store")
-    p.set_defaults(func=cmd_replay)
-
-    p = sub.add_parser("audit", help="check the record")
-    audit = p.add_subparsers(dest="audit_command", required=True)
-    p = audit.add_parser("verify", help="recompute each service's hash chain and name the first broken link")
-    p.add_argument("service", nargs="*", help=" | ".join(RUNNING) + " (default: all)")
-    p.add_argument("--expect", action="append", help="NOTIFICATION=LINK: a head the upper instance holds (repeatable)")
-    p.set_defaults(func=cmd_audit_verify)
-    p = audit.add_parser("heads", help="on an upper instance: the head of each lower instance's chain, as it arrived")
-    p.add_argument("service", nargs="*", help=" | ".join(RUNNING) + " (default: all)")
-    p.set_defaults(func=cmd_audit_heads)
+    cli_record.add_commands(sub, services=RUNNING, parts_of=lambda name: _service_module(name).PARTS)
 
     p = sub.add_parser("serve", help="run one service (or the gateway) with its relay and consumers")
     p.add_argument("name", help="gateway | " + " | ".join(RUNNING))
