@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -109,3 +111,25 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         pass
+
+
+T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """`stop` was set before the awaited thing finished (it was cancelled)."""
+
+
+async def or_stop(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
+    """`awaitable`'s result, or `Stopped` as soon as `stop` is set (so a shutdown need not wait out a long poll)."""
+    work, stopping = asyncio.ensure_future(awaitable), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not work.done():
+        work.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, so never reported as lost
+        work.cancel()
+        raise Stopped
+    return work.result()
+

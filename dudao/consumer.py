@@ -251,9 +251,11 @@ class Consumer:
                 try:
                     if sub is None:
                         sub = await self._subscribe(js)
-                    msgs = await sub.fetch(self.batch, timeout=1)
+                    msgs = await bus.or_stop(sub.fetch(self.batch, timeout=1), stop)
                 except NatsTimeoutError:
                     continue
+                except bus.Stopped:
+                    break
                 except Exception as e:  # noqa: BLE001 - server restarting, stream not yet there: retry
                     log.warning("consumer %s: %s; retrying", self.name, e)
                     sub = None

@@ -150,6 +150,10 @@ class ServedApp:
         self.server.should_exit = True
         self.thread.join(timeout=30)
 
+    def begin_exit(self) -> None:
+        """Ask the app to stop without waiting (several stop together; `__exit__` then waits)."""
+        self.server.should_exit = True
+
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
@@ -165,6 +169,8 @@ def serve() -> Iterator[Callable[..., ServedApp]]:
         return served
 
     yield start
+    for served in started:
+        served.begin_exit()
     for served in reversed(started):
         served.__exit__(None, None, None)
 
