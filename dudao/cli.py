@@ -243,7 +243,8 @@ def cmd_link(args: argparse.Namespace) -> None:
         nc = await bus.connect(settings.nats_url, "dudao-link")
         try:
             js = nc.jetstream()
-            return [(lower, s, await links.link_lower(js, s, settings.jurisdiction, lower)) for lower in args.lower for s in RUNNING]
+            done = {s: await links.link_lowers(js, s, settings.jurisdiction, args.lower) for s in RUNNING}
+            return [(lower, s, done[s][i]) for i, lower in enumerate(args.lower) for s in RUNNING]
         finally:
             await nc.close()
 

@@ -71,17 +71,29 @@ async def ensure(js: JetStreamContext, service: str, jurisdiction: str, upper: s
     )  # fmt: skip
 
 
-async def link_lower(js: JetStreamContext, service: str, jurisdiction: str, lower: str) -> bool:
+async def link_lowers(js: JetStreamContext, service: str, jurisdiction: str, lowers: list[str]) -> list[bool]:
     """Have this instance's view stream (for its read models) and upward stream (to pass it on) source the lower
-    instance's upward stream of `service`. Idempotent; True when the source is new.
+    instances' upward streams of `service`. Idempotent; for each lower instance, whether its source is new.
+
+    All sources are added in one change of each stream: nats-server starts the sources a change adds, but one added
+    by a second change while the first is starting may wait for its retry (about 30 s).
 
     While the link is down the lower instance keeps its events; when it returns, JetStream resumes each source where
     it stopped. Consumers keep checkpoints by origin, so the renumbering that sourcing brings changes nothing for
     them (decision 002)."""
     await ensure(js, service, jurisdiction, upper=None)
-    new = await _ensure(js, bus.view_stream(service), [_from(UP, service, lower)])
-    await _ensure(js, crossing_stream(UP, service, jurisdiction), [_from(UP, service, lower)])
-    return new
+    sources = [_from(UP, service, lower) for lower in lowers]
+    kept = await _sources(js, bus.view_stream(service))
+    await _ensure(js, bus.view_stream(service), sources)
+    await _ensure(js, crossing_stream(UP, service, jurisdiction), sources)
+    return [not any(_same(s, k) for k in kept) for s in sources]
+
+
+async def _sources(js: JetStreamContext, name: str) -> list[StreamSource]:
+    try:
+        return list((await js.stream_info(name)).config.sources or [])
+    except NotFoundError:
+        return []
 
 
 async def _ensure(js: JetStreamContext, name: str, sources: list[StreamSource]) -> bool:

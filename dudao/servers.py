@@ -212,16 +212,18 @@ def _jetstream_ready(port: int) -> bool:
 class LocalNats:
     """A nats-server with JetStream on 127.0.0.1:port, storing streams under store_dir."""
 
-    def __init__(self, store_dir: Path, port: int, *, log: Path | None = None, server_name: str = "dudao",
+    def __init__(self, store_dir: Path, port: int, *, log: Path | None = None, server_name: str | None = None,
                  jetstream_domain: str | None = None, monitor_port: int | None = None, leaf_port: int | None = None,
                  upstream: str | None = None) -> None:
         """`leaf_port`: where lower instances' servers connect as leaf nodes; `upstream`: the upper instance's leaf
-        URL (nats-leaf://host:port) this server connects to. Linked servers need distinct JetStream domains."""
+        URL (nats-leaf://host:port) this server connects to. Linked servers need distinct JetStream domains, and
+        distinct server names (an upper server refuses a second leaf connection from a name it already has): by
+        default the name follows the domain."""
         self.store_dir = Path(store_dir).absolute()
         self.port = port
         self.log = Path(log).absolute() if log else self.store_dir.parent / f"{self.store_dir.name}.log"
         self.config = self.store_dir.parent / f"{self.store_dir.name}.conf"
-        self.server_name = server_name
+        self.server_name = server_name or (f"dudao-{jetstream_domain}" if jetstream_domain else "dudao")
         self.jetstream_domain = jetstream_domain
         self.monitor_port = monitor_port
         self.leaf_port, self.upstream = leaf_port, upstream
