@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -67,6 +68,13 @@ class Envelope:
             idempotency_key="",
             request_hash="",
         )
+
+    def also_hashing(self, value: Any) -> Envelope:
+        """The envelope with `value` folded into its request hash. For personal data: the route hashes the request
+        without it, the application folds in the sealed form, so no stored hash can be brute-forced back to a phone
+        number once the person's key is gone (decision 019)."""
+        folded = hashlib.sha256(f"{self.request_hash}\n".encode() + dumps(value)).hexdigest()
+        return replace(self, request_hash=folded)
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from dudao import auth, jurisdiction
+from dudao import auth, jurisdiction, rules
 from dudao.config import Settings
 from dudao.errors import InvalidInput, Unauthorized, Unavailable
 from dudao.sheets import Row, read_rows
@@ -20,7 +20,10 @@ from services.registry.domain import Employment, Focus, InspectorRole, Locality,
 
 SCHOOL_COLUMNS = ("学校代码", "学校名称", "区县代码", "学校类型", "办学性质", "城乡类型", "学生数")
 INSPECTOR_COLUMNS = ("督学编号", "姓名", "区县代码", "专兼职")
-INSPECTOR_OPTIONAL = ("督学类别", "督导类型", "学段", "学科", "公开联系方式")
+INSPECTOR_OPTIONAL = ("督学类别", "督导类型", "学段", "学科", "公开联系方式", "手机号码", "身份证号", "家庭住址")
+# Private details: checked here, sealed by the registry before they are recorded (decision 019).
+PERSONAL_COLUMNS = {"手机号码": ("mobile", rules.mobile), "身份证号": ("id_number", rules.resident_id),
+                    "家庭住址": ("home_address", rules.require_name)}  # fmt: skip
 
 MAX_ENROLMENT = 100_000
 MAX_TEXT = 200
@@ -136,6 +139,17 @@ class _Checker:
             self.fail(column, f"{long[0][:20]!r}… is longer than {MAX_TEXT} characters")
         return found
 
+    def personal(self, columns: dict[str, tuple[str, Callable[[str, str], str]]]) -> dict[str, str]:
+        """The private details a row has, each checked (the message never repeats the value)."""
+        found = {}
+        for column, (name, check) in columns.items():
+            if value := self.text(column, required=False):
+                try:
+                    found[name] = check(value, name)
+                except InvalidInput as e:
+                    self.fail(column, e.detail)
+        return found
+
     def unique(self, column: str, key: Any, seen: dict[Any, int], what: str) -> None:
         if key in seen:
             self.fail(column, f"{what} already appears in row {seen[key]}")
@@ -194,6 +208,8 @@ def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
             "subjects": check.names("学科"),
             "public_contact": check.text("公开联系方式", required=False) or None,
         }
+        if personal := check.personal(PERSONAL_COLUMNS):
+            body["personal"] = personal
         if InspectorRole.listed in body["roles"] and not row.cells.get("公开联系方式"):
             check.fail("公开联系方式", "a 挂牌督学 must have a public contact; the school's sign shows it")
         if number and body["jurisdiction"]:

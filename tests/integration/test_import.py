@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 from openpyxl import Workbook
 
@@ -114,6 +115,34 @@ def test_inspectors_import_with_their_roles_mapped(run_dudao, registry, token):
     assert set(by_name["王秀兰"]["roles"]) == {"government", "chief"}
     assert by_name["王秀兰"]["focus"] == "both"
     assert by_name["陈志刚"]["employment"] == "part_time"
+
+
+def test_inspectors_private_details_are_imported_sealed_and_a_bad_id_number_is_named(
+    run_dudao, registry, token, settings, tmp_path
+):
+    columns = "督学编号,姓名,区县代码,专兼职,手机号码,身份证号,家庭住址"
+    path = tmp_path / "private.csv"
+    path.write_text(f"{columns}\nBS-101,赵一鸣,500120,专职,139 1234 5678,11010519491231002x,璧山区璧城街道1号\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{columns}\nBS-102,钱二,500120,专职,,110105194912310021,\n", encoding="utf-8")
+
+    code, out = run_dudao("import", "inspectors", str(bad), "--dry-run")
+    assert code == 1 and "身份证号" in out and "check character" in out and "110105194912310021" not in out, out
+    code, out = run_dudao("import", "inspectors", str(path))
+    assert code == 0, out
+    code, out = run_dudao("import", "inspectors", str(path))
+    assert "0 new, 1 existing" in out, out  # a second run changes nothing
+
+    (inspector,) = listed(registry, token, "inspectors", 1)
+    with registry.client(token()) as client:
+        personal = client.get(f"/v1/inspectors/{inspector['id']}/personal").json()
+    assert (personal["mobile"], personal["id_number"], personal["home_address"]) == (
+        "13912345678", "11010519491231002X", "璧山区璧城街道1号",
+    )  # fmt: skip
+    assert personal["version"] == 2  # nominated and its details recorded, once
+    with psycopg.connect(settings.database_url) as conn:
+        states = b"".join(bytes(s) for (s,) in conn.execute("SELECT state FROM registry.registry_events"))
+    assert b"13912345678" not in states and b"11010519491231002X" not in states
 
 
 def test_without_a_token_the_importer_mints_one_for_the_rows_jurisdiction(registry, settings, monkeypatch, tmp_path):

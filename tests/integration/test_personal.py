@@ -4,13 +4,17 @@ destroying a person's key makes their data unreadable for good, everywhere, with
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 
 import nats
 import psycopg
 import pytest
 
 from dudao import bus
+from dudao.events import Envelope
 from dudao.personal import ERASED
+from services.registry.api.personal import PersonalWrite
 from tests.conftest import eventually
 from tests.integration.test_chain import verify
 
@@ -65,6 +69,20 @@ async def _stream_text(url: str) -> str:
         await nc.close()
 
 
+async def _recorded_on_the_wire(url: str, event_type: str) -> dict:
+    nc = await nats.connect(url)
+    try:
+        js, stream = nc.jetstream(), bus.stream_name("registry")
+        info = await js.stream_info(stream)
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(stream, seq)
+            if msg.headers[bus.HEADER_EVENT_TYPE] == event_type:
+                return json.loads(msg.data)
+        raise AssertionError(f"no {event_type} in {stream}")
+    finally:
+        await nc.close()
+
+
 def stored_events(settings) -> list[tuple[int, bytes]]:
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute("SELECT notification_id, state FROM registry.registry_events ORDER BY notification_id").fetchall()
@@ -84,6 +102,14 @@ def test_personal_details_are_sealed_in_every_store_and_readable_only_through_th
     everywhere = database_text(settings) + asyncio.run(_stream_text(settings.nats_url))
     for plain in (MOBILE, ID_NUMBER, ADDRESS):
         assert plain not in everywhere  # not in events, read models, the audit, or either stream
+    # Nor a request hash that a guess at the plain values could be checked against once the key is gone.
+    wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Inspector.PersonalDetailsRecorded"))
+    body = PersonalWrite(**PERSONAL).model_dump_json()
+    guess = hashlib.sha256(f"PUT /v1/inspectors/{inspector_id}/personal\n{body}".encode()).hexdigest()
+    stored = wire["envelope"]["request_hash"]
+    assert stored and guess != stored and Envelope.from_dict(wire["envelope"] | {"request_hash": guess}).also_hashing(
+        wire["data"]["details"]
+    ).request_hash != stored
     with registry.client(token(role="reader")) as reader:
         assert reader.get(f"/v1/inspectors/{inspector_id}/personal").status_code == 403
     with registry.client(token(jur="500101")) as elsewhere:  # an admin of another district

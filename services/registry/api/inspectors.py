@@ -18,6 +18,7 @@ from dudao.service import command_envelope, decode_cursor, expected_version, new
 from services.registry.api.common import (
     Admin, JurisdictionCode, Name, PageSize, Reader, Strict, Text, in_scope, now, registry, scope,
 )  # fmt: skip
+from services.registry.api.personal import PersonalWrite
 from services.registry.domain import (
     Employment, ExitReason, Focus, Grade, Inspector, InspectorRole, Stage, Status, TieKind, TrainingKind,
 )  # fmt: skip
@@ -38,7 +39,10 @@ class InspectorCreate(Strict):
 
 
 class InspectorImport(InspectorCreate):
-    """An inspector as an office's own list has it, keyed by the office's inspector number (督学编号)."""
+    """An inspector as an office's own list has it, keyed by the office's inspector number (督学编号), with their
+    private details if the list has them (sealed before they are recorded, decision 019)."""
+
+    personal: PersonalWrite | None = None
 
 
 class InspectorUpdate(Strict):
@@ -227,7 +231,8 @@ def import_inspector(
     inspector, created = registry(request).import_inspector(
         number=number, name=body.name, jurisdiction=body.jurisdiction, employment=body.employment, roles=body.roles,
         focus=body.focus, stages=body.stages, subjects=body.subjects, public_contact=body.public_contact, now=now(),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
+        envelope=command_envelope(request, principal, body.model_copy(update={"personal": None})),
+        authorize=in_scope(principal), personal=body.personal.model_dump(exclude_none=True) if body.personal else None,
     )  # fmt: skip
     set_etag(response, inspector.version)
     response.status_code = 201 if created else 200

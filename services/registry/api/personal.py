@@ -56,7 +56,8 @@ def record_personal(
     app = registry(request)
     inspector = app.record_inspector_personal(
         inspector_id, details=body.model_dump(exclude_none=True), now=now(), expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
+        # The request hash leaves the plain values out; the application folds in the sealed ones (decision 019).
+        envelope=command_envelope(request, principal), authorize=in_scope(principal),
     )  # fmt: skip
     return _read(inspector, app.revealed(inspector), response)
 

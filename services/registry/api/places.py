@@ -173,9 +173,11 @@ def constitute_committee(code: str, body: CommitteeWrite, request: Request, resp
     """Constitute the jurisdiction's committee, or change its make-up; one committee per jurisdiction."""
     check_scope(principal, scope(principal, code))
     members = composition(**{**body.model_dump(), "member_units": [u.model_dump() for u in body.member_units]})
+    # The request hash leaves the contact phones out; the application folds in the sealed ones (decision 019).
+    unsealed = body.model_copy(update={"member_units": [u.model_copy(update={"contact_phone": ""}) for u in body.member_units]})
     committee = registry(request).constitute_or_change_committee(
         jurisdiction=code, members=members, now=now(), expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
+        envelope=command_envelope(request, principal, unsealed),
     )  # fmt: skip
     set_etag(response, committee.version)
     return _committee_read(request, committee)

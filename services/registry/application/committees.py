@@ -20,12 +20,14 @@ class CommitteeCommands(ServiceApplication):
         """One committee per jurisdiction: the first call constitutes it, later ones change its make-up.
 
         Each member unit's contact phone is sealed with a key of its own (decision 019), so that the contact's number
-        can be erased; the person is named `committee:<code>:<unit>`.
+        can be erased; the person is named `committee:<code>:<unit>`. The sealed phones are folded into the request
+        hash, which the route made without them.
         """
         members = {**members, "member_units": [
             {**u, "contact_phone": self.keys.seal(f"committee:{jurisdiction}:{u['name']}", jurisdiction, u["contact_phone"])}
             for u in members.get("member_units", [])
         ]}  # fmt: skip
+        envelope = envelope.also_hashing([u["contact_phone"] for u in members["member_units"]])
         if not self.exists(committee_id(jurisdiction)):
             return self.save_new(Committee.constitute(jurisdiction=jurisdiction, members=members, now=now), envelope)
         return self.change(

@@ -11,7 +11,9 @@ from dudao import rules
 from dudao.errors import InvalidInput
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
+from dudao.personal import Sealed
 from services.registry.domain import Employment, Focus, Inspector, InspectorRole, Stage
+from services.registry.domain.inspector import person_of
 
 Authorize = Callable[[Inspector], None]
 
@@ -19,6 +21,12 @@ Authorize = Callable[[Inspector], None]
 def inspector_id_for_number(jurisdiction: str, number: str) -> UUID:
     """An inspector known by the office's own number (督学编号) always has the same id, so imports repeat safely."""
     return uuid5(NAMESPACE_URL, f"dudao:inspector-number:{jurisdiction}:{number}")
+
+
+def checked_personal(details: dict[str, str]) -> dict[str, str | None]:
+    """Private details checked field by field (mobile, GB 11643 ID number, address); "" becomes None (clear it)."""
+    checks = {"mobile": rules.mobile, "id_number": rules.resident_id, "home_address": rules.require_name}
+    return {f: checks[f](v, f) if v.strip() else None for f, v in details.items()}
 
 
 class InspectorCommands(ServiceApplication):
@@ -36,21 +44,31 @@ class InspectorCommands(ServiceApplication):
     def import_inspector(
         self, *, number: str, name: str, jurisdiction: str, employment: Employment, roles: list[InspectorRole],
         focus: Focus, stages: list[Stage], subjects: list[str], public_contact: str | None, now: datetime,
-        envelope: Envelope, authorize: Authorize,
+        envelope: Envelope, authorize: Authorize, personal: dict[str, str] | None = None,
     ) -> tuple[Inspector, bool]:  # fmt: skip
-        """Nominate the inspector with this office number, or bring the profile up to date; a repeat changes nothing."""
+        """Nominate the inspector with this office number, or bring the profile (and any private details) up to date;
+        a repeat changes nothing. As with `record_inspector_personal`, the sealed details are folded into the hash."""
         inspector_id = inspector_id_for_number(jurisdiction, number)
         profile = {"roles": roles, "focus": focus, "stages": stages, "subjects": subjects, "public_contact": public_contact}
-        if not self.exists(inspector_id):
-            inspector = Inspector.nominate(
-                inspector_id=inspector_id, name=name, jurisdiction=jurisdiction, employment=employment, now=now, **profile
-            )
-            authorize(inspector)
-            return self.save_new(inspector, envelope), True
-        return self.on_inspector(
-            inspector_id, None, envelope, authorize,
-            lambda i: i.update_details(name=name, employment=employment, now=now, **profile),
-        ), False  # fmt: skip
+        plain = checked_personal(personal or {})
+        existing = self.get(inspector_id, Inspector) if self.exists(inspector_id) else None
+        nominee = None if existing else Inspector.nominate(
+            inspector_id=inspector_id, name=name, jurisdiction=jurisdiction, employment=employment, now=now, **profile
+        )  # fmt: skip
+        authorize(existing or nominee)  # before a key is made for someone the caller may not touch
+        sealed = self._seal(inspector_id, (existing or nominee).jurisdiction, plain)
+        envelope = envelope.also_hashing(sealed) if sealed else envelope
+        if nominee is not None:
+            if sealed:
+                nominee.record_personal(details=sealed, now=now)
+            return self.save_new(nominee, envelope), True
+
+        def update(inspector: Inspector) -> None:
+            inspector.update_details(name=name, employment=employment, now=now, **profile)
+            if sealed:
+                inspector.record_personal(details=sealed, now=now)
+
+        return self.on_inspector(inspector_id, None, envelope, authorize, update), False
 
     def update_inspector(
         self, inspector_id: UUID, *, name: str, employment: Employment, now: datetime, expected_version: int | None,
@@ -93,16 +111,21 @@ class InspectorCommands(ServiceApplication):
         self, inspector_id: UUID, *, details: dict[str, str], now: datetime, expected_version: int | None,
         envelope: Envelope, authorize: Authorize,
     ) -> Inspector:  # fmt: skip
-        """Check, seal with the inspector's key and record private details; "" clears a field (decision 019)."""
-        checks = {"mobile": rules.mobile, "id_number": rules.resident_id, "home_address": rules.require_name}
-        plain = {f: checks[f](v, f) if v.strip() else None for f, v in details.items()}
+        """Check, seal with the inspector's key and record private details; "" clears a field (decision 019).
 
-        def command(inspector: Inspector) -> None:
-            person = inspector.person()
-            sealed = {f: self.keys.seal(person, inspector.jurisdiction, v) for f, v in plain.items()}
-            inspector.record_personal(details=sealed, now=now)
+        `envelope`'s request hash must not cover the plain values: the sealed ones are folded into it here."""
+        plain = checked_personal(details)
+        inspector = self.get(inspector_id, Inspector)
+        authorize(inspector)
+        sealed = self._seal(inspector_id, inspector.jurisdiction, plain)
+        return self.change(
+            inspector_id, Inspector, expected_version, envelope.also_hashing(sealed),
+            lambda i: i.record_personal(details=sealed, now=now), authorize,
+        )  # fmt: skip
 
-        return self.change(inspector_id, Inspector, expected_version, envelope, command, authorize)
+    def _seal(self, inspector_id: UUID, jurisdiction: str, plain: dict[str, str | None]) -> dict[str, Sealed | None]:
+        person = person_of(inspector_id)
+        return {f: self.keys.seal(person, jurisdiction, v) for f, v in plain.items()}
 
     def revealed(self, inspector: Inspector) -> dict[str, str]:
         """The inspector's private details in plain, as far as their key still exists (else ERASED)."""

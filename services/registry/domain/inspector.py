@@ -292,7 +292,7 @@ class Inspector(Aggregate):
 
     def person(self) -> str:
         """Whose personal data this is, as keys and erasures name it."""
-        return f"inspector:{self.id}"
+        return person_of(self.id)
 
     def has_tie_to(self, unit_id: str) -> bool:
         return unit_id in self.ties
@@ -300,6 +300,11 @@ class Inspector(Aggregate):
     def _check_live(self, what: str) -> None:
         if self.status not in LIVE:
             raise RuleViolation(f"cannot {what} an inspector who has exited", field="status", rule="inspector_lifecycle")
+
+
+def person_of(inspector_id: UUID) -> str:
+    """An inspector as the keys that seal their personal data, and erasures, name them."""
+    return f"inspector:{inspector_id}"
 
 
 def _profile(roles, focus, stages, subjects, public_contact) -> dict:
