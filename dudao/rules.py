@@ -40,7 +40,7 @@ def check_transition(kind: str, transitions: Mapping[str, frozenset[str]], comma
             f"cannot {command.replace('_', ' ')} {article} {kind} that is {state}; "
             f"allowed when {' or '.join(sorted(allowed))}",
             field="status",
-            rule=f"{kind}_lifecycle",
+            rule=f"{kind.replace(' ', '_')}_lifecycle",  # a stable identifier: "level_approval_lifecycle"
             command=command,
             status_now=state,
         )

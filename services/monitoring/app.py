@@ -45,10 +45,16 @@ PARTS = ServiceParts(
             filter_subject=bus.service_subjects("monitoring"),  # a view stream takes no narrower filter than its sources
             event_types=frozenset({"Framework.Published", "Framework.VersionPublished", "Framework.PeriodOpened"}),
             react=reactions.adopt_upper_framework,
-        )
+        ),
+        ReactionSpec(
+            name="apply-upper-acceptances", stream=bus.view_stream("monitoring"), filter_subject=bus.service_subjects("monitoring"),
+            event_types=frozenset({"UpperAcceptance.Accepted", "UpperAcceptance.AcceptedAgain", "UpperAcceptance.Unaccepted"}),
+            react=reactions.apply_upper_acceptance,
+        ),
     ],  # fmt: skip
-    # Submissions and level approvals roll up; framework versions come down and are adopted (decision 011).
-    crossings=Crossings(upward=("Submission", "LevelApproval"), downward=("Framework",)),
+    # Submissions and level approvals roll up; framework versions, and acceptances of lower instances' levels, come
+    # down and are adopted or applied (decisions 011, 020).
+    crossings=Crossings(upward=("Submission", "LevelApproval"), downward=("Framework", "UpperAcceptance")),
     on_start=lambda app: app.install_shipped_frameworks(datetime.now(UTC)),
 )
 

@@ -21,6 +21,8 @@ from services.monitoring.domain.collection import (
     LevelStatus,
     Submission,
     SubmissionStatus,
+    UpperAcceptance,
+    acceptance_id,
     assignment_id,
     home_level,
     level_id,
@@ -123,9 +125,13 @@ class Monitoring(ServiceApplication):
         return self._level(framework, period, code) or LevelApproval.open(framework=framework, period=period, jurisdiction=code)
 
     def approve_level(
-        self, framework: str, period: str, code: str, units: list[str], levels_below: list[str], by: str, envelope: Envelope, now: datetime,
+        self, framework: str, period: str, code: str, units: list[str], levels_below: dict[str, str], by: str,
+        envelope: Envelope, now: datetime,
     ) -> LevelApproval:  # fmt: skip
-        """Approve a level only when every unit in it is approved and every level below accepted (逐级审核)."""
+        """Approve a level only when every unit in it is approved and every level below accepted (逐级审核).
+
+        `levels_below` maps each level below to its status as this instance's read model last heard it: that is all
+        there is for a level held by a lower instance; a level held here is asked itself."""
         self.framework(framework).version_for(period)
         covered, waiting = {}, []
         for unit in units:
@@ -135,10 +141,11 @@ class Monitoring(ServiceApplication):
                 waiting.append(f"{unit} ({submission.status.value if submission else 'nothing submitted'})")
             else:
                 covered[unit] = submission.version
-        for below in levels_below:
+        for below, heard in levels_below.items():
             level = self._level(framework, period, below)
-            if level is None or level.status != LevelStatus.accepted:
-                waiting.append(f"level {below} ({level.status.value if level else 'open'}, not accepted)")
+            status = level.status.value if level else heard
+            if status != LevelStatus.accepted:
+                waiting.append(f"level {below} ({status}, not accepted)")
         if waiting:
             raise RuleViolation(
                 f"{code} can approve only after everything below it: {len(waiting)} still waiting: {', '.join(waiting[:20])}",
@@ -156,6 +163,31 @@ class Monitoring(ServiceApplication):
 
     def accept_level(self, framework: str, period: str, code: str, by: str, envelope: Envelope, now: datetime) -> LevelApproval:
         return self.change(level_id(framework, period, code), LevelApproval, None, envelope, lambda lv: lv.accept(by=by, now=now))
+
+    def holds_level(self, framework: str, period: str, code: str) -> bool:
+        """Whether the level lives in this instance (else in a lower one, and only its events came up)."""
+        return self.exists(level_id(framework, period, code))
+
+    def accept_lower_level(
+        self, framework: str, period: str, code: str, level_version: int, by: str, envelope: Envelope, now: datetime
+    ) -> UpperAcceptance:  # fmt: skip
+        """Accept a level held by a lower instance, at the version whose approval came up; it is applied there."""
+        aid = acceptance_id(framework, period, code)
+        if not self.exists(aid):
+            accepted = UpperAcceptance.record(framework=framework, period=period, jurisdiction=code, level_version=level_version, by=by, now=now)
+            return self.save_new(accepted, envelope)
+        return self.change(aid, UpperAcceptance, None, envelope, lambda a: a.accept_again(level_version=level_version, by=by, now=now))
+
+    def unaccept_lower_level(self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime) -> UpperAcceptance:
+        """Hand a lower instance's level back; as with `unaccept_level`, refused while this level stands approved."""
+
+        def command(acceptance: UpperAcceptance) -> list[LevelApproval]:
+            acceptance.unaccept(reason=reason, by=by, now=now)
+            above = self._level_or_new(framework, period, parent_level(code))
+            above.reopen_below(what=f"level {code}", reason=reason, now=now)
+            return [above]
+
+        return self.change(acceptance_id(framework, period, code), UpperAcceptance, None, envelope, command)
 
     def unaccept_level(self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime) -> LevelApproval:
         """Hand a level back to its own office; refused while the accepting level itself stands approved."""

@@ -1,4 +1,5 @@
-"""What monitoring does when an upper level speaks: its framework versions and periods are adopted here."""
+"""What monitoring does when an upper level speaks: its framework versions and periods are adopted here, and its
+acceptance of a level held here is applied to that level."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from dudao import jurisdiction
 from dudao.consumer import InboundEvent, Reacting
 from dudao.errors import Conflict
+from services.monitoring.domain.collection import LevelApproval, LevelStatus, level_id
 from services.monitoring.domain.framework import Framework, framework_id
 
 
@@ -32,3 +34,25 @@ def adopt_upper_framework(event: InboundEvent, ctx: Reacting) -> None:
     else:
         framework.adopt(d.get("number", 1), d["definition"], d["note"], now)
     ctx.save(framework)
+
+
+def apply_upper_acceptance(event: InboundEvent, ctx: Reacting) -> None:
+    """An instance above accepted (or handed back) a level held here: the level takes it (decision 020). An acceptance
+    of a version that has since changed lapses, and the level says so upward. Levels not held here pass by."""
+    origin = event.origin.split(":", 1)[0]
+    if origin not in jurisdiction.ancestors(ctx.app.settings.jurisdiction):
+        return
+    d = event.data
+    lid = level_id(d["framework"], d["period"], d["jurisdiction"])
+    if not ctx.app.exists(lid):
+        return
+    level = ctx.app.get(lid, LevelApproval)
+    now = datetime.fromisoformat(d["timestamp"])
+    if event.type == "UpperAcceptance.Unaccepted":
+        if level.status != LevelStatus.accepted:
+            return
+        level.unaccept(reason=d["reason"], by=f"{origin}:{d['unaccepted_by']}", now=now)
+    else:
+        level.take_upper_acceptance(accepted_version=d["level_version"], by=f"{origin}:{d['accepted_by']}", now=now)
+    ctx.save(level)
+

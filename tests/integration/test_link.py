@@ -22,8 +22,10 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import PARTS as REGISTRY
 from tests.integration.test_inspection import _walk_to_issue, activity
-from tests.integration.test_monitoring import FRAMEWORK
+from tests.integration.test_monitoring import FRAMEWORK, PERIOD
+from tests.integration.test_monitoring import level as monitoring_level
 from tests.integration.test_registry_places import COMMITTEE, school
+from tests.unit.test_monitoring_compute import COUNTY as MONITORED
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +211,64 @@ def test_an_upper_levels_framework_version_and_period_come_down_and_are_adopted(
     assert ready["dead_letters"] == 0
 
 
+def test_the_city_accepts_a_level_held_by_the_county_and_only_then_approves_its_own(linked, settings, serve, token, postgres):
+    city, county = linked
+    at_city = replace(settings, jurisdiction=CITY, nats_url=city.url, database_url=_fresh_database(postgres))
+    at_county = replace(settings, jurisdiction=COUNTY, nats_url=county.url, upper=CITY)
+    serve(build_registry(at_city))  # the county's school reaches the city's expected units through it
+    city_monitoring, county_registry = serve(build_monitoring(at_city)), serve(build_registry(at_county))
+    county_monitoring = serve(build_monitoring(at_county))
+    assert "530113 monitoring      now sourced" in link(city, COUNTY)
+    stage, values = MONITORED["A"]
+    with county_registry.client(token(jur=COUNTY)) as client:
+        unit_id = school(client, "东川区A校", jur=COUNTY, stage=stage)
+    with city_monitoring.client(token(jur=CITY)) as office:
+        assert office.post(f"/v1/frameworks/{FRAMEWORK}/periods", json={"period": PERIOD}).status_code == 201
+
+    def level_at(served, code: str, jur: str) -> str | None:
+        with served.client(token(jur=jur)) as office:
+            levels = office.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json().get("levels", [])
+        return next((lv["status"] for lv in levels if lv["jurisdiction"] == code), None)
+
+    with county_monitoring.client(token(jur=COUNTY)) as office:
+        eventually(lambda: len(office.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json().get("units", [])) == 1, what="the period below")
+        with county_monitoring.client(token(role="unit", jur=COUNTY, unit=unit_id)) as unit:
+            assert unit.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{unit_id}", json={"values": values}).status_code == 200
+            assert unit.post(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{unit_id}/submit").status_code == 200
+        assert office.post(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{unit_id}/approve").status_code == 200
+        assert office.post(f"/v1/{monitoring_level(COUNTY, 'approve')}").json()["status"] == "approved"
+
+    with city_monitoring.client(token(jur=CITY)) as office:
+        eventually(lambda: level_at(city_monitoring, COUNTY, CITY) == "approved", what="the county's approval at the city")
+        early = office.post(f"/v1/{monitoring_level(CITY, 'approve')}")
+        assert early.status_code == 409 and "530113 (approved, not accepted)" in early.json()["detail"]
+        accepted = office.post(f"/v1/{monitoring_level(COUNTY, 'accept')}").json()
+        assert (accepted["status"], accepted["held_below"], accepted["level_version"]) == ("accepted", True, 2)
+        # The county applies it to its level, whose own Accepted comes back up; only then does the city approve.
+        eventually(lambda: level_at(city_monitoring, COUNTY, CITY) == "accepted", what="the acceptance applied below")
+        assert office.post(f"/v1/{monitoring_level(CITY, 'approve')}").json()["status"] == "approved"
+    assert level_at(county_monitoring, COUNTY, COUNTY) == "accepted"
+    with county_monitoring.client(token(jur=COUNTY)) as office:
+        locked = office.post(f"/v1/{monitoring_level(COUNTY, 'unapprove')}", json={"reason": "改数"})
+        assert locked.status_code == 409 and locked.json()["rule"] == "level_approval_lifecycle"
+
+    with city_monitoring.client(token(jur=CITY)) as office:
+        refused = office.post(f"/v1/{monitoring_level(COUNTY, 'unaccept')}", json={"reason": "复核"})
+        assert refused.status_code == 409 and refused.json()["rule"] == "locked_by_level_approval"
+        assert office.post(f"/v1/{monitoring_level(CITY, 'unapprove')}", json={"reason": "复核"}).status_code == 200
+        assert office.post(f"/v1/{monitoring_level(COUNTY, 'unaccept')}", json={"reason": "复核"}).json()["status"] == "approved"
+    eventually(lambda: level_at(county_monitoring, COUNTY, COUNTY) == "approved", what="the county's level handed back")
+    with county_monitoring.client(token(jur=COUNTY)) as office:
+        assert office.post(f"/v1/{monitoring_level(COUNTY, 'unapprove')}", json={"reason": "改数"}).status_code == 200
+        assert office.get("/readyz").json()["dead_letters"] == 0
+
+
+def approved_plan(office, code: str) -> dict | None:
+    """The plan of `code` for 2026 once its approval has arrived (its draft arrives first)."""
+    response = office.get(f"/v1/plans/{code}/2026")
+    return response.json() if response.status_code == 200 and response.json()["status"] == "approved" else None
+
+
 def test_a_countys_approved_plan_goes_up_and_the_citys_plan_comes_down(linked, settings, serve, token, postgres):
     city, county = linked
     at_city = replace(settings, jurisdiction=CITY, nats_url=city.url, database_url=_fresh_database(postgres))
@@ -221,9 +281,9 @@ def test_a_countys_approved_plan_goes_up_and_the_citys_plan_comes_down(linked, s
             office.post(f"/v1/plans/{code}/2026/items", json={"kind": "comprehensive", "title": "综合督导", "month": 5, "population": "全域"})
             assert office.post(f"/v1/plans/{code}/2026/approval", json={"approved_on": "2026-01-10"}).status_code == 200
     with city_inspection.client(token(jur=CITY)) as office:
-        up = eventually(lambda: (r := office.get(f"/v1/plans/{COUNTY}/2026")).status_code == 200 and r.json(), what="the county's plan")
+        up = eventually(lambda: approved_plan(office, COUNTY), what="the county's approved plan")
     with county_inspection.client(token(jur=COUNTY)) as office:
-        down = eventually(lambda: (r := office.get(f"/v1/plans/{CITY}/2026")).status_code == 200 and r.json(), what="the city's plan")
+        down = eventually(lambda: approved_plan(office, CITY), what="the city's approved plan")
         sibling = office.get("/v1/plans/530114/2026")
     assert up["title"] == "东川区2026年教育督导工作计划" and up["status"] == "approved"
     assert down["title"] == "昆明市2026年教育督导工作计划" and len(down["items"]) == 1

@@ -345,7 +345,7 @@ def test_a_level_approval_racing_with_a_reopening_below_is_refused_not_half_save
     app = place.monitoring.app.state.application
     monkeypatch.setattr(app, "_level_or_new", lambda *_: stale)
     with pytest.raises(Conflict) as caught:
-        app.approve_level(FRAMEWORK, PERIOD, COUNTY_A, [place.schools["D"]], [], "county", Envelope.for_request(actor="t", jurisdiction=COUNTY_A), None)
+        app.approve_level(FRAMEWORK, PERIOD, COUNTY_A, [place.schools["D"]], {}, "county", Envelope.for_request(actor="t", jurisdiction=COUNTY_A), None)
     assert caught.value.rule == "concurrent_update"
 
 

@@ -19,6 +19,7 @@ from services.monitoring.domain.collection import (
     LevelStatus,
     Submission,
     SubmissionStatus,
+    UpperAcceptance,
 )  # fmt: skip
 from services.monitoring.domain.framework import Framework, check_period
 
@@ -168,6 +169,37 @@ def test_nothing_below_an_approved_level_can_be_reopened():
     with pytest.raises(RuleViolation) as caught:
         level_in(LevelStatus.approved).reopen_below(what="school a", reason="typo", now=NOW)
     assert caught.value.rule == "locked_by_level_approval"
+
+
+def test_an_upper_acceptance_takes_at_the_version_it_saw_and_lapses_visibly_after_a_change():
+    level = level_in(LevelStatus.approved)
+    seen = level.version
+    level.take_upper_acceptance(accepted_version=seen, by="530100:chen", now=NOW)
+    assert level.status == LevelStatus.accepted
+    level.take_upper_acceptance(accepted_version=seen, by="530100:chen", now=NOW)  # delivered twice: nothing more
+    assert [type(e).__name__ for e in level.collect_events()][-1] == "Accepted"
+
+    changed = level_in(LevelStatus.approved)
+    seen = changed.version
+    changed.unapprove(reason="改数", by="county", now=NOW)  # crossed the acceptance on the wire
+    changed.take_upper_acceptance(accepted_version=seen, by="530100:chen", now=NOW)
+    lapsed = changed.collect_events()[-1]
+    assert changed.status == LevelStatus.open and type(lapsed).__name__ == "AcceptanceLapsed"
+    assert lapsed.accepted_version == seen and "accept it again" in lapsed.reason
+
+
+def test_an_upper_acceptance_is_accepted_once_per_version_and_handed_back_only_when_accepted():
+    acceptance = UpperAcceptance.record(
+        framework="balanced_development", period="2025-2026", jurisdiction="530113", level_version=2, by="chen", now=NOW
+    )  # fmt: skip
+    with pytest.raises(RuleViolation):
+        acceptance.accept_again(level_version=2, by="chen", now=NOW)
+    acceptance.unaccept(reason="复核", by="chen", now=NOW)
+    with pytest.raises(RuleViolation):
+        acceptance.unaccept(reason="复核", by="chen", now=NOW)
+    acceptance.accept_again(level_version=4, by="chen", now=NOW)
+    assert (acceptance.accepted, acceptance.level_version) == (True, 4)
+    assert all(e.jurisdiction == "530113" for e in acceptance.collect_events())  # each event names the level below
 
 
 def test_an_ended_assignment_cannot_end_again():

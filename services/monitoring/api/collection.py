@@ -13,6 +13,7 @@ from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, check_scope, require
 from dudao.errors import Forbidden, InvalidInput, NotFound
 from dudao.routes import Admin, Name, Reader, Strict, Text, scope
+from dudao.rules import RuleViolation
 from dudao.service import command_envelope, expected_version, set_etag
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.domain.collection import home_level, parent_level
@@ -211,6 +212,14 @@ def _level_read(level) -> dict[str, Any]:
             "version": level.version}  # fmt: skip
 
 
+def _lower_read(acceptance, response: Response) -> dict[str, Any]:
+    """What this instance decided about a lower instance's level; `applied` turns true when the level's own event is back."""
+    set_etag(response, acceptance.version)
+    return {"framework": acceptance.framework, "period": acceptance.period, "jurisdiction": acceptance.jurisdiction,
+            "status": "accepted" if acceptance.accepted else "approved", "level_version": acceptance.level_version,
+            "held_below": True, "version": acceptance.version}  # fmt: skip
+
+
 @router.post("/v1/levels/{framework}/{period}/{code}/approve")
 async def approve_level(framework: str, period: str, code: str, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """A level approves everything under it — only once every unit and every level below is approved (逐级审核)."""
@@ -223,8 +232,10 @@ async def approve_level(framework: str, period: str, code: str, request: Request
         definition = await definition_at(conn, framework, version)
         units = [u["id"] for u in await reads.expected_units(conn, definition, code)]
         below = await reads.levels_below(conn, definition, code)
+        heard = await reads.levels_heard(conn, framework, period, below)
+    below_status = {c: heard.get(c, {}).get("status", "open") for c in below}
     level = await asyncio.to_thread(
-        app_of(request).approve_level, framework, period, code, units, below, principal.sub, command_envelope(request, principal),
+        app_of(request).approve_level, framework, period, code, units, below_status, principal.sub, command_envelope(request, principal),
         now(request),
     )  # fmt: skip
     set_etag(response, level.version)
@@ -244,20 +255,40 @@ async def unapprove_level(framework: str, period: str, code: str, body: Reason, 
 
 @router.post("/v1/levels/{framework}/{period}/{code}/accept")
 async def accept_level(framework: str, period: str, code: str, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
-    """The level above accepts an approved level (上级确认); the level below can no longer un-approve."""
+    """The level above accepts an approved level (上级确认); the level below can no longer un-approve.
+
+    A level held by a lower instance is accepted at the version whose approval reached this one; the acceptance goes
+    down and is applied there, and this instance shows the level accepted once that comes back up (decision 020)."""
     _accepting_office(principal, code)
-    level = await asyncio.to_thread(app_of(request).accept_level, framework, period, code, principal.sub, command_envelope(request, principal), now(request))
-    set_etag(response, level.version)
-    return _level_read(level)
+    app, envelope = app_of(request), command_envelope(request, principal)
+    if await asyncio.to_thread(app.holds_level, framework, period, code):
+        level = await asyncio.to_thread(app.accept_level, framework, period, code, principal.sub, envelope, now(request))
+        set_etag(response, level.version)
+        return _level_read(level)
+    async with reading(request) as conn:
+        heard = (await reads.levels_heard(conn, framework, period, [code])).get(code)
+    if heard is None or heard["status"] != "approved":
+        raise RuleViolation(
+            f"{code} has not approved {framework} {period} ({heard['status'] if heard else 'nothing heard from it yet'});"
+            " its instance approves first, and its approval must reach this one",
+            field="status", rule="level_approval_lifecycle",
+        )  # fmt: skip
+    accepted = await asyncio.to_thread(
+        app.accept_lower_level, framework, period, code, heard["version"], principal.sub, envelope, now(request)
+    )  # fmt: skip
+    return _lower_read(accepted, response)
 
 
 @router.post("/v1/levels/{framework}/{period}/{code}/unaccept")
 async def unaccept_level(framework: str, period: str, code: str, body: Reason, request: Request, response: Response, principal: Admin) -> dict[str, Any]:  # noqa: E501
     _accepting_office(principal, code)
-    level = await asyncio.to_thread(
-        app_of(request).unaccept_level, framework, period, code, body.reason, principal.sub, command_envelope(request, principal, body),
-        now(request),
-    )  # fmt: skip
+    app, envelope = app_of(request), command_envelope(request, principal, body)
+    if not await asyncio.to_thread(app.holds_level, framework, period, code):
+        handed_back = await asyncio.to_thread(
+            app.unaccept_lower_level, framework, period, code, body.reason, principal.sub, envelope, now(request)
+        )  # fmt: skip
+        return _lower_read(handed_back, response)
+    level = await asyncio.to_thread(app.unaccept_level, framework, period, code, body.reason, principal.sub, envelope, now(request))
     set_etag(response, level.version)
     return _level_read(level)
 

@@ -210,6 +210,72 @@ class LevelApproval(Aggregate):
     def _reopened_below(self, what: str, reason: str, reopened_at: datetime) -> None:
         pass
 
+    def take_upper_acceptance(self, *, accepted_version: int, by: str, now: datetime) -> None:
+        """The upper instance's acceptance (an `UpperAcceptance`) applied here, where the level lives. It holds only
+        for the version the upper saw approved; if the level changed since, it lapses, and says so upward."""
+        if self.status == LevelStatus.approved and self.version == accepted_version:
+            self.accept(by=by, now=now)
+        elif self.status != LevelStatus.accepted:
+            self._acceptance_lapsed(
+                accepted_version=accepted_version, accepted_by=by, reason=f"version {accepted_version} was accepted,"
+                f" but the level is now version {self.version} ({self.status.value}): accept it again", lapsed_at=now,
+            )  # fmt: skip
+
+    @event("AcceptanceLapsed")
+    def _acceptance_lapsed(self, accepted_version: int, accepted_by: str, reason: str, lapsed_at: datetime) -> None:
+        pass
+
+
+def acceptance_id(framework: str, period: str, jurisdiction: str) -> uuid.UUID:
+    return uuid.uuid5(COLLECTION_NAMESPACE, f"acceptance:{framework}:{period}:{jurisdiction}")
+
+
+class UpperAcceptance(Aggregate):
+    """The upper level's acceptance (上级确认) of a lower level whose `LevelApproval` lives in the lower instance.
+
+    Recorded at the upper instance and sent down; the lower instance applies it to its level (a reaction), and the
+    level's own `Accepted` comes back up. Until then the upper's read models show the level as approved, so the upper
+    cannot approve its own level on an acceptance that has not taken (逐级审核 across instances, decision 020)."""
+
+    @event("Accepted")
+    def __init__(self, *, framework: str, period: str, jurisdiction: str, level_version: int, accepted_by: str, accepted_at: datetime):
+        self.framework, self.period, self.jurisdiction = framework, period, jurisdiction
+        self.level_version, self.accepted = level_version, True
+
+    @classmethod
+    def record(cls, *, framework: str, period: str, jurisdiction: str, level_version: int, by: str, now: datetime) -> UpperAcceptance:
+        return cls._create(
+            cls.Accepted, id=acceptance_id(framework, period, jurisdiction), framework=framework, period=period,
+            jurisdiction=jurisdiction, level_version=level_version, accepted_by=by, accepted_at=now,
+        )  # fmt: skip
+
+    def accept_again(self, *, level_version: int, by: str, now: datetime) -> None:
+        if self.accepted and self.level_version == level_version:
+            raise RuleViolation(
+                f"{self.jurisdiction}'s level version {level_version} is already accepted; it is being applied there",
+                field="status", rule="level_approval_lifecycle",
+            )  # fmt: skip
+        self._accepted_again(**self._level(), level_version=level_version, accepted_by=by, accepted_at=now)
+
+    @event("AcceptedAgain")
+    def _accepted_again(
+        self, framework: str, period: str, jurisdiction: str, level_version: int, accepted_by: str, accepted_at: datetime
+    ) -> None:  # fmt: skip
+        self.level_version, self.accepted = level_version, True
+
+    def unaccept(self, *, reason: str, by: str, now: datetime) -> None:
+        if not self.accepted:
+            raise RuleViolation(f"{self.jurisdiction}'s level is not accepted", field="status", rule="level_approval_lifecycle")
+        self._unaccepted(**self._level(), reason=require_name(reason, "reason"), unaccepted_by=by, unaccepted_at=now)
+
+    @event("Unaccepted")
+    def _unaccepted(self, framework: str, period: str, jurisdiction: str, reason: str, unaccepted_by: str, unaccepted_at: datetime) -> None:
+        self.accepted = False
+
+    def _level(self) -> dict[str, str]:
+        """Which level each event is about: the lower instance applies it without this aggregate."""
+        return {"framework": self.framework, "period": self.period, "jurisdiction": self.jurisdiction}
+
 
 class AgencyTask(Labelled):
     collect = "collect"

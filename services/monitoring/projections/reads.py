@@ -87,6 +87,15 @@ async def levels_below(conn: asyncpg.Connection, definition: Definition, code: s
     return [c for c in below if any(r["jurisdiction"].startswith(divisions.prefix(c)) and applies(definition, r["stage"]) for r in rows)]
 
 
+async def levels_heard(conn: asyncpg.Connection, framework: str, period: str, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """Each level's status and version as its events reached this instance (levels without any are left out)."""
+    rows = await conn.fetch(
+        "SELECT jurisdiction, status, version FROM monitoring.levels WHERE framework = $1 AND period = $2 AND jurisdiction = ANY($3)",
+        framework, period, codes,
+    )  # fmt: skip
+    return {r["jurisdiction"]: {"status": r["status"], "version": r["version"]} for r in rows}
+
+
 async def collection_status(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str) -> dict[str, Any]:
     """Where collection stands under a level: each expected unit's status (not_started when nothing came in) and the levels."""
     version = await period_version(conn, code, period)
