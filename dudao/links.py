@@ -59,7 +59,7 @@ def _from(direction: str, service: str, jurisdiction: str) -> StreamSource:
 
 async def ensure(js: JetStreamContext, service: str, jurisdiction: str, upper: str | None) -> None:
     """This instance's streams of `service`, with the sources that come from above when there is an upper instance.
-    Sources that `link_lower` added stay. Idempotent; run by the relay whenever it (re)connects."""
+    Sources that `link_lowers` added stay. Idempotent; run by the relay whenever it (re)connects."""
     await bus.ensure_stream(js, service, jurisdiction)
     own = bus.stream_name(service)
     from_above = [_from(DOWN, service, upper)] if upper else []
