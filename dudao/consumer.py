@@ -27,7 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
-from dudao import bus, leadership, telemetry
+from dudao import bus, leadership, metrics, telemetry
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
@@ -218,7 +218,15 @@ class Consumer:
             self.batch = 1
         self.processed = 0
         self.dead_lettered = 0
+        self.pending: int | None = None  # messages after the last one fetched, as the server said (None: not yet asked)
+        self.service = schema
+        self._attributes = {"service": schema, "consumer": name}
         self._tracer = telemetry.tracer("dudao.consumer")
+        metrics.watch_consumer(self)
+
+    def lag(self) -> int | None:
+        """How far behind the stream this consumer is, as of its last fetch (0 when a fetch found nothing)."""
+        return self.pending
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; NATS or PostgreSQL going away only pauses it.
@@ -253,6 +261,7 @@ class Consumer:
                         sub = await self._subscribe(js)
                     msgs = await bus.or_stop(sub.fetch(self.batch, timeout=1), stop)
                 except NatsTimeoutError:
+                    self.pending = 0
                     continue
                 except bus.Stopped:
                     break
@@ -302,6 +311,8 @@ class Consumer:
                 await self.effect(event)
                 await msg.ack()
                 self.processed += 1
+                self.pending = msg.metadata.num_pending
+                metrics.PROCESSED.add(1, self._attributes)
                 return True
             except Undeliverable as e:
                 await self._dead_letter(msg, str(e), deliveries)
@@ -342,6 +353,7 @@ class Consumer:
             await _quietly(msg.nak(delay=self._delay(msg)))
             return
         self.dead_lettered += 1
+        metrics.DEAD_LETTERS.add(1, self._attributes)
         await _quietly(msg.term())
 
     def _delay(self, msg: Msg) -> float:

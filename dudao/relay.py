@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
-from dudao import bus, chain, leadership, links, telemetry
+from dudao import bus, chain, leadership, links, metrics, telemetry
 from dudao.config import Settings
 from dudao.events import dumps
 from dudao.links import Crossings
@@ -48,8 +48,16 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.published = 0
+        self.position: int | None = None  # the last notification id in the stream, once this replica leads
         self._wake = asyncio.Event()
         self._tracer = telemetry.tracer("dudao.relay")
+        metrics.watch_relay(self)
+
+    def lag(self) -> int | None:
+        """Events stored but not yet in the stream; None while this replica does not relay (another one does)."""
+        if self.position is None:
+            return None
+        return max(0, (self.app.recorder.max_notification_id() or 0) - self.position)  # type: ignore[attr-defined]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set; every failure is retried, none ends the loop. Of the service's replicas, one
@@ -77,7 +85,7 @@ class Relay:
                 try:
                     if position is None:
                         await links.ensure(js, self.service, self.jurisdiction, self.settings.upper)
-                        position = await self._position(js)
+                        position = self.position = await self._position(js)
                         log.info("relay %s resumes after notification %s", self.service, position)
                     notifications = await asyncio.to_thread(
                         self.app.recorder.select_notifications, position, self.batch_size, inclusive_of_start=False
@@ -87,7 +95,7 @@ class Relay:
                         if not await self._stream_exists(js):  # deleted (`dudao replay --stream`): refill it
                             position = None
                         continue
-                    position = await self._publish(js, notifications, await self._links(lock, notifications))
+                    position = self.position = await self._publish(js, notifications, await self._links(lock, notifications))
                     backoff = 0.2
                 except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: re-read the position and retry
                     log.warning("relay %s: %s; retrying in %.1fs", self.service, e, backoff)
@@ -95,6 +103,7 @@ class Relay:
                     await bus.wait_or_stop(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
+            self.position = None  # no longer relaying: another replica's lag is its own to report
             if listening is not None and not lock.is_closed():
                 with contextlib.suppress(Exception):
                     await lock.remove_listener(*listening)

@@ -200,7 +200,10 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
         return {
             "status": "ok",
             "relay_published": workers.relay.published,
-            "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered} for c in workers.consumers},
+            "relay_lag": await asyncio.to_thread(workers.relay.lag),  # null while another replica relays
+            "consumers": {
+                c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered, "lag": c.lag()} for c in workers.consumers
+            },
             "dead_letters": dead,
         }
 

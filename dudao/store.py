@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
 )
 from psycopg.sql import SQL, Identifier
 
-from dudao import chain
+from dudao import chain, metrics
 from dudao.config import Settings
 from dudao.errors import Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
@@ -90,7 +90,10 @@ class ServiceApplication(Application[UUID]):
         # The event table's lock serialises every writer anyway. Queueing this process's writers
         # here first keeps its threads from convoying on that lock (measured: +30% HTTP commands/s).
         with self._writer:
-            return super()._record(processing_event)
+            recordings = super()._record(processing_event)
+        for event in processing_event.events:
+            metrics.EVENTS_APPENDED.add(1, {"service": self.service, "event": type(event).__qualname__})
+        return recordings
 
     def save_new(self, aggregate: A, envelope: Envelope) -> A:
         """Save a newly created aggregate; a retry with the same idempotency key returns the first one."""

@@ -8,7 +8,9 @@ import os
 import sys
 from collections.abc import Mapping
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, metrics, propagate, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -17,19 +19,26 @@ _instrumented: set[str] = set()
 
 
 def setup(service_name: str) -> None:
-    """Export traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and instrument the drivers.
+    """Export traces and metrics (dudao.metrics) over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and instrument
+    the drivers.
 
-    Without an endpoint no SDK provider is installed, so spans cost next to nothing; the W3C
+    Without an endpoint no SDK provider is installed, so spans and measurements cost next to nothing; the W3C
     context still passes through. A provider already installed (by a test, say) is kept, so
     spans from every part of one process land in one place.
     """
     exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    resource = Resource.create({"service.name": f"dudao-{service_name}"})
     if exporting and not isinstance(trace.get_tracer_provider(), TracerProvider):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider = TracerProvider(resource=Resource.create({"service.name": f"dudao-{service_name}"}))
+        provider = TracerProvider(resource=resource)
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
+    metering = exporting and os.environ.get("OTEL_METRICS_EXPORTER", "otlp") != "none"  # Jaeger takes traces only
+    if metering and not isinstance(metrics.get_meter_provider(), MeterProvider):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]))
     if "drivers" not in _instrumented:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor

@@ -16,7 +16,9 @@ import nats
 import psycopg
 import pytest
 import uvicorn
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -30,6 +32,29 @@ SPANS = InMemorySpanExporter()
 _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 trace.set_tracer_provider(_provider)
+METRICS = InMemoryMetricReader()  # likewise for measurements (dudao.metrics)
+metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
+
+
+def measured(name: str, **attributes: str) -> float | None:
+    """The current value of a metric's data points that carry `attributes` (summed; a histogram's count of
+    measurements), or None if none has any."""
+    values = [
+        point.value if hasattr(point, "value") else point.count
+        for resource in (METRICS.get_metrics_data() or metrics_data_empty()).resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+        if all(point.attributes.get(k) == v for k, v in attributes.items())
+    ]
+    return sum(values) if values else None
+
+
+def metrics_data_empty():
+    from opentelemetry.sdk.metrics.export import MetricsData
+
+    return MetricsData(resource_metrics=[])
 
 
 def eventually(check: Callable[[], object], timeout: float = 15, interval: float = 0.05, what: str = "condition"):

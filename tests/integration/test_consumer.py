@@ -12,6 +12,7 @@ import pytest
 
 from dudao import bus
 from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, ensure_tables
+from tests.conftest import measured
 
 pytestmark = pytest.mark.integration
 
@@ -192,6 +193,8 @@ async def test_a_message_that_can_never_be_processed_is_dead_lettered_and_the_co
         await record(conn, event)
 
     consumer = harness.consumer(refuse_poison)
+    counted = {"service": consumer.service, "consumer": consumer.name}
+    before = {m: measured(m, **counted) or 0 for m in ("dudao.consumer.dead_letters", "dudao.consumer.processed")}
     harness.start(consumer)
     await harness.publish(1, body=b"{not json")
     await harness.publish(2, "poison")
@@ -202,6 +205,15 @@ async def test_a_message_that_can_never_be_processed_is_dead_lettered_and_the_co
     assert "malformed" in letters[0]["error"] and letters[0]["deliveries"] == 1
     assert "this value breaks a rule" in letters[1]["error"] and letters[1]["deliveries"] == 3
     assert consumer.dead_lettered == 2
+    # What an ops team sees: two dead letters, one event applied, nothing left behind.
+    assert measured("dudao.consumer.dead_letters", **counted) - before["dudao.consumer.dead_letters"] == 2
+    assert measured("dudao.consumer.processed", **counted) - before["dudao.consumer.processed"] == 1
+    await until(lambda: _is_zero(consumer), what="no lag")
+    assert measured("dudao.consumer.lag", **counted) == 0
+
+
+async def _is_zero(consumer) -> bool:
+    return consumer.lag() == 0
 
 
 async def _equals(awaitable, expected) -> bool:

@@ -196,6 +196,14 @@ def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_w
     assert_each_event_once_in_order(settings)
 
 
+def test_the_relay_lag_counts_what_is_stored_but_not_yet_published(settings, application):
+    relay = Relay(settings, application)
+    assert relay.lag() is None  # not relaying (another replica may be): nothing to say
+    relay.position = application.recorder.max_notification_id() or 0  # as if it had just caught up
+    register_schools(application, 5)
+    assert relay.lag() == 5
+
+
 def test_a_lost_stream_is_refilled_from_the_event_store(settings, application):
     register_schools(application, 20)
     relay = relay_process(settings)

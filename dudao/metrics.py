@@ -1,0 +1,76 @@
+"""The metrics an ops team watches: events appended, relay lag, consumer lag, events processed, dead letters.
+
+OpenTelemetry instruments on the global meter provider: `dudao.telemetry.setup` exports them over OTLP when
+`OTEL_EXPORTER_OTLP_ENDPOINT` is set (request latency comes from the FastAPI instrumentation). The lags are gauges
+observed at each collection from the relays and consumers alive in the process; `/readyz` shows the same figures.
+
+| metric | kind | attributes |
+| --- | --- | --- |
+| `dudao.events.appended` | counter | service, event |
+| `dudao.relay.lag` | gauge: events stored but not yet in the stream | service |
+| `dudao.consumer.lag` | gauge: messages in the stream not yet processed | service, consumer |
+| `dudao.consumer.processed` | counter | service, consumer |
+| `dudao.consumer.dead_letters` | counter | service, consumer |
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterable
+from typing import Protocol
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+
+log = logging.getLogger("dudao.metrics")
+
+_meter = metrics.get_meter("dudao")
+EVENTS_APPENDED = _meter.create_counter("dudao.events.appended", unit="{event}", description="events stored in an event store")
+PROCESSED = _meter.create_counter("dudao.consumer.processed", unit="{event}", description="events a consumer applied")
+DEAD_LETTERS = _meter.create_counter("dudao.consumer.dead_letters", unit="{event}", description="events a consumer gave up on")
+
+
+class Lagging(Protocol):
+    service: str
+
+    def lag(self) -> int | None: ...
+
+
+_relays: weakref.WeakSet[Lagging] = weakref.WeakSet()
+_consumers: weakref.WeakSet[Lagging] = weakref.WeakSet()
+
+
+def watch_relay(relay: Lagging) -> None:
+    _relays.add(relay)
+
+
+def watch_consumer(consumer: Lagging) -> None:
+    _consumers.add(consumer)
+
+
+def _observe(workers: Iterable[Lagging], attributes) -> Iterable[Observation]:
+    for worker in list(workers):
+        try:
+            lag = worker.lag()
+        except Exception as e:  # noqa: BLE001 - a gauge that cannot be read is left out, never breaks collection
+            log.warning("no lag for %s: %s", attributes(worker), e)
+            continue
+        if lag is not None:
+            yield Observation(lag, attributes(worker))
+
+
+def _relay_lag(options: CallbackOptions) -> Iterable[Observation]:
+    return _observe(_relays, lambda r: {"service": r.service})
+
+
+def _consumer_lag(options: CallbackOptions) -> Iterable[Observation]:
+    return _observe(_consumers, lambda c: {"service": c.service, "consumer": c.name})  # type: ignore[attr-defined]
+
+
+_meter.create_observable_gauge(
+    "dudao.relay.lag", [_relay_lag], unit="{event}", description="events stored but not yet published to the stream"
+)
+_meter.create_observable_gauge(
+    "dudao.consumer.lag", [_consumer_lag], unit="{event}", description="messages in the stream a consumer has yet to process"
+)
