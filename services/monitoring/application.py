@@ -178,27 +178,23 @@ class Monitoring(ServiceApplication):
             return self.save_new(accepted, envelope)
         return self.change(aid, UpperAcceptance, None, envelope, lambda a: a.accept_again(level_version=level_version, by=by, now=now))
 
-    def unaccept_lower_level(self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime) -> UpperAcceptance:
-        """Hand a lower instance's level back; as with `unaccept_level`, refused while this level stands approved."""
+    def unaccept_level(
+        self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime
+    ) -> LevelApproval | UpperAcceptance:  # fmt: skip
+        """Hand a level back to its own office: here, or through this instance's acceptance when a lower instance
+        holds the level (decision 020). Refused while the accepting level itself stands approved."""
+        if self.holds_level(framework, period, code):
+            target, kind = level_id(framework, period, code), LevelApproval
+        else:
+            target, kind = acceptance_id(framework, period, code), UpperAcceptance
 
-        def command(acceptance: UpperAcceptance) -> list[LevelApproval]:
-            acceptance.unaccept(reason=reason, by=by, now=now)
+        def command(decision: LevelApproval | UpperAcceptance) -> list[LevelApproval]:
+            decision.unaccept(reason=reason, by=by, now=now)
             above = self._level_or_new(framework, period, parent_level(code))
             above.reopen_below(what=f"level {code}", reason=reason, now=now)
             return [above]
 
-        return self.change(acceptance_id(framework, period, code), UpperAcceptance, None, envelope, command)
-
-    def unaccept_level(self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime) -> LevelApproval:
-        """Hand a level back to its own office; refused while the accepting level itself stands approved."""
-
-        def command(level: LevelApproval) -> list[LevelApproval]:
-            level.unaccept(reason=reason, by=by, now=now)
-            above = self._level_or_new(framework, period, parent_level(code))
-            above.reopen_below(what=f"level {code}", reason=reason, now=now)
-            return [above]
-
-        return self.change(level_id(framework, period, code), LevelApproval, None, envelope, command)
+        return self.change(target, kind, None, envelope, command)
 
     # --- agencies -----------------------------------------------------------------------------------------------
 

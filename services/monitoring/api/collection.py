@@ -16,7 +16,7 @@ from dudao.routes import Admin, Name, Reader, Strict, Text, scope
 from dudao.rules import RuleViolation
 from dudao.service import command_envelope, expected_version, set_etag
 from services.monitoring.api.common import app_of, now, reading
-from services.monitoring.domain.collection import home_level, parent_level
+from services.monitoring.domain.collection import UpperAcceptance, home_level, parent_level
 from services.monitoring.domain.collection import AgencyAssignment, AgencyTask, Submission, submission_id
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
@@ -282,15 +282,14 @@ async def accept_level(framework: str, period: str, code: str, request: Request,
 @router.post("/v1/levels/{framework}/{period}/{code}/unaccept")
 async def unaccept_level(framework: str, period: str, code: str, body: Reason, request: Request, response: Response, principal: Admin) -> dict[str, Any]:  # noqa: E501
     _accepting_office(principal, code)
-    app, envelope = app_of(request), command_envelope(request, principal, body)
-    if not await asyncio.to_thread(app.holds_level, framework, period, code):
-        handed_back = await asyncio.to_thread(
-            app.unaccept_lower_level, framework, period, code, body.reason, principal.sub, envelope, now(request)
-        )  # fmt: skip
+    handed_back = await asyncio.to_thread(
+        app_of(request).unaccept_level, framework, period, code, body.reason, principal.sub,
+        command_envelope(request, principal, body), now(request),
+    )  # fmt: skip
+    if isinstance(handed_back, UpperAcceptance):  # the level lives in a lower instance
         return _lower_read(handed_back, response)
-    level = await asyncio.to_thread(app.unaccept_level, framework, period, code, body.reason, principal.sub, envelope, now(request))
-    set_etag(response, level.version)
-    return _level_read(level)
+    set_etag(response, handed_back.version)
+    return _level_read(handed_back)
 
 
 # --- agencies ---------------------------------------------------------------------------------------------------
