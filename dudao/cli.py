@@ -239,17 +239,20 @@ def cmd_link(args: argparse.Namespace) -> None:
         if not jurisdiction.is_valid_code(lower) or lower == settings.jurisdiction or not jurisdiction.contains(settings.jurisdiction, lower):
             raise SystemExit(f"{lower} is not a division below this instance's {settings.jurisdiction}; nothing linked")
 
-    async def link() -> list[tuple[str, str, bool]]:
+    async def link() -> list[tuple[str, str, bool, bool]]:
         nc = await bus.connect(settings.nats_url, "dudao-link")
         try:
             js = nc.jetstream()
+            ready = {(lower, s): await links.exists_below(nc, s, lower) for lower in args.lower for s in RUNNING}
             done = {s: await links.link_lowers(js, s, settings.jurisdiction, args.lower) for s in RUNNING}
-            return [(lower, s, done[s][i]) for i, lower in enumerate(args.lower) for s in RUNNING]
+            return [(lower, s, done[s][i], ready[lower, s]) for i, lower in enumerate(args.lower) for s in RUNNING]
         finally:
             await nc.close()
 
-    for lower, service, new in asyncio.run(link()):
-        print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.view_stream(service)}")
+    for lower, service, new, ready in asyncio.run(link()):
+        print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.view_stream(service)}"
+              + ("" if ready else f" (not there yet: is {lower}'s {service} running, its NATS a leaf node of this one?"
+                 " sourcing starts a minute or two after it appears)"))  # fmt: skip
 
 
 def _with_env(settings: Settings, env: dict[str, str]) -> Settings:

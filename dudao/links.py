@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, ExternalStream, StorageType, StreamConfig, StreamSource
 from nats.js.errors import NotFoundError
@@ -87,6 +88,16 @@ async def link_lowers(js: JetStreamContext, service: str, jurisdiction: str, low
     await _ensure(js, bus.view_stream(service), sources)
     await _ensure(js, crossing_stream(UP, service, jurisdiction), sources)
     return [not any(_same(s, k) for k in kept) for s in sources]
+
+
+async def exists_below(nc: Client, service: str, lower: str) -> bool:
+    """Whether the lower instance's upward stream of `service` is there (its relay makes it at start). A source added
+    before it is there starts only after nats-server's retry backoff, a minute or two later."""
+    try:
+        await nc.jetstream(domain=bus.domain(lower), timeout=1).stream_info(crossing_stream(UP, service, lower))
+        return True
+    except Exception:  # noqa: BLE001 - not there, or the leaf link not up: either way, not there yet
+        return False
 
 
 async def _sources(js: JetStreamContext, name: str) -> list[StreamSource]:

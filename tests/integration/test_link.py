@@ -108,7 +108,11 @@ def test_the_city_sources_what_travels_up_and_a_cut_loses_and_repeats_nothing(li
         assert client.put(f"/v1/committees/{COUNTY}", json=COMMITTEE).status_code == 200  # stays in the county
         eventually(lambda: len(recorded_at(county, county_events)) == recorded(settings), what="the county's relay to publish")
 
-        assert "530113 registry        now sourced into DUDAO_VIEW_REGISTRY" in link(city, COUNTY)
+        linked_now = link(city, COUNTY)
+        assert "530113 registry        now sourced into DUDAO_VIEW_REGISTRY\n" in linked_now
+        # Only the registry runs at the county: the other services' sources are added, and the command says why
+        # they will not start at once.
+        assert "530113 inspection      now sourced into DUDAO_VIEW_INSPECTION (not there yet" in linked_now
         assert "530113 registry        already sourced" in link(city, COUNTY)  # registering it again changes nothing
         assert "not a division below" in link(city, "530200")  # another city's county
         eventually(lambda: seen_at(city, county_events) == crossing(recorded_at(county, county_events)), what="the city to source")
@@ -246,6 +250,8 @@ def test_the_city_accepts_a_level_held_by_the_county_and_only_then_approves_its_
         assert (accepted["status"], accepted["held_below"], accepted["level_version"]) == ("accepted", True, 2)
         # The county applies it to its level, whose own Accepted comes back up; only then does the city approve.
         eventually(lambda: level_at(city_monitoring, COUNTY, CITY) == "accepted", what="the acceptance applied below")
+        again = office.post(f"/v1/{monitoring_level(COUNTY, 'accept')}")
+        assert again.status_code == 409 and "530113 is already accepted" in again.json()["detail"]
         assert office.post(f"/v1/{monitoring_level(CITY, 'approve')}").json()["status"] == "approved"
     assert level_at(county_monitoring, COUNTY, COUNTY) == "accepted"
     with county_monitoring.client(token(jur=COUNTY)) as office:

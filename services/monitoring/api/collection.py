@@ -268,11 +268,11 @@ async def accept_level(framework: str, period: str, code: str, request: Request,
     async with reading(request) as conn:
         heard = (await reads.levels_heard(conn, framework, period, [code])).get(code)
     if heard is None or heard["status"] != "approved":
-        raise RuleViolation(
-            f"{code} has not approved {framework} {period} ({heard['status'] if heard else 'nothing heard from it yet'});"
-            " its instance approves first, and its approval must reach this one",
-            field="status", rule="level_approval_lifecycle",
+        state = "is already accepted" if heard and heard["status"] == "accepted" else (
+            f"has not approved {framework} {period} ({heard['status'] if heard else 'nothing heard from it yet'}); its"
+            " instance approves first, and its approval must reach this one"
         )  # fmt: skip
+        raise RuleViolation(f"{code} {state}", field="status", rule="level_approval_lifecycle")
     accepted = await asyncio.to_thread(
         app.accept_lower_level, framework, period, code, heard["version"], principal.sub, envelope, now(request)
     )  # fmt: skip
