@@ -15,6 +15,7 @@ from dudao import bus
 from dudao.events import Envelope
 from dudao.personal import ERASED
 from services.registry.api.personal import PersonalWrite
+from services.registry.api.places import CommitteeWrite
 from tests.conftest import eventually
 from tests.integration.test_chain import verify
 
@@ -161,6 +162,12 @@ def test_a_committee_contacts_phone_is_sealed_and_erased_on_its_own(registry, to
             return response.status_code == 200 and [u["contact_phone"] for u in response.json()["members"]["member_units"]]
 
         assert eventually(phones, what="the committee read model") == ["023-41401111", "13688880000"]
+        # The request hash is made without the phones and folds in their sealed form, so no guess can be checked.
+        wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Committee.Constituted"))
+        plain = hashlib.sha256(f"PUT /v1/committees/500120\n{CommitteeWrite(**body).model_dump_json()}".encode()).hexdigest()
+        sealed = [u["contact_phone"] for u in wire["data"]["members"]["member_units"]]
+        guess = Envelope.from_dict(wire["envelope"] | {"request_hash": plain}).also_hashing(sealed).request_hash
+        assert guess != wire["envelope"]["request_hash"]
         assert "13688880000" not in database_text(settings)
         assert erase(client, "committee:500120:区财政局").status_code == 201
         assert phones() == ["023-41401111", ERASED]  # the read model was not touched: its copy is sealed too
