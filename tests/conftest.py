@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +34,16 @@ _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 trace.set_tracer_provider(_provider)
 METRICS = InMemoryMetricReader()  # likewise for measurements (dudao.metrics)
 metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
+
+
+async def until(check: Callable[[], Awaitable[object]], timeout: float = 15, what: str = "condition"):
+    """`eventually` for a test's own event loop: await `check` until it returns something truthy, or fail."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := await check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return result
 
 
 def measured(name: str, **attributes: str) -> float | None:

@@ -12,7 +12,7 @@ import pytest
 
 from dudao import bus
 from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, ensure_tables
-from tests.conftest import measured
+from tests.conftest import measured, until
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +72,6 @@ class Harness:
 
     async def count(self, table: str) -> int:
         return await self.pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.{table}")
-
-
-async def until(check: Callable[[], Awaitable[object]], timeout: float = 15, what: str = "condition"):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return result
 
 
 @pytest.fixture
@@ -223,6 +214,15 @@ async def _equals(awaitable, expected) -> bool:
 async def _consumer_idle(harness) -> bool:
     info = await harness.js.consumer_info(bus.stream_name("registry"), "probe-effects")
     return info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_consumer_asked_to_stop_stops_at_once_not_after_its_pull(harness):
+    consumer = harness.consumer(record)
+    harness.start(consumer)
+    await until(lambda: _is_zero(consumer), what="the first empty pull")  # a pull that found nothing ended: the next one has begun
+    started = asyncio.get_running_loop().time()
+    await harness.stop_all()
+    assert asyncio.get_running_loop().time() - started < 0.5  # the pull waits up to 1 s; the stop does not
 
 
 async def test_two_replicas_of_a_consumer_take_turns_one_consumes_and_the_other_takes_over(harness):

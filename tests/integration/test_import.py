@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from pathlib import Path
 
 import psycopg
@@ -9,9 +11,13 @@ import pytest
 from openpyxl import Workbook
 
 from dudao import cli
+from dudao.events import Envelope
+from dudao.sheets import read_rows
 from services.registry import importer
+from services.registry.api.inspectors import InspectorImport
 from services.registry.importer import SCHOOL_COLUMNS
 from tests.conftest import eventually, stored_events
+from tests.integration.test_personal import _recorded_on_the_wire
 
 pytestmark = pytest.mark.integration
 
@@ -143,6 +149,12 @@ def test_inspectors_private_details_are_imported_sealed_and_a_bad_id_number_is_n
     with psycopg.connect(settings.database_url) as conn:
         states = b"".join(bytes(s) for (s,) in conn.execute("SELECT state FROM registry.registry_events"))
     assert b"13912345678" not in states and b"11010519491231002X" not in states
+    # Nor can a guess be checked against the request hash (decision 019): the route hashed the row without them.
+    [(_, number, body)] = importer.validate_inspectors(read_rows(path))[0]
+    plain = hashlib.sha256(f"PUT /v1/inspectors/by-number/{number}\n{InspectorImport(**body).model_dump_json()}".encode())
+    wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Inspector.PersonalDetailsRecorded"))
+    guess = Envelope.from_dict(wire["envelope"] | {"request_hash": plain.hexdigest()}).also_hashing(wire["data"]["details"])
+    assert guess.request_hash != wire["envelope"]["request_hash"]
 
 
 def test_without_a_token_the_importer_mints_one_for_the_rows_jurisdiction(registry, settings, monkeypatch, tmp_path):

@@ -24,7 +24,7 @@ from dudao.events import Envelope
 from dudao.relay import Relay
 from services.registry.application import Registry
 from services.registry.domain import Ownership, Stage
-from tests.conftest import eventually
+from tests.conftest import eventually, until
 
 pytestmark = pytest.mark.integration
 
@@ -165,6 +165,13 @@ def test_two_relays_of_one_service_never_interleave_or_repeat(settings, applicat
     assert_each_event_once_in_order(settings)
 
 
+def _async(check):
+    async def checked():
+        return check()
+
+    return checked
+
+
 def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_when_it_goes(settings, application, caplog):
     register_schools(application, 20)
     key = f"dudao-relay:{settings.jurisdiction}:registry"
@@ -176,17 +183,10 @@ def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_w
         task = asyncio.create_task(relay.run(stop))
         try:
             with caplog.at_level(logging.INFO, logger="dudao.leadership"):
-                for _ in range(300):
-                    if "another replica is working; standing by" in caplog.text:
-                        break
-                    await asyncio.sleep(0.05)
-            standing_by = (relay.published, await _stream_count(settings.nats_url))
+                await until(_async(lambda: "another replica is working; standing by" in caplog.text), what="standing by")
+            assert (relay.published, await _stream_count(settings.nats_url)) == (0, 0), "published without the lock"
             await holder.close()  # the other replica is gone: its lock with it
-            for _ in range(600):
-                if relay.published == 20:
-                    break
-                await asyncio.sleep(0.05)
-            assert standing_by == (0, 0), "the relay published while another replica held the lock"
+            await until(_async(lambda: relay.published == 20), timeout=30, what="the relay taking over")
             return relay.published
         finally:
             stop.set()
