@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench schema demo-federation clean
+.PHONY: run test bench schema scope-matrix demo-federation clean
 
 $(BIN)/dudao: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: $(BIN)/dudao
 # (that command needs strawberry's cli extra, typer and rich, which nothing else here needs).
 schema: $(BIN)/dudao
 	$(BIN)/python -c 'from pathlib import Path; from gateway.schema import schema; Path("gateway/schema.graphql").write_text(schema.as_str() + "\n", encoding="utf-8")'
+
+# docs/scope-matrix.md: who may call each route, from the rules the routes declare (a test fails when it drifts).
+scope-matrix: $(BIN)/dudao
+	$(BIN)/python -c 'import tempfile, pathlib, dataclasses; from dudao.config import Settings; from dudao import auth; from tests.route_rules import apps, matrix, routes; home = pathlib.Path(tempfile.mkdtemp()); auth.ensure_dev_key(home / "k.pem"); s = dataclasses.replace(Settings(), home=home, dev_key_path=home / "k.pem", run_workers=False); pathlib.Path("docs/scope-matrix.md").write_text(matrix(routes(apps(s))), encoding="utf-8")'
 
 clean:
 	rm -rf .dudao

@@ -26,7 +26,8 @@ from strawberry.scalars import JSON
 
 from dudao import bus, subgraph
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, Role, check_scope, require
+from dudao.auth import Principal, Role, require
+from dudao.scope import check_scope
 from dudao.changes import jurisdiction_of
 from dudao.consumer import Handler, InboundEvent
 from dudao.errors import InvalidInput, NotFound, Problem

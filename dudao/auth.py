@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -53,6 +53,8 @@ class Principal:
     roles: frozenset[str]
     jur: str
     unit: str | None = None
+    instance: str | None = None  # the jurisdiction of the instance answering: writes stay inside it
+    writing: bool = False  # the request changes something (POST, PUT, PATCH, DELETE)
 
     def has_any(self, roles: tuple[str, ...]) -> bool:
         return not roles or bool(self.roles.intersection(roles))
@@ -169,25 +171,44 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require(*roles: str):
+@dataclass(frozen=True)
+class Rule:
+    """What a route declares: the roles that may call it (none: any valid token) and what its target is, in words.
+
+    How each role is then scoped against the target is `dudao.scope`'s; the generated matrix walks these."""
+
+    roles: tuple[str, ...]
+    target: str | None  # None: what the path says (a record by its id, else the place asked for or named in the body)
+    public: bool = False
+
+
+def require(*roles: str, target: str | None = None):
     """A dependency that admits callers holding any of `roles` (any valid token when none are named)."""
+    rule = Rule(tuple(str(r) for r in roles), target)
 
     def dependency(request: Request) -> Principal:
         token = bearer_token(request)
         if token is None:
             raise Unauthorized("this route needs a bearer token (dudao token --role admin --jur CODE)", field="Authorization")
         verifier: TokenVerifier = request.app.state.verifier
-        principal = verifier.verify(token)
-        if not principal.has_any(roles):
-            raise Forbidden(f"this route needs one of the roles {sorted(roles)}", field="roles", rule="role_required")
+        principal = replace(
+            verifier.verify(token), instance=getattr(getattr(request.app.state, "settings", None), "jurisdiction", None),
+            writing=request.method not in ("GET", "HEAD", "OPTIONS"),
+        )  # fmt: skip
+        if not principal.has_any(rule.roles):
+            names = ", ".join(f"{r} ({Role(r).label_zh})" for r in rule.roles)
+            raise Forbidden(f"this route is for the roles {names}", field="roles", rule="role_required", roles=list(rule.roles))
         return principal
 
+    dependency.rule = rule  # type: ignore[attr-defined]
     return dependency
 
 
-def check_scope(principal: Principal, code: str, *, field: str = "jurisdiction") -> None:
-    """Refuse a jurisdiction outside the caller's subtree."""
-    if not principal.can_act_in(code):
-        raise Forbidden(
-            f"jurisdiction {code} is outside your jurisdiction {principal.jur}", field=field, rule="outside_jurisdiction"
-        )
+def public(target: str):
+    """A dependency for a route anyone may call without a token (published reports, outcomes, public contacts)."""
+
+    def dependency() -> None:
+        return None
+
+    dependency.rule = Rule((), target, public=True)  # type: ignore[attr-defined]
+    return dependency

@@ -295,13 +295,16 @@ def save(store: BlobStore, *, name: str, media_type: str, data: bytes, max_bytes
 
 
 def save_uploads(store: BlobStore, files: list[Any], *, max_bytes: int, field: str = "evidence") -> list[dict[str, Any]]:
-    """Decode each upload's `content_base64` (objects with name, media_type, content_base64), check and
-    store it, and return the records an event keeps; a bad file is refused naming `field.i`."""
-    stored = []
+    """Decode and check every upload (objects with name, media_type, content_base64), then store them all and return
+    the records an event keeps. A bad file is refused naming `field.i`, and then nothing at all is stored.
+
+    Call it once the caller is known to be allowed: nothing reaches the store before permission and validation."""
+    decoded = []
     for i, file in enumerate(files):
         try:
             data = base64.b64decode(file.content_base64, validate=True)
         except binascii.Error:
             raise InvalidInput("content_base64 is not base64", field=f"{field}.{i}.content_base64", rule="base64") from None
-        stored.append(save(store, name=file.name, media_type=file.media_type, data=data, max_bytes=max_bytes).as_record())
-    return stored
+        check(file.name, file.media_type, data, max_bytes)
+        decoded.append((file, data))
+    return [save(store, name=f.name, media_type=f.media_type, data=data, max_bytes=max_bytes).as_record() for f, data in decoded]

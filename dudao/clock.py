@@ -24,11 +24,14 @@ def end_of_china_day(day: date) -> datetime:
 
 
 class Clock:
-    """The service's clock: real time plus an offset that tests (and only tests) move forward."""
+    """The service's clock: real time plus an offset. `today` (DUDAO_TODAY) starts it on a given date, for tests,
+    rehearsals and demos; tests move it further with `advance` and `set_today`."""
 
-    def __init__(self) -> None:
+    def __init__(self, today: date | None = None) -> None:
         self._offset = timedelta()
         self._lock = threading.Lock()
+        if today is not None:
+            self.set_today(today)
 
     def now(self) -> datetime:
         with self._lock:

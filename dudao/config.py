@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -60,6 +61,7 @@ class Settings:
     app_db_url: str | None = None  # DUDAO_APP_DATABASE_URL; None: DATABASE_URL with the app role and its password
     app_db_password: str = "dudao-app-dev"  # the app role's password, set when the owner creates the role
     create_tables: bool = True  # False once the owner has provisioned the schema and we run as the app role
+    today: date | None = None  # DUDAO_TODAY: the date the clocks start at (tests, rehearsals); None: the calendar's
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -92,6 +94,7 @@ class Settings:
             upper=_upper(jurisdiction),
             app_db_url=os.environ.get("DUDAO_APP_DATABASE_URL") or None,
             app_db_password=_env("DUDAO_APP_DB_PASSWORD", cls.app_db_password),
+            today=date.fromisoformat(os.environ["DUDAO_TODAY"]) if os.environ.get("DUDAO_TODAY") else None,
         )
 
     def app_database_url(self) -> str:

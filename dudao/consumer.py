@@ -38,7 +38,13 @@ TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, a
 
 
 class Undeliverable(Exception):
-    """The message can never be processed (malformed, unknown, against the rules): dead-letter it."""
+    """The message can never be processed (malformed, unknown, against the rules): dead-letter it.
+
+    `reason` is a stable word for the metric (e.g. `out_of_scope`); the message says the rest."""
+
+    def __init__(self, message: str, reason: str = "undeliverable"):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -315,7 +321,7 @@ class Consumer:
                 metrics.PROCESSED.add(1, self._attributes)
                 return True
             except Undeliverable as e:
-                await self._dead_letter(msg, str(e), deliveries)
+                await self._dead_letter(msg, f"{e.reason}: {e}", deliveries, e.reason)
                 return True
             except TRANSIENT as e:
                 span.record_exception(e)
@@ -325,13 +331,13 @@ class Consumer:
             except Exception as e:  # noqa: BLE001 - a bug or bad data: retry a few times, then dead-letter
                 span.record_exception(e)
                 if deliveries >= self.max_attempts:
-                    await self._dead_letter(msg, f"{type(e).__name__}: {e}", deliveries)
+                    await self._dead_letter(msg, f"{type(e).__name__}: {e}", deliveries, "failed")
                     return True
                 log.warning("consumer %s: %s on %s (attempt %d)", self.name, e, msg.subject, deliveries)
                 await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
 
-    async def _dead_letter(self, msg: Msg, error: str, deliveries: int) -> None:
+    async def _dead_letter(self, msg: Msg, error: str, deliveries: int, reason: str) -> None:
         log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, error)
         try:
             async with self.pool.acquire() as conn:
@@ -353,7 +359,7 @@ class Consumer:
             await _quietly(msg.nak(delay=self._delay(msg)))
             return
         self.dead_lettered += 1
-        metrics.DEAD_LETTERS.add(1, self._attributes)
+        metrics.DEAD_LETTERS.add(1, self._attributes | {"reason": reason})
         await _quietly(msg.term())
 
     def _delay(self, msg: Msg) -> float:

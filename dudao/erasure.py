@@ -6,12 +6,12 @@ If the deletion fails after the record, a retry with the same `Idempotency-Key` 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from dudao.auth import check_scope
+from dudao.scope import check_scope
 from dudao.errors import NotFound
 from dudao.personal import Erasure
 from dudao.routes import Admin, Name, Strict, Text
@@ -55,7 +55,7 @@ def erase(body: ErasureCreate, request: Request, response: Response, principal: 
     check_scope(principal, jurisdiction)
     erasure = Erasure.record(
         erasure_id=erasure_id, person=body.person, jurisdiction=jurisdiction, reason=body.reason, keys=keys,
-        now=datetime.now(UTC),
+        now=request.app.state.clock.now(),
     )  # fmt: skip
     erasure = app.save_new(erasure, command_envelope(request, principal, body))
     response.status_code = 201

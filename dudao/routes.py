@@ -8,7 +8,8 @@ from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from dudao import jurisdiction
-from dudao.auth import Principal, Role, check_scope, require
+from dudao.auth import Principal, Role, require
+from dudao.scope import check_scope
 from dudao.errors import InvalidInput
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -182,7 +182,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
 
     app = FastAPI(title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json")
     app.state.settings = settings
-    app.state.clock = Clock()  # deadlines and restrictions read the time here; tests move it
+    app.state.clock = Clock(settings.today)  # every rule that needs the time reads it here; tests set it
     app.state.verifier = TokenVerifier(settings)
     errors.install(app)
     for router in [*routers, audit.router, erasure.router]:
@@ -298,7 +298,7 @@ def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consum
         application = await asyncio.to_thread(parts.application, settings)
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
         await prepare_tables(pool, parts)
-        workers = Workers(settings, parts, application, pool, Clock())
+        workers = Workers(settings, parts, application, pool, Clock(settings.today))
         workers.start(relay=relay, consumers=consumers)
         try:
             await asyncio.gather(*workers.tasks)

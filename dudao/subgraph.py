@@ -12,6 +12,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 
 from dudao import jurisdiction as divisions
+from dudao import scope
 from dudao.auth import Principal, bearer_token
 from dudao.errors import Problem, Unauthorized
 from dudao.routes import MAX_PAGE
@@ -47,9 +48,17 @@ def within(principal: Principal, code: str | None) -> str:
     if not divisions.is_valid_code(code) or not principal.can_act_in(code):
         raise GraphQLError(
             f"jurisdiction {code} is not a code inside your jurisdiction {principal.jur}",
-            extensions={"status": 403, "rule": "outside_jurisdiction", "field": "jurisdiction"},
+            extensions={"status": 403, "rule": "out_of_scope", "field": "jurisdiction"},
         )
     return code
+
+
+def listed_unit(principal: Principal, asked: str | None, field: str = "unit_id") -> str | None:
+    """The unit a list is filtered to (a unit caller's own; another unit asked for is refused), as GraphQL says it."""
+    try:
+        return scope.listed_unit(principal, asked, field)
+    except Problem as e:
+        raise problem(e) from None
 
 
 def division(code: str) -> str:

@@ -12,17 +12,18 @@ from fastapi.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
 from dudao import errors, telemetry
-from dudao.auth import TokenVerifier, bearer_token
+from dudao.auth import TokenVerifier
+from dudao.clock import Clock
 from dudao.config import Settings
 from gateway import national
 from gateway.live import Feed
-from gateway.loaders import Loaders
+from gateway.loaders import request_context
 from gateway.schema import schema
 from gateway.subgraphs import SubgraphClient
 
 
 async def _context(request: HTTPConnection) -> dict[str, Any]:  # a WebSocket for subscriptions
-    return {"request": request, "loaders": Loaders(request.app.state.subgraphs, bearer_token(request))}
+    return request_context(request)
 
 
 def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -44,6 +45,7 @@ def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport 
     app = FastAPI(title="Dudao gateway (督导)", version="1", lifespan=lifespan)
     app.state.subgraphs = subgraphs
     app.state.live, app.state.verifier = live, TokenVerifier(settings)
+    app.state.clock = Clock(settings.today)  # what "this month" is on the dashboard
     errors.install(app)
     app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=_context))
     app.include_router(national.router)

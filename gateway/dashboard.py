@@ -3,11 +3,10 @@ and a service that is down costs only its own part."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 
 import strawberry
 
-from dudao.clock import china_date
+from dudao.clock import Clock
 from gateway.accountability import SUMMARY_FIELDS, AccountabilitySummary
 from gateway.inspection import COVERAGE_FIELDS, RoutineCoverage
 from gateway.monitoring import VERDICT_FIELDS, AreaVerdict
@@ -70,6 +69,6 @@ class Dashboard:
         return [StatusCount(status=m["status"], count=m["count"]) for m in summary["measures"] if m["kind"] == kind]
 
 
-def dashboard(jurisdiction: str, month: str | None) -> Dashboard:
+def dashboard(jurisdiction: str, month: str | None, clock: Clock) -> Dashboard:
     """The dashboard of `jurisdiction` for `month` (default: this month in China)."""
-    return Dashboard(month=month or china_date(datetime.now(UTC)).strftime("%Y-%m"), jurisdiction_code=jurisdiction)
+    return Dashboard(month=month or clock.today().strftime("%Y-%m"), jurisdiction_code=jurisdiction)

@@ -21,6 +21,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from dudao.auth import bearer_token
 from gateway import accountability, inspection, monitoring, registry
 from gateway.subgraphs import SubgraphClient, subgraph_error
 
@@ -127,3 +128,9 @@ class Loaders:
 
         return DataLoader(load_fn=load)
 
+
+
+def request_context(request: Any) -> dict[str, Any]:
+    """What every resolver of one request (or WebSocket) has: the request, its loaders with the caller's token, the clock."""
+    state = request.app.state
+    return {"request": request, "loaders": Loaders(state.subgraphs, bearer_token(request)), "clock": state.clock}

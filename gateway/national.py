@@ -17,11 +17,11 @@ from fastapi.security import OAuth2
 
 from dudao import jurisdiction as divisions
 from dudao import oauth
-from dudao.auth import Principal, bearer_token, require
+from dudao.auth import Principal, public, require
 from dudao.errors import NotFound, Problem
 from dudao.routes import page_size, scope
 from gateway import changes as feed
-from gateway.loaders import Loaders
+from gateway.loaders import request_context
 from gateway.schema import schema
 
 router = APIRouter(prefix="/national/v1", tags=["national"])
@@ -40,6 +40,7 @@ def _national_client(request: Request, _: str | None = Security(CLIENT_CREDENTIA
     return _national_role(request)
 
 
+_national_client.rule = _national_role.rule  # type: ignore[attr-defined]  (the route's declared rule)
 National = Depends(_national_client)
 
 PAGE = "pageInfo { hasNextPage endCursor }"
@@ -103,8 +104,7 @@ ENTITIES = {
 
 async def _ask(request: Request, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     """Run one of the queries above on the gateway's graph as the caller; its first error becomes a problem."""
-    context = {"request": request, "loaders": Loaders(request.app.state.subgraphs, bearer_token(request))}
-    result = await schema.execute(query, variable_values=variables, context_value=context)
+    result = await schema.execute(query, variable_values=variables, context_value=request_context(request))
     if result.errors:
         extensions = result.errors[0].extensions or {}
         problem = Problem(result.errors[0].message, field=extensions.get("field"), rule=extensions.get("rule", "subgraph_error"))
@@ -128,7 +128,7 @@ async def _one(request: Request, kind: str, id: str) -> dict[str, Any]:
     return found
 
 
-@router.post("/oauth/token", openapi_extra=oauth.TOKEN_REQUEST_OPENAPI)
+@router.post("/oauth/token", openapi_extra=oauth.TOKEN_REQUEST_OPENAPI, dependencies=[Depends(public("a registered client's credentials (OAuth 2.0)"))])
 async def client_token(request: Request) -> Response:
     """OAuth 2.0 client credentials (RFC 6749 §4.4): a registered API client's token, answered by the registry.
 

@@ -43,8 +43,8 @@ class Query:
         return Jurisdiction.of(code) if divisions.is_known(code) else None
 
     @strawberry.field(description="The office's start page: staffing, routine coverage, rectification, interviews, circulars, CVs.")
-    def dashboard(self, jurisdiction: str, month: str | None = None) -> Dashboard:
-        return dashboard(subgraph.division(jurisdiction), month)
+    def dashboard(self, info: strawberry.Info, jurisdiction: str, month: str | None = None) -> Dashboard:
+        return dashboard(subgraph.division(jurisdiction), month, info.context["clock"])
 
     # --- registry ---------------------------------------------------------------------------------------------
 

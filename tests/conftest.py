@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -95,10 +98,17 @@ def postgres(tmp_path_factory) -> Iterator[str]:
     if url := os.environ.get("DUDAO_TEST_DATABASE_URL"):
         yield url
         return
-    base = tmp_path_factory.mktemp("pg")
+    # Not under pytest's basetemp: pytest makes /tmp/pytest-of-<user> private (0700) whenever a session starts, and
+    # PostgreSQL, run as its own user when we are root, then cannot reach its data directory and stops mid-run
+    # ("PANIC: could not open file .../global/pg_control: Permission denied").
+    base = Path(tempfile.mkdtemp(prefix="dudao-test-pg-"))
+    base.chmod(0o755)
     server = LocalPostgres(base / "data", free_port(), log=base / "postgres.log")
-    yield server.start()
-    server.stop()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -136,20 +146,31 @@ async def _delete_streams(url: str) -> None:
         await nc.close()
 
 
+# "Today" for every service a test starts, whatever the calendar says (a test moves it with `clock.set_today`).
+TODAY = date(2026, 11, 20)
+
+
 @pytest.fixture
-def settings(postgres, nats_url, tmp_path) -> Settings:
-    """Settings for one test: its own database, empty JetStream, its own dev key."""
+def settings(postgres, nats_url, tmp_path) -> Iterator[Settings]:
+    """Settings for one test: its own database (dropped afterwards), empty JetStream, its own dev key, the clocks at
+    TODAY."""
     asyncio.run(_delete_streams(nats_url))
     key = tmp_path / "dev-key.pem"
     auth.ensure_dev_key(key)
-    return replace(
+    database = _fresh_database(postgres)
+    yield replace(
         Settings(),
         home=tmp_path,
-        database_url=_fresh_database(postgres),
+        database_url=database,
         nats_url=nats_url,
         dev_key_path=key,
         jurisdiction="500120",
+        today=TODAY,
     )
+    # Each test's database goes when the test does: 1,400 of them filled gigabytes, and a full disk took the
+    # suite's PostgreSQL down mid-run ("server closed the connection unexpectedly", then "Connection refused").
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database.rpartition("/")[2]}" WITH (FORCE)')
 
 
 @pytest.fixture

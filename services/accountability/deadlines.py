@@ -31,6 +31,7 @@ class Sweep:
     """What one sweep found and did."""
 
     today: date
+    jurisdiction: str
     overdue: int = 0
     noticed: int = 0
     skipped: int = 0
@@ -48,11 +49,11 @@ class DeadlineSweeper:
                 log.exception("deadline sweep failed; retrying in %ss", self.settings.sweep_seconds)
             await bus.wait_or_stop(stop, self.settings.sweep_seconds)
 
-    async def sweep(self) -> Sweep:
-        """Notice every item whose deadline has passed today in China."""
-        result = Sweep(today=self.clock.today())
+    async def sweep(self, within: str | None = None) -> Sweep:
+        """Notice every item in `within` (default: this instance's whole subtree) whose deadline passed today in China."""
+        result = Sweep(today=self.clock.today(), jurisdiction=within or self.settings.jurisdiction)
         async with self.pool.acquire() as conn:
-            rows = await overdue_items(conn, result.today)
+            rows = await overdue_items(conn, result.today, result.jurisdiction)
             profiles = {code: await effective_from_copy(conn, "accountability", code) for code in {r["jurisdiction"] for r in rows}}
         result.overdue = len(rows)
         for row in rows:

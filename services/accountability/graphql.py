@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
+from dudao.scope import sees
 from dudao.auth import Principal
 from dudao.subgraph import PageInfo, caller, within
 from services.accountability import projections
@@ -233,7 +234,8 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
         first: int = 50, after: str | None = None,
     ) -> RectificationCaseConnection:  # fmt: skip
-        code = within(caller(info), jurisdiction)
+        principal = caller(info)
+        code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, unit_id)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.case_page(conn, within=code, unit_id=unit_id, status=status, after=position, limit=limit)
@@ -244,7 +246,8 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, kind: str | None = None, unit_id: str | None = None,
         first: int = 50, after: str | None = None,
     ) -> MeasureConnection:  # fmt: skip
-        code = within(caller(info), jurisdiction)
+        principal = caller(info)
+        code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, unit_id)
         if kind is not None and kind not in projections.KINDS.values():
             allowed = ", ".join(projections.KINDS.values())
             raise GraphQLError(f"kind must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": "kind"})
@@ -258,7 +261,7 @@ class Query:
         principal = caller(info)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.cases_of(conn, unit_ids=unit_ids, open_only=open_only)
-            visible = [r for r in rows if principal.can_act_in(r["jurisdiction"])]
+            visible = [r for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])]
             return _grouped(unit_ids, visible, await _cases(conn, visible), "unit_id")
 
     @strawberry.field(description="The cases opened from many activities' issued reports, in one call.")
@@ -266,14 +269,15 @@ class Query:
         principal = caller(info)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.cases_of(conn, activity_ids=activity_ids)
-            visible = [r for r in rows if principal.can_act_in(r["jurisdiction"])]
+            visible = [r for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])]
             return _grouped(activity_ids, visible, await _cases(conn, visible), "activity_id")
 
     @strawberry.field
     async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction]:
-        code = within(caller(info), jurisdiction)
+        principal = caller(info)
+        code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, None)
         async with info.context["pool"].acquire() as conn:
-            rows = await projections.restrictions(conn, within=code, today=_today(info))
+            rows = await projections.restrictions(conn, within=code, unit_id=unit_id, today=_today(info))
         fields = ("name", "post", "unit_id", "unit_name", "jurisdiction", "restricted_until")
         return [Restriction(**{k: r[k] for k in fields}, circular_id=strawberry.ID(str(r["circular_id"]))) for r in rows]
 
@@ -307,7 +311,7 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
         found: dict[uuid.UUID, RectificationCase] = {}
         if valid and principal is not None:
             async with request.app.state.pool.acquire() as conn:
-                rows = [r for r in await projections.cases_by_id(conn, valid) if principal.can_act_in(r["jurisdiction"])]
+                rows = [r for r in await projections.cases_by_id(conn, valid) if sees(principal, r["jurisdiction"], r["unit_id"])]
                 found = {uuid.UUID(c.id): c for c in await _cases(conn, rows)}
         return [found.get(wanted[i]) for i in ids]
 
@@ -319,7 +323,7 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
         if valid and principal is not None:
             async with request.app.state.pool.acquire() as conn:
                 rows = await projections.measures_by_id(conn, valid)
-            found = {r["id"]: Measure.of(r) for r in rows if principal.can_act_in(r["jurisdiction"])}
+            found = {r["id"]: Measure.of(r) for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])}
         return [found.get(wanted[i]) for i in ids]
 
     return {"cases": DataLoader(load_fn=load), "measures": DataLoader(load_fn=load_measures)}

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
+from dudao.scope import sees
 from dudao.subgraph import PageInfo, caller
 from dudao.subgraph import within as scope_of
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
@@ -243,7 +244,8 @@ class Query:
         inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
         report_issued: bool = False,
     ) -> ActivityConnection:  # fmt: skip
-        within = scope_of(caller(info), jurisdiction)
+        principal = caller(info)
+        within, school_id = scope_of(principal, jurisdiction), subgraph.listed_unit(principal, school_id, "schoolId")
         limit, position = subgraph.page(first, after)
         inspector = str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
         async with info.context["pool"].acquire() as conn:
@@ -258,7 +260,7 @@ class Query:
         principal = caller(info)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activities_of(conn, target_ids=school_ids)
-        return _grouped(school_ids, [r for r in rows if principal.can_act_in(r["jurisdiction"])], lambda r: [r["target_id"]])
+        return _grouped(school_ids, [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"])], lambda r: [r["target_id"]])
 
     @strawberry.field(description="Activities of many inspectors (as team members) in one call.")
     async def activities_for_inspectors(self, info: strawberry.Info, inspector_ids: list[str]) -> list[ActivitiesOf]:
@@ -266,7 +268,7 @@ class Query:
         valid = [i for i in inspector_ids if _is_uuid(i)]
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activities_of(conn, member_ids=valid)
-        visible = [r for r in rows if principal.can_act_in(r["jurisdiction"])]
+        visible = [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"])]
         return _grouped(inspector_ids, visible, lambda r: [str(m) for m in r["member_ids"]])
 
     @strawberry.field
@@ -350,7 +352,7 @@ def _loaders(request: Request, principal) -> dict[str, Any]:
         valid = [i for i in ids if _is_uuid(i)]
         async with request.app.state.pool.acquire() as conn:
             rows = {str(r["id"]): r for r in await activities.activities_by_id(conn, valid)} if valid else {}
-        return [Activity.of(rows[i]) if i in rows and principal and principal.can_act_in(rows[i]["jurisdiction"]) else None for i in ids]
+        return [Activity.of(rows[i]) if i in rows and principal and sees(principal, rows[i]["jurisdiction"], rows[i]["target_id"]) else None for i in ids]
 
     async def load_draws(ids: list[str]) -> list[DrawView | None]:
         """Draws by id in one query, for anyone (draws are public); None for an id that is no UUID or unknown."""

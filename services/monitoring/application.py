@@ -207,10 +207,11 @@ class Monitoring(ServiceApplication):
     ) -> AgencyAssignment:  # fmt: skip
         return self.change(aid, AgencyAssignment, None, envelope, lambda a: a.end(reason=reason, by=by, now=now), authorize)
 
-    def agency_may_collect(self, framework: str, period: str, unit_jurisdiction: str, agency_id: str) -> bool:
-        """Whether an active assignment of this agency covers the unit's place (at its level or any above)."""
+    def agency_tasks(self, framework: str, period: str, unit_jurisdiction: str, agency_id: str) -> set[str]:
+        """The tasks (collect, assess) of this agency's active assignments covering the place (at its level or above)."""
+        tasks = set()
         for code in [unit_jurisdiction, *divisions.ancestors(unit_jurisdiction)]:
             aid = assignment_id(framework, period, code, agency_id)
-            if self.exists(aid) and self.get(aid, AgencyAssignment).active:
-                return True
-        return False
+            if self.exists(aid) and (assignment := self.get(aid, AgencyAssignment)).active:
+                tasks.add(assignment.task.value)
+        return tasks

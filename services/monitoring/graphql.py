@@ -17,6 +17,7 @@ from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
 from dudao.errors import Problem
+from dudao.scope import sees
 from dudao.subgraph import caller, problem, within
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import operations, reads
@@ -243,13 +244,16 @@ def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
 
 
 async def _results(info: strawberry.Info, framework: str, period: str, jurisdiction: str | None) -> dict[str, Any]:
-    code = within(caller(info), jurisdiction)
+    """The results of a place; a unit caller sees the area's figures and its own values, not its peers'."""
+    principal = caller(info)
+    code = within(principal, jurisdiction)
     try:
         check_period(period)
         async with info.context["pool"].acquire() as conn:
-            return await reads.results(conn, framework, period, code)
+            found = await reads.results(conn, framework, period, code)
     except Problem as e:
         raise problem(e) from None
+    return found | {"units": [u for u in found["units"] if sees(principal, u["jurisdiction"], u["unit_id"])]}
 
 
 @strawberry.type
@@ -294,7 +298,7 @@ class Query:
             rows = await reads.unit_results_of(conn, unit_ids, framework, period)
         grouped: dict[str, list[UnitResult]] = {key: [] for key in unit_ids}
         for r in rows:
-            if principal.can_act_in(r["jurisdiction"]):
+            if sees(principal, r["jurisdiction"], r["unit_id"]):
                 grouped[r["unit_id"]].append(UnitResult.of(r))
         return [UnitResultsOf(key=key, results=grouped[key]) for key in unit_ids]
 
@@ -337,7 +341,7 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
     async def load(keys: list[tuple[str, str, str]]) -> list[UnitResult | None]:
         async with request.app.state.pool.acquire() as conn:
             rows = await reads.unit_results_at(conn, keys)
-        seen = [r for r in rows if principal is not None and principal.can_act_in(r["jurisdiction"])]
+        seen = [r for r in rows if principal is not None and sees(principal, r["jurisdiction"], r["unit_id"])]
         visible = {(r["framework"], r["period"], r["unit_id"]): r for r in seen}
         return [UnitResult.of(visible[k]) if k in visible else None for k in keys]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from dudao.consumer import InboundEvent, Reacting
+from dudao import jurisdiction as divisions
+from dudao.consumer import InboundEvent, Reacting, Undeliverable
 from datetime import datetime
 from uuid import UUID
 
@@ -17,6 +18,12 @@ log = logging.getLogger("dudao.registry.reactions")
 def count_member_unit_participation(event: InboundEvent, ctx: Reacting) -> None:
     """An activity's participating member units are recorded on the committee of the activity's jurisdiction."""
     d = event.data
+    if not divisions.contains(event.envelope.jurisdiction, d["jurisdiction"]):
+        raise Undeliverable(
+            f"participation recorded by the office of {event.envelope.jurisdiction} for an activity of {d['jurisdiction']},"
+            " outside it: not counted",
+            reason="out_of_scope",
+        )
     committee_key = committee_id(d["jurisdiction"])
     if not ctx.app.exists(committee_key):
         log.info("no committee in %s yet; participation of %s not counted", d["jurisdiction"], d["unit_names"])
@@ -35,6 +42,13 @@ def apply_sanction(event: InboundEvent, ctx: Reacting) -> None:
     """An accountability decision's sanction (问责处理) on a private school, applied to the school once."""
     d = event.data
     school: School = ctx.app.get(UUID(d["school_id"]), School)
+    office = event.envelope.jurisdiction
+    if not divisions.contains(office, school.jurisdiction):  # re-checked where it lands, whatever the decision said
+        raise Undeliverable(
+            f"decision {event.aggregate_id} by the office of {office} names school {school.id} of {school.jurisdiction},"
+            f" outside {office}: sanction {d['sanction']} not applied",
+            reason="out_of_scope",
+        )
     now = datetime.fromisoformat(d["timestamp"])  # the decision's time: the same on every redelivery
     match d["sanction"]:
         case "cut_enrolment_plan":

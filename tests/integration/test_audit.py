@@ -48,6 +48,11 @@ class Renamed:
 
 @pytest.fixture
 def renamed(registry, token) -> Renamed:
+    return _renamed(registry, token)
+
+
+def _renamed(registry, token) -> Renamed:
+    """A school registered by alice and renamed by bob, with their two audit entries."""
     with registry.client(token(sub="alice")) as alice, registry.client(token(sub="bob")) as bob:
         created = alice.post("/v1/schools", json=school(), headers=request_headers("corr-register"))
         assert created.status_code == 201, created.text
@@ -94,7 +99,11 @@ def test_the_audit_pages_with_a_cursor(registry, token, renamed):
         assert client.get("/v1/audit", params={"cursor": "garbage"}).json()["field"] == "cursor"
 
 
-def test_a_county_admin_sees_only_their_countys_events(registry, token, renamed):
+def test_a_county_admin_sees_only_their_countys_events(settings, serve, token):
+    from services.registry.app import build
+
+    registry = serve(build(replace(settings, jurisdiction="500000")))  # Chongqing's instance holds both districts
+    renamed = _renamed(registry, token)
     with registry.client(token(jur="500000", sub="city")) as city:
         elsewhere = city.post("/v1/schools", json=school(name="万州小学", jurisdiction="500101")).json()["id"]
         assert len(trail(city, expected=3, aggregate_type="School")) == 3

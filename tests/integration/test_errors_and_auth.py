@@ -140,15 +140,28 @@ def test_a_jurisdiction_outside_the_callers_subtree_is_403(registry, token, sett
     with registry.client(token(jur="530113")) as client:
         write = client.post("/v1/schools", json=GOOD)
         read = client.get("/v1/schools", params={"jurisdiction": "500120"})
-    assert assert_problem(write, 403, field="jurisdiction")["rule"] == "outside_jurisdiction"
+    assert assert_problem(write, 403, field="jurisdiction")["rule"] == "out_of_scope"
     assert_problem(read, 403, field="jurisdiction")
     assert stored_events(settings, "School") == 0
 
 
-def test_a_city_admin_acts_in_its_counties_but_not_its_neighbours(registry, token):
-    with registry.client(token(jur="530100")) as client:
+def test_a_city_admin_acts_in_its_counties_but_not_its_neighbours(settings, serve, token):
+    from services.registry.app import build
+
+    city = serve(build(replace(settings, jurisdiction="530100")))
+    with city.client(token(jur="530100")) as client:
         assert client.post("/v1/schools", json=GOOD | {"jurisdiction": "530113"}).status_code == 201
         assert client.post("/v1/schools", json=GOOD | {"jurisdiction": "500120"}).status_code == 403
+
+
+def test_an_instance_refuses_writes_about_places_outside_it_naming_both_codes(registry, token, settings):
+    """The 500120 instance is handed tokens for other places: it registers nothing for them."""
+    for jur, code in (("530100", "530113"), ("360123", "360123"), ("460105", "460105"), ("500100", "500151")):
+        with registry.client(token(jur=jur)) as client:
+            refused = assert_problem(client.post("/v1/schools", json=GOOD | {"jurisdiction": code}), 403, field="jurisdiction")
+        assert refused["rule"] == "instance_boundary" and "500120" in refused["detail"] and code in refused["detail"]
+        assert refused["target"] == {"jurisdiction": code} and refused["caller"]["jurisdiction"] == jur
+    assert stored_events(settings, "School") == 0
 
 
 def test_a_role_without_the_right_is_403(registry, token):

@@ -81,7 +81,7 @@ def test_the_callers_token_decides_what_the_gateway_shows(gateway, fifty_schools
     outside = graphql(gateway, token(jur="530113"), '{ schools(jurisdiction: "500120") { nodes { id } } }')
     assert anonymous["errors"][0]["extensions"]["rule"] == "unauthenticated"
     assert elsewhere["data"]["schools"]["nodes"] == []
-    assert outside["errors"][0]["extensions"]["rule"] == "outside_jurisdiction"
+    assert outside["errors"][0]["extensions"]["rule"] == "out_of_scope"
 
 
 def test_inspectors_are_read_through_the_gateway(gateway, registry, token):

@@ -41,4 +41,4 @@ def test_the_summary_and_cases_with_their_school_come_through_the_gateway(settin
     assert data["data"]["restrictions"] == []
 
     outside = graphql(gateway, token(jur="500110"), '{ accountabilitySummary(jurisdiction: "500120") { openCases } }')
-    assert outside["errors"][0]["extensions"]["rule"] == "outside_jurisdiction"
+    assert outside["errors"][0]["extensions"]["rule"] == "out_of_scope"

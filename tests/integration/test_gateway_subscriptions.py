@@ -85,7 +85,8 @@ def subscriber(serve) -> Iterator[Callable[..., Subscriber]]:
 
 @pytest.fixture
 def inspection(settings, serve):
-    return serve(build_inspection(settings))
+    """Inspection at Chongqing's instance: activities of two of its districts (an instance writes only inside itself)."""
+    return serve(build_inspection(replace(settings, jurisdiction="500000")))
 
 
 def start_gateway(settings, serve, **services):
@@ -165,14 +166,14 @@ def test_a_jurisdiction_outside_the_callers_or_a_missing_token_is_an_error(setti
     gateway = start_gateway(settings, serve)
 
     outside = subscriber(gateway, token(jur="500120")).subscribe(ACTIVITY_UPDATES, j="500110").errors()
-    assert outside[0]["extensions"]["rule"] == "outside_jurisdiction" and outside[0]["extensions"]["status"] == 403
+    assert outside[0]["extensions"]["rule"] == "out_of_scope" and outside[0]["extensions"]["status"] == 403
     anonymous = subscriber(gateway, None).subscribe(CASE_UPDATES).errors()
     assert anonymous[0]["extensions"]["status"] == 401 and anonymous[0]["extensions"]["rule"] == "unauthenticated"
     forged = subscriber(gateway, "not-a-token").subscribe(CASE_UPDATES).errors()
     assert forged[0]["extensions"]["status"] == 401 and forged[0]["extensions"]["rule"] == "token_invalid"
     # The upgrade request's header is the other place a token may come from: this one is read, and is for 500120.
     by_header = subscriber(gateway, None, header_token=token(jur="500120")).subscribe(ACTIVITY_UPDATES, j="500110")
-    assert by_header.errors()[0]["extensions"]["rule"] == "outside_jurisdiction"
+    assert by_header.errors()[0]["extensions"]["rule"] == "out_of_scope"
 
 
 def test_the_gateway_starts_and_answers_queries_without_nats(settings, serve):

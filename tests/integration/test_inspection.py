@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 import base64
 import hashlib
@@ -356,9 +358,13 @@ def test_a_published_report_is_public_without_personal_data(inspection, token):
     assert report["target_name"] == "璧山区翠屏小学" and report["kind_label_zh"]
 
 
-def test_member_units_that_join_an_activity_count_in_the_registry(inspection, registry, token):
+def test_member_units_that_join_an_activity_count_in_the_registry(settings, serve, token):
     """Dongchuan's profile asks each member unit to join at least one activity a year (001 §3)."""
+    from services.registry.app import build as build_registry
     from tests.integration.test_registry_places import COMMITTEE
+
+    dongchuan = replace(settings, jurisdiction="530113")
+    registry, inspection = serve(build_registry(dongchuan)), serve(build_inspection(dongchuan))
 
     units = [{"name": "区财政局", "contact_person": "李四"}, {"name": "区公安局", "contact_person": "王五"}]
     with registry.client(token(jur="530113")) as reg:

@@ -140,12 +140,12 @@ def test_the_city_sources_what_travels_up_and_a_cut_loses_and_repeats_nothing(li
         )  # fmt: skip
         assert office.get(f"/v1/committees/{COUNTY}").status_code == 404
         # Down: the city's own profile reaches the county, which combines it with its own.
-        changed = office.put(f"/v1/policy/{CITY}", json={"set": {"rectification_days": 45}, "reason": "市教育局2026年第1号文"})
+        changed = office.put(f"/v1/policy/{CITY}", json={"set": {"rectification_days": 20}, "reason": "市教育局2026年第1号文"})
         assert changed.status_code in (200, 201), changed.text
     assert {s["name"] for s in schools} == {f"东川区第{i}小学" for i in range(8)}
     with registry.client() as anonymous:
         effective = eventually(
-            lambda: (r := anonymous.get(f"/v1/policy/{COUNTY}").json())["values"]["rectification_days"]["value"] == 45 and r,
+            lambda: (r := anonymous.get(f"/v1/policy/{COUNTY}").json())["values"]["rectification_days"]["value"] == 20 and r,
             what="the city's profile at the county",
         )  # fmt: skip
     assert effective["values"]["rectification_days"]["source_jurisdiction"] == CITY
@@ -156,13 +156,13 @@ def test_the_city_sources_what_travels_up_and_a_cut_loses_and_repeats_nothing(li
     with city_registry.client(token(jur=CITY)) as office:
         assert office.put(f"/v1/policy/{COUNTY}", json={"set": {"notice_days": 10}, "reason": "市里改的"}).status_code == 200
     with registry.client(token(jur=COUNTY)) as office:
-        assert office.put(f"/v1/policy/{COUNTY}", json={"set": {"notice_days": 20}, "reason": "区里定的"}).status_code == 200
+        assert office.put(f"/v1/policy/{COUNTY}", json={"set": {"notice_days": 12}, "reason": "区里定的"}).status_code == 200
 
     def notice_days(served) -> int | None:
         with served.client() as anonymous:
             return anonymous.get(f"/v1/policy/{COUNTY}").json()["values"].get("notice_days", {}).get("value")
 
-    eventually(lambda: notice_days(city_registry) == 20 and notice_days(registry) == 20, what="the county's own value on both sides")
+    eventually(lambda: notice_days(city_registry) == 12 and notice_days(registry) == 12, what="the county's own value on both sides")
 
 
 PROVINCE, NANCHANG_COUNTY, JINGDEZHEN = "360000", "360102", "360200"  # Jiangxi: a county of Nanchang; Jingdezhen city itself
@@ -190,7 +190,7 @@ def test_at_the_province_a_city_user_sees_its_own_counties_and_not_the_other_cit
             other = nanchang.get("/v1/schools", params={"jurisdiction": JINGDEZHEN})
             whole = nanchang.get("/v1/schools", params={"jurisdiction": PROVINCE})
     assert [s["name"] for s in own] == [f"{NANCHANG_COUNTY}第一小学"]
-    assert other.status_code == 403 and other.json()["rule"] == "outside_jurisdiction"
+    assert other.status_code == 403 and other.json()["rule"] == "out_of_scope"
     assert whole.status_code == 403
 
 

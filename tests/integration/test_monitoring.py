@@ -197,7 +197,7 @@ def test_the_city_sees_its_counties_rolled_up(place):
 def test_an_agency_collects_only_where_and_while_it_is_assigned(place):
     agency = place.monitoring.client(place.token(role="agency", jur=COUNTY_A, unit="kmpg-assess"))
     path = f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['D']}"
-    assert agency.put(path, json={"values": COUNTY["D"][1]}).json()["rule"] == "not_assigned"
+    assert agency.put(path, json={"values": COUNTY["D"][1]}).json()["rule"] == "assignment_scope"
     with place.office(COUNTY_A) as county:
         made = county.post("/v1/assignments", json={
             "framework": FRAMEWORK, "period": PERIOD, "jurisdiction": COUNTY_A, "agency_id": "kmpg-assess",
@@ -216,7 +216,7 @@ def test_an_agency_collects_only_where_and_while_it_is_assigned(place):
         with place.office(COUNTY_B) as other:
             assert other.post(f"/v1/assignments/{made.json()['id']}/end", json={"reason": "x"}).status_code == 403
         assert county.post(f"/v1/assignments/{made.json()['id']}/end", json={"reason": "合同期满"}).json()["active"] is False
-    assert agency.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}).json()["rule"] == "not_assigned"
+    assert agency.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}).json()["rule"] == "assignment_scope"
     agency.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import date
 
 import asyncpg
@@ -18,6 +19,7 @@ from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.monitoring.projections import operations
+from services.registry.app import build as build_registry
 from tests.conftest import eventually
 from tests.integration.test_accountability_chain import LEADER, move_to
 from tests.integration.test_inspection import _walk_to_issue, activity, copied
@@ -39,10 +41,11 @@ def without_children(figures: dict) -> dict:
 
 
 def test_a_county_shows_its_operations_and_the_municipality_rolls_it_up_with_the_county_among_its_children(
-    settings, registry, serve, token
+    settings, serve, token
 ):
-    inspection, accountability = serve(build_inspection(settings)), serve(build_accountability(settings))
-    monitoring = serve(build_monitoring(settings))
+    settings = replace(settings, jurisdiction="500000")  # Chongqing's instance: both districts are inside it
+    registry, inspection = serve(build_registry(settings)), serve(build_inspection(settings))
+    accountability, monitoring = serve(build_accountability(settings)), serve(build_monitoring(settings))
     move_to(date(2026, 10, 6), accountability)
     monitoring.app.state.clock.set_today(TODAY)
     office = token(jur="500000")  # Chongqing's office: Bishan (500120) and Qijiang (500110) are both below it
@@ -152,7 +155,7 @@ def test_operations_default_to_the_callers_jurisdiction_and_refuse_one_outside_i
         unauthenticated = anonymous.get("/v1/operations")
     assert own.status_code == 200 and own.json()["jurisdiction"] == "500110" and own.json()["children"] == []
     assert own.json()["routine_visits"]["coverage"] is None  # no school, no rate
-    assert outside.status_code == 403 and outside.json()["rule"] == "outside_jurisdiction"
+    assert outside.status_code == 403 and outside.json()["rule"] == "out_of_scope"
     assert malformed.status_code == 422 and malformed.json()["field"] == "jurisdiction"
     assert unauthenticated.status_code == 401
 

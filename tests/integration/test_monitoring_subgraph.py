@@ -80,4 +80,4 @@ def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period
     assert [(v["period"], v["jurisdiction"]) for v in newer] == [(NEXT_PERIOD, COUNTY_A)]
 
     outside = verdicts(place, COUNTY_B, asked=CITY)
-    assert outside["data"] is None and outside["errors"][0]["extensions"]["rule"] == "outside_jurisdiction"
+    assert outside["data"] is None and outside["errors"][0]["extensions"]["rule"] == "out_of_scope"

@@ -44,5 +44,5 @@ def test_a_provincial_national_client_is_held_to_its_province(gateway, token):  
     with gateway.client(token(role="national", jur="530000")) as yunnan:
         outside = eventually(lambda: yunnan.get("/national/v1/schools", params={"jurisdiction": "500120"}), what="an answer")
         below = yunnan.get("/national/v1/jurisdictions").json()["items"]
-    assert outside.status_code == 403 and outside.json()["rule"] == "outside_jurisdiction"
+    assert outside.status_code == 403 and outside.json()["rule"] == "out_of_scope"
     assert [j["code"] for j in below] == ["530100"]  # by default, what lies below the client's own province

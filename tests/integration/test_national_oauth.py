@@ -52,7 +52,7 @@ def test_a_registered_client_gets_a_token_and_reads_the_national_api(gateway, re
         schools = national.get("/national/v1/schools", params={"jurisdiction": "500120"})
         elsewhere = national.get("/national/v1/schools", params={"jurisdiction": "530113"})
     assert schools.status_code == 200, schools.text
-    assert elsewhere.status_code == 403 and elsewhere.json()["rule"] == "outside_jurisdiction"
+    assert elsewhere.status_code == 403 and elsewhere.json()["rule"] == "out_of_scope"
 
 
 def test_credentials_in_http_basic_work_as_well(gateway, registry, token):  # noqa: F811
@@ -102,11 +102,11 @@ def test_a_rotated_secret_replaces_the_old_one(registry, token):
 
 
 def test_a_county_admin_registers_clients_only_for_its_own_subtree(registry, token, settings):
-    with registry.client(token(jur="530113")) as county:
-        refused = county.post("/v1/api-clients", json={"name": "越权客户端", "jurisdiction": "530114"})
+    with registry.client(token(jur="500120001")) as township:  # an office below Bishan asking for Bishan
+        refused = township.post("/v1/api-clients", json={"name": "越权客户端", "jurisdiction": "500120"})
     with registry.client(token(role="inspector")) as inspector:
         not_admin = inspector.post("/v1/api-clients", json={"name": "督学客户端", "jurisdiction": "500120"})
-    assert refused.status_code == 403 and refused.json()["rule"] == "outside_jurisdiction"
+    assert refused.status_code == 403 and refused.json()["rule"] == "out_of_scope"
     assert refused.json()["field"] == "jurisdiction"
     assert not_admin.status_code == 403 and not_admin.json()["rule"] == "role_required"
     assert stored_events(settings, "ApiClient") == 0

@@ -37,6 +37,10 @@ def gateway_for(settings, serve, registry: ServedApp, inspection: ServedApp, acc
 
 @pytest.fixture
 def stack(settings, registry, serve) -> Stack:
+    return stack_of(settings, registry, serve)
+
+
+def stack_of(settings, registry, serve) -> Stack:
     inspection, accountability = serve(build_inspection(settings)), serve(build_accountability(settings))
     return Stack(registry, inspection, accountability, gateway_for(settings, serve, registry, inspection, accountability))
 
@@ -194,7 +198,11 @@ def test_a_cursor_this_api_did_not_give_is_a_422_naming_since(stack, token):
             assert (refused.json()["field"], refused.json()["rule"]) == ("since", "cursor_format")
 
 
-def test_a_county_client_sees_only_its_countys_changes(stack, token):
+def test_a_county_client_sees_only_its_countys_changes(settings, serve, token):
+    from services.registry.app import build as build_registry
+
+    chongqing = replace(settings, jurisdiction="500000")  # the instance that holds both districts
+    stack = stack_of(chongqing, serve(build_registry(chongqing)), serve)
     with stack.registry.client(token(jur="500000")) as city:
         here, there = school(city, "璧山区本县小学", jur="500120"), school(city, "綦江区外县小学", jur="500110")
     with stack.accountability.client(token(jur="500000")) as office:
@@ -206,5 +214,5 @@ def test_a_county_client_sees_only_its_countys_changes(stack, token):
         assert named(feed(bishan, None)[0]) == [("school", here)]
         assert named(feed(qijiang, None)[0]) == sorted([("outcome", elsewhere), ("school", there)])
         outside = bishan.get("/national/v1/changes", params={"jurisdiction": "500110"})
-        assert outside.status_code == 403 and outside.json()["rule"] == "outside_jurisdiction"
+        assert outside.status_code == 403 and outside.json()["rule"] == "out_of_scope"
         assert bishan.get(f"/national/v1/schools/{there}").status_code == 404

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import uuid
 
 import pytest
@@ -69,7 +71,10 @@ def test_an_idempotency_key_reused_for_another_body_is_a_conflict(registry, toke
     assert stored_events(settings, "School") == 1
 
 
-def test_schools_are_listed_by_subtree_and_filters_a_page_at_a_time(registry, token):
+def test_schools_are_listed_by_subtree_and_filters_a_page_at_a_time(settings, serve, token):
+    from services.registry.app import build
+
+    registry = serve(build(replace(settings, jurisdiction="500000")))  # Chongqing's instance: both districts
     with registry.client(token(jur="500000")) as client:
         for i in range(5):
             client.post("/v1/schools", json=school(name=f"小学{i}"))

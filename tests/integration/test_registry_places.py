@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import nats
 import pytest
@@ -14,6 +15,14 @@ from tests.conftest import eventually
 pytestmark = pytest.mark.integration
 
 TERM = {"term_no": 5, "term_start": "2024-01-01", "term_end": "2028-12-31"}
+
+
+@pytest.fixture
+def registry_at(settings, serve):
+    """The registry of another place's instance (an instance writes only inside its own subtree)."""
+    from services.registry.app import build
+
+    return lambda code: serve(build(replace(settings, jurisdiction=code)))
 
 
 def school(client, name: str, jur: str = "500120", enrolment: int = 800, stage: str = "primary") -> str:
@@ -173,8 +182,8 @@ COMMITTEE = {
 }
 
 
-def test_committees_short_of_meetings_and_inactive_member_units_follow_the_profile(registry, token):
-    with registry.client(token(jur="500000")) as client:
+def test_committees_short_of_meetings_and_inactive_member_units_follow_the_profile(registry_at, token):
+    with registry_at("500000").client(token(jur="500000")) as client:
         for code in ("500120", "500101"):
             assert client.put(f"/v1/committees/{code}", json=COMMITTEE).status_code == 200
             for month in (3, 6):
@@ -190,8 +199,8 @@ def test_committees_short_of_meetings_and_inactive_member_units_follow_the_profi
     assert inactive == []  # Bishan's profile chain sets no member-unit minimum
 
 
-def test_a_member_unit_below_one_activity_is_listed_where_the_profile_asks(registry, token):
-    with registry.client(token(jur="530113")) as client:
+def test_a_member_unit_below_one_activity_is_listed_where_the_profile_asks(registry_at, token):
+    with registry_at("530113").client(token(jur="530113")) as client:
         client.put("/v1/committees/530113", json=COMMITTEE)
         client.post("/v1/committees/530113/participation", json={"unit_name": "区财政局", "activity_id": "a-1", "year": 2026})
         eventually(lambda: client.get("/v1/committees/530113").json().get("version") == 2, what="the committee projected")
@@ -257,9 +266,9 @@ def test_staffing_compliance_in_bishan_hand_checked(registry, token):
     assert result["profile_version"] == "000000@1/500000@1/500120@1"
 
 
-def test_staffing_compliance_in_a_hainan_district_hand_checked_and_rolled_up(registry, token):
+def test_staffing_compliance_in_a_hainan_district_hand_checked_and_rolled_up(registry_at, token):
     """Haikou's Xiuying district (460105): 6 schools need 2 inspectors; 2 part-time is below Hainan's 20 % full-time."""
-    with registry.client(token(jur="460000")) as client:
+    with registry_at("460000").client(token(jur="460000")) as client:
         for i in range(6):
             school(client, f"秀英小学{i}", jur="460105")
         school(client, "龙华小学", jur="460106")

@@ -154,8 +154,8 @@ def accountability(settings, serve):
 
 
 def measure(client, kind: str, unit_id: str, **fields) -> str:
-    """Propose (or award) one measure on a school; its id."""
-    body = {"unit_kind": "school", "unit_id": unit_id, "unit_name": f"学校{unit_id}", "reason": "督导发现问题"} | fields
+    """Propose (or award) one measure on a department (a unit the registry does not hold); its id."""
+    body = {"unit_kind": "department", "unit_id": unit_id, "unit_name": f"部门{unit_id}", "reason": "督导发现问题"} | fields
     created = client.post(f"/v1/{kind}", json=body)
     assert created.status_code == 201, created.text
     return created.json()["id"]
@@ -169,7 +169,7 @@ def test_the_summary_counts_measures_by_kind_and_status_in_the_subtree_only(acco
         commendation = measure(office, "commendations", "s-3", people=[{"name": "刘芳", "post": "校长"}])
         assert office.post(f"/v1/commendations/{commendation}/publish", json={"public_text": "表彰璧山区学校s-3"}).status_code == 200
     with accountability.client(token(jur="500000")) as city:
-        measure(city, "interviews", "s-9", trigger="duties_not_fulfilled", jurisdiction="500110")
+        measure(city, "interviews", "s-9", trigger="duties_not_fulfilled", jurisdiction="500120001")  # a street's office
         eventually(lambda: len(city.get("/v1/interviews", params={"jurisdiction": "500000"}).json()["items"]) == 3, what="interviews")
         eventually(lambda: city.get("/v1/public/outcomes", params={"jurisdiction": "500120"}).json()["items"], what="publication")
 
@@ -178,11 +178,11 @@ def test_the_summary_counts_measures_by_kind_and_status_in_the_subtree_only(acco
     assert summary["measures"] == [
         {"kind": "circular", "status": "proposed", "count": 1},
         {"kind": "commendation", "status": "published", "count": 1},
-        {"kind": "interview", "status": "proposed", "count": 2},
+        {"kind": "interview", "status": "proposed", "count": 3},
     ]
     city = answer(accountability, query, token(jur="500000"), j="500000")["accountabilitySummary"]["measures"]
     assert {"kind": "interview", "status": "proposed", "count": 3} in city
-    assert answer(accountability, query, token(jur="500110"), j="500110")["accountabilitySummary"]["measures"] == [
+    assert answer(accountability, query, token(jur="500120001"), j="500120001")["accountabilitySummary"]["measures"] == [
         {"kind": "interview", "status": "proposed", "count": 1}
     ]
 
@@ -204,12 +204,12 @@ def test_public_outcomes_need_no_token_and_page_with_the_rest_cursor(accountabil
 
     both = answer(accountability, OUTCOMES, None, j="500000", f=50)["publicOutcomes"]
     assert [(o["kind"], o["unitName"], o["publicText"], o["jurisdiction"]) for o in both] == [
-        ("commendation", "学校s-1", "表彰s-1", "500120"), ("commendation", "学校s-2", "表彰s-2", "500120")
+        ("commendation", "部门s-1", "表彰s-1", "500120"), ("commendation", "部门s-2", "表彰s-2", "500120")
     ]
     assert both[0]["publishedOn"] and both[0]["trigger"] is None and both[0]["id"] == rest["items"][0]["id"]
-    assert [o["unitName"] for o in answer(accountability, OUTCOMES, None, j="500120", f=1)["publicOutcomes"]] == ["学校s-1"]
+    assert [o["unitName"] for o in answer(accountability, OUTCOMES, None, j="500120", f=1)["publicOutcomes"]] == ["部门s-1"]
     after = answer(accountability, OUTCOMES, None, j="500120", f=50, a=rest["next_cursor"])["publicOutcomes"]
-    assert [o["unitName"] for o in after] == ["学校s-2"]
+    assert [o["unitName"] for o in after] == ["部门s-2"]
     assert answer(accountability, OUTCOMES, None, j="500110", f=50)["publicOutcomes"] == []
 
 

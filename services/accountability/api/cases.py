@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from dudao import blobs
-from dudao.auth import Principal, Role, check_scope, require
+from dudao.auth import Principal, Role, require
+from dudao.scope import Target, authorize, check_scope, listed_unit
 from dudao.service import command_envelope, decode_cursor, expected_version, page_cursor, set_etag
-from services.accountability.api.common import Admin, Name, Reader, Strict, Text, UnitOrAdmin, app_of, own_unit, page_size, profile_at, scope
+from services.accountability.api.common import Admin, Name, Reader, Strict, Text, UnitOrAdmin, app_of, page_size, profile_at, scope
 from services.accountability.deadlines import DeadlineSweeper
 from services.accountability.domain.case import FeedbackMode, RectificationCase
 from services.accountability.projections import case_page, item_rows, notice_page, overdue_page, summary
@@ -95,23 +96,24 @@ class CasePage(BaseModel):
     next_cursor: str | None
 
 
-async def _act(request: Request, response: Response, principal: Principal, case_id: UUID, body: BaseModel | None, command, *, unit: bool = False) -> CaseRead:  # noqa: E501
-    def authorize(case: RectificationCase) -> None:
-        if unit:
-            own_unit(principal, case.jurisdiction, case.unit_id)
-        else:
-            check_scope(principal, case.jurisdiction)
+def _target(case: RectificationCase) -> Target:
+    return Target(case.jurisdiction, unit=case.unit_id)
 
+
+async def _act(request: Request, response: Response, principal: Principal, case_id: UUID, body: BaseModel | None, command, *, unit: bool = False) -> CaseRead:  # noqa: E501
+    roles = (Role.unit, Role.admin) if unit else (Role.admin,)
     case = await asyncio.to_thread(
-        app_of(request).on_case, case_id, expected_version(request), command_envelope(request, principal, body), authorize, command
-    )
+        app_of(request).on_case, case_id, expected_version(request), command_envelope(request, principal, body),
+        lambda c: authorize(principal, _target(c), roles, write=True), command,
+    )  # fmt: skip
     set_etag(response, case.version)
     return CaseRead.of(case)
 
 
 async def _case(request: Request, principal: Principal, case_id: UUID) -> RectificationCase:
+    """The case, if the caller may see it: offices over its place, the unit it concerns."""
     case = await asyncio.to_thread(app_of(request).get, case_id, RectificationCase)
-    check_scope(principal, case.jurisdiction)
+    authorize(principal, _target(case), (), write=principal.writing)
     return case
 
 
@@ -174,8 +176,7 @@ async def recheck_item(case_id: UUID, item_id: str, body: Recheck, request: Requ
 @router.post("/v1/cases/{case_id}/items/{item_id}/report", response_model=CaseRead)
 async def report_item(case_id: UUID, item_id: str, body: ItemReport, request: Request, response: Response, principal: UnitOrAdmin) -> CaseRead:
     """The supervised unit (role `unit`) reports what it did about one item; evidence goes to the blob store."""
-    case = await _case(request, principal, case_id)
-    own_unit(principal, case.jurisdiction, case.unit_id)
+    await _case(request, principal, case_id)  # permission before a byte is stored
     stored = await asyncio.to_thread(
         blobs.save_uploads, request.app.state.blobs, body.evidence, max_bytes=request.app.state.settings.blob_max_bytes
     )
@@ -201,7 +202,7 @@ async def list_cases(
     cursor: str | None = None, limit: int = 50,
 ) -> CasePage:  # fmt: skip
     """Cases by jurisdiction subtree, unit and status (opened, in_rectification, closed), with their items."""
-    within, limit = scope(principal, jurisdiction), page_size(limit)
+    within, limit, unit_id = scope(principal, jurisdiction), page_size(limit), listed_unit(principal, unit_id)
     async with request.app.state.pool.acquire() as conn:
         rows = await case_page(conn, within=within, unit_id=unit_id, status=status, after=decode_cursor(cursor), limit=limit)
         items = await item_rows(conn, [r["id"] for r in rows])
@@ -241,7 +242,7 @@ async def notices(
     limit: int = 50,
 ) -> dict[str, Any]:  # fmt: skip
     """Supervision notices (督办单) issued: for which item, which lapse, the missed and the new deadline."""
-    within, limit = scope(principal, jurisdiction), page_size(limit)
+    within, limit, unit_id = scope(principal, jurisdiction), page_size(limit), listed_unit(principal, unit_id)
     async with request.app.state.pool.acquire() as conn:
         rows = await notice_page(conn, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit)
     return {"items": [{k: v for k, v in r.items() if k != "position"} for r in rows], "next_cursor": page_cursor(rows, limit)}
@@ -256,7 +257,10 @@ async def accountability_summary(request: Request, principal: Reader, jurisdicti
 
 
 @router.post("/v1/ops/sweep-deadlines")
-async def sweep_deadlines(request: Request, principal: Ops) -> dict[str, Any]:
-    """Run the deadline sweeper now (it also runs every DUDAO_SWEEP_SECONDS): what was overdue, noticed, skipped."""
+async def sweep_deadlines(request: Request, principal: Ops, jurisdiction: str | None = None) -> dict[str, Any]:
+    """Run the deadline sweeper now over the caller's subtree, or a place inside it (the sweeper also runs every
+    DUDAO_SWEEP_SECONDS over the whole instance): what was overdue, noticed, skipped."""
+    within = scope(principal, jurisdiction)
+    check_scope(principal, within)  # a write: inside this instance too
     [sweeper] = [r for r in request.app.state.workers.background if isinstance(r, DeadlineSweeper)]
-    return vars(await sweeper.sweep())
+    return vars(await sweeper.sweep(within))

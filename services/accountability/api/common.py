@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from dudao.auth import Principal, Role, check_scope, require
-from dudao.errors import Conflict, Forbidden
+from dudao.auth import Principal, Role, require
+from dudao.errors import Conflict
 from dudao.profiles import Effective, effective_from_copy
 from dudao.routes import Admin, Name, Reader, Strict, Text, page_size, scope  # noqa: F401 (the routes import them from here)
 from services.accountability.application import Accountability
@@ -28,13 +28,6 @@ class Publication(Strict):
 
 def app_of(request: Request) -> Accountability:
     return request.app.state.application
-
-
-def own_unit(principal: Principal, jurisdiction: str, unit_id: str) -> None:
-    """Offices act within their jurisdiction; a unit (role `unit`) only on what concerns itself."""
-    check_scope(principal, jurisdiction)
-    if Role.admin not in principal.roles and principal.unit != unit_id:
-        raise Forbidden("a unit acts on its own rectification only", field="unit", rule="own_unit_only")
 
 
 async def profile_at(request: Request, code: str, *keys: str) -> Effective:

@@ -13,8 +13,10 @@ from eventsourcing.domain import Aggregate
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from dudao.auth import Principal, check_scope
-from dudao.errors import Conflict, NotFound
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal, Role
+from dudao.scope import Target, authorize, listed_unit
+from dudao.errors import Conflict, InvalidInput, NotFound
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor
 from services.accountability.api.common import (
     Admin, Name, Person, Publication, Reader, Strict, Text, app_of, jsonable, page_size, profile_at, scope,
@@ -30,9 +32,10 @@ router = APIRouter(tags=["measures"])
 
 
 class UnitRef(Strict):
-    """The supervised unit a measure is about; `jurisdiction` defaults to the caller's."""
+    """The supervised unit a measure is about. A school's or government's place is known; a department's defaults to
+    the caller's jurisdiction."""
 
-    jurisdiction: str | None = Field(default=None, pattern=r"^\d{6}$")
+    jurisdiction: str | None = Field(default=None, pattern=r"^\d{6}(\d{3})?$")
     unit_kind: UnitKind
     unit_id: Name
     unit_name: Name
@@ -111,10 +114,30 @@ KINDS: dict[str, tuple[str, type[Aggregate]]] = {
 }
 
 
-def _unit(principal: Principal, body: UnitRef) -> dict[str, Any]:
-    jurisdiction = body.jurisdiction or principal.jur
-    check_scope(principal, jurisdiction)
-    return {"jurisdiction": jurisdiction, "unit_kind": body.unit_kind, "unit_id": body.unit_id, "unit_name": body.unit_name}
+async def _unit(request: Request, principal: Principal, body: UnitRef) -> dict[str, Any]:
+    """The unit a measure is about, as our own data knows it, and the caller admitted to it.
+
+    A school must be one the registry has told us of, and its place is the registry's, not the body's; a government
+    is named by its division code; a department is the body's, in the jurisdiction the body names (or the caller's)."""
+    name = body.unit_name
+    if body.unit_kind is UnitKind.school:
+        async with request.app.state.pool.acquire() as conn:
+            school = await school_copy(conn, body.unit_id)
+        if school is None:
+            raise NotFound(f"no school {body.unit_id} in the registry (yet)", field="unit_id", rule="school_not_found")
+        code, name = school["jurisdiction"], school["name"]
+    elif body.unit_kind is UnitKind.government:
+        if not divisions.is_valid_code(body.unit_id):
+            raise InvalidInput("a government is named by its division code", field="unit_id", rule="code_format")
+        code = body.unit_id
+    else:
+        code = body.jurisdiction or principal.jur
+    if body.jurisdiction is not None and body.jurisdiction != code:
+        raise InvalidInput(
+            f"{body.unit_id} lies in {code}, not {body.jurisdiction}; leave jurisdiction out", field="jurisdiction", rule="unit_jurisdiction"
+        )
+    authorize(principal, Target(code, unit=body.unit_id), (Role.admin,), write=True, field="unit_id")
+    return {"jurisdiction": code, "unit_kind": body.unit_kind, "unit_id": body.unit_id, "unit_name": name}
 
 
 def _read(measure: Aggregate) -> dict[str, Any]:
@@ -135,7 +158,7 @@ async def _create(request: Request, response: Response, principal: Principal, bo
 async def _act(request: Request, response: Response, principal: Principal, kind: str, measure_id: UUID, body: BaseModel | None, command) -> dict[str, Any]:  # noqa: E501
     measure = await asyncio.to_thread(
         app_of(request).on_measure, measure_id, KINDS[kind][1], expected_version(request), command_envelope(request, principal, body),
-        lambda m: check_scope(principal, m.jurisdiction), command,
+        lambda m: authorize(principal, _target(m), (Role.admin,), write=True), command,
     )  # fmt: skip
     response.headers["ETag"] = f'"{measure.version}"'
     return _read(measure)
@@ -143,8 +166,12 @@ async def _act(request: Request, response: Response, principal: Principal, kind:
 
 async def _get(request: Request, principal: Principal, kind: str, measure_id: UUID) -> Aggregate:
     measure = await asyncio.to_thread(app_of(request).get, measure_id, KINDS[kind][1])
-    check_scope(principal, measure.jurisdiction)
+    authorize(principal, _target(measure), (), write=principal.writing)
     return measure
+
+
+def _target(measure: Aggregate) -> Target:
+    return Target(measure.jurisdiction, unit=measure.unit_id)
 
 
 def _register_reads(kind: str) -> None:
@@ -154,7 +181,7 @@ def _register_reads(kind: str) -> None:
         request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:  # fmt: skip
-        within, limit = scope(principal, jurisdiction), page_size(limit)
+        within, limit, unit_id = scope(principal, jurisdiction), page_size(limit), listed_unit(principal, unit_id)
         async with request.app.state.pool.acquire() as conn:
             rows = await measure_page(conn, kind=row_kind, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit)
         return {"items": [jsonable(r) for r in rows], "next_cursor": page_cursor(rows, limit)}
@@ -179,7 +206,7 @@ for _kind in KINDS:
 @router.post("/v1/interviews", status_code=201)
 async def propose_interview(body: InterviewCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """Propose an interview of a unit's leaders on a trigger from the closed list; organisers follow from the unit's kind."""
-    unit, today = _unit(principal, body), request.app.state.clock.today()
+    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
     return await _create(request, response, principal, body, "interviews", lambda id: Interview.propose(
         id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id,
         related_departments=body.related_departments,
@@ -208,7 +235,7 @@ async def file_interview(measure_id: UUID, body: InterviewFiling, request: Reque
 @router.post("/v1/circulars", status_code=201)
 async def propose_circular(body: CircularCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """Propose a circular for ineffective, evasive or undone rectification."""
-    unit, today = _unit(principal, body), request.app.state.clock.today()
+    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
     return await _create(request, response, principal, body, "circulars", lambda id: Circular.propose(
         id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id,
     ))  # fmt: skip
@@ -228,11 +255,13 @@ async def issue_circular(measure_id: UUID, body: CircularIssue, request: Request
 
 
 @router.get("/v1/restrictions")
-async def list_restrictions(request: Request, principal: Reader, jurisdiction: str | None = None) -> list[dict[str, Any]]:
+async def list_restrictions(
+    request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None
+) -> list[dict[str, Any]]:
     """Leaders who may not be commended, promoted or moved to key posts today, with the circular and until when."""
-    within = scope(principal, jurisdiction)
+    within, unit_id = scope(principal, jurisdiction), listed_unit(principal, unit_id)
     async with request.app.state.pool.acquire() as conn:
-        return await restrictions(conn, within=within, today=request.app.state.clock.today())
+        return await restrictions(conn, within=within, unit_id=unit_id, today=request.app.state.clock.today())
 
 
 # --- accountability decisions (问责) ------------------------------------------------------------------------------
@@ -241,14 +270,11 @@ async def list_restrictions(request: Request, principal: Reader, jurisdiction: s
 @router.post("/v1/decisions", status_code=201)
 async def decide(body: DecisionCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """Hold a unit and named people to account; sanctions on a private school are applied by the registry."""
-    unit, today = _unit(principal, body), request.app.state.clock.today()
+    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
     private = False
     if body.unit_kind is UnitKind.school and body.sanctions:
         async with request.app.state.pool.acquire() as conn:
-            school = await school_copy(conn, body.unit_id)
-        if school is None:
-            raise NotFound(f"no school {body.unit_id} in the registry (yet)", field="unit_id", rule="school_not_found")
-        private = school["ownership"] == "private"
+            private = (await school_copy(conn, body.unit_id))["ownership"] == "private"
     people = [p.model_dump() for p in body.people]
     return await _create(request, response, principal, body, "decisions", lambda id: AccountabilityDecision.decide(
         id=id, **unit, private_school=private, trigger=body.trigger, reason=body.reason, people=people,
@@ -289,7 +315,7 @@ async def joint_liability(measure_id: UUID, body: JointLiability, request: Reque
 @router.post("/v1/commendations", status_code=201)
 async def commend(body: CommendationCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """Commend a unit and its people; a leader restricted by a circular is refused (409 leader_restricted)."""
-    unit, today = _unit(principal, body), request.app.state.clock.today()
+    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
     async with request.app.state.pool.acquire() as conn:
         barred = await restricted_names(conn, unit_id=body.unit_id, today=today)
     people = [p.model_dump() for p in body.people]

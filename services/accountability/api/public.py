@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from dudao import jurisdiction as divisions
+from dudao.auth import public
 from dudao.errors import InvalidInput
 from dudao.service import decode_cursor, page_cursor
 from services.accountability.api.common import jsonable, page_size
 from services.accountability.projections import case_page, public_outcomes
 
-router = APIRouter(prefix="/v1/public", tags=["public"])
+router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public("published outcomes and statements"))])
 
 
 def _code(jurisdiction: str) -> str:

@@ -172,12 +172,12 @@ async def notice_rows(conn: asyncpg.Connection, case_ids: list[Any]) -> list[dic
     return [dict(r) for r in rows]
 
 
-async def overdue_items(conn: asyncpg.Connection, today: date) -> list[dict[str, Any]]:
-    """Items past their deadline and not accepted, everywhere (what the deadline sweeper notices)."""
+async def overdue_items(conn: asyncpg.Connection, today: date, within: str = divisions.NATIONAL) -> list[dict[str, Any]]:
+    """Items past their deadline and not accepted in a subtree (what the deadline sweeper notices)."""
     rows = await conn.fetch(
         "SELECT case_id, item_id, lapses, jurisdiction FROM accountability.items"
-        " WHERE status = ANY($1::text[]) AND deadline < $2 ORDER BY deadline, case_id, item_id",
-        list(UNACCEPTED), today,
+        " WHERE status = ANY($1::text[]) AND deadline < $2 AND jurisdiction LIKE $3 ORDER BY deadline, case_id, item_id",
+        list(UNACCEPTED), today, divisions.prefix(within) + "%",
     )  # fmt: skip
     return [dict(r) for r in rows]
 

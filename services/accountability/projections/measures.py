@@ -109,12 +109,12 @@ async def measure_counts(conn: asyncpg.Connection, *, within: str) -> list[dict[
     return [dict(r) for r in rows]
 
 
-async def restrictions(conn: asyncpg.Connection, *, within: str, today: date) -> list[dict[str, Any]]:
-    """Leaders who may not be commended, promoted or moved to key posts today, and until when."""
+async def restrictions(conn: asyncpg.Connection, *, within: str, today: date, unit_id: str | None = None) -> list[dict[str, Any]]:
+    """Leaders who may not be commended, promoted or moved to key posts today, and until when (of one unit, or all)."""
     rows = await conn.fetch(
         "SELECT * FROM accountability.restrictions WHERE jurisdiction LIKE $1 AND restricted_until >= $2"
-        " ORDER BY restricted_until, unit_name, name",
-        divisions.prefix(within) + "%", today,
+        " AND ($3::text IS NULL OR unit_id = $3) ORDER BY restricted_until, unit_name, name",
+        divisions.prefix(within) + "%", today, unit_id,
     )  # fmt: skip
     return [dict(r) for r in rows]
 

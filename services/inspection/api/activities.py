@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -13,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dudao import blobs
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, Role, check_scope, require
-from dudao.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dudao.auth import Principal, Role, require
+from dudao import scope
+from dudao.scope import Target, check_scope
+from dudao.errors import Conflict, InvalidInput, NotFound
 from dudao.profiles import effective_from_copy
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.inspection.application import Inspection
@@ -27,7 +28,9 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 Reader = Annotated[Principal, Depends(require())]
-UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin))]
+UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin, target="activity by id: the unit it supervises"))]
+TEAM_OR_ADMIN = (Role.admin, Role.inspector)
+TeamOrAdmin = Annotated[Principal, Depends(require(*TEAM_OR_ADMIN, target="activity by id: its team"))]
 
 
 class Strict(BaseModel):
@@ -158,12 +161,16 @@ def _app(request: Request) -> Inspection:
     return request.app.state.application
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _now(request: Request) -> datetime:
+    """The service clock's time (tests set it)."""
+    return request.app.state.clock.now()
 
 
-def _scope(principal: Principal) -> Callable[[Any], None]:
-    return lambda aggregate: check_scope(principal, aggregate.jurisdiction)
+def activity_target(activity: Activity) -> Target:
+    """An activity as scope sees it: its place, the unit it supervises, and its team (leader and members)."""
+    team = activity.team or {}
+    members = {str(m) for m in [team.get("leader_id"), *team.get("member_ids", [])] if m}
+    return Target(activity.jurisdiction, unit=activity.target_id, team=frozenset(members))
 
 
 async def _profile(request: Request, code: str):
@@ -199,17 +206,19 @@ async def plan_activity(body: ActivityCreate, request: Request, response: Respon
     activity = await asyncio.to_thread(
         _app(request).plan_activity,
         activity_id=new_aggregate_id(request, principal, "activity"), envelope=command_envelope(request, principal, body),
-        now=_now(), **details,
+        now=_now(request), **details,
     )  # fmt: skip
     set_etag(response, activity.version)
     response.headers["Location"] = f"/v1/activities/{activity.id}"
     return ActivityRead.of(activity)
 
 
-def _act(request: Request, response: Response, principal: Principal, activity_id: UUID, body: BaseModel | None, command):
+def _act(request: Request, response: Response, principal: Principal, activity_id: UUID, body: BaseModel | None, command,
+         roles: tuple[str, ...] = (Role.admin,)):  # fmt: skip
     activity = _app(request).on_activity(
-        activity_id, expected_version(request), command_envelope(request, principal, body), _scope(principal), command
-    )
+        activity_id, expected_version(request), command_envelope(request, principal, body),
+        lambda a: scope.authorize(principal, activity_target(a), roles, write=True), command,
+    )  # fmt: skip
     set_etag(response, activity.version)
     return ActivityRead.of(activity)
 
@@ -236,19 +245,19 @@ async def submit_self_evaluation(
     activity_id: UUID, body: SelfEvaluation, request: Request, response: Response, principal: UnitOrAdmin
 ) -> ActivityRead:
     """The supervised unit (role `unit`) submits its self-evaluation; evidence goes to the blob store, its digest to the event."""
+    app = _app(request)
+
+    def authorize(activity: Activity) -> None:
+        scope.authorize(principal, Target(activity.jurisdiction, unit=activity.target_id), (Role.unit, Role.admin), write=True)
+
+    authorize(await asyncio.to_thread(app.get, activity_id, Activity))  # permission before a byte is stored
     stored = await asyncio.to_thread(
         blobs.save_uploads, request.app.state.blobs, body.evidence, max_bytes=request.app.state.settings.blob_max_bytes
     )
     items = [i.model_dump() for i in body.items]
-
-    def authorize(activity: Activity) -> None:
-        check_scope(principal, activity.jurisdiction)
-        if Role.admin not in principal.roles and principal.unit != activity.target_id:
-            raise Forbidden("a unit submits the self-evaluation of its own activities only", field="unit", rule="own_unit_only")
-
     activity = await asyncio.to_thread(
-        _app(request).on_activity, activity_id, expected_version(request), command_envelope(request, principal, body),
-        authorize, lambda a: a.submit_self_evaluation(items=items, evidence=stored, submitted_by=principal.sub, now=_now()),
+        app.on_activity, activity_id, expected_version(request), command_envelope(request, principal, body),
+        authorize, lambda a: a.submit_self_evaluation(items=items, evidence=stored, submitted_by=principal.sub, now=_now(request)),
     )  # fmt: skip
     set_etag(response, activity.version)
     return ActivityRead.of(activity)
@@ -264,15 +273,19 @@ def record_member_units(activity_id: UUID, body: MemberUnits, request: Request, 
 
 
 @router.post("/activities/{activity_id}/on-site", response_model=ActivityRead)
-def start_on_site(activity_id: UUID, body: OnSite, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, activity_id, body, lambda a: a.start_on_site(on=body.on))
+def start_on_site(activity_id: UUID, body: OnSite, request: Request, response: Response, principal: TeamOrAdmin):
+    """The team arrives on site (实地督导); the office or an inspector on the team records it."""
+    return _act(request, response, principal, activity_id, body, lambda a: a.start_on_site(on=body.on), TEAM_OR_ADMIN)
 
 
 @router.post("/activities/{activity_id}/findings", response_model=ActivityRead)
-def record_findings(activity_id: UUID, body: Findings, request: Request, response: Response, principal: Admin):
-    """Record problems found (督导发现的问题), each with area, severity and whether it needs rectification."""
+def record_findings(activity_id: UUID, body: Findings, request: Request, response: Response, principal: TeamOrAdmin):
+    """Record problems found (督导发现的问题), each with area, severity and whether it needs rectification; the office
+    or an inspector on the activity's team records them."""
     findings = [{"finding_id": str(uuid4())} | f.model_dump() for f in body.findings]
-    return _act(request, response, principal, activity_id, body, lambda a: a.record_findings(findings=findings, now=_now()))
+    return _act(
+        request, response, principal, activity_id, body, lambda a: a.record_findings(findings=findings, now=_now(request)), TEAM_OR_ADMIN
+    )
 
 
 @router.post("/activities/{activity_id}/report/draft", response_model=ActivityRead)
@@ -287,32 +300,35 @@ async def draft_report(activity_id: UUID, body: ReportDraft, request: Request, r
         grade, basis = grade_for(body.score, profile.values), profile.version
     return await asyncio.to_thread(
         _act, request, response, principal, activity_id, body,
-        lambda a: a.draft_report(summary=body.summary, grade=grade, score=body.score, grade_basis=basis, now=_now()),
+        lambda a: a.draft_report(summary=body.summary, grade=grade, score=body.score, grade_basis=basis, now=_now(request)),
     )  # fmt: skip
 
 
 @router.post("/activities/{activity_id}/report/approval", response_model=ActivityRead)
 def approve_report(activity_id: UUID, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, activity_id, None, lambda a: a.approve_report(approved_by=principal.sub, now=_now()))
+    return _act(request, response, principal, activity_id, None, lambda a: a.approve_report(approved_by=principal.sub, now=_now(request)))
 
 
 @router.post("/activities/{activity_id}/report/issue", response_model=ActivityRead)
 def issue_report(activity_id: UUID, body: ReportIssue, request: Request, response: Response, principal: Admin):
     """Issue the report to the supervised unit (印发督导报告): this starts rectification in accountability."""
-    return _act(request, response, principal, activity_id, body, lambda a: a.issue_report(issued_on=body.issued_on, now=_now()))
+    return _act(request, response, principal, activity_id, body, lambda a: a.issue_report(issued_on=body.issued_on, now=_now(request)))
 
 
 @router.post("/activities/{activity_id}/publication", response_model=ActivityRead)
 def publish(activity_id: UUID, body: Publication, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, activity_id, body, lambda a: a.publish(public_summary=body.public_summary, now=_now()))
+    return _act(request, response, principal, activity_id, body, lambda a: a.publish(public_summary=body.public_summary, now=_now(request)))
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityRead)
 async def read_activity(activity_id: UUID, request: Request, response: Response, principal: Reader) -> ActivityRead:
     async with request.app.state.pool.acquire() as conn:
         rows = await activities.activities_by_id(conn, [str(activity_id)])
-    if not rows or not principal.can_act_in(rows[0]["jurisdiction"]):
+    if not rows:
         raise NotFound(f"no activity with id {activity_id}", field="activity_id")
+    row = rows[0]
+    team = frozenset(str(m) for m in [row["leader_id"], *row["member_ids"]] if m)
+    scope.authorize(principal, Target(row["jurisdiction"], unit=row["target_id"], team=team), (), write=False, field="activity_id")
     set_etag(response, rows[0]["version"])
     return ActivityRead.of(rows[0])
 
@@ -327,6 +343,7 @@ async def list_activities(
     if not divisions.is_valid_code(within):
         raise InvalidInput(f"{within!r} is not a division code", field="jurisdiction", rule="code_format")
     check_scope(principal, within)
+    school_id = scope.listed_unit(principal, school_id, field="school_id")
     if not 1 <= limit <= 200:
         raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
     async with request.app.state.pool.acquire() as conn:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
+from dudao.auth import public
 from dudao import jurisdiction as divisions
-from dudao.auth import check_scope
+from dudao.scope import check_scope
 from dudao.errors import NotFound
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
 from services.inspection.api.activities import Admin, Name, Strict
@@ -111,7 +111,7 @@ async def announce_draw(body: DrawCreate, request: Request, response: Response, 
     draw = await asyncio.to_thread(
         request.app.state.application.announce_draw,
         draw_id=new_aggregate_id(request, principal, "draw"), jurisdiction=body.jurisdiction, purpose=body.purpose,
-        criteria=criteria, inputs=inputs, seed=secrets.token_hex(32), now=datetime.now(UTC),
+        criteria=criteria, inputs=inputs, seed=secrets.token_hex(32), now=request.app.state.clock.now(),
         envelope=command_envelope(request, principal, body),
     )  # fmt: skip
     set_etag(response, draw.version)
@@ -123,7 +123,7 @@ async def announce_draw(body: DrawCreate, request: Request, response: Response, 
 def perform_draw(draw_id: UUID, request: Request, response: Response, principal: Admin) -> DrawRead:
     """Draw the targets and teams, and reveal the seed so anyone can check the result."""
     draw = request.app.state.application.perform_draw(
-        draw_id, now=datetime.now(UTC), expected_version=expected_version(request),
+        draw_id, now=request.app.state.clock.now(), expected_version=expected_version(request),
         envelope=command_envelope(request, principal), authorize=lambda d: check_scope(principal, d.jurisdiction),
     )  # fmt: skip
     set_etag(response, draw.version)
@@ -137,13 +137,13 @@ def _load(request: Request, draw_id: UUID) -> Draw:
     return draw
 
 
-@router.get("/{draw_id}", response_model=DrawRead)
+@router.get("/{draw_id}", response_model=DrawRead, dependencies=[Depends(public("a draw: its published hash, then its seed and result"))])
 def read_draw(draw_id: UUID, request: Request) -> DrawRead:
     """A draw as the public sees it: candidates, seed hash, and after the draw the seed and the result. No token."""
     return DrawRead.of(_load(request, draw_id))
 
 
-@router.get("/{draw_id}/verify", response_model=VerificationRead)
+@router.get("/{draw_id}/verify", response_model=VerificationRead, dependencies=[Depends(public("a draw re-run by anyone"))])
 def verify_draw(draw_id: UUID, request: Request) -> VerificationRead:
     """Re-run the draw from the recorded candidates and the revealed seed; anyone may ask. No token."""
     verification = _load(request, draw_id).verify()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -10,7 +10,8 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, check_scope
+from dudao.auth import Principal
+from dudao.scope import check_scope
 from dudao.errors import InvalidInput, NotFound
 from dudao.service import command_envelope, expected_version, set_etag
 from services.inspection.api.activities import Admin, Name, Reader, Strict, Text
@@ -95,7 +96,7 @@ def draft_plan(code: Code, year: Year, body: PlanCreate, request: Request, respo
         raise InvalidInput(f"{code} is not a known jurisdiction", field="code", rule="unknown_jurisdiction")
     check_scope(principal, code)
     plan = request.app.state.application.draft_plan(
-        jurisdiction=code, year=year, title=body.title, now=datetime.now(UTC), envelope=command_envelope(request, principal, body)
+        jurisdiction=code, year=year, title=body.title, now=request.app.state.clock.now(), envelope=command_envelope(request, principal, body)
     )
     return _written(response, plan)
 

@@ -6,16 +6,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from dudao import jurisdiction as divisions
+from dudao.auth import public
 from dudao.errors import InvalidInput
 from dudao.service import decode_cursor, page_cursor
 from services.inspection.domain.activity_terms import ActivityKind
 from services.inspection.projections import activities
 
-router = APIRouter(prefix="/v1/public", tags=["public"])
+router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public("published reports"))])
 
 
 class PublicReport(BaseModel):

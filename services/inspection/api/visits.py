@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, Role, check_scope, require
+from dudao.auth import Principal, Role, require
+from dudao.scope import check_scope
 from dudao.errors import Forbidden, InvalidInput, NotFound
 from dudao.service import command_envelope, new_aggregate_id, set_etag
 from services.inspection.api.activities import Name, Reader, Strict, Text
@@ -69,7 +70,7 @@ async def record_visit(body: VisitCreate, request: Request, response: Response, 
         jurisdiction=school["jurisdiction"], school_id=str(body.school_id), school_name=school["name"],
         zone_id=str(school["zone_id"]) if school["zone_id"] else None, inspector_id=str(body.inspector_id),
         visited_on=body.visited_on, items_checked=body.items_checked, problems=[p.model_dump() for p in body.problems],
-        now=datetime.now(UTC),
+        now=request.app.state.clock.now(),
     )  # fmt: skip
     set_etag(response, visit.version)
     return VisitRead(

@@ -10,7 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, Role, check_scope, require
+from dudao.auth import Principal, Role, require
+from dudao.scope import OFFICE_ROLES, Target, authorize, check_scope
 from dudao.errors import Forbidden, InvalidInput, NotFound
 from dudao.routes import Admin, Name, Reader, Strict, Text, scope
 from dudao.rules import RuleViolation
@@ -79,19 +80,35 @@ async def _unit(request: Request, framework: str, period: str, unit_id: str) -> 
     return {"kind": "jurisdiction", "id": unit_id, "name": divisions.name_of(unit_id), "jurisdiction": unit_id}
 
 
-async def _collector(request: Request, principal: Principal, framework: str, period: str, unit: dict[str, Any]) -> dict[str, str]:
-    """Who enters a unit's data: the unit itself, an office above it, or an agency assigned there."""
-    check_scope(principal, unit["jurisdiction"])
-    if Role.admin in principal.roles:
-        return {"kind": "office", "sub": principal.sub, "jurisdiction": principal.jur}
-    if Role.unit in principal.roles and principal.unit == unit["id"]:
-        return {"kind": "unit", "sub": principal.sub}
+async def unit_target(request: Request, principal: Principal, framework: str, period: str, code: str, unit_id: str | None,
+                      task: str | None) -> Target:  # fmt: skip
+    """A unit's data (or a place's) as scope sees it: the agencies assigned there for `task` (None: any task)."""
+    agencies: frozenset[str] = frozenset()
     if Role.agency in principal.roles and principal.unit:
-        allowed = await asyncio.to_thread(app_of(request).agency_may_collect, framework, period, unit["jurisdiction"], principal.unit)
-        if allowed:
-            return {"kind": "agency", "sub": principal.sub, "agency_id": principal.unit}
-        raise Forbidden(f"agency {principal.unit} has no assignment for {framework} {period} here", field="agency", rule="not_assigned")
-    raise Forbidden("a unit enters its own data only", field="unit", rule="own_unit_only")
+        tasks = await asyncio.to_thread(app_of(request).agency_tasks, framework, period, code, principal.unit)
+        if tasks and (task is None or task in tasks):
+            agencies = frozenset({principal.unit})
+    return Target(code, unit=unit_id, agencies=agencies)
+
+
+async def _collector(request: Request, principal: Principal, framework: str, period: str, unit: dict[str, Any]) -> dict[str, str]:
+    """Who enters a unit's data: the unit itself, an office above it, or an agency assigned there to collect."""
+    target = await unit_target(request, principal, framework, period, unit["jurisdiction"], unit["id"], AgencyTask.collect)
+    role = authorize(principal, target, (Role.admin, Role.unit, Role.agency), write=True, field="unit_id")
+    if role == Role.admin:
+        return {"kind": "office", "sub": principal.sub, "jurisdiction": principal.jur}
+    if role == Role.unit:
+        return {"kind": "unit", "sub": principal.sub}
+    return {"kind": "agency", "sub": principal.sub, "agency_id": principal.unit}
+
+
+async def place_readable(request: Request, principal: Principal, framework: str, period: str, jurisdiction: str | None) -> str:
+    """The place a read of a framework and period covers; an agency reads only where it is assigned for them."""
+    code = scope(principal, jurisdiction)
+    if not principal.roles & OFFICE_ROLES and Role.agency in principal.roles:
+        authorize(principal, await unit_target(request, principal, framework, period, code, None, None), (Role.agency,), write=False,
+                  field="jurisdiction")  # fmt: skip
+    return code
 
 
 def _approver(principal: Principal, jurisdiction: str) -> None:
@@ -189,9 +206,7 @@ async def unapprove(
 @router.get("/v1/submissions/{framework}/{period}/{unit_id}")
 async def read_submission(framework: str, period: str, unit_id: str, request: Request, principal: Reader) -> dict[str, Any]:
     submission = await asyncio.to_thread(app_of(request).get, submission_id(framework, period, unit_id), Submission)
-    check_scope(principal, submission.jurisdiction)
-    if Role.unit in principal.roles and Role.admin not in principal.roles and principal.unit != unit_id:
-        raise Forbidden("a unit reads its own data only", field="unit", rule="own_unit_only")
+    authorize(principal, await unit_target(request, principal, framework, period, submission.jurisdiction, unit_id, None), (), write=False)
     return _read(submission)
 
 
@@ -199,7 +214,7 @@ async def read_submission(framework: str, period: str, unit_id: str, request: Re
 async def collection_status(framework: str, period: str, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
     """Where collection stands under a jurisdiction: every expected unit's status, and each level's approval."""
     check_period(period)
-    code = scope(principal, jurisdiction)
+    code = await place_readable(request, principal, framework, period, jurisdiction)
     async with reading(request) as conn:
         return await reads.collection_status(conn, framework, period, code)
 

@@ -7,7 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from dudao.routes import Reader, scope
+from dudao.errors import Forbidden
+from dudao.routes import Reader
+from dudao.scope import unit_only
+from services.monitoring.api.collection import place_readable
 from services.monitoring.api.common import reading
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
@@ -22,15 +25,20 @@ async def results(framework: str, period: str, request: Request, principal: Read
     Every result names the framework version it was computed under and the submission versions it used.
     """
     check_period(period)
-    code = scope(principal, jurisdiction)
+    code = await place_readable(request, principal, framework, period, jurisdiction)
     async with reading(request) as conn:
-        return await reads.results(conn, framework, period, code)
+        found = await reads.results(conn, framework, period, code)
+    if (own := unit_only(principal)) is not None:  # a unit sees the area's figures and its own values, not its peers'
+        found["units"] = [u for u in found["units"] if u["unit_id"] == own]
+    return found
 
 
 @router.get("/v1/results/{framework}/{period}/what-if")
 async def what_if(framework: str, period: str, version: int, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:  # noqa: E501
     """The recorded results beside the same data under framework version `version`; nothing is recorded."""
     check_period(period)
-    code = scope(principal, jurisdiction)
+    if unit_only(principal) is not None:
+        raise Forbidden("a what-if recomputes every unit's data; it is for the offices", field="roles", rule="own_unit_only")
+    code = await place_readable(request, principal, framework, period, jurisdiction)
     async with reading(request) as conn:
         return await reads.what_if(conn, framework, period, code, version)

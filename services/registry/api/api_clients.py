@@ -11,12 +11,13 @@ import secrets
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from dudao.auth import public
 from dudao import auth, oauth
 from dudao import jurisdiction as divisions
-from dudao.auth import check_scope
+from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
 from services.registry.api.common import Admin, JurisdictionCode, Name, Strict, in_scope, now, registry, scope
 from services.registry.domain.api_client import SALT_BYTES, ApiClient, ClientStatus, hash_secret
@@ -80,7 +81,7 @@ def register_api_client(body: ApiClientCreate, request: Request, response: Respo
     secret, secret_hash = _new_secret()
     client = registry(request).register_api_client(
         client_id=new_aggregate_id(request, principal, "api-client"), name=body.name, jurisdiction=body.jurisdiction,
-        secret_hash=secret_hash, now=now(), envelope=command_envelope(request, principal, body),
+        secret_hash=secret_hash, now=now(request), envelope=command_envelope(request, principal, body),
     )  # fmt: skip
     return _credentials(client, secret, secret_hash, response)
 
@@ -108,7 +109,7 @@ def rotate_api_client_secret(client_id: UUID, request: Request, response: Respon
     secret, secret_hash = _new_secret()
     client = registry(request).on_api_client(
         client_id, expected_version(request), command_envelope(request, principal),
-        lambda c: c.rotate_secret(secret_hash=secret_hash, now=now()), authorize=in_scope(principal),
+        lambda c: c.rotate_secret(secret_hash=secret_hash, now=now(request)), authorize=in_scope(principal),
     )  # fmt: skip
     return _credentials(client, secret, secret_hash, response)
 
@@ -118,7 +119,7 @@ def revoke_api_client(client_id: UUID, request: Request, response: Response, pri
     """No more tokens for this client, for good (tokens already issued run out within their lifetime)."""
     client = registry(request).on_api_client(
         client_id, expected_version(request), command_envelope(request, principal),
-        lambda c: c.revoke(now=now()), authorize=in_scope(principal),
+        lambda c: c.revoke(now=now(request)), authorize=in_scope(principal),
     )  # fmt: skip
     set_etag(response, client.version)
     return ApiClientRead(**_read(client))
@@ -129,6 +130,7 @@ def revoke_api_client(client_id: UUID, request: Request, response: Response, pri
 
 @router.post(
     "/v1/oauth/token", tags=["oauth"], openapi_extra=oauth.TOKEN_REQUEST_OPENAPI,
+    dependencies=[Depends(public("a registered client's credentials (OAuth 2.0)"))],
     responses={200: {"description": "access_token, token_type Bearer, expires_in (RFC 6749 §5.1)"}},
 )  # fmt: skip
 async def issue_client_token(request: Request) -> Response:
@@ -154,7 +156,7 @@ async def issue_client_token(request: Request) -> Response:
     return oauth.token_response(token, settings.client_token_ttl_s, asked.scope)
 
 
-@router.get("/.well-known/jwks.json", tags=["oauth"])
+@router.get("/.well-known/jwks.json", tags=["oauth"], dependencies=[Depends(public("the deployment's public signing key"))])
 def published_keys(request: Request) -> dict:
     """The public key every token of this deployment is signed with (RFC 7517), for DUDAO_JWKS_URL. Public."""
     return auth.jwks(request.app.state.settings)

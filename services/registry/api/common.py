@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -10,7 +10,8 @@ from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from dudao import jurisdiction
-from dudao.auth import Principal, check_scope
+from dudao.auth import Principal
+from dudao.scope import check_scope
 from dudao.routes import Admin, Name, Reader, Strict, scope  # noqa: F401 (the routes import them from here)
 from services.registry.application import Registry
 
@@ -34,8 +35,9 @@ def registry(request: Request) -> Registry:
     return request.app.state.application
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+def now(request: Request) -> datetime:
+    """The service clock's time (tests set it)."""
+    return request.app.state.clock.now()
 
 
 def in_scope(principal: Principal):

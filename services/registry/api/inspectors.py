@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from dudao import jurisdiction
 from dudao.auth import Principal as Caller
-from dudao.auth import check_scope
+from dudao.scope import check_scope
 from dudao.errors import NotFound
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
@@ -214,7 +214,7 @@ def nominate_inspector(body: InspectorCreate, request: Request, response: Respon
     check_scope(principal, body.jurisdiction)
     inspector = registry(request).nominate_inspector(
         inspector_id=new_aggregate_id(request, principal, "inspector"), name=body.name, jurisdiction=body.jurisdiction,
-        employment=body.employment, now=now(), envelope=command_envelope(request, principal, body), roles=body.roles,
+        employment=body.employment, now=now(request), envelope=command_envelope(request, principal, body), roles=body.roles,
         focus=body.focus, stages=body.stages, subjects=body.subjects, public_contact=body.public_contact,
     )  # fmt: skip
     set_etag(response, inspector.version)
@@ -230,7 +230,7 @@ def import_inspector(
     """Nominate or bring up to date the inspector with this office number (督学编号); a repeat changes nothing."""
     inspector, created = registry(request).import_inspector(
         number=number, name=body.name, jurisdiction=body.jurisdiction, employment=body.employment, roles=body.roles,
-        focus=body.focus, stages=body.stages, subjects=body.subjects, public_contact=body.public_contact, now=now(),
+        focus=body.focus, stages=body.stages, subjects=body.subjects, public_contact=body.public_contact, now=now(request),
         envelope=command_envelope(request, principal, body.model_copy(update={"personal": None})),
         authorize=in_scope(principal), personal=body.personal.model_dump(exclude_none=True) if body.personal else None,
     )  # fmt: skip
@@ -244,7 +244,7 @@ def update_inspector(
     inspector_id: UUID, body: InspectorUpdate, request: Request, response: Response, principal: Admin
 ) -> InspectorRead:
     inspector = registry(request).update_inspector(
-        inspector_id, name=body.name, employment=body.employment, now=now(), expected_version=expected_version(request),
+        inspector_id, name=body.name, employment=body.employment, now=now(request), expected_version=expected_version(request),
         envelope=command_envelope(request, principal, body), authorize=in_scope(principal), roles=body.roles,
         focus=body.focus, stages=body.stages, subjects=body.subjects, public_contact=body.public_contact,
     )  # fmt: skip

@@ -55,7 +55,7 @@ def record_personal(
     """Record private details; they are sealed with the inspector's own key before they go into any event."""
     app = registry(request)
     inspector = app.record_inspector_personal(
-        inspector_id, details=body.model_dump(exclude_none=True), now=now(), expected_version=expected_version(request),
+        inspector_id, details=body.model_dump(exclude_none=True), now=now(request), expected_version=expected_version(request),
         # The request hash leaves the plain values out; the application folds in the sealed ones (decision 019).
         envelope=command_envelope(request, principal), authorize=in_scope(principal),
     )  # fmt: skip

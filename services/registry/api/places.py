@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import date
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from dudao.auth import public
 from dudao import jurisdiction as divisions
-from dudao.auth import check_scope
+from dudao.scope import check_scope
 from dudao.errors import NotFound
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
 from services.registry.api.common import Admin, JurisdictionCode, Name, Reader, Strict, Text, in_scope, now, registry, scope
 from services.registry.domain import composition
-from services.registry.domain.policy import KEYS
+from services.registry.domain.policy import KEYS, check_only_tightens, validate_values
 from services.registry.projections import places
 from services.registry.projections.staffing import effective_profile, staffing_compliance
 
@@ -46,7 +49,7 @@ def create_zone(body: ZoneCreate, request: Request, response: Response, principa
     """Create a responsibility zone (督学责任区)."""
     check_scope(principal, body.jurisdiction)
     zone = registry(request).create_zone(
-        zone_id=new_aggregate_id(request, principal, "zone"), name=body.name, jurisdiction=body.jurisdiction, now=now(),
+        zone_id=new_aggregate_id(request, principal, "zone"), name=body.name, jurisdiction=body.jurisdiction, now=now(request),
         envelope=command_envelope(request, principal, body),
     )  # fmt: skip
     set_etag(response, zone.version)
@@ -176,7 +179,7 @@ def constitute_committee(code: str, body: CommitteeWrite, request: Request, resp
     # The request hash leaves the contact phones out; the application folds in the sealed ones (decision 019).
     unsealed = body.model_copy(update={"member_units": [u.model_copy(update={"contact_phone": ""}) for u in body.member_units]})
     committee = registry(request).constitute_or_change_committee(
-        jurisdiction=code, members=members, now=now(), expected_version=expected_version(request),
+        jurisdiction=code, members=members, now=now(request), expected_version=expected_version(request),
         envelope=command_envelope(request, principal, unsealed),
     )  # fmt: skip
     set_etag(response, committee.version)
@@ -278,7 +281,7 @@ class EffectiveProfile(BaseModel):
     values: dict[str, PolicyValue]
 
 
-@router.get("/policy/{code}", response_model=EffectiveProfile, tags=["policy"])
+@router.get("/policy/{code}", response_model=EffectiveProfile, tags=["policy"], dependencies=[Depends(public("the rules in force at a place"))])
 async def read_policy(code: str, request: Request) -> EffectiveProfile:
     """The profile in force at a jurisdiction, each value with the place and version it comes from. Public."""
     if not divisions.is_known(code):
@@ -305,12 +308,17 @@ class ProfileRead(BaseModel):
 
 
 @router.put("/policy/{code}", response_model=ProfileRead, tags=["policy"])
-def change_policy(code: str, body: ProfileChange, request: Request, response: Response, principal: Admin) -> ProfileRead:
-    """Override keys for a jurisdiction (and below) or stop overriding them; each change is a new version."""
+async def change_policy(code: str, body: ProfileChange, request: Request, response: Response, principal: Admin) -> ProfileRead:
+    """Override keys for a jurisdiction (and below) or stop overriding them; each change is a new version. A value may
+    tighten what the levels above set, never loosen it (409 policy_loosened)."""
     check_scope(principal, scope(principal, code))
-    profile = registry(request).change_profile(
-        jurisdiction=code, set_values=body.set, remove=body.remove, reason=body.reason, now=now(),
-        expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
+    if code != divisions.NATIONAL:
+        async with request.app.state.pool.acquire() as conn:
+            upper = await effective_profile(conn, divisions.ancestors(code)[0])
+        check_only_tightens(validate_values(body.set), upper)
+    profile = await asyncio.to_thread(
+        registry(request).change_profile, jurisdiction=code, set_values=body.set, remove=body.remove, reason=body.reason,
+        now=now(request), expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
     )  # fmt: skip
     set_etag(response, profile.version)
     return ProfileRead(jurisdiction=code, version=profile.version, values=profile.values)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from dudao import jurisdiction as divisions
+from dudao import auth
 from dudao.errors import InvalidInput
 from services.registry.projections import public
 
-router = APIRouter(prefix="/v1/public", tags=["public"])
+router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(auth.public("listed inspectors' public contacts"))])
 
 
 class ListedInspector(BaseModel):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction
-from dudao.auth import check_scope
+from dudao.scope import check_scope
 from dudao.errors import NotFound
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
@@ -183,7 +183,7 @@ def register_school(body: SchoolCreate, request: Request, response: Response, pr
     check_scope(principal, body.jurisdiction)
     school = registry(request).register_school(
         school_id=new_aggregate_id(request, principal, "school"), name=body.name, jurisdiction=body.jurisdiction,
-        stage=body.stage, ownership=body.ownership, enrolment=body.enrolment, now=now(),
+        stage=body.stage, ownership=body.ownership, enrolment=body.enrolment, now=now(request),
         envelope=command_envelope(request, principal, body), code=body.code, locality=body.locality,
     )  # fmt: skip
     response.headers["Location"] = f"/v1/schools/{school.id}"
@@ -195,7 +195,7 @@ def import_school(code: CodeInPath, body: SchoolImport, request: Request, respon
     """Create or bring up to date the school with this national code (学校代码); the same body twice changes nothing."""
     school, created = registry(request).import_school(
         code=code, name=body.name, jurisdiction=body.jurisdiction, stage=body.stage, ownership=body.ownership,
-        locality=body.locality, enrolment=body.enrolment, now=now(), envelope=command_envelope(request, principal, body),
+        locality=body.locality, enrolment=body.enrolment, now=now(request), envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
     )  # fmt: skip
     return _written(response, school, 201 if created else 200)
@@ -205,7 +205,7 @@ def import_school(code: CodeInPath, body: SchoolImport, request: Request, respon
 def update_school(school_id: UUID, body: SchoolUpdate, request: Request, response: Response, principal: Admin) -> SchoolRead:
     """Change a school's name, enrolment or locality; `If-Match` makes it conditional (stale: 412)."""
     school = registry(request).update_school(
-        school_id, name=body.name, enrolment=body.enrolment, locality=body.locality, now=now(),
+        school_id, name=body.name, enrolment=body.enrolment, locality=body.locality, now=now(request),
         expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
     )  # fmt: skip
@@ -218,7 +218,7 @@ def record_enrolment(
 ) -> SchoolRead:
     """Pupils per stage for a school year (学年); the latest year is the school's enrolment."""
     school = registry(request).record_enrolment(
-        school_id, school_year=body.school_year, by_stage=body.by_stage, now=now(),
+        school_id, school_year=body.school_year, by_stage=body.by_stage, now=now(request),
         expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
     )  # fmt: skip
@@ -255,7 +255,7 @@ def change_enrolment_status(
 ) -> SchoolRead:
     """Cut the enrolment plan, stop or restore enrolment of a private school, citing the sanction (问责处理)."""
     school = registry(request).change_enrolment_status(
-        school_id, status=body.status, sanction_ref=body.sanction_ref, now=now(),
+        school_id, status=body.status, sanction_ref=body.sanction_ref, now=now(request),
         expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
     )  # fmt: skip
@@ -267,7 +267,7 @@ def revoke_licence(
     school_id: UUID, body: LicenceRevocation, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     school = registry(request).revoke_licence(
-        school_id, sanction_ref=body.sanction_ref, now=now(), expected_version=expected_version(request),
+        school_id, sanction_ref=body.sanction_ref, now=now(request), expected_version=expected_version(request),
         envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
     )  # fmt: skip
     return _written(response, school)

@@ -10,7 +10,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from dudao.errors import InvalidInput
+from dudao import jurisdiction as divisions
+from dudao.errors import Conflict, InvalidInput
 from dudao.profiles import Effective, effective  # noqa: F401 - re-exported for the registry
 from dudao.rules import require_name
 
@@ -24,49 +25,53 @@ class PolicyKey:
     maximum: float
     label_zh: str
     meaning: str
+    stricter: str  # which way a lower level may move an upper level's value (HIGHER, LOWER or SOONER)
+
+
+HIGHER, LOWER, SOONER = "higher", "lower", "sooner"  # SOONER: a lower number is stricter, and 0 (never) the loosest
 
 
 KEYS: dict[str, PolicyKey] = {
-    "inspector_school_ratio": PolicyKey(int, 1, 100, "督学与学校数配比(1:N)", "R1: one inspector per N schools"),
+    "inspector_school_ratio": PolicyKey(int, 1, 100, "督学与学校数配比(1:N)", "R1: one inspector per N schools", LOWER),
     "large_school_enrolment": PolicyKey(
-        int, 100, 100_000, "学生数较多学校阈值", "R1: a school with at least this many pupils gets an inspector of its own (1:1)"
+        int, 100, 100_000, "学生数较多学校阈值", "R1: a school with at least this many pupils gets an inspector of its own (1:1)", LOWER
     ),
-    "full_time_share_min": PolicyKey(float, 0, 1, "专职督学最低占比", "R2: minimum share of full-time inspectors"),
+    "full_time_share_min": PolicyKey(float, 0, 1, "专职督学最低占比", "R2: minimum share of full-time inspectors", HIGHER),
     "government_inspectors_per_term_min": PolicyKey(
-        int, 0, 10_000, "每届政府督学最低人数", "R3: minimum government inspectors appointed per term"
+        int, 0, 10_000, "每届政府督学最低人数", "R3: minimum government inspectors appointed per term", HIGHER
     ),
     "subject_inspectors_per_term_min": PolicyKey(
-        int, 0, 10_000, "每届学科督学最低人数", "R3: minimum subject inspectors appointed per term"
+        int, 0, 10_000, "每届学科督学最低人数", "R3: minimum subject inspectors appointed per term", HIGHER
     ),
     "pupils_per_school_supervisor": PolicyKey(
-        int, 1, 100_000, "每名学校督导员对应学生数", "R4: one internal school supervisor per N pupils"
+        int, 1, 100_000, "每名学校督导员对应学生数", "R4: one internal school supervisor per N pupils", LOWER
     ),
     "committee_education_meetings_min": PolicyKey(
-        int, 0, 52, "督导委员会每年专题研究教育最少次数", "O1: minimum meetings on education a year"
+        int, 0, 52, "督导委员会每年专题研究教育最少次数", "O1: minimum meetings on education a year", HIGHER
     ),
     "member_unit_activities_min": PolicyKey(
-        int, 0, 100, "成员单位每年参加督导活动最少次数", "each member unit joins at least this many activities a year"
+        int, 0, 100, "成员单位每年参加督导活动最少次数", "each member unit joins at least this many activities a year", HIGHER
     ),
     "visits_per_school_per_semester_max": PolicyKey(
-        int, 1, 50, "每学期每校督导次数上限", "frequency control: at most this many supervision visits per school per semester"
+        int, 1, 50, "每学期每校督导次数上限", "frequency control: at most this many supervision visits per school per semester", LOWER
     ),
-    "duty_grade_excellent_min": PolicyKey(float, 0, 100, "履职评价优秀等次最低分", "a duty-evaluation score at least this is excellent"),
-    "duty_grade_good_min": PolicyKey(float, 0, 100, "履职评价良好等次最低分", "a duty-evaluation score at least this is good"),
-    "duty_grade_qualified_min": PolicyKey(float, 0, 100, "履职评价合格等次最低分", "a duty-evaluation score at least this is qualified"),
-    "rectification_days": PolicyKey(int, 1, 365, "整改期限(天)", "default days a unit has to rectify a finding after feedback"),
-    "notice_days": PolicyKey(int, 1, 365, "督办整改期限(天)", "days a supervision notice (督办单) gives the unit after a missed deadline"),
+    "duty_grade_excellent_min": PolicyKey(float, 0, 100, "履职评价优秀等次最低分", "a duty-evaluation score at least this is excellent", HIGHER),
+    "duty_grade_good_min": PolicyKey(float, 0, 100, "履职评价良好等次最低分", "a duty-evaluation score at least this is good", HIGHER),
+    "duty_grade_qualified_min": PolicyKey(float, 0, 100, "履职评价合格等次最低分", "a duty-evaluation score at least this is qualified", HIGHER),
+    "rectification_days": PolicyKey(int, 1, 365, "整改期限(天)", "default days a unit has to rectify a finding after feedback", LOWER),
+    "notice_days": PolicyKey(int, 1, 365, "督办整改期限(天)", "days a supervision notice (督办单) gives the unit after a missed deadline", LOWER),
     "interview_at_lapse": PolicyKey(
-        int, 0, 20, "第几次逾期约谈", "escalation ladder: the missed deadline at which the unit's leaders are interviewed (0: never)"
+        int, 0, 20, "第几次逾期约谈", "escalation ladder: the missed deadline at which the unit's leaders are interviewed (0: never)", SOONER
     ),
     "circular_at_lapse": PolicyKey(
-        int, 0, 20, "第几次逾期通报", "escalation ladder: the missed deadline at which the unit is circulated (0: never)"
+        int, 0, 20, "第几次逾期通报", "escalation ladder: the missed deadline at which the unit is circulated (0: never)", SOONER
     ),
-    "recheck_after_days": PolicyKey(int, 1, 3650, "复查间隔(天)", "days after acceptance that a rectified item is checked again (回头看)"),
+    "recheck_after_days": PolicyKey(int, 1, 3650, "复查间隔(天)", "days after acceptance that a rectified item is checked again (回头看)", LOWER),
     "restriction_days": PolicyKey(
-        int, 1, 3650, "通报后限制期(天)", "days a circulated unit's leaders may not be commended, promoted or moved to key posts"
+        int, 1, 3650, "通报后限制期(天)", "days a circulated unit's leaders may not be commended, promoted or moved to key posts", HIGHER
     ),
     "in_service_trainings_per_term_min": PolicyKey(
-        int, 0, 100, "每届在岗培训最少次数", "each inspector takes at least this many in-service trainings a term"
+        int, 0, 100, "每届在岗培训最少次数", "each inspector takes at least this many in-service trainings a term", HIGHER
     ),
 }
 
@@ -84,6 +89,29 @@ def validate_values(values: Mapping[str, Any], field: str = "set") -> dict[str, 
             raise InvalidInput(f"{key} must be between {spec.minimum:g} and {spec.maximum:g}", field=f"{field}.{key}", rule="policy_value_range")
         checked[key] = spec.kind(value)
     return checked
+
+
+def check_only_tightens(values: Mapping[str, Any], upper: Effective) -> None:
+    """An upper level's value is a floor or a ceiling for the levels below (which, each key declares): a value that
+    loosens it is a 409 naming the key, the upper value and the level that set it. Tightening is always allowed."""
+    for key, value in values.items():
+        bound = upper.get(key)
+        if bound is None:
+            continue
+        way = KEYS[key].stricter
+        if way == HIGHER:
+            looser = value < bound
+        elif way == LOWER:
+            looser = value > bound
+        else:  # SOONER: 0 (never) is looser than any lapse, else a later lapse is looser
+            looser = bound != 0 and (value == 0 or value > bound)
+        if looser:
+            place, version = upper.sources[key]
+            raise Conflict(
+                f"{key} = {value:g} would loosen the {bound:g} set by {place} ({divisions.name_of(place)}, profile version"
+                f" {version}); a lower level may only make it {'higher' if way == HIGHER else 'lower'}",
+                field=f"set.{key}", rule="policy_loosened", key=key, upper_value=bound, set_by=place,
+            )  # fmt: skip
 
 
 def profile_id(code: str) -> UUID:
