@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -195,7 +196,8 @@ def test_tokens_verify_against_a_jwks(settings, tmp_path):
 
 
 def test_dudao_token_prints_a_token_the_services_accept(settings):
-    env = {"DUDAO_DEV_KEY": str(settings.dev_key_path), "PATH": ""}
+    # The caller's environment (as a shell passes it; under faketime its clock too), with the key and no PATH.
+    env = os.environ | {"DUDAO_DEV_KEY": str(settings.dev_key_path), "PATH": ""}
     out = subprocess.run(
         [sys.executable, "-m", "dudao.cli", "token", "--role", "admin", "--jur", "500120"],
         capture_output=True, text=True, env=env, check=True,

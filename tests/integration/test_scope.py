@@ -18,7 +18,7 @@ from services.registry.app import build as build_registry
 from tests.conftest import eventually, measured
 from tests.integration.test_accountability_chain import open_case
 from tests.integration.test_inspection import activity
-from tests.integration.test_monitoring import FRAMEWORK, PERIOD, act, place  # noqa: F401 (the fixture)
+from tests.integration.test_monitoring import COUNTY, FRAMEWORK, PERIOD, act, place  # noqa: F401 (the fixture)
 from tests.integration.test_registry_places import active_inspector, school
 from tests.integration.test_subgraph_links import answer, ask
 
@@ -149,11 +149,16 @@ def test_an_agency_assigned_to_assess_cannot_enter_values_and_an_unassigned_one_
                        "assignment_scope")  # fmt: skip
         assert body["target"] == {"jurisdiction": "530113", "unit": a}
         assert assessor.get(f"/v1/results/{FRAMEWORK}/{PERIOD}", params={"jurisdiction": "530113"}).status_code == 200
-    with place.monitoring.client(place.token(role="agency", jur="530113", unit="ag-2")) as stranger:
-        for path in (f"/v1/results/{FRAMEWORK}/{PERIOD}?jurisdiction=530113", f"/v1/collection/{FRAMEWORK}/{PERIOD}?jurisdiction=530113"):
-            refused(stranger.get(path), 403, "assignment_scope")
     with place.office() as office:
-        assert office.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{a}").status_code == 404  # nothing was entered
+        assert office.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{a}").status_code == 404  # the assessor entered nothing
+    with place.unit("A") as unit:
+        assert unit.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{a}", json={"values": COUNTY["A"][1]}).status_code == 200
+    with place.monitoring.client(place.token(role="agency", jur="530113", unit="ag-2")) as stranger:
+        for path in (f"/v1/results/{FRAMEWORK}/{PERIOD}?jurisdiction=530113", f"/v1/collection/{FRAMEWORK}/{PERIOD}?jurisdiction=530113",
+                     f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{a}"):  # fmt: skip
+            refused(stranger.get(path), 403, "assignment_scope")
+    with place.monitoring.client(place.token(role="agency", jur="530113", unit="ag-1")) as assessor:
+        assert assessor.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{a}").status_code == 200  # assessing needs the data
 
 
 def test_a_school_sees_its_own_values_in_the_results_not_its_peers(place):  # noqa: F811

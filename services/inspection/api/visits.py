@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
-from dudao.scope import check_scope
+from dudao import scope
+from dudao.scope import Target, check_scope
 from dudao.errors import Forbidden, InvalidInput, NotFound
 from dudao.service import command_envelope, new_aggregate_id, set_etag
 from services.inspection.api.activities import Name, Reader, Strict, Text
 from services.inspection.projections import registry_copy, visits
 
-Recorder = Annotated[Principal, Depends(require(Role.admin, Role.inspector))]
+Recorder = Annotated[Principal, Depends(require(Role.admin, Role.inspector, target="school (its responsible inspector)"))]
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
@@ -55,15 +56,12 @@ async def record_visit(body: VisitCreate, request: Request, response: Response, 
         school = await registry_copy.school(conn, str(body.school_id))
     if school is None:
         raise NotFound(f"no school {body.school_id} is known to inspection yet", field="school_id")
-    check_scope(principal, school["jurisdiction"])
-    if Role.admin not in principal.roles:
-        if principal.sub != str(body.inspector_id):
-            raise Forbidden("an inspector records their own visits", field="inspector_id", rule="own_visits_only")
-        if str(school["responsible_inspector_id"]) != str(body.inspector_id):
-            raise Forbidden(
-                "only the school's responsible inspector (责任督学) records its routine visits",
-                field="school_id", rule="not_responsible_inspector",
-            )  # fmt: skip
+    # An inspector answers for the schools of their zone: the school's responsible inspector (责任督学) is its "team".
+    responsible = frozenset({str(school["responsible_inspector_id"])} if school["responsible_inspector_id"] else set())
+    role = scope.authorize(principal, Target(school["jurisdiction"], unit=str(body.school_id), team=responsible),
+                           (Role.admin, Role.inspector), write=True, field="school_id")  # fmt: skip
+    if role == Role.inspector and principal.sub != str(body.inspector_id):
+        raise Forbidden("an inspector records their own visits", field="inspector_id", rule="own_visits_only")
     visit = await asyncio.to_thread(
         request.app.state.application.record_visit,
         visit_id=new_aggregate_id(request, principal, "routine-visit"), envelope=command_envelope(request, principal, body),
