@@ -126,8 +126,6 @@ def authorize(principal: Principal, target: Target, roles: tuple[str, ...], *, w
     raise refusal(rule, DETAILS[rule].format(target=where, jur=principal.jur), principal, target, field)
 
 
-
-
 OFFICE_ROLES = frozenset({Role.admin, Role.committee, Role.ops, Role.national})
 
 
