@@ -11,10 +11,10 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from dudao.scope import check_scope
 from dudao.errors import NotFound
 from dudao.personal import Erasure
 from dudao.routes import Admin, Name, Strict, Text
+from dudao.scope import check_scope
 from dudao.service import command_envelope, new_aggregate_id, set_etag
 from dudao.store import ServiceApplication
 

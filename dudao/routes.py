@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from dudao import jurisdiction
 from dudao.auth import Principal, Role, require
-from dudao.scope import check_scope
 from dudao.errors import InvalidInput
+from dudao.scope import check_scope
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]

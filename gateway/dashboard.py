@@ -3,7 +3,6 @@ and a service that is down costs only its own part."""
 
 from __future__ import annotations
 
-
 import strawberry
 
 from dudao.clock import Clock

@@ -16,8 +16,8 @@ from strawberry.dataloader import DataLoader
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
-from dudao.scope import sees
 from dudao.auth import Principal
+from dudao.scope import sees
 from dudao.subgraph import PageInfo, caller, within
 from services.accountability import projections
 

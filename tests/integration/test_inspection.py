@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import asyncio
 import base64
 import hashlib
+from dataclasses import replace
 
 import nats
 import psycopg
@@ -363,9 +362,8 @@ def test_member_units_that_join_an_activity_count_in_the_registry(settings, serv
     from services.registry.app import build as build_registry
     from tests.integration.test_registry_places import COMMITTEE
 
-    dongchuan = replace(settings, jurisdiction="530113")
+    dongchuan = replace(settings, jurisdiction="530113")  # Dongchuan's own instance
     registry, inspection = serve(build_registry(dongchuan)), serve(build_inspection(dongchuan))
-
     units = [{"name": "区财政局", "contact_person": "李四"}, {"name": "区公安局", "contact_person": "王五"}]
     with registry.client(token(jur="530113")) as reg:
         reg.put("/v1/committees/530113", json=COMMITTEE | {"member_units": units})

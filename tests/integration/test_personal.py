@@ -8,9 +8,9 @@ import hashlib
 import json
 
 import nats
-from nats.js.errors import NotFoundError
 import psycopg
 import pytest
+from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao.events import Envelope

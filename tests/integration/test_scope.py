@@ -189,7 +189,9 @@ def test_a_sweep_asked_for_by_an_ops_user_covers_only_the_callers_subtree(settin
 
 def test_a_county_may_tighten_its_citys_rule_but_not_loosen_it(registry, token):
     with registry.client(token()) as office:
-        upper = eventually(lambda: office.get("/v1/policy/500000").json()["values"].get("inspector_school_ratio"), what="profiles")
+        shipped = eventually(lambda: (r := office.get("/v1/policy/500000").json())["version"] == "000000@1/500000@1" and r,
+                             what="the shipped profiles of the nation and Chongqing")  # fmt: skip
+        upper = shipped["values"]["inspector_school_ratio"]
         body = refused(office.put("/v1/policy/500120", json={"set": {"inspector_school_ratio": 50}, "reason": "人手不足"}), 409,
                        "policy_loosened")  # fmt: skip
         assert body["key"] == "inspector_school_ratio" and body["upper_value"] == upper["value"]

@@ -10,10 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from dudao.auth import public
 from dudao import jurisdiction as divisions
-from dudao.scope import check_scope
+from dudao.auth import public
 from dudao.errors import NotFound
+from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
 from services.inspection.api.activities import Admin, Name, Strict
 from services.inspection.domain.activity import ActivityKind

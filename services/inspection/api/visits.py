@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, Role, require
 from dudao import scope
-from dudao.scope import Target, check_scope
+from dudao.auth import Principal, Role, require
 from dudao.errors import Forbidden, InvalidInput, NotFound
+from dudao.scope import Target, check_scope
 from dudao.service import command_envelope, new_aggregate_id, set_etag
 from services.inspection.api.activities import Name, Reader, Strict, Text
 from services.inspection.projections import registry_copy, visits

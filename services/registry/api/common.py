@@ -11,8 +11,8 @@ from pydantic_core import PydanticCustomError
 
 from dudao import jurisdiction
 from dudao.auth import Principal
-from dudao.scope import check_scope
 from dudao.routes import Admin, Name, Reader, Strict, scope  # noqa: F401 (the routes import them from here)
+from dudao.scope import check_scope
 from services.registry.application import Registry
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from dudao import jurisdiction as divisions
 from dudao import auth
+from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from services.registry.projections import public
 
