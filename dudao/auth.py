@@ -171,6 +171,12 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+SUBTREE, LINE, INSTANCE_OFFICE, SHARED = "subtree", "subtree and the levels above", "the instance's own office", "shared"
+# Upper plans come down (LINE, decision 011); frameworks are the instance's to publish (INSTANCE_OFFICE) and a
+# reference every caller reads (SHARED).
+REACHES = (SUBTREE, LINE, INSTANCE_OFFICE, SHARED)
+
+
 @dataclass(frozen=True)
 class Rule:
     """What a route declares: the roles that may call it (none: any valid token) and what its target is, in words.
@@ -180,11 +186,13 @@ class Rule:
     roles: tuple[str, ...]
     target: str | None  # None: what the path says (a record by its id, else the place asked for or named in the body)
     public: bool = False
+    reach: str = SUBTREE  # which places an office reaches from its own: see REACHES
 
 
-def require(*roles: str, target: str | None = None):
+def require(*roles: str, target: str | None = None, reach: str = SUBTREE):
     """A dependency that admits callers holding any of `roles` (any valid token when none are named)."""
-    rule = Rule(tuple(str(r) for r in roles), target)
+    assert reach in REACHES, reach
+    rule = Rule(tuple(str(r) for r in roles), target, reach=reach)
 
     def dependency(request: Request) -> Principal:
         token = bearer_token(request)

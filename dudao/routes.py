@@ -15,7 +15,13 @@ from dudao.scope import check_scope
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
-Reader = Annotated[Principal, Depends(require())]
+# Who reads (decision 022): an office its subtree; a unit its own records; an inspector what its teams and schools
+# cover. Each read narrows its rows to the caller's own. An agency reads only what its monitoring task needs, and
+# monitoring's routes say so; a read declared here never admits one.
+OFFICES = (Role.admin, Role.committee, Role.ops, Role.national)
+OfficeReader = Annotated[Principal, Depends(require(*OFFICES))]
+UnitReader = Annotated[Principal, Depends(require(*OFFICES, Role.unit, target="rows narrowed to a unit's own"))]
+Reader = Annotated[Principal, Depends(require(*OFFICES, Role.unit, Role.inspector, target="rows narrowed to the caller's own"))]
 
 
 class Strict(BaseModel):

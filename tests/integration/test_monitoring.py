@@ -227,7 +227,7 @@ def test_shipped_frameworks_are_listed_and_a_malformed_one_is_refused_naming_the
         broken = office.post("/v1/frameworks", json={"definition": {"code": "x1x", "level": "planet"}, "note": "试"})
         assert broken.status_code == 422 and {"level", "inputs", "indicators"} <= {e["field"] for e in broken.json()["errors"]}
     with place.office(COUNTY_A) as county:
-        assert county.post("/v1/frameworks", json={"definition": {}, "note": "x"}).json()["rule"] == "instance_office_only"
+        assert county.post("/v1/frameworks", json={"definition": {}, "note": "x"}).json()["rule"] == "out_of_scope"  # the city's
 
 
 def test_an_import_dry_run_reports_every_bad_cell_and_a_good_sheet_enters_drafts(place):
@@ -330,8 +330,8 @@ def test_dudao_import_submissions_checks_a_csv_then_enters_it(place, settings, t
 
 
 def test_a_level_approval_racing_with_a_reopening_below_is_refused_not_half_saved(place, monkeypatch):
-    from dudao.events import Envelope
     from dudao.errors import Conflict
+    from dudao.events import Envelope
     from services.monitoring.domain.collection import LevelApproval
 
     for name in ("A", "D"):

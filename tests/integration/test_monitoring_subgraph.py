@@ -7,7 +7,16 @@ import pytest
 
 from tests.conftest import eventually
 from tests.integration.test_monitoring import (  # noqa: F401 - place is a fixture
-    CITY, COUNTY, COUNTY_A, COUNTY_B, FRAMEWORK, PERIOD, Place, enter_and_submit, place, results,
+    CITY,
+    COUNTY,
+    COUNTY_A,
+    COUNTY_B,
+    FRAMEWORK,
+    PERIOD,
+    Place,
+    enter_and_submit,
+    place,
+    results,
 )  # fmt: skip
 
 pytestmark = pytest.mark.integration
@@ -72,7 +81,8 @@ def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period
         assert office.post(f"/v1/frameworks/{FRAMEWORK}/periods", json={"period": NEXT_PERIOD}).status_code == 201
     with place.unit("A") as unit:
         path = f"/v1/submissions/{FRAMEWORK}/{NEXT_PERIOD}/{place.schools['A']}"
-        assert unit.put(path, json={"values": COUNTY["A"][1]}).status_code == 200
+        # The new period is open once monitoring's read side has it (a 404 period_not_open until then changes nothing).
+        eventually(lambda: unit.put(path, json={"values": COUNTY["A"][1]}).status_code == 200, what="the new period open")
         assert unit.post(f"{path}/submit").status_code == 200
     newer = eventually(
         lambda: (v := verdicts(place, CITY)["data"]["latestVerdicts"]) and v[0]["period"] == NEXT_PERIOD and v, what="the newer period"

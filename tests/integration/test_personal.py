@@ -105,6 +105,11 @@ def test_personal_details_are_sealed_in_every_store_and_readable_only_through_th
         assert record(client, inspector_id, PERSONAL)["version"] == recorded["version"]  # the same again changes nothing
         entry = audited(client, "Inspector.PersonalDetailsRecorded")[0]
         assert entry["data"]["details"]["mobile"]["person"] == f"inspector:{inspector_id}"  # the audit names whose data
+        # The directory holds none of it, but keeps up with the inspector's version (the ETag a next write sends).
+        eventually(lambda: client.get(f"/v1/inspectors/{inspector_id}").headers.get("ETag") == f'"{recorded["version"]}"',
+                   what="the directory at the recorded version")  # fmt: skip
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM registry.dead_letters").fetchone()[0] == 0
 
     everywhere = database_text(settings) + asyncio.run(_stream_text(settings.nats_url))
     for plain in (MOBILE, ID_NUMBER, ADDRESS):

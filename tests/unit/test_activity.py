@@ -8,10 +8,19 @@ from uuid import uuid4
 import pytest
 
 from dudao.errors import InvalidInput
-from services.inspection.domain.activity import (
-    NEEDS_SELF_EVALUATION, TRANSITIONS, Activity, ActivityKind, FindingArea, Severity, SpecialTopic, Status, TargetKind, transitions_for,
-)  # fmt: skip
 from dudao.rules import RuleViolation
+from services.inspection.domain.activity import (
+    NEEDS_SELF_EVALUATION,
+    TRANSITIONS,
+    Activity,
+    ActivityKind,
+    FindingArea,
+    Severity,
+    SpecialTopic,
+    Status,
+    TargetKind,
+    transitions_for,
+)  # fmt: skip
 
 pytestmark = pytest.mark.unit
 

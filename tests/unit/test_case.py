@@ -8,10 +8,17 @@ from uuid import UUID
 import pytest
 
 from dudao.errors import InvalidInput, NotFound
-from services.accountability.domain.case import (
-    CASE_TRANSITIONS, ITEM_TRANSITIONS, UNACCEPTED, CaseStatus, FeedbackMode, ItemStatus, RectificationCase, case_id,
-)  # fmt: skip
 from dudao.rules import RuleViolation
+from services.accountability.domain.case import (
+    CASE_TRANSITIONS,
+    ITEM_TRANSITIONS,
+    UNACCEPTED,
+    CaseStatus,
+    FeedbackMode,
+    ItemStatus,
+    RectificationCase,
+    case_id,
+)  # fmt: skip
 
 pytestmark = pytest.mark.unit
 

@@ -14,11 +14,35 @@ from pydantic import BaseModel, Field
 from dudao import blobs
 from dudao.auth import Principal, Role, require
 from dudao.scope import Target, authorize, check_scope, listed_unit
-from dudao.service import command_envelope, decode_cursor, expected_version, page_cursor, set_etag
-from services.accountability.api.common import Admin, Name, Reader, Strict, Text, UnitOrAdmin, app_of, page_size, profile_at, scope
+from dudao.service import (
+    command_envelope,
+    decode_cursor,
+    expected_version,
+    page_cursor,
+    set_etag,
+)
+from services.accountability.api.common import (
+    Admin,
+    Name,
+    OfficeReader,
+    Strict,
+    Text,
+    UnitOrAdmin,
+    UnitReader,
+    app_of,
+    page_size,
+    profile_at,
+    scope,
+)
 from services.accountability.deadlines import DeadlineSweeper
 from services.accountability.domain.case import FeedbackMode, RectificationCase
-from services.accountability.projections import case_page, item_rows, notice_page, overdue_page, summary
+from services.accountability.projections import (
+    case_page,
+    item_rows,
+    notice_page,
+    overdue_page,
+    summary,
+)
 
 router = APIRouter(tags=["rectification"])
 Ops = Annotated[Principal, Depends(require(Role.ops, Role.admin))]
@@ -198,7 +222,7 @@ async def publish_statement(case_id: UUID, body: Statement, request: Request, re
 
 @router.get("/v1/cases", response_model=CasePage)
 async def list_cases(
-    request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
+    request: Request, principal: UnitReader, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
     cursor: str | None = None, limit: int = 50,
 ) -> CasePage:  # fmt: skip
     """Cases by jurisdiction subtree, unit and status (opened, in_rectification, closed), with their items."""
@@ -212,7 +236,7 @@ async def list_cases(
 
 
 @router.get("/v1/cases/{case_id}", response_model=CaseRead)
-async def get_case(case_id: UUID, request: Request, response: Response, principal: Reader, as_of: date | None = None) -> CaseRead:
+async def get_case(case_id: UUID, request: Request, response: Response, principal: UnitReader, as_of: date | None = None) -> CaseRead:
     """A case from its events; with `as_of` (a date in China) the case as it stood at the end of that day."""
     case = await _case(request, principal, case_id)
     if as_of is not None:
@@ -222,14 +246,14 @@ async def get_case(case_id: UUID, request: Request, response: Response, principa
 
 
 @router.get("/v1/cases/{case_id}/history")
-async def case_history(case_id: UUID, request: Request, principal: Reader) -> list[dict[str, Any]]:
+async def case_history(case_id: UUID, request: Request, principal: UnitReader) -> list[dict[str, Any]]:
     """Every step of the case: who, what, when, why, and under which policy profile version."""
     await _case(request, principal, case_id)
     return await asyncio.to_thread(app_of(request).history, case_id)
 
 
 @router.get("/v1/overdue-items")
-async def overdue_items(request: Request, principal: Reader, jurisdiction: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+async def overdue_items(request: Request, principal: OfficeReader, jurisdiction: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Items past their deadline and not accepted, oldest deadline first."""
     within, limit = scope(principal, jurisdiction), page_size(limit)
     async with request.app.state.pool.acquire() as conn:
@@ -238,7 +262,7 @@ async def overdue_items(request: Request, principal: Reader, jurisdiction: str |
 
 @router.get("/v1/notices")
 async def notices(
-    request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
+    request: Request, principal: UnitReader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:  # fmt: skip
     """Supervision notices (督办单) issued: for which item, which lapse, the missed and the new deadline."""
@@ -249,7 +273,7 @@ async def notices(
 
 
 @router.get("/v1/summary")
-async def accountability_summary(request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+async def accountability_summary(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:
     """Open cases, overdue items, notices issued, rebound rate and on-time rectification rate."""
     within = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:

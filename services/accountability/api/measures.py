@@ -15,18 +15,53 @@ from pydantic import BaseModel, Field
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role
-from dudao.scope import Target, authorize, listed_unit
 from dudao.errors import Conflict, InvalidInput, NotFound
-from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor
+from dudao.scope import Target, authorize, listed_unit
+from dudao.service import (
+    command_envelope,
+    decode_cursor,
+    expected_version,
+    new_aggregate_id,
+    page_cursor,
+)
 from services.accountability.api.common import (
-    Admin, Name, Person, Publication, Reader, Strict, Text, app_of, jsonable, page_size, profile_at, scope,
+    Admin,
+    Name,
+    Person,
+    Publication,
+    Strict,
+    Text,
+    UnitReader,
+    app_of,
+    jsonable,
+    page_size,
+    profile_at,
+    scope,
 )  # fmt: skip
 from services.accountability.domain.case import RectificationCase
-from services.accountability.domain.measures import AccountabilityDecision, Circular, Commendation, Interview
+from services.accountability.domain.measures import (
+    AccountabilityDecision,
+    Circular,
+    Commendation,
+    Interview,
+)
 from services.accountability.domain.terms import (
-    AccountabilityTrigger, CircularTrigger, Conduct, FilingBody, InterviewTrigger, PersonAction, Sanction, TransferTo, UnitKind,
+    AccountabilityTrigger,
+    CircularTrigger,
+    Conduct,
+    FilingBody,
+    InterviewTrigger,
+    PersonAction,
+    Sanction,
+    TransferTo,
+    UnitKind,
 )  # fmt: skip
-from services.accountability.projections import measure_page, restricted_names, restrictions, school_copy
+from services.accountability.projections import (
+    measure_page,
+    restricted_names,
+    restrictions,
+    school_copy,
+)
 
 router = APIRouter(tags=["measures"])
 
@@ -178,7 +213,7 @@ def _register_reads(kind: str) -> None:
     row_kind, _ = KINDS[kind]
 
     async def list_measures(
-        request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
+        request: Request, principal: UnitReader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:  # fmt: skip
         within, limit, unit_id = scope(principal, jurisdiction), page_size(limit), listed_unit(principal, unit_id)
@@ -186,7 +221,7 @@ def _register_reads(kind: str) -> None:
             rows = await measure_page(conn, kind=row_kind, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit)
         return {"items": [jsonable(r) for r in rows], "next_cursor": page_cursor(rows, limit)}
 
-    async def get_measure(measure_id: UUID, request: Request, principal: Reader) -> dict[str, Any]:
+    async def get_measure(measure_id: UUID, request: Request, principal: UnitReader) -> dict[str, Any]:
         measure = await _get(request, principal, kind, measure_id)
         return _read(measure) | {"history": await asyncio.to_thread(app_of(request).history, measure_id)}
 
@@ -256,7 +291,7 @@ async def issue_circular(measure_id: UUID, body: CircularIssue, request: Request
 
 @router.get("/v1/restrictions")
 async def list_restrictions(
-    request: Request, principal: Reader, jurisdiction: str | None = None, unit_id: str | None = None
+    request: Request, principal: UnitReader, jurisdiction: str | None = None, unit_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Leaders who may not be commended, promoted or moved to key posts today, with the circular and until when."""
     within, unit_id = scope(principal, jurisdiction), listed_unit(principal, unit_id)

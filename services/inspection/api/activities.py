@@ -10,24 +10,36 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dudao import blobs
+from dudao import blobs, scope
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
-from dudao import scope
-from dudao.scope import Target, check_scope
 from dudao.errors import Conflict, InvalidInput, NotFound
 from dudao.profiles import effective_from_copy
-from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
+from dudao.routes import OfficeReader, Reader  # noqa: F401 (plans and visits import them from here)
+from dudao.scope import Target, check_scope
+from dudao.service import (
+    command_envelope,
+    decode_cursor,
+    expected_version,
+    new_aggregate_id,
+    page_cursor,
+    set_etag,
+)
 from services.inspection.application import Inspection
 from services.inspection.domain.activity import (
-    Activity, ActivityKind, FindingArea, Severity, SpecialTopic, TargetKind, grade_for,
+    Activity,
+    ActivityKind,
+    FindingArea,
+    Severity,
+    SpecialTopic,
+    TargetKind,
+    grade_for,
 )  # fmt: skip
 from services.inspection.projections import activities, registry_copy
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
-Reader = Annotated[Principal, Depends(require())]
 UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin, target="activity by id: the unit it supervises"))]
 TEAM_OR_ADMIN = (Role.admin, Role.inspector)
 TeamOrAdmin = Annotated[Principal, Depends(require(*TEAM_OR_ADMIN, target="activity by id: its team"))]
@@ -344,11 +356,12 @@ async def list_activities(
         raise InvalidInput(f"{within!r} is not a division code", field="jurisdiction", rule="code_format")
     check_scope(principal, within)
     school_id = scope.listed_unit(principal, school_id, field="school_id")
+    inspector = scope.listed_inspector(principal, str(inspector_id) if inspector_id else None)
     if not 1 <= limit <= 200:
         raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
     async with request.app.state.pool.acquire() as conn:
         rows = await activities.activity_page(
-            conn, within=within, school_id=school_id, inspector_id=str(inspector_id) if inspector_id else None,
+            conn, within=within, school_id=school_id, inspector_id=inspector,
             status=status, after=decode_cursor(cursor), limit=limit,
         )  # fmt: skip
     return ActivityPage(items=[ActivityRead.of(r) for r in rows], next_cursor=page_cursor(rows, limit))

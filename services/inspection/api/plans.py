@@ -6,21 +6,28 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal
-from dudao.scope import check_scope
+from dudao.auth import LINE, Principal, require
 from dudao.errors import InvalidInput, NotFound
+from dudao.routes import OFFICES
+from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, set_etag
-from services.inspection.api.activities import Admin, Name, Reader, Strict, Text
-from services.inspection.domain.activity_terms import ActivityKind, SpecialTopic, TargetKind
+from services.inspection.api.activities import Admin, Name, Strict, Text
+from services.inspection.domain.activity_terms import (
+    ActivityKind,
+    SpecialTopic,
+    TargetKind,
+)
 from services.inspection.domain.plan import WorkPlan, plan_id
 from services.inspection.projections import plans
 
 Code = Annotated[str, Path(pattern=r"^\d{6}$")]
 Year = Annotated[int, Path(ge=2000, le=2100)]
+# An office reads its own plans and those of the levels above it, which come down (decision 011).
+PlanReader = Annotated[Principal, Depends(require(*OFFICES, reach=LINE))]
 
 
 class PlanCreate(Strict):
@@ -130,7 +137,7 @@ def revise(code: Code, year: Year, body: Revision, request: Request, response: R
 
 
 @router.get("/{code}/{year}", response_model=PlanRead)
-async def read_plan(code: Code, year: Year, request: Request, response: Response, principal: Reader) -> PlanRead:
+async def read_plan(code: Code, year: Year, request: Request, response: Response, principal: PlanReader) -> PlanRead:
     """A plan of the caller's jurisdiction or below, or of a level above it (upper plans come down: decision 011)."""
     if code not in divisions.ancestors(principal.jur):
         check_scope(principal, code)

@@ -16,7 +16,7 @@ from dudao.auth import Principal, Role, require
 from dudao.errors import Forbidden, InvalidInput, NotFound
 from dudao.scope import Target, check_scope
 from dudao.service import command_envelope, new_aggregate_id, set_etag
-from services.inspection.api.activities import Name, Reader, Strict, Text
+from services.inspection.api.activities import Name, OfficeReader, Strict, Text
 from services.inspection.projections import registry_copy, visits
 
 Recorder = Annotated[Principal, Depends(require(Role.admin, Role.inspector, target="school (its responsible inspector)"))]
@@ -78,7 +78,7 @@ async def record_visit(body: VisitCreate, request: Request, response: Response, 
 
 
 @router.get("/routine-coverage")
-async def routine_coverage(request: Request, principal: Reader, month: Month, jurisdiction: str | None = None) -> dict:
+async def routine_coverage(request: Request, principal: OfficeReader, month: Month, jurisdiction: str | None = None) -> dict:
     """Which compulsory-education schools have had no routine visit yet in `month`, zone by zone (S1)."""
     within = jurisdiction or principal.jur
     if not divisions.is_valid_code(within):

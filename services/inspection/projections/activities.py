@@ -8,8 +8,8 @@ from typing import Any
 import asyncpg
 
 from dudao import jurisdiction
-from dudao.privacy import redact
 from dudao.consumer import InboundEvent
+from dudao.privacy import redact
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS inspection.activities (
@@ -177,7 +177,7 @@ async def activity_page(
 ) -> list[dict[str, Any]]:  # fmt: skip
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM inspection.activities WHERE jurisdiction LIKE $1 AND position > $2"
-        " AND ($3::text IS NULL OR target_id = $3) AND ($4::uuid IS NULL OR $4 = ANY(member_ids))"
+        " AND ($3::text IS NULL OR target_id = $3) AND ($4::uuid IS NULL OR $4 = ANY(member_ids) OR leader_id = $4)"
         " AND ($5::text IS NULL OR status = $5) AND ($7::text[] IS NULL OR status = ANY($7)) ORDER BY position LIMIT $6",
         jurisdiction.prefix(within) + "%", after, school_id, inspector_id, status, limit,
         list(REPORTED) if report_issued else None,

@@ -11,20 +11,32 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
-from dudao.scope import OFFICE_ROLES, Target, authorize, check_scope
 from dudao.errors import Forbidden, InvalidInput, NotFound
-from dudao.routes import Admin, Name, Reader, Strict, Text, scope
+from dudao.routes import OFFICES, Admin, Name, OfficeReader, Strict, Text, scope
 from dudao.rules import RuleViolation
+from dudao.scope import OFFICE_ROLES, Target, authorize, check_scope
 from dudao.service import command_envelope, expected_version, set_etag
 from services.monitoring.api.common import app_of, now, reading
-from services.monitoring.domain.collection import UpperAcceptance, home_level, parent_level
-from services.monitoring.domain.collection import AgencyAssignment, AgencyTask, Submission, submission_id
+from services.monitoring.domain.collection import (
+    AgencyAssignment,
+    AgencyTask,
+    Submission,
+    UpperAcceptance,
+    home_level,
+    parent_level,
+    submission_id,
+)
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
 from services.monitoring.projections.collection import definition_at
 
 router = APIRouter(tags=["collection"])
 Collector = Annotated[Principal, Depends(require(Role.admin, Role.unit, Role.agency))]
+# A unit's submission and results: offices above it, the unit (its own), an agency assigned there (what it collects
+# or assesses). A place's collection: offices and the agencies assigned to it (a unit reads its own submission, not
+# its neighbours' statuses).
+CollectionReader = Annotated[Principal, Depends(require(*OFFICES, Role.unit, Role.agency, target="unit: its own, or its assignment"))]
+PlaceReader = Annotated[Principal, Depends(require(*OFFICES, Role.agency, target="place: its subtree, or its assignment"))]
 
 
 class ValuesEntry(Strict):
@@ -113,6 +125,7 @@ async def place_readable(request: Request, principal: Principal, framework: str,
 
 def _approver(principal: Principal, jurisdiction: str) -> None:
     """A unit's data are approved (or returned) by the office of its county, not by anyone above or below."""
+    check_scope(principal, jurisdiction)  # first who may act here at all; then which office of those
     county = home_level(jurisdiction)
     if principal.jur != county:
         raise Forbidden(f"the office of {county} approves this unit's data", field="jur", rule="approver_level")
@@ -125,12 +138,14 @@ def _division(code: str) -> str:
 
 
 def _level_office(principal: Principal, code: str) -> None:
-    if principal.jur != _division(code):
+    check_scope(principal, _division(code))
+    if principal.jur != code:
         raise Forbidden(f"the office of {code} approves its own level", field="jur", rule="approver_level")
 
 
 def _accepting_office(principal: Principal, code: str) -> None:
-    above = parent_level(_division(code))
+    check_scope(principal, _division(code))
+    above = parent_level(code)
     if principal.jur != above:
         raise Forbidden(f"the office of {above}, the level above {code}, accepts it", field="jur", rule="acceptor_level")
 
@@ -204,14 +219,14 @@ async def unapprove(
 
 
 @router.get("/v1/submissions/{framework}/{period}/{unit_id}")
-async def read_submission(framework: str, period: str, unit_id: str, request: Request, principal: Reader) -> dict[str, Any]:
+async def read_submission(framework: str, period: str, unit_id: str, request: Request, principal: CollectionReader) -> dict[str, Any]:
     submission = await asyncio.to_thread(app_of(request).get, submission_id(framework, period, unit_id), Submission)
     authorize(principal, await unit_target(request, principal, framework, period, submission.jurisdiction, unit_id, None), (), write=False)
     return _read(submission)
 
 
 @router.get("/v1/collection/{framework}/{period}")
-async def collection_status(framework: str, period: str, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+async def collection_status(framework: str, period: str, request: Request, principal: PlaceReader, jurisdiction: str | None = None) -> dict[str, Any]:
     """Where collection stands under a jurisdiction: every expected unit's status, and each level's approval."""
     check_period(period)
     code = await place_readable(request, principal, framework, period, jurisdiction)
@@ -335,7 +350,7 @@ async def end_assignment(assignment_id: UUID, body: Reason, request: Request, re
 
 
 @router.get("/v1/assignments")
-async def list_assignments(request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+async def list_assignments(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:
     code = scope(principal, jurisdiction)
     async with reading(request) as conn:
         rows = await conn.fetch(

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
-from dudao.auth import Principal
+from dudao.auth import INSTANCE_OFFICE, SHARED, Principal, Role, require
 from dudao.errors import Forbidden
-from dudao.routes import Admin, Reader, Strict, Text
+from dudao.routes import Strict, Text
+from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, set_etag
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
 
 router = APIRouter(tags=["frameworks"])
+# A framework is the reference every office, unit and agency works to: any signed-in caller reads it.
+FrameworkReader = Annotated[Principal, Depends(require(target="the framework", reach=SHARED))]
+InstanceOffice = Annotated[Principal, Depends(require(Role.admin, target="the instance's frameworks and periods", reach=INSTANCE_OFFICE))]
 
 
 class FrameworkPublish(Strict):
@@ -33,26 +37,27 @@ class PeriodOpen(Strict):
 def _instance_office(request: Request, principal: Principal) -> None:
     """Frameworks belong to the instance: its own office (not a lower one) publishes them and opens periods."""
     home = request.app.state.settings.jurisdiction
+    check_scope(principal, home)  # an office outside the instance's place is out of scope before anything else
     if principal.jur != home:
         raise Forbidden(f"only the office of {home} publishes frameworks and opens periods here", field="jur", rule="instance_office_only")
 
 
 @router.get("/v1/frameworks")
-async def list_frameworks(request: Request, principal: Reader) -> dict[str, Any]:
+async def list_frameworks(request: Request, principal: FrameworkReader) -> dict[str, Any]:
     async with reading(request) as conn:
         found = await reads.frameworks(conn)
     return {"items": [{k: v for k, v in f.items() if k != "definition"} for f in found]}
 
 
 @router.get("/v1/frameworks/{code}")
-async def read_framework(code: str, request: Request, principal: Reader, version: int | None = None) -> dict[str, Any]:
+async def read_framework(code: str, request: Request, principal: FrameworkReader, version: int | None = None) -> dict[str, Any]:
     """A framework with its versions and periods, and the definition of `version` (the current one by default)."""
     async with reading(request) as conn:
         return await reads.framework(conn, code, version)
 
 
 @router.post("/v1/frameworks", status_code=201)
-async def publish_framework(body: FrameworkPublish, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def publish_framework(body: FrameworkPublish, request: Request, response: Response, principal: InstanceOffice) -> dict[str, Any]:
     """Publish a framework or a new version of one (an event); periods already open keep their version."""
     _instance_office(request, principal)
     framework = await asyncio.to_thread(
@@ -64,7 +69,7 @@ async def publish_framework(body: FrameworkPublish, request: Request, response: 
 
 
 @router.post("/v1/frameworks/{code}/periods", status_code=201)
-async def open_period(code: str, body: PeriodOpen, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def open_period(code: str, body: PeriodOpen, request: Request, response: Response, principal: InstanceOffice) -> dict[str, Any]:
     """Open a collection period (填报周期) under the framework's current version, which its results keep."""
     _instance_office(request, principal)
     check_period(body.period)

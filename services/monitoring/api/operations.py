@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from dudao.routes import Reader, scope
+from dudao.routes import OfficeReader, scope
 from services.monitoring.projections.operations import operations_rollup
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 
 
 @router.get("/operations")
-async def read_operations(request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+async def read_operations(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:
     """This month's routine-visit coverage, rectification (items, on-time rate, overdue, notices), staffing compliance
     (R1–R4), interviews and circulars by status: over the jurisdiction's whole subtree (the caller's own by default),
     and in `children` the same figures for each jurisdiction directly below it that has any."""

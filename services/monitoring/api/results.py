@@ -7,10 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from dudao.errors import Forbidden
-from dudao.routes import Reader
+from dudao.routes import OfficeReader
 from dudao.scope import unit_only
-from services.monitoring.api.collection import place_readable
+from services.monitoring.api.collection import CollectionReader, place_readable
 from services.monitoring.api.common import reading
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
@@ -19,7 +18,7 @@ router = APIRouter(tags=["results"])
 
 
 @router.get("/v1/results/{framework}/{period}")
-async def results(framework: str, period: str, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:
+async def results(framework: str, period: str, request: Request, principal: CollectionReader, jurisdiction: str | None = None) -> dict[str, Any]:
     """Each unit's indicator values and verdict, each county's CVs and verdict, and the whole area's roll-up.
 
     Every result names the framework version it was computed under and the submission versions it used.
@@ -34,11 +33,10 @@ async def results(framework: str, period: str, request: Request, principal: Read
 
 
 @router.get("/v1/results/{framework}/{period}/what-if")
-async def what_if(framework: str, period: str, version: int, request: Request, principal: Reader, jurisdiction: str | None = None) -> dict[str, Any]:  # noqa: E501
-    """The recorded results beside the same data under framework version `version`; nothing is recorded."""
+async def what_if(framework: str, period: str, version: int, request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:  # noqa: E501
+    """The recorded results beside the same data under framework version `version`; nothing is recorded. It
+    recomputes every unit's data, so it is the offices' (a unit or an agency is refused by role)."""
     check_period(period)
-    if unit_only(principal) is not None:
-        raise Forbidden("a what-if recomputes every unit's data; it is for the offices", field="roles", rule="own_unit_only")
     code = await place_readable(request, principal, framework, period, jurisdiction)
     async with reading(request) as conn:
         return await reads.what_if(conn, framework, period, code, version)

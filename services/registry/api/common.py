@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from dudao import jurisdiction
 from dudao.auth import Principal
-from dudao.routes import Admin, Name, Reader, Strict, scope  # noqa: F401 (the routes import them from here)
+from dudao.routes import Admin, Name, OfficeReader, Reader, Strict, scope  # noqa: F401 (the routes import them from here)
 from dudao.scope import check_scope
 from services.registry.application import Registry
 

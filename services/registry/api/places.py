@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -11,16 +10,30 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from dudao.auth import public
 from dudao import jurisdiction as divisions
-from dudao.scope import check_scope
+from dudao.auth import public
 from dudao.errors import NotFound
+from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
-from services.registry.api.common import Admin, JurisdictionCode, Name, Reader, Strict, Text, in_scope, now, registry, scope
+from services.registry.api.common import (
+    Admin,
+    JurisdictionCode,
+    Name,
+    OfficeReader,
+    Strict,
+    Text,
+    in_scope,
+    now,
+    registry,
+    scope,
+)
 from services.registry.domain import composition
 from services.registry.domain.policy import KEYS, check_only_tightens, validate_values
 from services.registry.projections import places
-from services.registry.projections.staffing import effective_profile, staffing_compliance
+from services.registry.projections.staffing import (
+    effective_profile,
+    staffing_compliance,
+)
 
 router = APIRouter(prefix="/v1", tags=["zones, committees, policy"])
 
@@ -91,14 +104,14 @@ class ZoneCoverage(BaseModel):
 
 
 @router.get("/zones/coverage", response_model=ZoneCoverage, tags=["zones"])
-async def zone_coverage(request: Request, principal: Reader, jurisdiction: str | None = None) -> ZoneCoverage:
+async def zone_coverage(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> ZoneCoverage:
     within = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:
         return ZoneCoverage(**await places.zone_coverage(conn, within=within))
 
 
 @router.get("/zones", response_model=list[ZoneRead], tags=["zones"])
-async def list_zones(request: Request, principal: Reader, jurisdiction: str | None = None) -> list[ZoneRead]:
+async def list_zones(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> list[ZoneRead]:
     within = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:
         return [ZoneRead(**z) for z in await places.zone_page(conn, within=within)]
@@ -212,7 +225,7 @@ def record_participation(code: str, body: ParticipationCreate, request: Request,
 
 @router.get("/committees/short-of-meetings", response_model=list[MeetingCount], tags=["committees"])
 async def committees_short_of_meetings(
-    request: Request, principal: Reader, year: int = Query(ge=2000, le=2100), jurisdiction: str | None = None
+    request: Request, principal: OfficeReader, year: int = Query(ge=2000, le=2100), jurisdiction: str | None = None
 ) -> list[MeetingCount]:
     """Committees that met on education fewer times in `year` than their profile requires (4 in Bishan)."""
     within = scope(principal, jurisdiction)
@@ -231,7 +244,7 @@ async def committees_short_of_meetings(
 
 @router.get("/committees/inactive-member-units", response_model=list[MemberUnitActivity], tags=["committees"])
 async def inactive_member_units(
-    request: Request, principal: Reader, year: int = Query(ge=2000, le=2100), jurisdiction: str | None = None
+    request: Request, principal: OfficeReader, year: int = Query(ge=2000, le=2100), jurisdiction: str | None = None
 ) -> list[MemberUnitActivity]:
     """Member units that joined fewer supervision activities in `year` than the profile asks (at least 1)."""
     within = scope(principal, jurisdiction)
@@ -246,7 +259,7 @@ async def inactive_member_units(
 
 
 @router.get("/committees/{code}", response_model=CommitteeRead, tags=["committees"])
-async def read_committee(code: str, request: Request, response: Response, principal: Reader) -> CommitteeRead:
+async def read_committee(code: str, request: Request, response: Response, principal: OfficeReader) -> CommitteeRead:
     check_scope(principal, scope(principal, code))
     async with request.app.state.pool.acquire() as conn:
         row = await places.committee(conn, code, request.app.state.settings.jurisdiction)
@@ -328,7 +341,7 @@ async def change_policy(code: str, body: ProfileChange, request: Request, respon
 
 
 @router.get("/staffing-compliance", tags=["staffing"])
-async def read_staffing(request: Request, principal: Reader, jurisdiction: str | None = None, children: bool = False) -> dict[str, Any]:
+async def read_staffing(request: Request, principal: OfficeReader, jurisdiction: str | None = None, children: bool = False) -> dict[str, Any]:
     """R1–R4 for the jurisdiction's whole subtree in this instance; with `children`, each child's figures too."""
     code = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:

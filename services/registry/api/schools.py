@@ -11,13 +11,37 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction
-from dudao.scope import check_scope
 from dudao.errors import NotFound
-from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
+from dudao.scope import Target, authorize, check_scope, inspector_only, unit_only
+from dudao.service import (
+    command_envelope,
+    decode_cursor,
+    expected_version,
+    new_aggregate_id,
+    page_cursor,
+    set_etag,
+)
 from services.registry.api.common import (
-    Admin, Enrolment, JurisdictionCode, Name, PageSize, Reader, Strict, in_scope, now, registry, scope,
+    Admin,
+    Enrolment,
+    JurisdictionCode,
+    Name,
+    PageSize,
+    Reader,
+    Strict,
+    in_scope,
+    now,
+    registry,
+    scope,
 )  # fmt: skip
-from services.registry.domain import EnrolmentStatus, LicenceStatus, Locality, Ownership, School, Stage
+from services.registry.domain import (
+    EnrolmentStatus,
+    LicenceStatus,
+    Locality,
+    Ownership,
+    School,
+    Stage,
+)
 from services.registry.projections import directory
 from services.registry.projections.staffing import effective_profile
 
@@ -309,23 +333,30 @@ def assign_responsible_inspector(
     return _written(response, school)
 
 
+async def _readable(conn, principal: Reader, school_id: UUID) -> dict[str, Any]:
+    """The school as the directory has it, once the caller may read it: an office over its place, the school itself,
+    or an inspector who answers for it."""
+    rows = await directory.schools_by_id(conn, [str(school_id)])
+    if not rows:
+        raise NotFound(f"no school with id {school_id}", field="school_id")
+    target = Target(rows[0]["jurisdiction"], unit=str(school_id), team=await directory.answerers(conn, rows[0]))
+    authorize(principal, target, (), write=False, field="school_id")
+    return rows[0]
+
+
 @router.get("/{school_id}", response_model=SchoolRead)
 async def read_school(school_id: UUID, request: Request, response: Response, principal: Reader) -> SchoolRead:
     async with request.app.state.pool.acquire() as conn:
-        rows = await directory.schools_by_id(conn, [str(school_id)])
-    if not rows or not principal.can_act_in(rows[0]["jurisdiction"]):
-        raise NotFound(f"no school with id {school_id}", field="school_id")
-    set_etag(response, rows[0]["version"])
-    return SchoolRead.of(rows[0])
+        row = await _readable(conn, principal, school_id)
+    set_etag(response, row["version"])
+    return SchoolRead.of(row)
 
 
 @router.get("/{school_id}/internal-supervisors", response_model=SupervisorsRead)
 async def internal_supervisors(school_id: UUID, request: Request, principal: Reader) -> SupervisorsRead:
     """How many internal supervisors the school has, and how many its profile requires (R4)."""
     async with request.app.state.pool.acquire() as conn:
-        rows = await directory.schools_by_id(conn, [str(school_id)])
-        if not rows or not principal.can_act_in(rows[0]["jurisdiction"]):
-            raise NotFound(f"no school with id {school_id}", field="school_id")
+        rows = [await _readable(conn, principal, school_id)]
         profile = await effective_profile(conn, rows[0]["jurisdiction"])
     per = profile.get("pupils_per_school_supervisor")
     return SupervisorsRead(
@@ -346,12 +377,14 @@ async def list_schools(
     cursor: str | None = None,
     limit: PageSize = 50,
 ) -> SchoolPage:
-    """Schools in a jurisdiction's subtree, in registration order, a page at a time."""
+    """Schools in a jurisdiction's subtree, in registration order, a page at a time (a school sees itself; an
+    inspector the schools it answers for)."""
     within, after = scope(principal, jurisdiction), decode_cursor(cursor)
     async with request.app.state.pool.acquire() as conn:
         rows = await directory.school_page(
-            conn, within=within, stage=stage, ownership=ownership, zone_id=zone_id, after=after, limit=limit
-        )
+            conn, within=within, stage=stage, ownership=ownership, zone_id=zone_id, after=after, limit=limit,
+            school_id=unit_only(principal), answered_by=inspector_only(principal),
+        )  # fmt: skip
     return SchoolPage(items=[SchoolRead.of(r) for r in rows], next_cursor=page_cursor(rows, limit))
 
 

@@ -205,6 +205,11 @@ async def _tie_withdrawn(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await _bump(conn, "inspector_directory", e)
 
 
+async def _personal_recorded(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    """The directory holds no personal details (they are read sealed, through their owner), only the new version."""
+    await _bump(conn, "inspector_directory", e)
+
+
 async def _bump(conn: asyncpg.Connection, table: str, e: InboundEvent) -> None:
     await conn.execute(
         f"UPDATE registry.{table} SET version = $2, updated_at = now() WHERE id = $1 AND version < $2", e.aggregate_id, e.version
@@ -218,11 +223,18 @@ HANDLERS = {
     "Inspector.Assessed": _assessed,
     "Inspector.TieDeclared": _tie_declared,
     "Inspector.TieWithdrawn": _tie_withdrawn,
+    "Inspector.PersonalDetailsRecorded": _personal_recorded,
 } | dict.fromkeys(_SCHOOL_CHANGES, _changer("school_directory", _SCHOOL_CHANGES)) | dict.fromkeys(
     _INSPECTOR_CHANGES, _changer("inspector_directory", _INSPECTOR_CHANGES)
 )
 
 # --- reading -------------------------------------------------------------------------------------------
+
+
+async def answerers(conn: asyncpg.Connection, school: dict[str, Any]) -> frozenset[str]:
+    """The inspectors who answer for a school: its responsible inspector and those listed for its zone."""
+    listed = await conn.fetchval("SELECT listed_inspectors FROM registry.zones WHERE id = $1", school["zone_id"]) if school["zone_id"] else None
+    return frozenset(str(i) for i in [school["responsible_inspector_id"], *(listed or [])] if i)
 
 SCHOOL_COLUMNS = (
     "id, position, jurisdiction, code, name, stage, ownership, locality, enrolment, enrolment_by_year, principal_name,"
@@ -240,8 +252,13 @@ async def _page(
 ) -> list[dict[str, Any]]:
     clauses, args = ["jurisdiction LIKE $1", "position > $2"], [jurisdiction.prefix(within) + "%", after]
     for column, value in filters.items():
-        if value is not None:
-            args.append(value)
+        if value is None:
+            continue
+        args.append(value)
+        if column == "answered_by":  # the schools an inspector answers for: responsible for it, or listed for its zone
+            clauses.append(f"(responsible_inspector_id::text = ${len(args)} OR zone_id IN"
+                           f" (SELECT id FROM registry.zones WHERE ${len(args)} = ANY(listed_inspectors::text[])))")  # fmt: skip
+        else:
             clauses.append(f"${len(args)} = ANY({column[:-2]})" if column.endswith("[]") else f"{column} = ${len(args)}")
     args.append(limit)
     rows = await conn.fetch(
@@ -259,10 +276,11 @@ def _row(record: asyncpg.Record) -> dict[str, Any]:
 
 async def school_page(
     conn: asyncpg.Connection, *, within: str, stage: str | None, ownership: str | None, after: int, limit: int,
-    zone_id: str | None = None,
+    zone_id: str | None = None, school_id: str | None = None, answered_by: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Schools in the subtree of `within`, in registration order, after position `after`."""
-    filters = {"stage": stage, "ownership": ownership, "zone_id": zone_id}
+    """Schools in the subtree of `within`, in registration order, after position `after`; only `school_id`, or only
+    those `answered_by` an inspector, when given."""
+    filters = {"stage": stage, "ownership": ownership, "zone_id": zone_id, "id::text": school_id, "answered_by": answered_by}
     return await _page(conn, "school_directory", SCHOOL_COLUMNS, within, filters, after, limit)
 
 
