@@ -21,13 +21,7 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import (
-    DiscardPolicy,
-    ExternalStream,
-    StorageType,
-    StreamConfig,
-    StreamSource,
-)
+from nats.js.api import DiscardPolicy, ExternalStream, StorageType, StreamConfig, StreamSource
 from nats.js.errors import NotFoundError
 
 from dudao import bus

@@ -29,18 +29,14 @@ def setup(service_name: str) -> None:
     exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
     resource = Resource.create({"service.name": f"dudao-{service_name}"})
     if exporting and not isinstance(trace.get_tracer_provider(), TracerProvider):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter,
-        )
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider = TracerProvider(resource=resource)
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
     metering = exporting and os.environ.get("OTEL_METRICS_EXPORTER", "otlp") != "none"  # Jaeger takes traces only
     if metering and not isinstance(metrics.get_meter_provider(), MeterProvider):
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-            OTLPMetricExporter,
-        )
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]))
     if "drivers" not in _instrumented:

@@ -11,20 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    GraphQLObjectType,
-    GraphQLSchema,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    VariableNode,
-    get_named_type,
-    get_nullable_type,
-    is_list_type,
-    value_from_ast_untyped,
+    FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLObjectType, GraphQLSchema, InlineFragmentNode,
+    OperationDefinitionNode, SelectionSetNode, VariableNode, get_named_type, get_nullable_type, is_list_type, value_from_ast_untyped,
 )  # fmt: skip
 from graphql.execution import ExecutionResult
 from strawberry.extensions import QueryDepthLimiter, SchemaExtension

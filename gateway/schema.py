@@ -15,58 +15,23 @@ from dudao import jurisdiction as divisions
 from dudao import subgraph
 from gateway import limits
 from gateway.accountability import (
-    OUTCOME_FIELDS,
-    RESTRICTION_FIELDS,
-    SUMMARY_FIELDS,
-    AccountabilitySummary,
-    Measure,
-    MeasureConnection,
-    PublicOutcome,
-    RectificationCase,
-    RectificationCaseConnection,
-    Restriction,
-    cases_page,
-    measures_page,
+    OUTCOME_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, Measure, MeasureConnection, PublicOutcome,
+    RectificationCase, RectificationCaseConnection, Restriction, cases_page, measures_page,
 )  # fmt: skip
 from gateway.audit import AuditTrail, audit_page
 from gateway.changes import ChangeFeed, changes_page
 from gateway.dashboard import Dashboard, dashboard
 from gateway.inspection import (
-    COVERAGE_FIELDS,
-    DRAW_FIELDS,
-    Activity,
-    ActivityConnection,
-    Draw,
-    PublicReport,
-    RoutineCoverage,
-    activities_page,
+    COVERAGE_FIELDS, DRAW_FIELDS, Activity, ActivityConnection, Draw, PublicReport, RoutineCoverage, activities_page,
 )  # fmt: skip
 from gateway.live import Subscription
 from gateway.monitoring import (
-    BALANCED_FIELDS,
-    COLLECTION_FIELDS,
-    FRAMEWORK_FIELDS,
-    BalancedDevelopment,
-    CollectionStatus,
-    Framework,
-    MonitoringResult,
-    build,
-    results_of,
+    BALANCED_FIELDS, COLLECTION_FIELDS, FRAMEWORK_FIELDS, BalancedDevelopment, CollectionStatus, Framework, MonitoringResult,
+    build, results_of,
 )  # fmt: skip
 from gateway.registry import (
-    COMMITTEE_FIELDS,
-    STAFFING_FIELDS,
-    ZONE_FIELDS,
-    Committee,
-    Inspector,
-    InspectorConnection,
-    ListedInspector,
-    School,
-    SchoolConnection,
-    StaffingCompliance,
-    Zone,
-    inspectors_page,
-    schools_page,
+    COMMITTEE_FIELDS, STAFFING_FIELDS, ZONE_FIELDS, Committee, Inspector, InspectorConnection, ListedInspector, School,
+    SchoolConnection, StaffingCompliance, Zone, inspectors_page, schools_page,
 )  # fmt: skip
 from gateway.types import Jurisdiction, loaders_of
 

@@ -8,29 +8,10 @@ from dataclasses import dataclass, field
 
 import strawberry
 from graphql import (
-    DirectiveDefinitionNode,
-    DirectiveNode,
-    DocumentNode,
-    FieldNode,
-    GraphQLObjectType,
-    GraphQLSchema,
-    ListValueNode,
-    NamedTypeNode,
-    ObjectValueNode,
-    SchemaDefinitionNode,
-    SchemaExtensionNode,
-    StringValueNode,
-    TypeDefinitionNode,
-    TypeExtensionNode,
-    Visitor,
-    build_ast_schema,
-    build_client_schema,
-    get_named_type,
-    is_leaf_type,
-    parse,
-    print_type,
-    specified_directives,
-    visit,
+    DirectiveDefinitionNode, DirectiveNode, DocumentNode, FieldNode, GraphQLObjectType, GraphQLSchema, ListValueNode,
+    NamedTypeNode, ObjectValueNode, SchemaDefinitionNode, SchemaExtensionNode, StringValueNode, TypeDefinitionNode,
+    TypeExtensionNode, build_ast_schema, build_client_schema, get_named_type, is_leaf_type, parse, print_type,
+    specified_directives, visit, Visitor,
 )  # fmt: skip
 from graphql.language import SelectionSetNode
 

@@ -17,12 +17,7 @@ from dudao import subgraph
 from dudao.scope import sees
 from dudao.subgraph import PageInfo, caller
 from dudao.subgraph import within as scope_of
-from services.inspection.domain.activity_terms import (
-    ActivityKind,
-    FindingArea,
-    Severity,
-    Status,
-)
+from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
 

@@ -6,12 +6,7 @@ from datetime import date, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from dudao.consumer import InboundEvent, Reacting
-from services.inspection.domain.activity import (
-    Activity,
-    ActivityKind,
-    Source,
-    TargetKind,
-)
+from services.inspection.domain.activity import Activity, ActivityKind, Source, TargetKind
 from services.inspection.domain.plan import WorkPlan, plan_id
 
 

@@ -16,14 +16,7 @@ from dudao import auth, jurisdiction, rules
 from dudao.config import Settings
 from dudao.errors import InvalidInput, Unauthorized, Unavailable
 from dudao.sheets import Row, read_rows
-from services.registry.domain import (
-    Employment,
-    Focus,
-    InspectorRole,
-    Locality,
-    Ownership,
-    Stage,
-)
+from services.registry.domain import Employment, Focus, InspectorRole, Locality, Ownership, Stage
 
 SCHOOL_COLUMNS = ("学校代码", "学校名称", "区县代码", "学校类型", "办学性质", "城乡类型", "学生数")
 INSPECTOR_COLUMNS = ("督学编号", "姓名", "区县代码", "专兼职")

@@ -4,18 +4,13 @@ minimum (inspection); sanctions decided on a private school change its enrolment
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from uuid import UUID
 
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent, Reacting, Undeliverable
-from services.registry.domain import (
-    Committee,
-    EnrolmentStatus,
-    LicenceStatus,
-    School,
-    committee_id,
-)
+from datetime import datetime
+from uuid import UUID
+
+from services.registry.domain import Committee, EnrolmentStatus, LicenceStatus, School, committee_id
 
 log = logging.getLogger("dudao.registry.reactions")
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from dudao import auth
 from dudao.auth import TokenVerifier
 from dudao.errors import Unauthorized
+
 from tests.conftest import stored_events
 
 pytestmark = pytest.mark.integration

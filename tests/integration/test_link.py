@@ -15,12 +15,12 @@ import pytest
 
 from dudao import bus, chain
 from dudao.servers import LocalNats, free_port
+from services.registry.app import build as build_registry
+from tests.conftest import _fresh_database, eventually
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import PARTS as REGISTRY
-from services.registry.app import build as build_registry
-from tests.conftest import _fresh_database, eventually
 from tests.integration.test_inspection import _walk_to_issue, activity
 from tests.integration.test_monitoring import FRAMEWORK, PERIOD
 from tests.integration.test_monitoring import level as monitoring_level

@@ -7,16 +7,7 @@ import pytest
 
 from tests.conftest import eventually
 from tests.integration.test_monitoring import (  # noqa: F401 - place is a fixture
-    CITY,
-    COUNTY,
-    COUNTY_A,
-    COUNTY_B,
-    FRAMEWORK,
-    PERIOD,
-    Place,
-    enter_and_submit,
-    place,
-    results,
+    CITY, COUNTY, COUNTY_A, COUNTY_B, FRAMEWORK, PERIOD, Place, enter_and_submit, place, results,
 )  # fmt: skip
 
 pytestmark = pytest.mark.integration

@@ -8,19 +8,10 @@ from uuid import uuid4
 import pytest
 
 from dudao.errors import InvalidInput
-from dudao.rules import RuleViolation
 from services.inspection.domain.activity import (
-    NEEDS_SELF_EVALUATION,
-    TRANSITIONS,
-    Activity,
-    ActivityKind,
-    FindingArea,
-    Severity,
-    SpecialTopic,
-    Status,
-    TargetKind,
-    transitions_for,
+    NEEDS_SELF_EVALUATION, TRANSITIONS, Activity, ActivityKind, FindingArea, Severity, SpecialTopic, Status, TargetKind, transitions_for,
 )  # fmt: skip
+from dudao.rules import RuleViolation
 
 pytestmark = pytest.mark.unit
 

@@ -8,17 +8,10 @@ from uuid import UUID
 import pytest
 
 from dudao.errors import InvalidInput, NotFound
-from dudao.rules import RuleViolation
 from services.accountability.domain.case import (
-    CASE_TRANSITIONS,
-    ITEM_TRANSITIONS,
-    UNACCEPTED,
-    CaseStatus,
-    FeedbackMode,
-    ItemStatus,
-    RectificationCase,
-    case_id,
+    CASE_TRANSITIONS, ITEM_TRANSITIONS, UNACCEPTED, CaseStatus, FeedbackMode, ItemStatus, RectificationCase, case_id,
 )  # fmt: skip
+from dudao.rules import RuleViolation
 
 pytestmark = pytest.mark.unit
 

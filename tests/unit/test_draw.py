@@ -14,14 +14,7 @@ import pytest
 
 from dudao.errors import Conflict, InvalidInput
 from services.inspection.domain.draw import (
-    Draw,
-    DrawInputs,
-    DrawRefused,
-    DrawResult,
-    PoolMember,
-    pick,
-    run_draw,
-    seed_hash,
+    Draw, DrawInputs, DrawRefused, DrawResult, PoolMember, pick, run_draw, seed_hash,
 )  # fmt: skip
 
 pytestmark = pytest.mark.unit

@@ -9,15 +9,7 @@ import pytest
 import strawberry
 from graphql import parse
 
-from tests.federation import (
-    build_subgraph,
-    entity_problems,
-    federation_definitions,
-    federation_link,
-    key_problems,
-    keys,
-    subgraph_sdl,
-)
+from tests.federation import build_subgraph, entity_problems, federation_definitions, federation_link, key_problems, keys, subgraph_sdl
 
 pytestmark = pytest.mark.unit
 

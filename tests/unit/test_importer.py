@@ -9,13 +9,7 @@ from openpyxl import Workbook
 
 from dudao.errors import InvalidInput
 from services.registry.importer import (
-    SCHOOL_COLUMNS,
-    Row,
-    RowError,
-    common_jurisdiction,
-    read_rows,
-    validate_inspectors,
-    validate_schools,
+    SCHOOL_COLUMNS, Row, RowError, common_jurisdiction, read_rows, validate_inspectors, validate_schools,
 )  # fmt: skip
 
 pytestmark = pytest.mark.unit

@@ -9,15 +9,7 @@ import pytest
 
 from dudao.errors import InvalidInput
 from services.registry.domain import (
-    Employment,
-    ExitReason,
-    Grade,
-    Inspector,
-    InspectorRole,
-    RuleViolation,
-    Status,
-    TieKind,
-    TrainingKind,
+    Employment, ExitReason, Grade, Inspector, InspectorRole, RuleViolation, Status, TieKind, TrainingKind,
 )  # fmt: skip
 from services.registry.domain.inspector import TRANSITIONS
 

@@ -10,26 +10,10 @@ import pytest
 from dudao.errors import InvalidInput
 from dudao.rules import RuleViolation
 from services.accountability.domain.measures import (
-    CIRCULAR_TRANSITIONS,
-    COMMENDATION_TRANSITIONS,
-    DECISION_TRANSITIONS,
-    INTERVIEW_TRANSITIONS,
-    AccountabilityDecision,
-    Circular,
-    CircularStatus,
-    Commendation,
-    CommendationStatus,
-    DecisionStatus,
-    Interview,
-    InterviewStatus,
-    escalation_id,
-    sanction_ref,
+    CIRCULAR_TRANSITIONS, COMMENDATION_TRANSITIONS, DECISION_TRANSITIONS, INTERVIEW_TRANSITIONS, AccountabilityDecision, Circular,
+    CircularStatus, Commendation, CommendationStatus, DecisionStatus, Interview, InterviewStatus, escalation_id, sanction_ref,
 )  # fmt: skip
-from services.accountability.domain.terms import (
-    GRAVEST,
-    AccountabilityTrigger,
-    InterviewTrigger,
-)
+from services.accountability.domain.terms import GRAVEST, AccountabilityTrigger, InterviewTrigger
 
 pytestmark = pytest.mark.unit
 

@@ -9,13 +9,7 @@ from pathlib import Path
 import pytest
 
 from dudao.errors import InvalidInput
-from services.monitoring.domain.compute import (
-    UnitData,
-    area_result,
-    coefficient_of_variation,
-    unit_result,
-    validate,
-)
+from services.monitoring.domain.compute import UnitData, area_result, coefficient_of_variation, unit_result, validate
 from services.monitoring.domain.definition import Definition
 
 pytestmark = pytest.mark.unit

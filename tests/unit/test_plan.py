@@ -10,13 +10,9 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
 
 from dudao.errors import InvalidInput
-from dudao.rules import RuleViolation
 from dudao.store import DateAsISO
-from services.inspection.domain.activity_terms import (
-    ActivityKind,
-    SpecialTopic,
-    TargetKind,
-)
+from services.inspection.domain.activity_terms import ActivityKind, SpecialTopic, TargetKind
+from dudao.rules import RuleViolation
 from services.inspection.domain.plan import TRANSITIONS, PlanStatus, WorkPlan, plan_id
 
 pytestmark = pytest.mark.unit

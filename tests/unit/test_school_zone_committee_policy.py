@@ -10,16 +10,7 @@ import pytest
 from dudao.errors import InvalidInput
 from services.registry.application.policy import shipped_profiles
 from services.registry.domain import (
-    Committee,
-    EnrolmentStatus,
-    LicenceStatus,
-    Ownership,
-    PolicyProfile,
-    RuleViolation,
-    School,
-    Stage,
-    Zone,
-    composition,
+    Committee, EnrolmentStatus, LicenceStatus, Ownership, PolicyProfile, RuleViolation, School, Stage, Zone, composition,
     effective,
 )  # fmt: skip
 from services.registry.domain.policy import KEYS, validate_values

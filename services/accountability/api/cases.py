@@ -14,35 +14,13 @@ from pydantic import BaseModel, Field
 from dudao import blobs
 from dudao.auth import Principal, Role, require
 from dudao.scope import Target, authorize, check_scope, listed_unit
-from dudao.service import (
-    command_envelope,
-    decode_cursor,
-    expected_version,
-    page_cursor,
-    set_etag,
-)
+from dudao.service import command_envelope, decode_cursor, expected_version, page_cursor, set_etag
 from services.accountability.api.common import (
-    Admin,
-    Name,
-    OfficeReader,
-    Strict,
-    Text,
-    UnitOrAdmin,
-    UnitReader,
-    app_of,
-    page_size,
-    profile_at,
-    scope,
-)
+    Admin, Name, OfficeReader, Strict, Text, UnitOrAdmin, UnitReader, app_of, page_size, profile_at, scope,
+)  # fmt: skip
 from services.accountability.deadlines import DeadlineSweeper
 from services.accountability.domain.case import FeedbackMode, RectificationCase
-from services.accountability.projections import (
-    case_page,
-    item_rows,
-    notice_page,
-    overdue_page,
-    summary,
-)
+from services.accountability.projections import case_page, item_rows, notice_page, overdue_page, summary
 
 router = APIRouter(tags=["rectification"])
 Ops = Annotated[Principal, Depends(require(Role.ops, Role.admin))]

@@ -9,16 +9,7 @@ from fastapi import Depends, Request
 from dudao.auth import Principal, Role, require
 from dudao.errors import Conflict
 from dudao.profiles import Effective, effective_from_copy
-from dudao.routes import (  # noqa: F401 (the routes import them from here)
-    Admin,
-    Name,
-    OfficeReader,
-    Strict,
-    Text,
-    UnitReader,
-    page_size,
-    scope,
-)
+from dudao.routes import Admin, Name, OfficeReader, Strict, Text, UnitReader, page_size, scope  # noqa: F401 (the routes import them from here)
 from services.accountability.application import Accountability
 
 UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin))]

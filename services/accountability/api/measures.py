@@ -17,51 +17,16 @@ from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role
 from dudao.errors import Conflict, InvalidInput, NotFound
 from dudao.scope import Target, authorize, listed_unit
-from dudao.service import (
-    command_envelope,
-    decode_cursor,
-    expected_version,
-    new_aggregate_id,
-    page_cursor,
-)
+from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor
 from services.accountability.api.common import (
-    Admin,
-    Name,
-    Person,
-    Publication,
-    Strict,
-    Text,
-    UnitReader,
-    app_of,
-    jsonable,
-    page_size,
-    profile_at,
-    scope,
+    Admin, Name, Person, Publication, Strict, Text, UnitReader, app_of, jsonable, page_size, profile_at, scope,
 )  # fmt: skip
 from services.accountability.domain.case import RectificationCase
-from services.accountability.domain.measures import (
-    AccountabilityDecision,
-    Circular,
-    Commendation,
-    Interview,
-)
+from services.accountability.domain.measures import AccountabilityDecision, Circular, Commendation, Interview
 from services.accountability.domain.terms import (
-    AccountabilityTrigger,
-    CircularTrigger,
-    Conduct,
-    FilingBody,
-    InterviewTrigger,
-    PersonAction,
-    Sanction,
-    TransferTo,
-    UnitKind,
+    AccountabilityTrigger, CircularTrigger, Conduct, FilingBody, InterviewTrigger, PersonAction, Sanction, TransferTo, UnitKind,
 )  # fmt: skip
-from services.accountability.projections import (
-    measure_page,
-    restricted_names,
-    restrictions,
-    school_copy,
-)
+from services.accountability.projections import measure_page, restricted_names, restrictions, school_copy
 
 router = APIRouter(tags=["measures"])
 

@@ -11,11 +11,8 @@ from eventsourcing.domain import Aggregate, event
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput, NotFound
 from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name
-from services.accountability.domain.inputs import (
-    evidence_file,
-    finding_item,
-    not_before,
-)
+from services.accountability.domain.inputs import evidence_file, finding_item, not_before
+
 
 
 def case_id(activity_id: str) -> UUID:

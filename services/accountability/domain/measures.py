@@ -20,27 +20,10 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
-from dudao.rules import (
-    Labelled,
-    RuleViolation,
-    check_transition,
-    choice,
-    require_name,
-    text,
-)
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
 from services.accountability.domain.terms import (
-    GRAVEST,
-    AccountabilityTrigger,
-    CircularTrigger,
-    Conduct,
-    InterviewTrigger,
-    PersonAction,
-    Sanction,
-    TransferTo,
-    UnitKind,
-    bodies,
-    named_people,
-    organisers_for,
+    GRAVEST, AccountabilityTrigger, CircularTrigger, Conduct, InterviewTrigger, PersonAction, Sanction, TransferTo,
+    UnitKind, bodies, named_people, organisers_for,
 )  # fmt: skip
 
 

@@ -17,23 +17,10 @@ from dudao.errors import Conflict, InvalidInput, NotFound
 from dudao.profiles import effective_from_copy
 from dudao.routes import OfficeReader, Reader  # noqa: F401 (plans and visits import them from here)
 from dudao.scope import Target, check_scope
-from dudao.service import (
-    command_envelope,
-    decode_cursor,
-    expected_version,
-    new_aggregate_id,
-    page_cursor,
-    set_etag,
-)
+from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.inspection.application import Inspection
 from services.inspection.domain.activity import (
-    Activity,
-    ActivityKind,
-    FindingArea,
-    Severity,
-    SpecialTopic,
-    TargetKind,
-    grade_for,
+    Activity, ActivityKind, FindingArea, Severity, SpecialTopic, TargetKind, grade_for,
 )  # fmt: skip
 from services.inspection.projections import activities, registry_copy
 

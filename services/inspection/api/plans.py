@@ -16,11 +16,7 @@ from dudao.routes import OFFICES
 from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, set_etag
 from services.inspection.api.activities import Admin, Name, Strict, Text
-from services.inspection.domain.activity_terms import (
-    ActivityKind,
-    SpecialTopic,
-    TargetKind,
-)
+from services.inspection.domain.activity_terms import ActivityKind, SpecialTopic, TargetKind
 from services.inspection.domain.plan import WorkPlan, plan_id
 from services.inspection.projections import plans
 

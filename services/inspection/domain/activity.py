@@ -12,17 +12,11 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
+from services.inspection.domain.activity_terms import (
+    ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind,
+)  # fmt: skip
 from dudao.rules import RuleViolation, check_transition, choice, require_name
 from services.inspection.domain import records
-from services.inspection.domain.activity_terms import (
-    ActivityKind,
-    FindingArea,
-    Severity,
-    Source,
-    SpecialTopic,
-    Status,
-    TargetKind,
-)  # fmt: skip
 
 K, S, T = ActivityKind, Status, TargetKind
 

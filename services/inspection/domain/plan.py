@@ -10,21 +10,9 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
-from dudao.rules import (
-    Labelled,
-    RuleViolation,
-    check_transition,
-    choice,
-    require_name,
-    text,
-)
 from services.inspection.domain.activity import TARGETS
-from services.inspection.domain.activity_terms import (
-    ActivityKind,
-    Source,
-    SpecialTopic,
-    TargetKind,
-)
+from services.inspection.domain.activity_terms import ActivityKind, Source, SpecialTopic, TargetKind
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 

@@ -18,14 +18,8 @@ from dudao.scope import OFFICE_ROLES, Target, authorize, check_scope
 from dudao.service import command_envelope, expected_version, set_etag
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.domain.collection import (
-    AgencyAssignment,
-    AgencyTask,
-    Submission,
-    UpperAcceptance,
-    home_level,
-    parent_level,
-    submission_id,
-)
+    AgencyAssignment, AgencyTask, Submission, UpperAcceptance, home_level, parent_level, submission_id,
+)  # fmt: skip
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
 from services.monitoring.projections.collection import definition_at

@@ -2,14 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.registry.api import (
-    api_clients,
-    inspectors,
-    personal,
-    places,
-    public,
-    schools,
-)
+from services.registry.api import api_clients, inspectors, personal, places, public, schools
 
 router = APIRouter()
 for part in (schools, inspectors, personal, places, public, api_clients):

@@ -14,27 +14,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from dudao.auth import public
 from dudao import auth, oauth
 from dudao import jurisdiction as divisions
-from dudao.auth import public
 from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
-from services.registry.api.common import (
-    Admin,
-    JurisdictionCode,
-    Name,
-    Strict,
-    in_scope,
-    now,
-    registry,
-    scope,
-)
-from services.registry.domain.api_client import (
-    SALT_BYTES,
-    ApiClient,
-    ClientStatus,
-    hash_secret,
-)
+from services.registry.api.common import Admin, JurisdictionCode, Name, Strict, in_scope, now, registry, scope
+from services.registry.domain.api_client import SALT_BYTES, ApiClient, ClientStatus, hash_secret
 from services.registry.projections import api_clients
 
 router = APIRouter()

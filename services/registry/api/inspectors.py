@@ -14,40 +14,13 @@ from dudao import jurisdiction
 from dudao.auth import Principal as Caller
 from dudao.errors import NotFound
 from dudao.scope import Target, authorize, check_scope
-from dudao.service import (
-    command_envelope,
-    decode_cursor,
-    expected_version,
-    new_aggregate_id,
-    page_cursor,
-    set_etag,
-)
+from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
-    Admin,
-    JurisdictionCode,
-    Name,
-    OfficeReader,
-    PageSize,
-    Reader,
-    Strict,
-    Text,
-    in_scope,
-    now,
-    registry,
-    scope,
+    Admin, JurisdictionCode, Name, OfficeReader, PageSize, Reader, Strict, Text, in_scope, now, registry, scope,
 )  # fmt: skip
 from services.registry.api.personal import PersonalWrite
 from services.registry.domain import (
-    Employment,
-    ExitReason,
-    Focus,
-    Grade,
-    Inspector,
-    InspectorRole,
-    Stage,
-    Status,
-    TieKind,
-    TrainingKind,
+    Employment, ExitReason, Focus, Grade, Inspector, InspectorRole, Stage, Status, TieKind, TrainingKind,
 )  # fmt: skip
 from services.registry.projections import directory
 

@@ -15,25 +15,11 @@ from dudao.auth import public
 from dudao.errors import NotFound
 from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
-from services.registry.api.common import (
-    Admin,
-    JurisdictionCode,
-    Name,
-    OfficeReader,
-    Strict,
-    Text,
-    in_scope,
-    now,
-    registry,
-    scope,
-)
+from services.registry.api.common import Admin, JurisdictionCode, Name, OfficeReader, Strict, Text, in_scope, now, registry, scope
 from services.registry.domain import composition
 from services.registry.domain.policy import KEYS, check_only_tightens, validate_values
 from services.registry.projections import places
-from services.registry.projections.staffing import (
-    effective_profile,
-    staffing_compliance,
-)
+from services.registry.projections.staffing import effective_profile, staffing_compliance
 
 router = APIRouter(prefix="/v1", tags=["zones, committees, policy"])
 

@@ -13,35 +13,11 @@ from pydantic import BaseModel, Field, StringConstraints
 from dudao import jurisdiction
 from dudao.errors import NotFound
 from dudao.scope import Target, authorize, check_scope, inspector_only, unit_only
-from dudao.service import (
-    command_envelope,
-    decode_cursor,
-    expected_version,
-    new_aggregate_id,
-    page_cursor,
-    set_etag,
-)
+from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
-    Admin,
-    Enrolment,
-    JurisdictionCode,
-    Name,
-    PageSize,
-    Reader,
-    Strict,
-    in_scope,
-    now,
-    registry,
-    scope,
+    Admin, Enrolment, JurisdictionCode, Name, PageSize, Reader, Strict, in_scope, now, registry, scope,
 )  # fmt: skip
-from services.registry.domain import (
-    EnrolmentStatus,
-    LicenceStatus,
-    Locality,
-    Ownership,
-    School,
-    Stage,
-)
+from services.registry.domain import EnrolmentStatus, LicenceStatus, Locality, Ownership, School, Stage
 from services.registry.projections import directory
 from services.registry.projections.staffing import effective_profile
 

@@ -10,8 +10,8 @@ from dudao import jurisdiction as divisions
 from dudao import rules
 from dudao.errors import InvalidInput
 from dudao.events import Envelope
-from dudao.personal import Sealed
 from dudao.store import ServiceApplication
+from dudao.personal import Sealed
 from services.registry.domain import Employment, Focus, Inspector, InspectorRole, Stage
 from services.registry.domain.inspector import person_of
 

@@ -9,14 +9,7 @@ from uuid import UUID
 from dudao import jurisdiction as divisions
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
-from services.registry.domain import (
-    Inspector,
-    InspectorRole,
-    RuleViolation,
-    School,
-    Status,
-    Zone,
-)
+from services.registry.domain import Inspector, InspectorRole, RuleViolation, School, Status, Zone
 
 
 class ZoneCommands(ServiceApplication):

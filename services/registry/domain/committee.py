@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate, event
 from dudao.errors import InvalidInput
 from dudao.rules import RuleViolation, require_name
 
+
 MEMBER_FIELDS = ("director", "deputies", "member_units", "office", "chief_inspector", "deputy_chief_inspectors")
 
 

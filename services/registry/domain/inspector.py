@@ -10,17 +10,11 @@ from eventsourcing.domain import Aggregate, event
 from dudao.errors import InvalidInput
 from dudao.personal import Sealed
 from dudao.rules import RuleViolation, check_transition, require_name
-from services.registry.domain.inspector_terms import (
-    Employment,
-    ExitReason,
-    Focus,
-    Grade,
-    InspectorRole,
-    Status,
-    TieKind,
-    TrainingKind,
-)  # fmt: skip
 from services.registry.domain.stage import Stage
+from services.registry.domain.inspector_terms import (
+    Employment, ExitReason, Focus, Grade, InspectorRole, Status, TieKind, TrainingKind,
+)  # fmt: skip
+
 
 S = Status
 PERSONAL_FIELDS = ("mobile", "id_number", "home_address")  # sealed with the inspector's key, never in plain

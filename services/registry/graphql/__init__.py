@@ -11,22 +11,16 @@ from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from dudao import jurisdiction as divisions
+from dudao.auth import Principal
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
-from dudao import jurisdiction as divisions
 from dudao import subgraph
-from dudao.auth import Principal
 from dudao.subgraph import PageInfo
 from dudao.subgraph import within as scope_of
 from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
 from services.registry.graphql.types import (
-    Committee,
-    Inspector,
-    ListedInspector,
-    School,
-    StaffingCompliance,
-    Zone,
-    caller,
+    Committee, Inspector, ListedInspector, School, StaffingCompliance, Zone, caller,
 )  # fmt: skip
 from services.registry.projections import directory, places, public
 from services.registry.projections.staffing import staffing_compliance

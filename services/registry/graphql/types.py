@@ -9,19 +9,8 @@ import strawberry
 
 from dudao.subgraph import caller, problem  # noqa: F401 - re-exported for the subgraph's queries
 from services.registry.domain import (
-    Employment,
-    EnrolmentStatus,
-    ExitReason,
-    Focus,
-    Grade,
-    InspectorRole,
-    LicenceStatus,
-    Locality,
-    Ownership,
-    Stage,
-    Status,
-    TieKind,
-    TrainingKind,
+    Employment, EnrolmentStatus, ExitReason, Focus, Grade, InspectorRole, LicenceStatus, Locality, Ownership, Stage, Status,
+    TieKind, TrainingKind,
 )  # fmt: skip
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import asyncpg
 
 from dudao import jurisdiction
-from dudao.consumer import InboundEvent
 from dudao.personal import reveal_all
+from dudao.consumer import InboundEvent
 from dudao.profiles import keep_profile
 
 TABLES_SQL = """
