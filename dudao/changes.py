@@ -17,6 +17,7 @@ import strawberry
 from dudao import bus, subgraph
 from dudao import jurisdiction as divisions
 from dudao.consumer import Handler, InboundEvent
+from dudao.scope import OFFICES
 from dudao.service import Projection, encode_cursor
 
 NAME = "changes"
@@ -104,7 +105,7 @@ def field(service: str) -> Any:
         info: strawberry.Info, kinds: list[str] | None = None, jurisdiction: str | None = None, first: int = 50,
         after: str | None = None,
     ) -> ChangePage:  # fmt: skip
-        code = subgraph.within(subgraph.caller(info), jurisdiction)
+        code = subgraph.within(subgraph.caller(info, OFFICES), jurisdiction)  # ids of everything changed: the offices'
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await page(conn, service, kinds=kinds, within=code, after=position, limit=limit)

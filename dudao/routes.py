@@ -10,18 +10,15 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from dudao import jurisdiction
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput
-from dudao.scope import check_scope
+from dudao.scope import OFFICES, READERS, UNIT_READERS, check_scope  # noqa: F401 (OFFICES: routes import it from here)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
-# Who reads (decision 022): an office its subtree; a unit its own records; an inspector what its teams and schools
-# cover. Each read narrows its rows to the caller's own. An agency reads only what its monitoring task needs, and
-# monitoring's routes say so; a read declared here never admits one.
-OFFICES = (Role.admin, Role.committee, Role.ops, Role.national)
+# Who reads (dudao.scope.READERS; decision 022). Each read narrows its rows to the caller's own.
 OfficeReader = Annotated[Principal, Depends(require(*OFFICES))]
-UnitReader = Annotated[Principal, Depends(require(*OFFICES, Role.unit, target="rows narrowed to a unit's own"))]
-Reader = Annotated[Principal, Depends(require(*OFFICES, Role.unit, Role.inspector, target="rows narrowed to the caller's own"))]
+UnitReader = Annotated[Principal, Depends(require(*UNIT_READERS, target="rows narrowed to a unit's own"))]
+Reader = Annotated[Principal, Depends(require(*READERS, target="rows narrowed to the caller's own"))]
 
 
 class Strict(BaseModel):

@@ -127,6 +127,12 @@ def authorize(principal: Principal, target: Target, roles: tuple[str, ...], *, w
 
 
 OFFICE_ROLES = frozenset({Role.admin, Role.committee, Role.ops, Role.national})
+# Who reads, declared once for REST routes (dudao.routes) and GraphQL fields (dudao.subgraph.caller) alike: an office
+# its subtree; a unit its own records; an inspector what its teams and schools cover. An agency reads only what its
+# monitoring task needs, and monitoring's routes name it where it does.
+OFFICES = (Role.admin, Role.committee, Role.ops, Role.national)
+UNIT_READERS = (*OFFICES, Role.unit)
+READERS = (*OFFICES, Role.unit, Role.inspector)
 
 
 def unit_only(principal: Principal) -> str | None:
@@ -164,8 +170,11 @@ def listed_inspector(principal: Principal, asked: str | None, field: str = "insp
     return own
 
 
-def sees(principal: Principal, jurisdiction: str, unit: str | None) -> bool:
-    """Whether a row about `unit` in `jurisdiction` is shown to the caller: inside its subtree, and for a unit caller
-    only its own (lists and batched reads filter with this; a by-id read refuses with `authorize`)."""
-    own = unit_only(principal)
-    return principal.can_act_in(jurisdiction) and (own is None or unit == own)
+def sees(principal: Principal, jurisdiction: str, unit: str | None, team: frozenset[str] | None = None) -> bool:
+    """Whether a row about `unit` in `jurisdiction` is shown to the caller: inside its subtree; for a unit caller only
+    its own; for an inspector caller only where it is on the `team` (an activity's, or those answering for a school).
+    Lists and batched reads filter with this; a by-id read refuses with `authorize`."""
+    own, inspector = unit_only(principal), inspector_only(principal)
+    return (
+        principal.can_act_in(jurisdiction) and (own is None or unit == own) and (inspector is None or inspector in (team or ()))
+    )  # fmt: skip

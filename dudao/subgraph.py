@@ -35,11 +35,16 @@ def authenticate(request: Request) -> tuple[Principal | None, Problem | None]:
         return None, e
 
 
-def caller(info: strawberry.Info) -> Principal:
-    """The verified caller, or a GraphQL error saying why there is none."""
+def caller(info: strawberry.Info, roles: tuple[str, ...] = ()) -> Principal:
+    """The verified caller, or a GraphQL error saying why there is none; with `roles`, one of them is needed
+    (`dudao.scope.READERS` and its kin, as the REST routes declare them)."""
     if info.context["principal"] is None:
         raise problem(info.context["auth_error"])
-    return info.context["principal"]
+    principal = info.context["principal"]
+    if roles and not principal.has_any(roles):
+        names = ", ".join(str(r) for r in roles)
+        raise GraphQLError(f"this field is for the roles {names}", extensions={"status": 403, "rule": "role_required", "field": "roles"})
+    return principal
 
 
 def within(principal: Principal, code: str | None) -> str:

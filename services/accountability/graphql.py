@@ -17,7 +17,7 @@ from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
-from dudao.scope import sees
+from dudao.scope import UNIT_READERS, sees
 from dudao.subgraph import PageInfo, caller, within
 from services.accountability import projections
 
@@ -104,7 +104,7 @@ class RectificationCase:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> RectificationCase | None:
-        caller(info)
+        caller(info, UNIT_READERS)
         return await info.context["cases"].load(str(id))
 
 
@@ -142,7 +142,7 @@ class Measure:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Measure | None:
-        caller(info)
+        caller(info, UNIT_READERS)
         return await info.context["measures"].load(str(id))
 
 
@@ -225,7 +225,7 @@ class Query:
 
     @strawberry.field
     async def accountability_summary(self, info: strawberry.Info, jurisdiction: str | None = None) -> AccountabilitySummary:
-        code = within(caller(info), jurisdiction)
+        code = within(caller(info, UNIT_READERS), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             return AccountabilitySummary(**await projections.summary(conn, within=code, today=_today(info)))
 
@@ -234,7 +234,7 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
         first: int = 50, after: str | None = None,
     ) -> RectificationCaseConnection:  # fmt: skip
-        principal = caller(info)
+        principal = caller(info, UNIT_READERS)
         code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, unit_id)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
@@ -246,7 +246,7 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, kind: str | None = None, unit_id: str | None = None,
         first: int = 50, after: str | None = None,
     ) -> MeasureConnection:  # fmt: skip
-        principal = caller(info)
+        principal = caller(info, UNIT_READERS)
         code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, unit_id)
         if kind is not None and kind not in projections.KINDS.values():
             allowed = ", ".join(projections.KINDS.values())
@@ -258,7 +258,7 @@ class Query:
 
     @strawberry.field(description="Cases of many units in one call, for the gateway's batching; openOnly leaves closed cases out.")
     async def cases_for_units(self, info: strawberry.Info, unit_ids: list[str], open_only: bool = False) -> list[CasesOf]:
-        principal = caller(info)
+        principal = caller(info, UNIT_READERS)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.cases_of(conn, unit_ids=unit_ids, open_only=open_only)
             visible = [r for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])]
@@ -266,7 +266,7 @@ class Query:
 
     @strawberry.field(description="The cases opened from many activities' issued reports, in one call.")
     async def cases_for_activities(self, info: strawberry.Info, activity_ids: list[str]) -> list[CasesOf]:
-        principal = caller(info)
+        principal = caller(info, UNIT_READERS)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.cases_of(conn, activity_ids=activity_ids)
             visible = [r for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])]
@@ -274,7 +274,7 @@ class Query:
 
     @strawberry.field
     async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction]:
-        principal = caller(info)
+        principal = caller(info, UNIT_READERS)
         code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, None)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.restrictions(conn, within=code, unit_id=unit_id, today=_today(info))

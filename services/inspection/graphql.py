@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
-from dudao.scope import sees
+from dudao.scope import OFFICES, READERS, inspector_only, sees
 from dudao.subgraph import PageInfo, caller
 from dudao.subgraph import within as scope_of
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
@@ -86,7 +86,7 @@ class Activity:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
-        caller(info)
+        caller(info, READERS)
         return await info.context["activities"].load(str(id))
 
 
@@ -244,10 +244,14 @@ class Query:
         inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
         report_issued: bool = False,
     ) -> ActivityConnection:  # fmt: skip
-        principal = caller(info)
+        principal = caller(info, READERS)
         within, school_id = scope_of(principal, jurisdiction), subgraph.listed_unit(principal, school_id, "schoolId")
         limit, position = subgraph.page(first, after)
         inspector = str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
+        if (own := inspector_only(principal)) is not None:  # an inspector lists the activities of its own teams
+            if inspector not in (None, own):
+                return ActivityConnection(nodes=[], page_info=PageInfo.of([], limit))
+            inspector = own
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activity_page(
                 conn, within=within, school_id=school_id, inspector_id=inspector, status=status, after=position, limit=limit,
@@ -257,23 +261,23 @@ class Query:
 
     @strawberry.field(description="Activities of many schools (as targets) in one call, for the gateway's batching.")
     async def activities_for_schools(self, info: strawberry.Info, school_ids: list[str]) -> list[ActivitiesOf]:
-        principal = caller(info)
+        principal = caller(info, READERS)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activities_of(conn, target_ids=school_ids)
-        return _grouped(school_ids, [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"])], lambda r: [r["target_id"]])
+        return _grouped(school_ids, [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"], _team(r))], lambda r: [r["target_id"]])
 
     @strawberry.field(description="Activities of many inspectors (as team members) in one call.")
     async def activities_for_inspectors(self, info: strawberry.Info, inspector_ids: list[str]) -> list[ActivitiesOf]:
-        principal = caller(info)
+        principal = caller(info, READERS)
         valid = [i for i in inspector_ids if _is_uuid(i)]
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activities_of(conn, member_ids=valid)
-        visible = [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"])]
-        return _grouped(inspector_ids, visible, lambda r: [str(m) for m in r["member_ids"]])
+        visible = [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"], _team(r))]
+        return _grouped(inspector_ids, visible, lambda r: sorted(_team(r)))
 
     @strawberry.field
     async def activity(self, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
-        caller(info)
+        caller(info, READERS)
         return await info.context["activities"].load(str(id))
 
     @strawberry.field(description="A draw and its verification. No token needed: draws are public.")
@@ -287,7 +291,7 @@ class Query:
 
     @strawberry.field(description="The performed draws that put each of many inspectors on a team, in one call.")
     async def draws_for_inspectors(self, info: strawberry.Info, inspector_ids: list[str]) -> list[DrawsOf]:
-        principal = caller(info)
+        principal = caller(info, READERS)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.draws_of(conn, inspector_ids=inspector_ids)
         found: dict[str, list[DrawView]] = {k: [] for k in inspector_ids}
@@ -299,7 +303,7 @@ class Query:
 
     @strawberry.field(description="Which compulsory-education schools had no routine visit yet in a month (YYYY-MM).")
     async def routine_coverage(self, info: strawberry.Info, month: str, jurisdiction: str | None = None) -> RoutineCoverage:
-        within = scope_of(caller(info), jurisdiction)
+        within = scope_of(caller(info, OFFICES), jurisdiction)
         if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() or not 1 <= int(month[5:]) <= 12:
             raise GraphQLError("month must look like 2026-10", extensions={"status": 422, "rule": "month_format", "field": "month"})
         async with info.context["pool"].acquire() as conn:
@@ -347,12 +351,16 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
+def _team(row: dict[str, Any]) -> frozenset[str]:
+    return frozenset(str(m) for m in [row["leader_id"], *row["member_ids"]] if m)
+
+
 def _loaders(request: Request, principal) -> dict[str, Any]:
     async def load(ids: list[str]) -> list[Activity | None]:
         valid = [i for i in ids if _is_uuid(i)]
         async with request.app.state.pool.acquire() as conn:
             rows = {str(r["id"]): r for r in await activities.activities_by_id(conn, valid)} if valid else {}
-        return [Activity.of(rows[i]) if i in rows and principal and sees(principal, rows[i]["jurisdiction"], rows[i]["target_id"]) else None for i in ids]
+        return [Activity.of(rows[i]) if i in rows and principal and sees(principal, rows[i]["jurisdiction"], rows[i]["target_id"], _team(rows[i])) else None for i in ids]
 
     async def load_draws(ids: list[str]) -> list[DrawView | None]:
         """Draws by id in one query, for anyone (draws are public); None for an id that is no UUID or unknown."""

@@ -17,7 +17,7 @@ from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
 from dudao.errors import Problem
-from dudao.scope import sees
+from dudao.scope import OFFICES, UNIT_READERS, sees
 from dudao.subgraph import caller, problem, within
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import operations, reads
@@ -111,7 +111,7 @@ class UnitResult:
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, framework: str, period: str, unitId: str) -> UnitResult | None:  # noqa: N803
         # a router passes the representation's fields by their GraphQL names
-        caller(info)
+        caller(info, UNIT_READERS)
         return await info.context["unit_results"].load((str(framework), str(period), str(unitId)))
 
 
@@ -245,7 +245,7 @@ def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
 
 async def _results(info: strawberry.Info, framework: str, period: str, jurisdiction: str | None) -> dict[str, Any]:
     """The results of a place; a unit caller sees the area's figures and its own values, not its peers'."""
-    principal = caller(info)
+    principal = caller(info, UNIT_READERS)
     code = within(principal, jurisdiction)
     try:
         check_period(period)
@@ -263,7 +263,7 @@ class Query:
 
     @strawberry.field
     async def frameworks(self, info: strawberry.Info) -> list[Framework]:
-        caller(info)
+        caller(info)  # a reference every caller reads
         async with info.context["pool"].acquire() as conn:
             found = await reads.frameworks(conn)
         return [
@@ -288,7 +288,7 @@ class Query:
     async def results_for_units(
         self, info: strawberry.Info, unit_ids: list[str], framework: str | None = None, period: str | None = None
     ) -> list[UnitResultsOf]:
-        principal = caller(info)
+        principal = caller(info, UNIT_READERS)
         if period is not None:
             try:
                 check_period(period)
@@ -304,7 +304,7 @@ class Query:
 
     @strawberry.field(description="Each framework's verdicts for its newest period, at the jurisdiction and every level under it.")
     async def latest_verdicts(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[AreaVerdict]:
-        code = within(caller(info), jurisdiction)
+        code = within(caller(info, UNIT_READERS), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             rows = await reads.latest_area_results(conn, code)
         return [
@@ -316,7 +316,7 @@ class Query:
 
     @strawberry.field
     async def collection_status(self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None) -> CollectionStatus:
-        code = within(caller(info), jurisdiction)
+        code = within(caller(info, OFFICES), jurisdiction)
         try:
             async with info.context["pool"].acquire() as conn:
                 s = await reads.collection_status(conn, framework, period, code)
@@ -330,7 +330,7 @@ class Query:
 
     @strawberry.field(description="Routine-visit coverage, rectification, staffing, interviews and circulars, with the level below.")
     async def operational_rollup(self, info: strawberry.Info, jurisdiction: str | None = None) -> JSON:
-        code = within(caller(info), jurisdiction)
+        code = within(caller(info, OFFICES), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             return await operations.operations_rollup(conn, code, info.context["request"].app.state.clock.today())
 

@@ -20,7 +20,7 @@ from tests.integration.test_accountability_chain import open_case
 from tests.integration.test_inspection import activity
 from tests.integration.test_monitoring import COUNTY, FRAMEWORK, PERIOD, act, place  # noqa: F401 (the fixture)
 from tests.integration.test_registry_places import active_inspector, school
-from tests.integration.test_subgraph_links import answer, ask
+from tests.integration.test_subgraph_links import answer, ask, refusal
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def private_school(registry, token) -> str:
 
 def enrolment_status(registry, token, school_id: str) -> str:
     with registry.client(token()) as client:
-        return client.get(f"/v1/schools/{school_id}").json()["enrolment_status"]
+        return eventually(lambda: client.get(f"/v1/schools/{school_id}").json().get("enrolment_status"), what="the school read")
 
 
 def test_one_county_cannot_sanction_or_name_another_countys_school(settings, registry, serve, token):
@@ -221,7 +221,7 @@ def test_an_inspector_on_the_team_records_findings_and_one_off_it_cannot(setting
         refused(stranger.post(f"{location}/findings", json=finding), 403, "not_on_team")
         refused(stranger.post(f"{location}/report/draft", json={"summary": "x"}), 403, "role_required")
     with inspection.client(token()) as office:
-        eventually(lambda: len(office.get(location).json()["findings"]) == 1, what="the member's finding")
+        eventually(lambda: len(office.get(location).json().get("findings", [])) == 1, what="the member's finding")
 
 
 def test_an_upload_without_permission_stores_nothing(settings, serve, token):
@@ -261,3 +261,35 @@ def test_an_upper_instance_reads_what_lower_ones_hold_but_writes_only_inside_its
         assignment = {"framework": FRAMEWORK, "period": PERIOD, "jurisdiction": "360123", "agency_id": "ag", "agency_name": "院",
                       "task": "collect", "contract": "c"}  # fmt: skip
         refused(elsewhere.post("/v1/assignments", json=assignment), 403, "instance_boundary")
+
+
+def test_graphql_reads_admit_and_narrow_as_the_rest_routes_do(settings, registry, serve, token):
+    """The subgraphs declare the same readers (dudao.scope.READERS and its kin): an agency reads no school, case or
+    activity; an inspector sees the schools it answers for and its own teams' activities; the change feed is the
+    offices'."""
+    inspection, accountability = serve(build_inspection(settings)), serve(build_accountability(settings))
+    with registry.client(token()) as reg:
+        mine, other = school(reg, "璧山区青岚小学"), school(reg, "璧山区翠屏小学")
+        inspector, colleague = active_inspector(reg, "甲", roles=["responsible"]), active_inspector(reg, "乙")
+        zone = reg.post("/v1/zones", json={"name": "青岚责任区", "jurisdiction": "500120"}).json()["id"]
+        assert reg.put(f"/v1/schools/{mine}/zone", json={"zone_id": zone}).status_code == 200
+        assert reg.put(f"/v1/schools/{mine}/responsible-inspector", json={"inspector_id": inspector}).status_code == 200
+    with inspection.client(token()) as office:
+        for target, leader in ((mine, inspector), (other, colleague)):
+            location = office.post("/v1/activities", json=activity(target_id=target)).headers["Location"]
+            eventually(lambda: office.post(f"{location}/team", json={"leader_id": leader}).status_code == 200, what="the team")
+    as_inspector = token(role="inspector", sub=inspector)
+    schools = "{ schools { nodes { id } } }"
+    eventually(lambda: answer(registry, schools, token())["schools"]["nodes"][1:], what="both schools in the directory")
+    eventually(lambda: answer(registry, schools, as_inspector)["schools"]["nodes"] == [{"id": mine}], what="the school it answers for")
+    assert answer(registry, f'{{ school(id: "{other}") {{ id }} }}', as_inspector)["school"] is None
+    activities = "{ activities { nodes { targetId } } }"
+    eventually(lambda: len(answer(inspection, activities, token())["activities"]["nodes"]) == 2, what="both activities")
+    assert answer(inspection, activities, as_inspector)["activities"]["nodes"] == [{"targetId": mine}]
+
+    agency = token(role="agency", unit="ag-1")
+    assert refusal(registry, schools, agency)["rule"] == "role_required"
+    assert refusal(inspection, activities, agency)["rule"] == "role_required"
+    assert refusal(accountability, "{ rectificationCases { nodes { id } } }", agency)["rule"] == "role_required"
+    assert refusal(accountability, "{ rectificationCases { nodes { id } } }", as_inspector)["rule"] == "role_required"
+    assert refusal(inspection, "{ changes { nodes { id } } }", token(role="unit", unit=mine))["rule"] == "role_required"

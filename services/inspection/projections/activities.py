@@ -238,10 +238,10 @@ async def load_of(conn: asyncpg.Connection, *, inspector_id: str, period: str) -
 async def activities_of(
     conn: asyncpg.Connection, *, target_ids: list[str] | None = None, member_ids: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Activities whose target is one of `target_ids`, or whose team has one of `member_ids`, in one query."""
+    """Activities whose target is one of `target_ids`, or whose team (leader or member) has one of `member_ids`, in one query."""
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM inspection.activities"
-        " WHERE target_id = ANY($1::text[]) OR member_ids && $2::uuid[] ORDER BY position",
+        " WHERE target_id = ANY($1::text[]) OR member_ids && $2::uuid[] OR leader_id = ANY($2::uuid[]) ORDER BY position",
         target_ids or [], member_ids or [],
     )  # fmt: skip
     return [_row(r) for r in rows]

@@ -16,6 +16,7 @@ from dudao.auth import Principal
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
+from dudao.scope import OFFICES, READERS, inspector_only, sees, unit_only
 from dudao.subgraph import PageInfo
 from dudao.subgraph import within as scope_of
 from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
@@ -60,19 +61,20 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, stage: str | None = None,
         ownership: str | None = None, zone_id: strawberry.ID | None = None, first: int = 50, after: str | None = None,
     ) -> SchoolConnection:  # fmt: skip
-        within = scope_of(caller(info), jurisdiction)
+        principal = caller(info, READERS)
+        within = scope_of(principal, jurisdiction)
         limit, position = subgraph.page(first, after)
         zone = str(zone_id) if zone_id and _is_uuid(str(zone_id)) else None
         async with info.context["pool"].acquire() as conn:
             rows = await directory.school_page(
                 conn, within=within, stage=_enum(Stage, stage, "stage"), ownership=_enum(Ownership, ownership, "ownership"),
-                zone_id=zone, after=position, limit=limit,
+                zone_id=zone, after=position, limit=limit, school_id=unit_only(principal), answered_by=inspector_only(principal),
             )  # fmt: skip
         return SchoolConnection(nodes=[School.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field
     async def school(self, info: strawberry.Info, id: strawberry.ID) -> School | None:
-        caller(info)
+        caller(info, READERS)
         return await info.context["schools"].load(str(id))
 
     @strawberry.field
@@ -80,7 +82,7 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None, employment: str | None = None,
         status: str | None = None, role: str | None = None, first: int = 50, after: str | None = None,
     ) -> InspectorConnection:  # fmt: skip
-        within = scope_of(caller(info), jurisdiction)
+        within = scope_of(caller(info, OFFICES), jurisdiction)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await directory.inspector_page(
@@ -96,20 +98,20 @@ class Query:
 
     @strawberry.field
     async def zones(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Zone]:
-        within = scope_of(caller(info), jurisdiction)
+        within = scope_of(caller(info, OFFICES), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             return [Zone.of(z) for z in await places.zone_page(conn, within=within)]
 
     @strawberry.field
     async def committee(self, info: strawberry.Info, jurisdiction: str) -> Committee | None:
-        code = scope_of(caller(info), jurisdiction)
+        code = scope_of(caller(info, OFFICES), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             row = await places.committee(conn, code, info.context["request"].app.state.settings.jurisdiction)
         return Committee.of(row) if row else None
 
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree in this instance.")
     async def staffing_compliance(self, info: strawberry.Info, jurisdiction: str | None = None) -> StaffingCompliance:
-        code = scope_of(caller(info), jurisdiction)
+        code = scope_of(caller(info, OFFICES), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             return StaffingCompliance.of(await staffing_compliance(conn, code))
 
@@ -159,9 +161,26 @@ def _batch(request: Request, fetch: Callable[..., Awaitable[dict]], empty: Calla
     return DataLoader(load_fn=load)
 
 
+def _school_loader(request: Request, principal: Principal | None) -> DataLoader:
+    """Schools by id in one query, each shown only to who may read it: an office over it, the school itself, or an
+    inspector who answers for it (as the REST read decides)."""
+
+    async def load(ids: list[str]) -> list[School | None]:
+        valid = [i for i in ids if _is_uuid(i)]
+        visible = {}
+        async with request.app.state.pool.acquire() as conn:
+            for row in await directory.schools_by_id(conn, valid) if valid and principal else []:
+                team = await directory.answerers(conn, row) if inspector_only(principal) else frozenset()
+                if sees(principal, row["jurisdiction"], str(row["id"]), team):
+                    visible[str(row["id"])] = School.of(row)
+        return [visible.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
 def _loaders(request: Request, principal) -> dict[str, Any]:
     return {
-        "schools": _loader(request, principal, directory.schools_by_id, School.of),
+        "schools": _school_loader(request, principal),
         "inspectors": _loader(request, principal, directory.inspectors_by_id, Inspector.of),
         "zones": _loader(request, principal, places.zones_by_id, Zone.of),
         "inspector_records": _batch(request, directory.inspector_records, lambda: {"trainings": [], "assessments": [], "ties": []}),

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from dudao.scope import READERS
 from dudao.subgraph import caller, problem  # noqa: F401 - re-exported for the subgraph's queries
 from services.registry.domain import (
     Employment, EnrolmentStatus, ExitReason, Focus, Grade, InspectorRole, LicenceStatus, Locality, Ownership, Stage, Status,
@@ -79,7 +80,7 @@ class School:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> School | None:
-        caller(info)
+        caller(info, READERS)
         return await info.context["schools"].load(str(id))
 
 
@@ -160,7 +161,7 @@ class Inspector:
 
     @strawberry.field(description="Declared ties (回避); visible to office admins only.")
     async def ties(self, info: strawberry.Info) -> list[Tie]:
-        if "admin" not in caller(info).roles:
+        if "admin" not in caller(info, READERS).roles:
             return []
         records = await info.context["inspector_records"].load(str(self.id))
         return [Tie(unit_id=t["unit_id"], kind=Labelled.of(TieKind, t["kind"])) for t in records["ties"]]
@@ -171,7 +172,7 @@ class Inspector:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Inspector | None:
-        caller(info)
+        caller(info, READERS)
         return await info.context["inspectors"].load(str(id))
 
 
@@ -194,7 +195,7 @@ class Zone:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Zone | None:
-        caller(info)
+        caller(info, READERS)
         return await info.context["zones"].load(str(id))
 
 
