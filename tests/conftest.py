@@ -21,6 +21,7 @@ import nats
 import psycopg
 import pytest
 import uvicorn
+from nats.js.errors import NotFoundError
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -53,6 +54,24 @@ async def until(check: Callable[[], Awaitable[object]], timeout: float = 15, wha
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
     return result
+
+
+async def stream_messages(js, stream: str) -> list:
+    """Every message a stream holds, in order: none for a stream that is not there or empty (an empty stream reports
+    first_seq 0, which get_msg refuses with 10003), and none for a sequence deleted inside it."""
+    try:
+        state = (await js.stream_info(stream)).state
+    except NotFoundError:
+        return []
+    if not state.messages:
+        return []
+    found = []
+    for seq in range(state.first_seq, state.last_seq + 1):
+        try:
+            found.append(await js.get_msg(stream, seq))
+        except NotFoundError:
+            continue
+    return found
 
 
 def measured(name: str, **attributes: str) -> float | None:

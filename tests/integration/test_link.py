@@ -16,7 +16,7 @@ import pytest
 from dudao import bus, chain
 from dudao.servers import LocalNats, free_port
 from services.registry.app import build as build_registry
-from tests.conftest import _fresh_database, eventually
+from tests.conftest import _fresh_database, eventually, stream_messages
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
@@ -47,17 +47,8 @@ async def _stream_ids(url: str, stream: str, subjects: str) -> list[str]:
     """The message ids (origin:notification) of `subjects` in a stream on one server, in stream order."""
     nc = await nats.connect(url)
     try:
-        js = nc.jetstream()
-        try:
-            info = await js.stream_info(stream)
-        except nats.js.errors.NotFoundError:
-            return []
-        ids = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg(stream, seq)
-            if msg.subject.startswith(subjects.rstrip(">")):
-                ids.append((msg.subject.split(".")[3], msg.headers[bus.HEADER_MSG_ID]))
-        return ids
+        return [(msg.subject.split(".")[3], msg.headers[bus.HEADER_MSG_ID]) for msg in await stream_messages(nc.jetstream(), stream)
+                if msg.subject.startswith(subjects.rstrip(">"))]  # fmt: skip
     finally:
         await nc.close()
 
@@ -247,6 +238,9 @@ def test_the_city_accepts_a_level_held_by_the_county_and_only_then_approves_its_
 
     with city_monitoring.client(token(jur=CITY)) as office:
         eventually(lambda: level_at(city_monitoring, COUNTY, CITY) == "approved", what="the county's approval at the city")
+        # The school reaches the city's expected units by another road (the registry's events): wait for it too, or
+        # the early approval is refused for having nothing collected instead.
+        eventually(lambda: len(office.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json().get("units", [])) == 1, what="the unit at the city")
         early = office.post(f"/v1/{monitoring_level(CITY, 'approve')}")
         assert early.status_code == 409 and "530113 (approved, not accepted)" in early.json()["detail"]
         accepted = office.post(f"/v1/{monitoring_level(COUNTY, 'accept')}").json()

@@ -10,14 +10,13 @@ import json
 import nats
 import psycopg
 import pytest
-from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao.events import Envelope
 from dudao.personal import ERASED
 from services.registry.api.personal import PersonalWrite
 from services.registry.api.places import CommitteeWrite
-from tests.conftest import eventually
+from tests.conftest import eventually, stream_messages
 from tests.integration.test_chain import verify
 
 pytestmark = pytest.mark.integration
@@ -61,17 +60,9 @@ def database_text(settings) -> str:
 async def _stream_text(url: str) -> str:
     nc = await nats.connect(url)
     try:
-        js, parts = nc.jetstream(), []
-        for stream in (bus.stream_name("registry"), bus.view_stream("registry")):
-            info = await js.stream_info(stream)
-            if not info.state.messages:  # an empty stream reports first_seq 0, which get_msg refuses (10003)
-                continue
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
-                try:
-                    parts.append((await js.get_msg(stream, seq)).data.decode())
-                except NotFoundError:  # a sequence deleted inside the stream holds nothing
-                    continue
-        return "\n".join(parts)
+        js = nc.jetstream()
+        streams = (bus.stream_name("registry"), bus.view_stream("registry"))
+        return "\n".join([msg.data.decode() for stream in streams for msg in await stream_messages(js, stream)])
     finally:
         await nc.close()
 
@@ -79,10 +70,8 @@ async def _stream_text(url: str) -> str:
 async def _recorded_on_the_wire(url: str, event_type: str) -> dict:
     nc = await nats.connect(url)
     try:
-        js, stream = nc.jetstream(), bus.stream_name("registry")
-        info = await js.stream_info(stream)
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg(stream, seq)
+        stream = bus.stream_name("registry")
+        for msg in await stream_messages(nc.jetstream(), stream):
             if msg.headers[bus.HEADER_EVENT_TYPE] == event_type:
                 return json.loads(msg.data)
         raise AssertionError(f"no {event_type} in {stream}")

@@ -24,7 +24,7 @@ from dudao.events import Envelope
 from dudao.relay import Relay
 from services.registry.application import Registry
 from services.registry.domain import Ownership, Stage
-from tests.conftest import eventually, until
+from tests.conftest import eventually, stream_messages, until
 
 pytestmark = pytest.mark.integration
 
@@ -70,16 +70,7 @@ def in_background(target, *args) -> threading.Thread:
 async def _stream_notification_ids(url: str) -> list[int]:
     nc = await nats.connect(url)
     try:
-        js = nc.jetstream()
-        try:
-            state = (await js.stream_info(STREAM)).state
-        except NotFoundError:
-            return []
-        ids = []
-        for seq in range(state.first_seq, state.last_seq + 1):
-            msg = await js.get_msg(STREAM, seq=seq)
-            ids.append(int(msg.headers[bus.HEADER_NOTIFICATION_ID]))
-        return ids
+        return [int(msg.headers[bus.HEADER_NOTIFICATION_ID]) for msg in await stream_messages(nc.jetstream(), STREAM)]
     finally:
         await nc.close()
 

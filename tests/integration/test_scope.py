@@ -274,6 +274,8 @@ def test_graphql_reads_admit_and_narrow_as_the_rest_routes_do(settings, registry
         zone = reg.post("/v1/zones", json={"name": "青岚责任区", "jurisdiction": "500120"}).json()["id"]
         assert reg.put(f"/v1/schools/{mine}/zone", json={"zone_id": zone}).status_code == 200
         assert reg.put(f"/v1/schools/{mine}/responsible-inspector", json={"inspector_id": inspector}).status_code == 200
+        training = {"kind": "pre_service", "title": "上岗培训", "hours": 24, "completed_on": "2024-02-01"}
+        assert reg.post(f"/v1/inspectors/{colleague}/trainings", json=training).status_code == 200
     with inspection.client(token()) as office:
         for target, leader in ((mine, inspector), (other, colleague)):
             location = office.post("/v1/activities", json=activity(target_id=target)).headers["Location"]
@@ -286,6 +288,13 @@ def test_graphql_reads_admit_and_narrow_as_the_rest_routes_do(settings, registry
     activities = "{ activities { nodes { targetId } } }"
     eventually(lambda: len(answer(inspection, activities, token())["activities"]["nodes"]) == 2, what="both activities")
     assert answer(inspection, activities, as_inspector)["activities"]["nodes"] == [{"targetId": mine}]
+
+    # A colleague's record shows its trainings to the office and to the colleague, not to another inspector or a school.
+    trainings = f'{{ inspector(id: "{colleague}") {{ name trainings {{ hours }} }} }}'
+    eventually(lambda: answer(registry, trainings, token())["inspector"]["trainings"] == [{"hours": 24.0}], what="the training")
+    assert answer(registry, trainings, token(role="inspector", sub=colleague))["inspector"]["trainings"] == [{"hours": 24.0}]
+    for outsider in (as_inspector, token(role="unit", unit=mine)):
+        assert answer(registry, trainings, outsider)["inspector"] == {"name": "乙", "trainings": []}
 
     agency = token(role="agency", unit="ag-1")
     assert refusal(registry, schools, agency)["rule"] == "role_required"

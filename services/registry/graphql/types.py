@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from dudao.scope import READERS
+from dudao.scope import OFFICE_ROLES, READERS
 from dudao.subgraph import caller, problem  # noqa: F401 - re-exported for the subgraph's queries
 from services.registry.domain import (
     Employment, EnrolmentStatus, ExitReason, Focus, Grade, InspectorRole, LicenceStatus, Locality, Ownership, Stage, Status,
@@ -145,18 +145,25 @@ class Inspector:
             exit_review_open=bool(row.get("exit_review_open")), version=row["version"],
         )  # fmt: skip
 
-    @strawberry.field(description="Trainings with hours: pre-service once, in-service each term.")
+    async def _records(self, info: strawberry.Info) -> dict[str, list]:
+        """Trainings and assessments are an office's, or the inspector's own (as REST's by-id read): others see none."""
+        principal = caller(info, READERS)
+        if not principal.roles & OFFICE_ROLES and principal.sub != str(self.id):
+            return {"trainings": [], "assessments": []}
+        return await info.context["inspector_records"].load(str(self.id))
+
+    @strawberry.field(description="Trainings with hours: pre-service once, in-service each term (offices and the inspector).")
     async def trainings(self, info: strawberry.Info) -> list[Training]:
-        records = await info.context["inspector_records"].load(str(self.id))
+        records = await self._records(info)
         return [
             Training(kind=Labelled.of(TrainingKind, t["kind"]), title=t["title"], hours=float(t["hours"]),
                      completed_on=t["completed_on"], term_no=t["term_no"])  # fmt: skip
             for t in records["trainings"]
         ]
 
-    @strawberry.field(description="Annual assessments (实绩考核).")
+    @strawberry.field(description="Annual assessments (实绩考核; offices and the inspector).")
     async def assessments(self, info: strawberry.Info) -> list[Assessment]:
-        records = await info.context["inspector_records"].load(str(self.id))
+        records = await self._records(info)
         return [Assessment(year=a["year"], grade=Labelled.of(Grade, a["grade"])) for a in records["assessments"]]
 
     @strawberry.field(description="Declared ties (回避); visible to office admins only.")
