@@ -4,8 +4,9 @@
 tests/unit/test_route_rules.py walks every route × role × place without servers (a role the rule leaves out, a place
 asked for outside the caller's subtree). What needs the target itself — a school, an inspector, an activity, a case,
 a measure, a submission — is walked here: each call carries a body built from the route's own OpenAPI schema, so what
-refuses it is the scope, not validation, and each must be a 403 naming one of `dudao.scope.REFUSALS`. Then the
-callers in scope make the same calls, and none of them may be refused by scope."""
+refuses it is the scope, not validation. An outsider must get a 403 naming one of `dudao.scope.REFUSALS`, or from a
+read that narrows to the caller's own an answer holding none of the targets, or the 404 the target's own office gets
+too. Then the callers in scope make the same calls, and none of them may be refused by scope."""
 
 from __future__ import annotations
 
