@@ -126,11 +126,11 @@ def authorize(principal: Principal, target: Target, roles: tuple[str, ...], *, w
     raise refusal(rule, DETAILS[rule].format(target=where, jur=principal.jur), principal, target, field)
 
 
-OFFICE_ROLES = frozenset({Role.admin, Role.committee, Role.ops, Role.national})
 # Who reads, declared once for REST routes (dudao.routes) and GraphQL fields (dudao.subgraph.caller) alike: an office
 # its subtree; a unit its own records; an inspector what its teams and schools cover. An agency reads only what its
 # monitoring task needs, and monitoring's routes name it where it does.
 OFFICES = (Role.admin, Role.committee, Role.ops, Role.national)
+OFFICE_ROLES = frozenset(OFFICES)
 UNIT_READERS = (*OFFICES, Role.unit)
 READERS = (*OFFICES, Role.unit, Role.inspector)
 
@@ -142,17 +142,6 @@ def unit_only(principal: Principal) -> str | None:
     return None
 
 
-def listed_unit(principal: Principal, asked: str | None, field: str = "unit_id") -> str | None:
-    """The unit a list is filtered to: a unit caller's own (asking for another unit is refused), else what was asked."""
-    own = unit_only(principal)
-    if own is None:
-        return asked
-    if asked is not None and asked != own:
-        target = Target(principal.jur, unit=asked)
-        raise refusal(OWN_UNIT_ONLY, DETAILS[OWN_UNIT_ONLY].format(target=asked, jur=principal.jur), principal, target, field)
-    return own
-
-
 def inspector_only(principal: Principal) -> str | None:
     """The inspector a list is narrowed to: the caller's own id for an `inspector` caller holding no office role."""
     if Role.inspector in principal.roles and not principal.roles & OFFICE_ROLES:
@@ -160,13 +149,21 @@ def inspector_only(principal: Principal) -> str | None:
     return None
 
 
+def listed_unit(principal: Principal, asked: str | None, field: str = "unit_id") -> str | None:
+    """The unit a list is filtered to: a unit caller's own (asking for another unit is refused), else what was asked."""
+    return _listed(principal, unit_only(principal), asked, OWN_UNIT_ONLY, Target(principal.jur, unit=asked), field)
+
+
 def listed_inspector(principal: Principal, asked: str | None, field: str = "inspector_id") -> str | None:
     """The team member a list is filtered to: an inspector caller's own (asking for another is refused), else `asked`."""
-    own = inspector_only(principal)
+    return _listed(principal, inspector_only(principal), asked, NOT_ON_TEAM, Target(principal.jur), field)
+
+
+def _listed(principal: Principal, own: str | None, asked: str | None, rule: str, target: Target, field: str) -> str | None:
     if own is None:
         return asked
     if asked is not None and asked != own:
-        raise refusal(NOT_ON_TEAM, DETAILS[NOT_ON_TEAM], principal, Target(principal.jur), field)
+        raise refusal(rule, DETAILS[rule].format(target=asked, jur=principal.jur), principal, target, field)
     return own
 
 

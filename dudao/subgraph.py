@@ -66,6 +66,14 @@ def listed_unit(principal: Principal, asked: str | None, field: str = "unit_id")
         raise problem(e) from None
 
 
+def listed_inspector(principal: Principal, asked: str | None, field: str = "inspectorId") -> str | None:
+    """The team member a list is filtered to (an inspector caller's own; another is refused), as GraphQL says it."""
+    try:
+        return scope.listed_inspector(principal, asked, field)
+    except Problem as e:
+        raise problem(e) from None
+
+
 def division(code: str) -> str:
     """A division code asked for by a public read (no caller to scope by), refused with a 422 when malformed."""
     if not divisions.is_valid_code(code):

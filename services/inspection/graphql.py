@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
-from dudao.scope import OFFICES, READERS, inspector_only, sees
+from dudao.scope import OFFICES, READERS, sees
 from dudao.subgraph import PageInfo, caller
 from dudao.subgraph import within as scope_of
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
@@ -247,11 +247,7 @@ class Query:
         principal = caller(info, READERS)
         within, school_id = scope_of(principal, jurisdiction), subgraph.listed_unit(principal, school_id, "schoolId")
         limit, position = subgraph.page(first, after)
-        inspector = str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
-        if (own := inspector_only(principal)) is not None:  # an inspector lists the activities of its own teams
-            if inspector not in (None, own):
-                return ActivityConnection(nodes=[], page_info=PageInfo.of([], limit))
-            inspector = own
+        inspector = subgraph.listed_inspector(principal, str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activity_page(
                 conn, within=within, school_id=school_id, inspector_id=inspector, status=status, after=position, limit=limit,

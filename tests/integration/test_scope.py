@@ -288,6 +288,8 @@ def test_graphql_reads_admit_and_narrow_as_the_rest_routes_do(settings, registry
     activities = "{ activities { nodes { targetId } } }"
     eventually(lambda: len(answer(inspection, activities, token())["activities"]["nodes"]) == 2, what="both activities")
     assert answer(inspection, activities, as_inspector)["activities"]["nodes"] == [{"targetId": mine}]
+    colleagues = f'{{ activities(inspectorId: "{colleague}") {{ nodes {{ targetId }} }} }}'
+    assert refusal(inspection, colleagues, as_inspector)["rule"] == "not_on_team"  # as REST's ?inspector_id= answers
 
     # A colleague's record shows its trainings to the office and to the colleague, not to another inspector or a school.
     trainings = f'{{ inspector(id: "{colleague}") {{ name trainings {{ hours }} }} }}'

@@ -17,7 +17,7 @@ from dataclasses import replace
 import pytest
 
 from dudao.auth import INSTANCE_OFFICE, LINE
-from dudao.scope import REFUSALS
+from dudao.scope import OFFICES, REFUSALS
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
@@ -37,7 +37,7 @@ QUERY_VALUES = {"jurisdiction": COUNTY, "version": "1", "month": "2026-11", "yea
 
 # Callers outside a target in 500120, each with the refusal its role gets. Office roles from elsewhere in the tree;
 # the others from inside the county but without the claim their role needs (own unit, team, assignment).
-OFFICE_ROLES = ("admin", "committee", "ops", "national")
+OFFICE_ROLES = tuple(str(r) for r in OFFICES)
 ELSEWHERE = {"sibling_county": "500151", "child_township": "500120001", "other_province": "360123"}
 
 
