@@ -103,7 +103,10 @@ def parse_time(value: str | None, field: str) -> datetime | None:
     except ValueError:
         example = "2026-05-01T08:00:00+08:00"
         raise InvalidInput(f"{value!r} is not an ISO 8601 time such as {example}", field=field, rule="time_format") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not 1900 <= parsed.year <= 9998:  # PostgreSQL refuses what falls before year 1 in UTC; nothing was recorded then
+        raise InvalidInput(f"{value!r} lies outside the years 1900-9998 the record can cover", field=field, rule="time_range")
+    return parsed
 
 
 @dataclass(frozen=True)

@@ -303,7 +303,7 @@ def save_uploads(store: BlobStore, files: list[Any], *, max_bytes: int, field: s
     for i, file in enumerate(files):
         try:
             data = base64.b64decode(file.content_base64, validate=True)
-        except binascii.Error:
+        except (binascii.Error, ValueError):  # ValueError: a non-ASCII character in the text
             raise InvalidInput("content_base64 is not base64", field=f"{field}.{i}.content_base64", rule="base64") from None
         check(file.name, file.media_type, data, max_bytes)
         decoded.append((file, data))

@@ -1,4 +1,5 @@
-"""`dudao replay` and `dudao audit`: rebuild read models or a stream, and check the record (decisions 016, 017)."""
+"""`dudao replay`, `dudao audit` and `dudao dead-letters`: rebuild read models or a stream, check the record
+(decisions 016, 017), and see and resolve the events a consumer could not apply."""
 
 from __future__ import annotations
 
@@ -34,6 +35,18 @@ def add_commands(sub: argparse._SubParsersAction, *, services: tuple[str, ...], 
     p = audit.add_parser("heads", help="on an upper instance: the head of each lower instance's chain, as it arrived")
     p.add_argument("service", nargs="*", help=" | ".join(services) + " (default: all)")
     p.set_defaults(func=partial(cmd_audit_heads, services=services))
+
+    p = sub.add_parser("dead-letters", help="events a read model or reaction could not apply, until resolved")
+    letters = p.add_subparsers(dest="letters_command", required=True)
+    p = letters.add_parser("list", help="the unresolved ones (with --all, the resolved ones too)")
+    p.add_argument("service", nargs="*", help=" | ".join(services) + " (default: all)")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(func=partial(cmd_dead_letters_list, services=services))
+    p = letters.add_parser("resolve", help="mark dead letters resolved, saying how (after a fix and `dudao replay`)")
+    p.add_argument("service", choices=services)
+    p.add_argument("id", nargs="+", type=int)
+    p.add_argument("--note", required=True, help="what was done about them, e.g. 'fixed in 1.4; replayed'")
+    p.set_defaults(func=cmd_dead_letters_resolve)
 
 
 def cmd_replay(args: argparse.Namespace, *, parts_of: PartsOf) -> None:
@@ -95,3 +108,38 @@ def cmd_audit_heads(args: argparse.Namespace, *, services: tuple[str, ...]) -> N
 
     for origin, number, link in asyncio.run(run()):
         print(f"{origin:<24} {number}={link}")
+
+
+def cmd_dead_letters_list(args: argparse.Namespace, *, services: tuple[str, ...]) -> None:
+    """Print each service's dead letters: id, when, consumer, subject, error (and how it was resolved)."""
+    import psycopg
+
+    settings = Settings.from_env()
+    with psycopg.connect(settings.database_url) as conn:
+        for service in args.service or services:
+            rows = conn.execute(
+                f'SELECT id, created_at, consumer, subject, error, resolution FROM "{service}".dead_letters'
+                f"{'' if args.all else ' WHERE resolved_at IS NULL'} ORDER BY id"
+            ).fetchall()
+            for id_, at, consumer, subject, error, resolution in rows:
+                print(f"{service} {id_} {at:%Y-%m-%d %H:%M} {consumer} {subject}: {error[:200]}"
+                      + (f"  [resolved: {resolution}]" if resolution else ""))  # fmt: skip
+            if not rows:
+                print(f"{service}: no {'' if args.all else 'unresolved '}dead letters")
+
+
+def cmd_dead_letters_resolve(args: argparse.Namespace) -> None:
+    """Mark dead letters resolved with a note; /readyz is ok again once none is left unresolved."""
+    import psycopg
+
+    settings = Settings.from_env()
+    with psycopg.connect(settings.database_url) as conn:
+        done = conn.execute(
+            f'UPDATE "{args.service}".dead_letters SET resolved_at = now(), resolution = %s'
+            " WHERE id = ANY(%s) AND resolved_at IS NULL RETURNING id",
+            (args.note, args.id),
+        ).fetchall()
+    missing = sorted(set(args.id) - {r[0] for r in done})
+    print(f"{args.service}: {len(done)} dead letter(s) resolved")
+    if missing:
+        raise SystemExit(f"not found or already resolved in {args.service}: {', '.join(map(str, missing))}; see `dudao dead-letters list --all`")

@@ -46,6 +46,9 @@ class Settings:
     signing_key_path: Path | None = None  # the deployment's token-signing key (PEM, P-256); None: the dev key above
     client_token_ttl_s: int = 3600  # how long a token the registry issues to an API client lives
     postgres_lock_timeout_s: int = 5
+    # How long a write waits for an event-store connection, per attempt of eventsourcing's ten: while PostgreSQL is
+    # away a write answers 503 after about 10 x (this + 0.2) s, not after the outage; under load it queues that long.
+    pg_write_wait_s: float = 0.3
     pg_write_pool: int = 4  # psycopg connections of the event store per process (writes are serialised anyway)
     pg_read_pool: int = 8  # asyncpg connections per process for reads, projections and dead letters
     subgraph_timeout_s: float = 5.0

@@ -27,14 +27,15 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
-from dudao import bus, leadership, metrics, telemetry
+from dudao import bus, errors, leadership, metrics, telemetry
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
 
 log = logging.getLogger("dudao.consumer")
 
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.TooManyConnectionsError, TimeoutError)
+# PostgreSQL or NATS away for a while (errors.DATABASE_DOWN: the event store's writes of a reaction too): retried, never dead-lettered.
+TRANSIENT = (OSError, asyncpg.TooManyConnectionsError, TimeoutError, *errors.DATABASE_DOWN)
 
 
 class Undeliverable(Exception):
@@ -97,11 +98,22 @@ Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
 Effect = Callable[[InboundEvent], Awaitable[None]]
 
 
-class ProjectionEffect:
-    """Write a read model: tracking row and `handler`'s writes in one asyncpg transaction."""
+class OutOfOrder(Exception):
+    """An event arrived before an earlier version of its aggregate: it waits (nak) until that one is applied."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str, consumer: str, stream: str, handler: Handler):
+
+class ProjectionEffect:
+    """Write a read model: tracking row and `handler`'s writes in one asyncpg transaction.
+
+    Unless the consumer is ordered, each aggregate's events are applied in version order: the consumer keeps the
+    last version it applied per aggregate and origin, and an event that skips one (a redelivery overtaken by a newer
+    message, after a crash) waits for it. So a row is never written from an older version than it already shows,
+    and an update never finds its row missing because the insert comes later.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, consumer: str, stream: str, handler: Handler, *, ordered: bool = False):
         self.pool, self.schema, self.consumer, self.stream, self.handler = pool, schema, consumer, stream, handler
+        self.ordered = ordered
 
     async def __call__(self, event: InboundEvent) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -114,8 +126,43 @@ class ProjectionEffect:
                 self.stream,
                 event.stream_seq,
             )
-            if first_time:
+            if first_time and (self.ordered or await self._next_version(conn, event)):
                 await self.handler(conn, event)
+
+    async def passed(self, conn: asyncpg.Connection, event: InboundEvent) -> None:
+        """`event` is dead-lettered: count its version as passed, so the aggregate's next one is not held for it."""
+        if not self.ordered:
+            await conn.execute(
+                f'INSERT INTO "{self.schema}".consumer_versions (consumer, origin, aggregate_id, version)'
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, origin, aggregate_id)"
+                " DO UPDATE SET version = greatest(consumer_versions.version, excluded.version)",
+                self.consumer, event.origin, event.aggregate_id, event.version,
+            )  # fmt: skip
+
+    async def _next_version(self, conn: asyncpg.Connection, event: InboundEvent) -> bool:
+        """Record `event` as its aggregate's applied version: True if it is the next one, False if already passed;
+        OutOfOrder (rolling the tracking back) if an earlier one has not been applied yet."""
+        table, key = f'"{self.schema}".consumer_versions', (self.consumer, event.origin, event.aggregate_id, event.version)
+        if event.version == 1:
+            moved = await conn.fetchval(
+                f"INSERT INTO {table} (consumer, origin, aggregate_id, version) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT DO NOTHING RETURNING true", *key,
+            )  # fmt: skip
+        else:
+            moved = await conn.fetchval(
+                f"UPDATE {table} SET version = $4 WHERE consumer = $1 AND origin = $2 AND aggregate_id = $3"
+                " AND version = $4 - 1 RETURNING true", *key,
+            )  # fmt: skip
+        if moved:
+            return True
+        applied = await conn.fetchval(
+            f"SELECT version FROM {table} WHERE consumer = $1 AND origin = $2 AND aggregate_id = $3", *key[:3]
+        )
+        if applied is not None and event.version <= applied:
+            log.warning("consumer %s: %s v%d arrived after v%d; not applied", self.consumer, event.type, event.version, applied)
+            return False
+        raise OutOfOrder(f"{event.type} v{event.version} of {event.aggregate_id} arrived before v{(applied or 0) + 1}")
+
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS {schema}.consumer_tracking (
@@ -140,7 +187,25 @@ CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
     created_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (consumer, stream, stream_seq)
 );
+CREATE TABLE IF NOT EXISTS {schema}.consumer_versions (
+    consumer text NOT NULL,
+    origin text NOT NULL,
+    aggregate_id text NOT NULL,
+    version bigint NOT NULL,
+    PRIMARY KEY (consumer, origin, aggregate_id)
+);
+ALTER TABLE {schema}.dead_letters ADD COLUMN IF NOT EXISTS resolved_at timestamptz, ADD COLUMN IF NOT EXISTS resolution text;
 """
+
+
+async def unresolved_dead_letters(conn: asyncpg.Connection, schema: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The dead letters nobody has resolved yet (`dudao dead-letters resolve`), oldest first."""
+    rows = await conn.fetch(
+        f'SELECT id, consumer, subject, error, created_at FROM "{schema}".dead_letters WHERE resolved_at IS NULL'
+        " ORDER BY id LIMIT $1",
+        limit,
+    )
+    return [dict(r) for r in rows]
 
 
 async def ensure_tables(pool: asyncpg.Pool, schema: str) -> None:
@@ -217,6 +282,7 @@ class Consumer:
         self.name, self.stream, self.filter_subject = name, stream, filter_subject
         self.effect = effect
         self.max_attempts, self.backoff, self.batch, self.ack_wait = max_attempts, backoff, batch, ack_wait
+        self.max_waits = 40  # deliveries of an event waiting for an earlier version: about three minutes, > ack_wait
         # Ordered: one message in flight, so the server delivers the next only once this one is acked or terminated,
         # and a retried message is applied before any later one (otherwise new messages overtake it during its backoff).
         self.ordered = ordered
@@ -312,6 +378,7 @@ class Consumer:
             f"process {event_type}", context=parent, kind=trace.SpanKind.CONSUMER, attributes={"dudao.consumer": self.name}
         ) as span:
             deliveries = msg.metadata.num_delivered or 1
+            event = None
             try:
                 event = InboundEvent.from_msg(msg)
                 await self.effect(event)
@@ -323,6 +390,15 @@ class Consumer:
             except Undeliverable as e:
                 await self._dead_letter(msg, f"{e.reason}: {e}", deliveries, e.reason)
                 return True
+            except OutOfOrder as e:
+                # The earlier version is in flight (a redelivery after a crash comes after ack_wait): wait for it
+                # while this batch goes on, where it may be. A version that never comes is a dead letter, not a gap.
+                if deliveries >= self.max_waits:
+                    await self._dead_letter(msg, f"out_of_order: {e}", deliveries, "out_of_order", event)
+                else:
+                    log.info("consumer %s: %s; waiting for it", self.name, e)
+                    await _quietly(msg.nak(delay=min(deliveries, 5)))
+                return True
             except TRANSIENT as e:
                 span.record_exception(e)
                 log.warning("consumer %s: transient failure on %s: %s", self.name, msg.subject, e)
@@ -331,16 +407,21 @@ class Consumer:
             except Exception as e:  # noqa: BLE001 - a bug or bad data: retry a few times, then dead-letter
                 span.record_exception(e)
                 if deliveries >= self.max_attempts:
-                    await self._dead_letter(msg, f"{type(e).__name__}: {e}", deliveries, "failed")
+                    await self._dead_letter(msg, f"{type(e).__name__}: {e}", deliveries, "failed", event)
                     return True
                 log.warning("consumer %s: %s on %s (attempt %d)", self.name, e, msg.subject, deliveries)
                 await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
 
-    async def _dead_letter(self, msg: Msg, error: str, deliveries: int, reason: str) -> None:
+    async def _dead_letter(self, msg: Msg, error: str, deliveries: int, reason: str, event: InboundEvent | None = None) -> None:
+        """Keep `msg` in dead_letters and terminate it. Its aggregate's later versions go on being applied: the
+        letter, unresolved until someone looks (`/readyz` says degraded meanwhile), is the record of the gap."""
         log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, error)
+        passed = getattr(self.effect, "passed", None)
         try:
-            async with self.pool.acquire() as conn:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if event is not None and passed is not None:
+                    await passed(conn, event)
                 await conn.execute(
                     f'INSERT INTO "{self.schema}".dead_letters'
                     " (consumer, stream, stream_seq, subject, headers, payload, error, deliveries)"

@@ -75,8 +75,37 @@ class Unavailable(Problem):
     status, rule, title = 503, "unavailable", "Service unavailable"
 
 
+class DatabaseUnavailable(Unavailable):
+    rule = "database_unavailable"
+
+
+RETRY_AFTER_S = 5
+
+
+def _database_down() -> tuple[type[BaseException], ...]:
+    """What PostgreSQL being away raises, through asyncpg (reads), psycopg and eventsourcing (writes)."""
+    import asyncpg
+    import psycopg
+    from eventsourcing import persistence
+
+    return (
+        ConnectionError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+        psycopg.OperationalError, persistence.OperationalError, persistence.InterfaceError,
+    )  # fmt: skip
+
+
+DATABASE_DOWN = _database_down()
+
+
+def database_unavailable() -> DatabaseUnavailable:
+    """What a caller is told while PostgreSQL is away: no host, no port, when to try again."""
+    return DatabaseUnavailable(f"the database is unavailable; nothing was changed. Try again in {RETRY_AFTER_S} seconds")
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    if problem.status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     instance = request.url.path if request is not None else None
     return JSONResponse(problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -116,6 +145,13 @@ def install(app: FastAPI) -> None:
         problem = Problem(str(exc.detail), rule=rule)
         problem.status, problem.title = exc.status_code, str(exc.detail)
         return problem_response(problem, request)
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, exc)
+        return problem_response(database_unavailable(), request)
+
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

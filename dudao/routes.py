@@ -2,23 +2,78 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import re
+from typing import Annotated, Any
 
-from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from fastapi import Depends, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
+from starlette.requests import HTTPConnection
 
 from dudao import jurisdiction
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput
 from dudao.scope import OFFICES, READERS, UNIT_READERS, check_scope  # noqa: F401 (OFFICES: routes import it from here)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# --- text we accept -------------------------------------------------------------------------------------------
+# No C0 control character (nor DEL, nor half a surrogate pair) in any text of any request: they cannot be shown,
+# printed, put in a spreadsheet or (NUL) stored in PostgreSQL. Tab and line breaks only in long text, not in names.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_ESCAPED = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|u007[fF]|u[dD][89a-fA-F][0-9a-fA-F]{2}|[bf])")  # how JSON writes them
+
+
+def _single_line(value: str) -> str:
+    if any(c in value for c in "\t\n\r"):
+        raise PydanticCustomError("control_character", "a name is one line: no tab or line break")
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 # Who reads (dudao.scope.READERS; decision 022). Each read narrows its rows to the caller's own.
 OfficeReader = Annotated[Principal, Depends(require(*OFFICES))]
 UnitReader = Annotated[Principal, Depends(require(*UNIT_READERS, target="rows narrowed to a unit's own"))]
 Reader = Annotated[Principal, Depends(require(*READERS, target="rows narrowed to the caller's own"))]
+
+
+def _unprintable(value: Any, path: str) -> str | None:
+    """The path of the first text in `value` (keys included) holding an unprintable character, or None."""
+    if isinstance(value, str):
+        return path if _UNPRINTABLE.search(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _UNPRINTABLE.search(key):
+            return here
+        if (found := _unprintable(item, here)) is not None:
+            return found
+    return None
+
+
+async def printable_text(request: HTTPConnection) -> None:
+    """Every route's guard (an app-wide dependency): refuse a request whose query or JSON body holds an unprintable
+    character, naming where, before anything is stored (issue 18: NUL was stored, then lost in the projection)."""
+    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if isinstance(value, str) and _UNPRINTABLE.search(value):
+            raise InvalidInput(f"{name} holds a control character", field=name, rule="control_character")
+    if not isinstance(request, Request) or request.method in ("GET", "HEAD", "DELETE"):
+        return  # a websocket carries subscriptions, which store nothing
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    body = await request.body()  # read once by FastAPI already; kept on the request
+    if not _ESCAPED.search(body):  # the usual case: no escape that could stand for one, no need to parse again
+        return
+    try:
+        where = _unprintable(json.loads(body), "")
+    except ValueError:
+        return  # not JSON: the route's own validation says so
+    if where is not None:
+        raise InvalidInput(
+            f"{where or 'the body'} holds a control character (such as NUL); only tab and line breaks may appear in long text",
+            field=where or "body", rule="control_character",
+        )  # fmt: skip
 
 
 class Strict(BaseModel):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role
-from dudao.errors import Forbidden
+from dudao.errors import Forbidden, InvalidInput
 
 OUT_OF_SCOPE = "out_of_scope"
 OWN_UNIT_ONLY = "own_unit_only"
@@ -77,6 +77,8 @@ def within_instance(principal: Principal, target: Target, field: str = "jurisdic
 
 def check_scope(principal: Principal, code: str, *, field: str = "jurisdiction") -> None:
     """The place asked about must lie inside the caller's subtree (and, for a write, inside this instance's)."""
+    if not divisions.is_valid_code(code):
+        raise InvalidInput(f"{code!r} is not a division code (6 or 9 digits, as 500120)", field=field, rule="code_format")
     target = Target(code)
     within_instance(principal, target, field)
     if not principal.can_act_in(code):

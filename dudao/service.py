@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import asyncpg
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import consumer, errors, roles, telemetry
+from dudao import consumer, errors, roles, routes, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -101,7 +101,8 @@ class Workers:
             Consumer(
                 settings, pool, schema=parts.name, name=p.consumer_name(parts.name), stream=p.stream,
                 filter_subject=p.filter_subject,
-                effect=ProjectionEffect(pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler), ordered=p.ordered,
+                effect=ProjectionEffect(pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler, ordered=p.ordered),
+                ordered=p.ordered,
             )
             for p in projections_of(parts)
         ] + [
@@ -180,7 +181,9 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
             await app.state.pool.close()
             app.state.application.close()
 
-    app = FastAPI(title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json")
+    app = FastAPI(
+        title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json", dependencies=[Depends(routes.printable_text)]
+    )
     app.state.settings = settings
     app.state.clock = Clock(settings.today)  # every rule that needs the time reads it here; tests set it
     app.state.verifier = TokenVerifier(settings)
@@ -193,12 +196,22 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> dict[str, object]:
+    async def readyz(request: Request, response: Response, serving: bool = False) -> dict[str, object]:
+        """Ready, or 503 `degraded` while a dead letter is unresolved (an event some read model or reaction lacks).
+
+        `?serving=1` asks only whether requests can be served (PostgreSQL reachable): what a load balancer's
+        readiness probe wants, since a dead letter is for the ops team to resolve, not a reason to stop answering."""
         workers: Workers = request.app.state.workers
         async with request.app.state.pool.acquire() as conn:
             dead = await conn.fetchval(f'SELECT count(*) FROM "{parts.name}".dead_letters')
+            unresolved = await consumer.unresolved_dead_letters(conn, parts.name)
+        if unresolved and not serving:
+            response.status_code = 503
         return {
-            "status": "ok",
+            "status": "degraded" if unresolved else "ok",
+            "unresolved_dead_letters": [
+                {"id": d["id"], "consumer": d["consumer"], "subject": d["subject"], "error": d["error"][:500]} for d in unresolved
+            ],
             "relay_published": workers.relay.published,
             "relay_lag": await asyncio.to_thread(workers.relay.lag),  # null while another replica relays
             "consumers": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     JSONTranscoder,
+    OperationalError,
     ProcessRecorder,
     ProgrammingError,
     RecordConflictError,
@@ -23,7 +25,7 @@ from psycopg.sql import SQL, Identifier
 
 from dudao import chain, metrics
 from dudao.config import Settings
-from dudao.errors import Conflict, NotFound, PreconditionFailed
+from dudao.errors import DATABASE_DOWN, RETRY_AFTER_S, Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
 from dudao.personal import PersonKeys, SealedAsDict
 
@@ -64,7 +66,10 @@ class ServiceApplication(Application[UUID]):
             ensure_schema(settings, self.service)
         self.settings = settings
         self._writer = threading.Lock()
+        self._down_until = 0.0  # while PostgreSQL is away, writes fail at once until then (see _record)
         super().__init__(env=settings.eventsourcing_env(self.service))
+        # How long a write waits for a connection, per attempt (eventsourcing takes whole seconds and tries 10 times).
+        self.recorder.datastore.pool.timeout = settings.pg_write_wait_s  # type: ignore[attr-defined]
         if settings.create_tables:  # as the owner: each event is linked into the hash chain as it is stored
             chain.install(settings.database_url, self.service, self.recorder.events_table_name)  # type: ignore[attr-defined]
         # The keys that seal personal data: deleted when a person is erased (decision 019).
@@ -89,11 +94,23 @@ class ServiceApplication(Application[UUID]):
             object.__setattr__(event, "envelope", envelope.as_dict())
         # The event table's lock serialises every writer anyway. Queueing this process's writers
         # here first keeps its threads from convoying on that lock (measured: +30% HTTP commands/s).
+        self._refuse_while_down()
         with self._writer:
-            recordings = super()._record(processing_event)
+            self._refuse_while_down()  # the write queued ahead of this one just found the database away
+            try:
+                recordings = super()._record(processing_event)
+            except DATABASE_DOWN:
+                self._down_until = time.monotonic() + RETRY_AFTER_S
+                raise
         for event in processing_event.events:
             metrics.EVENTS_APPENDED.add(1, {"service": self.service, "event": type(event).__qualname__})
         return recordings
+
+    def _refuse_while_down(self) -> None:
+        """A write just found PostgreSQL away: the next ones for a few seconds fail at once instead of each waiting
+        its own attempts out (they would queue behind one another on the writer lock), then one tries again."""
+        if time.monotonic() < self._down_until:
+            raise OperationalError("the database was unavailable a moment ago")
 
     def save_new(self, aggregate: A, envelope: Envelope) -> A:
         """Save a newly created aggregate; a retry with the same idempotency key returns the first one."""

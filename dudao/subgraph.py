@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from fastapi import Request
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from fastapi import Depends
+from graphql import GraphQLError, Visitor, visit
+from starlette.requests import HTTPConnection, Request
+from strawberry.extensions import (
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+)
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.schema import validate_document
 
 from dudao import jurisdiction as divisions
 from dudao import scope
 from dudao.auth import Principal, bearer_token
-from dudao.errors import Problem, Unauthorized
+from dudao.errors import DATABASE_DOWN, Problem, Unauthorized, database_unavailable
 from dudao.routes import MAX_PAGE
 from dudao.service import decode_cursor, page_cursor
+
+log = logging.getLogger("dudao.graphql")
 
 
 def problem(e: Problem) -> GraphQLError:
@@ -109,9 +121,130 @@ class PageInfo:
         return cls(has_next_page=bool(cursor), end_cursor=cursor)
 
 
-def cached() -> list:
-    """Schema extensions that keep parsed and validated documents: a gateway sends the same few queries again and again."""
-    return [ParserCache(maxsize=512), ValidationCache(maxsize=512)]
+class ServerErrors(MaskErrors):
+    """An error a resolver did not mean to raise says what happened in words a caller can act on, with a stable
+    `rule`, never the exception's text (which can name hosts, ports, SQL): `database_unavailable` while PostgreSQL
+    is away, else `internal_error` (logged in full here)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._unintended)
+
+    @staticmethod
+    def _unintended(error: GraphQLError) -> bool:
+        return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if isinstance(error.original_error, DATABASE_DOWN):
+            problem: Problem = database_unavailable()
+        else:
+            log.error("unexpected error in %s", ".".join(map(str, error.path or ())), exc_info=error.original_error)
+            problem = Problem("an unexpected error occurred; it has been logged", rule="internal_error")
+            problem.status = 500
+        return GraphQLError(
+            problem.detail, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+            extensions={"status": problem.status, "rule": problem.rule},
+        )  # fmt: skip
+
+
+# --- what one request may ask ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one GraphQL request, checked before the work they bound: the body before it is read whole, tokens
+    while parsing, aliases and directives while validating. So a flood (200,000 aliases, 50,000 directives) is
+    refused in milliseconds instead of holding the event loop for seconds."""
+
+    max_bytes: int
+    max_tokens: int
+    max_aliases: int
+    max_directives: int
+
+
+# A subgraph's callers are the gateway (root fields batched under aliases, entity representations as variables)
+# and ops tools; the gateway's own callers send what people write.
+SUBGRAPH_LIMITS = Limits(max_bytes=256 * 1024, max_tokens=20_000, max_aliases=1_000, max_directives=500)
+
+
+_VALIDATE = functools.lru_cache(maxsize=512)(validate_document)  # a gateway sends the same few queries again and again
+
+
+class Bounded(SchemaExtension):
+    """Counts a parsed document's aliases and directives (one linear walk) before validating it, and validates only
+    a document within the limits: validation compares fields pairwise, so 8,000 aliases would take it seconds."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def on_validate(self):  # type: ignore[override]
+        context = self.execution_context
+        counter = _Counter()
+        visit(context.graphql_document, counter)
+        over = [(what, found, limit) for what, found, limit in (
+            ("aliases", counter.aliases, self.limits.max_aliases), ("directives", counter.directives, self.limits.max_directives),
+        ) if found > limit]  # fmt: skip
+        if over:
+            what, found, limit = over[0]
+            context.pre_execution_errors = [GraphQLError(
+                f"a query may use at most {limit} {what}; this one uses {found}",
+                extensions={"status": 422, "rule": f"too_many_{what}", "limit": limit},
+            )]  # fmt: skip
+        else:
+            context.pre_execution_errors = list(_VALIDATE(context.schema._schema, context.graphql_document, context.validation_rules))
+        yield
+
+
+class _Counter(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.aliases = self.directives = 0
+
+    def enter_field(self, node, *_args) -> None:
+        self.aliases += node.alias is not None
+
+    def enter_directive(self, *_args) -> None:
+        self.directives += 1
+
+
+def extensions(limits: Limits = SUBGRAPH_LIMITS) -> list:
+    """Every schema's extensions (as factories: each request gets its own): errors in a caller's words, then the
+    limits, with the parsed and validated documents cached."""
+    return [
+        ServerErrors, functools.partial(MaxTokensLimiter, limits.max_tokens), functools.partial(ParserCache, maxsize=512),
+        functools.partial(Bounded, limits),
+    ]  # fmt: skip
+
+
+def body_limit(max_bytes: int) -> Callable[[HTTPConnection], Awaitable[None]]:
+    """A dependency of a `/graphql` route: a body over `max_bytes` is a 413 before it is read whole. A websocket
+    (subscriptions) has no body; its messages are bounded by the server's own frame limit."""
+
+    async def check(request: HTTPConnection) -> None:
+        if not isinstance(request, Request):
+            return
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(max_bytes)
+        if declared is None and request.method == "POST":  # chunked: count as it comes, keep it for the handler
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes)
+            request._body = bytes(body)
+
+    return check
+
+
+def _too_large(max_bytes: int) -> Problem:
+    problem = Problem(f"a GraphQL request may be at most {max_bytes // 1024} KB", field="body", rule="request_too_large")
+    problem.status, problem.title = 413, "Request too large"
+    return problem
+
+
+def graphql_router(schema: strawberry.Schema, context_getter, limits: Limits = SUBGRAPH_LIMITS) -> GraphQLRouter:
+    """`/graphql` with the body limit in front (the schema carries the others: `extensions(limits)`)."""
+    return GraphQLRouter(schema, path="/graphql", context_getter=context_getter, dependencies=[Depends(body_limit(limits.max_bytes))])
 
 
 def router(schema: strawberry.Schema, loaders: Callable[[Request, Principal | None], dict[str, Any]] | None = None) -> GraphQLRouter:
@@ -123,4 +256,4 @@ def router(schema: strawberry.Schema, loaders: Callable[[Request, Principal | No
         found = {"request": request, "principal": principal, "auth_error": auth_error, "pool": request.app.state.pool}
         return found | (loaders(request, principal) if loaders else {})
 
-    return GraphQLRouter(schema, path="/graphql", context_getter=context)
+    return graphql_router(schema, context)

@@ -9,13 +9,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.requests import HTTPConnection
-from strawberry.fastapi import GraphQLRouter
 
-from dudao import errors, telemetry
+from dudao import errors, subgraph, telemetry
 from dudao.auth import TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
-from gateway import national
+from gateway import limits, national
 from gateway.live import Feed
 from gateway.loaders import request_context
 from gateway.schema import schema
@@ -47,7 +46,7 @@ def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport 
     app.state.live, app.state.verifier = live, TokenVerifier(settings)
     app.state.clock = Clock(settings.today)  # what "this month" is on the dashboard
     errors.install(app)
-    app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=_context))
+    app.include_router(subgraph.graphql_router(schema, _context, limits.REQUEST))
     app.include_router(national.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -7,12 +7,25 @@ limit is refused before any subgraph is called, with the figure and the limit in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
-    FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLObjectType, GraphQLSchema, InlineFragmentNode,
-    OperationDefinitionNode, SelectionSetNode, VariableNode, get_named_type, get_nullable_type, is_list_type, value_from_ast_untyped,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+    value_from_ast_untyped,
 )  # fmt: skip
 from graphql.execution import ExecutionResult
 from strawberry.extensions import QueryDepthLimiter, SchemaExtension
@@ -106,6 +119,10 @@ class QueryCost(SchemaExtension):
         yield
 
 
+# What people write: a page of a screen's worth of fields, a handful of aliases (dudao.subgraph.Limits).
+REQUEST = subgraph.Limits(max_bytes=128 * 1024, max_tokens=10_000, max_aliases=200, max_directives=100)
+
+
 def extensions() -> list:
     """The gateway schema's limits, in the order they apply, after the caches of parsed and validated documents."""
-    return [*subgraph.cached(), QueryDepthLimiter(max_depth=MAX_DEPTH), QueryCost]
+    return [*subgraph.extensions(REQUEST), functools.partial(QueryDepthLimiter, max_depth=MAX_DEPTH), QueryCost]

@@ -177,9 +177,10 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def settings(postgres, nats_url, tmp_path) -> Iterator[Settings]:
+def settings(postgres, nats_url, tmp_path, request) -> Iterator[Settings]:
     """Settings for one test: its own database (dropped afterwards), empty JetStream, its own dev key, the clocks at
-    TODAY."""
+    TODAY. A dead letter left unresolved fails the test, unless it is marked `dead_letters`: an event a consumer
+    could not apply is an event lost to a read model."""
     asyncio.run(_delete_streams(nats_url))
     key = tmp_path / "dev-key.pem"
     auth.ensure_dev_key(key)
@@ -193,9 +194,24 @@ def settings(postgres, nats_url, tmp_path) -> Iterator[Settings]:
         jurisdiction="500120",
         today=TODAY,
     )
+    if request.node.get_closest_marker("dead_letters") is None and (letters := _dead_letters(database)):
+        DROPPER.submit(_drop_database, postgres, database.rpartition("/")[2])
+        pytest.fail("dead letters left by this test:\n" + "\n".join(letters), pytrace=False)
     # Each test's database goes when the test does (1,400 of them filled gigabytes), in the background: a drop takes
     # 50-300 ms, and the next test need not wait for it.
     DROPPER.submit(_drop_database, postgres, database.rpartition("/")[2])
+
+
+def _dead_letters(database: str) -> list[str]:
+    with psycopg.connect(database, autocommit=True) as conn:
+        schemas = [r[0] for r in conn.execute("SELECT table_schema FROM information_schema.tables WHERE table_name = 'dead_letters'")]
+        return [
+            f"{schema} {consumer} {subject}: {error}"
+            for schema in schemas
+            for consumer, subject, error in conn.execute(
+                f'SELECT consumer, subject, error FROM "{schema}".dead_letters WHERE resolved_at IS NULL ORDER BY id'
+            )
+        ]
 
 
 def _drop_database(server_url: str, name: str) -> None:

@@ -22,15 +22,15 @@ PARTS = ServiceParts(
     projections=[
         Projection(
             name="registry-copy", stream=bus.view_stream("registry"), filter_subject=bus.service_subjects("registry"),
-            handler=projections.copy_registry, tables=projections.COPY_TABLES, version=3,
+            handler=projections.copy_registry, tables=projections.COPY_TABLES, version=4,  # v4: in version order (issue 18)
         ),
         Projection(
             name="cases", stream=OWN[0], filter_subject=OWN[1],
-            handler=projections.project_case, tables=projections.CASE_TABLES, version=2,
+            handler=projections.project_case, tables=projections.CASE_TABLES, version=3,  # v3: in version order
         ),
         Projection(
             name="measures", stream=OWN[0], filter_subject=OWN[1], handler=projections.project_measure,
-            tables=projections.MEASURE_TABLES,
+            tables=projections.MEASURE_TABLES, version=2,  # v2: in version order
         ),
     ],  # fmt: skip
     reactions=[

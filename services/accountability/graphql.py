@@ -293,7 +293,7 @@ class Query:
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[RectificationCase, Measure], extensions=subgraph.cached())
+schema = strawberry.federation.Schema(query=Query, types=[RectificationCase, Measure], extensions=subgraph.extensions())
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

@@ -23,7 +23,7 @@ PARTS = ServiceParts(
             filter_subject=bus.service_subjects("registry"),
             handler=registry_copy.copy,
             tables=projections.COPY_TABLES,
-            version=2,  # v2: which instance each policy profile comes from (decision 011)
+            version=3,  # v2: which instance each policy profile comes from (decision 011); v3: in version order (issue 18)
         ),
         Projection(
             name="views",
@@ -31,6 +31,7 @@ PARTS = ServiceParts(
             filter_subject=bus.service_subjects("inspection"),
             handler=projections.project_own,
             tables=projections.OWN_TABLES,
+            version=2,  # v2: each aggregate's events in version order (issue 18)
         ),
     ],
     reactions=[

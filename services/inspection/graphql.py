@@ -327,7 +327,7 @@ class Query:
         ]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView], extensions=subgraph.cached())
+schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView], extensions=subgraph.extensions())
 
 
 def _grouped(keys: list[str], rows: list[dict], keys_of) -> list[ActivitiesOf]:

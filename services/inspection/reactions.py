@@ -7,6 +7,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from dudao.consumer import InboundEvent, Reacting
 from services.inspection.domain.activity import Activity, ActivityKind, Source, TargetKind
+from services.inspection.domain.activity_terms import semester_of
 from services.inspection.domain.plan import WorkPlan, plan_id
 
 
@@ -31,7 +32,7 @@ def plan_principal_term_end(event: InboundEvent, ctx: Reacting) -> None:
         target_kind=TargetKind.school,
         target_id=event.aggregate_id,
         target_name=d["school_name"],
-        period=f"{month.year}-{'fall' if month.month >= 8 or month.month == 1 else 'spring'}",
+        period=semester_of(month),
         planned_month=month.strftime("%Y-%m"),
         source=Source.principal_term_end,
         now=datetime.fromisoformat(d["timestamp"]),  # the upstream event's time: the same on every redelivery

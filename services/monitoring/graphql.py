@@ -348,5 +348,5 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
     return {"unit_results": DataLoader(load_fn=load)}
 
 
-schema = strawberry.federation.Schema(query=Query, types=[UnitResult], extensions=subgraph.cached())
+schema = strawberry.federation.Schema(query=Query, types=[UnitResult], extensions=subgraph.extensions())
 router = subgraph.router(schema, _loaders)

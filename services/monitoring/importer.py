@@ -140,6 +140,14 @@ def _values(row: Row, headers: dict[str, tuple[str, str | None]], taught: tuple[
     return values, bad
 
 
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl refuses in a cell
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet can hold: a control character (refused at entry today, perhaps stored before) is dropped."""
+    return _ILLEGAL.sub("", text)
+
+
 def template(definition: Definition, schools: list[dict[str, Any]]) -> bytes:
     """An .xlsx with the framework's headers and a row per school expected to submit."""
     from openpyxl import Workbook
@@ -149,7 +157,7 @@ def template(definition: Definition, schools: list[dict[str, Any]]) -> bytes:
     sheet.title = definition.code[:31]
     sheet.append([SCHOOL_CODE, SCHOOL_NAME, *columns(definition)])
     for s in schools:
-        sheet.append([s.get("code") or "", s["name"]])
+        sheet.append([_cell(s.get("code") or ""), _cell(s["name"])])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -22,7 +22,7 @@ PARTS = ServiceParts(
             filter_subject=bus.service_subjects("registry"),
             handler=projections.project,
             tables=projections.TABLES,
-            version=3,  # v3: which instance each policy profile comes from (decision 011)
+            version=4,  # v3: which instance each policy profile comes from (decision 011); v4: in version order (issue 18)
         )
     ],
     reactions=[

@@ -12,7 +12,7 @@ from dudao import bus
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_inspection import _walk_to_issue, activity
+from tests.integration.test_inspection import issued
 
 pytestmark = pytest.mark.integration
 
@@ -51,9 +51,7 @@ def test_an_issued_report_opens_one_case_even_under_redelivery_and_feedback_sets
 ):
     inspection = serve(build_inspection(settings))
     first = serve(build_accountability(settings))
-    with inspection.client(token()) as client:
-        location = client.post("/v1/activities", json=activity(target_id="s-5", target_name="璧山区青岚小学")).headers["Location"]
-        _walk_to_issue(client, location, "00000000-0000-0000-0000-000000000004", "作业总量超标")
+    issued(inspection, registry, token, settings, "璧山区青岚小学", "作业总量超标")
     with first.client(token()) as client:
         [case] = eventually(lambda: client.get("/v1/cases").json()["items"], what="the case opened")
     assert (case["unit_name"], len(case["items"]), case["status"]) == ("璧山区青岚小学", 1, "opened")

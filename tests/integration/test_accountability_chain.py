@@ -15,11 +15,16 @@ from dudao.clock import china_date
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_inspection import _walk_to_issue, activity
+from tests.integration.test_inspection import (
+    _walk_to_issue,
+    activity,
+    copied_inspector,
+    in_copy,
+)
+from tests.integration.test_registry_places import school
 
 pytestmark = pytest.mark.integration
 
-LEADER = "00000000-0000-0000-0000-000000000004"
 BODIES = ["party_committee", "government", "superior"]
 
 
@@ -30,12 +35,16 @@ def events(settings, kind: str) -> int:
         ).fetchone()[0]
 
 
-def open_case(settings, serve, token, accountability, *, target_id: str, target_name: str) -> dict:
-    """Issue a report on the target in inspection and wait for its case to open."""
+def open_case(settings, serve, token, registry, accountability, *, target_name: str, target_id: str | None = None) -> dict:
+    """Issue a report on the target (a new public school unless given) in inspection and wait for its case to open."""
     inspection = serve(build_inspection(settings))
+    with registry.client(token()) as reg:
+        target_id = target_id or school(reg, target_name)
+        leader = copied_inspector(reg, settings, "李明远")
+    eventually(lambda: in_copy(settings, "school_copy", target_id), what=f"{target_name} in inspection's copy")
     with inspection.client(token()) as client:
         location = client.post("/v1/activities", json=activity(target_id=target_id, target_name=target_name)).headers["Location"]
-        _walk_to_issue(client, location, LEADER, "消防通道堆放杂物")
+        _walk_to_issue(client, location, leader, "消防通道堆放杂物")
     with accountability.client(token()) as client:
         [case] = eventually(lambda: client.get("/v1/cases", params={"unit_id": target_id}).json()["items"], what="the case")
         eventually(lambda: client.get("/v1/summary").json()["items"] >= 1, what="the items read model")
@@ -58,7 +67,7 @@ def test_a_lapsed_deadline_gets_one_notice_with_two_sweepers_and_after_a_restart
 ):
     fast = dataclasses.replace(settings, sweep_seconds=0.2)
     first, second = serve(build_accountability(fast)), serve(build_accountability(fast))
-    case = open_case(settings, serve, token, first, target_id="s-21", target_name="璧山区东林小学")
+    case = open_case(settings, serve, token, registry, first, target_name="璧山区东林小学")
     with first.client(token()) as client:
         given = client.post(f"/v1/cases/{case['id']}/feedback", json={
             "mode": "written", "decision": "限期整改", "requirements": "清理消防通道", "given_on": "2026-11-01",
@@ -113,7 +122,7 @@ def test_the_whole_chain_ends_with_a_revoked_licence_in_the_registry(settings, r
         school_id = school.json()["id"]
     with psycopg.connect(settings.database_url) as conn:
         eventually(lambda: conn.execute("SELECT count(*) FROM accountability.school_copy").fetchone()[0] == 1, what="school copy")
-    case = open_case(settings, serve, token, accountability, target_id=school_id, target_name="璧山区启航民办学校")
+    case = open_case(settings, serve, token, registry, accountability, target_id=school_id, target_name="璧山区启航民办学校")
     item_id = case["items"][0]["item_id"]
     with accountability.client(token()) as office:
         move_to(date(2026, 11, 1), accountability)
@@ -192,10 +201,10 @@ def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebound
     settings, registry, serve, token
 ):
     accountability = serve(build_accountability(settings))
-    case = open_case(settings, serve, token, accountability, target_id="s-31", target_name="璧山区大路小学")
+    case = open_case(settings, serve, token, registry, accountability, target_name="璧山区大路小学")
     path, item_id = f"/v1/cases/{case['id']}", case["items"][0]["item_id"]
     photo = {"name": "整改照片.png", "media_type": "image/png", "content_base64": base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()}
-    with accountability.client(token()) as office, accountability.client(token(role="unit", unit="s-31", sub="dalu")) as unit:
+    with accountability.client(token()) as office, accountability.client(token(role="unit", unit=case["unit_id"], sub="dalu")) as unit:
         move_to(date(2026, 11, 1), accountability)
         office.post(f"{path}/feedback", json={"mode": "written", "decision": "限期整改", "requirements": "清理", "given_on": "2026-11-01"})
         move_to(date(2026, 11, 10), accountability)

@@ -11,7 +11,6 @@ from services.accountability.app import build as build_accountability
 from tests.conftest import eventually
 from tests.integration.test_accountability_chain import open_case
 from tests.integration.test_gateway_inspection import graphql
-from tests.integration.test_registry_places import school
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +19,7 @@ def test_the_summary_and_cases_with_their_school_come_through_the_gateway(settin
     accountability = serve(build_accountability(settings))
     ports = settings.ports | {"registry": registry.port, "accountability": accountability.port}
     gateway = serve(build_gateway(replace(settings, ports=ports)))
-    with registry.client(token()) as reg:
-        school_id = school(reg, "璧山区南门小学")
-    case = open_case(settings, serve, token, accountability, target_id=school_id, target_name="璧山区南门小学")
+    case = open_case(settings, serve, token, registry, accountability, target_name="璧山区南门小学")
     with accountability.client(token()) as office:
         office.post(f"/v1/cases/{case['id']}/feedback", json={
             "mode": "written", "decision": "限期整改", "requirements": "清理", "given_on": "2026-11-01"})  # fmt: skip

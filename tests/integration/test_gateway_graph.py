@@ -14,8 +14,13 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from tests.conftest import ServedApp, eventually
 from tests.integration.test_gateway import graphql
-from tests.integration.test_inspection import _walk_to_issue, activity
-from tests.integration.test_registry_places import active_inspector, school
+from tests.integration.test_inspection import (
+    _walk_to_issue,
+    activity,
+    copied_inspector,
+    copied_school,
+)
+from tests.integration.test_registry_places import school
 from tests.unit.test_monitoring_compute import COUNTY
 
 pytestmark = pytest.mark.integration
@@ -50,12 +55,12 @@ def graph(settings, registry, serve) -> Graph:
 
 
 @pytest.fixture
-def reported_schools(graph, token) -> list[str]:
+def reported_schools(graph, token, settings) -> list[str]:
     """Six schools, each with an issued report whose one finding opened a rectification case; the first school has
     balanced-development data submitted."""
     with graph.registry.client(token()) as reg:
-        leader = active_inspector(reg, "李明远", roles=["responsible"])
-        schools = [school(reg, f"璧山区学校{i}", stage="primary") for i in range(6)]
+        leader = copied_inspector(reg, settings, "李明远", roles=["responsible"])
+        schools = [copied_school(reg, settings, f"璧山区学校{i}", stage="primary") for i in range(6)]
     with graph.inspection.client(token()) as client:
         for i, school_id in enumerate(schools):
             location = client.post("/v1/activities", json=activity(target_id=school_id, target_name=f"璧山区学校{i}")).headers["Location"]

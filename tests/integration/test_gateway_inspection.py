@@ -10,7 +10,12 @@ import pytest
 from gateway.app import build as build_gateway
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_inspection import DRAW, activity
+from tests.integration.test_inspection import (
+    DRAW,
+    activity,
+    copied_inspector,
+    copied_school,
+)
 from tests.integration.test_registry_places import active_inspector, school
 
 pytestmark = pytest.mark.integration
@@ -33,8 +38,8 @@ def graphql(gateway, token: str | None, query: str) -> dict:
 def test_schools_with_their_activities_team_and_findings_cost_three_calls(stack, registry, token, settings):
     inspection, gateway = stack
     with registry.client(token()) as reg:
-        leader = active_inspector(reg, "李明远", roles=["responsible"])
-        schools = [school(reg, f"学校{i}") for i in range(6)]
+        leader = copied_inspector(reg, settings, "李明远", roles=["responsible"])
+        schools = [copied_school(reg, settings, f"学校{i}") for i in range(6)]
     with inspection.client(token()) as client:
         for i, school_id in enumerate(schools):
             location = client.post("/v1/activities", json=activity(target_id=school_id, target_name=f"学校{i}")).headers["Location"]

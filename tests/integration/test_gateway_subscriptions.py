@@ -15,13 +15,13 @@ from dudao.servers import free_port
 from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
+from services.registry.app import build as build_registry
 from tests.conftest import eventually
 from tests.integration.test_accountability_chain import open_case
-from tests.integration.test_inspection import activity
+from tests.integration.test_inspection import activity, ready
 
 pytestmark = pytest.mark.integration
 
-LEADER = "00000000-0000-0000-0000-000000000004"
 ACTIVITY_UPDATES = (
     "subscription($j: String) { activityUpdated(jurisdiction: $j) { activityId event at jurisdiction { code } activity { title } } }"
 )
@@ -84,7 +84,13 @@ def subscriber(serve) -> Iterator[Callable[..., Subscriber]]:
 
 
 @pytest.fixture
-def inspection(settings, serve):
+def chongqing(settings, serve):
+    """The registry at Chongqing's instance: schools and inspectors of two of its districts."""
+    return serve(build_registry(replace(settings, jurisdiction="500000")))
+
+
+@pytest.fixture
+def inspection(settings, serve, chongqing):
     """Inspection at Chongqing's instance: activities of two of its districts (an instance writes only inside itself)."""
     return serve(build_inspection(replace(settings, jurisdiction="500000")))
 
@@ -102,9 +108,11 @@ def listening(gateway, kind: str, count: int) -> None:
 
 
 def test_an_activity_change_reaches_a_subscriber_in_its_jurisdiction_with_the_activity(
-    settings, serve, inspection, token, subscriber
+    settings, serve, chongqing, inspection, token, subscriber
 ):
-    planned = activity(target_id="s-11", title="青岚小学秋季经常性督导")
+    school_id, leader = ready(chongqing, token, settings)
+    theirs_id, _ = ready(chongqing, token, settings, "綦江区古南小学", "500110")
+    planned = activity(target_id=school_id, title="青岚小学秋季经常性督导")
     with inspection.client(token()) as client:  # planned before the gateway starts: the feed never saw where it is
         location = client.post("/v1/activities", json=planned).headers["Location"]
         eventually(lambda: client.get(location).status_code == 200, what="the activity in the read model")
@@ -114,20 +122,22 @@ def test_an_activity_change_reaches_a_subscriber_in_its_jurisdiction_with_the_ac
     listening(gateway, "activity", 2)
 
     with inspection.client(token()) as client:
-        assert client.post(f"{location}/team", json={"leader_id": LEADER}).status_code == 200
+        assert client.post(f"{location}/team", json={"leader_id": leader}).status_code == 200
     update = here.next()["activityUpdated"]
     assert update["activityId"] == location.rsplit("/", 1)[1] and update["event"] == "TeamAssigned" and update["at"]
     assert update["jurisdiction"] == {"code": "500120"} and update["activity"] == {"title": "青岚小学秋季经常性督导"}
 
     with inspection.client(token(jur="500100")) as city:  # the sibling's own activity comes next: the first it gets
-        theirs = city.post("/v1/activities", json=activity(jurisdiction="500110", target_id="s-12", title="綦江区经常性督导"))
+        theirs = city.post("/v1/activities", json=activity(jurisdiction="500110", target_id=theirs_id, title="綦江区经常性督导"))
         assert theirs.status_code == 201, theirs.text
     first = sibling.next()["activityUpdated"]  # a new activity: the read model may not have it yet, so no title here
     assert first["activityId"] == theirs.headers["Location"].rsplit("/", 1)[1]
     assert first["jurisdiction"] == {"code": "500110"}
 
 
-def test_a_subscriber_never_gets_another_jurisdictions_activities(settings, serve, inspection, token, subscriber):
+def test_a_subscriber_never_gets_another_jurisdictions_activities(settings, serve, chongqing, inspection, token, subscriber):
+    ours, _ = ready(chongqing, token, settings)
+    theirs, _ = ready(chongqing, token, settings, "綦江区古南小学", "500110")
     gateway = start_gateway(settings, serve, inspection=inspection)
     here = subscriber(gateway, token(jur="500120")).subscribe(ACTIVITY_UPDATES)
     sibling = subscriber(gateway, token(jur="500110")).subscribe(ACTIVITY_UPDATES)
@@ -135,7 +145,7 @@ def test_a_subscriber_never_gets_another_jurisdictions_activities(settings, serv
     listening(gateway, "activity", 3)
 
     with inspection.client(token(jur="500100")) as client:
-        for body in (activity(target_id="s-41", title="璧山区专项督导"), activity(jurisdiction="500110", target_id="s-42")):
+        for body in (activity(target_id=ours, title="璧山区专项督导"), activity(jurisdiction="500110", target_id=theirs)):
             assert client.post("/v1/activities", json=body).status_code == 201
     assert here.next()["activityUpdated"]["jurisdiction"] == {"code": "500120"}
     assert city.next()["activityUpdated"]["jurisdiction"] == {"code": "500120"}  # asked for 500120 only
@@ -149,7 +159,7 @@ def test_a_subscriber_never_gets_another_jurisdictions_activities(settings, serv
 def test_a_case_change_reaches_a_subscriber_with_the_case(settings, registry, serve, token, subscriber):
     accountability = serve(build_accountability(settings))
     gateway = start_gateway(settings, serve, accountability=accountability)
-    case = open_case(settings, serve, token, accountability, target_id="s-31", target_name="璧山区南门小学")
+    case = open_case(settings, serve, token, registry, accountability, target_name="璧山区南门小学")
     watcher = subscriber(gateway, token()).subscribe(CASE_UPDATES)
     listening(gateway, "case", 1)
 

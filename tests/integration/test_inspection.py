@@ -39,6 +39,47 @@ def activity(**overrides) -> dict:
     } | overrides  # fmt: skip
 
 
+def in_copy(settings, table: str, row_id: str, status: str | None = None) -> bool:
+    with psycopg.connect(settings.database_url) as conn:
+        if conn.execute(f"SELECT to_regclass('inspection.{table}')").fetchone()[0] is None:
+            return False
+        found = conn.execute(f"SELECT {'status' if status else '1'} FROM inspection.{table} WHERE id = %s", (row_id,)).fetchone()
+    return found is not None and (status is None or found[0] == status)
+
+
+def copied_school(reg, settings, name: str, jur: str = "500120", **details) -> str:
+    """A school registered and already in inspection's copy of the registry: what an activity may supervise."""
+    school_id = school(reg, name, jur, **details)
+    eventually(lambda: in_copy(settings, "school_copy", school_id), what=f"{name} in inspection's copy of the registry")
+    return school_id
+
+
+def copied_inspector(reg, settings, name: str, jur: str = "500120", **profile) -> str:
+    """An active inspector, already active in inspection's copy of the registry: who may serve on a team."""
+    inspector_id = active_inspector(reg, name, jur, **profile)
+    eventually(lambda: in_copy(settings, "inspector_copy", inspector_id, "active"), what=f"{name} active in inspection's copy")
+    return inspector_id
+
+
+def ready(registry, token, settings, name: str = "璧山区青岚小学", jur: str = "500120", **details) -> tuple[str, str]:
+    """A school and an active inspector of `jur`, both in inspection's copy: (school id, inspector id), what a visit needs."""
+    with registry.client(token(jur=jur)) as reg:
+        return copied_school(reg, settings, name, jur, **details), copied_inspector(reg, settings, "李明远", jur)
+
+
+def issued(
+    inspection, registry, token, settings, name: str, description: str, jur: str = "500120", **planned
+) -> tuple[str, str]:
+    """A school of `jur` with a report issued on it, one finding to rectify: (school id, the activity's location)."""
+    school_id, leader = ready(registry, token, settings, name, jur)
+    body = activity(jurisdiction=jur, target_id=school_id, target_name=name) | planned
+    with inspection.client(token(jur=jur)) as client:
+        planned = client.post("/v1/activities", json=body)
+        assert planned.status_code == 201, planned.text
+        _walk_to_issue(client, planned.headers["Location"], leader, description)
+    return school_id, planned.headers["Location"]
+
+
 def inspection_events(settings, kind: str) -> int:
     with psycopg.connect(settings.database_url) as conn:
         return conn.execute(
@@ -49,10 +90,8 @@ def inspection_events(settings, kind: str) -> int:
 # --- lifecycle and frequency --------------------------------------------------------------------------
 
 
-def test_a_routine_visit_goes_from_plan_to_publication_and_a_skipped_step_is_409(inspection, registry, token):
-    with registry.client(token()) as reg:
-        inspector_id = active_inspector(reg, "李明远", roles=["responsible"])
-        school_id = school(reg, "璧山区青岚小学")
+def test_a_routine_visit_goes_from_plan_to_publication_and_a_skipped_step_is_409(inspection, registry, token, settings):
+    school_id, inspector_id = ready(registry, token, settings)
     with inspection.client(token()) as client:
         location = client.post("/v1/activities", json=activity(target_id=school_id)).headers["Location"]
         early = client.post(f"{location}/publication", json={"public_summary": "x"})
@@ -73,15 +112,15 @@ def test_a_routine_visit_goes_from_plan_to_publication_and_a_skipped_step_is_409
 
 def test_a_school_visited_to_the_profiles_limit_is_refused_unless_an_admin_overrides(inspection, registry, token, settings):
     eventually(lambda: copied(settings, "profile_copy") >= 3, what="the policy profiles copied")
+    school_id, _ = ready(registry, token, settings)
+    visit = activity(kind="comprehensive", target_id=school_id)
     with inspection.client(token()) as client:
         for month in ("2026-09", "2026-10"):
-            assert client.post("/v1/activities", json=activity(kind="comprehensive", planned_month=month)).status_code == 201
-        eventually(lambda: len(client.get("/v1/activities", params={"school_id": "s-1"}).json()["items"]) == 2, what="two visits")
-        refused = client.post("/v1/activities", json=activity(kind="comprehensive", planned_month="2026-11"))
-        overridden = client.post(
-            "/v1/activities", json=activity(kind="comprehensive", planned_month="2026-11", frequency_override="上级交办，区教委主任批准")
-        )
-        next_term = client.post("/v1/activities", json=activity(kind="comprehensive", period="2027-spring", planned_month="2027-03"))
+            assert client.post("/v1/activities", json=visit | {"planned_month": month}).status_code == 201
+        eventually(lambda: len(client.get("/v1/activities", params={"school_id": school_id}).json()["items"]) == 2, what="two visits")
+        refused = client.post("/v1/activities", json=visit | {"planned_month": "2026-11"})
+        overridden = client.post("/v1/activities", json=visit | {"planned_month": "2026-11", "frequency_override": "上级交办，区教委主任批准"})
+        next_term = client.post("/v1/activities", json=visit | {"period": "2027-spring", "planned_month": "2027-03"})
     assert refused.status_code == 409 and refused.json()["rule"] == "visit_frequency_limit"
     assert refused.json()["limit"] == 2 and refused.json()["profile_version"].startswith("000000@")
     assert overridden.status_code == 201 and next_term.status_code == 201
@@ -297,22 +336,25 @@ def test_a_work_plan_is_drafted_filled_approved_for_the_level_above_and_then_fro
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def test_a_unit_submits_its_self_evaluation_with_evidence_in_the_blob_store(inspection, token, settings):
+def test_a_unit_submits_its_self_evaluation_with_evidence_in_the_blob_store(inspection, registry, token, settings):
+    school_id, leader = ready(registry, token, settings)
     with inspection.client(token()) as office:
-        location = office.post("/v1/activities", json=activity(kind="comprehensive", target_id="s-9")).headers["Location"]
-        office.post(f"{location}/team", json={"leader_id": "00000000-0000-0000-0000-000000000001"})
-        office.post(f"{location}/notice", json={"notified_on": "2026-10-01"})
+        location = office.post("/v1/activities", json=activity(kind="comprehensive", target_id=school_id)).headers["Location"]
+        assert office.post(f"{location}/team", json={"leader_id": leader}).status_code == 200
+        assert office.post(f"{location}/notice", json={"notified_on": "2026-10-01"}).status_code == 200
     evidence = {"name": "自评报告.pdf", "media_type": "application/pdf", "content_base64": base64.b64encode(PDF).decode()}
     items = [{"item": "依法治校", "score": 92, "comment": "制度健全"}]
-    with inspection.client(token(role="unit", unit="s-9")) as unit:
+    with inspection.client(token(role="unit", unit=school_id)) as unit:
         wrong_type = unit.post(f"{location}/self-evaluation", json={"items": items, "evidence": [evidence | {"name": "a.exe", "media_type": "application/x-msdownload"}]})
         too_big = unit.post(f"{location}/self-evaluation", json={"items": items, "evidence": [evidence | {
             "content_base64": base64.b64encode(PDF + b"0" * settings.blob_max_bytes).decode()}]})  # fmt: skip
+        not_ascii = unit.post(f"{location}/self-evaluation", json={"items": items, "evidence": [evidence | {"content_base64": "JVBER自评"}]})
         submitted = unit.post(f"{location}/self-evaluation", json={"items": items, "evidence": [evidence]})
     with inspection.client(token(role="unit", unit="s-other")) as other:
         refused = other.post(f"{location}/self-evaluation", json={"items": items})
     assert wrong_type.status_code == 422 and wrong_type.json()["rule"] == "file_type_not_allowed"
     assert too_big.status_code == 422 and too_big.json()["rule"] == "file_too_large"
+    assert not_ascii.status_code == 422 and not_ascii.json()["field"] == "evidence.0.content_base64"  # was a 500
     assert submitted.status_code == 200, submitted.text
     assert submitted.json()["status"] == "self_evaluation_submitted"
     assert refused.status_code == 403
@@ -338,11 +380,9 @@ def _walk_to_issue(client, location: str, leader: str, description: str) -> None
         assert client.post(f"{location}/{path}", json=body).status_code == 200, path
 
 
-def test_a_published_report_is_public_without_personal_data(inspection, token):
-    leader = "00000000-0000-0000-0000-000000000002"
+def test_a_published_report_is_public_without_personal_data(inspection, registry, token, settings):
+    _, location = issued(inspection, registry, token, settings, "璧山区翠屏小学", "家长王小明（电话13800138000）反映教师陈静体罚学生")
     with inspection.client(token()) as client:
-        location = client.post("/v1/activities", json=activity(target_id="s-7", target_name="璧山区翠屏小学")).headers["Location"]
-        _walk_to_issue(client, location, leader, "家长王小明（电话13800138000）反映教师陈静体罚学生")
         client.post(f"{location}/publication", json={"public_summary": "举报人张伟所反映问题属实，已责令整改"})
     with inspection.client() as anonymous:
         reports = eventually(
@@ -368,8 +408,9 @@ def test_member_units_that_join_an_activity_count_in_the_registry(settings, serv
     with registry.client(token(jur="530113")) as reg:
         reg.put("/v1/committees/530113", json=COMMITTEE | {"member_units": units})
         eventually(lambda: reg.get("/v1/committees/530113").status_code == 200, what="the committee")
+    school_id, _ = ready(registry, token, settings, "东川区铜都小学", "530113")
     with inspection.client(token(jur="530113")) as client:
-        location = client.post("/v1/activities", json=activity(jurisdiction="530113")).headers["Location"]
+        location = client.post("/v1/activities", json=activity(jurisdiction="530113", target_id=school_id)).headers["Location"]
         joined = client.post(f"{location}/member-units", json={"unit_names": ["区财政局", "区气象局"], "year": 2026})
     with registry.client(token(jur="530113")) as reg:
         eventually(lambda: reg.get("/v1/committees/530113").json().get("version") == 2, what="the participation counted")
@@ -378,12 +419,14 @@ def test_member_units_that_join_an_activity_count_in_the_registry(settings, serv
     assert [(u["unit_name"], u["activities"]) for u in inactive] == [("区公安局", 0)]  # 区财政局 took part; 区气象局 is no member
 
 
-def test_a_duty_evaluation_is_graded_by_the_profiles_bands(inspection, token, settings):
+def test_a_duty_evaluation_is_graded_by_the_profiles_bands(inspection, registry, token, settings):
     eventually(lambda: copied(settings, "profile_copy") >= 3, what="the policy profiles copied")
+    with registry.client(token()) as reg:
+        leader = copied_inspector(reg, settings, "李明远")
     duty = activity(kind="duty_evaluation", target_kind="department", target_id="区教委", target_name="璧山区教委")
     with inspection.client(token()) as office:
         location = office.post("/v1/activities", json=duty).headers["Location"]
-        for path, body in (("team", {"leader_id": "00000000-0000-0000-0000-000000000003"}), ("notice", {"notified_on": "2026-10-01"})):
+        for path, body in (("team", {"leader_id": leader}), ("notice", {"notified_on": "2026-10-01"})):
             assert office.post(f"{location}/{path}", json=body).status_code == 200
     with inspection.client(token(role="unit", unit="区教委")) as unit:
         assert unit.post(f"{location}/self-evaluation", json={"items": [{"item": "教育投入", "score": 88}]}).status_code == 200

@@ -15,13 +15,13 @@ import pytest
 
 from dudao import bus, chain
 from dudao.servers import LocalNats, free_port
-from services.registry.app import build as build_registry
-from tests.conftest import _fresh_database, eventually, stream_messages
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import PARTS as REGISTRY
-from tests.integration.test_inspection import _walk_to_issue, activity
+from services.registry.app import build as build_registry
+from tests.conftest import _fresh_database, eventually, stream_messages
+from tests.integration.test_inspection import issued
 from tests.integration.test_monitoring import FRAMEWORK, PERIOD
 from tests.integration.test_monitoring import level as monitoring_level
 from tests.integration.test_registry_places import COMMITTEE, school
@@ -301,16 +301,16 @@ def test_a_countys_issued_report_and_its_case_roll_up_and_the_city_opens_no_seco
     county_inspection, county_accountability = serve(build_inspection(at_county)), serve(build_accountability(at_county))
     linked_now = link(city, COUNTY)
     assert "530113 inspection      now sourced" in linked_now and "530113 accountability  now sourced" in linked_now
-    with county_inspection.client(token(jur=COUNTY)) as office:
-        planned = activity(jurisdiction=COUNTY, target_id="dc-1", target_name="东川区铜都小学", title="东川区经常性督导")
-        location = office.post("/v1/activities", json=planned).headers["Location"]
-        _walk_to_issue(office, location, "00000000-0000-0000-0000-000000000004", "消防通道堆放杂物")
+    county_registry = serve(build_registry(at_county))
+    school_id, location = issued(
+        county_inspection, county_registry, token, at_county, "东川区铜都小学", "消防通道堆放杂物", COUNTY, title="东川区经常性督导"
+    )  # fmt: skip
     with county_accountability.client(token(jur=COUNTY)) as office:
-        [own] = eventually(lambda: office.get("/v1/cases", params={"unit_id": "dc-1"}).json()["items"], what="the county's case")
+        [own] = eventually(lambda: office.get("/v1/cases", params={"unit_id": school_id}).json()["items"], what="the county's case")
         own_summary = eventually(lambda: (r := office.get("/v1/summary").json())["items"] == 1 and r, what="the county's summary")
 
     with city_accountability.client(token(jur=CITY)) as office:
-        [seen] = eventually(lambda: office.get("/v1/cases", params={"unit_id": "dc-1"}).json()["items"], what="the case at the city")
+        [seen] = eventually(lambda: office.get("/v1/cases", params={"unit_id": school_id}).json()["items"], what="the case at the city")
         summary = eventually(
             lambda: (r := office.get("/v1/summary", params={"jurisdiction": COUNTY}).json())["items"] == 1 and r,
             what="the county's figures at the city",

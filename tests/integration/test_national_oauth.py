@@ -88,6 +88,10 @@ def test_a_revoked_client_gets_no_more_tokens_at_once(gateway, registry, token):
     assert again.status_code == 409 and again.json()["rule"] == "api_client_lifecycle"
     answer = ask_token(gateway, credentials(client))  # no waiting: the event store decides, not a read model
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+    with registry.client(token()) as office:  # and the listing follows (its projection once dead-lettered revocations)
+        listed = eventually(lambda: [c for c in office.get("/v1/api-clients").json() if c["version"] == 2],
+                            what="the revocation in the listing")  # fmt: skip
+    assert listed[0]["status"] == "revoked" and listed[0]["revoked_at"]
 
 
 def test_a_rotated_secret_replaces_the_old_one(registry, token):
@@ -99,6 +103,10 @@ def test_a_rotated_secret_replaces_the_old_one(registry, token):
     assert new_secret and new_secret != client["client_secret"]
     assert ask_registry(registry, credentials(client)).json()["error"] == "invalid_client"
     assert ask_registry(registry, credentials(client) | {"client_secret": new_secret}).status_code == 200
+    with registry.client(token()) as office:
+        listed = eventually(lambda: [c for c in office.get("/v1/api-clients").json() if c["version"] == 2],
+                            what="the rotation in the listing")  # fmt: skip
+    assert listed[0]["status"] == "active" and listed[0]["secret_rotated_at"]
 
 
 def test_a_county_admin_registers_clients_only_for_its_own_subtree(registry, token, settings):

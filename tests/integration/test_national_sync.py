@@ -10,17 +10,15 @@ import pytest
 
 import dudao.changes
 import services.registry.app as registry_app
+from dudao.config import Settings
 from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import ServedApp, eventually
-from tests.integration.test_inspection import _walk_to_issue, activity
+from tests.integration.test_inspection import activity, copied_school, issued
 from tests.integration.test_registry_places import school
 
 pytestmark = pytest.mark.integration
-
-LEADER = "00000000-0000-0000-0000-000000000004"
-
 
 @dataclass
 class Stack:
@@ -28,6 +26,7 @@ class Stack:
     inspection: ServedApp
     accountability: ServedApp
     gateway: ServedApp
+    settings: Settings
 
 
 def gateway_for(settings, serve, registry: ServedApp, inspection: ServedApp, accountability: ServedApp) -> ServedApp:
@@ -42,16 +41,12 @@ def stack(settings, registry, serve) -> Stack:
 
 def stack_of(settings, registry, serve) -> Stack:
     inspection, accountability = serve(build_inspection(settings)), serve(build_accountability(settings))
-    return Stack(registry, inspection, accountability, gateway_for(settings, serve, registry, inspection, accountability))
+    return Stack(registry, inspection, accountability, gateway_for(settings, serve, registry, inspection, accountability), settings)
 
 
 def reported(stack: Stack, token, name: str) -> tuple[str, str, dict]:
     """A school whose issued report opened a rectification case: (school id, activity id, case)."""
-    with stack.registry.client(token()) as reg:
-        school_id = school(reg, name)
-    with stack.inspection.client(token()) as client:
-        location = client.post("/v1/activities", json=activity(target_id=school_id, target_name=name)).headers["Location"]
-        _walk_to_issue(client, location, LEADER, f"{name}消防通道堵塞")
+    school_id, location = issued(stack.inspection, stack.registry, token, stack.settings, name, f"{name}消防通道堵塞")
     with stack.accountability.client(token()) as client:
         [case] = eventually(lambda: client.get("/v1/cases", params={"unit_id": school_id}).json()["items"], what="the case")
     return school_id, location.rsplit("/", 1)[1], case
@@ -127,9 +122,11 @@ def test_cases_outcomes_and_reports_page_with_cursors(stack, token):
     assert bad_kind.status_code == 422 and bad_kind.json()["field"] == "kind"
 
 
-def test_a_report_is_listed_only_once_issued(stack, token):
+def test_a_report_is_listed_only_once_issued(stack, token, settings):
+    with stack.registry.client(token()) as reg:
+        school_id = copied_school(reg, settings, "璧山区未发小学")
     with stack.inspection.client(token()) as client:
-        client.post("/v1/activities", json=activity(target_id="s-9", target_name="璧山区未发小学"))
+        assert client.post("/v1/activities", json=activity(target_id=school_id, target_name="璧山区未发小学")).status_code == 201
         eventually(lambda: client.get("/v1/activities").json()["items"], what="the planned activity")
     with stack.gateway.client(token(role="national", jur="000000")) as national:
         assert national.get("/national/v1/reports").json() == {"items": [], "next_cursor": None}
@@ -145,8 +142,11 @@ def test_after_reading_the_feed_to_the_end_only_what_changed_comes_back_once(sta
     with stack.registry.client(token()) as reg:
         unchanged = school(reg, "璧山区不变小学")
     with stack.gateway.client(token(role="national", jur="000000")) as national:
-        items, saved = eventually(lambda: (f := feed(national, None, limit=2))[0] and len(f[0]) == 4 and f, what="the whole feed")
-        assert named(items) == sorted([("school", changed), ("school", unchanged), ("activity", activity_id), ("case", case_id)])
+        items, saved = eventually(lambda: (f := feed(national, None, limit=2))[0] and len(f[0]) == 5 and f, what="the whole feed")
+        [leader] = [i for i in items if i["kind"] == "inspector"]  # who led the visit
+        assert named(items) == sorted([
+            ("school", changed), ("school", unchanged), ("activity", activity_id), ("case", case_id), ("inspector", leader["id"])
+        ])  # fmt: skip
         assert feed(national, saved) == ([], saved)  # nothing new: the same cursor back
 
         with stack.registry.client(token()) as reg:
@@ -179,7 +179,7 @@ def test_a_rebuilt_change_feed_is_the_same_feed(settings, serve, stack, token, m
     with stack.registry.client(token()) as reg:
         school(reg, "璧山区另一小学")
     with stack.gateway.client(token(role="national", jur="000000")) as national:
-        before = eventually(lambda: (f := feed(national, None))[0] and len(f[0]) == 4 and f, what="the whole feed")
+        before = eventually(lambda: (f := feed(national, None))[0] and len(f[0]) == 5 and f, what="the whole feed")
     stack.registry.__exit__(None, None, None)
 
     monkeypatch.setattr(dudao.changes, "VERSION", dudao.changes.VERSION + 1)  # the registry's feed is dropped and rebuilt

@@ -17,7 +17,12 @@ from services.monitoring.app import build as build_monitoring
 from services.registry.app import build as build_registry
 from tests.conftest import eventually, measured
 from tests.integration.test_accountability_chain import open_case
-from tests.integration.test_inspection import activity
+from tests.integration.test_inspection import (
+    activity,
+    copied_inspector,
+    copied_school,
+    in_copy,
+)
 from tests.integration.test_monitoring import COUNTY, FRAMEWORK, PERIOD, act, place  # noqa: F401 (the fixture)
 from tests.integration.test_registry_places import active_inspector, school
 from tests.integration.test_subgraph_links import answer, ask, refusal
@@ -77,6 +82,7 @@ def test_one_county_cannot_sanction_or_name_another_countys_school(settings, reg
     assert enrolment_status(registry, token, school_id) == "normal"
 
 
+@pytest.mark.dead_letters
 def test_a_sanction_outside_the_deciding_office_is_dead_lettered_in_the_registry_never_applied(settings, registry, serve, token):
     """A decision event that names a school outside its office's jurisdiction (as a bug or a forged event would) is
     refused where it lands: a dead letter with the reason, counted, and the school unchanged."""
@@ -102,7 +108,7 @@ def test_a_school_reads_and_lists_only_its_own_cases_and_measures(settings, regi
     accountability = serve(build_accountability(settings))
     with registry.client(token()) as reg:
         mine, theirs = school(reg, "璧山区东林小学"), school(reg, "璧山区西林小学")
-    case = open_case(settings, serve, token, accountability, target_id=theirs, target_name="璧山区西林小学")
+    case = open_case(settings, serve, token, registry, accountability, target_id=theirs, target_name="璧山区西林小学")
     with accountability.client(token(role="unit", unit=mine)) as unit:
         body = refused(unit.get(f"/v1/cases/{case['id']}"), 403, "own_unit_only")
         assert body["caller"] == {"roles": ["unit"], "jurisdiction": "500120", "unit": mine}
@@ -128,13 +134,15 @@ def test_a_school_reads_and_lists_only_its_own_cases_and_measures(settings, regi
 
 def test_a_school_lists_only_its_own_activities(settings, registry, serve, token):
     inspection = serve(build_inspection(settings))
+    with registry.client(token()) as reg:
+        mine, theirs = copied_school(reg, settings, "璧山区东林小学"), copied_school(reg, settings, "璧山区西林小学")
     with inspection.client(token()) as office:
-        for target in ("s-1", "s-2"):
+        for target in (mine, theirs):
             assert office.post("/v1/activities", json=activity(target_id=target)).status_code == 201
         eventually(lambda: len(office.get("/v1/activities").json()["items"]) == 2, what="activities projected")
-        other = office.get("/v1/activities", params={"school_id": "s-2"}).json()["items"][0]["id"]
-    with inspection.client(token(role="unit", unit="s-1")) as unit:
-        assert [a["target_id"] for a in unit.get("/v1/activities").json()["items"]] == ["s-1"]
+        other = office.get("/v1/activities", params={"school_id": theirs}).json()["items"][0]["id"]
+    with inspection.client(token(role="unit", unit=mine)) as unit:
+        assert [a["target_id"] for a in unit.get("/v1/activities").json()["items"]] == [mine]
         refused(unit.get(f"/v1/activities/{other}"), 403, "own_unit_only")
 
 
@@ -205,10 +213,11 @@ def test_a_county_may_tighten_its_citys_rule_but_not_loosen_it(registry, token):
 def test_an_inspector_on_the_team_records_findings_and_one_off_it_cannot(settings, registry, serve, token):
     inspection = serve(build_inspection(settings))
     with registry.client(token()) as reg:
-        on_team, off_team = active_inspector(reg, "甲"), active_inspector(reg, "乙")
+        on_team, off_team = copied_inspector(reg, settings, "甲"), active_inspector(reg, "乙")
+        school_id = copied_school(reg, settings, "璧山区青岚小学")
     with inspection.client(token()) as office:
-        location = office.post("/v1/activities", json=activity()).headers["Location"]
-        eventually(lambda: office.post(f"{location}/team", json={"leader_id": on_team}).status_code == 200, what="the team")
+        location = office.post("/v1/activities", json=activity(target_id=school_id)).headers["Location"]
+        assert office.post(f"{location}/team", json={"leader_id": on_team}).status_code == 200
         assert office.post(f"{location}/notice", json={"notified_on": "2026-10-08"}).status_code == 200
     finding = {"findings": [{"area": "safety", "severity": "serious", "description": "消防通道堵塞", "needs_rectification": True}]}
     with inspection.client(token(role="inspector", sub=off_team)) as stranger:
@@ -224,10 +233,12 @@ def test_an_inspector_on_the_team_records_findings_and_one_off_it_cannot(setting
         eventually(lambda: len(office.get(location).json().get("findings", [])) == 1, what="the member's finding")
 
 
-def test_an_upload_without_permission_stores_nothing(settings, serve, token):
+def test_an_upload_without_permission_stores_nothing(settings, registry, serve, token):
     inspection = serve(build_inspection(settings))
+    with registry.client(token()) as reg:
+        school_id = copied_school(reg, settings, "璧山区青岚小学")
     with inspection.client(token()) as office:
-        location = office.post("/v1/activities", json=activity(kind="comprehensive", target_id="s-9")).headers["Location"]
+        location = office.post("/v1/activities", json=activity(kind="comprehensive", target_id=school_id)).headers["Location"]
     evidence = [{"name": "自评.pdf", "media_type": "application/pdf", "content_base64": base64.b64encode(PDF).decode()}]
     items = [{"item": "依法治校", "score": 90}]
     blobs = settings.home / "blobs"
@@ -237,7 +248,7 @@ def test_an_upload_without_permission_stores_nothing(settings, serve, token):
         assert missing.status_code == 404
     with inspection.client(token(role="unit", unit="s-other")) as other:
         refused(other.post(f"{location}/self-evaluation", json={"items": items, "evidence": evidence}), 403, "own_unit_only")
-    with inspection.client(token(role="unit", unit="s-9")) as own:  # a good file and a bad one: neither is kept
+    with inspection.client(token(role="unit", unit=school_id)) as own:  # a good file and a bad one: neither is kept
         bad = evidence + [{"name": "a.exe", "media_type": "application/x-msdownload", "content_base64": base64.b64encode(b"MZ").decode()}]
         assert own.post(f"{location}/self-evaluation", json={"items": items, "evidence": bad}).status_code == 422
     assert not [p for p in blobs.rglob("*") if p.is_file()] if blobs.exists() else True
@@ -276,6 +287,8 @@ def test_graphql_reads_admit_and_narrow_as_the_rest_routes_do(settings, registry
         assert reg.put(f"/v1/schools/{mine}/responsible-inspector", json={"inspector_id": inspector}).status_code == 200
         training = {"kind": "pre_service", "title": "上岗培训", "hours": 24, "completed_on": "2024-02-01"}
         assert reg.post(f"/v1/inspectors/{colleague}/trainings", json=training).status_code == 200
+    for row_id in (mine, other):
+        eventually(lambda: in_copy(settings, "school_copy", row_id), what="the schools in inspection's copy")
     with inspection.client(token()) as office:
         for target, leader in ((mine, inspector), (other, colleague)):
             location = office.post("/v1/activities", json=activity(target_id=target)).headers["Location"]

@@ -23,7 +23,7 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
-from tests.integration.test_inspection import _walk_to_issue, activity
+from tests.integration.test_inspection import _walk_to_issue, activity, in_copy
 from tests.integration.test_registry_places import active_inspector, school
 from tests.unit.test_monitoring_compute import COUNTY as HAND_WORKED
 
@@ -162,6 +162,8 @@ def seed(settings, served: dict, token) -> dict[str, str]:
         responsible = reg.put(f"/v1/schools/{ids['school']}/responsible-inspector", json={"inspector_id": ids["inspector"]})
         assert responsible.status_code == 200, responsible.text  # the inspector answers for the school (挂牌督导)
         ids["client_id"] = _created(reg.post("/v1/api-clients", json={"name": "巡查客户端", "jurisdiction": COUNTY}), "client_id")
+    eventually(lambda: in_copy(settings, "school_copy", ids["school"]), what="the school in inspection's copy")
+    eventually(lambda: in_copy(settings, "inspector_copy", ids["inspector"], "active"), what="the inspector in inspection's copy")
     with served["inspection"].client(token()) as insp:
         location = insp.post("/v1/activities", json=activity(target_id=ids["school"], target_name="璧山区青岚小学")).headers["Location"]
         ids["activity_id"] = location.rsplit("/", 1)[1]

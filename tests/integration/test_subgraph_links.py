@@ -14,8 +14,8 @@ import pytest
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_accountability_chain import LEADER, move_to
-from tests.integration.test_inspection import DRAW, _walk_to_issue, activity
+from tests.integration.test_accountability_chain import move_to
+from tests.integration.test_inspection import DRAW, issued
 from tests.integration.test_registry_places import active_inspector, school
 
 pytestmark = pytest.mark.integration
@@ -60,23 +60,21 @@ def stack(settings, registry, serve, token):
 
 
 @pytest.fixture
-def opened(stack, token) -> dict[str, dict]:
-    """Two schools with an issued report each and the rectification case it opened, by unit id."""
+def opened(stack, registry, token, settings) -> dict[str, dict]:
+    """Two schools with an issued report each and the rectification case it opened: 东林 is late, 大路 done."""
     found = {}
-    for unit_id, name in (("s-41", "璧山区东林小学"), ("s-42", "璧山区大路小学")):
-        with stack.inspection.client(token()) as client:
-            location = client.post("/v1/activities", json=activity(target_id=unit_id, target_name=name)).headers["Location"]
-            _walk_to_issue(client, location, LEADER, f"{name}消防通道堆放杂物")
+    for label, name in (("东林", "璧山区东林小学"), ("大路", "璧山区大路小学")):
+        unit_id, location = issued(stack.inspection, registry, token, settings, name, f"{name}消防通道堆放杂物")
         with stack.accountability.client(token()) as client:
-            [case] = eventually(lambda: client.get("/v1/cases", params={"unit_id": unit_id}).json()["items"], what=f"the case of {unit_id}")
-        found[unit_id] = case | {"activity_id": location.rsplit("/", 1)[1]}
+            [case] = eventually(lambda: client.get("/v1/cases", params={"unit_id": unit_id}).json()["items"], what=f"the case of {name}")
+        found[label] = case | {"activity_id": location.rsplit("/", 1)[1]}
     return found
 
 
 def test_cases_for_units_come_per_unit_in_the_order_asked_with_items_and_notices_and_open_only_drops_closed_ones(
     stack, opened, token
 ):
-    late, done = opened["s-41"], opened["s-42"]
+    late, done = opened["东林"], opened["大路"]
     with stack.accountability.client(token()) as office:
         move_to(date(2026, 11, 1), stack.accountability)
         for case in (late, done):
@@ -92,8 +90,9 @@ def test_cases_for_units_come_per_unit_in_the_order_asked_with_items_and_notices
         eventually(lambda: office.get("/v1/cases", params={"status": "closed"}).json()["items"], what="the closed case")
 
     query = f"query($u: [String!]!, $o: Boolean!) {{ casesForUnits(unitIds: $u, openOnly: $o) {{ key cases {{ {CASE} }} }} }}"
-    grouped = answer(stack.accountability, query, token(), u=["s-42", "s-43", "s-41"], o=False)["casesForUnits"]
-    assert [(g["key"], [c["id"] for c in g["cases"]]) for g in grouped] == [("s-42", [done["id"]]), ("s-43", []), ("s-41", [late["id"]])]
+    u_late, u_done = late["unit_id"], done["unit_id"]
+    grouped = answer(stack.accountability, query, token(), u=[u_done, "s-43", u_late], o=False)["casesForUnits"]
+    assert [(g["key"], [c["id"] for c in g["cases"]]) for g in grouped] == [(u_done, [done["id"]]), ("s-43", []), (u_late, [late["id"]])]
     [closed], [open_] = grouped[0]["cases"], grouped[2]["cases"]
     assert closed["status"] == "closed" and closed["items"][0]["notices"] == []
     assert open_["status"] == "in_rectification" and open_["activityId"] == late["activity_id"] and open_["version"] >= 3
@@ -104,26 +103,26 @@ def test_cases_for_units_come_per_unit_in_the_order_asked_with_items_and_notices
         "basis": notice["basis"]}]  # fmt: skip
     assert notice["basis"].startswith("000000@")
 
-    only_open = answer(stack.accountability, query, token(), u=["s-42", "s-41"], o=True)["casesForUnits"]
-    assert [(g["key"], [c["id"] for c in g["cases"]]) for g in only_open] == [("s-42", []), ("s-41", [late["id"]])]
-    elsewhere = answer(stack.accountability, query, token(jur="500110"), u=["s-41"], o=False)["casesForUnits"]
-    assert elsewhere == [{"key": "s-41", "cases": []}]
+    only_open = answer(stack.accountability, query, token(), u=[u_done, u_late], o=True)["casesForUnits"]
+    assert [(g["key"], [c["id"] for c in g["cases"]]) for g in only_open] == [(u_done, []), (u_late, [late["id"]])]
+    elsewhere = answer(stack.accountability, query, token(jur="500110"), u=[u_late], o=False)["casesForUnits"]
+    assert elsewhere == [{"key": u_late, "cases": []}]
 
 
 def test_cases_for_activities_key_each_case_by_the_activity_whose_report_opened_it(stack, opened, token):
-    first, second = opened["s-41"], opened["s-42"]
+    first, second = opened["东林"], opened["大路"]
     query = f"query($a: [String!]!) {{ casesForActivities(activityIds: $a) {{ key cases {{ {CASE} }} }} }}"
     keys = [second["activity_id"], "no-such-activity", first["activity_id"]]
     grouped = answer(stack.accountability, query, token(), a=keys)["casesForActivities"]
     assert [(g["key"], [c["unitId"] for c in g["cases"]]) for g in grouped] == [
-        (second["activity_id"], ["s-42"]), ("no-such-activity", []), (first["activity_id"], ["s-41"])
+        (second["activity_id"], [second["unit_id"]]), ("no-such-activity", []), (first["activity_id"], [first["unit_id"]])
     ]
     [case] = grouped[0]["cases"]
     assert case["id"] == second["id"] and case["openedAt"] and case["items"][0]["notices"] == []
 
 
 def test_finding_ids_in_inspection_are_the_item_ids_of_the_case(stack, opened, token):
-    case = opened["s-41"]
+    case = opened["东林"]
     query = 'query($id: ID!) { activity(id: $id) { findings { findingId description } } }'
     [finding] = answer(stack.inspection, query, token(), id=case["activity_id"])["activity"]["findings"]
     assert finding["findingId"] == case["items"][0]["item_id"] and finding["description"] == "璧山区东林小学消防通道堆放杂物"
@@ -132,7 +131,7 @@ def test_finding_ids_in_inspection_are_the_item_ids_of_the_case(stack, opened, t
 
 
 def test_a_case_entity_resolves_for_its_jurisdiction_and_is_null_for_another_or_an_unknown_id(stack, opened, token):
-    case = opened["s-41"]
+    case = opened["东林"]
     representations = [
         {"__typename": "RectificationCase", "id": case["id"]},
         {"__typename": "RectificationCase", "id": "not-a-uuid"},

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from dudao.errors import InvalidInput
+from dudao.errors import InvalidInput, Problem
 from services.inspection.domain.activity import (
     NEEDS_SELF_EVALUATION, TRANSITIONS, Activity, ActivityKind, FindingArea, Severity, SpecialTopic, Status, TargetKind, transitions_for,
 )  # fmt: skip
@@ -19,6 +19,10 @@ NOW = datetime(2026, 10, 12, 9, 0, tzinfo=UTC)
 DAY = date(2026, 10, 12)
 SCHOOL = "school-bishan-1"
 SHA = "ab" * 32
+
+
+# What the registry says of the inspectors the tests name: active, of the activity's county.
+ACTIVE = {f"insp-{n}": {"name": f"督学{n}", "jurisdiction": "500120", "status": "active", "filed_with": "500000"} for n in range(1, 5)}
 
 
 def a_target_for(kind: ActivityKind) -> TargetKind:
@@ -69,7 +73,7 @@ def self_evaluation(items: list[dict] | None = None, evidence: list[dict] | None
 
 
 COMMANDS = {
-    "assign_team": lambda a: a.assign_team(leader_id="insp-1", member_ids=["insp-2", "insp-3"], ties={}),
+    "assign_team": lambda a: a.assign_team(leader_id="insp-1", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE),
     "notify": lambda a: a.notify(notified_on=DAY),
     "submit_self_evaluation": lambda a: a.submit_self_evaluation(**self_evaluation()),
     "start_on_site": lambda a: a.start_on_site(on=DAY),
@@ -254,15 +258,15 @@ def test_planning_records_one_planned_event_with_plain_values():
 
 def test_the_leader_is_a_member_of_the_team():
     activity = planned()
-    activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={}, drawn_by="draw-7")
+    activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={}, inspectors=ACTIVE, drawn_by="draw-7")
     assert activity.team == {"leader_id": "insp-1", "member_ids": ["insp-1", "insp-2"], "drawn_by": "draw-7"}
-    activity.assign_team(leader_id="insp-3", member_ids=["insp-2", "insp-3"], ties={})
+    activity.assign_team(leader_id="insp-3", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE)
     assert activity.team == {"leader_id": "insp-3", "member_ids": ["insp-2", "insp-3"], "drawn_by": None}
 
 
 def test_an_inspector_is_listed_once():
     with pytest.raises(InvalidInput) as caught:
-        planned().assign_team(leader_id="insp-1", member_ids=["insp-2", "insp-2"], ties={})
+        planned().assign_team(leader_id="insp-1", member_ids=["insp-2", "insp-2"], ties={}, inspectors=ACTIVE)
     assert (caught.value.rule, caught.value.field) == ("unique", "member_ids")
 
 
@@ -272,7 +276,7 @@ def test_an_inspector_tied_to_the_target_must_recuse(tied, drawn_by):
     activity = planned()
     ties = {tied: {SCHOOL, "school-other"}}
     with pytest.raises(RuleViolation) as caught:
-        activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties=ties, drawn_by=drawn_by)
+        activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties=ties, inspectors=ACTIVE, drawn_by=drawn_by)
     assert (caught.value.rule, caught.value.field) == ("recusal", "member_ids")
     assert caught.value.extra["inspector_id"] == tied and tied in caught.value.detail
     assert activity.version == 1 and activity.team is None
@@ -280,7 +284,7 @@ def test_an_inspector_tied_to_the_target_must_recuse(tied, drawn_by):
 
 def test_ties_to_other_units_do_not_bar_an_inspector():
     activity = planned()
-    activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={"insp-1": {"school-other"}, "insp-2": set()})
+    activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={"insp-1": {"school-other"}, "insp-2": set()}, inspectors=ACTIVE)
     assert activity.status is Status.team_assigned
 
 
@@ -451,3 +455,53 @@ def test_a_duty_evaluation_grade_follows_the_profiles_bands():
     with pytest.raises(RuleViolation) as caught:
         grade_for(70, {"duty_grade_good_min": 80})
     assert caught.value.rule == "no_grade_bands"
+
+
+@pytest.mark.parametrize(
+    ("month", "semester"),
+    [("2026-08", "2026-fall"), ("2026-12", "2026-fall"), ("2027-01", "2026-fall"), ("2027-02", "2027-spring"), ("2027-07", "2027-spring")],
+)
+def test_a_month_falls_in_one_semester_january_in_the_fall_that_began_the_year_before(month, semester):
+    from datetime import date
+
+    from services.inspection.domain.activity_terms import semester_of
+
+    assert semester_of(date.fromisoformat(f"{month}-01")) == semester
+    assert planned(period=semester, planned_month=month).period == semester
+
+
+def test_a_period_that_disagrees_with_the_planned_month_is_refused_naming_both():
+    """Issue 18: `2027-spring` with `2026-12` slipped past frequency control, which counts by period."""
+    with pytest.raises(InvalidInput) as refused:
+        planned(period="2027-spring", planned_month="2026-12")
+    assert refused.value.field == "period" and refused.value.rule == "period_month_mismatch"
+    assert "2026-12" in refused.value.detail and "2026-fall" in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ("known", "field", "rule"),
+    [
+        ({}, "leader_id", "unknown_inspector"),
+        ({"insp-1": ACTIVE["insp-1"] | {"status": "suspended"}}, "leader_id", "inspector_not_active"),
+        ({"insp-2": ACTIVE["insp-2"] | {"status": "exited"}}, "member_ids.0", "inspector_not_active"),
+        ({"insp-2": ACTIVE["insp-2"] | {"jurisdiction": "500151", "filed_with": "500000"}}, "member_ids.0", "inspector_out_of_jurisdiction"),
+    ],
+)
+def test_a_team_is_of_active_inspectors_of_the_activitys_place(known, field, rule):
+    """Issue 18: a dismissed inspector, a random id and another county's inspector were all accepted."""
+    inspectors = {k: v for k, v in ACTIVE.items() if k in ("insp-1", "insp-2")} | known
+    if not known:
+        inspectors.pop("insp-1")
+    activity = planned()
+    with pytest.raises(Problem) as refused:  # 422 for what is not there, 409 for who may not serve
+        activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={}, inspectors=inspectors)
+    assert (refused.value.field, refused.value.rule) == (field, rule)
+    assert activity.status is Status.planned
+
+
+def test_an_inspector_of_the_level_above_or_filed_with_this_office_may_serve():
+    city = {"name": "市督学", "jurisdiction": "500000", "status": "active", "filed_with": None}
+    township_filed_here = {"name": "镇督学", "jurisdiction": "500120001", "status": "active", "filed_with": "500120"}
+    activity = planned()
+    activity.assign_team(leader_id="c", member_ids=["t"], ties={}, inspectors={"c": city, "t": township_filed_here})
+    assert activity.member_ids == ["c", "t"]

@@ -44,6 +44,12 @@ def test_r1_needs_one_inspector_per_ratio_of_ordinary_schools_and_one_per_large_
     assert staffing_verdict(counts(), profile(**BISHAN_LIKE))["r1"]["met"] is True
 
 
+def test_r1_is_not_met_while_a_large_school_has_no_inspector_of_its_own_however_many_there_are():
+    """Issue 18: `met: true` beside `large_schools_without_own_inspector: 1`."""
+    verdict = staffing_verdict(counts(active_inspectors=30, large_schools_without_own_inspector=1), profile(**BISHAN_LIKE))
+    assert verdict["r1"]["met"] is False and verdict["r1"]["large_schools_without_own_inspector"] == 1
+
+
 def test_a_rule_whose_profile_key_is_unset_is_met():
     verdict = staffing_verdict(counts(active_inspectors=0, active_full_time=0, schools_short_of_supervisors=4), profile())
     assert verdict["r1"]["required_inspectors"] is None and verdict["r1"]["met"] is True

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from dudao import blobs
 from dudao.auth import Principal, Role, require
+from dudao.errors import InvalidInput
 from dudao.scope import Target, authorize, check_scope, listed_unit
 from dudao.service import command_envelope, decode_cursor, expected_version, page_cursor, set_etag
 from services.accountability.api.common import (
@@ -216,6 +217,9 @@ async def list_cases(
 @router.get("/v1/cases/{case_id}", response_model=CaseRead)
 async def get_case(case_id: UUID, request: Request, response: Response, principal: UnitReader, as_of: date | None = None) -> CaseRead:
     """A case from its events; with `as_of` (a date in China) the case as it stood at the end of that day."""
+    if as_of is not None and as_of > (today := request.app.state.clock.today()):
+        raise InvalidInput(f"as_of {as_of} is after today ({today}): a case is known as it stood, not as it will",
+                           field="as_of", rule="date_in_future")  # fmt: skip
     case = await _case(request, principal, case_id)
     if as_of is not None:
         case = await asyncio.to_thread(app_of(request).as_of, case_id, as_of)

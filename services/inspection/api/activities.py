@@ -177,6 +177,30 @@ async def _profile(request: Request, code: str):
         return await effective_from_copy(conn, "inspection", code)
 
 
+async def check_target(request: Request, body: ActivityCreate) -> None:
+    """What is supervised exists and lies in the activity's place: a school of the registry, a government below."""
+    if body.target_kind is TargetKind.school:
+        async with request.app.state.pool.acquire() as conn:
+            school = await registry_copy.school(conn, body.target_id)
+        if school is None:
+            raise InvalidInput(
+                f"no school {body.target_id} is in the registry (one registered a moment ago arrives within seconds)",
+                field="target_id", rule="unknown_school",
+            )  # fmt: skip
+        where = school["jurisdiction"]
+    elif body.target_kind is TargetKind.government:
+        if not divisions.is_valid_code(body.target_id):
+            raise InvalidInput(f"a government is named by its division code, not {body.target_id!r}", field="target_id", rule="code_format")
+        where = body.target_id
+    else:
+        return  # a department of the activity's own government, named as the office names it
+    if not divisions.contains(body.jurisdiction, where):
+        raise InvalidInput(
+            f"{body.target_name} ({where}) lies outside {body.jurisdiction}, the activity's jurisdiction",
+            field="target_id", rule="target_outside_jurisdiction", target_jurisdiction=where,
+        )  # fmt: skip
+
+
 async def check_frequency(request: Request, body: ActivityCreate) -> None:
     """Frequency control (002 §7): a school is visited at most the profile's number of times a semester."""
     if body.target_kind is not TargetKind.school or body.kind is ActivityKind.routine:
@@ -200,6 +224,7 @@ async def check_frequency(request: Request, body: ActivityCreate) -> None:
 async def plan_activity(body: ActivityCreate, request: Request, response: Response, principal: Admin) -> ActivityRead:
     """Put a supervision activity on the calendar; frequency control applies to school visits."""
     check_scope(principal, body.jurisdiction)
+    await check_target(request, body)
     await check_frequency(request, body)
     details = body.model_dump()
     activity = await asyncio.to_thread(
@@ -228,9 +253,10 @@ async def assign_team(activity_id: UUID, body: TeamAssignment, request: Request,
     members = [str(m) for m in body.member_ids]
     async with request.app.state.pool.acquire() as conn:
         ties = await registry_copy.ties_of(conn, list({str(body.leader_id), *members}))
+        inspectors = await registry_copy.inspectors_by_id(conn, list({str(body.leader_id), *members}))
     return await asyncio.to_thread(
         _act, request, response, principal, activity_id, body,
-        lambda a: a.assign_team(leader_id=str(body.leader_id), member_ids=members, ties=ties),
+        lambda a: a.assign_team(leader_id=str(body.leader_id), member_ids=members, ties=ties, inspectors=inspectors),
     )  # fmt: skip
 
 

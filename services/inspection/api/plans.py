@@ -120,7 +120,11 @@ def remove_item(code: Code, year: Year, item_id: str, body: ItemRemoval, request
 @router.post("/{code}/{year}/approval", response_model=PlanRead)
 def approve(code: Code, year: Year, body: Approval, request: Request, response: Response, principal: Admin) -> PlanRead:
     """Approve the plan; the approval is the event that reports it to the body one level up (O2)."""
-    upper = divisions.ancestors(code)[0]
+    check_scope(principal, code)
+    above = divisions.ancestors(code)
+    if not above:
+        raise InvalidInput(f"{code} has no level above to report its plan to", field="code", rule="no_upper_level")
+    upper = above[0]
     return _act(
         request, response, principal, code, year, body,
         lambda p: p.approve(approved_by=principal.sub, approved_on=body.approved_on, upper_jurisdiction=upper),

@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate, event
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from services.inspection.domain.activity_terms import (
-    ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind,
+    ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind, semester_of,
 )  # fmt: skip
 from dudao.rules import RuleViolation, check_transition, choice, require_name
 from services.inspection.domain import records
@@ -168,6 +168,12 @@ class Activity(Aggregate):
             raise InvalidInput(
                 f"planned_month must look like 2026-10, not {planned_month!r}", field="planned_month", rule="month_format"
             )
+        month = date.fromisoformat(f"{planned_month}-01")
+        if period != semester_of(month):  # else frequency control counts it in a semester it is not in
+            raise InvalidInput(
+                f"planned_month {planned_month} falls in {semester_of(month)}, not in period {period}",
+                field="period", rule="period_month_mismatch",
+            )  # fmt: skip
         return cls._create(
             cls.Planned,
             id=activity_id,
@@ -209,17 +215,22 @@ class Activity(Aggregate):
     # --- team and notification ----------------------------------------------------------------------------
 
     def assign_team(
-        self, *, leader_id: str, member_ids: list[str], ties: Mapping[str, Collection[str]], drawn_by: str | None = None
-    ) -> None:
+        self, *, leader_id: str, member_ids: list[str], ties: Mapping[str, Collection[str]],
+        inspectors: Mapping[str, Mapping[str, Any]], drawn_by: str | None = None,
+    ) -> None:  # fmt: skip
         """Form the team (督导组), drawn at random (双随机) or named; nobody tied to the target may serve (回避).
 
-        `ties` maps inspector ids to the unit ids each has declared a tie to, from the registry.
+        `ties` maps inspector ids to the unit ids each has declared a tie to, and `inspectors` maps them to what the
+        registry says of them (`jurisdiction`, `status`, `filed_with`): each must be there, active, and of this
+        activity's place (their jurisdiction contains it, or they are filed with its office).
         """
         self._check("assign_team")
         leader_id = require_name(leader_id, "leader_id")
         members = [require_name(m, "member_ids") for m in member_ids]
         if len(set(members)) != len(members):
             raise InvalidInput("an inspector is listed twice in the team", field="member_ids", rule="unique")
+        for field, inspector_id in [("leader_id", leader_id), *((f"member_ids.{i}", m) for i, m in enumerate(members))]:
+            self._check_serves(field, inspector_id, inspectors.get(inspector_id))
         if leader_id not in members:
             members.insert(0, leader_id)
         for inspector_id in members:
@@ -231,6 +242,25 @@ class Activity(Aggregate):
                     inspector_id=inspector_id,
                 )
         self._team_assigned(leader_id=leader_id, member_ids=members, drawn_by=(drawn_by or "").strip() or None)
+
+    def _check_serves(self, field: str, inspector_id: str, inspector: Mapping[str, Any] | None) -> None:
+        if inspector is None:
+            raise InvalidInput(
+                f"no inspector {inspector_id} is in the registry (one registered a moment ago arrives within seconds)",
+                field=field, rule="unknown_inspector",
+            )  # fmt: skip
+        if inspector["status"] != "active":
+            raise RuleViolation(
+                f"inspector {inspector['name']} is {inspector['status']}; only an active inspector (聘任、备案、激活) serves on a team",
+                field=field, rule="inspector_not_active", inspector_id=inspector_id,
+            )  # fmt: skip
+        if not (divisions.contains(inspector["jurisdiction"], self.jurisdiction) or inspector.get("filed_with") == self.jurisdiction):
+            raise RuleViolation(
+                f"inspector {inspector['name']} serves {inspector['jurisdiction']}, which does not contain {self.jurisdiction},"
+                f" and is not filed with its office",
+                field=field, rule="inspector_out_of_jurisdiction", inspector_id=inspector_id,
+                inspector_jurisdiction=inspector["jurisdiction"], activity_jurisdiction=self.jurisdiction,
+            )  # fmt: skip
 
     @event("TeamAssigned")
     def _team_assigned(self, leader_id: str, member_ids: list[str], drawn_by: str | None) -> None:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from dudao.rules import Labelled
+
+
+def semester_of(month: date) -> str:
+    """The semester a month falls in, as periods are written: August to January is `YYYY-fall` of the year it
+    starts (January 2027 is in 2026-fall), February to July is `YYYY-spring`."""
+    if month.month >= 8:
+        return f"{month.year}-fall"
+    if month.month == 1:
+        return f"{month.year - 1}-fall"
+    return f"{month.year}-spring"
 
 
 class ActivityKind(Labelled):

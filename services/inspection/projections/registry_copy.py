@@ -6,6 +6,7 @@ decided from this copy, which any replay of the registry's stream rebuilds.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS inspection.inspector_copy (
     focus text NOT NULL DEFAULT 'schools',
     stages text[] NOT NULL DEFAULT '{}',
     subjects text[] NOT NULL DEFAULT '{}',
+    filed_with text,
     version integer NOT NULL
 );
 CREATE TABLE IF NOT EXISTS inspection.tie_copy (
@@ -97,6 +99,8 @@ async def _inspector(conn: asyncpg.Connection, e: InboundEvent) -> None:
             d["name"], d["employment"], d.get("roles") or [], d.get("focus") or "schools", d.get("stages") or [],
             d.get("subjects") or [],
         )  # fmt: skip
+    elif e.type == "Inspector.Filed":  # who it is filed with: an upper office it may serve (a team's rule)
+        clause, args = "status = $3, filed_with = $4, ", (_STATUS[e.type], d["filed_with"])
     elif e.type in _STATUS:
         clause, args = "status = $3, ", (_STATUS[e.type],)
     else:
@@ -140,6 +144,15 @@ async def copy(conn: asyncpg.Connection, event: InboundEvent) -> None:
 # --- reading ------------------------------------------------------------------------------------------
 
 
+async def inspectors_by_id(conn: asyncpg.Connection, inspector_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What the registry says of each of these inspectors (those it knows), by id."""
+    rows = await conn.fetch(
+        "SELECT id::text, name, jurisdiction, status, filed_with FROM inspection.inspector_copy WHERE id = ANY($1::uuid[])",
+        inspector_ids,
+    )
+    return {r["id"]: dict(r) for r in rows}
+
+
 async def ties_of(conn: asyncpg.Connection, inspector_ids: list[str]) -> dict[str, set[str]]:
     rows = await conn.fetch("SELECT inspector_id::text, unit_id FROM inspection.tie_copy WHERE inspector_id = ANY($1::uuid[])", inspector_ids)
     ties: dict[str, set[str]] = {i: set() for i in inspector_ids}
@@ -149,6 +162,11 @@ async def ties_of(conn: asyncpg.Connection, inspector_ids: list[str]) -> dict[st
 
 
 async def school(conn: asyncpg.Connection, school_id: str) -> dict[str, Any] | None:
+    """The school with this id, or None (also for an id that is no UUID, as no school's is)."""
+    try:
+        uuid.UUID(school_id)
+    except ValueError:
+        return None
     row = await conn.fetchrow("SELECT * FROM inspection.school_copy WHERE id = $1::uuid", school_id)
     return dict(row) if row else None
 

@@ -3,9 +3,9 @@ data recomputed under another framework version beside them (what-if)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from dudao.routes import OfficeReader
 from dudao.scope import unit_only
@@ -33,7 +33,7 @@ async def results(framework: str, period: str, request: Request, principal: Coll
 
 
 @router.get("/v1/results/{framework}/{period}/what-if")
-async def what_if(framework: str, period: str, version: int, request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:  # noqa: E501
+async def what_if(framework: str, period: str, version: Annotated[int, Query(ge=1, le=2**31 - 1)], request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:  # noqa: E501
     """The recorded results beside the same data under framework version `version`; nothing is recorded. It
     recomputes every unit's data, so it is the offices' (a unit or an agency is refused by role)."""
     check_period(period)

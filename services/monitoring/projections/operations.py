@@ -248,9 +248,9 @@ async def _measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
 
 
 SOURCES: list[Source] = [
-    Source("registry", follow_registry, ("school_copy", "ops_inspectors", "profile_copy"), version=2),  # v2: profile origins
-    Source("inspection", follow_inspection, ("ops_visits",)),
-    Source("accountability", follow_accountability, ("ops_cases", "ops_items", "ops_measures")),
+    Source("registry", follow_registry, ("school_copy", "ops_inspectors", "profile_copy"), version=3),  # v2: profile origins; v3: in version order (issue 18)
+    Source("inspection", follow_inspection, ("ops_visits",), version=2),  # v2: in version order
+    Source("accountability", follow_accountability, ("ops_cases", "ops_items", "ops_measures"), version=2),
 ]
 
 

@@ -53,7 +53,8 @@ def staffing_verdict(counts: StaffingCounts, profile: Effective) -> dict[str, An
             "large_school_enrolment": profile.get("large_school_enrolment"),
             "large_schools": counts.large_schools,
             "required_inspectors": required,
-            "met": required is None or active >= required,
+            # Both halves: enough inspectors, and each large school with one of its own (1:1).
+            "met": (required is None or active >= required) and counts.large_schools_without_own_inspector == 0,
             "large_schools_without_own_inspector": counts.large_schools_without_own_inspector,
         },
         "r2": {

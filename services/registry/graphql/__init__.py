@@ -123,7 +123,7 @@ class Query:
             return [ListedInspector(**r) for r in await public.listed_inspectors(conn, within=jurisdiction)]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[School, Inspector, Zone], extensions=subgraph.cached())
+schema = strawberry.federation.Schema(query=Query, types=[School, Inspector, Zone], extensions=subgraph.extensions())
 
 
 def _is_uuid(value: str) -> bool:

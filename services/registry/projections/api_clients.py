@@ -38,17 +38,21 @@ async def _registered(conn: asyncpg.Connection, e: InboundEvent) -> None:
     )  # fmt: skip
 
 
-async def _changed(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    clause, at = {
-        "ApiClient.SecretRotated": ("secret_rotated_at = $3::text::timestamptz", e.data["rotated_at"]),
-        "ApiClient.Revoked": ("status = 'revoked', revoked_at = $3::text::timestamptz", e.data["revoked_at"]),
-    }[e.type]
-    await conn.execute(
-        f"UPDATE registry.api_clients SET {clause}, version = $2 WHERE id = $1 AND version < $2", e.aggregate_id, e.version, at
-    )
+def _changer(clause: str, key: str):
+    async def apply(conn: asyncpg.Connection, e: InboundEvent) -> None:
+        await conn.execute(
+            f"UPDATE registry.api_clients SET {clause}, version = $2 WHERE id = $1 AND version < $2",
+            e.aggregate_id, e.version, e.data[key],
+        )  # fmt: skip
+
+    return apply
 
 
-HANDLERS = {"ApiClient.Registered": _registered, "ApiClient.SecretRotated": _changed, "ApiClient.Revoked": _changed}
+HANDLERS = {
+    "ApiClient.Registered": _registered,
+    "ApiClient.SecretRotated": _changer("secret_rotated_at = $3::text::timestamptz", "rotated_at"),
+    "ApiClient.Revoked": _changer("status = 'revoked', revoked_at = $3::text::timestamptz", "revoked_at"),
+}
 TABLES = ("api_clients",)
 
 # --- reading -------------------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ _SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
     "School.ZoneAssigned": ("zone_id = $3::uuid", lambda d: (d["zone_id"],)),
     "School.ResponsibleInspectorAssigned": ("responsible_inspector_id = $3::uuid", lambda d: (d["inspector_id"],)),
     "School.InternalSupervisorsRecorded": ("internal_supervisors = $3", lambda d: (len(d["names"]),)),
+    "School.HeadReplacementOrdered": ("", lambda d: ()),  # the order is the accountability decision's; here, the version
 }
 
 _INSPECTOR_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
