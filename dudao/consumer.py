@@ -315,7 +315,7 @@ class Consumer:
             try:
                 await self._consume(stop, lock)
             finally:
-                await _quietly(lock.close())
+                await leadership.release(lock)
 
     async def _lead(self, stop: asyncio.Event) -> asyncpg.Connection | None:
         """Wait until this replica holds the consumer's lock (on a connection of its own); None when stopped."""

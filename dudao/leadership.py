@@ -16,22 +16,40 @@ from dudao import bus
 
 log = logging.getLogger("dudao.leadership")
 
+# How long taking or letting go of the lock may wait on PostgreSQL. A connection whose peer vanished without a word
+# (a cut link, a dead proxy) would otherwise hold a stopping service or a waiting replica for ever.
+WAIT_S = 5.0
+CLOSE_S = 2.0
+
 
 async def lead(database_url: str, key: str, stop: asyncio.Event, who: str) -> asyncpg.Connection | None:
     """Wait until this replica holds the lock named `key`; the connection holding it, or None when stopped."""
     waiting = False
     while not stop.is_set():
+        conn = None
         try:
-            conn = await asyncpg.connect(database_url)
-            if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            conn = await asyncpg.connect(database_url, timeout=WAIT_S)
+            if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key, timeout=WAIT_S):
                 if waiting:
                     log.info("%s: this replica takes over", who)
                 return conn
-            await conn.close()
+            await release(conn)
             if not waiting:
                 log.info("%s: another replica is working; standing by", who)
                 waiting = True
-        except (OSError, asyncpg.PostgresError) as e:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:  # TimeoutError is an OSError
             log.warning("%s: cannot reach PostgreSQL for the lock (%s); retrying", who, e)
+            if conn is not None:
+                await release(conn)
         await bus.wait_or_stop(stop, 1)
     return None
+
+
+async def release(conn: asyncpg.Connection) -> None:
+    """Let go of the lock by closing its connection: politely if PostgreSQL answers within `CLOSE_S`, else at once
+    (PostgreSQL releases the lock when it sees the session gone)."""
+    try:
+        await conn.close(timeout=CLOSE_S)
+    except Exception as e:  # noqa: BLE001 - closing is all that is left to do; asyncpg aborts the socket on failure
+        log.debug("closing a lock's connection: %s", e)
+        conn.terminate()

@@ -70,8 +70,7 @@ class Relay:
             try:
                 await self._relay(stop, lock)
             finally:
-                with contextlib.suppress(Exception):
-                    await lock.close()
+                await leadership.release(lock)
 
     async def _relay(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")

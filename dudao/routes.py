@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -80,6 +81,11 @@ class Strict(BaseModel):
     """A request body: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def today(request: Request) -> date:
+    """Today in China by the service's clock (tests set it): no fact recorded is dated after it."""
+    return request.app.state.clock.today()
 
 
 def scope(principal: Principal, code: str | None) -> str:

@@ -6,6 +6,7 @@ No domain words here: each service's domain builds its own enums and tables on t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
@@ -29,6 +30,21 @@ def require_name(value: str, field: str = "name") -> str:
     if not value:
         raise InvalidInput(f"{field} must not be empty", field=field, rule="non_empty")
     return value
+
+
+def happened(day: date, field: str, *, today: date, after: date | None = None, after_what: str = "") -> date:
+    """A fact recorded as having happened (a notice sent, a meeting held, feedback given): not later than `today`
+    (China's date, from the service clock) and not earlier than `after`, what it depends on. Planned dates and
+    deadlines are not facts and never come here. Each refusal names both dates."""
+    if not isinstance(day, date):
+        raise InvalidInput(f"{field} must be a date", field=field, rule="date")
+    if day > today:
+        raise InvalidInput(f"{field} {day} is after today ({today}); a fact is recorded once it has happened",
+                           field=field, rule="date_in_future", date=day.isoformat(), today=today.isoformat())  # fmt: skip
+    if after is not None and day < after:
+        raise InvalidInput(f"{field} {day} is before {after_what} ({after})", field=field, rule="date_order",
+                           date=day.isoformat(), earliest=after.isoformat())  # fmt: skip
+    return day
 
 
 def check_transition(kind: str, transitions: Mapping[str, frozenset[str]], command: str, state: str) -> None:

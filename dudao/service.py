@@ -127,6 +127,16 @@ class Workers:
                 await asyncio.wait_for(task, timeout=10)
 
 
+async def close_pool(pool: asyncpg.Pool, wait_s: float = 5.0) -> None:
+    """Close the read pool politely if PostgreSQL answers within `wait_s`, else at once: a connection whose peer
+    vanished without a word (a cut link) would otherwise hold a stopping service for ever."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout=wait_s)
+    except TimeoutError:
+        log.warning("the read pool did not close within %.0f s; closing its connections at once", wait_s)
+        pool.terminate()
+
+
 async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
     """Create the kernel's and the service's tables, first dropping those of projections whose version changed."""
     await consumer.ensure_tables(pool, parts.name)
@@ -178,7 +188,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
             yield
         finally:
             await app.state.workers.close()
-            await app.state.pool.close()
+            await close_pool(app.state.pool)
             app.state.application.close()
 
     app = FastAPI(

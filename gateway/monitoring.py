@@ -22,11 +22,11 @@ UNIT_FIELDS = (
     f" parts {{ stage pupils share meeting passes indicators {{ {INDICATOR_FIELDS} }} }}"
 )
 BALANCED_FIELDS = (
-    "jurisdiction period frameworkVersion passes cvWithin everySchoolPasses schoolsAssessed schoolsPassing"
+    "jurisdiction period frameworkVersion passes provisional cvWithin everySchoolPasses schoolsAssessed schoolsPassing"
     " stages { stage schools pupils indicators { key mean sd cv cvMax within } }"
     f" schools {{ {UNIT_FIELDS} }} counties {{ jurisdiction name passes frameworkVersion }}"
 )
-RESULT_FIELDS = f"framework period jurisdiction frameworkVersion passes area units {{ {UNIT_FIELDS} }}"
+RESULT_FIELDS = f"framework period jurisdiction frameworkVersion passes provisional area units {{ {UNIT_FIELDS} }}"
 FRAMEWORK_FIELDS = "code name nameZh level currentVersion versions { version note } periods"
 COLLECTION_FIELDS = (
     "framework period jurisdiction frameworkVersion counts units { unitId unitName level status reason }"
@@ -133,7 +133,7 @@ class StageCVs:
 class CountyVerdict:
     jurisdiction: str
     name: str
-    passes: bool
+    passes: bool | None
     framework_version: int
 
 
@@ -144,7 +144,8 @@ class BalancedDevelopment:
     jurisdiction: str
     period: str
     framework_version: int
-    passes: bool
+    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     cv_within: bool | None
     every_school_passes: bool | None
     schools_assessed: int
@@ -164,7 +165,8 @@ class MonitoringResult:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool
+    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     area: JSON
     units: list[UnitResult]
 
@@ -187,7 +189,8 @@ class AreaVerdict:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool
+    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     computed_at: datetime
     stages: list[StageCVs]
 
@@ -197,7 +200,7 @@ class AreaVerdict:
 
 
 VERDICT_FIELDS = (
-    "framework frameworkName period jurisdiction frameworkVersion passes computedAt"
+    "framework frameworkName period jurisdiction frameworkVersion passes provisional computedAt"
     " stages { stage schools pupils indicators { key mean sd cv cvMax within } }"
 )
 

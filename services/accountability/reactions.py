@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from dudao.consumer import InboundEvent, Reacting
 from services.accountability.domain.case import RectificationCase, case_id
@@ -17,5 +17,6 @@ def open_rectification_case(event: InboundEvent, ctx: Reacting) -> None:
         activity_id=event.aggregate_id, jurisdiction=d["jurisdiction"], unit_kind=d["target_kind"], unit_id=d["target_id"],
         unit_name=d["target_name"], activity_title=d["title"], findings=d["findings"],
         now=datetime.fromisoformat(d["timestamp"]),  # the upstream event's time: the same on every redelivery
+        report_issued_on=date.fromisoformat(d["issued_on"]),
     )  # fmt: skip
     ctx.save(case)

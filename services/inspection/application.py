@@ -6,12 +6,20 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError
+
+from dudao.errors import Conflict
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
-from services.inspection.domain.activity import Activity
+from services.inspection.domain.activity import Activity, ActivityKind, TargetKind
 from services.inspection.domain.draw import Draw, DrawInputs
 from services.inspection.domain.plan import WorkPlan, plan_id
+from services.inspection.domain.semester_count import SemesterCount, semester_count_id
 from services.inspection.domain.visit import RoutineVisit
+
+
+CONCURRENT_TRIES = 20  # plannings for one school that may win the count ahead of this one
 
 
 class Inspection(ServiceApplication):
@@ -19,9 +27,37 @@ class Inspection(ServiceApplication):
 
     service = "inspection"
 
-    def plan_activity(self, *, activity_id: UUID, envelope: Envelope, **details) -> Activity:
-        """Put a supervision activity on the calendar (details as `Activity.plan` takes them)."""
-        return self.save_new(Activity.plan(activity_id=activity_id, **details), envelope)
+    def plan_activity(
+        self, *, activity_id: UUID, envelope: Envelope, limit: int | None = None, profile_version: str = "",
+        earlier: int = 0, **details,
+    ) -> Activity:  # fmt: skip
+        """Put a supervision activity on the calendar (details as `Activity.plan` takes them).
+
+        A school's activity is counted in its semester's `SemesterCount` in the same transaction; a supervision
+        past `limit` needs `frequency_override`. A planning that loses a race for the count is checked again.
+        `earlier` is the read model's count, used only when this semester's count is first opened.
+        """
+        for _ in range(CONCURRENT_TRIES):
+            activity = Activity.plan(activity_id=activity_id, **details)
+            if activity.target_kind is not TargetKind.school or self.exists(activity_id):
+                return self.save_new(activity, envelope)  # a retry of the same request answers as the first time
+            count = self.semester_count(activity.target_id, activity.period, earlier)
+            count.admit(
+                activity_id=activity_id, school_name=activity.target_name, override=activity.frequency_override,
+                limit=None if activity.kind is ActivityKind.routine else limit, profile_version=profile_version,
+            )  # fmt: skip
+            try:
+                self.save(activity, count, envelope=envelope)
+                return activity
+            except RecordConflictError:
+                continue  # another planning took the count (or this key) first: look again
+        raise Conflict("too many plannings for this school at once; retry in a moment", field="target_id", rule="concurrent_update")
+
+    def semester_count(self, school_id: str, period: str, earlier: int = 0) -> SemesterCount:
+        try:
+            return self.repository.get(semester_count_id(school_id, period))
+        except AggregateNotFoundError:
+            return SemesterCount.open(school_id=school_id, period=period, earlier=earlier)
 
     def on_activity(
         self, activity_id: UUID, expected_version: int | None, envelope: Envelope, authorize: Callable[[Activity], None],

@@ -37,7 +37,9 @@ def plan_principal_term_end(event: InboundEvent, ctx: Reacting) -> None:
         source=Source.principal_term_end,
         now=datetime.fromisoformat(d["timestamp"]),  # the upstream event's time: the same on every redelivery
     )
-    changed = [activity]
+    count = ctx.app.semester_count(event.aggregate_id, activity.period)  # counted, never refused: the rule plans it
+    count.admit(activity_id=activity_id, school_name=d["school_name"], limit=None, override=None)
+    changed = [activity, count]
     year_plan = plan_id(d["jurisdiction"], month.year)
     if ctx.app.exists(year_plan):  # the supervision also joins that year's work plan, approved or not
         plan = ctx.app.get(year_plan, WorkPlan)

@@ -35,7 +35,7 @@ PARTS = ServiceParts(
     projections=[
         Projection(
             name="collection", stream=OWN[0], filter_subject=OWN[1], handler=collection.project_collection,
-            tables=collection.COLLECTION_TABLES, version=2,  # v2: in version order (issue 18)
+            tables=collection.COLLECTION_TABLES, version=3,  # v2: in version order; v3: an area without counted units has no verdict (issue 18)
         ),
         *[_operations(source) for source in operations.SOURCES],
     ],  # fmt: skip

@@ -152,7 +152,8 @@ class AreaVerdict:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool
+    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     computed_at: datetime
     stages: list[StageCVs] = strawberry.field(description="each stage's CV per indicator against its limit; none without CVs")
 
@@ -161,7 +162,7 @@ class AreaVerdict:
 class CountyVerdict:
     jurisdiction: str
     name: str
-    passes: bool
+    passes: bool | None
     framework_version: int
 
 
@@ -172,7 +173,8 @@ class BalancedDevelopment:
     jurisdiction: str
     period: str
     framework_version: int
-    passes: bool
+    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     cv_within: bool | None
     every_school_passes: bool | None
     schools_assessed: int
@@ -190,7 +192,8 @@ class MonitoringResult:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool
+    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     area: JSON
     units: list[UnitResult]
 
@@ -236,7 +239,7 @@ def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
     area = r["area"]
     return BalancedDevelopment(
         jurisdiction=r["jurisdiction"], period=r["period"], framework_version=r["framework_version"], passes=area["passes"],
-        cv_within=area.get("cv_within"), every_school_passes=area.get("every_unit_passes"), schools_assessed=area["units"],
+        provisional=bool(area.get("provisional")), cv_within=area.get("cv_within"), every_school_passes=area.get("every_unit_passes"), schools_assessed=area["units"],
         schools_passing=area["units_passing"], stages=_stage_cvs(area), schools=[UnitResult.of(u) for u in r["units"]],
         counties=[CountyVerdict(jurisdiction=a["jurisdiction"], name=a["name"], passes=a["passes"], framework_version=a["framework_version"])
                   for a in r["areas"]],
@@ -281,7 +284,8 @@ class Query:
         r = await _results(info, framework, period, jurisdiction)
         return MonitoringResult(
             framework=framework, period=period, jurisdiction=r["jurisdiction"], framework_version=r["framework_version"],
-            passes=r["area"]["passes"], area=r["area"], units=[UnitResult.of(u) for u in r["units"]],
+            passes=r["area"]["passes"], provisional=bool(r["area"].get("provisional")), area=r["area"],
+            units=[UnitResult.of(u) for u in r["units"]],
         )  # fmt: skip
 
     @strawberry.field(description="Many units' results in one call, grouped per unit id as given, for the gateway's batching.")
@@ -310,6 +314,7 @@ class Query:
         return [
             AreaVerdict(framework=r["framework"], framework_name=r["framework_name"], period=r["period"], jurisdiction=r["jurisdiction"],
                         framework_version=r["framework_version"], passes=r["passes"], computed_at=r["computed_at"],
+                        provisional=bool(r["result"].get("provisional")),
                         stages=_stage_cvs(r["result"]))
             for r in rows
         ]  # fmt: skip

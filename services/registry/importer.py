@@ -1,11 +1,12 @@
-"""Import an office's school or inspector list (.xlsx or .csv, Chinese headers) through the registry API."""
+"""Import an office's school or inspector list (.xlsx or .csv, Chinese headers): checked and recorded in the registry
+(`POST /v1/imports/{schools|inspectors}`), all rows or none; `dudao import` sends the file there."""
 
 from __future__ import annotations
 
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
@@ -14,7 +15,7 @@ import httpx
 
 from dudao import auth, jurisdiction, rules
 from dudao.config import Settings
-from dudao.errors import InvalidInput, Unauthorized, Unavailable
+from dudao.errors import InvalidInput, Problem, Unauthorized, Unavailable
 from dudao.sheets import Row, read_rows
 from services.registry.domain import Employment, Focus, InspectorRole, Locality, Ownership, Stage
 
@@ -32,15 +33,23 @@ SEPARATORS = re.compile(r"[、,，;；]")
 
 @dataclass(frozen=True)
 class RowError:
-    """What is wrong with one cell (or, when `column` is None, with the whole row)."""
+    """What is wrong with one cell (or, when `column` is None, with the whole row): in Chinese, and in English."""
 
     row: int
     column: str | None
+    reason_zh: str
     reason: str
 
+    @property
+    def chinese(self) -> str:
+        return f"第{self.row}行「{self.column}」：{self.reason_zh}" if self.column else f"第{self.row}行：{self.reason_zh}"
+
+    @property
+    def english(self) -> str:
+        return f"row {self.row}, column {self.column}: {self.reason}" if self.column else f"row {self.row}: {self.reason}"
+
     def __str__(self) -> str:
-        where = f"row {self.row}, column {self.column}" if self.column else f"row {self.row}"
-        return f"{where}: {self.reason}"
+        return f"{self.chinese} — {self.english}"
 
 
 Good = tuple[int, str, dict[str, Any]]  # (row number, key in the URL, JSON body)
@@ -57,8 +66,14 @@ def _choices(enum: type[StrEnum], **short_forms: str) -> dict[str, StrEnum]:
     return table
 
 
-STAGES = _choices(Stage, 初中="junior_secondary", 高中="senior_secondary", 九年制学校="nine_year",
-                  十二年制学校="twelve_year", 中职="secondary_vocational")  # fmt: skip
+# The spellings offices use beside the labels (学校类型 as school lists write it).
+STAGES = _choices(Stage, 初中="junior_secondary", 高中="senior_secondary", 九年一贯制="nine_year", 九年制="nine_year",
+                  九年制学校="nine_year", 九年一贯制学校="nine_year", 十二年一贯制="twelve_year", 十二年制="twelve_year",
+                  十二年制学校="twelve_year", 完中="complete_secondary", 完全中学="complete_secondary",
+                  中职="secondary_vocational", 中专="secondary_vocational", 职业高中="secondary_vocational",
+                  职高="secondary_vocational", 特殊教育="special_education", 特教学校="special_education",
+                  特校="special_education", 幼儿园="kindergarten", 小学="primary", 初级中学="junior_secondary",
+                  高级中学="senior_secondary")  # fmt: skip
 OWNERSHIPS = _choices(Ownership)
 LOCALITIES = _choices(Locality, 城市="urban", 县镇="town", 镇="town", 农村="rural")
 EMPLOYMENTS = _choices(Employment)
@@ -80,34 +95,35 @@ class _Checker:
     def row_ok(self) -> bool:
         return len(self.errors) == self._before
 
-    def fail(self, column: str, reason: str) -> None:
-        self.errors.append(RowError(self._row, column, reason))
+    def fail(self, column: str | None, zh: str, en: str) -> None:
+        self.errors.append(RowError(self._row, column, zh, en))
 
-    def text(self, column: str, *, required: bool = True, pattern: str | None = None, rule: str = "") -> str | None:
+    def text(self, column: str, *, required: bool = True, pattern: str | None = None, rule: tuple[str, str] = ("", "")) -> str | None:
         value = self._cells.get(column, "")
         if not value:
             if required:
-                self.fail(column, "is empty")
+                self.fail(column, "不能为空", "is empty")
             return None if required else ""
         if len(value) > MAX_TEXT:
-            self.fail(column, f"is {len(value)} characters long; at most {MAX_TEXT}")
+            self.fail(column, f"有{len(value)}个字，最多{MAX_TEXT}个", f"is {len(value)} characters long; at most {MAX_TEXT}")
         elif pattern and not re.fullmatch(pattern, value):
-            self.fail(column, f"{value!r} {rule}")
+            self.fail(column, f"“{value}”{rule[0]}", f"{value!r} {rule[1]}")
         else:
             return value
         return None
 
     def jurisdiction(self, column: str = "区县代码") -> str | None:
-        code = self.text(column, pattern=r"\d{6}(\d{3})?", rule="is not a 6- or 9-digit division code")
+        code = self.text(column, pattern=r"\d{6}(\d{3})?", rule=("不是6位或9位行政区划代码", "is not a 6- or 9-digit division code"))
         if code and not jurisdiction.is_known(code):
-            self.fail(column, f"{code} is not a known division code (GB/T 2260); check it against the official list")
+            self.fail(column, f"{code}不是已知的行政区划代码（GB/T 2260），请对照官方代码表核对",
+                      f"{code} is not a known division code (GB/T 2260); check it against the official list")  # fmt: skip
             return None
         return code
 
     def count(self, column: str) -> int | None:
-        value = self.text(column, pattern=r"\d+", rule="is not a whole number")
+        value = self.text(column, pattern=r"\d+", rule=("不是整数", "is not a whole number"))
         if value and int(value) > MAX_ENROLMENT:
-            self.fail(column, f"{value} is more than {MAX_ENROLMENT}")
+            self.fail(column, f"{value}超过{MAX_ENROLMENT}", f"{value} is more than {MAX_ENROLMENT}")
             return None
         return int(value) if value else None
 
@@ -116,7 +132,7 @@ class _Checker:
         if value:
             return self._member(column, value, table)
         if default is None:
-            self.fail(column, "is empty")
+            self.fail(column, "不能为空", "is empty")
         return default.value if default else None
 
     def many_of(self, column: str, table: dict[str, StrEnum]) -> list[str]:
@@ -127,16 +143,16 @@ class _Checker:
         member = table.get(value) or table.get(value.lower())
         if member is None:
             labels = "、".join(dict.fromkeys(m.label_zh for m in table.values()))  # type: ignore[attr-defined]
-            self.fail(column, f"unknown value {value!r}; use one of {labels}")
+            self.fail(column, f"无法识别“{value}”，请填写：{labels}", f"unknown value {value!r}; use one of {labels}")
             return None
         return member.value
 
     def names(self, column: str, *, at_most: int = 50) -> list[str]:
         found = _split(self._cells.get(column, ""))
         if len(found) > at_most:
-            self.fail(column, f"lists {len(found)} entries; at most {at_most}")
+            self.fail(column, f"填了{len(found)}项，最多{at_most}项", f"lists {len(found)} entries; at most {at_most}")
         if long := [n for n in found if len(n) > MAX_TEXT]:
-            self.fail(column, f"{long[0][:20]!r}… is longer than {MAX_TEXT} characters")
+            self.fail(column, f"“{long[0][:20]}…”超过{MAX_TEXT}个字", f"{long[0][:20]!r}… is longer than {MAX_TEXT} characters")
         return found
 
     def personal(self, columns: dict[str, tuple[str, Callable[[str, str], str]]]) -> dict[str, str]:
@@ -147,12 +163,12 @@ class _Checker:
                 try:
                     found[name] = check(value, name)
                 except InvalidInput as e:
-                    self.fail(column, e.detail)
+                    self.fail(column, "格式不对（原值不显示）", e.detail)
         return found
 
-    def unique(self, column: str, key: Any, seen: dict[Any, int], what: str) -> None:
+    def unique(self, column: str, key: Any, seen: dict[Any, int], what: str, same: tuple[str, str] = ("", "")) -> None:
         if key in seen:
-            self.fail(column, f"{what} already appears in row {seen[key]}")
+            self.fail(column, f"{what}{same[0]}与第{seen[key]}行重复", f"{what}{same[1]} already appears in row {seen[key]}")
         else:
             seen[key] = self._row
 
@@ -165,17 +181,17 @@ def _require_columns(rows: list[Row], required: tuple[str, ...], optional: tuple
     present = rows[0].cells.keys() if rows else required
     if missing := [c for c in required if c not in present]:
         expected = "、".join(required + tuple(f"{c}(可选)" for c in optional))
-        raise InvalidInput(f"the header row has no column {'、'.join(missing)}; expected headers: {expected}",
-                           field="header", rule="column_missing")  # fmt: skip
+        raise InvalidInput(f"表头缺少列：{'、'.join(missing)}；应有的列：{expected} — the header row has no column"
+                           f" {'、'.join(missing)}; expected headers: {expected}", field="header", rule="column_missing")  # fmt: skip
 
 
 def validate_schools(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
-    """Every school row checked; the good ones as (row, 学校代码, body for PUT /v1/schools/by-code/{code})."""
+    """Every school row checked by the sheet's rules; the good ones as (row, 学校代码, the school's details)."""
     _require_columns(rows, SCHOOL_COLUMNS)
     check, good, seen = _Checker(), [], {}
     for row in rows:
         check.at(row)
-        code = check.text("学校代码", pattern=r"[0-9A-Za-z]{4,20}", rule="must be 4–20 letters or digits")
+        code = check.text("学校代码", pattern=r"[0-9A-Za-z]{4,20}", rule=("应为4至20位字母或数字", "must be 4–20 letters or digits"))
         if code:
             check.unique("学校代码", code, seen, code)
         body = {
@@ -192,12 +208,12 @@ def validate_schools(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
 
 
 def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
-    """Every inspector row checked; the good ones as (row, 督学编号, body for PUT /v1/inspectors/by-number/{n})."""
+    """Every inspector row checked by the sheet's rules; the good ones as (row, 督学编号, the inspector's details)."""
     _require_columns(rows, INSPECTOR_COLUMNS, INSPECTOR_OPTIONAL)
     check, good, seen = _Checker(), [], {}
     for row in rows:
         check.at(row)
-        number = check.text("督学编号", pattern=r"[0-9A-Za-z_-]{1,40}", rule="must be 1–40 letters, digits, _ or -")
+        number = check.text("督学编号", pattern=r"[0-9A-Za-z_-]{1,40}", rule=("应为1至40位字母、数字、_或-", "must be 1–40 letters, digits, _ or -"))
         body = {
             "name": check.text("姓名"),
             "jurisdiction": check.jurisdiction(),
@@ -211,60 +227,58 @@ def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
         if personal := check.personal(PERSONAL_COLUMNS):
             body["personal"] = personal
         if InspectorRole.listed in body["roles"] and not row.cells.get("公开联系方式"):
-            check.fail("公开联系方式", "a 挂牌督学 must have a public contact; the school's sign shows it")
+            check.fail("公开联系方式", "挂牌督学须填写公开联系方式（挂牌上公示）", "a 挂牌督学 must have a public contact; the school's sign shows it")
         if number and body["jurisdiction"]:
             # Numbers are the office's own, so two counties in one file may both have a 001.
-            check.unique("督学编号", (body["jurisdiction"], number), seen, f"{number} (same 区县代码)")
+            check.unique("督学编号", (body["jurisdiction"], number), seen, number, ("（同一区县代码）", " (same 区县代码)"))
         if check.row_ok:
             good.append((row.number, number, body))
     return good, check.errors
 
 
-# --- sending -------------------------------------------------------------------------------------
+# --- importing (in the registry) ----------------------------------------------------------------------------------
 
-KINDS = {
-    "schools": (validate_schools, "/v1/schools/by-code/"),
-    "inspectors": (validate_inspectors, "/v1/inspectors/by-number/"),
-}
-
-
-@dataclass
-class Outcome:
-    new: int = 0
-    existing: int = 0
-    failed: list[RowError] = field(default_factory=list)
+VALIDATE = {"schools": validate_schools, "inspectors": validate_inspectors}
+# Why the registry refuses a row that the sheet's own rules let through, in the office's words.
+REFUSED_ZH = {"out_of_scope": "不在您的管辖范围内，不能由本级导入", "instance_boundary": "不属于本平台管辖的地区",
+              "outside_import_place": "不在本次导入的地区范围内"}  # fmt: skip
 
 
-def send(kind: str, good: list[Good], *, base_url: str, token: str,
-         progress: Callable[[int, int], None] = lambda done, total: None) -> Outcome:  # fmt: skip
-    """PUT each row by its key: 201 is new, 200 was already there; a refused row is recorded and the rest go on."""
-    path, outcome = KINDS[kind][1], Outcome()
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-        for done, (number, key, body) in enumerate(good, 1):
-            try:
-                response = client.put(path + key, json=body)
-            except httpx.TransportError as e:
-                raise Unavailable(f"cannot reach the registry at {base_url} ({e}); is `make run` running? "
-                                  "set DUDAO_REGISTRY_URL if it runs elsewhere") from None  # fmt: skip
-            if response.status_code == 401:
-                raise Unauthorized(f"the registry refused the token: {_detail(response)}; "
-                                   "pass --token or set DUDAO_TOKEN")  # fmt: skip
-            if response.status_code == 201:
-                outcome.new += 1
-            elif response.status_code == 200:
-                outcome.existing += 1
-            else:
-                outcome.failed.append(RowError(number, None, _detail(response)))
-            progress(done, len(good))
-    return outcome
+def _prepare(app: Any, kind: str, key: str, body: dict[str, Any], *, now: Any, authorize: Any, seal: bool) -> tuple[Any, bool]:
+    if kind == "schools":
+        return app.prepare_school_import(code=key, now=now, authorize=authorize, **body)
+    return app.prepare_inspector_import(number=key, now=now, authorize=authorize, seal=seal, **body)
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        return response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code} {response.text[:200]}"
+def import_rows(app: Any, kind: str, rows: list[Row], *, now: Any, authorize: Any, envelope: Any, dry_run: bool) -> dict[str, Any]:
+    """An office's list in the registry: every row checked by the sheet's rules, then against the registry itself (the
+    caller's scope, what is already there, each record's own rules); then every row recorded in one transaction, or
+    none. A dry run does all of it but the recording, so it answers exactly what the import will do."""
+    good, errors = VALIDATE[kind](rows)
+    changed: list[Any] = []
+    new = 0
+    for number, key, body in good:
+        try:
+            aggregate, created = _prepare(app, kind, key, body, now=now, authorize=authorize, seal=not dry_run)
+        except Problem as e:
+            errors.append(RowError(number, None, REFUSED_ZH.get(e.rule, f"登记簿不接受这一行（{e.rule}）"), e.detail))
+            continue
+        new += created
+        changed.append(aggregate)
+    errors.sort(key=lambda e: (e.row, e.column or ""))
+    report: dict[str, Any] = {
+        "kind": kind, "rows": len(rows), "good": len(changed), "bad": len({e.row for e in errors}), "new": new,
+        "existing": len(changed) - new, "errors": [asdict(e) | {"detail": str(e)} for e in errors], "dry_run": dry_run, "imported": 0,
+    }  # fmt: skip
+    if errors or dry_run or not changed:
+        return report
+    app.save_checked(*changed, envelope=envelope)  # all rows in one transaction, or none
+    return report | {"imported": len(changed)}
+
+
+# --- the command -------------------------------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def common_jurisdiction(codes: Iterable[str], fallback: str) -> str:
@@ -276,43 +290,53 @@ def common_jurisdiction(codes: Iterable[str], fallback: str) -> str:
     return next(c for c in candidates if all(jurisdiction.contains(c, j) for j in codes))
 
 
-# --- the command ---------------------------------------------------------------------------------
-
-
 def run(kind: str, path: str | Path, *, dry_run: bool = False, token: str | None = None,
         settings: Settings | None = None, out: TextIO | None = None) -> int:  # fmt: skip
-    """`dudao import KIND FILE`: check every row, then import all or nothing; the exit code."""
+    """`dudao import KIND FILE`: send the list to the registry, which checks every row and imports all or nothing
+    (with --dry-run, only checks); print what it says; the exit code."""
     settings, out = settings or Settings.from_env(), out or sys.stdout
-    rows = read_rows(path)
-    good, errors = KINDS[kind][0](rows)
-    for error in errors:
-        print(error, file=out)
-    bad = len({e.row for e in errors})
+    file = Path(path)
+    rows = read_rows(file)  # a file that cannot be read is said here, before anything is sent
     if not rows:
-        print(f"{kind}: {Path(path).name} has no data rows; nothing to import", file=out)
+        print(f"{kind}: {file.name} 没有数据行 — has no data rows; nothing to import", file=out)
         return 0
-    if dry_run or errors:
-        verdict = f"{len(good)} good, {bad} bad ({len(errors)} problems)" if errors else "all good"
-        print(f"{kind}: {len(rows)} rows checked, {verdict}", file=out)
-        if dry_run:
-            then = "fix the rows above and check again" if errors else "run again without --dry-run to import"
-            print(f"nothing imported (dry run); {then}", file=out)
-        else:
-            print("nothing imported: fix the rows above and run again (--dry-run only checks)", file=out)
-        return 1 if errors else 0
+    if token is None:  # a token for the smallest place holding every row's code (the registry still checks each row)
+        codes = [c for r in rows if jurisdiction.is_known(c := r.cells.get("区县代码", ""))]
+        token = auth.issue_dev_token(settings, sub="importer", roles=["admin"], jur=common_jurisdiction(codes, settings.jurisdiction))
+    media = "text/csv" if file.suffix.lower() == ".csv" else XLSX
+    base_url = settings.service_url("registry")
+    print(f"{kind}: sending {file.name} ({len(rows)} rows) to the registry to be {'checked' if dry_run else 'checked and imported'} …",
+          file=out, flush=True)  # fmt: skip
+    try:
+        response = httpx.post(
+            f"{base_url}/v1/imports/{kind}", params={"dry_run": str(dry_run).lower()}, content=file.read_bytes(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": media}, timeout=600,
+        )  # fmt: skip
+    except httpx.TransportError as e:
+        raise Unavailable(f"cannot reach the registry at {base_url} ({e}); is `make run` running? "
+                          "set DUDAO_REGISTRY_URL if it runs elsewhere") from None  # fmt: skip
+    if response.status_code == 401:
+        raise Unauthorized(f"the registry refused the token: {_detail(response)}; pass --token or set DUDAO_TOKEN")
+    body = response.json()
+    if "rows" not in body:
+        print(f"nothing imported: {body.get('detail', response.text)}", file=out)
+        return 1
+    for error in body["errors"]:
+        print(error["detail"], file=out)
+    verdict = f"{body['good']} good, {body['bad']} bad ({len(body['errors'])} problems)" if body["errors"] else "all good"
+    print(f"{kind}: {body['rows']} rows checked, {verdict}: {body['new']} new, {body['existing']} existing", file=out)
+    if body["errors"]:
+        print("nothing imported: fix the rows above and run again (--dry-run only checks) — 未导入任何一行，请改正后重试", file=out)
+        return 1
+    if dry_run:
+        print("nothing imported (dry run); run again without --dry-run to import — 试导入，未写入", file=out)
+        return 0
+    print(f"imported {body['imported']}: {body['new']} new, {body['existing']} existing — 已全部导入", file=out)
+    return 0
 
-    if token is None:
-        jur = common_jurisdiction((body["jurisdiction"] for _, _, body in good), settings.jurisdiction)
-        token = auth.issue_dev_token(settings, sub="importer", roles=["admin"], jur=jur)
 
-    def progress(done: int, total: int) -> None:
-        print(f"\r  {kind}: {done}/{total}", end="", file=out, flush=True)
-
-    outcome = send(kind, good, base_url=settings.service_url("registry"), token=token, progress=progress)
-    print(file=out)
-    for error in outcome.failed:
-        print(error, file=out)
-    imported = outcome.new + outcome.existing
-    failed = f"; {len(outcome.failed)} failed (see above)" if outcome.failed else ""
-    print(f"imported {imported}: {outcome.new} new, {outcome.existing} existing{failed}", file=out)
-    return 1 if outcome.failed else 0
+def _detail(response: httpx.Response) -> str:
+    try:
+        return response.json()["detail"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code} {response.text[:200]}"

@@ -87,7 +87,7 @@ def test_a_clean_workbook_imports_every_school_and_a_second_run_changes_nothing(
     code, out = run_dudao("import", "schools", str(path))
 
     assert code == 0
-    assert "\r  schools: 5/5\n" in out
+    assert "schools: sending schools.xlsx (5 rows) to the registry" in out
     assert "imported 5: 5 new, 0 existing" in out
     schools = listed(registry, token, "schools", 5)
     assert {s["code"] for s in schools} == {str(5001200100 + i) for i in range(1, 6)}
@@ -168,17 +168,48 @@ def test_without_a_token_the_importer_mints_one_for_the_rows_jurisdiction(regist
     assert "imported 2: 2 new, 0 existing" in out.read_text()
 
 
-def test_a_row_the_registry_refuses_is_reported_and_the_rest_are_imported(run_dudao, token, tmp_path, monkeypatch):
+def test_a_row_outside_the_callers_place_fails_the_dry_run_as_it_would_the_import_and_nothing_is_imported(
+    run_dudao, token, tmp_path, monkeypatch, settings
+):
+    """Issue 18: the dry run said all good; the real run imported 2 of 3 rows (one of another county) and exited 1."""
     monkeypatch.setenv("DUDAO_TOKEN", token(jur="500120"))  # may not write in 500118
-    path = tmp_path / "two.csv"
+    path = tmp_path / "three.csv"
     path.write_text(",".join(SCHOOL_COLUMNS) + "\n5001200201,青岚小学,500120,小学,公办,城区,10\n"
+                    "5001200202,青岚中学,500120,九年一贯制,公办,城区,10\n"
                     "5001180201,永川小学,500118,小学,公办,城区,10\n", encoding="utf-8")  # fmt: skip
 
+    dry_code, dry = run_dudao("import", "schools", str(path), "--dry-run")
     code, out = run_dudao("import", "schools", str(path))
 
-    assert code == 1
-    assert "row 3: " in out
-    assert "imported 1: 1 new, 0 existing; 1 failed" in out
+    for printed in (dry, out):
+        assert "第4行：不属于本平台管辖的地区 — row 4: this instance serves 500120" in printed, printed
+        assert "2 good, 1 bad" in printed
+    assert (dry_code, code) == (1, 1) and "nothing imported" in out
+    assert stored_events(settings, "School") == 0
+
+
+def test_the_registry_imports_a_list_over_http_all_or_nothing_with_row_errors_in_chinese(registry, token, settings):
+    header = ",".join(SCHOOL_COLUMNS)
+    good = f"{header}\n5001200301,璧山区一贯制学校,500120,九年一贯制,公办,城区,800\n5001200302,璧山区完中,500120,完中,公办,镇区,900\n"
+    bad = good + "5001200303,璧山区第三小学,500120,初小,公办,城区,很多\n"
+    with registry.client(token()) as client:
+        post = lambda body, dry: client.post("/v1/imports/schools", params={"dry_run": dry}, content=body.encode(),
+                                             headers={"Content-Type": "text/csv"})  # fmt: skip
+        refused = post(bad, "false")
+        checked = post(bad, "true")
+        nothing = stored_events(settings, "School")
+        dry = post(good, "true")
+        done = post(good, "false")
+        again = post(good, "false")
+    assert refused.status_code == 422 and refused.json()["rule"] == "bad_rows" and nothing == 0
+    assert refused.json()["errors"] == checked.json()["errors"]
+    details = [e["detail"] for e in checked.json()["errors"]]
+    assert any(d.startswith("第4行「学校类型」：无法识别“初小”") for d in details), details
+    assert any(d.startswith("第4行「学生数」：“很多”不是整数") for d in details), details
+    assert (dry.json()["new"], dry.json()["imported"], done.json()["new"], done.json()["imported"]) == (2, 0, 2, 2)
+    assert (again.json()["new"], again.json()["existing"]) == (0, 2)
+    schools = {s["code"]: s for s in listed(registry, token, "schools", 2)}
+    assert (schools["5001200301"]["stage"], schools["5001200302"]["stage"]) == ("nine_year", "complete_secondary")
 
 
 def test_an_unreachable_registry_says_what_to_do(run_dudao, monkeypatch, tmp_path):

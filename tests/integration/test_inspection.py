@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import nats
@@ -126,6 +128,26 @@ def test_a_school_visited_to_the_profiles_limit_is_refused_unless_an_admin_overr
     assert overridden.status_code == 201 and next_term.status_code == 201
 
 
+def test_ten_plannings_at_once_for_one_school_let_exactly_the_limit_through(inspection, registry, token, settings):
+    """Frequency control counts in one transaction with the activity: plannings that arrive together still hold to 2."""
+    eventually(lambda: copied(settings, "profile_copy") >= 3, what="the policy profiles copied")
+    school_id, _ = ready(registry, token, settings)
+    visit = activity(kind="comprehensive", target_id=school_id, planned_month="2026-11")
+
+    def plan(i: int) -> int:
+        with inspection.client(token()) as client:
+            return client.post("/v1/activities", json=visit | {"title": f"综合督导 {i}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = sorted(pool.map(plan, range(10)))
+    with inspection.client(token()) as client:
+        eventually(lambda: len(client.get("/v1/activities", params={"school_id": school_id}).json()["items"]) == 2, what="two kept")
+        time.sleep(0.5)  # nothing else arrives
+        kept = client.get("/v1/activities", params={"school_id": school_id}).json()["items"]
+    assert codes == [201] * 2 + [409] * 8, codes
+    assert len(kept) == 2 and inspection_events(settings, "Activity.Planned") == 2
+
+
 # --- draws and recusal ------------------------------------------------------------------------------------
 
 
@@ -208,6 +230,36 @@ def test_recusal_keeps_a_tied_inspector_off_a_drawn_team_and_a_manual_one(inspec
     assert refused.status_code == 409 and refused.json()["rule"] == "not_enough_eligible_inspectors"
     assert manual.status_code == 409 and manual.json()["rule"] == "recusal"
     assert allowed.status_code == 200
+
+
+def test_a_drawn_team_binds_its_activity_and_another_team_needs_a_reason_the_draw_shows(inspection, token, population, settings):
+    wait_for_copy(settings)
+    with inspection.client(token()) as client:
+        draw = client.post(f"{client.post('/v1/draws', json=DRAW).headers['Location']}/performance").json()
+        target = draw["targets"][0]
+        drawn = draw["teams"][target]
+        other = next(i for i in population["inspectors"] if i not in drawn)
+        planned = client.post("/v1/activities", json=activity(
+            kind="comprehensive", target_id=target, target_name="小学", draw_id=draw["id"])).headers["Location"]  # fmt: skip
+        undrawn = client.post("/v1/activities", json=activity(
+            kind="comprehensive", target_id=population["junior"], target_name="璧山区松涛初级中学", draw_id=draw["id"]))  # fmt: skip
+        by_hand = client.post(f"{planned}/team", json={"leader_id": drawn[0], "member_ids": [other]})
+        unchanged = client.get(planned)
+        as_drawn = client.post(f"{planned}/team", json={"leader_id": drawn[1], "member_ids": [drawn[0]]})
+        clean = client.get(f"/v1/draws/{draw['id']}/verify").json()
+        reasoned = client.post(f"{planned}/team", json={"leader_id": drawn[0], "member_ids": [other],
+                                                        "deviation_reason": "原抽中督学因病住院，联系人13912340000"})  # fmt: skip
+    with inspection.client() as anonymous:
+        verification = anonymous.get(f"/v1/draws/{draw['id']}/verify").json()
+    assert undrawn.status_code == 422 and undrawn.json()["rule"] == "not_drawn"
+    assert by_hand.status_code == 409 and by_hand.json()["rule"] == "drawn_team_binds" and by_hand.json()["field"] == "deviation_reason"
+    assert unchanged.json()["status"] == "planned"
+    assert as_drawn.status_code == 200 and clean["deviations"] == [] and clean["ok"]
+    assert reasoned.status_code == 200, reasoned.text
+    [deviation] = verification["deviations"]
+    assert deviation["drawn"] == drawn and set(deviation["assigned"]) == {drawn[0], other}
+    assert deviation["reason"].startswith("原抽中督学因病住院") and "13912340000" not in deviation["reason"]
+    assert verification["ok"] and "assigned other than drawn" in verification["detail"]
 
 
 # --- the principal's term ends --------------------------------------------------------------------------------
@@ -370,12 +422,15 @@ def test_a_unit_submits_its_self_evaluation_with_evidence_in_the_blob_store(insp
 # --- publication and member units ----------------------------------------------------------------------------
 
 
-def _walk_to_issue(client, location: str, leader: str, description: str) -> None:
+def _walk_to_issue(
+    client, location: str, leader: str, description: str, *, notified: str = "2026-10-08", on_site: str = "2026-10-10",
+    issued: str = "2026-10-20",
+) -> None:  # fmt: skip
     for path, body in (
-        ("team", {"leader_id": leader}), ("notice", {"notified_on": "2026-10-08"}), ("on-site", {"on": "2026-10-10"}),
+        ("team", {"leader_id": leader}), ("notice", {"notified_on": notified}), ("on-site", {"on": on_site}),
         ("findings", {"findings": [{"area": "teacher_ethics", "severity": "grave", "description": description,
                                     "needs_rectification": True}]}),
-        ("report/draft", {"summary": "草稿"}), ("report/approval", None), ("report/issue", {"issued_on": "2026-10-20"}),
+        ("report/draft", {"summary": "草稿"}), ("report/approval", None), ("report/issue", {"issued_on": issued}),
     ):  # fmt: skip
         assert client.post(f"{location}/{path}", json=body).status_code == 200, path
 

@@ -69,6 +69,27 @@ def test_input_that_once_made_a_500_is_a_422_naming_the_field(settings, serve, r
     assert national_plan.status_code == 403, national_plan.text  # the nation's plan is no county's to approve
 
 
+def test_a_fact_dated_after_today_or_before_what_it_follows_is_a_422_naming_both_dates_and_changes_nothing(registry, token, settings):
+    """Issue 18 item 3, through the routes: the service clock (TODAY, 2026-11-20) decides what today is."""
+    from tests.conftest import TODAY, stored_events
+    from tests.integration.test_registry_places import TERM
+
+    with registry.client(token()) as office:
+        inspector_id = office.post("/v1/inspectors", json={"name": "周启明", "jurisdiction": "500120", "employment": "part_time"}).json()["id"]
+        for path, payload in (("appointment", TERM), ("filing", {"filed_with": "500000", "filed_on": "2024-01-10"})):
+            assert office.post(f"/v1/inspectors/{inspector_id}/{path}", json=payload).status_code == 200
+        events = stored_events(settings, "Inspector")
+        before_term = office.post(f"/v1/inspectors/{inspector_id}/activation", json={"on": "2001-03-01"})
+        tomorrow = office.post(f"/v1/inspectors/{inspector_id}/activation", json={"on": "2026-11-21"})
+        unchanged = stored_events(settings, "Inspector")
+        today = office.post(f"/v1/inspectors/{inspector_id}/activation", json={"on": TODAY.isoformat()})
+    for answer, rule, dates in ((before_term, "date_order", ("2001-03-01", "2024-01-01")), (tomorrow, "date_in_future", ("2026-11-21", "2026-11-20"))):
+        body = answer.json()
+        assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json", answer.text
+        assert (body["field"], body["rule"]) == ("on", rule) and all(d in body["detail"] for d in dates), body
+    assert unchanged == events and today.status_code == 200
+
+
 def test_a_term_ending_in_december_is_supervised_in_january_of_the_same_fall_semester(settings, serve, registry, token):
     """Issue 18: a December term end planned the supervision in the *next* year's fall semester."""
     from services.inspection.app import build as build_inspection

@@ -73,7 +73,7 @@ def test_a_county_shows_its_operations_and_the_municipality_rolls_it_up_with_the
             assert insp.post("/v1/routine-visits", json=visit).status_code == 201
         for school_id, name in ((qinglan, "璧山区青岚小学"), (songtao, "璧山区松涛初级中学")):
             location = insp.post("/v1/activities", json=activity(target_id=school_id, target_name=name)).headers["Location"]
-            _walk_to_issue(insp, location, inspector, "消防通道堆放杂物")
+            _walk_to_issue(insp, location, inspector, "消防通道堆放杂物", notified="2026-09-20", on_site="2026-09-25", issued="2026-09-28")
 
     # When one school misses its deadline and gets a notice, the other rectifies on time, an interview is recorded
     # in Bishan and a circular proposed in Qijiang

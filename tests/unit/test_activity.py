@@ -74,9 +74,9 @@ def self_evaluation(items: list[dict] | None = None, evidence: list[dict] | None
 
 COMMANDS = {
     "assign_team": lambda a: a.assign_team(leader_id="insp-1", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE),
-    "notify": lambda a: a.notify(notified_on=DAY),
+    "notify": lambda a: a.notify(notified_on=DAY, today=DAY),
     "submit_self_evaluation": lambda a: a.submit_self_evaluation(**self_evaluation()),
-    "start_on_site": lambda a: a.start_on_site(on=DAY),
+    "start_on_site": lambda a: a.start_on_site(on=DAY, today=DAY),
     "record_findings": lambda a: a.record_findings(findings=[finding(f"f{len(a.findings) + 1}")], now=NOW),
     "draft_report": lambda a: a.draft_report(summary="办学规范，安全管理有短板", grade=None, now=NOW),
     "approve_report": lambda a: a.approve_report(approved_by="总督学 陈刚", now=NOW),
@@ -166,7 +166,7 @@ def test_the_tables_name_only_known_states():
 
 def test_a_refused_transition_names_the_command_and_the_state():
     with pytest.raises(RuleViolation) as caught:
-        activity_in(Status.notified).start_on_site(on=DAY)
+        activity_in(Status.notified).start_on_site(on=DAY, today=DAY)
     assert caught.value.field == "status"
     assert caught.value.extra == {"command": "start_on_site", "status_now": "notified"}
 
@@ -257,10 +257,10 @@ def test_planning_records_one_planned_event_with_plain_values():
 
 
 def test_the_leader_is_a_member_of_the_team():
-    activity = planned()
-    activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={}, inspectors=ACTIVE, drawn_by="draw-7")
+    activity = planned(draw_id="draw-7", drawn_team=["insp-1", "insp-2"])
+    activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={}, inspectors=ACTIVE)
     assert activity.team == {"leader_id": "insp-1", "member_ids": ["insp-1", "insp-2"], "drawn_by": "draw-7"}
-    activity.assign_team(leader_id="insp-3", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE)
+    activity.assign_team(leader_id="insp-3", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE, deviation_reason="甲回避")
     assert activity.team == {"leader_id": "insp-3", "member_ids": ["insp-2", "insp-3"], "drawn_by": None}
 
 
@@ -273,10 +273,10 @@ def test_an_inspector_is_listed_once():
 @pytest.mark.parametrize("drawn_by", ["draw-7", None], ids=["drawn", "named"])
 @pytest.mark.parametrize("tied", ["insp-1", "insp-2"], ids=["leader", "member"])
 def test_an_inspector_tied_to_the_target_must_recuse(tied, drawn_by):
-    activity = planned()
+    activity = planned(draw_id=drawn_by, drawn_team=["insp-1", "insp-2"])
     ties = {tied: {SCHOOL, "school-other"}}
     with pytest.raises(RuleViolation) as caught:
-        activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties=ties, inspectors=ACTIVE, drawn_by=drawn_by)
+        activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties=ties, inspectors=ACTIVE)
     assert (caught.value.rule, caught.value.field) == ("recusal", "member_ids")
     assert caught.value.extra["inspector_id"] == tied and tied in caught.value.detail
     assert activity.version == 1 and activity.team is None
@@ -336,7 +336,7 @@ def test_a_routine_visit_has_no_self_evaluation():
     with pytest.raises(RuleViolation) as caught:
         activity.submit_self_evaluation(**self_evaluation())
     assert caught.value.rule == "no_self_evaluation_for_kind"
-    activity.start_on_site(on=DAY)
+    activity.start_on_site(on=DAY, today=DAY)
     assert activity.status is Status.on_site
 
 
@@ -505,3 +505,34 @@ def test_an_inspector_of_the_level_above_or_filed_with_this_office_may_serve():
     activity = planned()
     activity.assign_team(leader_id="c", member_ids=["t"], ties={}, inspectors={"c": city, "t": township_filed_here})
     assert activity.member_ids == ["c", "t"]
+
+
+# --- dates and the draw ---------------------------------------------------------------------------------------
+
+
+def test_the_site_visit_follows_the_notice_and_the_report_the_visit_and_neither_is_in_the_future():
+    notified = activity_in(Status.team_assigned, ActivityKind.routine)
+    with pytest.raises(InvalidInput) as caught:
+        notified.notify(notified_on=date(2026, 10, 13), today=DAY)
+    assert caught.value.rule == "date_in_future" and "2026-10-13" in caught.value.detail and "2026-10-12" in caught.value.detail
+    notified.notify(notified_on=date(2026, 10, 8), today=DAY)
+    with pytest.raises(InvalidInput) as caught:
+        notified.start_on_site(on=date(2026, 10, 7), today=DAY)
+    assert caught.value.rule == "date_order" and "2026-10-07" in caught.value.detail and "2026-10-08" in caught.value.detail
+    notified.start_on_site(on=date(2026, 10, 9), today=DAY)
+    for command in ("record_findings", "draft_report", "approve_report"):
+        COMMANDS[command](notified)
+    with pytest.raises(InvalidInput) as caught:
+        notified.issue_report(issued_on=date(2019, 1, 1), now=NOW)
+    assert caught.value.rule == "date_order" and caught.value.field == "issued_on" and notified.status is Status.report_approved
+
+
+def test_an_activity_from_a_draw_takes_the_drawn_team_or_records_why_not():
+    activity = planned(draw_id="draw-1", drawn_team=["insp-1", "insp-2"])
+    with pytest.raises(RuleViolation) as caught:
+        activity.assign_team(leader_id="insp-1", member_ids=["insp-3"], ties={}, inspectors=ACTIVE)
+    assert caught.value.rule == "drawn_team_binds" and activity.status is Status.planned
+    activity.assign_team(leader_id="insp-2", member_ids=["insp-1"], ties={}, inspectors=ACTIVE)
+    assert (activity.drawn_by, activity.deviation_reason) == ("draw-1", None)
+    activity.assign_team(leader_id="insp-1", member_ids=["insp-3"], ties={}, inspectors=ACTIVE, deviation_reason="原督学回避")
+    assert (activity.drawn_by, activity.deviation_reason) == (None, "原督学回避")

@@ -56,6 +56,7 @@ def feedback(**overrides) -> dict:
         "default_deadline": DEADLINE,
         "deadline_basis": "500120@3",
         "given_on": GIVEN,
+        "today": GIVEN,
     } | overrides
 
 
@@ -77,7 +78,7 @@ def escalate_after_notice(c: RectificationCase) -> None:
 
 
 COMMANDS = {
-    "change_deadline": lambda c: c.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason="寒假施工"),
+    "change_deadline": lambda c: c.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason="寒假施工", today=GIVEN),
     "report_item": lambda c: c.report_item(
         item_id="f1", statement="已清理并建立每日巡查", evidence=[evidence()], reported_on=date(2026, 12, 1)
     ),
@@ -252,9 +253,9 @@ def test_a_feedback_mode_outside_the_list_is_invalid():
 def test_a_deadline_change_needs_a_reason():
     case = with_feedback()
     with pytest.raises(InvalidInput) as caught:
-        case.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason=" ")
+        case.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason=" ", today=GIVEN)
     assert caught.value.field == "reason"
-    case.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason="寒假施工")
+    case.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason="寒假施工", today=GIVEN)
     assert case.items["f1"]["deadline"] == date(2027, 1, 31)
 
 
@@ -402,3 +403,28 @@ def test_no_statement_while_an_item_waits_for_a_report(state):
     with pytest.raises(RuleViolation):
         case.publish_statement(text="整改情况公告", published_on=date(2027, 7, 2))
     assert case.version == version
+
+
+# --- dates: a fact is not dated after today nor before what it follows; a deadline never moves into the past --------
+
+
+@pytest.mark.parametrize(("given_on", "rule", "named"), [
+    (date(2019, 5, 1), "date_order", "2026-11-03"),  # before the report was issued
+    (date(2026, 11, 6), "date_in_future", "2026-11-05"),  # after today
+])  # fmt: skip
+def test_feedback_is_dated_between_the_report_and_today(given_on, rule, named):
+    case = opened(report_issued_on=date(2026, 11, 3))
+    with pytest.raises(InvalidInput) as caught:
+        case.give_feedback(**feedback(given_on=given_on, today=GIVEN))
+    assert (caught.value.rule, caught.value.field) == (rule, "given_on") and case.version == 1
+    assert str(given_on) in caught.value.detail and named in caught.value.detail
+
+
+def test_a_deadline_never_moves_into_the_past():
+    case = with_feedback()
+    version = case.version
+    with pytest.raises(InvalidInput) as caught:
+        case.change_deadline(item_id="f1", deadline=date(2026, 11, 19), reason="延期", today=date(2026, 11, 20))
+    assert caught.value.rule == "deadline_in_past" and "2026-11-19" in caught.value.detail and "2026-11-20" in caught.value.detail
+    assert case.version == version
+    case.change_deadline(item_id="f1", deadline=date(2026, 11, 20), reason="当日完成", today=date(2026, 11, 20))

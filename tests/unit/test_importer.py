@@ -40,11 +40,11 @@ def write_csv(path, records, encoding="utf-8"):
 
 
 def school_errors(**overrides: str) -> list[str]:
-    return [str(e) for e in validate_schools(rows(school(**overrides)))[1]]
+    return [e.english for e in validate_schools(rows(school(**overrides)))[1]]
 
 
 def inspector_errors(**overrides: str) -> list[str]:
-    return [str(e) for e in validate_inspectors(rows(inspector(**overrides)))[1]]
+    return [e.english for e in validate_inspectors(rows(inspector(**overrides)))[1]]
 
 
 def school_body(**overrides: str) -> dict:
@@ -163,8 +163,8 @@ def test_a_good_school_row_becomes_the_import_body_keyed_by_its_code():
 
 def test_an_error_names_the_spreadsheet_row_and_the_column():
     errors = validate_schools(rows(school(), school(学校代码="5001200002", 学生数="很多")))[1]
-    assert errors == [RowError(3, "学生数", "'很多' is not a whole number")]
-    assert str(errors[0]) == "row 3, column 学生数: '很多' is not a whole number"
+    assert errors == [RowError(3, "学生数", "“很多”不是整数", "'很多' is not a whole number")]
+    assert str(errors[0]) == "第3行「学生数」：“很多”不是整数 — row 3, column 学生数: '很多' is not a whole number"
 
 
 @pytest.mark.parametrize("code", ["", "123", "x" * 21, "5001-0001", "学校0001"])
@@ -210,6 +210,7 @@ def test_enrolment_bounds_are_accepted():
     ("幼儿园", "kindergarten"), ("初级中学", "junior_secondary"), ("初中", "junior_secondary"),
     ("高中", "senior_secondary"), ("九年一贯制学校", "nine_year"), ("九年制学校", "nine_year"),
     ("十二年制学校", "twelve_year"), ("完全中学", "complete_secondary"), ("中职", "secondary_vocational"),
+    ("九年一贯制", "nine_year"), ("十二年一贯制", "twelve_year"), ("完中", "complete_secondary"), ("职高", "secondary_vocational"),
     ("特殊教育学校", "special_education"), ("primary", "primary"), ("Primary", "primary"),
 ])  # fmt: skip
 def test_school_types_map_from_labels_short_forms_and_english(text, stage):
@@ -242,7 +243,7 @@ def test_every_bad_cell_of_a_row_is_reported():
 def test_a_duplicate_school_code_is_an_error_on_the_later_row():
     good, errors = validate_schools(rows(school(), school(学校代码="5001200002"), school(学校名称="分校")))
     assert [g[0] for g in good] == [2, 3]
-    assert [str(e) for e in errors] == ["row 4, column 学校代码: 5001200001 already appears in row 2"]
+    assert [str(e) for e in errors] == ["第4行「学校代码」：5001200001与第2行重复 — row 4, column 学校代码: 5001200001 already appears in row 2"]
 
 
 # --- inspectors ----------------------------------------------------------------------------------
@@ -310,7 +311,8 @@ def test_an_unknown_stage_is_an_error():
 
 def test_the_same_inspector_number_twice_in_one_county_is_an_error_on_the_later_row():
     errors = validate_inspectors(rows(inspector(), inspector(姓名="王秀兰")))[1]
-    assert [str(e) for e in errors] == ["row 3, column 督学编号: BS-001 (same 区县代码) already appears in row 2"]
+    assert [e.english for e in errors] == ["row 3, column 督学编号: BS-001 (same 区县代码) already appears in row 2"]
+    assert errors[0].chinese == "第3行「督学编号」：BS-001（同一区县代码）与第2行重复"
 
 
 def test_the_same_inspector_number_in_two_counties_is_two_inspectors():

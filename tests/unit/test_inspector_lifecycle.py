@@ -20,12 +20,12 @@ DAY = date(2026, 3, 1)
 
 COMMANDS = {
     "appoint": lambda i: i.appoint(term_no=i.term["term_no"] + 1 if i.term else 1, term_start=date(2026, 1, 1), term_end=date(2028, 12, 31)),
-    "file": lambda i: i.file_upward(filed_with="500000", filed_on=DAY),
-    "activate": lambda i: i.activate(on=DAY),
-    "suspend": lambda i: i.suspend(reason="长期病假", on=DAY),
-    "reinstate": lambda i: i.reinstate(on=DAY),
+    "file": lambda i: i.file_upward(filed_with="500000", filed_on=DAY, today=DAY),
+    "activate": lambda i: i.activate(on=DAY, today=DAY),
+    "suspend": lambda i: i.suspend(reason="长期病假", on=DAY, today=DAY),
+    "reinstate": lambda i: i.reinstate(on=DAY, today=DAY),
     "renew_term": lambda i: i.renew_term(term_no=(i.term or {"term_no": 0})["term_no"] + 1, term_start=date(2029, 1, 1), term_end=date(2031, 12, 31)),
-    "exit": lambda i: i.exit(reason=ExitReason.resigned, on=DAY),
+    "exit": lambda i: i.exit(reason=ExitReason.resigned, on=DAY, today=DAY),
 }  # fmt: skip
 
 # The shortest way to reach each state from a fresh nomination.
@@ -80,13 +80,13 @@ def test_the_table_names_every_state_it_allows():
 @pytest.mark.parametrize("reason", list(ExitReason))
 def test_every_exit_reason_in_the_closed_list_is_accepted(reason):
     inspector = inspector_in(Status.active)
-    inspector.exit(reason=reason, on=DAY)
+    inspector.exit(reason=reason, on=DAY, today=DAY)
     assert inspector.exit_reason is reason
 
 
 def test_an_exit_reason_outside_the_list_is_refused():
     with pytest.raises(ValueError):
-        inspector_in(Status.active).exit(reason="got bored", on=DAY)  # type: ignore[arg-type]
+        inspector_in(Status.active).exit(reason="got bored", on=DAY, today=DAY)  # type: ignore[arg-type]
 
 
 def test_a_renewed_term_must_come_after_the_current_one():
@@ -105,8 +105,8 @@ def test_a_term_must_end_after_it_starts():
 def test_training_gaps_are_pre_service_ever_and_in_service_each_term():
     inspector = inspector_in(Status.active)
     assert inspector.missing_training() == [TrainingKind.pre_service, TrainingKind.in_service]
-    inspector.record_training(kind=TrainingKind.pre_service, title="上岗培训", hours=24, completed_on=DAY)
-    inspector.record_training(kind=TrainingKind.in_service, title="责任督学示范培训", hours=16, completed_on=DAY)
+    inspector.record_training(kind=TrainingKind.pre_service, title="上岗培训", hours=24, completed_on=DAY, today=DAY)
+    inspector.record_training(kind=TrainingKind.in_service, title="责任督学示范培训", hours=16, completed_on=DAY, today=DAY)
     assert inspector.missing_training() == []
     COMMANDS["renew_term"](inspector)
     assert inspector.missing_training() == [TrainingKind.in_service]
@@ -118,7 +118,7 @@ def test_an_unqualified_assessment_opens_an_exit_review_once():
     inspector.assess(year=2026, grade=Grade.unqualified)
     names = [type(e).__name__ for e in inspector.collect_events()]
     assert names.count("ExitReviewOpened") == 1 and inspector.exit_review_open
-    inspector.exit(reason=ExitReason.dismissed_assessed_unqualified, on=DAY)
+    inspector.exit(reason=ExitReason.dismissed_assessed_unqualified, on=DAY, today=DAY)
     assert not inspector.exit_review_open
 
 
@@ -155,3 +155,26 @@ def test_an_exited_inspector_cannot_be_changed():
         inspector.update_details(name="新名字", employment=Employment.part_time, now=NOW)
     with pytest.raises(RuleViolation):
         inspector.declare_tie(unit_id="x", kind=TieKind.relative)
+
+
+@pytest.mark.parametrize(("on", "rule", "named"), [
+    (date(2001, 3, 1), "date_order", "2026-01-01"),  # before the term started
+    (date(2026, 3, 2), "date_in_future", "2026-03-01"),  # after today
+])  # fmt: skip
+def test_an_activation_is_dated_within_its_term_and_not_after_today(on, rule, named):
+    inspector = inspector_in(Status.filed)
+    version = inspector.version
+    with pytest.raises(InvalidInput) as caught:
+        inspector.activate(on=on, today=DAY)
+    assert (caught.value.rule, caught.value.field) == (rule, "on") and inspector.version == version
+    assert str(on) in caught.value.detail and named in caught.value.detail
+
+
+def test_training_and_exit_are_not_dated_after_today():
+    inspector = inspector_in(Status.active)
+    with pytest.raises(InvalidInput) as caught:
+        inspector.record_training(kind=TrainingKind.in_service, title="在岗培训", hours=8, completed_on=date(2027, 1, 1), today=DAY)
+    assert caught.value.rule == "date_in_future" and caught.value.field == "completed_on"
+    with pytest.raises(InvalidInput):
+        inspector.exit(reason=ExitReason.resigned, on=date(2027, 1, 1), today=DAY)
+    assert inspector.status is Status.active

@@ -46,8 +46,8 @@ def commendation() -> Commendation:
 
 
 INTERVIEW_COMMANDS = {
-    "record": lambda m: m.record(held_on=DAY, interviewees=LEADER, record="书面记录", commitments="限期整改"),
-    "file": lambda m: m.file(filed_with=BODIES, filed_on=DAY),
+    "record": lambda m: m.record(held_on=DAY, interviewees=LEADER, record="书面记录", commitments="限期整改", today=DAY),
+    "file": lambda m: m.file(filed_with=BODIES, filed_on=DAY, today=DAY),
 }
 CIRCULAR_COMMANDS = {
     "issue": lambda m: m.issue(recipients=BODIES, leaders=LEADER, content="通报", issued_on=DAY, restriction_days=365, basis="000000@2"),
@@ -122,7 +122,7 @@ def test_an_interview_is_filed_with_all_three_bodies_and_then_cannot_change():
     filed = interview()
     INTERVIEW_COMMANDS["record"](filed)
     with pytest.raises(InvalidInput) as caught:
-        filed.file(filed_with=["government", "superior"], filed_on=DAY)
+        filed.file(filed_with=["government", "superior"], filed_on=DAY, today=DAY)
     assert caught.value.rule == "all_filing_bodies"
     INTERVIEW_COMMANDS["file"](filed)
     for command in INTERVIEW_COMMANDS.values():
@@ -188,3 +188,17 @@ def test_a_restricted_leader_is_not_commended():
 
 def test_one_escalation_of_each_kind_per_case():
     assert escalation_id(ID, "interview") == escalation_id(ID, "interview") != escalation_id(ID, "circular")
+
+
+def test_an_interview_record_is_dated_between_its_proposal_and_today_unless_it_was_held_first():
+    record = {"interviewees": LEADER, "record": "书面记录", "commitments": "限期整改", "today": DAY}
+    for held_on, rule in ((date(2026, 12, 2), "date_in_future"), (date(2026, 11, 28), "date_order")):
+        with pytest.raises(InvalidInput) as caught:
+            interview().record(held_on=held_on, **record)
+        assert caught.value.rule == rule and str(held_on) in caught.value.detail and str(DAY) in caught.value.detail
+    early = interview()
+    early.record(held_on=date(2026, 11, 28), early_reason="现场约谈在先，书面程序补办", **record)
+    assert early.written_record["early_reason"] == "现场约谈在先，书面程序补办"
+    with pytest.raises(InvalidInput) as caught:
+        early.file(filed_with=BODIES, filed_on=date(2026, 11, 27), today=DAY)
+    assert caught.value.rule == "date_order" and "2026-11-28" in caught.value.detail

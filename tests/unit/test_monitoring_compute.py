@@ -4,6 +4,7 @@ validation of every field, the preschool and duty-evaluation frameworks."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,22 @@ def test_duty_evaluation_weights_scores_into_a_grade():
     assert (result["score"], result["grade"], result["grade_zh"], result["passes"]) == (86.5, "good", "良好", True)
 
 
+def test_an_area_without_counted_units_has_no_verdict_under_any_rule():
+    for definition in (BALANCED, PRESCHOOL):
+        area = area_result(definition, [])["area"]
+        assert (area["passes"], area["cv_within"], area["every_unit_passes"]) == (None, None, None), definition.code
+        assert area["units"] == 0 and "no counted units" in area["no_verdict"] and area["provisional"] is False
+
+
+def test_a_verdict_resting_on_data_not_yet_approved_is_provisional():
+    units = county_units()
+    approved = area_result(BALANCED, units)["area"]
+    pending = area_result(BALANCED, [*units[:-1], replace(units[-1], approved=False)])["area"]
+    assert approved["provisional"] is False and approved["unapproved_units"] == []
+    assert pending["provisional"] is True and pending["unapproved_units"] == [units[-1].unit_id]
+    assert pending["passes"] == approved["passes"]  # the figures are the same; only their standing differs
+
+
 # --- definitions are checked before anything is kept ------------------------------------------------------------
 
 
@@ -288,6 +305,32 @@ def test_a_malformed_definition_is_refused_naming_the_path_never_crashing(path, 
     with pytest.raises(InvalidInput) as caught:
         Definition.parse(raw)
     assert field in {e["field"] for e in caught.value.extra["errors"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("area_rule", "weighting"), "area_rule.weighting"),  # issue 18: published as version 3 and silently ignored
+        (("inputs", 0, "maximum"), "inputs[0].maximum"),
+        (("indicators", 1, "bar", "op_"), "indicators[1].bar.op_"),
+        (("unit_rule", "min_meetings"), "unit_rule.min_meetings"),
+        (("stage",), "stage"),
+    ],
+)
+def test_a_key_the_engine_does_not_read_is_refused_naming_its_path(path, field):
+    raw = json.loads((SHIPPED / "balanced_development.json").read_text(encoding="utf-8"))
+    target = raw
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = "unweighted"
+    with pytest.raises(InvalidInput) as caught:
+        Definition.parse(raw)
+    assert {"field": field, "rule": "unknown_key"} in [{k: e[k] for k in ("field", "rule")} for e in caught.value.extra["errors"]]
+
+
+def test_every_shipped_framework_uses_only_known_keys():
+    for path in SHIPPED.glob("*.json"):
+        Definition.parse(json.loads(path.read_text(encoding="utf-8")))
 
 
 def test_a_what_if_version_that_needs_an_input_never_collected_says_so_per_indicator():

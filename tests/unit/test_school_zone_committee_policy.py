@@ -61,7 +61,7 @@ def test_a_principal_serves_one_term_at_a_time_and_its_end_is_an_event():
     with pytest.raises(RuleViolation) as caught:
         school.appoint_principal(name="吴校长", term_start=date(2026, 9, 1), term_end=date(2031, 8, 31))
     assert caught.value.rule == "principal_in_office"
-    school.end_principal_term(ended_on=date(2026, 8, 31), reason="任期届满")
+    school.end_principal_term(ended_on=date(2026, 8, 31), reason="任期届满", today=date(2026, 9, 1))
     school.appoint_principal(name="吴校长", term_start=date(2026, 9, 1), term_end=date(2031, 8, 31))
     assert event_names(school)[-3:] == ["PrincipalAppointed", "PrincipalTermEnded", "PrincipalAppointed"]
 
@@ -118,7 +118,7 @@ def a_committee() -> Committee:
 
 def test_a_committee_records_meetings_and_member_participation_once_per_activity():
     committee = a_committee()
-    committee.record_meeting(held_on=date(2026, 3, 1), topic="专题研究义务教育优质均衡", on_education=True)
+    committee.record_meeting(held_on=date(2026, 3, 1), topic="专题研究义务教育优质均衡", on_education=True, today=date(2026, 3, 1))
     committee.record_participation(unit_name="区财政局", activity_id="activity-1", year=2026)
     committee.record_participation(unit_name="区财政局", activity_id="activity-1", year=2026)
     assert committee.participation == {"2026": {"区财政局": ["activity-1"]}}

@@ -131,14 +131,15 @@ async def give_feedback(case_id: UUID, body: Feedback, request: Request, respons
     default = body.given_on + timedelta(days=profile.get("rectification_days"))
     return await _act(request, response, principal, case_id, body, lambda c: c.give_feedback(
         mode=body.mode, decision=body.decision, requirements=body.requirements, deadlines=body.deadlines,
-        default_deadline=default, deadline_basis=profile.version, given_on=body.given_on,
+        default_deadline=default, deadline_basis=profile.version, given_on=body.given_on, today=request.app.state.clock.today(),
     ))  # fmt: skip
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/deadline", response_model=CaseRead)
 async def change_deadline(case_id: UUID, item_id: str, body: DeadlineChange, request: Request, response: Response, principal: Admin) -> CaseRead:
     """Move an unaccepted item's deadline, with the reason recorded."""
-    return await _act(request, response, principal, case_id, body, lambda c: c.change_deadline(item_id=item_id, deadline=body.deadline, reason=body.reason))
+    return await _act(request, response, principal, case_id, body, lambda c: c.change_deadline(
+        item_id=item_id, deadline=body.deadline, reason=body.reason, today=request.app.state.clock.today()))
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/accept", response_model=CaseRead)

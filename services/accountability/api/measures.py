@@ -53,6 +53,7 @@ class InterviewRecord(Strict):
     interviewees: list[Person] = Field(min_length=1, max_length=50)
     record: Text
     commitments: Text
+    early_reason: Text | None = Field(default=None, description="why the interview was held before it was proposed here")
 
 
 class InterviewFiling(Strict):
@@ -219,6 +220,7 @@ async def record_interview(measure_id: UUID, body: InterviewRecord, request: Req
     people = [p.model_dump() for p in body.interviewees]
     return await _act(request, response, principal, "interviews", measure_id, body, lambda m: m.record(
         held_on=body.held_on, interviewees=people, record=body.record, commitments=body.commitments,
+        today=request.app.state.clock.today(), early_reason=body.early_reason,
     ))  # fmt: skip
 
 
@@ -226,7 +228,8 @@ async def record_interview(measure_id: UUID, body: InterviewRecord, request: Req
 async def file_interview(measure_id: UUID, body: InterviewFiling, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """File the record with the party committee, government and superiors; afterwards it cannot change."""
     filed_with = [b.value for b in body.filed_with]
-    return await _act(request, response, principal, "interviews", measure_id, body, lambda m: m.file(filed_with=filed_with, filed_on=body.filed_on))
+    return await _act(request, response, principal, "interviews", measure_id, body, lambda m: m.file(
+        filed_with=filed_with, filed_on=body.filed_on, today=request.app.state.clock.today()))
 
 
 # --- circulars (通报) and restrictions ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput, NotFound
-from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, happened, require_name
 from services.accountability.domain.inputs import evidence_file, finding_item, not_before
 
 
@@ -93,8 +93,10 @@ class RectificationCase(Aggregate):
         activity_title: str,
         items: list[dict],
         opened_at: datetime,
+        report_issued_on: date | None = None,
     ):
         self.activity_id = activity_id
+        self.report_issued_on = report_issued_on  # feedback follows the report (None in cases opened before it was kept)
         self.jurisdiction = jurisdiction
         self.unit_kind = unit_kind
         self.unit_id = unit_id
@@ -123,6 +125,7 @@ class RectificationCase(Aggregate):
         activity_title: str,
         findings: list[dict],
         now: datetime,
+        report_issued_on: date | None = None,
     ) -> RectificationCase:
         """Open the case when a report is issued: one item, still open, per finding to rectify."""
         activity_id = require_name(activity_id, "activity_id")
@@ -144,6 +147,7 @@ class RectificationCase(Aggregate):
             activity_title=require_name(activity_title, "activity_title"),
             items=items,
             opened_at=now,
+            report_issued_on=report_issued_on,
         )
 
     # --- read helpers -------------------------------------------------------------------------------------
@@ -183,12 +187,15 @@ class RectificationCase(Aggregate):
         default_deadline: date,
         deadline_basis: str,
         given_on: date,
+        today: date,
     ) -> None:
         """Feed the problems back with a rectification decision; every item gets its deadline.
 
-        `deadline_basis` names the policy profile version the default deadline came from.
+        `deadline_basis` names the policy profile version the default deadline came from. Feedback is given on or
+        after the report was issued, and not after today.
         """
         check_transition("case", CASE_TRANSITIONS, "give_feedback", self.status)
+        happened(given_on, "given_on", today=today, after=self.report_issued_on, after_what="the report was issued")
         mode = choice(FeedbackMode, mode, "mode")
         unknown = sorted(set(deadlines) - set(self.items))
         if unknown:
@@ -218,11 +225,14 @@ class RectificationCase(Aggregate):
         for item_id, deadline in deadlines.items():
             self.items[item_id].update(status=S.awaiting_report.value, deadline=deadline)
 
-    def change_deadline(self, *, item_id: str, deadline: date, reason: str) -> None:
-        """Move an unaccepted item's deadline, for a recorded reason."""
+    def change_deadline(self, *, item_id: str, deadline: date, reason: str, today: date) -> None:
+        """Move an unaccepted item's deadline, for a recorded reason; never into the past (a notice would follow)."""
         self._item(item_id, "change_deadline")
         if not isinstance(deadline, date):
             raise InvalidInput("deadline must be a date", field="deadline", rule="date")
+        if deadline < today:
+            raise InvalidInput(f"deadline {deadline} is before today ({today}): a deadline never moves into the past",
+                               field="deadline", rule="deadline_in_past", date=deadline.isoformat(), today=today.isoformat())  # fmt: skip
         self._deadline_changed(item_id=item_id, deadline=deadline, reason=require_name(reason, "reason"))
 
     @event("DeadlineChanged")

@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
-from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, happened, require_name, text
 from services.accountability.domain.terms import (
     GRAVEST, AccountabilityTrigger, CircularTrigger, Conduct, InterviewTrigger, PersonAction, Sanction, TransferTo,
     UnitKind, bodies, named_people, organisers_for,
@@ -107,27 +107,31 @@ class Interview(Unit, Aggregate):
             related_departments=related, case_id=case_id, proposed_on=proposed_on,
         )  # fmt: skip
 
-    def record(self, *, held_on: date, interviewees: Any, record: str, commitments: str) -> None:
-        """The written record (书面记录) of the interview: who was interviewed, what was said and promised."""
+    def record(
+        self, *, held_on: date, interviewees: Any, record: str, commitments: str, today: date, early_reason: str | None = None
+    ) -> None:  # fmt: skip
+        """The written record (书面记录) of the interview: who was interviewed, what was said and promised. One held
+        before it was formally proposed (it happens: the meeting came first, the record follows) needs `early_reason`."""
         check_transition("interview", INTERVIEW_TRANSITIONS, "record", self.status)
-        if held_on < self.proposed_on:
-            raise InvalidInput(f"held_on is before the interview was proposed ({self.proposed_on})", field="held_on", rule="date_order")
+        early = (early_reason or "").strip() or None
+        happened(held_on, "held_on", today=today, after=None if early else self.proposed_on,
+                 after_what="the interview was proposed; if it was held first, give early_reason")  # fmt: skip
         self._recorded(
             held_on=held_on, interviewees=named_people(interviewees, "interviewees"), record=require_name(record, "record"),
-            commitments=require_name(commitments, "commitments"),
+            commitments=require_name(commitments, "commitments"), early_reason=early if held_on < self.proposed_on else None,
         )  # fmt: skip
 
     @event("Recorded")
-    def _recorded(self, held_on: date, interviewees: list[dict], record: str, commitments: str) -> None:
+    def _recorded(self, held_on: date, interviewees: list[dict], record: str, commitments: str, early_reason: str | None = None) -> None:
         self.status = InterviewStatus.recorded
-        self.written_record = {"held_on": held_on, "interviewees": interviewees, "record": record, "commitments": commitments}
+        self.written_record = {"held_on": held_on, "interviewees": interviewees, "record": record, "commitments": commitments,
+                               "early_reason": early_reason}  # fmt: skip
 
-    def file(self, *, filed_with: Any, filed_on: date) -> None:
+    def file(self, *, filed_with: Any, filed_on: date, today: date) -> None:
         """File the record with the party committee, the government and the superiors; then nothing changes it."""
         check_transition("interview", INTERVIEW_TRANSITIONS, "file", self.status)
         assert self.written_record is not None
-        if filed_on < self.written_record["held_on"]:
-            raise InvalidInput("filed_on is before the interview was held", field="filed_on", rule="date_order")
+        happened(filed_on, "filed_on", today=today, after=self.written_record["held_on"], after_what="the interview was held")
         self._filed(filed_with=bodies(filed_with, "filed_with"), filed_on=filed_on)
 
     @event("Filed")

@@ -13,15 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from dudao import blobs, scope
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
-from dudao.errors import Conflict, InvalidInput, NotFound
+from dudao.errors import InvalidInput, NotFound
+from dudao.privacy import redact
 from dudao.profiles import effective_from_copy
-from dudao.routes import OfficeReader, Reader  # noqa: F401 (plans and visits import them from here)
+from dudao.routes import OfficeReader, Reader, today  # noqa: F401 (plans and visits import them from here)
 from dudao.scope import Target, check_scope
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.inspection.application import Inspection
 from services.inspection.domain.activity import (
     Activity, ActivityKind, FindingArea, Severity, SpecialTopic, TargetKind, grade_for,
 )  # fmt: skip
+from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, registry_copy
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -48,11 +50,15 @@ class ActivityCreate(Strict):
     topic: SpecialTopic | None = None
     plan_id: Name | None = None
     frequency_override: Text | None = Field(default=None, description="an admin's reason to exceed the visit limit")
+    draw_id: UUID | None = Field(default=None, description="the performed draw (双随机) that picked this school; its team then binds")
 
 
 class TeamAssignment(Strict):
     leader_id: UUID
     member_ids: list[UUID] = Field(default_factory=list, max_length=30)
+    deviation_reason: Text | None = Field(
+        default=None, description="for an activity from a draw: an admin's reason to assign other than the drawn team"
+    )
 
 
 class Notice(Strict):
@@ -201,23 +207,28 @@ async def check_target(request: Request, body: ActivityCreate) -> None:
         )  # fmt: skip
 
 
-async def check_frequency(request: Request, body: ActivityCreate) -> None:
-    """Frequency control (002 §7): a school is visited at most the profile's number of times a semester."""
-    if body.target_kind is not TargetKind.school or body.kind is ActivityKind.routine:
-        return
+def from_draw(request: Request, body: ActivityCreate) -> dict[str, Any]:
+    """An activity planned from a draw: the draw is performed, in this place, and drew this school; it binds its team."""
+    if body.draw_id is None:
+        return {}
+    draw = _app(request).get(body.draw_id, Draw)
+    result = draw.result
+    if draw.jurisdiction != body.jurisdiction or result is None or body.target_id not in result.targets:
+        why = "is not performed yet" if result is None else f"did not draw {body.target_name}" if draw.jurisdiction == body.jurisdiction \
+            else f"is {draw.jurisdiction}'s, not {body.jurisdiction}'s"  # fmt: skip
+        raise InvalidInput(f"draw {body.draw_id} {why}", field="draw_id", rule="not_drawn")
+    return {"draw_id": str(draw.id), "drawn_team": result.teams[body.target_id]}
+
+
+async def frequency_limit(request: Request, body: ActivityCreate) -> dict[str, Any]:
+    """Frequency control (002 §7): the profile's visits per school per semester, and the read model's count to open
+    a semester's count with; the count itself is kept and checked by `Inspection.plan_activity`."""
+    if body.target_kind is not TargetKind.school:
+        return {}
     profile = await _profile(request, body.jurisdiction)
-    limit = profile.get("visits_per_school_per_semester_max")
     async with request.app.state.pool.acquire() as conn:
-        already = await activities.visits_in_period(conn, target_id=body.target_id, period=body.period)
-    if limit is not None and already >= limit and not body.frequency_override:
-        raise Conflict(
-            f"{body.target_name} already has {already} supervision activities in {body.period}; the limit is {limit}"
-            f" (profile {profile.version}). Merge this into an existing activity, or give frequency_override with a reason",
-            field="target_id",
-            rule="visit_frequency_limit",
-            limit=limit,
-            profile_version=profile.version,
-        )
+        earlier = await activities.visits_in_period(conn, target_id=body.target_id, period=body.period)
+    return {"limit": profile.get("visits_per_school_per_semester_max"), "profile_version": profile.version, "earlier": earlier}
 
 
 @router.post("/activities", status_code=201, response_model=ActivityRead)
@@ -225,8 +236,7 @@ async def plan_activity(body: ActivityCreate, request: Request, response: Respon
     """Put a supervision activity on the calendar; frequency control applies to school visits."""
     check_scope(principal, body.jurisdiction)
     await check_target(request, body)
-    await check_frequency(request, body)
-    details = body.model_dump()
+    details = body.model_dump() | await asyncio.to_thread(from_draw, request, body) | await frequency_limit(request, body)
     activity = await asyncio.to_thread(
         _app(request).plan_activity,
         activity_id=new_aggregate_id(request, principal, "activity"), envelope=command_envelope(request, principal, body),
@@ -254,15 +264,23 @@ async def assign_team(activity_id: UUID, body: TeamAssignment, request: Request,
     async with request.app.state.pool.acquire() as conn:
         ties = await registry_copy.ties_of(conn, list({str(body.leader_id), *members}))
         inspectors = await registry_copy.inspectors_by_id(conn, list({str(body.leader_id), *members}))
-    return await asyncio.to_thread(
-        _act, request, response, principal, activity_id, body,
-        lambda a: a.assign_team(leader_id=str(body.leader_id), member_ids=members, ties=ties, inspectors=inspectors),
-    )  # fmt: skip
+
+    def assign(activity: Activity) -> list[Draw]:
+        activity.assign_team(leader_id=str(body.leader_id), member_ids=members, ties=ties, inspectors=inspectors,
+                             deviation_reason=body.deviation_reason)  # fmt: skip
+        if activity.deviation_reason is None or activity.draw_id is None:
+            return []
+        draw = _app(request).get(UUID(activity.draw_id), Draw)  # the deviation is saved with the team, or neither is
+        draw.record_deviation(activity_id=str(activity.id), target=activity.target_id, assigned=activity.member_ids,
+                              reason=redact(activity.deviation_reason), by=principal.sub, at=_now(request))  # fmt: skip
+        return [draw]
+
+    return await asyncio.to_thread(_act, request, response, principal, activity_id, body, assign)
 
 
 @router.post("/activities/{activity_id}/notice", response_model=ActivityRead)
 def notify(activity_id: UUID, body: Notice, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, activity_id, body, lambda a: a.notify(notified_on=body.notified_on))
+    return _act(request, response, principal, activity_id, body, lambda a: a.notify(notified_on=body.notified_on, today=today(request)))
 
 
 @router.post("/activities/{activity_id}/self-evaluation", response_model=ActivityRead)
@@ -300,7 +318,7 @@ def record_member_units(activity_id: UUID, body: MemberUnits, request: Request, 
 @router.post("/activities/{activity_id}/on-site", response_model=ActivityRead)
 def start_on_site(activity_id: UUID, body: OnSite, request: Request, response: Response, principal: TeamOrAdmin):
     """The team arrives on site (实地督导); the office or an inspector on the team records it."""
-    return _act(request, response, principal, activity_id, body, lambda a: a.start_on_site(on=body.on), TEAM_OR_ADMIN)
+    return _act(request, response, principal, activity_id, body, lambda a: a.start_on_site(on=body.on, today=today(request)), TEAM_OR_ADMIN)
 
 
 @router.post("/activities/{activity_id}/findings", response_model=ActivityRead)

@@ -58,6 +58,7 @@ class DrawRead(BaseModel):
     candidates: dict[str, Any]
     targets: list[str] | None
     teams: dict[str, list[str]] | None
+    deviations: list[dict[str, Any]] = Field(description="teams assigned other than drawn, each with the admin's reason")
     version: int
 
     @classmethod
@@ -66,7 +67,8 @@ class DrawRead(BaseModel):
         return cls(
             id=draw.id, jurisdiction=draw.jurisdiction, purpose=draw.purpose, status=draw.status,
             seed_hash=draw.seed_hash, seed=draw.seed if result else None, candidates=draw.inputs.as_record(),
-            targets=result.targets if result else None, teams=result.teams if result else None, version=draw.version,
+            targets=result.targets if result else None, teams=result.teams if result else None,
+            deviations=draw.deviations, version=draw.version,
         )  # fmt: skip
 
 
@@ -76,6 +78,7 @@ class VerificationRead(BaseModel):
     seed_matches_hash: bool
     result_matches: bool
     detail: str
+    deviations: list[dict[str, Any]]
 
 
 router = APIRouter(prefix="/v1/draws", tags=["draws"])
@@ -147,4 +150,4 @@ def read_draw(draw_id: UUID, request: Request) -> DrawRead:
 def verify_draw(draw_id: UUID, request: Request) -> VerificationRead:
     """Re-run the draw from the recorded candidates and the revealed seed; anyone may ask. No token."""
     verification = _load(request, draw_id).verify()
-    return VerificationRead(draw_id=draw_id, **{k: getattr(verification, k) for k in ("ok", "seed_matches_hash", "result_matches", "detail")})
+    return VerificationRead(draw_id=draw_id, **{k: getattr(verification, k) for k in ("ok", "seed_matches_hash", "result_matches", "detail", "deviations")})

@@ -15,7 +15,8 @@ from dudao.errors import InvalidInput
 from services.inspection.domain.activity_terms import (
     ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind, semester_of,
 )  # fmt: skip
-from dudao.rules import RuleViolation, check_transition, choice, require_name
+from dudao.clock import china_date
+from dudao.rules import RuleViolation, check_transition, choice, happened, require_name
 from services.inspection.domain import records
 
 K, S, T = ActivityKind, Status, TargetKind
@@ -95,6 +96,8 @@ class Activity(Aggregate):
         source: Source,
         planned_at: datetime,
         frequency_override: str | None = None,
+        draw_id: str | None = None,
+        drawn_team: list[str] | None = None,
     ):
         self.jurisdiction = jurisdiction
         self.kind = ActivityKind(kind)
@@ -109,6 +112,9 @@ class Activity(Aggregate):
         self.source = Source(source)
         self.planned_at = planned_at
         self.frequency_override = frequency_override
+        self.draw_id = draw_id  # the double-random draw (双随机) that picked this target, and the team it drew for it
+        self.drawn_team = list(drawn_team) if drawn_team else None
+        self.deviation_reason: str | None = None
         self.member_units: list[str] = []
         self.status = Status.planned
         self.leader_id: str | None = None
@@ -142,8 +148,11 @@ class Activity(Aggregate):
         source: Source = Source.plan,
         now: datetime,
         frequency_override: str | None = None,
+        draw_id: str | None = None,
+        drawn_team: list[str] | None = None,
     ) -> Activity:
-        """Put an activity on the calendar for a term (`2026-fall`) and a month (`2026-10`)."""
+        """Put an activity on the calendar for a term (`2026-fall`) and a month (`2026-10`); one planned from a draw
+        names it (`draw_id`) and the team it drew for this target, which then binds the team (`assign_team`)."""
         if not divisions.is_valid_code(jurisdiction):
             raise InvalidInput(f"{jurisdiction!r} is not a division code", field="jurisdiction", rule="division_code")
         kind, target_kind = choice(ActivityKind, kind, "kind"), choice(TargetKind, target_kind, "target_kind")
@@ -190,6 +199,8 @@ class Activity(Aggregate):
             source=choice(Source, source, "source"),
             planned_at=now,
             frequency_override=(frequency_override or "").strip() or None,  # an admin's recorded reason to exceed the visit limit
+            draw_id=str(draw_id) if draw_id else None,
+            drawn_team=[str(m) for m in drawn_team] if draw_id and drawn_team else None,
         )
 
     # --- read helpers -------------------------------------------------------------------------------------
@@ -216,13 +227,14 @@ class Activity(Aggregate):
 
     def assign_team(
         self, *, leader_id: str, member_ids: list[str], ties: Mapping[str, Collection[str]],
-        inspectors: Mapping[str, Mapping[str, Any]], drawn_by: str | None = None,
+        inspectors: Mapping[str, Mapping[str, Any]], deviation_reason: str | None = None,
     ) -> None:  # fmt: skip
         """Form the team (督导组), drawn at random (双随机) or named; nobody tied to the target may serve (回避).
 
         `ties` maps inspector ids to the unit ids each has declared a tie to, and `inspectors` maps them to what the
         registry says of them (`jurisdiction`, `status`, `filed_with`): each must be there, active, and of this
-        activity's place (their jurisdiction contains it, or they are filed with its office).
+        activity's place (their jurisdiction contains it, or they are filed with its office). An activity planned
+        from a draw takes the drawn team; anyone else needs an admin's `deviation_reason`, which the draw then shows.
         """
         self._check("assign_team")
         leader_id = require_name(leader_id, "leader_id")
@@ -241,7 +253,21 @@ class Activity(Aggregate):
                     rule="recusal",
                     inspector_id=inspector_id,
                 )
-        self._team_assigned(leader_id=leader_id, member_ids=members, drawn_by=(drawn_by or "").strip() or None)
+        self._team_assigned(leader_id=leader_id, member_ids=members, **self._against_the_draw(members, deviation_reason))
+
+    def _against_the_draw(self, members: list[str], reason: str | None) -> dict[str, str | None]:
+        """`drawn_by` when the team is the drawn one; else, for an activity from a draw, the admin's reason to deviate."""
+        if self.draw_id is None:
+            return {"drawn_by": None, "deviation_reason": None}
+        if set(members) == set(self.drawn_team or ()):
+            return {"drawn_by": self.draw_id, "deviation_reason": None}
+        if not (reason or "").strip():
+            raise RuleViolation(
+                f"the draw {self.draw_id} picked {', '.join(self.drawn_team or ())} for {self.target_name}; another team"
+                " needs deviation_reason, an admin's reason that the draw's public verification shows",
+                field="deviation_reason", rule="drawn_team_binds", drawn_team=self.drawn_team,
+            )  # fmt: skip
+        return {"drawn_by": None, "deviation_reason": require_name(reason or "", "deviation_reason")}
 
     def _check_serves(self, field: str, inspector_id: str, inspector: Mapping[str, Any] | None) -> None:
         if inspector is None:
@@ -263,14 +289,15 @@ class Activity(Aggregate):
             )  # fmt: skip
 
     @event("TeamAssigned")
-    def _team_assigned(self, leader_id: str, member_ids: list[str], drawn_by: str | None) -> None:
+    def _team_assigned(self, leader_id: str, member_ids: list[str], drawn_by: str | None, deviation_reason: str | None = None) -> None:
         self.status = Status.team_assigned
         self.leader_id, self.member_ids, self.drawn_by = leader_id, list(member_ids), drawn_by
+        self.deviation_reason = deviation_reason
 
-    def notify(self, *, notified_on: date) -> None:
+    def notify(self, *, notified_on: date, today: date) -> None:
         """Send the supervision notice (督导通知) to the unit."""
         self._check("notify")
-        self._notified(notified_on=notified_on)
+        self._notified(notified_on=happened(notified_on, "notified_on", today=today))
 
     @event("Notified")
     def _notified(self, notified_on: date) -> None:
@@ -305,10 +332,10 @@ class Activity(Aggregate):
             "items": items, "evidence": evidence, "submitted_by": submitted_by, "submitted_at": submitted_at
         }  # fmt: skip
 
-    def start_on_site(self, *, on: date) -> None:
-        """The team arrives for the site visit (实地督导)."""
+    def start_on_site(self, *, on: date, today: date) -> None:
+        """The team arrives for the site visit (实地督导), after the notice."""
         self._check("start_on_site")
-        self._on_site_started(on=on)
+        self._on_site_started(on=happened(on, "on", today=today, after=self.notified_on, after_what="the notice"))
 
     @event("OnSiteStarted")
     def _on_site_started(self, on: date) -> None:
@@ -384,6 +411,7 @@ class Activity(Aggregate):
     def issue_report(self, *, issued_on: date, now: datetime) -> None:
         """Issue (印发) the report to the unit; this opens rectification (整改) of every finding that needs it."""
         self._check("issue_report")
+        happened(issued_on, "issued_on", today=china_date(now), after=self.on_site_from, after_what="the site visit")
         self._report_issued(
             jurisdiction=self.jurisdiction,
             kind=self.kind.value,

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from collections import Counter
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -188,6 +188,7 @@ class Verification:
     result_matches: bool
     ok: bool
     detail: str
+    deviations: list[dict] = field(default_factory=list)
 
 
 class Draw(Aggregate):
@@ -223,6 +224,7 @@ class Draw(Aggregate):
         self.drawn_targets: list[str] | None = None
         self.teams: dict[str, list[str]] | None = None
         self.performed_at: datetime | None = None
+        self.deviations: list[dict] = []  # teams assigned other than drawn, each with the admin's reason
 
     @classmethod
     def announce(
@@ -266,6 +268,20 @@ class Draw(Aggregate):
         self.teams = deepcopy(teams)
         self.performed_at = performed_at
 
+    def record_deviation(self, *, activity_id: str, target: str, assigned: list[str], reason: str, by: str, at: datetime) -> None:
+        """An activity planned from this draw was given another team than the drawn one; the draw shows it publicly."""
+        if self.teams is None or target not in self.teams:
+            raise DrawRefused(f"{target} was not drawn in this draw", field="target_id", rule="not_drawn")
+        self._deviated(
+            activity_id=str(activity_id), target=target, drawn=list(self.teams[target]), assigned=list(assigned),
+            reason=reason, by=by, at=at.isoformat(),
+        )  # fmt: skip
+
+    @event("DeviationRecorded")
+    def _deviated(self, activity_id: str, target: str, drawn: list[str], assigned: list[str], reason: str, by: str, at: str) -> None:
+        self.deviations = [*self.deviations, {"activity_id": activity_id, "target": target, "drawn": list(drawn),
+                                              "assigned": list(assigned), "reason": reason, "by": by, "at": at}]  # fmt: skip
+
     @property
     def status(self) -> str:
         return "announced" if self.performed_at is None else "performed"
@@ -285,6 +301,7 @@ class Draw(Aggregate):
         recorded = self.result
         if self.seed is None or recorded is None:
             return Verification(seed_matches_hash=False, result_matches=False, ok=False, detail="not performed yet")
+        deviations = [dict(d) for d in self.deviations]
         seed_matches = seed_hash(self.seed) == self.seed_hash
         mismatches = _rerun_mismatches(self.seed, self.inputs, recorded)
         problems = ([] if seed_matches else ["the revealed seed does not match the published hash"]) + mismatches
@@ -292,7 +309,9 @@ class Draw(Aggregate):
             seed_matches_hash=seed_matches,
             result_matches=not mismatches,
             ok=seed_matches and not mismatches,
-            detail="; ".join(problems) or "the seed matches its hash and the draw re-runs to the recorded result",
+            detail="; ".join(problems) or "the seed matches its hash and the draw re-runs to the recorded result"
+            + (f"; {len(deviations)} team(s) assigned other than drawn, each with its reason" if deviations else ""),
+            deviations=deviations,
         )
 
 

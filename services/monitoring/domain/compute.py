@@ -26,6 +26,7 @@ class UnitData:
     version: int = 0
     stage: str | None = None  # the school's kind (nine_year, primary, …); None for a jurisdiction
     locality: str | None = None
+    approved: bool = True  # False: submitted, not yet approved by its level; a verdict resting on it is provisional
 
 
 # --- which stages a unit has ----------------------------------------------------------------------------------
@@ -244,14 +245,22 @@ def coefficient_of_variation(points: Iterable[tuple[float, float]]) -> dict[str,
 
 
 def area_result(definition: Definition, units: Iterable[UnitData]) -> dict[str, Any]:
-    """The verdict over many units: CVs per indicator and stage, summed inputs recomputed, or mean scores."""
+    """The verdict over many units: CVs per indicator and stage, summed inputs recomputed, or mean scores.
+
+    Without a counted unit there is no verdict (`passes`, `cv_within`, `every_unit_passes` are None). A verdict
+    resting on any unit's data not yet approved is `provisional`."""
     units = list(units)
     results = [unit_result(definition, u) for u in units]
     rule = definition.area_rule
+    unapproved = sorted(u.unit_id for u in units if not u.approved)
     area: dict[str, Any] = {
         "kind": rule["kind"], "units": len(results), "units_passing": sum(1 for r in results if r["passes"]),
         "submission_versions": {u.unit_id: u.version for u in units},
+        "provisional": bool(unapproved), "unapproved_units": unapproved,
     }  # fmt: skip
+    if not units:
+        return {"area": area | {"passes": None, "cv_within": None, "every_unit_passes": None,
+                                "no_verdict": "no counted units: nothing submitted or approved yet"}, "units": []}  # fmt: skip
     if rule["kind"] == "cv":
         stages = {}
         for stage in definition.stages:

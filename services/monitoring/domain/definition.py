@@ -21,6 +21,23 @@ COMPARISONS = (">=", ">", "<=", "<")
 AGGREGATES = ("cv", "sum_inputs", "mean")
 UNIT_RULES = ("count_meeting", "all_meet", "weighted_score")
 AREA_RULES = ("cv", "sum_inputs", "mean")
+# Every key a framework document may hold, where it may hold it (issue 18: an unknown key is refused, naming its path).
+KEYS: dict[str, frozenset[str]] = {
+    "framework": frozenset({"code", "name", "name_zh", "note", "level", "stages", "applies_to", "inputs", "split", "checks",
+                            "indicators", "unit_rule", "area_rule"}),
+    "input": frozenset({"key", "label_zh", "note_zh", "unit", "per_stage", "integer", "min", "max", "required", "default"}),
+    "split": frozenset({"basis", "weights", "shared_inputs"}),
+    "check": frozenset({"rule", "expression", "field", "message"}),
+    "indicator": frozenset({"key", "label_zh", "unit", "formula", "bar", "aggregate", "weight"}),
+    "bar": frozenset({"op", "value"}),
+    "band": frozenset({"grade", "label_zh", "min"}),
+    "unit_rule:count_meeting": frozenset({"kind", "min_meeting", "floor_share"}),
+    "unit_rule:all_meet": frozenset({"kind"}),
+    "unit_rule:weighted_score": frozenset({"kind", "bands", "pass_min"}),
+    "area_rule:cv": frozenset({"kind", "cv_max", "every_unit_passes"}),
+    "area_rule:sum_inputs": frozenset({"kind"}),
+    "area_rule:mean": frozenset({"kind"}),
+}  # fmt: skip
 # What the engine adds to a school's values: its whole enrolment and its urban-rural type (城乡类型).
 SCHOOL_VARIABLES = frozenset({"school_pupils", "urban", "town", "rural"})
 
@@ -121,6 +138,13 @@ class _Parser:
     def fail(self, field: str, rule: str, detail: str) -> None:
         self.errors.append(_error(field, rule, detail))
 
+    def only(self, data: Any, allowed: frozenset[str], where: str) -> None:
+        """Refuse keys the engine does not read: a misspelt or invented key would be stored and silently ignored."""
+        if isinstance(data, dict):
+            for key in sorted(set(data) - allowed, key=str):
+                self.fail(f"{where}{key}", "unknown_key",
+                          f"{where}{key} is not a key of a framework here; known keys: {', '.join(sorted(allowed))}")  # fmt: skip
+
     def text(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
         value = data.get(key, "")
         if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
@@ -150,6 +174,7 @@ class _Parser:
 
     def definition(self) -> Definition:
         raw = self.raw
+        self.only(raw, KEYS["framework"], "")
         code = raw.get("code")
         if not isinstance(code, str) or not CODE.match(code):
             self.fail("code", "code_format", "code must be 3 to 64 lowercase letters, digits or _ starting with a letter")
@@ -195,6 +220,7 @@ class _Parser:
             if not isinstance(item, dict):
                 self.fail(where[:-1], "object", f"{where[:-1]} must be an object")
                 continue
+            self.only(item, KEYS["input"], where)
             key = item.get("key")
             if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key) or key in SCHOOL_VARIABLES:
                 self.fail(f"{where}key", "input_key", f"{where}key must be a lowercase name not reserved by the engine")
@@ -221,6 +247,7 @@ class _Parser:
         if not isinstance(raw, dict):
             self.fail("split", "object", "split must be an object")
             return None
+        self.only(raw, KEYS["split"], "split.")
         by_key = {i.key: i for i in inputs}
         basis = raw.get("basis")
         if basis not in by_key or not by_key[basis].per_stage:
@@ -248,6 +275,7 @@ class _Parser:
         for n, item in enumerate(raw):
             where = f"checks[{n}]."
             item = item if isinstance(item, dict) else {}
+            self.only(item, KEYS["check"], where)
             formula = self.formula(item.get("expression"), f"{where}expression", known)
             rule, field = self.text(item, "rule", where), self.text(item, "field", where)
             if formula is not None:
@@ -262,6 +290,7 @@ class _Parser:
         for n, item in enumerate(raw):
             where = f"indicators[{n}]."
             item = item if isinstance(item, dict) else {}
+            self.only(item, KEYS["indicator"], where)
             key = self.text(item, "key", where)
             formula = self.formula(item.get("formula"), f"{where}formula", known)
             aggregate = item.get("aggregate")
@@ -287,6 +316,7 @@ class _Parser:
             if stage != "*" and stage not in stages:
                 self.fail(f"{where}.{stage}", "stage_not_assessed", f"{stage} is not a stage this framework assesses")
             bar = bar if isinstance(bar, dict) else {}
+            self.only(bar, KEYS["bar"], f"{where}." if stage == "*" else f"{where}.{stage}.")
             if bar.get("op") not in COMPARISONS:
                 self.fail(f"{where}.op", "not_in_list", f"a bar compares with one of {' '.join(COMPARISONS)}")
                 continue
@@ -298,6 +328,7 @@ class _Parser:
     def unit_rule(self, raw: Any, indicators: tuple[Indicator, ...]) -> dict[str, Any]:
         rule = raw if isinstance(raw, dict) else {}
         kind = rule.get("kind")
+        self.only(rule, KEYS[f"unit_rule:{kind}"] if kind in UNIT_RULES else frozenset({"kind"}), "unit_rule.")
         if kind not in UNIT_RULES:
             self.fail("unit_rule.kind", "not_in_list", f"unit_rule.kind must be one of {', '.join(UNIT_RULES)}")
         elif kind == "count_meeting":
@@ -310,6 +341,8 @@ class _Parser:
             if any(i.weight is None or i.weight <= 0 for i in indicators):
                 self.fail("indicators", "weight_required", "a weighted score needs a positive weight on every indicator")
             bands = rule.get("bands")
+            for n, band in enumerate(bands if isinstance(bands, list) else []):
+                self.only(band, KEYS["band"], f"unit_rule.bands[{n}].")
             if not isinstance(bands, list) or not bands or not all(isinstance(b, dict) and isinstance(b.get("min"), int | float) for b in bands):
                 self.fail("unit_rule.bands", "required", "a weighted score needs grade bands, each with a minimum score")
             elif [b["min"] for b in bands] != sorted((b["min"] for b in bands), reverse=True):
@@ -318,6 +351,8 @@ class _Parser:
 
     def area_rule(self, raw: Any, stages: tuple[str, ...]) -> dict[str, Any]:
         rule = raw if isinstance(raw, dict) else {}
+        kind = rule.get("kind")
+        self.only(rule, KEYS[f"area_rule:{kind}"] if kind in AREA_RULES else frozenset({"kind"}), "area_rule.")
         if rule.get("kind") not in AREA_RULES:
             self.fail("area_rule.kind", "not_in_list", f"area_rule.kind must be one of {', '.join(AREA_RULES)}")
         elif rule["kind"] == "cv":

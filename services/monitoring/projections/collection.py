@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS monitoring.area_results (
     period text NOT NULL,
     jurisdiction text NOT NULL,
     framework_version integer NOT NULL,
-    passes boolean NOT NULL,
+    passes boolean,  -- null: no counted unit, no verdict
     result jsonb NOT NULL,
     computed_at timestamptz NOT NULL,
     PRIMARY KEY (framework, period, jurisdiction)
@@ -183,7 +183,7 @@ async def definition_at(conn: asyncpg.Connection, code: str, version: int) -> De
 def unit_data(row: asyncpg.Record) -> UnitData:
     return UnitData(
         unit_id=row["unit_id"], unit_name=row["unit_name"], values=json.loads(row["values"]), version=row["version"],
-        stage=row["unit_stage"], locality=row["locality"],
+        stage=row["unit_stage"], locality=row["locality"], approved=row["status"] == "approved",
     )  # fmt: skip
 
 

@@ -153,6 +153,7 @@ def _unit(row: asyncpg.Record) -> dict[str, Any]:
     return {
         **json.loads(row["result"]), "framework": row["framework"], "period": row["period"], "jurisdiction": row["jurisdiction"],
         "status": row["status"], "framework_version": row["framework_version"], "submission_version": row["submission_version"],
+        "provisional": row["status"] != "approved",  # computed from data its level has not approved yet
     }  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from dudao import jurisdiction
 from dudao.auth import Principal as Caller
 from dudao.errors import NotFound
 from dudao.scope import Target, authorize, check_scope
+from dudao.routes import today
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
     Admin, JurisdictionCode, Name, OfficeReader, PageSize, Reader, Strict, Text, in_scope, now, registry, scope,
@@ -262,7 +263,7 @@ def appoint(inspector_id: UUID, body: Appointment, request: Request, response: R
 def file_upward(inspector_id: UUID, body: Filing, request: Request, response: Response, principal: Admin):
     """File (备案) the appointment with the body one level up."""
     inspector = registry(request).file_inspector(
-        inspector_id, filed_with=body.filed_with, filed_on=body.filed_on, expected_version=expected_version(request),
+        inspector_id, filed_with=body.filed_with, filed_on=body.filed_on, today=today(request), expected_version=expected_version(request),
         envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
     )  # fmt: skip
     set_etag(response, inspector.version)
@@ -271,17 +272,17 @@ def file_upward(inspector_id: UUID, body: Filing, request: Request, response: Re
 
 @router.post("/{inspector_id}/activation", response_model=InspectorRead)
 def activate(inspector_id: UUID, body: Dated, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, inspector_id, body, lambda i: i.activate(on=body.on))
+    return _act(request, response, principal, inspector_id, body, lambda i: i.activate(on=body.on, today=today(request)))
 
 
 @router.post("/{inspector_id}/suspension", response_model=InspectorRead)
 def suspend(inspector_id: UUID, body: Suspension, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, inspector_id, body, lambda i: i.suspend(reason=body.reason, on=body.on))
+    return _act(request, response, principal, inspector_id, body, lambda i: i.suspend(reason=body.reason, on=body.on, today=today(request)))
 
 
 @router.post("/{inspector_id}/reinstatement", response_model=InspectorRead)
 def reinstate(inspector_id: UUID, body: Dated, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, inspector_id, body, lambda i: i.reinstate(on=body.on))
+    return _act(request, response, principal, inspector_id, body, lambda i: i.reinstate(on=body.on, today=today(request)))
 
 
 @router.post("/{inspector_id}/term-renewal", response_model=InspectorRead)
@@ -294,13 +295,13 @@ def renew_term(inspector_id: UUID, body: Appointment, request: Request, response
 def exit_inspector(inspector_id: UUID, body: Exit, request: Request, response: Response, principal: Admin):
     """Exit (退出): term ended, resigned, or dismissed (解聘) for one of the causes in the closed list."""
     return _act(
-        request, response, principal, inspector_id, body, lambda i: i.exit(reason=body.reason, on=body.on, note=body.note)
+        request, response, principal, inspector_id, body, lambda i: i.exit(reason=body.reason, on=body.on, note=body.note, today=today(request))
     )
 
 
 @router.post("/{inspector_id}/trainings", response_model=InspectorRead)
 def record_training(inspector_id: UUID, body: TrainingCreate, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, inspector_id, body, lambda i: i.record_training(**body.model_dump()))
+    return _act(request, response, principal, inspector_id, body, lambda i: i.record_training(**body.model_dump(), today=today(request)))
 
 
 @router.post("/{inspector_id}/assessments", response_model=InspectorRead)

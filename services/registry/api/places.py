@@ -191,7 +191,7 @@ def record_meeting(code: str, body: MeetingCreate, request: Request, response: R
     check_scope(principal, scope(principal, code))
     committee = registry(request).on_committee(
         code, expected_version(request), command_envelope(request, principal, body),
-        lambda c: c.record_meeting(**body.model_dump()),
+        lambda c: c.record_meeting(**body.model_dump(), today=request.app.state.clock.today()),
     )  # fmt: skip
     set_etag(response, committee.version)
     return _committee_read(request, committee)

@@ -243,7 +243,7 @@ def end_principal_term(
 ) -> SchoolRead:
     """The principal's term ends; inspection adds a term-end comprehensive supervision (S3)."""
     school = registry(request).end_principal_term(
-        school_id, ended_on=body.ended_on, reason=body.reason, expected_version=expected_version(request),
+        school_id, ended_on=body.ended_on, reason=body.reason, today=request.app.state.clock.today(), expected_version=expected_version(request),
         envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
     )  # fmt: skip
     return _written(response, school)

@@ -48,27 +48,38 @@ class InspectorCommands(ServiceApplication):
     ) -> tuple[Inspector, bool]:  # fmt: skip
         """Nominate the inspector with this office number, or bring the profile (and any private details) up to date;
         a repeat changes nothing. As with `record_inspector_personal`, the sealed details are folded into the hash."""
+        inspector, created = self.prepare_inspector_import(
+            number=number, name=name, jurisdiction=jurisdiction, employment=employment, roles=roles, focus=focus,
+            stages=stages, subjects=subjects, public_contact=public_contact, now=now, authorize=authorize, personal=personal,
+        )  # fmt: skip
+        sealed = inspector.personal if personal else {}
+        envelope = envelope.also_hashing(sealed) if sealed else envelope
+        if created:
+            return self.save_new(inspector, envelope), True
+        self.save_checked(inspector, envelope=envelope)
+        return inspector, False
+
+    def prepare_inspector_import(
+        self, *, number: str, name: str, jurisdiction: str, employment: Employment, roles: list[InspectorRole],
+        focus: Focus, stages: list[Stage], subjects: list[str], public_contact: str | None, now: datetime,
+        authorize: Authorize, personal: dict[str, str] | None = None, seal: bool = True,
+    ) -> tuple[Inspector, bool]:  # fmt: skip
+        """The inspector a row nominates or brings up to date, checked and not yet saved: (the inspector, whether new).
+        Private details are checked; with `seal` (not in a dry run, which must leave no key behind) they are sealed
+        and recorded too."""
         inspector_id = inspector_id_for_number(jurisdiction, number)
         profile = {"roles": roles, "focus": focus, "stages": stages, "subjects": subjects, "public_contact": public_contact}
         plain = checked_personal(personal or {})
         existing = self.get(inspector_id, Inspector) if self.exists(inspector_id) else None
-        nominee = None if existing else Inspector.nominate(
+        inspector = existing or Inspector.nominate(
             inspector_id=inspector_id, name=name, jurisdiction=jurisdiction, employment=employment, now=now, **profile
         )  # fmt: skip
-        authorize(existing or nominee)  # before a key is made for someone the caller may not touch
-        sealed = self._seal(inspector_id, (existing or nominee).jurisdiction, plain)
-        envelope = envelope.also_hashing(sealed) if sealed else envelope
-        if nominee is not None:
-            if sealed:
-                nominee.record_personal(details=sealed, now=now)
-            return self.save_new(nominee, envelope), True
-
-        def update(inspector: Inspector) -> None:
+        authorize(inspector)  # before a key is made for someone the caller may not touch
+        if existing is not None:
             inspector.update_details(name=name, employment=employment, now=now, **profile)
-            if sealed:
-                inspector.record_personal(details=sealed, now=now)
-
-        return self.on_inspector(inspector_id, None, envelope, authorize, update), False
+        if plain and seal:
+            inspector.record_personal(details=self._seal(inspector_id, inspector.jurisdiction, plain), now=now)
+        return inspector, existing is None
 
     def update_inspector(
         self, inspector_id: UUID, *, name: str, employment: Employment, now: datetime, expected_version: int | None,
@@ -84,7 +95,7 @@ class InspectorCommands(ServiceApplication):
         )  # fmt: skip
 
     def file_inspector(
-        self, inspector_id: UUID, *, filed_with: str, filed_on: date, expected_version: int | None,
+        self, inspector_id: UUID, *, filed_with: str, filed_on: date, today: date, expected_version: int | None,
         envelope: Envelope, authorize: Authorize,
     ) -> Inspector:  # fmt: skip
         """File (备案) with the body one level up: `filed_with` must contain the inspector's jurisdiction."""
@@ -96,7 +107,7 @@ class InspectorCommands(ServiceApplication):
                     field="filed_with",
                     rule="filed_with_upper_level",
                 )
-            inspector.file_upward(filed_with=filed_with, filed_on=filed_on)
+            inspector.file_upward(filed_with=filed_with, filed_on=filed_on, today=today)
 
         return self.on_inspector(inspector_id, expected_version, envelope, authorize, command)
 

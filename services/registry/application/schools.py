@@ -40,20 +40,25 @@ class SchoolCommands(ServiceApplication):
         return self.save_new(school, envelope)
 
     def import_school(
-        self,
-        *,
-        code: str,
-        name: str,
-        jurisdiction: str,
-        stage: Stage,
-        ownership: Ownership,
-        locality: Locality,
-        enrolment: int,
-        now: datetime,
-        envelope: Envelope,
-        authorize: Authorize,
-    ) -> tuple[School, bool]:
+        self, *, code: str, name: str, jurisdiction: str, stage: Stage, ownership: Ownership, locality: Locality,
+        enrolment: int, now: datetime, envelope: Envelope, authorize: Authorize,
+    ) -> tuple[School, bool]:  # fmt: skip
         """Register the school with this code, or bring it up to date; the same row twice changes nothing."""
+        school, created = self.prepare_school_import(
+            code=code, name=name, jurisdiction=jurisdiction, stage=stage, ownership=ownership, locality=locality,
+            enrolment=enrolment, now=now, authorize=authorize,
+        )  # fmt: skip
+        if created:
+            return self.save_new(school, envelope), True
+        self.save_checked(school, envelope=envelope)
+        return school, False
+
+    def prepare_school_import(
+        self, *, code: str, name: str, jurisdiction: str, stage: Stage, ownership: Ownership, locality: Locality,
+        enrolment: int, now: datetime, authorize: Authorize,
+    ) -> tuple[School, bool]:  # fmt: skip
+        """The school a row registers or brings up to date, checked and not yet saved: (the school, whether it is new).
+        Its pending events are what saving it records (none when the row changes nothing)."""
         school_id = school_id_for_code(code)
         if not self.exists(school_id):
             school = School.register(
@@ -61,12 +66,11 @@ class SchoolCommands(ServiceApplication):
                 enrolment=enrolment, now=now, code=code, locality=locality,
             )  # fmt: skip
             authorize(school)
-            return self.save_new(school, envelope), True
-
-        return self._on_school(
-            school_id, None, envelope, authorize,
-            lambda s: s.update_details(name=name, enrolment=enrolment, locality=locality, now=now),
-        ), False  # fmt: skip
+            return school, True
+        school = self.get(school_id, School)
+        authorize(school)
+        school.update_details(name=name, enrolment=enrolment, locality=locality, now=now)
+        return school, False
 
     def update_school(
         self, school_id: UUID, *, name: str, enrolment: int, now: datetime, expected_version: int | None,
@@ -96,11 +100,11 @@ class SchoolCommands(ServiceApplication):
         )  # fmt: skip
 
     def end_principal_term(
-        self, school_id: UUID, *, ended_on: date, reason: str, expected_version: int | None, envelope: Envelope,
+        self, school_id: UUID, *, ended_on: date, reason: str, today: date, expected_version: int | None, envelope: Envelope,
         authorize: Authorize,
     ) -> School:  # fmt: skip
         return self._on_school(
-            school_id, expected_version, envelope, authorize, lambda s: s.end_principal_term(ended_on=ended_on, reason=reason)
+            school_id, expected_version, envelope, authorize, lambda s: s.end_principal_term(ended_on=ended_on, reason=reason, today=today)
         )
 
     def change_enrolment_status(

@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
-from dudao.rules import RuleViolation, require_name
+from dudao.rules import RuleViolation, happened, require_name
 
 
 MEMBER_FIELDS = ("director", "deputies", "member_units", "office", "chief_inspector", "deputy_chief_inspectors")
@@ -84,10 +84,10 @@ class Committee(Aggregate):
     def _composition_changed(self, members: dict[str, Any], changed_at: datetime) -> None:
         self._apply(members)
 
-    def record_meeting(self, *, held_on: date, topic: str, on_education: bool, minutes_ref: str = "") -> None:
-        """A committee meeting; those on education count toward the yearly minimum (O1)."""
+    def record_meeting(self, *, held_on: date, topic: str, on_education: bool, today: date, minutes_ref: str = "") -> None:
+        """A committee meeting, once held; those on education count toward the yearly minimum (O1)."""
         self._meeting_recorded(
-            held_on=held_on, topic=require_name(topic, "topic"), on_education=on_education, minutes_ref=minutes_ref.strip()
+            held_on=happened(held_on, "held_on", today=today), topic=require_name(topic, "topic"), on_education=on_education, minutes_ref=minutes_ref.strip()
         )
 
     @event("MeetingRecorded")

@@ -9,7 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
 from dudao.personal import Sealed
-from dudao.rules import RuleViolation, check_transition, require_name
+from dudao.rules import RuleViolation, check_transition, happened, require_name
 from services.registry.domain.stage import Stage
 from services.registry.domain.inspector_terms import (
     Employment, ExitReason, Focus, Grade, InspectorRole, Status, TieKind, TrainingKind,
@@ -150,34 +150,40 @@ class Inspector(Aggregate):
         self.status = Status.appointed
         self.term = {"term_no": term_no, "term_start": term_start, "term_end": term_end}
 
-    def file_upward(self, *, filed_with: str, filed_on: date) -> None:
+    def file_upward(self, *, filed_with: str, filed_on: date, today: date) -> None:
         """Filing (备案) with the supervision body one level up (000 §15)."""
         check_transition("inspector", TRANSITIONS, "file", self.status)
-        self._filed(filed_with=filed_with, filed_on=filed_on)
+        self._filed(filed_with=filed_with, filed_on=happened(filed_on, "filed_on", today=today))
 
     @event("Filed")
     def _filed(self, filed_with: str, filed_on: date) -> None:
         self.status, self.filed_with = Status.filed, filed_with
 
-    def activate(self, *, on: date) -> None:
+    def activate(self, *, on: date, today: date) -> None:
+        """Activation (激活) once filed: a day of the term, and not after today."""
         check_transition("inspector", TRANSITIONS, "activate", self.status)
+        term = self.term or {}
+        happened(on, "on", today=today, after=term.get("term_start"), after_what=f"the start of term {term.get('term_no')}")
+        if term.get("term_end") and on > term["term_end"]:
+            raise InvalidInput(f"on {on} is after the end of term {term['term_no']} ({term['term_end']})", field="on",
+                               rule="date_order", date=on.isoformat(), latest=term["term_end"].isoformat())  # fmt: skip
         self._activated(on=on)
 
     @event("Activated")
     def _activated(self, on: date) -> None:
         self.status = Status.active
 
-    def suspend(self, *, reason: str, on: date) -> None:
+    def suspend(self, *, reason: str, on: date, today: date) -> None:
         check_transition("inspector", TRANSITIONS, "suspend", self.status)
-        self._suspended(reason=require_name(reason, "reason"), on=on)
+        self._suspended(reason=require_name(reason, "reason"), on=happened(on, "on", today=today))
 
     @event("Suspended")
     def _suspended(self, reason: str, on: date) -> None:
         self.status = Status.suspended
 
-    def reinstate(self, *, on: date) -> None:
+    def reinstate(self, *, on: date, today: date) -> None:
         check_transition("inspector", TRANSITIONS, "reinstate", self.status)
-        self._reinstated(on=on)
+        self._reinstated(on=happened(on, "on", today=today))
 
     @event("Reinstated")
     def _reinstated(self, on: date) -> None:
@@ -196,10 +202,10 @@ class Inspector(Aggregate):
     def _term_renewed(self, term_no: int, term_start: date, term_end: date) -> None:
         self.term = {"term_no": term_no, "term_start": term_start, "term_end": term_end}
 
-    def exit(self, *, reason: ExitReason, on: date, note: str = "") -> None:
+    def exit(self, *, reason: ExitReason, on: date, today: date, note: str = "") -> None:
         """Leave the corps (退出): term ended, resigned, or dismissed (解聘) for a named cause."""
         check_transition("inspector", TRANSITIONS, "exit", self.status)
-        self._exited(reason=ExitReason(reason), on=on, note=note.strip())
+        self._exited(reason=ExitReason(reason), on=happened(on, "on", today=today), note=note.strip())
 
     @event("Exited")
     def _exited(self, reason: ExitReason, on: date, note: str) -> None:
@@ -209,14 +215,15 @@ class Inspector(Aggregate):
 
     # --- training, assessment, ties ----------------------------------------------------------------------
 
-    def record_training(self, *, kind: TrainingKind, title: str, hours: float, completed_on: date) -> None:
+    def record_training(self, *, kind: TrainingKind, title: str, hours: float, completed_on: date, today: date) -> None:
         """A training with its hours: pre-service (上岗) once, in-service (在岗) at least once per term."""
         self._check_live("record training for")
         if not 0 < hours <= 1000:
             raise InvalidInput("hours must be more than 0 and at most 1000", field="hours", rule="hours_range")
         term_no = self.term["term_no"] if self.term else None
         self._training_recorded(
-            kind=TrainingKind(kind), title=require_name(title, "title"), hours=hours, completed_on=completed_on, term_no=term_no
+            kind=TrainingKind(kind), title=require_name(title, "title"), hours=hours,
+            completed_on=happened(completed_on, "completed_on", today=today), term_no=term_no,
         )
 
     @event("TrainingRecorded")

@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
-from dudao.rules import Labelled, RuleViolation, require_name
+from dudao.rules import Labelled, RuleViolation, happened, require_name
 from services.registry.domain.stage import Stage
 
 
@@ -205,10 +205,11 @@ class School(Aggregate):
         self.principal = {"name": name, "term_start": term_start, "term_end": term_end}
         self.head_replacement_ordered = None
 
-    def end_principal_term(self, *, ended_on: date, reason: str) -> None:
+    def end_principal_term(self, *, ended_on: date, reason: str, today: date) -> None:
         """The principal's term ends (任期届满 or earlier); inspection reacts with a term-end supervision (S3)."""
         if self.principal is None:
             raise RuleViolation("the school has no principal in office", field="principal", rule="no_principal")
+        happened(ended_on, "ended_on", today=today, after=self.principal["term_start"], after_what="the term started")
         self._principal_term_ended(
             school_name=self.name,
             jurisdiction=self.jurisdiction,
