@@ -26,11 +26,11 @@ PARTS = ServiceParts(
         ),
         Projection(
             name="cases", stream=OWN[0], filter_subject=OWN[1],
-            handler=projections.project_case, tables=projections.CASE_TABLES, version=3,  # v3: in version order
+            handler=projections.project_case, tables=projections.CASE_TABLES, version=4,  # v3: in version order; v4: statements redacted (issue 19)
         ),
         Projection(
             name="measures", stream=OWN[0], filter_subject=OWN[1], handler=projections.project_measure,
-            tables=projections.MEASURE_TABLES, version=2,  # v2: in version order
+            tables=projections.MEASURE_TABLES, version=3,  # v2: in version order; v3: public text redacted (issue 19)
         ),
     ],  # fmt: skip
     reactions=[

@@ -31,7 +31,7 @@ PARTS = ServiceParts(
             filter_subject=bus.service_subjects("inspection"),
             handler=projections.project_own,
             tables=projections.OWN_TABLES,
-            version=2,  # v2: each aggregate's events in version order (issue 18)
+            version=3,  # v2: each aggregate's events in version order (issue 18); v3: wider redaction (issue 19)
         ),
     ],
     reactions=[

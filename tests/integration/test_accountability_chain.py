@@ -182,7 +182,8 @@ def test_the_whole_chain_ends_with_a_revoked_licence_in_the_registry(settings, r
             "to": "judiciary", "conduct": "suspected_crime", "receiving_body": "璧山区人民检察院",
             "case_reference": "璧检刑诉〔2027〕12号"}).status_code == 200  # fmt: skip
         assert office.post(f"{path}/joint-liability", json={"superior_department": "璧山区教委", "reason": "指导督促不力"}).status_code == 200
-        assert office.post(f"{path}/publish", json={"public_text": "吊销璧山区启航民办学校办学许可证"}).status_code == 200
+        published = {"public_text": "吊销璧山区启航民办学校办学许可证。联系人李四，手机13912340000"}  # issue 19: shown verbatim
+        assert office.post(f"{path}/publish", json=published).status_code == 200
         late = office.post(f"{path}/transfers", json={
             "to": "law_enforcement", "conduct": "illegal_schooling", "receiving_body": "x", "case_reference": "y"})  # fmt: skip
         assert late.status_code == 409 and late.json()["rule"] == "decision_lifecycle"
@@ -194,7 +195,7 @@ def test_the_whole_chain_ends_with_a_revoked_licence_in_the_registry(settings, r
     assert revoked["enrolment_status"] == "stopped"
     with accountability.client() as public:
         outcomes = eventually(lambda: public.get("/v1/public/outcomes", params={"jurisdiction": "500120"}).json()["items"], what="outcome")
-    assert [(o["kind"], o["public_text"]) for o in outcomes] == [("decision", "吊销璧山区启航民办学校办学许可证")]
+    assert [(o["kind"], o["public_text"]) for o in outcomes] == [("decision", "吊销璧山区启航民办学校办学许可证。联系人李某，手机[电话已隐去]")]
 
 
 def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebounds_and_history_answers_as_of(
@@ -217,7 +218,7 @@ def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebound
         move_to(date(2026, 11, 15), accountability)
         accepted = office.post(f"{path}/items/{item_id}/accept").json()["items"][0]
         assert (accepted["status"], accepted["recheck_due"], accepted["accepted_on_time"]) == ("accepted", "2027-02-13", True)
-        assert unit.post(f"{path}/statement", json={"text": "我校已完成整改"}).status_code == 200
+        assert unit.post(f"{path}/statement", json={"text": "我校已完成整改，电话13712345678"}).status_code == 200
         move_to(date(2027, 2, 20), accountability)
         rebound = office.post(f"{path}/items/{item_id}/recheck", json={"passed": False, "note": "通道再次堆物"}).json()["items"][0]
         assert (rebound["status"], rebound["rebounds"], rebound["deadline"]) == ("rebounded", 1, "2027-03-22")
@@ -237,7 +238,7 @@ def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebound
         assert office.get(f"{path}", params={"as_of": str(today - timedelta(days=400))}).json()["rule"] == "not_yet_opened"
     with accountability.client() as public:
         [statement] = eventually(lambda: public.get("/v1/public/statements", params={"jurisdiction": "500120"}).json()["items"], what="statement")
-    assert statement["text"] == "我校已完成整改" and statement["unit_name"] == "璧山区大路小学"
+    assert statement["text"] == "我校已完成整改，电话[电话已隐去]" and statement["unit_name"] == "璧山区大路小学"
 
 
 def test_lesser_sanctions_cut_the_enrolment_plan_and_order_a_new_head_in_the_registry(settings, registry, serve, token):

@@ -10,6 +10,7 @@ import asyncpg
 
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
+from dudao.privacy import redact
 
 CASE_TABLES = ("cases", "items", "notices")
 UNACCEPTED = ("awaiting_report", "reported", "rejected", "rebounded")
@@ -76,7 +77,8 @@ async def project_case(conn: asyncpg.Connection, e: InboundEvent) -> None:
         case "ItemRechecked":
             await conn.execute("UPDATE accountability.items SET recheck_due = NULL WHERE case_id = $1 AND item_id = $2", case, item)
         case "StatementPublished":
-            await conn.execute("UPDATE accountability.cases SET statement = $2::jsonb WHERE id = $1", case, _json(d))
+            public = d | {"text": redact(d["text"])}  # a statement is for the public: through the one redaction
+            await conn.execute("UPDATE accountability.cases SET statement = $2::jsonb WHERE id = $1", case, _json(public))
     await conn.execute(
         "UPDATE accountability.cases c SET status = CASE WHEN c.feedback IS NULL THEN 'opened' WHEN EXISTS"
         " (SELECT 1 FROM accountability.items i WHERE i.case_id = c.id AND i.status <> 'accepted') THEN 'in_rectification'"

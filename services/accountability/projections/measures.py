@@ -11,6 +11,7 @@ import asyncpg
 
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
+from dudao.privacy import redact
 
 MEASURE_TABLES = ("measures", "restrictions")
 KINDS = {"Interview": "interview", "Circular": "circular", "AccountabilityDecision": "decision", "Commendation": "commendation"}
@@ -51,7 +52,7 @@ async def project_measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
     if name == "Published":
         await conn.execute(
             "UPDATE accountability.measures SET public_text = $2, published_on = $3 WHERE id = $1",
-            e.aggregate_id, d["public_text"], date.fromisoformat(d["published_on"]),
+            e.aggregate_id, redact(d["public_text"]), date.fromisoformat(d["published_on"]),  # the one redaction
         )  # fmt: skip
     if e.aggregate == "Circular" and name == "Issued":
         await conn.executemany(
