@@ -31,6 +31,40 @@ from dudao.service import decode_cursor, page_cursor
 log = logging.getLogger("dudao.graphql")
 
 
+class CallerErrorsQuietly(logging.Filter):
+    """Strawberry logs every GraphQL error at ERROR with its traceback, a caller's own mistakes too: anyone could
+    fill the error log with requests that carry no token. Here a caller's error (a 4xx: no token, out of scope, a
+    bad query) is one INFO line without traceback, at most `per_minute` a minute (then one line counts those left
+    out); an unexpected error is dropped here because `ServerErrors` has logged it in full with its cause."""
+
+    def __init__(self, per_minute: int = 10) -> None:
+        super().__init__()
+        self.per_minute, self.window, self.used, self.dropped = per_minute, 0, 0, 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.msg
+        if not isinstance(error, GraphQLError):
+            return True
+        if (error.extensions or {}).get("status", 400) >= 500:
+            return False
+        window = int(record.created // 60)
+        if window != self.window:
+            self.window, self.used = window, 0
+        if self.used >= self.per_minute:
+            self.dropped += 1
+            return False
+        self.used += 1
+        rule = (error.extensions or {}).get("rule", "invalid_query")
+        dropped, self.dropped = self.dropped, 0
+        record.levelno, record.levelname, record.exc_info, record.exc_text, record.stack_info = logging.INFO, "INFO", None, None, None
+        record.msg, record.args = "GraphQL request refused (%s): %s%s", (rule, error.message[:200], f" ({dropped} more not logged)" if dropped else "")
+        return True
+
+
+QUIET = CallerErrorsQuietly()
+logging.getLogger("strawberry.execution").addFilter(QUIET)
+
+
 def problem(e: Problem) -> GraphQLError:
     """A problem+json problem as a GraphQL error with the same status, rule and field."""
     return GraphQLError(e.detail, extensions={"status": e.status, "rule": e.rule, "field": e.field})

@@ -24,7 +24,7 @@ CASE_FIELDS = (
     " notices { lapse missedDeadline newDeadline issuedOn basis } }"
 )
 RESTRICTION_FIELDS = "name post unitId unitName jurisdiction restrictedUntil circularId"
-OUTCOME_FIELDS = "id kind jurisdiction unitName trigger publicText publishedOn"
+OUTCOME_FIELDS = "id kind kindLabelZh jurisdiction unitName trigger triggerLabelZh publicText publishedOn"
 MEASURE_FIELDS = "id kind jurisdiction unitKind unitId unitName status trigger caseId details publicText publishedOn version"
 
 
@@ -247,8 +247,10 @@ class PublicOutcome:
 
     id: strawberry.ID
     kind: str
+    kind_label_zh: str
     unit_name: str
     trigger: str | None
+    trigger_label_zh: str | None
     public_text: str | None
     published_on: date | None
     jurisdiction_code: strawberry.Private[str]
@@ -260,6 +262,7 @@ class PublicOutcome:
     @classmethod
     def of(cls, d: dict[str, Any]) -> PublicOutcome:
         return cls(
-            id=strawberry.ID(d["id"]), kind=d["kind"], unit_name=d["unitName"], trigger=d["trigger"], public_text=d["publicText"],
+            id=strawberry.ID(d["id"]), kind=d["kind"], kind_label_zh=d["kindLabelZh"], unit_name=d["unitName"], trigger=d["trigger"],
+            trigger_label_zh=d["triggerLabelZh"], public_text=d["publicText"],
             published_on=_day(d["publishedOn"]), jurisdiction_code=d["jurisdiction"],
         )  # fmt: skip

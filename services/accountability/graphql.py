@@ -179,9 +179,11 @@ class PublicOutcome:
 
     id: strawberry.ID
     kind: str
+    kind_label_zh: str
     jurisdiction: str
     unit_name: str
     trigger: str | None
+    trigger_label_zh: str | None
     public_text: str | None
     published_on: date | None
 
@@ -289,7 +291,7 @@ class Query:
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.public_outcomes(conn, within=jurisdiction, after=position, limit=limit)
-        fields = ("kind", "jurisdiction", "unit_name", "trigger", "public_text", "published_on")
+        fields = ("kind", "kind_label_zh", "jurisdiction", "unit_name", "trigger", "trigger_label_zh", "public_text", "published_on")
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 

@@ -14,6 +14,7 @@ from dudao.events import Envelope
 from dudao.store import ServiceApplication
 from services.inspection.domain.activity import Activity, ActivityKind, TargetKind
 from services.inspection.domain.draw import Draw, DrawInputs
+from services.inspection.domain.evidence_log import EvidenceLog, evidence_log_id
 from services.inspection.domain.plan import WorkPlan, plan_id
 from services.inspection.domain.semester_count import SemesterCount, semester_count_id
 from services.inspection.domain.visit import RoutineVisit
@@ -52,6 +53,21 @@ class Inspection(ServiceApplication):
             except RecordConflictError:
                 continue  # another planning took the count (or this key) first: look again
         raise Conflict("too many plannings for this school at once; retry in a moment", field="target_id", rule="concurrent_update")
+
+    def log_evidence_opened(self, activity: Activity, *, sha256: str, name: str, by: str, now: datetime, envelope: Envelope) -> None:
+        """Record that `by` opened one of the activity's evidence files (in the audit, not on the activity)."""
+        for _ in range(CONCURRENT_TRIES):
+            try:
+                log = self.repository.get(evidence_log_id(activity.id))
+            except AggregateNotFoundError:
+                log = EvidenceLog.start(activity_id=activity.id, jurisdiction=activity.jurisdiction)
+            log.opened(sha256=sha256, name=name, by=by, at=now)
+            try:
+                self.save(log, envelope=envelope)
+                return
+            except RecordConflictError:
+                continue  # another opening was recorded first: record this one after it
+        raise Conflict("too many openings of this activity's evidence at once; retry in a moment", rule="concurrent_update")
 
     def semester_count(self, school_id: str, period: str, earlier: int = 0) -> SemesterCount:
         try:

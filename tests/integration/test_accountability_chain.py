@@ -14,6 +14,7 @@ import pytest
 from dudao.clock import china_date
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
+from services.accountability.domain.terms import AccountabilityTrigger
 from tests.conftest import eventually
 from tests.integration.test_inspection import (
     _walk_to_issue,
@@ -196,6 +197,7 @@ def test_the_whole_chain_ends_with_a_revoked_licence_in_the_registry(settings, r
     with accountability.client() as public:
         outcomes = eventually(lambda: public.get("/v1/public/outcomes", params={"jurisdiction": "500120"}).json()["items"], what="outcome")
     assert [(o["kind"], o["public_text"]) for o in outcomes] == [("decision", "吊销璧山区启航民办学校办学许可证。联系人李某，手机[电话已隐去]")]
+    assert (outcomes[0]["kind_label_zh"], outcomes[0]["trigger_label_zh"]) == ("问责决定", AccountabilityTrigger.major_safety_accident.label_zh)
 
 
 def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebounds_and_history_answers_as_of(

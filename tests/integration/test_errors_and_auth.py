@@ -116,6 +116,26 @@ def test_no_token_on_a_protected_route_is_401(registry):
             assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+def test_graphql_without_a_token_is_logged_quietly_and_not_at_all_past_the_minutes_budget(registry, caplog):
+    """Issue 19: each unauthenticated GraphQL request logged an ERROR with a full traceback (an outsider could flood
+    the error log). Now: one INFO line without traceback, at most ten a minute."""
+    import logging
+    from collections import Counter
+
+    from dudao import subgraph
+
+    caplog.set_level(logging.INFO)
+    subgraph.QUIET.window = 0  # a fresh minute, whatever other tests in this process logged
+    with registry.client() as anonymous:
+        answers = [anonymous.post("/graphql", json={"query": "{ schools(first: 1) { nodes { id } } }"}) for _ in range(15)]
+    graphql = [r for r in caplog.records if r.name == "strawberry.execution"]
+    assert all(a.status_code == 200 and a.json()["errors"][0]["extensions"]["rule"] == "unauthenticated" for a in answers)
+    per_minute = Counter(int(r.created // 60) for r in graphql)
+    assert graphql and max(per_minute.values()) <= 10, [r.getMessage() for r in graphql]
+    assert all(r.levelno == logging.INFO and r.exc_info is None and "unauthenticated" in r.getMessage() for r in graphql)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 @pytest.mark.parametrize("bad", ["garbage", "a.b.c", "e30.e30.e30"])
 def test_a_garbled_token_is_401(registry, bad):
     with registry.client() as client:

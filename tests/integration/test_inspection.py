@@ -419,6 +419,43 @@ def test_a_unit_submits_its_self_evaluation_with_evidence_in_the_blob_store(insp
     assert digest in state and "JVBER" not in state  # the event records the digest, never the bytes
 
 
+def test_the_office_and_the_team_read_the_self_evaluation_and_open_its_evidence_under_record(inspection, registry, token, settings):
+    """Issue 19: the self-evaluation and its files appeared nowhere but in the admin audit's hashes."""
+    school_id, leader = ready(registry, token, settings)
+    with registry.client(token()) as reg:
+        outsider = copied_inspector(reg, settings, "赵外组")
+    with inspection.client(token()) as office:
+        location = office.post("/v1/activities", json=activity(kind="comprehensive", target_id=school_id)).headers["Location"]
+        assert office.post(f"{location}/team", json={"leader_id": leader}).status_code == 200
+        assert office.post(f"{location}/notice", json={"notified_on": "2026-10-01"}).status_code == 200
+        before = office.get(f"{location}/self-evaluation")
+    evidence = {"name": "自评报告.pdf", "media_type": "application/pdf", "content_base64": base64.b64encode(PDF).decode()}
+    with inspection.client(token(role="unit", unit=school_id)) as unit:
+        assert unit.post(f"{location}/self-evaluation", json={"items": [{"item": "依法治校", "score": 92}], "evidence": [evidence]}).status_code == 200
+        own = unit.get(f"{location}/self-evaluation")
+    readers = {"office": token(), "team": token(role="inspector", sub=leader), "outsider": token(role="inspector", sub=outsider),
+               "other_unit": token(role="unit", unit="s-other"), "other_county": token(jur="500118")}  # fmt: skip
+    answers = {}
+    for who, bearer in readers.items():
+        with inspection.client(bearer) as client:
+            read = client.get(f"{location}/self-evaluation")
+            href = read.json()["evidence"][0]["href"] if read.status_code == 200 else f"{location.removeprefix(inspection.url)}/evidence/{hashlib.sha256(PDF).hexdigest()}"
+            answers[who] = (read, client.get(href))
+    assert before.status_code == 404 and before.json()["rule"] == "no_self_evaluation"
+    assert own.status_code == 200 and own.json()["items"][0]["score"] == 92
+    for who in ("office", "team"):
+        read, file = answers[who]
+        assert read.status_code == 200 and read.json()["evidence"][0]["name"] == "自评报告.pdf", (who, read.text)
+        assert file.status_code == 200 and file.content == PDF and file.headers["content-type"] == "application/pdf"
+    for who in ("outsider", "other_unit", "other_county"):
+        assert [a.status_code for a in answers[who]] == [403, 403], (who, answers[who][0].text)
+    with psycopg.connect(settings.database_url) as conn:
+        opened = conn.execute(
+            "SELECT convert_from(state, 'UTF8') FROM inspection.inspection_events WHERE topic LIKE '%EvidenceLog.Opened' ORDER BY notification_id"
+        ).fetchall()
+    assert len(opened) == 2 and leader in opened[1][0]  # the office's download, then the team leader's
+
+
 # --- publication and member units ----------------------------------------------------------------------------
 
 
@@ -446,6 +483,8 @@ def test_a_published_report_is_public_without_personal_data(inspection, registry
         )
     [report] = reports["items"]
     text = report["summary"] + report["findings"][0]["description"]
+    assert (report["findings"][0]["area_label_zh"], report["findings"][0]["severity_label_zh"]) == ("师德师风", "严重")
+    assert report["kind_label_zh"] and report["grade_label_zh"] is None  # a routine visit has no grade
     for personal in ("王小明", "13800138000", "陈静", "张伟", "李四"):
         assert personal not in text
     assert report["findings"][0]["description"] == "家长王某（电话[电话已隐去]）反映教师陈某体罚学生"

@@ -130,9 +130,10 @@ def _path_values(ids: dict[str, str], app: str, path: str) -> str:
             return ids["school"]
         if name == "aggregate_id":  # an aggregate's audit trail: one of those the service keeps
             return ids[AUDITED[app]]
-        return {"year": "2026", "framework": FRAMEWORK, "period": PERIOD, "number": ids["inspector_number"], "kind": "schools"}.get(name) or ids[name]
+        return {"year": "2026", "framework": FRAMEWORK, "period": PERIOD, "number": ids["inspector_number"], "kind": "schools",
+            "sha256": "0" * 64}.get(name) or ids[name]
 
-    return re.sub(r"\{([a-z_]+)\}", one, path)
+    return re.sub(r"\{([a-z0-9_]+)\}", one, path)
 
 
 def _measure_or(ids: dict[str, str], path: str) -> dict[str, str]:

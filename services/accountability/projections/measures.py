@@ -12,6 +12,7 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
 from dudao.privacy import redact
+from services.accountability.domain.terms import AccountabilityTrigger, CircularTrigger
 
 MEASURE_TABLES = ("measures", "restrictions")
 KINDS = {"Interview": "interview", "Circular": "circular", "AccountabilityDecision": "decision", "Commendation": "commendation"}
@@ -127,11 +128,22 @@ async def restricted_names(conn: asyncpg.Connection, *, unit_id: str, today: dat
     return {r["name"] for r in rows}
 
 
+# What the public reads instead of codes (issue 19): each published kind, and the closed list its trigger comes from.
+PUBLIC_KINDS_ZH = {"circular": "通报", "decision": "问责决定", "commendation": "表彰"}
+TRIGGERS = {"circular": CircularTrigger, "decision": AccountabilityTrigger}
+
+
+def trigger_label(kind: str, trigger: str | None) -> str | None:
+    labels = TRIGGERS.get(kind)
+    return labels(trigger).label_zh if labels and trigger in labels._value2member_map_ else None
+
+
 async def public_outcomes(conn: asyncpg.Connection, *, within: str, after: int, limit: int) -> list[dict[str, Any]]:
-    """Published circulars, accountability decisions and commendations: what the public may see."""
+    """Published circulars, accountability decisions and commendations: what the public may see, in Chinese."""
     rows = await conn.fetch(
         "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on FROM accountability.measures"
         " WHERE published_on IS NOT NULL AND jurisdiction LIKE $1 AND position > $2 ORDER BY position LIMIT $3",
         divisions.prefix(within) + "%", after, limit,
     )  # fmt: skip
-    return [dict(r) for r in rows]
+    return [dict(r) | {"kind_label_zh": PUBLIC_KINDS_ZH.get(r["kind"], r["kind"]), "trigger_label_zh": trigger_label(r["kind"], r["trigger"])}
+            for r in rows]  # fmt: skip

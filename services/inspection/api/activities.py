@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dudao import blobs, scope
@@ -374,6 +376,56 @@ async def read_activity(activity_id: UUID, request: Request, response: Response,
     scope.authorize(principal, Target(row["jurisdiction"], unit=row["target_id"], team=team), (), write=False, field="activity_id")
     set_etag(response, rows[0]["version"])
     return ActivityRead.of(rows[0])
+
+
+class EvidenceRead(BaseModel):
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+    href: str = Field(description="where to download it (recorded in the audit)")
+
+
+class SelfEvaluationRead(BaseModel):
+    activity_id: UUID
+    items: list[dict[str, Any]]
+    evidence: list[EvidenceRead]
+    submitted_by: str
+    submitted_at: datetime
+
+
+def _readable(request: Request, principal: Principal, activity_id: UUID) -> Activity:
+    """The activity, for a caller who may read it: the office over its unit, an inspector on its team, the unit."""
+    activity = _app(request).get(activity_id, Activity)
+    scope.authorize(principal, activity_target(activity), (), write=False, field="activity_id")
+    if activity.self_evaluation is None:
+        raise NotFound(f"activity {activity_id} has no self-evaluation yet", field="activity_id", rule="no_self_evaluation")
+    return activity
+
+
+@router.get("/activities/{activity_id}/self-evaluation", response_model=SelfEvaluationRead)
+def read_self_evaluation(activity_id: UUID, request: Request, principal: Reader) -> SelfEvaluationRead:
+    """The unit's self-evaluation (自查自评): its scores and its evidence files, for the inspectors preparing the visit."""
+    evaluation = _readable(request, principal, activity_id).self_evaluation or {}
+    evidence = [EvidenceRead(**e, href=f"/v1/activities/{activity_id}/evidence/{e['sha256']}") for e in evaluation["evidence"]]
+    return SelfEvaluationRead(activity_id=activity_id, items=evaluation["items"], evidence=evidence,
+                              submitted_by=evaluation["submitted_by"], submitted_at=evaluation["submitted_at"])  # fmt: skip
+
+
+@router.get("/activities/{activity_id}/evidence/{sha256}")
+def download_evidence(
+    activity_id: UUID, sha256: Annotated[str, FastAPIPath(pattern=r"^[0-9a-f]{64}$")], request: Request, principal: Reader
+) -> Response:  # fmt: skip
+    """One evidence file of the self-evaluation, to whoever may read the activity; each download is recorded."""
+    activity = _readable(request, principal, activity_id)
+    file = next((e for e in (activity.self_evaluation or {})["evidence"] if e["sha256"] == sha256), None)
+    if file is None:
+        raise NotFound(f"activity {activity_id} has no evidence file {sha256}", field="sha256", rule="no_such_evidence")
+    data = request.app.state.blobs.get(sha256)
+    _app(request).log_evidence_opened(activity, sha256=sha256, name=file["name"], by=principal.sub, now=_now(request),
+                                      envelope=command_envelope(request, principal))  # fmt: skip
+    return Response(data, media_type=file["media_type"], headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(file['name'])}", "Cache-Control": "no-store"})  # fmt: skip
 
 
 @router.get("/activities", response_model=ActivityPage)

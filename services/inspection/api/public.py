@@ -13,7 +13,8 @@ from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import InvalidInput
 from dudao.service import decode_cursor, page_cursor
-from services.inspection.domain.activity_terms import ActivityKind
+from services.inspection.domain.activity import GRADE_LABELS
+from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity
 from services.inspection.projections import activities
 
 router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public("published reports"))])
@@ -28,6 +29,7 @@ class PublicReport(BaseModel):
     target_name: str
     period: str
     grade: str | None
+    grade_label_zh: str | None
     summary: str
     findings: list[dict[str, Any]]
     published_at: datetime
@@ -36,6 +38,16 @@ class PublicReport(BaseModel):
 class PublicReportPage(BaseModel):
     items: list[PublicReport]
     next_cursor: str | None
+
+
+def in_chinese(report: dict[str, Any]) -> dict[str, Any]:
+    """What the public reads beside each code (issue 19): the kind, the grade, each finding's area and severity."""
+    return {
+        "kind_label_zh": ActivityKind(report["kind"]).label_zh,
+        "grade_label_zh": GRADE_LABELS.get(report["grade"]) if report["grade"] else None,
+        "findings": [f | {"area_label_zh": FindingArea(f["area"]).label_zh, "severity_label_zh": Severity(f["severity"]).label_zh}
+                     for f in report["findings"]],
+    }  # fmt: skip
 
 
 @router.get("/reports", response_model=PublicReportPage)
@@ -47,5 +59,5 @@ async def public_reports(request: Request, jurisdiction: str, cursor: str | None
         raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
     async with request.app.state.pool.acquire() as conn:
         rows = await activities.public_report_page(conn, within=jurisdiction, after=decode_cursor(cursor), limit=limit)
-    items = [PublicReport(**{k: v for k, v in r.items() if k != "position"}, kind_label_zh=ActivityKind(r["kind"]).label_zh) for r in rows]
+    items = [PublicReport(**{k: v for k, v in r.items() if k not in ("position", "findings")}, **in_chinese(r)) for r in rows]
     return PublicReportPage(items=items, next_cursor=page_cursor([{"position": r["position"]} for r in rows], limit))

@@ -23,6 +23,7 @@ K, S, T = ActivityKind, Status, TargetKind
 
 # A duty evaluation's grade (履职评价等次) from its score, by the bands of the place's policy profile.
 GRADE_BANDS = (("excellent", "duty_grade_excellent_min"), ("good", "duty_grade_good_min"), ("qualified", "duty_grade_qualified_min"))
+GRADE_LABELS = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
 
 
 def grade_for(score: float, profile_values: Mapping[str, float]) -> str:
