@@ -24,7 +24,7 @@ CASE_FIELDS = (
     " notices { lapse missedDeadline newDeadline issuedOn basis } }"
 )
 RESTRICTION_FIELDS = "name post unitId unitName jurisdiction restrictedUntil circularId"
-OUTCOME_FIELDS = "id kind kindLabelZh jurisdiction unitName trigger triggerLabelZh publicText publishedOn"
+OUTCOME_FIELDS = "id kind kindLabelZh jurisdiction unitName trigger triggerLabelZh publicText publishedOn publicVersion"
 MEASURE_FIELDS = "id kind jurisdiction unitKind unitId unitName status trigger caseId details publicText publishedOn version"
 
 
@@ -253,6 +253,7 @@ class PublicOutcome:
     trigger_label_zh: str | None
     public_text: str | None
     published_on: date | None
+    public_version: int | None = strawberry.field(description="1, then one more for each correction published")
     jurisdiction_code: strawberry.Private[str]
 
     @strawberry.field
@@ -263,6 +264,6 @@ class PublicOutcome:
     def of(cls, d: dict[str, Any]) -> PublicOutcome:
         return cls(
             id=strawberry.ID(d["id"]), kind=d["kind"], kind_label_zh=d["kindLabelZh"], unit_name=d["unitName"], trigger=d["trigger"],
-            trigger_label_zh=d["triggerLabelZh"], public_text=d["publicText"],
+            trigger_label_zh=d["triggerLabelZh"], public_text=d["publicText"], public_version=d["publicVersion"],
             published_on=_day(d["publishedOn"]), jurisdiction_code=d["jurisdiction"],
         )  # fmt: skip

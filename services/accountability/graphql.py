@@ -186,6 +186,7 @@ class PublicOutcome:
     trigger_label_zh: str | None
     public_text: str | None
     published_on: date | None
+    public_version: int | None = strawberry.field(description="1, then one more for each correction published")
 
 
 def _today(info: strawberry.Info) -> date:
@@ -291,7 +292,8 @@ class Query:
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.public_outcomes(conn, within=jurisdiction, after=position, limit=limit)
-        fields = ("kind", "kind_label_zh", "jurisdiction", "unit_name", "trigger", "trigger_label_zh", "public_text", "published_on")
+        fields = ("kind", "kind_label_zh", "jurisdiction", "unit_name", "trigger", "trigger_label_zh", "public_text", "published_on",
+                  "public_version")  # fmt: skip
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 

@@ -5,6 +5,7 @@ the school's licence revoked in the registry."""
 from __future__ import annotations
 
 import base64
+import json
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
@@ -188,6 +189,8 @@ def test_the_whole_chain_ends_with_a_revoked_licence_in_the_registry(settings, r
         late = office.post(f"{path}/transfers", json={
             "to": "law_enforcement", "conduct": "illegal_schooling", "receiving_body": "x", "case_reference": "y"})  # fmt: skip
         assert late.status_code == 409 and late.json()["rule"] == "decision_lifecycle"
+        corrected = {"public_text": "更正：吊销璧山区启航民办学校办学许可证，在校学生由区教委统筹安置"}  # issue 19: corrections keep history
+        assert office.post(f"{path}/publish", json=corrected).status_code == 200
 
     with registry.client(token()) as client:
         revoked = eventually(
@@ -195,8 +198,14 @@ def test_the_whole_chain_ends_with_a_revoked_licence_in_the_registry(settings, r
         )
     assert revoked["enrolment_status"] == "stopped"
     with accountability.client() as public:
-        outcomes = eventually(lambda: public.get("/v1/public/outcomes", params={"jurisdiction": "500120"}).json()["items"], what="outcome")
-    assert [(o["kind"], o["public_text"]) for o in outcomes] == [("decision", "吊销璧山区启航民办学校办学许可证。联系人李某，手机[电话已隐去]")]
+        outcomes = eventually(lambda: (o := public.get("/v1/public/outcomes", params={"jurisdiction": "500120"}).json()["items"])
+                              and o[0]["public_version"] == 2 and o, what="the corrected outcome")  # fmt: skip
+    assert [(o["kind"], o["public_text"]) for o in outcomes] == [("decision", "更正：吊销璧山区启航民办学校办学许可证，在校学生由区教委统筹安置")]
+    with psycopg.connect(settings.database_url) as conn:  # the audit keeps the first publication too, as it was typed
+        texts = [r[0] for r in conn.execute("SELECT convert_from(state, 'UTF8') FROM accountability.accountability_events"
+                                            " WHERE topic LIKE '%AccountabilityDecision.Published' ORDER BY notification_id")]  # fmt: skip
+    texts = [json.loads(t)["public_text"] for t in texts]
+    assert len(texts) == 2 and "联系人李四" in texts[0] and "统筹安置" in texts[1]
     assert (outcomes[0]["kind_label_zh"], outcomes[0]["trigger_label_zh"]) == ("问责决定", AccountabilityTrigger.major_safety_accident.label_zh)
 
 
@@ -221,6 +230,7 @@ def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebound
         accepted = office.post(f"{path}/items/{item_id}/accept").json()["items"][0]
         assert (accepted["status"], accepted["recheck_due"], accepted["accepted_on_time"]) == ("accepted", "2027-02-13", True)
         assert unit.post(f"{path}/statement", json={"text": "我校已完成整改，电话13712345678"}).status_code == 200
+        assert unit.post(f"{path}/statement", json={"text": "我校已完成整改并建立巡查制度，电话13712345678"}).status_code == 200
         move_to(date(2027, 2, 20), accountability)
         rebound = office.post(f"{path}/items/{item_id}/recheck", json={"passed": False, "note": "通道再次堆物"}).json()["items"][0]
         assert (rebound["status"], rebound["rebounds"], rebound["deadline"]) == ("rebounded", 1, "2027-03-22")
@@ -230,17 +240,18 @@ def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebound
         history = office.get(f"{path}/history").json()
         assert [h["event"] for h in history] == [
             "Opened", "FeedbackGiven", "ItemReported", "ItemRejected", "ItemReported", "ItemAccepted", "StatementPublished",
-            "ItemRechecked",
+            "StatementPublished", "ItemRechecked",
         ]
         assert history[1]["profile_version"].startswith("000000@") and history[3]["why"] == "照片不清"
         assert history[2]["actor"] == "dalu" and history[3]["actor"] == "tester"
         # The case as it stood: the events carry real time, so "as of" yesterday is before feedback ... and today is all.
         today = china_date(datetime.now(UTC))  # the events' own (real) time, in China's calendar
-        assert office.get(f"{path}", params={"as_of": str(today)}).json()["version"] == 8
+        assert office.get(f"{path}", params={"as_of": str(today)}).json()["version"] == 9
         assert office.get(f"{path}", params={"as_of": str(today - timedelta(days=400))}).json()["rule"] == "not_yet_opened"
     with accountability.client() as public:
         [statement] = eventually(lambda: public.get("/v1/public/statements", params={"jurisdiction": "500120"}).json()["items"], what="statement")
-    assert statement["text"] == "我校已完成整改，电话[电话已隐去]" and statement["unit_name"] == "璧山区大路小学"
+    assert statement["text"] == "我校已完成整改并建立巡查制度，电话[电话已隐去]" and statement["unit_name"] == "璧山区大路小学"
+    assert statement["public_version"] == 2  # the correction is a new public version; the first stays in the history
 
 
 def test_lesser_sanctions_cut_the_enrolment_plan_and_order_a_new_head_in_the_registry(settings, registry, serve, token):

@@ -244,7 +244,7 @@ def test_a_drawn_team_binds_its_activity_and_another_team_needs_a_reason_the_dra
         undrawn = client.post("/v1/activities", json=activity(
             kind="comprehensive", target_id=population["junior"], target_name="璧山区松涛初级中学", draw_id=draw["id"]))  # fmt: skip
         by_hand = client.post(f"{planned}/team", json={"leader_id": drawn[0], "member_ids": [other]})
-        unchanged = client.get(planned)
+        unchanged = eventually(lambda: (r := client.get(planned)).status_code == 200 and r, what="the activity in the read model")
         as_drawn = client.post(f"{planned}/team", json={"leader_id": drawn[1], "member_ids": [drawn[0]]})
         clean = client.get(f"/v1/draws/{draw['id']}/verify").json()
         reasoned = client.post(f"{planned}/team", json={"leader_id": drawn[0], "member_ids": [other],

@@ -393,7 +393,9 @@ def test_the_statement_waits_until_every_item_is_reported_or_accepted():
     case.accept_item(item_id="f1", accepted_on=date(2026, 12, 10), recheck_due=date(2027, 6, 1))
     case.report_item(item_id="f2", statement="已整改", evidence=[], reported_on=date(2026, 12, 11))
     case.publish_statement(text="整改情况公告", published_on=date(2026, 12, 12))
-    assert case.statement == {"text": "整改情况公告", "published_on": date(2026, 12, 12)}
+    assert case.statement == {"text": "整改情况公告", "published_on": date(2026, 12, 12), "public_version": 1}
+    case.publish_statement(text="整改情况公告（更正）", published_on=date(2026, 12, 13))
+    assert case.statement["public_version"] == 2  # a correction: the earlier text stays in the events
 
 
 @pytest.mark.parametrize("state", [S.open, S.awaiting_report, S.rejected, S.rebounded])

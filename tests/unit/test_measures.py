@@ -90,7 +90,7 @@ def test_every_measure_command_from_every_state(kind, command, state):
     assert measure.status == state
     if state in transitions[command]:
         commands[command](measure)
-        assert measure.status != state or command in ("transfer", "record_joint_liability")
+        assert measure.status != state or command in ("transfer", "record_joint_liability", "publish")  # publish again: a correction
     else:
         version = measure.version
         with pytest.raises(RuleViolation) as caught:
@@ -202,3 +202,11 @@ def test_an_interview_record_is_dated_between_its_proposal_and_today_unless_it_w
     with pytest.raises(InvalidInput) as caught:
         early.file(filed_with=BODIES, filed_on=date(2026, 11, 27), today=DAY)
     assert caught.value.rule == "date_order" and "2026-11-28" in caught.value.detail
+
+
+def test_publishing_again_is_a_correction_with_a_new_public_version():
+    published = circular()
+    published.issue(recipients=BODIES, leaders=LEADER, content="通报", issued_on=DAY, restriction_days=365, basis="500120@1")
+    published.publish(public_text="通报结果", published_on=DAY)
+    published.publish(public_text="更正：通报结果", published_on=DAY)
+    assert (published.status, published.public_versions, published.version) == ("published", 2, 4)

@@ -335,7 +335,8 @@ def _register_publish(kind: str) -> None:
         today = request.app.state.clock.today()
         return await _act(request, response, principal, kind, measure_id, body, lambda m: m.publish(public_text=body.public_text, published_on=today))
 
-    publish.__doc__ = f"Publish the outcome (shown at `GET /v1/public/outcomes`); afterwards the {kind[:-1]} is closed."
+    publish.__doc__ = (f"Publish the outcome (shown at `GET /v1/public/outcomes`); afterwards the {kind[:-1]} is closed. Publishing"
+                       " again corrects it: a new public version, the public sees the latest, the audit keeps every one.")
     router.add_api_route(f"/v1/{kind}/{{measure_id}}/publish", publish, methods=["POST"], name=f"publish_{kind}")
 
 

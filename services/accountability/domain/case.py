@@ -377,8 +377,9 @@ class RectificationCase(Aggregate):
             raise RuleViolation(
                 f"items {', '.join(waiting)} are not yet reported", field="items", rule="items_not_reported", item_ids=waiting
             )
-        self._statement_published(text=require_name(text, "text"), published_on=published_on)
+        version = (self.statement or {}).get("public_version", 0) + 1  # published again: a correction, a new public version
+        self._statement_published(text=require_name(text, "text"), published_on=published_on, public_version=version)
 
     @event("StatementPublished")
-    def _statement_published(self, text: str, published_on: date) -> None:
-        self.statement = {"text": text, "published_on": published_on}
+    def _statement_published(self, text: str, published_on: date, public_version: int = 1) -> None:
+        self.statement = {"text": text, "published_on": published_on, "public_version": public_version}

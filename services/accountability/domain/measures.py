@@ -152,7 +152,7 @@ class CircularStatus(Labelled):
 CircularStatus.LABELS = {"proposed": "拟通报", "issued": "已通报", "published": "已公开"}  # type: ignore[attr-defined]
 CIRCULAR_TRANSITIONS = {
     "issue": frozenset({CircularStatus.proposed}),
-    "publish": frozenset({CircularStatus.issued}),
+    "publish": frozenset({CircularStatus.issued, CircularStatus.published}),  # again: a correction, a new public version
 }
 
 
@@ -164,6 +164,7 @@ class Circular(Unit, Aggregate):
         self._unit(unit)
         self.trigger, self.reason, self.case_id, self.proposed_on = trigger, reason, case_id, proposed_on
         self.status = CircularStatus.proposed
+        self.public_versions = 0  # published, then corrected: each publication a new public version
         self.recipients: list[str] = []
         self.leaders: list[dict[str, str]] = []
         self.restricted_until: date | None = None
@@ -200,11 +201,11 @@ class Circular(Unit, Aggregate):
 
     def publish(self, *, public_text: str, published_on: date) -> None:
         check_transition("circular", CIRCULAR_TRANSITIONS, "publish", self.status)
-        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on)
+        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on, public_version=self.public_versions + 1)
 
     @event("Published")
-    def _published(self, public_text: str, published_on: date) -> None:
-        self.status = CircularStatus.published
+    def _published(self, public_text: str, published_on: date, public_version: int = 1) -> None:
+        self.status, self.public_versions = CircularStatus.published, public_version
 
 
 # --- accountability (问责) ---------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ DecisionStatus.LABELS = {"decided": "已作出", "published": "已公开"}  # ty
 DECISION_TRANSITIONS = {
     "transfer": frozenset({DecisionStatus.decided}),
     "record_joint_liability": frozenset({DecisionStatus.decided}),
-    "publish": frozenset({DecisionStatus.decided}),
+    "publish": frozenset({DecisionStatus.decided, DecisionStatus.published}),  # again: a correction
 }
 
 
@@ -240,6 +241,7 @@ class AccountabilityDecision(Unit, Aggregate):
         self.trigger, self.reason, self.people, self.unit_actions = trigger, reason, people, unit_actions
         self.sanctions, self.circular_id, self.case_id, self.decided_on = sanctions, circular_id, case_id, decided_on
         self.status = DecisionStatus.decided
+        self.public_versions = 0  # published, then corrected: each publication a new public version
         self.transfers: list[dict[str, Any]] = []
         self.joint_liability: list[dict[str, Any]] = []
 
@@ -323,13 +325,14 @@ class AccountabilityDecision(Unit, Aggregate):
         self.joint_liability.append({"superior_department": superior_department, "reason": reason, "recorded_on": recorded_on})
 
     def publish(self, *, public_text: str, published_on: date) -> None:
-        """Publish the outcome (问责和处理结果向社会公布); afterwards the decision is closed."""
+        """Publish the outcome (问责和处理结果向社会公布); afterwards the decision is closed; publishing again corrects
+        the public text (a new public version; every earlier one stays in the audit)."""
         check_transition("decision", DECISION_TRANSITIONS, "publish", self.status)
-        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on)
+        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on, public_version=self.public_versions + 1)
 
     @event("Published")
-    def _published(self, public_text: str, published_on: date) -> None:
-        self.status = DecisionStatus.published
+    def _published(self, public_text: str, published_on: date, public_version: int = 1) -> None:
+        self.status, self.public_versions = DecisionStatus.published, public_version
 
 
 # --- commendation (表彰) -----------------------------------------------------------------------------------
@@ -341,7 +344,7 @@ class CommendationStatus(Labelled):
 
 
 CommendationStatus.LABELS = {"awarded": "已表彰", "published": "已公开"}  # type: ignore[attr-defined]
-COMMENDATION_TRANSITIONS = {"publish": frozenset({CommendationStatus.awarded})}
+COMMENDATION_TRANSITIONS = {"publish": frozenset({CommendationStatus.awarded, CommendationStatus.published})}  # again: a correction
 
 
 class Commendation(Unit, Aggregate):
@@ -352,6 +355,7 @@ class Commendation(Unit, Aggregate):
         self._unit(unit)
         self.people, self.reason, self.activity_id, self.awarded_on = people, reason, activity_id, awarded_on
         self.status = CommendationStatus.awarded
+        self.public_versions = 0  # published, then corrected: each publication a new public version
 
     @classmethod
     def award(
@@ -373,8 +377,8 @@ class Commendation(Unit, Aggregate):
 
     def publish(self, *, public_text: str, published_on: date) -> None:
         check_transition("commendation", COMMENDATION_TRANSITIONS, "publish", self.status)
-        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on)
+        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on, public_version=self.public_versions + 1)
 
     @event("Published")
-    def _published(self, public_text: str, published_on: date) -> None:
-        self.status = CommendationStatus.published
+    def _published(self, public_text: str, published_on: date, public_version: int = 1) -> None:
+        self.status, self.public_versions = CommendationStatus.published, public_version

@@ -210,6 +210,11 @@ async def summary(conn: asyncpg.Connection, *, within: str, today: date) -> dict
     accepted or got a notice (items still inside their first deadline are not judged yet).
     """
     like = divisions.prefix(within) + "%"
+    async with conn.transaction(isolation="repeatable_read", readonly=True):  # every figure from one moment
+        return await _summary(conn, within, like, today)
+
+
+async def _summary(conn: asyncpg.Connection, within: str, like: str, today: date) -> dict[str, Any]:
     cases = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE status <> 'closed') AS open_cases, count(*) FILTER (WHERE status = 'closed') AS closed_cases"
         " FROM accountability.cases WHERE jurisdiction LIKE $1",

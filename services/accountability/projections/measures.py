@@ -52,8 +52,8 @@ async def project_measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
         return
     if name == "Published":
         await conn.execute(
-            "UPDATE accountability.measures SET public_text = $2, published_on = $3 WHERE id = $1",
-            e.aggregate_id, redact(d["public_text"]), date.fromisoformat(d["published_on"]),  # the one redaction
+            "UPDATE accountability.measures SET public_text = $2, published_on = $3, public_version = $4 WHERE id = $1",
+            e.aggregate_id, redact(d["public_text"]), date.fromisoformat(d["published_on"]), d.get("public_version", 1),  # the one redaction
         )  # fmt: skip
     if e.aggregate == "Circular" and name == "Issued":
         await conn.executemany(
@@ -141,7 +141,7 @@ def trigger_label(kind: str, trigger: str | None) -> str | None:
 async def public_outcomes(conn: asyncpg.Connection, *, within: str, after: int, limit: int) -> list[dict[str, Any]]:
     """Published circulars, accountability decisions and commendations: what the public may see, in Chinese."""
     rows = await conn.fetch(
-        "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on FROM accountability.measures"
+        "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on, public_version FROM accountability.measures"
         " WHERE published_on IS NOT NULL AND jurisdiction LIKE $1 AND position > $2 ORDER BY position LIMIT $3",
         divisions.prefix(within) + "%", after, limit,
     )  # fmt: skip

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS accountability.measures (
     details jsonb NOT NULL,
     public_text text,
     published_on date,
+    public_version integer,  -- 1, then one more for each correction
     version integer NOT NULL
 );
 CREATE TABLE IF NOT EXISTS accountability.restrictions (
