@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -53,6 +54,44 @@ class Finding:
         return None
 
 
+SELF_EVALUATION_FIELDS = "activityId submittedBy submittedAt items { item score comment } evidence { name sha256 size mediaType href }"
+
+
+@strawberry.type
+class ScoredItem:
+    item: str
+    score: float
+    comment: str
+
+
+@strawberry.type
+class EvidenceFile:
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+    href: str
+
+
+@strawberry.type
+class SelfEvaluation:
+    """A unit's self-evaluation (自查自评): its scores and the evidence files it rests on (downloaded over REST, recorded)."""
+
+    activity_id: strawberry.ID
+    items: list[ScoredItem]
+    evidence: list[EvidenceFile]
+    submitted_by: str
+    submitted_at: datetime
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> SelfEvaluation:
+        return cls(
+            activity_id=strawberry.ID(d["activityId"]), submitted_by=d["submittedBy"], submitted_at=datetime.fromisoformat(d["submittedAt"]),
+            items=[ScoredItem(**i) for i in d["items"]],
+            evidence=[EvidenceFile(name=e["name"], sha256=e["sha256"], size=e["size"], media_type=e["mediaType"], href=e["href"]) for e in d["evidence"]],
+        )  # fmt: skip
+
+
 @strawberry.type
 class Activity:
     """A supervision activity (督导活动) with its team and findings."""
@@ -91,6 +130,12 @@ class Activity:
         if self.target_kind != "school":
             return None
         return await loaders_of(info).schools.load(self.target_id)
+
+    @strawberry.field(description="The unit's self-evaluation (自查自评) with its evidence files: for the office over the unit, "
+                                  "the team and the unit itself; none before it is submitted.")
+    async def self_evaluation(self, info: strawberry.Info) -> SelfEvaluation | None:
+        found = await loaders_of(info).ask("inspection", "selfEvaluation", SELF_EVALUATION_FIELDS, activityId=str(self.id))
+        return SelfEvaluation.of(found) if found else None
 
     @strawberry.field(description="The rectification case opened from this activity's issued report, if any.")
     async def case(self, info: strawberry.Info) -> Annotated["RectificationCase", strawberry.lazy("gateway.accountability")] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -13,11 +14,14 @@ from strawberry.dataloader import DataLoader
 
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
-from dudao import subgraph
+from dudao import scope, subgraph
+from dudao.errors import NotFound, Problem
 from dudao.scope import OFFICES, READERS, sees
 from dudao.subgraph import PageInfo, caller
 from dudao.subgraph import within as scope_of
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
+from services.inspection.api.activities import activity_target
+from services.inspection.domain.activity import Activity as ActivityAggregate
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
 
@@ -234,9 +238,57 @@ class PublicReport:
 
 
 @strawberry.type
+class ScoredItem:
+    item: str
+    score: float
+    comment: str
+
+
+@strawberry.type
+class EvidenceFile:
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+    href: str = strawberry.field(description="where the file is downloaded over REST (each download is recorded)")
+
+
+@strawberry.type
+class SelfEvaluation:
+    """A unit's self-evaluation (自查自评): its scores and the evidence files it rests on."""
+
+    activity_id: strawberry.ID
+    items: list[ScoredItem]
+    evidence: list[EvidenceFile]
+    submitted_by: str
+    submitted_at: datetime
+
+
+@strawberry.type
 class Query:
     changes = change_feed.field("inspection")
     audit = audit_trail.field("inspection")
+
+    @strawberry.field(description="The unit's self-evaluation of an activity, for the office over the unit, the team and the unit.")
+    async def self_evaluation(self, info: strawberry.Info, activity_id: strawberry.ID) -> SelfEvaluation | None:
+        principal = caller(info, READERS)
+        app = info.context["request"].app.state.application
+        try:
+            activity = await asyncio.to_thread(app.get, uuid.UUID(str(activity_id)), ActivityAggregate)
+            scope.authorize(principal, activity_target(activity), (), write=False, field="activityId")
+        except ValueError:
+            raise subgraph.problem(NotFound(f"no activity with id {activity_id}", field="activityId")) from None
+        except Problem as e:
+            raise subgraph.problem(e) from None
+        evaluation = activity.self_evaluation
+        if evaluation is None:
+            return None
+        return SelfEvaluation(
+            activity_id=activity_id, submitted_by=evaluation["submitted_by"], submitted_at=evaluation["submitted_at"],
+            items=[ScoredItem(item=i["item"], score=i["score"], comment=i.get("comment", "")) for i in evaluation["items"]],
+            evidence=[EvidenceFile(**{k: e[k] for k in ("name", "sha256", "size", "media_type")},
+                                   href=f"/v1/activities/{activity_id}/evidence/{e['sha256']}") for e in evaluation["evidence"]],
+        )  # fmt: skip
 
     @strawberry.field
     async def activities(

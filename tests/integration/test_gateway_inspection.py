@@ -84,3 +84,32 @@ def test_draws_coverage_and_public_reports_through_the_gateway(stack, registry, 
     assert len(data["draw"]["targets"]) == 2 and data["draw"]["seed"]
     assert coverage["data"]["routineCoverage"]["schools"] == 4 and coverage["data"]["routineCoverage"]["visited"] == 0
     assert reports["data"]["publicReports"] == []
+
+
+def test_the_self_evaluation_comes_through_the_gateway_to_the_office_and_not_to_another_unit(stack, registry, token, settings):
+    """Issue 19: the office preparing a visit could not read what the school submitted, in REST or GraphQL."""
+    import base64
+
+    inspection, gateway = stack
+    with registry.client(token()) as reg:
+        leader = copied_inspector(reg, settings, "李明远")
+        school_id = copied_school(reg, settings, "璧山区青岚小学")
+    with inspection.client(token()) as client:
+        location = client.post("/v1/activities", json=activity(kind="comprehensive", target_id=school_id)).headers["Location"]
+        client.post(f"{location}/team", json={"leader_id": leader})
+        client.post(f"{location}/notice", json={"notified_on": "2026-10-08"})
+    evidence = {"name": "自评报告.pdf", "media_type": "application/pdf", "content_base64": base64.b64encode(b"%PDF-1.4 self").decode()}
+    with inspection.client(token(role="unit", unit=school_id)) as unit:
+        assert unit.post(f"{location}/self-evaluation", json={"items": [{"item": "依法治校", "score": 92}], "evidence": [evidence]}).status_code == 200
+    with inspection.client(token()) as client:
+        eventually(lambda: client.get(location).json().get("status") == "self_evaluation_submitted", what="the submission in the read model")
+    query = """{ schools(first: 5) { nodes { activities { selfEvaluation { items { item score } evidence { name href } } } } } }"""
+    office = graphql(gateway, token(), query)["data"]["schools"]["nodes"][0]["activities"][0]["selfEvaluation"]
+    own = graphql(gateway, token(role="unit", unit=school_id), query)["data"]["schools"]["nodes"]
+    activity_id = location.rsplit("/", 1)[1]
+    other = graphql(gateway, token(role="unit", unit="s-other"),
+                    f'{{ activity(id: "{activity_id}") {{ selfEvaluation {{ items {{ score }} }} }} }}')  # fmt: skip
+    assert office["items"] == [{"item": "依法治校", "score": 92.0}]
+    assert office["evidence"][0]["name"] == "自评报告.pdf" and office["evidence"][0]["href"].startswith(f"/v1/activities/{activity_id}/evidence/")
+    assert own[0]["activities"][0]["selfEvaluation"]["items"][0]["score"] == 92.0
+    assert not (other.get("data") or {}).get("activity"), other  # another unit sees neither the activity nor its evaluation
