@@ -65,6 +65,7 @@ class Settings:
     app_db_password: str = "dudao-app-dev"  # the app role's password, set when the owner creates the role
     create_tables: bool = True  # False once the owner has provisioned the schema and we run as the app role
     today: date | None = None  # DUDAO_TODAY: the date the clocks start at (tests, rehearsals); None: the calendar's
+    kek_path: Path | None = None  # DUDAO_KEK_DIR: where key-encryption keys live (a secret volume); None: under home
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -98,6 +99,7 @@ class Settings:
             app_db_url=os.environ.get("DUDAO_APP_DATABASE_URL") or None,
             app_db_password=_env("DUDAO_APP_DB_PASSWORD", cls.app_db_password),
             today=date.fromisoformat(os.environ["DUDAO_TODAY"]) if os.environ.get("DUDAO_TODAY") else None,
+            kek_path=Path(os.environ["DUDAO_KEK_DIR"]) if os.environ.get("DUDAO_KEK_DIR") else None,
         )
 
     def app_database_url(self) -> str:
@@ -111,6 +113,11 @@ class Settings:
 
     def app_role(self) -> str:
         return urlsplit(self.app_database_url()).username or APP_ROLE
+
+    def kek_dir(self, service: str) -> Path:
+        """The directory of one service's key-encryption keys for this database (decision 026): never inside PostgreSQL."""
+        database = urlsplit(self.database_url).path.strip("/") or "dudao"
+        return (self.kek_path or self.home / "kek") / f"{database}-{service}"
 
     def service_url(self, name: str) -> str:
         """Where a service (or the gateway) answers HTTP: DUDAO_<NAME>_URL or host and default port."""

@@ -27,7 +27,7 @@ from dudao import chain, metrics
 from dudao.config import Settings
 from dudao.errors import DATABASE_DOWN, RETRY_AFTER_S, Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
-from dudao.personal import PersonKeys, SealedAsDict
+from dudao.personal import KeyRing, PersonKeys, SealedAsDict
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -73,7 +73,8 @@ class ServiceApplication(Application[UUID]):
         if settings.create_tables:  # as the owner: each event is linked into the hash chain as it is stored
             chain.install(settings.database_url, self.service, self.recorder.events_table_name)  # type: ignore[attr-defined]
         # The keys that seal personal data: deleted when a person is erased (decision 019).
-        self.keys = PersonKeys(self.recorder.datastore, self.service, settings.jurisdiction)  # type: ignore[attr-defined]
+        ring = KeyRing(settings.kek_dir(self.service))  # the KEKs that wrap them, outside the database (decision 026)
+        self.keys = PersonKeys(self.recorder.datastore, self.service, settings.jurisdiction, ring)  # type: ignore[attr-defined]
         self.keys.ensure()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

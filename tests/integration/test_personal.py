@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from pathlib import Path
 
 import nats
 import psycopg
@@ -115,6 +116,49 @@ def test_personal_details_are_sealed_in_every_store_and_readable_only_through_th
         assert reader.get(f"/v1/inspectors/{inspector_id}/personal").status_code == 403
     with registry.client(token(jur="500101")) as elsewhere:  # an admin of another district
         assert elsewhere.get(f"/v1/inspectors/{inspector_id}/personal").status_code == 403
+
+
+def _files_holding(directory: Path, needle: bytes) -> list[str]:
+    found = []
+    for path in directory.rglob("*"):
+        try:
+            if path.is_file() and needle in path.read_bytes():
+                found.append(str(path.relative_to(directory)))
+        except OSError:  # a file PostgreSQL removed meanwhile
+            continue
+    return found
+
+
+def test_an_erased_key_is_in_no_data_file_nor_the_wal_and_what_a_backup_keeps_of_it_opens_with_nothing(
+    registry, token, settings, postgres
+):
+    """Issue 19: after DELETE + VACUUM the 64-byte key was still in the table's data file and the WAL, so a file-level
+    backup taken after the erasure could still open the person's data. Keys now rest wrapped under a KEK kept
+    outside PostgreSQL, and an erasure re-wraps the survivors under a new KEK and destroys the old one."""
+    ring = registry.app.state.application.keys.ring
+    with registry.client(token()) as client:
+        erased_id, kept_id = nominate(client), nominate(client, "王秀兰")
+        person = record(client, erased_id, PERSONAL)["person"]
+        record(client, kept_id, {"mobile": "13800138000"})
+        with psycopg.connect(settings.database_url) as conn:
+            key_id, wrapped, kek_id = conn.execute(
+                "SELECT key_id::text, key, kek_id::text FROM registry.person_keys WHERE person = %s", (person,)
+            ).fetchone()
+        raw = ring.unwrap(kek_id, key_id, bytes(wrapped))
+        assert raw is not None and len(raw) == 64 and raw not in bytes(wrapped)  # the database never had it in the clear
+        assert erase(client, person).status_code == 201
+        kept = client.get(f"/v1/inspectors/{kept_id}/personal").json()
+    with psycopg.connect(postgres, autocommit=True) as admin:  # everything PostgreSQL wrote, on disk
+        admin.execute("CHECKPOINT")
+        admin.execute("SELECT pg_switch_wal()")
+        data_directory = Path(admin.execute("SHOW data_directory").fetchone()[0])
+    assert _files_holding(data_directory, raw) == []  # neither the data files nor pg_wal
+    assert not (ring.directory / f"{kek_id}.kek").exists()
+    # What a backup taken now keeps of the erased key (its wrapped bytes) opens with no KEK that is left.
+    assert [k.stem for k in ring.directory.glob("*.kek")] and all(
+        ring.unwrap(k.stem, key_id, bytes(wrapped)) is None for k in ring.directory.glob("*.kek")
+    )
+    assert kept["mobile"] == "13800138000"  # the others' data, re-wrapped, still reads
 
 
 def test_an_erasure_makes_the_data_unreadable_for_good_and_rewrites_no_history(registry, token, settings):
