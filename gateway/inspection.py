@@ -262,7 +262,9 @@ class RoutineCoverage:
 @strawberry.type
 class PublicFinding:
     area: str
+    area_label_zh: str
     severity: str
+    severity_label_zh: str
     description: str
     needs_rectification: bool
 
@@ -273,18 +275,22 @@ class PublicReport:
 
     activity_id: strawberry.ID
     kind: str
+    kind_label_zh: str
     title: str
     target_name: str
     period: str
     grade: str | None
+    grade_label_zh: str | None
     summary: str
     findings: list[PublicFinding]
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> PublicReport:
         return cls(
-            activity_id=strawberry.ID(d["activityId"]), kind=d["kind"], title=d["title"], target_name=d["targetName"],
-            period=d["period"], grade=d.get("grade"), summary=d["summary"],
-            findings=[PublicFinding(area=f["area"], severity=f["severity"], description=f["description"],
+            activity_id=strawberry.ID(d["activityId"]), kind=d["kind"], kind_label_zh=d["kindLabelZh"], title=d["title"],
+            target_name=d["targetName"], period=d["period"], grade=d.get("grade"), grade_label_zh=d.get("gradeLabelZh"),
+            summary=d["summary"],
+            findings=[PublicFinding(area=f["area"], area_label_zh=f["areaLabelZh"], severity=f["severity"],
+                                    severity_label_zh=f["severityLabelZh"], description=f["description"],
                                     needs_rectification=f["needsRectification"]) for f in d["findings"]],
         )  # fmt: skip

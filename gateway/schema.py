@@ -132,7 +132,8 @@ class Query:
     @strawberry.field(description="Published supervision reports, personal data removed. Public.")
     async def public_reports(self, info: strawberry.Info, jurisdiction: str, first: int = 50) -> list[PublicReport] | None:
         selection = (
-            "activityId kind title targetName period grade summary findings { area severity description needsRectification }"
+            "activityId kind kindLabelZh title targetName period grade gradeLabelZh summary"
+            " findings { area areaLabelZh severity severityLabelZh description needsRectification }"
         )
         found = await loaders_of(info).ask("inspection", "publicReports", selection, jurisdiction=jurisdiction, first=limits.page(first))
         return [PublicReport.of(r) for r in found]

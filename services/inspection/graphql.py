@@ -21,6 +21,7 @@ from dudao.subgraph import PageInfo, caller
 from dudao.subgraph import within as scope_of
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.api.activities import activity_target
+from services.inspection.api.public import in_chinese
 from services.inspection.domain.activity import Activity as ActivityAggregate
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
@@ -215,7 +216,9 @@ class RoutineCoverage:
 @strawberry.type
 class PublicFinding:
     area: str
+    area_label_zh: str
     severity: str
+    severity_label_zh: str
     description: str
     needs_rectification: bool
 
@@ -227,14 +230,14 @@ class PublicReport:
     activity_id: strawberry.ID
     jurisdiction: str
     kind: str
+    kind_label_zh: str
     title: str
     target_name: str
     period: str
     grade: str | None
+    grade_label_zh: str | None
     summary: str
     findings: list[PublicFinding]
-
-
 
 
 @strawberry.type
@@ -369,13 +372,16 @@ class Query:
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await activities.public_report_page(conn, within=jurisdiction, after=position, limit=limit)
+        reports = [(r, in_chinese(r)) for r in rows]  # the same words as the REST view
         return [
             PublicReport(
                 activity_id=strawberry.ID(str(r["activity_id"])), jurisdiction=r["jurisdiction"], kind=r["kind"], title=r["title"],
                 target_name=r["target_name"], period=r["period"], grade=r["grade"], summary=r["summary"],
-                findings=[PublicFinding(**f) for f in r["findings"]],
+                kind_label_zh=zh["kind_label_zh"], grade_label_zh=zh["grade_label_zh"],
+                findings=[PublicFinding(**{k: f[k] for k in ("area", "area_label_zh", "severity", "severity_label_zh", "description",
+                                                            "needs_rectification")}) for f in zh["findings"]],
             )  # fmt: skip
-            for r in rows
+            for r, zh in reports
         ]
 
 

@@ -485,6 +485,11 @@ def test_a_published_report_is_public_without_personal_data(inspection, registry
     text = report["summary"] + report["findings"][0]["description"]
     assert (report["findings"][0]["area_label_zh"], report["findings"][0]["severity_label_zh"]) == ("师德师风", "严重")
     assert report["kind_label_zh"] and report["grade_label_zh"] is None  # a routine visit has no grade
+    with inspection.client() as anonymous:  # GraphQL speaks the same words
+        graph = anonymous.post("/graphql", json={"query": '{ publicReports(jurisdiction: "500120") { kindLabelZh gradeLabelZh'
+                                                          ' findings { areaLabelZh severityLabelZh description } } }'}).json()  # fmt: skip
+    [public] = graph["data"]["publicReports"]
+    assert public["kindLabelZh"] == report["kind_label_zh"] and public["findings"][0]["areaLabelZh"] == "师德师风"
     for personal in ("王小明", "13800138000", "陈静", "张伟", "李四"):
         assert personal not in text
     assert report["findings"][0]["description"] == "家长王某（电话[电话已隐去]）反映教师陈某体罚学生"
