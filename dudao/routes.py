@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import date
@@ -15,6 +16,7 @@ from starlette.requests import HTTPConnection
 from dudao import jurisdiction
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput
+from dudao.sheets import Row, read_bytes
 from dudao.scope import OFFICES, READERS, UNIT_READERS, check_scope  # noqa: F401 (OFFICES: routes import it from here)
 
 # --- text we accept -------------------------------------------------------------------------------------------
@@ -81,6 +83,20 @@ class Strict(BaseModel):
     """A request body: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+async def uploaded_rows(request: Request, max_bytes: int = MAX_UPLOAD_BYTES) -> list[Row]:
+    """The rows of an office's spreadsheet sent as the request body: .xlsx, or .csv when sent as `text/csv`."""
+    data = await request.body()
+    if not data:
+        raise InvalidInput("请把表格文件作为请求体发送 — send the spreadsheet as the request body", field="file", rule="file_missing")
+    if len(data) > max_bytes:
+        raise InvalidInput(f"the file is {len(data)} bytes; at most {max_bytes}", field="file", rule="file_too_large")
+    csv = request.headers.get("content-type", "").startswith("text/csv")
+    return await asyncio.to_thread(read_bytes, data, "upload.csv" if csv else "upload.xlsx")
 
 
 def today(request: Request) -> date:

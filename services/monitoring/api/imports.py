@@ -12,9 +12,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput, NotFound, Problem
-from dudao.routes import scope
+from dudao.routes import scope, uploaded_rows
 from dudao.service import command_envelope
-from dudao.sheets import read_bytes
 from services.monitoring import importer
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.domain.collection import home_level
@@ -26,7 +25,6 @@ from services.monitoring.projections.collection import definition_at
 
 router = APIRouter(tags=["imports"])
 Office = Annotated[Principal, Depends(require(Role.admin))]
-MAX_BYTES = 10 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -63,13 +61,7 @@ async def import_sheet(
     Any bad cell makes the real import a 422 listing them all, with nothing entered.
     """
     definition, schools = await _setting(request, principal, framework, period, jurisdiction)
-    data = await request.body()
-    if not data:
-        raise InvalidInput("send the spreadsheet as the request body", field="file", rule="file_missing")
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"the file is {len(data)} bytes; at most {MAX_BYTES}", field="file", rule="file_too_large")
-    csv = request.headers.get("content-type", "").startswith("text/csv")
-    rows = await asyncio.to_thread(read_bytes, data, "upload.csv" if csv else "upload.xlsx")
+    rows = await uploaded_rows(request)
     good, errors = importer.check(definition, rows, schools)
     report: dict[str, Any] = {"rows": len(rows), "good": len(good), "errors": [asdict(e) for e in errors], "dry_run": dry_run}
     if errors and not dry_run:

@@ -9,15 +9,13 @@ from fastapi import APIRouter, Request
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
-from dudao.routes import scope
+from dudao.routes import scope, uploaded_rows
 from dudao.scope import check_scope
 from dudao.service import command_envelope
-from dudao.sheets import read_bytes
 from services.registry import importer
 from services.registry.api.common import Admin, now, registry
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
-MAX_BYTES = 10 * 1024 * 1024
 
 
 @router.post("/{kind}")
@@ -36,13 +34,7 @@ async def import_list(
             raise InvalidInput(f"{aggregate.jurisdiction} lies outside {place}, the place this list is imported for",
                                field="区县代码", rule="outside_import_place", place=place)  # fmt: skip
 
-    data = await request.body()
-    if not data:
-        raise InvalidInput("请把表格文件作为请求体发送 — send the spreadsheet as the request body", field="file", rule="file_missing")
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"the file is {len(data)} bytes; at most {MAX_BYTES}", field="file", rule="file_too_large")
-    csv = request.headers.get("content-type", "").startswith("text/csv")
-    rows = await asyncio.to_thread(read_bytes, data, "upload.csv" if csv else "upload.xlsx")
+    rows = await uploaded_rows(request)
     report = await asyncio.to_thread(
         importer.import_rows, registry(request), kind, rows, now=now(request), authorize=authorize,
         envelope=command_envelope(request, principal), dry_run=dry_run,
