@@ -105,6 +105,7 @@ def test_a_county_shows_its_operations_and_the_municipality_rolls_it_up_with_the
         county = eventually(
             lambda: (r := operations_at(mon, "500120"))["rectification"]["notices_issued"] == 1 and r["rectification"]["accepted"] == 1
             and r["interviews"]["recorded"] == 1 and r["routine_visits"]["visited"] == 2 and r["staffing"]["inspectors"] == 2
+            and r["staffing"]["r1"]["large_schools_without_own_inspector"] == 0  # 乙's assignment has arrived too
             and r["staffing"]["profile_version"].endswith("500120@1") and r,
             what="Bishan's figures",
         )  # fmt: skip
