@@ -140,7 +140,9 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{url} exited with code {proc.returncode}; see {log}")
+            from dudao.servers import tail
+
+            raise SystemExit(f"{url} exited with code {proc.returncode}; see {log}:\n{tail(log)}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -264,7 +266,9 @@ def _wait_for_interrupt(procs: list[tuple[str, subprocess.Popen, Path]]) -> None
         while True:
             for name, proc, log in procs:
                 if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; see {log}", file=sys.stderr)
+                    from dudao.servers import tail
+
+                    print(f"{name} exited with code {proc.returncode}; see {log}:\n{tail(log)}", file=sys.stderr)
                     return
             time.sleep(0.5)
     except KeyboardInterrupt:

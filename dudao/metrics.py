@@ -49,6 +49,12 @@ def watch_consumer(consumer: Lagging) -> None:
     _consumers.add(consumer)
 
 
+def unwatch(*workers: Lagging) -> None:
+    for worker in workers:
+        _relays.discard(worker)
+        _consumers.discard(worker)
+
+
 def _observe(workers: Iterable[Lagging], attributes) -> Iterable[Observation]:
     for worker in list(workers):
         try:

@@ -64,7 +64,7 @@ def _wait_until(ready: Callable[[], bool], timeout: float, interval: float = 0.0
     return ready()
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -150,7 +150,7 @@ class LocalPostgres:
                 code = -1
             if code != 0:
                 raise RuntimeError(f"PostgreSQL did not start (pg_ctl exit {code}, timeout {timeout:g} s); "
-                                   f"see {self.log}:\n{_tail(self.log)}")
+                                   f"see {self.log}:\n{tail(self.log)}")
         self._ensure_database(timeout)
         return self.url
 
@@ -165,7 +165,7 @@ class LocalPostgres:
         _give_to_pg_user(self.data_dir)
         code = self._run("initdb", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", timeout=timeout)
         if code != 0:
-            raise RuntimeError(f"initdb failed for {self.data_dir} (exit {code}); see {self.log}:\n{_tail(self.log)}")
+            raise RuntimeError(f"initdb failed for {self.data_dir} (exit {code}); see {self.log}:\n{tail(self.log)}")
 
     def _ensure_database(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -287,7 +287,7 @@ class LocalNats:
             self.stop()
             raise RuntimeError(f"NATS JetStream was not ready within {timeout:g} s; see {self.log}")
         if proc.poll() is not None:
-            raise RuntimeError(f"nats-server exited with code {proc.returncode}; see {self.log}:\n{_tail(self.log)}")
+            raise RuntimeError(f"nats-server exited with code {proc.returncode}; see {self.log}:\n{tail(self.log)}")
         return self.url
 
     def stop(self, timeout: float = 10) -> None:

@@ -19,7 +19,7 @@ import asyncpg
 from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import consumer, errors, roles, routes, telemetry
+from dudao import consumer, errors, metrics, roles, routes, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -125,6 +125,7 @@ class Workers:
         for task in self.tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, timeout=10)
+        metrics.unwatch(self.relay, *self.consumers)  # a stopped service's lag is no longer anyone's to watch
 
 
 async def close_pool(pool: asyncpg.Pool, wait_s: float = 5.0) -> None:
