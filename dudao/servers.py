@@ -180,6 +180,23 @@ class LocalPostgres:
                     raise RuntimeError(f"PostgreSQL on port {self.port} refuses connections ({exc}); see {self.log}")
                 time.sleep(0.1)
 
+    def base_backup(self, target: Path, timeout: float = 120) -> LocalPostgres:
+        """A base backup of this running server (pg_basebackup, WAL streamed alongside) in `target`, as a
+        server not yet started: `start()` it on a free port to restore it."""
+        target = Path(target).absolute()
+        target.mkdir(parents=True, mode=0o700)
+        _give_to_pg_user(target)
+        with self.log.open("a") as log:
+            code = subprocess.run(
+                [str(POSTGRES_BIN_PATH / "pg_basebackup"), "-D", str(target), "-h", HOST, "-p", str(self.port), "-U", "postgres",
+                 "-X", "stream", "-c", "fast"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, user=_pg_user(),
+                cwd=target.parent, start_new_session=True,
+            ).returncode  # fmt: skip
+        if code != 0:
+            raise RuntimeError(f"pg_basebackup failed (exit {code}); see {self.log}:\n{tail(self.log)}")
+        return LocalPostgres(target, free_port(), log=target.parent / f"{target.name}.log")
+
     def stop(self, timeout: float = 30) -> None:
         """Fast shutdown (rolls back open transactions); does nothing if the server is not running."""
         if not self.is_running():

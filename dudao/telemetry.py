@@ -48,10 +48,43 @@ def setup(service_name: str) -> None:
         _instrumented.add("drivers")
 
 
+def without_query_values(target: str) -> str:
+    """A URL or path with each query parameter's value starred out: `?q=李四&first=20` -> `?q=*&first=*`. A query may
+    carry a name or a number someone searched for; logs and traces keep which parameters were used, never their values."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    return f"{path}?" + "&".join(f"{part.partition('=')[0]}=*" for part in query.split("&") if part)
+
+
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query")
+
+
+def _request_hook(span: trace.Span, scope: dict) -> None:
+    """The instrumentation records the full URL; the span keeps it without the query's values."""
+    if span.is_recording() and scope.get("query_string"):
+        for name in _URL_ATTRIBUTES:
+            value = getattr(span, "attributes", {}).get(name)
+            if isinstance(value, str):
+                span.set_attribute(name, without_query_values(value) if name != "url.query" else without_query_values(f"?{value}")[1:])
+
+
+class QueryValuesHidden(logging.Filter):
+    """uvicorn's access log line without the query's values (its third argument is the path with the query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            record.args = (*record.args[:2], without_query_values(record.args[2]), *record.args[3:])
+        return True
+
+
+logging.getLogger("uvicorn.access").addFilter(QueryValuesHidden())
+
+
 def instrument_app(app) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", server_request_hook=_request_hook)
 
 
 def tracer(name: str = "dudao") -> trace.Tracer:

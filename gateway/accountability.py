@@ -24,7 +24,7 @@ CASE_FIELDS = (
     " notices { lapse missedDeadline newDeadline issuedOn basis } }"
 )
 RESTRICTION_FIELDS = "name post unitId unitName jurisdiction restrictedUntil circularId"
-OUTCOME_FIELDS = "id kind kindLabelZh jurisdiction unitName trigger triggerLabelZh publicText publishedOn publicVersion"
+OUTCOME_FIELDS = "id kind kindLabelZh jurisdiction unitName trigger triggerLabelZh publicText publishedOn publicVersion sanctions sanctionsLabelZh"
 MEASURE_FIELDS = "id kind jurisdiction unitKind unitId unitName status trigger caseId details publicText publishedOn version"
 
 
@@ -254,6 +254,8 @@ class PublicOutcome:
     public_text: str | None
     published_on: date | None
     public_version: int | None = strawberry.field(description="1, then one more for each correction published")
+    sanctions: list[str] = strawberry.field(description="a decision's sanctions on a private school, as codes")
+    sanctions_label_zh: list[str] = strawberry.field(description="the same sanctions in Chinese, e.g. 吊销办学许可证")
     jurisdiction_code: strawberry.Private[str]
 
     @strawberry.field
@@ -265,5 +267,6 @@ class PublicOutcome:
         return cls(
             id=strawberry.ID(d["id"]), kind=d["kind"], kind_label_zh=d["kindLabelZh"], unit_name=d["unitName"], trigger=d["trigger"],
             trigger_label_zh=d["triggerLabelZh"], public_text=d["publicText"], public_version=d["publicVersion"],
-            published_on=_day(d["publishedOn"]), jurisdiction_code=d["jurisdiction"],
+            published_on=_day(d["publishedOn"]), jurisdiction_code=d["jurisdiction"], sanctions=d["sanctions"],
+            sanctions_label_zh=d["sanctionsLabelZh"],
         )  # fmt: skip

@@ -187,6 +187,8 @@ class PublicOutcome:
     public_text: str | None
     published_on: date | None
     public_version: int | None = strawberry.field(description="1, then one more for each correction published")
+    sanctions: list[str] = strawberry.field(description="a decision's sanctions on a private school, as codes")
+    sanctions_label_zh: list[str] = strawberry.field(description="the same sanctions in Chinese, e.g. 吊销办学许可证")
 
 
 def _today(info: strawberry.Info) -> date:
@@ -293,7 +295,7 @@ class Query:
         async with info.context["pool"].acquire() as conn:
             rows = await projections.public_outcomes(conn, within=jurisdiction, after=position, limit=limit)
         fields = ("kind", "kind_label_zh", "jurisdiction", "unit_name", "trigger", "trigger_label_zh", "public_text", "published_on",
-                  "public_version")  # fmt: skip
+                  "public_version", "sanctions", "sanctions_label_zh")  # fmt: skip
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 

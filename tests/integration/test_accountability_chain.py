@@ -207,6 +207,11 @@ def test_the_whole_chain_ends_with_a_revoked_licence_in_the_registry(settings, r
     texts = [json.loads(t)["public_text"] for t in texts]
     assert len(texts) == 2 and "联系人李四" in texts[0] and "统筹安置" in texts[1]
     assert (outcomes[0]["kind_label_zh"], outcomes[0]["trigger_label_zh"]) == ("问责决定", AccountabilityTrigger.major_safety_accident.label_zh)
+    assert (outcomes[0]["sanctions"], outcomes[0]["sanctions_label_zh"]) == (["revoke_licence"], ["吊销办学许可证"])
+    assert "people" not in outcomes[0] and "周启航" not in json.dumps(outcomes[0], ensure_ascii=False)  # the people it names stay out
+    with accountability.client() as public:
+        graph = public.post("/graphql", json={"query": '{ publicOutcomes(jurisdiction: "500120") { sanctionsLabelZh triggerLabelZh } }'})
+    assert graph.json()["data"]["publicOutcomes"] == [{"sanctionsLabelZh": ["吊销办学许可证"], "triggerLabelZh": outcomes[0]["trigger_label_zh"]}]
 
 
 def test_a_unit_reports_the_office_rejects_then_accepts_a_failed_recheck_rebounds_and_history_answers_as_of(

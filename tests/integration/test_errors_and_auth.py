@@ -136,6 +136,46 @@ def test_graphql_without_a_token_is_logged_quietly_and_not_at_all_past_the_minut
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_no_request_body_token_or_personal_value_reaches_the_logs_or_the_traces(registry, token, caplog):
+    """Issue 19: whatever a caller sends (a token, personal details, a body that fails to parse or validate, a bad
+    query) stays out of every log line and every span; the log says what went wrong, not what was sent."""
+    import logging
+
+    from urllib.parse import quote
+
+    from tests.conftest import SPANS
+
+    caplog.set_level(logging.DEBUG)
+    SPANS.clear()
+    secret, marker, mobile, id_number = token(), "暗号七三九", "13912340000", "500227199003071235"
+    forged = secret[:-6] + ("AAAAAA" if not secret.endswith("AAAAAA") else "BBBBBB")
+    with registry.client(secret) as client:
+        inspector = client.post("/v1/inspectors", json={"name": "李明远", "jurisdiction": "500120", "employment": "full_time"})
+        personal = client.put(f"/v1/inspectors/{inspector.json()['id']}/personal", json={"mobile": mobile, "id_number": id_number})
+        assert personal.status_code == 200, personal.text
+        assert client.post("/v1/schools", json=GOOD | {"stage": marker}).status_code == 422
+        assert client.post("/v1/schools", content=f'{{"name": "{marker}"'.encode(), headers={"Content-Type": "application/json"}).status_code == 422
+        assert client.post("/v1/schools", json=GOOD | {"name": marker * 400}).status_code == 422
+        assert "errors" in client.post("/graphql", json={"query": f'{{ schools(jurisdiction: "{marker}") {{ nodes {{ id }}'}).json()
+    with registry.client(forged) as client:
+        assert client.get("/v1/schools", params={"q": marker}).status_code == 401
+        assert "errors" in client.post("/graphql", json={"query": "{ schools(first: 1) { nodes { id } } }"}).json()
+    logged = "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''} {logging.Formatter().formatException(r.exc_info) if r.exc_info else ''}"
+        for r in caplog.records
+        if not r.name.startswith(("httpx", "httpcore"))  # the test's own client
+    )
+    traced = "\n".join(
+        f"{s.name} {dict(s.attributes or {})} {s.status.description} {[(e.name, dict(e.attributes or {})) for e in s.events]}"
+        for s in SPANS.get_finished_spans()
+    )
+    assert caplog.records and SPANS.get_finished_spans()  # both were watched
+    for sent in (secret, forged, secret.split(".")[1], marker, quote(marker), mobile, id_number):
+        assert sent not in logged, f"{sent[:20]} is in the log"
+        assert sent not in traced, f"{sent[:20]} is in a span"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 @pytest.mark.parametrize("bad", ["garbage", "a.b.c", "e30.e30.e30"])
 def test_a_garbled_token_is_401(registry, bad):
     with registry.client() as client:

@@ -6,7 +6,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
+
+import asyncpg
 
 import nats
 import psycopg
@@ -14,7 +19,8 @@ import pytest
 
 from dudao import bus
 from dudao.events import Envelope
-from dudao.personal import ERASED
+from dudao.personal import ERASED, Sealed, reveal_all
+from dudao.servers import LocalPostgres
 from services.registry.api.personal import PersonalWrite
 from services.registry.api.places import CommitteeWrite
 from tests.conftest import eventually, stream_messages
@@ -159,6 +165,55 @@ def test_an_erased_key_is_in_no_data_file_nor_the_wal_and_what_a_backup_keeps_of
         ring.unwrap(k.stem, key_id, bytes(wrapped)) is None for k in ring.directory.glob("*.kek")
     )
     assert kept["mobile"] == "13800138000"  # the others' data, re-wrapped, still reads
+
+
+def _sealed_in(value) -> list[Sealed]:
+    """Every sealed value anywhere in a decoded event state."""
+    if (sealed := Sealed.of(value)) is not None:
+        return [sealed]
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [s for child in children for s in _sealed_in(child)]
+
+
+async def _opened(database_url: str, persons: list[str]) -> dict[str, set[str]]:
+    """What the registry's keys in that database open of each person's sealed values, read from its event store."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        states = [json.loads(bytes(r["state"])) for r in await conn.fetch("SELECT state FROM registry.registry_events")]
+        sealed = [s for state in states for s in _sealed_in(state) if s.person in persons]
+        opened = await reveal_all(conn, "registry", "500120", sealed)
+    finally:
+        await conn.close()
+    return {p: {value for s, value in zip(sealed, opened, strict=True) if s.person == p} for p in persons}
+
+
+def test_a_base_backup_taken_after_an_erasure_restores_everything_but_the_erased_values(registry, token, settings, postgres):
+    """Issue 19: restore a real base backup (pg_basebackup) taken after an erasure: the erased person's values open
+    with nothing, and everyone else's still read, so the backup is whole and only the erasure is missing from it."""
+    with registry.client(token()) as client:
+        erased_id, kept_id = nominate(client), nominate(client, "王秀兰")
+        erased = record(client, erased_id, PERSONAL)["person"]
+        kept = record(client, kept_id, {"mobile": "13800138000"})["person"]
+        assert asyncio.run(_opened(settings.database_url, [erased])) == {erased: {MOBILE, ID_NUMBER, ADDRESS}}
+        with psycopg.connect(settings.database_url) as conn:
+            key_id, wrapped, kek_id = conn.execute(
+                "SELECT key_id::text, key, kek_id::text FROM registry.person_keys WHERE person = %s", (erased,)
+            ).fetchone()
+        raw = registry.app.state.application.keys.ring.unwrap(kek_id, key_id, bytes(wrapped))
+        assert erase(client, erased).status_code == 201
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        data_directory = Path(admin.execute("SHOW data_directory").fetchone()[0])
+    backup_home = Path(tempfile.mkdtemp(prefix="dudao-test-backup-"))
+    backup_home.chmod(0o755)  # PostgreSQL runs as its own user when we are root
+    restored = LocalPostgres(data_directory, urlparse(postgres).port).base_backup(backup_home / "data")
+    try:
+        assert _files_holding(backup_home / "data", raw) == []
+        restored.start()
+        url = urlparse(settings.database_url)._replace(netloc=f"postgres@127.0.0.1:{restored.port}").geturl()
+        assert asyncio.run(_opened(url, [erased, kept])) == {erased: {ERASED}, kept: {"13800138000"}}
+    finally:
+        restored.stop()
+        shutil.rmtree(backup_home, ignore_errors=True)
 
 
 def test_an_erasure_makes_the_data_unreadable_for_good_and_rewrites_no_history(registry, token, settings):

@@ -12,7 +12,7 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
 from dudao.privacy import redact
-from services.accountability.domain.terms import AccountabilityTrigger, CircularTrigger
+from services.accountability.domain.terms import AccountabilityTrigger, CircularTrigger, Sanction
 
 MEASURE_TABLES = ("measures", "restrictions")
 KINDS = {"Interview": "interview", "Circular": "circular", "AccountabilityDecision": "decision", "Commendation": "commendation"}
@@ -141,9 +141,19 @@ def trigger_label(kind: str, trigger: str | None) -> str | None:
 async def public_outcomes(conn: asyncpg.Connection, *, within: str, after: int, limit: int) -> list[dict[str, Any]]:
     """Published circulars, accountability decisions and commendations: what the public may see, in Chinese."""
     rows = await conn.fetch(
-        "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on, public_version FROM accountability.measures"
+        "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on, public_version,"
+        " coalesce(details->'sanctions', '[]') AS sanctions FROM accountability.measures"
         " WHERE published_on IS NOT NULL AND jurisdiction LIKE $1 AND position > $2 ORDER BY position LIMIT $3",
         divisions.prefix(within) + "%", after, limit,
     )  # fmt: skip
-    return [dict(r) | {"kind_label_zh": PUBLIC_KINDS_ZH.get(r["kind"], r["kind"]), "trigger_label_zh": trigger_label(r["kind"], r["trigger"])}
-            for r in rows]  # fmt: skip
+    return [_public_outcome(dict(r)) for r in rows]
+
+
+def _public_outcome(row: dict[str, Any]) -> dict[str, Any]:
+    """A decision's sanctions on a private school are public (they are the school's, not a person's); the people
+    it names and what is done to them are not."""
+    sanctions = json.loads(row["sanctions"])
+    return row | {
+        "kind_label_zh": PUBLIC_KINDS_ZH.get(row["kind"], row["kind"]), "trigger_label_zh": trigger_label(row["kind"], row["trigger"]),
+        "sanctions": sanctions, "sanctions_label_zh": [Sanction(s).label_zh for s in sanctions],
+    }  # fmt: skip
