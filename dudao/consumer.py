@@ -195,6 +195,10 @@ CREATE TABLE IF NOT EXISTS {schema}.consumer_versions (
     PRIMARY KEY (consumer, origin, aggregate_id)
 );
 ALTER TABLE {schema}.dead_letters ADD COLUMN IF NOT EXISTS resolved_at timestamptz, ADD COLUMN IF NOT EXISTS resolution text;
+CREATE TABLE IF NOT EXISTS {schema}.aggregate_origins (
+    aggregate_id text PRIMARY KEY,
+    origin text NOT NULL
+);
 """
 
 
@@ -259,6 +263,11 @@ class ReactionEffect:
                 raise
 
 
+def durable_name(name: str, jurisdiction: str) -> str:
+    """The server's name for consumer `name` at the instance of `jurisdiction`: `registry-directory-v4-j530113`."""
+    return f"{name}-{bus.domain(jurisdiction)}"
+
+
 class Consumer:
     """A durable pull consumer that applies `handler` to each event exactly once."""
 
@@ -280,6 +289,10 @@ class Consumer:
     ):
         self.settings, self.pool, self.schema = settings, pool, schema
         self.name, self.stream, self.filter_subject = name, stream, filter_subject
+        # The server's consumer is named per instance: linked servers pass acks across the leaf link by subject
+        # (`$JS.ACK.<stream>.<consumer>.…`), so one name on both sides let each side's acks reach the other's
+        # consumer (issue 20). The checkpoints keep `name`.
+        self.durable = durable_name(name, settings.jurisdiction)
         self.effect = effect
         self.max_attempts, self.backoff, self.batch, self.ack_wait = max_attempts, backoff, batch, ack_wait
         self.max_waits = 40  # deliveries of an event waiting for an earlier version: about three minutes, > ack_wait
@@ -353,7 +366,7 @@ class Consumer:
 
     async def _subscribe(self, js):
         config = ConsumerConfig(
-            durable_name=self.name,
+            durable_name=self.durable,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
@@ -362,13 +375,16 @@ class Consumer:
             filter_subject=self.filter_subject,
         )
         with contextlib.suppress(NotFoundError):
-            existing = await js.consumer_info(self.stream, self.name)
+            await js.delete_consumer(self.stream, self.name)  # named as before issue 20; its checkpoints carry over
+            log.info("consumer %s: renamed %s on the server", self.name, self.durable)
+        with contextlib.suppress(NotFoundError):
+            existing = await js.consumer_info(self.stream, self.durable)
             if existing.config.filter_subject != self.filter_subject:
                 # A changed filter needs a new consumer; it starts from the first event again, and the checkpoints
                 # by origin skip whatever this consumer had already applied.
                 log.info("consumer %s: filter %s -> %s; recreating it", self.name, existing.config.filter_subject, self.filter_subject)
-                await js.delete_consumer(self.stream, self.name)
-        return await js.pull_subscribe(self.filter_subject, durable=self.name, stream=self.stream, config=config)
+                await js.delete_consumer(self.stream, self.durable)
+        return await js.pull_subscribe(self.filter_subject, durable=self.durable, stream=self.stream, config=config)
 
     async def _handle(self, msg: Msg) -> bool:
         """Process one message; False when it must be retried later."""

@@ -76,7 +76,7 @@ class Rebuilt:
 async def rebuild(settings: Settings, parts: ServiceParts, js: JetStreamContext, names: list[str] | None = None,
                   out: TextIO = sys.stdout) -> list[Rebuilt]:  # fmt: skip
     """Rebuild `names` (default: every read model of the service) and switch each to its rebuilt tables."""
-    projections = projections_of(parts)
+    projections = projections_of(parts, settings.jurisdiction)
     unknown = sorted(set(names or []) - {p.name for p in projections})
     if unknown:
         raise SystemExit(f"{parts.name} has no read model {', '.join(unknown)}; it has {', '.join(p.name for p in projections)}")

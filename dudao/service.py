@@ -12,14 +12,14 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import asyncpg
 from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import consumer, errors, metrics, roles, routes, telemetry
+from dudao import consumer, errors, metrics, origins, roles, routes, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -80,11 +80,16 @@ class ServiceParts:
     background: list[Callable[[Settings, ServiceApplication, asyncpg.Pool, Clock], Runner]] = field(default_factory=list)
 
 
-def projections_of(parts: ServiceParts) -> list[Projection]:
-    """The service's read models and those the kernel keeps for every service (the change feed, the audit)."""
+def projections_of(parts: ServiceParts, jurisdiction: str | None = None) -> list[Projection]:
+    """The service's read models and those the kernel keeps for every service (the change feed, the audit). With the
+    instance's `jurisdiction`, as they run: each handler applies an event under the id its origin keeps here
+    (`dudao.origins`)."""
     from dudao import audit, changes  # they build on this module
 
-    return [*parts.projections, changes.projection(parts.name), audit.projection(parts.name)]
+    projections = [*parts.projections, changes.projection(parts.name), audit.projection(parts.name)]
+    if jurisdiction is None:
+        return projections
+    return [replace(p, handler=origins.kept_apart(p.handler, parts.name, jurisdiction)) for p in projections]
 
 
 class Runner(Protocol):
@@ -104,7 +109,7 @@ class Workers:
                 effect=ProjectionEffect(pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler, ordered=p.ordered),
                 ordered=p.ordered,
             )
-            for p in projections_of(parts)
+            for p in projections_of(parts, settings.jurisdiction)
         ] + [
             Consumer(
                 settings, pool, schema=parts.name, name=f"{parts.name}-{r.name}", stream=r.stream,
@@ -249,7 +254,8 @@ def request_hash(request: Request, body: BaseModel | None) -> str:
 
 
 def new_aggregate_id(request: Request, principal: Principal, kind: str) -> uuid.UUID:
-    """A fresh id, or with `Idempotency-Key` the same id every time, so a retry cannot make a second aggregate."""
+    """A fresh id, or with `Idempotency-Key` the same id every time, so a retry cannot make a second aggregate. The
+    minting instance is part of it: the same caller and key at another instance make another id (decision 027)."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return uuid.uuid4()
@@ -257,7 +263,7 @@ def new_aggregate_id(request: Request, principal: Principal, kind: str) -> uuid.
         raise InvalidInput(
             "Idempotency-Key must be 1 to 200 visible ASCII characters", field="Idempotency-Key", rule="idempotency_key_format"
         )
-    return uuid.uuid5(ID_NAMESPACE, f"{kind}:{principal.sub}:{key}")
+    return uuid.uuid5(ID_NAMESPACE, f"{request.app.state.settings.jurisdiction}:{kind}:{principal.sub}:{key}")
 
 
 def command_envelope(request: Request, principal: Principal, body: BaseModel | None = None) -> Envelope:

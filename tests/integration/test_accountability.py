@@ -8,6 +8,8 @@ import nats
 import psycopg
 import pytest
 
+from dudao.consumer import durable_name
+
 from dudao import bus
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
@@ -31,14 +33,14 @@ async def _redeliver_issued_report(url: str) -> None:
     last = await js.get_last_msg(stream, "dudao.500120.inspection.Activity.ReportIssued.>")
     headers = {k: v for k, v in last.headers.items() if not k.startswith("Nats-Expected")}
     await js.publish(last.subject, last.data, headers=headers | {bus.HEADER_MSG_ID: f"copy-{last.seq}"})
-    await js.delete_consumer(stream, "accountability-open-case")
+    await js.delete_consumer(stream, durable_name("accountability-open-case", "500120"))
     await nc.close()
 
 
 async def _reaction_idle(url: str) -> bool:
     nc = await nats.connect(url)
     try:
-        info = await nc.jetstream().consumer_info(bus.stream_name("inspection"), "accountability-open-case")
+        info = await nc.jetstream().consumer_info(bus.stream_name("inspection"), durable_name("accountability-open-case", "500120"))
         return info.delivered.stream_seq > 0 and info.num_pending == 0 and info.num_ack_pending == 0
     except Exception:  # noqa: BLE001 - not created yet
         return False

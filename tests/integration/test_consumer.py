@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from dudao import bus
-from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, ensure_tables
+from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, durable_name, ensure_tables
 from tests.conftest import measured, until
 
 pytestmark = pytest.mark.integration
@@ -116,7 +116,7 @@ async def test_a_consumer_whose_filter_changes_is_recreated_and_applies_nothing_
     harness.start(harness.consumer(record, filter_subject=narrowed))
     await harness.publish(3, "third")
     await until(lambda: _equals(harness.effects(), ["first", "second", "third"]), what="the third effect")
-    info = await harness.js.consumer_info(bus.stream_name("registry"), "probe-effects")
+    info = await harness.js.consumer_info(bus.stream_name("registry"), durable_name("probe-effects", "500120"))
     assert info.config.filter_subject == narrowed and info.delivered.stream_seq == 3  # read again from the start
     await until(lambda: _consumer_idle(harness), what="every message acked")
     assert await harness.effects() == ["first", "second", "third"]
@@ -241,7 +241,7 @@ async def _equals(awaitable, expected) -> bool:
 
 
 async def _consumer_idle(harness) -> bool:
-    info = await harness.js.consumer_info(bus.stream_name("registry"), "probe-effects")
+    info = await harness.js.consumer_info(bus.stream_name("registry"), durable_name("probe-effects", "500120"))
     return info.num_ack_pending == 0 and info.num_pending == 0
 
 

@@ -12,6 +12,8 @@ import nats
 import psycopg
 import pytest
 
+from dudao.consumer import durable_name
+
 from dudao import bus
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually, stored_events
@@ -269,7 +271,7 @@ async def _redeliver_registry_events(url: str, subject_suffix: str) -> None:
     headers = {k: v for k, v in last.headers.items() if not k.startswith("Nats-Expected")}
     for n in range(2):
         await js.publish(last.subject, last.data, headers=headers | {bus.HEADER_MSG_ID: f"copy-{n}-{last.seq}"})
-    await js.delete_consumer(stream, "inspection-principal-term-end")  # the next start reads the stream from the start
+    await js.delete_consumer(stream, durable_name("inspection-principal-term-end", "500120"))  # the next start reads the stream from the start
     await nc.close()
 
 
@@ -302,7 +304,7 @@ def test_a_principals_term_end_plans_one_term_end_supervision_even_under_redeliv
     async def reaction_idle() -> bool:
         nc = await nats.connect(settings.nats_url)
         try:
-            info = await nc.jetstream().consumer_info(bus.stream_name("registry"), "inspection-principal-term-end")
+            info = await nc.jetstream().consumer_info(bus.stream_name("registry"), durable_name("inspection-principal-term-end", "500120"))
             return info.delivered.stream_seq > 0 and info.num_pending == 0 and info.num_ack_pending == 0
         except Exception:  # noqa: BLE001 - not created yet
             return False

@@ -368,3 +368,63 @@ def test_the_city_holds_the_heads_of_the_countys_chain_and_a_rewritten_history_m
     assert alone.returncode == 0  # ... so the chain alone cannot tell
     caught = verify()
     assert caught.returncode == 1 and f"chain broken at notification {last}" in caught.stdout  # the head held above can
+
+
+def test_two_instances_never_mint_one_id_and_an_id_minted_alike_before_still_shows_both_rows(linked, settings, serve, token, postgres):
+    """Issue 20: ids from an Idempotency-Key were built from kind, user and key only, so the demo's activities had one
+    id in every instance, and the upper instance kept its own row and dropped each lower instance's in silence."""
+    from datetime import UTC, datetime
+    from uuid import UUID
+
+    from dudao.events import Envelope
+    from dudao.origins import apart
+    from services.registry.domain import Ownership, Stage
+
+    city, county = linked
+    at_city = replace(settings, jurisdiction=CITY, nats_url=city.url, database_url=_fresh_database(postgres))
+    city_registry = serve(build_registry(at_city))
+    registry = serve(build_registry(replace(settings, jurisdiction=COUNTY, nats_url=county.url, upper=CITY)))
+    key = {"Idempotency-Key": "demo-school-1"}
+    body = {"stage": "primary", "ownership": "public", "enrolment": 600}
+    with registry.client(token(jur=COUNTY, sub="demo")) as lower, city_registry.client(token(jur=CITY, sub="demo")) as upper:
+        below = lower.post("/v1/schools", json=body | {"name": "东川区铜都小学", "jurisdiction": COUNTY}, headers=key).json()
+        above = upper.post("/v1/schools", json=body | {"name": "五华区华山小学", "jurisdiction": "530102"}, headers=key).json()
+        assert below["id"] != above["id"]  # the same caller and key at two instances: two ids
+        assert lower.post("/v1/schools", json=body | {"name": "东川区铜都小学", "jurisdiction": COUNTY}, headers=key).json()["id"] == below["id"]
+    # What an earlier version minted alike: the city's own school under the id the county's has.
+    city_registry.app.state.application.register_school(
+        school_id=UUID(below["id"]), name="盘龙区拓东小学", jurisdiction="530103", stage=Stage.primary, ownership=Ownership.public,
+        enrolment=700, now=datetime(2026, 11, 20, tzinfo=UTC), envelope=Envelope.for_request(actor="demo", jurisdiction=CITY),
+    )  # fmt: skip
+    eventually(lambda: len(recorded_at(county, bus.service_subjects("registry", COUNTY))) == recorded(settings), what="the county's relay")
+    link(city, COUNTY)
+
+    with city_registry.client(token(jur=CITY)) as office:
+        sourced = eventually(lambda: office.get("/v1/schools", params={"jurisdiction": COUNTY}).json()["items"],
+                             timeout=60, what="the county's school at the city")  # fmt: skip
+        assert [(s["id"], s["name"]) for s in sourced] == [(apart(f"{COUNTY}:registry", below["id"]), "东川区铜都小学")]
+        assert office.get(f"/v1/schools/{below['id']}").json()["name"] == "盘龙区拓东小学"  # its own keeps its id
+        assert {s["name"] for s in office.get("/v1/schools", params={"jurisdiction": CITY}).json()["items"]} == {
+            "东川区铜都小学", "五华区华山小学", "盘龙区拓东小学"}  # fmt: skip
+    with psycopg.connect(at_city.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM registry.dead_letters").fetchone()[0] == 0
+
+
+def test_no_acknowledgement_crosses_the_leaf_link(linked, settings, serve, token, postgres):
+    """Issue 20: every instance named its streams and consumers alike, so each ack reached the other side too: the
+    linked demo's NATS logs filled with `ACK sequence N past last stream sequence of M`, and an ack whose sequence
+    happened to be valid there acked a message still being processed."""
+    city, county = linked
+    at_city = replace(settings, jurisdiction=CITY, nats_url=city.url, database_url=_fresh_database(postgres))
+    city_registry = serve(build_registry(at_city))
+    registry = serve(build_registry(replace(settings, jurisdiction=COUNTY, nats_url=county.url, upper=CITY)))
+    link(city, COUNTY)
+    with registry.client(token(jur=COUNTY)) as lower, city_registry.client(token(jur=CITY)) as upper:
+        for i in range(6):
+            school(lower, f"东川区第{i}小学", jur=COUNTY)
+            school(upper, f"五华区第{i}小学", jur="530102")
+        eventually(lambda: len(upper.get("/v1/schools", params={"jurisdiction": CITY}).json()["items"]) == 12, timeout=60,
+                   what="both instances' schools at the city")  # fmt: skip
+        eventually(lambda: len(lower.get("/v1/schools", params={"jurisdiction": COUNTY}).json()["items"]) == 6, what="the county's")
+    warnings = [line for server in (city, county) for line in server.log.read_text(errors="replace").splitlines() if "past last stream sequence" in line]
+    assert warnings == [], warnings[:3]
