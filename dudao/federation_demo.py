@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", default=".dudao/federation", help="where the three instances keep their data")
     parser.add_argument("--no-wait", action="store_true", help="stop everything once the answer is printed")
     args = parser.parse_args(argv)
+    # A service manager's SIGTERM, or `timeout`'s, stops all three the way Ctrl-C does (the instances run in sessions
+    # of their own, so nothing else would reach them).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     home = Path(args.home).resolve()
     leaf_port = free_port()
     names = ", ".join(jurisdiction.name_of(c) for c in COUNTIES)

@@ -3,23 +3,55 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
+import socket
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.e2e
 
 
-def test_the_province_answers_for_its_linked_counties(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "dudao.federation_demo", "--home", str(tmp_path), "--no-wait"],
-        capture_output=True, text=True, timeout=600,
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_three(tmp_path):
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "dudao.federation_demo", "--home", str(tmp_path)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert done.stdout.count("now sourced into") == 8  # two counties × four services
-    answer = json.loads(done.stdout.split("answers:\n", 1)[1].split("\n\nadmin token", 1)[0])["data"]
-    # The demo exits 0 only once the province answers for each county what the county answers for itself.
+    output = ""
+    try:
+        for line in demo.stdout:
+            output += line
+            if "stops all three" in line:
+                break
+        assert "stops all three" in output, output[-4000:]
+        # Issue 20: the demo's activities had one id in every instance, and the province kept one row of each id.
+        gateways = dict(re.findall(r"\[(\d{6})\]\s+gateway \(GraphiQL\)\s+(http://\S+)", output))
+        tokens = dict(re.findall(r"\[(\d{6})\]\s+(eyJ[\w-]+\.[\w-]+\.[\w-]+)", output))
+        query = '{ activities(jurisdiction: "530113", first: 200) { nodes { id title } } }'
+
+        def activities(code: str) -> list[str]:
+            answer = httpx.post(gateways[code], json={"query": query}, headers={"Authorization": f"Bearer {tokens[code]}"}, timeout=30)
+            return sorted(a["title"] for a in answer.json()["data"]["activities"]["nodes"])
+
+        assert activities("530113") and activities("530000") == activities("530113")
+        demo.send_signal(signal.SIGTERM)  # issue 20: `timeout 900 make demo-federation` left three instances running
+        assert demo.wait(timeout=120) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    output += demo.stdout.read()
+    assert output.rstrip().endswith("stopped."), output[-2000:]
+    assert output.count("now sourced into") == 8  # two counties × four services
+    answer = json.loads(output.split("answers:\n", 1)[1].split("\n\nadmin token", 1)[0])["data"]
+    # The demo goes on only once the province answers for each county what the county answers for itself.
     for code in ("530113", "530114"):
         board = answer[f"c{code}"]
         assert board["staffing"]["schools"] == 36 and board["staffing"]["inspectors"] == 12, board
@@ -27,4 +59,9 @@ def test_the_province_answers_for_its_linked_counties(tmp_path):
     province = answer["c530000"]
     assert province["staffing"]["schools"] == 36 * 3 and province["routineCoverage"]["schools"] == 20 * 3  # its own and both counties'
     assert {v["jurisdiction"] for v in province["latestVerdicts"]} == {"530000", "530113", "530114"}
-    assert "stopped." in done.stdout
+    ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)]
+    assert ports and not [p for p in ports if listening(p)], "something kept running after SIGTERM"
+    # No ack crossed a leaf link (issue 20: thousands of these in 16 minutes).
+    warnings = [line for log in tmp_path.glob("*/logs/nats.log") for line in log.read_text(errors="replace").splitlines()
+                if "past last stream sequence" in line]  # fmt: skip
+    assert len(list(tmp_path.glob("*/logs/nats.log"))) == 3 and warnings == [], warnings[:3]
