@@ -254,7 +254,7 @@ def cmd_link(args: argparse.Namespace) -> None:
     for lower, service, new, ready in asyncio.run(link()):
         print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.view_stream(service)}"
               + ("" if ready else f" (not there yet: is {lower}'s {service} running, its NATS a leaf node of this one?"
-                 " sourcing starts a minute or two after it appears)"))  # fmt: skip
+                 " sourcing starts within seconds of it appearing, while this instance's services run)"))  # fmt: skip
 
 
 def _with_env(settings: Settings, env: dict[str, str]) -> Settings:

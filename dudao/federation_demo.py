@@ -28,16 +28,18 @@ SERVICES = ("gateway", "registry", "inspection", "accountability", "monitoring")
 TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
-def board(code: str) -> str:
-    """The start page of `code`, under the alias c<code>."""
+def board(code: str, links: bool = False) -> str:
+    """The start page of `code`, under the alias c<code>; with `links`, the instance's links too."""
     return (
         f'c{code}: dashboard(jurisdiction: "{code}") {{ jurisdiction {{ name }} staffing {{ schools inspectors r1 {{ met }} }}'
         " routineCoverage { schools visited } latestVerdicts { framework jurisdiction passes }"
-        " rectification { openCases closedCases items overdueItems noticesIssued } interviews { status count } }"
+        " rectification { openCases closedCases items overdueItems noticesIssued } interviews { status count }"
+        + (" links { service direction jurisdiction connected lastArrivedAt lastNotificationId behind }" if links else "") + " }"
     )
 
 
-ROLLUP = "{ " + " ".join(board(code) for code in (PROVINCE, *COUNTIES)) + " }"
+# The province's board shows how its links to the counties stand (issue 20).
+ROLLUP = "{ " + " ".join(board(code, links=code == PROVINCE) for code in (PROVINCE, *COUNTIES)) + " }"
 
 
 class Instance:

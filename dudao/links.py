@@ -17,14 +17,27 @@ upper's downward streams (`dudao up --upstream`). Nothing crosses by a call from
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
+import nats
+from fastapi import APIRouter, Depends, Request
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, ExternalStream, StorageType, StreamConfig, StreamSource
 from nats.js.errors import NotFoundError
 
-from dudao import bus
+from dudao import bus, leadership, metrics
+from dudao.auth import Principal, Role, require
+from dudao.config import Settings
+from dudao.errors import Unavailable
+from dudao.scope import check_scope
+
+log = logging.getLogger("dudao.links")
 
 UP, DOWN = "UP", "DOWN"
 
@@ -92,7 +105,7 @@ async def link_lowers(js: JetStreamContext, service: str, jurisdiction: str, low
 
 async def exists_below(nc: Client, service: str, lower: str) -> bool:
     """Whether the lower instance's upward stream of `service` is there (its relay makes it at start). A source added
-    before it is there starts only after nats-server's retry backoff, a minute or two later."""
+    before it is there starts once the `LinkKeeper` of this instance's service finds it there (within seconds)."""
     try:
         await nc.jetstream(domain=bus.domain(lower), timeout=1).stream_info(crossing_stream(UP, service, lower))
         return True
@@ -129,3 +142,159 @@ async def _ensure(js: JetStreamContext, name: str, sources: list[StreamSource]) 
 
 def _same(a: StreamSource, b: StreamSource) -> bool:
     return a.name == b.name and (a.external.api if a.external else None) == (b.external.api if b.external else None)
+
+
+# --- the links' state, and healing them --------------------------------------------------------------------------
+
+CONNECTED_NS = 5 * 1_000_000_000  # a source heard from within this long is connected (it gets heartbeats every second)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """One link of one service as this instance sees it: what arrives from a lower instance (`up`) or from the upper
+    one (`down`), read from this instance's view stream and the server's state of the source."""
+
+    service: str
+    direction: str  # "up": from a lower instance; "down": from the upper one
+    jurisdiction: str  # the other instance's
+    connected: bool
+    last_arrived_at: datetime | None  # when its latest event reached this instance's view stream
+    last_notification_id: int | None  # that event's number at its origin
+    behind: int | None  # events waiting at the other instance, as the source last said; None while not connected
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _connected(active: int | None) -> bool:
+    return active is not None and 0 <= active < CONNECTED_NS
+
+
+def _from_elsewhere(config: StreamConfig) -> dict[str, StreamSource]:
+    """The sources of a stream that come from other instances, by name (`DUDAO_UP_REGISTRY_J530113`)."""
+    return {s.name: s for s in config.sources or [] if s.external is not None}
+
+
+async def states(nc: Client, service: str) -> list[LinkState]:
+    """The links of `service` into this instance's view stream, each with when it last delivered and how far behind."""
+    js = nc.jetstream(timeout=2)
+    try:
+        info = await js.stream_info(bus.view_stream(service))
+    except NotFoundError:
+        return []
+    elsewhere = _from_elsewhere(info.config)
+    found = []
+    for source in info.sources or []:
+        if source.name not in elsewhere:
+            continue
+        direction, code = ("up" if source.name.startswith(f"DUDAO_{UP}_") else "down"), source.name.rsplit("_J", 1)[1]
+        arrived_at, number = None, None
+        try:
+            last = await js.get_last_msg(bus.view_stream(service), bus.service_subjects(service, code))
+            arrived_at, number = last.time, int((last.headers or {}).get(bus.HEADER_NOTIFICATION_ID, 0)) or None
+        except NotFoundError:
+            pass  # nothing has arrived from it yet
+        connected = _connected(source.active)
+        found.append(LinkState(service, direction, code, connected, arrived_at, number, source.lag if connected else None))
+    return found
+
+
+async def heal(nc: Client, service: str, jurisdiction: str, kicked: dict[tuple[str, str], float]) -> list[str]:
+    """Restart each source from another instance that is not connected although that instance's stream answers.
+
+    nats-server retries a broken source on a backoff that reaches most of a minute, so a link back after a cut
+    delivered only 40-55 s later (issue 20). A source removed and added again starts at once, from the message after
+    the last one it delivered (the server finds it in the stream), so nothing is lost or repeated. `kicked` remembers
+    when each was last restarted, so a source still starting is given 5 s. The names of the sources restarted."""
+    js = nc.jetstream(timeout=2)
+    restarted = []
+    for stream in (bus.view_stream(service), crossing_stream(UP, service, jurisdiction), crossing_stream(DOWN, service, jurisdiction)):
+        try:
+            info = await js.stream_info(stream)
+        except NotFoundError:
+            continue
+        elsewhere = _from_elsewhere(info.config)
+        for source in info.sources or []:
+            if source.name not in elsewhere or _connected(source.active) or time.monotonic() - kicked.get((stream, source.name), 0) < 5:
+                continue
+            try:
+                await nc.jetstream(prefix=elsewhere[source.name].external.api, timeout=1).stream_info(source.name)
+            except Exception:  # noqa: BLE001 - the other instance is not reachable: nothing to restart yet
+                continue
+            await _restart(js, stream, elsewhere[source.name])
+            kicked[(stream, source.name)] = time.monotonic()
+            restarted.append(f"{stream} <- {source.name}")
+    return restarted
+
+
+async def _restart(js: JetStreamContext, stream: str, source: StreamSource) -> None:
+    """Remove `source` from `stream`, then add it back; each change made to the stream's config as it is then, so a
+    source that `dudao link` added meanwhile stays."""
+    config = (await js.stream_info(stream)).config
+    config.sources = [k for k in config.sources or [] if k.name != source.name]
+    await js.update_stream(config)
+    config = (await js.stream_info(stream)).config
+    config.sources = [*(config.sources or []), source]
+    await js.update_stream(config)
+
+
+class LinkKeeper:
+    """Restarts this service's broken links as soon as the other side answers, and keeps their state for the metrics.
+    One replica keeps them at a time (a PostgreSQL advisory lock, like the relay)."""
+
+    def __init__(self, settings: Settings, service: str, interval: float = 1.0):
+        self.settings, self.service, self.interval = settings, service, interval
+        self.states: list[LinkState] = []
+        metrics.watch_links(self)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        key = f"dudao-links:{self.settings.jurisdiction}:{self.service}"
+        while not stop.is_set():
+            lock = await leadership.lead(self.settings.database_url, key, stop, f"links {self.service}")
+            if lock is None:
+                return
+            try:
+                await self._keep(stop, lock)
+            finally:
+                self.states = []
+                await leadership.release(lock)
+
+    async def _keep(self, stop: asyncio.Event, lock) -> None:
+        nc = await bus.connect(self.settings.nats_url, f"{self.service}-links")
+        kicked: dict[tuple[str, str], float] = {}
+        try:
+            while not stop.is_set() and not lock.is_closed():
+                try:
+                    for restarted in await heal(nc, self.service, self.settings.jurisdiction, kicked):
+                        log.info("link %s restarted: the other side answers again", restarted)
+                    self.states = await states(nc, self.service)
+                except Exception as e:  # noqa: BLE001 - NATS restarting: try again at the next turn
+                    log.warning("links %s: %s", self.service, e)
+                await bus.wait_or_stop(stop, self.interval)
+        finally:
+            await nc.close()
+
+
+# --- reading them ----------------------------------------------------------------------------------------------
+
+router = APIRouter(prefix="/v1/links", tags=["links"])
+LinkReader = Annotated[Principal, Depends(require(Role.admin, Role.ops, target="this instance's links to other instances"))]
+
+
+@router.get("")
+async def read_links(request: Request, principal: LinkReader) -> dict[str, Any]:
+    """This service's links to other instances (联网状态), read from NATS now: per lower instance (`up`) and the upper
+    one (`down`), whether it delivers, when its latest event arrived, that event's number at its origin, and how many
+    events wait there. An empty list: nothing is linked (`dudao link` at the upper instance)."""
+    settings: Settings = request.app.state.settings
+    check_scope(principal, settings.jurisdiction)
+    service = request.app.state.application.service
+    try:
+        nc = await nats.connect(settings.nats_url, name=f"{service}-links-read", connect_timeout=2, max_reconnect_attempts=0,
+                                allow_reconnect=False)  # fmt: skip
+    except Exception as e:  # noqa: BLE001 - whatever stops the connection, the answer is the same
+        raise Unavailable("NATS does not answer; the links cannot be read now. Try again shortly", field="nats", rule="bus_unavailable") from e
+    try:
+        return {"jurisdiction": settings.jurisdiction, "service": service, "links": [st.as_dict() for st in await states(nc, service)]}
+    finally:
+        await nc.close()

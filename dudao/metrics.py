@@ -11,6 +11,9 @@ observed at each collection from the relays and consumers alive in the process; 
 | `dudao.consumer.lag` | gauge: messages in the stream not yet processed | service, consumer |
 | `dudao.consumer.processed` | counter | service, consumer |
 | `dudao.consumer.dead_letters` | counter | service, consumer |
+| `dudao.link.connected` | gauge: 1 while a link to another instance delivers, else 0 | service, direction, jurisdiction |
+| `dudao.link.behind` | gauge: events waiting at the other instance (while connected) | service, direction, jurisdiction |
+| `dudao.link.since_last_arrival` | gauge: seconds since the link's latest event arrived | service, direction, jurisdiction |
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from opentelemetry import metrics
@@ -49,10 +53,41 @@ def watch_consumer(consumer: Lagging) -> None:
     _consumers.add(consumer)
 
 
-def unwatch(*workers: Lagging) -> None:
+def unwatch(*workers: object) -> None:
     for worker in workers:
         _relays.discard(worker)
         _consumers.discard(worker)
+        _link_keepers.discard(worker)
+
+
+_link_keepers: weakref.WeakSet = weakref.WeakSet()  # dudao.links.LinkKeeper: `states`, refreshed every second
+
+
+def watch_links(keeper: object) -> None:
+    _link_keepers.add(keeper)
+
+
+def _link_figures(figure) -> Iterable[Observation]:
+    for keeper in list(_link_keepers):
+        for state in list(keeper.states):
+            value = figure(state)
+            if value is not None:
+                yield Observation(value, {"service": state.service, "direction": state.direction, "jurisdiction": state.jurisdiction})
+
+
+_meter.create_observable_gauge(
+    "dudao.link.connected", [lambda options: _link_figures(lambda s: int(s.connected))], unit="1",
+    description="1 while a link from another instance delivers, else 0",
+)  # fmt: skip
+_meter.create_observable_gauge(
+    "dudao.link.behind", [lambda options: _link_figures(lambda s: s.behind)], unit="{event}",
+    description="events waiting at the other instance, as its link last said",
+)  # fmt: skip
+_meter.create_observable_gauge(
+    "dudao.link.since_last_arrival", [lambda options: _link_figures(
+        lambda s: None if s.last_arrived_at is None else (datetime.now(UTC) - s.last_arrived_at).total_seconds())], unit="s",
+    description="seconds since the latest event from the other instance arrived",
+)  # fmt: skip
 
 
 def _observe(workers: Iterable[Lagging], attributes) -> Iterable[Observation]:

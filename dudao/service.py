@@ -19,14 +19,14 @@ import asyncpg
 from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import consumer, errors, metrics, origins, roles, routes, telemetry
+from dudao import consumer, errors, links, metrics, origins, roles, routes, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
 from dudao.consumer import Consumer, Handler, ProjectionEffect, Reaction, ReactionEffect
 from dudao.errors import InvalidInput
 from dudao.events import Envelope
-from dudao.links import Crossings
+from dudao.links import Crossings, LinkKeeper
 from dudao.relay import Relay
 from dudao.store import ServiceApplication
 
@@ -118,11 +118,12 @@ class Workers:
             )
             for r in parts.reactions
         ]  # fmt: skip
+        self.links = LinkKeeper(settings, parts.name)
         self.background = [make(settings, app, pool, clock) for make in parts.background]
         self.tasks: list[asyncio.Task] = []
 
     def start(self, relay: bool = True, consumers: bool = True) -> None:
-        runners = ([self.relay] if relay else []) + (self.consumers + self.background if consumers else [])
+        runners = ([self.relay, self.links] if relay else []) + (self.consumers + self.background if consumers else [])
         self.tasks = [asyncio.create_task(r.run(self.stop), name=type(r).__name__) for r in runners]
 
     async def close(self) -> None:
@@ -130,7 +131,7 @@ class Workers:
         for task in self.tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, timeout=10)
-        metrics.unwatch(self.relay, *self.consumers)  # a stopped service's lag is no longer anyone's to watch
+        metrics.unwatch(self.relay, self.links, *self.consumers)  # a stopped service's lags are no longer anyone's to watch
 
 
 async def close_pool(pool: asyncpg.Pool, wait_s: float = 5.0) -> None:
@@ -204,7 +205,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
     app.state.clock = Clock(settings.today)  # every rule that needs the time reads it here; tests set it
     app.state.verifier = TokenVerifier(settings)
     errors.install(app)
-    for router in [*routers, audit.router, erasure.router]:
+    for router in [*routers, audit.router, erasure.router, links.router]:
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -3,6 +3,10 @@ and a service that is down costs only its own part."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+from typing import Any
+
 import strawberry
 
 from dudao.clock import Clock
@@ -17,6 +21,24 @@ from gateway.types import Jurisdiction, loaders_of
 class StatusCount:
     status: str
     count: int
+
+
+@strawberry.type
+class Link:
+    """What one service of this instance receives from another instance (联网状态)."""
+
+    service: str
+    direction: str = strawberry.field(description="up: from a lower instance; down: from the upper one")
+    jurisdiction: str = strawberry.field(description="the other instance's division code")
+    connected: bool
+    last_arrived_at: datetime | None = strawberry.field(description="when its latest event arrived here")
+    last_notification_id: int | None = strawberry.field(description="that event's number where it was recorded")
+    behind: int | None = strawberry.field(description="events waiting there, as the link last said; null while not connected")
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> Link:
+        arrived = d["last_arrived_at"]
+        return cls(**(d | {"last_arrived_at": datetime.fromisoformat(arrived) if arrived else None}))
 
 
 @strawberry.type
@@ -58,6 +80,14 @@ class Dashboard:
     async def latest_verdicts(self, info: strawberry.Info) -> list[AreaVerdict] | None:
         found = await loaders_of(info).ask("monitoring", "latestVerdicts", VERDICT_FIELDS, jurisdiction=self.jurisdiction_code)
         return [AreaVerdict.of(v) for v in found]
+
+    @strawberry.field(description="This instance's links to the instances below and above it, per service: connected, when the"
+                      " latest event arrived, how far behind. For admin and ops; empty when nothing is linked.")
+    async def links(self, info: strawberry.Info) -> list[Link] | None:
+        loaders = loaders_of(info)
+        services = sorted(loaders.client.urls)
+        answers = await asyncio.gather(*(loaders.client.read(service, "/v1/links", loaders.token) for service in services))
+        return [Link.of(link) for answer in answers for link in answer["links"]]
 
     async def _summary(self, info: strawberry.Info) -> dict:
         # Asked by three fields; the request's loader makes it one call.

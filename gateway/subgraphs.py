@@ -70,6 +70,32 @@ class SubgraphClient:
             )
         return body.get("data"), errors
 
+    async def read(self, service: str, path: str, token: str | None) -> dict[str, Any]:
+        """GET a REST read of a service with the caller's token (what the services keep outside their subgraphs, such
+        as their links); a refusal keeps its status and rule, down or slow is a GraphQL error naming the service."""
+        self.calls[service] = self.calls.get(service, 0) + 1
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = await self._http[service].get(f"{self.urls[service]}{path}", headers=headers)
+        except httpx.TimeoutException:
+            raise GraphQLError(
+                f"the {service} service did not answer in time", extensions={"status": 504, "rule": "subgraph_timeout", "service": service}
+            ) from None
+        except httpx.HTTPError as e:
+            raise GraphQLError(
+                f"the {service} service is unreachable: {e}", extensions={"status": 503, "rule": "subgraph_unavailable", "service": service}
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code != 200:
+            raise GraphQLError(
+                body.get("detail") or f"the {service} service answered HTTP {response.status_code}",
+                extensions={"status": response.status_code, "rule": body.get("rule", "subgraph_error"), "field": body.get("field"), "service": service},
+            )  # fmt: skip
+        return body
+
     async def forward(self, service: str, path: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
         """POST a request on to a service as it came (the OAuth token endpoint); down or slow is a 503 problem."""
         try:

@@ -59,6 +59,12 @@ def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_thre
     province = answer["c530000"]
     assert province["staffing"]["schools"] == 36 * 3 and province["routineCoverage"]["schools"] == 20 * 3  # its own and both counties'
     assert {v["jurisdiction"] for v in province["latestVerdicts"]} == {"530000", "530113", "530114"}
+    links = {(link["service"], link["jurisdiction"]): link for link in province["links"]}
+    assert len(province["links"]) == 8 and {j for _, j in links} == {"530113", "530114"}  # two counties × four services
+    assert all(link["direction"] == "up" and link["connected"] for link in links.values()), links
+    for county in ("530113", "530114"):  # each county's schools and its submissions came up by these links
+        assert links["registry", county]["lastArrivedAt"] and links["registry", county]["lastNotificationId"] > 0, links
+        assert links["monitoring", county]["lastArrivedAt"], links
     ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)]
     assert ports and not [p for p in ports if listening(p)], "something kept running after SIGTERM"
     # No ack crossed a leaf link (issue 20: thousands of these in 16 minutes).

@@ -184,6 +184,18 @@ def test_one_dashboard_round_trip_asks_each_service_once(graph, reported_schools
     assert graph.calls() == {k: v + 1 for k, v in before.items()}  # the summary serves three fields from one call
 
 
+def test_the_dashboard_shows_the_instances_links_to_ops_and_admins_only(graph, token):
+    """Issue 20: nothing said when an upper instance last heard from a lower one. An instance linked to nothing has
+    no links; a reader gets the rest of the dashboard and a refusal for the links alone."""
+    query = '{ dashboard(jurisdiction: "500120") { month links { service direction jurisdiction connected behind } } }'
+    for role in ("admin", "ops"):
+        body = graphql(graph.gateway, token(role=role), query)
+        assert "errors" not in body and body["data"]["dashboard"]["links"] == [], body
+    body = graphql(graph.gateway, token(role="reader"), query)
+    assert body["data"]["dashboard"]["month"] and body["data"]["dashboard"]["links"] is None
+    assert {e["extensions"]["status"] for e in body["errors"]} == {403} and body["errors"][0]["path"] == ["dashboard", "links"]
+
+
 def test_graphiql_is_served_at_graphql(graph):
     with graph.gateway.client() as client:
         page = client.get("/graphql", headers={"Accept": "text/html"})

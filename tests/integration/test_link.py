@@ -4,6 +4,7 @@ JetStream domain; the city's stream sources the county's events, and a real cut 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import PARTS as REGISTRY
 from services.registry.app import build as build_registry
-from tests.conftest import _fresh_database, eventually, stream_messages
+from tests.conftest import _fresh_database, eventually, measured, stream_messages
 from tests.integration.test_inspection import issued
 from tests.integration.test_monitoring import FRAMEWORK, PERIOD
 from tests.integration.test_monitoring import level as monitoring_level
@@ -115,8 +116,8 @@ def test_the_city_sources_what_travels_up_and_a_cut_loses_and_repeats_nothing(li
         city.start()
 
     expected = crossing(recorded_at(county, county_events))
-    # nats-server retries a broken source on its own schedule: about 40 s after the upper instance returns.
-    eventually(lambda: seen_at(city, county_events) == expected, timeout=120, what="the city to catch up after the cut")
+    # The city's link keeper restarts the broken source as soon as the county answers (issue 20).
+    eventually(lambda: seen_at(city, county_events) == expected, timeout=30, what="the city to catch up after the cut")
     numbers = [int(i.rsplit(":", 1)[1]) for _, i in seen_at(city, county_events)]
     assert numbers == sorted(set(numbers))  # each once, in order
     kinds = {kind for kind, _ in recorded_at(county, county_events)}
@@ -428,3 +429,55 @@ def test_no_acknowledgement_crosses_the_leaf_link(linked, settings, serve, token
         eventually(lambda: len(lower.get("/v1/schools", params={"jurisdiction": COUNTY}).json()["items"]) == 6, what="the county's")
     warnings = [line for server in (city, county) for line in server.log.read_text(errors="replace").splitlines() if "past last stream sequence" in line]
     assert warnings == [], warnings[:3]
+
+
+def test_a_cut_link_heals_within_seconds_both_ways_and_the_city_sees_how_each_link_stands(linked, settings, serve, token, postgres):
+    """Issue 20: after a 60 s cut the province had the county's writes 43-54 s after the link came back (nats-server's
+    backoff for a broken source), and nothing said when the province last heard from a county."""
+    import time
+
+    city, county = linked
+    at_city = replace(settings, jurisdiction=CITY, nats_url=city.url, database_url=_fresh_database(postgres))
+    city_registry = serve(build_registry(at_city))
+    registry = serve(build_registry(replace(settings, jurisdiction=COUNTY, nats_url=county.url, upper=CITY)))
+    county_events, city_events = bus.service_subjects("registry", COUNTY), bus.service_subjects("registry", CITY)
+    link(city, COUNTY)
+    with registry.client(token(jur=COUNTY)) as lower, city_registry.client(token(jur=CITY)) as upper:
+        school(lower, "东川区第一小学", jur=COUNTY)
+        eventually(lambda: seen_at(city, county_events) and seen_at(city, county_events) == crossing(recorded_at(county, county_events)),
+                   what="the county's school at the city")  # fmt: skip
+        [standing] = eventually(lambda: (r := upper.get("/v1/links").json()["links"]) and r[0]["last_notification_id"] and r,
+                                what="the link's state")  # fmt: skip
+        assert (standing["direction"], standing["jurisdiction"], standing["connected"], standing["behind"]) == ("up", COUNTY, True, 0)
+        assert standing["last_notification_id"] == int(seen_at(city, county_events)[-1][1].rsplit(":", 1)[1])
+        assert upper.get("/v1/links", headers={"Authorization": f"Bearer {token(role='reader', jur=CITY)}"}).status_code == 403
+        # ... and as metrics (dudao.metrics), from the city's link keeper
+        link_figure = functools.partial(measured, service="registry", direction="up", jurisdiction=COUNTY)
+        eventually(lambda: link_figure("dudao.link.connected") == 1 and link_figure("dudao.link.behind") == 0, what="the link's metrics")
+        assert 0 <= link_figure("dudao.link.since_last_arrival") < 60
+
+        city.stop()  # the link is cut; both sides take commands
+        for i in range(3):
+            school(lower, f"东川区第{i + 2}小学", jur=COUNTY)
+        changed = upper.put(f"/v1/policy/{CITY}", json={"set": {"rectification_days": 25}, "reason": "市教育局2026年第2号文"})
+        assert changed.status_code in (200, 201), changed.text
+        eventually(lambda: len(recorded_at(county, county_events)) == recorded(settings), what="the county's relay during the cut")
+        time.sleep(6)  # long enough for nats-server to back off retrying both sources
+        city.start()
+        healed = time.monotonic()
+        expected = crossing(recorded_at(county, county_events))
+        eventually(lambda: seen_at(city, county_events) == expected, timeout=60, what="the county's writes at the city")
+        up_s = time.monotonic() - healed
+        eventually(lambda: any(kind == "PolicyProfile" for kind, _ in seen_at(county, city_events)), timeout=60, what="the city's profile at the county")
+        down_s = time.monotonic() - healed
+        print(f"healed after {up_s:.2f} s up and {down_s:.2f} s down")
+        assert up_s < 5 and down_s < 5, f"healed after {up_s:.1f} s up and {down_s:.1f} s down"
+        numbers = [int(i.rsplit(":", 1)[1]) for _, i in seen_at(city, county_events)]
+        assert numbers == sorted(set(numbers))  # each once, in order
+
+        county.stop()  # now the county is away: the city says so
+        [away] = eventually(lambda: [r for r in upper.get("/v1/links").json()["links"] if not r["connected"]], timeout=20,
+                            what="the city to see the county's link down")  # fmt: skip
+        assert away["jurisdiction"] == COUNTY and away["behind"] is None and away["last_arrived_at"] is not None
+        eventually(lambda: link_figure("dudao.link.connected") == 0, what="the metric to say the link is down")
+        county.start()
