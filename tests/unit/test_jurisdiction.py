@@ -123,8 +123,8 @@ def test_a_township_of_a_known_county_is_known():
 
 
 def test_a_township_of_an_unknown_county_is_not_known():
-    assert j.is_valid_code("110101001")
-    assert not j.is_known("110101001")
+    assert j.is_valid_code("110199001")
+    assert not j.is_known("110199001")
 
 
 def test_a_township_sits_at_township_level_below_its_county():
@@ -306,13 +306,27 @@ def test_every_row_has_a_level_that_fits_its_parent():
         assert parent_level in allowed_parent_levels[Level(row.level)], row.code
 
 
-def test_every_row_has_names_in_both_languages():
+def test_every_row_has_a_chinese_name_and_a_listed_parent_one_level_up():
     for row in j.all_jurisdictions():
-        assert row.name_zh and row.name_en, row.code
+        assert row.name_zh, row.code
+        parent = j.get(row.parent) if row.parent else None
+        assert (row.level == Level.PROVINCE) == (parent is None), row
+        assert parent is None or (parent.level, row.level) in {(Level.PROVINCE, Level.CITY), (Level.PROVINCE, Level.COUNTY),
+                                                               (Level.CITY, Level.COUNTY)}, row  # fmt: skip
 
 
 def test_all_provincial_level_units_are_present():
-    assert len(j.children(NATIONAL)) == 31
+    assert len(j.children(NATIONAL)) == 34  # 31 on the mainland, Taiwan, Hong Kong and Macao
+
+
+def test_the_whole_national_list_is_there():
+    """Issue 21: 128 typed-in codes served only a few places. The list now comes whole from its source (decision 028)."""
+    levels = [row.level for row in j.all_jurisdictions()]
+    assert (levels.count(Level.PROVINCE), levels.count(Level.CITY)) == (34, 333) and levels.count(Level.COUNTY) > 2800
+    assert j.name_of("210102") == "和平区" and j.ancestors("210102") == ["210100", "210000", NATIONAL]
+    assert [j.name_of(c) for c in j.ancestors("210103")[:2]] == ["沈阳市", "辽宁省"]
+    assert j.ancestors("429004") == ["420000", NATIONAL]  # 仙桃: a county-level city the province governs directly
+    assert j.ancestors("110101") == ["110000", NATIONAL]  # a district of Beijing
 
 
 def test_chongqing_has_38_districts_and_counties():

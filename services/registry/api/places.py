@@ -273,11 +273,22 @@ class PolicyValue(BaseModel):
     source_version: int
 
 
+class ProfileLink(BaseModel):
+    """One place on the way from the nation down: its profile's version, or null where it sets nothing of its own."""
+
+    jurisdiction: str
+    name: str
+    version: int | None
+
+
 class EffectiveProfile(BaseModel):
     jurisdiction: str
     jurisdiction_name: str
     version: str
     values: dict[str, PolicyValue]
+    chain: list[ProfileLink] = Field(description="the nation, then each place down to this one (国家 → 省 → 市 → 县)")
+    national_defaults_only: bool = Field(description="true when no place below the nation sets anything: national defaults apply")
+    note_zh: str | None = None
 
 
 @router.get("/policy/{code}", response_model=EffectiveProfile, tags=["policy"], dependencies=[Depends(public("the rules in force at a place"))])
@@ -295,7 +306,15 @@ async def read_policy(code: str, request: Request) -> EffectiveProfile:
         for key, value in profile.values.items()
         for source in [profile.sources[key]]
     }
-    return EffectiveProfile(jurisdiction=code, jurisdiction_name=divisions.name_of(code), version=profile.version, values=values)
+    versions = dict(profile.chain)
+    chain = [ProfileLink(jurisdiction=place, name=divisions.name_of(place), version=versions.get(place))
+             for place in [*reversed(divisions.ancestors(code)), code]]  # fmt: skip
+    defaults_only = all(link.version is None for link in chain[1:])
+    unset = "、".join(link.name for link in chain[1:] if link.version is None)
+    return EffectiveProfile(
+        jurisdiction=code, jurisdiction_name=divisions.name_of(code), version=profile.version, values=values, chain=chain,
+        national_defaults_only=defaults_only, note_zh=f"{unset}未设本地配置，适用国家默认值" if defaults_only and unset else None,
+    )  # fmt: skip
 
 
 class ProfileRead(BaseModel):
