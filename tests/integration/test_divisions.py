@@ -36,8 +36,8 @@ def test_shenyang_runs_an_instance_imports_its_districts_list_as_it_is_and_says_
         assert dry.status_code == 200 and (dry.json()["new"], dry.json()["imported"]) == (3, 0), dry.text
         done = post("false")
         assert done.status_code == 200 and done.json()["imported"] == 3, done.text
-        by_district = {code: eventually(lambda c=code: office.get("/v1/schools", params={"jurisdiction": c}).json()["items"],
-                                        what=f"the schools of {code}") for code in (HEPING, SHENHE)}  # fmt: skip
+        by_district = {code: eventually(lambda c=code, n=n: len(s := office.get("/v1/schools", params={"jurisdiction": c}).json()["items"]) == n and s,
+                                        what=f"the schools of {code}") for code, n in ((HEPING, 1), (SHENHE, 2))}  # fmt: skip
         assert [s["name"] for s in by_district[HEPING]] == ["沈阳市和平区第一小学"] and len(by_district[SHENHE]) == 2
         assert office.post("/v1/schools", json={"name": "大连市第一小学", "jurisdiction": "210202", "stage": "primary",
                                                 "ownership": "public", "enrolment": 500}).status_code == 403  # Dalian: another city
