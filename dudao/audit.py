@@ -159,12 +159,12 @@ async def entries(conn: asyncpg.Connection, service: str, filters: Filters, *, a
     """A page of audit entries after `after`, oldest first."""
     f = filters
     rows = await conn.fetch(
-        f'SELECT * FROM "{service}".audit WHERE position > $1 AND jurisdiction LIKE $2'
+        f'SELECT * FROM "{service}".audit WHERE position > $1 AND jurisdiction LIKE ANY($2::text[])'
         " AND ($3::text IS NULL OR actor = $3) AND ($4::text IS NULL OR aggregate_id = $4)"
         " AND ($5::text IS NULL OR aggregate = $5) AND ($6::text IS NULL OR event_type = $6)"
         " AND ($7::timestamptz IS NULL OR at >= $7) AND ($8::timestamptz IS NULL OR at < $8)"
         " ORDER BY position LIMIT $9",
-        after, divisions.prefix(f.within) + "%", f.actor, f.aggregate_id, f.aggregate_type, f.event_type, f.since, f.until,
+        after, divisions.patterns(f.within), f.actor, f.aggregate_id, f.aggregate_type, f.event_type, f.since, f.until,
         limit,
     )  # fmt: skip
     return [dict(r) | {"data": json.loads(r["data"])} for r in rows]

@@ -74,8 +74,8 @@ async def page(
 ) -> list[dict[str, Any]]:  # fmt: skip
     rows = await conn.fetch(
         f'SELECT aggregate, id, jurisdiction, position FROM "{service}".changes WHERE position > $1'
-        " AND ($2::text[] IS NULL OR aggregate = ANY($2)) AND jurisdiction LIKE $3 ORDER BY position LIMIT $4",
-        after, kinds, divisions.prefix(within) + "%", limit,
+        " AND ($2::text[] IS NULL OR aggregate = ANY($2)) AND jurisdiction LIKE ANY($3::text[]) ORDER BY position LIMIT $4",
+        after, kinds, divisions.patterns(within), limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
 

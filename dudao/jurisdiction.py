@@ -2,6 +2,7 @@
 
 import csv
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 NATIONAL = "000000"
 
 _DATA_FILE = Path(__file__).with_name("data") / "jurisdictions.csv"
+_CHANGES_FILE = Path(__file__).with_name("data") / "division_changes.csv"
 
 
 class Level(StrEnum):
@@ -56,6 +58,58 @@ def _table() -> dict[str, Jurisdiction]:
         }
 
 
+@dataclass(frozen=True)
+class Change:
+    """A division retired from the list (decision 028): re-coded, merged into another, or gone without a successor.
+
+    `listed_on` is the date of the Ministry's first list without it (the source carries no decision dates)."""
+
+    listed_on: date
+    kind: str  # "recode" | "merge" | "retired"
+    old_code: str
+    old_name: str
+    new_code: str | None  # its successor, None for "retired"
+    new_name: str | None
+
+
+@cache
+def _changes() -> dict[str, Change]:
+    try:
+        with _CHANGES_FILE.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        return {}
+    return {
+        r["old_code"]: Change(date.fromisoformat(r["listed_on"]), r["kind"], r["old_code"], r["old_name"], r["new_code"] or None,
+                              r["new_name"] or None)  # fmt: skip
+        for r in rows
+    }
+
+
+def retired(code: str) -> Change | None:
+    """The change that retired `code`, or None for a code in the current list."""
+    return _changes().get(code)
+
+
+def current(code: str) -> str:
+    """The code a retired division's records now roll up under (its successor's successor …); else `code` itself."""
+    seen = {code}
+    while (change := _changes().get(code)) is not None and change.new_code and change.new_code not in seen:
+        code = change.new_code
+        seen.add(code)
+    return code
+
+
+def check_current(code: str, today: date) -> None:
+    """Refuse a new record under a code retired by `today`, naming what replaced it."""
+    change = retired(code)
+    if change is not None and change.listed_on <= today:
+        successor = current(code)
+        instead = f"; record it under {successor} {name_of(successor)}" if successor != code else ""
+        done = {"recode": "re-coded", "merge": "merged into another", "retired": "retired"}[change.kind]
+        raise ValueError(f"{code} {change.old_name} was {done} in the national list of {change.listed_on}{instead}")
+
+
 def is_valid_code(code: str) -> bool:
     """True for NATIONAL, a 6-digit division code, or a 9-digit township/street code (乡镇/街道)."""
     if code == NATIONAL:
@@ -89,14 +143,19 @@ def _shape_level(code: str) -> Level:
 
 
 def get(code: str) -> Jurisdiction | None:
-    return _table().get(code)
+    """The listed division, or a retired one as it was (named as it was, under its successor's parent)."""
+    row = _table().get(code)
+    if row is None and (change := _changes().get(code)) is not None:
+        successor = _table().get(current(code))
+        return Jurisdiction(code, change.old_name, "", Level.COUNTY, successor.parent if successor else code[:2] + "0000")
+    return row
 
 
 def is_known(code: str) -> bool:
     """True for NATIONAL, a code in the reference data, or a township of a known county."""
     if not is_valid_code(code):
         return False
-    if code == NATIONAL or code in _table():
+    if code == NATIONAL or code in _table() or code in _changes():
         return True
     return len(code) == 9 and code[:6] in _table()
 
@@ -122,9 +181,19 @@ def prefix(code: str) -> str:
 
 
 def contains(parent: str, child: str) -> bool:
-    """True when `child` lies within `parent`; every code contains itself."""
+    """True when `child` lies within `parent`; every code contains itself. A retired division lies where its
+    successor lies (公主岭 220381, re-coded 220184, is in 长春 220100), and within itself."""
     _require_valid(child)
+    if child != (now := current(child)) and child != parent:
+        return now.startswith(prefix(parent))
     return child.startswith(prefix(parent))
+
+
+def patterns(within: str) -> list[str]:
+    """SQL LIKE patterns for every record within `within`: its prefix, and the codes of retired divisions whose
+    successor lies within it (records keep the code they were made under; `jurisdiction LIKE ANY($1::text[])`)."""
+    first = prefix(within)
+    return [f"{first}%", *(f"{old}%" for old in _changes() if not old.startswith(first) and old != current(old) and contains(within, old))]
 
 
 def level_of(code: str) -> Level:
@@ -134,6 +203,8 @@ def level_of(code: str) -> Level:
 
 
 def _parent_of(code: str) -> str:
+    if (successor := current(code)) != code:
+        return successor  # a retired division rolls up under its successor
     row = get(code)
     if row:
         return row.parent or NATIONAL

@@ -104,6 +104,15 @@ def today(request: Request) -> date:
     return request.app.state.clock.today()
 
 
+def current_division(request: Request, code: str, field: str = "jurisdiction") -> None:
+    """Refuse a new record under a division the national list has retired by today, naming its successor (a record
+    made before stays under its code and rolls up under the successor: `dudao.jurisdiction.patterns`)."""
+    try:
+        jurisdiction.check_current(code, today(request))
+    except ValueError as e:
+        raise InvalidInput(str(e), field=field, rule="retired_division") from None
+
+
 def scope(principal: Principal, code: str | None) -> str:
     """The subtree a read covers: the caller's own unless a code inside it is asked for."""
     if code is None:

@@ -118,6 +118,12 @@ class _Checker:
             self.fail(column, f"{code}不是已知的行政区划代码（GB/T 2260），请对照官方代码表核对",
                       f"{code} is not a known division code (GB/T 2260); check it against the official list")  # fmt: skip
             return None
+        if code and (change := jurisdiction.retired(code)) is not None:
+            successor = jurisdiction.current(code)
+            instead = (f"，请改用{successor}（{jurisdiction.name_of(successor)}）", f"; use {successor} {jurisdiction.name_of(successor)}")
+            self.fail(column, f"{code}（{change.old_name}）已于{change.listed_on}的全国行政区划代码表中撤销{instead[0] if successor != code else ''}",
+                      f"{code} {change.old_name} left the national list of {change.listed_on}{instead[1] if successor != code else ''}")  # fmt: skip
+            return None
         return code
 
     def count(self, column: str) -> int | None:

@@ -41,3 +41,44 @@ def test_shenyang_runs_an_instance_imports_its_districts_list_as_it_is_and_says_
         assert [s["name"] for s in by_district[HEPING]] == ["沈阳市和平区第一小学"] and len(by_district[SHENHE]) == 2
         assert office.post("/v1/schools", json={"name": "大连市第一小学", "jurisdiction": "210202", "stage": "primary",
                                                 "ownership": "public", "enrolment": 500}).status_code == 403  # Dalian: another city
+
+
+@pytest.mark.parametrize(("province", "old", "new", "city", "name", "before"), [
+    ("220000", "220381", "220184", "220100", "公主岭市实验小学", "2020-09-01"),  # re-coded, and moved from 四平 to 长春
+    ("370000", "370634", "370614", "370600", "长岛县第一小学", "2020-11-01"),  # merged with 蓬莱市 into 蓬莱区
+])  # fmt: skip
+def test_a_recoded_or_merged_county_keeps_its_records_findable_and_rolls_them_up_under_the_successor(
+    settings, serve, token, province, old, new, city, name, before
+):
+    """Issue 21: 公主岭市 220381 (四平) was re-coded 220184 under 长春 in the Ministry's list of 2020-09-29; 长岛县 370634
+    merged into 蓬莱区 370614 in the list of 2020-11-20. Schools registered before keep their codes; reads, roll-ups,
+    scope and profiles follow the successor; a new school under a retired code is refused, naming the successor."""
+    from datetime import date
+
+    from tests.integration.test_accountability_chain import move_to
+
+    body = {"stage": "primary", "ownership": "public", "enrolment": 600}
+    registry = serve(build_registry(replace(settings, jurisdiction=province)))
+    with registry.client(token(jur=province)) as office:
+        move_to(date.fromisoformat(before), registry)  # before the change: the old code is the division's
+        made = office.post("/v1/schools", json=body | {"name": name, "jurisdiction": old})
+        assert made.status_code == 201, made.text
+        move_to(date(2026, 11, 20), registry)
+        refused = office.post("/v1/schools", json=body | {"name": f"{name}分校", "jurisdiction": old})
+        assert refused.status_code == 422 and refused.json()["rule"] == "retired_division", refused.text
+        assert new in refused.json()["detail"] and refused.json()["field"] == "jurisdiction"
+        school_id = made.json()["id"]
+        for place in (old, new, city, province):  # under its own code, its successor and everything above
+            found = eventually(lambda p=place: office.get("/v1/schools", params={"jurisdiction": p}).json()["items"], what=place)
+            assert [s["id"] for s in found] == [school_id], place
+        staffing = office.get("/v1/staffing-compliance", params={"jurisdiction": new}).json()
+        assert staffing["schools"] == 1, staffing  # the roll-up counts it under the successor
+    with registry.client(token(jur=city)) as successor_city, registry.client(token(jur=new)) as successor:
+        assert successor_city.get(f"/v1/schools/{school_id}").status_code == 200
+        assert successor.get(f"/v1/schools/{school_id}").status_code == 200  # the successor's office acts on it
+    with registry.client() as anonymous:
+        chain = [link["jurisdiction"] for link in anonymous.get(f"/v1/policy/{old}").json()["chain"]]
+    assert chain == ["000000", province, city, new, old]  # its rules are its successor's
+    if old == "220381":
+        with registry.client(token(jur="220300")) as siping:  # 四平, where 公主岭 was before: no longer its own
+            assert siping.get(f"/v1/schools/{school_id}").status_code in (403, 404)

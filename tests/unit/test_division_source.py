@@ -44,3 +44,17 @@ def test_the_shipped_list_records_its_source_version_and_licence():
     assert source["integrity"].startswith("sha512-") and source["counts"]["county"] > 2800
     with division_source.CSV_FILE.open(encoding="utf-8") as f:
         assert sum(1 for _ in f) - 1 == sum(source["counts"].values())
+
+
+def test_a_retired_county_finds_its_successor_by_its_stem_or_by_a_recorded_merge():
+    before = {"130527": "南和县", "220381": "公主岭市", "370634": "长岛县", "370684": "蓬莱市", "340208": "三山区", "110101": "东城区"}
+    after = {"130506": "南和区", "220184": "公主岭市", "370614": "蓬莱区", "110101": "东城区"}
+    found = division_source.changes_between(before, after, "2020-11-20", merges={"370634": ("370614", "merge")})
+    assert [(c["old_code"], c["kind"], c["new_code"], c["new_name"]) for c in found] == [
+        ("130527", "recode", "130506", "南和区"),
+        ("220381", "recode", "220184", "公主岭市"),  # moved to another prefecture of the same province
+        ("340208", "retired", "", ""),  # no stem kept and no merge recorded: findable, but no successor
+        ("370634", "merge", "370614", "蓬莱区"),
+        ("370684", "recode", "370614", "蓬莱区"),
+    ]  # fmt: skip
+    assert {c["listed_on"] for c in found} == {"2020-11-20"}

@@ -348,3 +348,19 @@ def test_hainan_has_4_cities_and_15_province_administered_counties():
     levels = [row.level for row in j.children(HAINAN)]
     assert levels.count(Level.CITY) == 4
     assert levels.count(Level.COUNTY) == 15
+
+
+def test_a_retired_division_stays_known_under_its_old_name_and_lies_where_its_successor_lies():
+    """Issue 21 (decision 028): 公主岭市 220381 of 四平 became 220184 of 长春 in the list of 2020-09-29."""
+    from datetime import date
+
+    assert j.is_known("220381") and j.name_of("220381") == "公主岭市" and j.current("220381") == "220184"
+    assert j.ancestors("220381") == ["220184", "220100", "220000", NATIONAL]
+    assert j.contains("220100", "220381") and j.contains("220184", "220381") and j.contains("220381", "220381")
+    assert not j.contains("220300", "220381")  # 四平 no longer holds it
+    assert j.patterns("220100") == ["2201%", "220381%"] and j.patterns("220381") == ["220381%"]
+    assert set(j.patterns("370614")) == {"370614%", "370634%", "370684%"}  # 蓬莱区: 蓬莱市 and 长岛县 merged
+    assert j.retired("340208").kind == "retired" and j.current("340208") == "340208"  # no successor: stays itself
+    j.check_current("220381", date(2020, 9, 28))  # the day before the list without it: still current
+    with pytest.raises(ValueError, match="220184"):
+        j.check_current("220381", date(2020, 9, 29))

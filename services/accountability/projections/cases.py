@@ -130,9 +130,9 @@ def _item_dict(row: asyncpg.Record) -> dict[str, Any]:
 
 async def case_page(conn: asyncpg.Connection, *, within: str, unit_id: str | None, status: str | None, after: int, limit: int) -> list[dict]:
     rows = await conn.fetch(
-        "SELECT * FROM accountability.cases WHERE jurisdiction LIKE $1 AND ($2::text IS NULL OR unit_id = $2)"
+        "SELECT * FROM accountability.cases WHERE jurisdiction LIKE ANY($1::text[]) AND ($2::text IS NULL OR unit_id = $2)"
         " AND ($3::text IS NULL OR status = $3) AND position > $4 ORDER BY position LIMIT $5",
-        divisions.prefix(within) + "%", unit_id, status, after, limit,
+        divisions.patterns(within), unit_id, status, after, limit,
     )  # fmt: skip
     return [_case(r) for r in rows]
 
@@ -178,26 +178,26 @@ async def overdue_items(conn: asyncpg.Connection, today: date, within: str = div
     """Items past their deadline and not accepted in a subtree (what the deadline sweeper notices)."""
     rows = await conn.fetch(
         "SELECT case_id, item_id, lapses, jurisdiction FROM accountability.items"
-        " WHERE status = ANY($1::text[]) AND deadline < $2 AND jurisdiction LIKE $3 ORDER BY deadline, case_id, item_id",
-        list(UNACCEPTED), today, divisions.prefix(within) + "%",
+        " WHERE status = ANY($1::text[]) AND deadline < $2 AND jurisdiction LIKE ANY($3::text[]) ORDER BY deadline, case_id, item_id",
+        list(UNACCEPTED), today, divisions.patterns(within),
     )  # fmt: skip
     return [dict(r) for r in rows]
 
 
 async def overdue_page(conn: asyncpg.Connection, *, within: str, today: date, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT * FROM accountability.items WHERE jurisdiction LIKE $1 AND status = ANY($2::text[]) AND deadline < $3"
+        "SELECT * FROM accountability.items WHERE jurisdiction LIKE ANY($1::text[]) AND status = ANY($2::text[]) AND deadline < $3"
         " ORDER BY deadline, case_id, item_id LIMIT $4",
-        divisions.prefix(within) + "%", list(UNACCEPTED), today, limit,
+        divisions.patterns(within), list(UNACCEPTED), today, limit,
     )  # fmt: skip
     return [_item_dict(r) for r in rows]
 
 
 async def notice_page(conn: asyncpg.Connection, *, within: str, unit_id: str | None, after: int, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT * FROM accountability.notices WHERE jurisdiction LIKE $1 AND ($2::text IS NULL OR unit_id = $2)"
+        "SELECT * FROM accountability.notices WHERE jurisdiction LIKE ANY($1::text[]) AND ($2::text IS NULL OR unit_id = $2)"
         " AND position > $3 ORDER BY position LIMIT $4",
-        divisions.prefix(within) + "%", unit_id, after, limit,
+        divisions.patterns(within), unit_id, after, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
 
@@ -209,7 +209,7 @@ async def summary(conn: asyncpg.Connection, *, within: str, today: date) -> dict
     On-time rate: items accepted the first time without a supervision notice, over items that were
     accepted or got a notice (items still inside their first deadline are not judged yet).
     """
-    like = divisions.prefix(within) + "%"
+    like = divisions.patterns(within)
     async with conn.transaction(isolation="repeatable_read", readonly=True):  # every figure from one moment
         return await _summary(conn, within, like, today)
 
@@ -217,7 +217,7 @@ async def summary(conn: asyncpg.Connection, *, within: str, today: date) -> dict
 async def _summary(conn: asyncpg.Connection, within: str, like: str, today: date) -> dict[str, Any]:
     cases = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE status <> 'closed') AS open_cases, count(*) FILTER (WHERE status = 'closed') AS closed_cases"
-        " FROM accountability.cases WHERE jurisdiction LIKE $1",
+        " FROM accountability.cases WHERE jurisdiction LIKE ANY($1::text[])",
         like,
     )
     items = await conn.fetchrow(
@@ -227,10 +227,10 @@ async def _summary(conn: asyncpg.Connection, within: str, like: str, today: date
         " count(*) FILTER (WHERE rebounds > 0) AS rebounded,"
         " count(*) FILTER (WHERE accepted_on_time) AS on_time,"
         " count(*) FILTER (WHERE accepted_on_time IS NOT NULL OR lapses > 0) AS judged"
-        " FROM accountability.items WHERE jurisdiction LIKE $1",
+        " FROM accountability.items WHERE jurisdiction LIKE ANY($1::text[])",
         like, list(UNACCEPTED), today,
     )  # fmt: skip
-    notices = await conn.fetchval("SELECT count(*) FROM accountability.notices WHERE jurisdiction LIKE $1", like)
+    notices = await conn.fetchval("SELECT count(*) FROM accountability.notices WHERE jurisdiction LIKE ANY($1::text[])", like)
     return {
         "jurisdiction": within,
         "as_of": today,

@@ -88,10 +88,10 @@ async def measure_page(
 ) -> list[dict[str, Any]]:
     """Measures of one kind (or of every kind) in a jurisdiction's subtree, in the order they were first recorded."""
     rows = await conn.fetch(
-        "SELECT * FROM accountability.measures WHERE ($1::text IS NULL OR kind = $1) AND jurisdiction LIKE $2"
+        "SELECT * FROM accountability.measures WHERE ($1::text IS NULL OR kind = $1) AND jurisdiction LIKE ANY($2::text[])"
         " AND ($3::text IS NULL OR unit_id = $3)"
         " AND position > $4 ORDER BY position LIMIT $5",
-        kind, divisions.prefix(within) + "%", unit_id, after, limit,
+        kind, divisions.patterns(within), unit_id, after, limit,
     )  # fmt: skip
     return [_measure(r) for r in rows]
 
@@ -104,9 +104,9 @@ async def measures_by_id(conn: asyncpg.Connection, measure_ids: list[Any]) -> li
 async def measure_counts(conn: asyncpg.Connection, *, within: str) -> list[dict[str, Any]]:
     """How many measures of each kind stand in each status, over a jurisdiction and everything under it."""
     rows = await conn.fetch(
-        "SELECT kind, status, count(*) AS count FROM accountability.measures WHERE jurisdiction LIKE $1"
+        "SELECT kind, status, count(*) AS count FROM accountability.measures WHERE jurisdiction LIKE ANY($1::text[])"
         " GROUP BY kind, status ORDER BY kind, status",
-        divisions.prefix(within) + "%",
+        divisions.patterns(within),
     )  # fmt: skip
     return [dict(r) for r in rows]
 
@@ -114,9 +114,9 @@ async def measure_counts(conn: asyncpg.Connection, *, within: str) -> list[dict[
 async def restrictions(conn: asyncpg.Connection, *, within: str, today: date, unit_id: str | None = None) -> list[dict[str, Any]]:
     """Leaders who may not be commended, promoted or moved to key posts today, and until when (of one unit, or all)."""
     rows = await conn.fetch(
-        "SELECT * FROM accountability.restrictions WHERE jurisdiction LIKE $1 AND restricted_until >= $2"
+        "SELECT * FROM accountability.restrictions WHERE jurisdiction LIKE ANY($1::text[]) AND restricted_until >= $2"
         " AND ($3::text IS NULL OR unit_id = $3) ORDER BY restricted_until, unit_name, name",
-        divisions.prefix(within) + "%", today, unit_id,
+        divisions.patterns(within), today, unit_id,
     )  # fmt: skip
     return [dict(r) for r in rows]
 
@@ -143,8 +143,8 @@ async def public_outcomes(conn: asyncpg.Connection, *, within: str, after: int, 
     rows = await conn.fetch(
         "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on, public_version,"
         " coalesce(details->'sanctions', '[]') AS sanctions FROM accountability.measures"
-        " WHERE published_on IS NOT NULL AND jurisdiction LIKE $1 AND position > $2 ORDER BY position LIMIT $3",
-        divisions.prefix(within) + "%", after, limit,
+        " WHERE published_on IS NOT NULL AND jurisdiction LIKE ANY($1::text[]) AND position > $2 ORDER BY position LIMIT $3",
+        divisions.patterns(within), after, limit,
     )  # fmt: skip
     return [_public_outcome(dict(r)) for r in rows]
 

@@ -121,8 +121,8 @@ async def _publish(conn: asyncpg.Connection, e: InboundEvent) -> None:
 
 async def public_report_page(conn: asyncpg.Connection, *, within: str, after: int, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT * FROM inspection.public_reports WHERE jurisdiction LIKE $1 AND position > $2 ORDER BY position LIMIT $3",
-        jurisdiction.prefix(within) + "%", after, limit,
+        "SELECT * FROM inspection.public_reports WHERE jurisdiction LIKE ANY($1::text[]) AND position > $2 ORDER BY position LIMIT $3",
+        jurisdiction.patterns(within), after, limit,
     )  # fmt: skip
     out = []
     for r in rows:
@@ -176,10 +176,10 @@ async def activity_page(
     after: int, limit: int, report_issued: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM inspection.activities WHERE jurisdiction LIKE $1 AND position > $2"
+        f"SELECT {COLUMNS} FROM inspection.activities WHERE jurisdiction LIKE ANY($1::text[]) AND position > $2"
         " AND ($3::text IS NULL OR target_id = $3) AND ($4::uuid IS NULL OR $4 = ANY(member_ids) OR leader_id = $4)"
         " AND ($5::text IS NULL OR status = $5) AND ($7::text[] IS NULL OR status = ANY($7)) ORDER BY position LIMIT $6",
-        jurisdiction.prefix(within) + "%", after, school_id, inspector_id, status, limit,
+        jurisdiction.patterns(within), after, school_id, inspector_id, status, limit,
         list(REPORTED) if report_issued else None,
     )  # fmt: skip
     return [_row(r) for r in rows]

@@ -173,16 +173,16 @@ async def school(conn: asyncpg.Connection, school_id: str) -> dict[str, Any] | N
 
 async def schools(conn: asyncpg.Connection, *, within: str, stages: list[str] | None, ownership: str | None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT * FROM inspection.school_copy WHERE jurisdiction LIKE $1"
+        "SELECT * FROM inspection.school_copy WHERE jurisdiction LIKE ANY($1::text[])"
         " AND ($2::text[] IS NULL OR stage = ANY($2)) AND ($3::text IS NULL OR ownership = $3) ORDER BY id",
-        jurisdiction.prefix(within) + "%", stages, ownership,
+        jurisdiction.patterns(within), stages, ownership,
     )  # fmt: skip
     return [dict(r) for r in rows]
 
 
 async def active_inspectors(conn: asyncpg.Connection, *, within: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT * FROM inspection.inspector_copy WHERE jurisdiction LIKE $1 AND status = 'active' ORDER BY id",
-        jurisdiction.prefix(within) + "%",
+        "SELECT * FROM inspection.inspector_copy WHERE jurisdiction LIKE ANY($1::text[]) AND status = 'active' ORDER BY id",
+        jurisdiction.patterns(within),
     )
     return [dict(r) for r in rows]

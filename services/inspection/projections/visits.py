@@ -39,8 +39,8 @@ async def coverage(conn: asyncpg.Connection, *, within: str, month: str) -> dict
         "SELECT s.id, s.name, s.zone_id, z.name AS zone_name, s.responsible_inspector_id,"
         " EXISTS (SELECT 1 FROM inspection.routine_visits v WHERE v.school_id = s.id AND v.month = $2) AS visited"
         " FROM inspection.school_copy s LEFT JOIN inspection.zone_copy z ON z.id = s.zone_id"
-        " WHERE s.jurisdiction LIKE $1 AND s.stage = ANY($3::text[]) ORDER BY z.name NULLS LAST, s.name",
-        jurisdiction.prefix(within) + "%", month, COMPULSORY_STAGES,
+        " WHERE s.jurisdiction LIKE ANY($1::text[]) AND s.stage = ANY($3::text[]) ORDER BY z.name NULLS LAST, s.name",
+        jurisdiction.patterns(within), month, COMPULSORY_STAGES,
     )  # fmt: skip
     zones: dict[str | None, dict[str, Any]] = {}
     for r in rows:

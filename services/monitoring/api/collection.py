@@ -349,7 +349,7 @@ async def list_assignments(request: Request, principal: OfficeReader, jurisdicti
     async with reading(request) as conn:
         rows = await conn.fetch(
             "SELECT id, framework, period, jurisdiction, agency_id, agency_name, task, active FROM monitoring.assignments"
-            " WHERE jurisdiction LIKE $1 ORDER BY framework, period, jurisdiction",
-            divisions.prefix(code) + "%",
+            " WHERE jurisdiction LIKE ANY($1::text[]) ORDER BY framework, period, jurisdiction",
+            divisions.patterns(code),
         )  # fmt: skip
     return {"items": [dict(r) for r in rows]}

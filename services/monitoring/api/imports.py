@@ -37,8 +37,8 @@ async def _setting(request: Request, principal: Principal, framework: str, perio
             raise NotFound(f"{framework} has no collection open for {period}", field="period", rule="period_not_open")
         definition = await definition_at(conn, framework, version)
         rows = await conn.fetch(
-            "SELECT id::text, code, name, stage, locality, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE $1 ORDER BY name",
-            divisions.prefix(code) + "%",
+            "SELECT id::text, code, name, stage, locality, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[]) ORDER BY name",
+            divisions.patterns(code),
         )  # fmt: skip
     return definition, [dict(r) for r in rows if applies(definition, r["stage"])]
 

@@ -187,12 +187,15 @@ def unit_data(row: asyncpg.Record) -> UnitData:
     )  # fmt: skip
 
 
-async def counted_units(conn: asyncpg.Connection, framework: str, period: str, *, like: str = "%", level: str | None = None) -> list[asyncpg.Record]:
-    """The submissions whose data count toward results: under `like` (a jurisdiction pattern), or approved by `level`."""
+async def counted_units(
+    conn: asyncpg.Connection, framework: str, period: str, *, like: list[str] | None = None, level: str | None = None
+) -> list[asyncpg.Record]:
+    """The submissions whose data count toward results: under `like` (jurisdiction patterns, `divisions.patterns`), or
+    approved by `level`."""
     return await conn.fetch(
-        "SELECT * FROM monitoring.submissions WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3"
+        "SELECT * FROM monitoring.submissions WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
         " AND ($4::text IS NULL OR level = $4) AND status = ANY($5::text[]) AND values IS NOT NULL ORDER BY unit_name, unit_id",
-        framework, period, like, level, list(COUNTED),
+        framework, period, like or ["%"], level, list(COUNTED),
     )  # fmt: skip
 
 

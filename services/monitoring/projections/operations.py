@@ -264,7 +264,7 @@ async def operations_rollup(conn: asyncpg.Connection, code: str, today: date) ->
 
 
 async def _figures(conn: asyncpg.Connection, code: str, today: date) -> dict[str, Any]:
-    like = divisions.prefix(code) + "%"
+    like = divisions.patterns(code)
     measures = await _measures(conn, like)
     return {
         "jurisdiction": code,
@@ -283,7 +283,7 @@ async def _coverage(conn: asyncpg.Connection, like: str, month: str) -> dict[str
     row = await conn.fetchrow(
         "SELECT count(*) AS schools, count(*) FILTER (WHERE EXISTS"
         " (SELECT 1 FROM monitoring.ops_visits v WHERE v.school_id = s.id AND v.month = $2)) AS visited"
-        " FROM monitoring.school_copy s WHERE s.jurisdiction LIKE $1 AND s.stage = ANY($3::text[])",
+        " FROM monitoring.school_copy s WHERE s.jurisdiction LIKE ANY($1::text[]) AND s.stage = ANY($3::text[])",
         like, month, COMPULSORY_STAGES,
     )  # fmt: skip
     return {
@@ -303,7 +303,7 @@ async def _rectification(conn: asyncpg.Connection, like: str, today: date) -> di
         " count(*) FILTER (WHERE accepted_on_time IS NOT NULL OR lapses > 0) AS judged,"
         " count(*) FILTER (WHERE status <> 'accepted' AND deadline < $2) AS overdue,"
         " coalesce(sum(lapses), 0) AS notices_issued"  # each lapse got exactly one notice
-        " FROM monitoring.ops_items WHERE jurisdiction LIKE $1",
+        " FROM monitoring.ops_items WHERE jurisdiction LIKE ANY($1::text[])",
         like, today,
     )  # fmt: skip
     return {
@@ -325,7 +325,7 @@ async def _staffing(conn: asyncpg.Connection, code: str, like: str) -> dict[str,
         "SELECT count(*) AS schools,"
         " count(*) FILTER (WHERE $2::int IS NOT NULL AND enrolment >= $2) AS large_schools,"
         " count(*) FILTER (WHERE $3::int IS NOT NULL AND internal_supervisors < ceil(enrolment::numeric / $3)) AS short_of_supervisors"
-        " FROM monitoring.school_copy WHERE jurisdiction LIKE $1",
+        " FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[])",
         like, large_at, per_supervisor,
     )  # fmt: skip
     inspectors = await conn.fetchrow(
@@ -333,12 +333,12 @@ async def _staffing(conn: asyncpg.Connection, code: str, like: str) -> dict[str,
         " count(*) FILTER (WHERE status = 'active' AND employment = 'full_time') AS active_full_time,"
         " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles)) AS government,"
         " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles) AND 'subject' = ANY(roles)) AS subject"
-        " FROM monitoring.ops_inspectors WHERE jurisdiction LIKE $1",
+        " FROM monitoring.ops_inspectors WHERE jurisdiction LIKE ANY($1::text[])",
         like, list(SERVING),
     )  # fmt: skip
     # A large school has an inspector of its own when its responsible inspector answers for no other school.
     large_without_own = await conn.fetchval(
-        "SELECT count(*) FROM monitoring.school_copy s WHERE s.jurisdiction LIKE $1 AND $2::int IS NOT NULL"
+        "SELECT count(*) FROM monitoring.school_copy s WHERE s.jurisdiction LIKE ANY($1::text[]) AND $2::int IS NOT NULL"
         " AND s.enrolment >= $2 AND (s.responsible_inspector_id IS NULL OR EXISTS ("
         "   SELECT 1 FROM monitoring.school_copy o WHERE o.responsible_inspector_id = s.responsible_inspector_id AND o.id <> s.id))",
         like, large_at,
@@ -355,7 +355,7 @@ async def _staffing(conn: asyncpg.Connection, code: str, like: str) -> dict[str,
 async def _measures(conn: asyncpg.Connection, like: str) -> dict[str, dict[str, int]]:
     """Interviews (约谈) and circulars (通报) by status, with their total."""
     rows = await conn.fetch(
-        "SELECT kind, status, count(*) AS n FROM monitoring.ops_measures WHERE jurisdiction LIKE $1 GROUP BY kind, status", like
+        "SELECT kind, status, count(*) AS n FROM monitoring.ops_measures WHERE jurisdiction LIKE ANY($1::text[]) GROUP BY kind, status", like
     )
     found = {(r["kind"], r["status"]): r["n"] for r in rows}
     out: dict[str, dict[str, int]] = {}
@@ -368,11 +368,11 @@ async def _measures(conn: asyncpg.Connection, like: str) -> dict[str, dict[str, 
 async def _children_with_data(conn: asyncpg.Connection, code: str) -> list[str]:
     """The jurisdictions directly below `code` (townships below a county included) where anything is counted."""
     rows = await conn.fetch(
-        "SELECT jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE $1"
-        " UNION SELECT jurisdiction FROM monitoring.ops_inspectors WHERE jurisdiction LIKE $1"
-        " UNION SELECT jurisdiction FROM monitoring.ops_items WHERE jurisdiction LIKE $1"
-        " UNION SELECT jurisdiction FROM monitoring.ops_measures WHERE jurisdiction LIKE $1",
-        divisions.prefix(code) + "%",
+        "SELECT jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[])"
+        " UNION SELECT jurisdiction FROM monitoring.ops_inspectors WHERE jurisdiction LIKE ANY($1::text[])"
+        " UNION SELECT jurisdiction FROM monitoring.ops_items WHERE jurisdiction LIKE ANY($1::text[])"
+        " UNION SELECT jurisdiction FROM monitoring.ops_measures WHERE jurisdiction LIKE ANY($1::text[])",
+        divisions.patterns(code),
     )
     return sorted({child for r in rows if (child := _child_towards(code, r["jurisdiction"])) is not None})
 

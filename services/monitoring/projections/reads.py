@@ -68,8 +68,8 @@ async def expected_units(conn: asyncpg.Connection, definition: Definition, code:
             counties = [j.code for j in divisions.all_jurisdictions() if j.level == "county" and divisions.contains(code, j.code)]
         return [{"id": c, "name": divisions.name_of(c), "kind": "jurisdiction", "level": c} for c in counties]
     rows = await conn.fetch(
-        "SELECT id::text, name, stage, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE $1 ORDER BY name",
-        divisions.prefix(code) + "%",
+        "SELECT id::text, name, stage, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[]) ORDER BY name",
+        divisions.patterns(code),
     )  # fmt: skip
     units = [
         {"id": r["id"], "name": r["name"], "kind": "school", "stage": r["stage"], "level": home_level(r["jurisdiction"])}
@@ -83,8 +83,8 @@ async def levels_below(conn: asyncpg.Connection, definition: Definition, code: s
     below = [c.code for c in divisions.children(code) if len(c.code) == 6 and c.code != code]
     if definition.level != "school":
         return below
-    rows = await conn.fetch("SELECT DISTINCT jurisdiction, stage FROM monitoring.school_copy WHERE jurisdiction LIKE $1", divisions.prefix(code) + "%")
-    return [c for c in below if any(r["jurisdiction"].startswith(divisions.prefix(c)) and applies(definition, r["stage"]) for r in rows)]
+    rows = await conn.fetch("SELECT DISTINCT jurisdiction, stage FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[])", divisions.patterns(code))
+    return [c for c in below if any(divisions.contains(c, r["jurisdiction"]) and applies(definition, r["stage"]) for r in rows)]
 
 
 async def levels_heard(conn: asyncpg.Connection, framework: str, period: str, codes: list[str]) -> dict[str, dict[str, Any]]:
@@ -102,18 +102,18 @@ async def collection_status(conn: asyncpg.Connection, code: str, period: str, ju
     if version is None:
         raise NotFound(f"{code} has no collection open for {period}", field="period", rule="period_not_open")
     definition = await definition_at(conn, code, version)
-    like = divisions.prefix(jurisdiction) + "%"
+    like = divisions.patterns(jurisdiction)
     rows = {
         r["unit_id"]: r
         for r in await conn.fetch(
             "SELECT unit_id, unit_name, jurisdiction, level, status, reason, version, collected_by, updated_at FROM monitoring.submissions"
-            " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3", code, period, like,
+            " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])", code, period, like,
         )
     }  # fmt: skip
     levels = {
         r["jurisdiction"]: r
         for r in await conn.fetch(
-            "SELECT jurisdiction, status, reason FROM monitoring.levels WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3",
+            "SELECT jurisdiction, status, reason FROM monitoring.levels WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])",
             code, period, like,
         )
     }  # fmt: skip
@@ -163,14 +163,14 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
     version = await period_version(conn, code, period)
     if version is None:
         raise NotFound(f"{code} has no collection open for {period}", field="period", rule="period_not_open")
-    like = divisions.prefix(jurisdiction) + "%"
+    like = divisions.patterns(jurisdiction)
     areas = await conn.fetch(
         "SELECT jurisdiction, framework_version, passes, result, computed_at FROM monitoring.area_results"
-        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3 ORDER BY jurisdiction",
+        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[]) ORDER BY jurisdiction",
         code, period, like,
     )  # fmt: skip
     units = await conn.fetch(
-        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE $3",
+        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])",
         code, period, like,
     )  # fmt: skip
     own = next((a for a in areas if a["jurisdiction"] == jurisdiction), None)
@@ -216,13 +216,13 @@ async def unit_results_at(conn: asyncpg.Connection, keys: list[tuple[str, str, s
 
 async def latest_area_results(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
     """For each framework, the area results of its newest period that has any at or under `jurisdiction`."""
-    like = divisions.prefix(jurisdiction) + "%"
+    like = divisions.patterns(jurisdiction)
     rows = await conn.fetch(
         "SELECT a.framework, f.definition->>'name' AS framework_name, a.period, a.jurisdiction, a.framework_version, a.passes,"
         " a.result, a.computed_at FROM monitoring.area_results a"
         " JOIN monitoring.frameworks f ON f.code = a.framework AND f.version = a.framework_version"
-        " WHERE a.jurisdiction LIKE $1"
-        " AND a.period = (SELECT max(n.period) FROM monitoring.area_results n WHERE n.framework = a.framework AND n.jurisdiction LIKE $1)"
+        " WHERE a.jurisdiction LIKE ANY($1::text[])"
+        " AND a.period = (SELECT max(n.period) FROM monitoring.area_results n WHERE n.framework = a.framework AND n.jurisdiction LIKE ANY($1::text[]))"
         " ORDER BY a.framework, a.jurisdiction",
         like,
     )  # fmt: skip
@@ -236,7 +236,7 @@ async def what_if(conn: asyncpg.Connection, code: str, period: str, jurisdiction
     if raw is None:
         raise NotFound(f"{code} has no version {version}", field="version", rule="no_such_version")
     definition = Definition.parse(json.loads(raw))
-    data: list[UnitData] = [unit_data(r) for r in await counted_units(conn, code, period, like=divisions.prefix(jurisdiction) + "%")]
+    data: list[UnitData] = [unit_data(r) for r in await counted_units(conn, code, period, like=divisions.patterns(jurisdiction))]
     computed = area_result(definition, data)
     return {
         "framework": code, "period": period, "jurisdiction": jurisdiction,

@@ -15,6 +15,7 @@ from dudao.auth import Principal as Caller
 from dudao.errors import NotFound
 from dudao.scope import Target, authorize, check_scope
 from dudao.routes import today
+from dudao.routes import current_division
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
     Admin, JurisdictionCode, Name, OfficeReader, PageSize, Reader, Strict, Text, in_scope, now, registry, scope,
@@ -213,6 +214,7 @@ def _act(
 def nominate_inspector(body: InspectorCreate, request: Request, response: Response, principal: Admin) -> InspectorRead:
     """Enter a nominee (提名) in the registry; appointment, filing and activation follow."""
     check_scope(principal, body.jurisdiction)
+    current_division(request, body.jurisdiction)
     inspector = registry(request).nominate_inspector(
         inspector_id=new_aggregate_id(request, principal, "inspector"), name=body.name, jurisdiction=body.jurisdiction,
         employment=body.employment, now=now(request), envelope=command_envelope(request, principal, body), roles=body.roles,

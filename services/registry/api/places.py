@@ -14,6 +14,7 @@ from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import NotFound
 from dudao.scope import check_scope
+from dudao.routes import current_division
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
 from services.registry.api.common import Admin, JurisdictionCode, Name, OfficeReader, Strict, Text, in_scope, now, registry, scope
 from services.registry.domain import composition
@@ -47,6 +48,7 @@ class ZoneRead(BaseModel):
 def create_zone(body: ZoneCreate, request: Request, response: Response, principal: Admin) -> ZoneRead:
     """Create a responsibility zone (督学责任区)."""
     check_scope(principal, body.jurisdiction)
+    current_division(request, body.jurisdiction)
     zone = registry(request).create_zone(
         zone_id=new_aggregate_id(request, principal, "zone"), name=body.name, jurisdiction=body.jurisdiction, now=now(request),
         envelope=command_envelope(request, principal, body),

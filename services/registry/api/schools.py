@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from dudao import jurisdiction
 from dudao.errors import NotFound
 from dudao.scope import Target, authorize, check_scope, inspector_only, unit_only
+from dudao.routes import current_division
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
     Admin, Enrolment, JurisdictionCode, Name, PageSize, Reader, Strict, in_scope, now, registry, scope,
@@ -181,6 +182,7 @@ def _written(response: Response, school: School, status_code: int | None = None)
 def register_school(body: SchoolCreate, request: Request, response: Response, principal: Admin) -> SchoolRead:
     """Register a school (登记学校). Retries with the same `Idempotency-Key` return the first result."""
     check_scope(principal, body.jurisdiction)
+    current_division(request, body.jurisdiction)
     school = registry(request).register_school(
         school_id=new_aggregate_id(request, principal, "school"), name=body.name, jurisdiction=body.jurisdiction,
         stage=body.stage, ownership=body.ownership, enrolment=body.enrolment, now=now(request),

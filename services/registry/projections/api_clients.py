@@ -63,8 +63,8 @@ COLUMNS = "id AS client_id, jurisdiction, name, roles, status, registered_at, se
 async def client_list(conn: asyncpg.Connection, *, within: str, status: str | None = None) -> list[dict[str, Any]]:
     """Every client registered for a jurisdiction in the subtree, oldest first (there are a handful, not thousands)."""
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM registry.api_clients WHERE jurisdiction LIKE $1 AND ($2::text IS NULL OR status = $2)"
+        f"SELECT {COLUMNS} FROM registry.api_clients WHERE jurisdiction LIKE ANY($1::text[]) AND ($2::text IS NULL OR status = $2)"
         " ORDER BY registered_at, id",
-        jurisdiction.prefix(within) + "%", status,
+        jurisdiction.patterns(within), status,
     )  # fmt: skip
     return [dict(r) for r in rows]

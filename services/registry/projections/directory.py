@@ -251,7 +251,7 @@ INSPECTOR_COLUMNS = (
 async def _page(
     conn: asyncpg.Connection, table: str, columns: str, within: str, filters: dict[str, Any], after: int, limit: int
 ) -> list[dict[str, Any]]:
-    clauses, args = ["jurisdiction LIKE $1", "position > $2"], [jurisdiction.prefix(within) + "%", after]
+    clauses, args = ["jurisdiction LIKE ANY($1::text[])", "position > $2"], [jurisdiction.patterns(within), after]
     for column, value in filters.items():
         if value is None:
             continue
@@ -329,8 +329,8 @@ async def inspectors_missing_training(conn: asyncpg.Connection, *, within: str) 
         " (d.term_no IS NOT NULL AND NOT EXISTS (SELECT 1 FROM registry.inspector_trainings t"
         "   WHERE t.inspector_id = d.id AND t.kind = 'in_service' AND t.term_no = d.term_no)) AS missing_in_service"
         " FROM registry.inspector_directory d"
-        " WHERE jurisdiction LIKE $1 AND status IN ('appointed', 'filed', 'active', 'suspended')"
+        " WHERE jurisdiction LIKE ANY($1::text[]) AND status IN ('appointed', 'filed', 'active', 'suspended')"
         " ORDER BY position",
-        jurisdiction.prefix(within) + "%",
+        jurisdiction.patterns(within),
     )
     return [_row(r) for r in rows if r["missing_pre_service"] or r["missing_in_service"]]

@@ -131,8 +131,8 @@ HANDLERS = {
 
 async def zone_page(conn: asyncpg.Connection, *, within: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT id, jurisdiction, name, listed_inspectors, version FROM registry.zones WHERE jurisdiction LIKE $1 ORDER BY name",
-        jurisdiction.prefix(within) + "%",
+        "SELECT id, jurisdiction, name, listed_inspectors, version FROM registry.zones WHERE jurisdiction LIKE ANY($1::text[]) ORDER BY name",
+        jurisdiction.patterns(within),
     )
     return [dict(r) for r in rows]
 
@@ -162,8 +162,8 @@ async def committees_short_of_meetings(conn: asyncpg.Connection, *, within: str,
         "SELECT c.jurisdiction, count(m.held_on) FILTER (WHERE m.on_education) AS education_meetings"
         " FROM registry.committees c LEFT JOIN registry.committee_meetings m"
         "   ON m.jurisdiction = c.jurisdiction AND extract(year FROM m.held_on) = $2"
-        " WHERE c.jurisdiction LIKE $1 GROUP BY c.jurisdiction ORDER BY c.jurisdiction",
-        jurisdiction.prefix(within) + "%", year,
+        " WHERE c.jurisdiction LIKE ANY($1::text[]) GROUP BY c.jurisdiction ORDER BY c.jurisdiction",
+        jurisdiction.patterns(within), year,
     )  # fmt: skip
     return [dict(r) for r in rows]
 
@@ -175,8 +175,8 @@ async def member_unit_activity(conn: asyncpg.Connection, *, within: str, year: i
         " (SELECT count(*) FROM registry.member_unit_participation p"
         "   WHERE p.jurisdiction = c.jurisdiction AND p.unit_name = u->>'name' AND p.year = $2) AS activities"
         " FROM registry.committees c, jsonb_array_elements(c.members->'member_units') u"
-        " WHERE c.jurisdiction LIKE $1 ORDER BY c.jurisdiction, unit_name",
-        jurisdiction.prefix(within) + "%", year,
+        " WHERE c.jurisdiction LIKE ANY($1::text[]) ORDER BY c.jurisdiction, unit_name",
+        jurisdiction.patterns(within), year,
     )  # fmt: skip
     return [dict(r) for r in rows]
 
@@ -201,14 +201,14 @@ async def zones_listing(conn: asyncpg.Connection, inspector_ids: list[str]) -> d
 
 async def zone_coverage(conn: asyncpg.Connection, *, within: str) -> dict[str, list[dict[str, Any]]]:
     """Schools not yet in a zone, and schools without a responsible inspector: both should be empty."""
-    like = jurisdiction.prefix(within) + "%"
+    like = jurisdiction.patterns(within)
     columns = "id, name, jurisdiction"
     return {
         "without_zone": [dict(r) for r in await conn.fetch(
-            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE $1 AND zone_id IS NULL ORDER BY position", like
+            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[]) AND zone_id IS NULL ORDER BY position", like
         )],
         "without_responsible_inspector": [dict(r) for r in await conn.fetch(
-            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE $1 AND responsible_inspector_id IS NULL"
+            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[]) AND responsible_inspector_id IS NULL"
             " ORDER BY position", like,
         )],
     }  # fmt: skip

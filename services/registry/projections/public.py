@@ -16,9 +16,9 @@ async def listed_inspectors(conn: asyncpg.Connection, *, within: str) -> list[di
         " coalesce((SELECT array_agg(s.name ORDER BY s.name) FROM registry.school_directory s WHERE s.zone_id = z.id), '{}')"
         "   AS schools"
         " FROM registry.zones z JOIN registry.inspector_directory i ON i.id = ANY(z.listed_inspectors)"
-        " WHERE z.jurisdiction LIKE $1 AND i.status IN ('appointed', 'filed', 'active', 'suspended')"
+        " WHERE z.jurisdiction LIKE ANY($1::text[]) AND i.status IN ('appointed', 'filed', 'active', 'suspended')"
         "   AND 'listed' = ANY(i.roles)"
         " ORDER BY z.name, i.name",
-        jurisdiction.prefix(within) + "%",
+        jurisdiction.patterns(within),
     )
     return [dict(r) for r in rows]

@@ -20,7 +20,7 @@ async def effective_profile(conn: asyncpg.Connection, code: str) -> Effective:
 async def staffing_compliance(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     """The figures and verdicts for `code` and everything below it in this instance."""
     profile = await effective_profile(conn, code)
-    like = jurisdiction.prefix(code) + "%"
+    like = jurisdiction.patterns(code)
     large_at = profile.get("large_school_enrolment")
     per_supervisor = profile.get("pupils_per_school_supervisor")
 
@@ -29,7 +29,7 @@ async def staffing_compliance(conn: asyncpg.Connection, code: str) -> dict[str, 
         " count(*) FILTER (WHERE $2::int IS NOT NULL AND enrolment >= $2) AS large_schools,"
         " count(*) FILTER (WHERE $3::int IS NOT NULL AND internal_supervisors < ceil(enrolment::numeric / $3))"
         "   AS short_of_supervisors"
-        " FROM registry.school_directory WHERE jurisdiction LIKE $1",
+        " FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[])",
         like, large_at, per_supervisor,
     )  # fmt: skip
     inspectors = await conn.fetchrow(
@@ -37,12 +37,12 @@ async def staffing_compliance(conn: asyncpg.Connection, code: str) -> dict[str, 
         " count(*) FILTER (WHERE status = 'active' AND employment = 'full_time') AS active_full_time,"
         " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles)) AS government,"
         " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles) AND 'subject' = ANY(roles)) AS subject"
-        " FROM registry.inspector_directory WHERE jurisdiction LIKE $1",
+        " FROM registry.inspector_directory WHERE jurisdiction LIKE ANY($1::text[])",
         like, list(SERVING),
     )  # fmt: skip
     # A large school has an inspector of its own when its responsible inspector answers for no other school.
     large_without_own = await conn.fetchval(
-        "SELECT count(*) FROM registry.school_directory s WHERE s.jurisdiction LIKE $1 AND $2::int IS NOT NULL"
+        "SELECT count(*) FROM registry.school_directory s WHERE s.jurisdiction LIKE ANY($1::text[]) AND $2::int IS NOT NULL"
         " AND s.enrolment >= $2 AND (s.responsible_inspector_id IS NULL OR EXISTS ("
         "   SELECT 1 FROM registry.school_directory o WHERE o.responsible_inspector_id = s.responsible_inspector_id"
         "   AND o.id <> s.id))",
