@@ -307,7 +307,6 @@ class Consumer:
         self.service = schema
         self._attributes = {"service": schema, "consumer": name}
         self._tracer = telemetry.tracer("dudao.consumer")
-        metrics.watch_consumer(self)
 
     def lag(self) -> int | None:
         """How far behind the stream this consumer is, as of its last fetch (0 when a fetch found nothing)."""
@@ -321,14 +320,18 @@ class Consumer:
         from one durable consumer would apply an aggregate's events out of order (decision 006).
         """
         await ensure_tables(self.pool, self.schema)
-        while not stop.is_set():
-            lock = await self._lead(stop)
-            if lock is None:
-                return
-            try:
-                await self._consume(stop, lock)
-            finally:
-                await leadership.release(lock)
+        metrics.watch_consumer(self)  # its lag is watched while it runs, and only then
+        try:
+            while not stop.is_set():
+                lock = await self._lead(stop)
+                if lock is None:
+                    return
+                try:
+                    await self._consume(stop, lock)
+                finally:
+                    await leadership.release(lock)
+        finally:
+            metrics.unwatch(self)
 
     async def _lead(self, stop: asyncio.Event) -> asyncpg.Connection | None:
         """Wait until this replica holds the consumer's lock (on a connection of its own); None when stopped."""

@@ -42,7 +42,7 @@ PARTS = ServiceParts(
         ),
     ],
     # Staffing and coverage roll up from schools, inspectors (their filings) and zones; profiles go both ways.
-    crossings=Crossings(upward=("School", "Inspector", "Zone", "PolicyProfile"), downward=("PolicyProfile",)),
+    crossings=Crossings(upward=("School", "Inspector", "Zone", "Township", "PolicyProfile"), downward=("PolicyProfile",)),
     on_start=Registry.install_shipped_profiles,
 )
 

@@ -82,3 +82,28 @@ def test_a_recoded_or_merged_county_keeps_its_records_findable_and_rolls_them_up
     if old == "220381":
         with registry.client(token(jur="220300")) as siping:  # 四平, where 公主岭 was before: no longer its own
             assert siping.get(f"/v1/schools/{school_id}").status_code in (403, 404)
+
+
+def test_a_county_names_its_townships_and_their_schools_show_the_name_and_roll_up_to_the_county(registry, token):
+    """Issue 21: a township (乡镇/街道) is a 9-digit unit the national list does not carry; its county's office names it."""
+    bicheng, elsewhere = "500120001", "500101001"  # 璧城街道 of 璧山区; a street of 万州区
+    with registry.client(token()) as office:
+        named = office.put(f"/v1/townships/{bicheng}", json={"name": "璧城街道"})
+        assert named.status_code == 200 and (named.json()["county"], named.json()["county_name"]) == ("500120", "璧山区"), named.text
+        assert office.put(f"/v1/townships/{bicheng}", json={"name": "璧城街道"}).json()["version"] == 1  # the same name: no change
+        refused = {
+            "not 9 digits": office.put("/v1/townships/5001200", json={"name": "x"}),
+            "another county's": office.put(f"/v1/townships/{elsewhere}", json={"name": "万州某街道"}),
+            "no name": office.put(f"/v1/townships/{bicheng}", json={"name": ""}),
+        }
+        assert {k: r.status_code for k, r in refused.items()} == {"not 9 digits": 422, "another county's": 403, "no name": 422}
+        school = office.post("/v1/schools", json={"name": "璧山区璧城小学", "jurisdiction": bicheng, "stage": "primary",
+                                                  "ownership": "public", "enrolment": 700})  # fmt: skip
+        assert school.status_code == 201, school.text
+        listed = eventually(lambda: office.get("/v1/townships", params={"jurisdiction": "500120"}).json(), what="the township listed")
+        assert [(t["code"], t["name"]) for t in listed] == [(bicheng, "璧城街道")]
+        shown = eventually(lambda: (s := office.get(f"/v1/schools/{school.json()['id']}").json())["jurisdiction_name"] == "璧城街道" and s,
+                           what="the school under its township's name")  # fmt: skip
+        assert shown["jurisdiction"] == bicheng
+        assert [s["name"] for s in office.get("/v1/schools", params={"jurisdiction": "500120"}).json()["items"]] == ["璧山区璧城小学"]
+        assert office.get("/v1/staffing-compliance", params={"jurisdiction": "500120"}).json()["schools"] == 1  # rolls up

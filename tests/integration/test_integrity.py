@@ -280,7 +280,7 @@ def test_an_activity_supervises_a_school_of_the_registry_in_its_place_and_its_te
             "suspended": office.post(f"{location}/team", json={"leader_id": leader, "member_ids": [suspended]}),
             "other county": office.post(f"{location}/team", json={"leader_id": leader, "member_ids": [other_county]}),
         }
-        unchanged = office.get(location).json()
+        unchanged = eventually(lambda: (r := office.get(location)).status_code == 200 and r.json(), what="the activity read")
         good = office.post(f"{location}/team", json={"leader_id": leader})
     for answer, rule in ((unknown, "unknown_school"), (not_a_uuid, "unknown_school"), (elsewhere, "target_outside_jurisdiction")):
         assert answer.status_code == 422 and (answer.json()["field"], answer.json()["rule"]) == ("target_id", rule), answer.text

@@ -132,7 +132,7 @@ class SchoolRead(BaseModel):
         )
         return cls(
             id=row["id"], code=row.get("code"), name=row["name"], jurisdiction=row["jurisdiction"],
-            jurisdiction_name=jurisdiction.name_of(row["jurisdiction"]), stage=stage, stage_label_zh=stage.label_zh,
+            jurisdiction_name=row.get("township_name") or jurisdiction.name_of(row["jurisdiction"]), stage=stage, stage_label_zh=stage.label_zh,
             ownership=ownership, ownership_label_zh=ownership.label_zh, locality=locality,
             locality_label_zh=locality.label_zh if locality else None, enrolment=row["enrolment"],
             enrolment_by_year=row.get("enrolment_by_year") or {}, principal=principal, licence=row["licence"],

@@ -12,7 +12,7 @@ HANDLERS = directory.HANDLERS | places.HANDLERS | api_clients.HANDLERS
 NOT_PROJECTED = frozenset({"Erasure.Recorded"})
 TABLES = (
     "school_directory", "inspector_directory", "inspector_trainings", "inspector_assessments", "inspector_ties",
-    "zones", "committees", "committee_meetings", "member_unit_participation", "policy_profiles", *api_clients.TABLES,
+    "zones", "committees", "committee_meetings", "member_unit_participation", "townships", "policy_profiles", *api_clients.TABLES,
 )  # fmt: skip
 
 

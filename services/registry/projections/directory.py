@@ -240,7 +240,8 @@ async def answerers(conn: asyncpg.Connection, school: dict[str, Any]) -> frozens
 SCHOOL_COLUMNS = (
     "id, position, jurisdiction, code, name, stage, ownership, locality, enrolment, enrolment_by_year, principal_name,"
     " principal_term_start, principal_term_end, licence, enrolment_status, zone_id, responsible_inspector_id,"
-    " internal_supervisors, version, registered_at, updated_at"
+    " internal_supervisors, version, registered_at, updated_at,"
+    " (SELECT t.name FROM registry.townships t WHERE t.code = jurisdiction) AS township_name"  # a township's name, where named
 )
 INSPECTOR_COLUMNS = (
     "id, position, jurisdiction, name, employment, status, roles, focus, stages, subjects, public_contact, term_no,"

@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS registry.member_unit_participation (
     activity_id text NOT NULL,
     PRIMARY KEY (jurisdiction, unit_name, year, activity_id)
 );
+CREATE TABLE IF NOT EXISTS registry.townships (
+    code text PRIMARY KEY,
+    id uuid NOT NULL UNIQUE,
+    county text NOT NULL,
+    name text NOT NULL,
+    version integer NOT NULL
+);
 CREATE TABLE IF NOT EXISTS registry.policy_profiles (
     jurisdiction text PRIMARY KEY,
     id uuid NOT NULL UNIQUE,
@@ -108,6 +115,17 @@ async def _participation(conn: asyncpg.Connection, e: InboundEvent) -> None:
     )  # fmt: skip
 
 
+async def _township(conn: asyncpg.Connection, e: InboundEvent) -> None:
+    if e.type == "Township.Named":
+        await conn.execute(
+            "INSERT INTO registry.townships (code, id, county, name, version) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            e.data["code"], e.aggregate_id, e.data["county"], e.data["name"], e.version,
+        )  # fmt: skip
+    else:
+        await conn.execute("UPDATE registry.townships SET name = $3, version = $2 WHERE id = $1 AND version < $2",
+                           e.aggregate_id, e.version, e.data["name"])  # fmt: skip
+
+
 async def _profile(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await keep_profile(conn, "registry.policy_profiles", e, reason=e.data["reason"])
 
@@ -121,6 +139,8 @@ HANDLERS = {
     "Committee.CompositionChanged": _committee,
     "Committee.MeetingRecorded": _meeting,
     "Committee.MemberUnitParticipated": _participation,
+    "Township.Named": _township,
+    "Township.Renamed": _township,
     "PolicyProfile.Created": _profile,
     "PolicyProfile.Changed": _profile,
 }
@@ -212,3 +232,11 @@ async def zone_coverage(conn: asyncpg.Connection, *, within: str) -> dict[str, l
             " ORDER BY position", like,
         )],
     }  # fmt: skip
+
+
+async def townships(conn: asyncpg.Connection, *, within: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT code, county, name, version FROM registry.townships WHERE code LIKE ANY($1::text[]) ORDER BY code",
+        jurisdiction.patterns(within),
+    )  # fmt: skip
+    return [dict(r) for r in rows]
