@@ -124,9 +124,11 @@ class TownshipRead(BaseModel):
 def name_township(code: str, body: TownshipWrite, request: Request, response: Response, principal: Admin) -> TownshipRead:
     """Name a township or street (乡镇/街道) of a county by its 9-digit code, or rename it. Schools and records under
     it roll up to the county; reads show its name."""
-    if not (len(code) == 9 and divisions.is_valid_code(code)):
+    if not divisions.is_valid_code(code):
         raise InvalidInput(f"{code!r} is not a 9-digit township code", field="code", rule="not_a_township")
-    check_scope(principal, code)
+    check_scope(principal, code)  # whose place it is comes first, as on every route
+    if len(code) != 9:
+        raise InvalidInput(f"{code!r} is not a 9-digit township code", field="code", rule="not_a_township")
     current_division(request, code[:6], field="code")
     township = registry(request).name_township(
         code=code, name=body.name, now=now(request), expected_version=expected_version(request),
