@@ -321,22 +321,11 @@ class Consumer:
         """
         await ensure_tables(self.pool, self.schema)
         metrics.watch_consumer(self)  # its lag is watched while it runs, and only then
+        key = f"dudao-consumer:{self.schema}:{self.name}"
         try:
-            while not stop.is_set():
-                lock = await self._lead(stop)
-                if lock is None:
-                    return
-                try:
-                    await self._consume(stop, lock)
-                finally:
-                    await leadership.release(lock)
+            await leadership.while_leading(self.settings.database_url, key, stop, f"consumer {self.name}", lambda lock: self._consume(stop, lock))
         finally:
             metrics.unwatch(self)
-
-    async def _lead(self, stop: asyncio.Event) -> asyncpg.Connection | None:
-        """Wait until this replica holds the consumer's lock (on a connection of its own); None when stopped."""
-        key = f"dudao-consumer:{self.schema}:{self.name}"
-        return await leadership.lead(self.settings.database_url, key, stop, f"consumer {self.name}")
 
     async def _consume(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, self.name)

@@ -8,6 +8,7 @@ when the holder's connection goes (a crash closes it).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import logging
 
 import asyncpg
@@ -43,6 +44,21 @@ async def lead(database_url: str, key: str, stop: asyncio.Event, who: str) -> as
                 await release(conn)
         await bus.wait_or_stop(stop, 1)
     return None
+
+
+async def while_leading(
+    database_url: str, key: str, stop: asyncio.Event, who: str, work: Callable[[asyncpg.Connection], Awaitable[None]]
+) -> None:
+    """Run `work(lock)` whenever this replica holds the lock named `key`, again after it loses it, until `stop`: the
+    loop the relay, each consumer and each link keeper run so that one replica works at a time."""
+    while not stop.is_set():
+        lock = await lead(database_url, key, stop, who)
+        if lock is None:
+            return
+        try:
+            await work(lock)
+        finally:
+            await release(lock)
 
 
 async def release(conn: asyncpg.Connection) -> None:

@@ -249,15 +249,7 @@ class LinkKeeper:
 
     async def run(self, stop: asyncio.Event) -> None:
         key = f"dudao-links:{self.settings.jurisdiction}:{self.service}"
-        while not stop.is_set():
-            lock = await leadership.lead(self.settings.database_url, key, stop, f"links {self.service}")
-            if lock is None:
-                return
-            try:
-                await self._keep(stop, lock)
-            finally:
-                self.states = []
-                await leadership.release(lock)
+        await leadership.while_leading(self.settings.database_url, key, stop, f"links {self.service}", lambda lock: self._keep(stop, lock))
 
     async def _keep(self, stop: asyncio.Event, lock) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-links")
@@ -272,6 +264,7 @@ class LinkKeeper:
                     log.warning("links %s: %s", self.service, e)
                 await bus.wait_or_stop(stop, self.interval)
         finally:
+            self.states = []  # no longer keeping them: another replica's are its own to report
             await nc.close()
 
 

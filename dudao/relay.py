@@ -62,15 +62,8 @@ class Relay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set; every failure is retried, none ends the loop. Of the service's replicas, one
         relays at a time (it holds a PostgreSQL advisory lock); the others stand by."""
-        while not stop.is_set():
-            key = f"dudao-relay:{self.jurisdiction}:{self.service}"
-            lock = await leadership.lead(self.settings.database_url, key, stop, f"relay {self.service}")
-            if lock is None:
-                return
-            try:
-                await self._relay(stop, lock)
-            finally:
-                await leadership.release(lock)
+        key = f"dudao-relay:{self.jurisdiction}:{self.service}"
+        await leadership.while_leading(self.settings.database_url, key, stop, f"relay {self.service}", lambda lock: self._relay(stop, lock))
 
     async def _relay(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")

@@ -8,7 +8,7 @@ import pytest
 
 from services.registry.app import build as build_registry
 from services.registry.importer import SCHOOL_COLUMNS
-from tests.conftest import eventually
+from tests.conftest import TODAY, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_a_recoded_or_merged_county_keeps_its_records_findable_and_rolls_them_up
         move_to(date.fromisoformat(before), registry)  # before the change: the old code is the division's
         made = office.post("/v1/schools", json=body | {"name": name, "jurisdiction": old})
         assert made.status_code == 201, made.text
-        move_to(date(2026, 11, 20), registry)
+        move_to(TODAY, registry)  # the tests' today, long after the change
         refused = office.post("/v1/schools", json=body | {"name": f"{name}分校", "jurisdiction": old})
         assert refused.status_code == 422 and refused.json()["rule"] == "retired_division", refused.text
         assert new in refused.json()["detail"] and refused.json()["field"] == "jurisdiction"

@@ -462,7 +462,9 @@ def test_a_cut_link_heals_within_seconds_both_ways_and_the_city_sees_how_each_li
         changed = upper.put(f"/v1/policy/{CITY}", json={"set": {"rectification_days": 25}, "reason": "市教育局2026年第2号文"})
         assert changed.status_code in (200, 201), changed.text
         eventually(lambda: len(recorded_at(county, county_events)) == recorded(settings), what="the county's relay during the cut")
-        time.sleep(6)  # long enough for nats-server to back off retrying both sources
+        # Until the county sees its link from the city broken (nats-server is then backing off its retries).
+        eventually(lambda: [r for r in lower.get("/v1/links").json()["links"] if r["jurisdiction"] == CITY and not r["connected"]],
+                   timeout=20, what="the county to see the city's link down")  # fmt: skip
         city.start()
         healed = time.monotonic()
         expected = crossing(recorded_at(county, county_events))

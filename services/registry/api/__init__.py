@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.registry.api import api_clients, imports, inspectors, personal, places, public, schools
+from services.registry.api import api_clients, imports, inspectors, personal, places, public, schools, townships
 
 router = APIRouter()
-for part in (schools, inspectors, imports, personal, places, public, api_clients):
+for part in (schools, inspectors, imports, personal, places, townships, public, api_clients):
     router.include_router(part.router)

@@ -1,4 +1,4 @@
-"""Routes for zones, townships, committees, policy profiles and staffing compliance."""
+"""Routes for zones, committees, policy profiles and staffing compliance."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from dudao import jurisdiction as divisions
 from dudao.auth import public
-from dudao.errors import InvalidInput, NotFound
+from dudao.errors import NotFound
 from dudao.scope import check_scope
 from dudao.routes import current_division
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
@@ -103,49 +103,6 @@ async def list_zones(request: Request, principal: OfficeReader, jurisdiction: st
     within = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:
         return [ZoneRead(**z) for z in await places.zone_page(conn, within=within)]
-
-
-# --- townships -----------------------------------------------------------------------------------------
-
-
-class TownshipWrite(Strict):
-    name: Name  # e.g. 璧城街道
-
-
-class TownshipRead(BaseModel):
-    code: str
-    county: str
-    county_name: str
-    name: str
-    version: int
-
-
-@router.put("/townships/{code}", response_model=TownshipRead, tags=["townships"])
-def name_township(code: str, body: TownshipWrite, request: Request, response: Response, principal: Admin) -> TownshipRead:
-    """Name a township or street (乡镇/街道) of a county by its 9-digit code, or rename it. Schools and records under
-    it roll up to the county; reads show its name."""
-    if not divisions.is_valid_code(code):
-        raise InvalidInput(f"{code!r} is not a 9-digit township code", field="code", rule="not_a_township")
-    check_scope(principal, code)  # whose place it is comes first, as on every route
-    if len(code) != 9:
-        raise InvalidInput(f"{code!r} is not a 9-digit township code", field="code", rule="not_a_township")
-    current_division(request, code[:6], field="code")
-    township = registry(request).name_township(
-        code=code, name=body.name, now=now(request), expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-    )  # fmt: skip
-    set_etag(response, township.version)
-    return TownshipRead(code=code, county=township.county, county_name=divisions.name_of(township.county), name=township.name,
-                        version=township.version)  # fmt: skip
-
-
-@router.get("/townships", response_model=list[TownshipRead], tags=["townships"])
-async def list_townships(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> list[TownshipRead]:
-    """The townships and streets named in a jurisdiction's subtree (default: the caller's)."""
-    within = scope(principal, jurisdiction)
-    async with request.app.state.pool.acquire() as conn:
-        rows = await places.townships(conn, within=within)
-    return [TownshipRead(**r, county_name=divisions.name_of(r["county"])) for r in rows]
 
 
 # --- committees ----------------------------------------------------------------------------------------
