@@ -190,10 +190,23 @@ def contains(parent: str, child: str) -> bool:
 
 
 def patterns(within: str) -> list[str]:
-    """SQL LIKE patterns for every record within `within`: its prefix, and the codes of retired divisions whose
-    successor lies within it (records keep the code they were made under; `jurisdiction LIKE ANY($1::text[])`)."""
+    """SQL LIKE patterns for every record within `within` (`jurisdiction LIKE ANY($1::text[])`): its prefix, and the
+    codes of retired divisions whose successor lies within it, since records keep the code they were made under.
+
+    A retired division that moved out is cut from the prefix, because LIKE ANY has no "but not": 四平 220300 reads
+    "2203%" without 公主岭 220381 (now 长春's) as the patterns 22030%…22037%, 22039%, 220380%, 220382%…220389%."""
     first = prefix(within)
-    return [f"{first}%", *(f"{old}%" for old in _changes() if not old.startswith(first) and old != current(old) and contains(within, old))]
+    moved_in = [old for old in _changes() if not old.startswith(first) and old != current(old) and contains(within, old)]
+    moved_out = [old for old in _changes() if old.startswith(first) and old != first and not contains(within, old)]
+    kept = [first]
+    for old in moved_out:
+        kept = [p for k in kept for p in (_without(k, old) if old.startswith(k) else [] if k.startswith(old) else [k])]
+    return [f"{p}%" for p in kept + moved_in]
+
+
+def _without(start: str, old: str) -> list[str]:
+    """Prefixes that together match every code starting with `start` except those starting with `old`."""
+    return [old[:i] + d for i in range(len(start), len(old)) for d in "0123456789" if d != old[i]]
 
 
 def level_of(code: str) -> Level:

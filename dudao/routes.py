@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic_core import PydanticCustomError
 from starlette.requests import HTTPConnection
@@ -130,3 +131,24 @@ def page_size(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit", rule="page_size")
     return limit
+
+
+class Named(JSONResponse):
+    """Every REST read that shows a division code shows its name too (issue 21, decision 029): an object holding a
+    `jurisdiction` code gets a `jurisdiction_name` beside it, unless the read named it already (a school under a
+    township shows the township's registered name)."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(with_names(content))
+
+
+def with_names(value: Any) -> Any:
+    if isinstance(value, list):
+        return [with_names(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    named = {k: with_names(v) for k, v in value.items()}
+    code = named.get("jurisdiction")
+    if isinstance(code, str) and "jurisdiction_name" not in named and jurisdiction.is_valid_code(code):
+        named["jurisdiction_name"] = jurisdiction.name_of(code)
+    return named

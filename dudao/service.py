@@ -199,8 +199,10 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
             app.state.application.close()
 
     app = FastAPI(
-        title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json", dependencies=[Depends(routes.printable_text)]
-    )
+        title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json", dependencies=[Depends(routes.printable_text)],
+        default_response_class=routes.Named,
+        description="Every object in a read that holds a `jurisdiction` division code also holds its `jurisdiction_name`.",
+    )  # fmt: skip
     app.state.settings = settings
     app.state.clock = Clock(settings.today)  # every rule that needs the time reads it here; tests set it
     app.state.verifier = TokenVerifier(settings)

@@ -30,6 +30,7 @@ class Link:
     service: str
     direction: str = strawberry.field(description="up: from a lower instance; down: from the upper one")
     jurisdiction: str = strawberry.field(description="the other instance's division code")
+    jurisdiction_name: str = strawberry.field(description="its name")
     connected: bool
     last_arrived_at: datetime | None = strawberry.field(description="when its latest event arrived here")
     last_notification_id: int | None = strawberry.field(description="that event's number where it was recorded")

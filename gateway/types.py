@@ -65,7 +65,7 @@ class Jurisdiction:
     """An administrative division (行政区划), from the reference data every instance carries, with what lies below it."""
 
     code: str
-    name: str
+    listed_name: strawberry.Private[str]
     name_en: str = strawberry.field(description="the English name where the list has one, else the Chinese name")
     level: str
     level_label_zh: str
@@ -75,9 +75,19 @@ class Jurisdiction:
         known = divisions.get(code)
         level = divisions.level_of(code)
         return cls(
-            code=code, name=divisions.name_of(code), name_en=(known.name_en or known.name_zh) if known else divisions.name_of(code), level=level.value,
-            level_label_zh=level.label_zh,
+            code=code, listed_name=divisions.name_of(code), name_en=(known.name_en or known.name_zh) if known else divisions.name_of(code),
+            level=level.value, level_label_zh=level.label_zh,
         )  # fmt: skip
+
+    @strawberry.field(description="the Chinese name; a township's is the one its county's office registered, else its code")
+    async def name(self, info: strawberry.Info) -> str:
+        if len(self.code) != 9:
+            return self.listed_name
+        try:
+            named = await loaders_of(info).ask("registry", "townshipNames", "code name", codes=[self.code])
+        except Exception:  # the registry is away: the code still says where
+            return self.listed_name
+        return next((t["name"] for t in named or [] if t["code"] == self.code), self.listed_name)
 
     @strawberry.field
     def parent(self) -> Jurisdiction | None:

@@ -183,6 +183,21 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in SEPARATORS.split(value) if part.strip()]
 
 
+# Headers offices' lists often carry instead of the template's (教育事业统计 and 学籍 exports): the same column.
+SCHOOL_HEADER_ALIASES = {
+    "学校标识码": "学校代码", "学校编码": "学校代码", "行政区划代码": "区县代码", "区划代码": "区县代码", "所在区县代码": "区县代码",
+    "办学类型": "学校类型", "学段": "学校类型", "学校性质": "办学性质", "城乡分类": "城乡类型", "在校生数": "学生数",
+    "在校学生数": "学生数",
+}  # fmt: skip
+INSPECTOR_HEADER_ALIASES = {"督学证编号": "督学编号", "行政区划代码": "区县代码", "区划代码": "区县代码", "专职兼职": "专兼职"}
+
+
+def _as_template(rows: list[Row], aliases: dict[str, str]) -> list[Row]:
+    """The rows under the template's headers, where a list used a usual other name (a header the template has wins)."""
+    return [Row(row.number, {aliases[k] if k in aliases and aliases[k] not in row.cells else k: v for k, v in row.cells.items()})
+            for row in rows]  # fmt: skip
+
+
 def _require_columns(rows: list[Row], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
     present = rows[0].cells.keys() if rows else required
     if missing := [c for c in required if c not in present]:
@@ -193,6 +208,7 @@ def _require_columns(rows: list[Row], required: tuple[str, ...], optional: tuple
 
 def validate_schools(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
     """Every school row checked by the sheet's rules; the good ones as (row, 学校代码, the school's details)."""
+    rows = _as_template(rows, SCHOOL_HEADER_ALIASES)
     _require_columns(rows, SCHOOL_COLUMNS)
     check, good, seen = _Checker(), [], {}
     for row in rows:
@@ -215,6 +231,7 @@ def validate_schools(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
 
 def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
     """Every inspector row checked by the sheet's rules; the good ones as (row, 督学编号, the inspector's details)."""
+    rows = _as_template(rows, INSPECTOR_HEADER_ALIASES)
     _require_columns(rows, INSPECTOR_COLUMNS, INSPECTOR_OPTIONAL)
     check, good, seen = _Checker(), [], {}
     for row in rows:

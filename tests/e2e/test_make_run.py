@@ -26,7 +26,7 @@ TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 class Up:
     """One `dudao up` process and what it printed."""
 
-    def __init__(self, home: Path, ports: dict[str, int], extra_env: dict[str, str] | None = None):
+    def __init__(self, home: Path, ports: dict[str, int], extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
         self.ports = ports
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
         env |= {
@@ -40,8 +40,9 @@ class Up:
             "DUDAO_MONITORING_PORT": str(ports["monitoring"]),
         } | (extra_env or {})
         env.pop("DUDAO_DEV_KEY", None)
+        self.env = env
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dudao.cli", "up"],
+            [sys.executable, "-m", "dudao.cli", "up", *args],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.output = ""
@@ -147,3 +148,31 @@ def test_dudao_up_uses_the_servers_named_in_the_environment_and_starts_none(tmp_
         assert up.stop() == 0, up.output
     assert not (tmp_path / "postgres").exists() and not (tmp_path / "nats").exists()
     assert "starting PostgreSQL" not in up.output and "starting NATS" not in up.output
+
+
+def test_any_county_starts_with_its_own_chain_and_imports_its_list_as_it_is(tmp_path, ports):
+    """Issue 21: `dudao up --jurisdiction 210102` starts 和平区 (沈阳市, 辽宁省) with national defaults, said so, and its
+    office's list imports with the command line, a dry run first."""
+    up = Up(tmp_path, ports, args=("--jurisdiction", "210102", "--no-seed"))
+    try:
+        token = up.wait_until_running()
+        assert "admin token for 210102" in up.output
+        policy = httpx.get(f"http://127.0.0.1:{ports['registry']}/v1/policy/210102", timeout=30).json()
+        assert [link["name"] for link in policy["chain"]] == ["全国", "辽宁省", "沈阳市", "和平区"]
+        assert policy["national_defaults_only"] and "适用国家默认值" in policy["note_zh"]
+        sheet = tmp_path / "和平区学校.csv"
+        sheet.write_text("学校标识码,学校名称,行政区划代码,学段,办学性质,城乡类型,在校生数\n"
+                         "2101020001,沈阳市和平区第一小学,210102,小学,公办,城区,1200\n"
+                         "2101020002,沈阳市和平区第二中学,210102,初中,公办,城区,900\n", encoding="utf-8")  # fmt: skip
+        run = lambda *flags: subprocess.run([sys.executable, "-m", "dudao.cli", "import", "schools", str(sheet), *flags],
+                                            env=up.env | {"DUDAO_TOKEN": token}, capture_output=True, text=True, timeout=60)  # fmt: skip
+        dry = run("--dry-run")
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        done = run()
+        assert done.returncode == 0, done.stdout + done.stderr
+        query = '{ schools(first: 10) { nodes { name jurisdiction { name parent { name } } } } }'
+        schools = eventually(lambda: len(n := up.gateway(token, query)["data"]["schools"]["nodes"]) == 2 and n, timeout=30,
+                             what="the two imported schools")  # fmt: skip
+        assert {s["jurisdiction"]["name"] for s in schools} == {"和平区"} and schools[0]["jurisdiction"]["parent"]["name"] == "沈阳市"
+    finally:
+        assert up.stop() == 0, up.output

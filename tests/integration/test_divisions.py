@@ -82,6 +82,7 @@ def test_a_recoded_or_merged_county_keeps_its_records_findable_and_rolls_them_up
     if old == "220381":
         with registry.client(token(jur="220300")) as siping:  # 四平, where 公主岭 was before: no longer its own
             assert siping.get(f"/v1/schools/{school_id}").status_code in (403, 404)
+            assert school_id not in [s["id"] for s in siping.get("/v1/schools", params={"limit": 200}).json()["items"]]
 
 
 def test_a_county_names_its_townships_and_their_schools_show_the_name_and_roll_up_to_the_county(registry, token):

@@ -94,6 +94,24 @@ def test_inspectors_are_read_through_the_gateway(gateway, registry, token):
     ]
 
 
+def test_a_township_and_a_school_under_it_show_the_name_its_county_registered(gateway, registry, token):
+    """Issue 21: a township is named by its county's office in the registry; the gateway shows that name wherever it
+    shows the code, and any listed code with its parents."""
+    with registry.client(token()) as client:
+        assert client.put("/v1/townships/500120001", json={"name": "璧城街道"}).status_code == 200
+        client.post("/v1/schools", json={"name": "璧城小学", "jurisdiction": "500120001", "stage": "primary", "ownership": "public",
+                                         "enrolment": 500})  # fmt: skip
+    query = ('{ schools { nodes { name jurisdiction { code name parent { name } } } }'
+             ' shenyang: jurisdiction(code: "210102") { name parent { name parent { name } } } }')  # fmt: skip
+    result = eventually(lambda: (r := graphql(gateway, token(), query))["data"]["schools"]["nodes"] and r, what="the school")
+    assert result["data"]["schools"]["nodes"] == [
+        {"name": "璧城小学", "jurisdiction": {"code": "500120001", "name": "璧城街道", "parent": {"name": "璧山区"}}}
+    ]
+    assert result["data"]["shenyang"] == {"name": "和平区", "parent": {"name": "沈阳市", "parent": {"name": "辽宁省"}}}
+    unnamed = graphql(gateway, token(), '{ jurisdiction(code: "500120002") { name } }')
+    assert unnamed["data"]["jurisdiction"]["name"] == "500120002"  # not named yet: its code says where
+
+
 def test_a_registry_that_is_down_is_an_error_naming_it_not_a_crash(settings, serve, token):
     with socket.socket() as reserved:  # bound but not listening: connections are refused, and no one else gets the port
         reserved.bind(("127.0.0.1", 0))

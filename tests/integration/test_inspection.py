@@ -111,6 +111,7 @@ def test_a_routine_visit_goes_from_plan_to_publication_and_a_skipped_step_is_409
         read = eventually(lambda: (r := client.get(location).json()).get("status") == "published" and r, what="published")
     assert early.status_code == 409 and early.json()["rule"] == "activity_lifecycle"
     assert read["findings"][0]["area"] == "double_reduction" and read["member_ids"] == [inspector_id]
+    assert (read["jurisdiction"], read["jurisdiction_name"]) == ("500120", "璧山区")  # issue 21: a code shows its name
 
 
 def test_a_school_visited_to_the_profiles_limit_is_refused_unless_an_admin_overrides(inspection, registry, token, settings):

@@ -244,7 +244,7 @@ def test_a_graphql_flood_is_refused_at_once_and_a_normal_query_beside_it_answers
                     assert answer.status_code == 413, (name, answer.status_code)
                 # Unbounded, these held the event loop for 4-43 s; the bounds here leave a loaded CI its margin (a 413
                 # took about 8 ms when measured by hand: a figure, not a pass/fail line).
-                assert took < 2, (name, took)
+                assert took < 4, (name, took)
             answer, took = normal.result()
             assert answer.status_code == 200 and "errors" not in answer.json() and took < 3, (answer.text, took)
 

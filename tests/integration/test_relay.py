@@ -107,40 +107,40 @@ def application(settings):
     app.close()
 
 
-def test_killing_the_relay_mid_way_through_1000_registrations_loses_and_repeats_nothing(settings, application):
+def test_killing_the_relay_mid_way_through_500_registrations_loses_and_repeats_nothing(settings, application):
     relay = relay_started(settings, application)
-    writer = in_background(register_schools, application, 1000)
-    eventually(lambda: stream_count(settings) >= 200, timeout=60, what="200 events in the stream")
+    writer = in_background(register_schools, application, 500)
+    eventually(lambda: stream_count(settings) >= 150, timeout=60, what="150 events in the stream")
     relay.send_signal(signal.SIGKILL)
     relay.wait()
     killed_at = stream_count(settings)
     relay = relay_process(settings)
     try:
         writer.join(timeout=120)
-        eventually(lambda: stream_count(settings) == 1010, timeout=60, what="all 1010 events in the stream")
+        eventually(lambda: stream_count(settings) == 510, timeout=60, what="all 510 events in the stream")
     finally:
         relay.kill()
         relay.wait()
-    assert killed_at < 1010, "the relay was killed after it had finished: the test proved nothing"
+    assert killed_at < 510, "the relay was killed after it had finished: the test proved nothing"
     assert_each_event_once_in_order(settings)
 
 
-def test_restarting_nats_mid_way_through_1000_registrations_loses_and_repeats_nothing(settings, application, nats_server):
+def test_restarting_nats_mid_way_through_500_registrations_loses_and_repeats_nothing(settings, application, nats_server):
     if nats_server is None:
         pytest.skip("DUDAO_TEST_NATS_URL points at a server this test cannot restart")
     relay = relay_started(settings, application)
     try:
-        writer = in_background(register_schools, application, 1000)
-        eventually(lambda: stream_count(settings) >= 200, timeout=60, what="200 events in the stream")
+        writer = in_background(register_schools, application, 500)
+        eventually(lambda: stream_count(settings) >= 150, timeout=60, what="150 events in the stream")
         nats_server.stop()
         while_down = len(committed_notification_ids(settings))
         nats_server.start()
         writer.join(timeout=120)
-        eventually(lambda: stream_count(settings) == 1010, timeout=60, what="all 1010 events in the stream")
+        eventually(lambda: stream_count(settings) == 510, timeout=60, what="all 510 events in the stream")
     finally:
         relay.kill()
         relay.wait()
-    assert while_down < 1010, "NATS went down after the writer had finished: the test proved nothing"
+    assert while_down < 510, "NATS went down after the writer had finished: the test proved nothing"
     assert_each_event_once_in_order(settings)
 
 

@@ -329,3 +329,14 @@ def test_the_token_covers_the_smallest_jurisdiction_holding_every_row():
     assert common_jurisdiction(["500120", "500118"], "110000") == "500000"
     assert common_jurisdiction(["500120", "110101"], "110000") == "000000"
     assert common_jurisdiction([], "110000") == "110000"
+
+
+def test_a_list_with_the_usual_other_headers_reads_as_the_template():
+    """Issue 21: a city's list says 学校标识码, 行政区划代码, 学段 and 在校生数 where the template says 学校代码, 区县代码,
+    学校类型 and 学生数; it imports as it is."""
+    usual = {"学校标识码": "2101020001", "学校名称": "沈阳市和平区第一小学", "行政区划代码": "210102", "学段": "小学",
+             "办学性质": "公办", "城乡类型": "城区", "在校生数": "1200"}  # fmt: skip
+    good, errors = validate_schools(rows(usual))
+    assert errors == [] and [(code, body["jurisdiction"], body["enrolment"]) for _, code, body in good] == [("2101020001", "210102", 1200)]
+    both = school() | {"学校标识码": "ignored"}  # the template's own header wins over another name for it
+    assert [code for _, code, _ in validate_schools(rows(both))[0]] == ["5001200001"]

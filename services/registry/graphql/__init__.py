@@ -40,6 +40,11 @@ class InspectorConnection:
 
 
 
+@strawberry.type(description="A township or street (乡镇/街道) its county's office named.")
+class TownshipName:
+    code: str
+    name: str
+
 
 def _enum(kind: type, value: str | None, field: str) -> str | None:
     if value is None:
@@ -121,6 +126,12 @@ class Query:
             raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
         async with info.context["pool"].acquire() as conn:
             return [ListedInspector(**r) for r in await public.listed_inspectors(conn, within=jurisdiction)]
+
+    @strawberry.field(description="The registered names of these townships (9-digit codes); unnamed ones are left out. No token needed.")
+    async def township_names(self, info: strawberry.Info, codes: list[str]) -> list[TownshipName]:
+        wanted = [c for c in codes[:500] if len(c) == 9 and divisions.is_valid_code(c)]
+        async with info.context["pool"].acquire() as conn:
+            return [TownshipName(code=c, name=n) for c, n in sorted((await places.township_names(conn, wanted)).items())]
 
 
 schema = strawberry.federation.Schema(query=Query, types=[School, Inspector, Zone], extensions=subgraph.extensions())

@@ -240,3 +240,8 @@ async def townships(conn: asyncpg.Connection, *, within: str) -> list[dict[str, 
         jurisdiction.patterns(within),
     )  # fmt: skip
     return [dict(r) for r in rows]
+
+
+async def township_names(conn: asyncpg.Connection, codes: list[str]) -> dict[str, str]:
+    rows = await conn.fetch("SELECT code, name FROM registry.townships WHERE code = ANY($1::text[])", codes)
+    return {r["code"]: r["name"] for r in rows}
