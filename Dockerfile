@@ -9,15 +9,15 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them.
-COPY pyproject.toml ./
+# Dependencies first, from pyproject.toml and the pinned versions alone, so that a code change does not reinstall them.
+COPY pyproject.toml constraints.txt ./
 RUN mkdir dudao services gateway \
  && touch dudao/__init__.py services/__init__.py gateway/__init__.py \
- && pip install --no-cache-dir . \
+ && pip install --no-cache-dir -c constraints.txt . \
  && pip uninstall --yes dudao \
  && rm -rf build dudao.egg-info
 COPY . .
-RUN pip install --no-cache-dir --no-deps .
+RUN pip install --no-cache-dir --no-deps -c constraints.txt .
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \

@@ -3,13 +3,22 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench schema scope-matrix demo-federation clean
+.PHONY: run test bench schema scope-matrix demo-federation constraints clean
 
-$(BIN)/dudao: pyproject.toml
+$(BIN)/dudao: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(BIN)/dudao
+
+# constraints.txt: every package version an install uses, resolved afresh from pyproject.toml in a throw-away venv.
+# Run it after changing a dependency (or to take newer versions), then review the diff and run `make test`.
+constraints:
+	rm -rf .constraints-venv && $(PYTHON) -m venv .constraints-venv
+	.constraints-venv/bin/pip install --quiet --upgrade pip
+	.constraints-venv/bin/pip install --quiet '.[test]'
+	{ sed -n '1,2p' constraints.txt; .constraints-venv/bin/pip freeze --all | grep -v -e '^dudao' -e '^pip=='; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .constraints-venv
 
 run: $(BIN)/dudao
 	$(BIN)/dudao up

@@ -274,7 +274,7 @@ def state_at(app: Any, principal: Principal, aggregate_id: str, *, as_of: dateti
 # --- GraphQL ----------------------------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.federation.type(shareable=True)
 class AuditEntry:
     """One recorded event: who, when, what changed, where, and the request's correlation and trace ids."""
 
@@ -297,7 +297,7 @@ class AuditEntry:
         return cls(**read.model_dump(), cursor=encode_cursor(row["position"]))
 
 
-@strawberry.type
+@strawberry.federation.type(shareable=True)
 class AuditEntryPage:
     nodes: list[AuditEntry]
     page_info: subgraph.PageInfo = strawberry.field(description="endCursor is never null: without more entries, the one asked with")
@@ -328,5 +328,5 @@ def field(service: str) -> Any:
         return AuditEntryPage(nodes=nodes, page_info=subgraph.PageInfo(has_next_page=len(rows) == limit, end_cursor=end))
 
     return strawberry.field(
-        resolver=audit, description="Events this service recorded (roles admin, ops), oldest first; from inclusive, to exclusive."
+        resolver=audit, name=subgraph.root_field(service, "audit"), description="Events this service recorded (roles admin, ops), oldest first; from inclusive, to exclusive."
     )

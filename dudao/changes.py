@@ -80,7 +80,7 @@ async def page(
     return [dict(r) for r in rows]
 
 
-@strawberry.type
+@strawberry.federation.type(shareable=True)
 class Change:
     """An aggregate that changed after the cursor asked with; its latest event stands at `cursor`."""
 
@@ -90,7 +90,7 @@ class Change:
     cursor: str = strawberry.field(description="pass as `after` to read the changes after this one")
 
 
-@strawberry.type
+@strawberry.federation.type(shareable=True)
 class ChangePage:
     nodes: list[Change]
     page_info: subgraph.PageInfo = strawberry.field(
@@ -118,5 +118,5 @@ def field(service: str) -> Any:
         return ChangePage(nodes=nodes, page_info=subgraph.PageInfo(has_next_page=len(rows) == limit, end_cursor=end))
 
     return strawberry.field(
-        resolver=changes, description="Aggregates changed after `after` (each once, at its latest change), oldest first."
+        resolver=changes, name=subgraph.root_field(service, "changes"), description="Aggregates changed after `after` (each once, at its latest change), oldest first."
     )

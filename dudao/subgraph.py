@@ -141,7 +141,25 @@ def page(first: int, after: str | None) -> tuple[int, int]:
         raise problem(e) from None
 
 
-@strawberry.type
+def root_field(service: str, name: str) -> str:
+    """The name of a root field every subgraph has with its own answer (`registryAudit`, `inspectionChanges`): one
+    name in all four would be one field to a federation router, answered by whichever subgraph it picks."""
+    return service + name[0].upper() + name[1:]
+
+
+@strawberry.federation.type(shareable=True)
+class Labelled:
+    """An enum value with its Chinese label (a value type the subgraphs share)."""
+
+    value: str
+    label_zh: str
+
+    @classmethod
+    def of(cls, kind: type, value: str | None) -> Labelled | None:
+        return cls(value=kind(value).value, label_zh=kind(value).label_zh) if value else None
+
+
+@strawberry.federation.type(shareable=True)  # every subgraph pages alike (Federation 2: a value type they share)
 class PageInfo:
     """Where a page of a connection ends: pass `endCursor` as `after` for the next page while `hasNextPage`."""
 

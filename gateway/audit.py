@@ -18,6 +18,7 @@ from strawberry.scalars import JSON
 
 from dudao.errors import Problem
 from dudao.service import decode_cursor, encode_cursor
+from dudao import subgraph
 from dudao.subgraph import problem
 from gateway.changes import decode, encode
 from gateway.limits import page
@@ -95,7 +96,7 @@ async def audit_page(info: strawberry.Info, services: list[str] | None, first: i
     asked, size = _services(services), page(first)
     loaders = loaders_of(info)
     answers = await asyncio.gather(*(
-        loaders.ask(service, "audit", SELECTION, first=size, **filters,
+        loaders.ask(service, subgraph.root_field(service, "audit"), SELECTION, first=size, **filters,
                     after=encode_cursor(positions[service]) if positions.get(service) else None)
         for service in asked
     ))  # fmt: skip

@@ -17,6 +17,7 @@ from graphql import GraphQLError
 
 from dudao.errors import InvalidInput, Problem
 from dudao.service import decode_cursor, encode_cursor
+from dudao import subgraph
 from dudao.subgraph import problem
 from gateway.limits import page
 from gateway.types import Jurisdiction, PageInfo, loaders_of
@@ -106,7 +107,7 @@ async def changes_page(
     services = [s for s in SERVICES if s in wanted]
     loaders = loaders_of(info)
     answers = await asyncio.gather(*(
-        loaders.ask(service, "changes", SELECTION, kinds=wanted[service], jurisdiction=jurisdiction, first=size,
+        loaders.ask(service, subgraph.root_field(service, "changes"), SELECTION, kinds=wanted[service], jurisdiction=jurisdiction, first=size,
                     after=encode_cursor(positions[service]) if positions.get(service) else None)
         for service in services
     ))  # fmt: skip

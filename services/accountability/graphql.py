@@ -215,6 +215,27 @@ async def _cases(conn, rows: list[dict[str, Any]]) -> list[RectificationCase]:
     ]  # fmt: skip
 
 
+@strawberry.federation.type(keys=["id"], description="A school of the registry; this subgraph adds its rectification cases.")
+class School:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> School:
+        return cls(id=id)
+
+    @strawberry.field(description="The school's rectification cases (整改), oldest first.")
+    async def cases(self, info: strawberry.Info) -> list[RectificationCase]:
+        caller(info, UNIT_READERS)
+        return await info.context["cases_of_unit"].load(str(self.id))
+
+
+async def _cases_of_units(pool: Any, principal: Principal, unit_ids: list[str], open_only: bool = False) -> list[CasesOf]:
+    async with pool.acquire() as conn:
+        rows = await projections.cases_of(conn, unit_ids=unit_ids, open_only=open_only)
+        visible = [r for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])]
+        return _grouped(unit_ids, visible, await _cases(conn, visible), "unit_id")
+
+
 def _grouped(keys: list[str], rows: list[dict[str, Any]], cases: list[RectificationCase], key_of: str) -> list[CasesOf]:
     found: dict[str, list[RectificationCase]] = {k: [] for k in keys}
     for row, case in zip(rows, cases, strict=True):
@@ -263,11 +284,7 @@ class Query:
 
     @strawberry.field(description="Cases of many units in one call, for the gateway's batching; openOnly leaves closed cases out.")
     async def cases_for_units(self, info: strawberry.Info, unit_ids: list[str], open_only: bool = False) -> list[CasesOf]:
-        principal = caller(info, UNIT_READERS)
-        async with info.context["pool"].acquire() as conn:
-            rows = await projections.cases_of(conn, unit_ids=unit_ids, open_only=open_only)
-            visible = [r for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])]
-            return _grouped(unit_ids, visible, await _cases(conn, visible), "unit_id")
+        return await _cases_of_units(info.context["pool"], caller(info, UNIT_READERS), unit_ids, open_only)
 
     @strawberry.field(description="The cases opened from many activities' issued reports, in one call.")
     async def cases_for_activities(self, info: strawberry.Info, activity_ids: list[str]) -> list[CasesOf]:
@@ -299,7 +316,7 @@ class Query:
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[RectificationCase, Measure], extensions=subgraph.extensions())
+schema = strawberry.federation.Schema(query=Query, types=[RectificationCase, Measure, School], extensions=subgraph.extensions())
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -332,7 +349,10 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
             found = {r["id"]: Measure.of(r) for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])}
         return [found.get(wanted[i]) for i in ids]
 
-    return {"cases": DataLoader(load_fn=load), "measures": DataLoader(load_fn=load_measures)}
+    async def load_of_units(ids: list[str]) -> list[list[RectificationCase]]:
+        return [group.cases for group in await _cases_of_units(request.app.state.pool, principal, ids)] if principal else [[] for _ in ids]
+
+    return {"cases": DataLoader(load_fn=load), "measures": DataLoader(load_fn=load_measures), "cases_of_unit": DataLoader(load_fn=load_of_units)}
 
 
 router = subgraph.router(schema, _loaders)

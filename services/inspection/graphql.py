@@ -17,7 +17,7 @@ from dudao import changes as change_feed
 from dudao import scope, subgraph
 from dudao.errors import NotFound, Problem
 from dudao.scope import OFFICES, READERS, sees
-from dudao.subgraph import PageInfo, caller
+from dudao.subgraph import Labelled, PageInfo, caller
 from dudao.subgraph import within as scope_of
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.api.activities import activity_target
@@ -27,14 +27,8 @@ from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
 
 
-@strawberry.type
-class Labelled:
-    value: str
-    label_zh: str
-
-
 def _label(kind: type, value: str | None) -> Labelled | None:
-    return Labelled(value=kind(value).value, label_zh=kind(value).label_zh) if value else None
+    return Labelled.of(kind, value)
 
 
 @strawberry.type
@@ -312,10 +306,7 @@ class Query:
 
     @strawberry.field(description="Activities of many schools (as targets) in one call, for the gateway's batching.")
     async def activities_for_schools(self, info: strawberry.Info, school_ids: list[str]) -> list[ActivitiesOf]:
-        principal = caller(info, READERS)
-        async with info.context["pool"].acquire() as conn:
-            rows = await activities.activities_of(conn, target_ids=school_ids)
-        return _grouped(school_ids, [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"], _team(r))], lambda r: [r["target_id"]])
+        return await _activities_of_schools(info.context["pool"], caller(info, READERS), school_ids)
 
     @strawberry.field(description="Activities of many inspectors (as team members) in one call.")
     async def activities_for_inspectors(self, info: strawberry.Info, inspector_ids: list[str]) -> list[ActivitiesOf]:
@@ -385,7 +376,26 @@ class Query:
         ]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView], extensions=subgraph.extensions())
+
+
+@strawberry.federation.type(keys=["id"], description="A school of the registry; this subgraph adds the activities that supervised it.")
+class School:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> School:
+        return cls(id=id)
+
+    @strawberry.field(description="The activities that supervised the school (as target) and the caller may see.")
+    async def activities(self, info: strawberry.Info) -> list[Activity]:
+        caller(info, READERS)
+        return await info.context["activities_of_school"].load(str(self.id))
+
+
+async def _activities_of_schools(pool: Any, principal: Any, school_ids: list[str]) -> list[ActivitiesOf]:
+    async with pool.acquire() as conn:
+        rows = await activities.activities_of(conn, target_ids=school_ids)
+    return _grouped(school_ids, [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"], _team(r))], lambda r: [r["target_id"]])
 
 
 def _grouped(keys: list[str], rows: list[dict], keys_of) -> list[ActivitiesOf]:
@@ -436,7 +446,14 @@ def _loaders(request: Request, principal) -> dict[str, Any]:
         # The event store is read synchronously, as the REST routes do, so off the event loop.
         return await asyncio.to_thread(lambda: [one(uuid.UUID(i)) for i in ids])
 
-    return {"activities": DataLoader(load_fn=load), "draws": DataLoader(load_fn=load_draws), "verifications": DataLoader(load_fn=verify)}
+    async def load_of_schools(ids: list[str]) -> list[list[Activity]]:
+        return [group.activities for group in await _activities_of_schools(request.app.state.pool, principal, ids)]
+
+    return {
+        "activities": DataLoader(load_fn=load), "draws": DataLoader(load_fn=load_draws), "verifications": DataLoader(load_fn=verify),
+        "activities_of_school": DataLoader(load_fn=load_of_schools),
+    }  # fmt: skip
 
 
+schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView, School], extensions=subgraph.extensions())
 router = subgraph.router(schema, _loaders)

@@ -316,4 +316,4 @@ def test_graphql_reads_admit_and_narrow_as_the_rest_routes_do(settings, registry
     assert refusal(inspection, activities, agency)["rule"] == "role_required"
     assert refusal(accountability, "{ rectificationCases { nodes { id } } }", agency)["rule"] == "role_required"
     assert refusal(accountability, "{ rectificationCases { nodes { id } } }", as_inspector)["rule"] == "role_required"
-    assert refusal(inspection, "{ changes { nodes { id } } }", token(role="unit", unit=mine))["rule"] == "role_required"
+    assert refusal(inspection, "{ inspectionChanges { nodes { id } } }", token(role="unit", unit=mine))["rule"] == "role_required"

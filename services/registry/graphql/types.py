@@ -8,21 +8,11 @@ from typing import Any
 import strawberry
 
 from dudao.scope import OFFICE_ROLES, READERS
-from dudao.subgraph import caller, problem  # noqa: F401 - re-exported for the subgraph's queries
+from dudao.subgraph import Labelled, caller, problem  # noqa: F401 - re-exported for the subgraph's queries
 from services.registry.domain import (
     Employment, EnrolmentStatus, ExitReason, Focus, Grade, InspectorRole, LicenceStatus, Locality, Ownership, Stage, Status,
     TieKind, TrainingKind,
 )  # fmt: skip
-
-
-@strawberry.type
-class Labelled:
-    value: str
-    label_zh: str
-
-    @classmethod
-    def of(cls, kind: type, value: str | None) -> Labelled | None:
-        return cls(value=kind(value).value, label_zh=kind(value).label_zh) if value else None
 
 
 @strawberry.type
