@@ -203,6 +203,7 @@ def require(*roles: str, target: str | None = None, reach: str = SUBTREE):
             verifier.verify(token), instance=getattr(getattr(request.app.state, "settings", None), "jurisdiction", None),
             writing=request.method not in ("GET", "HEAD", "OPTIONS"),
         )  # fmt: skip
+        request.state.caller = principal  # for the access log (dudao.telemetry.AccessLog)
         if not principal.has_any(rule.roles):
             names = ", ".join(f"{r} ({Role(r).label_zh})" for r in rule.roles)
             raise Forbidden(f"this route is for the roles {names}", field="roles", rule="role_required", roles=list(rule.roles))

@@ -12,6 +12,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from dudao.telemetry import why
 
 log = logging.getLogger("dudao.bus")
 
@@ -69,7 +70,7 @@ async def connect(url: str, name: str) -> Client:
     """A connection that keeps reconnecting for as long as the process lives."""
 
     async def on_error(e: Exception) -> None:
-        log.warning("nats: %s", e)
+        log.warning("nats: %s", why(e))
 
     return await nats.connect(
         url,

@@ -31,6 +31,7 @@ from dudao import bus, errors, leadership, metrics, telemetry
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
+from dudao.telemetry import why
 
 log = logging.getLogger("dudao.consumer")
 
@@ -343,7 +344,7 @@ class Consumer:
                 except bus.Stopped:
                     break
                 except Exception as e:  # noqa: BLE001 - server restarting, stream not yet there: retry
-                    log.warning("consumer %s: %s; retrying", self.name, e)
+                    log.warning("consumer %s: %s; retrying", self.name, why(e))
                     sub = None
                     await bus.wait_or_stop(stop, 0.5)
                     continue
@@ -409,15 +410,15 @@ class Consumer:
                 return True
             except TRANSIENT as e:
                 span.record_exception(e)
-                log.warning("consumer %s: transient failure on %s: %s", self.name, msg.subject, e)
+                log.warning("consumer %s: transient failure on %s: %s", self.name, msg.subject, why(e))
                 await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
             except Exception as e:  # noqa: BLE001 - a bug or bad data: retry a few times, then dead-letter
                 span.record_exception(e)
                 if deliveries >= self.max_attempts:
-                    await self._dead_letter(msg, f"{type(e).__name__}: {e}", deliveries, "failed", event)
+                    await self._dead_letter(msg, why(e), deliveries, "failed", event)
                     return True
-                log.warning("consumer %s: %s on %s (attempt %d)", self.name, e, msg.subject, deliveries)
+                log.warning("consumer %s: %s on %s (attempt %d)", self.name, why(e), msg.subject, deliveries)
                 await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
 
@@ -444,7 +445,7 @@ class Consumer:
                     deliveries,
                 )
         except TRANSIENT as e:
-            log.warning("consumer %s: cannot dead-letter yet (%s); will retry", self.name, e)
+            log.warning("consumer %s: cannot dead-letter yet (%s); will retry", self.name, why(e))
             await _quietly(msg.nak(delay=self._delay(msg)))
             return
         self.dead_lettered += 1

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from dudao.telemetry import why
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://dudao.example/problems/"
@@ -147,7 +148,7 @@ def install(app: FastAPI) -> None:
         return problem_response(problem, request)
 
     async def _database(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, exc)
+        log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, why(exc))
         return problem_response(database_unavailable(), request)
 
     for kind in DATABASE_DOWN:

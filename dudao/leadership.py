@@ -14,6 +14,7 @@ import logging
 import asyncpg
 
 from dudao import bus
+from dudao.telemetry import why
 
 log = logging.getLogger("dudao.leadership")
 
@@ -39,7 +40,7 @@ async def lead(database_url: str, key: str, stop: asyncio.Event, who: str) -> as
                 log.info("%s: another replica is working; standing by", who)
                 waiting = True
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:  # TimeoutError is an OSError
-            log.warning("%s: cannot reach PostgreSQL for the lock (%s); retrying", who, e)
+            log.warning("%s: cannot reach PostgreSQL for the lock (%s); retrying", who, why(e))
             if conn is not None:
                 await release(conn)
         await bus.wait_or_stop(stop, 1)

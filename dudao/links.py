@@ -36,6 +36,7 @@ from dudao.auth import Principal, Role, require
 from dudao.config import Settings
 from dudao.errors import Unavailable
 from dudao.scope import check_scope
+from dudao.telemetry import why
 
 log = logging.getLogger("dudao.links")
 
@@ -261,7 +262,7 @@ class LinkKeeper:
                         log.info("link %s restarted: the other side answers again", restarted)
                     self.states = await states(nc, self.service)
                 except Exception as e:  # noqa: BLE001 - NATS restarting: try again at the next turn
-                    log.warning("links %s: %s", self.service, e)
+                    log.warning("links %s: %s", self.service, why(e))
                 await bus.wait_or_stop(stop, self.interval)
         finally:
             self.states = []  # no longer keeping them: another replica's are its own to report

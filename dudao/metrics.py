@@ -1,7 +1,9 @@
 """The metrics an ops team watches: events appended, relay lag, consumer lag, events processed, dead letters.
 
-OpenTelemetry instruments on the global meter provider: `dudao.telemetry.setup` exports them over OTLP when
-`OTEL_EXPORTER_OTLP_ENDPOINT` is set (request latency comes from the FastAPI instrumentation). The lags are gauges
+OpenTelemetry instruments on the global meter provider: every process serves them at `/metrics` in Prometheus' text
+format (dots become underscores, counters end in `_total`; `deploy/grafana/dudao.json` plots them), and
+`dudao.telemetry.setup` also exports them over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (request latency,
+`http.server.duration`, comes from the FastAPI instrumentation). The lags are gauges
 observed at each collection from the relays and consumers alive in the process; `/readyz` shows the same figures.
 
 | metric | kind | attributes |
@@ -26,6 +28,7 @@ from typing import Protocol
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
+from dudao.telemetry import why
 
 log = logging.getLogger("dudao.metrics")
 
@@ -95,7 +98,7 @@ def _observe(workers: Iterable[Lagging], attributes) -> Iterable[Observation]:
         try:
             lag = worker.lag()
         except Exception as e:  # noqa: BLE001 - a gauge that cannot be read is left out, never breaks collection
-            log.warning("no lag for %s: %s", attributes(worker), e)
+            log.warning("no lag for %s: %s", attributes(worker), why(e))
             continue
         if lag is not None:
             yield Observation(lag, attributes(worker))

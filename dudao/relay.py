@@ -28,6 +28,7 @@ from dudao.config import Settings
 from dudao.events import dumps
 from dudao.links import Crossings
 from dudao.store import event_name, event_state
+from dudao.telemetry import why
 
 log = logging.getLogger("dudao.relay")
 
@@ -90,7 +91,7 @@ class Relay:
                     position = self.position = await self._publish(js, notifications, await self._links(lock, notifications))
                     backoff = 0.2
                 except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: re-read the position and retry
-                    log.warning("relay %s: %s; retrying in %.1fs", self.service, e, backoff)
+                    log.warning("relay %s: %s; retrying in %.1fs", self.service, why(e), backoff)
                     position = None
                     await bus.wait_or_stop(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -124,7 +125,7 @@ class Relay:
                 notifications[0].id, notifications[-1].id,
             )  # fmt: skip
         except asyncpg.PostgresError as e:
-            log.warning("relay %s: no chain links for this batch: %s", self.service, e)
+            log.warning("relay %s: no chain links for this batch: %s", self.service, why(e))
             return {}
         return {r["notification_id"]: bytes(r["link"]).hex() for r in rows}
 
@@ -179,7 +180,7 @@ class Relay:
             await conn.add_listener(channel, wake)
             return channel, wake
         except (OSError, asyncpg.PostgresError) as e:
-            log.warning("relay %s polls: LISTEN failed (%s)", self.service, e)
+            log.warning("relay %s polls: LISTEN failed (%s)", self.service, why(e))
             return None
 
     async def _sleep(self, stop: asyncio.Event) -> None:

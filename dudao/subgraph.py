@@ -76,7 +76,8 @@ def authenticate(request: Request) -> tuple[Principal | None, Problem | None]:
         token = bearer_token(request)
         if token is None:
             raise Unauthorized("a bearer token is required", field="Authorization")
-        return request.app.state.verifier.verify(token), None
+        request.state.caller = request.app.state.verifier.verify(token)  # for the access log (dudao.telemetry.AccessLog)
+        return request.state.caller, None
     except Problem as e:
         return None, e
 

@@ -4,41 +4,49 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 import sys
+import time
 from collections.abc import Mapping
+from typing import Any
 
 from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import Gauge, Histogram, InMemoryMetricReader, PeriodicExportingMetricReader, Sum
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 _instrumented: set[str] = set()
+READER = InMemoryMetricReader()  # what `/metrics` reads, in Prometheus' text format, exported over OTLP or not
 
 
 def setup(service_name: str) -> None:
-    """Export traces and metrics (dudao.metrics) over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and instrument
-    the drivers.
+    """Trace every request and keep every measurement (dudao.metrics, request latency), exporting them over OTLP when
+    OTEL_EXPORTER_OTLP_ENDPOINT is set; instrument the drivers.
 
-    Without an endpoint no SDK provider is installed, so spans and measurements cost next to nothing; the W3C
-    context still passes through. A provider already installed (by a test, say) is kept, so
-    spans from every part of one process land in one place.
+    Without an endpoint the spans still get trace ids (the access log and the audit show them, and an office can
+    quote one from a response's `X-Trace-Id`) and `/metrics` serves the measurements. A provider already installed
+    (by a test, say) is kept, so spans from every part of one process land in one place.
     """
     exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
     resource = Resource.create({"service.name": f"dudao-{service_name}"})
-    if exporting and not isinstance(trace.get_tracer_provider(), TracerProvider):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
         provider = TracerProvider(resource=resource)
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        trace.set_tracer_provider(provider)
-    metering = exporting and os.environ.get("OTEL_METRICS_EXPORTER", "otlp") != "none"  # Jaeger takes traces only
-    if metering and not isinstance(metrics.get_meter_provider(), MeterProvider):
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        if exporting:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]))
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
+        readers: list[Any] = [READER]
+        if exporting and os.environ.get("OTEL_METRICS_EXPORTER", "otlp") != "none":  # Jaeger takes traces only
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+            readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
     if "drivers" not in _instrumented:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -46,6 +54,13 @@ def setup(service_name: str) -> None:
         PsycopgInstrumentor().instrument(enable_commenter=False, skip_dep_check=True)
         AsyncPGInstrumentor().instrument(skip_dep_check=True)
         _instrumented.add("drivers")
+
+
+def why(e: BaseException) -> str:
+    """An exception as a log line names it: its type and its message (`TimeoutError: ` alone says something; an empty
+    message alone said nothing, as in "consumer registry-directory-v3: ; retrying")."""
+    message = str(e).strip()
+    return f"{type(e).__name__}: {message}" if message else type(e).__name__
 
 
 def without_query_values(target: str) -> str:
@@ -82,9 +97,105 @@ logging.getLogger("uvicorn.access").addFilter(QueryValuesHidden())
 
 
 def instrument_app(app) -> None:
+    """Trace the app's requests, log each in the access log, and serve `/metrics`."""
+    from fastapi.responses import PlainTextResponse
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", server_request_hook=_request_hook)
+    @app.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
+    def prometheus() -> str:
+        return prometheus_text(READER)
+
+    app.add_middleware(AccessLog)  # inside the tracing middleware the instrumentation adds: it sees the request's span
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", server_request_hook=_request_hook)
+
+
+# --- the access log -------------------------------------------------------------------------------
+
+access_log = logging.getLogger("dudao.access")
+_QUIET = ("/healthz", "/readyz", "/metrics")  # probes and scrapes, every few seconds: not requests anyone made
+
+
+class AccessLog:
+    """One JSON line per request (logger `dudao.access`): method, route, status, latency, caller and trace id.
+
+    The route is the path's template (`/v1/schools/{school_id}`), so no id or query value is written; the caller is
+    the verified token's subject, roles and place as the route's authentication left them in the request's state. A
+    body or a token never is. Each response carries the trace id as `X-Trace-Id`."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in _QUIET:
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+        span = trace.get_current_span().get_span_context()
+        trace_id = format(span.trace_id, "032x") if span.is_valid else None
+
+        async def sending(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if trace_id:
+                    message["headers"] = [*message.get("headers", []), (b"x-trace-id", trace_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            caller = (scope.get("state") or {}).get("caller")
+            fields = {
+                "method": scope["method"], "route": route, "status": status,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "caller": {"sub": caller.sub, "roles": sorted(caller.roles), "jur": caller.jur} if caller else None,
+            }  # fmt: skip
+            access_log.info("%s %s %d", scope["method"], route, status, extra={"fields": fields, "trace_id": trace_id})
+
+
+# --- /metrics ---------------------------------------------------------------------------------------
+
+
+def prometheus_text(reader: InMemoryMetricReader) -> str:
+    """The reader's measurements in Prometheus' text exposition format (0.0.4): counters as `<name>_total`, gauges,
+    and histograms as `_bucket`/`_sum`/`_count`; OpenTelemetry's dots become underscores."""
+    lines: list[str] = []
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                name = re.sub(r"[^a-zA-Z0-9_]", "_", metric.name)
+                points = metric.data.data_points
+                if isinstance(metric.data, Sum) and metric.data.is_monotonic:
+                    lines += [f"# HELP {name}_total {metric.description}", f"# TYPE {name}_total counter"]
+                    lines += [f"{name}_total{_labels(p.attributes)} {_number(p.value)}" for p in points]
+                elif isinstance(metric.data, (Sum, Gauge)):
+                    lines += [f"# HELP {name} {metric.description}", f"# TYPE {name} gauge"]
+                    lines += [f"{name}{_labels(p.attributes)} {_number(p.value)}" for p in points]
+                elif isinstance(metric.data, Histogram):
+                    lines += [f"# HELP {name} {metric.description}", f"# TYPE {name} histogram"]
+                    for p in points:
+                        running = 0
+                        for bound, count in zip([*p.explicit_bounds, math.inf], p.bucket_counts, strict=True):
+                            running += count
+                            lines.append(f"{name}_bucket{_labels(p.attributes, le=_number(bound))} {running}")
+                        lines += [f"{name}_sum{_labels(p.attributes)} {_number(p.sum)}", f"{name}_count{_labels(p.attributes)} {p.count}"]
+    return "\n".join(lines) + "\n"
+
+
+def _labels(attributes: Mapping[str, Any] | None, **extra: str) -> str:
+    pairs = {re.sub(r"[^a-zA-Z0-9_]", "_", str(k)): str(v) for k, v in {**(attributes or {}), **extra}.items()}
+    if not pairs:
+        return ""
+    escaped = (v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for v in pairs.values())
+    return "{" + ",".join(f'{k}="{v}"' for k, v in zip(pairs, escaped, strict=True)) + "}"
+
+
+def _number(value: float) -> str:
+    if value == math.inf:
+        return "+Inf"
+    return repr(float(value)) if isinstance(value, float) and not float(value).is_integer() else str(int(value))
 
 
 def tracer(name: str = "dudao") -> trace.Tracer:
@@ -117,6 +228,9 @@ class JsonLogFormatter(logging.Formatter):
         if span.is_valid:
             entry["trace_id"] = format(span.trace_id, "032x")
             entry["span_id"] = format(span.span_id, "016x")
+        elif getattr(record, "trace_id", None):  # logged after its span ended (the access log)
+            entry["trace_id"] = record.trace_id
+        entry |= getattr(record, "fields", None) or {}
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -52,6 +52,7 @@ from gateway.accountability import RectificationCase
 from gateway.inspection import Activity
 from gateway.loaders import Loaders
 from gateway.types import Jurisdiction, loaders_of
+from dudao.telemetry import why
 
 log = logging.getLogger("dudao.gateway.live")
 
@@ -157,7 +158,7 @@ class Feed:
             body = json.loads(msg.data)
             aggregate_id, data = str(body["aggregate_id"]), body.get("data") or {}
         except (ValueError, KeyError, TypeError) as e:
-            log.warning("live: unreadable message on %s: %s", msg.subject, e)
+            log.warning("live: unreadable message on %s: %s", msg.subject, why(e))
             return
         code = data.get("jurisdiction")
         if isinstance(code, str) and divisions.is_valid_code(code):

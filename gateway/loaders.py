@@ -12,6 +12,7 @@ Three kinds, one mechanism (strawberry's DataLoader, which batches what is asked
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from dudao.auth import bearer_token
+from dudao.errors import Problem
 from gateway import accountability, inspection, monitoring, registry
 from gateway.subgraphs import SubgraphClient, subgraph_error
 
@@ -132,5 +134,8 @@ class Loaders:
 
 def request_context(request: Any) -> dict[str, Any]:
     """What every resolver of one request (or WebSocket) has: the request, its loaders with the caller's token, the clock."""
-    state = request.app.state
-    return {"request": request, "loaders": Loaders(state.subgraphs, bearer_token(request)), "clock": state.clock}
+    state, token = request.app.state, bearer_token(request)
+    if token:  # who asked, for the access log; each subgraph checks the token again for what it answers
+        with contextlib.suppress(Problem):
+            request.state.caller = state.verifier.verify(token)
+    return {"request": request, "loaders": Loaders(state.subgraphs, token), "clock": state.clock}

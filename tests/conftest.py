@@ -24,12 +24,11 @@ import uvicorn
 from nats.js.errors import NotFoundError
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dudao import auth
+from dudao import auth, telemetry
 from dudao.config import Settings
 from dudao.servers import LocalNats, LocalPostgres, free_port
 
@@ -42,7 +41,7 @@ trace.set_tracer_provider(_provider)
 # CA bundle), and tests make thousands of clients to plain-HTTP services.
 TLS = ssl.create_default_context()
 DROPPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-test-db")  # see `settings`
-METRICS = InMemoryMetricReader()  # likewise for measurements (dudao.metrics)
+METRICS = telemetry.READER  # likewise for measurements (dudao.metrics): the reader `/metrics` serves
 metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
 
 
