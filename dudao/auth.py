@@ -96,6 +96,18 @@ def signing_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
     return ensure_dev_key(settings.dev_key_path)
 
 
+def instance_key(settings: Settings) -> Path:
+    """The path of the key the instance's services check tokens with, for a command that issues tokens from outside
+    them: it must exist, since a key made here would sign tokens nobody accepts."""
+    path = settings.signing_key_path or settings.dev_key_path
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no signing key at {path.resolve()}: this is not the home of a running instance. Start one there first"
+            " (make run, or dudao up), or point DUDAO_HOME (or DUDAO_DEV_KEY, DUDAO_SIGNING_KEY) at the instance's; nothing issued"
+        )
+    return path
+
+
 def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     """The public key as a JWK, its `kid` the RFC 7638 thumbprint, so a rotated key never reuses a name."""
     jwk = jwt.algorithms.ECAlgorithm.to_jwk(key, as_dict=True)

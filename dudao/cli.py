@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from dudao import auth, bus, cli_record, jurisdiction, links
+from dudao.progress import Progress
 from dudao.config import Settings
 
 RUNNING = ("registry", "inspection", "accountability", "monitoring")
@@ -37,6 +38,10 @@ def cmd_token(args: argparse.Namespace) -> None:
     if not jurisdiction.is_valid_code(args.jur):
         raise SystemExit(f"--jur {args.jur!r} is not a division code such as 500120")
     settings = Settings.from_env()
+    try:
+        auth.instance_key(settings)
+    except FileNotFoundError as e:
+        raise SystemExit(f"dudao token: {e}") from None
     print(
         auth.issue_dev_token(
             settings, sub=args.sub or f"dev-{args.role}", roles=[args.role], jur=args.jur, unit=args.unit, ttl_s=args.ttl
@@ -90,8 +95,12 @@ def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
     token = auth.issue_dev_token(settings, sub="demo-loader", roles=["admin"], jur=jurisdiction)
     headers = {"Authorization": f"Bearer {token}"}
 
+    shown: list[Progress] = []
+
     def progress(done: int, total: int) -> None:
-        print(f"\r  demo data for {jurisdiction}: {done}/{total}", end="", file=out, flush=True)
+        if not shown:
+            shown.append(Progress(f"  demo data for {jurisdiction}", total, out))
+        shown[0].show(done)
 
     try:
         with httpx.Client(base_url=settings.service_url("registry"), headers=headers, timeout=30) as registry:
@@ -103,7 +112,8 @@ def seed(settings: Settings, jurisdiction: str, out=sys.stdout) -> int:
             steps += monitoring_demo.load(monitoring, schools, jurisdiction)
     except RuntimeError as e:
         raise SystemExit(f"\nseeding failed: {e}; see the service logs in {settings.home / 'logs'}") from None
-    print(file=out)
+    if shown:
+        shown[0].finish(unit="steps")
     return steps
 
 
@@ -121,6 +131,11 @@ def cmd_import(args: argparse.Namespace) -> None:
     from services.registry import importer
 
     token = args.token or os.environ.get("DUDAO_TOKEN")
+    try:
+        if not token:
+            auth.instance_key(Settings.from_env())  # the dev admin token below needs the instance's key
+    except FileNotFoundError as e:
+        raise SystemExit(f"dudao import: {e}; or pass --token") from None
     try:
         if args.kind == "submissions":
             if not args.period:
@@ -188,23 +203,24 @@ def cmd_up(args: argparse.Namespace) -> None:
     auth.ensure_dev_key(settings.dev_key_path)
     env["DUDAO_DEV_KEY"] = str(settings.dev_key_path.resolve())
 
-    procs: list[tuple[str, subprocess.Popen, Path]] = []
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dudao.cli", "serve", name],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=(home / "logs" / f"{name}.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+        )
+
+    procs: dict[str, subprocess.Popen] = {}  # the running process of each service, replaced when one is restarted
     try:
         for name in (*RUNNING, "gateway"):
-            log = home / "logs" / f"{name}.log"
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "dudao.cli", "serve", name],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log.open("ab"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
-            )
-            procs.append((name, proc, log))
-        for name, proc, log in procs:
-            _wait_http(f"{settings.service_url(name)}/healthz", proc, log)
+            procs[name] = start(name)
+        for name, proc in procs.items():
+            _wait_http(f"{settings.service_url(name)}/healthz", proc, home / "logs" / f"{name}.log")
         if not args.no_seed:
-            seed(_with_env(settings, env), settings.jurisdiction)
+            _seed_once(_with_env(settings, env))
         token = auth.issue_dev_token(settings, sub="dev-admin", roles=["admin"], jur=settings.jurisdiction)
         print("\nDudao is running. Ctrl-C stops everything.\n")
         print(f"  gateway (GraphiQL)   {settings.service_url('gateway')}/graphql")
@@ -212,13 +228,13 @@ def cmd_up(args: argparse.Namespace) -> None:
             print(f"  {name:<20} {settings.service_url(name)}/docs  (OpenAPI: {settings.service_url(name)}/openapi.json)")
         print(f"  logs                 {home / 'logs'}")
         print(f"\n  admin token for {settings.jurisdiction}:\n  {token}\n", flush=True)
-        _wait_for_interrupt(procs)
+        _supervise(procs, start, home / "logs")
     finally:
         _tell("\nstopping …")  # whoever read our output may be gone; stopping must not depend on it
-        for _, proc, _ in procs:
+        for proc in procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for _, proc, _ in procs:
+        for proc in procs.values():
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -261,15 +277,46 @@ def _with_env(settings: Settings, env: dict[str, str]) -> Settings:
     return replace(settings, database_url=env["DATABASE_URL"], nats_url=env["NATS_URL"])
 
 
-def _wait_for_interrupt(procs: list[tuple[str, subprocess.Popen, Path]]) -> None:
+def _seed_once(settings: Settings) -> None:
+    """The demo data goes into an instance that has no school yet; once there, whatever offices made of it since, a
+    restart leaves it as it is (`dudao seed` loads it again on purpose)."""
+    token = auth.issue_dev_token(settings, sub="demo-loader", roles=["admin"], jur=settings.jurisdiction)
+    found = httpx.get(f"{settings.service_url('registry')}/v1/schools", params={"limit": 1},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+    if found.status_code == 200 and found.json()["items"]:
+        print("  the instance already has schools: the demo data is not loaded again (`dudao seed` would)", flush=True)
+        return
+    seed(settings, settings.jurisdiction)
+
+
+RESTART_AFTER_S = (1, 2, 5, 10, 30)  # the waits before restarting a service that exited, the last one repeated
+STEADY_S = 60  # a service that ran this long before exiting is restarted after the first wait again
+
+
+def _supervise(procs: dict[str, subprocess.Popen], start, logs: Path) -> None:
+    """Until Ctrl-C: restart a service that exits, after a wait that grows while it keeps exiting, and say so."""
+    from dudao.servers import tail
+
+    started = dict.fromkeys(procs, time.monotonic())
+    exits = dict.fromkeys(procs, 0)
+    due: dict[str, float] = {}
     try:
         while True:
-            for name, proc, log in procs:
-                if proc.poll() is not None:
-                    from dudao.servers import tail
-
-                    print(f"{name} exited with code {proc.returncode}; see {log}:\n{tail(log)}", file=sys.stderr)
-                    return
+            now = time.monotonic()
+            for name, proc in procs.items():
+                if name in due or proc.poll() is None:
+                    continue
+                exits[name] = 1 if now - started[name] >= STEADY_S else exits[name] + 1
+                wait = RESTART_AFTER_S[min(exits[name], len(RESTART_AFTER_S)) - 1]
+                log = logs / f"{name}.log"
+                print(f"{name} exited with code {proc.returncode}; restarting it in {wait} s (exit {exits[name]} in a row);"
+                      f" see {log}:\n{tail(log)}", file=sys.stderr, flush=True)  # fmt: skip
+                due[name] = now + wait
+            for name, at in list(due.items()):
+                if now >= at:
+                    procs[name], started[name] = start(name), now
+                    del due[name]
+                    print(f"{name} restarted", file=sys.stderr, flush=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         return

@@ -72,11 +72,14 @@ class Settings:
         home = Path(_env("DUDAO_HOME", ".dudao"))
         jurisdiction = _env("DUDAO_JURISDICTION", "500120")
         ports = {name: int(_env(f"DUDAO_{name.upper()}_PORT", str(port))) for name, port in DEFAULT_PORTS.items()}
+        # Without DATABASE_URL / NATS_URL, every command reaches the servers `dudao up` starts, on the ports it uses.
+        pg_port = int(_env("DUDAO_PG_PORT", str(EMBEDDED_POSTGRES_PORT)))
+        nats_port = int(_env("DUDAO_NATS_PORT", str(EMBEDDED_NATS_PORT)))
         return cls(
             jurisdiction=jurisdiction,
             home=home,
-            database_url=_env("DATABASE_URL", cls.database_url),
-            nats_url=_env("NATS_URL", cls.nats_url),
+            database_url=_env("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{pg_port}/dudao"),
+            nats_url=_env("NATS_URL", f"nats://127.0.0.1:{nats_port}"),
             host=_env("DUDAO_HOST", "127.0.0.1"),
             ports=ports,
             jwks_url=os.environ.get("DUDAO_JWKS_URL") or None,
@@ -87,8 +90,8 @@ class Settings:
             pg_write_pool=int(_env("DUDAO_PG_WRITE_POOL", "4")),
             pg_read_pool=int(_env("DUDAO_PG_READ_POOL", "8")),
             subgraph_timeout_s=float(_env("DUDAO_SUBGRAPH_TIMEOUT_S", "5")),
-            embedded_postgres_port=int(_env("DUDAO_PG_PORT", str(EMBEDDED_POSTGRES_PORT))),
-            embedded_nats_port=int(_env("DUDAO_NATS_PORT", str(EMBEDDED_NATS_PORT))),
+            embedded_postgres_port=pg_port,
+            embedded_nats_port=nats_port,
             run_workers=_env("DUDAO_RUN_WORKERS", "yes").lower() not in ("0", "no", "false"),
             blob_url=_env("DUDAO_BLOB_URL", ""),
             blob_max_bytes=int(_env("DUDAO_BLOB_MAX_BYTES", str(cls.blob_max_bytes))),

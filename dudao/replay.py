@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,39 +28,10 @@ from nats.js.errors import NotFoundError
 from dudao import bus
 from dudao.config import Settings
 from dudao.consumer import InboundEvent, Undeliverable
+from dudao.progress import Progress
 from dudao.service import Projection, ServiceParts, prepare_tables, projections_of
 
 BATCH = 500
-
-
-@dataclass
-class Progress:
-    """A progress bar on a terminal, a line every 10% elsewhere; then a final count."""
-
-    label: str
-    total: int
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    done: int = 0
-    started: float = field(default_factory=time.perf_counter)
-    _shown: int = -1
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        tenth = self.done * 10 // max(self.total, 1)
-        if self.out.isatty():
-            filled = self.done * 30 // max(self.total, 1)
-            self.out.write(f"\r{self.label:<28} [{'#' * filled:<30}] {self.done:>9,} / {self.total:,}")
-            self.out.flush()
-        elif tenth != self._shown:
-            self._shown = tenth
-            print(f"{self.label:<28} {self.done:>9,} / {self.total:,}", file=self.out, flush=True)
-
-    def finish(self, note: str = "") -> float:
-        rate = self.done / max(time.perf_counter() - self.started, 1e-9)
-        end = "\n" if self.out.isatty() else ""
-        print(f"{end}{self.label:<28} {self.done:,} events in {time.perf_counter() - self.started:.1f} s"
-              f" ({rate:,.0f}/s){note}", file=self.out, flush=True)  # fmt: skip
-        return rate
 
 
 @dataclass

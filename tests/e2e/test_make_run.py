@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import pytest
 
@@ -134,6 +135,7 @@ def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_si
     try:
         token = again.wait_until_running()
         assert stored_events(ports["pg"]) == loaded, "the second load recorded events again"
+        assert "the demo data is not loaded again" in again.output  # whatever the offices made of it meanwhile
         wait_for_demo(again, token, (36, 12))
     finally:
         assert again.stop(signal.SIGTERM) == 0, again.output  # a service manager stops it the same way
@@ -174,5 +176,16 @@ def test_any_county_starts_with_its_own_chain_and_imports_its_list_as_it_is(tmp_
         schools = eventually(lambda: len(n := up.gateway(token, query)["data"]["schools"]["nodes"]) == 2 and n, timeout=30,
                              what="the two imported schools")  # fmt: skip
         assert {s["jurisdiction"]["name"] for s in schools} == {"和平区"} and schools[0]["jurisdiction"]["parent"]["name"] == "沈阳市"
+
+        # Issue 22: a service killed under `dudao up` is restarted, and the rest of the stack keeps running.
+        [registry] = [p for p in psutil.Process(up.proc.pid).children() if p.cmdline()[-2:] == ["serve", "registry"]]
+        registry.kill()
+        line = ""
+        while "restarted" not in line:
+            line = up.proc.stdout.readline()
+            up.output += line
+        assert "registry exited with code -9; restarting it in 1 s" in up.output, up.output[-2000:]
+        eventually(lambda: listening(ports["registry"]), timeout=60, what="the registry back")
+        eventually(lambda: len(up.gateway(token, query)["data"]["schools"]["nodes"]) == 2, timeout=30, what="the schools again")
     finally:
         assert up.stop() == 0, up.output
