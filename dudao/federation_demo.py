@@ -59,8 +59,8 @@ class Instance:
 
     def wait_until_running(self) -> None:
         for line in self.proc.stdout:
-            if "demo data for" in line and not re.search(r"(\d+)/\1\s*$", line):
-                continue  # the loader's progress: only its last step is shown
+            if "demo data for" in line and " steps in " not in line:
+                continue  # the loader's progress: only its count at the end is shown
             print(f"  [{self.code}] {line.rstrip()}", flush=True)
             if match := TOKEN.search(line):
                 self.token = match.group(0)
@@ -107,13 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     names = ", ".join(jurisdiction.name_of(c) for c in COUNTIES)
     print(f"starting {jurisdiction.name_of(PROVINCE)} ({PROVINCE}) and {names} …", flush=True)
     province = Instance(PROVINCE, home, "--leaf-port", str(leaf_port))
-    instances = [province]
+    # All three start at once: a county's NATS keeps dialling the province's leaf port until it answers.
+    counties = [Instance(code, home, "--upstream", f"nats-leaf://127.0.0.1:{leaf_port}", "--upper", PROVINCE) for code in COUNTIES]
+    instances = [province, *counties]
     try:
-        province.wait_until_running()
-        counties = [Instance(code, home, "--upstream", f"nats-leaf://127.0.0.1:{leaf_port}", "--upper", PROVINCE) for code in COUNTIES]
-        instances += counties
-        for county in counties:
-            county.wait_until_running()
+        for instance in instances:
+            instance.wait_until_running()
         linked = subprocess.run(
             [sys.executable, "-m", "dudao.cli", "link", *COUNTIES], capture_output=True, text=True,
             env=province.env | {"NATS_URL": f"nats://127.0.0.1:{province.ports['nats']}"},
