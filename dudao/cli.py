@@ -39,9 +39,11 @@ def cmd_token(args: argparse.Namespace) -> None:
         raise SystemExit(f"--jur {args.jur!r} is not a division code such as 500120")
     settings = Settings.from_env()
     try:
+        if args.create_key:
+            auth.ensure_dev_key(settings.dev_key_path)
         auth.instance_key(settings)
     except FileNotFoundError as e:
-        raise SystemExit(f"dudao token: {e}") from None
+        raise SystemExit(f"dudao token: {e}; or, for a new instance's home, pass --create-key") from None
     print(
         auth.issue_dev_token(
             settings, sub=args.sub or f"dev-{args.role}", roles=[args.role], jur=args.jur, unit=args.unit, ttl_s=args.ttl
@@ -390,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--role", required=True, choices=[r.value for r in auth.Role])
     p.add_argument("--jur", required=True, help="jurisdiction code, e.g. 500120")
     p.add_argument("--unit", help="the unit a `unit` user speaks for")
+    p.add_argument("--create-key", action="store_true",
+                   help="make the dev signing key when the home has none (a new docker-compose volume); otherwise refused")
     p.add_argument("--sub", help="subject (default dev-ROLE)")
     p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
     p.set_defaults(func=cmd_token)

@@ -30,6 +30,9 @@ def test_dudao_token_outside_an_instances_home_refuses_and_says_where_it_looked(
     assert run.returncode != 0 and run.stdout == ""
     assert f"no signing key at {tmp_path / 'nowhere' / 'dev-key.pem'}" in run.stderr and "nothing issued" in run.stderr
     assert not (tmp_path / "nowhere").exists()  # no key made that nobody would accept
+    made = subprocess.run([sys.executable, "-m", "dudao.cli", "token", "--create-key", "--role", "admin", "--jur", "500120"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert made.returncode == 0 and made.stdout.startswith("eyJ") and (tmp_path / "nowhere" / "dev-key.pem").is_file()  # compose's dev-key
 
 
 def test_progress_on_a_log_is_a_line_every_few_seconds_not_one_per_item(monkeypatch):
