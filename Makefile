@@ -30,7 +30,7 @@ test: $(BIN)/dudao
 
 # A province and two counties on this machine, linked, with demo data; prints a roll-up and its answer.
 demo-federation: $(BIN)/dudao
-	$(BIN)/python -m dudao.federation_demo
+	$(BIN)/python -m dudao_cli.federation_demo
 
 bench: $(BIN)/dudao
 	$(BIN)/python bench/registry_throughput.py

@@ -27,7 +27,7 @@ import psycopg
 
 from dudao import auth
 from dudao.config import Settings
-from dudao.servers import LocalNats, LocalPostgres, free_port
+from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 
 STALE = """
 SELECT count(*) FILTER (WHERE d.version IS NULL) AS missing, count(*) FILTER (WHERE d.version < e.version) AS stale,
@@ -40,7 +40,7 @@ LEFT JOIN registry.school_directory d ON d.id = e.id
 
 def start_registry(env: dict[str, str], port: int) -> subprocess.Popen:
     service = subprocess.Popen(
-        [sys.executable, "-m", "dudao.cli", "serve", "registry", "--port", str(port)],
+        [sys.executable, "-m", "dudao_cli", "serve", "registry", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60

@@ -22,7 +22,7 @@ import time
 
 import httpx
 
-from dudao.servers import free_port
+from dudao_cli.servers import free_port
 
 DASHBOARD = """query($j: String!) { dashboard(jurisdiction: $j) { month jurisdiction { name }
   staffing { schools inspectors r1 { met } r2 { met } r3 { met } r4 { met } }
@@ -41,7 +41,7 @@ def start(home: str) -> tuple[subprocess.Popen, str, str]:
     env |= {"DUDAO_HOME": home, "DUDAO_PG_PORT": str(free_port()), "DUDAO_NATS_PORT": str(free_port())}
     env |= {f"DUDAO_{name.upper()}_PORT": str(port) for name, port in ports.items()}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dudao.cli", "up"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "dudao_cli", "up"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     for line in proc.stdout:

@@ -33,7 +33,7 @@ import psycopg
 
 from dudao import auth, bus
 from dudao.config import Settings
-from dudao.servers import LocalNats, LocalPostgres, free_port
+from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 
 CITY, COUNTY = "530100", "530113"
 WARNING = "past last stream sequence"
@@ -50,7 +50,7 @@ class Registry:
         } | ({"DUDAO_UPPER": upper} if upper else {})  # fmt: skip
         self.env = env
         log = (home / f"registry-{code}.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "dudao.cli", "serve", "registry", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "dudao_cli", "serve", "registry", "--port", str(self.port)],
                                      env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         settings = replace(Settings(), dev_key_path=key, jurisdiction=code)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30,
@@ -124,7 +124,7 @@ def main() -> None:
         city = Registry(CITY, f"{base}/j{CITY}", city_nats.url, key, home)
         county = Registry(COUNTY, f"{base}/j{COUNTY}", county_nats.url, key, home, upper=CITY)
         registries += [city, county]
-        linked = subprocess.run([sys.executable, "-m", "dudao.cli", "link", COUNTY], env=city.env, capture_output=True, text=True)
+        linked = subprocess.run([sys.executable, "-m", "dudao_cli", "link", COUNTY], env=city.env, capture_output=True, text=True)
         print(linked.stdout.strip(), flush=True)
 
         print(f"catch-up: {args.writes} single writes at {COUNTY}, each until {CITY} reads it …", flush=True)

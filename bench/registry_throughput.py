@@ -30,7 +30,7 @@ from dudao import auth, bus
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.relay import Relay
-from dudao.servers import LocalNats, LocalPostgres, free_port
+from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from services.registry.application import Registry
 from services.registry.domain import Ownership, Stage
 
@@ -132,7 +132,7 @@ def main() -> None:
         token = auth.issue_dev_token(settings, sub="bench", roles=["admin"], jur="500120")
         env = os.environ | {"DATABASE_URL": db, "NATS_URL": nats_url, "DUDAO_DEV_KEY": str(settings.dev_key_path)}
         service = subprocess.Popen(
-            [sys.executable, "-m", "dudao.cli", "serve", "registry", "--port", str(port)],
+            [sys.executable, "-m", "dudao_cli", "serve", "registry", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:

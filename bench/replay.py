@@ -24,7 +24,7 @@ from dudao import bus, replay
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.relay import Relay
-from dudao.servers import LocalNats, LocalPostgres, free_port
+from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from dudao.service import prepare_tables
 from services.registry.app import PARTS
 from services.registry.application import Registry

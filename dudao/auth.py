@@ -7,7 +7,6 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 
 import jwt
@@ -16,51 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Request
 
 from dudao import jurisdiction
+from dudao.callers import Principal, Role  # noqa: F401 (re-exported: routes and tests take them from here)
 from dudao.config import Settings
 from dudao.errors import Forbidden, Unauthorized
 
 ALGORITHMS = ["ES256", "RS256"]
 DEV_ISSUER = "dudao-dev"
-
-
-class Role(StrEnum):
-    admin = "admin"
-    inspector = "inspector"
-    unit = "unit"
-    committee = "committee"
-    national = "national"
-    ops = "ops"
-    agency = "agency"
-
-    @property
-    def label_zh(self) -> str:
-        return {
-            "admin": "督导机构",
-            "inspector": "督学",
-            "unit": "被督导单位",
-            "committee": "督导委员会",
-            "national": "国家平台",
-            "ops": "运维",
-            "agency": "第三方评估机构",
-        }[self.value]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: subject, roles, the jurisdiction they act in, the unit they speak for."""
-
-    sub: str
-    roles: frozenset[str]
-    jur: str
-    unit: str | None = None
-    instance: str | None = None  # the jurisdiction of the instance answering: writes stay inside it
-    writing: bool = False  # the request changes something (POST, PUT, PATCH, DELETE)
-
-    def has_any(self, roles: tuple[str, ...]) -> bool:
-        return not roles or bool(self.roles.intersection(roles))
-
-    def can_act_in(self, code: str) -> bool:
-        return jurisdiction.contains(self.jur, code)
 
 
 # --- keys -----------------------------------------------------------------------------------------

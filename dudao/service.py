@@ -19,7 +19,7 @@ import asyncpg
 from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 
-from dudao import consumer, errors, links, metrics, origins, roles, routes, telemetry
+from dudao import consumer, http_errors, links, metrics, origins, roles, routes, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -206,7 +206,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
     app.state.settings = settings
     app.state.clock = Clock(settings.today)  # every rule that needs the time reads it here; tests set it
     app.state.verifier = TokenVerifier(settings)
-    errors.install(app)
+    http_errors.install(app)
     for router in [*routers, audit.router, erasure.router, links.router]:
         app.include_router(router)
 

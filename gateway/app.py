@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.requests import HTTPConnection
 
-from dudao import errors, subgraph, telemetry
+from dudao import http_errors, subgraph, telemetry
 from dudao.auth import TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -45,7 +45,7 @@ def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport 
     app.state.subgraphs = subgraphs
     app.state.live, app.state.verifier = live, TokenVerifier(settings)
     app.state.clock = Clock(settings.today)  # what "this month" is on the dashboard
-    errors.install(app)
+    http_errors.install(app)
     app.include_router(subgraph.graphql_router(schema, _context, limits.REQUEST))
     app.include_router(national.router)
 

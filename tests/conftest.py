@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from dudao import auth, telemetry
 from dudao.config import Settings
-from dudao.servers import LocalNats, LocalPostgres, free_port
+from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 
 # One in-memory exporter for the whole session: the telemetry test reads it, others ignore it.
 SPANS = InMemorySpanExporter()

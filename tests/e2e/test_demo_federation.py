@@ -22,7 +22,7 @@ def listening(port: int) -> bool:
 
 def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_three(tmp_path):
     demo = subprocess.Popen(
-        [sys.executable, "-m", "dudao.federation_demo", "--home", str(tmp_path)],
+        [sys.executable, "-m", "dudao_cli.federation_demo", "--home", str(tmp_path)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output = ""

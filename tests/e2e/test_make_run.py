@@ -16,7 +16,7 @@ import psutil
 import psycopg
 import pytest
 
-from dudao.servers import free_port
+from dudao_cli.servers import free_port
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,7 @@ class Up:
         env.pop("DUDAO_DEV_KEY", None)
         self.env = env
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dudao.cli", "up", *args],
+            [sys.executable, "-m", "dudao_cli", "up", *args],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.output = ""
@@ -166,7 +166,7 @@ def test_any_county_starts_with_its_own_chain_and_imports_its_list_as_it_is(tmp_
         sheet.write_text("学校标识码,学校名称,行政区划代码,学段,办学性质,城乡类型,在校生数\n"
                          "2101020001,沈阳市和平区第一小学,210102,小学,公办,城区,1200\n"
                          "2101020002,沈阳市和平区第二中学,210102,初中,公办,城区,900\n", encoding="utf-8")  # fmt: skip
-        run = lambda *flags: subprocess.run([sys.executable, "-m", "dudao.cli", "import", "schools", str(sheet), *flags],
+        run = lambda *flags: subprocess.run([sys.executable, "-m", "dudao_cli", "import", "schools", str(sheet), *flags],
                                             env=up.env | {"DUDAO_TOKEN": token}, capture_output=True, text=True, timeout=60)  # fmt: skip
         dry = run("--dry-run")
         assert dry.returncode == 0, dry.stdout + dry.stderr

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def verify(settings, *services: str) -> subprocess.CompletedProcess:
     env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url}
-    return subprocess.run([sys.executable, "-m", "dudao.cli", "audit", "verify", *services], env=env,
+    return subprocess.run([sys.executable, "-m", "dudao_cli", "audit", "verify", *services], env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 

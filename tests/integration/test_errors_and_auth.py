@@ -258,7 +258,7 @@ def test_dudao_token_prints_a_token_the_services_accept(settings):
     # The caller's environment (as a shell passes it; under faketime its clock too), with the key and no PATH.
     env = os.environ | {"DUDAO_DEV_KEY": str(settings.dev_key_path), "PATH": ""}
     out = subprocess.run(
-        [sys.executable, "-m", "dudao.cli", "token", "--role", "admin", "--jur", "500120"],
+        [sys.executable, "-m", "dudao_cli", "token", "--role", "admin", "--jur", "500120"],
         capture_output=True, text=True, env=env, check=True,
     ).stdout.strip()  # fmt: skip
     principal = TokenVerifier(settings).verify(out)

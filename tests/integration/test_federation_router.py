@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dudao.servers import free_port
+from dudao_cli.servers import free_port
 from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection

@@ -11,7 +11,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from dudao.servers import free_port
+from dudao_cli.servers import free_port
 from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from openpyxl import Workbook
 
-from dudao import cli
+from dudao_cli import main as cli
 from dudao.events import Envelope
 from dudao.sheets import read_rows
 from services.registry import importer

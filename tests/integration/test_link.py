@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from dudao import bus, chain
-from dudao.servers import LocalNats, free_port
+from dudao_cli.servers import LocalNats, free_port
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
@@ -84,7 +84,7 @@ def crossing(ids: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def link(upper: LocalNats, *lower: str, code: str = CITY) -> str:
     """`dudao link` run on the upper instance (by default the city's)."""
     env = os.environ | {"NATS_URL": upper.url, "DUDAO_JURISDICTION": code}
-    done = subprocess.run([sys.executable, "-m", "dudao.cli", "link", *lower], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "dudao_cli", "link", *lower], env=env, capture_output=True, text=True, timeout=60)
     return done.stdout + done.stderr
 
 
@@ -341,7 +341,7 @@ def test_the_city_holds_the_heads_of_the_countys_chain_and_a_rewritten_history_m
     env = os.environ | {"NATS_URL": city.url, "DUDAO_JURISDICTION": CITY}
 
     def heads() -> str:
-        done = subprocess.run([sys.executable, "-m", "dudao.cli", "audit", "heads", "registry"], env=env, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "dudao_cli", "audit", "heads", "registry"], env=env, capture_output=True,
                               text=True, timeout=60)  # fmt: skip
         return done.stdout
 
@@ -351,7 +351,7 @@ def test_the_city_holds_the_heads_of_the_countys_chain_and_a_rewritten_history_m
 
     def verify() -> subprocess.CompletedProcess:
         county_env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": county.url}
-        return subprocess.run([sys.executable, "-m", "dudao.cli", "audit", "verify", "registry", "--expect", expected],
+        return subprocess.run([sys.executable, "-m", "dudao_cli", "audit", "verify", "registry", "--expect", expected],
                               env=county_env, capture_output=True, text=True, timeout=60)  # fmt: skip
 
     assert verify().returncode == 0
@@ -364,7 +364,7 @@ def test_the_city_holds_the_heads_of_the_countys_chain_and_a_rewritten_history_m
         for row in rows:
             link_ = chain.next_link(link_, *row)
             conn.execute("UPDATE registry.event_chain SET link = %s WHERE notification_id = %s", (link_, row[0]))
-    alone = subprocess.run([sys.executable, "-m", "dudao.cli", "audit", "verify", "registry"], capture_output=True, text=True,
+    alone = subprocess.run([sys.executable, "-m", "dudao_cli", "audit", "verify", "registry"], capture_output=True, text=True,
                            env=os.environ | {"DATABASE_URL": settings.database_url}, timeout=60)  # fmt: skip
     assert alone.returncode == 0  # ... so the chain alone cannot tell
     caught = verify()

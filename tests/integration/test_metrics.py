@@ -39,7 +39,7 @@ def test_readyz_is_degraded_while_a_dead_letter_is_unresolved_and_ok_once_resolv
     import nats
 
     from dudao import bus
-    from dudao.cli import main
+    from dudao_cli.main import main
 
     async def publish_garbage() -> None:
         nc = await nats.connect(settings.nats_url)

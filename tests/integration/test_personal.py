@@ -20,7 +20,7 @@ import pytest
 from dudao import bus
 from dudao.events import Envelope
 from dudao.personal import ERASED, Sealed, reveal_all
-from dudao.servers import LocalPostgres
+from dudao_cli.servers import LocalPostgres
 from services.registry.api.personal import PersonalWrite
 from services.registry.api.places import CommitteeWrite
 from tests.conftest import eventually, stream_messages

@@ -39,7 +39,7 @@ def relay_process(settings) -> subprocess.Popen:
         "DUDAO_DEV_KEY": str(settings.dev_key_path),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "dudao.cli", "relay", "registry"],
+        [sys.executable, "-m", "dudao_cli", "relay", "registry"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 

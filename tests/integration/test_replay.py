@@ -25,7 +25,7 @@ DIRECTORY = next(p for p in PARTS.projections if p.name == "directory")
 
 def replay(settings, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url, "DUDAO_JURISDICTION": "500120"}
-    return subprocess.run([sys.executable, "-m", "dudao.cli", "replay", "registry", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "dudao_cli", "replay", "registry", *args], env=env, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
 
 
@@ -62,7 +62,7 @@ def test_writes_during_a_rebuild_are_in_the_switched_tables_once(registry, token
             school(client, f"璧山区第{i}中学")
         eventually(lambda: schools_projected(client, 10), what="the first schools")
         env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url, "DUDAO_JURISDICTION": "500120"}
-        running = subprocess.Popen([sys.executable, "-m", "dudao.cli", "replay", "registry"], env=env,
+        running = subprocess.Popen([sys.executable, "-m", "dudao_cli", "replay", "registry"], env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         for i in range(10, 25):
             school(client, f"璧山区第{i}中学")

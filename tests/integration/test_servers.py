@@ -1,4 +1,4 @@
-"""Integration tests for dudao.servers: real PostgreSQL and NATS JetStream started from the wheels."""
+"""Integration tests for dudao_cli.servers: real PostgreSQL and NATS JetStream started from the wheels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from nats.js.api import StreamConfig
 
-from dudao.servers import LocalNats, LocalPostgres, free_port
+from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dudao import servers
+from dudao_cli import servers
 
 
 class _Offers:

@@ -25,12 +25,12 @@ def test_every_command_reaches_the_servers_on_the_ports_dudao_up_was_given(monke
 
 def test_dudao_token_outside_an_instances_home_refuses_and_says_where_it_looked(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUDAO_")} | {"DUDAO_HOME": str(tmp_path / "nowhere")}
-    run = subprocess.run([sys.executable, "-m", "dudao.cli", "token", "--role", "admin", "--jur", "500120"], env=env, cwd=tmp_path,
+    run = subprocess.run([sys.executable, "-m", "dudao_cli", "token", "--role", "admin", "--jur", "500120"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode != 0 and run.stdout == ""
     assert f"no signing key at {tmp_path / 'nowhere' / 'dev-key.pem'}" in run.stderr and "nothing issued" in run.stderr
     assert not (tmp_path / "nowhere").exists()  # no key made that nobody would accept
-    made = subprocess.run([sys.executable, "-m", "dudao.cli", "token", "--create-key", "--role", "admin", "--jur", "500120"],
+    made = subprocess.run([sys.executable, "-m", "dudao_cli", "token", "--create-key", "--role", "admin", "--jur", "500120"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert made.returncode == 0 and made.stdout.startswith("eyJ") and (tmp_path / "nowhere" / "dev-key.pem").is_file()  # compose's dev-key
 

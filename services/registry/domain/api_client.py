@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from dudao.auth import Role
+from dudao.callers import Role
 from dudao.rules import Labelled, check_transition, require_name
 
 # scrypt's interactive parameters (about 16 MiB and a few tens of ms a check); stored with each hash, so they can grow.

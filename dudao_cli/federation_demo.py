@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from dudao import jurisdiction
-from dudao.servers import free_port
+from dudao_cli.servers import free_port
 
 PROVINCE, COUNTIES = "530000", ("530113", "530114")  # Yunnan; Dongchuan and Chenggong, both under Kunming
 SERVICES = ("gateway", "registry", "inspection", "accountability", "monitoring")
@@ -52,7 +52,7 @@ class Instance:
         env |= {"DUDAO_HOME": str(home / code), "DUDAO_JURISDICTION": code}
         self.env = env
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dudao.cli", "up", *flags], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "dudao_cli", "up", *flags], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
         self.token = ""
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         for instance in instances:
             instance.wait_until_running()
         linked = subprocess.run(
-            [sys.executable, "-m", "dudao.cli", "link", *COUNTIES], capture_output=True, text=True,
+            [sys.executable, "-m", "dudao_cli", "link", *COUNTIES], capture_output=True, text=True,
             env=province.env | {"NATS_URL": f"nats://127.0.0.1:{province.ports['nats']}"},
         )  # fmt: skip
         print(linked.stdout + linked.stderr, end="", flush=True)

@@ -1,4 +1,4 @@
-"""The `dudao` command: up, link, serve, relay, consume, seed, import, token (and replay, audit: dudao.cli_record)."""
+"""The `dudao` command: up, link, serve, relay, consume, seed, import, token (and replay, audit: dudao_cli.record)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from dudao import auth, bus, cli_record, jurisdiction, links
+from dudao import auth, bus, jurisdiction, links
+from dudao_cli import record as cli_record
 from dudao.progress import Progress
 from dudao.config import Settings
 
@@ -157,7 +158,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            from dudao.servers import tail
+            from dudao_cli.servers import tail
 
             raise SystemExit(f"{url} exited with code {proc.returncode}; see {log}:\n{tail(log)}")
         try:
@@ -171,7 +172,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
 
 def cmd_up(args: argparse.Namespace) -> None:
     """Start everything on this machine, load the demo, print where to go, stop it all on Ctrl-C."""
-    from dudao.servers import LocalNats, LocalPostgres
+    from dudao_cli.servers import LocalNats, LocalPostgres
 
     # Ctrl-C and a service manager's SIGTERM both mean "stop everything in order", even when the
     # shell that started us ignored SIGINT (as it does for background jobs).
@@ -207,7 +208,7 @@ def cmd_up(args: argparse.Namespace) -> None:
 
     def start(name: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "dudao.cli", "serve", name],
+            [sys.executable, "-m", "dudao_cli", "serve", name],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=(home / "logs" / f"{name}.log").open("ab"),
@@ -297,7 +298,7 @@ STEADY_S = 60  # a service that ran this long before exiting is restarted after 
 
 def _supervise(procs: dict[str, subprocess.Popen], start, logs: Path) -> None:
     """Until Ctrl-C: restart a service that exits, after a wait that grows while it keeps exiting, and say so."""
-    from dudao.servers import tail
+    from dudao_cli.servers import tail
 
     started = dict.fromkeys(procs, time.monotonic())
     exits = dict.fromkeys(procs, 0)

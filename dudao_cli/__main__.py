@@ -1,0 +1,3 @@
+from dudao_cli.main import main
+
+main()
