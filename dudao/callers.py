@@ -4,31 +4,19 @@ domain and the rules name roles too; `dudao.auth` verifies tokens into these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from dudao import jurisdiction
+from dudao.rules import Labelled
 
 
-class Role(StrEnum):
-    admin = "admin"
-    inspector = "inspector"
-    unit = "unit"
-    committee = "committee"
-    national = "national"
-    ops = "ops"
-    agency = "agency"
-
-    @property
-    def label_zh(self) -> str:
-        return {
-            "admin": "督导机构",
-            "inspector": "督学",
-            "unit": "被督导单位",
-            "committee": "督导委员会",
-            "national": "国家平台",
-            "ops": "运维",
-            "agency": "第三方评估机构",
-        }[self.value]
+class Role(Labelled):
+    admin = "admin", "督导机构"
+    inspector = "inspector", "督学"
+    unit = "unit", "被督导单位"
+    committee = "committee", "督导委员会"
+    national = "national", "国家平台"
+    ops = "ops", "运维"
+    agency = "agency", "第三方评估机构"
 
 
 @dataclass(frozen=True)

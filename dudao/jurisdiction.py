@@ -3,9 +3,10 @@
 import csv
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
+
+from dudao.rules import Labelled
 
 NATIONAL = "000000"
 
@@ -13,27 +14,14 @@ _DATA_FILE = Path(__file__).with_name("data") / "jurisdictions.csv"
 _CHANGES_FILE = Path(__file__).with_name("data") / "division_changes.csv"
 
 
-class Level(StrEnum):
+class Level(Labelled):
     """The tier of government a code belongs to (层级)."""
 
-    NATIONAL = "national"
-    PROVINCE = "province"
-    CITY = "city"
-    COUNTY = "county"
-    TOWNSHIP = "township"
-
-    @property
-    def label_zh(self) -> str:
-        return _LEVEL_LABELS_ZH[self]
-
-
-_LEVEL_LABELS_ZH = {
-    Level.NATIONAL: "国家",
-    Level.PROVINCE: "省级",
-    Level.CITY: "市级",
-    Level.COUNTY: "县级",
-    Level.TOWNSHIP: "乡镇",
-}
+    NATIONAL = "national", "国家"
+    PROVINCE = "province", "省级"
+    CITY = "city", "市级"
+    COUNTY = "county", "县级"
+    TOWNSHIP = "township", "乡镇"
 
 
 @dataclass(frozen=True)

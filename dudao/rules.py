@@ -14,11 +14,16 @@ from dudao.errors import Conflict, InvalidInput
 
 
 class Labelled(StrEnum):
-    """An enum whose members carry a Chinese label for display (`label_zh`)."""
+    """An enum whose members carry their Chinese label for display inline: `draft = "draft", "草稿"`. The value
+    stays the English word (events and the API carry it); `label_zh` is the label."""
 
-    @property
-    def label_zh(self) -> str:
-        return type(self).LABELS[self.value]  # type: ignore[attr-defined]
+    label_zh: str
+
+    def __new__(cls, value: str, label_zh: str) -> Labelled:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label_zh = label_zh
+        return member
 
 
 class RuleViolation(Conflict):

@@ -9,7 +9,7 @@ import pytest
 
 from dudao.errors import InvalidInput, Problem
 from services.inspection.domain.activity import (
-    NEEDS_SELF_EVALUATION, TRANSITIONS, Activity, ActivityKind, FindingArea, Severity, SpecialTopic, Status, TargetKind, transitions_for,
+    NEEDS_SELF_EVALUATION, TRANSITIONS, Activity, ActivityKind, Grade, FindingArea, Severity, SpecialTopic, Status, TargetKind, transitions_for,
 )  # fmt: skip
 from dudao.rules import RuleViolation
 
@@ -406,8 +406,11 @@ def test_a_duty_evaluation_report_needs_a_grade():
     with pytest.raises(RuleViolation) as caught:
         activity.draft_report(summary="教师工资未达公务员水平", grade=None, now=NOW)
     assert (caught.value.rule, caught.value.field) == ("grade_required_for_duty_evaluation", "grade")
-    activity.draft_report(summary="教师工资未达公务员水平", grade="良好", now=NOW)
-    assert activity.grade == "良好"
+    with pytest.raises(InvalidInput) as caught:
+        activity.draft_report(summary="教师工资未达公务员水平", grade="还行", now=NOW)
+    assert (caught.value.rule, caught.value.field) == ("not_in_list", "grade")
+    activity.draft_report(summary="教师工资未达公务员水平", grade="good", now=NOW)
+    assert activity.grade == "good" and Grade(activity.grade).label_zh == "良好"
 
 
 def test_only_a_duty_evaluation_is_graded():

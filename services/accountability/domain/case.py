@@ -14,7 +14,6 @@ from dudao.rules import Labelled, RuleViolation, check_transition, choice, happe
 from services.accountability.domain.inputs import evidence_file, finding_item, not_before
 
 
-
 def case_id(activity_id: str) -> UUID:
     """One case per issued report, however often the report's message is delivered."""
     return uuid5(NAMESPACE_URL, f"dudao:rectification-case:{activity_id}")
@@ -23,43 +22,28 @@ def case_id(activity_id: str) -> UUID:
 class ItemStatus(Labelled):
     """Where one problem to rectify (整改事项) stands."""
 
-    open = "open"
-    awaiting_report = "awaiting_report"
-    reported = "reported"
-    accepted = "accepted"
-    rejected = "rejected"  # like awaiting_report: the unit must report again
-    rebounded = "rebounded"  # failed its re-check: like awaiting_report, with a new deadline
-
-
-ItemStatus.LABELS = {  # type: ignore[attr-defined]
-    "open": "待反馈",
-    "awaiting_report": "整改中",
-    "reported": "已报告整改",
-    "accepted": "已验收",
-    "rejected": "已退回",
-    "rebounded": "问题反弹",
-}
+    open = "open", "待反馈"
+    awaiting_report = "awaiting_report", "整改中"
+    reported = "reported", "已报告整改"
+    accepted = "accepted", "已验收"
+    rejected = "rejected", "已退回"  # like awaiting_report: the unit must report again
+    rebounded = "rebounded", "问题反弹"  # failed its re-check: like awaiting_report, with a new deadline
 
 
 class FeedbackMode(Labelled):
     """How the findings were fed back to the unit (反馈)."""
 
-    written = "written"
-    meeting = "meeting"
-
-
-FeedbackMode.LABELS = {"written": "书面反馈", "meeting": "会议反馈"}  # type: ignore[attr-defined]
+    written = "written", "书面反馈"
+    meeting = "meeting", "会议反馈"
 
 
 class CaseStatus(Labelled):
     """Where the whole case stands; derived from feedback and the items."""
 
-    opened = "opened"
-    in_rectification = "in_rectification"
-    closed = "closed"
+    opened = "opened", "待反馈"
+    in_rectification = "in_rectification", "整改中"
+    closed = "closed", "已办结"
 
-
-CaseStatus.LABELS = {"opened": "待反馈", "in_rectification": "整改中", "closed": "已办结"}  # type: ignore[attr-defined]
 
 S = ItemStatus
 UNACCEPTED = frozenset({S.awaiting_report, S.reported, S.rejected, S.rebounded})

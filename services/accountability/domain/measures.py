@@ -61,12 +61,11 @@ class Unit:
 
 
 class InterviewStatus(Labelled):
-    proposed = "proposed"
-    recorded = "recorded"
-    filed = "filed"
+    proposed = "proposed", "拟约谈"
+    recorded = "recorded", "已约谈"
+    filed = "filed", "已备案"
 
 
-InterviewStatus.LABELS = {"proposed": "拟约谈", "recorded": "已约谈", "filed": "已备案"}  # type: ignore[attr-defined]
 INTERVIEW_TRANSITIONS = {
     "record": frozenset({InterviewStatus.proposed}),
     "file": frozenset({InterviewStatus.recorded}),
@@ -144,12 +143,11 @@ class Interview(Unit, Aggregate):
 
 
 class CircularStatus(Labelled):
-    proposed = "proposed"
-    issued = "issued"
-    published = "published"
+    proposed = "proposed", "拟通报"
+    issued = "issued", "已通报"
+    published = "published", "已公开"
 
 
-CircularStatus.LABELS = {"proposed": "拟通报", "issued": "已通报", "published": "已公开"}  # type: ignore[attr-defined]
 CIRCULAR_TRANSITIONS = {
     "issue": frozenset({CircularStatus.proposed}),
     "publish": frozenset({CircularStatus.issued, CircularStatus.published}),  # again: a correction, a new public version
@@ -212,11 +210,10 @@ class Circular(Unit, Aggregate):
 
 
 class DecisionStatus(Labelled):
-    decided = "decided"
-    published = "published"
+    decided = "decided", "已作出"
+    published = "published", "已公开"
 
 
-DecisionStatus.LABELS = {"decided": "已作出", "published": "已公开"}  # type: ignore[attr-defined]
 DECISION_TRANSITIONS = {
     "transfer": frozenset({DecisionStatus.decided}),
     "record_joint_liability": frozenset({DecisionStatus.decided}),
@@ -339,11 +336,10 @@ class AccountabilityDecision(Unit, Aggregate):
 
 
 class CommendationStatus(Labelled):
-    awarded = "awarded"
-    published = "published"
+    awarded = "awarded", "已表彰"
+    published = "published", "已公开"
 
 
-CommendationStatus.LABELS = {"awarded": "已表彰", "published": "已公开"}  # type: ignore[attr-defined]
 COMMENDATION_TRANSITIONS = {"publish": frozenset({CommendationStatus.awarded, CommendationStatus.published})}  # again: a correction
 
 

@@ -13,7 +13,7 @@ from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import InvalidInput
 from dudao.service import decode_cursor, page_cursor
-from services.inspection.domain.activity import GRADE_LABELS
+from services.inspection.domain.activity import Grade
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity
 from services.inspection.projections import activities
 
@@ -44,7 +44,7 @@ def in_chinese(report: dict[str, Any]) -> dict[str, Any]:
     """What the public reads beside each code (issue 19): the kind, the grade, each finding's area and severity."""
     return {
         "kind_label_zh": ActivityKind(report["kind"]).label_zh,
-        "grade_label_zh": GRADE_LABELS.get(report["grade"]) if report["grade"] else None,
+        "grade_label_zh": Grade(report["grade"]).label_zh if report["grade"] else None,
         "findings": [f | {"area_label_zh": FindingArea(f["area"]).label_zh, "severity_label_zh": Severity(f["severity"]).label_zh}
                      for f in report["findings"]],
     }  # fmt: skip

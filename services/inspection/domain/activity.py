@@ -16,14 +16,22 @@ from services.inspection.domain.activity_terms import (
     ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind, semester_of,
 )  # fmt: skip
 from dudao.clock import china_date
-from dudao.rules import RuleViolation, check_transition, choice, happened, require_name
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, happened, require_name
 from services.inspection.domain import records
 
 K, S, T = ActivityKind, Status, TargetKind
 
 # A duty evaluation's grade (履职评价等次) from its score, by the bands of the place's policy profile.
 GRADE_BANDS = (("excellent", "duty_grade_excellent_min"), ("good", "duty_grade_good_min"), ("qualified", "duty_grade_qualified_min"))
-GRADE_LABELS = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
+
+
+class Grade(Labelled):
+    """A duty evaluation's grade (履职评价等次)."""
+
+    excellent = "excellent", "优秀"
+    good = "good", "良好"
+    qualified = "qualified", "合格"
+    unqualified = "unqualified", "不合格"
 
 
 def grade_for(score: float, profile_values: Mapping[str, float]) -> str:
@@ -391,7 +399,7 @@ class Activity(Aggregate):
                 rule="grade_only_for_duty_evaluation",
             )
         self._report_drafted(
-            summary=require_name(summary, "summary"), grade=grade, drafted_at=now, score=score, grade_basis=grade_basis
+            summary=require_name(summary, "summary"), grade=choice(Grade, grade, "grade").value if grade else None, drafted_at=now, score=score, grade_basis=grade_basis
         )
 
     @event("ReportDrafted")

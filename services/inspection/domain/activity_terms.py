@@ -20,152 +20,84 @@ def semester_of(month: date) -> str:
 class ActivityKind(Labelled):
     """What kind of supervision this is (DOMAIN §3 governments, §4 schools)."""
 
-    duty_evaluation = "duty_evaluation"
-    comprehensive = "comprehensive"
-    special = "special"
-    routine = "routine"
-    principal_term_end = "principal_term_end"
-    balanced_development_assessment = "balanced_development_assessment"
-    preschool_assessment = "preschool_assessment"
-
-
-ActivityKind.LABELS = {  # type: ignore[attr-defined]
-    "duty_evaluation": "履行教育职责评价",
-    "comprehensive": "综合督导",
-    "special": "专项督导",
-    "routine": "经常性督导",
-    "principal_term_end": "校长任期结束综合督导",
-    "balanced_development_assessment": "义务教育优质均衡发展督导评估",
-    "preschool_assessment": "学前教育普及普惠督导评估",
-}
+    duty_evaluation = "duty_evaluation", "履行教育职责评价"
+    comprehensive = "comprehensive", "综合督导"
+    special = "special", "专项督导"
+    routine = "routine", "经常性督导"
+    principal_term_end = "principal_term_end", "校长任期结束综合督导"
+    balanced_development_assessment = "balanced_development_assessment", "义务教育优质均衡发展督导评估"
+    preschool_assessment = "preschool_assessment", "学前教育普及普惠督导评估"
 
 
 class SpecialTopic(Labelled):
     """The hot topic of a special supervision (专项督导, DOMAIN G4)."""
 
-    double_reduction = "double_reduction"
-    dropout_control = "dropout_control"
-    safety = "safety"
-    teacher_pay = "teacher_pay"
-    term_opening = "term_opening"
-    emergency = "emergency"
-    other = "other"
-
-
-SpecialTopic.LABELS = {  # type: ignore[attr-defined]
-    "double_reduction": "双减",
-    "dropout_control": "控辍保学",
-    "safety": "校园安全",
-    "teacher_pay": "教师工资待遇",
-    "term_opening": "开学工作",
-    "emergency": "重大突发事件",
-    "other": "其他",
-}
+    double_reduction = "double_reduction", "双减"
+    dropout_control = "dropout_control", "控辍保学"
+    safety = "safety", "校园安全"
+    teacher_pay = "teacher_pay", "教师工资待遇"
+    term_opening = "term_opening", "开学工作"
+    emergency = "emergency", "重大突发事件"
+    other = "other", "其他"
 
 
 class TargetKind(Labelled):
     """What is supervised (被督导单位): a lower government, a same-level department, or a school."""
 
-    government = "government"
-    department = "department"
-    school = "school"
-
-
-TargetKind.LABELS = {"government": "政府", "department": "部门", "school": "学校"}  # type: ignore[attr-defined]
+    government = "government", "政府"
+    department = "department", "部门"
+    school = "school", "学校"
 
 
 class Source(Labelled):
     """Why the activity exists: the annual plan, a principal's term ending, a manual entry, or a random draw."""
 
-    plan = "plan"
-    principal_term_end = "principal_term_end"
-    manual = "manual"
-    draw = "draw"
-
-
-Source.LABELS = {  # type: ignore[attr-defined]
-    "plan": "年度督导计划",
-    "principal_term_end": "校长任期届满",
-    "manual": "临时安排",
-    "draw": "双随机抽取",
-}
+    plan = "plan", "年度督导计划"
+    principal_term_end = "principal_term_end", "校长任期届满"
+    manual = "manual", "临时安排"
+    draw = "draw", "双随机抽取"
 
 
 class Status(Labelled):
     """Where an activity stands, from planned to its report published (报告公开)."""
 
-    planned = "planned"
-    team_assigned = "team_assigned"
-    notified = "notified"
-    self_evaluation_submitted = "self_evaluation_submitted"
-    on_site = "on_site"
-    findings_recorded = "findings_recorded"
-    report_drafted = "report_drafted"
-    report_approved = "report_approved"
-    report_issued = "report_issued"
-    published = "published"
-
-
-Status.LABELS = {  # type: ignore[attr-defined]
-    "planned": "已计划",
-    "team_assigned": "已组队",
-    "notified": "已通知",
-    "self_evaluation_submitted": "已提交自评",
-    "on_site": "实地督导中",
-    "findings_recorded": "已记录问题",
-    "report_drafted": "报告已起草",
-    "report_approved": "报告已审定",
-    "report_issued": "报告已印发",
-    "published": "已公开",
-}
+    planned = "planned", "已计划"
+    team_assigned = "team_assigned", "已组队"
+    notified = "notified", "已通知"
+    self_evaluation_submitted = "self_evaluation_submitted", "已提交自评"
+    on_site = "on_site", "实地督导中"
+    findings_recorded = "findings_recorded", "已记录问题"
+    report_drafted = "report_drafted", "报告已起草"
+    report_approved = "report_approved", "报告已审定"
+    report_issued = "report_issued", "报告已印发"
+    published = "published", "已公开"
 
 
 class FindingArea(Labelled):
     """The area a problem lies in: the comprehensive-supervision list (DOMAIN S2) plus the special topics."""
 
-    party_building = "party_building"
-    teaching = "teaching"
-    research = "research"
-    teacher_ethics = "teacher_ethics"
-    resources = "resources"
-    fees = "fees"
-    safety = "safety"
-    law_based_management = "law_based_management"
-    pe_arts_labour = "pe_arts_labour"
-    double_reduction = "double_reduction"
-    dropout_control = "dropout_control"
-    teacher_pay = "teacher_pay"
-    duty_fulfilment = "duty_fulfilment"
-    other = "other"
-
-
-FindingArea.LABELS = {  # type: ignore[attr-defined]
-    "party_building": "党建",
-    "teaching": "教育教学",
-    "research": "教研",
-    "teacher_ethics": "师德师风",
-    "resources": "办学条件",
-    "fees": "收费",
-    "safety": "安全稳定",
-    "law_based_management": "依法治校",
-    "pe_arts_labour": "体育美育劳动教育",
-    "double_reduction": "双减",
-    "dropout_control": "控辍保学",
-    "teacher_pay": "教师工资待遇",
-    "duty_fulfilment": "履职尽责",
-    "other": "其他",
-}
+    party_building = "party_building", "党建"
+    teaching = "teaching", "教育教学"
+    research = "research", "教研"
+    teacher_ethics = "teacher_ethics", "师德师风"
+    resources = "resources", "办学条件"
+    fees = "fees", "收费"
+    safety = "safety", "安全稳定"
+    law_based_management = "law_based_management", "依法治校"
+    pe_arts_labour = "pe_arts_labour", "体育美育劳动教育"
+    double_reduction = "double_reduction", "双减"
+    dropout_control = "dropout_control", "控辍保学"
+    teacher_pay = "teacher_pay", "教师工资待遇"
+    duty_fulfilment = "duty_fulfilment", "履职尽责"
+    other = "other", "其他"
 
 
 class Severity(Labelled):
     """How serious a finding (问题) is."""
 
-    minor = "minor"
-    serious = "serious"
-    grave = "grave"
-
-
-Severity.LABELS = {"minor": "一般", "serious": "较重", "grave": "严重"}  # type: ignore[attr-defined]
+    minor = "minor", "一般"
+    serious = "serious", "较重"
+    grave = "grave", "严重"
 
 
 # The unit first evaluates itself and submits evidence (自查自评) before the site visit (DOMAIN G2, G5, S2, S3).

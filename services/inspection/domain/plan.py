@@ -25,12 +25,10 @@ def plan_id(jurisdiction: str, year: int) -> UUID:
 class PlanStatus(Labelled):
     """Where a work plan stands; a revised plan is a new draft that must be approved again."""
 
-    draft = "draft"
-    approved = "approved"
-    revised = "revised"
+    draft = "draft", "草拟"
+    approved = "approved", "已审定"
+    revised = "revised", "已调整"
 
-
-PlanStatus.LABELS = {"draft": "草拟", "approved": "已审定", "revised": "已调整"}  # type: ignore[attr-defined]
 
 P = PlanStatus
 EDITABLE = frozenset({P.draft, P.revised})

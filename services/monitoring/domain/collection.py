@@ -43,13 +43,11 @@ def assignment_id(framework: str, period: str, jurisdiction: str, agency_id: str
 
 
 class SubmissionStatus(Labelled):
-    draft = "draft"
-    submitted = "submitted"
-    returned = "returned"
-    approved = "approved"
+    draft = "draft", "草稿"
+    submitted = "submitted", "已上报"
+    returned = "returned", "已退回"
+    approved = "approved", "已审核"
 
-
-SubmissionStatus.LABELS = {"draft": "草稿", "submitted": "已上报", "returned": "已退回", "approved": "已审核"}  # type: ignore[attr-defined]
 
 S = SubmissionStatus
 SUBMISSION_TRANSITIONS = {
@@ -131,12 +129,10 @@ class Submission(Aggregate):
 
 
 class LevelStatus(Labelled):
-    open = "open"
-    approved = "approved"
-    accepted = "accepted"
+    open = "open", "未审核"
+    approved = "approved", "已审核"
+    accepted = "accepted", "上级已确认"
 
-
-LevelStatus.LABELS = {"open": "未审核", "approved": "已审核", "accepted": "上级已确认"}  # type: ignore[attr-defined]
 
 L = LevelStatus
 LEVEL_TRANSITIONS = {
@@ -278,11 +274,8 @@ class UpperAcceptance(Aggregate):
 
 
 class AgencyTask(Labelled):
-    collect = "collect"
-    assess = "assess"
-
-
-AgencyTask.LABELS = {"collect": "数据采集", "assess": "评估"}  # type: ignore[attr-defined]
+    collect = "collect", "数据采集"
+    assess = "assess", "评估"
 
 
 class AgencyAssignment(Aggregate):

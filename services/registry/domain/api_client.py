@@ -53,11 +53,9 @@ def secret_matches(secret: str, stored: str) -> bool:
 
 
 class ClientStatus(Labelled):
-    active = "active"
-    revoked = "revoked"
+    active = "active", "有效"
+    revoked = "revoked", "已吊销"
 
-
-ClientStatus.LABELS = {"active": "有效", "revoked": "已吊销"}  # type: ignore[attr-defined]
 
 S = ClientStatus
 # Which states each command may start from. A walk of this table is in the tests.

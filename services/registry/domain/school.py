@@ -15,43 +15,32 @@ from services.registry.domain.stage import Stage
 class Ownership(Labelled):
     """Who runs the school (办学性质): public (公办) or private (民办)."""
 
-    public = "public"
-    private = "private"
-
-
-Ownership.LABELS = {"public": "公办", "private": "民办"}  # type: ignore[attr-defined]
+    public = "public", "公办"
+    private = "private", "民办"
 
 
 class Locality(Labelled):
     """Urban–rural type (城乡类型)."""
 
-    urban = "urban"
-    town = "town"
-    rural = "rural"
-
-
-Locality.LABELS = {"urban": "城区", "town": "镇区", "rural": "乡村"}  # type: ignore[attr-defined]
+    urban = "urban", "城区"
+    town = "town", "镇区"
+    rural = "rural", "乡村"
 
 
 class LicenceStatus(Labelled):
     """State of a private school's operating licence (办学许可证)."""
 
-    valid = "valid"
-    revoked = "revoked"
-
-
-LicenceStatus.LABELS = {"valid": "有效", "revoked": "已吊销"}  # type: ignore[attr-defined]
+    valid = "valid", "有效"
+    revoked = "revoked", "已吊销"
 
 
 class EnrolmentStatus(Labelled):
     """Whether the school may enrol (招生状态); only an accountability sanction changes it."""
 
-    normal = "normal"
-    plan_reduced = "plan_reduced"
-    stopped = "stopped"
+    normal = "normal", "正常"
+    plan_reduced = "plan_reduced", "核减招生计划"
+    stopped = "stopped", "停止招生"
 
-
-EnrolmentStatus.LABELS = {"normal": "正常", "plan_reduced": "核减招生计划", "stopped": "停止招生"}  # type: ignore[attr-defined]
 
 # The stages a school's pupils can be counted in, by the kind of school (DOMAIN §5 stage splitting).
 STAGES_TAUGHT = {
