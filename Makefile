@@ -23,9 +23,12 @@ constraints:
 run: $(BIN)/dudao
 	$(BIN)/dudao up
 
-# Four workers, each with its own PostgreSQL and NATS (the session fixtures): the suite mostly waits on them, so
-# four share two cores well (about 7 minutes; three took 9). `pytest -n 0` runs it in one process.
+# ruff first (seconds; `ruff format .` and `ruff check --fix .` mend most of what it finds), then the tests: four
+# workers, each with its own PostgreSQL and NATS (the session fixtures); the suite mostly waits on them, so four
+# share two cores well (about 7 minutes; three took 9). `pytest -n 0` runs it in one process.
 test: $(BIN)/dudao
+	$(BIN)/ruff format --check --quiet . || { echo 'make test: code is not formatted as ruff would; run: $(BIN)/ruff format .'; exit 1; }
+	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest -n 4
 
 # A province and two counties on this machine, linked, with demo data; prints a roll-up and its answer.

@@ -41,8 +41,10 @@ LEFT JOIN registry.school_directory d ON d.id = e.id
 def start_registry(env: dict[str, str], port: int) -> subprocess.Popen:
     service = subprocess.Popen(
         [sys.executable, "-m", "dudao_cli", "serve", "registry", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -69,10 +71,21 @@ async def load(url: str, token: str, creates: int, updates: int, concurrency: in
                 try:
                     if what == "update" and created:
                         school = random.choice(created)
-                        r = await client.put(f"/v1/schools/{school}", json={"name": f"崩溃测试学校{school[:8]}-{i}", "enrolment": i % 3000})
+                        r = await client.put(
+                            f"/v1/schools/{school}",
+                            json={"name": f"崩溃测试学校{school[:8]}-{i}", "enrolment": i % 3000},
+                        )
                     else:
-                        r = await client.post("/v1/schools", json={"name": f"崩溃测试学校{i}", "jurisdiction": "500120",
-                                                                   "stage": "primary", "ownership": "public", "enrolment": i})  # fmt: skip
+                        r = await client.post(
+                            "/v1/schools",
+                            json={
+                                "name": f"崩溃测试学校{i}",
+                                "jurisdiction": "500120",
+                                "stage": "primary",
+                                "ownership": "public",
+                                "enrolment": i,
+                            },
+                        )
                         if r.status_code == 201:
                             created.append(r.json()["id"])
                     sent["ok" if r.status_code < 300 else "refused"] += 1
@@ -102,12 +115,17 @@ def main() -> None:
         service = start_registry(env, port)
         sent = {"ok": 0, "refused": 0, "lost": 0}
         try:
-            print(f"registry: {args.creates} creates and {args.updates} updates at concurrency {args.concurrency},"
-                  f" kill -9 {args.kills} times …", flush=True)  # fmt: skip
+            print(
+                f"registry: {args.creates} creates and {args.updates} updates at concurrency {args.concurrency},"
+                f" kill -9 {args.kills} times …",
+                flush=True,
+            )
 
             async def run() -> None:
                 nonlocal service
-                task = asyncio.create_task(load(f"http://127.0.0.1:{port}", token, args.creates, args.updates, args.concurrency, sent))
+                task = asyncio.create_task(
+                    load(f"http://127.0.0.1:{port}", token, args.creates, args.updates, args.concurrency, sent)
+                )
                 for n in range(args.kills):
                     await asyncio.sleep(random.Random(n).uniform(1.0, 3.0))
                     service.send_signal(signal.SIGKILL)
@@ -138,7 +156,9 @@ def main() -> None:
     print(f"requests cut by kill -9 {sent['lost']:8d}")
     print(f"schools stored          {aggregates:8d}")
     print(f"rows missing            {missing:8d}")
-    print(f"rows stale              {stale:8d}  (older than their aggregate; issue 18 measured 3–6 before decision 023)")
+    print(
+        f"rows stale              {stale:8d}  (older than their aggregate; issue 18 measured 3–6 before decision 023)"
+    )
 
 
 if __name__ == "__main__":

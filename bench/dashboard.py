@@ -41,9 +41,13 @@ def start(home: str) -> tuple[subprocess.Popen, str, str]:
     env |= {"DUDAO_HOME": home, "DUDAO_PG_PORT": str(free_port()), "DUDAO_NATS_PORT": str(free_port())}
     env |= {f"DUDAO_{name.upper()}_PORT": str(port) for name, port in ports.items()}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dudao_cli", "up"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "dudao_cli", "up"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for line in proc.stdout:
         print(f"  | {line.rstrip()}", flush=True)
         if match := TOKEN.search(line):
@@ -57,7 +61,9 @@ async def load(url: str, token: str, jurisdiction: str, requests: int, clients: 
     remaining = iter(range(requests))
     body = {"query": DASHBOARD, "variables": {"j": jurisdiction}}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits
+    ) as client:
 
         async def one_client() -> None:
             nonlocal errors
@@ -95,7 +101,9 @@ def main() -> None:
     print(f"latency p50            {quantiles[49] * 1000:8.1f} ms")
     print(f"latency p99            {quantiles[98] * 1000:8.1f} ms")
     print(f"answers with errors    {errors:8d}")
-    print(f"one client alone p50   {statistics.median(alone) * 1000:8.1f} ms   (no queueing: the cost of one round trip)")
+    print(
+        f"one client alone p50   {statistics.median(alone) * 1000:8.1f} ms   (no queueing: the cost of one round trip)"
+    )
 
 
 if __name__ == "__main__":

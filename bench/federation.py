@@ -44,17 +44,33 @@ class Registry:
 
     def __init__(self, code: str, database_url: str, nats_url: str, key: Path, home: Path, upper: str | None = None):
         self.code, self.port = code, free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DUDAO_")} | {
-            "DATABASE_URL": database_url, "NATS_URL": nats_url, "DUDAO_JURISDICTION": code, "DUDAO_DEV_KEY": str(key),
-            "DUDAO_HOME": str(home / code),
-        } | ({"DUDAO_UPPER": upper} if upper else {})  # fmt: skip
+        env = (
+            {k: v for k, v in os.environ.items() if not k.startswith("DUDAO_")}
+            | {
+                "DATABASE_URL": database_url,
+                "NATS_URL": nats_url,
+                "DUDAO_JURISDICTION": code,
+                "DUDAO_DEV_KEY": str(key),
+                "DUDAO_HOME": str(home / code),
+            }
+            | ({"DUDAO_UPPER": upper} if upper else {})
+        )
         self.env = env
         log = (home / f"registry-{code}.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "dudao_cli", "serve", "registry", "--port", str(self.port)],
-                                     env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dudao_cli", "serve", "registry", "--port", str(self.port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         settings = replace(Settings(), dev_key_path=key, jurisdiction=code)
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30,
-                                   headers={"Authorization": f"Bearer {auth.issue_dev_token(settings, sub='bench', roles=['admin'], jur=code)}"})  # fmt: skip
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}",
+            timeout=30,
+            headers={
+                "Authorization": f"Bearer {auth.issue_dev_token(settings, sub='bench', roles=['admin'], jur=code)}"
+            },
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -92,7 +108,11 @@ def until(condition, timeout: float = 120) -> float:
 def rectification_days_at_county(county: Registry) -> int | None:
     try:
         values = county.client.get(f"/v1/policy/{COUNTY}").json()["values"]
-        return values["rectification_days"]["value"] if values["rectification_days"]["source_jurisdiction"] == CITY else None
+        return (
+            values["rectification_days"]["value"]
+            if values["rectification_days"]["source_jurisdiction"] == CITY
+            else None
+        )
     except (httpx.HTTPError, KeyError, ValueError):
         return None
 
@@ -101,7 +121,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writes", type=int, default=50, help="single writes timed for the catch-up figure")
     parser.add_argument("--cut", type=float, default=30, help="seconds the link is cut")
-    parser.add_argument("--minutes", type=float, default=10, help="minutes of writes on both sides before counting ack warnings")
+    parser.add_argument(
+        "--minutes", type=float, default=10, help="minutes of writes on both sides before counting ack warnings"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="dudao-bench-federation-"))
     home.chmod(0o755)
@@ -109,9 +131,16 @@ def main() -> None:
     auth.ensure_dev_key(key)
     leaf = free_port()
     postgres = LocalPostgres(home / "postgres", free_port(), log=home / "postgres.log")
-    city_nats = LocalNats(home / "nats-city", free_port(), jetstream_domain=bus.domain(CITY), leaf_port=leaf, log=home / "nats-city.log")
-    county_nats = LocalNats(home / "nats-county", free_port(), jetstream_domain=bus.domain(COUNTY),
-                            upstream=f"nats-leaf://127.0.0.1:{leaf}", log=home / "nats-county.log")  # fmt: skip
+    city_nats = LocalNats(
+        home / "nats-city", free_port(), jetstream_domain=bus.domain(CITY), leaf_port=leaf, log=home / "nats-city.log"
+    )
+    county_nats = LocalNats(
+        home / "nats-county",
+        free_port(),
+        jetstream_domain=bus.domain(COUNTY),
+        upstream=f"nats-leaf://127.0.0.1:{leaf}",
+        log=home / "nats-county.log",
+    )
     registries: list[Registry] = []
     try:
         url = postgres.start()
@@ -124,7 +153,9 @@ def main() -> None:
         city = Registry(CITY, f"{base}/j{CITY}", city_nats.url, key, home)
         county = Registry(COUNTY, f"{base}/j{COUNTY}", county_nats.url, key, home, upper=CITY)
         registries += [city, county]
-        linked = subprocess.run([sys.executable, "-m", "dudao_cli", "link", COUNTY], env=city.env, capture_output=True, text=True)
+        linked = subprocess.run(
+            [sys.executable, "-m", "dudao_cli", "link", COUNTY], env=city.env, capture_output=True, text=True
+        )
         print(linked.stdout.strip(), flush=True)
 
         print(f"catch-up: {args.writes} single writes at {COUNTY}, each until {CITY} reads it …", flush=True)
@@ -141,12 +172,20 @@ def main() -> None:
         print(f"heal: the city's NATS stopped for {args.cut:.0f} s while both sides write …", flush=True)
         city_nats.stop()
         written = [county.school(f"东川区断网期间第{i}小学", COUNTY) for i in range(5)]
-        changed = city.client.put(f"/v1/policy/{CITY}", json={"set": {"rectification_days": 27}, "reason": "断网期间发文"})
+        changed = city.client.put(
+            f"/v1/policy/{CITY}", json={"set": {"rectification_days": 27}, "reason": "断网期间发文"}
+        )
         time.sleep(args.cut)
         city_nats.start()
         up_s = until(lambda: all(city.has(s) for s in written))
-        down_s = until(lambda: rectification_days_at_county(county) == 27) if changed.status_code in (200, 201) else float("nan")
-        print(f"  healed: the county's writes at the city after {up_s:.2f} s, the city's change at the county after {down_s:.2f} s")
+        down_s = (
+            until(lambda: rectification_days_at_county(county) == 27)
+            if changed.status_code in (200, 201)
+            else float("nan")
+        )
+        print(
+            f"  healed: the county's writes at the city after {up_s:.2f} s, the city's change at the county after {down_s:.2f} s"
+        )
 
         print(f"acks: {args.minutes:g} minutes of writes on both sides …", flush=True)
         end, n = time.monotonic() + args.minutes * 60, 0
@@ -161,8 +200,19 @@ def main() -> None:
         until(lambda: city.has(last))
         warnings = sum(log.read_text(errors="replace").count(WARNING) for log in (city_nats.log, county_nats.log))
         print(f"  {n * 2} writes; ack warnings in both NATS logs: {warnings}")
-        print(json.dumps({"catch_up_p50_ms": round(p50), "catch_up_p95_ms": round(p95), "heal_up_s": round(up_s, 2),
-                          "heal_down_s": round(down_s, 2), "writes": n * 2, "minutes": args.minutes, "ack_warnings": warnings}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "catch_up_p50_ms": round(p50),
+                    "catch_up_p95_ms": round(p95),
+                    "heal_up_s": round(up_s, 2),
+                    "heal_down_s": round(down_s, 2),
+                    "writes": n * 2,
+                    "minutes": args.minutes,
+                    "ack_warnings": warnings,
+                }
+            )
+        )
     finally:
         for registry in registries:
             registry.stop()

@@ -11,7 +11,9 @@ from services.monitoring.demo import STAGE_SHARES, school_values
 from services.monitoring.domain.compute import UnitData, area_result, validate
 from services.monitoring.domain.definition import Definition
 
-FRAMEWORK = Path(__file__).resolve().parent.parent / "services" / "monitoring" / "frameworks" / "balanced_development.json"
+FRAMEWORK = (
+    Path(__file__).resolve().parent.parent / "services" / "monitoring" / "frameworks" / "balanced_development.json"
+)
 
 
 def units(n: int, definition: Definition) -> list[UnitData]:
@@ -33,7 +35,9 @@ def main() -> None:
         for _ in range(rounds):
             area_result(definition, data)
         took = (time.perf_counter() - start) / rounds
-        print(f"balanced development, {what} of {n} schools: {took * 1000:.1f} ms per recomputation ({n / took:,.0f} schools/s)")
+        print(
+            f"balanced development, {what} of {n} schools: {took * 1000:.1f} ms per recomputation ({n / took:,.0f} schools/s)"
+        )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,15 @@ def raw_saves(settings: Settings, count: int) -> float:
     started = time.perf_counter()
     for i in range(count):
         app.register_school(
-            school_id=uuid4(), name=f"直存学校{i}", jurisdiction="500120", stage=Stage.primary,
-            ownership=Ownership.public, enrolment=i, now=datetime.now(UTC), envelope=envelope,
-        )  # fmt: skip
+            school_id=uuid4(),
+            name=f"直存学校{i}",
+            jurisdiction="500120",
+            stage=Stage.primary,
+            ownership=Ownership.public,
+            enrolment=i,
+            now=datetime.now(UTC),
+            envelope=envelope,
+        )
     elapsed = time.perf_counter() - started
     app.close()
     return count / elapsed
@@ -133,8 +139,10 @@ def main() -> None:
         env = os.environ | {"DATABASE_URL": db, "NATS_URL": nats_url, "DUDAO_DEV_KEY": str(settings.dev_key_path)}
         service = subprocess.Popen(
             [sys.executable, "-m", "dudao_cli", "serve", "registry", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for(f"http://127.0.0.1:{port}/healthz")
             print(f"registry: {args.requests} POST /v1/schools at concurrency {args.concurrency} …", flush=True)

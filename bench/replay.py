@@ -24,8 +24,8 @@ from dudao import bus, replay
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.relay import Relay
-from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from dudao.service import prepare_tables
+from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from services.registry.app import PARTS
 from services.registry.application import Registry
 from services.registry.domain import Ownership, School, Stage
@@ -39,8 +39,15 @@ def store(app: Registry, count: int) -> float:
     started = time.perf_counter()
     for first in range(0, count, PER_SAVE):
         schools = [
-            School.register(school_id=uuid4(), name=f"回放学校{i}", jurisdiction="500120", stage=Stage.primary,
-                            ownership=Ownership.public, enrolment=i, now=datetime.now(UTC))  # fmt: skip
+            School.register(
+                school_id=uuid4(),
+                name=f"回放学校{i}",
+                jurisdiction="500120",
+                stage=Stage.primary,
+                ownership=Ownership.public,
+                enrolment=i,
+                now=datetime.now(UTC),
+            )
             for i in range(first, min(first + PER_SAVE, count))
         ]
         app.save(*schools, envelope=envelope)
@@ -94,7 +101,9 @@ def main() -> None:
         home = Path(tmp)
         pg, nats_server = LocalPostgres(home / "pg", free_port()), LocalNats(home / "nats", free_port())
         try:
-            settings = Settings(database_url=pg.start(), nats_url=nats_server.start(), home=home, dev_key_path=home / "key.pem")
+            settings = Settings(
+                database_url=pg.start(), nats_url=nats_server.start(), home=home, dev_key_path=home / "key.pem"
+            )
             app = Registry(settings)
             saves = store(app, args.events)
             relayed = asyncio.run(publish(settings, app, args.events))

@@ -70,9 +70,15 @@ CREATE INDEX IF NOT EXISTS audit_at ON {schema}.audit (at);
 def projection(service: str) -> Projection:
     """The audit read model of `service`: every event this instance recorded, in the order it recorded them."""
     return Projection(
-        name=NAME, stream=bus.stream_name(service), filter_subject=bus.service_subjects(service), handler=_handler(service),
-        tables=(NAME,), version=VERSION, ordered=True, ddl=TABLE_SQL.format(schema=f'"{service}"'),
-    )  # fmt: skip
+        name=NAME,
+        stream=bus.stream_name(service),
+        filter_subject=bus.service_subjects(service),
+        handler=_handler(service),
+        tables=(NAME,),
+        version=VERSION,
+        ordered=True,
+        ddl=TABLE_SQL.format(schema=f'"{service}"'),
+    )
 
 
 # --- pure helpers -------------------------------------------------------------------------------------------
@@ -102,10 +108,14 @@ def parse_time(value: str | None, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         example = "2026-05-01T08:00:00+08:00"
-        raise InvalidInput(f"{value!r} is not an ISO 8601 time such as {example}", field=field, rule="time_format") from None
+        raise InvalidInput(
+            f"{value!r} is not an ISO 8601 time such as {example}", field=field, rule="time_format"
+        ) from None
     parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if not 1900 <= parsed.year <= 9998:  # PostgreSQL refuses what falls before year 1 in UTC; nothing was recorded then
-        raise InvalidInput(f"{value!r} lies outside the years 1900-9998 the record can cover", field=field, rule="time_range")
+        raise InvalidInput(
+            f"{value!r} lies outside the years 1900-9998 the record can cover", field=field, rule="time_range"
+        )
     return parsed
 
 
@@ -122,11 +132,15 @@ class Filters:
     until: datetime | None = None  # exclusive
 
     @classmethod
-    def asked(cls, principal: Principal, jurisdiction: str | None, frm: str | None, to: str | None, **exact: str | None) -> Filters:
+    def asked(
+        cls, principal: Principal, jurisdiction: str | None, frm: str | None, to: str | None, **exact: str | None
+    ) -> Filters:
         since, until = parse_time(frm, "from"), parse_time(to, "to")
         if since and until and until <= since:
             raise InvalidInput("to must be later than from", field="to", rule="time_range")
-        return cls(within=scope(principal, jurisdiction), since=since, until=until, **{k: v or None for k, v in exact.items()})
+        return cls(
+            within=scope(principal, jurisdiction), since=since, until=until, **{k: v or None for k, v in exact.items()}
+        )
 
 
 # --- the projection ---------------------------------------------------------------------------------------------
@@ -147,15 +161,31 @@ def _handler(service: str) -> Handler:
         own, nested = jurisdiction_of(e.data)
         envelope = e.envelope
         await conn.execute(
-            insert, e.position, e.origin, e.notification_id, e.aggregate, e.aggregate_id, e.version, e.type, envelope.actor,
-            own, nested, e.subject.split(".")[1], datetime.fromisoformat(e.data["timestamp"]), envelope.correlation_id,
-            envelope.causation_id, trace_id(envelope.traceparent), json.dumps(changed(e.data), ensure_ascii=False),
-        )  # fmt: skip
+            insert,
+            e.position,
+            e.origin,
+            e.notification_id,
+            e.aggregate,
+            e.aggregate_id,
+            e.version,
+            e.type,
+            envelope.actor,
+            own,
+            nested,
+            e.subject.split(".")[1],
+            datetime.fromisoformat(e.data["timestamp"]),
+            envelope.correlation_id,
+            envelope.causation_id,
+            trace_id(envelope.traceparent),
+            json.dumps(changed(e.data), ensure_ascii=False),
+        )
 
     return record
 
 
-async def entries(conn: asyncpg.Connection, service: str, filters: Filters, *, after: int, limit: int) -> list[dict[str, Any]]:
+async def entries(
+    conn: asyncpg.Connection, service: str, filters: Filters, *, after: int, limit: int
+) -> list[dict[str, Any]]:
     """A page of audit entries after `after`, oldest first."""
     f = filters
     rows = await conn.fetch(
@@ -164,9 +194,16 @@ async def entries(conn: asyncpg.Connection, service: str, filters: Filters, *, a
         " AND ($5::text IS NULL OR aggregate = $5) AND ($6::text IS NULL OR event_type = $6)"
         " AND ($7::timestamptz IS NULL OR at >= $7) AND ($8::timestamptz IS NULL OR at < $8)"
         " ORDER BY position LIMIT $9",
-        after, divisions.patterns(f.within), f.actor, f.aggregate_id, f.aggregate_type, f.event_type, f.since, f.until,
+        after,
+        divisions.patterns(f.within),
+        f.actor,
+        f.aggregate_id,
+        f.aggregate_type,
+        f.event_type,
+        f.since,
+        f.until,
         limit,
-    )  # fmt: skip
+    )
     return [dict(r) | {"data": json.loads(r["data"])} for r in rows]
 
 
@@ -218,14 +255,29 @@ def _service(request: Request) -> str:
 
 @router.get("", response_model=AuditPage)
 async def audit_trail(
-    request: Request, principal: Auditor, actor: str | None = None, jurisdiction: str | None = None,
-    aggregate_id: str | None = None, aggregate_type: str | None = None, event_type: str | None = None,
-    frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None, cursor: str | None = None, limit: int = 50,
-) -> AuditPage:  # fmt: skip
+    request: Request,
+    principal: Auditor,
+    actor: str | None = None,
+    jurisdiction: str | None = None,
+    aggregate_id: str | None = None,
+    aggregate_type: str | None = None,
+    event_type: str | None = None,
+    frm: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> AuditPage:
     """Events this service recorded, oldest first: by actor, jurisdiction (subtree), aggregate, event type and time
     (`from` inclusive, `to` exclusive, ISO 8601)."""
     filters = Filters.asked(
-        principal, jurisdiction, frm, to, actor=actor, aggregate_id=aggregate_id, aggregate_type=aggregate_type, event_type=event_type
+        principal,
+        jurisdiction,
+        frm,
+        to,
+        actor=actor,
+        aggregate_id=aggregate_id,
+        aggregate_type=aggregate_type,
+        event_type=event_type,
     )
     limit, after = page_size(limit), decode_cursor(cursor)
     async with request.app.state.pool.acquire() as conn:
@@ -236,13 +288,17 @@ async def audit_trail(
 @router.get("/{aggregate_id}", response_model=AggregateStateRead)
 def aggregate_as_of(
     request: Request, principal: Auditor, aggregate_id: str, as_of: str | None = None, version: int | None = None
-) -> AggregateStateRead:  # fmt: skip
+) -> AggregateStateRead:
     """An aggregate's state as at a version, or as at a time (after the last event recorded at or before it); without
     either, as it stands now."""
-    return state_at(request.app.state.application, principal, aggregate_id, as_of=parse_time(as_of, "as_of"), version=version)
+    return state_at(
+        request.app.state.application, principal, aggregate_id, as_of=parse_time(as_of, "as_of"), version=version
+    )
 
 
-def state_at(app: Any, principal: Principal, aggregate_id: str, *, as_of: datetime | None, version: int | None) -> AggregateStateRead:
+def state_at(
+    app: Any, principal: Principal, aggregate_id: str, *, as_of: datetime | None, version: int | None
+) -> AggregateStateRead:
     """Load the aggregate from the event store as at `version` or `as_of` (synchronous: the event store is)."""
     if as_of is not None and version is not None:
         raise InvalidInput("ask for as_of or version, not both", field="version", rule="one_of")
@@ -259,16 +315,22 @@ def state_at(app: Any, principal: Principal, aggregate_id: str, *, as_of: dateti
             raise NotFound(f"{aggregate_id} did not exist yet at {as_of.isoformat()}", field="as_of", rule="not_yet")
         version = before.originator_version
     if version is not None and version > current.version:
-        raise NotFound(f"{aggregate_id} has {current.version} versions, not {version}", field="version", rule="no_such_version")
+        raise NotFound(
+            f"{aggregate_id} has {current.version} versions, not {version}", field="version", rule="no_such_version"
+        )
     aggregate = current if version in (None, current.version) else app.repository.get(originator, version=version)
     state = public_state(aggregate)
     own, nested = jurisdiction_of(state)
     if own or nested:
         check_scope(principal, own or nested)
     return AggregateStateRead(
-        aggregate_id=str(originator), aggregate_type=type(aggregate).__name__, version=aggregate.version,
-        current_version=current.version, at=aggregate.modified_on, state=state,
-    )  # fmt: skip
+        aggregate_id=str(originator),
+        aggregate_type=type(aggregate).__name__,
+        version=aggregate.version,
+        current_version=current.version,
+        at=aggregate.modified_on,
+        state=state,
+    )
 
 
 # --- GraphQL ----------------------------------------------------------------------------------------------------
@@ -300,33 +362,52 @@ class AuditEntry:
 @strawberry.federation.type(shareable=True)
 class AuditEntryPage:
     nodes: list[AuditEntry]
-    page_info: subgraph.PageInfo = strawberry.field(description="endCursor is never null: without more entries, the one asked with")
+    page_info: subgraph.PageInfo = strawberry.field(
+        description="endCursor is never null: without more entries, the one asked with"
+    )
 
 
 def field(service: str) -> Any:
     """The `audit` root field of `service`'s subgraph: `audit = dudao.audit.field("registry")` in its Query."""
 
     async def audit(
-        info: strawberry.Info, actor: str | None = None, jurisdiction: str | None = None, aggregate_id: str | None = None,
-        aggregate_type: str | None = None, event_type: str | None = None,
-        frm: Annotated[str | None, strawberry.argument(name="from")] = None, to: str | None = None, first: int = 50,
+        info: strawberry.Info,
+        actor: str | None = None,
+        jurisdiction: str | None = None,
+        aggregate_id: str | None = None,
+        aggregate_type: str | None = None,
+        event_type: str | None = None,
+        frm: Annotated[str | None, strawberry.argument(name="from")] = None,
+        to: str | None = None,
+        first: int = 50,
         after: str | None = None,
-    ) -> AuditEntryPage:  # fmt: skip
+    ) -> AuditEntryPage:
         principal = subgraph.caller(info, AUDITORS)
         code = subgraph.within(principal, jurisdiction)
         limit, position = subgraph.page(first, after)
         try:
             filters = Filters.asked(
-                principal, code, frm, to, actor=actor, aggregate_id=aggregate_id, aggregate_type=aggregate_type, event_type=event_type
+                principal,
+                code,
+                frm,
+                to,
+                actor=actor,
+                aggregate_id=aggregate_id,
+                aggregate_type=aggregate_type,
+                event_type=event_type,
             )
         except Problem as e:
             raise subgraph.problem(e) from None
         async with info.context["pool"].acquire() as conn:
-                rows = await entries(conn, service, filters, after=position, limit=limit)
+            rows = await entries(conn, service, filters, after=position, limit=limit)
         nodes = [AuditEntry.of(r) for r in rows]
         end = nodes[-1].cursor if nodes else encode_cursor(position)
-        return AuditEntryPage(nodes=nodes, page_info=subgraph.PageInfo(has_next_page=len(rows) == limit, end_cursor=end))
+        return AuditEntryPage(
+            nodes=nodes, page_info=subgraph.PageInfo(has_next_page=len(rows) == limit, end_cursor=end)
+        )
 
     return strawberry.field(
-        resolver=audit, name=subgraph.root_field(service, "audit"), description="Events this service recorded (roles admin, ops), oldest first; from inclusive, to exclusive."
+        resolver=audit,
+        name=subgraph.root_field(service, "audit"),
+        description="Events this service recorded (roles admin, ops), oldest first; from inclusive, to exclusive.",
     )

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Request
 
 from dudao import jurisdiction
-from dudao.callers import Principal, Role  # noqa: F401 (re-exported: routes and tests take them from here)
+from dudao.callers import Principal, Role
 from dudao.config import Settings
 from dudao.errors import Forbidden, Unauthorized
 
@@ -122,12 +122,16 @@ class TokenVerifier:
         except Unauthorized:
             raise
         except jwt.ExpiredSignatureError as e:
-            raise Unauthorized("the token has expired; get a new one", field="Authorization", rule="token_expired") from e
+            raise Unauthorized(
+                "the token has expired; get a new one", field="Authorization", rule="token_expired"
+            ) from e
         except (jwt.PyJWTError, ValueError) as e:
             raise Unauthorized(f"the token is not valid: {e}", field="Authorization", rule="token_invalid") from e
         roles, jur = claims.get("roles"), claims.get("jur")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise Unauthorized("the token's 'roles' claim must be a list of strings", field="roles", rule="token_invalid")
+            raise Unauthorized(
+                "the token's 'roles' claim must be a list of strings", field="roles", rule="token_invalid"
+            )
         if not isinstance(jur, str) or not jurisdiction.is_valid_code(jur):
             raise Unauthorized("the token's 'jur' claim must be a jurisdiction code", field="jur", rule="token_invalid")
         unit = claims.get("unit")
@@ -143,7 +147,12 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-SUBTREE, LINE, INSTANCE_OFFICE, SHARED = "subtree", "subtree and the levels above", "the instance's own office", "shared"
+SUBTREE, LINE, INSTANCE_OFFICE, SHARED = (
+    "subtree",
+    "subtree and the levels above",
+    "the instance's own office",
+    "shared",
+)
 # Upper plans come down (LINE, decision 011); frameworks are the instance's to publish (INSTANCE_OFFICE) and a
 # reference every caller reads (SHARED).
 REACHES = (SUBTREE, LINE, INSTANCE_OFFICE, SHARED)
@@ -169,16 +178,21 @@ def require(*roles: str, target: str | None = None, reach: str = SUBTREE):
     def dependency(request: Request) -> Principal:
         token = bearer_token(request)
         if token is None:
-            raise Unauthorized("this route needs a bearer token (dudao token --role admin --jur CODE)", field="Authorization")
+            raise Unauthorized(
+                "this route needs a bearer token (dudao token --role admin --jur CODE)", field="Authorization"
+            )
         verifier: TokenVerifier = request.app.state.verifier
         principal = replace(
-            verifier.verify(token), instance=getattr(getattr(request.app.state, "settings", None), "jurisdiction", None),
+            verifier.verify(token),
+            instance=getattr(getattr(request.app.state, "settings", None), "jurisdiction", None),
             writing=request.method not in ("GET", "HEAD", "OPTIONS"),
-        )  # fmt: skip
+        )
         request.state.caller = principal  # for the access log (dudao.telemetry.AccessLog)
         if not principal.has_any(rule.roles):
             names = ", ".join(f"{r} ({Role(r).label_zh})" for r in rule.roles)
-            raise Forbidden(f"this route is for the roles {names}", field="roles", rule="role_required", roles=list(rule.roles))
+            raise Forbidden(
+                f"this route is for the roles {names}", field="roles", rule="role_required", roles=list(rule.roles)
+            )
         return principal
 
     dependency.rule = rule  # type: ignore[attr-defined]

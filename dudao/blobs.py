@@ -68,7 +68,9 @@ def _clean_name(name: str) -> str:
     if cleaned in ("", ".", ".."):
         raise BlobRefused("the file has no name; give it one such as report.pdf", rule="file_name")
     if len(cleaned) > MAX_NAME_CHARS:
-        raise BlobRefused(f"the file name has {len(cleaned)} characters; shorten it to at most {MAX_NAME_CHARS}", rule="file_name")
+        raise BlobRefused(
+            f"the file name has {len(cleaned)} characters; shorten it to at most {MAX_NAME_CHARS}", rule="file_name"
+        )
     if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
         raise BlobRefused("the file name contains control characters; rename the file", rule="file_name")
     return cleaned
@@ -91,11 +93,15 @@ def check(name: str, media_type: str, data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise BlobRefused(
             f"{name} is {_mb(len(data))}; the limit is {_mb(max_bytes)}: compress it or split it",
-            rule="file_too_large", size=len(data), max_bytes=max_bytes,
+            rule="file_too_large",
+            size=len(data),
+            max_bytes=max_bytes,
         )
     allowed = ", ".join(f"{kind} ({' '.join(ext)})" for kind, ext in ALLOWED_MEDIA_TYPES.items())
     if media_type not in ALLOWED_MEDIA_TYPES:
-        raise BlobRefused(f"files of type {media_type or 'unknown'} are not kept; allowed: {allowed}", rule="file_type_not_allowed")
+        raise BlobRefused(
+            f"files of type {media_type or 'unknown'} are not kept; allowed: {allowed}", rule="file_type_not_allowed"
+        )
     extensions = ALLOWED_MEDIA_TYPES[media_type]
     if not name.lower().endswith(extensions):
         raise BlobRefused(
@@ -121,7 +127,9 @@ class BlobStore(Protocol):
 def _key(sha256: str) -> str:
     # A key becomes part of a path or URL: only a well-formed digest may get that far.
     if not _SHA256.fullmatch(sha256):
-        raise InvalidInput(f"{sha256!r} is not a sha256 digest (64 lowercase hex digits)", field="sha256", rule="sha256_format")
+        raise InvalidInput(
+            f"{sha256!r} is not a sha256 digest (64 lowercase hex digits)", field="sha256", rule="sha256_format"
+        )
     return sha256
 
 
@@ -131,7 +139,9 @@ def _missing(sha256: str) -> NotFound:
 
 def _verified(sha256: str, data: bytes, where: str) -> bytes:
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise Unavailable(f"evidence file {sha256} at {where} is corrupted; restore it from a backup", rule="blob_corrupted")
+        raise Unavailable(
+            f"evidence file {sha256} at {where} is corrupted; restore it from a backup", rule="blob_corrupted"
+        )
     return data
 
 
@@ -179,8 +189,17 @@ class LocalBlobStore:
         return self.path(sha256).is_file()
 
 
-def sign_v4(*, method: str, path: str, headers: dict[str, str], payload_hash: str,
-            access_key: str, secret_key: str, region: str, service: str) -> str:
+def sign_v4(
+    *,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    payload_hash: str,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    service: str,
+) -> str:
     """The Authorization header (AWS Signature Version 4) for a request without a query string.
 
     `headers` are exactly the headers signed; they must include host and x-amz-date.
@@ -188,11 +207,17 @@ def sign_v4(*, method: str, path: str, headers: dict[str, str], payload_hash: st
     signed = {name.lower(): " ".join(value.split()) for name, value in headers.items()}
     amz_date = signed["x-amz-date"]
     names = ";".join(sorted(signed))
-    canonical = "\n".join([
-        method.upper(), quote(path, safe="/~"), "",
-        *(f"{name}:{signed[name]}" for name in sorted(signed)), "",
-        names, payload_hash,
-    ])
+    canonical = "\n".join(
+        [
+            method.upper(),
+            quote(path, safe="/~"),
+            "",
+            *(f"{name}:{signed[name]}" for name in sorted(signed)),
+            "",
+            names,
+            payload_hash,
+        ]
+    )
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = f"AWS4{secret_key}".encode()
@@ -205,8 +230,16 @@ def sign_v4(*, method: str, path: str, headers: dict[str, str], payload_hash: st
 class S3BlobStore:
     """Blobs as objects `blobs/<sha256>` in one bucket of an S3-compatible store (MinIO, OSS, AWS), path-style."""
 
-    def __init__(self, endpoint: str, bucket: str, access_key: str, secret_key: str, region: str = "us-east-1",
-                 *, timeout_s: float = 30.0):
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        region: str = "us-east-1",
+        *,
+        timeout_s: float = 30.0,
+    ):
         self.endpoint, self.bucket, self.region = endpoint.rstrip("/"), bucket, region
         self._access_key, self._secret_key = access_key, secret_key
         self._client = httpx.Client(timeout=timeout_s)
@@ -238,13 +271,21 @@ class S3BlobStore:
             "x-amz-content-sha256": payload_hash,
         }
         headers["authorization"] = sign_v4(
-            method=method, path=url.path, headers=headers, payload_hash=payload_hash,
-            access_key=self._access_key, secret_key=self._secret_key, region=self.region, service="s3",
+            method=method,
+            path=url.path,
+            headers=headers,
+            payload_hash=payload_hash,
+            access_key=self._access_key,
+            secret_key=self._secret_key,
+            region=self.region,
+            service="s3",
         )
         try:
             response = self._client.request(method, url.geturl(), headers=headers, content=body or None)
         except httpx.HTTPError as exc:
-            raise self._unavailable(f"cannot be reached ({exc!r}); check DUDAO_BLOB_URL and that the store is running") from exc
+            raise self._unavailable(
+                f"cannot be reached ({exc!r}); check DUDAO_BLOB_URL and that the store is running"
+            ) from exc
         status = response.status_code
         if status == 200 or (status == 404 and method == "HEAD"):
             return response
@@ -252,8 +293,10 @@ class S3BlobStore:
         if status == 404 and method == "GET" and code != "NoSuchBucket":
             return response  # the object is missing: get() says so
         if status == 403:
-            raise self._unavailable(f"refused the request ({code}); check the access key and secret in DUDAO_BLOB_URL, "
-                                    f"the region ({self.region}) and this machine's clock")
+            raise self._unavailable(
+                f"refused the request ({code}); check the access key and secret in DUDAO_BLOB_URL, "
+                f"the region ({self.region}) and this machine's clock"
+            )
         if code == "NoSuchBucket":
             raise self._unavailable(f"has no bucket {self.bucket}; create it or fix DUDAO_BLOB_URL")
         raise self._unavailable(f"answered {method} blobs/{sha256} with {code}; check its logs")
@@ -275,8 +318,10 @@ def store_from_settings(settings: Settings) -> BlobStore:
         query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         scheme = "http" if query.get("secure", "true").lower() in ("false", "0", "no") else "https"
         return S3BlobStore(
-            endpoint=f"{scheme}://{host}", bucket=bucket,
-            access_key=unquote(parts.username), secret_key=unquote(parts.password),
+            endpoint=f"{scheme}://{host}",
+            bucket=bucket,
+            access_key=unquote(parts.username),
+            secret_key=unquote(parts.password),
             region=query.get("region", "us-east-1"),
         )
     # Never echo the URL itself: it may carry a secret key.
@@ -294,7 +339,9 @@ def save(store: BlobStore, *, name: str, media_type: str, data: bytes, max_bytes
     return StoredBlob(name=_clean_name(name), sha256=sha256, size=len(data), media_type=_clean_media_type(media_type))
 
 
-def save_uploads(store: BlobStore, files: list[Any], *, max_bytes: int, field: str = "evidence") -> list[dict[str, Any]]:
+def save_uploads(
+    store: BlobStore, files: list[Any], *, max_bytes: int, field: str = "evidence"
+) -> list[dict[str, Any]]:
     """Decode and check every upload (objects with name, media_type, content_base64), then store them all and return
     the records an event keeps. A bad file is refused naming `field.i`, and then nothing at all is stored.
 
@@ -304,7 +351,12 @@ def save_uploads(store: BlobStore, files: list[Any], *, max_bytes: int, field: s
         try:
             data = base64.b64decode(file.content_base64, validate=True)
         except (binascii.Error, ValueError):  # ValueError: a non-ASCII character in the text
-            raise InvalidInput("content_base64 is not base64", field=f"{field}.{i}.content_base64", rule="base64") from None
+            raise InvalidInput(
+                "content_base64 is not base64", field=f"{field}.{i}.content_base64", rule="base64"
+            ) from None
         check(file.name, file.media_type, data, max_bytes)
         decoded.append((file, data))
-    return [save(store, name=f.name, media_type=f.media_type, data=data, max_bytes=max_bytes).as_record() for f, data in decoded]
+    return [
+        save(store, name=f.name, media_type=f.media_type, data=data, max_bytes=max_bytes).as_record()
+        for f, data in decoded
+    ]

@@ -12,6 +12,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+
 from dudao.telemetry import why
 
 log = logging.getLogger("dudao.bus")
@@ -33,7 +34,9 @@ def view_stream(service: str) -> str:
     return f"DUDAO_VIEW_{service.upper()}"
 
 
-def subject(jurisdiction: str, service: str, aggregate: str, event: str, *, up: bool = False, down: bool = False) -> str:
+def subject(
+    jurisdiction: str, service: str, aggregate: str, event: str, *, up: bool = False, down: bool = False
+) -> str:
     """`dudao.530113.registry.School.Registered.up.local`: the last two tokens say whether the event travels to the
     upper instance and to the lower ones, so that each crossing stream takes them with one filter (decision 011)."""
     return f"dudao.{jurisdiction}.{service}.{aggregate}.{event}.{'up' if up else 'local'}.{'down' if down else 'local'}"
@@ -102,7 +105,9 @@ async def ensure_stream(js: JetStreamContext, service: str, jurisdiction: str) -
         return
     if set(info.config.subjects or []) != set(config.subjects or []) or info.config.sources:
         if info.config.sources:
-            log.warning("%s: removing sources linked before decision 011; run `dudao link` again for lower instances", name)
+            log.warning(
+                "%s: removing sources linked before decision 011; run `dudao link` again for lower instances", name
+            )
         await js.update_stream(config)
 
 
@@ -133,4 +138,3 @@ async def or_stop(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
         work.cancel()
         raise Stopped
     return work.result()
-

@@ -58,31 +58,51 @@ def install(database_url: str, service: str, events_table: str) -> None:
     """As the owner, once the event table exists: the chain table and the trigger that links each new event
     (idempotent). Events stored before the trigger existed are linked first, in notification order."""
     names = {
-        "schema": Identifier(service), "chain": Identifier(TABLE), "events": Identifier(events_table),
-        "function": Identifier(f"{events_table}_link"), "trigger": Identifier(f"{events_table}_link"),
-    }  # fmt: skip
+        "schema": Identifier(service),
+        "chain": Identifier(TABLE),
+        "events": Identifier(events_table),
+        "function": Identifier(f"{events_table}_link"),
+        "trigger": Identifier(f"{events_table}_link"),
+    }
     with psycopg.connect(database_url) as conn, conn.transaction():
         conn.execute(SQL("LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE").format(**names))  # no event while we link
         conn.execute(SQL(_INSTALL.replace("{genesis}", GENESIS.hex())).format(**names))
-        last = conn.execute(SQL("SELECT coalesce(max(notification_id), 0) FROM {schema}.{chain}").format(**names)).fetchone()[0]
-        previous = conn.execute(SQL("SELECT link FROM {schema}.{chain} ORDER BY notification_id DESC LIMIT 1").format(**names)).fetchone()
+        last = conn.execute(
+            SQL("SELECT coalesce(max(notification_id), 0) FROM {schema}.{chain}").format(**names)
+        ).fetchone()[0]
+        previous = conn.execute(
+            SQL("SELECT link FROM {schema}.{chain} ORDER BY notification_id DESC LIMIT 1").format(**names)
+        ).fetchone()
         link = previous[0] if previous else GENESIS
         rows = conn.execute(
-            SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{events}"
-                " WHERE notification_id > %s ORDER BY notification_id").format(**names), (last,),
-        ).fetchall()  # fmt: skip
+            SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{events}"
+                " WHERE notification_id > %s ORDER BY notification_id"
+            ).format(**names),
+            (last,),
+        ).fetchall()
         for row in rows:
             link = next_link(link, *row)
-            conn.execute(SQL("INSERT INTO {schema}.{chain} (notification_id, link) VALUES (%s, %s)").format(**names), (row[0], link))
+            conn.execute(
+                SQL("INSERT INTO {schema}.{chain} (notification_id, link) VALUES (%s, %s)").format(**names),
+                (row[0], link),
+            )
 
 
-def next_link(previous: bytes, notification_id: int, aggregate_id: UUID, version: int, topic: str, state: bytes | None) -> bytes:
+def next_link(
+    previous: bytes, notification_id: int, aggregate_id: UUID, version: int, topic: str, state: bytes | None
+) -> bytes:
     """The link after `previous` for one stored event: the same bytes the trigger hashes."""
     topic_bytes = topic.encode("utf-8")
     return hashlib.sha256(
-        previous + struct.pack(">q", notification_id) + aggregate_id.bytes + struct.pack(">q", version)
-        + struct.pack(">i", len(topic_bytes)) + topic_bytes + bytes(state or b"")
-    ).digest()  # fmt: skip
+        previous
+        + struct.pack(">q", notification_id)
+        + aggregate_id.bytes
+        + struct.pack(">q", version)
+        + struct.pack(">i", len(topic_bytes))
+        + topic_bytes
+        + bytes(state or b"")
+    ).digest()
 
 
 @dataclass
@@ -97,7 +117,9 @@ class Verdict:
         return self.broken_at is None
 
 
-def check(rows: Iterable[tuple], links: dict[int, bytes], service: str, expect: dict[int, bytes] | None = None) -> Verdict:
+def check(
+    rows: Iterable[tuple], links: dict[int, bytes], service: str, expect: dict[int, bytes] | None = None
+) -> Verdict:
     """Walk the events in notification order against the stored links (and the expected ones); the first mismatch."""
     link, checked, expect = GENESIS, 0, dict(expect or {})
     for notification_id, aggregate_id, version, topic, state in rows:
@@ -127,12 +149,15 @@ async def heads(js, service: str, own: str) -> list[tuple[str, int, str]]:
         last = await js.get_last_msg(stream, bus.service_subjects(service, code))
         headers = last.headers or {}
         if bus.HEADER_CHAIN in headers:
-            found.append((bus.origin(code, service), int(headers[bus.HEADER_NOTIFICATION_ID]), headers[bus.HEADER_CHAIN]))
+            found.append(
+                (bus.origin(code, service), int(headers[bus.HEADER_NOTIFICATION_ID]), headers[bus.HEADER_CHAIN])
+            )
     return found
 
 
-def verify(database_url: str, service: str, events_table: str, out: TextIO = sys.stdout,
-           expect: dict[int, bytes] | None = None) -> Verdict:  # fmt: skip
+def verify(
+    database_url: str, service: str, events_table: str, out: TextIO = sys.stdout, expect: dict[int, bytes] | None = None
+) -> Verdict:
     """Recompute the chain of `service` and compare it with the stored links, and with the links `expect`ed at some
     notifications (heads an upper instance holds)."""
     names = {"schema": Identifier(service), "chain": Identifier(TABLE), "events": Identifier(events_table)}
@@ -140,13 +165,18 @@ def verify(database_url: str, service: str, events_table: str, out: TextIO = sys
         links = dict(conn.execute(SQL("SELECT notification_id, link FROM {schema}.{chain}").format(**names)).fetchall())
         with conn.cursor(name="events") as cursor:  # server-side: a large log is not read into memory at once
             cursor.execute(
-                SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{events}"
-                    " ORDER BY notification_id").format(**names)
-            )  # fmt: skip
+                SQL(
+                    "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{events}"
+                    " ORDER BY notification_id"
+                ).format(**names)
+            )
             verdict = check(cursor, links, service, expect or {})
     if verdict.intact:
         print(f"{service}: {verdict.checked:,} events, chain intact", file=out)
     else:
-        print(f"{service}: chain broken at notification {verdict.broken_at} ({verdict.reason});"
-              f" {verdict.checked:,} events before it are intact", file=out)  # fmt: skip
+        print(
+            f"{service}: chain broken at notification {verdict.broken_at} ({verdict.reason});"
+            f" {verdict.checked:,} events before it are intact",
+            file=out,
+        )
     return verdict

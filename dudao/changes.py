@@ -38,9 +38,15 @@ CREATE INDEX IF NOT EXISTS changes_position ON {schema}.changes (position);
 def projection(service: str) -> Projection:
     """The change feed's read model of `service`, fed by every event the service's read models see."""
     return Projection(
-        name=NAME, stream=bus.view_stream(service), filter_subject=bus.service_subjects(service), handler=_handler(service),
-        tables=(NAME,), version=VERSION, ordered=True, ddl=TABLE_SQL.format(schema=f'"{service}"'),
-    )  # fmt: skip
+        name=NAME,
+        stream=bus.view_stream(service),
+        filter_subject=bus.service_subjects(service),
+        handler=_handler(service),
+        tables=(NAME,),
+        version=VERSION,
+        ordered=True,
+        ddl=TABLE_SQL.format(schema=f'"{service}"'),
+    )
 
 
 def _code(value: Any) -> str | None:
@@ -71,12 +77,15 @@ def _handler(service: str) -> Handler:
 
 async def page(
     conn: asyncpg.Connection, service: str, *, kinds: list[str] | None, within: str, after: int, limit: int
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f'SELECT aggregate, id, jurisdiction, position FROM "{service}".changes WHERE position > $1'
         " AND ($2::text[] IS NULL OR aggregate = ANY($2)) AND jurisdiction LIKE ANY($3::text[]) ORDER BY position LIMIT $4",
-        after, kinds, divisions.patterns(within), limit,
-    )  # fmt: skip
+        after,
+        kinds,
+        divisions.patterns(within),
+        limit,
+    )
     return [dict(r) for r in rows]
 
 
@@ -102,21 +111,30 @@ def field(service: str) -> Any:
     """The `changes` root field of `service`'s subgraph: `changes = dudao.changes.field("registry")` in its Query."""
 
     async def changes(
-        info: strawberry.Info, kinds: list[str] | None = None, jurisdiction: str | None = None, first: int = 50,
+        info: strawberry.Info,
+        kinds: list[str] | None = None,
+        jurisdiction: str | None = None,
+        first: int = 50,
         after: str | None = None,
-    ) -> ChangePage:  # fmt: skip
+    ) -> ChangePage:
         code = subgraph.within(subgraph.caller(info, OFFICES), jurisdiction)  # ids of everything changed: the offices'
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await page(conn, service, kinds=kinds, within=code, after=position, limit=limit)
         nodes = [
-            Change(aggregate=r["aggregate"], id=strawberry.ID(r["id"]), jurisdiction=r["jurisdiction"],
-                   cursor=encode_cursor(r["position"]))
+            Change(
+                aggregate=r["aggregate"],
+                id=strawberry.ID(r["id"]),
+                jurisdiction=r["jurisdiction"],
+                cursor=encode_cursor(r["position"]),
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
         end = nodes[-1].cursor if nodes else encode_cursor(position)
         return ChangePage(nodes=nodes, page_info=subgraph.PageInfo(has_next_page=len(rows) == limit, end_cursor=end))
 
     return strawberry.field(
-        resolver=changes, name=subgraph.root_field(service, "changes"), description="Aggregates changed after `after` (each once, at its latest change), oldest first."
+        resolver=changes,
+        name=subgraph.root_field(service, "changes"),
+        description="Aggregates changed after `after` (each once, at its latest change), oldest first.",
     )

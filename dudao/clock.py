@@ -20,7 +20,9 @@ def china_date(moment: datetime) -> date:
 
 def end_of_china_day(day: date) -> datetime:
     """The last instant of `day` in China, as an aware UTC time (for `as_of` reads)."""
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), CHINA).astimezone(UTC) - timedelta(microseconds=1)
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), CHINA).astimezone(UTC) - timedelta(
+        microseconds=1
+    )
 
 
 class Clock:

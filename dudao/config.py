@@ -28,7 +28,9 @@ def _upper(code: str) -> str | None:
         return None
     from dudao import jurisdiction  # the reference data, read only when needed
 
-    return jurisdiction.ancestors(code)[0] if jurisdiction.is_valid_code(code) and code != jurisdiction.NATIONAL else None
+    return (
+        jurisdiction.ancestors(code)[0] if jurisdiction.is_valid_code(code) and code != jurisdiction.NATIONAL else None
+    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class Settings:
     sweep_seconds: float = 300.0  # how often deadline sweepers look for lapsed deadlines
     upstream: str | None = None  # the upper instance's NATS leaf-node URL (nats-leaf://host:7422), when linked
     leaf_port: int | None = None  # where lower instances' NATS servers connect, on an upper instance
-    upper: str | None = None  # the upper instance's jurisdiction, whose downward streams this one sources (decision 011)
+    upper: str | None = (
+        None  # the upper instance's jurisdiction, whose downward streams this one sources (decision 011)
+    )
     app_db_url: str | None = None  # DUDAO_APP_DATABASE_URL; None: DATABASE_URL with the app role and its password
     app_db_password: str = "dudao-app-dev"  # the app role's password, set when the owner creates the role
     create_tables: bool = True  # False once the owner has provisioned the schema and we run as the app role
@@ -111,7 +115,9 @@ class Settings:
             return self.app_db_url
         url = urlsplit(self.database_url)
         host = url.hostname or "127.0.0.1"
-        netloc = f"{quote(APP_ROLE)}:{quote(self.app_db_password, safe='')}@{host}" + (f":{url.port}" if url.port else "")
+        netloc = f"{quote(APP_ROLE)}:{quote(self.app_db_password, safe='')}@{host}" + (
+            f":{url.port}" if url.port else ""
+        )
         return urlunsplit(url._replace(netloc=netloc))
 
     def app_role(self) -> str:

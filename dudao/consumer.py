@@ -112,7 +112,9 @@ class ProjectionEffect:
     and an update never finds its row missing because the insert comes later.
     """
 
-    def __init__(self, pool: asyncpg.Pool, schema: str, consumer: str, stream: str, handler: Handler, *, ordered: bool = False):
+    def __init__(
+        self, pool: asyncpg.Pool, schema: str, consumer: str, stream: str, handler: Handler, *, ordered: bool = False
+    ):
         self.pool, self.schema, self.consumer, self.stream, self.handler = pool, schema, consumer, stream, handler
         self.ordered = ordered
 
@@ -137,30 +139,40 @@ class ProjectionEffect:
                 f'INSERT INTO "{self.schema}".consumer_versions (consumer, origin, aggregate_id, version)'
                 " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, origin, aggregate_id)"
                 " DO UPDATE SET version = greatest(consumer_versions.version, excluded.version)",
-                self.consumer, event.origin, event.aggregate_id, event.version,
-            )  # fmt: skip
+                self.consumer,
+                event.origin,
+                event.aggregate_id,
+                event.version,
+            )
 
     async def _next_version(self, conn: asyncpg.Connection, event: InboundEvent) -> bool:
         """Record `event` as its aggregate's applied version: True if it is the next one, False if already passed;
         OutOfOrder (rolling the tracking back) if an earlier one has not been applied yet."""
-        table, key = f'"{self.schema}".consumer_versions', (self.consumer, event.origin, event.aggregate_id, event.version)
+        table, key = (
+            f'"{self.schema}".consumer_versions',
+            (self.consumer, event.origin, event.aggregate_id, event.version),
+        )
         if event.version == 1:
             moved = await conn.fetchval(
                 f"INSERT INTO {table} (consumer, origin, aggregate_id, version) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT DO NOTHING RETURNING true", *key,
-            )  # fmt: skip
+                " ON CONFLICT DO NOTHING RETURNING true",
+                *key,
+            )
         else:
             moved = await conn.fetchval(
                 f"UPDATE {table} SET version = $4 WHERE consumer = $1 AND origin = $2 AND aggregate_id = $3"
-                " AND version = $4 - 1 RETURNING true", *key,
-            )  # fmt: skip
+                " AND version = $4 - 1 RETURNING true",
+                *key,
+            )
         if moved:
             return True
         applied = await conn.fetchval(
             f"SELECT version FROM {table} WHERE consumer = $1 AND origin = $2 AND aggregate_id = $3", *key[:3]
         )
         if applied is not None and event.version <= applied:
-            log.warning("consumer %s: %s v%d arrived after v%d; not applied", self.consumer, event.type, event.version, applied)
+            log.warning(
+                "consumer %s: %s v%d arrived after v%d; not applied", self.consumer, event.type, event.version, applied
+            )
             return False
         raise OutOfOrder(f"{event.type} v{event.version} of {event.aggregate_id} arrived before v{(applied or 0) + 1}")
 
@@ -324,7 +336,9 @@ class Consumer:
         metrics.watch_consumer(self)  # its lag is watched while it runs, and only then
         key = f"dudao-consumer:{self.schema}:{self.name}"
         try:
-            await leadership.while_leading(self.settings.database_url, key, stop, f"consumer {self.name}", lambda lock: self._consume(stop, lock))
+            await leadership.while_leading(
+                self.settings.database_url, key, stop, f"consumer {self.name}", lambda lock: self._consume(stop, lock)
+            )
         finally:
             metrics.unwatch(self)
 
@@ -343,7 +357,7 @@ class Consumer:
                     continue
                 except bus.Stopped:
                     break
-                except Exception as e:  # noqa: BLE001 - server restarting, stream not yet there: retry
+                except Exception as e:
                     log.warning("consumer %s: %s; retrying", self.name, why(e))
                     sub = None
                     await bus.wait_or_stop(stop, 0.5)
@@ -375,7 +389,12 @@ class Consumer:
             if existing.config.filter_subject != self.filter_subject:
                 # A changed filter needs a new consumer; it starts from the first event again, and the checkpoints
                 # by origin skip whatever this consumer had already applied.
-                log.info("consumer %s: filter %s -> %s; recreating it", self.name, existing.config.filter_subject, self.filter_subject)
+                log.info(
+                    "consumer %s: filter %s -> %s; recreating it",
+                    self.name,
+                    existing.config.filter_subject,
+                    self.filter_subject,
+                )
                 await js.delete_consumer(self.stream, self.durable)
         return await js.pull_subscribe(self.filter_subject, durable=self.durable, stream=self.stream, config=config)
 
@@ -384,7 +403,10 @@ class Consumer:
         parent = telemetry.context_from(msg.headers)
         event_type = (msg.headers or {}).get(bus.HEADER_EVENT_TYPE, "?")
         with self._tracer.start_as_current_span(
-            f"process {event_type}", context=parent, kind=trace.SpanKind.CONSUMER, attributes={"dudao.consumer": self.name}
+            f"process {event_type}",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"dudao.consumer": self.name},
         ) as span:
             deliveries = msg.metadata.num_delivered or 1
             event = None
@@ -413,7 +435,7 @@ class Consumer:
                 log.warning("consumer %s: transient failure on %s: %s", self.name, msg.subject, why(e))
                 await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
-            except Exception as e:  # noqa: BLE001 - a bug or bad data: retry a few times, then dead-letter
+            except Exception as e:
                 span.record_exception(e)
                 if deliveries >= self.max_attempts:
                     await self._dead_letter(msg, why(e), deliveries, "failed", event)
@@ -422,7 +444,9 @@ class Consumer:
                 await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
 
-    async def _dead_letter(self, msg: Msg, error: str, deliveries: int, reason: str, event: InboundEvent | None = None) -> None:
+    async def _dead_letter(
+        self, msg: Msg, error: str, deliveries: int, reason: str, event: InboundEvent | None = None
+    ) -> None:
         """Keep `msg` in dead_letters and terminate it. Its aggregate's later versions go on being applied: the
         letter, unresolved until someone looks (`/readyz` says degraded meanwhile), is the record of the gap."""
         log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, error)
@@ -460,5 +484,5 @@ class Consumer:
 async def _quietly(awaitable: Awaitable[Any]) -> None:
     try:
         await awaitable
-    except Exception as e:  # noqa: BLE001 - an ack lost here is redelivered and tracked
+    except Exception as e:
         log.debug("ack/nak failed: %s", e)

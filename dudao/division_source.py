@@ -13,6 +13,7 @@ import base64
 import csv
 import hashlib
 import io
+import itertools
 import json
 import tarfile
 from collections.abc import Iterable
@@ -30,7 +31,13 @@ FIELDS = ("code", "name_zh", "name_en", "level", "parent")
 CHANGE_FIELDS = ("listed_on", "kind", "old_code", "old_name", "new_code", "new_name")
 # Earlier versions of the package and the date of the Ministry's list each carries (its README says which): the
 # changes between consecutive lists are dated by the later list.
-HISTORY = (("6.0.3", "2020-03-30"), ("6.1.1", "2020-09-29"), ("7.1.3", "2020-11-20"), ("8.5.0", "2021-01-04"), (VERSION, "2021-01-04"))
+HISTORY = (
+    ("6.0.3", "2020-03-30"),
+    ("6.1.1", "2020-09-29"),
+    ("7.1.3", "2020-11-20"),
+    ("8.5.0", "2021-01-04"),
+    (VERSION, "2021-01-04"),
+)
 _SUFFIXES = ("自治县", "林区", "新区", "县", "区", "市", "旗")
 
 
@@ -54,16 +61,35 @@ def rows_from(tarball: bytes, english: dict[str, str]) -> list[dict[str, str]]:
     (仙桃, 济源, 五指山 …), whose stand-in "省直辖县级行政区划" entries are not divisions and are left out."""
     files = _members(tarball, ("dist/province.csv", "dist/city.csv", "dist/area.csv"))
     provinces = {r["code"]: r["name"] for r in files["dist/province.csv"]}
-    cities = {r["code"]: r["name"] for r in files["dist/city.csv"] if "直辖县级" not in r["name"] and r["code"][:2] + "0000" in provinces}
+    cities = {
+        r["code"]: r["name"]
+        for r in files["dist/city.csv"]
+        if "直辖县级" not in r["name"] and r["code"][:2] + "0000" in provinces
+    }
     rows = [{"code": c, "name_zh": n, "level": "province", "parent": ""} for c, n in sorted(provinces.items())]
     rows += [{"code": c, "name_zh": n, "level": "city", "parent": c[:2] + "0000"} for c, n in sorted(cities.items())]
     for area in sorted(files["dist/area.csv"], key=lambda r: r["code"]):
         code, city = area["code"], area["code"][:4] + "00"
         if code[:2] + "0000" not in provinces:
             raise ValueError(f"{code} {area['name']} lies in no listed province")
-        rows.append({"code": code, "name_zh": area["name"], "level": "county", "parent": city if city in cities else code[:2] + "0000"})
-    return [{"code": r["code"], "name_zh": r["name_zh"], "name_en": english.get(r["code"], ""), "level": r["level"], "parent": r["parent"]}
-            for r in rows]  # fmt: skip
+        rows.append(
+            {
+                "code": code,
+                "name_zh": area["name"],
+                "level": "county",
+                "parent": city if city in cities else code[:2] + "0000",
+            }
+        )
+    return [
+        {
+            "code": r["code"],
+            "name_zh": r["name_zh"],
+            "name_en": english.get(r["code"], ""),
+            "level": r["level"],
+            "parent": r["parent"],
+        }
+        for r in rows
+    ]
 
 
 def fetch(package: str = PACKAGE, version: str = VERSION) -> tuple[bytes, dict[str, str]]:
@@ -76,20 +102,30 @@ def fetch(package: str = PACKAGE, version: str = VERSION) -> tuple[bytes, dict[s
         tarball.raise_for_status()
     algorithm, _, expected = manifest["dist"]["integrity"].partition("-")
     if algorithm != "sha512" or base64.b64decode(expected) != hashlib.sha512(tarball.content).digest():
-        raise ValueError(f"{package}@{version}: the tarball does not match the registry's integrity {manifest['dist']['integrity']}")
+        raise ValueError(
+            f"{package}@{version}: the tarball does not match the registry's integrity {manifest['dist']['integrity']}"
+        )
     return tarball.content, {
-        "package": package, "version": version, "licence": manifest.get("license", ""), "tarball": manifest["dist"]["tarball"],
-        "integrity": manifest["dist"]["integrity"], "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }  # fmt: skip
+        "package": package,
+        "version": version,
+        "licence": manifest.get("license", ""),
+        "tarball": manifest["dist"]["tarball"],
+        "integrity": manifest["dist"]["integrity"],
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
-def write(rows: list[dict[str, str]], source: dict[str, str], csv_file: Path = CSV_FILE, source_file: Path = SOURCE_FILE) -> None:
+def write(
+    rows: list[dict[str, str]], source: dict[str, str], csv_file: Path = CSV_FILE, source_file: Path = SOURCE_FILE
+) -> None:
     with csv_file.open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     counts = {level: sum(1 for r in rows if r["level"] == level) for level in ("province", "city", "county")}
-    source_file.write_text(json.dumps(source | {"counts": counts}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    source_file.write_text(
+        json.dumps(source | {"counts": counts}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
 
 
 def english_names(csv_file: Path = CSV_FILE) -> dict[str, str]:
@@ -138,8 +174,16 @@ def changes_between(
             successor, kind = merges[code]
         else:
             successor, kind = "", "retired"
-        found.append({"listed_on": listed_on, "kind": kind, "old_code": code, "old_name": name, "new_code": successor,
-                      "new_name": after.get(successor, "")})  # fmt: skip
+        found.append(
+            {
+                "listed_on": listed_on,
+                "kind": kind,
+                "old_code": code,
+                "old_name": name,
+                "new_code": successor,
+                "new_name": after.get(successor, ""),
+            }
+        )
     return found
 
 
@@ -152,7 +196,11 @@ def refresh_changes() -> int:
     with MERGES_FILE.open(encoding="utf-8", newline="") as f:
         merges = {r["old_code"]: (r["new_code"], r["kind"]) for r in csv.DictReader(f)}
     lists = [(listed_on, _areas(fetch(PACKAGE, version)[0])) for version, listed_on in HISTORY]
-    found = [change for (_, before), (listed_on, after) in zip(lists, lists[1:]) for change in changes_between(before, after, listed_on, merges)]
+    found = [
+        change
+        for (_, before), (listed_on, after) in itertools.pairwise(lists)
+        for change in changes_between(before, after, listed_on, merges)
+    ]
     with CHANGES_FILE.open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CHANGE_FIELDS, lineterminator="\n")
         writer.writeheader()

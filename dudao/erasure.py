@@ -54,9 +54,13 @@ def erase(body: ErasureCreate, request: Request, response: Response, principal: 
         )
     check_scope(principal, jurisdiction)
     erasure = Erasure.record(
-        erasure_id=erasure_id, person=body.person, jurisdiction=jurisdiction, reason=body.reason, keys=keys,
+        erasure_id=erasure_id,
+        person=body.person,
+        jurisdiction=jurisdiction,
+        reason=body.reason,
+        keys=keys,
         now=request.app.state.clock.now(),
-    )  # fmt: skip
+    )
     erasure = app.save_new(erasure, command_envelope(request, principal, body))
     response.status_code = 201
     return _read(erasure, app.keys.destroy(set(erasure.keys) | set(keys)), response)
@@ -65,6 +69,10 @@ def erase(body: ErasureCreate, request: Request, response: Response, principal: 
 def _read(erasure: Erasure, destroyed: int, response: Response) -> ErasureRead:
     set_etag(response, erasure.version)
     return ErasureRead(
-        id=str(erasure.id), person=erasure.person, jurisdiction=erasure.jurisdiction, reason=erasure.reason,
-        keys_destroyed=destroyed, erased_at=erasure.erased_at,
-    )  # fmt: skip
+        id=str(erasure.id),
+        person=erasure.person,
+        jurisdiction=erasure.jurisdiction,
+        reason=erasure.reason,
+        keys_destroyed=destroyed,
+        erased_at=erasure.erased_at,
+    )

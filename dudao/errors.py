@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://dudao.example/problems/"
 log = logging.getLogger("dudao.errors")
@@ -86,9 +85,14 @@ def _database_down() -> tuple[type[BaseException], ...]:
     from eventsourcing import persistence
 
     return (
-        ConnectionError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-        psycopg.OperationalError, persistence.OperationalError, persistence.InterfaceError,
-    )  # fmt: skip
+        ConnectionError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        psycopg.OperationalError,
+        persistence.OperationalError,
+        persistence.InterfaceError,
+    )
 
 
 DATABASE_DOWN = _database_down()
@@ -96,4 +100,6 @@ DATABASE_DOWN = _database_down()
 
 def database_unavailable() -> DatabaseUnavailable:
     """What a caller is told while PostgreSQL is away: no host, no port, when to try again."""
-    return DatabaseUnavailable(f"the database is unavailable; nothing was changed. Try again in {RETRY_AFTER_S} seconds")
+    return DatabaseUnavailable(
+        f"the database is unavailable; nothing was changed. Try again in {RETRY_AFTER_S} seconds"
+    )

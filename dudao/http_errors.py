@@ -54,7 +54,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # FastAPI could not parse the body at all (e.g. nested too deep)
-            return problem_response(InvalidInput(f"the body is not valid JSON: {exc.detail}", field="body", rule="json_invalid"), request)
+            return problem_response(
+                InvalidInput(f"the body is not valid JSON: {exc.detail}", field="body", rule="json_invalid"), request
+            )
         rule = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         problem = Problem(str(exc.detail), rule=rule)
         problem.status, problem.title = exc.status_code, str(exc.detail)

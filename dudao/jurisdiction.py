@@ -39,9 +39,7 @@ class Jurisdiction:
 def _table() -> dict[str, Jurisdiction]:
     with _DATA_FILE.open(encoding="utf-8", newline="") as f:
         return {
-            row["code"]: Jurisdiction(
-                **{**row, "level": Level(row["level"]), "parent": row["parent"] or None}
-            )
+            row["code"]: Jurisdiction(**{**row, "level": Level(row["level"]), "parent": row["parent"] or None})
             for row in csv.DictReader(f)
         }
 
@@ -68,8 +66,14 @@ def _changes() -> dict[str, Change]:
     except FileNotFoundError:
         return {}
     return {
-        r["old_code"]: Change(date.fromisoformat(r["listed_on"]), r["kind"], r["old_code"], r["old_name"], r["new_code"] or None,
-                              r["new_name"] or None)  # fmt: skip
+        r["old_code"]: Change(
+            date.fromisoformat(r["listed_on"]),
+            r["kind"],
+            r["old_code"],
+            r["old_name"],
+            r["new_code"] or None,
+            r["new_name"] or None,
+        )
         for r in rows
     }
 
@@ -135,7 +139,9 @@ def get(code: str) -> Jurisdiction | None:
     row = _table().get(code)
     if row is None and (change := _changes().get(code)) is not None:
         successor = _table().get(current(code))
-        return Jurisdiction(code, change.old_name, "", Level.COUNTY, successor.parent if successor else code[:2] + "0000")
+        return Jurisdiction(
+            code, change.old_name, "", Level.COUNTY, successor.parent if successor else code[:2] + "0000"
+        )
     return row
 
 
@@ -184,7 +190,9 @@ def patterns(within: str) -> list[str]:
     A retired division that moved out is cut from the prefix, because LIKE ANY has no "but not": 四平 220300 reads
     "2203%" without 公主岭 220381 (now 长春's) as the patterns 22030%…22037%, 22039%, 220380%, 220382%…220389%."""
     first = prefix(within)
-    moved_in = [old for old in _changes() if not old.startswith(first) and old != current(old) and contains(within, old)]
+    moved_in = [
+        old for old in _changes() if not old.startswith(first) and old != current(old) and contains(within, old)
+    ]
     moved_out = [old for old in _changes() if old.startswith(first) and old != first and not contains(within, old)]
     kept = [first]
     for old in moved_out:

@@ -8,8 +8,8 @@ when the holder's connection goes (a crash closes it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -67,6 +67,6 @@ async def release(conn: asyncpg.Connection) -> None:
     (PostgreSQL releases the lock when it sees the session gone)."""
     try:
         await conn.close(timeout=CLOSE_S)
-    except Exception as e:  # noqa: BLE001 - closing is all that is left to do; asyncpg aborts the socket on failure
+    except Exception as e:
         log.debug("closing a lock's connection: %s", e)
         conn.terminate()

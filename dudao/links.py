@@ -68,7 +68,8 @@ def crossing_subjects(direction: str, service: str, jurisdiction: str) -> str:
 def _from(direction: str, service: str, jurisdiction: str) -> StreamSource:
     """A source from another instance's crossing stream, across the leaf-node link, in that instance's domain."""
     return StreamSource(
-        name=crossing_stream(direction, service, jurisdiction), external=ExternalStream(api=f"$JS.{bus.domain(jurisdiction)}.API")
+        name=crossing_stream(direction, service, jurisdiction),
+        external=ExternalStream(api=f"$JS.{bus.domain(jurisdiction)}.API"),
     )
 
 
@@ -79,11 +80,16 @@ async def ensure(js: JetStreamContext, service: str, jurisdiction: str, upper: s
     own = bus.stream_name(service)
     from_above = [_from(DOWN, service, upper)] if upper else []
     await _ensure(js, bus.view_stream(service), [StreamSource(name=own), *from_above])
-    await _ensure(js, crossing_stream(UP, service, jurisdiction), [StreamSource(name=own, filter_subject=crossing_subjects(UP, service, jurisdiction))])
     await _ensure(
-        js, crossing_stream(DOWN, service, jurisdiction),
+        js,
+        crossing_stream(UP, service, jurisdiction),
+        [StreamSource(name=own, filter_subject=crossing_subjects(UP, service, jurisdiction))],
+    )
+    await _ensure(
+        js,
+        crossing_stream(DOWN, service, jurisdiction),
         [StreamSource(name=own, filter_subject=crossing_subjects(DOWN, service, jurisdiction)), *from_above],
-    )  # fmt: skip
+    )
 
 
 async def link_lowers(js: JetStreamContext, service: str, jurisdiction: str, lowers: list[str]) -> list[bool]:
@@ -110,7 +116,7 @@ async def exists_below(nc: Client, service: str, lower: str) -> bool:
     try:
         await nc.jetstream(domain=bus.domain(lower), timeout=1).stream_info(crossing_stream(UP, service, lower))
         return True
-    except Exception:  # noqa: BLE001 - not there, or the leaf link not up: either way, not there yet
+    except Exception:
         return False
 
 
@@ -129,7 +135,12 @@ async def _ensure(js: JetStreamContext, name: str, sources: list[StreamSource]) 
     except NotFoundError:
         await js.add_stream(
             StreamConfig(
-                name=name, sources=sources, storage=StorageType.FILE, max_age=0, discard=DiscardPolicy.OLD, duplicate_window=120
+                name=name,
+                sources=sources,
+                storage=StorageType.FILE,
+                max_age=0,
+                discard=DiscardPolicy.OLD,
+                duplicate_window=120,
             )
         )
         return True
@@ -196,7 +207,9 @@ async def states(nc: Client, service: str) -> list[LinkState]:
         except NotFoundError:
             pass  # nothing has arrived from it yet
         connected = _connected(source.active)
-        found.append(LinkState(service, direction, code, connected, arrived_at, number, source.lag if connected else None))
+        found.append(
+            LinkState(service, direction, code, connected, arrived_at, number, source.lag if connected else None)
+        )
     return found
 
 
@@ -209,18 +222,26 @@ async def heal(nc: Client, service: str, jurisdiction: str, kicked: dict[tuple[s
     when each was last restarted, so a source still starting is given 5 s. The names of the sources restarted."""
     js = nc.jetstream(timeout=2)
     restarted = []
-    for stream in (bus.view_stream(service), crossing_stream(UP, service, jurisdiction), crossing_stream(DOWN, service, jurisdiction)):
+    for stream in (
+        bus.view_stream(service),
+        crossing_stream(UP, service, jurisdiction),
+        crossing_stream(DOWN, service, jurisdiction),
+    ):
         try:
             info = await js.stream_info(stream)
         except NotFoundError:
             continue
         elsewhere = _from_elsewhere(info.config)
         for source in info.sources or []:
-            if source.name not in elsewhere or _connected(source.active) or time.monotonic() - kicked.get((stream, source.name), 0) < 5:
+            if (
+                source.name not in elsewhere
+                or _connected(source.active)
+                or time.monotonic() - kicked.get((stream, source.name), 0) < 5
+            ):
                 continue
             try:
                 await nc.jetstream(prefix=elsewhere[source.name].external.api, timeout=1).stream_info(source.name)
-            except Exception:  # noqa: BLE001 - the other instance is not reachable: nothing to restart yet
+            except Exception:
                 continue
             await _restart(js, stream, elsewhere[source.name])
             kicked[(stream, source.name)] = time.monotonic()
@@ -250,7 +271,9 @@ class LinkKeeper:
 
     async def run(self, stop: asyncio.Event) -> None:
         key = f"dudao-links:{self.settings.jurisdiction}:{self.service}"
-        await leadership.while_leading(self.settings.database_url, key, stop, f"links {self.service}", lambda lock: self._keep(stop, lock))
+        await leadership.while_leading(
+            self.settings.database_url, key, stop, f"links {self.service}", lambda lock: self._keep(stop, lock)
+        )
 
     async def _keep(self, stop: asyncio.Event, lock) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-links")
@@ -261,7 +284,7 @@ class LinkKeeper:
                     for restarted in await heal(nc, self.service, self.settings.jurisdiction, kicked):
                         log.info("link %s restarted: the other side answers again", restarted)
                     self.states = await states(nc, self.service)
-                except Exception as e:  # noqa: BLE001 - NATS restarting: try again at the next turn
+                except Exception as e:
                     log.warning("links %s: %s", self.service, why(e))
                 await bus.wait_or_stop(stop, self.interval)
         finally:
@@ -272,7 +295,9 @@ class LinkKeeper:
 # --- reading them ----------------------------------------------------------------------------------------------
 
 router = APIRouter(prefix="/v1/links", tags=["links"])
-LinkReader = Annotated[Principal, Depends(require(Role.admin, Role.ops, target="this instance's links to other instances"))]
+LinkReader = Annotated[
+    Principal, Depends(require(Role.admin, Role.ops, target="this instance's links to other instances"))
+]
 
 
 @router.get("")
@@ -284,11 +309,24 @@ async def read_links(request: Request, principal: LinkReader) -> dict[str, Any]:
     check_scope(principal, settings.jurisdiction)
     service = request.app.state.application.service
     try:
-        nc = await nats.connect(settings.nats_url, name=f"{service}-links-read", connect_timeout=2, max_reconnect_attempts=0,
-                                allow_reconnect=False)  # fmt: skip
-    except Exception as e:  # noqa: BLE001 - whatever stops the connection, the answer is the same
-        raise Unavailable("NATS does not answer; the links cannot be read now. Try again shortly", field="nats", rule="bus_unavailable") from e
+        nc = await nats.connect(
+            settings.nats_url,
+            name=f"{service}-links-read",
+            connect_timeout=2,
+            max_reconnect_attempts=0,
+            allow_reconnect=False,
+        )
+    except Exception as e:
+        raise Unavailable(
+            "NATS does not answer; the links cannot be read now. Try again shortly",
+            field="nats",
+            rule="bus_unavailable",
+        ) from e
     try:
-        return {"jurisdiction": settings.jurisdiction, "service": service, "links": [st.as_dict() for st in await states(nc, service)]}
+        return {
+            "jurisdiction": settings.jurisdiction,
+            "service": service,
+            "links": [st.as_dict() for st in await states(nc, service)],
+        }
     finally:
         await nc.close()

@@ -28,14 +28,19 @@ from typing import Protocol
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
+
 from dudao.telemetry import why
 
 log = logging.getLogger("dudao.metrics")
 
 _meter = metrics.get_meter("dudao")
-EVENTS_APPENDED = _meter.create_counter("dudao.events.appended", unit="{event}", description="events stored in an event store")
+EVENTS_APPENDED = _meter.create_counter(
+    "dudao.events.appended", unit="{event}", description="events stored in an event store"
+)
 PROCESSED = _meter.create_counter("dudao.consumer.processed", unit="{event}", description="events a consumer applied")
-DEAD_LETTERS = _meter.create_counter("dudao.consumer.dead_letters", unit="{event}", description="events a consumer gave up on")
+DEAD_LETTERS = _meter.create_counter(
+    "dudao.consumer.dead_letters", unit="{event}", description="events a consumer gave up on"
+)
 
 
 class Lagging(Protocol):
@@ -75,29 +80,40 @@ def _link_figures(figure) -> Iterable[Observation]:
         for state in list(keeper.states):
             value = figure(state)
             if value is not None:
-                yield Observation(value, {"service": state.service, "direction": state.direction, "jurisdiction": state.jurisdiction})
+                yield Observation(
+                    value, {"service": state.service, "direction": state.direction, "jurisdiction": state.jurisdiction}
+                )
 
 
 _meter.create_observable_gauge(
-    "dudao.link.connected", [lambda options: _link_figures(lambda s: int(s.connected))], unit="1",
+    "dudao.link.connected",
+    [lambda options: _link_figures(lambda s: int(s.connected))],
+    unit="1",
     description="1 while a link from another instance delivers, else 0",
-)  # fmt: skip
+)
 _meter.create_observable_gauge(
-    "dudao.link.behind", [lambda options: _link_figures(lambda s: s.behind)], unit="{event}",
+    "dudao.link.behind",
+    [lambda options: _link_figures(lambda s: s.behind)],
+    unit="{event}",
     description="events waiting at the other instance, as its link last said",
-)  # fmt: skip
+)
 _meter.create_observable_gauge(
-    "dudao.link.since_last_arrival", [lambda options: _link_figures(
-        lambda s: None if s.last_arrived_at is None else (datetime.now(UTC) - s.last_arrived_at).total_seconds())], unit="s",
+    "dudao.link.since_last_arrival",
+    [
+        lambda options: _link_figures(
+            lambda s: None if s.last_arrived_at is None else (datetime.now(UTC) - s.last_arrived_at).total_seconds()
+        )
+    ],
+    unit="s",
     description="seconds since the latest event from the other instance arrived",
-)  # fmt: skip
+)
 
 
 def _observe(workers: Iterable[Lagging], attributes) -> Iterable[Observation]:
     for worker in list(workers):
         try:
             lag = worker.lag()
-        except Exception as e:  # noqa: BLE001 - a gauge that cannot be read is left out, never breaks collection
+        except Exception as e:
             log.warning("no lag for %s: %s", attributes(worker), why(e))
             continue
         if lag is not None:
@@ -116,5 +132,8 @@ _meter.create_observable_gauge(
     "dudao.relay.lag", [_relay_lag], unit="{event}", description="events stored but not yet published to the stream"
 )
 _meter.create_observable_gauge(
-    "dudao.consumer.lag", [_consumer_lag], unit="{event}", description="messages in the stream a consumer has yet to process"
+    "dudao.consumer.lag",
+    [_consumer_lag],
+    unit="{event}",
+    description="messages in the stream a consumer has yet to process",
 )

@@ -30,11 +30,24 @@ NAMESPACE = uuid.UUID("0b8f8a3e-52c4-4d67-9a43-7f1e2c5d9b10")
 
 # Aggregates whose ids come from `service.new_aggregate_id`, or are derived from such an id (a case from its
 # activity, an activity's evidence log, an escalation's measure from its case).
-MINTED_PER_REQUEST = frozenset({
-    "School", "Inspector", "Zone", "ApiClient",  # registry
-    "Activity", "Draw", "RoutineVisit", "EvidenceLog",  # inspection
-    "RectificationCase", "Interview", "Circular", "AccountabilityDecision", "Commendation",  # accountability
-})  # fmt: skip
+MINTED_PER_REQUEST = frozenset(
+    {
+        "School",
+        "Inspector",
+        "Zone",
+        "ApiClient",  # registry
+        "Activity",
+        "Draw",
+        "RoutineVisit",
+        "EvidenceLog",  # inspection
+        "RectificationCase",
+        "Interview",
+        "Circular",
+        "AccountabilityDecision",
+        "Commendation",  # accountability
+    }
+)
+
 
 def apart(origin: str, aggregate_id: str) -> str:
     """The id an aggregate from `origin` goes by here when another origin holds its own id."""
@@ -63,16 +76,23 @@ def kept_apart(handler: Handler, schema: str, jurisdiction: str) -> Handler:
         holder = await conn.fetchval(
             f'INSERT INTO "{schema}".aggregate_origins (aggregate_id, origin) VALUES ($1, $2)'
             f' ON CONFLICT (aggregate_id) DO UPDATE SET origin = "{schema}".aggregate_origins.origin RETURNING origin',
-            event.aggregate_id, event.origin,
-        )  # fmt: skip
+            event.aggregate_id,
+            event.origin,
+        )
         own = event.origin == bus.origin(jurisdiction, event.origin.split(":", 1)[1])
         same_service = event.origin.split(":", 1)[1] == schema
         if own or (holder == event.origin and not (same_service and await own_store_holds(conn, event.aggregate_id))):
             return await handler(conn, event)
         renamed = apart(event.origin, event.aggregate_id)
         if event.version == 1:
-            log.warning("%s %s from %s has the id of one from %s; shown here as %s", event.aggregate, event.aggregate_id,
-                        event.origin, holder, renamed)  # fmt: skip
+            log.warning(
+                "%s %s from %s has the id of one from %s; shown here as %s",
+                event.aggregate,
+                event.aggregate_id,
+                event.origin,
+                holder,
+                renamed,
+            )
         return await handler(conn, replace(event, aggregate_id=renamed))
 
     return apply

@@ -157,7 +157,9 @@ class KeyRing:
     def wrap(self, kek_id: str, key_id: str, raw: bytes) -> bytes:
         kek = self.key(kek_id)
         if kek is None:
-            raise RuntimeError(f"the key-encryption key {kek_id} is not in {self.directory}; restore it from its backup (decision 026)")
+            raise RuntimeError(
+                f"the key-encryption key {kek_id} is not in {self.directory}; restore it from its backup (decision 026)"
+            )
         return AESSIV(kek).encrypt(raw, [key_id.encode()])
 
     def unwrap(self, kek_id: str | None, key_id: str, wrapped: bytes) -> bytes | None:
@@ -167,7 +169,9 @@ class KeyRing:
             return None
         kek = self.key(str(kek_id))
         if kek is None:
-            raise RuntimeError(f"the key-encryption key {kek_id} is not in {self.directory}; restore it from its backup (decision 026)")
+            raise RuntimeError(
+                f"the key-encryption key {kek_id} is not in {self.directory}; restore it from its backup (decision 026)"
+            )
         try:
             return AESSIV(kek).decrypt(wrapped, [key_id.encode()])
         except InvalidTag:
@@ -199,22 +203,32 @@ class PersonKeys:
             )
             cursor.execute(SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS kek_id uuid").format(self.table))
             cursor.execute(SQL("CREATE INDEX IF NOT EXISTS person_keys_person ON {0} (person)").format(self.table))
-            cursor.execute(SQL("CREATE TABLE IF NOT EXISTS {0} (one boolean PRIMARY KEY DEFAULT true CHECK (one), kek_id uuid NOT NULL)")
-                           .format(self.current))  # fmt: skip
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0} (one boolean PRIMARY KEY DEFAULT true CHECK (one), kek_id uuid NOT NULL)"
+                ).format(self.current)
+            )
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.lock_name,))
             kek_id = self._current(cursor)
             if kek_id is None:
                 kek_id = self.ring.create()
                 cursor.execute(SQL("INSERT INTO {0} (kek_id) VALUES (%s)").format(self.current), (kek_id,))
             elif self.ring.key(kek_id) is None:  # a tool that never reads personal data may run without the KEKs
-                log.error("the key-encryption key %s of %s is not in %s: personal data cannot be read or sealed here until"
-                          " the KEK file is restored from its backup (decision 026)", kek_id, self.schema, self.ring.directory)  # fmt: skip
+                log.error(
+                    "the key-encryption key %s of %s is not in %s: personal data cannot be read or sealed here until"
+                    " the KEK file is restored from its backup (decision 026)",
+                    kek_id,
+                    self.schema,
+                    self.ring.directory,
+                )
                 return
             cursor.execute(SQL("SELECT key_id, key FROM {0} WHERE kek_id IS NULL").format(self.table))
             for row in cursor.fetchall():
                 wrapped = self.ring.wrap(kek_id, str(row["key_id"]), bytes(row["key"]))
-                cursor.execute(SQL("UPDATE {0} SET key = %s, kek_id = %s WHERE key_id = %s").format(self.table),
-                               (wrapped, kek_id, row["key_id"]))  # fmt: skip
+                cursor.execute(
+                    SQL("UPDATE {0} SET key = %s, kek_id = %s WHERE key_id = %s").format(self.table),
+                    (wrapped, kek_id, row["key_id"]),
+                )
 
     def _current(self, cursor) -> str | None:
         cursor.execute(SQL("SELECT kek_id FROM {0}").format(self.current))
@@ -226,10 +240,14 @@ class PersonKeys:
         if value is None or not value.strip():
             return None
         with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", (self.lock_name,))  # no re-wrap meanwhile
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(hashtext(%s))", (self.lock_name,)
+            )  # no re-wrap meanwhile
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"person-key:{person}",))
             cursor.execute(
-                SQL("SELECT key_id, key, kek_id FROM {0} WHERE person = %s ORDER BY created_at, key_id LIMIT 1").format(self.table),
+                SQL("SELECT key_id, key, kek_id FROM {0} WHERE person = %s ORDER BY created_at, key_id LIMIT 1").format(
+                    self.table
+                ),
                 (person,),
             )
             row = cursor.fetchone()
@@ -237,11 +255,15 @@ class PersonKeys:
                 key_id = str(row["key_id"])
                 raw = self.ring.unwrap(row["kek_id"], key_id, bytes(row["key"]))
                 if raw is None:
-                    raise RuntimeError(f"the key-encryption key of {self.schema} does not open person key {key_id} (decision 026)")
+                    raise RuntimeError(
+                        f"the key-encryption key of {self.schema} does not open person key {key_id} (decision 026)"
+                    )
             else:
                 key_id, raw, kek_id = str(uuid.uuid4()), AESSIV.generate_key(512), self._current(cursor)
                 cursor.execute(
-                    SQL("INSERT INTO {0} (key_id, person, jurisdiction, key, kek_id) VALUES (%s, %s, %s, %s, %s)").format(self.table),
+                    SQL(
+                        "INSERT INTO {0} (key_id, person, jurisdiction, key, kek_id) VALUES (%s, %s, %s, %s, %s)"
+                    ).format(self.table),
                     (key_id, person, jurisdiction, self.ring.wrap(kek_id, key_id, raw), kek_id),
                 )
         return Sealed(sealed=_close(raw, key_id, value.strip()), person=person, key=key_id, holder=self.holder)
@@ -284,9 +306,13 @@ class PersonKeys:
                     key_id = str(row["key_id"])
                     raw = self.ring.unwrap(row["kek_id"], key_id, bytes(row["key"]))
                     if raw is None:
-                        raise RuntimeError(f"person key {key_id} of {self.schema} cannot be unwrapped; nothing was erased (decision 026)")
-                    cursor.execute(SQL("UPDATE {0} SET key = %s, kek_id = %s WHERE key_id = %s").format(self.table),
-                                   (self.ring.wrap(fresh, key_id, raw), fresh, row["key_id"]))  # fmt: skip
+                        raise RuntimeError(
+                            f"person key {key_id} of {self.schema} cannot be unwrapped; nothing was erased (decision 026)"
+                        )
+                    cursor.execute(
+                        SQL("UPDATE {0} SET key = %s, kek_id = %s WHERE key_id = %s").format(self.table),
+                        (self.ring.wrap(fresh, key_id, raw), fresh, row["key_id"]),
+                    )
                 cursor.execute(SQL("UPDATE {0} SET kek_id = %s").format(self.current), (fresh,))
         except BaseException:
             self.ring.destroy_all_but(self._committed_kek())
@@ -310,9 +336,17 @@ async def reveal_all(conn: asyncpg.Connection, schema: str, holder: str, values:
     """`PersonKeys.reveal` for the read side (asyncpg), for many values with one query."""
     sealed = [Sealed.of(v) for v in values]
     ids = {_uuid(s.key) for s in sealed if s is not None and s.holder == holder} - {None}
-    rows = await conn.fetch(f'SELECT key_id, key, kek_id FROM "{schema}".{TABLE} WHERE key_id = ANY($1::uuid[])', list(ids)) if ids else []
+    rows = (
+        await conn.fetch(
+            f'SELECT key_id, key, kek_id FROM "{schema}".{TABLE} WHERE key_id = ANY($1::uuid[])', list(ids)
+        )
+        if ids
+        else []
+    )
     ring = RINGS[schema]
-    keys = {str(r["key_id"]): ring.unwrap(r["kek_id"] and str(r["kek_id"]), str(r["key_id"]), bytes(r["key"])) for r in rows}
+    keys = {
+        str(r["key_id"]): ring.unwrap(r["kek_id"] and str(r["kek_id"]), str(r["key_id"]), bytes(r["key"])) for r in rows
+    }
     return [
         value if s is None else withheld(s.holder) if s.holder != holder else _open(keys.get(s.key), s)
         for value, s in zip(values, sealed, strict=True)
@@ -332,5 +366,11 @@ class Erasure(Aggregate):
         cls, *, erasure_id: uuid.UUID, person: str, jurisdiction: str, reason: str, keys: list[str], now: datetime
     ) -> Erasure:
         return cls._create(
-            cls.Recorded, id=erasure_id, person=person, jurisdiction=jurisdiction, reason=reason, keys=keys, erased_at=now
+            cls.Recorded,
+            id=erasure_id,
+            person=person,
+            jurisdiction=jurisdiction,
+            reason=reason,
+            keys=keys,
+            erased_at=now,
         )

@@ -87,14 +87,28 @@ async def keep_profile(conn, table: str, event, **extra: Any) -> None:
         await conn.execute(
             f"INSERT INTO {table} (id, jurisdiction, version, values, origin{', ' + names if extra else ''})"
             f" VALUES ($1, $2, $3, $4::jsonb, $5{', ' + placeholders if extra else ''})",
-            event.aggregate_id, d["jurisdiction"], event.version, json.dumps(d["values"]), origin, *extra.values(),
-        )  # fmt: skip
-    elif event.type == "PolicyProfile.Changed" and row is not None and row["origin"] == origin and row["version"] < event.version:
+            event.aggregate_id,
+            d["jurisdiction"],
+            event.version,
+            json.dumps(d["values"]),
+            origin,
+            *extra.values(),
+        )
+    elif (
+        event.type == "PolicyProfile.Changed"
+        and row is not None
+        and row["origin"] == origin
+        and row["version"] < event.version
+    ):
         sets = "".join(f", {name} = ${n}" for n, name in enumerate(extra, start=5))
         await conn.execute(
             f"UPDATE {table} SET values = (values || $3::jsonb) - $4::text[], version = $2{sets} WHERE id = $1",
-            event.aggregate_id, event.version, json.dumps(d["set_values"]), d.get("removed") or [], *extra.values(),
-        )  # fmt: skip
+            event.aggregate_id,
+            event.version,
+            json.dumps(d["set_values"]),
+            d.get("removed") or [],
+            *extra.values(),
+        )
 
 
 async def copy_profile(conn, schema: str, event) -> None:

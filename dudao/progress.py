@@ -37,5 +37,9 @@ class Progress:
         took = time.perf_counter() - self.started
         rate = self.done / max(took, 1e-9)
         end = "\n" if self.out.isatty() else ""
-        print(f"{end}{self.label:<28} {self.done:,} {unit} in {took:.1f} s ({rate:,.0f}/s){note}", file=self.out, flush=True)
+        print(
+            f"{end}{self.label:<28} {self.done:,} {unit} in {took:.1f} s ({rate:,.0f}/s){note}",
+            file=self.out,
+            flush=True,
+        )
         return rate

@@ -37,12 +37,17 @@ class Relay:
     """Publishes one service's committed events, in notification order, exactly once."""
 
     def __init__(
-        self, settings: Settings, app: Application[UUID], crossings: Crossings = Crossings(), *, batch_size: int = 256,
+        self,
+        settings: Settings,
+        app: Application[UUID],
+        crossings: Crossings | None = None,
+        *,
+        batch_size: int = 256,
         poll_interval: float = 1.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.settings = settings
         self.app = app
-        self.crossings = crossings
+        self.crossings = crossings or Crossings()
         self.service = app.service  # type: ignore[attr-defined]
         self.jurisdiction = settings.jurisdiction
         self.stream = bus.stream_name(self.service)
@@ -64,7 +69,9 @@ class Relay:
         """Relay until `stop` is set; every failure is retried, none ends the loop. Of the service's replicas, one
         relays at a time (it holds a PostgreSQL advisory lock); the others stand by."""
         key = f"dudao-relay:{self.jurisdiction}:{self.service}"
-        await leadership.while_leading(self.settings.database_url, key, stop, f"relay {self.service}", lambda lock: self._relay(stop, lock))
+        await leadership.while_leading(
+            self.settings.database_url, key, stop, f"relay {self.service}", lambda lock: self._relay(stop, lock)
+        )
 
     async def _relay(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
         nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")
@@ -88,9 +95,11 @@ class Relay:
                         if not await self._stream_exists(js):  # deleted (`dudao replay --stream`): refill it
                             position = None
                         continue
-                    position = self.position = await self._publish(js, notifications, await self._links(lock, notifications))
+                    position = self.position = await self._publish(
+                        js, notifications, await self._links(lock, notifications)
+                    )
                     backoff = 0.2
-                except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: re-read the position and retry
+                except Exception as e:
                     log.warning("relay %s: %s; retrying in %.1fs", self.service, why(e), backoff)
                     position = None
                     await bus.wait_or_stop(stop, backoff)
@@ -122,14 +131,17 @@ class Relay:
         try:
             rows = await db.fetch(
                 f'SELECT notification_id, link FROM "{self.service}".{chain.TABLE} WHERE notification_id BETWEEN $1 AND $2',
-                notifications[0].id, notifications[-1].id,
-            )  # fmt: skip
+                notifications[0].id,
+                notifications[-1].id,
+            )
         except asyncpg.PostgresError as e:
             log.warning("relay %s: no chain links for this batch: %s", self.service, why(e))
             return {}
         return {r["notification_id"]: bytes(r["link"]).hex() for r in rows}
 
-    async def _publish(self, js: JetStreamContext, notifications: Sequence[Notification], chain_links: dict[int, str]) -> int:
+    async def _publish(
+        self, js: JetStreamContext, notifications: Sequence[Notification], chain_links: dict[int, str]
+    ) -> int:
         """Publish a batch in order, each message acked before the next is sent; the last notification id."""
         for n in notifications:
             state, envelope = event_state(self.app, n)

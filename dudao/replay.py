@@ -43,13 +43,20 @@ class Rebuilt:
     rate: float
 
 
-async def rebuild(settings: Settings, parts: ServiceParts, js: JetStreamContext, names: list[str] | None = None,
-                  out: TextIO = sys.stdout) -> list[Rebuilt]:  # fmt: skip
+async def rebuild(
+    settings: Settings,
+    parts: ServiceParts,
+    js: JetStreamContext,
+    names: list[str] | None = None,
+    out: TextIO = sys.stdout,
+) -> list[Rebuilt]:
     """Rebuild `names` (default: every read model of the service) and switch each to its rebuilt tables."""
     projections = projections_of(parts, settings.jurisdiction)
     unknown = sorted(set(names or []) - {p.name for p in projections})
     if unknown:
-        raise SystemExit(f"{parts.name} has no read model {', '.join(unknown)}; it has {', '.join(p.name for p in projections)}")
+        raise SystemExit(
+            f"{parts.name} has no read model {', '.join(unknown)}; it has {', '.join(p.name for p in projections)}"
+        )
     chosen = [p for p in projections if not names or p.name in names]
     live = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     scratch_url = await _scratch_database(settings.database_url, parts.name)
@@ -72,14 +79,18 @@ async def rebuild(settings: Settings, parts: ServiceParts, js: JetStreamContext,
         await _drop_database(settings.database_url, scratch_url)
 
 
-async def _project(js: JetStreamContext, scratch: asyncpg.Pool, projection: Projection, end: int, progress: Progress) -> int:
+async def _project(
+    js: JetStreamContext, scratch: asyncpg.Pool, projection: Projection, end: int, progress: Progress
+) -> int:
     """Apply the stream's messages up to `end` to the scratch tables, each event once; the number that failed."""
     if end == 0:
         return 0
     config = ConsumerConfig(
-        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, filter_subject=projection.filter_subject,
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL,
+        filter_subject=projection.filter_subject,
         inactive_threshold=60,
-    )  # fmt: skip
+    )
     sub = await js.pull_subscribe(projection.filter_subject, durable=None, stream=projection.stream, config=config)
     seen: set[tuple[str, int]] = set()  # one stream can hold an event twice (a relay's retry): apply it once
     failed, last = 0, 0
@@ -118,19 +129,20 @@ async def _apply(pool: asyncpg.Pool, projection: Projection, events: list[Inboun
                 for event in events:
                     await projection.handler(conn, event)
             return 0
-        except Exception:  # noqa: BLE001 - found again below, event by event
+        except Exception:
             failed = 0
             for event in events:
                 try:
                     async with conn.transaction():
                         await projection.handler(conn, event)
-                except Exception:  # noqa: BLE001 - the live consumer dead-letters it too
+                except Exception:
                     failed += 1
             return failed
 
 
-async def _switch(js: JetStreamContext, live: asyncpg.Pool, scratch: asyncpg.Pool, schema: str, projection: Projection,
-                  end: int) -> int:  # fmt: skip
+async def _switch(
+    js: JetStreamContext, live: asyncpg.Pool, scratch: asyncpg.Pool, schema: str, projection: Projection, end: int
+) -> int:
     """Replace the live tables by the rebuilt ones in one transaction; re-apply what the live consumer took after
     `end`. The number of such late events."""
     consumer = projection.consumer_name(schema)
@@ -141,16 +153,22 @@ async def _switch(js: JetStreamContext, live: asyncpg.Pool, scratch: asyncpg.Poo
             await conn.execute(f'CREATE TABLE "{schema}"."{table}__next" (LIKE "{schema}"."{table}" INCLUDING ALL)')
             rows = await scratch.fetch(f'SELECT * FROM "{schema}"."{table}"')
             if rows:
-                await conn.copy_records_to_table(f"{table}__next", records=rows, schema_name=schema, columns=list(rows[0].keys()))
-            owner = await conn.fetchval("SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table)
+                await conn.copy_records_to_table(
+                    f"{table}__next", records=rows, schema_name=schema, columns=list(rows[0].keys())
+                )
+            owner = await conn.fetchval(
+                "SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table
+            )
             await conn.execute(f'ALTER TABLE "{schema}"."{table}__next" OWNER TO "{owner}"')  # the services' role's
             await conn.execute(f'DROP TABLE "{schema}"."{table}"')
             await conn.execute(f'ALTER TABLE "{schema}"."{table}__next" RENAME TO "{table}"')
         late = await conn.fetch(
             f'SELECT stream_seq FROM "{schema}".consumer_tracking WHERE consumer = $1 AND stream = $2 AND stream_seq > $3'
             " ORDER BY stream_seq",
-            consumer, projection.stream, end,
-        )  # fmt: skip
+            consumer,
+            projection.stream,
+            end,
+        )
         for (seq,) in late:
             with_seq = await js.get_msg(projection.stream, seq)
             await projection.handler(conn, InboundEvent.from_msg(with_seq, stream_seq=seq))

@@ -66,7 +66,9 @@ def provision(settings: Settings, service: str, create_event_store: Callable[[Se
             conn.execute(SQL("GRANT USAGE, CREATE ON SCHEMA {0} TO {1}").format(schema, app))
             for table in (events, tracking):
                 conn.execute(SQL("REVOKE ALL ON {0}.{1} FROM {2}").format(schema, Identifier(table), app))
-                conn.execute(SQL("GRANT SELECT, INSERT, MAINTAIN ON {0}.{1} TO {2}").format(schema, Identifier(table), app))
+                conn.execute(
+                    SQL("GRANT SELECT, INSERT, MAINTAIN ON {0}.{1} TO {2}").format(schema, Identifier(table), app)
+                )
             conn.execute(SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {0} TO {1}").format(schema, app))
             # The hash chain's links are written by the owner's trigger; the app role may only read them (decision 017).
             conn.execute(SQL("REVOKE ALL ON {0}.{1} FROM {2}").format(schema, Identifier(chain.TABLE), app))

@@ -17,8 +17,8 @@ from starlette.requests import HTTPConnection
 from dudao import jurisdiction
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput
+from dudao.scope import OFFICES, READERS, UNIT_READERS, check_scope
 from dudao.sheets import Row, read_bytes
-from dudao.scope import OFFICES, READERS, UNIT_READERS, check_scope  # noqa: F401 (OFFICES: routes import it from here)
 
 # --- text we accept -------------------------------------------------------------------------------------------
 # No C0 control character (nor DEL, nor half a surrogate pair) in any text of any request: they cannot be shown,
@@ -33,7 +33,9 @@ def _single_line(value: str) -> str:
     return value
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 # Who reads (dudao.scope.READERS; decision 022). Each read narrows its rows to the caller's own.
@@ -76,8 +78,9 @@ async def printable_text(request: HTTPConnection) -> None:
     if where is not None:
         raise InvalidInput(
             f"{where or 'the body'} holds a control character (such as NUL); only tab and line breaks may appear in long text",
-            field=where or "body", rule="control_character",
-        )  # fmt: skip
+            field=where or "body",
+            rule="control_character",
+        )
 
 
 class Strict(BaseModel):
@@ -93,7 +96,9 @@ async def uploaded_rows(request: Request, max_bytes: int = MAX_UPLOAD_BYTES) -> 
     """The rows of an office's spreadsheet sent as the request body: .xlsx, or .csv when sent as `text/csv`."""
     data = await request.body()
     if not data:
-        raise InvalidInput("请把表格文件作为请求体发送 — send the spreadsheet as the request body", field="file", rule="file_missing")
+        raise InvalidInput(
+            "请把表格文件作为请求体发送 — send the spreadsheet as the request body", field="file", rule="file_missing"
+        )
     if len(data) > max_bytes:
         raise InvalidInput(f"the file is {len(data)} bytes; at most {max_bytes}", field="file", rule="file_too_large")
     csv = request.headers.get("content-type", "").startswith("text/csv")

@@ -44,11 +44,21 @@ def happened(day: date, field: str, *, today: date, after: date | None = None, a
     if not isinstance(day, date):
         raise InvalidInput(f"{field} must be a date", field=field, rule="date")
     if day > today:
-        raise InvalidInput(f"{field} {day} is after today ({today}); a fact is recorded once it has happened",
-                           field=field, rule="date_in_future", date=day.isoformat(), today=today.isoformat())  # fmt: skip
+        raise InvalidInput(
+            f"{field} {day} is after today ({today}); a fact is recorded once it has happened",
+            field=field,
+            rule="date_in_future",
+            date=day.isoformat(),
+            today=today.isoformat(),
+        )
     if after is not None and day < after:
-        raise InvalidInput(f"{field} {day} is before {after_what} ({after})", field=field, rule="date_order",
-                           date=day.isoformat(), earliest=after.isoformat())  # fmt: skip
+        raise InvalidInput(
+            f"{field} {day} is before {after_what} ({after})",
+            field=field,
+            rule="date_order",
+            date=day.isoformat(),
+            earliest=after.isoformat(),
+        )
     return day
 
 
@@ -100,14 +110,20 @@ def resident_id(value: str, field: str = "id_number") -> str:
 
     value = value.strip().upper()
     if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
-        raise InvalidInput(f"{field} must be 18 characters: 17 digits and a digit or X", field=field, rule="id_number_format")
+        raise InvalidInput(
+            f"{field} must be 18 characters: 17 digits and a digit or X", field=field, rule="id_number_format"
+        )
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidInput(f"{field} holds no valid birth date (characters 7 to 14)", field=field, rule="id_number_birth_date") from None
+        raise InvalidInput(
+            f"{field} holds no valid birth date (characters 7 to 14)", field=field, rule="id_number_birth_date"
+        ) from None
     check = "10X98765432"[sum(int(d) * w for d, w in zip(value, _ID_WEIGHTS, strict=False)) % 11]
     if value[17] != check:
-        raise InvalidInput(f"{field} fails its check character (GB 11643); check the number", field=field, rule="id_number_checksum")
+        raise InvalidInput(
+            f"{field} fails its check character (GB 11643); check the number", field=field, rule="id_number_checksum"
+        )
     return value
 
 
@@ -115,5 +131,7 @@ def mobile(value: str, field: str = "mobile") -> str:
     """A mainland mobile number: 11 digits starting 13 to 19 (a +86 prefix is dropped)."""
     digits = value.strip().replace(" ", "").replace("-", "").removeprefix("+86")
     if len(digits) != 11 or not digits.isdigit() or digits[:2] < "13":
-        raise InvalidInput(f"{field} must be an 11-digit mobile number starting 13 to 19", field=field, rule="mobile_format")
+        raise InvalidInput(
+            f"{field} must be an 11-digit mobile number starting 13 to 19", field=field, rule="mobile_format"
+        )
     return digits

@@ -54,7 +54,9 @@ class Target:
 
 def caller_scope(principal: Principal) -> dict[str, object]:
     """The caller as a refusal shows it: roles, jurisdiction, and the unit or agency spoken for."""
-    return {"roles": sorted(principal.roles), "jurisdiction": principal.jur} | ({"unit": principal.unit} if principal.unit else {})
+    return {"roles": sorted(principal.roles), "jurisdiction": principal.jur} | (
+        {"unit": principal.unit} if principal.unit else {}
+    )
 
 
 def refusal(rule: str, detail: str, principal: Principal, target: Target, field: str = "id") -> Forbidden:
@@ -71,18 +73,24 @@ def within_instance(principal: Principal, target: Target, field: str = "jurisdic
             INSTANCE_BOUNDARY,
             f"this instance serves {instance} ({divisions.name_of(instance)}) and what lies below it; {target.jurisdiction}"
             " is changed by its own instance",
-            principal, target, field,
-        )  # fmt: skip
+            principal,
+            target,
+            field,
+        )
 
 
 def check_scope(principal: Principal, code: str, *, field: str = "jurisdiction") -> None:
     """The place asked about must lie inside the caller's subtree (and, for a write, inside this instance's)."""
     if not divisions.is_valid_code(code):
-        raise InvalidInput(f"{code!r} is not a division code (6 or 9 digits, as 500120)", field=field, rule="code_format")
+        raise InvalidInput(
+            f"{code!r} is not a division code (6 or 9 digits, as 500120)", field=field, rule="code_format"
+        )
     target = Target(code)
     within_instance(principal, target, field)
     if not principal.can_act_in(code):
-        raise refusal(OUT_OF_SCOPE, f"jurisdiction {code} is outside your jurisdiction {principal.jur}", principal, target, field)
+        raise refusal(
+            OUT_OF_SCOPE, f"jurisdiction {code} is outside your jurisdiction {principal.jur}", principal, target, field
+        )
 
 
 def _admits(role: str, principal: Principal, target: Target, write: bool) -> str | None:
@@ -161,7 +169,9 @@ def listed_inspector(principal: Principal, asked: str | None, field: str = "insp
     return _listed(principal, inspector_only(principal), asked, NOT_ON_TEAM, Target(principal.jur), field)
 
 
-def _listed(principal: Principal, own: str | None, asked: str | None, rule: str, target: Target, field: str) -> str | None:
+def _listed(
+    principal: Principal, own: str | None, asked: str | None, rule: str, target: Target, field: str
+) -> str | None:
     if own is None:
         return asked
     if asked is not None and asked != own:
@@ -175,5 +185,7 @@ def sees(principal: Principal, jurisdiction: str, unit: str | None, team: frozen
     Lists and batched reads filter with this; a by-id read refuses with `authorize`."""
     own, inspector = unit_only(principal), inspector_only(principal)
     return (
-        principal.can_act_in(jurisdiction) and (own is None or unit == own) and (inspector is None or inspector in (team or ()))
-    )  # fmt: skip
+        principal.can_act_in(jurisdiction)
+        and (own is None or unit == own)
+        and (inspector is None or inspector in (team or ()))
+    )

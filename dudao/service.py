@@ -48,7 +48,9 @@ class Projection:
     tables: tuple[str, ...] = ()
     version: int = 1
     ordered: bool = False  # events strictly in stream order, also after a retry, for readers that follow positions
-    ddl: str = ""  # CREATE ... IF NOT EXISTS for its tables, for the kernel's own read models (the service's: ensure_tables)
+    ddl: str = (
+        ""  # CREATE ... IF NOT EXISTS for its tables, for the kernel's own read models (the service's: ensure_tables)
+    )
 
     def consumer_name(self, service: str) -> str:
         return f"{service}-{self.name}-v{self.version}"
@@ -77,7 +79,9 @@ class ServiceParts:
     crossings: Crossings = field(default_factory=Crossings)  # what travels to the instances above and below
     on_start: Callable[[ServiceApplication], object] | None = None  # e.g. install shipped reference data
     # Other background loops (e.g. a deadline sweeper), run with the consumers.
-    background: list[Callable[[Settings, ServiceApplication, asyncpg.Pool, Clock], Runner]] = field(default_factory=list)
+    background: list[Callable[[Settings, ServiceApplication, asyncpg.Pool, Clock], Runner]] = field(
+        default_factory=list
+    )
 
 
 def projections_of(parts: ServiceParts, jurisdiction: str | None = None) -> list[Projection]:
@@ -99,25 +103,37 @@ class Runner(Protocol):
 class Workers:
     """The relay and consumers of one service, run as background tasks until stopped."""
 
-    def __init__(self, settings: Settings, parts: ServiceParts, app: ServiceApplication, pool: asyncpg.Pool, clock: Clock):
+    def __init__(
+        self, settings: Settings, parts: ServiceParts, app: ServiceApplication, pool: asyncpg.Pool, clock: Clock
+    ):
         self.stop = asyncio.Event()
         self.relay = Relay(settings, app, parts.crossings)
         self.consumers = [
             Consumer(
-                settings, pool, schema=parts.name, name=p.consumer_name(parts.name), stream=p.stream,
+                settings,
+                pool,
+                schema=parts.name,
+                name=p.consumer_name(parts.name),
+                stream=p.stream,
                 filter_subject=p.filter_subject,
-                effect=ProjectionEffect(pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler, ordered=p.ordered),
+                effect=ProjectionEffect(
+                    pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler, ordered=p.ordered
+                ),
                 ordered=p.ordered,
             )
             for p in projections_of(parts, settings.jurisdiction)
         ] + [
             Consumer(
-                settings, pool, schema=parts.name, name=f"{parts.name}-{r.name}", stream=r.stream,
+                settings,
+                pool,
+                schema=parts.name,
+                name=f"{parts.name}-{r.name}",
+                stream=r.stream,
                 filter_subject=r.filter_subject,
                 effect=ReactionEffect(app, r.name, r.react, r.event_types),
             )
             for r in parts.reactions
-        ]  # fmt: skip
+        ]
         self.links = LinkKeeper(settings, parts.name)
         self.background = [make(settings, app, pool, clock) for make in parts.background]
         self.tasks: list[asyncio.Task] = []
@@ -131,7 +147,9 @@ class Workers:
         for task in self.tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, timeout=10)
-        metrics.unwatch(self.relay, self.links, *self.consumers)  # a stopped service's lags are no longer anyone's to watch
+        metrics.unwatch(
+            self.relay, self.links, *self.consumers
+        )  # a stopped service's lags are no longer anyone's to watch
 
 
 async def close_pool(pool: asyncpg.Pool, wait_s: float = 5.0) -> None:
@@ -149,21 +167,26 @@ async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
     await consumer.ensure_tables(pool, parts.name)
     schema = f'"{parts.name}"'
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.projection_versions (name text PRIMARY KEY, version int NOT NULL)")
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.projection_versions (name text PRIMARY KEY, version int NOT NULL)"
+        )
         await conn.execute(f"LOCK TABLE {schema}.projection_versions")  # two replicas starting: one rebuilds
         for p in projections_of(parts):
             stored = await conn.fetchval(f"SELECT version FROM {schema}.projection_versions WHERE name = $1", p.name)
             if stored == p.version:
                 continue
             if stored is not None:
-                log.warning("projection %s changed (v%s -> v%s): rebuilding it from the stream", p.name, stored, p.version)
+                log.warning(
+                    "projection %s changed (v%s -> v%s): rebuilding it from the stream", p.name, stored, p.version
+                )
                 for table in p.tables:
                     await conn.execute(f'DROP TABLE IF EXISTS {schema}."{table}" CASCADE')
             await conn.execute(
                 f"INSERT INTO {schema}.projection_versions (name, version) VALUES ($1, $2)"
                 " ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-                p.name, p.version,
-            )  # fmt: skip
+                p.name,
+                p.version,
+            )
     await parts.ensure_tables(pool)
     async with pool.acquire() as conn:
         for p in projections_of(parts):
@@ -199,10 +222,14 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
             app.state.application.close()
 
     app = FastAPI(
-        title=title, version="1", lifespan=lifespan, openapi_url="/openapi.json", dependencies=[Depends(routes.printable_text)],
+        title=title,
+        version="1",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        dependencies=[Depends(routes.printable_text)],
         default_response_class=routes.Named,
         description="Every object in a read that holds a `jurisdiction` division code also holds its `jurisdiction_name`.",
-    )  # fmt: skip
+    )
     app.state.settings = settings
     app.state.clock = Clock(settings.today)  # every rule that needs the time reads it here; tests set it
     app.state.verifier = TokenVerifier(settings)
@@ -229,12 +256,14 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
         return {
             "status": "degraded" if unresolved else "ok",
             "unresolved_dead_letters": [
-                {"id": d["id"], "consumer": d["consumer"], "subject": d["subject"], "error": d["error"][:500]} for d in unresolved
+                {"id": d["id"], "consumer": d["consumer"], "subject": d["subject"], "error": d["error"][:500]}
+                for d in unresolved
             ],
             "relay_published": workers.relay.published,
             "relay_lag": await asyncio.to_thread(workers.relay.lag),  # null while another replica relays
             "consumers": {
-                c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered, "lag": c.lag()} for c in workers.consumers
+                c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered, "lag": c.lag()}
+                for c in workers.consumers
             },
             "dead_letters": dead,
         }
@@ -264,7 +293,9 @@ def new_aggregate_id(request: Request, principal: Principal, kind: str) -> uuid.
         return uuid.uuid4()
     if not _KEY.match(key):
         raise InvalidInput(
-            "Idempotency-Key must be 1 to 200 visible ASCII characters", field="Idempotency-Key", rule="idempotency_key_format"
+            "Idempotency-Key must be 1 to 200 visible ASCII characters",
+            field="Idempotency-Key",
+            rule="idempotency_key_format",
         )
     return uuid.uuid5(ID_NAMESPACE, f"{request.app.state.settings.jurisdiction}:{kind}:{principal.sub}:{key}")
 
@@ -340,4 +371,3 @@ def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consum
             await pool.close()
 
     return main
-

@@ -37,8 +37,11 @@ def read_bytes(data: bytes, name: str) -> list[Row]:
     elif suffix == ".xlsx":
         records = _xlsx_records(data, name)
     else:
-        raise InvalidInput(f"{name}: cannot read {suffix or 'a file without extension'}; use .xlsx or .csv",
-                           field="file", rule="file_type")  # fmt: skip
+        raise InvalidInput(
+            f"{name}: cannot read {suffix or 'a file without extension'}; use .xlsx or .csv",
+            field="file",
+            rule="file_type",
+        )
     header: list[str] | None = None
     rows = []
     for number, record in enumerate(records, 1):
@@ -60,8 +63,9 @@ def _decode(data: bytes, name: str) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise InvalidInput(f"{name} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 or .xlsx",
-                       field="file", rule="file_encoding")  # fmt: skip
+    raise InvalidInput(
+        f"{name} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 or .xlsx", field="file", rule="file_encoding"
+    )
 
 
 def _xlsx_records(data: bytes, name: str) -> Iterable[tuple[Any, ...]]:
@@ -71,8 +75,11 @@ def _xlsx_records(data: bytes, name: str) -> Iterable[tuple[Any, ...]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
-        raise InvalidInput(f"{name} is not an .xlsx workbook; open it in Excel and save as .xlsx or CSV UTF-8",
-                           field="file", rule="file_type") from None  # fmt: skip
+        raise InvalidInput(
+            f"{name} is not an .xlsx workbook; open it in Excel and save as .xlsx or CSV UTF-8",
+            field="file",
+            rule="file_type",
+        ) from None
     try:
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # some writers store a wrong sheet size; read what is really there

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 

@@ -12,12 +12,7 @@ import strawberry
 from fastapi import Depends
 from graphql import GraphQLError, Visitor, visit
 from starlette.requests import HTTPConnection, Request
-from strawberry.extensions import (
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.schema import validate_document
 
@@ -56,8 +51,17 @@ class CallerErrorsQuietly(logging.Filter):
         self.used += 1
         rule = (error.extensions or {}).get("rule", "invalid_query")
         dropped, self.dropped = self.dropped, 0
-        record.levelno, record.levelname, record.exc_info, record.exc_text, record.stack_info = logging.INFO, "INFO", None, None, None
-        record.msg, record.args = "GraphQL request refused (%s): %s%s", (rule, error.message[:200], f" ({dropped} more not logged)" if dropped else "")
+        record.levelno, record.levelname, record.exc_info, record.exc_text, record.stack_info = (
+            logging.INFO,
+            "INFO",
+            None,
+            None,
+            None,
+        )
+        record.msg, record.args = (
+            "GraphQL request refused (%s): %s%s",
+            (rule, error.message[:200], f" ({dropped} more not logged)" if dropped else ""),
+        )
         return True
 
 
@@ -76,7 +80,9 @@ def authenticate(request: Request) -> tuple[Principal | None, Problem | None]:
         token = bearer_token(request)
         if token is None:
             raise Unauthorized("a bearer token is required", field="Authorization")
-        request.state.caller = request.app.state.verifier.verify(token)  # for the access log (dudao.telemetry.AccessLog)
+        request.state.caller = request.app.state.verifier.verify(
+            token
+        )  # for the access log (dudao.telemetry.AccessLog)
         return request.state.caller, None
     except Problem as e:
         return None, e
@@ -90,7 +96,10 @@ def caller(info: strawberry.Info, roles: tuple[str, ...] = ()) -> Principal:
     principal = info.context["principal"]
     if roles and not principal.has_any(roles):
         names = ", ".join(str(r) for r in roles)
-        raise GraphQLError(f"this field is for the roles {names}", extensions={"status": 403, "rule": "role_required", "field": "roles"})
+        raise GraphQLError(
+            f"this field is for the roles {names}",
+            extensions={"status": 403, "rule": "role_required", "field": "roles"},
+        )
     return principal
 
 
@@ -125,7 +134,8 @@ def division(code: str) -> str:
     """A division code asked for by a public read (no caller to scope by), refused with a 422 when malformed."""
     if not divisions.is_valid_code(code):
         raise GraphQLError(
-            f"{code!r} is not a 6- or 9-digit division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"}
+            f"{code!r} is not a 6- or 9-digit division code",
+            extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"},
         )
     return code
 
@@ -194,9 +204,13 @@ class ServerErrors(MaskErrors):
             problem = Problem("an unexpected error occurred; it has been logged", rule="internal_error")
             problem.status = 500
         return GraphQLError(
-            problem.detail, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+            problem.detail,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
             extensions={"status": problem.status, "rule": problem.rule},
-        )  # fmt: skip
+        )
 
 
 # --- what one request may ask ------------------------------------------------------------------------------------
@@ -233,17 +247,26 @@ class Bounded(SchemaExtension):
         context = self.execution_context
         counter = _Counter()
         visit(context.graphql_document, counter)
-        over = [(what, found, limit) for what, found, limit in (
-            ("aliases", counter.aliases, self.limits.max_aliases), ("directives", counter.directives, self.limits.max_directives),
-        ) if found > limit]  # fmt: skip
+        over = [
+            (what, found, limit)
+            for what, found, limit in (
+                ("aliases", counter.aliases, self.limits.max_aliases),
+                ("directives", counter.directives, self.limits.max_directives),
+            )
+            if found > limit
+        ]
         if over:
             what, found, limit = over[0]
-            context.pre_execution_errors = [GraphQLError(
-                f"a query may use at most {limit} {what}; this one uses {found}",
-                extensions={"status": 422, "rule": f"too_many_{what}", "limit": limit},
-            )]  # fmt: skip
+            context.pre_execution_errors = [
+                GraphQLError(
+                    f"a query may use at most {limit} {what}; this one uses {found}",
+                    extensions={"status": 422, "rule": f"too_many_{what}", "limit": limit},
+                )
+            ]
         else:
-            context.pre_execution_errors = list(_VALIDATE(context.schema._schema, context.graphql_document, context.validation_rules))
+            context.pre_execution_errors = list(
+                _VALIDATE(context.schema._schema, context.graphql_document, context.validation_rules)
+            )
         yield
 
 
@@ -263,9 +286,11 @@ def extensions(limits: Limits = SUBGRAPH_LIMITS) -> list:
     """Every schema's extensions (as factories: each request gets its own): errors in a caller's words, then the
     limits, with the parsed and validated documents cached."""
     return [
-        ServerErrors, functools.partial(MaxTokensLimiter, limits.max_tokens), functools.partial(ParserCache, maxsize=512),
+        ServerErrors,
+        functools.partial(MaxTokensLimiter, limits.max_tokens),
+        functools.partial(ParserCache, maxsize=512),
         functools.partial(Bounded, limits),
-    ]  # fmt: skip
+    ]
 
 
 def body_limit(max_bytes: int) -> Callable[[HTTPConnection], Awaitable[None]]:
@@ -290,17 +315,23 @@ def body_limit(max_bytes: int) -> Callable[[HTTPConnection], Awaitable[None]]:
 
 
 def _too_large(max_bytes: int) -> Problem:
-    problem = Problem(f"a GraphQL request may be at most {max_bytes // 1024} KB", field="body", rule="request_too_large")
+    problem = Problem(
+        f"a GraphQL request may be at most {max_bytes // 1024} KB", field="body", rule="request_too_large"
+    )
     problem.status, problem.title = 413, "Request too large"
     return problem
 
 
 def graphql_router(schema: strawberry.Schema, context_getter, limits: Limits = SUBGRAPH_LIMITS) -> GraphQLRouter:
     """`/graphql` with the body limit in front (the schema carries the others: `extensions(limits)`)."""
-    return GraphQLRouter(schema, path="/graphql", context_getter=context_getter, dependencies=[Depends(body_limit(limits.max_bytes))])
+    return GraphQLRouter(
+        schema, path="/graphql", context_getter=context_getter, dependencies=[Depends(body_limit(limits.max_bytes))]
+    )
 
 
-def router(schema: strawberry.Schema, loaders: Callable[[Request, Principal | None], dict[str, Any]] | None = None) -> GraphQLRouter:
+def router(
+    schema: strawberry.Schema, loaders: Callable[[Request, Principal | None], dict[str, Any]] | None = None
+) -> GraphQLRouter:
     """A service's `/graphql`: each request's context holds the caller (or why there is none), the read pool,
     and the service's own per-request DataLoaders."""
 

@@ -81,7 +81,9 @@ def _request_hook(span: trace.Span, scope: dict) -> None:
         for name in _URL_ATTRIBUTES:
             value = getattr(span, "attributes", {}).get(name)
             if isinstance(value, str):
-                span.set_attribute(name, without_query_values(value) if name != "url.query" else without_query_values(f"?{value}")[1:])
+                span.set_attribute(
+                    name, without_query_values(value) if name != "url.query" else without_query_values(f"?{value}")[1:]
+                )
 
 
 class QueryValuesHidden(logging.Filter):
@@ -147,10 +149,12 @@ class AccessLog:
             route = getattr(scope.get("route"), "path", None) or "(no route)"
             caller = (scope.get("state") or {}).get("caller")
             fields = {
-                "method": scope["method"], "route": route, "status": status,
+                "method": scope["method"],
+                "route": route,
+                "status": status,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
                 "caller": {"sub": caller.sub, "roles": sorted(caller.roles), "jur": caller.jur} if caller else None,
-            }  # fmt: skip
+            }
             access_log.info("%s %s %d", scope["method"], route, status, extra={"fields": fields, "trace_id": trace_id})
 
 
@@ -180,7 +184,10 @@ def prometheus_text(reader: InMemoryMetricReader) -> str:
                         for bound, count in zip([*p.explicit_bounds, math.inf], p.bucket_counts, strict=True):
                             running += count
                             lines.append(f"{name}_bucket{_labels(p.attributes, le=_number(bound))} {running}")
-                        lines += [f"{name}_sum{_labels(p.attributes)} {_number(p.sum)}", f"{name}_count{_labels(p.attributes)} {p.count}"]
+                        lines += [
+                            f"{name}_sum{_labels(p.attributes)} {_number(p.sum)}",
+                            f"{name}_count{_labels(p.attributes)} {p.count}",
+                        ]
     return "\n".join(lines) + "\n"
 
 

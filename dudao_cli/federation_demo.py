@@ -34,7 +34,12 @@ def board(code: str, links: bool = False) -> str:
         f'c{code}: dashboard(jurisdiction: "{code}") {{ jurisdiction {{ name }} staffing {{ schools inspectors r1 {{ met }} }}'
         " routineCoverage { schools visited } latestVerdicts { framework jurisdiction passes }"
         " rectification { openCases closedCases items overdueItems noticesIssued } interviews { status count }"
-        + (" links { service direction jurisdiction connected lastArrivedAt lastNotificationId behind }" if links else "") + " }"
+        + (
+            " links { service direction jurisdiction connected lastArrivedAt lastNotificationId behind }"
+            if links
+            else ""
+        )
+        + " }"
     )
 
 
@@ -52,9 +57,14 @@ class Instance:
         env |= {"DUDAO_HOME": str(home / code), "DUDAO_JURISDICTION": code}
         self.env = env
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dudao_cli", "up", *flags], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "dudao_cli", "up", *flags],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.token = ""
 
     def wait_until_running(self) -> None:
@@ -69,9 +79,11 @@ class Instance:
 
     def ask(self, query: str) -> dict:
         response = httpx.post(
-            f"http://127.0.0.1:{self.ports['gateway']}/graphql", json={"query": query},
-            headers={"Authorization": f"Bearer {self.token}"}, timeout=30,
-        )  # fmt: skip
+            f"http://127.0.0.1:{self.ports['gateway']}/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
         return response.json()
 
     def stop(self) -> None:
@@ -108,28 +120,37 @@ def main(argv: list[str] | None = None) -> None:
     print(f"starting {jurisdiction.name_of(PROVINCE)} ({PROVINCE}) and {names} …", flush=True)
     province = Instance(PROVINCE, home, "--leaf-port", str(leaf_port))
     # All three start at once: a county's NATS keeps dialling the province's leaf port until it answers.
-    counties = [Instance(code, home, "--upstream", f"nats-leaf://127.0.0.1:{leaf_port}", "--upper", PROVINCE) for code in COUNTIES]
+    counties = [
+        Instance(code, home, "--upstream", f"nats-leaf://127.0.0.1:{leaf_port}", "--upper", PROVINCE)
+        for code in COUNTIES
+    ]
     instances = [province, *counties]
     try:
         for instance in instances:
             instance.wait_until_running()
         linked = subprocess.run(
-            [sys.executable, "-m", "dudao_cli", "link", *COUNTIES], capture_output=True, text=True,
+            [sys.executable, "-m", "dudao_cli", "link", *COUNTIES],
+            capture_output=True,
+            text=True,
             env=province.env | {"NATS_URL": f"nats://127.0.0.1:{province.ports['nats']}"},
-        )  # fmt: skip
+        )
         print(linked.stdout + linked.stderr, end="", flush=True)
         if linked.returncode != 0:
             raise SystemExit("linking failed; see above")
         deadline, answer, before = time.monotonic() + 120, {}, None
         # Arrived: the province answers for each county what the county answers for itself, twice in a row (so a
         # county still projecting its own demo is not taken for one that has finished).
-        while time.monotonic() < deadline and not (_counties_arrived(answer := province.ask(ROLLUP), counties) and answer == before):
+        while time.monotonic() < deadline and not (
+            _counties_arrived(answer := province.ask(ROLLUP), counties) and answer == before
+        ):
             before = answer
             time.sleep(1)
         print(f"\nThe province's gateway (http://127.0.0.1:{province.ports['gateway']}/graphql), asked:\n{ROLLUP}\n")
         print("answers:\n" + json.dumps(answer, ensure_ascii=False, indent=2), flush=True)
         if not _counties_arrived(answer, counties):
-            raise SystemExit("the counties' data did not reach the province within 120 s; see the logs under " + str(home))
+            raise SystemExit(
+                "the counties' data did not reach the province within 120 s; see the logs under " + str(home)
+            )
         print(f"\nadmin token for {PROVINCE}:\n{province.token}\n\nCtrl-C stops all three.", flush=True)
         if not args.no_wait:
             while all(i.proc.poll() is None for i in instances):

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 
 from dudao import auth, bus, jurisdiction, links
-from dudao_cli import record as cli_record
-from dudao.progress import Progress
 from dudao.config import Settings
+from dudao.progress import Progress
+from dudao_cli import record as cli_record
 
 RUNNING = ("registry", "inspection", "accountability", "monitoring")
 
@@ -47,7 +47,12 @@ def cmd_token(args: argparse.Namespace) -> None:
         raise SystemExit(f"dudao token: {e}; or, for a new instance's home, pass --create-key") from None
     print(
         auth.issue_dev_token(
-            settings, sub=args.sub or f"dev-{args.role}", roles=[args.role], jur=args.jur, unit=args.unit, ttl_s=args.ttl
+            settings,
+            sub=args.sub or f"dev-{args.role}",
+            roles=[args.role],
+            jur=args.jur,
+            unit=args.unit,
+            ttl_s=args.ttl,
         )
     )
 
@@ -178,7 +183,12 @@ def cmd_up(args: argparse.Namespace) -> None:
     # shell that started us ignored SIGINT (as it does for background jobs).
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.default_int_handler)
-    for name, value in (("DUDAO_JURISDICTION", args.jurisdiction), ("DUDAO_UPSTREAM", args.upstream), ("DUDAO_LEAF_PORT", args.leaf_port), ("DUDAO_UPPER", args.upper)):
+    for name, value in (
+        ("DUDAO_JURISDICTION", args.jurisdiction),
+        ("DUDAO_UPSTREAM", args.upstream),
+        ("DUDAO_LEAF_PORT", args.leaf_port),
+        ("DUDAO_UPPER", args.upper),
+    ):
         if value is not None:
             os.environ[name] = str(value)
     settings = Settings.from_env()
@@ -187,18 +197,31 @@ def cmd_up(args: argparse.Namespace) -> None:
     env = dict(os.environ)
     servers = []
     if not os.environ.get("DATABASE_URL"):
-        print(f"starting PostgreSQL on 127.0.0.1:{settings.embedded_postgres_port} (data in {home / 'postgres'}) …", flush=True)
+        print(
+            f"starting PostgreSQL on 127.0.0.1:{settings.embedded_postgres_port} (data in {home / 'postgres'}) …",
+            flush=True,
+        )
         pg = LocalPostgres(home / "postgres", settings.embedded_postgres_port, log=home / "logs" / "postgres.log")
         env["DATABASE_URL"] = pg.start()
         servers.append(pg)
     if not os.environ.get("NATS_URL"):
-        print(f"starting NATS JetStream on 127.0.0.1:{settings.embedded_nats_port} (data in {home / 'nats'}) …", flush=True)
+        print(
+            f"starting NATS JetStream on 127.0.0.1:{settings.embedded_nats_port} (data in {home / 'nats'}) …",
+            flush=True,
+        )
         nats_server = LocalNats(
-            home / "nats", settings.embedded_nats_port, log=home / "logs" / "nats.log", server_name=f"dudao-{settings.jurisdiction}",
-            jetstream_domain=bus.domain(settings.jurisdiction), leaf_port=settings.leaf_port, upstream=settings.upstream,
-        )  # fmt: skip
+            home / "nats",
+            settings.embedded_nats_port,
+            log=home / "logs" / "nats.log",
+            server_name=f"dudao-{settings.jurisdiction}",
+            jetstream_domain=bus.domain(settings.jurisdiction),
+            leaf_port=settings.leaf_port,
+            upstream=settings.upstream,
+        )
         if settings.upstream:
-            print(f"  linked upward as a leaf node of {settings.upstream} ({settings.upper}); there, run `dudao link {settings.jurisdiction}`")
+            print(
+                f"  linked upward as a leaf node of {settings.upstream} ({settings.upper}); there, run `dudao link {settings.jurisdiction}`"
+            )
         if settings.leaf_port:
             print(f"  lower instances connect to nats-leaf://{settings.host}:{settings.leaf_port}")
         env["NATS_URL"] = nats_server.start()
@@ -228,7 +251,9 @@ def cmd_up(args: argparse.Namespace) -> None:
         print("\nDudao is running. Ctrl-C stops everything.\n")
         print(f"  gateway (GraphiQL)   {settings.service_url('gateway')}/graphql")
         for name in RUNNING:
-            print(f"  {name:<20} {settings.service_url(name)}/docs  (OpenAPI: {settings.service_url(name)}/openapi.json)")
+            print(
+                f"  {name:<20} {settings.service_url(name)}/docs  (OpenAPI: {settings.service_url(name)}/openapi.json)"
+            )
         print(f"  logs                 {home / 'logs'}")
         print(f"\n  admin token for {settings.jurisdiction}:\n  {token}\n", flush=True)
         _supervise(procs, start, home / "logs")
@@ -257,7 +282,11 @@ def cmd_link(args: argparse.Namespace) -> None:
     """On an upper instance: source each lower instance's upward streams of every service (idempotent)."""
     settings = Settings.from_env()
     for lower in args.lower:
-        if not jurisdiction.is_valid_code(lower) or lower == settings.jurisdiction or not jurisdiction.contains(settings.jurisdiction, lower):
+        if (
+            not jurisdiction.is_valid_code(lower)
+            or lower == settings.jurisdiction
+            or not jurisdiction.contains(settings.jurisdiction, lower)
+        ):
             raise SystemExit(f"{lower} is not a division below this instance's {settings.jurisdiction}; nothing linked")
 
     async def link() -> list[tuple[str, str, bool, bool]]:
@@ -271,9 +300,15 @@ def cmd_link(args: argparse.Namespace) -> None:
             await nc.close()
 
     for lower, service, new, ready in asyncio.run(link()):
-        print(f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.view_stream(service)}"
-              + ("" if ready else f" (not there yet: is {lower}'s {service} running, its NATS a leaf node of this one?"
-                 " sourcing starts within seconds of it appearing, while this instance's services run)"))  # fmt: skip
+        print(
+            f"{lower} {service:<15} {'now sourced' if new else 'already sourced'} into {bus.view_stream(service)}"
+            + (
+                ""
+                if ready
+                else f" (not there yet: is {lower}'s {service} running, its NATS a leaf node of this one?"
+                " sourcing starts within seconds of it appearing, while this instance's services run)"
+            )
+        )
 
 
 def _with_env(settings: Settings, env: dict[str, str]) -> Settings:
@@ -284,8 +319,12 @@ def _seed_once(settings: Settings) -> None:
     """The demo data goes into an instance that has no school yet; once there, whatever offices made of it since, a
     restart leaves it as it is (`dudao seed` loads it again on purpose)."""
     token = auth.issue_dev_token(settings, sub="demo-loader", roles=["admin"], jur=settings.jurisdiction)
-    found = httpx.get(f"{settings.service_url('registry')}/v1/schools", params={"limit": 1},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+    found = httpx.get(
+        f"{settings.service_url('registry')}/v1/schools",
+        params={"limit": 1},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     if found.status_code == 200 and found.json()["items"]:
         print("  the instance already has schools: the demo data is not loaded again (`dudao seed` would)", flush=True)
         return
@@ -312,8 +351,12 @@ def _supervise(procs: dict[str, subprocess.Popen], start, logs: Path) -> None:
                 exits[name] = 1 if now - started[name] >= STEADY_S else exits[name] + 1
                 wait = RESTART_AFTER_S[min(exits[name], len(RESTART_AFTER_S)) - 1]
                 log = logs / f"{name}.log"
-                print(f"{name} exited with code {proc.returncode}; restarting it in {wait} s (exit {exits[name]} in a row);"
-                      f" see {log}:\n{tail(log)}", file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"{name} exited with code {proc.returncode}; restarting it in {wait} s (exit {exits[name]} in a row);"
+                    f" see {log}:\n{tail(log)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 due[name] = now + wait
             for name, at in list(due.items()):
                 if now >= at:
@@ -340,9 +383,11 @@ def cmd_divisions(args: argparse.Namespace) -> None:
         counts = division_source.refresh(version=version)
     except (httpx.HTTPError, ValueError, KeyError) as e:
         raise SystemExit(f"the division list was not refreshed (nothing changed): {e}") from None
-    print(f"wrote {division_source.CSV_FILE}: {counts['province']} provinces, {counts['city']} prefectures,"
-          f" {counts['county']} county-level divisions, {counts['changes']} changes since 2020 ({division_source.CHANGES_FILE.name});"
-          f" source recorded in {division_source.SOURCE_FILE.name}")  # fmt: skip
+    print(
+        f"wrote {division_source.CSV_FILE}: {counts['province']} provinces, {counts['city']} prefectures,"
+        f" {counts['county']} county-level divisions, {counts['changes']} changes since 2020 ({division_source.CHANGES_FILE.name});"
+        f" source recorded in {division_source.SOURCE_FILE.name}"
+    )
 
 
 # --- main --------------------------------------------------------------------------------------------
@@ -357,10 +402,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--jurisdiction", help="the instance's division code (default $DUDAO_JURISDICTION or 500120)")
     p.add_argument("--upstream", help="the upper instance's NATS leaf-node URL, e.g. nats-leaf://city.example:7422")
     p.add_argument("--leaf-port", type=int, help="on an upper instance: the port lower instances' NATS connect to")
-    p.add_argument("--upper", help="with --upstream: the upper instance's division code (default: the one containing ours)")
+    p.add_argument(
+        "--upper", help="with --upstream: the upper instance's division code (default: the one containing ours)"
+    )
     p.set_defaults(func=cmd_up)
 
-    p = sub.add_parser("link", help="on an upper instance: source the lower instances' events (after `dudao up --upstream` there)")
+    p = sub.add_parser(
+        "link", help="on an upper instance: source the lower instances' events (after `dudao up --upstream` there)"
+    )
     p.add_argument("lower", nargs="+", help="division codes of the lower instances, e.g. 530113")
     p.set_defaults(func=cmd_link)
 
@@ -382,7 +431,9 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("import", help="import schools, inspectors or submissions from .xlsx or .csv (Chinese headers)")
     p.add_argument("kind", choices=["schools", "inspectors", "submissions"])
-    p.add_argument("--framework", default="balanced_development", help="submissions: the framework (default balanced_development)")
+    p.add_argument(
+        "--framework", default="balanced_development", help="submissions: the framework (default balanced_development)"
+    )
     p.add_argument("--period", help="submissions: the school year, e.g. 2025-2026")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="check every row, report what is wrong, import nothing")
@@ -393,8 +444,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--role", required=True, choices=[r.value for r in auth.Role])
     p.add_argument("--jur", required=True, help="jurisdiction code, e.g. 500120")
     p.add_argument("--unit", help="the unit a `unit` user speaks for")
-    p.add_argument("--create-key", action="store_true",
-                   help="make the dev signing key when the home has none (a new docker-compose volume); otherwise refused")
+    p.add_argument(
+        "--create-key",
+        action="store_true",
+        help="make the dev signing key when the home has none (a new docker-compose volume); otherwise refused",
+    )
     p.add_argument("--sub", help="subject (default dev-ROLE)")
     p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
     p.set_defaults(func=cmd_token)

@@ -20,7 +20,9 @@ PartsOf = Callable[[str], "ServiceParts"]
 
 def add_commands(sub: argparse._SubParsersAction, *, services: tuple[str, ...], parts_of: PartsOf) -> None:
     """The `replay` and `audit` subcommands, for `services` (whose parts `parts_of` finds by name)."""
-    p = sub.add_parser("replay", help="rebuild a service's read models beside the live ones and switch, or refill its stream")
+    p = sub.add_parser(
+        "replay", help="rebuild a service's read models beside the live ones and switch, or refill its stream"
+    )
     p.add_argument("service", help=" | ".join(services))
     p.add_argument("--projection", action="append", help="only this read model (repeatable); default: all of them")
     p.add_argument("--stream", action="store_true", help="refill the service's own stream from its event store")
@@ -68,8 +70,10 @@ def cmd_replay(args: argparse.Namespace, *, parts_of: PartsOf) -> None:
                     application.close()
                 return
             rebuilt = await replay.rebuild(settings, parts, js, args.projection or None)
-            print(f"{args.service}: {len(rebuilt)} read model(s) rebuilt from {sum(r.events for r in rebuilt):,} events"
-                  f"{'; ' + str(sum(r.failed for r in rebuilt)) + ' events could not be applied' if any(r.failed for r in rebuilt) else ''}")
+            print(
+                f"{args.service}: {len(rebuilt)} read model(s) rebuilt from {sum(r.events for r in rebuilt):,} events"
+                f"{'; ' + str(sum(r.failed for r in rebuilt)) + ' events could not be applied' if any(r.failed for r in rebuilt) else ''}"
+            )
         finally:
             await nc.close()
 
@@ -87,8 +91,12 @@ def cmd_audit_verify(args: argparse.Namespace, *, services: tuple[str, ...]) -> 
         try:
             expect[int(number)] = bytes.fromhex(link)
         except ValueError:
-            raise SystemExit(f"--expect takes NOTIFICATION=LINK as `dudao audit heads` prints them, not {item!r}") from None
-    verdicts = [chain.verify(settings.database_url, s, f"{s}_events", expect=expect) for s in (args.service or services)]
+            raise SystemExit(
+                f"--expect takes NOTIFICATION=LINK as `dudao audit heads` prints them, not {item!r}"
+            ) from None
+    verdicts = [
+        chain.verify(settings.database_url, s, f"{s}_events", expect=expect) for s in (args.service or services)
+    ]
     if not all(v.intact for v in verdicts):
         raise SystemExit(1)
 
@@ -102,7 +110,11 @@ def cmd_audit_heads(args: argparse.Namespace, *, services: tuple[str, ...]) -> N
     async def run() -> list[tuple[str, int, str]]:
         nc = await bus.connect(settings.nats_url, "dudao-audit-heads")
         try:
-            return [h for s in (args.service or services) for h in await chain.heads(nc.jetstream(), s, settings.jurisdiction)]
+            return [
+                h
+                for s in (args.service or services)
+                for h in await chain.heads(nc.jetstream(), s, settings.jurisdiction)
+            ]
         finally:
             await nc.close()
 
@@ -122,8 +134,10 @@ def cmd_dead_letters_list(args: argparse.Namespace, *, services: tuple[str, ...]
                 f"{'' if args.all else ' WHERE resolved_at IS NULL'} ORDER BY id"
             ).fetchall()
             for id_, at, consumer, subject, error, resolution in rows:
-                print(f"{service} {id_} {at:%Y-%m-%d %H:%M} {consumer} {subject}: {error[:200]}"
-                      + (f"  [resolved: {resolution}]" if resolution else ""))  # fmt: skip
+                print(
+                    f"{service} {id_} {at:%Y-%m-%d %H:%M} {consumer} {subject}: {error[:200]}"
+                    + (f"  [resolved: {resolution}]" if resolution else "")
+                )
             if not rows:
                 print(f"{service}: no {'' if args.all else 'unresolved '}dead letters")
 
@@ -142,4 +156,6 @@ def cmd_dead_letters_resolve(args: argparse.Namespace) -> None:
     missing = sorted(set(args.id) - {r[0] for r in done})
     print(f"{args.service}: {len(done)} dead letter(s) resolved")
     if missing:
-        raise SystemExit(f"not found or already resolved in {args.service}: {', '.join(map(str, missing))}; see `dudao dead-letters list --all`")
+        raise SystemExit(
+            f"not found or already resolved in {args.service}: {', '.join(map(str, missing))}; see `dudao dead-letters list --all`"
+        )

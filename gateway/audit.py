@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from dudao import subgraph
 from dudao.errors import Problem
 from dudao.service import decode_cursor, encode_cursor
-from dudao import subgraph
 from dudao.subgraph import problem
 from gateway.changes import decode, encode
 from gateway.limits import page
@@ -56,17 +57,27 @@ class AuditEntry:
     @classmethod
     def of(cls, service: str, n: dict[str, Any]) -> AuditEntry:
         return cls(
-            service=service, at=datetime.fromisoformat(n["at"]), actor=n["actor"], event_type=n["eventType"],
-            aggregate_type=n["aggregateType"], aggregate_id=strawberry.ID(n["aggregateId"]), version=n["version"],
-            jurisdiction_code=n["jurisdiction"], correlation_id=n["correlationId"], causation_id=n["causationId"],
-            trace_id=n["traceId"], data=n["data"],
-        )  # fmt: skip
+            service=service,
+            at=datetime.fromisoformat(n["at"]),
+            actor=n["actor"],
+            event_type=n["eventType"],
+            aggregate_type=n["aggregateType"],
+            aggregate_id=strawberry.ID(n["aggregateId"]),
+            version=n["version"],
+            jurisdiction_code=n["jurisdiction"],
+            correlation_id=n["correlationId"],
+            causation_id=n["causationId"],
+            trace_id=n["traceId"],
+            data=n["data"],
+        )
 
 
 @strawberry.type
 class AuditTrail:
     nodes: list[AuditEntry]
-    page_info: PageInfo = strawberry.field(description="endCursor is never null: keep it to ask later for what happens next")
+    page_info: PageInfo = strawberry.field(
+        description="endCursor is never null: keep it to ask later for what happens next"
+    )
 
 
 def merge(pages: dict[str, list[dict[str, Any]]], size: int) -> list[tuple[str, dict[str, Any]]]:
@@ -75,7 +86,7 @@ def merge(pages: dict[str, list[dict[str, Any]]], size: int) -> list[tuple[str, 
     order = {service: i for i, service in enumerate(pages)}
     tagged = ([(service, n) for n in nodes] for service, nodes in pages.items())
     merged = heapq.merge(*tagged, key=lambda entry: (datetime.fromisoformat(entry[1]["at"]), order[entry[0]]))
-    return [entry for _, entry in zip(range(size), merged)]
+    return list(itertools.islice(merged, size))
 
 
 def _services(asked: list[str] | None) -> tuple[str, ...]:
@@ -88,23 +99,35 @@ def _services(asked: list[str] | None) -> tuple[str, ...]:
     return tuple(s for s in SERVICES if not asked or s in asked)
 
 
-async def audit_page(info: strawberry.Info, services: list[str] | None, first: int, after: str | None, **filters: Any) -> AuditTrail:
+async def audit_page(
+    info: strawberry.Info, services: list[str] | None, first: int, after: str | None, **filters: Any
+) -> AuditTrail:
     try:
         positions = decode(after, "after", SERVICES)
     except Problem as e:
         raise problem(e) from None
     asked, size = _services(services), page(first)
     loaders = loaders_of(info)
-    answers = await asyncio.gather(*(
-        loaders.ask(service, subgraph.root_field(service, "audit"), SELECTION, first=size, **filters,
-                    after=encode_cursor(positions[service]) if positions.get(service) else None)
-        for service in asked
-    ))  # fmt: skip
+    answers = await asyncio.gather(
+        *(
+            loaders.ask(
+                service,
+                subgraph.root_field(service, "audit"),
+                SELECTION,
+                first=size,
+                **filters,
+                after=encode_cursor(positions[service]) if positions.get(service) else None,
+            )
+            for service in asked
+        )
+    )
     pages = {service: answer["nodes"] for service, answer in zip(asked, answers, strict=True)}
     taken = merge(pages, size)
     for service, node in taken:
         positions[service] = decode_cursor(node["cursor"])
     used = {service: sum(1 for s, _ in taken if s == service) for service in asked}
-    more = any(used[s] < len(pages[s]) or answer["pageInfo"]["hasNextPage"] for s, answer in zip(asked, answers, strict=True))
+    more = any(
+        used[s] < len(pages[s]) or answer["pageInfo"]["hasNextPage"] for s, answer in zip(asked, answers, strict=True)
+    )
     nodes = [AuditEntry.of(service, node) for service, node in taken]
     return AuditTrail(nodes=nodes, page_info=PageInfo(has_next_page=more, end_cursor=encode(positions, SERVICES)))

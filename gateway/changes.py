@@ -15,9 +15,9 @@ import json
 import strawberry
 from graphql import GraphQLError
 
+from dudao import subgraph
 from dudao.errors import InvalidInput, Problem
 from dudao.service import decode_cursor, encode_cursor
-from dudao import subgraph
 from dudao.subgraph import problem
 from gateway.limits import page
 from gateway.types import Jurisdiction, PageInfo, loaders_of
@@ -98,7 +98,7 @@ def _wanted(kinds: list[str] | None) -> dict[str, list[str]]:
 
 async def changes_page(
     info: strawberry.Info, kinds: list[str] | None, jurisdiction: str | None, first: int, after: str | None
-) -> ChangeFeed:  # fmt: skip
+) -> ChangeFeed:
     try:
         positions = decode(after, "after")
     except Problem as e:
@@ -106,17 +106,27 @@ async def changes_page(
     wanted, size = _wanted(kinds), page(first)
     services = [s for s in SERVICES if s in wanted]
     loaders = loaders_of(info)
-    answers = await asyncio.gather(*(
-        loaders.ask(service, subgraph.root_field(service, "changes"), SELECTION, kinds=wanted[service], jurisdiction=jurisdiction, first=size,
-                    after=encode_cursor(positions[service]) if positions.get(service) else None)
-        for service in services
-    ))  # fmt: skip
+    answers = await asyncio.gather(
+        *(
+            loaders.ask(
+                service,
+                subgraph.root_field(service, "changes"),
+                SELECTION,
+                kinds=wanted[service],
+                jurisdiction=jurisdiction,
+                first=size,
+                after=encode_cursor(positions[service]) if positions.get(service) else None,
+            )
+            for service in services
+        )
+    )
     nodes: list[Change] = []
     more = False
     for service, answer in zip(services, answers, strict=True):
         taken = answer["nodes"][: size - len(nodes)]
         nodes += [
-            Change(kind=KIND_OF[n["aggregate"]], id=strawberry.ID(n["id"]), jurisdiction_code=n["jurisdiction"]) for n in taken
+            Change(kind=KIND_OF[n["aggregate"]], id=strawberry.ID(n["id"]), jurisdiction_code=n["jurisdiction"])
+            for n in taken
         ]
         if taken:
             positions[service] = decode_cursor(taken[-1]["cursor"])

@@ -34,7 +34,9 @@ class Link:
     connected: bool
     last_arrived_at: datetime | None = strawberry.field(description="when its latest event arrived here")
     last_notification_id: int | None = strawberry.field(description="that event's number where it was recorded")
-    behind: int | None = strawberry.field(description="events waiting there, as the link last said; null while not connected")
+    behind: int | None = strawberry.field(
+        description="events waiting there, as the link last said; null while not connected"
+    )
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Link:
@@ -55,7 +57,9 @@ class Dashboard:
 
     @strawberry.field(description="Inspector staffing against R1–R4 (督学配备).")
     async def staffing(self, info: strawberry.Info) -> StaffingCompliance | None:
-        found = await loaders_of(info).ask("registry", "staffingCompliance", STAFFING_FIELDS, jurisdiction=self.jurisdiction_code)
+        found = await loaders_of(info).ask(
+            "registry", "staffingCompliance", STAFFING_FIELDS, jurisdiction=self.jurisdiction_code
+        )
         return StaffingCompliance.of(found)
 
     @strawberry.field(description="This month's routine visits (经常性督导) to compulsory-education schools.")
@@ -77,22 +81,32 @@ class Dashboard:
     async def circulars(self, info: strawberry.Info) -> list[StatusCount] | None:
         return self._measures(await self._summary(info), "circular")
 
-    @strawberry.field(description="Each framework's latest verdicts here and below, with the CVs (差异系数) where the rule has them.")
+    @strawberry.field(
+        description="Each framework's latest verdicts here and below, with the CVs (差异系数) where the rule has them."
+    )
     async def latest_verdicts(self, info: strawberry.Info) -> list[AreaVerdict] | None:
-        found = await loaders_of(info).ask("monitoring", "latestVerdicts", VERDICT_FIELDS, jurisdiction=self.jurisdiction_code)
+        found = await loaders_of(info).ask(
+            "monitoring", "latestVerdicts", VERDICT_FIELDS, jurisdiction=self.jurisdiction_code
+        )
         return [AreaVerdict.of(v) for v in found]
 
-    @strawberry.field(description="This instance's links to the instances below and above it, per service: connected, when the"
-                      " latest event arrived, how far behind. For admin and ops; empty when nothing is linked.")
+    @strawberry.field(
+        description="This instance's links to the instances below and above it, per service: connected, when the"
+        " latest event arrived, how far behind. For admin and ops; empty when nothing is linked."
+    )
     async def links(self, info: strawberry.Info) -> list[Link] | None:
         loaders = loaders_of(info)
         services = sorted(loaders.client.urls)
-        answers = await asyncio.gather(*(loaders.client.read(service, "/v1/links", loaders.token) for service in services))
+        answers = await asyncio.gather(
+            *(loaders.client.read(service, "/v1/links", loaders.token) for service in services)
+        )
         return [Link.of(link) for answer in answers for link in answer["links"]]
 
     async def _summary(self, info: strawberry.Info) -> dict:
         # Asked by three fields; the request's loader makes it one call.
-        return await loaders_of(info).ask("accountability", "accountabilitySummary", SUMMARY_FIELDS, jurisdiction=self.jurisdiction_code)
+        return await loaders_of(info).ask(
+            "accountability", "accountabilitySummary", SUMMARY_FIELDS, jurisdiction=self.jurisdiction_code
+        )
 
     @staticmethod
     def _measures(summary: dict, kind: str) -> list[StatusCount]:

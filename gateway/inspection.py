@@ -41,10 +41,12 @@ class Finding:
     looks_illegal: bool
     activity_id: strawberry.Private[str]
 
-    @strawberry.field(description="The rectification item (整改事项) opened for this finding once the report was issued.")
+    @strawberry.field(
+        description="The rectification item (整改事项) opened for this finding once the report was issued."
+    )
     async def rectification_item(
         self, info: strawberry.Info
-    ) -> Annotated["RectificationItem", strawberry.lazy("gateway.accountability")] | None:
+    ) -> Annotated[RectificationItem, strawberry.lazy("gateway.accountability")] | None:
         if not self.needs_rectification:
             return None
         for case in await loaders_of(info).cases_of_activity.load(self.activity_id):
@@ -54,7 +56,9 @@ class Finding:
         return None
 
 
-SELF_EVALUATION_FIELDS = "activityId submittedBy submittedAt items { item score comment } evidence { name sha256 size mediaType href }"
+SELF_EVALUATION_FIELDS = (
+    "activityId submittedBy submittedAt items { item score comment } evidence { name sha256 size mediaType href }"
+)
 
 
 @strawberry.type
@@ -86,10 +90,17 @@ class SelfEvaluation:
     @classmethod
     def of(cls, d: dict[str, Any]) -> SelfEvaluation:
         return cls(
-            activity_id=strawberry.ID(d["activityId"]), submitted_by=d["submittedBy"], submitted_at=datetime.fromisoformat(d["submittedAt"]),
+            activity_id=strawberry.ID(d["activityId"]),
+            submitted_by=d["submittedBy"],
+            submitted_at=datetime.fromisoformat(d["submittedAt"]),
             items=[ScoredItem(**i) for i in d["items"]],
-            evidence=[EvidenceFile(name=e["name"], sha256=e["sha256"], size=e["size"], media_type=e["mediaType"], href=e["href"]) for e in d["evidence"]],
-        )  # fmt: skip
+            evidence=[
+                EvidenceFile(
+                    name=e["name"], sha256=e["sha256"], size=e["size"], media_type=e["mediaType"], href=e["href"]
+                )
+                for e in d["evidence"]
+            ],
+        )
 
 
 @strawberry.type
@@ -121,42 +132,70 @@ class Activity:
         return Jurisdiction.of(self.jurisdiction_code)
 
     @strawberry.field(description="The team (督导组), leader first.")
-    async def team(self, info: strawberry.Info) -> list[Annotated["Inspector", strawberry.lazy("gateway.registry")]] | None:
+    async def team(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Inspector, strawberry.lazy("gateway.registry")]] | None:
         found = await loaders_of(info).inspectors.load_many(self.member_ids)
         return [i for i in found if i is not None]
 
     @strawberry.field(description="The school supervised, when the target is a school.")
-    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
+    async def school(self, info: strawberry.Info) -> Annotated[School, strawberry.lazy("gateway.registry")] | None:
         if self.target_kind != "school":
             return None
         return await loaders_of(info).schools.load(self.target_id)
 
-    @strawberry.field(description="The unit's self-evaluation (自查自评) with its evidence files: for the office over the unit, "
-                                  "the team and the unit itself; none before it is submitted.")
+    @strawberry.field(
+        description="The unit's self-evaluation (自查自评) with its evidence files: for the office over the unit, "
+        "the team and the unit itself; none before it is submitted."
+    )
     async def self_evaluation(self, info: strawberry.Info) -> SelfEvaluation | None:
-        found = await loaders_of(info).ask("inspection", "selfEvaluation", SELF_EVALUATION_FIELDS, activityId=str(self.id))
+        found = await loaders_of(info).ask(
+            "inspection", "selfEvaluation", SELF_EVALUATION_FIELDS, activityId=str(self.id)
+        )
         return SelfEvaluation.of(found) if found else None
 
     @strawberry.field(description="The rectification case opened from this activity's issued report, if any.")
-    async def case(self, info: strawberry.Info) -> Annotated["RectificationCase", strawberry.lazy("gateway.accountability")] | None:
+    async def case(
+        self, info: strawberry.Info
+    ) -> Annotated[RectificationCase, strawberry.lazy("gateway.accountability")] | None:
         cases = await loaders_of(info).cases_of_activity.load(str(self.id))
         return cases[0] if cases else None
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Activity:
         return cls(
-            id=strawberry.ID(d["id"]), kind=Labelled.of(d["kind"]), topic=d.get("topic"), title=d["title"],
-            target_kind=d["targetKind"], target_id=d["targetId"], target_name=d["targetName"], period=d["period"],
-            planned_month=d["plannedMonth"], source=d["source"], status=Labelled.of(d["status"]),
+            id=strawberry.ID(d["id"]),
+            kind=Labelled.of(d["kind"]),
+            topic=d.get("topic"),
+            title=d["title"],
+            target_kind=d["targetKind"],
+            target_id=d["targetId"],
+            target_name=d["targetName"],
+            period=d["period"],
+            planned_month=d["plannedMonth"],
+            source=d["source"],
+            status=Labelled.of(d["status"]),
             findings=[
-                Finding(finding_id=f["findingId"], area=Labelled.of(f["area"]), severity=Labelled.of(f["severity"]),
-                        description=f["description"], rule_broken=f["ruleBroken"], needs_rectification=f["needsRectification"],
-                        looks_illegal=f["looksIllegal"], activity_id=d["id"])
+                Finding(
+                    finding_id=f["findingId"],
+                    area=Labelled.of(f["area"]),
+                    severity=Labelled.of(f["severity"]),
+                    description=f["description"],
+                    rule_broken=f["ruleBroken"],
+                    needs_rectification=f["needsRectification"],
+                    looks_illegal=f["looksIllegal"],
+                    activity_id=d["id"],
+                )
                 for f in d["findings"]
             ],
-            grade=d["grade"], report_summary=d["reportSummary"], public_summary=d["publicSummary"], version=d["version"],
-            jurisdiction_code=d["jurisdiction"], leader_id=d.get("leaderId"), member_ids=d["memberIds"],
-        )  # fmt: skip
+            grade=d["grade"],
+            report_summary=d["reportSummary"],
+            public_summary=d["publicSummary"],
+            version=d["version"],
+            jurisdiction_code=d["jurisdiction"],
+            leader_id=d.get("leaderId"),
+            member_ids=d["memberIds"],
+        )
 
 
 @strawberry.type
@@ -207,12 +246,23 @@ class Draw:
     def of(cls, d: dict[str, Any]) -> Draw:
         v = d["verification"]
         return cls(
-            id=strawberry.ID(d["id"]), purpose=d["purpose"], status=d["status"], seed_hash=d["seedHash"], seed=d.get("seed"),
+            id=strawberry.ID(d["id"]),
+            purpose=d["purpose"],
+            status=d["status"],
+            seed_hash=d["seedHash"],
+            seed=d.get("seed"),
             targets=d.get("targets"),
-            teams=[Team(target_id=t["targetId"], inspector_ids=t["inspectorIds"]) for t in d["teams"]] if d.get("teams") else None,
-            verification=Verification(ok=v["ok"], seed_matches_hash=v["seedMatchesHash"], result_matches=v["resultMatches"], detail=v["detail"]),
+            teams=[Team(target_id=t["targetId"], inspector_ids=t["inspectorIds"]) for t in d["teams"]]
+            if d.get("teams")
+            else None,
+            verification=Verification(
+                ok=v["ok"],
+                seed_matches_hash=v["seedMatchesHash"],
+                result_matches=v["resultMatches"],
+                detail=v["detail"],
+            ),
             jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -249,14 +299,27 @@ class RoutineCoverage:
     @classmethod
     def of(cls, d: dict[str, Any]) -> RoutineCoverage:
         return cls(
-            month=d["month"], schools=d["schools"], visited=d["visited"], coverage=d["coverage"], jurisdiction_code=d["jurisdiction"],
+            month=d["month"],
+            schools=d["schools"],
+            visited=d["visited"],
+            coverage=d["coverage"],
+            jurisdiction_code=d["jurisdiction"],
             zones=[
-                ZoneCoverage(zone_id=z["zoneId"], zone_name=z["zoneName"], schools=z["schools"], visited=z["visited"],
-                             not_visited=[UnvisitedSchool(id=s["id"], name=s["name"], responsible_inspector_id=s["responsibleInspectorId"])
-                                          for s in z["notVisited"]])
+                ZoneCoverage(
+                    zone_id=z["zoneId"],
+                    zone_name=z["zoneName"],
+                    schools=z["schools"],
+                    visited=z["visited"],
+                    not_visited=[
+                        UnvisitedSchool(
+                            id=s["id"], name=s["name"], responsible_inspector_id=s["responsibleInspectorId"]
+                        )
+                        for s in z["notVisited"]
+                    ],
+                )
                 for z in d["zones"]
             ],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -287,10 +350,24 @@ class PublicReport:
     @classmethod
     def of(cls, d: dict[str, Any]) -> PublicReport:
         return cls(
-            activity_id=strawberry.ID(d["activityId"]), kind=d["kind"], kind_label_zh=d["kindLabelZh"], title=d["title"],
-            target_name=d["targetName"], period=d["period"], grade=d.get("grade"), grade_label_zh=d.get("gradeLabelZh"),
+            activity_id=strawberry.ID(d["activityId"]),
+            kind=d["kind"],
+            kind_label_zh=d["kindLabelZh"],
+            title=d["title"],
+            target_name=d["targetName"],
+            period=d["period"],
+            grade=d.get("grade"),
+            grade_label_zh=d.get("gradeLabelZh"),
             summary=d["summary"],
-            findings=[PublicFinding(area=f["area"], area_label_zh=f["areaLabelZh"], severity=f["severity"],
-                                    severity_label_zh=f["severityLabelZh"], description=f["description"],
-                                    needs_rectification=f["needsRectification"]) for f in d["findings"]],
-        )  # fmt: skip
+            findings=[
+                PublicFinding(
+                    area=f["area"],
+                    area_label_zh=f["areaLabelZh"],
+                    severity=f["severity"],
+                    severity_label_zh=f["severityLabelZh"],
+                    description=f["description"],
+                    needs_rectification=f["needsRectification"],
+                )
+                for f in d["findings"]
+            ],
+        )

@@ -26,7 +26,7 @@ from graphql import (
     get_nullable_type,
     is_list_type,
     value_from_ast_untyped,
-)  # fmt: skip
+)
 from graphql.execution import ExecutionResult
 from strawberry.extensions import QueryDepthLimiter, SchemaExtension
 
@@ -43,18 +43,30 @@ def page(first: int) -> int:
     return subgraph.page(first, None)[0]
 
 
-def cost(schema: GraphQLSchema, document: Any, variables: dict[str, Any] | None, operation_name: str | None = None) -> int:
+def cost(
+    schema: GraphQLSchema, document: Any, variables: dict[str, Any] | None, operation_name: str | None = None
+) -> int:
     """The worst-case number of fields the operation resolves."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    operation = next((o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)), None)
+    operation = next(
+        (o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)), None
+    )
     if operation is None:
         return 0
     root = schema.get_root_type(operation.operation)
     return _cost(operation.selection_set, root, 1, None, fragments, variables or {}, schema)
 
 
-def _cost(selections: SelectionSetNode, parent: GraphQLObjectType, times: int, pending: int | None, fragments, variables, schema) -> int:
+def _cost(
+    selections: SelectionSetNode,
+    parent: GraphQLObjectType,
+    times: int,
+    pending: int | None,
+    fragments,
+    variables,
+    schema,
+) -> int:
     total = 0
     for node, owner in _fields(selections, parent, fragments, schema):
         name = node.name.value
@@ -70,7 +82,9 @@ def _cost(selections: SelectionSetNode, parent: GraphQLObjectType, times: int, p
             size, below = first or pending or KNOWN_SIZES.get((owner.name, name), LIST_GUESS), None
         else:  # a connection passes its `first` to the list inside it
             size, below = 1, first
-        total += _cost(node.selection_set, get_named_type(definition.type), times * size, below, fragments, variables, schema)
+        total += _cost(
+            node.selection_set, get_named_type(definition.type), times * size, below, fragments, variables, schema
+        )
     return total
 
 
@@ -110,12 +124,14 @@ class QueryCost(SchemaExtension):
             if estimated > MAX_COST:
                 context.result = ExecutionResult(
                     data=None,
-                    errors=[GraphQLError(
-                        f"the query would resolve about {estimated} fields, more than the {MAX_COST} allowed:"
-                        " ask for smaller pages or fewer nested lists",
-                        extensions={"status": 422, "rule": "query_cost", "cost": estimated, "limit": MAX_COST},
-                    )],
-                )  # fmt: skip
+                    errors=[
+                        GraphQLError(
+                            f"the query would resolve about {estimated} fields, more than the {MAX_COST} allowed:"
+                            " ask for smaller pages or fewer nested lists",
+                            extensions={"status": 422, "rule": "query_cost", "cost": estimated, "limit": MAX_COST},
+                        )
+                    ],
+                )
         yield
 
 

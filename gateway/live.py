@@ -48,11 +48,11 @@ from dudao import jurisdiction as divisions
 from dudao.auth import Principal, bearer_token
 from dudao.errors import Problem, Unauthorized
 from dudao.subgraph import problem, within
+from dudao.telemetry import why
 from gateway.accountability import RectificationCase
 from gateway.inspection import Activity
 from gateway.loaders import Loaders
 from gateway.types import Jurisdiction, loaders_of
-from dudao.telemetry import why
 
 log = logging.getLogger("dudao.gateway.live")
 
@@ -132,7 +132,7 @@ class Feed:
             log.info("live updates follow %s", ", ".join(SUBJECTS.values()))
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - queries must go on without live updates
+        except Exception:
             log.exception("live updates are off: subscribing to NATS failed")
 
     @contextlib.contextmanager
@@ -167,9 +167,11 @@ class Feed:
             code = self._places.get(aggregate_id)
         change = Change(aggregate_id, bus.event_of(msg.subject), _time(data.get("timestamp")), code)
         with self._tracer.start_as_current_span(
-            f"fan out {kind}.{change.event}", context=telemetry.context_from(msg.headers), kind=trace.SpanKind.CONSUMER,
+            f"fan out {kind}.{change.event}",
+            context=telemetry.context_from(msg.headers),
+            kind=trace.SpanKind.CONSUMER,
             attributes={"dudao.subscribers": len(self._subscribers[kind])},
-        ):  # fmt: skip
+        ):
             for subscriber in list(self._subscribers[kind]):
                 subscriber.offer(change)
 
@@ -200,9 +202,12 @@ def _token_of(info: strawberry.Info) -> str:
     """The subscriber's token: from `connection_init`, else the upgrade request's Authorization header."""
     token = _token_in(info.context.get("connection_params")) or bearer_token(info.context["request"])
     if token is None:
-        raise problem(Unauthorized(
-            'a subscription needs a bearer token: send {"Authorization": "Bearer …"} in connection_init', field="Authorization"
-        ))  # fmt: skip
+        raise problem(
+            Unauthorized(
+                'a subscription needs a bearer token: send {"Authorization": "Bearer …"} in connection_init',
+                field="Authorization",
+            )
+        )
     return token
 
 
@@ -216,7 +221,7 @@ def _verified(info: strawberry.Info, token: str) -> Principal:
 
 async def _look_up(
     app: Any, token: str, kind: str, aggregate_id: str, loaders: Loaders, attempts: int = 3
-) -> tuple[Any, Loaders]:  # fmt: skip
+) -> tuple[Any, Loaders]:
     """The case or activity a change is about, asked as the caller. A service that is slow or away, or whose read
     model has not caught up yet, is asked again (with fresh loaders, which keep nothing) before the change is given up."""
     for attempt in range(1, attempts + 1):
@@ -225,7 +230,9 @@ async def _look_up(
             if found is not None:
                 return found, loaders
         except GraphQLError as e:
-            log.warning("live: %s %s not resolved (attempt %d of %d): %s", kind, aggregate_id, attempt, attempts, e.message)
+            log.warning(
+                "live: %s %s not resolved (attempt %d of %d): %s", kind, aggregate_id, attempt, attempts, e.message
+            )
         if attempt < attempts:
             await asyncio.sleep(0.5 * attempt)
             loaders = Loaders(app.state.subgraphs, token)
@@ -284,20 +291,30 @@ class ActivityUpdate:
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
 
-    @strawberry.field(description="The activity as the read model shows it now (null until the read model has a new one).")
+    @strawberry.field(
+        description="The activity as the read model shows it now (null until the read model has a new one)."
+    )
     async def activity(self, info: strawberry.Info) -> Activity | None:
         return await loaders_of(info).activities.load(str(self.activity_id))
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Changes to rectification cases in a jurisdiction's subtree (default: the caller's).")
-    async def case_updated(self, info: strawberry.Info, jurisdiction: str | None = None) -> AsyncGenerator[CaseUpdate, None]:
+    @strawberry.subscription(
+        description="Changes to rectification cases in a jurisdiction's subtree (default: the caller's)."
+    )
+    async def case_updated(
+        self, info: strawberry.Info, jurisdiction: str | None = None
+    ) -> AsyncGenerator[CaseUpdate, None]:
         async with contextlib.aclosing(_changes(info, CASES, jurisdiction)) as changes:
             async for c in changes:
-                yield CaseUpdate(case_id=strawberry.ID(c.aggregate_id), event=c.event, at=c.at, jurisdiction_code=c.jurisdiction)
+                yield CaseUpdate(
+                    case_id=strawberry.ID(c.aggregate_id), event=c.event, at=c.at, jurisdiction_code=c.jurisdiction
+                )
 
-    @strawberry.subscription(description="Changes to supervision activities in a jurisdiction's subtree (default: the caller's).")
+    @strawberry.subscription(
+        description="Changes to supervision activities in a jurisdiction's subtree (default: the caller's)."
+    )
     async def activity_updated(
         self, info: strawberry.Info, jurisdiction: str | None = None
     ) -> AsyncGenerator[ActivityUpdate, None]:

@@ -67,24 +67,43 @@ class Loaders:
         self.inspectors = self._entities("registry", "Inspector", registry.INSPECTOR_FIELDS, registry.Inspector.of)
         self.zones = self._entities("registry", "Zone", registry.ZONE_FIELDS, registry.Zone.of)
         self.activities = self._entities("inspection", "Activity", inspection.ACTIVITY_FIELDS, inspection.Activity.of)
-        self.cases = self._entities("accountability", "RectificationCase", accountability.CASE_FIELDS, accountability.RectificationCase.of)
-        self.measures = self._entities("accountability", "Measure", accountability.MEASURE_FIELDS, accountability.Measure.of)
+        self.cases = self._entities(
+            "accountability", "RectificationCase", accountability.CASE_FIELDS, accountability.RectificationCase.of
+        )
+        self.measures = self._entities(
+            "accountability", "Measure", accountability.MEASURE_FIELDS, accountability.Measure.of
+        )
         self.activities_of_school = self._grouped(
-            "inspection", "activitiesForSchools(schoolIds: $k)", "activities", inspection.ACTIVITY_FIELDS, inspection.Activity.of
+            "inspection",
+            "activitiesForSchools(schoolIds: $k)",
+            "activities",
+            inspection.ACTIVITY_FIELDS,
+            inspection.Activity.of,
         )
         self.activities_of_inspector = self._grouped(
-            "inspection", "activitiesForInspectors(inspectorIds: $k)", "activities", inspection.ACTIVITY_FIELDS, inspection.Activity.of
+            "inspection",
+            "activitiesForInspectors(inspectorIds: $k)",
+            "activities",
+            inspection.ACTIVITY_FIELDS,
+            inspection.Activity.of,
         )
         self.draws_of_inspector = self._grouped(
             "inspection", "drawsForInspectors(inspectorIds: $k)", "draws", inspection.DRAW_FIELDS, inspection.Draw.of
         )
         self.cases_of_unit = self._grouped(
-            "accountability", "casesForUnits(unitIds: $k)", "cases", accountability.CASE_FIELDS, accountability.RectificationCase.of
+            "accountability",
+            "casesForUnits(unitIds: $k)",
+            "cases",
+            accountability.CASE_FIELDS,
+            accountability.RectificationCase.of,
         )
         self.cases_of_activity = self._grouped(
-            "accountability", "casesForActivities(activityIds: $k)", "cases", accountability.CASE_FIELDS,
+            "accountability",
+            "casesForActivities(activityIds: $k)",
+            "cases",
+            accountability.CASE_FIELDS,
             accountability.RectificationCase.of,
-        )  # fmt: skip
+        )
         self.results_of_unit = self._grouped(
             "monitoring", "resultsForUnits(unitIds: $k)", "results", monitoring.UNIT_FIELDS, monitoring.UnitResult.of
         )
@@ -96,7 +115,7 @@ class Loaders:
 
     async def _ask_batch(self, service: str, asks: list[Ask]) -> list[Any]:
         aliases = [f"a{i}" for i in range(len(asks))]
-        query = "{ " + " ".join(ask.text(alias) for ask, alias in zip(asks, aliases)) + " }"
+        query = "{ " + " ".join(ask.text(alias) for ask, alias in zip(asks, aliases, strict=True)) + " }"
         data, errors = await self.client.fetch(service, query, {}, self.token)
         if data is None and len(asks) > 1:
             # A failed non-null field nulls the whole answer: ask each again on its own so only it fails.
@@ -114,7 +133,9 @@ class Loaders:
         query = f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on {typename} {{ {fields} }} }} }}"
 
         async def load(ids: list[str]) -> list[Any]:
-            data = await self.client.query(service, query, {"r": [{"__typename": typename, "id": i} for i in ids]}, self.token)
+            data = await self.client.query(
+                service, query, {"r": [{"__typename": typename, "id": i} for i in ids]}, self.token
+            )
             return [of(e) if e else None for e in data["_entities"]]
 
         return DataLoader(load_fn=load)
@@ -129,7 +150,6 @@ class Loaders:
             return [found.get(k, []) for k in keys]
 
         return DataLoader(load_fn=load)
-
 
 
 def request_context(request: Any) -> dict[str, Any]:

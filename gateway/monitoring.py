@@ -99,7 +99,7 @@ class UnitResult:
         return Jurisdiction.of(self.jurisdiction_code)
 
     @strawberry.field(description="The school, from the registry, when the unit is a school.")
-    async def school(self, info: strawberry.Info) -> Annotated["School", strawberry.lazy("gateway.registry")] | None:
+    async def school(self, info: strawberry.Info) -> Annotated[School, strawberry.lazy("gateway.registry")] | None:
         if self.unit_stage is None:
             return None
         return await loaders_of(info).schools.load(self.unit_id)
@@ -144,7 +144,9 @@ class BalancedDevelopment:
     jurisdiction: str
     period: str
     framework_version: int
-    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    passes: bool | None = strawberry.field(
+        description="the area's verdict; null when no unit is counted yet (no verdict)"
+    )
     provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     cv_within: bool | None
     every_school_passes: bool | None
@@ -165,7 +167,9 @@ class MonitoringResult:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    passes: bool | None = strawberry.field(
+        description="the area's verdict; null when no unit is counted yet (no verdict)"
+    )
     provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     area: JSON
     units: list[UnitResult]
@@ -189,7 +193,9 @@ class AreaVerdict:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    passes: bool | None = strawberry.field(
+        description="the area's verdict; null when no unit is counted yet (no verdict)"
+    )
     provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     computed_at: datetime
     stages: list[StageCVs]

@@ -49,9 +49,7 @@ SCHOOLS = (
     "query($j: String, $f: Int!, $a: String) { page: schools(jurisdiction: $j, first: $f, after: $a) {"
     " nodes { " + SCHOOL + " } " + PAGE + " } }"
 )
-INSPECTOR = (
-    "id name employment status { value } roles { value } jurisdiction { code } term { termNo termStart termEnd } filedWith"
-)
+INSPECTOR = "id name employment status { value } roles { value } jurisdiction { code } term { termNo termStart termEnd } filedWith"
 INSPECTORS = (
     "query($j: String, $f: Int!, $a: String) { page: inspectors(jurisdiction: $j, first: $f, after: $a) {"
     " nodes { " + INSPECTOR + " } " + PAGE + " } }"
@@ -83,7 +81,11 @@ CASE = (
 )
 CASES = (
     "query($j: String, $s: String, $f: Int!, $a: String) {"
-    " page: rectificationCases(jurisdiction: $j, status: $s, first: $f, after: $a) { nodes { " + CASE + " } " + PAGE + " } }"
+    " page: rectificationCases(jurisdiction: $j, status: $s, first: $f, after: $a) { nodes { "
+    + CASE
+    + " } "
+    + PAGE
+    + " } }"
 )
 OUTCOME = "id kind status trigger unitKind unitId unitName caseId details publicText publishedOn version jurisdiction { code }"
 OUTCOMES = (
@@ -96,10 +98,12 @@ CHANGES = (
 )
 # Where a client reads each kind of entity the change feed names, and the graph's field for one of them by id.
 ENTITIES = {
-    "school": ("schools", "school", SCHOOL), "inspector": ("inspectors", "inspector", INSPECTOR),
-    "activity": ("activities", "activity", ACTIVITY), "case": ("cases", "rectificationCase", CASE),
+    "school": ("schools", "school", SCHOOL),
+    "inspector": ("inspectors", "inspector", INSPECTOR),
+    "activity": ("activities", "activity", ACTIVITY),
+    "case": ("cases", "rectificationCase", CASE),
     "outcome": ("outcomes", "measure", OUTCOME),
-}  # fmt: skip
+}
 
 
 async def _ask(request: Request, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -107,13 +111,17 @@ async def _ask(request: Request, query: str, variables: dict[str, Any]) -> dict[
     result = await schema.execute(query, variable_values=variables, context_value=request_context(request))
     if result.errors:
         extensions = result.errors[0].extensions or {}
-        problem = Problem(result.errors[0].message, field=extensions.get("field"), rule=extensions.get("rule", "subgraph_error"))
+        problem = Problem(
+            result.errors[0].message, field=extensions.get("field"), rule=extensions.get("rule", "subgraph_error")
+        )
         problem.status = int(extensions.get("status", 502))
         raise problem
     return result.data or {}
 
 
-async def _page(request: Request, query: str, jurisdiction: str, limit: int, cursor: str | None, **more: Any) -> dict[str, Any]:
+async def _page(
+    request: Request, query: str, jurisdiction: str, limit: int, cursor: str | None, **more: Any
+) -> dict[str, Any]:
     page = (await _ask(request, query, {"j": jurisdiction, "f": page_size(limit), "a": cursor} | more))["page"]
     info = page["pageInfo"]
     return {"items": page["nodes"], "next_cursor": info["endCursor"] if info["hasNextPage"] else None}
@@ -128,7 +136,11 @@ async def _one(request: Request, kind: str, id: str) -> dict[str, Any]:
     return found
 
 
-@router.post("/oauth/token", openapi_extra=oauth.TOKEN_REQUEST_OPENAPI, dependencies=[Depends(public("a registered client's credentials (OAuth 2.0)"))])
+@router.post(
+    "/oauth/token",
+    openapi_extra=oauth.TOKEN_REQUEST_OPENAPI,
+    dependencies=[Depends(public("a registered client's credentials (OAuth 2.0)"))],
+)
 async def client_token(request: Request) -> Response:
     """OAuth 2.0 client credentials (RFC 6749 §4.4): a registered API client's token, answered by the registry.
 
@@ -141,20 +153,30 @@ async def client_token(request: Request) -> Response:
     subgraphs = request.app.state.subgraphs
     answer = await subgraphs.forward("registry", "/v1/oauth/token", content=await request.body(), headers=headers)
     kept = ("content-type", "cache-control", "pragma", "www-authenticate")
-    return Response(answer.content, answer.status_code, headers={k: answer.headers[k] for k in kept if k in answer.headers})
+    return Response(
+        answer.content, answer.status_code, headers={k: answer.headers[k] for k in kept if k in answer.headers}
+    )
 
 
 @router.get("/jurisdictions")
 async def jurisdictions(parent: str | None = None, principal: Principal = National) -> dict[str, Any]:
     """The divisions directly below `parent` (default: the client's own), from the reference data (GB/T 2260)."""
     code = scope(principal, parent)
-    return {"items": [{"code": j.code, "name": divisions.name_of(j.code), "level": divisions.level_of(j.code).value}
-                      for j in divisions.children(code)]}  # fmt: skip
+    return {
+        "items": [
+            {"code": j.code, "name": divisions.name_of(j.code), "level": divisions.level_of(j.code).value}
+            for j in divisions.children(code)
+        ]
+    }
 
 
 @router.get("/schools")
 async def schools(
-    request: Request, jurisdiction: str | None = None, cursor: str | None = None, limit: int = 100, principal: Principal = National
+    request: Request,
+    jurisdiction: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+    principal: Principal = National,
 ) -> dict[str, Any]:
     """Schools in a jurisdiction's subtree, a page at a time; follow `next_cursor` until it is null."""
     return await _page(request, SCHOOLS, scope(principal, jurisdiction), limit, cursor)
@@ -162,7 +184,11 @@ async def schools(
 
 @router.get("/inspectors")
 async def inspectors(
-    request: Request, jurisdiction: str | None = None, cursor: str | None = None, limit: int = 100, principal: Principal = National
+    request: Request,
+    jurisdiction: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+    principal: Principal = National,
 ) -> dict[str, Any]:
     """Inspectors (督学) in a jurisdiction's subtree, a page at a time."""
     return await _page(request, INSPECTORS, scope(principal, jurisdiction), limit, cursor)
@@ -170,7 +196,11 @@ async def inspectors(
 
 @router.get("/activities")
 async def activities(
-    request: Request, jurisdiction: str | None = None, cursor: str | None = None, limit: int = 100, principal: Principal = National
+    request: Request,
+    jurisdiction: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+    principal: Principal = National,
 ) -> dict[str, Any]:
     """Supervision activities with their findings, a page at a time."""
     return await _page(request, ACTIVITIES, scope(principal, jurisdiction), limit, cursor)
@@ -178,7 +208,11 @@ async def activities(
 
 @router.get("/reports")
 async def reports(
-    request: Request, jurisdiction: str | None = None, cursor: str | None = None, limit: int = 100, principal: Principal = National
+    request: Request,
+    jurisdiction: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+    principal: Principal = National,
 ) -> dict[str, Any]:
     """Supervision reports issued (印发) or published: the activities with their grade, summary and findings, a page at a time."""
     return await _page(request, REPORTS, scope(principal, jurisdiction), limit, cursor)
@@ -186,9 +220,13 @@ async def reports(
 
 @router.get("/cases")
 async def cases(
-    request: Request, jurisdiction: str | None = None, status: str | None = None, cursor: str | None = None, limit: int = 100,
+    request: Request,
+    jurisdiction: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
     principal: Principal = National,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Rectification cases (整改) with each item's status, deadline and supervision notices (status: opened,
     in_rectification, closed), a page at a time."""
     return await _page(request, CASES, scope(principal, jurisdiction), limit, cursor, s=status)
@@ -196,9 +234,13 @@ async def cases(
 
 @router.get("/outcomes")
 async def outcomes(
-    request: Request, jurisdiction: str | None = None, kind: str | None = None, cursor: str | None = None, limit: int = 100,
+    request: Request,
+    jurisdiction: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
     principal: Principal = National,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Accountability outcomes: interviews (约谈), circulars (通报), accountability decisions (问责) with their sanctions,
     and commendations (表彰); `kind` one of interview, circular, decision, commendation. A page at a time."""
     return await _page(request, OUTCOMES, scope(principal, jurisdiction), limit, cursor, k=kind)
@@ -206,13 +248,19 @@ async def outcomes(
 
 @router.get("/changes")
 async def changes(
-    request: Request, since: str | None = None, jurisdiction: str | None = None, limit: int = 100, principal: Principal = National
+    request: Request,
+    since: str | None = None,
+    jurisdiction: str | None = None,
+    limit: int = 100,
+    principal: Principal = National,
 ) -> dict[str, Any]:
     """What changed since the cursor `since` (without it: everything), for incremental sync: each changed school,
     inspector, activity, case or outcome once, with the `href` to read it. `next_cursor` is never null: follow it while
     `has_more`, then keep it and ask with it later."""
     feed.decode(since, "since")
-    page = (await _ask(request, CHANGES, {"j": scope(principal, jurisdiction), "f": page_size(limit), "a": since}))["page"]
+    page = (await _ask(request, CHANGES, {"j": scope(principal, jurisdiction), "f": page_size(limit), "a": since}))[
+        "page"
+    ]
     items = [n | {"href": f"{router.prefix}/{ENTITIES[n['kind']][0]}/{n['id']}"} for n in page["nodes"]]
     return {"items": items, "next_cursor": page["pageInfo"]["endCursor"], "has_more": page["pageInfo"]["hasNextPage"]}
 
@@ -248,7 +296,9 @@ async def outcome(request: Request, id: str, principal: Principal = National) ->
 
 
 @router.get("/staffing")
-async def staffing(request: Request, jurisdiction: str | None = None, principal: Principal = National) -> dict[str, Any]:
+async def staffing(
+    request: Request, jurisdiction: str | None = None, principal: Principal = National
+) -> dict[str, Any]:
     """Staffing against R1–R4 for a jurisdiction's subtree."""
     return (await _ask(request, STAFFING, {"j": scope(principal, jurisdiction)}))["answer"]
 

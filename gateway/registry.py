@@ -66,20 +66,22 @@ class School:
         return await loaders_of(info).zones.load(self.zone_id) if self.zone_id else None
 
     @strawberry.field(description="Supervision activities of this school (as their target).")
-    async def activities(self, info: strawberry.Info) -> list[Annotated["Activity", strawberry.lazy("gateway.inspection")]] | None:
+    async def activities(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Activity, strawberry.lazy("gateway.inspection")]] | None:
         return await loaders_of(info).activities_of_school.load(str(self.id))
 
     @strawberry.field(description="The school's rectification cases (整改), only the open ones with openOnly.")
     async def cases(
         self, info: strawberry.Info, open_only: bool = False
-    ) -> list[Annotated["RectificationCase", strawberry.lazy("gateway.accountability")]] | None:
+    ) -> list[Annotated[RectificationCase, strawberry.lazy("gateway.accountability")]] | None:
         cases = await loaders_of(info).cases_of_unit.load(str(self.id))
         return [c for c in cases if c.status != "closed"] if open_only else cases
 
     @strawberry.field(description="The school's indicator results (监测评估结果), newest period first.")
     async def indicator_results(
         self, info: strawberry.Info, framework: str | None = None, period: str | None = None
-    ) -> list[Annotated["UnitResult", strawberry.lazy("gateway.monitoring")]] | None:
+    ) -> list[Annotated[UnitResult, strawberry.lazy("gateway.monitoring")]] | None:
         results = await loaders_of(info).results_of_unit.load(str(self.id))
         return [r for r in results if framework in (None, r.framework) and period in (None, r.period)]
 
@@ -92,14 +94,28 @@ class School:
     def of(cls, d: dict[str, Any]) -> School:
         p = d.get("principal")
         return cls(
-            id=strawberry.ID(d["id"]), code=d.get("code"), name=d["name"], stage=d["stage"], stage_label_zh=d["stageLabelZh"],
-            ownership=d["ownership"], ownership_label_zh=d["ownershipLabelZh"], locality=Labelled.of(d.get("locality")),
+            id=strawberry.ID(d["id"]),
+            code=d.get("code"),
+            name=d["name"],
+            stage=d["stage"],
+            stage_label_zh=d["stageLabelZh"],
+            ownership=d["ownership"],
+            ownership_label_zh=d["ownershipLabelZh"],
+            locality=Labelled.of(d.get("locality")),
             enrolment=d["enrolment"],
-            principal=PrincipalInOffice(name=p["name"], term_start=date.fromisoformat(p["termStart"]), term_end=date.fromisoformat(p["termEnd"])) if p else None,
-            licence=Labelled.of(d["licence"]), enrolment_status=Labelled.of(d["enrolmentStatus"]),
-            internal_supervisors=d["internalSupervisors"], version=d["version"], jurisdiction_code=d["jurisdiction"],
-            zone_id=d.get("zoneId"), responsible_inspector_id=d.get("responsibleInspectorId"),
-        )  # fmt: skip
+            principal=PrincipalInOffice(
+                name=p["name"], term_start=date.fromisoformat(p["termStart"]), term_end=date.fromisoformat(p["termEnd"])
+            )
+            if p
+            else None,
+            licence=Labelled.of(d["licence"]),
+            enrolment_status=Labelled.of(d["enrolmentStatus"]),
+            internal_supervisors=d["internalSupervisors"],
+            version=d["version"],
+            jurisdiction_code=d["jurisdiction"],
+            zone_id=d.get("zoneId"),
+            responsible_inspector_id=d.get("responsibleInspectorId"),
+        )
 
 
 @strawberry.type
@@ -158,11 +174,13 @@ class Inspector:
         return Jurisdiction.of(self.jurisdiction_code)
 
     @strawberry.field(description="Supervision activities this inspector serves on.")
-    async def activities(self, info: strawberry.Info) -> list[Annotated["Activity", strawberry.lazy("gateway.inspection")]] | None:
+    async def activities(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Activity, strawberry.lazy("gateway.inspection")]] | None:
         return await loaders_of(info).activities_of_inspector.load(str(self.id))
 
     @strawberry.field(description="Double-random draws (双随机) that put this inspector on a team.")
-    async def draws(self, info: strawberry.Info) -> list[Annotated["Draw", strawberry.lazy("gateway.inspection")]] | None:
+    async def draws(self, info: strawberry.Info) -> list[Annotated[Draw, strawberry.lazy("gateway.inspection")]] | None:
         return await loaders_of(info).draws_of_inspector.load(str(self.id))
 
     @strawberry.field(description="The zones where this inspector is listed (挂牌).")
@@ -173,20 +191,42 @@ class Inspector:
     def of(cls, d: dict[str, Any]) -> Inspector:
         t = d.get("term")
         return cls(
-            id=strawberry.ID(d["id"]), name=d["name"], employment=d["employment"], employment_label_zh=d["employmentLabelZh"],
-            status=Labelled.of(d["status"]), roles=[Labelled.of(r) for r in d["roles"]], focus=Labelled.of(d["focus"]),
-            stages=[Labelled.of(s) for s in d["stages"]], subjects=d["subjects"], public_contact=d.get("publicContact"),
-            term=Term(term_no=t["termNo"], term_start=date.fromisoformat(t["termStart"]), term_end=date.fromisoformat(t["termEnd"])) if t else None,
-            filed_with=d.get("filedWith"), exit_reason=Labelled.of(d.get("exitReason")), exit_review_open=d["exitReviewOpen"],
+            id=strawberry.ID(d["id"]),
+            name=d["name"],
+            employment=d["employment"],
+            employment_label_zh=d["employmentLabelZh"],
+            status=Labelled.of(d["status"]),
+            roles=[Labelled.of(r) for r in d["roles"]],
+            focus=Labelled.of(d["focus"]),
+            stages=[Labelled.of(s) for s in d["stages"]],
+            subjects=d["subjects"],
+            public_contact=d.get("publicContact"),
+            term=Term(
+                term_no=t["termNo"],
+                term_start=date.fromisoformat(t["termStart"]),
+                term_end=date.fromisoformat(t["termEnd"]),
+            )
+            if t
+            else None,
+            filed_with=d.get("filedWith"),
+            exit_reason=Labelled.of(d.get("exitReason")),
+            exit_review_open=d["exitReviewOpen"],
             trainings=[
-                Training(kind=Labelled.of(x["kind"]), title=x["title"], hours=x["hours"],
-                         completed_on=date.fromisoformat(x["completedOn"]), term_no=x["termNo"])
+                Training(
+                    kind=Labelled.of(x["kind"]),
+                    title=x["title"],
+                    hours=x["hours"],
+                    completed_on=date.fromisoformat(x["completedOn"]),
+                    term_no=x["termNo"],
+                )
                 for x in d["trainings"]
             ],
             assessments=[Assessment(year=a["year"], grade=Labelled.of(a["grade"])) for a in d["assessments"]],
             ties=[Tie(unit_id=x["unitId"], kind=Labelled.of(x["kind"])) for x in d["ties"]],
-            version=d["version"], jurisdiction_code=d["jurisdiction"], zone_ids=d["zoneIds"],
-        )  # fmt: skip
+            version=d["version"],
+            jurisdiction_code=d["jurisdiction"],
+            zone_ids=d["zoneIds"],
+        )
 
 
 @strawberry.type
@@ -210,9 +250,12 @@ class Zone:
     @classmethod
     def of(cls, d: dict[str, Any]) -> Zone:
         return cls(
-            id=strawberry.ID(d["id"]), name=d["name"], version=d["version"], jurisdiction_code=d["jurisdiction"],
+            id=strawberry.ID(d["id"]),
+            name=d["name"],
+            version=d["version"],
+            jurisdiction_code=d["jurisdiction"],
             listed_inspector_ids=d["listedInspectorIds"],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -228,7 +271,9 @@ class InspectorConnection:
 
 
 async def schools_page(info: strawberry.Info, first: int, **filters: Any) -> SchoolConnection:
-    return SchoolConnection(**await page_of(info, "registry", "schools", SCHOOL_FIELDS, School.of, "schools", first, **filters))
+    return SchoolConnection(
+        **await page_of(info, "registry", "schools", SCHOOL_FIELDS, School.of, "schools", first, **filters)
+    )
 
 
 async def inspectors_page(info: strawberry.Info, first: int, **filters: Any) -> InspectorConnection:
@@ -264,10 +309,18 @@ class Committee:
     @classmethod
     def of(cls, d: dict[str, Any]) -> Committee:
         return cls(
-            director=d["director"], deputies=d["deputies"], office=d["office"], chief_inspector=d["chiefInspector"],
-            member_units=[MemberUnit(name=u["name"], contact_person=u["contactPerson"], contact_phone=u["contactPhone"]) for u in d["memberUnits"]],
-            deputy_chief_inspectors=d["deputyChiefInspectors"], version=d["version"], jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
+            director=d["director"],
+            deputies=d["deputies"],
+            office=d["office"],
+            chief_inspector=d["chiefInspector"],
+            member_units=[
+                MemberUnit(name=u["name"], contact_person=u["contactPerson"], contact_phone=u["contactPhone"])
+                for u in d["memberUnits"]
+            ],
+            deputy_chief_inspectors=d["deputyChiefInspectors"],
+            version=d["version"],
+            jurisdiction_code=d["jurisdiction"],
+        )
 
 
 COMMITTEE_FIELDS = (
@@ -341,10 +394,15 @@ class StaffingCompliance:
     def of(cls, d: dict[str, Any]) -> StaffingCompliance:
         snake = lambda part: {_snake(k): v for k, v in part.items()}  # noqa: E731
         return cls(
-            profile_version=d["profileVersion"], schools=d["schools"], inspectors=d["inspectors"],
-            r1=RatioCheck(**snake(d["r1"])), r2=FullTimeCheck(**snake(d["r2"])), r3=TermCheck(**snake(d["r3"])),
-            r4=SupervisorCheck(**snake(d["r4"])), jurisdiction_code=d["jurisdiction"],
-        )  # fmt: skip
+            profile_version=d["profileVersion"],
+            schools=d["schools"],
+            inspectors=d["inspectors"],
+            r1=RatioCheck(**snake(d["r1"])),
+            r2=FullTimeCheck(**snake(d["r2"])),
+            r3=TermCheck(**snake(d["r3"])),
+            r4=SupervisorCheck(**snake(d["r4"])),
+            jurisdiction_code=d["jurisdiction"],
+        )
 
 
 STAFFING_FIELDS = (

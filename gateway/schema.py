@@ -15,24 +15,59 @@ from dudao import jurisdiction as divisions
 from dudao import subgraph
 from gateway import limits
 from gateway.accountability import (
-    OUTCOME_FIELDS, RESTRICTION_FIELDS, SUMMARY_FIELDS, AccountabilitySummary, Measure, MeasureConnection, PublicOutcome,
-    RectificationCase, RectificationCaseConnection, Restriction, cases_page, measures_page,
-)  # fmt: skip
+    OUTCOME_FIELDS,
+    RESTRICTION_FIELDS,
+    SUMMARY_FIELDS,
+    AccountabilitySummary,
+    Measure,
+    MeasureConnection,
+    PublicOutcome,
+    RectificationCase,
+    RectificationCaseConnection,
+    Restriction,
+    cases_page,
+    measures_page,
+)
 from gateway.audit import AuditTrail, audit_page
 from gateway.changes import ChangeFeed, changes_page
 from gateway.dashboard import Dashboard, dashboard
 from gateway.inspection import (
-    COVERAGE_FIELDS, DRAW_FIELDS, Activity, ActivityConnection, Draw, PublicReport, RoutineCoverage, activities_page,
-)  # fmt: skip
+    COVERAGE_FIELDS,
+    DRAW_FIELDS,
+    Activity,
+    ActivityConnection,
+    Draw,
+    PublicReport,
+    RoutineCoverage,
+    activities_page,
+)
 from gateway.live import Subscription
 from gateway.monitoring import (
-    BALANCED_FIELDS, COLLECTION_FIELDS, FRAMEWORK_FIELDS, BalancedDevelopment, CollectionStatus, Framework, MonitoringResult,
-    build, results_of,
-)  # fmt: skip
+    BALANCED_FIELDS,
+    COLLECTION_FIELDS,
+    FRAMEWORK_FIELDS,
+    BalancedDevelopment,
+    CollectionStatus,
+    Framework,
+    MonitoringResult,
+    build,
+    results_of,
+)
 from gateway.registry import (
-    COMMITTEE_FIELDS, STAFFING_FIELDS, ZONE_FIELDS, Committee, Inspector, InspectorConnection, ListedInspector, School,
-    SchoolConnection, StaffingCompliance, Zone, inspectors_page, schools_page,
-)  # fmt: skip
+    COMMITTEE_FIELDS,
+    STAFFING_FIELDS,
+    ZONE_FIELDS,
+    Committee,
+    Inspector,
+    InspectorConnection,
+    ListedInspector,
+    School,
+    SchoolConnection,
+    StaffingCompliance,
+    Zone,
+    inspectors_page,
+    schools_page,
+)
 from gateway.types import Jurisdiction, loaders_of
 
 
@@ -42,7 +77,9 @@ class Query:
     def jurisdiction(self, code: str) -> Jurisdiction | None:
         return Jurisdiction.of(code) if divisions.is_known(code) else None
 
-    @strawberry.field(description="The office's start page: staffing, routine coverage, rectification, interviews, circulars, CVs.")
+    @strawberry.field(
+        description="The office's start page: staffing, routine coverage, rectification, interviews, circulars, CVs."
+    )
     def dashboard(self, info: strawberry.Info, jurisdiction: str, month: str | None = None) -> Dashboard:
         return dashboard(subgraph.division(jurisdiction), month, info.context["clock"])
 
@@ -50,9 +87,15 @@ class Query:
 
     @strawberry.field(description="Schools in a jurisdiction's subtree (default: the caller's), a page at a time.")
     async def schools(
-        self, info: strawberry.Info, jurisdiction: str | None = None, stage: str | None = None,
-        ownership: str | None = None, zone_id: strawberry.ID | None = None, first: int = 50, after: str | None = None,
-    ) -> SchoolConnection | None:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        stage: str | None = None,
+        ownership: str | None = None,
+        zone_id: strawberry.ID | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> SchoolConnection | None:
         return await schools_page(
             info, jurisdiction=jurisdiction, stage=stage, ownership=ownership, zoneId=zone_id, first=first, after=after
         )
@@ -63,9 +106,15 @@ class Query:
 
     @strawberry.field(description="Inspectors in a jurisdiction's subtree (default: the caller's).")
     async def inspectors(
-        self, info: strawberry.Info, jurisdiction: str | None = None, employment: str | None = None,
-        status: str | None = None, role: str | None = None, first: int = 50, after: str | None = None,
-    ) -> InspectorConnection | None:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        employment: str | None = None,
+        status: str | None = None,
+        role: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> InspectorConnection | None:
         return await inspectors_page(
             info, jurisdiction=jurisdiction, employment=employment, status=status, role=role, first=first, after=after
         )
@@ -88,15 +137,24 @@ class Query:
         return Committee.of(found) if found else None
 
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree (督学配备达标情况).")
-    async def staffing_compliance(self, info: strawberry.Info, jurisdiction: str | None = None) -> StaffingCompliance | None:
-        return StaffingCompliance.of(await loaders_of(info).ask("registry", "staffingCompliance", STAFFING_FIELDS, jurisdiction=jurisdiction))
+    async def staffing_compliance(
+        self, info: strawberry.Info, jurisdiction: str | None = None
+    ) -> StaffingCompliance | None:
+        return StaffingCompliance.of(
+            await loaders_of(info).ask("registry", "staffingCompliance", STAFFING_FIELDS, jurisdiction=jurisdiction)
+        )
 
-    @strawberry.field(description="Listed inspectors (挂牌督学): names, zones, schools, public contacts. No token needed.")
+    @strawberry.field(
+        description="Listed inspectors (挂牌督学): names, zones, schools, public contacts. No token needed."
+    )
     async def public_listed_inspectors(self, info: strawberry.Info, jurisdiction: str) -> list[ListedInspector] | None:
         found = await loaders_of(info).ask(
             "registry", "publicListedInspectors", "name zone schools publicContact", jurisdiction=jurisdiction
         )
-        return [ListedInspector(name=x["name"], zone=x["zone"], schools=x["schools"], public_contact=x["publicContact"]) for x in found]
+        return [
+            ListedInspector(name=x["name"], zone=x["zone"], schools=x["schools"], public_contact=x["publicContact"])
+            for x in found
+        ]
 
     # --- inspection -------------------------------------------------------------------------------------------
 
@@ -105,14 +163,26 @@ class Query:
         " reportIssued: only those whose report was issued (and perhaps published)."
     )
     async def activities(
-        self, info: strawberry.Info, jurisdiction: str | None = None, school_id: str | None = None,
-        inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        school_id: str | None = None,
+        inspector_id: strawberry.ID | None = None,
+        status: str | None = None,
+        first: int = 50,
+        after: str | None = None,
         report_issued: bool | None = None,
-    ) -> ActivityConnection | None:  # fmt: skip
+    ) -> ActivityConnection | None:
         return await activities_page(
-            info, jurisdiction=jurisdiction, schoolId=school_id, inspectorId=inspector_id, status=status, first=first, after=after,
+            info,
+            jurisdiction=jurisdiction,
+            schoolId=school_id,
+            inspectorId=inspector_id,
+            status=status,
+            first=first,
+            after=after,
             reportIssued=report_issued,
-        )  # fmt: skip
+        )
 
     @strawberry.field
     async def activity(self, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
@@ -124,43 +194,73 @@ class Query:
         return Draw.of(found) if found else None
 
     @strawberry.field(description="Which compulsory-education schools had no routine visit yet in the month (YYYY-MM).")
-    async def routine_coverage(self, info: strawberry.Info, month: str, jurisdiction: str | None = None) -> RoutineCoverage | None:
+    async def routine_coverage(
+        self, info: strawberry.Info, month: str, jurisdiction: str | None = None
+    ) -> RoutineCoverage | None:
         return RoutineCoverage.of(
-            await loaders_of(info).ask("inspection", "routineCoverage", COVERAGE_FIELDS, month=month, jurisdiction=jurisdiction)
+            await loaders_of(info).ask(
+                "inspection", "routineCoverage", COVERAGE_FIELDS, month=month, jurisdiction=jurisdiction
+            )
         )
 
     @strawberry.field(description="Published supervision reports, personal data removed. Public.")
-    async def public_reports(self, info: strawberry.Info, jurisdiction: str, first: int = 50) -> list[PublicReport] | None:
+    async def public_reports(
+        self, info: strawberry.Info, jurisdiction: str, first: int = 50
+    ) -> list[PublicReport] | None:
         selection = (
             "activityId kind kindLabelZh title targetName period grade gradeLabelZh summary"
             " findings { area areaLabelZh severity severityLabelZh description needsRectification }"
         )
-        found = await loaders_of(info).ask("inspection", "publicReports", selection, jurisdiction=jurisdiction, first=limits.page(first))
+        found = await loaders_of(info).ask(
+            "inspection", "publicReports", selection, jurisdiction=jurisdiction, first=limits.page(first)
+        )
         return [PublicReport.of(r) for r in found]
 
     # --- accountability ---------------------------------------------------------------------------------------
 
-    @strawberry.field(description="Open cases, overdue items, notices issued, measures, rebound and on-time rectification rates.")
-    async def accountability_summary(self, info: strawberry.Info, jurisdiction: str | None = None) -> AccountabilitySummary | None:
-        found = await loaders_of(info).ask("accountability", "accountabilitySummary", SUMMARY_FIELDS, jurisdiction=jurisdiction)
+    @strawberry.field(
+        description="Open cases, overdue items, notices issued, measures, rebound and on-time rectification rates."
+    )
+    async def accountability_summary(
+        self, info: strawberry.Info, jurisdiction: str | None = None
+    ) -> AccountabilitySummary | None:
+        found = await loaders_of(info).ask(
+            "accountability", "accountabilitySummary", SUMMARY_FIELDS, jurisdiction=jurisdiction
+        )
         return AccountabilitySummary.of(found)
 
-    @strawberry.field(description="Rectification cases by jurisdiction, unit and status (opened, in_rectification, closed).")
+    @strawberry.field(
+        description="Rectification cases by jurisdiction, unit and status (opened, in_rectification, closed)."
+    )
     async def rectification_cases(
-        self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
-        first: int = 50, after: str | None = None,
-    ) -> RectificationCaseConnection | None:  # fmt: skip
-        return await cases_page(info, jurisdiction=jurisdiction, unitId=unit_id, status=status, first=first, after=after)
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        unit_id: str | None = None,
+        status: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> RectificationCaseConnection | None:
+        return await cases_page(
+            info, jurisdiction=jurisdiction, unitId=unit_id, status=status, first=first, after=after
+        )
 
     @strawberry.field
     async def rectification_case(self, info: strawberry.Info, id: strawberry.ID) -> RectificationCase | None:
         return await loaders_of(info).cases.load(str(id))
 
-    @strawberry.field(description="Interviews, circulars, accountability decisions and commendations (kind: one of them).")
+    @strawberry.field(
+        description="Interviews, circulars, accountability decisions and commendations (kind: one of them)."
+    )
     async def measures(
-        self, info: strawberry.Info, jurisdiction: str | None = None, kind: str | None = None, unit_id: str | None = None,
-        first: int = 50, after: str | None = None,
-    ) -> MeasureConnection | None:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        kind: str | None = None,
+        unit_id: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> MeasureConnection | None:
         return await measures_page(info, jurisdiction=jurisdiction, kind=kind, unitId=unit_id, first=first, after=after)
 
     @strawberry.field
@@ -169,7 +269,9 @@ class Query:
 
     @strawberry.field(description="Leaders under a circular's restriction today, and until when.")
     async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction] | None:
-        found = await loaders_of(info).ask("accountability", "restrictions", RESTRICTION_FIELDS, jurisdiction=jurisdiction)
+        found = await loaders_of(info).ask(
+            "accountability", "restrictions", RESTRICTION_FIELDS, jurisdiction=jurisdiction
+        )
         return [Restriction.of(r) for r in found]
 
     @strawberry.field(description="Published circulars, accountability decisions and commendations. Public.")
@@ -177,7 +279,12 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None
     ) -> list[PublicOutcome] | None:
         found = await loaders_of(info).ask(
-            "accountability", "publicOutcomes", OUTCOME_FIELDS, jurisdiction=jurisdiction, first=limits.page(first), after=after
+            "accountability",
+            "publicOutcomes",
+            OUTCOME_FIELDS,
+            jurisdiction=jurisdiction,
+            first=limits.page(first),
+            after=after,
         )
         return [PublicOutcome.of(o) for o in found]
 
@@ -188,9 +295,13 @@ class Query:
         " for incremental sync: read by id what it names, and keep endCursor for next time."
     )
     async def changes(
-        self, info: strawberry.Info, kinds: list[str] | None = None, jurisdiction: str | None = None, first: int = 100,
+        self,
+        info: strawberry.Info,
+        kinds: list[str] | None = None,
+        jurisdiction: str | None = None,
+        first: int = 100,
         after: str | None = None,
-    ) -> ChangeFeed | None:  # fmt: skip
+    ) -> ChangeFeed | None:
         return await changes_page(info, kinds, jurisdiction, first, after)
 
     @strawberry.field(
@@ -198,27 +309,50 @@ class Query:
         " event type (e.g. School.Renamed) and time (ISO 8601; from inclusive, to exclusive)."
     )
     async def audit_trail(
-        self, info: strawberry.Info, actor: str | None = None, jurisdiction: str | None = None,
-        aggregate_id: strawberry.ID | None = None, aggregate_type: str | None = None, event_type: str | None = None,
-        frm: Annotated[str | None, strawberry.argument(name="from")] = None, to: str | None = None,
-        services: list[str] | None = None, first: int = 50, after: str | None = None,
-    ) -> AuditTrail | None:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        actor: str | None = None,
+        jurisdiction: str | None = None,
+        aggregate_id: strawberry.ID | None = None,
+        aggregate_type: str | None = None,
+        event_type: str | None = None,
+        frm: Annotated[str | None, strawberry.argument(name="from")] = None,
+        to: str | None = None,
+        services: list[str] | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> AuditTrail | None:
         return await audit_page(
-            info, services, first, after, actor=actor, jurisdiction=jurisdiction, eventType=event_type, to=to,
-            aggregateId=str(aggregate_id) if aggregate_id else None, aggregateType=aggregate_type, **{"from": frm},
-        )  # fmt: skip
+            info,
+            services,
+            first,
+            after,
+            actor=actor,
+            jurisdiction=jurisdiction,
+            eventType=event_type,
+            to=to,
+            aggregateId=str(aggregate_id) if aggregate_id else None,
+            aggregateType=aggregate_type,
+            **{"from": frm},
+        )
 
     # --- monitoring -------------------------------------------------------------------------------------------
 
-    @strawberry.field(description="Per-school indicators after stage splitting, per-indicator CVs and county verdicts (优质均衡).")
-    async def balanced_development(self, info: strawberry.Info, period: str, jurisdiction: str | None = None) -> BalancedDevelopment | None:
-        found = await loaders_of(info).ask("monitoring", "balancedDevelopment", BALANCED_FIELDS, period=period, jurisdiction=jurisdiction)
+    @strawberry.field(
+        description="Per-school indicators after stage splitting, per-indicator CVs and county verdicts (优质均衡)."
+    )
+    async def balanced_development(
+        self, info: strawberry.Info, period: str, jurisdiction: str | None = None
+    ) -> BalancedDevelopment | None:
+        found = await loaders_of(info).ask(
+            "monitoring", "balancedDevelopment", BALANCED_FIELDS, period=period, jurisdiction=jurisdiction
+        )
         return BalancedDevelopment.of(found)
 
     @strawberry.field(description="Any framework's results under a jurisdiction: the area's verdict and each unit's.")
     async def monitoring_results(
-        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None,
-    ) -> MonitoringResult | None:  # fmt: skip
+        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None
+    ) -> MonitoringResult | None:
         return await results_of(info, framework=framework, period=period, jurisdiction=jurisdiction)
 
     @strawberry.field(description="Indicator frameworks with their versions and the version each period uses.")
@@ -227,14 +361,21 @@ class Query:
 
     @strawberry.field(description="Each unit's submission status and each level's approval for a framework and period.")
     async def collection_status(
-        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None,
-    ) -> CollectionStatus | None:  # fmt: skip
+        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None
+    ) -> CollectionStatus | None:
         found = await loaders_of(info).ask(
-            "monitoring", "collectionStatus", COLLECTION_FIELDS, framework=framework, period=period, jurisdiction=jurisdiction
+            "monitoring",
+            "collectionStatus",
+            COLLECTION_FIELDS,
+            framework=framework,
+            period=period,
+            jurisdiction=jurisdiction,
         )
         return build(CollectionStatus, found)
 
-    @strawberry.field(description="Routine-visit coverage, rectification, staffing, interviews and circulars, rolled up.")
+    @strawberry.field(
+        description="Routine-visit coverage, rectification, staffing, interviews and circulars, rolled up."
+    )
     async def operational_rollup(self, info: strawberry.Info, jurisdiction: str | None = None) -> JSON | None:
         return await loaders_of(info).ask("monitoring", "operationalRollup", jurisdiction=jurisdiction)
 

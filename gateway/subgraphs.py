@@ -79,11 +79,13 @@ class SubgraphClient:
             response = await self._http[service].get(f"{self.urls[service]}{path}", headers=headers)
         except httpx.TimeoutException:
             raise GraphQLError(
-                f"the {service} service did not answer in time", extensions={"status": 504, "rule": "subgraph_timeout", "service": service}
+                f"the {service} service did not answer in time",
+                extensions={"status": 504, "rule": "subgraph_timeout", "service": service},
             ) from None
         except httpx.HTTPError as e:
             raise GraphQLError(
-                f"the {service} service is unreachable: {e}", extensions={"status": 503, "rule": "subgraph_unavailable", "service": service}
+                f"the {service} service is unreachable: {e}",
+                extensions={"status": 503, "rule": "subgraph_unavailable", "service": service},
             ) from None
         try:
             body = response.json()
@@ -92,8 +94,13 @@ class SubgraphClient:
         if response.status_code != 200:
             raise GraphQLError(
                 body.get("detail") or f"the {service} service answered HTTP {response.status_code}",
-                extensions={"status": response.status_code, "rule": body.get("rule", "subgraph_error"), "field": body.get("field"), "service": service},
-            )  # fmt: skip
+                extensions={
+                    "status": response.status_code,
+                    "rule": body.get("rule", "subgraph_error"),
+                    "field": body.get("field"),
+                    "service": service,
+                },
+            )
         return body
 
     async def forward(self, service: str, path: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -101,9 +108,13 @@ class SubgraphClient:
         try:
             return await self._http[service].post(f"{self.urls[service]}{path}", content=content, headers=headers)
         except httpx.TimeoutException:
-            raise Unavailable(f"the {service} service did not answer in time", rule="subgraph_timeout", service=service) from None
+            raise Unavailable(
+                f"the {service} service did not answer in time", rule="subgraph_timeout", service=service
+            ) from None
         except httpx.HTTPError as e:
-            raise Unavailable(f"the {service} service is unreachable: {e}", rule="subgraph_unavailable", service=service) from None
+            raise Unavailable(
+                f"the {service} service is unreachable: {e}", rule="subgraph_unavailable", service=service
+            ) from None
 
     async def query(self, service: str, query: str, variables: dict[str, Any], token: str | None) -> dict[str, Any]:
         """Run `query` on one subgraph; any error it reports becomes the gateway's error."""

@@ -25,9 +25,15 @@ def loaders_of(info: strawberry.Info) -> Any:
 
 
 async def page_of(
-    info: strawberry.Info, service: str, field: str, fields: str, of: Callable[[dict], Any], remembered_as: str, first: int,
+    info: strawberry.Info,
+    service: str,
+    field: str,
+    fields: str,
+    of: Callable[[dict], Any],
+    remembered_as: str,
+    first: int,
     **filters: Any,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A page of a connection field (`nodes` and `pageInfo`) from a service; each node is remembered in the loader
     `remembered_as`, so links back to it cost nothing."""
     loaders = loaders_of(info)
@@ -75,11 +81,16 @@ class Jurisdiction:
         known = divisions.get(code)
         level = divisions.level_of(code)
         return cls(
-            code=code, listed_name=divisions.name_of(code), name_en=(known.name_en or known.name_zh) if known else divisions.name_of(code),
-            level=level.value, level_label_zh=level.label_zh,
-        )  # fmt: skip
+            code=code,
+            listed_name=divisions.name_of(code),
+            name_en=(known.name_en or known.name_zh) if known else divisions.name_of(code),
+            level=level.value,
+            level_label_zh=level.label_zh,
+        )
 
-    @strawberry.field(description="the Chinese name; a township's is the one its county's office registered, else its code")
+    @strawberry.field(
+        description="the Chinese name; a township's is the one its county's office registered, else its code"
+    )
     async def name(self, info: strawberry.Info) -> str:
         if len(self.code) != 9:
             return self.listed_name
@@ -100,17 +111,23 @@ class Jurisdiction:
 
     @strawberry.field(description="Schools here and below, a page at a time.")
     async def schools(
-        self, info: strawberry.Info, stage: str | None = None, ownership: str | None = None, first: int = 50,
+        self,
+        info: strawberry.Info,
+        stage: str | None = None,
+        ownership: str | None = None,
+        first: int = 50,
         after: str | None = None,
-    ) -> Annotated["SchoolConnection", strawberry.lazy("gateway.registry")] | None:  # fmt: skip
+    ) -> Annotated[SchoolConnection, strawberry.lazy("gateway.registry")] | None:
         from gateway.registry import schools_page
 
-        return await schools_page(info, jurisdiction=self.code, stage=stage, ownership=ownership, first=first, after=after)
+        return await schools_page(
+            info, jurisdiction=self.code, stage=stage, ownership=ownership, first=first, after=after
+        )
 
     @strawberry.field(description="Inspectors here and below, a page at a time.")
     async def inspectors(
         self, info: strawberry.Info, status: str | None = None, first: int = 50, after: str | None = None
-    ) -> Annotated["InspectorConnection", strawberry.lazy("gateway.registry")] | None:
+    ) -> Annotated[InspectorConnection, strawberry.lazy("gateway.registry")] | None:
         from gateway.registry import inspectors_page
 
         return await inspectors_page(info, jurisdiction=self.code, status=status, first=first, after=after)
@@ -118,15 +135,17 @@ class Jurisdiction:
     @strawberry.field(description="Supervision activities here and below, a page at a time.")
     async def activities(
         self, info: strawberry.Info, status: str | None = None, first: int = 50, after: str | None = None
-    ) -> Annotated["ActivityConnection", strawberry.lazy("gateway.inspection")] | None:
+    ) -> Annotated[ActivityConnection, strawberry.lazy("gateway.inspection")] | None:
         from gateway.inspection import activities_page
 
         return await activities_page(info, jurisdiction=self.code, status=status, first=first, after=after)
 
-    @strawberry.field(description="Rectification cases here and below (status: opened, in_rectification, closed), a page at a time.")
+    @strawberry.field(
+        description="Rectification cases here and below (status: opened, in_rectification, closed), a page at a time."
+    )
     async def cases(
         self, info: strawberry.Info, status: str | None = None, first: int = 50, after: str | None = None
-    ) -> Annotated["RectificationCaseConnection", strawberry.lazy("gateway.accountability")] | None:
+    ) -> Annotated[RectificationCaseConnection, strawberry.lazy("gateway.accountability")] | None:
         from gateway.accountability import cases_page
 
         return await cases_page(info, jurisdiction=self.code, status=status, first=first, after=after)
@@ -134,7 +153,7 @@ class Jurisdiction:
     @strawberry.field(description="A framework's results for a period here: the area's verdict and each unit's below.")
     async def indicator_results(
         self, info: strawberry.Info, framework: str, period: str
-    ) -> Annotated["MonitoringResult", strawberry.lazy("gateway.monitoring")] | None:
+    ) -> Annotated[MonitoringResult, strawberry.lazy("gateway.monitoring")] | None:
         from gateway.monitoring import results_of
 
         return await results_of(info, framework=framework, period=period, jurisdiction=self.code)

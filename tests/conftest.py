@@ -94,7 +94,7 @@ def metrics_data_empty():
     return MetricsData(resource_metrics=[])
 
 
-def eventually(check: Callable[[], object], timeout: float = 15, interval: float = 0.05, what: str = "condition"):
+def eventually(check: Callable[[], object], timeout: float = 30, interval: float = 0.05, what: str = "condition"):
     """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -203,7 +203,12 @@ def settings(postgres, nats_url, tmp_path, request) -> Iterator[Settings]:
 
 def _dead_letters(database: str) -> list[str]:
     with psycopg.connect(database, autocommit=True) as conn:
-        schemas = [r[0] for r in conn.execute("SELECT table_schema FROM information_schema.tables WHERE table_name = 'dead_letters'")]
+        schemas = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'dead_letters'"
+            )
+        ]
         return [
             f"{schema} {consumer} {subject}: {error}"
             for schema in schemas
@@ -234,7 +239,9 @@ class ServedApp:
 
     def _start(self, port: int) -> None:
         self.port, self.url = port, f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
 

@@ -8,11 +8,30 @@ from dataclasses import dataclass, field
 
 import strawberry
 from graphql import (
-    DirectiveDefinitionNode, DirectiveNode, DocumentNode, FieldNode, GraphQLObjectType, GraphQLSchema, ListValueNode,
-    NamedTypeNode, ObjectValueNode, SchemaDefinitionNode, SchemaExtensionNode, StringValueNode, TypeDefinitionNode,
-    TypeExtensionNode, build_ast_schema, build_client_schema, get_named_type, is_leaf_type, parse, print_type,
-    specified_directives, visit, Visitor,
-)  # fmt: skip
+    DirectiveDefinitionNode,
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    ListValueNode,
+    NamedTypeNode,
+    ObjectValueNode,
+    SchemaDefinitionNode,
+    SchemaExtensionNode,
+    StringValueNode,
+    TypeDefinitionNode,
+    TypeExtensionNode,
+    Visitor,
+    build_ast_schema,
+    build_client_schema,
+    get_named_type,
+    is_leaf_type,
+    parse,
+    print_type,
+    specified_directives,
+    visit,
+)
 from graphql.language import SelectionSetNode
 
 FEDERATION_URL = re.compile(r"^https://specs\.apollo\.dev/federation/v2\.(\d+)$")
@@ -26,22 +45,40 @@ DIRECTIVES = {
     "external": (0, "directive @{name}(reason: String) on OBJECT | FIELD_DEFINITION"),
     "extends": (0, "directive @{name} on OBJECT | INTERFACE"),
     "shareable": (0, "directive @{name} repeatable on OBJECT | FIELD_DEFINITION"),
-    "tag": (0, "directive @{name}(name: String!) repeatable on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION"
-               " | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION | SCHEMA"),
-    "inaccessible": (0, "directive @{name} on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM"
-                        " | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION"),
+    "tag": (
+        0,
+        "directive @{name}(name: String!) repeatable on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION"
+        " | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION | SCHEMA",
+    ),
+    "inaccessible": (
+        0,
+        "directive @{name} on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM"
+        " | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION",
+    ),
     "override": (0, "directive @{name}(from: String!, label: String) on FIELD_DEFINITION"),
     "composeDirective": (1, "directive @{name}(name: String!) repeatable on SCHEMA"),
     "interfaceObject": (3, "directive @{name} on OBJECT"),
     "authenticated": (5, "directive @{name} on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM"),
-    "requiresScopes": (5, "directive @{name}(scopes: [[{Scope}!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM"),
-    "policy": (6, "directive @{name}(policies: [[{Policy}!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM"),
+    "requiresScopes": (
+        5,
+        "directive @{name}(scopes: [[{Scope}!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM",
+    ),
+    "policy": (
+        6,
+        "directive @{name}(policies: [[{Policy}!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM",
+    ),
     "context": (8, "directive @{name}(name: String!) repeatable on INTERFACE | OBJECT | UNION"),
     "fromContext": (8, "directive @{name}(field: {ContextFieldValue}) on ARGUMENT_DEFINITION"),
-    "cost": (9, "directive @{name}(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR"),
-    "listSize": (9, "directive @{name}(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!],"
-                    " requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION"),
-}  # fmt: skip
+    "cost": (
+        9,
+        "directive @{name}(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR",
+    ),
+    "listSize": (
+        9,
+        "directive @{name}(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!],"
+        " requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION",
+    ),
+}
 SCALARS = ("FieldSet", "Scope", "Policy", "ContextFieldValue")
 LINK = {
     "link": "directive @link(url: String!, as: String, import: [link__Import], for: link__Purpose) repeatable on SCHEMA",
@@ -83,12 +120,19 @@ class FederationLink:
 def federation_link(doc: DocumentNode) -> FederationLink:
     """The schema's @link to federation v2.x, or an AssertionError saying what is wrong with it."""
     links = [
-        d for node in doc.definitions if isinstance(node, SchemaDefinitionNode | SchemaExtensionNode)
-        for d in node.directives or () if d.name.value == "link"
-    ]  # fmt: skip
+        d
+        for node in doc.definitions
+        if isinstance(node, SchemaDefinitionNode | SchemaExtensionNode)
+        for d in node.directives or ()
+        if d.name.value == "link"
+    ]
     args = [{a.name.value: a.value for a in d.arguments} for d in links]
     urls = [a["url"].value for a in args if isinstance(a.get("url"), StringValueNode)]
-    federation = [(u, a) for u, a in zip(urls, args) if "/federation/" in u]
+    federation = [
+        (a["url"].value, a)
+        for a in args
+        if isinstance(a.get("url"), StringValueNode) and "/federation/" in a["url"].value
+    ]
     assert federation, f"no @link to the federation spec on the schema (links: {urls or 'none'})"
     url, arg = federation[0]
     match = FEDERATION_URL.match(url)
@@ -153,7 +197,11 @@ def federation_definitions(doc: DocumentNode, link: FederationLink) -> str:
     named = {n.name.value for n in _named_types(doc) + (_named_types(parse(text)) if text else [])}
     have = {d.name.value for d in doc.definitions if isinstance(d, TypeDefinitionNode)}
     extra = [f"scalar {link.local_type(s)}" for s in SCALARS if link.local_type(s) in named - have]
-    extra += [definition for name, definition in (LINK | ENTITY_ADDITIONS).items() if name in named - have and definition not in definitions]
+    extra += [
+        definition
+        for name, definition in (LINK | ENTITY_ADDITIONS).items()
+        if name in named - have and definition not in definitions
+    ]
     return "\n".join([text, *extra])
 
 
@@ -197,7 +245,7 @@ def key_problems(built: GraphQLSchema, type_name: str, fields: str) -> list[str]
     without arguments, selecting into object fields and not into leaves."""
     try:
         selection = parse("{ " + fields + " }").definitions[0].selection_set
-    except Exception as e:  # noqa: BLE001 - any syntax error is the finding
+    except Exception as e:
         return [f"{type_name} @key(fields: {fields!r}) does not parse as a selection set: {e}"]
     return _selection_problems(built.get_type(type_name), selection, f"{type_name} @key(fields: {fields!r})")
 
@@ -233,7 +281,11 @@ def entity_problems(schema: strawberry.Schema, keyed: list[str]) -> list[str]:
     problems = []
     query = executable.query_type
     entities = query.fields.get("_entities") if isinstance(query, GraphQLObjectType) else None
-    if entities is None or str(entities.type) != "[_Entity]!" or str(entities.args.get("representations").type) != "[_Any!]!":
+    if (
+        entities is None
+        or str(entities.type) != "[_Entity]!"
+        or str(entities.args.get("representations").type) != "[_Any!]!"
+    ):
         problems.append("Query._entities(representations: [_Any!]!): [_Entity]! is missing or has another signature")
     service = query.fields.get("_service") if isinstance(query, GraphQLObjectType) else None
     if service is None or str(service.type) != "_Service!":
@@ -242,7 +294,9 @@ def entity_problems(schema: strawberry.Schema, keyed: list[str]) -> list[str]:
     members = {t.name for t in union.types} if union is not None else set()
     for name in keyed:
         if name not in members:
-            problems.append(f"{name} has a @key but is not in union _Entity: {print_type(union) if union else 'no _Entity'}")
+            problems.append(
+                f"{name} has a @key but is not in union _Entity: {print_type(union) if union else 'no _Entity'}"
+            )
         definition = schema.get_type_by_name(name)
         if not hasattr(getattr(definition, "origin", None), "resolve_reference"):
             problems.append(f"{name} has a @key but no resolve_reference: _entities would build it from the key alone")

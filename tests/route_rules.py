@@ -36,7 +36,12 @@ def apps(settings: Settings) -> dict[str, FastAPI]:
     from services.monitoring.app import build as monitoring
     from services.registry.app import build as registry
 
-    builds = {"registry": registry, "inspection": inspection, "accountability": accountability, "monitoring": monitoring}
+    builds = {
+        "registry": registry,
+        "inspection": inspection,
+        "accountability": accountability,
+        "monitoring": monitoring,
+    }
     return {name: build(settings) for name, build in builds.items()} | {"gateway": gateway(settings)}
 
 
@@ -57,7 +62,11 @@ def _flat(app: FastAPI) -> Iterator[tuple[object, str, set[str]]]:
             yield route, getattr(route, "path", ""), getattr(route, "methods", set())
         return
     for route, context in _iter_routes_with_context(app.routes):
-        yield route, context.path if context else getattr(route, "path", ""), (context.methods if context else getattr(route, "methods", set()))
+        yield (
+            route,
+            context.path if context else getattr(route, "path", ""),
+            (context.methods if context else getattr(route, "methods", set())),
+        )
 
 
 def routes(built: dict[str, FastAPI]) -> list[RouteRule]:

@@ -21,26 +21,43 @@ PARTS = ServiceParts(
     ensure_tables=projections.ensure_tables,
     projections=[
         Projection(
-            name="registry-copy", stream=bus.view_stream("registry"), filter_subject=bus.service_subjects("registry"),
-            handler=projections.copy_registry, tables=projections.COPY_TABLES, version=4,  # v4: in version order (issue 18)
+            name="registry-copy",
+            stream=bus.view_stream("registry"),
+            filter_subject=bus.service_subjects("registry"),
+            handler=projections.copy_registry,
+            tables=projections.COPY_TABLES,
+            version=4,  # v4: in version order (issue 18)
         ),
         Projection(
-            name="cases", stream=OWN[0], filter_subject=OWN[1],
-            handler=projections.project_case, tables=projections.CASE_TABLES, version=4,  # v3: in version order; v4: statements redacted (issue 19)
+            name="cases",
+            stream=OWN[0],
+            filter_subject=OWN[1],
+            handler=projections.project_case,
+            tables=projections.CASE_TABLES,
+            version=4,  # v3: in version order; v4: statements redacted (issue 19)
         ),
         Projection(
-            name="measures", stream=OWN[0], filter_subject=OWN[1], handler=projections.project_measure,
-            tables=projections.MEASURE_TABLES, version=3,  # v2: in version order; v3: public text redacted (issue 19)
+            name="measures",
+            stream=OWN[0],
+            filter_subject=OWN[1],
+            handler=projections.project_measure,
+            tables=projections.MEASURE_TABLES,
+            version=3,  # v2: in version order; v3: public text redacted (issue 19)
         ),
-    ],  # fmt: skip
+    ],
     reactions=[
         ReactionSpec(
-            name="open-case", stream=bus.stream_name("inspection"), filter_subject=bus.service_subjects("inspection"),
-            event_types=frozenset({"Activity.ReportIssued"}), react=reactions.open_rectification_case,
+            name="open-case",
+            stream=bus.stream_name("inspection"),
+            filter_subject=bus.service_subjects("inspection"),
+            event_types=frozenset({"Activity.ReportIssued"}),
+            react=reactions.open_rectification_case,
         )
-    ],  # fmt: skip
+    ],
     # Every outcome rolls up: cases with their items and notices, interviews, circulars, decisions, commendations.
-    crossings=Crossings(upward=("RectificationCase", "Interview", "Circular", "AccountabilityDecision", "Commendation")),
+    crossings=Crossings(
+        upward=("RectificationCase", "Interview", "Circular", "AccountabilityDecision", "Commendation")
+    ),
     background=[DeadlineSweeper],
 )
 

@@ -32,22 +32,33 @@ class Accountability(ServiceApplication):
     service = "accountability"
 
     def on_case(
-        self, case: UUID, expected_version: int | None, envelope: Envelope, authorize: Callable[[RectificationCase], None],
+        self,
+        case: UUID,
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Callable[[RectificationCase], None],
         command: Callable[[RectificationCase], Any],
-    ) -> RectificationCase:  # fmt: skip
+    ) -> RectificationCase:
         """Feedback, deadlines, unit reports, acceptance or rejection, notices, re-checks, the public statement."""
         return self.change(case, RectificationCase, expected_version, envelope, command, authorize)
 
     def on_measure(
-        self, measure: UUID, kind: type[M], expected_version: int | None, envelope: Envelope, authorize: Callable[[M], None],
+        self,
+        measure: UUID,
+        kind: type[M],
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Callable[[M], None],
         command: Callable[[M], Any],
-    ) -> M:  # fmt: skip
+    ) -> M:
         """Record, file, issue, transfer, publish: the later steps of an interview, circular, decision or commendation."""
         return self.change(measure, kind, expected_version, envelope, command, authorize)
 
     # --- durable deadlines -------------------------------------------------------------------------------------
 
-    def notice_overdue(self, case_id: UUID, item_id: str, lapse: int, today: date, profile: Effective) -> RectificationCase:
+    def notice_overdue(
+        self, case_id: UUID, item_id: str, lapse: int, today: date, profile: Effective
+    ) -> RectificationCase:
         """Issue the supervision notice (督办单) for lapse `lapse` of an item, and climb the profile's ladder.
 
         Once per lapse, whoever calls: the idempotency key names the lapse, the aggregate refuses a
@@ -56,18 +67,28 @@ class Accountability(ServiceApplication):
         """
         key = f"notice:{case_id}:{item_id}:{lapse}"
         envelope = Envelope.for_request(
-            actor=SWEEPER, jurisdiction=profile.jurisdiction, idempotency_key=key, request_hash=hashlib.sha256(key.encode()).hexdigest()
+            actor=SWEEPER,
+            jurisdiction=profile.jurisdiction,
+            idempotency_key=key,
+            request_hash=hashlib.sha256(key.encode()).hexdigest(),
         )
 
         days = profile.get("notice_days")
         if days is None:
-            raise Conflict(f"the policy profile at {profile.jurisdiction} has no notice_days", field="notice_days", rule="policy_key_missing")
+            raise Conflict(
+                f"the policy profile at {profile.jurisdiction} has no notice_days",
+                field="notice_days",
+                rule="policy_key_missing",
+            )
 
         def command(case: RectificationCase) -> list[Aggregate]:
             case.issue_notice(
-                item_id=item_id, today=today, new_deadline=today + timedelta(days=days),
-                basis=profile.version, lapse=lapse,
-            )  # fmt: skip
+                item_id=item_id,
+                today=today,
+                new_deadline=today + timedelta(days=days),
+                basis=profile.version,
+                lapse=lapse,
+            )
             proposed: list[Aggregate] = []
             for step, key in LADDER:
                 if profile.get(key) != lapse:
@@ -81,14 +102,33 @@ class Accountability(ServiceApplication):
         return self.change(case_id, RectificationCase, None, envelope, command)
 
     @staticmethod
-    def _propose(step: str, measure_id: UUID, case: RectificationCase, item_id: str, lapse: int, today: date) -> Aggregate:
-        unit = {"jurisdiction": case.jurisdiction, "unit_kind": case.unit_kind, "unit_id": case.unit_id, "unit_name": case.unit_name}
+    def _propose(
+        step: str, measure_id: UUID, case: RectificationCase, item_id: str, lapse: int, today: date
+    ) -> Aggregate:
+        unit = {
+            "jurisdiction": case.jurisdiction,
+            "unit_kind": case.unit_kind,
+            "unit_id": case.unit_id,
+            "unit_name": case.unit_name,
+        }
         reason = f"整改事项 {item_id} 第{lapse}次逾期未整改到位（{case.activity_title}）"
         if step == "interview":
             return Interview.propose(
-                id=measure_id, **unit, trigger=InterviewTrigger.duties_not_fulfilled, reason=reason, proposed_on=today, case_id=case.id
+                id=measure_id,
+                **unit,
+                trigger=InterviewTrigger.duties_not_fulfilled,
+                reason=reason,
+                proposed_on=today,
+                case_id=case.id,
             )
-        return Circular.propose(id=measure_id, **unit, trigger=CircularTrigger.ineffective, reason=reason, proposed_on=today, case_id=case.id)
+        return Circular.propose(
+            id=measure_id,
+            **unit,
+            trigger=CircularTrigger.ineffective,
+            reason=reason,
+            proposed_on=today,
+            case_id=case.id,
+        )
 
     # --- history ------------------------------------------------------------------------------------------------
 
@@ -100,16 +140,18 @@ class Accountability(ServiceApplication):
             envelope = state.pop("envelope", {})
             for private in ("originator_id", "originator_version", "timestamp"):
                 state.pop(private, None)
-            entries.append({
-                "version": event.originator_version,
-                "event": event_name(type(event).__qualname__)[1],
-                "at": event.timestamp,
-                "actor": envelope.get("actor"),
-                "why": state.get("reason") or state.get("note") or state.get("decision"),
-                "profile_version": state.get("basis") or state.get("deadline_basis"),
-                "correlation_id": envelope.get("correlation_id"),
-                "data": to_jsonable(state),
-            })  # fmt: skip
+            entries.append(
+                {
+                    "version": event.originator_version,
+                    "event": event_name(type(event).__qualname__)[1],
+                    "at": event.timestamp,
+                    "actor": envelope.get("actor"),
+                    "why": state.get("reason") or state.get("note") or state.get("decision"),
+                    "profile_version": state.get("basis") or state.get("deadline_basis"),
+                    "correlation_id": envelope.get("correlation_id"),
+                    "data": to_jsonable(state),
+                }
+            )
         if not entries:
             raise NotFound(f"no record with id {aggregate_id}", field="id")
         return entries

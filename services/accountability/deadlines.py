@@ -45,7 +45,7 @@ class DeadlineSweeper:
         while not stop.is_set():
             try:
                 await self.sweep()
-            except Exception:  # noqa: BLE001 - a sweep that fails is retried at the next one; nothing is lost
+            except Exception:
                 log.exception("deadline sweep failed; retrying in %ss", self.settings.sweep_seconds)
             await bus.wait_or_stop(stop, self.settings.sweep_seconds)
 
@@ -54,17 +54,31 @@ class DeadlineSweeper:
         result = Sweep(today=self.clock.today(), jurisdiction=within or self.settings.jurisdiction)
         async with self.pool.acquire() as conn:
             rows = await overdue_items(conn, result.today, result.jurisdiction)
-            profiles = {code: await effective_from_copy(conn, "accountability", code) for code in {r["jurisdiction"] for r in rows}}
+            profiles = {
+                code: await effective_from_copy(conn, "accountability", code)
+                for code in {r["jurisdiction"] for r in rows}
+            }
         result.overdue = len(rows)
         for row in rows:
             try:
                 await asyncio.to_thread(
-                    self.app.notice_overdue, row["case_id"], row["item_id"], row["lapses"] + 1, result.today, profiles[row["jurisdiction"]]
+                    self.app.notice_overdue,
+                    row["case_id"],
+                    row["item_id"],
+                    row["lapses"] + 1,
+                    result.today,
+                    profiles[row["jurisdiction"]],
                 )
                 result.noticed += 1
             except Conflict as refused:  # noticed meanwhile by another sweeper, or accepted: nothing to do
                 log.info("item %s of case %s not noticed: %s", row["item_id"], row["case_id"], refused.rule)
                 result.skipped += 1
         if rows:
-            log.info("deadline sweep on %s: %d overdue, %d noticed, %d skipped", result.today, result.overdue, result.noticed, result.skipped)
+            log.info(
+                "deadline sweep on %s: %d overdue, %d noticed, %d skipped",
+                result.today,
+                result.overdue,
+                result.noticed,
+                result.skipped,
+            )
         return result

@@ -26,7 +26,9 @@ from services.accountability import projections
 class MeasureCount:
     """How many measures of one kind stand in one status."""
 
-    kind: str = strawberry.field(description="interview (约谈), circular (通报), decision (问责) or commendation (表彰)")
+    kind: str = strawberry.field(
+        description="interview (约谈), circular (通报), decision (问责) or commendation (表彰)"
+    )
     status: str
     count: int
 
@@ -42,14 +44,18 @@ class AccountabilitySummary:
     items: int
     overdue_items: int
     notices_issued: int
-    rebound_rate: float | None = strawberry.field(description="items that came back at a re-check, over items ever accepted")
+    rebound_rate: float | None = strawberry.field(
+        description="items that came back at a re-check, over items ever accepted"
+    )
     on_time_rate: float | None = strawberry.field(
         description="items accepted the first time without a supervision notice, over items accepted or noticed"
     )
 
     @strawberry.field(description="Interviews, circulars, decisions and commendations counted by kind and status.")
     async def measures(self, info: strawberry.Info) -> list[MeasureCount]:
-        async with info.context["pool"].acquire() as conn:  # the jurisdiction was checked when the summary was asked for
+        async with info.context[
+            "pool"
+        ].acquire() as conn:  # the jurisdiction was checked when the summary was asked for
             return [MeasureCount(**r) for r in await projections.measure_counts(conn, within=self.jurisdiction)]
 
 
@@ -82,7 +88,17 @@ class RectificationItem:
 
     @classmethod
     def of(cls, d: dict[str, Any], notices: list[dict[str, Any]]) -> RectificationItem:
-        fields = ("item_id", "area", "severity", "description", "status", "deadline", "lapses", "rebounds", "escalations")
+        fields = (
+            "item_id",
+            "area",
+            "severity",
+            "description",
+            "status",
+            "deadline",
+            "lapses",
+            "rebounds",
+            "escalations",
+        )
         return cls(**{k: d[k] for k in fields}, notices=[Notice(**{k: n[k] for k in NOTICE_FIELDS}) for n in notices])
 
 
@@ -135,8 +151,19 @@ class Measure:
 
     @classmethod
     def of(cls, r: dict[str, Any]) -> Measure:
-        fields = ("kind", "jurisdiction", "unit_kind", "unit_id", "unit_name", "status", "trigger", "details", "public_text",
-                  "published_on", "version")  # fmt: skip
+        fields = (
+            "kind",
+            "jurisdiction",
+            "unit_kind",
+            "unit_id",
+            "unit_name",
+            "status",
+            "trigger",
+            "details",
+            "public_text",
+            "published_on",
+            "version",
+        )
         case_id = strawberry.ID(str(r["case_id"])) if r["case_id"] else None
         return cls(id=strawberry.ID(str(r["id"])), case_id=case_id, **{k: r[k] for k in fields})
 
@@ -205,17 +232,30 @@ async def _cases(conn, rows: list[dict[str, Any]]) -> list[RectificationCase]:
             items[i["case_id"]].append(i)
         for n in await projections.notice_rows(conn, ids):
             notices[n["case_id"], n["item_id"]].append(n)
-    fields = ("activity_id", "jurisdiction", "unit_kind", "unit_id", "unit_name", "activity_title", "status", "opened_at", "version")
+    fields = (
+        "activity_id",
+        "jurisdiction",
+        "unit_kind",
+        "unit_id",
+        "unit_name",
+        "activity_title",
+        "status",
+        "opened_at",
+        "version",
+    )
     return [
         RectificationCase(
-            id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields},
+            id=strawberry.ID(str(r["id"])),
+            **{k: r[k] for k in fields},
             items=[RectificationItem.of(i, notices[r["id"], i["item_id"]]) for i in items[r["id"]]],
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
-@strawberry.federation.type(keys=["id"], description="A school of the registry; this subgraph adds its rectification cases.")
+@strawberry.federation.type(
+    keys=["id"], description="A school of the registry; this subgraph adds its rectification cases."
+)
 class School:
     id: strawberry.ID
 
@@ -229,7 +269,9 @@ class School:
         return await info.context["cases_of_unit"].load(str(self.id))
 
 
-async def _cases_of_units(pool: Any, principal: Principal, unit_ids: list[str], open_only: bool = False) -> list[CasesOf]:
+async def _cases_of_units(
+    pool: Any, principal: Principal, unit_ids: list[str], open_only: bool = False
+) -> list[CasesOf]:
     async with pool.acquire() as conn:
         rows = await projections.cases_of(conn, unit_ids=unit_ids, open_only=open_only)
         visible = [r for r in rows if sees(principal, r["jurisdiction"], r["unit_id"])]
@@ -250,40 +292,64 @@ class Query:
     audit = audit_trail.field("accountability")
 
     @strawberry.field
-    async def accountability_summary(self, info: strawberry.Info, jurisdiction: str | None = None) -> AccountabilitySummary:
+    async def accountability_summary(
+        self, info: strawberry.Info, jurisdiction: str | None = None
+    ) -> AccountabilitySummary:
         code = within(caller(info, UNIT_READERS), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             return AccountabilitySummary(**await projections.summary(conn, within=code, today=_today(info)))
 
     @strawberry.field
     async def rectification_cases(
-        self, info: strawberry.Info, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
-        first: int = 50, after: str | None = None,
-    ) -> RectificationCaseConnection:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        unit_id: str | None = None,
+        status: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> RectificationCaseConnection:
         principal = caller(info, UNIT_READERS)
         code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, unit_id)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
-            rows = await projections.case_page(conn, within=code, unit_id=unit_id, status=status, after=position, limit=limit)
+            rows = await projections.case_page(
+                conn, within=code, unit_id=unit_id, status=status, after=position, limit=limit
+            )
             return RectificationCaseConnection(nodes=await _cases(conn, rows), page_info=PageInfo.of(rows, limit))
 
-    @strawberry.field(description="Interviews, circulars, decisions and commendations (kind: one of them), a page at a time.")
+    @strawberry.field(
+        description="Interviews, circulars, decisions and commendations (kind: one of them), a page at a time."
+    )
     async def measures(
-        self, info: strawberry.Info, jurisdiction: str | None = None, kind: str | None = None, unit_id: str | None = None,
-        first: int = 50, after: str | None = None,
-    ) -> MeasureConnection:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        kind: str | None = None,
+        unit_id: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> MeasureConnection:
         principal = caller(info, UNIT_READERS)
         code, unit_id = within(principal, jurisdiction), subgraph.listed_unit(principal, unit_id)
         if kind is not None and kind not in projections.KINDS.values():
             allowed = ", ".join(projections.KINDS.values())
-            raise GraphQLError(f"kind must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": "kind"})
+            raise GraphQLError(
+                f"kind must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": "kind"}
+            )
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
-            rows = await projections.measure_page(conn, kind=kind, within=code, unit_id=unit_id, after=position, limit=limit)
+            rows = await projections.measure_page(
+                conn, kind=kind, within=code, unit_id=unit_id, after=position, limit=limit
+            )
         return MeasureConnection(nodes=[Measure.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
-    @strawberry.field(description="Cases of many units in one call, for the gateway's batching; openOnly leaves closed cases out.")
-    async def cases_for_units(self, info: strawberry.Info, unit_ids: list[str], open_only: bool = False) -> list[CasesOf]:
+    @strawberry.field(
+        description="Cases of many units in one call, for the gateway's batching; openOnly leaves closed cases out."
+    )
+    async def cases_for_units(
+        self, info: strawberry.Info, unit_ids: list[str], open_only: bool = False
+    ) -> list[CasesOf]:
         return await _cases_of_units(info.context["pool"], caller(info, UNIT_READERS), unit_ids, open_only)
 
     @strawberry.field(description="The cases opened from many activities' issued reports, in one call.")
@@ -301,7 +367,9 @@ class Query:
         async with info.context["pool"].acquire() as conn:
             rows = await projections.restrictions(conn, within=code, unit_id=unit_id, today=_today(info))
         fields = ("name", "post", "unit_id", "unit_name", "jurisdiction", "restricted_until")
-        return [Restriction(**{k: r[k] for k in fields}, circular_id=strawberry.ID(str(r["circular_id"]))) for r in rows]
+        return [
+            Restriction(**{k: r[k] for k in fields}, circular_id=strawberry.ID(str(r["circular_id"]))) for r in rows
+        ]
 
     @strawberry.field(description="Published circulars, accountability decisions and commendations. No token needed.")
     async def public_outcomes(
@@ -311,12 +379,25 @@ class Query:
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await projections.public_outcomes(conn, within=jurisdiction, after=position, limit=limit)
-        fields = ("kind", "kind_label_zh", "jurisdiction", "unit_name", "trigger", "trigger_label_zh", "public_text", "published_on",
-                  "public_version", "sanctions", "sanctions_label_zh")  # fmt: skip
+        fields = (
+            "kind",
+            "kind_label_zh",
+            "jurisdiction",
+            "unit_name",
+            "trigger",
+            "trigger_label_zh",
+            "public_text",
+            "published_on",
+            "public_version",
+            "sanctions",
+            "sanctions_label_zh",
+        )
         return [PublicOutcome(id=strawberry.ID(str(r["id"])), **{k: r[k] for k in fields}) for r in rows]
 
 
-schema = strawberry.federation.Schema(query=Query, types=[RectificationCase, Measure, School], extensions=subgraph.extensions())
+schema = strawberry.federation.Schema(
+    query=Query, types=[RectificationCase, Measure, School], extensions=subgraph.extensions()
+)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -334,7 +415,11 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
         found: dict[uuid.UUID, RectificationCase] = {}
         if valid and principal is not None:
             async with request.app.state.pool.acquire() as conn:
-                rows = [r for r in await projections.cases_by_id(conn, valid) if sees(principal, r["jurisdiction"], r["unit_id"])]
+                rows = [
+                    r
+                    for r in await projections.cases_by_id(conn, valid)
+                    if sees(principal, r["jurisdiction"], r["unit_id"])
+                ]
                 found = {uuid.UUID(c.id): c for c in await _cases(conn, rows)}
         return [found.get(wanted[i]) for i in ids]
 
@@ -350,9 +435,17 @@ def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:
         return [found.get(wanted[i]) for i in ids]
 
     async def load_of_units(ids: list[str]) -> list[list[RectificationCase]]:
-        return [group.cases for group in await _cases_of_units(request.app.state.pool, principal, ids)] if principal else [[] for _ in ids]
+        return (
+            [group.cases for group in await _cases_of_units(request.app.state.pool, principal, ids)]
+            if principal
+            else [[] for _ in ids]
+        )
 
-    return {"cases": DataLoader(load_fn=load), "measures": DataLoader(load_fn=load_measures), "cases_of_unit": DataLoader(load_fn=load_of_units)}
+    return {
+        "cases": DataLoader(load_fn=load),
+        "measures": DataLoader(load_fn=load_measures),
+        "cases_of_unit": DataLoader(load_fn=load_of_units),
+    }
 
 
 router = subgraph.router(schema, _loaders)

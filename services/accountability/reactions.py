@@ -14,9 +14,14 @@ def open_rectification_case(event: InboundEvent, ctx: Reacting) -> None:
     if not d["findings"] or ctx.app.exists(case_id(event.aggregate_id)):
         return
     case = RectificationCase.open(
-        activity_id=event.aggregate_id, jurisdiction=d["jurisdiction"], unit_kind=d["target_kind"], unit_id=d["target_id"],
-        unit_name=d["target_name"], activity_title=d["title"], findings=d["findings"],
+        activity_id=event.aggregate_id,
+        jurisdiction=d["jurisdiction"],
+        unit_kind=d["target_kind"],
+        unit_id=d["target_id"],
+        unit_name=d["target_name"],
+        activity_title=d["title"],
+        findings=d["findings"],
         now=datetime.fromisoformat(d["timestamp"]),  # the upstream event's time: the same on every redelivery
         report_issued_on=date.fromisoformat(d["issued_on"]),
-    )  # fmt: skip
+    )
     ctx.save(case)

@@ -19,7 +19,6 @@ from services.inspection.domain.plan import WorkPlan, plan_id
 from services.inspection.domain.semester_count import SemesterCount, semester_count_id
 from services.inspection.domain.visit import RoutineVisit
 
-
 CONCURRENT_TRIES = 20  # plannings for one school that may win the count ahead of this one
 
 
@@ -29,9 +28,15 @@ class Inspection(ServiceApplication):
     service = "inspection"
 
     def plan_activity(
-        self, *, activity_id: UUID, envelope: Envelope, limit: int | None = None, profile_version: str = "",
-        earlier: int = 0, **details,
-    ) -> Activity:  # fmt: skip
+        self,
+        *,
+        activity_id: UUID,
+        envelope: Envelope,
+        limit: int | None = None,
+        profile_version: str = "",
+        earlier: int = 0,
+        **details,
+    ) -> Activity:
         """Put a supervision activity on the calendar (details as `Activity.plan` takes them).
 
         A school's activity is counted in its semester's `SemesterCount` in the same transaction; a supervision
@@ -44,17 +49,24 @@ class Inspection(ServiceApplication):
                 return self.save_new(activity, envelope)  # a retry of the same request answers as the first time
             count = self.semester_count(activity.target_id, activity.period, earlier)
             count.admit(
-                activity_id=activity_id, school_name=activity.target_name, override=activity.frequency_override,
-                limit=None if activity.kind is ActivityKind.routine else limit, profile_version=profile_version,
-            )  # fmt: skip
+                activity_id=activity_id,
+                school_name=activity.target_name,
+                override=activity.frequency_override,
+                limit=None if activity.kind is ActivityKind.routine else limit,
+                profile_version=profile_version,
+            )
             try:
                 self.save(activity, count, envelope=envelope)
                 return activity
             except RecordConflictError:
                 continue  # another planning took the count (or this key) first: look again
-        raise Conflict("too many plannings for this school at once; retry in a moment", field="target_id", rule="concurrent_update")
+        raise Conflict(
+            "too many plannings for this school at once; retry in a moment", field="target_id", rule="concurrent_update"
+        )
 
-    def log_evidence_opened(self, activity: Activity, *, sha256: str, name: str, by: str, now: datetime, envelope: Envelope) -> None:
+    def log_evidence_opened(
+        self, activity: Activity, *, sha256: str, name: str, by: str, now: datetime, envelope: Envelope
+    ) -> None:
         """Record that `by` opened one of the activity's evidence files (in the audit, not on the activity)."""
         for _ in range(CONCURRENT_TRIES):
             try:
@@ -67,7 +79,9 @@ class Inspection(ServiceApplication):
                 return
             except RecordConflictError:
                 continue  # another opening was recorded first: record this one after it
-        raise Conflict("too many openings of this activity's evidence at once; retry in a moment", rule="concurrent_update")
+        raise Conflict(
+            "too many openings of this activity's evidence at once; retry in a moment", rule="concurrent_update"
+        )
 
     def semester_count(self, school_id: str, period: str, earlier: int = 0) -> SemesterCount:
         try:
@@ -76,26 +90,49 @@ class Inspection(ServiceApplication):
             return SemesterCount.open(school_id=school_id, period=period, earlier=earlier)
 
     def on_activity(
-        self, activity_id: UUID, expected_version: int | None, envelope: Envelope, authorize: Callable[[Activity], None],
+        self,
+        activity_id: UUID,
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Callable[[Activity], None],
         command: Callable[[Activity], None],
-    ) -> Activity:  # fmt: skip
+    ) -> Activity:
         """Apply one lifecycle command (team, notice, self-evaluation, site visit, findings, report) to an activity."""
         return self.change(activity_id, Activity, expected_version, envelope, command, authorize)
 
     def announce_draw(
-        self, *, draw_id: UUID, jurisdiction: str, purpose: str, criteria: dict, inputs: DrawInputs, seed: str,
-        now: datetime, envelope: Envelope,
-    ) -> Draw:  # fmt: skip
+        self,
+        *,
+        draw_id: UUID,
+        jurisdiction: str,
+        purpose: str,
+        criteria: dict,
+        inputs: DrawInputs,
+        seed: str,
+        now: datetime,
+        envelope: Envelope,
+    ) -> Draw:
         """Record the candidates and publish the seed's hash (the seed itself is revealed by `perform_draw`)."""
         draw = Draw.announce(
-            draw_id=draw_id, jurisdiction=jurisdiction, purpose=purpose, criteria=criteria, inputs=inputs, seed=seed, now=now
+            draw_id=draw_id,
+            jurisdiction=jurisdiction,
+            purpose=purpose,
+            criteria=criteria,
+            inputs=inputs,
+            seed=seed,
+            now=now,
         )
         return self.save_new(draw, envelope)
 
     def perform_draw(
-        self, draw_id: UUID, *, now: datetime, expected_version: int | None, envelope: Envelope,
+        self,
+        draw_id: UUID,
+        *,
+        now: datetime,
+        expected_version: int | None,
+        envelope: Envelope,
         authorize: Callable[[Draw], None],
-    ) -> Draw:  # fmt: skip
+    ) -> Draw:
         return self.change(draw_id, Draw, expected_version, envelope, lambda d: d.perform(now=now), authorize)
 
     def record_visit(self, *, visit_id: UUID, envelope: Envelope, **details) -> RoutineVisit:
@@ -107,8 +144,12 @@ class Inspection(ServiceApplication):
         return self.save_new(WorkPlan.draft(jurisdiction=jurisdiction, year=year, title=title, now=now), envelope)
 
     def on_plan(
-        self, jurisdiction: str, year: int, expected_version: int | None, envelope: Envelope,
+        self,
+        jurisdiction: str,
+        year: int,
+        expected_version: int | None,
+        envelope: Envelope,
         command: Callable[[WorkPlan], None],
-    ) -> WorkPlan:  # fmt: skip
+    ) -> WorkPlan:
         """Add or remove items, approve (which reports the plan upward), revise."""
         return self.change(plan_id(jurisdiction, year), WorkPlan, expected_version, envelope, command)

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 PLAN_ITEMS = [
-    {"kind": "special", "topic": "double_reduction", "title": "“双减”专项督导", "month": 3, "population": "全区义务教育学校"},
+    {
+        "kind": "special",
+        "topic": "double_reduction",
+        "title": "“双减”专项督导",
+        "month": 3,
+        "population": "全区义务教育学校",
+    },
     {"kind": "comprehensive", "title": "中小学校综合督导", "month": 5, "population": "双随机抽取的学校"},
-    {"kind": "duty_evaluation", "title": "区级部门履行教育职责评价", "month": 11, "population": "区政府教育督导委员会成员单位"},
+    {
+        "kind": "duty_evaluation",
+        "title": "区级部门履行教育职责评价",
+        "month": 11,
+        "population": "区政府教育督导委员会成员单位",
+    },
 ]
 
 
@@ -23,16 +34,29 @@ def load(client, schools: list[dict], jurisdiction: str = "500120", year: int = 
             return {}
         raise RuntimeError(f"demo step {method} {path} failed: HTTP {response.status_code} {response.text}")
 
-    plan = call("PUT", f"/v1/plans/{jurisdiction}/{year}", {"title": f"璧山区{year}年教育督导工作计划"}, f"demo-plan-{year}")
+    plan = call(
+        "PUT", f"/v1/plans/{jurisdiction}/{year}", {"title": f"璧山区{year}年教育督导工作计划"}, f"demo-plan-{year}"
+    )
     if plan.get("status") == "draft" and not plan.get("items"):
         for i, item in enumerate(PLAN_ITEMS):
             call("POST", f"/v1/plans/{jurisdiction}/{year}/items", item, f"demo-plan-item-{year}-{i}")
-        call("POST", f"/v1/plans/{jurisdiction}/{year}/approval", {"approved_on": f"{year}-01-15"}, f"demo-plan-approval-{year}")
+        call(
+            "POST",
+            f"/v1/plans/{jurisdiction}/{year}/approval",
+            {"approved_on": f"{year}-01-15"},
+            f"demo-plan-approval-{year}",
+        )
     for i, school in enumerate(schools[:2]):
         body = {
-            "jurisdiction": jurisdiction, "kind": "special" if i else "comprehensive", "topic": "double_reduction" if i else None,
-            "title": f"{school['name']}{'“双减”专项督导' if i else '综合督导'}", "target_kind": "school",
-            "target_id": school["id"], "target_name": school["name"], "period": f"{year}-fall", "planned_month": f"{year}-10",
-        }  # fmt: skip
+            "jurisdiction": jurisdiction,
+            "kind": "special" if i else "comprehensive",
+            "topic": "double_reduction" if i else None,
+            "title": f"{school['name']}{'“双减”专项督导' if i else '综合督导'}",
+            "target_kind": "school",
+            "target_id": school["id"],
+            "target_name": school["name"],
+            "period": f"{year}-fall",
+            "planned_month": f"{year}-10",
+        }
         call("POST", "/v1/activities", body, f"demo-activity-{year}-{i}")
     return steps

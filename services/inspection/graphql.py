@@ -19,10 +19,10 @@ from dudao.errors import NotFound, Problem
 from dudao.scope import OFFICES, READERS, sees
 from dudao.subgraph import Labelled, PageInfo, caller
 from dudao.subgraph import within as scope_of
-from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.api.activities import activity_target
 from services.inspection.api.public import in_chinese
 from services.inspection.domain.activity import Activity as ActivityAggregate
+from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, visits
 
@@ -33,7 +33,9 @@ def _label(kind: type, value: str | None) -> Labelled | None:
 
 @strawberry.type
 class Finding:
-    finding_id: str = strawberry.field(description="the finding's id in its activity; a rectification item has the same id")
+    finding_id: str = strawberry.field(
+        description="the finding's id in its activity; a rectification item has the same id"
+    )
     area: Labelled
     severity: Labelled
     description: str
@@ -69,19 +71,37 @@ class Activity:
     @classmethod
     def of(cls, row: dict[str, Any]) -> Activity:
         return cls(
-            id=strawberry.ID(str(row["id"])), jurisdiction=row["jurisdiction"], kind=_label(ActivityKind, row["kind"]),
-            topic=row["topic"], title=row["title"], target_kind=row["target_kind"], target_id=row["target_id"],
-            target_name=row["target_name"], period=row["period"], planned_month=row["planned_month"], source=row["source"],
-            status=_label(Status, row["status"]), leader_id=strawberry.ID(str(row["leader_id"])) if row["leader_id"] else None,
+            id=strawberry.ID(str(row["id"])),
+            jurisdiction=row["jurisdiction"],
+            kind=_label(ActivityKind, row["kind"]),
+            topic=row["topic"],
+            title=row["title"],
+            target_kind=row["target_kind"],
+            target_id=row["target_id"],
+            target_name=row["target_name"],
+            period=row["period"],
+            planned_month=row["planned_month"],
+            source=row["source"],
+            status=_label(Status, row["status"]),
+            leader_id=strawberry.ID(str(row["leader_id"])) if row["leader_id"] else None,
             member_ids=[strawberry.ID(str(m)) for m in row["member_ids"]],
             findings=[
-                Finding(finding_id=f["finding_id"], area=_label(FindingArea, f["area"]), severity=_label(Severity, f["severity"]),
-                        description=f["description"], rule_broken=f.get("rule_broken", ""),
-                        needs_rectification=f["needs_rectification"], looks_illegal=f.get("looks_illegal", False))
+                Finding(
+                    finding_id=f["finding_id"],
+                    area=_label(FindingArea, f["area"]),
+                    severity=_label(Severity, f["severity"]),
+                    description=f["description"],
+                    rule_broken=f.get("rule_broken", ""),
+                    needs_rectification=f["needs_rectification"],
+                    looks_illegal=f.get("looks_illegal", False),
+                )
                 for f in row["findings"]
             ],
-            grade=row["grade"], report_summary=row["report_summary"], public_summary=row["public_summary"], version=row["version"],
-        )  # fmt: skip
+            grade=row["grade"],
+            report_summary=row["report_summary"],
+            public_summary=row["public_summary"],
+            version=row["version"],
+        )
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Activity | None:
@@ -142,23 +162,39 @@ class DrawView:
     def of(cls, draw: Draw) -> DrawView:
         """The draw as its aggregate has it now, verified."""
         result = draw.result
-        teams = [Team(target_id=t, inspector_ids=[strawberry.ID(i) for i in result.teams[t]]) for t in result.targets] if result else None
+        teams = (
+            [Team(target_id=t, inspector_ids=[strawberry.ID(i) for i in result.teams[t]]) for t in result.targets]
+            if result
+            else None
+        )
         return cls(
-            id=strawberry.ID(str(draw.id)), jurisdiction=draw.jurisdiction, purpose=draw.purpose, status=draw.status,
-            seed_hash=draw.seed_hash, seed=draw.seed if result else None, targets=result.targets if result else None,
-            teams=teams, checked=_verification(draw),
-        )  # fmt: skip
+            id=strawberry.ID(str(draw.id)),
+            jurisdiction=draw.jurisdiction,
+            purpose=draw.purpose,
+            status=draw.status,
+            seed_hash=draw.seed_hash,
+            seed=draw.seed if result else None,
+            targets=result.targets if result else None,
+            teams=teams,
+            checked=_verification(draw),
+        )
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> DrawView:
         """The draw as the read table has it; seed, targets and teams only once it was performed."""
         performed = row["teams"] is not None
         return cls(
-            id=strawberry.ID(str(row["id"])), jurisdiction=row["jurisdiction"], purpose=row["purpose"], status=row["status"],
-            seed_hash=row["seed_hash"], seed=row["seed"] if performed else None, targets=list(row["targets"]) if performed else None,
+            id=strawberry.ID(str(row["id"])),
+            jurisdiction=row["jurisdiction"],
+            purpose=row["purpose"],
+            status=row["status"],
+            seed_hash=row["seed_hash"],
+            seed=row["seed"] if performed else None,
+            targets=list(row["targets"]) if performed else None,
             teams=[Team(target_id=t, inspector_ids=[strawberry.ID(i) for i in row["teams"][t]]) for t in row["targets"]]
-            if performed else None,
-        )  # fmt: skip
+            if performed
+            else None,
+        )
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> DrawView | None:
@@ -168,7 +204,9 @@ class DrawView:
 
 def _verification(draw: Draw) -> Verification:
     check = draw.verify()
-    return Verification(ok=check.ok, seed_matches_hash=check.seed_matches_hash, result_matches=check.result_matches, detail=check.detail)
+    return Verification(
+        ok=check.ok, seed_matches_hash=check.seed_matches_hash, result_matches=check.result_matches, detail=check.detail
+    )
 
 
 @strawberry.type
@@ -266,7 +304,9 @@ class Query:
     changes = change_feed.field("inspection")
     audit = audit_trail.field("inspection")
 
-    @strawberry.field(description="The unit's self-evaluation of an activity, for the office over the unit, the team and the unit.")
+    @strawberry.field(
+        description="The unit's self-evaluation of an activity, for the office over the unit, the team and the unit."
+    )
     async def self_evaluation(self, info: strawberry.Info, activity_id: strawberry.ID) -> SelfEvaluation | None:
         principal = caller(info, READERS)
         app = info.context["request"].app.state.application
@@ -281,27 +321,50 @@ class Query:
         if evaluation is None:
             return None
         return SelfEvaluation(
-            activity_id=activity_id, submitted_by=evaluation["submitted_by"], submitted_at=evaluation["submitted_at"],
-            items=[ScoredItem(item=i["item"], score=i["score"], comment=i.get("comment", "")) for i in evaluation["items"]],
-            evidence=[EvidenceFile(**{k: e[k] for k in ("name", "sha256", "size", "media_type")},
-                                   href=f"/v1/activities/{activity_id}/evidence/{e['sha256']}") for e in evaluation["evidence"]],
-        )  # fmt: skip
+            activity_id=activity_id,
+            submitted_by=evaluation["submitted_by"],
+            submitted_at=evaluation["submitted_at"],
+            items=[
+                ScoredItem(item=i["item"], score=i["score"], comment=i.get("comment", "")) for i in evaluation["items"]
+            ],
+            evidence=[
+                EvidenceFile(
+                    **{k: e[k] for k in ("name", "sha256", "size", "media_type")},
+                    href=f"/v1/activities/{activity_id}/evidence/{e['sha256']}",
+                )
+                for e in evaluation["evidence"]
+            ],
+        )
 
     @strawberry.field
     async def activities(
-        self, info: strawberry.Info, jurisdiction: str | None = None, school_id: str | None = None,
-        inspector_id: strawberry.ID | None = None, status: str | None = None, first: int = 50, after: str | None = None,
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        school_id: str | None = None,
+        inspector_id: strawberry.ID | None = None,
+        status: str | None = None,
+        first: int = 50,
+        after: str | None = None,
         report_issued: bool = False,
-    ) -> ActivityConnection:  # fmt: skip
+    ) -> ActivityConnection:
         principal = caller(info, READERS)
         within, school_id = scope_of(principal, jurisdiction), subgraph.listed_unit(principal, school_id, "schoolId")
         limit, position = subgraph.page(first, after)
-        inspector = subgraph.listed_inspector(principal, str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None)
+        inspector = subgraph.listed_inspector(
+            principal, str(inspector_id) if inspector_id and _is_uuid(str(inspector_id)) else None
+        )
         async with info.context["pool"].acquire() as conn:
             rows = await activities.activity_page(
-                conn, within=within, school_id=school_id, inspector_id=inspector, status=status, after=position, limit=limit,
+                conn,
+                within=within,
+                school_id=school_id,
+                inspector_id=inspector,
+                status=status,
+                after=position,
+                limit=limit,
                 report_issued=report_issued,
-            )  # fmt: skip
+            )
         return ActivityConnection(nodes=[Activity.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field(description="Activities of many schools (as targets) in one call, for the gateway's batching.")
@@ -344,21 +407,34 @@ class Query:
         return [DrawsOf(key=k, draws=found[k]) for k in inspector_ids]
 
     @strawberry.field(description="Which compulsory-education schools had no routine visit yet in a month (YYYY-MM).")
-    async def routine_coverage(self, info: strawberry.Info, month: str, jurisdiction: str | None = None) -> RoutineCoverage:
+    async def routine_coverage(
+        self, info: strawberry.Info, month: str, jurisdiction: str | None = None
+    ) -> RoutineCoverage:
         within = scope_of(caller(info, OFFICES), jurisdiction)
         if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() or not 1 <= int(month[5:]) <= 12:
-            raise GraphQLError("month must look like 2026-10", extensions={"status": 422, "rule": "month_format", "field": "month"})
+            raise GraphQLError(
+                "month must look like 2026-10", extensions={"status": 422, "rule": "month_format", "field": "month"}
+            )
         async with info.context["pool"].acquire() as conn:
             data = await visits.coverage(conn, within=within, month=month)
         zones = [
-            ZoneCoverage(zone_id=z["zone_id"], zone_name=z["zone_name"], schools=z["schools"], visited=z["visited"],
-                         not_visited=[UnvisitedSchool(**s) for s in z["not_visited"]])
+            ZoneCoverage(
+                zone_id=z["zone_id"],
+                zone_name=z["zone_name"],
+                schools=z["schools"],
+                visited=z["visited"],
+                not_visited=[UnvisitedSchool(**s) for s in z["not_visited"]],
+            )
             for z in data["zones"]
-        ]  # fmt: skip
-        return RoutineCoverage(**{k: data[k] for k in ("jurisdiction", "month", "schools", "visited", "coverage")}, zones=zones)
+        ]
+        return RoutineCoverage(
+            **{k: data[k] for k in ("jurisdiction", "month", "schools", "visited", "coverage")}, zones=zones
+        )
 
     @strawberry.field(description="Published reports with personal data removed. No token needed.")
-    async def public_reports(self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None) -> list[PublicReport]:
+    async def public_reports(
+        self, info: strawberry.Info, jurisdiction: str, first: int = 50, after: str | None = None
+    ) -> list[PublicReport]:
         subgraph.division(jurisdiction)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
@@ -366,19 +442,40 @@ class Query:
         reports = [(r, in_chinese(r)) for r in rows]  # the same words as the REST view
         return [
             PublicReport(
-                activity_id=strawberry.ID(str(r["activity_id"])), jurisdiction=r["jurisdiction"], kind=r["kind"], title=r["title"],
-                target_name=r["target_name"], period=r["period"], grade=r["grade"], summary=r["summary"],
-                kind_label_zh=zh["kind_label_zh"], grade_label_zh=zh["grade_label_zh"],
-                findings=[PublicFinding(**{k: f[k] for k in ("area", "area_label_zh", "severity", "severity_label_zh", "description",
-                                                            "needs_rectification")}) for f in zh["findings"]],
-            )  # fmt: skip
+                activity_id=strawberry.ID(str(r["activity_id"])),
+                jurisdiction=r["jurisdiction"],
+                kind=r["kind"],
+                title=r["title"],
+                target_name=r["target_name"],
+                period=r["period"],
+                grade=r["grade"],
+                summary=r["summary"],
+                kind_label_zh=zh["kind_label_zh"],
+                grade_label_zh=zh["grade_label_zh"],
+                findings=[
+                    PublicFinding(
+                        **{
+                            k: f[k]
+                            for k in (
+                                "area",
+                                "area_label_zh",
+                                "severity",
+                                "severity_label_zh",
+                                "description",
+                                "needs_rectification",
+                            )
+                        }
+                    )
+                    for f in zh["findings"]
+                ],
+            )
             for r, zh in reports
         ]
 
 
-
-
-@strawberry.federation.type(keys=["id"], description="A school of the registry; this subgraph adds the activities that supervised it.")
+@strawberry.federation.type(
+    keys=["id"], description="A school of the registry; this subgraph adds the activities that supervised it."
+)
 class School:
     id: strawberry.ID
 
@@ -395,7 +492,11 @@ class School:
 async def _activities_of_schools(pool: Any, principal: Any, school_ids: list[str]) -> list[ActivitiesOf]:
     async with pool.acquire() as conn:
         rows = await activities.activities_of(conn, target_ids=school_ids)
-    return _grouped(school_ids, [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"], _team(r))], lambda r: [r["target_id"]])
+    return _grouped(
+        school_ids,
+        [r for r in rows if sees(principal, r["jurisdiction"], r["target_id"], _team(r))],
+        lambda r: [r["target_id"]],
+    )
 
 
 def _grouped(keys: list[str], rows: list[dict], keys_of) -> list[ActivitiesOf]:
@@ -424,7 +525,14 @@ def _loaders(request: Request, principal) -> dict[str, Any]:
         valid = [i for i in ids if _is_uuid(i)]
         async with request.app.state.pool.acquire() as conn:
             rows = {str(r["id"]): r for r in await activities.activities_by_id(conn, valid)} if valid else {}
-        return [Activity.of(rows[i]) if i in rows and principal and sees(principal, rows[i]["jurisdiction"], rows[i]["target_id"], _team(rows[i])) else None for i in ids]
+        return [
+            Activity.of(rows[i])
+            if i in rows
+            and principal
+            and sees(principal, rows[i]["jurisdiction"], rows[i]["target_id"], _team(rows[i]))
+            else None
+            for i in ids
+        ]
 
     async def load_draws(ids: list[str]) -> list[DrawView | None]:
         """Draws by id in one query, for anyone (draws are public); None for an id that is no UUID or unknown."""
@@ -440,7 +548,12 @@ def _loaders(request: Request, principal) -> dict[str, Any]:
 
         def one(draw_id: uuid.UUID) -> Verification:
             if not application.exists(draw_id):  # a row whose events another instance holds
-                return Verification(ok=False, seed_matches_hash=False, result_matches=False, detail="the draw's events are not held here")
+                return Verification(
+                    ok=False,
+                    seed_matches_hash=False,
+                    result_matches=False,
+                    detail="the draw's events are not held here",
+                )
             return _verification(application.get(draw_id, Draw))
 
         # The event store is read synchronously, as the REST routes do, so off the event loop.
@@ -450,9 +563,11 @@ def _loaders(request: Request, principal) -> dict[str, Any]:
         return [group.activities for group in await _activities_of_schools(request.app.state.pool, principal, ids)]
 
     return {
-        "activities": DataLoader(load_fn=load), "draws": DataLoader(load_fn=load_draws), "verifications": DataLoader(load_fn=verify),
+        "activities": DataLoader(load_fn=load),
+        "draws": DataLoader(load_fn=load_draws),
+        "verifications": DataLoader(load_fn=verify),
         "activities_of_school": DataLoader(load_fn=load_of_schools),
-    }  # fmt: skip
+    }
 
 
 schema = strawberry.federation.Schema(query=Query, types=[Activity, DrawView, School], extensions=subgraph.extensions())

@@ -44,9 +44,16 @@ def plan_principal_term_end(event: InboundEvent, ctx: Reacting) -> None:
     if ctx.app.exists(year_plan):  # the supervision also joins that year's work plan, approved or not
         plan = ctx.app.get(year_plan, WorkPlan)
         plan.add_automatic_item(
-            item_id=str(activity_id), kind=ActivityKind.principal_term_end, month=month.month, title=activity.title,
-            target={"target_kind": TargetKind.school.value, "target_id": event.aggregate_id, "target_name": d["school_name"]},
+            item_id=str(activity_id),
+            kind=ActivityKind.principal_term_end,
+            month=month.month,
+            title=activity.title,
+            target={
+                "target_kind": TargetKind.school.value,
+                "target_id": event.aggregate_id,
+                "target_name": d["school_name"],
+            },
             source=Source.principal_term_end.value,
-        )  # fmt: skip
+        )
         changed.append(plan)
     ctx.save(*changed)

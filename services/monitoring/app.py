@@ -20,10 +20,13 @@ def _operations(source: operations.Source) -> Projection:
     """One read model per other service's stream, each owning its tables (the registry's also keeps the schools
     that collection expects to submit)."""
     return Projection(
-        name=f"operations-{source.service}", stream=bus.view_stream(source.service),
-        filter_subject=bus.service_subjects(source.service), handler=source.handler, tables=source.tables,
+        name=f"operations-{source.service}",
+        stream=bus.view_stream(source.service),
+        filter_subject=bus.service_subjects(source.service),
+        handler=source.handler,
+        tables=source.tables,
         version=source.version,
-    )  # fmt: skip
+    )
 
 
 OWN = bus.view_stream("monitoring"), bus.service_subjects("monitoring")
@@ -34,24 +37,35 @@ PARTS = ServiceParts(
     ensure_tables=tables.ensure_tables,
     projections=[
         Projection(
-            name="collection", stream=OWN[0], filter_subject=OWN[1], handler=collection.project_collection,
-            tables=collection.COLLECTION_TABLES, version=3,  # v2: in version order; v3: an area without counted units has no verdict (issue 18)
+            name="collection",
+            stream=OWN[0],
+            filter_subject=OWN[1],
+            handler=collection.project_collection,
+            tables=collection.COLLECTION_TABLES,
+            version=3,  # v2: in version order; v3: an area without counted units has no verdict (issue 18)
         ),
         *[_operations(source) for source in operations.SOURCES],
-    ],  # fmt: skip
+    ],
     reactions=[
         ReactionSpec(
-            name="adopt-upper-frameworks", stream=bus.view_stream("monitoring"),
-            filter_subject=bus.service_subjects("monitoring"),  # a view stream takes no narrower filter than its sources
+            name="adopt-upper-frameworks",
+            stream=bus.view_stream("monitoring"),
+            filter_subject=bus.service_subjects(
+                "monitoring"
+            ),  # a view stream takes no narrower filter than its sources
             event_types=frozenset({"Framework.Published", "Framework.VersionPublished", "Framework.PeriodOpened"}),
             react=reactions.adopt_upper_framework,
         ),
         ReactionSpec(
-            name="apply-upper-acceptances", stream=bus.view_stream("monitoring"), filter_subject=bus.service_subjects("monitoring"),
-            event_types=frozenset({"UpperAcceptance.Accepted", "UpperAcceptance.AcceptedAgain", "UpperAcceptance.Unaccepted"}),
+            name="apply-upper-acceptances",
+            stream=bus.view_stream("monitoring"),
+            filter_subject=bus.service_subjects("monitoring"),
+            event_types=frozenset(
+                {"UpperAcceptance.Accepted", "UpperAcceptance.AcceptedAgain", "UpperAcceptance.Unaccepted"}
+            ),
             react=reactions.apply_upper_acceptance,
         ),
-    ],  # fmt: skip
+    ],
     # Submissions and level approvals roll up; framework versions, and acceptances of lower instances' levels, come
     # down and are adopted or applied (decisions 011, 020).
     crossings=Crossings(upward=("Submission", "LevelApproval"), downward=("Framework", "UpperAcceptance")),

@@ -55,14 +55,24 @@ class Monitoring(ServiceApplication):
                 continue
             framework = self.get(framework_id(code), Framework)
             if definition not in framework.versions.values():
-                self.change(framework.id, Framework, None, envelope, lambda f, d=definition, n=path.name: f.publish(d, f"shipped: {n}", now))
+                self.change(
+                    framework.id,
+                    Framework,
+                    None,
+                    envelope,
+                    lambda f, d=definition, n=path.name: f.publish(d, f"shipped: {n}", now),
+                )
 
-    def publish_framework(self, definition: dict[str, Any], note: str, envelope: Envelope, expected_version: int | None, now: datetime) -> Framework:
+    def publish_framework(
+        self, definition: dict[str, Any], note: str, envelope: Envelope, expected_version: int | None, now: datetime
+    ) -> Framework:
         """A new framework, or a new version of one: an event; earlier periods keep the version they opened with."""
         code = Definition.parse(definition).code
         if not self.exists(framework_id(code)):
             return self.save_new(Framework.publish_first(definition, note, now), envelope)
-        return self.change(framework_id(code), Framework, expected_version, envelope, lambda f: f.publish(definition, note, now))
+        return self.change(
+            framework_id(code), Framework, expected_version, envelope, lambda f: f.publish(definition, note, now)
+        )
 
     def framework(self, code: str) -> Framework:
         return self.get(framework_id(code), Framework)
@@ -73,9 +83,16 @@ class Monitoring(ServiceApplication):
     # --- submissions --------------------------------------------------------------------------------------------
 
     def enter_values(
-        self, framework: str, period: str, unit: dict[str, Any], values: Any, by: dict[str, str], envelope: Envelope,
-        expected_version: int | None, now: datetime,
-    ) -> Submission:  # fmt: skip
+        self,
+        framework: str,
+        period: str,
+        unit: dict[str, Any],
+        values: Any,
+        by: dict[str, str],
+        envelope: Envelope,
+        expected_version: int | None,
+        now: datetime,
+    ) -> Submission:
         """Open the unit's submission if need be and record its values, checked against the period's framework version."""
         kept = self.framework(framework)
         definition_version = kept.version_for(period)
@@ -84,27 +101,51 @@ class Monitoring(ServiceApplication):
         if level is not None and level.status != LevelStatus.open:
             raise RuleViolation(
                 f"{level.jurisdiction} has approved {framework} {period}; its data are locked until it un-approves",
-                field="status", rule="locked_by_level_approval", level=level.jurisdiction,
-            )  # fmt: skip
+                field="status",
+                rule="locked_by_level_approval",
+                level=level.jurisdiction,
+            )
         sid = submission_id(framework, period, unit["id"])
         if not self.exists(sid):
             submission = Submission.open(
-                framework=framework, framework_version=definition_version, period=period, unit_kind=unit["kind"], unit_id=unit["id"],
-                unit_name=unit["name"], jurisdiction=unit["jurisdiction"], unit_stage=unit.get("stage"), locality=unit.get("locality"),
-                opened_by=by, opened_at=now,
-            )  # fmt: skip
+                framework=framework,
+                framework_version=definition_version,
+                period=period,
+                unit_kind=unit["kind"],
+                unit_id=unit["id"],
+                unit_name=unit["name"],
+                jurisdiction=unit["jurisdiction"],
+                unit_stage=unit.get("stage"),
+                locality=unit.get("locality"),
+                opened_by=by,
+                opened_at=now,
+            )
             submission.enter_values(values=clean, entered_by=by, now=now)
             return self.save_new(submission, envelope)
-        return self.change(sid, Submission, expected_version, envelope, lambda s: s.enter_values(values=clean, entered_by=by, now=now))
+        return self.change(
+            sid, Submission, expected_version, envelope, lambda s: s.enter_values(values=clean, entered_by=by, now=now)
+        )
 
     def on_submission(
-        self, sid: UUID, expected_version: int | None, envelope: Envelope, authorize: Callable[[Submission], None],
+        self,
+        sid: UUID,
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Callable[[Submission], None],
         command: Callable[[Submission], Any],
-    ) -> Submission:  # fmt: skip
+    ) -> Submission:
         """Submit, return for correction, approve."""
         return self.change(sid, Submission, expected_version, envelope, command, authorize)
 
-    def unapprove(self, sid: UUID, reason: str, by: str, envelope: Envelope, authorize: Callable[[Submission], None], now: datetime) -> Submission:
+    def unapprove(
+        self,
+        sid: UUID,
+        reason: str,
+        by: str,
+        envelope: Envelope,
+        authorize: Callable[[Submission], None],
+        now: datetime,
+    ) -> Submission:
         """Re-open approved data: refused while its level stands approved; recorded on the level in the same transaction."""
 
         def command(submission: Submission) -> list[LevelApproval]:
@@ -122,12 +163,21 @@ class Monitoring(ServiceApplication):
         return self.get(lid, LevelApproval) if self.exists(lid) else None
 
     def _level_or_new(self, framework: str, period: str, code: str) -> LevelApproval:
-        return self._level(framework, period, code) or LevelApproval.open(framework=framework, period=period, jurisdiction=code)
+        return self._level(framework, period, code) or LevelApproval.open(
+            framework=framework, period=period, jurisdiction=code
+        )
 
     def approve_level(
-        self, framework: str, period: str, code: str, units: list[str], levels_below: dict[str, str], by: str,
-        envelope: Envelope, now: datetime,
-    ) -> LevelApproval:  # fmt: skip
+        self,
+        framework: str,
+        period: str,
+        code: str,
+        units: list[str],
+        levels_below: dict[str, str],
+        by: str,
+        envelope: Envelope,
+        now: datetime,
+    ) -> LevelApproval:
         """Approve a level only when every unit in it is approved and every level below accepted (逐级审核).
 
         `levels_below` maps each level below to its status as this instance's read model last heard it: that is all
@@ -149,20 +199,38 @@ class Monitoring(ServiceApplication):
         if waiting:
             raise RuleViolation(
                 f"{code} can approve only after everything below it: {len(waiting)} still waiting: {', '.join(waiting[:20])}",
-                field="units", rule="units_below_not_approved", waiting=waiting,
-            )  # fmt: skip
+                field="units",
+                rule="units_below_not_approved",
+                waiting=waiting,
+            )
         if not covered and not levels_below:
-            raise Conflict(f"nothing has been collected under {code} for {framework} {period}", field="units", rule="nothing_to_approve")
+            raise Conflict(
+                f"nothing has been collected under {code} for {framework} {period}",
+                field="units",
+                rule="nothing_to_approve",
+            )
         level = self._level_or_new(framework, period, code)
         level.approve(covered=covered, levels_below=levels_below, by=by, now=now)
         self.save_checked(level, envelope=envelope)  # a re-opening below since we looked makes this a 409
         return level
 
-    def unapprove_level(self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime) -> LevelApproval:
-        return self.change(level_id(framework, period, code), LevelApproval, None, envelope, lambda lv: lv.unapprove(reason=reason, by=by, now=now))
+    def unapprove_level(
+        self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime
+    ) -> LevelApproval:
+        return self.change(
+            level_id(framework, period, code),
+            LevelApproval,
+            None,
+            envelope,
+            lambda lv: lv.unapprove(reason=reason, by=by, now=now),
+        )
 
-    def accept_level(self, framework: str, period: str, code: str, by: str, envelope: Envelope, now: datetime) -> LevelApproval:
-        return self.change(level_id(framework, period, code), LevelApproval, None, envelope, lambda lv: lv.accept(by=by, now=now))
+    def accept_level(
+        self, framework: str, period: str, code: str, by: str, envelope: Envelope, now: datetime
+    ) -> LevelApproval:
+        return self.change(
+            level_id(framework, period, code), LevelApproval, None, envelope, lambda lv: lv.accept(by=by, now=now)
+        )
 
     def holds_level(self, framework: str, period: str, code: str) -> bool:
         """Whether the level lives in this instance (else in a lower one, and only its events came up)."""
@@ -170,17 +238,21 @@ class Monitoring(ServiceApplication):
 
     def accept_lower_level(
         self, framework: str, period: str, code: str, level_version: int, by: str, envelope: Envelope, now: datetime
-    ) -> UpperAcceptance:  # fmt: skip
+    ) -> UpperAcceptance:
         """Accept a level held by a lower instance, at the version whose approval came up; it is applied there."""
         aid = acceptance_id(framework, period, code)
         if not self.exists(aid):
-            accepted = UpperAcceptance.record(framework=framework, period=period, jurisdiction=code, level_version=level_version, by=by, now=now)
+            accepted = UpperAcceptance.record(
+                framework=framework, period=period, jurisdiction=code, level_version=level_version, by=by, now=now
+            )
             return self.save_new(accepted, envelope)
-        return self.change(aid, UpperAcceptance, None, envelope, lambda a: a.accept_again(level_version=level_version, by=by, now=now))
+        return self.change(
+            aid, UpperAcceptance, None, envelope, lambda a: a.accept_again(level_version=level_version, by=by, now=now)
+        )
 
     def unaccept_level(
         self, framework: str, period: str, code: str, reason: str, by: str, envelope: Envelope, now: datetime
-    ) -> LevelApproval | UpperAcceptance:  # fmt: skip
+    ) -> LevelApproval | UpperAcceptance:
         """Hand a level back to its own office: here, or through this instance's acceptance when a lower instance
         holds the level (decision 020). Refused while the accepting level itself stands approved."""
         if self.holds_level(framework, period, code):
@@ -203,9 +275,17 @@ class Monitoring(ServiceApplication):
         return self.save_new(assignment, envelope)
 
     def end_assignment(
-        self, aid: UUID, reason: str, by: str, envelope: Envelope, authorize: Callable[[AgencyAssignment], None], now: datetime,
-    ) -> AgencyAssignment:  # fmt: skip
-        return self.change(aid, AgencyAssignment, None, envelope, lambda a: a.end(reason=reason, by=by, now=now), authorize)
+        self,
+        aid: UUID,
+        reason: str,
+        by: str,
+        envelope: Envelope,
+        authorize: Callable[[AgencyAssignment], None],
+        now: datetime,
+    ) -> AgencyAssignment:
+        return self.change(
+            aid, AgencyAssignment, None, envelope, lambda a: a.end(reason=reason, by=by, now=now), authorize
+        )
 
     def agency_tasks(self, framework: str, period: str, unit_jurisdiction: str, agency_id: str) -> set[str]:
         """The tasks (collect, assess) of this agency's active assignments covering the place (at its level or above)."""

@@ -29,13 +29,16 @@ def school_values(stage: str, enrolment: int, i: int) -> dict:
 
     fulltime = {s: max(2, round(n / 13)) for s, n in assessed.items()}
     return {
-        "pupils": pupils, "fulltime_teachers": fulltime,
+        "pupils": pupils,
+        "fulltime_teachers": fulltime,
         "qualified_teachers": {s: min(fulltime[s], v) for s, v in per_100(6.0).items()},
         "key_teachers": {s: min(fulltime[s], v) for s, v in per_100(1.3).items()},
         "pe_arts_teachers": {s: min(fulltime[s], v) for s, v in per_100(1.1).items()},
-        "teaching_floor_area": round(enrolment * 6.2 * f), "sports_ground_area": round(enrolment * 11 * f),
-        "equipment_value": round(enrolment * 2900 * f), "multimedia_classrooms": max(1, round(enrolment * 2.8 * f / 100)),
-    }  # fmt: skip
+        "teaching_floor_area": round(enrolment * 6.2 * f),
+        "sports_ground_area": round(enrolment * 11 * f),
+        "equipment_value": round(enrolment * 2900 * f),
+        "multimedia_classrooms": max(1, round(enrolment * 2.8 * f / 100)),
+    }
 
 
 def load(client, schools: list[dict], jurisdiction: str = "500120", timeout: float = 60) -> int:
@@ -58,15 +61,27 @@ def load(client, schools: list[dict], jurisdiction: str = "500120", timeout: flo
     deadline = time.monotonic() + timeout
     while len(client.get(f"/v1/collection/balanced_development/{PERIOD}").json().get("units", [])) < len(compulsory):
         if time.monotonic() > deadline:
-            raise RuntimeError("monitoring has not opened the period or received the registry's schools; are the relays running?")
+            raise RuntimeError(
+                "monitoring has not opened the period or received the registry's schools; are the relays running?"
+            )
         time.sleep(0.5)
     for i, school in enumerate(compulsory):
         path = f"/v1/submissions/balanced_development/{PERIOD}/{school['id']}"
-        call("PUT", path, {"values": school_values(school["stage"], school["enrolment"], i)}, done_if=("submission_lifecycle",))
+        call(
+            "PUT",
+            path,
+            {"values": school_values(school["stage"], school["enrolment"], i)},
+            done_if=("submission_lifecycle",),
+        )
         call("POST", f"{path}/submit", done_if=("submission_lifecycle",))
     if divisions.level_of(jurisdiction) is not divisions.Level.COUNTY:
         return steps  # preschool figures are the county's own; a city or province instance has none to give
-    county = {"resident_children": 14200, "enrolled_children": 13350, "inclusive_children": 11600, "public_children": 6900}
+    county = {
+        "resident_children": 14200,
+        "enrolled_children": 13350,
+        "inclusive_children": 11600,
+        "public_children": 6900,
+    }
     path = f"/v1/submissions/preschool_inclusive/{PERIOD}/{jurisdiction}"
     call("PUT", path, {"values": county}, done_if=("submission_lifecycle",))
     call("POST", f"{path}/submit", done_if=("submission_lifecycle",))

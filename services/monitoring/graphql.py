@@ -53,16 +53,27 @@ class IndicatorValue:
     bar_op: str | None
     bar_value: float | None
     meets: bool | None
-    attainment: float | None = strawberry.field(description="value over bar (bar over value for a ceiling); 1 or more meets it")
-    below_floor: bool | None = strawberry.field(description="below the share of its bar the school rule tolerates (85 %)")
+    attainment: float | None = strawberry.field(
+        description="value over bar (bar over value for a ceiling); 1 or more meets it"
+    )
+    below_floor: bool | None = strawberry.field(
+        description="below the share of its bar the school rule tolerates (85 %)"
+    )
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> IndicatorValue:
         bar = d.get("bar") or {}
         return cls(
-            key=d["key"], label_zh=d["label_zh"], unit=d["unit"], value=d["value"], bar_op=bar.get("op"), bar_value=bar.get("value"),
-            meets=d.get("meets"), attainment=d.get("attainment"), below_floor=d.get("below_floor"),
-        )  # fmt: skip
+            key=d["key"],
+            label_zh=d["label_zh"],
+            unit=d["unit"],
+            value=d["value"],
+            bar_op=bar.get("op"),
+            bar_value=bar.get("value"),
+            meets=d.get("meets"),
+            attainment=d.get("attainment"),
+            below_floor=d.get("below_floor"),
+        )
 
 
 @strawberry.type
@@ -98,18 +109,36 @@ class UnitResult:
     @classmethod
     def of(cls, d: dict[str, Any]) -> UnitResult:
         parts = [
-            StagePart(stage=p["stage"], pupils=p["pupils"], share=p["share"], meeting=p.get("meeting"), passes=p["passes"],
-                      indicators=[IndicatorValue.of(i) for i in p["indicators"]])
+            StagePart(
+                stage=p["stage"],
+                pupils=p["pupils"],
+                share=p["share"],
+                meeting=p.get("meeting"),
+                passes=p["passes"],
+                indicators=[IndicatorValue.of(i) for i in p["indicators"]],
+            )
             for p in d["parts"]
-        ]  # fmt: skip
+        ]
         return cls(
-            framework=d["framework"], period=d["period"], unit_id=d["unit_id"], unit_name=d["unit_name"], unit_stage=d.get("unit_stage"),
-            jurisdiction=d["jurisdiction"], status=d["status"], passes=d["passes"], framework_version=d["framework_version"],
-            submission_version=d["submission_version"], score=d.get("score"), grade=d.get("grade"), parts=parts,
-        )  # fmt: skip
+            framework=d["framework"],
+            period=d["period"],
+            unit_id=d["unit_id"],
+            unit_name=d["unit_name"],
+            unit_stage=d.get("unit_stage"),
+            jurisdiction=d["jurisdiction"],
+            status=d["status"],
+            passes=d["passes"],
+            framework_version=d["framework_version"],
+            submission_version=d["submission_version"],
+            score=d.get("score"),
+            grade=d.get("grade"),
+            parts=parts,
+        )
 
     @classmethod
-    async def resolve_reference(cls, info: strawberry.Info, framework: str, period: str, unitId: str) -> UnitResult | None:  # noqa: N803
+    async def resolve_reference(
+        cls, info: strawberry.Info, framework: str, period: str, unitId: str
+    ) -> UnitResult | None:
         # a router passes the representation's fields by their GraphQL names
         caller(info, UNIT_READERS)
         return await info.context["unit_results"].load((str(framework), str(period), str(unitId)))
@@ -152,10 +181,14 @@ class AreaVerdict:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    passes: bool | None = strawberry.field(
+        description="the area's verdict; null when no unit is counted yet (no verdict)"
+    )
     provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     computed_at: datetime
-    stages: list[StageCVs] = strawberry.field(description="each stage's CV per indicator against its limit; none without CVs")
+    stages: list[StageCVs] = strawberry.field(
+        description="each stage's CV per indicator against its limit; none without CVs"
+    )
 
 
 @strawberry.type
@@ -173,7 +206,9 @@ class BalancedDevelopment:
     jurisdiction: str
     period: str
     framework_version: int
-    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    passes: bool | None = strawberry.field(
+        description="the area's verdict; null when no unit is counted yet (no verdict)"
+    )
     provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     cv_within: bool | None
     every_school_passes: bool | None
@@ -181,7 +216,9 @@ class BalancedDevelopment:
     schools_passing: int
     stages: list[StageCVs]
     schools: list[UnitResult]
-    counties: list[CountyVerdict] = strawberry.field(description="each county's recorded verdict under this jurisdiction")
+    counties: list[CountyVerdict] = strawberry.field(
+        description="each county's recorded verdict under this jurisdiction"
+    )
 
 
 @strawberry.type
@@ -192,7 +229,9 @@ class MonitoringResult:
     period: str
     jurisdiction: str
     framework_version: int
-    passes: bool | None = strawberry.field(description="the area's verdict; null when no unit is counted yet (no verdict)")
+    passes: bool | None = strawberry.field(
+        description="the area's verdict; null when no unit is counted yet (no verdict)"
+    )
     provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     area: JSON
     units: list[UnitResult]
@@ -229,21 +268,43 @@ class CollectionStatus:
 def _stage_cvs(area: dict[str, Any]) -> list[StageCVs]:
     """The CVs an area result holds when its rule compares units by CV (none otherwise)."""
     return [
-        StageCVs(stage=stage, schools=s["units"], pupils=s["pupils"],
-                 indicators=[IndicatorCV(key=k, **{f: c[f] for f in ("mean", "sd", "cv", "cv_max", "within")}) for k, c in s["indicators"].items()])
+        StageCVs(
+            stage=stage,
+            schools=s["units"],
+            pupils=s["pupils"],
+            indicators=[
+                IndicatorCV(key=k, **{f: c[f] for f in ("mean", "sd", "cv", "cv_max", "within")})
+                for k, c in s["indicators"].items()
+            ],
+        )
         for stage, s in (area.get("stages") or {}).items()
-    ]  # fmt: skip
+    ]
 
 
 def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
     area = r["area"]
     return BalancedDevelopment(
-        jurisdiction=r["jurisdiction"], period=r["period"], framework_version=r["framework_version"], passes=area["passes"],
-        provisional=bool(area.get("provisional")), cv_within=area.get("cv_within"), every_school_passes=area.get("every_unit_passes"), schools_assessed=area["units"],
-        schools_passing=area["units_passing"], stages=_stage_cvs(area), schools=[UnitResult.of(u) for u in r["units"]],
-        counties=[CountyVerdict(jurisdiction=a["jurisdiction"], name=a["name"], passes=a["passes"], framework_version=a["framework_version"])
-                  for a in r["areas"]],
-    )  # fmt: skip
+        jurisdiction=r["jurisdiction"],
+        period=r["period"],
+        framework_version=r["framework_version"],
+        passes=area["passes"],
+        provisional=bool(area.get("provisional")),
+        cv_within=area.get("cv_within"),
+        every_school_passes=area.get("every_unit_passes"),
+        schools_assessed=area["units"],
+        schools_passing=area["units_passing"],
+        stages=_stage_cvs(area),
+        schools=[UnitResult.of(u) for u in r["units"]],
+        counties=[
+            CountyVerdict(
+                jurisdiction=a["jurisdiction"],
+                name=a["name"],
+                passes=a["passes"],
+                framework_version=a["framework_version"],
+            )
+            for a in r["areas"]
+        ],
+    )
 
 
 async def _results(info: strawberry.Info, framework: str, period: str, jurisdiction: str | None) -> dict[str, Any]:
@@ -270,25 +331,45 @@ class Query:
         async with info.context["pool"].acquire() as conn:
             found = await reads.frameworks(conn)
         return [
-            Framework(code=f["code"], name=f["name"], name_zh=f["name_zh"], level=f["level"], current_version=f["current_version"],
-                      versions=[FrameworkVersion(version=v["version"], note=v["note"]) for v in f["versions"]], periods=f["periods"])
+            Framework(
+                code=f["code"],
+                name=f["name"],
+                name_zh=f["name_zh"],
+                level=f["level"],
+                current_version=f["current_version"],
+                versions=[FrameworkVersion(version=v["version"], note=v["note"]) for v in f["versions"]],
+                periods=f["periods"],
+            )
             for f in found
-        ]  # fmt: skip
+        ]
 
-    @strawberry.field(description="Per-school indicator values and verdicts, per-indicator CVs and the county verdicts.")
-    async def balanced_development(self, info: strawberry.Info, period: str, jurisdiction: str | None = None) -> BalancedDevelopment:
+    @strawberry.field(
+        description="Per-school indicator values and verdicts, per-indicator CVs and the county verdicts."
+    )
+    async def balanced_development(
+        self, info: strawberry.Info, period: str, jurisdiction: str | None = None
+    ) -> BalancedDevelopment:
         return _balanced(await _results(info, BALANCED, period, jurisdiction))
 
     @strawberry.field
-    async def monitoring_results(self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None) -> MonitoringResult:
+    async def monitoring_results(
+        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None
+    ) -> MonitoringResult:
         r = await _results(info, framework, period, jurisdiction)
         return MonitoringResult(
-            framework=framework, period=period, jurisdiction=r["jurisdiction"], framework_version=r["framework_version"],
-            passes=r["area"]["passes"], provisional=bool(r["area"].get("provisional")), area=r["area"],
+            framework=framework,
+            period=period,
+            jurisdiction=r["jurisdiction"],
+            framework_version=r["framework_version"],
+            passes=r["area"]["passes"],
+            provisional=bool(r["area"].get("provisional")),
+            area=r["area"],
             units=[UnitResult.of(u) for u in r["units"]],
-        )  # fmt: skip
+        )
 
-    @strawberry.field(description="Many units' results in one call, grouped per unit id as given, for the gateway's batching.")
+    @strawberry.field(
+        description="Many units' results in one call, grouped per unit id as given, for the gateway's batching."
+    )
     async def results_for_units(
         self, info: strawberry.Info, unit_ids: list[str], framework: str | None = None, period: str | None = None
     ) -> list[UnitResultsOf]:
@@ -306,21 +387,32 @@ class Query:
                 grouped[r["unit_id"]].append(UnitResult.of(r))
         return [UnitResultsOf(key=key, results=grouped[key]) for key in unit_ids]
 
-    @strawberry.field(description="Each framework's verdicts for its newest period, at the jurisdiction and every level under it.")
+    @strawberry.field(
+        description="Each framework's verdicts for its newest period, at the jurisdiction and every level under it."
+    )
     async def latest_verdicts(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[AreaVerdict]:
         code = within(caller(info, UNIT_READERS), jurisdiction)
         async with info.context["pool"].acquire() as conn:
             rows = await reads.latest_area_results(conn, code)
         return [
-            AreaVerdict(framework=r["framework"], framework_name=r["framework_name"], period=r["period"], jurisdiction=r["jurisdiction"],
-                        framework_version=r["framework_version"], passes=r["passes"], computed_at=r["computed_at"],
-                        provisional=bool(r["result"].get("provisional")),
-                        stages=_stage_cvs(r["result"]))
+            AreaVerdict(
+                framework=r["framework"],
+                framework_name=r["framework_name"],
+                period=r["period"],
+                jurisdiction=r["jurisdiction"],
+                framework_version=r["framework_version"],
+                passes=r["passes"],
+                computed_at=r["computed_at"],
+                provisional=bool(r["result"].get("provisional")),
+                stages=_stage_cvs(r["result"]),
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     @strawberry.field
-    async def collection_status(self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None) -> CollectionStatus:
+    async def collection_status(
+        self, info: strawberry.Info, framework: str, period: str, jurisdiction: str | None = None
+    ) -> CollectionStatus:
         code = within(caller(info, OFFICES), jurisdiction)
         try:
             async with info.context["pool"].acquire() as conn:
@@ -328,12 +420,21 @@ class Query:
         except Problem as e:
             raise problem(e) from None
         return CollectionStatus(
-            framework=framework, period=period, jurisdiction=code, framework_version=s["framework_version"], counts=s["counts"],
-            units=[UnitCollection(**{k: u[k] for k in ("unit_id", "unit_name", "level", "status", "reason")}) for u in s["units"]],
+            framework=framework,
+            period=period,
+            jurisdiction=code,
+            framework_version=s["framework_version"],
+            counts=s["counts"],
+            units=[
+                UnitCollection(**{k: u[k] for k in ("unit_id", "unit_name", "level", "status", "reason")})
+                for u in s["units"]
+            ],
             levels=[LevelState(**lv) for lv in s["levels"]],
-        )  # fmt: skip
+        )
 
-    @strawberry.field(description="Routine-visit coverage, rectification, staffing, interviews and circulars, with the level below.")
+    @strawberry.field(
+        description="Routine-visit coverage, rectification, staffing, interviews and circulars, with the level below."
+    )
     async def operational_rollup(self, info: strawberry.Info, jurisdiction: str | None = None) -> JSON:
         code = within(caller(info, OFFICES), jurisdiction)
         async with info.context["pool"].acquire() as conn:

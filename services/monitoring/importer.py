@@ -32,7 +32,10 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 def columns(definition: Definition) -> dict[str, tuple[str, str | None]]:
     """Header -> (input, stage): what each column of the sheet carries."""
     found: dict[str, tuple[str, str | None]] = {}
-    stages = (*definition.stages, *[s for w in (definition.split.weights.values() if definition.split else ()) for s in w])
+    stages = (
+        *definition.stages,
+        *[s for w in (definition.split.weights.values() if definition.split else ()) for s in w],
+    )
     for spec in definition.inputs:
         if spec.per_stage:
             for stage in dict.fromkeys(stages):
@@ -60,21 +63,32 @@ class Checked:
     values: dict[str, Any]
 
 
-def check(definition: Definition, rows: list[Row], schools: list[dict[str, Any]]) -> tuple[list[Checked], list[CellError]]:
+def check(
+    definition: Definition, rows: list[Row], schools: list[dict[str, Any]]
+) -> tuple[list[Checked], list[CellError]]:
     """Every row against the framework; `schools` are those the caller may submit for (id, code, name, stage, …)."""
     if definition.level != "school":
-        raise InvalidInput(f"{definition.code} is collected per county, not per school; enter it through the API", field="framework",
-                           rule="not_a_school_framework")  # fmt: skip
+        raise InvalidInput(
+            f"{definition.code} is collected per county, not per school; enter it through the API",
+            field="framework",
+            rule="not_a_school_framework",
+        )
     headers = columns(definition)
     if not rows:
         raise InvalidInput("the sheet has no rows below its header", field="file", rule="empty_sheet")
     present = set(rows[0].cells)
     if not present & {SCHOOL_CODE, SCHOOL_NAME}:
-        raise InvalidInput(f"the sheet needs a {SCHOOL_CODE} or {SCHOOL_NAME} column", field="file", rule="missing_column")
+        raise InvalidInput(
+            f"the sheet needs a {SCHOOL_CODE} or {SCHOOL_NAME} column", field="file", rule="missing_column"
+        )
     unknown = sorted(present - set(headers) - {SCHOOL_CODE, SCHOOL_NAME})
     if unknown:
-        raise InvalidInput(f"unknown column(s): {', '.join(unknown)}; download the template for this framework", field="file",
-                           rule="unknown_column", columns=unknown)  # fmt: skip
+        raise InvalidInput(
+            f"unknown column(s): {', '.join(unknown)}; download the template for this framework",
+            field="file",
+            rule="unknown_column",
+            columns=unknown,
+        )
     by_code = {s["code"]: s for s in schools if s.get("code")}
     by_name: dict[str, list[dict[str, Any]]] = {}
     for s in schools:
@@ -86,7 +100,11 @@ def check(definition: Definition, rows: list[Row], schools: list[dict[str, Any]]
         if school is None:
             continue
         if school["id"] in seen:
-            errors.append(CellError(row.number, SCHOOL_NAME, "unit", "duplicate_school", f"{school['name']} appears twice in the sheet"))
+            errors.append(
+                CellError(
+                    row.number, SCHOOL_NAME, "unit", "duplicate_school", f"{school['name']} appears twice in the sheet"
+                )
+            )
             continue
         seen.add(school["id"])
         values, bad = _values(row, headers, taught_stages(definition, school["stage"]))
@@ -110,17 +128,29 @@ def _school(row: Row, by_code: dict, by_name: dict, errors: list[CellError]) -> 
     if code:
         if code in by_code:
             return by_code[code]
-        errors.append(CellError(row.number, SCHOOL_CODE, "unit", "unknown_school", f"no school with code {code} in your jurisdiction"))
+        errors.append(
+            CellError(
+                row.number, SCHOOL_CODE, "unit", "unknown_school", f"no school with code {code} in your jurisdiction"
+            )
+        )
         return None
     matches = by_name.get(name, [])
     if len(matches) == 1:
         return matches[0]
-    detail = f"{len(matches)} schools are called {name}; give the 学校代码" if matches else f"no school called {name!r} in your jurisdiction"
-    errors.append(CellError(row.number, SCHOOL_NAME, "unit", "ambiguous_school" if matches else "unknown_school", detail))
+    detail = (
+        f"{len(matches)} schools are called {name}; give the 学校代码"
+        if matches
+        else f"no school called {name!r} in your jurisdiction"
+    )
+    errors.append(
+        CellError(row.number, SCHOOL_NAME, "unit", "ambiguous_school" if matches else "unknown_school", detail)
+    )
     return None
 
 
-def _values(row: Row, headers: dict[str, tuple[str, str | None]], taught: tuple[str, ...]) -> tuple[dict[str, Any], list[CellError]]:
+def _values(
+    row: Row, headers: dict[str, tuple[str, str | None]], taught: tuple[str, ...]
+) -> tuple[dict[str, Any], list[CellError]]:
     values: dict[str, Any] = {}
     bad = []
     for header, (key, stage) in headers.items():
@@ -128,7 +158,15 @@ def _values(row: Row, headers: dict[str, tuple[str, str | None]], taught: tuple[
         if not text:
             continue
         if not NUMBER.match(text):
-            bad.append(CellError(row.number, header, f"values.{key}" + (f".{stage}" if stage else ""), "number", f"{text!r} is not a number"))
+            bad.append(
+                CellError(
+                    row.number,
+                    header,
+                    f"values.{key}" + (f".{stage}" if stage else ""),
+                    "number",
+                    f"{text!r} is not a number",
+                )
+            )
             continue
         number = float(text) if "." in text else int(text)
         if stage is None:
@@ -136,7 +174,15 @@ def _values(row: Row, headers: dict[str, tuple[str, str | None]], taught: tuple[
         elif stage in taught:
             values.setdefault(key, {})[stage] = number
         else:
-            bad.append(CellError(row.number, header, f"values.{key}.{stage}", "stage_not_taught", "this school has no pupils of this stage"))
+            bad.append(
+                CellError(
+                    row.number,
+                    header,
+                    f"values.{key}.{stage}",
+                    "stage_not_taught",
+                    "this school has no pupils of this stage",
+                )
+            )
     return values, bad
 
 
@@ -164,20 +210,34 @@ def template(definition: Definition, schools: list[dict[str, Any]]) -> bytes:
 
 
 def run(
-    path: str | Path, framework: str, period: str, *, dry_run: bool, token: str | None = None, settings: Settings | None = None, out=None,
-) -> int:  # fmt: skip
+    path: str | Path,
+    framework: str,
+    period: str,
+    *,
+    dry_run: bool,
+    token: str | None = None,
+    settings: Settings | None = None,
+    out=None,
+) -> int:
     """`dudao import submissions FILE --framework F --period P`: send the sheet to monitoring, print what it says."""
     settings, out = settings or Settings.from_env(), out or sys.stdout
     file = Path(path)
     if not file.is_file():
         raise InvalidInput(f"{file} does not exist; check the path", field="file", rule="file_missing")
     token = token or auth.issue_dev_token(settings, sub="importer", roles=["admin"], jur=settings.jurisdiction)
-    kind = "text/csv" if file.suffix.lower() == ".csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    kind = (
+        "text/csv"
+        if file.suffix.lower() == ".csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     print(f"submissions: sending {file.name} to be checked against {framework} {period} …", file=out, flush=True)
     response = httpx.post(
-        f"{settings.service_url('monitoring')}/v1/imports/{framework}/{period}", params={"dry_run": str(dry_run).lower()},
-        content=file.read_bytes(), headers={"Authorization": f"Bearer {token}", "Content-Type": kind}, timeout=600,
-    )  # fmt: skip
+        f"{settings.service_url('monitoring')}/v1/imports/{framework}/{period}",
+        params={"dry_run": str(dry_run).lower()},
+        content=file.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": kind},
+        timeout=600,
+    )
     body = response.json()
     for e in body.get("errors", []):
         print(f"row {e['row']}, column {e['column'] or '-'}: {e['detail']} ({e['rule']})", file=out)

@@ -24,7 +24,9 @@ def adopt_upper_framework(event: InboundEvent, ctx: Reacting) -> None:
     if not ctx.app.exists(framework_id(code)):
         if event.type != "Framework.Published":
             raise Conflict(
-                f"{code} arrived from {origin} without its first version", field="framework", rule="framework_version_missing"
+                f"{code} arrived from {origin} without its first version",
+                field="framework",
+                rule="framework_version_missing",
             )
         ctx.save(Framework.publish_first(d["definition"], d["note"], now))
         return
@@ -55,4 +57,3 @@ def apply_upper_acceptance(event: InboundEvent, ctx: Reacting) -> None:
     else:
         level.take_upper_acceptance(accepted_version=d["level_version"], by=f"{origin}:{d['accepted_by']}", now=now)
     ctx.save(level)
-

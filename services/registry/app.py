@@ -42,10 +42,14 @@ PARTS = ServiceParts(
         ),
     ],
     # Staffing and coverage roll up from schools, inspectors (their filings) and zones; profiles go both ways.
-    crossings=Crossings(upward=("School", "Inspector", "Zone", "Township", "PolicyProfile"), downward=("PolicyProfile",)),
+    crossings=Crossings(
+        upward=("School", "Inspector", "Zone", "Township", "PolicyProfile"), downward=("PolicyProfile",)
+    ),
     on_start=Registry.install_shipped_profiles,
 )
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return create_app(PARTS, settings or Settings.from_env(), [api.router, graphql.router], title="Dudao registry (督学与学校名录)")
+    return create_app(
+        PARTS, settings or Settings.from_env(), [api.router, graphql.router], title="Dudao registry (督学与学校名录)"
+    )

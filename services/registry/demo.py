@@ -14,10 +14,43 @@ from services.registry.domain import Employment, Ownership, Stage
 
 # Invented place-like names; any resemblance to a real school is accidental.
 _PLACES = [
-    "青岚", "翠屏", "云栖", "松涛", "枫林", "晓月", "临溪", "栖霞", "望江", "清泉", "鹿鸣", "碧波",
-    "金桥", "玉泉", "石泉", "南苑", "北辰", "东篱", "西岭", "白鹭", "桂香", "竹韵", "荷塘", "梧桐",
-    "锦绣", "星河", "明德", "育才", "启航", "朝阳", "春晖", "致远", "博雅", "弘毅", "知行", "新桥",
-]  # fmt: skip
+    "青岚",
+    "翠屏",
+    "云栖",
+    "松涛",
+    "枫林",
+    "晓月",
+    "临溪",
+    "栖霞",
+    "望江",
+    "清泉",
+    "鹿鸣",
+    "碧波",
+    "金桥",
+    "玉泉",
+    "石泉",
+    "南苑",
+    "北辰",
+    "东篱",
+    "西岭",
+    "白鹭",
+    "桂香",
+    "竹韵",
+    "荷塘",
+    "梧桐",
+    "锦绣",
+    "星河",
+    "明德",
+    "育才",
+    "启航",
+    "朝阳",
+    "春晖",
+    "致远",
+    "博雅",
+    "弘毅",
+    "知行",
+    "新桥",
+]
 _SUFFIX = {
     Stage.kindergarten: "幼儿园",
     Stage.primary: "小学",
@@ -41,9 +74,19 @@ _ENROLMENT = {
     Stage.special_education: 120,
 }
 _INSPECTORS = [
-    "李明远", "王静怡", "张建国", "刘晓燕", "陈志强", "杨慧敏",
-    "赵文博", "黄丽华", "周海涛", "吴秀兰", "徐振宇", "孙雅琴",
-]  # fmt: skip
+    "李明远",
+    "王静怡",
+    "张建国",
+    "刘晓燕",
+    "陈志强",
+    "杨慧敏",
+    "赵文博",
+    "黄丽华",
+    "周海涛",
+    "吴秀兰",
+    "徐振宇",
+    "孙雅琴",
+]
 
 
 def schools(jurisdiction: str = "500120") -> Iterator[tuple[str, dict]]:
@@ -53,13 +96,16 @@ def schools(jurisdiction: str = "500120") -> Iterator[tuple[str, dict]]:
     for i, (place, stage) in enumerate(zip(_PLACES, stages, strict=True)):
         ownership = next(ownerships)
         prefix = "璧山区" if ownership is Ownership.public else "璧山"
-        yield f"demo-school-{jurisdiction}-{i:02d}", {
-            "name": f"{prefix}{place}{_SUFFIX[stage]}",
-            "jurisdiction": jurisdiction,
-            "stage": stage.value,
-            "ownership": ownership.value,
-            "enrolment": _ENROLMENT[stage] + 7 * i,
-        }
+        yield (
+            f"demo-school-{jurisdiction}-{i:02d}",
+            {
+                "name": f"{prefix}{place}{_SUFFIX[stage]}",
+                "jurisdiction": jurisdiction,
+                "stage": stage.value,
+                "ownership": ownership.value,
+                "enrolment": _ENROLMENT[stage] + 7 * i,
+            },
+        )
 
 
 def inspectors(jurisdiction: str = "500120") -> Iterator[tuple[str, dict]]:
@@ -67,13 +113,16 @@ def inspectors(jurisdiction: str = "500120") -> Iterator[tuple[str, dict]]:
     for i, name in enumerate(_INSPECTORS):
         employment = Employment.full_time if i % 3 == 0 else Employment.part_time
         roles = ["government", "responsible"] + (["listed"] if i < 3 else []) + (["subject"] if i % 2 else [])
-        yield f"demo-inspector-{jurisdiction}-{i:02d}", {
-            "name": name,
-            "jurisdiction": jurisdiction,
-            "employment": employment.value,
-            "roles": roles,
-            "public_contact": f"023-4140 {1000 + i}" if i < 3 else None,
-        }
+        yield (
+            f"demo-inspector-{jurisdiction}-{i:02d}",
+            {
+                "name": name,
+                "jurisdiction": jurisdiction,
+                "employment": employment.value,
+                "roles": roles,
+                "public_contact": f"023-4140 {1000 + i}" if i < 3 else None,
+            },
+        )
 
 
 # Zones of the demo district, and how the schools and inspectors are spread over them.
@@ -83,7 +132,16 @@ _COMMITTEE = {
     "deputies": ["区政府办公室联系负责人", "区教委主任"],
     "member_units": [
         {"name": unit, "contact_person": f"{unit}联络员"}
-        for unit in ("区委组织部", "区委宣传部", "区发展改革委", "区教委", "区公安局", "区财政局", "区人力社保局", "区卫生健康委")
+        for unit in (
+            "区委组织部",
+            "区委宣传部",
+            "区发展改革委",
+            "区教委",
+            "区公安局",
+            "区财政局",
+            "区人力社保局",
+            "区卫生健康委",
+        )
     ],
     "office": "区政府教育督导室",
     "chief_inspector": "区教委总督学",
@@ -117,7 +175,9 @@ def load(client, jurisdiction: str = "500120", progress=lambda done, total: None
 
     school_ids = [run(Step("POST", "/v1/schools", body, key))["id"] for key, body in schools(jurisdiction)]
     zone_ids = [
-        run(Step("POST", "/v1/zones", {"name": name, "jurisdiction": jurisdiction}, f"demo-zone-{jurisdiction}-{i}"))["id"]
+        run(Step("POST", "/v1/zones", {"name": name, "jurisdiction": jurisdiction}, f"demo-zone-{jurisdiction}-{i}"))[
+            "id"
+        ]
         for i, name in enumerate(_ZONES)
     ]
     inspector_ids = []
@@ -126,7 +186,10 @@ def load(client, jurisdiction: str = "500120", progress=lambda done, total: None
         inspector_ids.append(inspector_id)
         lifecycle = [
             ("appointment", {"term_no": 5, "term_start": "2024-01-01", "term_end": "2028-12-31"}),
-            ("filing", {"filed_with": divisions.ancestors(jurisdiction)[0], "filed_on": "2024-01-15"}),  # the level above
+            (
+                "filing",
+                {"filed_with": divisions.ancestors(jurisdiction)[0], "filed_on": "2024-01-15"},
+            ),  # the level above
             ("activation", {"on": "2024-02-01"}),
         ]
         for action, payload in lifecycle:
@@ -139,7 +202,13 @@ def load(client, jurisdiction: str = "500120", progress=lambda done, total: None
         run(Step("POST", f"/v1/zones/{zone_id}/listed-inspectors", {"inspector_id": listed}))
     for n, school_id in enumerate(school_ids):
         run(Step("PUT", f"/v1/schools/{school_id}/zone", {"zone_id": zone_ids[n % len(zone_ids)]}))
-        run(Step("PUT", f"/v1/schools/{school_id}/responsible-inspector", {"inspector_id": inspector_ids[n % len(inspector_ids)]}))
+        run(
+            Step(
+                "PUT",
+                f"/v1/schools/{school_id}/responsible-inspector",
+                {"inspector_id": inspector_ids[n % len(inspector_ids)]},
+            )
+        )
     committee = run(Step("PUT", f"/v1/committees/{jurisdiction}", _COMMITTEE))
     if committee.get("version") == 1:  # meetings are recorded once, with the committee
         for month, topic in ((3, "专题研究“双减”督导"), (9, "专题研究义务教育优质均衡发展")):

@@ -23,8 +23,11 @@ SCHOOL_COLUMNS = ("学校代码", "学校名称", "区县代码", "学校类型"
 INSPECTOR_COLUMNS = ("督学编号", "姓名", "区县代码", "专兼职")
 INSPECTOR_OPTIONAL = ("督学类别", "督导类型", "学段", "学科", "公开联系方式", "手机号码", "身份证号", "家庭住址")
 # Private details: checked here, sealed by the registry before they are recorded (decision 019).
-PERSONAL_COLUMNS = {"手机号码": ("mobile", rules.mobile), "身份证号": ("id_number", rules.resident_id),
-                    "家庭住址": ("home_address", rules.require_name)}  # fmt: skip
+PERSONAL_COLUMNS = {
+    "手机号码": ("mobile", rules.mobile),
+    "身份证号": ("id_number", rules.resident_id),
+    "家庭住址": ("home_address", rules.require_name),
+}
 
 MAX_ENROLMENT = 100_000
 MAX_TEXT = 200
@@ -42,11 +45,15 @@ class RowError:
 
     @property
     def chinese(self) -> str:
-        return f"第{self.row}行「{self.column}」：{self.reason_zh}" if self.column else f"第{self.row}行：{self.reason_zh}"
+        return (
+            f"第{self.row}行「{self.column}」：{self.reason_zh}" if self.column else f"第{self.row}行：{self.reason_zh}"
+        )
 
     @property
     def english(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.reason}" if self.column else f"row {self.row}: {self.reason}"
+        return (
+            f"row {self.row}, column {self.column}: {self.reason}" if self.column else f"row {self.row}: {self.reason}"
+        )
 
     def __str__(self) -> str:
         return f"{self.chinese} — {self.english}"
@@ -67,13 +74,31 @@ def _choices(enum: type[StrEnum], **short_forms: str) -> dict[str, StrEnum]:
 
 
 # The spellings offices use beside the labels (学校类型 as school lists write it).
-STAGES = _choices(Stage, 初中="junior_secondary", 高中="senior_secondary", 九年一贯制="nine_year", 九年制="nine_year",
-                  九年制学校="nine_year", 九年一贯制学校="nine_year", 十二年一贯制="twelve_year", 十二年制="twelve_year",
-                  十二年制学校="twelve_year", 完中="complete_secondary", 完全中学="complete_secondary",
-                  中职="secondary_vocational", 中专="secondary_vocational", 职业高中="secondary_vocational",
-                  职高="secondary_vocational", 特殊教育="special_education", 特教学校="special_education",
-                  特校="special_education", 幼儿园="kindergarten", 小学="primary", 初级中学="junior_secondary",
-                  高级中学="senior_secondary")  # fmt: skip
+STAGES = _choices(
+    Stage,
+    初中="junior_secondary",
+    高中="senior_secondary",
+    九年一贯制="nine_year",
+    九年制="nine_year",
+    九年制学校="nine_year",
+    九年一贯制学校="nine_year",
+    十二年一贯制="twelve_year",
+    十二年制="twelve_year",
+    十二年制学校="twelve_year",
+    完中="complete_secondary",
+    完全中学="complete_secondary",
+    中职="secondary_vocational",
+    中专="secondary_vocational",
+    职业高中="secondary_vocational",
+    职高="secondary_vocational",
+    特殊教育="special_education",
+    特教学校="special_education",
+    特校="special_education",
+    幼儿园="kindergarten",
+    小学="primary",
+    初级中学="junior_secondary",
+    高级中学="senior_secondary",
+)
 OWNERSHIPS = _choices(Ownership)
 LOCALITIES = _choices(Locality, 城市="urban", 县镇="town", 镇="town", 农村="rural")
 EMPLOYMENTS = _choices(Employment)
@@ -98,14 +123,18 @@ class _Checker:
     def fail(self, column: str | None, zh: str, en: str) -> None:
         self.errors.append(RowError(self._row, column, zh, en))
 
-    def text(self, column: str, *, required: bool = True, pattern: str | None = None, rule: tuple[str, str] = ("", "")) -> str | None:
+    def text(
+        self, column: str, *, required: bool = True, pattern: str | None = None, rule: tuple[str, str] = ("", "")
+    ) -> str | None:
         value = self._cells.get(column, "")
         if not value:
             if required:
                 self.fail(column, "不能为空", "is empty")
             return None if required else ""
         if len(value) > MAX_TEXT:
-            self.fail(column, f"有{len(value)}个字，最多{MAX_TEXT}个", f"is {len(value)} characters long; at most {MAX_TEXT}")
+            self.fail(
+                column, f"有{len(value)}个字，最多{MAX_TEXT}个", f"is {len(value)} characters long; at most {MAX_TEXT}"
+            )
         elif pattern and not re.fullmatch(pattern, value):
             self.fail(column, f"“{value}”{rule[0]}", f"{value!r} {rule[1]}")
         else:
@@ -113,16 +142,27 @@ class _Checker:
         return None
 
     def jurisdiction(self, column: str = "区县代码") -> str | None:
-        code = self.text(column, pattern=r"\d{6}(\d{3})?", rule=("不是6位或9位行政区划代码", "is not a 6- or 9-digit division code"))
+        code = self.text(
+            column, pattern=r"\d{6}(\d{3})?", rule=("不是6位或9位行政区划代码", "is not a 6- or 9-digit division code")
+        )
         if code and not jurisdiction.is_known(code):
-            self.fail(column, f"{code}不是已知的行政区划代码（GB/T 2260），请对照官方代码表核对",
-                      f"{code} is not a known division code (GB/T 2260); check it against the official list")  # fmt: skip
+            self.fail(
+                column,
+                f"{code}不是已知的行政区划代码（GB/T 2260），请对照官方代码表核对",
+                f"{code} is not a known division code (GB/T 2260); check it against the official list",
+            )
             return None
         if code and (change := jurisdiction.retired(code)) is not None:
             successor = jurisdiction.current(code)
-            instead = (f"，请改用{successor}（{jurisdiction.name_of(successor)}）", f"; use {successor} {jurisdiction.name_of(successor)}")
-            self.fail(column, f"{code}（{change.old_name}）已于{change.listed_on}的全国行政区划代码表中撤销{instead[0] if successor != code else ''}",
-                      f"{code} {change.old_name} left the national list of {change.listed_on}{instead[1] if successor != code else ''}")  # fmt: skip
+            instead = (
+                f"，请改用{successor}（{jurisdiction.name_of(successor)}）",
+                f"; use {successor} {jurisdiction.name_of(successor)}",
+            )
+            self.fail(
+                column,
+                f"{code}（{change.old_name}）已于{change.listed_on}的全国行政区划代码表中撤销{instead[0] if successor != code else ''}",
+                f"{code} {change.old_name} left the national list of {change.listed_on}{instead[1] if successor != code else ''}",
+            )
             return None
         return code
 
@@ -158,7 +198,11 @@ class _Checker:
         if len(found) > at_most:
             self.fail(column, f"填了{len(found)}项，最多{at_most}项", f"lists {len(found)} entries; at most {at_most}")
         if long := [n for n in found if len(n) > MAX_TEXT]:
-            self.fail(column, f"“{long[0][:20]}…”超过{MAX_TEXT}个字", f"{long[0][:20]!r}… is longer than {MAX_TEXT} characters")
+            self.fail(
+                column,
+                f"“{long[0][:20]}…”超过{MAX_TEXT}个字",
+                f"{long[0][:20]!r}… is longer than {MAX_TEXT} characters",
+            )
         return found
 
     def personal(self, columns: dict[str, tuple[str, Callable[[str, str], str]]]) -> dict[str, str]:
@@ -174,7 +218,9 @@ class _Checker:
 
     def unique(self, column: str, key: Any, seen: dict[Any, int], what: str, same: tuple[str, str] = ("", "")) -> None:
         if key in seen:
-            self.fail(column, f"{what}{same[0]}与第{seen[key]}行重复", f"{what}{same[1]} already appears in row {seen[key]}")
+            self.fail(
+                column, f"{what}{same[0]}与第{seen[key]}行重复", f"{what}{same[1]} already appears in row {seen[key]}"
+            )
         else:
             seen[key] = self._row
 
@@ -185,25 +231,47 @@ def _split(value: str) -> list[str]:
 
 # Headers offices' lists often carry instead of the template's (教育事业统计 and 学籍 exports): the same column.
 SCHOOL_HEADER_ALIASES = {
-    "学校标识码": "学校代码", "学校编码": "学校代码", "行政区划代码": "区县代码", "区划代码": "区县代码", "所在区县代码": "区县代码",
-    "办学类型": "学校类型", "学段": "学校类型", "学校性质": "办学性质", "城乡分类": "城乡类型", "在校生数": "学生数",
+    "学校标识码": "学校代码",
+    "学校编码": "学校代码",
+    "行政区划代码": "区县代码",
+    "区划代码": "区县代码",
+    "所在区县代码": "区县代码",
+    "办学类型": "学校类型",
+    "学段": "学校类型",
+    "学校性质": "办学性质",
+    "城乡分类": "城乡类型",
+    "在校生数": "学生数",
     "在校学生数": "学生数",
-}  # fmt: skip
-INSPECTOR_HEADER_ALIASES = {"督学证编号": "督学编号", "行政区划代码": "区县代码", "区划代码": "区县代码", "专职兼职": "专兼职"}
+}
+INSPECTOR_HEADER_ALIASES = {
+    "督学证编号": "督学编号",
+    "行政区划代码": "区县代码",
+    "区划代码": "区县代码",
+    "专职兼职": "专兼职",
+}
 
 
 def _as_template(rows: list[Row], aliases: dict[str, str]) -> list[Row]:
     """The rows under the template's headers, where a list used a usual other name (a header the template has wins)."""
-    return [Row(row.number, {aliases[k] if k in aliases and aliases[k] not in row.cells else k: v for k, v in row.cells.items()})
-            for row in rows]  # fmt: skip
+    return [
+        Row(
+            row.number,
+            {aliases[k] if k in aliases and aliases[k] not in row.cells else k: v for k, v in row.cells.items()},
+        )
+        for row in rows
+    ]
 
 
 def _require_columns(rows: list[Row], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
     present = rows[0].cells.keys() if rows else required
     if missing := [c for c in required if c not in present]:
         expected = "、".join(required + tuple(f"{c}(可选)" for c in optional))
-        raise InvalidInput(f"表头缺少列：{'、'.join(missing)}；应有的列：{expected} — the header row has no column"
-                           f" {'、'.join(missing)}; expected headers: {expected}", field="header", rule="column_missing")  # fmt: skip
+        raise InvalidInput(
+            f"表头缺少列：{'、'.join(missing)}；应有的列：{expected} — the header row has no column"
+            f" {'、'.join(missing)}; expected headers: {expected}",
+            field="header",
+            rule="column_missing",
+        )
 
 
 def validate_schools(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
@@ -213,7 +281,9 @@ def validate_schools(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
     check, good, seen = _Checker(), [], {}
     for row in rows:
         check.at(row)
-        code = check.text("学校代码", pattern=r"[0-9A-Za-z]{4,20}", rule=("应为4至20位字母或数字", "must be 4–20 letters or digits"))
+        code = check.text(
+            "学校代码", pattern=r"[0-9A-Za-z]{4,20}", rule=("应为4至20位字母或数字", "must be 4–20 letters or digits")
+        )
         if code:
             check.unique("学校代码", code, seen, code)
         body = {
@@ -236,7 +306,11 @@ def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
     check, good, seen = _Checker(), [], {}
     for row in rows:
         check.at(row)
-        number = check.text("督学编号", pattern=r"[0-9A-Za-z_-]{1,40}", rule=("应为1至40位字母、数字、_或-", "must be 1–40 letters, digits, _ or -"))
+        number = check.text(
+            "督学编号",
+            pattern=r"[0-9A-Za-z_-]{1,40}",
+            rule=("应为1至40位字母、数字、_或-", "must be 1–40 letters, digits, _ or -"),
+        )
         body = {
             "name": check.text("姓名"),
             "jurisdiction": check.jurisdiction(),
@@ -250,10 +324,16 @@ def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
         if personal := check.personal(PERSONAL_COLUMNS):
             body["personal"] = personal
         if InspectorRole.listed in body["roles"] and not row.cells.get("公开联系方式"):
-            check.fail("公开联系方式", "挂牌督学须填写公开联系方式（挂牌上公示）", "a 挂牌督学 must have a public contact; the school's sign shows it")
+            check.fail(
+                "公开联系方式",
+                "挂牌督学须填写公开联系方式（挂牌上公示）",
+                "a 挂牌督学 must have a public contact; the school's sign shows it",
+            )
         if number and body["jurisdiction"]:
             # Numbers are the office's own, so two counties in one file may both have a 001.
-            check.unique("督学编号", (body["jurisdiction"], number), seen, number, ("（同一区县代码）", " (same 区县代码)"))
+            check.unique(
+                "督学编号", (body["jurisdiction"], number), seen, number, ("（同一区县代码）", " (same 区县代码)")
+            )
         if check.row_ok:
             good.append((row.number, number, body))
     return good, check.errors
@@ -263,17 +343,24 @@ def validate_inspectors(rows: list[Row]) -> tuple[list[Good], list[RowError]]:
 
 VALIDATE = {"schools": validate_schools, "inspectors": validate_inspectors}
 # Why the registry refuses a row that the sheet's own rules let through, in the office's words.
-REFUSED_ZH = {"out_of_scope": "不在您的管辖范围内，不能由本级导入", "instance_boundary": "不属于本平台管辖的地区",
-              "outside_import_place": "不在本次导入的地区范围内"}  # fmt: skip
+REFUSED_ZH = {
+    "out_of_scope": "不在您的管辖范围内，不能由本级导入",
+    "instance_boundary": "不属于本平台管辖的地区",
+    "outside_import_place": "不在本次导入的地区范围内",
+}
 
 
-def _prepare(app: Any, kind: str, key: str, body: dict[str, Any], *, now: Any, authorize: Any, seal: bool) -> tuple[Any, bool]:
+def _prepare(
+    app: Any, kind: str, key: str, body: dict[str, Any], *, now: Any, authorize: Any, seal: bool
+) -> tuple[Any, bool]:
     if kind == "schools":
         return app.prepare_school_import(code=key, now=now, authorize=authorize, **body)
     return app.prepare_inspector_import(number=key, now=now, authorize=authorize, seal=seal, **body)
 
 
-def import_rows(app: Any, kind: str, rows: list[Row], *, now: Any, authorize: Any, envelope: Any, dry_run: bool) -> dict[str, Any]:
+def import_rows(
+    app: Any, kind: str, rows: list[Row], *, now: Any, authorize: Any, envelope: Any, dry_run: bool
+) -> dict[str, Any]:
     """An office's list in the registry: every row checked by the sheet's rules, then against the registry itself (the
     caller's scope, what is already there, each record's own rules); then every row recorded in one transaction, or
     none. A dry run does all of it but the recording, so it answers exactly what the import will do."""
@@ -290,9 +377,16 @@ def import_rows(app: Any, kind: str, rows: list[Row], *, now: Any, authorize: An
         changed.append(aggregate)
     errors.sort(key=lambda e: (e.row, e.column or ""))
     report: dict[str, Any] = {
-        "kind": kind, "rows": len(rows), "good": len(changed), "bad": len({e.row for e in errors}), "new": new,
-        "existing": len(changed) - new, "errors": [asdict(e) | {"detail": str(e)} for e in errors], "dry_run": dry_run, "imported": 0,
-    }  # fmt: skip
+        "kind": kind,
+        "rows": len(rows),
+        "good": len(changed),
+        "bad": len({e.row for e in errors}),
+        "new": new,
+        "existing": len(changed) - new,
+        "errors": [asdict(e) | {"detail": str(e)} for e in errors],
+        "dry_run": dry_run,
+        "imported": 0,
+    }
     if errors or dry_run or not changed:
         return report
     app.save_checked(*changed, envelope=envelope)  # all rows in one transaction, or none
@@ -313,8 +407,15 @@ def common_jurisdiction(codes: Iterable[str], fallback: str) -> str:
     return next(c for c in candidates if all(jurisdiction.contains(c, j) for j in codes))
 
 
-def run(kind: str, path: str | Path, *, dry_run: bool = False, token: str | None = None,
-        settings: Settings | None = None, out: TextIO | None = None) -> int:  # fmt: skip
+def run(
+    kind: str,
+    path: str | Path,
+    *,
+    dry_run: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
+) -> int:
     """`dudao import KIND FILE`: send the list to the registry, which checks every row and imports all or nothing
     (with --dry-run, only checks); print what it says; the exit code."""
     settings, out = settings or Settings.from_env(), out or sys.stdout
@@ -325,19 +426,29 @@ def run(kind: str, path: str | Path, *, dry_run: bool = False, token: str | None
         return 0
     if token is None:  # a token for the smallest place holding every row's code (the registry still checks each row)
         codes = [c for r in rows if jurisdiction.is_known(c := r.cells.get("区县代码", ""))]
-        token = auth.issue_dev_token(settings, sub="importer", roles=["admin"], jur=common_jurisdiction(codes, settings.jurisdiction))
+        token = auth.issue_dev_token(
+            settings, sub="importer", roles=["admin"], jur=common_jurisdiction(codes, settings.jurisdiction)
+        )
     media = "text/csv" if file.suffix.lower() == ".csv" else XLSX
     base_url = settings.service_url("registry")
-    print(f"{kind}: sending {file.name} ({len(rows)} rows) to the registry to be {'checked' if dry_run else 'checked and imported'} …",
-          file=out, flush=True)  # fmt: skip
+    print(
+        f"{kind}: sending {file.name} ({len(rows)} rows) to the registry to be {'checked' if dry_run else 'checked and imported'} …",
+        file=out,
+        flush=True,
+    )
     try:
         response = httpx.post(
-            f"{base_url}/v1/imports/{kind}", params={"dry_run": str(dry_run).lower()}, content=file.read_bytes(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": media}, timeout=600,
-        )  # fmt: skip
+            f"{base_url}/v1/imports/{kind}",
+            params={"dry_run": str(dry_run).lower()},
+            content=file.read_bytes(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": media},
+            timeout=600,
+        )
     except httpx.TransportError as e:
-        raise Unavailable(f"cannot reach the registry at {base_url} ({e}); is `make run` running? "
-                          "set DUDAO_REGISTRY_URL if it runs elsewhere") from None  # fmt: skip
+        raise Unavailable(
+            f"cannot reach the registry at {base_url} ({e}); is `make run` running? "
+            "set DUDAO_REGISTRY_URL if it runs elsewhere"
+        ) from None
     if response.status_code == 401:
         raise Unauthorized(f"the registry refused the token: {_detail(response)}; pass --token or set DUDAO_TOKEN")
     body = response.json()
@@ -346,10 +457,15 @@ def run(kind: str, path: str | Path, *, dry_run: bool = False, token: str | None
         return 1
     for error in body["errors"]:
         print(error["detail"], file=out)
-    verdict = f"{body['good']} good, {body['bad']} bad ({len(body['errors'])} problems)" if body["errors"] else "all good"
+    verdict = (
+        f"{body['good']} good, {body['bad']} bad ({len(body['errors'])} problems)" if body["errors"] else "all good"
+    )
     print(f"{kind}: {body['rows']} rows checked, {verdict}: {body['new']} new, {body['existing']} existing", file=out)
     if body["errors"]:
-        print("nothing imported: fix the rows above and run again (--dry-run only checks) — 未导入任何一行，请改正后重试", file=out)
+        print(
+            "nothing imported: fix the rows above and run again (--dry-run only checks) — 未导入任何一行，请改正后重试",
+            file=out,
+        )
         return 1
     if dry_run:
         print("nothing imported (dry run); run again without --dry-run to import — 试导入，未写入", file=out)

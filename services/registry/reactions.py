@@ -4,12 +4,11 @@ minimum (inspection); sanctions decided on a private school change its enrolment
 from __future__ import annotations
 
 import logging
-
-from dudao import jurisdiction as divisions
-from dudao.consumer import InboundEvent, Reacting, Undeliverable
 from datetime import datetime
 from uuid import UUID
 
+from dudao import jurisdiction as divisions
+from dudao.consumer import InboundEvent, Reacting, Undeliverable
 from services.registry.domain import Committee, EnrolmentStatus, LicenceStatus, School, committee_id
 
 log = logging.getLogger("dudao.registry.reactions")

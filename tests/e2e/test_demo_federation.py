@@ -23,8 +23,11 @@ def listening(port: int) -> bool:
 def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_three(tmp_path):
     demo = subprocess.Popen(
         [sys.executable, "-m", "dudao_cli.federation_demo", "--home", str(tmp_path)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output = ""
     try:
         for line in demo.stdout:
@@ -38,7 +41,9 @@ def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_thre
         query = '{ activities(jurisdiction: "530113", first: 200) { nodes { id title } } }'
 
         def activities(code: str) -> list[str]:
-            answer = httpx.post(gateways[code], json={"query": query}, headers={"Authorization": f"Bearer {tokens[code]}"}, timeout=30)
+            answer = httpx.post(
+                gateways[code], json={"query": query}, headers={"Authorization": f"Bearer {tokens[code]}"}, timeout=30
+            )
             return sorted(a["title"] for a in answer.json()["data"]["activities"]["nodes"])
 
         assert activities("530113") and activities("530000") == activities("530113")
@@ -57,7 +62,9 @@ def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_thre
         assert board["staffing"]["schools"] == 36 and board["staffing"]["inspectors"] == 12, board
         assert {"framework": "balanced_development", "jurisdiction": code, "passes": False} in board["latestVerdicts"]
     province = answer["c530000"]
-    assert province["staffing"]["schools"] == 36 * 3 and province["routineCoverage"]["schools"] == 20 * 3  # its own and both counties'
+    assert (
+        province["staffing"]["schools"] == 36 * 3 and province["routineCoverage"]["schools"] == 20 * 3
+    )  # its own and both counties'
     assert {v["jurisdiction"] for v in province["latestVerdicts"]} == {"530000", "530113", "530114"}
     links = {(link["service"], link["jurisdiction"]): link for link in province["links"]}
     assert len(province["links"]) == 8 and {j for _, j in links} == {"530113", "530114"}  # two counties × four services
@@ -68,6 +75,10 @@ def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_thre
     ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)]
     assert ports and not [p for p in ports if listening(p)], "something kept running after SIGTERM"
     # No ack crossed a leaf link (issue 20: thousands of these in 16 minutes).
-    warnings = [line for log in tmp_path.glob("*/logs/nats.log") for line in log.read_text(errors="replace").splitlines()
-                if "past last stream sequence" in line]  # fmt: skip
+    warnings = [
+        line
+        for log in tmp_path.glob("*/logs/nats.log")
+        for line in log.read_text(errors="replace").splitlines()
+        if "past last stream sequence" in line
+    ]
     assert len(list(tmp_path.glob("*/logs/nats.log"))) == 3 and warnings == [], warnings[:3]

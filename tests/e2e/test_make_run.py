@@ -27,7 +27,9 @@ TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 class Up:
     """One `dudao up` process and what it printed."""
 
-    def __init__(self, home: Path, ports: dict[str, int], extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+    def __init__(
+        self, home: Path, ports: dict[str, int], extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ):
         self.ports = ports
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
         env |= {
@@ -44,8 +46,12 @@ class Up:
         self.env = env
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dudao_cli", "up", *args],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.output = ""
 
     def wait_until_running(self, timeout: float = 180) -> str:
@@ -101,7 +107,10 @@ def stored_events(pg_port: int) -> int:
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    return {name: free_port() for name in ("pg", "nats", "gateway", "registry", "inspection", "accountability", "monitoring")}
+    return {
+        name: free_port()
+        for name in ("pg", "nats", "gateway", "registry", "inspection", "accountability", "monitoring")
+    }
 
 
 def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_sigterm(tmp_path, ports):
@@ -110,20 +119,31 @@ def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_si
         token = up.wait_until_running()
         loaded = stored_events(ports["pg"])
         wait_for_demo(up, token, (36, 12))
-        stages = {s["stage"] for s in up.gateway(token, "{ schools(first: 200) { nodes { stage } } }")["data"]["schools"]["nodes"]}
+        stages = {
+            s["stage"]
+            for s in up.gateway(token, "{ schools(first: 200) { nodes { stage } } }")["data"]["schools"]["nodes"]
+        }
         assert len(stages) == 9
         # the demo's balanced-development collection: the 20 compulsory schools submitted, their CVs computed
         query = '{ balancedDevelopment(period: "2025-2026") { schoolsAssessed stages { stage indicators { cv } } } }'
-        assessed = eventually(lambda: (d := up.gateway(token, query)["data"]["balancedDevelopment"])["schoolsAssessed"] == 20 and d,
-                              timeout=30, what="the demo schools assessed")  # fmt: skip
+        assessed = eventually(
+            lambda: (d := up.gateway(token, query)["data"]["balancedDevelopment"])["schoolsAssessed"] == 20 and d,
+            timeout=30,
+            what="the demo schools assessed",
+        )
         assert all(i["cv"] > 0 for s in assessed["stages"] for i in s["indicators"])
         # the office's start page over the demo, in one round trip
-        board = up.gateway(token, '{ dashboard(jurisdiction: "500120") { staffing { schools inspectors }'
-                           ' routineCoverage { schools } latestVerdicts { framework period } } }')  # fmt: skip
+        board = up.gateway(
+            token,
+            '{ dashboard(jurisdiction: "500120") { staffing { schools inspectors }'
+            " routineCoverage { schools } latestVerdicts { framework period } } }",
+        )
         assert "errors" not in board, board
         assert board["data"]["dashboard"]["staffing"] == {"schools": 36, "inspectors": 12}
         assert board["data"]["dashboard"]["routineCoverage"]["schools"] == 20
-        assert {"framework": "balanced_development", "period": "2025-2026"} in board["data"]["dashboard"]["latestVerdicts"]
+        assert {"framework": "balanced_development", "period": "2025-2026"} in board["data"]["dashboard"][
+            "latestVerdicts"
+        ]
     finally:
         code = up.stop()
     assert code == 0, up.output
@@ -142,7 +162,9 @@ def test_dudao_up_starts_the_stack_loads_the_demo_once_and_stops_on_ctrl_c_or_si
 
 
 def test_dudao_up_uses_the_servers_named_in_the_environment_and_starts_none(tmp_path, ports, settings):
-    up = Up(tmp_path, ports, {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url}, args=("--no-seed",))
+    up = Up(
+        tmp_path, ports, {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url}, args=("--no-seed",)
+    )
     try:
         token = up.wait_until_running()
         assert "errors" not in up.gateway(token, "{ schools(first: 1) { nodes { id } } }"), up.output
@@ -163,19 +185,35 @@ def test_any_county_starts_with_its_own_chain_and_imports_its_list_as_it_is(tmp_
         assert [link["name"] for link in policy["chain"]] == ["全国", "辽宁省", "沈阳市", "和平区"]
         assert policy["national_defaults_only"] and "适用国家默认值" in policy["note_zh"]
         sheet = tmp_path / "和平区学校.csv"
-        sheet.write_text("学校标识码,学校名称,行政区划代码,学段,办学性质,城乡类型,在校生数\n"
-                         "2101020001,沈阳市和平区第一小学,210102,小学,公办,城区,1200\n"
-                         "2101020002,沈阳市和平区第二中学,210102,初中,公办,城区,900\n", encoding="utf-8")  # fmt: skip
-        run = lambda *flags: subprocess.run([sys.executable, "-m", "dudao_cli", "import", "schools", str(sheet), *flags],
-                                            env=up.env | {"DUDAO_TOKEN": token}, capture_output=True, text=True, timeout=60)  # fmt: skip
+        sheet.write_text(
+            "学校标识码,学校名称,行政区划代码,学段,办学性质,城乡类型,在校生数\n"
+            "2101020001,沈阳市和平区第一小学,210102,小学,公办,城区,1200\n"
+            "2101020002,沈阳市和平区第二中学,210102,初中,公办,城区,900\n",
+            encoding="utf-8",
+        )
+
+        def run(*flags):
+            return subprocess.run(
+                [sys.executable, "-m", "dudao_cli", "import", "schools", str(sheet), *flags],
+                env=up.env | {"DUDAO_TOKEN": token},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
         dry = run("--dry-run")
         assert dry.returncode == 0, dry.stdout + dry.stderr
         done = run()
         assert done.returncode == 0, done.stdout + done.stderr
-        query = '{ schools(first: 10) { nodes { name jurisdiction { name parent { name } } } } }'
-        schools = eventually(lambda: len(n := up.gateway(token, query)["data"]["schools"]["nodes"]) == 2 and n, timeout=30,
-                             what="the two imported schools")  # fmt: skip
-        assert {s["jurisdiction"]["name"] for s in schools} == {"和平区"} and schools[0]["jurisdiction"]["parent"]["name"] == "沈阳市"
+        query = "{ schools(first: 10) { nodes { name jurisdiction { name parent { name } } } } }"
+        schools = eventually(
+            lambda: len(n := up.gateway(token, query)["data"]["schools"]["nodes"]) == 2 and n,
+            timeout=30,
+            what="the two imported schools",
+        )
+        assert {s["jurisdiction"]["name"] for s in schools} == {"和平区"} and schools[0]["jurisdiction"]["parent"][
+            "name"
+        ] == "沈阳市"
 
         # Issue 22: a service killed under `dudao up` is restarted, and the rest of the stack keeps running.
         [registry] = [p for p in psutil.Process(up.proc.pid).children() if p.cmdline()[-2:] == ["serve", "registry"]]
@@ -186,6 +224,8 @@ def test_any_county_starts_with_its_own_chain_and_imports_its_list_as_it_is(tmp_
             up.output += line
         assert "registry exited with code -9; restarting it in 1 s" in up.output, up.output[-2000:]
         eventually(lambda: listening(ports["registry"]), timeout=60, what="the registry back")
-        eventually(lambda: len(up.gateway(token, query)["data"]["schools"]["nodes"]) == 2, timeout=30, what="the schools again")
+        eventually(
+            lambda: len(up.gateway(token, query)["data"]["schools"]["nodes"]) == 2, timeout=30, what="the schools again"
+        )
     finally:
         assert up.stop() == 0, up.output

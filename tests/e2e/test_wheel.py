@@ -36,15 +36,26 @@ print(json.dumps({
 
 def test_the_wheel_installed_in_a_fresh_venv_carries_the_frameworks_profiles_and_divisions(tmp_path):
     source = tmp_path / "src"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True).stdout.decode().split("\0")  # fmt: skip
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"), str(source)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = (tmp_path / "dist").glob("dudao-*.whl")
 
     fresh = tmp_path / "venv"
@@ -53,8 +64,12 @@ def test_the_wheel_installed_in_a_fresh_venv_carries_the_frameworks_profiles_and
     subprocess.run([*pip, "--python", str(python), "install", "--no-deps", str(wheel)], check=True, capture_output=True)
     # The dependencies come from the test's own environment, by path (its editable install of the checkout is not
     # read: a path added by a .pth line is not a site directory, so its own .pth files are not run).
-    fresh_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True,
-                                capture_output=True, text=True).stdout.strip()  # fmt: skip
+    fresh_site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(fresh_site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     found = subprocess.run([python, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True)

@@ -8,9 +8,8 @@ import nats
 import psycopg
 import pytest
 
-from dudao.consumer import durable_name
-
 from dudao import bus
+from dudao.consumer import durable_name
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
@@ -40,9 +39,11 @@ async def _redeliver_issued_report(url: str) -> None:
 async def _reaction_idle(url: str) -> bool:
     nc = await nats.connect(url)
     try:
-        info = await nc.jetstream().consumer_info(bus.stream_name("inspection"), durable_name("accountability-open-case", "500120"))
+        info = await nc.jetstream().consumer_info(
+            bus.stream_name("inspection"), durable_name("accountability-open-case", "500120")
+        )
         return info.delivered.stream_seq > 0 and info.num_pending == 0 and info.num_ack_pending == 0
-    except Exception:  # noqa: BLE001 - not created yet
+    except Exception:
         return False
     finally:
         await nc.close()
@@ -61,16 +62,24 @@ def test_an_issued_report_opens_one_case_even_under_redelivery_and_feedback_sets
 
     asyncio.run(_redeliver_issued_report(settings.nats_url))
     second = serve(build_accountability(settings))
-    eventually(lambda: asyncio.run(_reaction_idle(settings.nats_url)), what="the reaction to see both copies of the report")
+    eventually(
+        lambda: asyncio.run(_reaction_idle(settings.nats_url)), what="the reaction to see both copies of the report"
+    )
     with psycopg.connect(settings.database_url) as conn:
-        eventually(lambda: conn.execute("SELECT count(*) FROM accountability.profile_copy").fetchone()[0] >= 3, what="profiles")
+        eventually(
+            lambda: conn.execute("SELECT count(*) FROM accountability.profile_copy").fetchone()[0] >= 3, what="profiles"
+        )
     assert cases(settings) == 1
 
     with second.client(token()) as client:
-        feedback = client.post(f"/v1/cases/{case['id']}/feedback", json={
-            "mode": "written", "decision": "限期整改", "requirements": "公示作业总量", "given_on": "2026-10-25"})  # fmt: skip
-        again = client.post(f"/v1/cases/{case['id']}/feedback", json={
-            "mode": "meeting", "decision": "x", "requirements": "y", "given_on": "2026-10-26"})  # fmt: skip
+        feedback = client.post(
+            f"/v1/cases/{case['id']}/feedback",
+            json={"mode": "written", "decision": "限期整改", "requirements": "公示作业总量", "given_on": "2026-10-25"},
+        )
+        again = client.post(
+            f"/v1/cases/{case['id']}/feedback",
+            json={"mode": "meeting", "decision": "x", "requirements": "y", "given_on": "2026-10-26"},
+        )
     assert feedback.status_code == 200, feedback.text
     [item] = feedback.json()["items"]
     assert item["deadline"] == "2026-11-24" and item["status"] == "awaiting_report"  # 30 days, the national default

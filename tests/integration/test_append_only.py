@@ -10,7 +10,13 @@ from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
-SCHOOL = {"name": "璧山区青岚小学", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": 900}
+SCHOOL = {
+    "name": "璧山区青岚小学",
+    "jurisdiction": "500120",
+    "stage": "primary",
+    "ownership": "public",
+    "enrolment": 900,
+}
 
 
 def registered_school(registry, token) -> str:
@@ -58,10 +64,12 @@ def test_the_app_role_cannot_change_what_was_stored(registry, token, settings, s
 def test_the_service_connects_as_the_app_role(registry, token, settings):
     registered_school(registry, token)
     with psycopg.connect(settings.database_url) as conn:
-        users = {row[0] for row in conn.execute("SELECT usename FROM pg_stat_activity WHERE datname = current_database()")}
-        owners = dict(conn.execute(
-            "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'registry'"
-        ).fetchall())  # fmt: skip
+        users = {
+            row[0] for row in conn.execute("SELECT usename FROM pg_stat_activity WHERE datname = current_database()")
+        }
+        owners = dict(
+            conn.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'registry'").fetchall()
+        )
     assert APP_ROLE in users
     assert owners["registry_events"] != APP_ROLE
     assert owners["school_directory"] == APP_ROLE  # read models are the app's: it drops and rebuilds them

@@ -19,7 +19,13 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def school(**overrides) -> dict:
-    body = {"name": "璧山区青岚小学", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": 900}
+    body = {
+        "name": "璧山区青岚小学",
+        "jurisdiction": "500120",
+        "stage": "primary",
+        "ownership": "public",
+        "enrolment": 900,
+    }
     return body | overrides
 
 
@@ -30,8 +36,10 @@ def request_headers(correlation: str) -> dict[str, str]:
 def trail(client, expected: int | None = None, **params) -> list[dict]:
     """Every audit entry the filters select, read a page of `limit` at a time (after waiting for `expected` of them)."""
     if expected is not None:
-        eventually(lambda: len(client.get("/v1/audit", params=params | {"limit": 200}).json()["items"]) >= expected,
-                   what=f"{expected} audit entries")  # fmt: skip
+        eventually(
+            lambda: len(client.get("/v1/audit", params=params | {"limit": 200}).json()["items"]) >= expected,
+            what=f"{expected} audit entries",
+        )
     response = client.get("/v1/audit", params=params)
     assert response.status_code == 200, response.text
     return response.json()["items"]
@@ -57,8 +65,11 @@ def _renamed(registry, token) -> Renamed:
         created = alice.post("/v1/schools", json=school(), headers=request_headers("corr-register"))
         assert created.status_code == 201, created.text
         school_id = created.json()["id"]
-        changed = bob.put(f"/v1/schools/{school_id}", json={"name": "璧山区青岚实验小学", "enrolment": 950},
-                          headers=request_headers("corr-rename"))  # fmt: skip
+        changed = bob.put(
+            f"/v1/schools/{school_id}",
+            json={"name": "璧山区青岚实验小学", "enrolment": 950},
+            headers=request_headers("corr-rename"),
+        )
         assert changed.status_code == 200, changed.text
         first, second = trail(alice, expected=2, aggregate_id=school_id)
     return Renamed(school_id, first, second)
@@ -124,7 +135,10 @@ def test_only_admin_and_ops_may_read_the_audit(registry, token, renamed):
 
 
 def test_a_school_as_it_stood_at_a_version_and_at_a_time(registry, token, renamed):
-    registered, changed = datetime.fromisoformat(renamed.registered["at"]), datetime.fromisoformat(renamed.renamed["at"])
+    registered, changed = (
+        datetime.fromisoformat(renamed.registered["at"]),
+        datetime.fromisoformat(renamed.renamed["at"]),
+    )
     between = registered + (changed - registered) / 2
     with registry.client(token()) as client:
         now = client.get(f"/v1/audit/{renamed.id}").json()
@@ -181,11 +195,18 @@ def ask(gateway: ServedApp, token: str, **variables) -> dict:
 
 def test_the_gateway_merges_every_services_audit_in_time_order(everything, token, renamed):
     registry, accountability, gateway = everything
-    interview = {"unit_kind": "school", "unit_id": renamed.id, "unit_name": "璧山区青岚实验小学",
-                 "trigger": "duties_not_fulfilled", "reason": "整改不力"}  # fmt: skip
+    interview = {
+        "unit_kind": "school",
+        "unit_id": renamed.id,
+        "unit_name": "璧山区青岚实验小学",
+        "trigger": "duties_not_fulfilled",
+        "reason": "整改不力",
+    }
     with accountability.client(token(sub="carol")) as client:
-        proposed = eventually(lambda: (r := client.post("/v1/interviews", json=interview)).status_code == 201 and r,
-                              what="the interview proposed")  # fmt: skip
+        proposed = eventually(
+            lambda: (r := client.post("/v1/interviews", json=interview)).status_code == 201 and r,
+            what="the interview proposed",
+        )
         eventually(lambda: trail(client), what="accountability's audit entry")
     since = renamed.registered["at"]  # what the test did, not the policy profiles the registry installed at start
     first = ask(gateway, token(), **{"from": since})["data"]["auditTrail"]

@@ -92,13 +92,20 @@ def test_local_get_of_a_missing_blob_is_not_found(local: LocalBlobStore):
 
 def test_save_checks_then_stores_and_returns_the_record(local: LocalBlobStore):
     blob = save(local, name="C:\\scans\\自评报告.pdf", media_type="application/pdf", data=PDF, max_bytes=1024 * 1024)
-    assert blob.as_record() == {"name": "自评报告.pdf", "sha256": digest(PDF), "size": len(PDF), "media_type": "application/pdf"}
+    assert blob.as_record() == {
+        "name": "自评报告.pdf",
+        "sha256": digest(PDF),
+        "size": len(PDF),
+        "media_type": "application/pdf",
+    }
     assert local.get(blob.sha256) == PDF
 
 
 # --- a fake S3 that checks signatures ----------------------------------------------------------------
 
-CREDENTIAL = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/\d{8}/([^/]+)/s3/aws4_request, SignedHeaders=([^,]+), Signature=[0-9a-f]{64}")
+CREDENTIAL = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/]+)/\d{8}/([^/]+)/s3/aws4_request, SignedHeaders=([^,]+), Signature=[0-9a-f]{64}"
+)
 
 
 class FakeS3(BaseHTTPRequestHandler):
@@ -132,9 +139,16 @@ class FakeS3(BaseHTTPRequestHandler):
         if not {"host", "x-amz-date", "x-amz-content-sha256"} <= set(names):  # what real S3 insists on
             return False
         signed = {name: self.headers.get(name, "") for name in names}
-        expected = sign_v4(method=self.command, path=unquote(urlsplit(self.path).path), headers=signed,
-                           payload_hash=payload_hash, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
-                           region=match.group(2), service="s3")
+        expected = sign_v4(
+            method=self.command,
+            path=unquote(urlsplit(self.path).path),
+            headers=signed,
+            payload_hash=payload_hash,
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+            region=match.group(2),
+            service="s3",
+        )
         return hmac.compare_digest(expected, authorization)
 
     def _handle(self) -> None:

@@ -19,8 +19,13 @@ pytestmark = pytest.mark.integration
 
 def verify(settings, *services: str) -> subprocess.CompletedProcess:
     env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url}
-    return subprocess.run([sys.executable, "-m", "dudao_cli", "audit", "verify", *services], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "dudao_cli", "audit", "verify", *services],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def owner(settings):
@@ -36,13 +41,17 @@ def test_each_event_is_linked_as_it_is_stored_and_verify_names_the_first_altered
         count = conn.execute("SELECT count(*) FROM registry.registry_events").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM registry.event_chain").fetchone()[0] == count  # one link per event
     intact = verify(settings, "registry")
-    assert intact.returncode == 0 and f"registry: {count:,} events, chain intact" in intact.stdout, intact.stdout + intact.stderr
+    assert intact.returncode == 0 and f"registry: {count:,} events, chain intact" in intact.stdout, (
+        intact.stdout + intact.stderr
+    )
 
     with owner(settings) as conn:  # behind the service's back: one stored event is changed
         conn.execute("UPDATE registry.registry_events SET state = state || ' '::bytea WHERE notification_id = 3")
     broken = verify(settings, "registry")
     assert broken.returncode == 1
-    assert "registry: chain broken at notification 3" in broken.stdout and "2 events before it are intact" in broken.stdout
+    assert (
+        "registry: chain broken at notification 3" in broken.stdout and "2 events before it are intact" in broken.stdout
+    )
 
 
 def test_a_removed_event_is_named_too(registry, token, settings):
@@ -59,9 +68,14 @@ def test_a_removed_event_is_named_too(registry, token, settings):
 def test_the_link_is_the_same_in_python_and_in_the_database():
     aggregate = uuid.uuid4()
     first = chain.next_link(chain.GENESIS, 1, aggregate, 1, "services.registry.domain:School.Registered", b'{"a":1}')
-    assert first != chain.next_link(chain.GENESIS, 1, aggregate, 1, "services.registry.domain:School.Registered", b'{"a":2}')
+    assert first != chain.next_link(
+        chain.GENESIS, 1, aggregate, 1, "services.registry.domain:School.Registered", b'{"a":2}'
+    )
     rows = [(1, aggregate, 1, "t", b"x"), (2, aggregate, 2, "t", b"y")]
-    links = {1: chain.next_link(chain.GENESIS, *rows[0]), 2: chain.next_link(chain.next_link(chain.GENESIS, *rows[0]), *rows[1])}
+    links = {
+        1: chain.next_link(chain.GENESIS, *rows[0]),
+        2: chain.next_link(chain.next_link(chain.GENESIS, *rows[0]), *rows[1]),
+    }
     assert chain.check(rows, dict(links), "s").intact
     assert chain.check([rows[0], (2, aggregate, 2, "t", b"z")], dict(links), "s").broken_at == 2
     assert chain.check(rows, {1: links[1]}, "s").reason.startswith("the event has no link")

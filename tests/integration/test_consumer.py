@@ -41,21 +41,32 @@ class Harness:
         self.settings, self.js, self.pool = settings, js, pool
         self.running: list[tuple[asyncio.Event, asyncio.Task]] = []
 
-    async def publish(self, notification_id: int, value: str = "v", *, body: bytes | None = None, msg_id: str | None = None):
+    async def publish(
+        self, notification_id: int, value: str = "v", *, body: bytes | None = None, msg_id: str | None = None
+    ):
         subject = bus.subject("500120", "registry", "Probe", "Happened")
         headers = {bus.HEADER_MSG_ID: msg_id or f"500120:registry:{notification_id}"}
-        await self.js.publish(subject, body if body is not None else event_body(notification_id, value), headers=headers)
+        await self.js.publish(
+            subject, body if body is not None else event_body(notification_id, value), headers=headers
+        )
 
     def consumer(
-        self, handler: Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]], filter_subject: str = "dudao.*.registry.>",
+        self,
+        handler: Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]],
+        filter_subject: str = "dudao.*.registry.>",
         **options,
-    ) -> Consumer:  # fmt: skip
+    ) -> Consumer:
         options = {"max_attempts": 3, "backoff": (0.05,)} | options
         return Consumer(
-            self.settings, self.pool, schema=SCHEMA, name="probe-effects", stream=bus.stream_name("registry"),
+            self.settings,
+            self.pool,
+            schema=SCHEMA,
+            name="probe-effects",
+            stream=bus.stream_name("registry"),
             filter_subject=filter_subject,
-            effect=ProjectionEffect(self.pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler), **options,
-        )  # fmt: skip
+            effect=ProjectionEffect(self.pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler),
+            **options,
+        )
 
     def start(self, consumer: Consumer) -> None:
         stop = asyncio.Event()
@@ -160,14 +171,24 @@ async def test_an_ordered_consumer_applies_a_retried_event_before_the_ones_that_
 async def test_a_row_never_goes_back_in_time_whatever_order_its_versions_arrive_in(harness):
     """After a crash, a redelivered version 1 can arrive after version 2 (issue 18: rows stayed older than their
     aggregates). Version 2 waits until version 1 is applied; the row ends at version 2."""
-    await harness.pool.execute(f"CREATE TABLE {SCHEMA}.rows (id text PRIMARY KEY, value text NOT NULL, version int NOT NULL)")
+    await harness.pool.execute(
+        f"CREATE TABLE {SCHEMA}.rows (id text PRIMARY KEY, value text NOT NULL, version int NOT NULL)"
+    )
 
     async def row(conn: asyncpg.Connection, event: InboundEvent) -> None:  # as read models do: insert, then update
         if event.version == 1:
-            await conn.execute(f"INSERT INTO {SCHEMA}.rows VALUES ($1, $2, 1) ON CONFLICT DO NOTHING", event.aggregate_id, event.data["value"])
+            await conn.execute(
+                f"INSERT INTO {SCHEMA}.rows VALUES ($1, $2, 1) ON CONFLICT DO NOTHING",
+                event.aggregate_id,
+                event.data["value"],
+            )
         else:
-            await conn.execute(f"UPDATE {SCHEMA}.rows SET value = $2, version = $3 WHERE id = $1 AND version < $3",
-                               event.aggregate_id, event.data["value"], event.version)  # fmt: skip
+            await conn.execute(
+                f"UPDATE {SCHEMA}.rows SET value = $2, version = $3 WHERE id = $1 AND version < $3",
+                event.aggregate_id,
+                event.data["value"],
+                event.version,
+            )
 
     # Version 2 (notification 8) is in the stream before version 1 (notification 7), as a redelivery would be.
     await harness.publish(8, body=event_body(8, "updated", version=2))
@@ -220,7 +241,9 @@ async def test_a_message_that_can_never_be_processed_is_dead_lettered_and_the_co
     await harness.publish(2, body=event_body(2, "poison", version=1))
     await harness.publish(3, body=event_body(3, "fine", version=2))  # its aggregate's next version is not held back
     await until(lambda: _equals(harness.effects(), ["fine"]), what="the event after the poison")
-    letters = await harness.pool.fetch(f"SELECT stream_seq, error, deliveries FROM {SCHEMA}.dead_letters ORDER BY stream_seq")
+    letters = await harness.pool.fetch(
+        f"SELECT stream_seq, error, deliveries FROM {SCHEMA}.dead_letters ORDER BY stream_seq"
+    )
     assert [r["stream_seq"] for r in letters] == [1, 2]
     assert "malformed" in letters[0]["error"] and letters[0]["deliveries"] == 1
     assert "this value breaks a rule" in letters[1]["error"] and letters[1]["deliveries"] == 3
@@ -248,7 +271,9 @@ async def _consumer_idle(harness) -> bool:
 async def test_a_consumer_asked_to_stop_stops_at_once_not_after_its_pull(harness):
     consumer = harness.consumer(record)
     harness.start(consumer)
-    await until(lambda: _is_zero(consumer), what="the first empty pull")  # a pull that found nothing ended: the next one has begun
+    await until(
+        lambda: _is_zero(consumer), what="the first empty pull"
+    )  # a pull that found nothing ended: the next one has begun
     started = asyncio.get_running_loop().time()
     await harness.stop_all()
     assert asyncio.get_running_loop().time() - started < 0.5  # the pull waits up to 1 s; the stop does not
@@ -269,7 +294,10 @@ async def test_two_replicas_of_a_consumer_take_turns_one_consumes_and_the_other_
     # up to its 1 s expiry); it comes back after ack_wait. A short ack_wait keeps that inside the test's deadline
     # (seen once in six full runs with the default 30 s).
     harness.start(harness.consumer(tagged("a"), ack_wait=2))
-    await until(lambda: _true(harness.pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")), what="a leader")
+    await until(
+        lambda: _true(harness.pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")),
+        what="a leader",
+    )
     harness.start(harness.consumer(tagged("b"), ack_wait=2))
     for n in range(1, 21):
         await harness.publish(n, f"v{n}")

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from dudao import auth
 from dudao.auth import TokenVerifier
 from dudao.errors import Unauthorized
-
 from tests.conftest import stored_events
 
 pytestmark = pytest.mark.integration
@@ -53,8 +52,6 @@ MALFORMED_BODIES = [
     ("[" * 5000 + "]" * 5000).encode(),
     json.dumps(GOOD | {"name": "\ud800"}, ensure_ascii=True).encode(),
 ]
-
-
 
 
 def assert_problem(response, status: int, field: str | None = None) -> dict:
@@ -127,12 +124,18 @@ def test_graphql_without_a_token_is_logged_quietly_and_not_at_all_past_the_minut
     caplog.set_level(logging.INFO)
     subgraph.QUIET.window = 0  # a fresh minute, whatever other tests in this process logged
     with registry.client() as anonymous:
-        answers = [anonymous.post("/graphql", json={"query": "{ schools(first: 1) { nodes { id } } }"}) for _ in range(15)]
+        answers = [
+            anonymous.post("/graphql", json={"query": "{ schools(first: 1) { nodes { id } } }"}) for _ in range(15)
+        ]
     graphql = [r for r in caplog.records if r.name == "strawberry.execution"]
-    assert all(a.status_code == 200 and a.json()["errors"][0]["extensions"]["rule"] == "unauthenticated" for a in answers)
+    assert all(
+        a.status_code == 200 and a.json()["errors"][0]["extensions"]["rule"] == "unauthenticated" for a in answers
+    )
     per_minute = Counter(int(r.created // 60) for r in graphql)
     assert graphql and max(per_minute.values()) <= 10, [r.getMessage() for r in graphql]
-    assert all(r.levelno == logging.INFO and r.exc_info is None and "unauthenticated" in r.getMessage() for r in graphql)
+    assert all(
+        r.levelno == logging.INFO and r.exc_info is None and "unauthenticated" in r.getMessage() for r in graphql
+    )
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
@@ -140,7 +143,6 @@ def test_no_request_body_token_or_personal_value_reaches_the_logs_or_the_traces(
     """Issue 19: whatever a caller sends (a token, personal details, a body that fails to parse or validate, a bad
     query) stays out of every log line and every span; the log says what went wrong, not what was sent."""
     import logging
-
     from urllib.parse import quote
 
     from tests.conftest import SPANS
@@ -150,13 +152,25 @@ def test_no_request_body_token_or_personal_value_reaches_the_logs_or_the_traces(
     secret, marker, mobile, id_number = token(), "暗号七三九", "13912340000", "500227199003071235"
     forged = secret[:-6] + ("AAAAAA" if not secret.endswith("AAAAAA") else "BBBBBB")
     with registry.client(secret) as client:
-        inspector = client.post("/v1/inspectors", json={"name": "李明远", "jurisdiction": "500120", "employment": "full_time"})
-        personal = client.put(f"/v1/inspectors/{inspector.json()['id']}/personal", json={"mobile": mobile, "id_number": id_number})
+        inspector = client.post(
+            "/v1/inspectors", json={"name": "李明远", "jurisdiction": "500120", "employment": "full_time"}
+        )
+        personal = client.put(
+            f"/v1/inspectors/{inspector.json()['id']}/personal", json={"mobile": mobile, "id_number": id_number}
+        )
         assert personal.status_code == 200, personal.text
         assert client.post("/v1/schools", json=GOOD | {"stage": marker}).status_code == 422
-        assert client.post("/v1/schools", content=f'{{"name": "{marker}"'.encode(), headers={"Content-Type": "application/json"}).status_code == 422
+        assert (
+            client.post(
+                "/v1/schools", content=f'{{"name": "{marker}"'.encode(), headers={"Content-Type": "application/json"}
+            ).status_code
+            == 422
+        )
         assert client.post("/v1/schools", json=GOOD | {"name": marker * 400}).status_code == 422
-        assert "errors" in client.post("/graphql", json={"query": f'{{ schools(jurisdiction: "{marker}") {{ nodes {{ id }}'}).json()
+        assert (
+            "errors"
+            in client.post("/graphql", json={"query": f'{{ schools(jurisdiction: "{marker}") {{ nodes {{ id }}'}).json()
+        )
     with registry.client(forged) as client:
         assert client.get("/v1/schools", params={"q": marker}).status_code == 401
         assert "errors" in client.post("/graphql", json={"query": "{ schools(first: 1) { nodes { id } } }"}).json()
@@ -173,7 +187,9 @@ def test_no_request_body_token_or_personal_value_reaches_the_logs_or_the_traces(
     for sent in (secret, forged, secret.split(".")[1], marker, quote(marker), mobile, id_number):
         assert sent not in logged, f"{sent[:20]} is in the log"
         assert sent not in traced, f"{sent[:20]} is in a span"
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
+    ]
 
 
 @pytest.mark.parametrize("bad", ["garbage", "a.b.c", "e30.e30.e30"])
@@ -218,7 +234,9 @@ def test_an_instance_refuses_writes_about_places_outside_it_naming_both_codes(re
     """The 500120 instance is handed tokens for other places: it registers nothing for them."""
     for jur, code in (("530100", "530113"), ("360123", "360123"), ("460105", "460105"), ("500100", "500151")):
         with registry.client(token(jur=jur)) as client:
-            refused = assert_problem(client.post("/v1/schools", json=GOOD | {"jurisdiction": code}), 403, field="jurisdiction")
+            refused = assert_problem(
+                client.post("/v1/schools", json=GOOD | {"jurisdiction": code}), 403, field="jurisdiction"
+            )
         assert refused["rule"] == "instance_boundary" and "500120" in refused["detail"] and code in refused["detail"]
         assert refused["target"] == {"jurisdiction": code} and refused["caller"]["jurisdiction"] == jur
     assert stored_events(settings, "School") == 0
@@ -259,7 +277,10 @@ def test_dudao_token_prints_a_token_the_services_accept(settings):
     env = os.environ | {"DUDAO_DEV_KEY": str(settings.dev_key_path), "PATH": ""}
     out = subprocess.run(
         [sys.executable, "-m", "dudao_cli", "token", "--role", "admin", "--jur", "500120"],
-        capture_output=True, text=True, env=env, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout.strip()
     principal = TokenVerifier(settings).verify(out)
     assert principal.roles == {"admin"} and principal.jur == "500120"

@@ -49,9 +49,16 @@ def test_monitoring_resolves_a_unit_result_by_framework_period_and_unit(place): 
         what="A's result recorded",
     )
     assert found == [
-        {"framework": FRAMEWORK, "period": PERIOD, "unitId": place.schools["A"], "unitName": "东川区A校", "passes": found[0]["passes"],
-         "parts": [{"stage": "primary"}]},
-        None, None,
-    ]  # fmt: skip
+        {
+            "framework": FRAMEWORK,
+            "period": PERIOD,
+            "unitId": place.schools["A"],
+            "unitName": "东川区A校",
+            "passes": found[0]["passes"],
+            "parts": [{"stage": "primary"}],
+        },
+        None,
+        None,
+    ]
     # another county's office may not see Dongchuan's school
     assert entities(place.monitoring, place.token(jur=COUNTY_B), representations, selection) == [None, None, None]

@@ -31,7 +31,9 @@ def node_tools() -> Path:
     """Apollo's composition and gateway from npm, as package-lock.json pins them (installed on first use)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.skip("node and npm are not installed: the Federation-2 checks need them (Node.js 20 from the system's packages)")
+        pytest.skip(
+            "node and npm are not installed: the Federation-2 checks need them (Node.js 20 from the system's packages)"
+        )
     TOOLS.mkdir(parents=True, exist_ok=True)
     with (TOOLS / ".lock").open("w") as lock:  # the test workers share the one installation
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -52,16 +54,32 @@ def test_apollos_composition_composes_the_four_subgraphs_without_an_error(node_t
     from services.monitoring.graphql import schema as monitoring
     from services.registry.graphql import schema as registry
 
-    for name, schema in (("registry", registry), ("inspection", inspection), ("accountability", accountability), ("monitoring", monitoring)):
+    for name, schema in (
+        ("registry", registry),
+        ("inspection", inspection),
+        ("accountability", accountability),
+        ("monitoring", monitoring),
+    ):
         (tmp_path / f"{name}.graphql").write_text(schema.as_str(), encoding="utf-8")
-    composed = subprocess.run(["node", str(node_tools / "compose.js"), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    composed = subprocess.run(
+        ["node", str(node_tools / "compose.js"), str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert composed.returncode == 0 and composed.stdout.startswith("composed"), composed.stdout + composed.stderr
 
 
-def test_apollos_gateway_answers_a_school_with_its_activities_and_cases_as_ours_does(node_tools, settings, registry, serve, token):
+def test_apollos_gateway_answers_a_school_with_its_activities_and_cases_as_ours_does(
+    node_tools, settings, registry, serve, token
+):
     inspection, accountability = serve(build_inspection(settings)), serve(build_accountability(settings))
-    ours = serve(build_gateway(replace(settings, ports=settings.ports | {"registry": registry.port, "inspection": inspection.port,
-                                                                        "accountability": accountability.port})))  # fmt: skip
+    ours = serve(
+        build_gateway(
+            replace(
+                settings,
+                ports=settings.ports
+                | {"registry": registry.port, "inspection": inspection.port, "accountability": accountability.port},
+            )
+        )
+    )
     with registry.client(token()) as reg:
         leader = copied_inspector(reg, settings, "李明远", roles=["responsible"])
         school_id = copied_school(reg, settings, "璧山区青岚小学", stage="primary")
@@ -73,15 +91,27 @@ def test_apollos_gateway_answers_a_school_with_its_activities_and_cases_as_ours_
         eventually(lambda: len(client.get("/v1/cases").json()["items"]) == 1, what="the case the report opened")
 
     port = free_port()
-    subgraphs = [f"{name}={app.url}/graphql" for name, app in (("registry", registry), ("inspection", inspection), ("accountability", accountability))]
-    router = subprocess.Popen(["node", str(node_tools / "router.js"), str(port), *subgraphs], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    subgraphs = [
+        f"{name}={app.url}/graphql"
+        for name, app in (("registry", registry), ("inspection", inspection), ("accountability", accountability))
+    ]
+    router = subprocess.Popen(
+        ["node", str(node_tools / "router.js"), str(port), *subgraphs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         started = time.monotonic()
         line = router.stdout.readline()
         assert line.startswith("ready"), line + router.stdout.read() if router.poll() is not None else line
         query = "{ schools(first: 10) { nodes { id name activities { id title status { value } } cases { id status unitName } } } }"
-        ask = lambda url: httpx.post(url, json={"query": query}, headers={"Authorization": f"Bearer {token()}"}, timeout=30).json()
+
+        def ask(url):
+            return httpx.post(
+                url, json={"query": query}, headers={"Authorization": f"Bearer {token()}"}, timeout=30
+            ).json()
+
         theirs, mine = ask(f"http://127.0.0.1:{port}/"), ask(f"{ours.url}/graphql")
         print(f"\nApollo's gateway composed and answered in {time.monotonic() - started:.1f} s")
     finally:

@@ -25,11 +25,19 @@ def fifty_schools(registry, token) -> list[str]:
         ids = [
             client.post(
                 "/v1/schools",
-                json={"name": f"学校{i:02d}", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": i},
+                json={
+                    "name": f"学校{i:02d}",
+                    "jurisdiction": "500120",
+                    "stage": "primary",
+                    "ownership": "public",
+                    "enrolment": i,
+                },
             ).json()["id"]
             for i in range(50)
         ]
-        eventually(lambda: len(client.get("/v1/schools", params={"limit": 200}).json()["items"]) == 50, what="50 schools")
+        eventually(
+            lambda: len(client.get("/v1/schools", params={"limit": 200}).json()["items"]) == 50, what="50 schools"
+        )
     return ids
 
 
@@ -88,7 +96,9 @@ def test_inspectors_are_read_through_the_gateway(gateway, registry, token):
     with registry.client(token()) as client:
         client.post("/v1/inspectors", json={"name": "李明远", "jurisdiction": "500120", "employment": "full_time"})
     query = "{ inspectors { nodes { name employmentLabelZh jurisdiction { name } } } }"
-    result = eventually(lambda: (r := graphql(gateway, token(), query))["data"]["inspectors"]["nodes"] and r, what="inspector")
+    result = eventually(
+        lambda: (r := graphql(gateway, token(), query))["data"]["inspectors"]["nodes"] and r, what="inspector"
+    )
     assert result["data"]["inspectors"]["nodes"] == [
         {"name": "李明远", "employmentLabelZh": "专职", "jurisdiction": {"name": "璧山区"}}
     ]
@@ -99,11 +109,23 @@ def test_a_township_and_a_school_under_it_show_the_name_its_county_registered(ga
     shows the code, and any listed code with its parents."""
     with registry.client(token()) as client:
         assert client.put("/v1/townships/500120001", json={"name": "璧城街道"}).status_code == 200
-        client.post("/v1/schools", json={"name": "璧城小学", "jurisdiction": "500120001", "stage": "primary", "ownership": "public",
-                                         "enrolment": 500})  # fmt: skip
-    query = ('{ schools { nodes { name jurisdiction { code name parent { name } } } }'
-             ' shenyang: jurisdiction(code: "210102") { name parent { name parent { name } } } }')  # fmt: skip
-    result = eventually(lambda: (r := graphql(gateway, token(), query))["data"]["schools"]["nodes"] and r, what="the school")
+        client.post(
+            "/v1/schools",
+            json={
+                "name": "璧城小学",
+                "jurisdiction": "500120001",
+                "stage": "primary",
+                "ownership": "public",
+                "enrolment": 500,
+            },
+        )
+    query = (
+        "{ schools { nodes { name jurisdiction { code name parent { name } } } }"
+        ' shenyang: jurisdiction(code: "210102") { name parent { name parent { name } } } }'
+    )
+    result = eventually(
+        lambda: (r := graphql(gateway, token(), query))["data"]["schools"]["nodes"] and r, what="the school"
+    )
     assert result["data"]["schools"]["nodes"] == [
         {"name": "璧城小学", "jurisdiction": {"code": "500120001", "name": "璧城街道", "parent": {"name": "璧山区"}}}
     ]

@@ -14,12 +14,7 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from tests.conftest import ServedApp, eventually
 from tests.integration.test_gateway import graphql
-from tests.integration.test_inspection import (
-    _walk_to_issue,
-    activity,
-    copied_inspector,
-    copied_school,
-)
+from tests.integration.test_inspection import _walk_to_issue, activity, copied_inspector, copied_school
 from tests.integration.test_registry_places import school
 from tests.unit.test_monitoring_compute import COUNTY
 
@@ -48,8 +43,12 @@ def gateway_for(settings, serve, **ports: int) -> ServedApp:
 def graph(settings, registry, serve) -> Graph:
     served = {"registry": registry} | {
         name: serve(build(settings))
-        for name, build in (("inspection", build_inspection), ("accountability", build_accountability), ("monitoring", build_monitoring))
-    }  # fmt: skip
+        for name, build in (
+            ("inspection", build_inspection),
+            ("accountability", build_accountability),
+            ("monitoring", build_monitoring),
+        )
+    }
     gateway = gateway_for(settings, serve, **{name: app.port for name, app in served.items()})
     return Graph(**served, gateway=gateway)
 
@@ -63,16 +62,24 @@ def reported_schools(graph, token, settings) -> list[str]:
         schools = [copied_school(reg, settings, f"璧山区学校{i}", stage="primary") for i in range(6)]
     with graph.inspection.client(token()) as client:
         for i, school_id in enumerate(schools):
-            location = client.post("/v1/activities", json=activity(target_id=school_id, target_name=f"璧山区学校{i}")).headers["Location"]
+            location = client.post(
+                "/v1/activities", json=activity(target_id=school_id, target_name=f"璧山区学校{i}")
+            ).headers["Location"]
             _walk_to_issue(client, location, leader, f"消防通道堵塞{i}")
     with graph.accountability.client(token()) as client:
         eventually(lambda: len(client.get("/v1/cases", params={"limit": 50}).json()["items"]) == 6, what="six cases")
     with graph.monitoring.client(token()) as office:
-        assert office.post("/v1/frameworks/balanced_development/periods", json={"period": "2025-2026"}).status_code == 201
+        assert (
+            office.post("/v1/frameworks/balanced_development/periods", json={"period": "2025-2026"}).status_code == 201
+        )
         path = f"/v1/submissions/balanced_development/2025-2026/{schools[0]}"
-        eventually(lambda: office.put(path, json={"values": COUNTY["A"][1]}).status_code == 200, what="the school copied")
+        eventually(
+            lambda: office.put(path, json={"values": COUNTY["A"][1]}).status_code == 200, what="the school copied"
+        )
         assert office.post(f"{path}/submit").status_code == 200
-        eventually(lambda: office.get("/v1/results/balanced_development/2025-2026").json()["units"], what="a unit result")
+        eventually(
+            lambda: office.get("/v1/results/balanced_development/2025-2026").json()["units"], what="a unit result"
+        )
     return schools
 
 
@@ -82,7 +89,9 @@ SCHOOLS_DEEP = """query($first: Int!) { schools(first: $first) { nodes { name
     indicatorResults { framework period passes } } } }"""
 
 
-def test_schools_with_activities_cases_and_results_cost_one_call_per_level_not_per_school(graph, reported_schools, token):
+def test_schools_with_activities_cases_and_results_cost_one_call_per_level_not_per_school(
+    graph, reported_schools, token
+):
     def spent(first: int) -> tuple[dict, dict]:
         before = graph.calls()
         body = graphql(graph.gateway, token(), SCHOOLS_DEEP, {"first": first})
@@ -105,18 +114,30 @@ def test_schools_with_activities_cases_and_results_cost_one_call_per_level_not_p
 
 
 def test_a_jurisdiction_leads_to_everything_below_it_and_its_children_cost_one_call(graph, reported_schools, token):
-    body = graphql(graph.gateway, token(), """{ jurisdiction(code: "500120") { name
+    body = graphql(
+        graph.gateway,
+        token(),
+        """{ jurisdiction(code: "500120") { name
         schools(first: 10) { nodes { name } } inspectors { nodes { name draws { id } } }
         activities(status: "report_issued") { nodes { title } } cases(first: 10) { nodes { status } }
-        indicatorResults(framework: "balanced_development", period: "2025-2026") { passes units { unitName } } } }""")
+        indicatorResults(framework: "balanced_development", period: "2025-2026") { passes units { unitName } } } }""",
+    )
     assert "errors" not in body, body
     here = body["data"]["jurisdiction"]
-    assert len(here["schools"]["nodes"]) == 6 and len(here["activities"]["nodes"]) == 6 and len(here["cases"]["nodes"]) == 6
+    assert (
+        len(here["schools"]["nodes"]) == 6
+        and len(here["activities"]["nodes"]) == 6
+        and len(here["cases"]["nodes"]) == 6
+    )
     assert here["inspectors"]["nodes"] == [{"name": "李明远", "draws": []}]
     assert here["indicatorResults"]["units"] == [{"unitName": "璧山区学校0"}]
 
     before = graph.calls()
-    city = graphql(graph.gateway, token(jur="500000"), "{ jurisdiction(code: \"500000\") { children { code schools { nodes { name } } } } }")
+    city = graphql(
+        graph.gateway,
+        token(jur="500000"),
+        '{ jurisdiction(code: "500000") { children { code schools { nodes { name } } } } }',
+    )
     assert "errors" not in city, city
     children = city["data"]["jurisdiction"]["children"]
     assert len(children) > 20 and sum(len(c["schools"]["nodes"]) for c in children) == 6
@@ -125,13 +146,24 @@ def test_a_jurisdiction_leads_to_everything_below_it_and_its_children_cost_one_c
 
 def test_limits_refuse_deep_costly_and_oversized_queries_before_calling_any_service(graph, token):
     before = graph.calls()
-    deep = graphql(graph.gateway, token(), "{ jurisdiction(code: \"500120\") {" + " parent {" * 12 + " code" + " }" * 13 + " }")
+    deep = graphql(
+        graph.gateway, token(), '{ jurisdiction(code: "500120") {' + " parent {" * 12 + " code" + " }" * 13 + " }"
+    )
     assert "exceeds maximum operation depth" in deep["errors"][0]["message"]
-    wide = graphql(graph.gateway, token(), "{ jurisdiction(code: \"000000\") { children { children { children { code } } } } }")
+    wide = graphql(
+        graph.gateway, token(), '{ jurisdiction(code: "000000") { children { children { children { code } } } } }'
+    )
     assert wide["errors"][0]["extensions"]["rule"] == "query_cost"  # 40 × 40 × 40 divisions
-    costly = graphql(graph.gateway, token(), "{ schools(first: 200) { nodes { activities { findings { rectificationItem {"
-                     " notices { lapse } } } team { activities { title } } } } } }")  # fmt: skip
-    assert costly["errors"][0]["extensions"]["rule"] == "query_cost" and costly["errors"][0]["extensions"]["limit"] == 50_000
+    costly = graphql(
+        graph.gateway,
+        token(),
+        "{ schools(first: 200) { nodes { activities { findings { rectificationItem {"
+        " notices { lapse } } } team { activities { title } } } } } }",
+    )
+    assert (
+        costly["errors"][0]["extensions"]["rule"] == "query_cost"
+        and costly["errors"][0]["extensions"]["limit"] == 50_000
+    )
     oversized = graphql(graph.gateway, token(), "{ schools(first: 500) { nodes { name } } }")
     assert oversized["errors"][0]["extensions"] == {"status": 422, "rule": "page_size", "field": "first"}
     assert graph.calls() == before
@@ -145,37 +177,71 @@ def test_a_service_that_is_down_or_slow_costs_only_its_own_fields(settings, regi
         # The registry answers its first GraphQL query slowly on a busy 2-core machine (seen: over 0.5 s in CI); warm
         # it up so that only the silent service is slow.
         with registry.client(token()) as warm:
-            assert warm.post("/graphql", json={"query": '{ staffingCompliance(jurisdiction: "500120") { schools } }'}).status_code == 200
+            assert (
+                warm.post(
+                    "/graphql", json={"query": '{ staffingCompliance(jurisdiction: "500120") { schools } }'}
+                ).status_code
+                == 200
+            )
         slow = replace(settings, subgraph_timeout_s=1.0)
-        gateway = serve(build_gateway(replace(slow, ports=slow.ports | {
-            "registry": registry.port, "monitoring": dead.getsockname()[1], "accountability": silent.getsockname()[1]})))  # fmt: skip
-        body = graphql(gateway, token(), """{ dashboard(jurisdiction: "500120") { jurisdiction { name }
-            staffing { schools } rectification { openCases } latestVerdicts { passes } } }""")
+        gateway = serve(
+            build_gateway(
+                replace(
+                    slow,
+                    ports=slow.ports
+                    | {
+                        "registry": registry.port,
+                        "monitoring": dead.getsockname()[1],
+                        "accountability": silent.getsockname()[1],
+                    },
+                )
+            )
+        )
+        body = graphql(
+            gateway,
+            token(),
+            """{ dashboard(jurisdiction: "500120") { jurisdiction { name }
+            staffing { schools } rectification { openCases } latestVerdicts { passes } } }""",
+        )
     board = body["data"]["dashboard"]
     assert board["jurisdiction"] == {"name": "璧山区"} and board["staffing"] == {"schools": 0}
     assert board["rectification"] is None and board["latestVerdicts"] is None
     rules = {tuple(e["path"]): e["extensions"]["rule"] for e in body["errors"]}
-    assert rules == {("dashboard", "rectification"): "subgraph_timeout", ("dashboard", "latestVerdicts"): "subgraph_unavailable"}
+    assert rules == {
+        ("dashboard", "rectification"): "subgraph_timeout",
+        ("dashboard", "latestVerdicts"): "subgraph_unavailable",
+    }
 
 
 def test_without_a_token_only_the_public_view_answers(graph, token):
     with graph.registry.client(token()) as reg:
         school(reg, "璧山区南门小学")
-    body = graphql(graph.gateway, None, """{ publicReports(jurisdiction: "500120") { title }
+    body = graphql(
+        graph.gateway,
+        None,
+        """{ publicReports(jurisdiction: "500120") { title }
         publicListedInspectors(jurisdiction: "500120") { name } publicOutcomes(jurisdiction: "500120") { kind }
-        schools { nodes { name } } rectificationCases { nodes { status } } }""")
+        schools { nodes { name } } rectificationCases { nodes { status } } }""",
+    )
     data = body["data"]
     assert data["publicReports"] == [] and data["publicListedInspectors"] == [] and data["publicOutcomes"] == [], body
     assert data["schools"] is None and data["rectificationCases"] is None
-    assert {e["path"][0]: e["extensions"]["status"] for e in body["errors"]} == {"schools": 401, "rectificationCases": 401}
+    assert {e["path"][0]: e["extensions"]["status"] for e in body["errors"]} == {
+        "schools": 401,
+        "rectificationCases": 401,
+    }
 
 
 def test_one_dashboard_round_trip_asks_each_service_once(graph, reported_schools, token):
     before = graph.calls()
-    body = graphql(graph.gateway, token(), """{ dashboard(jurisdiction: "500120") { month jurisdiction { name }
+    body = graphql(
+        graph.gateway,
+        token(),
+        """{ dashboard(jurisdiction: "500120") { month jurisdiction { name }
         staffing { schools inspectors r1 { met } } routineCoverage { schools visited coverage }
         rectification { openCases items overdueItems noticesIssued } interviews { status count } circulars { status count }
-        latestVerdicts { framework period passes } } }""")
+        latestVerdicts { framework period passes } } }""",
+    )
     assert "errors" not in body, body
     board = body["data"]["dashboard"]
     assert board["staffing"]["schools"] == 6 and board["routineCoverage"]["schools"] == 6
@@ -193,7 +259,10 @@ def test_the_dashboard_shows_the_instances_links_to_ops_and_admins_only(graph, t
         assert "errors" not in body and body["data"]["dashboard"]["links"] == [], body
     body = graphql(graph.gateway, token(role="reader"), query)
     assert body["data"]["dashboard"]["month"] and body["data"]["dashboard"]["links"] is None
-    assert {e["extensions"]["status"] for e in body["errors"]} == {403} and body["errors"][0]["path"] == ["dashboard", "links"]
+    assert {e["extensions"]["status"] for e in body["errors"]} == {403} and body["errors"][0]["path"] == [
+        "dashboard",
+        "links",
+    ]
 
 
 def test_graphiql_is_served_at_graphql(graph):

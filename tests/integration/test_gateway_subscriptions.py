@@ -22,9 +22,7 @@ from tests.integration.test_inspection import activity, ready
 
 pytestmark = pytest.mark.integration
 
-ACTIVITY_UPDATES = (
-    "subscription($j: String) { activityUpdated(jurisdiction: $j) { activityId event at jurisdiction { code } activity { title } } }"
-)
+ACTIVITY_UPDATES = "subscription($j: String) { activityUpdated(jurisdiction: $j) { activityId event at jurisdiction { code } activity { title } } }"
 CASE_UPDATES = "subscription { caseUpdated { caseId event jurisdiction { code } case { unitName } } }"
 
 
@@ -34,9 +32,11 @@ class Subscriber:
     def __init__(self, gateway, token: str | None, *, header_token: str | None = None):
         headers = {"Authorization": f"Bearer {header_token}"} if header_token else None
         self.ws: ClientConnection = connect(
-            f"ws://127.0.0.1:{gateway.port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")],
-            additional_headers=headers, open_timeout=10,
-        )  # fmt: skip
+            f"ws://127.0.0.1:{gateway.port}/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            additional_headers=headers,
+            open_timeout=10,
+        )
         init = {"Authorization": f"Bearer {token}"} if token else {}
         self.ws.send(json.dumps({"type": "connection_init", "payload": init}))
         assert self.receive()["type"] == "connection_ack"
@@ -128,14 +128,18 @@ def test_an_activity_change_reaches_a_subscriber_in_its_jurisdiction_with_the_ac
     assert update["jurisdiction"] == {"code": "500120"} and update["activity"] == {"title": "青岚小学秋季经常性督导"}
 
     with inspection.client(token(jur="500100")) as city:  # the sibling's own activity comes next: the first it gets
-        theirs = city.post("/v1/activities", json=activity(jurisdiction="500110", target_id=theirs_id, title="綦江区经常性督导"))
+        theirs = city.post(
+            "/v1/activities", json=activity(jurisdiction="500110", target_id=theirs_id, title="綦江区经常性督导")
+        )
         assert theirs.status_code == 201, theirs.text
     first = sibling.next()["activityUpdated"]  # a new activity: the read model may not have it yet, so no title here
     assert first["activityId"] == theirs.headers["Location"].rsplit("/", 1)[1]
     assert first["jurisdiction"] == {"code": "500110"}
 
 
-def test_a_subscriber_never_gets_another_jurisdictions_activities(settings, serve, chongqing, inspection, token, subscriber):
+def test_a_subscriber_never_gets_another_jurisdictions_activities(
+    settings, serve, chongqing, inspection, token, subscriber
+):
     ours, _ = ready(chongqing, token, settings)
     theirs, _ = ready(chongqing, token, settings, "綦江区古南小学", "500110")
     gateway = start_gateway(settings, serve, inspection=inspection)
@@ -145,7 +149,10 @@ def test_a_subscriber_never_gets_another_jurisdictions_activities(settings, serv
     listening(gateway, "activity", 3)
 
     with inspection.client(token(jur="500100")) as client:
-        for body in (activity(target_id=ours, title="璧山区专项督导"), activity(jurisdiction="500110", target_id=theirs)):
+        for body in (
+            activity(target_id=ours, title="璧山区专项督导"),
+            activity(jurisdiction="500110", target_id=theirs),
+        ):
             assert client.post("/v1/activities", json=body).status_code == 201
     assert here.next()["activityUpdated"]["jurisdiction"] == {"code": "500120"}
     assert city.next()["activityUpdated"]["jurisdiction"] == {"code": "500120"}  # asked for 500120 only
@@ -164,12 +171,18 @@ def test_a_case_change_reaches_a_subscriber_with_the_case(settings, registry, se
     listening(gateway, "case", 1)
 
     with accountability.client(token()) as office:
-        given = office.post(f"/v1/cases/{case['id']}/feedback", json={
-            "mode": "written", "decision": "限期整改", "requirements": "清理", "given_on": "2026-11-01"})  # fmt: skip
+        given = office.post(
+            f"/v1/cases/{case['id']}/feedback",
+            json={"mode": "written", "decision": "限期整改", "requirements": "清理", "given_on": "2026-11-01"},
+        )
         assert given.status_code == 200, given.text
     update = watcher.next()["caseUpdated"]
-    assert update == {"caseId": case["id"], "event": "FeedbackGiven", "jurisdiction": {"code": "500120"},
-                      "case": {"unitName": "璧山区南门小学"}}  # fmt: skip
+    assert update == {
+        "caseId": case["id"],
+        "event": "FeedbackGiven",
+        "jurisdiction": {"code": "500120"},
+        "case": {"unitName": "璧山区南门小学"},
+    }
 
 
 def test_a_jurisdiction_outside_the_callers_or_a_missing_token_is_an_error(settings, serve, token, subscriber):

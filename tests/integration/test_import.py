@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from openpyxl import Workbook
 
-from dudao_cli import main as cli
 from dudao.events import Envelope
 from dudao.sheets import read_rows
+from dudao_cli import main as cli
 from services.registry import importer
 from services.registry.api.inspectors import InspectorImport
 from services.registry.importer import SCHOOL_COLUMNS
@@ -63,8 +63,13 @@ def test_a_dry_run_reports_every_bad_cell_and_imports_nothing(run_dudao, setting
     code, out = run_dudao("import", "schools", str(FIXTURES / "schools_mixed.csv"), "--dry-run")
 
     assert code == 1
-    for where in ("row 4, column 区县代码", "row 5, column 学生数", "row 6, column 学校类型", "row 7, column 学校名称",
-                  "row 8, column 学校代码"):  # fmt: skip
+    for where in (
+        "row 4, column 区县代码",
+        "row 5, column 学生数",
+        "row 6, column 学校类型",
+        "row 7, column 学校名称",
+        "row 8, column 学校代码",
+    ):
         assert where in out
     assert "8 rows checked, 3 good, 5 bad" in out
     assert stored_events(settings, "School") == 0
@@ -128,7 +133,9 @@ def test_inspectors_private_details_are_imported_sealed_and_a_bad_id_number_is_n
 ):
     columns = "督学编号,姓名,区县代码,专兼职,手机号码,身份证号,家庭住址"
     path = tmp_path / "private.csv"
-    path.write_text(f"{columns}\nBS-101,赵一鸣,500120,专职,139 1234 5678,11010519491231002x,璧山区璧城街道1号\n", encoding="utf-8")
+    path.write_text(
+        f"{columns}\nBS-101,赵一鸣,500120,专职,139 1234 5678,11010519491231002x,璧山区璧城街道1号\n", encoding="utf-8"
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{columns}\nBS-102,钱二,500120,专职,,110105194912310021,\n", encoding="utf-8")
 
@@ -143,17 +150,23 @@ def test_inspectors_private_details_are_imported_sealed_and_a_bad_id_number_is_n
     with registry.client(token()) as client:
         personal = client.get(f"/v1/inspectors/{inspector['id']}/personal").json()
     assert (personal["mobile"], personal["id_number"], personal["home_address"]) == (
-        "13912345678", "11010519491231002X", "璧山区璧城街道1号",
-    )  # fmt: skip
+        "13912345678",
+        "11010519491231002X",
+        "璧山区璧城街道1号",
+    )
     assert personal["version"] == 2  # nominated and its details recorded, once
     with psycopg.connect(settings.database_url) as conn:
         states = b"".join(bytes(s) for (s,) in conn.execute("SELECT state FROM registry.registry_events"))
     assert b"13912345678" not in states and b"11010519491231002X" not in states
     # Nor can a guess be checked against the request hash (decision 019): the route hashed the row without them.
     [(_, number, body)] = importer.validate_inspectors(read_rows(path))[0]
-    plain = hashlib.sha256(f"PUT /v1/inspectors/by-number/{number}\n{InspectorImport(**body).model_dump_json()}".encode())
+    plain = hashlib.sha256(
+        f"PUT /v1/inspectors/by-number/{number}\n{InspectorImport(**body).model_dump_json()}".encode()
+    )
     wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Inspector.PersonalDetailsRecorded"))
-    guess = Envelope.from_dict(wire["envelope"] | {"request_hash": plain.hexdigest()}).also_hashing(wire["data"]["details"])
+    guess = Envelope.from_dict(wire["envelope"] | {"request_hash": plain.hexdigest()}).also_hashing(
+        wire["data"]["details"]
+    )
     assert guess.request_hash != wire["envelope"]["request_hash"]
 
 
@@ -174,9 +187,12 @@ def test_a_row_outside_the_callers_place_fails_the_dry_run_as_it_would_the_impor
     """Issue 18: the dry run said all good; the real run imported 2 of 3 rows (one of another county) and exited 1."""
     monkeypatch.setenv("DUDAO_TOKEN", token(jur="500120"))  # may not write in 500118
     path = tmp_path / "three.csv"
-    path.write_text(",".join(SCHOOL_COLUMNS) + "\n5001200201,青岚小学,500120,小学,公办,城区,10\n"
-                    "5001200202,青岚中学,500120,九年一贯制,公办,城区,10\n"
-                    "5001180201,永川小学,500118,小学,公办,城区,10\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        ",".join(SCHOOL_COLUMNS) + "\n5001200201,青岚小学,500120,小学,公办,城区,10\n"
+        "5001200202,青岚中学,500120,九年一贯制,公办,城区,10\n"
+        "5001180201,永川小学,500118,小学,公办,城区,10\n",
+        encoding="utf-8",
+    )
 
     dry_code, dry = run_dudao("import", "schools", str(path), "--dry-run")
     code, out = run_dudao("import", "schools", str(path))
@@ -193,8 +209,15 @@ def test_the_registry_imports_a_list_over_http_all_or_nothing_with_row_errors_in
     good = f"{header}\n5001200301,璧山区一贯制学校,500120,九年一贯制,公办,城区,800\n5001200302,璧山区完中,500120,完中,公办,镇区,900\n"
     bad = good + "5001200303,璧山区第三小学,500120,初小,公办,城区,很多\n"
     with registry.client(token()) as client:
-        post = lambda body, dry: client.post("/v1/imports/schools", params={"dry_run": dry}, content=body.encode(),
-                                             headers={"Content-Type": "text/csv"})  # fmt: skip
+
+        def post(body, dry):
+            return client.post(
+                "/v1/imports/schools",
+                params={"dry_run": dry},
+                content=body.encode(),
+                headers={"Content-Type": "text/csv"},
+            )
+
         refused = post(bad, "false")
         checked = post(bad, "true")
         nothing = stored_events(settings, "School")

@@ -51,14 +51,17 @@ def place(settings, serve, token) -> Place:
     with monitoring.client(token(jur=CITY)) as office:
         assert office.post(f"/v1/frameworks/{FRAMEWORK}/periods", json={"period": PERIOD}).status_code == 201
         eventually(
-            lambda: len(office.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json().get("units", [])) == 4, what="the schools copied"
+            lambda: len(office.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json().get("units", [])) == 4,
+            what="the schools copied",
         )
     return Place(registry, monitoring, ids, token)
 
 
 def enter_and_submit(place: Place, name: str, values: dict | None = None) -> None:
     with place.unit(name) as unit:
-        entered = unit.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools[name]}", json={"values": values or COUNTY[name][1]})
+        entered = unit.put(
+            f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools[name]}", json={"values": values or COUNTY[name][1]}
+        )
         assert entered.status_code == 200, entered.text
         assert unit.post(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools[name]}/submit").status_code == 200
 
@@ -81,8 +84,9 @@ def test_bad_values_are_all_named_and_nothing_is_kept(place):
         refused = unit.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['D']}", json={"values": bad})
         assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
         assert {(e["field"], e["rule"]) for e in refused.json()["errors"]} == {
-            ("values.qualified_teachers.junior_secondary", "qualified_within_fulltime"), ("values.equipment_value", "minimum"),
-        }  # fmt: skip
+            ("values.qualified_teachers.junior_secondary", "qualified_within_fulltime"),
+            ("values.equipment_value", "minimum"),
+        }
         assert unit.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['D']}").status_code == 404
         # a unit speaks for itself only
         other = unit.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]})
@@ -111,7 +115,9 @@ def test_a_county_approves_after_every_school_and_the_city_accepts_after_the_cou
 
         # approval locks: neither the unit nor the county re-opens a school while the county level stands
         with place.unit("A") as unit:
-            locked = unit.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]})
+            locked = unit.put(
+                f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}
+            )
             assert locked.status_code == 409
         assert act(county, sub(place, "A", "unapprove"), {"reason": "x"}).json()["rule"] == "locked_by_level_approval"
 
@@ -121,10 +127,15 @@ def test_a_county_approves_after_every_school_and_the_city_accepts_after_the_cou
         assert act(city, level("53011x", "accept")).json()["rule"] == "code_format"
         assert act(city, level(COUNTY_A, "accept")).json()["status"] == "accepted"
         eventually(
-            lambda: {u["status"] for u in county.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json()["units"]} == {"accepted"},
+            lambda: (
+                {u["status"] for u in county.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json()["units"]}
+                == {"accepted"}
+            ),
             what="the county's schools shown accepted",
         )
-        assert act(county, level(COUNTY_A, "unapprove"), {"reason": "x"}).status_code == 409  # accepted: the city must hand it back
+        assert (
+            act(county, level(COUNTY_A, "unapprove"), {"reason": "x"}).status_code == 409
+        )  # accepted: the city must hand it back
 
         # un-accept, un-approve, re-open: each with its reason, in that order
         assert act(city, level(COUNTY_A, "unaccept"), {"reason": "A校数据需核实"}).json()["status"] == "approved"
@@ -132,7 +143,12 @@ def test_a_county_approves_after_every_school_and_the_city_accepts_after_the_cou
         reopened = act(county, sub(place, "A", "unapprove"), {"reason": "在校生数应为秋季学期数"})
         assert reopened.json()["status"] == "returned"
         with place.unit("A") as unit:
-            assert unit.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}).status_code == 200
+            assert (
+                unit.put(
+                    f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}
+                ).status_code
+                == 200
+            )
 
 
 def results(client, jurisdiction: str = COUNTY_A) -> dict:
@@ -143,9 +159,13 @@ def test_results_follow_the_submissions_and_a_new_framework_version_leaves_them_
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)
     with place.office(CITY) as office:
-        recorded = eventually(lambda: (r := results(office)) and r["area"]["units"] == 3 and r, what="the county result")
+        recorded = eventually(
+            lambda: (r := results(office)) and r["area"]["units"] == 3 and r, what="the county result"
+        )
         area = recorded["area"]
-        assert recorded["framework_version"] == 1 and area["submission_versions"].keys() == {place.schools[n] for n in "ADE"}
+        assert recorded["framework_version"] == 1 and area["submission_versions"].keys() == {
+            place.schools[n] for n in "ADE"
+        }
         # A (400, 6.0) and D's primary part (600, 10.0): X̄ = 8.4, S² = (400·2.4² + 600·1.6²) / 1000 = 3.84, CV = 1.959592 / 8.4
         primary_floor = area["stages"]["primary"]["indicators"]["teaching_floor_area_per_pupil"]
         assert primary_floor["cv"] == pytest.approx(0.233285, abs=1e-6)
@@ -156,33 +176,48 @@ def test_results_follow_the_submissions_and_a_new_framework_version_leaves_them_
             act(county, sub(place, "A", "return"), {"reason": "面积有误"})
         enter_and_submit(place, "A", dict(COUNTY["A"][1], teaching_floor_area=3200))
         changed = eventually(
-            lambda: (r := results(office))["area"]["submission_versions"].get(place.schools["A"], 0) > area["submission_versions"][place.schools["A"]] and r,
+            lambda: (
+                (r := results(office))["area"]["submission_versions"].get(place.schools["A"], 0)
+                > area["submission_versions"][place.schools["A"]]
+                and r
+            ),
             what="the result recomputed",
-        )  # fmt: skip
+        )
         # A now (400, 8.0): X̄ = 9.2, S² = (400·1.2² + 600·0.8²) / 1000 = 0.96, CV = 0.979796 / 9.2
-        assert changed["area"]["stages"]["primary"]["indicators"]["teaching_floor_area_per_pupil"]["cv"] == pytest.approx(0.106500, abs=1e-6)
+        assert changed["area"]["stages"]["primary"]["indicators"]["teaching_floor_area_per_pupil"][
+            "cv"
+        ] == pytest.approx(0.106500, abs=1e-6)
 
         # version 2 raises the primary floor-area bar to 9 m²: the 2025-2026 results stay as they were
         definition = office.get(f"/v1/frameworks/{FRAMEWORK}").json()["definition"]
         definition["indicators"][3]["bar"]["primary"]["value"] = 9.0
         published = office.post("/v1/frameworks", json={"definition": definition, "note": "生均面积标准提高"})
         assert published.json()["version"] == 2
-        eventually(lambda: office.get(f"/v1/frameworks/{FRAMEWORK}").json()["current_version"] == 2, what="version 2 projected")
+        eventually(
+            lambda: office.get(f"/v1/frameworks/{FRAMEWORK}").json()["current_version"] == 2, what="version 2 projected"
+        )
         assert results(office) == changed
 
         # the what-if under version 2 stands beside the recorded one: A's 8.0 m² now misses its bar
-        side = office.get(f"/v1/results/{FRAMEWORK}/{PERIOD}/what-if", params={"jurisdiction": COUNTY_A, "version": 2}).json()
+        side = office.get(
+            f"/v1/results/{FRAMEWORK}/{PERIOD}/what-if", params={"jurisdiction": COUNTY_A, "version": 2}
+        ).json()
         assert (side["recorded"]["framework_version"], side["what_if"]["framework_version"]) == (1, 2)
         a_now = next(u for u in side["what_if"]["units"] if u["unit_id"] == place.schools["A"])
         a_then = next(u for u in side["recorded"]["units"] if u["unit_id"] == place.schools["A"])
         floor = [i for i in a_now["parts"][0]["indicators"] if i["key"] == "teaching_floor_area_per_pupil"][0]
         assert floor["meets"] is False and floor["bar"]["value"] == 9.0
-        assert [i for i in a_then["parts"][0]["indicators"] if i["key"] == "teaching_floor_area_per_pupil"][0]["meets"] is True
+        assert [i for i in a_then["parts"][0]["indicators"] if i["key"] == "teaching_floor_area_per_pupil"][0][
+            "meets"
+        ] is True
 
         # a new period opens under version 2
         assert office.post(f"/v1/frameworks/{FRAMEWORK}/periods", json={"period": "2026-2027"}).json()["version"] == 2
     with psycopg.connect(settings.database_url) as conn:
-        kinds = {r[0].rsplit(".", 1)[-1] for r in conn.execute("SELECT topic FROM monitoring.monitoring_events WHERE topic LIKE '%Framework.%'")}
+        kinds = {
+            r[0].rsplit(".", 1)[-1]
+            for r in conn.execute("SELECT topic FROM monitoring.monitoring_events WHERE topic LIKE '%Framework.%'")
+        }
     assert {"Published", "VersionPublished", "PeriodOpened"} <= kinds
 
 
@@ -190,7 +225,10 @@ def test_the_city_sees_its_counties_rolled_up(place):
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)
     with place.office(CITY) as office:
-        city = eventually(lambda: (r := results(office, CITY)) and len(r["areas"]) == 1 and r["area"]["units"] == 3 and r, what="roll-up")
+        city = eventually(
+            lambda: (r := results(office, CITY)) and len(r["areas"]) == 1 and r["area"]["units"] == 3 and r,
+            what="roll-up",
+        )
         assert city["areas"][0]["jurisdiction"] == COUNTY_A and city["areas"][0]["name"] == "东川区"
 
 
@@ -199,24 +237,49 @@ def test_an_agency_collects_only_where_and_while_it_is_assigned(place):
     path = f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['D']}"
     assert agency.put(path, json={"values": COUNTY["D"][1]}).json()["rule"] == "assignment_scope"
     with place.office(COUNTY_A) as county:
-        made = county.post("/v1/assignments", json={
-            "framework": FRAMEWORK, "period": PERIOD, "jurisdiction": COUNTY_A, "agency_id": "kmpg-assess",
-            "agency_name": "云南某评估咨询有限公司", "task": "collect", "contract": "政府购买服务合同 DC-2025-08"})  # fmt: skip
+        made = county.post(
+            "/v1/assignments",
+            json={
+                "framework": FRAMEWORK,
+                "period": PERIOD,
+                "jurisdiction": COUNTY_A,
+                "agency_id": "kmpg-assess",
+                "agency_name": "云南某评估咨询有限公司",
+                "task": "collect",
+                "contract": "政府购买服务合同 DC-2025-08",
+            },
+        )
         assert made.status_code == 201, made.text
         entered = agency.put(path, json={"values": COUNTY["D"][1]})
         assert entered.status_code == 200
         assert agency.post(f"{path}/submit").json()["status"] == "submitted"
         status = eventually(
-            lambda: next((u for u in county.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json()["units"]
-                          if u["unit_id"] == place.schools["D"] and u["status"] == "submitted"), None),
+            lambda: next(
+                (
+                    u
+                    for u in county.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json()["units"]
+                    if u["unit_id"] == place.schools["D"] and u["status"] == "submitted"
+                ),
+                None,
+            ),
             what="the agency's submission listed",
-        )  # fmt: skip
+        )
         assert status["collected_by"]["agency_id"] == "kmpg-assess"
-        assert act(county, sub(place, "D", "approve")).json()["status"] == "approved"  # the same approval as a unit's own
+        assert (
+            act(county, sub(place, "D", "approve")).json()["status"] == "approved"
+        )  # the same approval as a unit's own
         with place.office(COUNTY_B) as other:
             assert other.post(f"/v1/assignments/{made.json()['id']}/end", json={"reason": "x"}).status_code == 403
-        assert county.post(f"/v1/assignments/{made.json()['id']}/end", json={"reason": "合同期满"}).json()["active"] is False
-    assert agency.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}).json()["rule"] == "assignment_scope"
+        assert (
+            county.post(f"/v1/assignments/{made.json()['id']}/end", json={"reason": "合同期满"}).json()["active"]
+            is False
+        )
+    assert (
+        agency.put(
+            f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['A']}", json={"values": COUNTY["A"][1]}
+        ).json()["rule"]
+        == "assignment_scope"
+    )
     agency.close()
 
 
@@ -225,9 +288,13 @@ def test_shipped_frameworks_are_listed_and_a_malformed_one_is_refused_naming_the
         codes = {f["code"] for f in office.get("/v1/frameworks").json()["items"]}
         assert codes == {"balanced_development", "preschool_inclusive", "duty_evaluation_demo"}
         broken = office.post("/v1/frameworks", json={"definition": {"code": "x1x", "level": "planet"}, "note": "试"})
-        assert broken.status_code == 422 and {"level", "inputs", "indicators"} <= {e["field"] for e in broken.json()["errors"]}
+        assert broken.status_code == 422 and {"level", "inputs", "indicators"} <= {
+            e["field"] for e in broken.json()["errors"]
+        }
     with place.office(COUNTY_A) as county:
-        assert county.post("/v1/frameworks", json={"definition": {}, "note": "x"}).json()["rule"] == "out_of_scope"  # the city's
+        assert (
+            county.post("/v1/frameworks", json={"definition": {}, "note": "x"}).json()["rule"] == "out_of_scope"
+        )  # the city's
 
 
 def test_an_import_dry_run_reports_every_bad_cell_and_a_good_sheet_enters_drafts(place):
@@ -261,24 +328,32 @@ def test_an_import_dry_run_reports_every_bad_cell_and_a_good_sheet_enters_drafts
         report = checked.json()
         assert (report["rows"], report["good"]) == (4, 1)
         assert {(e["row"], e["column"], e["rule"]) for e in report["errors"]} == {
-            (2, "教学仪器设备值", "number"), (3, "高于规定学历教师数（初中）", "qualified_within_fulltime"), (5, "学校名称", "unknown_school"),
-        }  # fmt: skip
+            (2, "教学仪器设备值", "number"),
+            (3, "高于规定学历教师数（初中）", "qualified_within_fulltime"),
+            (5, "学校名称", "unknown_school"),
+        }
         refused = county.post(f"/v1/imports/{FRAMEWORK}/{PERIOD}", params={"dry_run": "false"}, content=out.getvalue())
         assert refused.status_code == 422 and len(refused.json()["errors"]) == 3
-        assert county.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['E']}").status_code == 404  # nothing entered
+        assert (
+            county.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['E']}").status_code == 404
+        )  # nothing entered
 
         book.active.delete_rows(2, book.active.max_row)
         for name in ("A", "D", "E"):
             book.active.append(fill(name))
         out = io.BytesIO()
         book.save(out)
-        done = county.post(f"/v1/imports/{FRAMEWORK}/{PERIOD}", params={"dry_run": "false"}, content=out.getvalue()).json()
+        done = county.post(
+            f"/v1/imports/{FRAMEWORK}/{PERIOD}", params={"dry_run": "false"}, content=out.getvalue()
+        ).json()
         assert len(done["imported"]) == 3 and not done["failed"]
         entered = county.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['D']}").json()
         assert entered["status"] == "draft" and entered["values"]["pupils"] == {"primary": 600, "junior_secondary": 400}
 
 
-def test_balanced_development_comes_through_the_gateway_with_each_school_from_the_registry(place, settings, serve, token):
+def test_balanced_development_comes_through_the_gateway_with_each_school_from_the_registry(
+    place, settings, serve, token
+):
     from gateway.app import build as build_gateway
     from tests.integration.test_gateway_inspection import graphql
 
@@ -294,18 +369,31 @@ def test_balanced_development_comes_through_the_gateway_with_each_school_from_th
       frameworks {{ code currentVersion periods }}
       operationalRollup(jurisdiction: "{COUNTY_A}") }}"""
     body = eventually(
-        lambda: (b := graphql(gateway, token(jur=CITY), query)).get("data") and b["data"]["balancedDevelopment"]["schoolsAssessed"] == 3 and b,
+        lambda: (
+            (b := graphql(gateway, token(jur=CITY), query)).get("data")
+            and b["data"]["balancedDevelopment"]["schoolsAssessed"] == 3
+            and b
+        ),
         what="three schools assessed through the gateway",
-    )  # fmt: skip
+    )
     data = body["data"]
     bd = data["balancedDevelopment"]
     primary = next(s for s in bd["stages"] if s["stage"] == "primary")
     floor = next(i for i in primary["indicators"] if i["key"] == "teaching_floor_area_per_pupil")
-    assert primary["pupils"] == 1000 and floor["cv"] == pytest.approx(0.233285, abs=1e-6)  # A and D's primary part, as above
+    assert primary["pupils"] == 1000 and floor["cv"] == pytest.approx(
+        0.233285, abs=1e-6
+    )  # A and D's primary part, as above
     d = next(s for s in bd["schools"] if s["unitName"] == "东川区D校")
-    assert d["school"] == {"name": "东川区D校", "stage": "nine_year"} and [p["stage"] for p in d["parts"]] == ["primary", "junior_secondary"]
+    assert d["school"] == {"name": "东川区D校", "stage": "nine_year"} and [p["stage"] for p in d["parts"]] == [
+        "primary",
+        "junior_secondary",
+    ]
     assert data["collectionStatus"]["counts"] == {"submitted": 3}
-    assert {f["code"] for f in data["frameworks"]} == {"balanced_development", "preschool_inclusive", "duty_evaluation_demo"}
+    assert {f["code"] for f in data["frameworks"]} == {
+        "balanced_development",
+        "preschool_inclusive",
+        "duty_evaluation_demo",
+    }
     assert data["operationalRollup"]["jurisdiction"] == COUNTY_A
 
 
@@ -321,11 +409,17 @@ def test_dudao_import_submissions_checks_a_csv_then_enters_it(place, settings, t
     sheet = tmp_path / "填报.csv"
     sheet.write_text(",".join(headers) + "\n" + ",".join(bad[h] for h in headers) + "\n", encoding="utf-8-sig")
     out = io.StringIO()
-    assert importer.run(sheet, FRAMEWORK, PERIOD, dry_run=True, token=place.token(jur=COUNTY_A), settings=city, out=out) == 1
+    assert (
+        importer.run(sheet, FRAMEWORK, PERIOD, dry_run=True, token=place.token(jur=COUNTY_A), settings=city, out=out)
+        == 1
+    )
     assert "row 2, column 网络多媒体教室数: '十' is not a number (number)" in out.getvalue()
     sheet.write_text(",".join(headers) + "\n" + ",".join(a[h] for h in headers) + "\n", encoding="utf-8-sig")
     out = io.StringIO()
-    assert importer.run(sheet, FRAMEWORK, PERIOD, dry_run=False, token=place.token(jur=COUNTY_A), settings=city, out=out) == 0, out.getvalue()
+    assert (
+        importer.run(sheet, FRAMEWORK, PERIOD, dry_run=False, token=place.token(jur=COUNTY_A), settings=city, out=out)
+        == 0
+    ), out.getvalue()
     assert "entered 1 submissions as drafts" in out.getvalue()
 
 
@@ -341,11 +435,22 @@ def test_a_level_approval_racing_with_a_reopening_below_is_refused_not_half_save
             assert act(county, sub(place, name, "approve")).status_code == 200
         # what a concurrent approval of the level loaded before A was re-opened: no level recorded yet
         stale = LevelApproval.open(framework=FRAMEWORK, period=PERIOD, jurisdiction=COUNTY_A)
-        assert act(county, sub(place, "A", "unapprove"), {"reason": "核对面积"}).status_code == 200  # records on the level
+        assert (
+            act(county, sub(place, "A", "unapprove"), {"reason": "核对面积"}).status_code == 200
+        )  # records on the level
     app = place.monitoring.app.state.application
     monkeypatch.setattr(app, "_level_or_new", lambda *_: stale)
     with pytest.raises(Conflict) as caught:
-        app.approve_level(FRAMEWORK, PERIOD, COUNTY_A, [place.schools["D"]], {}, "county", Envelope.for_request(actor="t", jurisdiction=COUNTY_A), None)
+        app.approve_level(
+            FRAMEWORK,
+            PERIOD,
+            COUNTY_A,
+            [place.schools["D"]],
+            {},
+            "county",
+            Envelope.for_request(actor="t", jurisdiction=COUNTY_A),
+            None,
+        )
     assert caught.value.rule == "concurrent_update"
 
 
@@ -353,7 +458,12 @@ def test_the_city_cannot_hand_a_county_back_while_its_own_level_stands_approved(
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)
     with place.monitoring.client(place.token(role="unit", jur=COUNTY_B, unit=place.schools["X"])) as x:
-        assert x.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['X']}", json={"values": COUNTY["A"][1]}).status_code == 200
+        assert (
+            x.put(
+                f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['X']}", json={"values": COUNTY["A"][1]}
+            ).status_code
+            == 200
+        )
         assert x.post(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['X']}/submit").status_code == 200
     with place.office(COUNTY_A) as a, place.office(COUNTY_B) as b, place.office(CITY) as city:
         for county, names in ((a, "ADE"), (b, "X")):

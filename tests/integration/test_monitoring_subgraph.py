@@ -7,8 +7,17 @@ import pytest
 
 from tests.conftest import eventually
 from tests.integration.test_monitoring import (  # noqa: F401 - place is a fixture
-    CITY, COUNTY, COUNTY_A, COUNTY_B, FRAMEWORK, PERIOD, Place, enter_and_submit, place, results,
-)  # fmt: skip
+    CITY,
+    COUNTY,
+    COUNTY_A,
+    COUNTY_B,
+    FRAMEWORK,
+    PERIOD,
+    Place,
+    enter_and_submit,
+    place,
+    results,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +33,9 @@ def graphql(at: Place, jur: str, query: str) -> dict:
 
 def results_for(at: Place, jur: str, ids: list[str], filters: str = "") -> dict[str, list[dict]]:
     args = ", ".join(f'"{i}"' for i in ids)
-    query = f"{{ resultsForUnits(unitIds: [{args}]{filters}) {{ key results {{ framework period unitId unitName }} }} }}"
+    query = (
+        f"{{ resultsForUnits(unitIds: [{args}]{filters}) {{ key results {{ framework period unitId unitName }} }} }}"
+    )
     return {g["key"]: g["results"] for g in graphql(at, jur, query)["data"]["resultsForUnits"]}
 
 
@@ -32,7 +43,9 @@ def test_results_for_many_units_come_grouped_in_the_order_asked_and_scoped_to_th
     enter_and_submit(place, "A")
     enter_and_submit(place, "D")
     a, d, x = place.schools["A"], place.schools["D"], place.schools["X"]
-    grouped = eventually(lambda: (g := results_for(place, CITY, [x, d, a, "nobody"])) and g[a] and g[d] and g, what="A and D recorded")
+    grouped = eventually(
+        lambda: (g := results_for(place, CITY, [x, d, a, "nobody"])) and g[a] and g[d] and g, what="A and D recorded"
+    )
 
     assert list(grouped) == [x, d, a, "nobody"]
     assert grouped[a] == [{"framework": FRAMEWORK, "period": PERIOD, "unitId": a, "unitName": "东川区A校"}]
@@ -57,9 +70,14 @@ def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period
     with place.office(CITY) as office:
         eventually(lambda: results(office)["area"]["units"] == 3, what="Dongchuan's verdict over three schools")
     found = verdicts(place, CITY)["data"]["latestVerdicts"]
-    assert [(v["framework"], v["period"], v["jurisdiction"], v["frameworkVersion"]) for v in found] == [(FRAMEWORK, PERIOD, COUNTY_A, 1)]
+    assert [(v["framework"], v["period"], v["jurisdiction"], v["frameworkVersion"]) for v in found] == [
+        (FRAMEWORK, PERIOD, COUNTY_A, 1)
+    ]
     verdict = found[0]
-    assert verdict["frameworkName"].startswith("Compulsory education high-quality balanced development") and verdict["computedAt"]
+    assert (
+        verdict["frameworkName"].startswith("Compulsory education high-quality balanced development")
+        and verdict["computedAt"]
+    )
     primary = next(s for s in verdict["stages"] if s["stage"] == "primary")
     floor = next(i for i in primary["indicators"] if i["key"] == "teaching_floor_area_per_pupil")
     assert primary["pupils"] == 1000 and floor["cv"] == pytest.approx(0.233285, abs=1e-6)  # as in test_monitoring
@@ -73,10 +91,13 @@ def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period
     with place.unit("A") as unit:
         path = f"/v1/submissions/{FRAMEWORK}/{NEXT_PERIOD}/{place.schools['A']}"
         # The new period is open once monitoring's read side has it (a 404 period_not_open until then changes nothing).
-        eventually(lambda: unit.put(path, json={"values": COUNTY["A"][1]}).status_code == 200, what="the new period open")
+        eventually(
+            lambda: unit.put(path, json={"values": COUNTY["A"][1]}).status_code == 200, what="the new period open"
+        )
         assert unit.post(f"{path}/submit").status_code == 200
     newer = eventually(
-        lambda: (v := verdicts(place, CITY)["data"]["latestVerdicts"]) and v[0]["period"] == NEXT_PERIOD and v, what="the newer period"
+        lambda: (v := verdicts(place, CITY)["data"]["latestVerdicts"]) and v[0]["period"] == NEXT_PERIOD and v,
+        what="the newer period",
     )
     assert [(v["period"], v["jurisdiction"]) for v in newer] == [(NEXT_PERIOD, COUNTY_A)]
 

@@ -44,7 +44,9 @@ def test_a_registered_client_gets_a_token_and_reads_the_national_api(gateway, re
     answer = ask_token(gateway, credentials(client))
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and answer.headers["cache-control"] == "no-store"
+    assert (
+        body["token_type"] == "Bearer" and body["expires_in"] == 3600 and answer.headers["cache-control"] == "no-store"
+    )
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert (claims["sub"], claims["roles"], claims["jur"]) == (client["client_id"], ["national"], "500120")
     assert claims["exp"] - claims["iat"] == 3600 and claims["iss"]
@@ -89,8 +91,10 @@ def test_a_revoked_client_gets_no_more_tokens_at_once(gateway, registry, token):
     answer = ask_token(gateway, credentials(client))  # no waiting: the event store decides, not a read model
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     with registry.client(token()) as office:  # and the listing follows (its projection once dead-lettered revocations)
-        listed = eventually(lambda: [c for c in office.get("/v1/api-clients").json() if c["version"] == 2],
-                            what="the revocation in the listing")  # fmt: skip
+        listed = eventually(
+            lambda: [c for c in office.get("/v1/api-clients").json() if c["version"] == 2],
+            what="the revocation in the listing",
+        )
     assert listed[0]["status"] == "revoked" and listed[0]["revoked_at"]
 
 
@@ -104,8 +108,10 @@ def test_a_rotated_secret_replaces_the_old_one(registry, token):
     assert ask_registry(registry, credentials(client)).json()["error"] == "invalid_client"
     assert ask_registry(registry, credentials(client) | {"client_secret": new_secret}).status_code == 200
     with registry.client(token()) as office:
-        listed = eventually(lambda: [c for c in office.get("/v1/api-clients").json() if c["version"] == 2],
-                            what="the rotation in the listing")  # fmt: skip
+        listed = eventually(
+            lambda: [c for c in office.get("/v1/api-clients").json() if c["version"] == 2],
+            what="the rotation in the listing",
+        )
     assert listed[0]["status"] == "active" and listed[0]["secret_rotated_at"]
 
 

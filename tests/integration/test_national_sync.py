@@ -20,6 +20,7 @@ from tests.integration.test_registry_places import school
 
 pytestmark = pytest.mark.integration
 
+
 @dataclass
 class Stack:
     registry: ServedApp
@@ -41,24 +42,39 @@ def stack(settings, registry, serve) -> Stack:
 
 def stack_of(settings, registry, serve) -> Stack:
     inspection, accountability = serve(build_inspection(settings)), serve(build_accountability(settings))
-    return Stack(registry, inspection, accountability, gateway_for(settings, serve, registry, inspection, accountability), settings)
+    return Stack(
+        registry,
+        inspection,
+        accountability,
+        gateway_for(settings, serve, registry, inspection, accountability),
+        settings,
+    )
 
 
 def reported(stack: Stack, token, name: str) -> tuple[str, str, dict]:
     """A school whose issued report opened a rectification case: (school id, activity id, case)."""
     school_id, location = issued(stack.inspection, stack.registry, token, stack.settings, name, f"{name}消防通道堵塞")
     with stack.accountability.client(token()) as client:
-        [case] = eventually(lambda: client.get("/v1/cases", params={"unit_id": school_id}).json()["items"], what="the case")
+        [case] = eventually(
+            lambda: client.get("/v1/cases", params={"unit_id": school_id}).json()["items"], what="the case"
+        )
     return school_id, location.rsplit("/", 1)[1], case
 
 
 def propose_interview(client, unit_id: str, unit_name: str, jurisdiction: str | None = None) -> str:
-    body = {"unit_kind": "school", "unit_id": unit_id, "unit_name": unit_name, "trigger": "duties_not_fulfilled",
-            "reason": "整改不力"}  # fmt: skip
+    body = {
+        "unit_kind": "school",
+        "unit_id": unit_id,
+        "unit_name": unit_name,
+        "trigger": "duties_not_fulfilled",
+        "reason": "整改不力",
+    }
     body |= {"jurisdiction": jurisdiction} if jurisdiction else {}
     # Accountability names the school as its copy of the registry has it: a 404 school_not_found until the copy has
     # it changes nothing, so ask again.
-    response = eventually(lambda: (r := client.post("/v1/interviews", json=body)).status_code != 404 and r, what="the school copied")
+    response = eventually(
+        lambda: (r := client.post("/v1/interviews", json=body)).status_code != 404 and r, what="the school copied"
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -78,7 +94,9 @@ def feed(client, since: str | None, limit: int = 100, **params) -> tuple[list[di
     """The whole change feed after `since`, following `next_cursor` while `has_more`; with the cursor to keep."""
     items, cursor = [], since
     while True:
-        page = client.get("/national/v1/changes", params=params | {"limit": limit} | ({"since": cursor} if cursor else {}))
+        page = client.get(
+            "/national/v1/changes", params=params | {"limit": limit} | ({"since": cursor} if cursor else {})
+        )
         assert page.status_code == 200, page.text
         items += page.json()["items"]
         cursor = page.json()["next_cursor"]
@@ -107,17 +125,27 @@ def test_cases_outcomes_and_reports_page_with_cursors(stack, token):
         unknown = national.get(f"/national/v1/cases/{uuid4()}")
         bad_kind = national.get("/national/v1/outcomes", params={"kind": "praise"})
 
-    assert [len(p) for p in cases] == [2, 1] and [len(p) for p in reports] == [2, 1] and [len(p) for p in outcomes] == [1, 1, 0]
+    assert (
+        [len(p) for p in cases] == [2, 1]
+        and [len(p) for p in reports] == [2, 1]
+        and [len(p) for p in outcomes] == [1, 1, 0]
+    )
     assert sorted(c["id"] for p in cases for c in p) == sorted(case["id"] for _, _, case in schools)
     first = cases[0][0]
     assert (first["unitId"], first["status"], first["jurisdiction"]) == (schools[0][0], "opened", {"code": "500120"})
     assert [(i["status"], i["deadline"], i["notices"]) for i in first["items"]] == [("open", None, [])]
     assert one_case == first
     report = reports[0][0]
-    assert (report["id"], report["status"], report["reportSummary"]) == (schools[0][1], {"value": "report_issued"}, "草稿")
+    assert (report["id"], report["status"], report["reportSummary"]) == (
+        schools[0][1],
+        {"value": "report_issued"},
+        "草稿",
+    )
     assert report["grade"] is None and report["findings"][0]["description"] == "璧山区同步小学0消防通道堵塞"
     assert sorted(o["id"] for p in outcomes for o in p) == sorted(interviews)
-    assert {(o["kind"], o["status"], o["unitKind"]) for p in outcomes for o in p} == {("interview", "proposed", "school")}
+    assert {(o["kind"], o["status"], o["unitKind"]) for p in outcomes for o in p} == {
+        ("interview", "proposed", "school")
+    }
     assert unknown.status_code == 404 and unknown.json()["field"] == "id"
     assert bad_kind.status_code == 422 and bad_kind.json()["field"] == "kind"
 
@@ -126,7 +154,10 @@ def test_a_report_is_listed_only_once_issued(stack, token, settings):
     with stack.registry.client(token()) as reg:
         school_id = copied_school(reg, settings, "璧山区未发小学")
     with stack.inspection.client(token()) as client:
-        assert client.post("/v1/activities", json=activity(target_id=school_id, target_name="璧山区未发小学")).status_code == 201
+        assert (
+            client.post("/v1/activities", json=activity(target_id=school_id, target_name="璧山区未发小学")).status_code
+            == 201
+        )
         eventually(lambda: client.get("/v1/activities").json()["items"], what="the planned activity")
     with stack.gateway.client(token(role="national", jur="000000")) as national:
         assert national.get("/national/v1/reports").json() == {"items": [], "next_cursor": None}
@@ -142,11 +173,19 @@ def test_after_reading_the_feed_to_the_end_only_what_changed_comes_back_once(sta
     with stack.registry.client(token()) as reg:
         unchanged = school(reg, "璧山区不变小学")
     with stack.gateway.client(token(role="national", jur="000000")) as national:
-        items, saved = eventually(lambda: (f := feed(national, None, limit=2))[0] and len(f[0]) == 5 and f, what="the whole feed")
+        items, saved = eventually(
+            lambda: (f := feed(national, None, limit=2))[0] and len(f[0]) == 5 and f, what="the whole feed"
+        )
         [leader] = [i for i in items if i["kind"] == "inspector"]  # who led the visit
-        assert named(items) == sorted([
-            ("school", changed), ("school", unchanged), ("activity", activity_id), ("case", case_id), ("inspector", leader["id"])
-        ])  # fmt: skip
+        assert named(items) == sorted(
+            [
+                ("school", changed),
+                ("school", unchanged),
+                ("activity", activity_id),
+                ("case", case_id),
+                ("inspector", leader["id"]),
+            ]
+        )
         assert feed(national, saved) == ([], saved)  # nothing new: the same cursor back
 
         with stack.registry.client(token()) as reg:
@@ -168,7 +207,9 @@ def test_after_reading_the_feed_to_the_end_only_what_changed_comes_back_once(sta
             return len(found) == 2 and accepted and (found, cursor)
 
         found, later = eventually(both_changed, what="the school's and the case's changes")
-        assert named(found) == sorted([("school", changed), ("case", case_id)])  # each once, though the case changed thrice
+        assert named(found) == sorted(
+            [("school", changed), ("case", case_id)]
+        )  # each once, though the case changed thrice
         school_now = national.get(next(i["href"] for i in found if i["kind"] == "school"))
         assert school_now.status_code == 200 and school_now.json()["enrolment"] == 912
         assert feed(national, later) == ([], later)
@@ -182,7 +223,9 @@ def test_a_rebuilt_change_feed_is_the_same_feed(settings, serve, stack, token, m
         before = eventually(lambda: (f := feed(national, None))[0] and len(f[0]) == 5 and f, what="the whole feed")
     stack.registry.__exit__(None, None, None)
 
-    monkeypatch.setattr(dudao.changes, "VERSION", dudao.changes.VERSION + 1)  # the registry's feed is dropped and rebuilt
+    monkeypatch.setattr(
+        dudao.changes, "VERSION", dudao.changes.VERSION + 1
+    )  # the registry's feed is dropped and rebuilt
     registry = serve(registry_app.build(settings))
     gateway = gateway_for(settings, serve, registry, stack.inspection, stack.accountability)
     with psycopg.connect(settings.database_url) as conn:

@@ -26,7 +26,7 @@ getattr(provider, "force_flush", lambda: None)()
 class Collector(http.server.BaseHTTPRequestHandler):
     received: list[tuple[str, int]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         self.rfile.read(length)
         Collector.received.append((self.path, length))

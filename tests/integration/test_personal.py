@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import asyncpg
-
 import nats
 import psycopg
 import pytest
@@ -50,17 +49,25 @@ def erase(client, person: str, reason: str = "本人申请删除(个人信息保
 
 def audited(client, event_type: str, count: int = 1) -> list[dict]:
     return eventually(
-        lambda: (items := client.get("/v1/audit", params={"event_type": event_type}).json()["items"]) and len(items) >= count and items,
+        lambda: (
+            (items := client.get("/v1/audit", params={"event_type": event_type}).json()["items"])
+            and len(items) >= count
+            and items
+        ),
         what=f"{count} {event_type} in the audit",
-    )  # fmt: skip
+    )
 
 
 def database_text(settings) -> str:
     """Everything the registry keeps in PostgreSQL, as text: every table, the event store's bytes included."""
     with psycopg.connect(settings.database_url) as conn:
-        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'registry'").fetchall()]
+        tables = [
+            r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'registry'").fetchall()
+        ]
         parts = [str(row) for t in tables for row in conn.execute(f'SELECT t::text FROM registry."{t}" t').fetchall()]
-        parts += [bytes(s).decode("utf-8", "replace") for (s,) in conn.execute("SELECT state FROM registry.registry_events")]
+        parts += [
+            bytes(s).decode("utf-8", "replace") for (s,) in conn.execute("SELECT state FROM registry.registry_events")
+        ]
     return "\n".join(parts)
 
 
@@ -88,7 +95,9 @@ async def _recorded_on_the_wire(url: str, event_type: str) -> dict:
 
 def stored_events(settings) -> list[tuple[int, bytes]]:
     with psycopg.connect(settings.database_url) as conn:
-        rows = conn.execute("SELECT notification_id, state FROM registry.registry_events ORDER BY notification_id").fetchall()
+        rows = conn.execute(
+            "SELECT notification_id, state FROM registry.registry_events ORDER BY notification_id"
+        ).fetchall()
     return [(n, bytes(s)) for n, s in rows]
 
 
@@ -98,12 +107,16 @@ def test_personal_details_are_sealed_in_every_store_and_readable_only_through_th
         recorded = record(client, inspector_id, PERSONAL)
         assert (recorded["mobile"], recorded["id_number"], recorded["home_address"]) == (MOBILE, ID_NUMBER, ADDRESS)
         assert recorded["person"] == f"inspector:{inspector_id}" and recorded["erased"] == []
-        assert record(client, inspector_id, PERSONAL)["version"] == recorded["version"]  # the same again changes nothing
+        assert (
+            record(client, inspector_id, PERSONAL)["version"] == recorded["version"]
+        )  # the same again changes nothing
         entry = audited(client, "Inspector.PersonalDetailsRecorded")[0]
         assert entry["data"]["details"]["mobile"]["person"] == f"inspector:{inspector_id}"  # the audit names whose data
         # The directory holds none of it, but keeps up with the inspector's version (the ETag a next write sends).
-        eventually(lambda: client.get(f"/v1/inspectors/{inspector_id}").headers.get("ETag") == f'"{recorded["version"]}"',
-                   what="the directory at the recorded version")  # fmt: skip
+        eventually(
+            lambda: client.get(f"/v1/inspectors/{inspector_id}").headers.get("ETag") == f'"{recorded["version"]}"',
+            what="the directory at the recorded version",
+        )
     with psycopg.connect(settings.database_url) as conn:
         assert conn.execute("SELECT count(*) FROM registry.dead_letters").fetchone()[0] == 0
 
@@ -115,9 +128,14 @@ def test_personal_details_are_sealed_in_every_store_and_readable_only_through_th
     body = PersonalWrite(**PERSONAL).model_dump_json()
     guess = hashlib.sha256(f"PUT /v1/inspectors/{inspector_id}/personal\n{body}".encode()).hexdigest()
     stored = wire["envelope"]["request_hash"]
-    assert stored and guess != stored and Envelope.from_dict(wire["envelope"] | {"request_hash": guess}).also_hashing(
-        wire["data"]["details"]
-    ).request_hash != stored
+    assert (
+        stored
+        and guess != stored
+        and Envelope.from_dict(wire["envelope"] | {"request_hash": guess})
+        .also_hashing(wire["data"]["details"])
+        .request_hash
+        != stored
+    )
     with registry.client(token(role="reader")) as reader:
         assert reader.get(f"/v1/inspectors/{inspector_id}/personal").status_code == 403
     with registry.client(token(jur="500101")) as elsewhere:  # an admin of another district
@@ -151,7 +169,9 @@ def test_an_erased_key_is_in_no_data_file_nor_the_wal_and_what_a_backup_keeps_of
                 "SELECT key_id::text, key, kek_id::text FROM registry.person_keys WHERE person = %s", (person,)
             ).fetchone()
         raw = ring.unwrap(kek_id, key_id, bytes(wrapped))
-        assert raw is not None and len(raw) == 64 and raw not in bytes(wrapped)  # the database never had it in the clear
+        assert (
+            raw is not None and len(raw) == 64 and raw not in bytes(wrapped)
+        )  # the database never had it in the clear
         assert erase(client, person).status_code == 201
         kept = client.get(f"/v1/inspectors/{kept_id}/personal").json()
     with psycopg.connect(postgres, autocommit=True) as admin:  # everything PostgreSQL wrote, on disk
@@ -187,7 +207,9 @@ async def _opened(database_url: str, persons: list[str]) -> dict[str, set[str]]:
     return {p: {value for s, value in zip(sealed, opened, strict=True) if s.person == p} for p in persons}
 
 
-def test_a_base_backup_taken_after_an_erasure_restores_everything_but_the_erased_values(registry, token, settings, postgres):
+def test_a_base_backup_taken_after_an_erasure_restores_everything_but_the_erased_values(
+    registry, token, settings, postgres
+):
     """Issue 19: restore a real base backup (pg_basebackup) taken after an erasure: the erased person's values open
     with nothing, and everyone else's still read, so the backup is whole and only the erasure is missing from it."""
     with registry.client(token()) as client:
@@ -235,7 +257,11 @@ def test_an_erasure_makes_the_data_unreadable_for_good_and_rewrites_no_history(r
 
         # A new number after the erasure is sealed with a new key; what was erased stays erased.
         again = record(client, inspector_id, {"mobile": "13800001111"})
-        assert (again["mobile"], again["id_number"], again["erased"]) == ("13800001111", ERASED, ["home_address", "id_number"])
+        assert (again["mobile"], again["id_number"], again["erased"]) == (
+            "13800001111",
+            ERASED,
+            ["home_address", "id_number"],
+        )
 
     assert stored_events(settings)[: len(before)] == before  # every earlier event as it was, byte for byte
     intact = verify(settings, "registry")
@@ -253,24 +279,33 @@ def test_a_committee_contacts_phone_is_sealed_and_erased_on_its_own(registry, to
     with registry.client(token()) as client:
         constituted = client.put("/v1/committees/500120", json=body)
         assert constituted.status_code == 200, constituted.text
-        assert [u["contact_phone"] for u in constituted.json()["members"]["member_units"]] == ["023-41401111", "13688880000"]
+        assert [u["contact_phone"] for u in constituted.json()["members"]["member_units"]] == [
+            "023-41401111",
+            "13688880000",
+        ]
         assert client.put("/v1/committees/500120", json=body).json()["version"] == 1  # resealed the same: no change
 
         def phones() -> list[str] | None:
             response = client.get("/v1/committees/500120")
-            return response.status_code == 200 and [u["contact_phone"] for u in response.json()["members"]["member_units"]]
+            return response.status_code == 200 and [
+                u["contact_phone"] for u in response.json()["members"]["member_units"]
+            ]
 
         assert eventually(phones, what="the committee read model") == ["023-41401111", "13688880000"]
         # The request hash is made without the phones and folds in their sealed form, so no guess can be checked.
         wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Committee.Constituted"))
-        plain = hashlib.sha256(f"PUT /v1/committees/500120\n{CommitteeWrite(**body).model_dump_json()}".encode()).hexdigest()
+        plain = hashlib.sha256(
+            f"PUT /v1/committees/500120\n{CommitteeWrite(**body).model_dump_json()}".encode()
+        ).hexdigest()
         sealed = [u["contact_phone"] for u in wire["data"]["members"]["member_units"]]
         guess = Envelope.from_dict(wire["envelope"] | {"request_hash": plain}).also_hashing(sealed).request_hash
         assert guess != wire["envelope"]["request_hash"]
         assert "13688880000" not in database_text(settings)
         assert erase(client, "committee:500120:区财政局").status_code == 201
         assert phones() == ["023-41401111", ERASED]  # the read model was not touched: its copy is sealed too
-        graph = client.post("/graphql", json={"query": '{ committee(jurisdiction: "500120") { memberUnits { contactPhone } } }'})
+        graph = client.post(
+            "/graphql", json={"query": '{ committee(jurisdiction: "500120") { memberUnits { contactPhone } } }'}
+        )
         assert [u["contactPhone"] for u in graph.json()["data"]["committee"]["memberUnits"]] == ["023-41401111", ERASED]
 
 
@@ -290,7 +325,11 @@ def test_bad_personal_input_is_named_and_changes_nothing(registry, token):
         assert client.put(f"/v1/inspectors/{inspector_id}/personal", json={"phone": MOBILE}).status_code == 422
         assert client.get(f"/v1/inspectors/{inspector_id}/personal").json()["version"] == version
         missing = erase(client, "inspector:00000000-0000-0000-0000-000000000000")
-        assert (missing.status_code, missing.json()["field"], missing.json()["rule"]) == (404, "person", "nothing_to_erase")
+        assert (missing.status_code, missing.json()["field"], missing.json()["rule"]) == (
+            404,
+            "person",
+            "nothing_to_erase",
+        )
         assert erase(client, f"inspector:{inspector_id}", reason="").status_code == 422
     with registry.client(token()) as client:
         person = record(client, inspector_id, {"mobile": MOBILE})["person"]

@@ -32,7 +32,11 @@ def test_a_new_projection_version_rebuilds_its_tables_from_the_stream(settings, 
         conn.execute("UPDATE registry.school_directory SET name = 'stale'")
 
     [projection] = registry_app.PARTS.projections
-    monkeypatch.setattr(registry_app, "PARTS", replace(registry_app.PARTS, projections=[replace(projection, version=projection.version + 1)]))
+    monkeypatch.setattr(
+        registry_app,
+        "PARTS",
+        replace(registry_app.PARTS, projections=[replace(projection, version=projection.version + 1)]),
+    )
     second = serve(registry_app.build(settings))
     with second.client(token()) as client:
         eventually(lambda: names(client) == ["丙校", "乙校", "甲校"], what="the schools rebuilt from the stream")

@@ -13,14 +13,18 @@ pytestmark = pytest.mark.integration
 
 
 def school(**overrides) -> dict:
-    body = {"name": "璧山区青岚小学", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": 900}
+    body = {
+        "name": "璧山区青岚小学",
+        "jurisdiction": "500120",
+        "stage": "primary",
+        "ownership": "public",
+        "enrolment": 900,
+    }
     return body | overrides
 
 
 def inspector(**overrides) -> dict:
     return {"name": "李明远", "jurisdiction": "500120", "employment": "full_time"} | overrides
-
-
 
 
 def read_when_projected(client, path: str, version: int = 1):
@@ -83,7 +87,8 @@ def test_schools_are_listed_by_subtree_and_filters_a_page_at_a_time(settings, se
 
         first = client.get("/v1/schools", params={"jurisdiction": "500120", "stage": "primary", "limit": 3}).json()
         second = client.get(
-            "/v1/schools", params={"jurisdiction": "500120", "stage": "primary", "limit": 3, "cursor": first["next_cursor"]}
+            "/v1/schools",
+            params={"jurisdiction": "500120", "stage": "primary", "limit": 3, "cursor": first["next_cursor"]},
         ).json()
         private = client.get("/v1/schools", params={"ownership": "private"}).json()
         wanzhou = client.get("/v1/schools", params={"jurisdiction": "500101"}).json()
@@ -106,7 +111,9 @@ def test_inspectors_are_listed_by_employment(registry, token):
 def test_an_update_with_a_current_if_match_succeeds_and_a_stale_one_is_412(registry, token):
     with registry.client(token()) as client:
         location = client.post("/v1/schools", json=school()).headers["Location"]
-        updated = client.put(location, json={"name": "璧山区青岚实验小学", "enrolment": 950}, headers={"If-Match": '"1"'})
+        updated = client.put(
+            location, json={"name": "璧山区青岚实验小学", "enrolment": 950}, headers={"If-Match": '"1"'}
+        )
         stale = client.put(location, json={"name": "又一个名字", "enrolment": 1}, headers={"If-Match": '"1"'})
         read = read_when_projected(client, location, version=2)
     assert updated.status_code == 200

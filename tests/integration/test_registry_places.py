@@ -37,8 +37,10 @@ def active_inspector(client, name: str, jur: str = "500120", employment: str = "
     inspector_id = client.post("/v1/inspectors", json=body).json()["id"]
     upper = "500000" if jur.startswith("50") else jur[:2] + "0000"
     for path, payload in (
-        ("appointment", TERM), ("filing", {"filed_with": upper, "filed_on": "2024-01-10"}), ("activation", {"on": "2024-01-15"}),
-    ):  # fmt: skip
+        ("appointment", TERM),
+        ("filing", {"filed_with": upper, "filed_on": "2024-01-10"}),
+        ("activation", {"on": "2024-01-15"}),
+    ):
         response = client.post(f"/v1/inspectors/{inspector_id}/{path}", json=payload)
         assert response.status_code == 200, response.text
     return inspector_id
@@ -58,7 +60,9 @@ def projected(client, path: str, check, what: str):
 def test_an_inspector_walks_the_lifecycle_and_a_forbidden_step_is_409(registry, token):
     with registry.client(token()) as client:
         inspector_id = active_inspector(client, "李明远")
-        suspended = client.post(f"/v1/inspectors/{inspector_id}/suspension", json={"reason": "病假", "on": "2025-03-01"})
+        suspended = client.post(
+            f"/v1/inspectors/{inspector_id}/suspension", json={"reason": "病假", "on": "2025-03-01"}
+        )
         again = client.post(f"/v1/inspectors/{inspector_id}/suspension", json={"reason": "病假", "on": "2025-03-02"})
         exited = client.post(f"/v1/inspectors/{inspector_id}/exit", json={"reason": "resigned", "on": "2025-04-01"})
         read = projected(client, f"/v1/inspectors/{inspector_id}", lambda b: b["status"] == "exited", "the exit")
@@ -71,9 +75,13 @@ def test_an_inspector_walks_the_lifecycle_and_a_forbidden_step_is_409(registry, 
 
 def test_filing_goes_to_a_level_above(registry, token):
     with registry.client(token()) as client:
-        inspector_id = client.post("/v1/inspectors", json={"name": "王静怡", "jurisdiction": "500120", "employment": "full_time"}).json()["id"]
+        inspector_id = client.post(
+            "/v1/inspectors", json={"name": "王静怡", "jurisdiction": "500120", "employment": "full_time"}
+        ).json()["id"]
         client.post(f"/v1/inspectors/{inspector_id}/appointment", json=TERM)
-        sideways = client.post(f"/v1/inspectors/{inspector_id}/filing", json={"filed_with": "500101", "filed_on": "2024-01-10"})
+        sideways = client.post(
+            f"/v1/inspectors/{inspector_id}/filing", json={"filed_with": "500101", "filed_on": "2024-01-10"}
+        )
     assert sideways.status_code == 422 and sideways.json()["rule"] == "filed_with_upper_level"
 
 
@@ -81,8 +89,14 @@ def test_who_is_missing_training_is_answered_from_the_projection(registry, token
     with registry.client(token()) as client:
         trained = active_inspector(client, "张建国")
         untrained = active_inspector(client, "刘晓燕")
-        client.post(f"/v1/inspectors/{trained}/trainings", json={"kind": "pre_service", "title": "上岗培训", "hours": 24, "completed_on": "2024-02-01"})
-        client.post(f"/v1/inspectors/{trained}/trainings", json={"kind": "in_service", "title": "履职培训", "hours": 12, "completed_on": "2025-02-01"})
+        client.post(
+            f"/v1/inspectors/{trained}/trainings",
+            json={"kind": "pre_service", "title": "上岗培训", "hours": 24, "completed_on": "2024-02-01"},
+        )
+        client.post(
+            f"/v1/inspectors/{trained}/trainings",
+            json={"kind": "in_service", "title": "履职培训", "hours": 12, "completed_on": "2025-02-01"},
+        )
         detail = projected(client, f"/v1/inspectors/{trained}", lambda b: len(b["trainings"]) == 2, "both trainings")
         projected(client, f"/v1/inspectors/{untrained}", lambda b: b["status"] == "active", "the other inspector")
         gaps = client.get("/v1/inspectors/missing-training").json()
@@ -97,9 +111,17 @@ def test_a_retried_change_with_the_same_idempotency_key_records_one_event(regist
     with registry.client(token()) as client:
         inspector_id = active_inspector(client, "孙雅琴")
         before = stored_events(settings, "Inspector")
-        first = client.post(f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"})
-        retry = client.post(f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"})
-        reused = client.post(f"/v1/inspectors/{inspector_id}/suspension", json={"reason": "x", "on": "2025-01-01"}, headers={"Idempotency-Key": "t-1"})
+        first = client.post(
+            f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"}
+        )
+        retry = client.post(
+            f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"}
+        )
+        reused = client.post(
+            f"/v1/inspectors/{inspector_id}/suspension",
+            json={"reason": "x", "on": "2025-01-01"},
+            headers={"Idempotency-Key": "t-1"},
+        )
     assert first.status_code == retry.status_code == 200 and first.json() == retry.json()
     assert reused.status_code == 409 and reused.json()["rule"] == "idempotency_key_reused"
     assert stored_events(settings, "Inspector") == before + 1
@@ -108,7 +130,9 @@ def test_a_retried_change_with_the_same_idempotency_key_records_one_event(regist
 def test_an_unqualified_assessment_opens_an_exit_review(registry, token):
     with registry.client(token()) as client:
         inspector_id = active_inspector(client, "陈志强")
-        response = client.post(f"/v1/inspectors/{inspector_id}/assessments", json={"year": 2025, "grade": "unqualified"})
+        response = client.post(
+            f"/v1/inspectors/{inspector_id}/assessments", json={"year": 2025, "grade": "unqualified"}
+        )
         read = projected(client, f"/v1/inspectors/{inspector_id}", lambda b: b["exit_review_open"], "the exit review")
     assert response.json()["exit_review_open"] is True
     assert read["assessments"] == [{"year": 2025, "grade": "unqualified"}]
@@ -126,7 +150,7 @@ def test_a_declared_tie_travels_on_the_stream_for_other_services(registry, token
         try:
             msg = await js.get_last_msg(bus.stream_name("registry"), "dudao.500120.registry.Inspector.TieDeclared.>")
             return [json.loads(msg.data)]
-        except Exception:  # noqa: BLE001 - not there yet
+        except Exception:
             return []
         finally:
             await nc.close()
@@ -158,7 +182,10 @@ def test_zones_recusal_and_the_public_list_of_listed_inspectors(registry, token)
     with registry.client(token()) as client:
         school(client, "璧山区未分区小学")
         coverage = eventually(  # every school's zone, and the new school, projected
-            lambda: _names((r := client.get("/v1/zones/coverage").json())["without_zone"]) == ["璧山区未分区小学"] and r, what="coverage"
+            lambda: (
+                _names((r := client.get("/v1/zones/coverage").json())["without_zone"]) == ["璧山区未分区小学"] and r
+            ),
+            what="coverage",
         )
     assert [s["name"] for s in coverage["without_zone"]] == ["璧山区未分区小学"]
     assert sorted(s["name"] for s in coverage["without_responsible_inspector"]) == ["璧山区未分区小学"]
@@ -167,11 +194,21 @@ def test_zones_recusal_and_the_public_list_of_listed_inspectors(registry, token)
     assert assigned.json()["responsible_inspector_id"] == listed and reassigned.status_code == 200
     with registry.client() as anonymous:  # no token
         public = eventually(
-            lambda: (r := anonymous.get("/v1/public/listed-inspectors", params={"jurisdiction": "500120"}).json())
-            and len(r[0]["schools"]) == 2 and r,
+            lambda: (
+                (r := anonymous.get("/v1/public/listed-inspectors", params={"jurisdiction": "500120"}).json())
+                and len(r[0]["schools"]) == 2
+                and r
+            ),
             what="the public list",
         )
-    assert public == [{"name": "赵文博", "zone": "璧城责任区", "schools": ["璧山区松涛小学", "璧山区青岚小学"], "public_contact": "023-4140 1234"}]
+    assert public == [
+        {
+            "name": "赵文博",
+            "zone": "璧城责任区",
+            "schools": ["璧山区松涛小学", "璧山区青岚小学"],
+            "public_contact": "023-4140 1234",
+        }
+    ]
 
 
 # --- committees ------------------------------------------------------------------------------------------------
@@ -191,12 +228,21 @@ def test_committees_short_of_meetings_and_inactive_member_units_follow_the_profi
         for code in ("500120", "500101"):
             assert client.put(f"/v1/committees/{code}", json=COMMITTEE).status_code == 200
             for month in (3, 6):
-                client.post(f"/v1/committees/{code}/meetings", json={"held_on": f"2026-0{month}-01", "topic": "专题研究教育", "on_education": True})
-        client.post("/v1/committees/500120/participation", json={"unit_name": "区财政局", "activity_id": "a-1", "year": 2026})
-        eventually(lambda: client.get("/v1/committees/500120").json().get("version") == 4, what="the committee projected")
+                client.post(
+                    f"/v1/committees/{code}/meetings",
+                    json={"held_on": f"2026-0{month}-01", "topic": "专题研究教育", "on_education": True},
+                )
+        client.post(
+            "/v1/committees/500120/participation", json={"unit_name": "区财政局", "activity_id": "a-1", "year": 2026}
+        )
+        eventually(
+            lambda: client.get("/v1/committees/500120").json().get("version") == 4, what="the committee projected"
+        )
         short = client.get("/v1/committees/short-of-meetings", params={"year": 2026}).json()
         eventually(lambda: client.get("/v1/committees/500101").json().get("version") == 3, what="the other committee")
-        inactive = client.get("/v1/committees/inactive-member-units", params={"year": 2026, "jurisdiction": "500120"}).json()
+        inactive = client.get(
+            "/v1/committees/inactive-member-units", params={"year": 2026, "jurisdiction": "500120"}
+        ).json()
     # Bishan's profile asks for 4 meetings a year; Wanzhou (500101) has no such rule in its profile chain.
     assert [(c["jurisdiction"], c["education_meetings"], c["minimum"]) for c in short] == [("500120", 2, 4)]
     assert short[0]["profile_version"].startswith("000000@1/500000@1/500120@")
@@ -206,8 +252,12 @@ def test_committees_short_of_meetings_and_inactive_member_units_follow_the_profi
 def test_a_member_unit_below_one_activity_is_listed_where_the_profile_asks(registry_at, token):
     with registry_at("530113").client(token(jur="530113")) as client:
         client.put("/v1/committees/530113", json=COMMITTEE)
-        client.post("/v1/committees/530113/participation", json={"unit_name": "区财政局", "activity_id": "a-1", "year": 2026})
-        eventually(lambda: client.get("/v1/committees/530113").json().get("version") == 2, what="the committee projected")
+        client.post(
+            "/v1/committees/530113/participation", json={"unit_name": "区财政局", "activity_id": "a-1", "year": 2026}
+        )
+        eventually(
+            lambda: client.get("/v1/committees/530113").json().get("version") == 2, what="the committee projected"
+        )
         inactive = client.get("/v1/committees/inactive-member-units", params={"year": 2026}).json()
     assert [(u["unit_name"], u["activities"], u["minimum"]) for u in inactive] == [("区委组织部", 0, 1)]
 
@@ -225,14 +275,27 @@ def test_the_effective_profile_says_where_each_value_comes_from_and_follows_chan
     assert before["values"]["pupils_per_school_supervisor"]["value"] == 500
     assert before["values"]["large_school_enrolment"]["source_name"] == "全国"
     with registry.client(token()) as client:
-        changed = client.put("/v1/policy/500120", json={"set": {"large_school_enrolment": 1500}, "remove": ["pupils_per_school_supervisor"], "reason": "区教委2026年第3号文"})
+        changed = client.put(
+            "/v1/policy/500120",
+            json={
+                "set": {"large_school_enrolment": 1500},
+                "remove": ["pupils_per_school_supervisor"],
+                "reason": "区教委2026年第3号文",
+            },
+        )
         refused = client.put("/v1/policy/500120", json={"set": {"no_such_rule": 1}, "reason": "x"})
         elsewhere = client.put("/v1/policy/500101", json={"set": {"large_school_enrolment": 1}, "reason": "x"})
     assert changed.status_code == 200 and changed.json()["version"] == 2
     assert refused.status_code == 422 and refused.json()["field"] == "set.no_such_rule"
     assert elsewhere.status_code == 403
     with registry.client() as anonymous:
-        after = eventually(lambda: (r := anonymous.get("/v1/policy/500120").json())["values"]["large_school_enrolment"]["value"] == 1500 and r, what="the change")
+        after = eventually(
+            lambda: (
+                (r := anonymous.get("/v1/policy/500120").json())["values"]["large_school_enrolment"]["value"] == 1500
+                and r
+            ),
+            what="the change",
+        )
     assert after["values"]["large_school_enrolment"]["source_jurisdiction"] == "500120"
     assert "pupils_per_school_supervisor" not in after["values"]
     assert after["version"].endswith("500120@2")
@@ -254,18 +317,35 @@ def test_staffing_compliance_in_bishan_hand_checked(registry, token):
         for s in (large, ids[1]):  # the large school's inspector also answers for another school: not its own
             client.put(f"/v1/schools/{s}/zone", json={"zone_id": zone_id})
             client.put(f"/v1/schools/{s}/responsible-inspector", json={"inspector_id": own})
-        client.put(f"/v1/schools/{ids[0]}/internal-supervisors", json={"names": ["督导员一", "督导员二"]})  # 1200 pupils need 3
+        client.put(
+            f"/v1/schools/{ids[0]}/internal-supervisors", json={"names": ["督导员一", "督导员二"]}
+        )  # 1200 pupils need 3
         result = eventually(
-            lambda: (r := client.get("/v1/staffing-compliance").json())["inspectors"] == 3 and r["schools"] == 11
-            and r["r1"]["large_schools_without_own_inspector"] == 1 and r["r4"]["schools_short_of_supervisors"] == 11 and r,
+            lambda: (
+                (r := client.get("/v1/staffing-compliance").json())["inspectors"] == 3
+                and r["schools"] == 11
+                and r["r1"]["large_schools_without_own_inspector"] == 1
+                and r["r4"]["schools_short_of_supervisors"] == 11
+                and r
+            ),
             what="the staffing figures",
-        )  # fmt: skip
+        )
     assert result["r1"] == {
-        "schools_per_inspector": 5, "large_school_enrolment": 2000, "large_schools": 1, "required_inspectors": 3,
-        "met": False, "large_schools_without_own_inspector": 1,
-    }  # fmt: skip  (3 inspectors are enough in number, but the large school has none of its own)
+        "schools_per_inspector": 5,
+        "large_school_enrolment": 2000,
+        "large_schools": 1,
+        "required_inspectors": 3,
+        "met": False,
+        "large_schools_without_own_inspector": 1,
+    }  # (3 inspectors are enough in number, but the large school has none of its own)
     assert result["r2"] == {"full_time_inspectors": 1, "full_time_share": 0.3333, "minimum": None, "met": True}
-    assert result["r3"] == {"government_inspectors": 2, "government_minimum": 100, "subject_inspectors": 1, "subject_minimum": 50, "met": False}
+    assert result["r3"] == {
+        "government_inspectors": 2,
+        "government_minimum": 100,
+        "subject_inspectors": 1,
+        "subject_minimum": 50,
+        "met": False,
+    }
     # Every school is short: ten with no supervisors at all, and the 1200-pupil school has 2 of the 3 it needs.
     assert result["r4"] == {"pupils_per_supervisor": 500, "schools_short_of_supervisors": 11, "met": False}
     assert result["profile_version"] == "000000@1/500000@1/500120@1"
@@ -280,10 +360,14 @@ def test_staffing_compliance_in_a_hainan_district_hand_checked_and_rolled_up(reg
         for name in ("甲", "乙"):
             active_inspector(client, name, jur="460105")
         district = eventually(
-            lambda: (r := client.get("/v1/staffing-compliance", params={"jurisdiction": "460105"}).json())["inspectors"] == 2
-            and r["schools"] == 6 and r,
+            lambda: (
+                (r := client.get("/v1/staffing-compliance", params={"jurisdiction": "460105"}).json())["inspectors"]
+                == 2
+                and r["schools"] == 6
+                and r
+            ),
             what="the district's figures",
-        )  # fmt: skip
+        )
         province = client.get("/v1/staffing-compliance", params={"jurisdiction": "460000", "children": True}).json()
     assert district["r1"]["required_inspectors"] == 2 and district["r1"]["met"] is True
     assert district["r2"] == {"full_time_inspectors": 0, "full_time_share": 0.0, "minimum": 0.2, "met": False}
@@ -304,13 +388,29 @@ def test_a_later_release_adds_its_new_shipped_keys_without_touching_what_a_place
     from services.registry.domain import PolicyProfile, profile_id
 
     national = next(p for p in shipped_profiles() if p["jurisdiction"] == "000000")
-    older = {k: v for k, v in national["values"].items() if k not in ("notice_days", "restriction_days", "interview_at_lapse")}
+    older = {
+        k: v
+        for k, v in national["values"].items()
+        if k not in ("notice_days", "restriction_days", "interview_at_lapse")
+    }
     app = Registry(settings)
     try:
         envelope = Envelope.for_request(actor="older-release", jurisdiction="000000")
-        app.save_new(PolicyProfile.create(jurisdiction="000000", values=older | {"notice_days": 20}, reason="old", now=datetime.now(UTC)), envelope)
-        app.change(profile_id("000000"), PolicyProfile, None, envelope, lambda p: p.change(
-            set_values={}, remove=["notice_days"], reason="a place removed it", now=datetime.now(UTC)))  # fmt: skip
+        app.save_new(
+            PolicyProfile.create(
+                jurisdiction="000000", values=older | {"notice_days": 20}, reason="old", now=datetime.now(UTC)
+            ),
+            envelope,
+        )
+        app.change(
+            profile_id("000000"),
+            PolicyProfile,
+            None,
+            envelope,
+            lambda p: p.change(
+                set_values={}, remove=["notice_days"], reason="a place removed it", now=datetime.now(UTC)
+            ),
+        )
         app.install_shipped_profiles()
         app.install_shipped_profiles()  # a second start changes nothing
         profile = app.get(profile_id("000000"), PolicyProfile)

@@ -40,8 +40,11 @@ def relay_process(settings) -> subprocess.Popen:
     }
     return subprocess.Popen(
         [sys.executable, "-m", "dudao_cli", "relay", "registry"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def relay_started(settings, app: Registry) -> subprocess.Popen:
@@ -56,9 +59,15 @@ def register_schools(app: Registry, count: int) -> None:
     envelope = Envelope.for_request(actor="loader", jurisdiction="500120")
     for i in range(count):
         app.register_school(
-            school_id=uuid4(), name=f"学校{i}", jurisdiction="500120", stage=Stage.primary,
-            ownership=Ownership.public, enrolment=i, now=datetime.now(UTC), envelope=envelope,
-        )  # fmt: skip
+            school_id=uuid4(),
+            name=f"学校{i}",
+            jurisdiction="500120",
+            stage=Stage.primary,
+            ownership=Ownership.public,
+            enrolment=i,
+            now=datetime.now(UTC),
+            envelope=envelope,
+        )
 
 
 def in_background(target, *args) -> threading.Thread:
@@ -125,7 +134,9 @@ def test_killing_the_relay_mid_way_through_500_registrations_loses_and_repeats_n
     assert_each_event_once_in_order(settings)
 
 
-def test_restarting_nats_mid_way_through_500_registrations_loses_and_repeats_nothing(settings, application, nats_server):
+def test_restarting_nats_mid_way_through_500_registrations_loses_and_repeats_nothing(
+    settings, application, nats_server
+):
     if nats_server is None:
         pytest.skip("DUDAO_TEST_NATS_URL points at a server this test cannot restart")
     relay = relay_started(settings, application)
@@ -163,7 +174,9 @@ def _async(check):
     return checked
 
 
-def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_when_it_goes(settings, application, caplog):
+def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_when_it_goes(
+    settings, application, caplog
+):
     register_schools(application, 20)
     key = f"dudao-relay:{settings.jurisdiction}:registry"
 
@@ -174,7 +187,9 @@ def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_w
         task = asyncio.create_task(relay.run(stop))
         try:
             with caplog.at_level(logging.INFO, logger="dudao.leadership"):
-                await until(_async(lambda: "another replica is working; standing by" in caplog.text), what="standing by")
+                await until(
+                    _async(lambda: "another replica is working; standing by" in caplog.text), what="standing by"
+                )
             assert (relay.published, await _stream_count(settings.nats_url)) == (0, 0), "published without the lock"
             await holder.close()  # the other replica is gone: its lock with it
             await until(_async(lambda: relay.published == 20), timeout=30, what="the relay taking over")
@@ -218,9 +233,15 @@ def test_a_lost_stream_is_refilled_from_the_event_store(settings, application):
 def test_events_carry_their_envelope_on_the_wire(settings, application):
     envelope = Envelope.for_request(actor="u-1", jurisdiction="500120", request_id="req-1", correlation_id="corr-1")
     application.register_school(
-        school_id=uuid4(), name="璧山区青岚小学", jurisdiction="500120", stage=Stage.primary,
-        ownership=Ownership.public, enrolment=1, now=datetime.now(UTC), envelope=envelope,
-    )  # fmt: skip
+        school_id=uuid4(),
+        name="璧山区青岚小学",
+        jurisdiction="500120",
+        stage=Stage.primary,
+        ownership=Ownership.public,
+        enrolment=1,
+        now=datetime.now(UTC),
+        envelope=envelope,
+    )
     relay = relay_process(settings)
     try:
         eventually(lambda: stream_count(settings) == 1, timeout=30, what="the event in the stream")

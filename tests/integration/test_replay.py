@@ -24,15 +24,26 @@ DIRECTORY = next(p for p in PARTS.projections if p.name == "directory")
 
 
 def replay(settings, *args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url, "DUDAO_JURISDICTION": "500120"}
-    return subprocess.run([sys.executable, "-m", "dudao_cli", "replay", "registry", *args], env=env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    env = os.environ | {
+        "DATABASE_URL": settings.database_url,
+        "NATS_URL": settings.nats_url,
+        "DUDAO_JURISDICTION": "500120",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "dudao_cli", "replay", "registry", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def tables(settings) -> dict[str, list[tuple]]:
     """Every row of the directory read model's tables, in a fixed order."""
     with psycopg.connect(settings.database_url) as conn:
-        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM registry."{t}"').fetchall())) for t in DIRECTORY.tables}
+        return {
+            t: sorted(map(repr, conn.execute(f'SELECT * FROM registry."{t}"').fetchall())) for t in DIRECTORY.tables
+        }
 
 
 def schools_projected(client, count: int) -> bool:
@@ -61,17 +72,29 @@ def test_writes_during_a_rebuild_are_in_the_switched_tables_once(registry, token
         for i in range(10):
             school(client, f"璧山区第{i}中学")
         eventually(lambda: schools_projected(client, 10), what="the first schools")
-        env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url, "DUDAO_JURISDICTION": "500120"}
-        running = subprocess.Popen([sys.executable, "-m", "dudao_cli", "replay", "registry"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        env = os.environ | {
+            "DATABASE_URL": settings.database_url,
+            "NATS_URL": settings.nats_url,
+            "DUDAO_JURISDICTION": "500120",
+        }
+        running = subprocess.Popen(
+            [sys.executable, "-m", "dudao_cli", "replay", "registry"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(10, 25):
             school(client, f"璧山区第{i}中学")
         out, err = running.communicate(timeout=120)
         assert running.returncode == 0, err[-3000:]
         names = eventually(
-            lambda: len(r := client.get("/v1/schools", params={"limit": 200}).json()["items"]) >= 25 and [s["name"] for s in r],
+            lambda: (
+                len(r := client.get("/v1/schools", params={"limit": 200}).json()["items"]) >= 25
+                and [s["name"] for s in r]
+            ),
             what="every school after the switch",
-        )  # fmt: skip
+        )
     assert sorted(names) == sorted(f"璧山区第{i}中学" for i in range(25))  # each once
     assert "read model(s) rebuilt" in out
 

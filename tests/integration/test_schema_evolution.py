@@ -22,9 +22,15 @@ ENROLMENT_RECORDED = "services.registry.domain.school:School.EnrolmentRecorded"
 def a_school(app: Registry) -> UUID:
     school_id = uuid4()
     app.register_school(
-        school_id=school_id, name="璧山区示例中学", jurisdiction="500120", stage=Stage.nine_year,
-        ownership=Ownership.public, enrolment=10, now=datetime.now(UTC), envelope=ENVELOPE,
-    )  # fmt: skip
+        school_id=school_id,
+        name="璧山区示例中学",
+        jurisdiction="500120",
+        stage=Stage.nine_year,
+        ownership=Ownership.public,
+        enrolment=10,
+        now=datetime.now(UTC),
+        envelope=ENVELOPE,
+    )
     return school_id
 
 
@@ -80,12 +86,18 @@ def test_a_new_enrolment_is_stored_as_version_2_and_left_alone_on_read(settings)
     try:
         school_id = a_school(app)
         app.record_enrolment(
-            school_id, school_year="2026-2027", by_stage={Stage.primary: 700, Stage.junior_secondary: 300},
-            now=datetime.now(UTC), expected_version=None, envelope=ENVELOPE, authorize=lambda s: None,
-        )  # fmt: skip
+            school_id,
+            school_year="2026-2027",
+            by_stage={Stage.primary: 700, Stage.junior_secondary: 300},
+            now=datetime.now(UTC),
+            expected_version=None,
+            envelope=ENVELOPE,
+            authorize=lambda s: None,
+        )
         with psycopg.connect(settings.database_url) as conn:
             stored = conn.execute(
-                "SELECT state FROM registry.registry_events WHERE originator_id = %s AND originator_version = 2", (school_id,)
+                "SELECT state FROM registry.registry_events WHERE originator_id = %s AND originator_version = 2",
+                (school_id,),
             ).fetchone()[0]
         raw = app.mapper.transcoder.decode(bytes(stored))
         assert (raw["class_version"], raw["total"]) == (2, 1000)

@@ -54,11 +54,25 @@ class Bodies:
         self.specs, self.ids = specs, ids
         # A field that names something is given the stored thing of that kind.
         self.named = {
-            "jurisdiction": COUNTY, "code": COUNTY, "filed_with": INSTANCE, "unit_id": ids["school"], "target_id": ids["school"],
-            "school_id": ids["school"], "inspector_id": ids["inspector"], "leader_id": ids["inspector"], "zone_id": ids["zone"],
-            "unit_kind": "school", "target_kind": "school", "framework": FRAMEWORK, "period": PERIOD, "agency_id": "walk-agency",
-            "person": f"inspector:{ids['inspector']}", "planned_month": "2026-12", "month": "2026-11", "school_year": "2026-2027",
-        }  # fmt: skip
+            "jurisdiction": COUNTY,
+            "code": COUNTY,
+            "filed_with": INSTANCE,
+            "unit_id": ids["school"],
+            "target_id": ids["school"],
+            "school_id": ids["school"],
+            "inspector_id": ids["inspector"],
+            "leader_id": ids["inspector"],
+            "zone_id": ids["zone"],
+            "unit_kind": "school",
+            "target_kind": "school",
+            "framework": FRAMEWORK,
+            "period": PERIOD,
+            "agency_id": "walk-agency",
+            "person": f"inspector:{ids['inspector']}",
+            "planned_month": "2026-12",
+            "month": "2026-11",
+            "school_year": "2026-2027",
+        }
         self.named_in = {"inspection": {"period": "2026-fall"}}
 
     def body(self, app: str, method: str, path: str) -> dict | None:
@@ -73,7 +87,9 @@ class Bodies:
     def query(self, app: str, method: str, path: str) -> dict[str, str]:
         """The query a real caller would send: the place asked about, and what the route requires."""
         parameters = self.specs[app]["paths"][path][method.lower()].get("parameters", [])
-        wanted = {p["name"]: p for p in parameters if p["in"] == "query" and (p.get("required") or p["name"] in QUERY_VALUES)}
+        wanted = {
+            p["name"]: p for p in parameters if p["in"] == "query" and (p.get("required") or p["name"] in QUERY_VALUES)
+        }
         return {name: QUERY_VALUES.get(name, "1") for name in wanted}
 
     def value(self, spec: dict, schema: dict, name: str):
@@ -114,7 +130,12 @@ class Bodies:
 
 
 UNIT_PATHS = ("{school_id}", "{unit_id}", "{case_id}", "{activity_id}", "{measure_id}")
-AUDITED = {"registry": "school", "inspection": "activity_id", "accountability": "case_id", "monitoring": "assignment_id"}
+AUDITED = {
+    "registry": "school",
+    "inspection": "activity_id",
+    "accountability": "case_id",
+    "monitoring": "assignment_id",
+}
 
 
 def _path_values(ids: dict[str, str], app: str, path: str) -> str:
@@ -130,15 +151,23 @@ def _path_values(ids: dict[str, str], app: str, path: str) -> str:
             return ids["school"]
         if name == "aggregate_id":  # an aggregate's audit trail: one of those the service keeps
             return ids[AUDITED[app]]
-        return {"year": "2026", "framework": FRAMEWORK, "period": PERIOD, "number": ids["inspector_number"], "kind": "schools",
-            "sha256": "0" * 64}.get(name) or ids[name]
+        return {
+            "year": "2026",
+            "framework": FRAMEWORK,
+            "period": PERIOD,
+            "number": ids["inspector_number"],
+            "kind": "schools",
+            "sha256": "0" * 64,
+        }.get(name) or ids[name]
 
     return re.sub(r"\{([a-z0-9_]+)\}", one, path)
 
 
 def _measure_or(ids: dict[str, str], path: str) -> dict[str, str]:
     kind = path.split("/")[2]  # /v1/<kind>/{measure_id}/...
-    return ids | ({"measure_id": ids[kind]} if kind in ("interviews", "circulars", "decisions", "commendations") else {})
+    return ids | (
+        {"measure_id": ids[kind]} if kind in ("interviews", "circulars", "decisions", "commendations") else {}
+    )
 
 
 def _created(response, key: str = "id") -> str:
@@ -154,44 +183,106 @@ def seed(settings, served: dict, token) -> dict[str, str]:
         ids["other_school"] = school(reg, "璧山区翠屏小学")
         ids["inspector"] = ids["inspector_id"] = active_inspector(reg, "李明远", roles=["responsible"])
         ids["inspector_number"] = "BS-WALK-1"
-        numbered = reg.put("/v1/inspectors/by-number/BS-WALK-1", json={"name": "王晓东", "jurisdiction": COUNTY, "employment": "part_time"})
+        numbered = reg.put(
+            "/v1/inspectors/by-number/BS-WALK-1",
+            json={"name": "王晓东", "jurisdiction": COUNTY, "employment": "part_time"},
+        )
         assert numbered.status_code in (200, 201), numbered.text
-        personal = reg.put(f"/v1/inspectors/{ids['inspector']}/personal", json={"mobile": "13800138000", "home_address": "璧山区青岚路1号"})
+        personal = reg.put(
+            f"/v1/inspectors/{ids['inspector']}/personal",
+            json={"mobile": "13800138000", "home_address": "璧山区青岚路1号"},
+        )
         assert personal.status_code == 200, personal.text
-        ids["zone"] = ids["zone_id"] = _created(reg.post("/v1/zones", json={"name": "青岚责任区", "jurisdiction": COUNTY}))
+        ids["zone"] = ids["zone_id"] = _created(
+            reg.post("/v1/zones", json={"name": "青岚责任区", "jurisdiction": COUNTY})
+        )
         assert reg.put(f"/v1/schools/{ids['school']}/zone", json={"zone_id": ids["zone"]}).status_code == 200
-        responsible = reg.put(f"/v1/schools/{ids['school']}/responsible-inspector", json={"inspector_id": ids["inspector"]})
+        responsible = reg.put(
+            f"/v1/schools/{ids['school']}/responsible-inspector", json={"inspector_id": ids["inspector"]}
+        )
         assert responsible.status_code == 200, responsible.text  # the inspector answers for the school (挂牌督导)
-        ids["client_id"] = _created(reg.post("/v1/api-clients", json={"name": "巡查客户端", "jurisdiction": COUNTY}), "client_id")
+        ids["client_id"] = _created(
+            reg.post("/v1/api-clients", json={"name": "巡查客户端", "jurisdiction": COUNTY}), "client_id"
+        )
     eventually(lambda: in_copy(settings, "school_copy", ids["school"]), what="the school in inspection's copy")
-    eventually(lambda: in_copy(settings, "inspector_copy", ids["inspector"], "active"), what="the inspector in inspection's copy")
+    eventually(
+        lambda: in_copy(settings, "inspector_copy", ids["inspector"], "active"),
+        what="the inspector in inspection's copy",
+    )
     with served["inspection"].client(token()) as insp:
-        location = insp.post("/v1/activities", json=activity(target_id=ids["school"], target_name="璧山区青岚小学")).headers["Location"]
+        location = insp.post(
+            "/v1/activities", json=activity(target_id=ids["school"], target_name="璧山区青岚小学")
+        ).headers["Location"]
         ids["activity_id"] = location.rsplit("/", 1)[1]
         _walk_to_issue(insp, location, ids["inspector"], "消防通道堆放杂物")
-        draw = insp.post("/v1/draws", json={"jurisdiction": COUNTY, "purpose": "双随机抽查", "period": "2026-fall",
-                                            "targets": {"stages": ["primary"], "count": 1}, "team": {"size": 1, "max_load": 2}})  # fmt: skip
+        draw = insp.post(
+            "/v1/draws",
+            json={
+                "jurisdiction": COUNTY,
+                "purpose": "双随机抽查",
+                "period": "2026-fall",
+                "targets": {"stages": ["primary"], "count": 1},
+                "team": {"size": 1, "max_load": 2},
+            },
+        )
         assert draw.status_code == 201, draw.text
         ids["draw_id"] = draw.headers["Location"].rsplit("/", 1)[1]
-        assert insp.put(f"/v1/plans/{COUNTY}/2026", json={"title": "璧山区2026年教育督导工作计划"}).status_code in (200, 201)
-        item = insp.post(f"/v1/plans/{COUNTY}/2026/items", json={"kind": "special", "topic": "double_reduction", "title": "“双减”专项督导",
-                                                                 "month": 3, "population": "全区义务教育学校"})  # fmt: skip
+        assert insp.put(f"/v1/plans/{COUNTY}/2026", json={"title": "璧山区2026年教育督导工作计划"}).status_code in (
+            200,
+            201,
+        )
+        item = insp.post(
+            f"/v1/plans/{COUNTY}/2026/items",
+            json={
+                "kind": "special",
+                "topic": "double_reduction",
+                "title": "“双减”专项督导",
+                "month": 3,
+                "population": "全区义务教育学校",
+            },
+        )
         assert item.status_code in (200, 201), item.text
         ids["plan_item"] = item.json()["items"][-1]["item_id"]
     with served["accountability"].client(token()) as acc:
-        [case] = eventually(lambda: acc.get("/v1/cases", params={"unit_id": ids["school"]}).json()["items"], what="the case")
+        [case] = eventually(
+            lambda: acc.get("/v1/cases", params={"unit_id": ids["school"]}).json()["items"], what="the case"
+        )
         ids["case_id"], ids["case_item"] = case["id"], case["items"][0]["item_id"]
         unit = {"unit_kind": "school", "unit_id": ids["school"], "unit_name": "璧山区青岚小学", "reason": "落实不力"}
-        for kind, extra in (("interviews", {"trigger": "duties_not_fulfilled"}), ("circulars", {"trigger": "ineffective"}),
-                            ("decisions", {"trigger": "supervision_obstructed", "unit_actions": ["责令整改"]}), ("commendations", {})):  # fmt: skip
+        for kind, extra in (
+            ("interviews", {"trigger": "duties_not_fulfilled"}),
+            ("circulars", {"trigger": "ineffective"}),
+            ("decisions", {"trigger": "supervision_obstructed", "unit_actions": ["责令整改"]}),
+            ("commendations", {}),
+        ):
             ids[kind] = _created(acc.post(f"/v1/{kind}", json=unit | extra))
     with served["monitoring"].client(token(jur=INSTANCE)) as mon:
         assert mon.post(f"/v1/frameworks/{FRAMEWORK}/periods", json={"period": PERIOD}).status_code == 201
-        eventually(lambda: len(mon.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}", params={"jurisdiction": COUNTY}).json().get("units", [])) == 2,
-                   what="the schools copied to monitoring")  # fmt: skip
-        ids["assignment_id"] = _created(mon.post("/v1/assignments", json={
-            "framework": FRAMEWORK, "period": PERIOD, "jurisdiction": COUNTY, "agency_id": "walk-agency", "agency_name": "评估院",
-            "task": "collect", "contract": "合同2026-1"}))  # fmt: skip
+        eventually(
+            lambda: (
+                len(
+                    mon.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}", params={"jurisdiction": COUNTY})
+                    .json()
+                    .get("units", [])
+                )
+                == 2
+            ),
+            what="the schools copied to monitoring",
+        )
+        ids["assignment_id"] = _created(
+            mon.post(
+                "/v1/assignments",
+                json={
+                    "framework": FRAMEWORK,
+                    "period": PERIOD,
+                    "jurisdiction": COUNTY,
+                    "agency_id": "walk-agency",
+                    "agency_name": "评估院",
+                    "task": "collect",
+                    "contract": "合同2026-1",
+                },
+            )
+        )
     with served["monitoring"].client(token(role="unit", jur=COUNTY, unit=ids["school"])) as own:
         entered = own.put(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{ids['school']}", json={"values": VALUES})
         assert entered.status_code == 200, entered.text
@@ -204,7 +295,11 @@ def outsiders(token, ids: dict[str, str]):
         for where, jur in ELSEWHERE.items():
             yield f"{role} of {jur} ({where})", role, token(role=role, jur=jur)
     yield "unit of another school", "unit", token(role="unit", jur=COUNTY, unit=ids["other_school"])
-    yield "inspector off the team and zone", "inspector", token(role="inspector", jur=COUNTY, sub="00000000-0000-0000-0000-0000000000ff")
+    yield (
+        "inspector off the team and zone",
+        "inspector",
+        token(role="inspector", jur=COUNTY, sub="00000000-0000-0000-0000-0000000000ff"),
+    )
     yield "agency with no assignment here", "agency", token(role="agency", jur=COUNTY, unit="stranger-agency")
 
 
@@ -224,7 +319,9 @@ def walked(spec_of, found) -> list:
 
     def names_a_target(r) -> bool:
         operation = spec_of[r.app]["paths"][r.path][r.method.lower()]
-        asks_place = any(p["in"] == "query" and p["name"] in ("jurisdiction", "unit_id") for p in operation.get("parameters", []))
+        asks_place = any(
+            p["in"] == "query" and p["name"] in ("jurisdiction", "unit_id") for p in operation.get("parameters", [])
+        )
         return "{" in r.path or "requestBody" in operation or asks_place
 
     return [r for r in found if r.app != "gateway" and not r.rule.public and names_a_target(r)]
@@ -237,7 +334,12 @@ def test_every_route_refuses_every_caller_outside_its_stored_target_and_admits_t
     from tests.route_rules import routes
 
     city = replace(settings, jurisdiction=INSTANCE)
-    builds = {"registry": build_registry, "inspection": build_inspection, "accountability": build_accountability, "monitoring": build_monitoring}
+    builds = {
+        "registry": build_registry,
+        "inspection": build_inspection,
+        "accountability": build_accountability,
+        "monitoring": build_monitoring,
+    }
     served = {name: serve(build(city)) for name, build in builds.items()}
     ids = seed(city, served, token)
     specs = {name: s.app.openapi() for name, s in served.items()}
@@ -252,9 +354,12 @@ def test_every_route_refuses_every_caller_outside_its_stored_target_and_admits_t
         nonlocal calls
         calls += 1
         return clients[r.app].request(
-            r.method, _path_values(_measure_or(ids, r.path), r.app, r.path), params=bodies.query(r.app, r.method, r.path),
-            json=bodies.body(r.app, r.method, r.path), headers={"Authorization": f"Bearer {who_token}"},
-        )  # fmt: skip
+            r.method,
+            _path_values(_measure_or(ids, r.path), r.app, r.path),
+            params=bodies.query(r.app, r.method, r.path),
+            json=bodies.body(r.app, r.method, r.path),
+            headers={"Authorization": f"Bearer {who_token}"},
+        )
 
     def admitted(r, role):
         return not r.rule.roles or role in r.rule.roles
@@ -264,7 +369,9 @@ def test_every_route_refuses_every_caller_outside_its_stored_target_and_admits_t
         if r.rule.reach == INSTANCE_OFFICE:  # frameworks belong to the instance: only its own office acts on them
             return role not in OFFICE_ROLES or who.startswith(f"admin of {INSTANCE}")
         if role == "unit":  # a school is in scope for what concerns it, not for an inspector's record
-            return r.path != "/v1/inspectors/{inspector_id}" and (any(p in r.path for p in UNIT_PATHS) or ids["school"] in str(bodies.body(r.app, r.method, r.path)))
+            return r.path != "/v1/inspectors/{inspector_id}" and (
+                any(p in r.path for p in UNIT_PATHS) or ids["school"] in str(bodies.body(r.app, r.method, r.path))
+            )
         return True
 
     for r in found:
@@ -288,14 +395,24 @@ def test_every_route_refuses_every_caller_outside_its_stored_target_and_admits_t
         for r in found:
             if admitted(r, role) and inside(r, who, role):
                 answer = call(r, who_token)
-                if answer.status_code >= 500 or answer.status_code == 401 or (answer.status_code == 403 and answer.json().get("rule") in REFUSALS):
-                    failures.append(f"{r.app} {r.method} {r.path} as {who} (in scope): {answer.status_code} {answer.text[:160]}")
+                if (
+                    answer.status_code >= 500
+                    or answer.status_code == 401
+                    or (answer.status_code == 403 and answer.json().get("rule") in REFUSALS)
+                ):
+                    failures.append(
+                        f"{r.app} {r.method} {r.path} as {who} (in scope): {answer.status_code} {answer.text[:160]}"
+                    )
                 key = (r.app, r.method, r.path)
                 if key in not_found and who == f"admin of {COUNTY}" and answer.status_code != 404:
-                    failures.extend(f"{r.app} {r.method} {r.path} as {w}: 404 {rule} where its own office gets {answer.status_code}"
-                                    for w, rule in not_found[key])  # fmt: skip
+                    failures.extend(
+                        f"{r.app} {r.method} {r.path} as {w}: 404 {rule} where its own office gets {answer.status_code}"
+                        for w, rule in not_found[key]
+                    )
     for client in clients.values():
         client.close()
-    print(f"\n{len(found)} routes at stored targets: {refused_calls} calls from outside, {calls - refused_calls} from inside,"
-          f" in {time.monotonic() - started:.1f}s")  # fmt: skip
+    print(
+        f"\n{len(found)} routes at stored targets: {refused_calls} calls from outside, {calls - refused_calls} from inside,"
+        f" in {time.monotonic() - started:.1f}s"
+    )
     assert not failures, f"{len(failures)} wrong answers:\n" + "\n".join(failures)

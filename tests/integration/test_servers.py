@@ -118,7 +118,9 @@ def test_nats_config_carries_the_jetstream_domain(tmp_path: Path) -> None:
 
 def test_nats_config_links_a_lower_server_as_a_leaf_node(tmp_path: Path) -> None:
     upper = LocalNats(tmp_path / "upper", free_port(), jetstream_domain="j530100", leaf_port=free_port())
-    lower = LocalNats(tmp_path / "lower", free_port(), jetstream_domain="j530113", upstream=f"nats-leaf://127.0.0.1:{upper.leaf_port}")
+    lower = LocalNats(
+        tmp_path / "lower", free_port(), jetstream_domain="j530113", upstream=f"nats-leaf://127.0.0.1:{upper.leaf_port}"
+    )
     with upper, lower:
         assert f'listen: "127.0.0.1:{upper.leaf_port}"' in upper.config.read_text()
         assert f"nats-leaf://127.0.0.1:{upper.leaf_port}" in lower.config.read_text()

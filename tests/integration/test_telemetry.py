@@ -15,12 +15,20 @@ def test_a_registration_is_one_trace_from_request_to_projection_write(registry, 
     with registry.client(token()) as client:
         created = client.post(
             "/v1/schools",
-            json={"name": "璧山区青岚小学", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": 9},
+            json={
+                "name": "璧山区青岚小学",
+                "jurisdiction": "500120",
+                "stage": "primary",
+                "ownership": "public",
+                "enrolment": 9,
+            },
         )
         eventually(lambda: client.get(created.headers["Location"]).status_code == 200, what="the projection")
 
     def spans_of_the_request():
-        server = [s for s in SPANS.get_finished_spans() if s.kind == SpanKind.SERVER and s.name.startswith("POST /v1/schools")]
+        server = [
+            s for s in SPANS.get_finished_spans() if s.kind == SpanKind.SERVER and s.name.startswith("POST /v1/schools")
+        ]
         if not server:
             return None
         trace_id = server[0].context.trace_id
@@ -36,5 +44,9 @@ def test_a_registration_is_one_trace_from_request_to_projection_write(registry, 
     assert any(s.kind == SpanKind.PRODUCER and s.name == "publish School.Registered" for s in spans), names  # relay
     consumer = [s for s in spans if s.kind == SpanKind.CONSUMER and s.name == "process School.Registered"]
     assert consumer, names  # NATS carried the context to the consumer
-    write = next(s for s in spans if "INSERT INTO registry.school_directory" in str((s.attributes or {}).get("db.statement")))
-    assert write.parent is not None and write.parent.span_id in {c.context.span_id for c in consumer}  # one per read model
+    write = next(
+        s for s in spans if "INSERT INTO registry.school_directory" in str((s.attributes or {}).get("db.statement"))
+    )
+    assert write.parent is not None and write.parent.span_id in {
+        c.context.span_id for c in consumer
+    }  # one per read model

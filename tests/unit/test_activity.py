@@ -8,10 +8,20 @@ from uuid import uuid4
 import pytest
 
 from dudao.errors import InvalidInput, Problem
-from services.inspection.domain.activity import (
-    NEEDS_SELF_EVALUATION, TRANSITIONS, Activity, ActivityKind, Grade, FindingArea, Severity, SpecialTopic, Status, TargetKind, transitions_for,
-)  # fmt: skip
 from dudao.rules import RuleViolation
+from services.inspection.domain.activity import (
+    NEEDS_SELF_EVALUATION,
+    TRANSITIONS,
+    Activity,
+    ActivityKind,
+    FindingArea,
+    Grade,
+    Severity,
+    SpecialTopic,
+    Status,
+    TargetKind,
+    transitions_for,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -22,11 +32,16 @@ SHA = "ab" * 32
 
 
 # What the registry says of the inspectors the tests name: active, of the activity's county.
-ACTIVE = {f"insp-{n}": {"name": f"督学{n}", "jurisdiction": "500120", "status": "active", "filed_with": "500000"} for n in range(1, 5)}
+ACTIVE = {
+    f"insp-{n}": {"name": f"督学{n}", "jurisdiction": "500120", "status": "active", "filed_with": "500000"}
+    for n in range(1, 5)
+}
 
 
 def a_target_for(kind: ActivityKind) -> TargetKind:
-    return TargetKind.school if kind in (ActivityKind.routine, ActivityKind.principal_term_end) else TargetKind.government
+    return (
+        TargetKind.school if kind in (ActivityKind.routine, ActivityKind.principal_term_end) else TargetKind.government
+    )
 
 
 def planned(kind: ActivityKind = ActivityKind.comprehensive, **overrides) -> Activity:
@@ -73,7 +88,9 @@ def self_evaluation(items: list[dict] | None = None, evidence: list[dict] | None
 
 
 COMMANDS = {
-    "assign_team": lambda a: a.assign_team(leader_id="insp-1", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE),
+    "assign_team": lambda a: a.assign_team(
+        leader_id="insp-1", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE
+    ),
     "notify": lambda a: a.notify(notified_on=DAY, today=DAY),
     "submit_self_evaluation": lambda a: a.submit_self_evaluation(**self_evaluation()),
     "start_on_site": lambda a: a.start_on_site(on=DAY, today=DAY),
@@ -84,11 +101,16 @@ COMMANDS = {
     "publish": lambda a: a.publish(public_summary="督导报告摘要", now=NOW),
 }
 RESULTING = {
-    "assign_team": Status.team_assigned, "notify": Status.notified,
-    "submit_self_evaluation": Status.self_evaluation_submitted, "start_on_site": Status.on_site,
-    "record_findings": Status.findings_recorded, "draft_report": Status.report_drafted,
-    "approve_report": Status.report_approved, "issue_report": Status.report_issued, "publish": Status.published,
-}  # fmt: skip
+    "assign_team": Status.team_assigned,
+    "notify": Status.notified,
+    "submit_self_evaluation": Status.self_evaluation_submitted,
+    "start_on_site": Status.on_site,
+    "record_findings": Status.findings_recorded,
+    "draft_report": Status.report_drafted,
+    "approve_report": Status.report_approved,
+    "issue_report": Status.report_issued,
+    "publish": Status.published,
+}
 assert set(COMMANDS) == set(TRANSITIONS) == set(RESULTING)
 
 # The shortest way to reach each state from a fresh plan; a routine visit skips the self-evaluation.
@@ -101,10 +123,7 @@ def paths(route: list[str]) -> dict[Status, list[str]]:
     return {Status.planned: []} | {RESULTING[c]: route[: i + 1] for i, c in enumerate(route)}
 
 
-PATHS = {
-    ActivityKind.comprehensive: paths(WITH_SELF_EVALUATION),
-    ActivityKind.routine: paths(WITHOUT_SELF_EVALUATION),
-}
+PATHS = {ActivityKind.comprehensive: paths(WITH_SELF_EVALUATION), ActivityKind.routine: paths(WITHOUT_SELF_EVALUATION)}
 
 
 def activity_in(state: Status, kind: ActivityKind = ActivityKind.comprehensive) -> Activity:
@@ -155,8 +174,9 @@ def test_the_tables_are_the_documented_lifecycle():
         "publish": {S.report_issued},
     }
     assert transitions_for(ActivityKind.routine) == TRANSITIONS | {
-        "submit_self_evaluation": set(), "start_on_site": {S.notified}
-    }  # fmt: skip
+        "submit_self_evaluation": set(),
+        "start_on_site": {S.notified},
+    }
 
 
 def test_the_tables_name_only_known_states():
@@ -260,7 +280,9 @@ def test_the_leader_is_a_member_of_the_team():
     activity = planned(draw_id="draw-7", drawn_team=["insp-1", "insp-2"])
     activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={}, inspectors=ACTIVE)
     assert activity.team == {"leader_id": "insp-1", "member_ids": ["insp-1", "insp-2"], "drawn_by": "draw-7"}
-    activity.assign_team(leader_id="insp-3", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE, deviation_reason="甲回避")
+    activity.assign_team(
+        leader_id="insp-3", member_ids=["insp-2", "insp-3"], ties={}, inspectors=ACTIVE, deviation_reason="甲回避"
+    )
     assert activity.team == {"leader_id": "insp-3", "member_ids": ["insp-2", "insp-3"], "drawn_by": None}
 
 
@@ -284,7 +306,9 @@ def test_an_inspector_tied_to_the_target_must_recuse(tied, drawn_by):
 
 def test_ties_to_other_units_do_not_bar_an_inspector():
     activity = planned()
-    activity.assign_team(leader_id="insp-1", member_ids=["insp-2"], ties={"insp-1": {"school-other"}, "insp-2": set()}, inspectors=ACTIVE)
+    activity.assign_team(
+        leader_id="insp-1", member_ids=["insp-2"], ties={"insp-1": {"school-other"}, "insp-2": set()}, inspectors=ACTIVE
+    )
     assert activity.status is Status.team_assigned
 
 
@@ -391,8 +415,12 @@ def test_a_visit_that_found_nothing_records_an_empty_list():
 
 
 def duty_evaluation_with_findings() -> Activity:
-    activity = planned(ActivityKind.duty_evaluation, target_kind=TargetKind.government, target_id="500120",
-                       target_name="璧山区人民政府")  # fmt: skip
+    activity = planned(
+        ActivityKind.duty_evaluation,
+        target_kind=TargetKind.government,
+        target_id="500120",
+        target_name="璧山区人民政府",
+    )
     COMMANDS["assign_team"](activity)
     COMMANDS["notify"](activity)
     COMMANDS["submit_self_evaluation"](activity)
@@ -431,14 +459,23 @@ def test_the_issued_report_carries_only_findings_that_need_rectification():
     assert type(issued).__name__ == "ReportIssued"
     assert [f["finding_id"] for f in issued.findings] == ["f1", "f3"]
     assert issued.findings[0] == {
-        "finding_id": "f1", "area": "safety", "severity": "serious", "description": "消防通道堆放杂物",
-        "evidence": "现场照片3张", "rule_broken": "中小学幼儿园安全管理办法第十九条",
-        "needs_rectification": True, "looks_illegal": False,
-    }  # fmt: skip
+        "finding_id": "f1",
+        "area": "safety",
+        "severity": "serious",
+        "description": "消防通道堆放杂物",
+        "evidence": "现场照片3张",
+        "rule_broken": "中小学幼儿园安全管理办法第十九条",
+        "needs_rectification": True,
+        "looks_illegal": False,
+    }
     assert type(issued.findings[0]["area"]) is str, "events hold plain values"
     assert (issued.jurisdiction, issued.kind, issued.target_kind, issued.target_id, issued.target_name) == (
-        "500120", "comprehensive", "school", SCHOOL, "璧山区实验小学",
-    )  # fmt: skip
+        "500120",
+        "comprehensive",
+        "school",
+        SCHOOL,
+        "璧山区实验小学",
+    )
     assert issued.issued_on == DAY and activity.issued_on == DAY
 
 
@@ -453,8 +490,13 @@ def test_a_duty_evaluation_grade_follows_the_profiles_bands():
 
     bands = {"duty_grade_excellent_min": 90, "duty_grade_good_min": 80, "duty_grade_qualified_min": 60}
     assert [grade_for(s, bands) for s in (95, 90, 89.9, 80, 60, 59.5)] == [
-        "excellent", "excellent", "good", "good", "qualified", "unqualified",
-    ]  # fmt: skip
+        "excellent",
+        "excellent",
+        "good",
+        "good",
+        "qualified",
+        "unqualified",
+    ]
     with pytest.raises(RuleViolation) as caught:
         grade_for(70, {"duty_grade_good_min": 80})
     assert caught.value.rule == "no_grade_bands"
@@ -462,7 +504,13 @@ def test_a_duty_evaluation_grade_follows_the_profiles_bands():
 
 @pytest.mark.parametrize(
     ("month", "semester"),
-    [("2026-08", "2026-fall"), ("2026-12", "2026-fall"), ("2027-01", "2026-fall"), ("2027-02", "2027-spring"), ("2027-07", "2027-spring")],
+    [
+        ("2026-08", "2026-fall"),
+        ("2026-12", "2026-fall"),
+        ("2027-01", "2026-fall"),
+        ("2027-02", "2027-spring"),
+        ("2027-07", "2027-spring"),
+    ],
 )
 def test_a_month_falls_in_one_semester_january_in_the_fall_that_began_the_year_before(month, semester):
     from datetime import date
@@ -487,7 +535,11 @@ def test_a_period_that_disagrees_with_the_planned_month_is_refused_naming_both()
         ({}, "leader_id", "unknown_inspector"),
         ({"insp-1": ACTIVE["insp-1"] | {"status": "suspended"}}, "leader_id", "inspector_not_active"),
         ({"insp-2": ACTIVE["insp-2"] | {"status": "exited"}}, "member_ids.0", "inspector_not_active"),
-        ({"insp-2": ACTIVE["insp-2"] | {"jurisdiction": "500151", "filed_with": "500000"}}, "member_ids.0", "inspector_out_of_jurisdiction"),
+        (
+            {"insp-2": ACTIVE["insp-2"] | {"jurisdiction": "500151", "filed_with": "500000"}},
+            "member_ids.0",
+            "inspector_out_of_jurisdiction",
+        ),
     ],
 )
 def test_a_team_is_of_active_inspectors_of_the_activitys_place(known, field, rule):
@@ -517,17 +569,29 @@ def test_the_site_visit_follows_the_notice_and_the_report_the_visit_and_neither_
     notified = activity_in(Status.team_assigned, ActivityKind.routine)
     with pytest.raises(InvalidInput) as caught:
         notified.notify(notified_on=date(2026, 10, 13), today=DAY)
-    assert caught.value.rule == "date_in_future" and "2026-10-13" in caught.value.detail and "2026-10-12" in caught.value.detail
+    assert (
+        caught.value.rule == "date_in_future"
+        and "2026-10-13" in caught.value.detail
+        and "2026-10-12" in caught.value.detail
+    )
     notified.notify(notified_on=date(2026, 10, 8), today=DAY)
     with pytest.raises(InvalidInput) as caught:
         notified.start_on_site(on=date(2026, 10, 7), today=DAY)
-    assert caught.value.rule == "date_order" and "2026-10-07" in caught.value.detail and "2026-10-08" in caught.value.detail
+    assert (
+        caught.value.rule == "date_order"
+        and "2026-10-07" in caught.value.detail
+        and "2026-10-08" in caught.value.detail
+    )
     notified.start_on_site(on=date(2026, 10, 9), today=DAY)
     for command in ("record_findings", "draft_report", "approve_report"):
         COMMANDS[command](notified)
     with pytest.raises(InvalidInput) as caught:
         notified.issue_report(issued_on=date(2019, 1, 1), now=NOW)
-    assert caught.value.rule == "date_order" and caught.value.field == "issued_on" and notified.status is Status.report_approved
+    assert (
+        caught.value.rule == "date_order"
+        and caught.value.field == "issued_on"
+        and notified.status is Status.report_approved
+    )
 
 
 def test_an_activity_from_a_draw_takes_the_drawn_team_or_records_why_not():
@@ -537,5 +601,7 @@ def test_an_activity_from_a_draw_takes_the_drawn_team_or_records_why_not():
     assert caught.value.rule == "drawn_team_binds" and activity.status is Status.planned
     activity.assign_team(leader_id="insp-2", member_ids=["insp-1"], ties={}, inspectors=ACTIVE)
     assert (activity.drawn_by, activity.deviation_reason) == ("draw-1", None)
-    activity.assign_team(leader_id="insp-1", member_ids=["insp-3"], ties={}, inspectors=ACTIVE, deviation_reason="原督学回避")
+    activity.assign_team(
+        leader_id="insp-1", member_ids=["insp-3"], ties={}, inspectors=ACTIVE, deviation_reason="原督学回避"
+    )
     assert (activity.drawn_by, activity.deviation_reason) == (None, "原督学回避")

@@ -45,7 +45,9 @@ def test_a_short_salt_is_refused():
         hash_secret("x", b"short")
 
 
-@pytest.mark.parametrize("stored", ["", "plain", "md5$x$y$z$a$b", "scrypt$x$8$1$c2FsdA$aGFzaA", "scrypt$16384$8$1$!!$!!"])
+@pytest.mark.parametrize(
+    "stored", ["", "plain", "md5$x$y$z$a$b", "scrypt$x$8$1$c2FsdA$aGFzaA", "scrypt$16384$8$1$!!$!!"]
+)
 def test_a_malformed_hash_matches_nothing(stored):
     assert not secret_matches("anything", stored)
 
@@ -152,10 +154,14 @@ def test_a_malformed_request_is_invalid_request(body, authorization, content_typ
 
 @pytest.mark.parametrize(
     ("body", "authorization"),
-    [("grant_type=client_credentials", None), ("grant_type=client_credentials&client_id=c1", None),
-     ("grant_type=client_credentials", "Basic not-base64!"), ("grant_type=client_credentials", "Basic " + "bm9jb2xvbg==")],
+    [
+        ("grant_type=client_credentials", None),
+        ("grant_type=client_credentials&client_id=c1", None),
+        ("grant_type=client_credentials", "Basic not-base64!"),
+        ("grant_type=client_credentials", "Basic " + "bm9jb2xvbg=="),
+    ],
     ids=["nothing", "no-secret", "bad-base64", "no-colon"],
-)  # fmt: skip
+)
 def test_missing_or_garbled_credentials_are_invalid_client(body, authorization):
     assert refused(body, authorization) == (401, "invalid_client")
 

@@ -23,8 +23,13 @@ def admin(jur: str = "500120") -> Principal:
 
 
 def test_what_an_event_changed_leaves_out_the_bookkeeping():
-    data = {"timestamp": "2026-05-01T00:00:00+00:00", "originator_topic": "services.registry.domain:School",
-            "envelope": {"actor": "a"}, "name": "青岚小学", "enrolment": 900}  # fmt: skip
+    data = {
+        "timestamp": "2026-05-01T00:00:00+00:00",
+        "originator_topic": "services.registry.domain:School",
+        "envelope": {"actor": "a"},
+        "name": "青岚小学",
+        "enrolment": 900,
+    }
     assert audit.changed(data) == {"name": "青岚小学", "enrolment": 900}
     assert audit.changed({"timestamp": "2026-05-01T00:00:00+00:00"}) == {}
 

@@ -36,7 +36,9 @@ GOOD_FILES = {  # media type -> (name, first bytes)
 }
 
 
-def refusal(name: str = "report.pdf", media_type: str = "application/pdf", data: bytes = b"%PDF-1.7", max_bytes: int = MB) -> BlobRefused:
+def refusal(
+    name: str = "report.pdf", media_type: str = "application/pdf", data: bytes = b"%PDF-1.7", max_bytes: int = MB
+) -> BlobRefused:
     with pytest.raises(BlobRefused) as caught:
         check(name, media_type, data, max_bytes)
     assert caught.value.field == "file"
@@ -85,8 +87,15 @@ def test_a_media_type_we_do_not_keep_is_refused_listing_the_allowed_ones(media_t
     assert "allowed: application/pdf (.pdf)" in problem.detail
 
 
-@pytest.mark.parametrize(("name", "media_type"), [("report.exe", "application/pdf"), ("report", "application/pdf"),
-                                                  ("photo.png", "image/jpeg"), ("book.docx", XLSX)])
+@pytest.mark.parametrize(
+    ("name", "media_type"),
+    [
+        ("report.exe", "application/pdf"),
+        ("report", "application/pdf"),
+        ("photo.png", "image/jpeg"),
+        ("book.docx", XLSX),
+    ],
+)
 def test_an_extension_that_does_not_match_the_media_type_is_refused(name: str, media_type: str):
     data = GOOD_FILES[media_type][1]
     assert refusal(name=name, media_type=media_type, data=data).rule == "file_type_not_allowed"
@@ -101,7 +110,10 @@ def test_content_that_is_not_what_the_media_type_claims_is_refused(media_type: s
 
 
 def test_a_png_sent_as_a_jpeg_is_refused_by_its_content():
-    assert refusal(name="photo.jpg", media_type="image/jpeg", data=GOOD_FILES["image/png"][1]).rule == "file_type_not_allowed"
+    assert (
+        refusal(name="photo.jpg", media_type="image/jpeg", data=GOOD_FILES["image/png"][1]).rule
+        == "file_type_not_allowed"
+    )
 
 
 @pytest.mark.parametrize("name", ["", "   ", "folder/", "..", "a" * 197 + ".pdf", "bad\nname.pdf"])
@@ -115,14 +127,24 @@ def test_a_name_of_exactly_200_characters_is_accepted():
 
 def test_a_stored_blob_records_name_digest_size_and_type_but_no_bytes():
     blob = StoredBlob(name="自评报告.pdf", sha256=EMPTY_SHA256, size=1234, media_type="application/pdf")
-    assert blob.as_record() == {"name": "自评报告.pdf", "sha256": EMPTY_SHA256, "size": 1234, "media_type": "application/pdf"}
+    assert blob.as_record() == {
+        "name": "自评报告.pdf",
+        "sha256": EMPTY_SHA256,
+        "size": 1234,
+        "media_type": "application/pdf",
+    }
 
 
 def test_the_signer_matches_the_aws_get_vanilla_test_vector():
     authorization = sign_v4(
-        method="GET", path="/", headers={"Host": "example.amazonaws.com", "X-Amz-Date": "20150830T123600Z"},
-        payload_hash=EMPTY_SHA256, access_key="AKIDEXAMPLE", secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        region="us-east-1", service="service",
+        method="GET",
+        path="/",
+        headers={"Host": "example.amazonaws.com", "X-Amz-Date": "20150830T123600Z"},
+        payload_hash=EMPTY_SHA256,
+        access_key="AKIDEXAMPLE",
+        secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        region="us-east-1",
+        service="service",
     )
     assert authorization == (
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
@@ -133,11 +155,19 @@ def test_the_signer_matches_the_aws_get_vanilla_test_vector():
 def test_the_signer_matches_the_aws_s3_get_object_example():
     # From the S3 API reference, "Signature Calculations for the Authorization Header", GET Object.
     authorization = sign_v4(
-        method="GET", path="/test.txt",
-        headers={"Host": "examplebucket.s3.amazonaws.com", "Range": "bytes=0-9",
-                 "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": "20130524T000000Z"},
-        payload_hash=EMPTY_SHA256, access_key="AKIAIOSFODNN7EXAMPLE", secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        region="us-east-1", service="s3",
+        method="GET",
+        path="/test.txt",
+        headers={
+            "Host": "examplebucket.s3.amazonaws.com",
+            "Range": "bytes=0-9",
+            "x-amz-content-sha256": EMPTY_SHA256,
+            "x-amz-date": "20130524T000000Z",
+        },
+        payload_hash=EMPTY_SHA256,
+        access_key="AKIAIOSFODNN7EXAMPLE",
+        secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        region="us-east-1",
+        service="s3",
     )
     assert authorization.endswith("Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
 
@@ -157,7 +187,9 @@ def test_a_file_url_names_the_directory():
 
 
 def test_an_s3_url_gives_endpoint_bucket_keys_and_region():
-    store = store_from_settings(settings("s3://minio:wJalr%2FK7MDENG+bPxR@minio.local:9000/evidence?region=cn-hangzhou&secure=false"))
+    store = store_from_settings(
+        settings("s3://minio:wJalr%2FK7MDENG+bPxR@minio.local:9000/evidence?region=cn-hangzhou&secure=false")
+    )
     try:
         assert isinstance(store, S3BlobStore)
         assert (store.endpoint, store.bucket, store.region) == ("http://minio.local:9000", "evidence", "cn-hangzhou")
@@ -175,8 +207,17 @@ def test_an_s3_url_is_https_in_us_east_1_unless_told_otherwise():
         store.close()
 
 
-@pytest.mark.parametrize("url", ["ftp://host/x", "s3://host:9000/bucket", "s3://AK:SK@host:9000/", "s3://AK:SK@host/a/b",
-                                 "file://relative/path", "/just/a/path"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://host/x",
+        "s3://host:9000/bucket",
+        "s3://AK:SK@host:9000/",
+        "s3://AK:SK@host/a/b",
+        "file://relative/path",
+        "/just/a/path",
+    ],
+)
 def test_any_other_blob_url_is_refused_naming_the_setting_without_echoing_secrets(url: str):
     with pytest.raises(ValueError, match="DUDAO_BLOB_URL") as caught:
         store_from_settings(settings(url))

@@ -8,10 +8,17 @@ from uuid import UUID
 import pytest
 
 from dudao.errors import InvalidInput, NotFound
-from services.accountability.domain.case import (
-    CASE_TRANSITIONS, ITEM_TRANSITIONS, UNACCEPTED, CaseStatus, FeedbackMode, ItemStatus, RectificationCase, case_id,
-)  # fmt: skip
 from dudao.rules import RuleViolation
+from services.accountability.domain.case import (
+    CASE_TRANSITIONS,
+    ITEM_TRANSITIONS,
+    UNACCEPTED,
+    CaseStatus,
+    FeedbackMode,
+    ItemStatus,
+    RectificationCase,
+    case_id,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -78,12 +85,16 @@ def escalate_after_notice(c: RectificationCase) -> None:
 
 
 COMMANDS = {
-    "change_deadline": lambda c: c.change_deadline(item_id="f1", deadline=date(2027, 1, 31), reason="寒假施工", today=GIVEN),
+    "change_deadline": lambda c: c.change_deadline(
+        item_id="f1", deadline=date(2027, 1, 31), reason="寒假施工", today=GIVEN
+    ),
     "report_item": lambda c: c.report_item(
         item_id="f1", statement="已清理并建立每日巡查", evidence=[evidence()], reported_on=date(2026, 12, 1)
     ),
     "accept_item": lambda c: c.accept_item(item_id="f1", accepted_on=date(2026, 12, 10), recheck_due=date(2027, 6, 1)),
-    "reject_item": lambda c: c.reject_item(item_id="f1", reason="照片不能说明问题已解决", rejected_on=date(2026, 12, 10)),
+    "reject_item": lambda c: c.reject_item(
+        item_id="f1", reason="照片不能说明问题已解决", rejected_on=date(2026, 12, 10)
+    ),
     "issue_notice": lambda c: notice(c, (c.items["f1"]["deadline"] or DEADLINE) + timedelta(days=1)),
     "recheck_item": lambda c: c.recheck_item(item_id="f1", passed=True, rechecked_on=date(2027, 6, 1), note="未反弹"),
     "escalate": lambda c: escalate_after_notice(c),
@@ -230,7 +241,9 @@ def test_feedback_is_given_once():
     assert caught.value.rule == "case_lifecycle" and case.version == version
 
 
-@pytest.mark.parametrize("overrides", [{"default_deadline": date(2026, 11, 4)}, {"deadlines": {"f1": date(2026, 11, 1)}}])
+@pytest.mark.parametrize(
+    "overrides", [{"default_deadline": date(2026, 11, 4)}, {"deadlines": {"f1": date(2026, 11, 1)}}]
+)
 def test_a_deadline_before_the_feedback_is_refused(overrides):
     case = opened()
     with pytest.raises(InvalidInput) as caught:
@@ -272,7 +285,9 @@ def test_a_rejected_item_is_reported_again_and_then_accepted():
 
 def test_evidence_must_name_its_content_hash():
     with pytest.raises(InvalidInput) as caught:
-        with_feedback().report_item(item_id="f1", statement="已整改", evidence=[evidence(sha256="x")], reported_on=GIVEN)
+        with_feedback().report_item(
+            item_id="f1", statement="已整改", evidence=[evidence(sha256="x")], reported_on=GIVEN
+        )
     assert caught.value.field == "evidence.0.sha256"
 
 
@@ -410,10 +425,13 @@ def test_no_statement_while_an_item_waits_for_a_report(state):
 # --- dates: a fact is not dated after today nor before what it follows; a deadline never moves into the past --------
 
 
-@pytest.mark.parametrize(("given_on", "rule", "named"), [
-    (date(2019, 5, 1), "date_order", "2026-11-03"),  # before the report was issued
-    (date(2026, 11, 6), "date_in_future", "2026-11-05"),  # after today
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("given_on", "rule", "named"),
+    [
+        (date(2019, 5, 1), "date_order", "2026-11-03"),  # before the report was issued
+        (date(2026, 11, 6), "date_in_future", "2026-11-05"),  # after today
+    ],
+)
 def test_feedback_is_dated_between_the_report_and_today(given_on, rule, named):
     case = opened(report_issued_on=date(2026, 11, 3))
     with pytest.raises(InvalidInput) as caught:
@@ -427,6 +445,10 @@ def test_a_deadline_never_moves_into_the_past():
     version = case.version
     with pytest.raises(InvalidInput) as caught:
         case.change_deadline(item_id="f1", deadline=date(2026, 11, 19), reason="延期", today=date(2026, 11, 20))
-    assert caught.value.rule == "deadline_in_past" and "2026-11-19" in caught.value.detail and "2026-11-20" in caught.value.detail
+    assert (
+        caught.value.rule == "deadline_in_past"
+        and "2026-11-19" in caught.value.detail
+        and "2026-11-20" in caught.value.detail
+    )
     assert case.version == version
     case.change_deadline(item_id="f1", deadline=date(2026, 11, 20), reason="当日完成", today=date(2026, 11, 20))

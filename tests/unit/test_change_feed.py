@@ -23,7 +23,9 @@ def b64(value: object) -> str:
 def test_a_feed_cursor_round_trips_one_position_per_service():
     positions = {"registry": 120, "inspection": 3, "accountability": 7}
     assert feed.decode(feed.encode(positions), "since") == positions
-    assert feed.decode(feed.encode({"registry": 5, "inspection": 0}), "since") == {"registry": 5}  # the start is left out
+    assert feed.decode(feed.encode({"registry": 5, "inspection": 0}), "since") == {
+        "registry": 5
+    }  # the start is left out
     assert feed.decode(None, "since") == feed.decode("", "since") == {}
 
 
@@ -35,10 +37,20 @@ def test_a_feed_cursor_is_opaque_text_safe_in_a_query_string():
 @pytest.mark.parametrize(
     "garbage",
     [
-        "%%%", "not base64 at all!", b64([1, 2]), b64("registry"), b64({"monitoring": 1}), b64({"registry": -1}),
-        b64({"registry": True}), b64({"registry": 1.5}), b64({"registry": "12"}), b64(None), "e30=x", "//8",
+        "%%%",
+        "not base64 at all!",
+        b64([1, 2]),
+        b64("registry"),
+        b64({"monitoring": 1}),
+        b64({"registry": -1}),
+        b64({"registry": True}),
+        b64({"registry": 1.5}),
+        b64({"registry": "12"}),
+        b64(None),
+        "e30=x",
+        "//8",
     ],
-)  # fmt: skip
+)
 def test_a_garbage_feed_cursor_is_a_422_naming_the_parameter(garbage):
     with pytest.raises(InvalidInput) as caught:
         feed.decode(garbage, "since")

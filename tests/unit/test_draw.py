@@ -14,8 +14,15 @@ import pytest
 
 from dudao.errors import Conflict, InvalidInput
 from services.inspection.domain.draw import (
-    Draw, DrawInputs, DrawRefused, DrawResult, PoolMember, pick, run_draw, seed_hash,
-)  # fmt: skip
+    Draw,
+    DrawInputs,
+    DrawRefused,
+    DrawResult,
+    PoolMember,
+    pick,
+    run_draw,
+    seed_hash,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -99,8 +106,7 @@ def test_known_answer():
     assert seed_hash(SEED) == "42cffa440c84ac3e503dda62603092d9982dd59c30da7046c220c980167e635d"
     assert pick(SEED, "x", list("fedcba"), 6) == ["c", "b", "f", "e", "d", "a"]
     assert run_draw(SEED, inputs()) == DrawResult(
-        targets=["s02", "s00", "s01"],
-        teams={"s02": ["i4", "i1"], "s00": ["i4", "i2"], "s01": ["i0", "i2"]},
+        targets=["s02", "s00", "s01"], teams={"s02": ["i4", "i1"], "s00": ["i4", "i2"], "s01": ["i0", "i2"]}
     )
 
 
@@ -127,7 +133,9 @@ def test_pick_returns_distinct_candidates():
     assert sorted(drawn) == schools(10)
 
 
-@pytest.mark.parametrize(("changes", "field"), [({"target_count": 11}, "target_count"), ({"team_size": 7}, "team_size")])
+@pytest.mark.parametrize(
+    ("changes", "field"), [({"target_count": 11}, "target_count"), ({"team_size": 7}, "team_size")]
+)
 def test_drawing_more_than_there_are_candidates_is_invalid(changes, field):
     with pytest.raises(InvalidInput) as refused:
         run_draw(SEED, inputs(**changes))
@@ -144,7 +152,9 @@ def test_pick_more_than_there_are_candidates_names_the_field():
 
 
 def test_a_tied_inspector_is_never_on_that_targets_team():
-    draw_inputs = inputs(target_count=10, pool=[member(f"i{i}", f"s{i:02d}", f"s{i + 1:02d}") for i in range(8)], max_load=4)
+    draw_inputs = inputs(
+        target_count=10, pool=[member(f"i{i}", f"s{i:02d}", f"s{i + 1:02d}") for i in range(8)], max_load=4
+    )
     ties = {m.inspector_id: m.ties for m in draw_inputs.pool}
     for seed in seeds(200):
         for target, team in run_draw(seed, draw_inputs).teams.items():
@@ -257,7 +267,9 @@ def test_announce_refuses_unusable_inputs(changes, field, rule):
 
 def test_announce_refuses_a_short_seed():
     with pytest.raises(InvalidInput) as refused:
-        Draw.announce(draw_id=DRAW_ID, jurisdiction="500103", purpose="p", criteria={}, inputs=inputs(), seed="s" * 31, now=NOW)
+        Draw.announce(
+            draw_id=DRAW_ID, jurisdiction="500103", purpose="p", criteria={}, inputs=inputs(), seed="s" * 31, now=NOW
+        )
     assert (refused.value.field, refused.value.rule) == ("seed", "seed_too_short")
 
 

@@ -9,7 +9,15 @@ import pytest
 import strawberry
 from graphql import parse
 
-from tests.federation import build_subgraph, entity_problems, federation_definitions, federation_link, key_problems, keys, subgraph_sdl
+from tests.federation import (
+    build_subgraph,
+    entity_problems,
+    federation_definitions,
+    federation_link,
+    key_problems,
+    keys,
+    subgraph_sdl,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -40,7 +48,7 @@ def test_the_sdl_builds_with_the_federation_definitions_it_uses(subgraph):
     service, _, sdl = subgraph
     try:
         built, _, _ = build_subgraph(sdl)
-    except Exception as e:  # noqa: BLE001 - say which service, then why
+    except Exception as e:
         pytest.fail(f"{service}: its subgraph SDL does not build: {e}")
     assert built.query_type is not None and built.query_type.name == "Query"
 
@@ -48,7 +56,9 @@ def test_the_sdl_builds_with_the_federation_definitions_it_uses(subgraph):
 def test_every_key_names_fields_of_its_type(subgraph):
     service, _, sdl = subgraph
     built, doc, link = build_subgraph(sdl)
-    problems = [p for name, found in keys(doc, link).items() for fields, _ in found for p in key_problems(built, name, fields)]
+    problems = [
+        p for name, found in keys(doc, link).items() for fields, _ in found for p in key_problems(built, name, fields)
+    ]
     assert not problems, f"{service}:\n" + "\n".join(problems)
 
 
@@ -64,7 +74,9 @@ def test_the_subgraph_has_the_entities_others_rely_on(subgraph):
     service, _, sdl = subgraph
     doc = parse(sdl)
     expected, found = SUBGRAPHS[service][1], set(keys(doc, federation_link(doc)))
-    assert expected <= found, f"{service}: expected entities {sorted(expected - found)} have no @key (entities: {sorted(found) or 'none'})"
+    assert expected <= found, (
+        f"{service}: expected entities {sorted(expected - found)} have no @key (entities: {sorted(found) or 'none'})"
+    )
 
 
 # --- the checker itself: each finding it exists for ------------------------------------------------------------
@@ -76,7 +88,11 @@ def test_a_federation_1_subgraph_is_refused():
     with pytest.raises(AssertionError, match="no @link to the federation spec"):
         federation_link(parse('type Query { a: Int }\ntype T @key(fields: "id") { id: ID! }'))
     with pytest.raises(AssertionError, match="not Federation 2"):
-        federation_link(parse('schema @link(url: "https://specs.apollo.dev/federation/v1.0") { query: Query }\ntype Query { a: Int }'))
+        federation_link(
+            parse(
+                'schema @link(url: "https://specs.apollo.dev/federation/v1.0") { query: Query }\ntype Query { a: Int }'
+            )
+        )
 
 
 def test_a_directive_neither_imported_nor_namespaced_is_named():
@@ -102,7 +118,8 @@ def test_namespaced_and_renamed_directives_build():
 
 def test_a_key_naming_a_missing_or_unselectable_field_is_found():
     built, doc, link = build_subgraph(
-        LINKED + 'type Query { t: T }\ntype T @key(fields: "id owner { name } missing") @key(fields: "id { x }") @key(fields: "owner")'
+        LINKED
+        + 'type Query { t: T }\ntype T @key(fields: "id owner { name } missing") @key(fields: "id { x }") @key(fields: "owner")'
         " { id: ID! owner: Owner! }\ntype Owner { name: String! }"
     )
     problems = [p for fields, _ in keys(doc, link)["T"] for p in key_problems(built, "T", fields)]

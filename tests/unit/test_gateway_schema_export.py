@@ -20,11 +20,20 @@ def test_the_exported_gateway_schema_is_up_to_date():
     current = schema.as_str() + "\n"  # what `make schema` (like strawberry export-schema) writes
     written = EXPORTED.read_text(encoding="utf-8") if EXPORTED.exists() else ""
     if written != current:
-        diff = list(difflib.unified_diff(
-            written.splitlines(), current.splitlines(), "gateway/schema.graphql", "gateway.schema:schema", n=1, lineterm=""
-        ))  # fmt: skip
+        diff = list(
+            difflib.unified_diff(
+                written.splitlines(),
+                current.splitlines(),
+                "gateway/schema.graphql",
+                "gateway.schema:schema",
+                n=1,
+                lineterm="",
+            )
+        )
         more = f"\n... and {len(diff) - SHOWN} more lines" if len(diff) > SHOWN else ""
-        pytest.fail("gateway/schema.graphql is out of date: run `make schema`\n" + "\n".join(diff[:SHOWN]) + more, pytrace=False)
+        pytest.fail(
+            "gateway/schema.graphql is out of date: run `make schema`\n" + "\n".join(diff[:SHOWN]) + more, pytrace=False
+        )
 
 
 def test_the_exported_gateway_schema_parses():

@@ -9,8 +9,14 @@ from openpyxl import Workbook
 
 from dudao.errors import InvalidInput
 from services.registry.importer import (
-    SCHOOL_COLUMNS, Row, RowError, common_jurisdiction, read_rows, validate_inspectors, validate_schools,
-)  # fmt: skip
+    SCHOOL_COLUMNS,
+    Row,
+    RowError,
+    common_jurisdiction,
+    read_rows,
+    validate_inspectors,
+    validate_schools,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -18,13 +24,25 @@ INSPECTOR_HEADER = ("督学编号", "姓名", "区县代码", "专兼职", "督�
 
 
 def school(**overrides: str) -> dict[str, str]:
-    cells = {"学校代码": "5001200001", "学校名称": "璧山区青岚小学", "区县代码": "500120", "学校类型": "小学",
-             "办学性质": "公办", "城乡类型": "城区", "学生数": "900"}  # fmt: skip
+    cells = {
+        "学校代码": "5001200001",
+        "学校名称": "璧山区青岚小学",
+        "区县代码": "500120",
+        "学校类型": "小学",
+        "办学性质": "公办",
+        "城乡类型": "城区",
+        "学生数": "900",
+    }
     return cells | overrides
 
 
 def inspector(**overrides: str) -> dict[str, str]:
-    cells = dict.fromkeys(INSPECTOR_HEADER, "") | {"督学编号": "BS-001", "姓名": "李明远", "区县代码": "500120", "专兼职": "专职"}
+    cells = dict.fromkeys(INSPECTOR_HEADER, "") | {
+        "督学编号": "BS-001",
+        "姓名": "李明远",
+        "区县代码": "500120",
+        "专兼职": "专职",
+    }
     return cells | overrides
 
 
@@ -157,8 +175,20 @@ def test_a_missing_inspector_column_lists_the_optional_ones_too():
 def test_a_good_school_row_becomes_the_import_body_keyed_by_its_code():
     good, errors = validate_schools(rows(school()))
     assert errors == []
-    assert good == [(2, "5001200001", {"name": "璧山区青岚小学", "jurisdiction": "500120", "stage": "primary",
-                                       "ownership": "public", "locality": "urban", "enrolment": 900})]  # fmt: skip
+    assert good == [
+        (
+            2,
+            "5001200001",
+            {
+                "name": "璧山区青岚小学",
+                "jurisdiction": "500120",
+                "stage": "primary",
+                "ownership": "public",
+                "locality": "urban",
+                "enrolment": 900,
+            },
+        )
+    ]
 
 
 def test_an_error_names_the_spreadsheet_row_and_the_column():
@@ -193,10 +223,16 @@ def test_a_township_of_a_known_county_is_accepted():
     assert school_body(区县代码="500120001")["jurisdiction"] == "500120001"
 
 
-@pytest.mark.parametrize("count, reason", [
-    ("很多", "'很多' is not a whole number"), ("-1", "'-1' is not a whole number"),
-    ("12.5", "'12.5' is not a whole number"), ("100001", "100001 is more than 100000"), ("", "is empty"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "count, reason",
+    [
+        ("很多", "'很多' is not a whole number"),
+        ("-1", "'-1' is not a whole number"),
+        ("12.5", "'12.5' is not a whole number"),
+        ("100001", "100001 is more than 100000"),
+        ("", "is empty"),
+    ],
+)
 def test_enrolment_is_a_whole_number_from_0_to_100000(count, reason):
     assert school_errors(学生数=count) == [f"row 2, column 学生数: {reason}"]
 
@@ -206,13 +242,27 @@ def test_enrolment_bounds_are_accepted():
     assert school_body(学生数="100000")["enrolment"] == 100_000
 
 
-@pytest.mark.parametrize("text, stage", [
-    ("幼儿园", "kindergarten"), ("初级中学", "junior_secondary"), ("初中", "junior_secondary"),
-    ("高中", "senior_secondary"), ("九年一贯制学校", "nine_year"), ("九年制学校", "nine_year"),
-    ("十二年制学校", "twelve_year"), ("完全中学", "complete_secondary"), ("中职", "secondary_vocational"),
-    ("九年一贯制", "nine_year"), ("十二年一贯制", "twelve_year"), ("完中", "complete_secondary"), ("职高", "secondary_vocational"),
-    ("特殊教育学校", "special_education"), ("primary", "primary"), ("Primary", "primary"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, stage",
+    [
+        ("幼儿园", "kindergarten"),
+        ("初级中学", "junior_secondary"),
+        ("初中", "junior_secondary"),
+        ("高中", "senior_secondary"),
+        ("九年一贯制学校", "nine_year"),
+        ("九年制学校", "nine_year"),
+        ("十二年制学校", "twelve_year"),
+        ("完全中学", "complete_secondary"),
+        ("中职", "secondary_vocational"),
+        ("九年一贯制", "nine_year"),
+        ("十二年一贯制", "twelve_year"),
+        ("完中", "complete_secondary"),
+        ("职高", "secondary_vocational"),
+        ("特殊教育学校", "special_education"),
+        ("primary", "primary"),
+        ("Primary", "primary"),
+    ],
+)
 def test_school_types_map_from_labels_short_forms_and_english(text, stage):
     assert school_body(学校类型=text)["stage"] == stage
 
@@ -227,10 +277,19 @@ def test_ownership_maps_from_labels_and_english(text, ownership):
     assert school_body(办学性质=text)["ownership"] == ownership
 
 
-@pytest.mark.parametrize("text, locality", [
-    ("城区", "urban"), ("城市", "urban"), ("镇区", "town"), ("县镇", "town"), ("镇", "town"), ("乡村", "rural"),
-    ("农村", "rural"), ("rural", "rural"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, locality",
+    [
+        ("城区", "urban"),
+        ("城市", "urban"),
+        ("镇区", "town"),
+        ("县镇", "town"),
+        ("镇", "town"),
+        ("乡村", "rural"),
+        ("农村", "rural"),
+        ("rural", "rural"),
+    ],
+)
 def test_locality_maps_from_labels_short_forms_and_english(text, locality):
     assert school_body(城乡类型=text)["locality"] == locality
 
@@ -243,7 +302,9 @@ def test_every_bad_cell_of_a_row_is_reported():
 def test_a_duplicate_school_code_is_an_error_on_the_later_row():
     good, errors = validate_schools(rows(school(), school(学校代码="5001200002"), school(学校名称="分校")))
     assert [g[0] for g in good] == [2, 3]
-    assert [str(e) for e in errors] == ["第4行「学校代码」：5001200001与第2行重复 — row 4, column 学校代码: 5001200001 already appears in row 2"]
+    assert [str(e) for e in errors] == [
+        "第4行「学校代码」：5001200001与第2行重复 — row 4, column 学校代码: 5001200001 already appears in row 2"
+    ]
 
 
 # --- inspectors ----------------------------------------------------------------------------------
@@ -252,10 +313,22 @@ def test_a_duplicate_school_code_is_an_error_on_the_later_row():
 def test_a_good_inspector_row_becomes_the_import_body_keyed_by_its_number():
     good, errors = validate_inspectors(rows(inspector()))
     assert errors == []
-    assert good == [(2, "BS-001", {
-        "name": "李明远", "jurisdiction": "500120", "employment": "full_time", "roles": [], "focus": "schools",
-        "stages": [], "subjects": [], "public_contact": None,
-    })]  # fmt: skip
+    assert good == [
+        (
+            2,
+            "BS-001",
+            {
+                "name": "李明远",
+                "jurisdiction": "500120",
+                "employment": "full_time",
+                "roles": [],
+                "focus": "schools",
+                "stages": [],
+                "subjects": [],
+                "public_contact": None,
+            },
+        )
+    ]
 
 
 @pytest.mark.parametrize("number", ["", "BS 001", "督学1", "x" * 41])
@@ -293,8 +366,10 @@ def test_a_listed_inspector_with_a_public_contact_is_good():
     assert body["roles"] == ["listed"] and body["public_contact"] == "023-41400001"
 
 
-@pytest.mark.parametrize("text, focus", [("", "schools"), ("督学", "schools"), ("督政", "governments"),
-                                         ("督政与督学", "both"), ("both", "both")])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, focus",
+    [("", "schools"), ("督学", "schools"), ("督政", "governments"), ("督政与督学", "both"), ("both", "both")],
+)
 def test_focus_maps_with_schools_by_default(text, focus):
     assert inspector_body(督导类型=text)["focus"] == focus
 
@@ -334,9 +409,18 @@ def test_the_token_covers_the_smallest_jurisdiction_holding_every_row():
 def test_a_list_with_the_usual_other_headers_reads_as_the_template():
     """Issue 21: a city's list says 学校标识码, 行政区划代码, 学段 and 在校生数 where the template says 学校代码, 区县代码,
     学校类型 and 学生数; it imports as it is."""
-    usual = {"学校标识码": "2101020001", "学校名称": "沈阳市和平区第一小学", "行政区划代码": "210102", "学段": "小学",
-             "办学性质": "公办", "城乡类型": "城区", "在校生数": "1200"}  # fmt: skip
+    usual = {
+        "学校标识码": "2101020001",
+        "学校名称": "沈阳市和平区第一小学",
+        "行政区划代码": "210102",
+        "学段": "小学",
+        "办学性质": "公办",
+        "城乡类型": "城区",
+        "在校生数": "1200",
+    }
     good, errors = validate_schools(rows(usual))
-    assert errors == [] and [(code, body["jurisdiction"], body["enrolment"]) for _, code, body in good] == [("2101020001", "210102", 1200)]
+    assert errors == [] and [(code, body["jurisdiction"], body["enrolment"]) for _, code, body in good] == [
+        ("2101020001", "210102", 1200)
+    ]
     both = school() | {"学校标识码": "ignored"}  # the template's own header wins over another name for it
     assert [code for _, code, _ in validate_schools(rows(both))[0]] == ["5001200001"]

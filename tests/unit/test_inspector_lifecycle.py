@@ -9,8 +9,16 @@ import pytest
 
 from dudao.errors import InvalidInput
 from services.registry.domain import (
-    Employment, ExitReason, Grade, Inspector, InspectorRole, RuleViolation, Status, TieKind, TrainingKind,
-)  # fmt: skip
+    Employment,
+    ExitReason,
+    Grade,
+    Inspector,
+    InspectorRole,
+    RuleViolation,
+    Status,
+    TieKind,
+    TrainingKind,
+)
 from services.registry.domain.inspector import TRANSITIONS
 
 pytestmark = pytest.mark.unit
@@ -19,14 +27,18 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = date(2026, 3, 1)
 
 COMMANDS = {
-    "appoint": lambda i: i.appoint(term_no=i.term["term_no"] + 1 if i.term else 1, term_start=date(2026, 1, 1), term_end=date(2028, 12, 31)),
+    "appoint": lambda i: i.appoint(
+        term_no=i.term["term_no"] + 1 if i.term else 1, term_start=date(2026, 1, 1), term_end=date(2028, 12, 31)
+    ),
     "file": lambda i: i.file_upward(filed_with="500000", filed_on=DAY, today=DAY),
     "activate": lambda i: i.activate(on=DAY, today=DAY),
     "suspend": lambda i: i.suspend(reason="长期病假", on=DAY, today=DAY),
     "reinstate": lambda i: i.reinstate(on=DAY, today=DAY),
-    "renew_term": lambda i: i.renew_term(term_no=(i.term or {"term_no": 0})["term_no"] + 1, term_start=date(2029, 1, 1), term_end=date(2031, 12, 31)),
+    "renew_term": lambda i: i.renew_term(
+        term_no=(i.term or {"term_no": 0})["term_no"] + 1, term_start=date(2029, 1, 1), term_end=date(2031, 12, 31)
+    ),
     "exit": lambda i: i.exit(reason=ExitReason.resigned, on=DAY, today=DAY),
-}  # fmt: skip
+}
 
 # The shortest way to reach each state from a fresh nomination.
 PATHS = {
@@ -38,13 +50,23 @@ PATHS = {
     Status.exited: ["appoint", "exit"],
 }
 RESULTING = {
-    "appoint": Status.appointed, "file": Status.filed, "activate": Status.active, "suspend": Status.suspended,
-    "reinstate": Status.active, "exit": Status.exited,
-}  # fmt: skip
+    "appoint": Status.appointed,
+    "file": Status.filed,
+    "activate": Status.active,
+    "suspend": Status.suspended,
+    "reinstate": Status.active,
+    "exit": Status.exited,
+}
 
 
 def nominee(**overrides) -> Inspector:
-    args = {"inspector_id": uuid4(), "name": "李明远", "jurisdiction": "500120", "employment": Employment.full_time, "now": NOW}
+    args = {
+        "inspector_id": uuid4(),
+        "name": "李明远",
+        "jurisdiction": "500120",
+        "employment": Employment.full_time,
+        "now": NOW,
+    }
     return Inspector.nominate(**(args | overrides))
 
 
@@ -106,7 +128,9 @@ def test_training_gaps_are_pre_service_ever_and_in_service_each_term():
     inspector = inspector_in(Status.active)
     assert inspector.missing_training() == [TrainingKind.pre_service, TrainingKind.in_service]
     inspector.record_training(kind=TrainingKind.pre_service, title="上岗培训", hours=24, completed_on=DAY, today=DAY)
-    inspector.record_training(kind=TrainingKind.in_service, title="责任督学示范培训", hours=16, completed_on=DAY, today=DAY)
+    inspector.record_training(
+        kind=TrainingKind.in_service, title="责任督学示范培训", hours=16, completed_on=DAY, today=DAY
+    )
     assert inspector.missing_training() == []
     COMMANDS["renew_term"](inspector)
     assert inspector.missing_training() == [TrainingKind.in_service]
@@ -157,10 +181,13 @@ def test_an_exited_inspector_cannot_be_changed():
         inspector.declare_tie(unit_id="x", kind=TieKind.relative)
 
 
-@pytest.mark.parametrize(("on", "rule", "named"), [
-    (date(2001, 3, 1), "date_order", "2026-01-01"),  # before the term started
-    (date(2026, 3, 2), "date_in_future", "2026-03-01"),  # after today
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("on", "rule", "named"),
+    [
+        (date(2001, 3, 1), "date_order", "2026-01-01"),  # before the term started
+        (date(2026, 3, 2), "date_in_future", "2026-03-01"),  # after today
+    ],
+)
 def test_an_activation_is_dated_within_its_term_and_not_after_today(on, rule, named):
     inspector = inspector_in(Status.filed)
     version = inspector.version
@@ -173,7 +200,9 @@ def test_an_activation_is_dated_within_its_term_and_not_after_today(on, rule, na
 def test_training_and_exit_are_not_dated_after_today():
     inspector = inspector_in(Status.active)
     with pytest.raises(InvalidInput) as caught:
-        inspector.record_training(kind=TrainingKind.in_service, title="在岗培训", hours=8, completed_on=date(2027, 1, 1), today=DAY)
+        inspector.record_training(
+            kind=TrainingKind.in_service, title="在岗培训", hours=8, completed_on=date(2027, 1, 1), today=DAY
+        )
     assert caught.value.rule == "date_in_future" and caught.value.field == "completed_on"
     with pytest.raises(InvalidInput):
         inspector.exit(reason=ExitReason.resigned, on=date(2027, 1, 1), today=DAY)

@@ -266,9 +266,7 @@ def test_children_are_the_direct_ones_only():
 # --- the places named in the policy documents --------------------------------
 
 
-@pytest.mark.parametrize(
-    "code", [BISHAN, DONGCHUAN, KUNMING, YUNNAN, HAINAN, JIANGXI, CHONGQING, NAN_AN]
-)
+@pytest.mark.parametrize("code", [BISHAN, DONGCHUAN, KUNMING, YUNNAN, HAINAN, JIANGXI, CHONGQING, NAN_AN])
 def test_every_place_in_the_policy_documents_is_known(code):
     assert j.is_known(code)
     assert j.get(code) is not None
@@ -311,8 +309,11 @@ def test_every_row_has_a_chinese_name_and_a_listed_parent_one_level_up():
         assert row.name_zh, row.code
         parent = j.get(row.parent) if row.parent else None
         assert (row.level == Level.PROVINCE) == (parent is None), row
-        assert parent is None or (parent.level, row.level) in {(Level.PROVINCE, Level.CITY), (Level.PROVINCE, Level.COUNTY),
-                                                               (Level.CITY, Level.COUNTY)}, row  # fmt: skip
+        assert parent is None or (parent.level, row.level) in {
+            (Level.PROVINCE, Level.CITY),
+            (Level.PROVINCE, Level.COUNTY),
+            (Level.CITY, Level.COUNTY),
+        }, row
 
 
 def test_all_provincial_level_units_are_present():
@@ -362,7 +363,9 @@ def test_a_retired_division_stays_known_under_its_old_name_and_lies_where_its_su
     assert set(j.patterns("370614")) == {"370614%", "370634%", "370684%"}  # 蓬莱区: 蓬莱市 and 长岛县 merged
     siping = j.patterns("220300")  # 四平 reads its own, without 公主岭 and what lies below it
     assert not [c for c in ("220381", "220381001") if any(c.startswith(p.rstrip("%")) for p in siping)]
-    assert all(any(c.startswith(p.rstrip("%")) for p in siping) for c in ("220300", "220302", "220322", "220382", "220302001"))
+    assert all(
+        any(c.startswith(p.rstrip("%")) for p in siping) for c in ("220300", "220302", "220322", "220382", "220302001")
+    )
     assert j.retired("340208").kind == "retired" and j.current("340208") == "340208"  # no successor: stays itself
     j.check_current("220381", date(2020, 9, 28))  # the day before the list without it: still current
     with pytest.raises(ValueError, match="220184"):
@@ -373,10 +376,23 @@ def test_every_object_of_a_read_that_shows_a_code_shows_its_name_unless_it_named
     """Issue 21: the REST renderer (decision 029) names each `jurisdiction` wherever it sits in a read."""
     from dudao.routes import with_names
 
-    read = {"items": [{"jurisdiction": "210102", "by": {"jurisdiction": "000000"}}, {"jurisdiction": "500120001", "jurisdiction_name": "璧城街道"}],
-            "jurisdiction": None, "note": "210102"}  # fmt: skip
+    read = {
+        "items": [
+            {"jurisdiction": "210102", "by": {"jurisdiction": "000000"}},
+            {"jurisdiction": "500120001", "jurisdiction_name": "璧城街道"},
+        ],
+        "jurisdiction": None,
+        "note": "210102",
+    }
     assert with_names(read) == {
-        "items": [{"jurisdiction": "210102", "jurisdiction_name": "和平区", "by": {"jurisdiction": "000000", "jurisdiction_name": "全国"}},
-                  {"jurisdiction": "500120001", "jurisdiction_name": "璧城街道"}],
-        "jurisdiction": None, "note": "210102",
-    }  # fmt: skip
+        "items": [
+            {
+                "jurisdiction": "210102",
+                "jurisdiction_name": "和平区",
+                "by": {"jurisdiction": "000000", "jurisdiction_name": "全国"},
+            },
+            {"jurisdiction": "500120001", "jurisdiction_name": "璧城街道"},
+        ],
+        "jurisdiction": None,
+        "note": "210102",
+    }

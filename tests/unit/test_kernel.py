@@ -17,7 +17,9 @@ pytestmark = pytest.mark.unit
 
 
 def test_an_envelope_round_trips_through_a_dict():
-    envelope = Envelope.for_request(actor="u", jurisdiction="500120", request_id="r", trace={"traceparent": "00-ab-cd-01"})
+    envelope = Envelope.for_request(
+        actor="u", jurisdiction="500120", request_id="r", trace={"traceparent": "00-ab-cd-01"}
+    )
     assert Envelope.from_dict(envelope.as_dict()) == envelope
     assert (envelope.correlation_id, envelope.causation_id) == ("r", "r")
 
@@ -42,8 +44,13 @@ def test_event_names_come_from_the_topic():
 
 
 def test_subjects_and_message_ids_carry_the_origin_jurisdiction():
-    assert bus.subject("500120", "registry", "School", "Registered") == "dudao.500120.registry.School.Registered.local.local"
-    assert bus.subject("530113", "registry", "PolicyProfile", "Changed", up=True, down=True).endswith(".Changed.up.down")
+    assert (
+        bus.subject("500120", "registry", "School", "Registered")
+        == "dudao.500120.registry.School.Registered.local.local"
+    )
+    assert bus.subject("530113", "registry", "PolicyProfile", "Changed", up=True, down=True).endswith(
+        ".Changed.up.down"
+    )
     assert bus.event_of(bus.subject("530113", "registry", "School", "Registered", up=True)) == "Registered"
     assert bus.message_id("500120", "registry", 7) == "500120:registry:7"
     assert bus.stream_name("registry") == "DUDAO_REGISTRY"

@@ -17,7 +17,11 @@ def _event_types(*modules) -> set[str]:
     types = set()
     for module in modules:
         for aggregate in vars(module).values():
-            if not (inspect.isclass(aggregate) and issubclass(aggregate, Aggregate) and aggregate.__module__ == module.__name__):
+            if not (
+                inspect.isclass(aggregate)
+                and issubclass(aggregate, Aggregate)
+                and aggregate.__module__ == module.__name__
+            ):
                 continue
             events = [e for e in vars(aggregate).values() if inspect.isclass(e) and issubclass(e, Aggregate.Event)]
             # Only the leaves are stored: `Event` and an unused `Created` are the bases eventsourcing makes per class.

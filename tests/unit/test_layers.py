@@ -31,6 +31,12 @@ def test_the_kernel_imports_no_service_no_gateway_and_not_the_command_above_it()
     upward = []
     for path in sorted(kernel.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             upward += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("services", "gateway", "dudao_cli")]
     assert upward == []

@@ -10,9 +10,21 @@ import pytest
 from dudao.errors import InvalidInput
 from dudao.rules import RuleViolation
 from services.accountability.domain.measures import (
-    CIRCULAR_TRANSITIONS, COMMENDATION_TRANSITIONS, DECISION_TRANSITIONS, INTERVIEW_TRANSITIONS, AccountabilityDecision, Circular,
-    CircularStatus, Commendation, CommendationStatus, DecisionStatus, Interview, InterviewStatus, escalation_id, sanction_ref,
-)  # fmt: skip
+    CIRCULAR_TRANSITIONS,
+    COMMENDATION_TRANSITIONS,
+    DECISION_TRANSITIONS,
+    INTERVIEW_TRANSITIONS,
+    AccountabilityDecision,
+    Circular,
+    CircularStatus,
+    Commendation,
+    CommendationStatus,
+    DecisionStatus,
+    Interview,
+    InterviewStatus,
+    escalation_id,
+    sanction_ref,
+)
 from services.accountability.domain.terms import GRAVEST, AccountabilityTrigger, InterviewTrigger
 
 pytestmark = pytest.mark.unit
@@ -35,9 +47,16 @@ def circular() -> Circular:
 
 def decision(**overrides) -> AccountabilityDecision:
     args = SCHOOL | {
-        "id": ID, "private_school": True, "trigger": "supervision_obstructed", "reason": "拒不配合", "people": [],
-        "unit_actions": ["责令整改"], "sanctions": [], "decided_on": DAY, "case_id": None,
-    }  # fmt: skip
+        "id": ID,
+        "private_school": True,
+        "trigger": "supervision_obstructed",
+        "reason": "拒不配合",
+        "people": [],
+        "unit_actions": ["责令整改"],
+        "sanctions": [],
+        "decided_on": DAY,
+        "case_id": None,
+    }
     return AccountabilityDecision.decide(**(args | overrides))
 
 
@@ -46,38 +65,61 @@ def commendation() -> Commendation:
 
 
 INTERVIEW_COMMANDS = {
-    "record": lambda m: m.record(held_on=DAY, interviewees=LEADER, record="书面记录", commitments="限期整改", today=DAY),
+    "record": lambda m: m.record(
+        held_on=DAY, interviewees=LEADER, record="书面记录", commitments="限期整改", today=DAY
+    ),
     "file": lambda m: m.file(filed_with=BODIES, filed_on=DAY, today=DAY),
 }
 CIRCULAR_COMMANDS = {
-    "issue": lambda m: m.issue(recipients=BODIES, leaders=LEADER, content="通报", issued_on=DAY, restriction_days=365, basis="000000@2"),
+    "issue": lambda m: m.issue(
+        recipients=BODIES, leaders=LEADER, content="通报", issued_on=DAY, restriction_days=365, basis="000000@2"
+    ),
     "publish": lambda m: m.publish(public_text="公开", published_on=DAY),
 }
 DECISION_COMMANDS = {
     "transfer": lambda m: m.transfer(
-        to="law_enforcement", conduct="illegal_schooling", receiving_body="区市场监管局", case_reference="璧市监〔2026〕1号", transferred_on=DAY
+        to="law_enforcement",
+        conduct="illegal_schooling",
+        receiving_body="区市场监管局",
+        case_reference="璧市监〔2026〕1号",
+        transferred_on=DAY,
     ),
-    "record_joint_liability": lambda m: m.record_joint_liability(superior_department="区教委", reason="指导不力", case_failed=True, recorded_on=DAY),
+    "record_joint_liability": lambda m: m.record_joint_liability(
+        superior_department="区教委", reason="指导不力", case_failed=True, recorded_on=DAY
+    ),
     "publish": lambda m: m.publish(public_text="公开", published_on=DAY),
 }
 COMMENDATION_COMMANDS = {"publish": lambda m: m.publish(public_text="公开", published_on=DAY)}
 
 # How to bring a fresh measure of each kind into each of its states.
 WALKS = {
-    "interview": (interview, INTERVIEW_COMMANDS, INTERVIEW_TRANSITIONS, {
-        InterviewStatus.proposed: [], InterviewStatus.recorded: ["record"], InterviewStatus.filed: ["record", "file"]}),
-    "circular": (circular, CIRCULAR_COMMANDS, CIRCULAR_TRANSITIONS, {
-        CircularStatus.proposed: [], CircularStatus.issued: ["issue"], CircularStatus.published: ["issue", "publish"]}),
-    "decision": (lambda: decision(case_id=ID), DECISION_COMMANDS, DECISION_TRANSITIONS, {
-        DecisionStatus.decided: [], DecisionStatus.published: ["publish"]}),
-    "commendation": (commendation, COMMENDATION_COMMANDS, COMMENDATION_TRANSITIONS, {
-        CommendationStatus.awarded: [], CommendationStatus.published: ["publish"]}),
-}  # fmt: skip
+    "interview": (
+        interview,
+        INTERVIEW_COMMANDS,
+        INTERVIEW_TRANSITIONS,
+        {InterviewStatus.proposed: [], InterviewStatus.recorded: ["record"], InterviewStatus.filed: ["record", "file"]},
+    ),
+    "circular": (
+        circular,
+        CIRCULAR_COMMANDS,
+        CIRCULAR_TRANSITIONS,
+        {CircularStatus.proposed: [], CircularStatus.issued: ["issue"], CircularStatus.published: ["issue", "publish"]},
+    ),
+    "decision": (
+        lambda: decision(case_id=ID),
+        DECISION_COMMANDS,
+        DECISION_TRANSITIONS,
+        {DecisionStatus.decided: [], DecisionStatus.published: ["publish"]},
+    ),
+    "commendation": (
+        commendation,
+        COMMENDATION_COMMANDS,
+        COMMENDATION_TRANSITIONS,
+        {CommendationStatus.awarded: [], CommendationStatus.published: ["publish"]},
+    ),
+}
 WALK = [
-    (kind, command, state)
-    for kind, (_, commands, _, paths) in WALKS.items()
-    for command in commands
-    for state in paths
+    (kind, command, state) for kind, (_, commands, _, paths) in WALKS.items() for command in commands for state in paths
 ]
 
 
@@ -90,7 +132,11 @@ def test_every_measure_command_from_every_state(kind, command, state):
     assert measure.status == state
     if state in transitions[command]:
         commands[command](measure)
-        assert measure.status != state or command in ("transfer", "record_joint_liability", "publish")  # publish again: a correction
+        assert measure.status != state or command in (
+            "transfer",
+            "record_joint_liability",
+            "publish",
+        )  # publish again: a correction
     else:
         version = measure.version
         with pytest.raises(RuleViolation) as caught:
@@ -112,8 +158,12 @@ def test_interview_triggers_are_the_closed_list_and_organisers_follow_the_unit()
         interview(trigger="late_rectification")
     assert (caught.value.field, caught.value.rule) == ("trigger", "not_in_list")
     assert interview().organisers == ["supervision_office", "education_bureau"]
-    town = interview(unit_kind="government", unit_id="500120001", unit_name="璧城街道", related_departments=["区财政局"])
-    assert town.organisers == ["supervision_office", "organisation_department"] and town.related_departments == ["区财政局"]
+    town = interview(
+        unit_kind="government", unit_id="500120001", unit_name="璧城街道", related_departments=["区财政局"]
+    )
+    assert town.organisers == ["supervision_office", "organisation_department"] and town.related_departments == [
+        "区财政局"
+    ]
     with pytest.raises(InvalidInput):
         interview(related_departments=["区财政局"])  # a school's interview is with the education bureau only
 
@@ -150,7 +200,8 @@ def test_sanctions_only_on_private_schools_and_revocation_only_for_the_gravest_c
     revoked = decision(trigger="threats_against_inspectors", sanctions=["revoke_licence", "replace_head"])
     imposed = [e for e in revoked.collect_events() if type(e).__name__ == "SanctionImposed"]
     assert [(e.school_id, e.sanction, e.sanction_ref) for e in imposed] == [
-        ("s-1", "revoke_licence", sanction_ref(ID)), ("s-1", "replace_head", sanction_ref(ID)),
+        ("s-1", "revoke_licence", sanction_ref(ID)),
+        ("s-1", "replace_head", sanction_ref(ID)),
     ]
 
 
@@ -161,15 +212,26 @@ def test_a_decision_decides_something_and_names_each_persons_action():
     with pytest.raises(InvalidInput) as caught:
         decision(people=[{"name": "王某", "post": "副校长", "action": "firing_squad"}])
     assert caught.value.field == "people.0.action"
-    assert decision(people=[{"name": "王某", "post": "副校长", "action": "admonishment"}]).people[0]["action"] == "admonishment"
+    assert (
+        decision(people=[{"name": "王某", "post": "副校长", "action": "admonishment"}]).people[0]["action"]
+        == "admonishment"
+    )
 
 
 def test_transfers_go_to_the_right_body():
     with pytest.raises(RuleViolation) as caught:
-        decision().transfer(to="judiciary", conduct="teacher_ethics", receiving_body="区检察院", case_reference="x", transferred_on=DAY)
+        decision().transfer(
+            to="judiciary", conduct="teacher_ethics", receiving_body="区检察院", case_reference="x", transferred_on=DAY
+        )
     assert caught.value.rule == "transfer_body"
     sent = decision()
-    sent.transfer(to="judiciary", conduct="suspected_crime", receiving_body="区检察院", case_reference="璧检〔2026〕3号", transferred_on=DAY)
+    sent.transfer(
+        to="judiciary",
+        conduct="suspected_crime",
+        receiving_body="区检察院",
+        case_reference="璧检〔2026〕3号",
+        transferred_on=DAY,
+    )
     assert sent.transfers[0]["receiving_body"] == "区检察院"
 
 
@@ -206,7 +268,9 @@ def test_an_interview_record_is_dated_between_its_proposal_and_today_unless_it_w
 
 def test_publishing_again_is_a_correction_with_a_new_public_version():
     published = circular()
-    published.issue(recipients=BODIES, leaders=LEADER, content="通报", issued_on=DAY, restriction_days=365, basis="500120@1")
+    published.issue(
+        recipients=BODIES, leaders=LEADER, content="通报", issued_on=DAY, restriction_days=365, basis="500120@1"
+    )
     published.publish(public_text="通报结果", published_on=DAY)
     published.publish(public_text="更正：通报结果", published_on=DAY)
     assert (published.status, published.public_versions, published.version) == ("published", 2, 4)

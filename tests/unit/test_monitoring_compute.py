@@ -27,10 +27,16 @@ BALANCED = shipped("balanced_development")
 
 def school_values(pupils, fulltime, qualified, key, pe_arts, floor, ground, equipment, classrooms) -> dict:
     return {
-        "pupils": pupils, "fulltime_teachers": fulltime, "qualified_teachers": qualified, "key_teachers": key,
-        "pe_arts_teachers": pe_arts, "teaching_floor_area": floor, "sports_ground_area": ground, "equipment_value": equipment,
+        "pupils": pupils,
+        "fulltime_teachers": fulltime,
+        "qualified_teachers": qualified,
+        "key_teachers": key,
+        "pe_arts_teachers": pe_arts,
+        "teaching_floor_area": floor,
+        "sports_ground_area": ground,
+        "equipment_value": equipment,
         "multimedia_classrooms": classrooms,
-    }  # fmt: skip
+    }
 
 
 # The county. Per-stage inputs are {stage: count}; floor area, ground, equipment and classrooms are school-wide.
@@ -41,21 +47,91 @@ def school_values(pupils, fulltime, qualified, key, pe_arts, floor, ground, equi
 #   E complete sec.  600 junior + 500 senior: weighted 600×1 + 500×1.2 = 1200; junior share 600/1200 = 0.5 (senior dropped)
 #   F junior         400 pupils
 COUNTY = {
-    "A": ("primary", school_values({"primary": 400}, {"primary": 24}, {"primary": 20}, {"primary": 8}, {"primary": 4},
-                                   2400, 4000, 1_000_000, 10)),
-    "B": ("primary", school_values({"primary": 1000}, {"primary": 60}, {"primary": 50}, {"primary": 10}, {"primary": 10},
-                                   4000, 10000, 2_500_000, 25)),
-    "C": ("junior_secondary", school_values({"junior_secondary": 800}, {"junior_secondary": 60}, {"junior_secondary": 48},
-                                            {"junior_secondary": 12}, {"junior_secondary": 8}, 4640, 8800, 2_200_000, 22)),
-    "D": ("nine_year", school_values({"primary": 600, "junior_secondary": 400}, {"primary": 36, "junior_secondary": 30},
-                                     {"primary": 30, "junior_secondary": 24}, {"primary": 6, "junior_secondary": 6},
-                                     {"primary": 6, "junior_secondary": 4}, 10400, 10400, 2_600_000, 26)),
-    "E": ("complete_secondary", school_values({"junior_secondary": 600, "senior_secondary": 500}, {"junior_secondary": 45},
-                                              {"junior_secondary": 36}, {"junior_secondary": 9}, {"junior_secondary": 6},
-                                              12000, 13200, 3_300_000, 33)),
-    "F": ("junior_secondary", school_values({"junior_secondary": 400}, {"junior_secondary": 30}, {"junior_secondary": 24},
-                                            {"junior_secondary": 6}, {"junior_secondary": 4}, 2400, 4400, 800_000, 11)),
-}  # fmt: skip
+    "A": (
+        "primary",
+        school_values(
+            {"primary": 400},
+            {"primary": 24},
+            {"primary": 20},
+            {"primary": 8},
+            {"primary": 4},
+            2400,
+            4000,
+            1_000_000,
+            10,
+        ),
+    ),
+    "B": (
+        "primary",
+        school_values(
+            {"primary": 1000},
+            {"primary": 60},
+            {"primary": 50},
+            {"primary": 10},
+            {"primary": 10},
+            4000,
+            10000,
+            2_500_000,
+            25,
+        ),
+    ),
+    "C": (
+        "junior_secondary",
+        school_values(
+            {"junior_secondary": 800},
+            {"junior_secondary": 60},
+            {"junior_secondary": 48},
+            {"junior_secondary": 12},
+            {"junior_secondary": 8},
+            4640,
+            8800,
+            2_200_000,
+            22,
+        ),
+    ),
+    "D": (
+        "nine_year",
+        school_values(
+            {"primary": 600, "junior_secondary": 400},
+            {"primary": 36, "junior_secondary": 30},
+            {"primary": 30, "junior_secondary": 24},
+            {"primary": 6, "junior_secondary": 6},
+            {"primary": 6, "junior_secondary": 4},
+            10400,
+            10400,
+            2_600_000,
+            26,
+        ),
+    ),
+    "E": (
+        "complete_secondary",
+        school_values(
+            {"junior_secondary": 600, "senior_secondary": 500},
+            {"junior_secondary": 45},
+            {"junior_secondary": 36},
+            {"junior_secondary": 9},
+            {"junior_secondary": 6},
+            12000,
+            13200,
+            3_300_000,
+            33,
+        ),
+    ),
+    "F": (
+        "junior_secondary",
+        school_values(
+            {"junior_secondary": 400},
+            {"junior_secondary": 30},
+            {"junior_secondary": 24},
+            {"junior_secondary": 6},
+            {"junior_secondary": 4},
+            2400,
+            4400,
+            800_000,
+            11,
+        ),
+    ),
+}
 
 
 def county_units() -> list[UnitData]:
@@ -86,13 +162,20 @@ def test_a_complete_secondary_school_counts_only_its_junior_part():
     # 12000 m² × 600/1200 = 6000 m² over 600 junior pupils = 10.0; the senior part is not assessed
     assert [p["stage"] for p in e["parts"]] == ["junior_secondary"]
     assert indicator(e, "junior_secondary", "teaching_floor_area_per_pupil")["value"] == pytest.approx(10.0)
-    assert indicator(e, "junior_secondary", "multimedia_classrooms_per_100")["value"] == pytest.approx(2.75)  # 33 × 0.5 / 600 × 100
+    assert indicator(e, "junior_secondary", "multimedia_classrooms_per_100")["value"] == pytest.approx(
+        2.75
+    )  # 33 × 0.5 / 600 × 100
 
 
 def test_a_school_with_pupils_of_one_stage_only_is_a_school_of_that_stage():
-    values = dict(COUNTY["D"][1], pupils={"primary": 600, "junior_secondary": 0}, fulltime_teachers={"primary": 36, "junior_secondary": 0},
-                  qualified_teachers={"primary": 30, "junior_secondary": 0}, key_teachers={"primary": 6, "junior_secondary": 0},
-                  pe_arts_teachers={"primary": 6, "junior_secondary": 0})  # fmt: skip
+    values = dict(
+        COUNTY["D"][1],
+        pupils={"primary": 600, "junior_secondary": 0},
+        fulltime_teachers={"primary": 36, "junior_secondary": 0},
+        qualified_teachers={"primary": 30, "junior_secondary": 0},
+        key_teachers={"primary": 6, "junior_secondary": 0},
+        pe_arts_teachers={"primary": 6, "junior_secondary": 0},
+    )
     d = unit_result(BALANCED, UnitData("D", "D", validate(BALANCED, values, "nine_year"), stage="nine_year"))
     assert [p["stage"] for p in d["parts"]] == ["primary"]
     assert indicator(d, "primary", "teaching_floor_area_per_pupil")["value"] == pytest.approx(10400 / 600)
@@ -154,7 +237,9 @@ def test_a_cv_above_the_junior_limit_fails_the_county():
     c = units[2]
     # C's floor area 1600 m² → 2.0 per pupil: still a plain fail for C, and the junior CV rises above 0.45
     units[2] = UnitData("C", "C", {**c.values, "teaching_floor_area": 1600}, stage=c.stage)
-    cv = area_result(BALANCED, units)["area"]["stages"]["junior_secondary"]["indicators"]["teaching_floor_area_per_pupil"]
+    cv = area_result(BALANCED, units)["area"]["stages"]["junior_secondary"]["indicators"][
+        "teaching_floor_area_per_pupil"
+    ]
     assert cv["cv"] > 0.45 and cv["within"] is False
 
 
@@ -166,10 +251,16 @@ def test_coefficient_of_variation_is_enrolment_weighted():
 
 
 def test_rural_small_schools_count_visiting_pe_and_arts_teachers():
-    values = school_values({"primary": 80}, {"primary": 6}, {"primary": 5}, {"primary": 1}, {"primary": 0}, 600, 800, 200_000, 2)
+    values = school_values(
+        {"primary": 80}, {"primary": 6}, {"primary": 5}, {"primary": 1}, {"primary": 0}, 600, 800, 200_000, 2
+    )
     values["visiting_pe_arts_teachers"] = {"primary": 1}
-    rural = unit_result(BALANCED, UnitData("G", "G", validate(BALANCED, values, "primary"), stage="primary", locality="rural"))
-    urban = unit_result(BALANCED, UnitData("G", "G", validate(BALANCED, values, "primary"), stage="primary", locality="urban"))
+    rural = unit_result(
+        BALANCED, UnitData("G", "G", validate(BALANCED, values, "primary"), stage="primary", locality="rural")
+    )
+    urban = unit_result(
+        BALANCED, UnitData("G", "G", validate(BALANCED, values, "primary"), stage="primary", locality="urban")
+    )
     assert indicator(rural, "primary", "pe_arts_teachers_per_100")["value"] == pytest.approx(1.25)  # 1 / 80 × 100
     assert indicator(urban, "primary", "pe_arts_teachers_per_100")["value"] == 0
 
@@ -184,12 +275,17 @@ def errors_of(values: dict, stage: str = "primary", definition: Definition = BAL
 
 
 def test_every_bad_value_is_named_with_its_rule_at_once():
-    values = dict(COUNTY["A"][1], teaching_floor_area=-5, multimedia_classrooms=2.5, equipment_value="lots", colour="red")
+    values = dict(
+        COUNTY["A"][1], teaching_floor_area=-5, multimedia_classrooms=2.5, equipment_value="lots", colour="red"
+    )
     del values["sports_ground_area"]
     assert errors_of(values) == {
-        "values.teaching_floor_area": "minimum", "values.multimedia_classrooms": "whole_number",
-        "values.equipment_value": "number", "values.sports_ground_area": "required", "values.colour": "unknown_input",
-    }  # fmt: skip
+        "values.teaching_floor_area": "minimum",
+        "values.multimedia_classrooms": "whole_number",
+        "values.equipment_value": "number",
+        "values.sports_ground_area": "required",
+        "values.colour": "unknown_input",
+    }
 
 
 def test_more_qualified_teachers_than_full_time_teachers_is_refused_per_stage():
@@ -219,7 +315,10 @@ PRESCHOOL = shipped("preschool_inclusive")
 
 
 def test_preschool_percentages_and_verdict():
-    county = validate(PRESCHOOL, {"resident_children": 10000, "enrolled_children": 9200, "inclusive_children": 8000, "public_children": 4500})
+    county = validate(
+        PRESCHOOL,
+        {"resident_children": 10000, "enrolled_children": 9200, "inclusive_children": 8000, "public_children": 4500},
+    )
     result = unit_result(PRESCHOOL, UnitData("530113", "东川区", county))
     values = {i["key"]: (i["value"], i["meets"]) for i in result["parts"][0]["indicators"]}
     # 9200 / 10000 = 92 %; 8000 / 9200 = 86.96 %; 4500 / 9200 = 48.91 % (below 50 %: the county fails)
@@ -230,8 +329,16 @@ def test_preschool_percentages_and_verdict():
 
 
 def test_preschool_rolls_up_by_summing_inputs_not_averaging_percentages():
-    a = UnitData("1", "a", {"resident_children": 1000, "enrolled_children": 1000, "inclusive_children": 1000, "public_children": 1000})
-    b = UnitData("2", "b", {"resident_children": 9000, "enrolled_children": 8000, "inclusive_children": 6000, "public_children": 3000})
+    a = UnitData(
+        "1",
+        "a",
+        {"resident_children": 1000, "enrolled_children": 1000, "inclusive_children": 1000, "public_children": 1000},
+    )
+    b = UnitData(
+        "2",
+        "b",
+        {"resident_children": 9000, "enrolled_children": 8000, "inclusive_children": 6000, "public_children": 3000},
+    )
     area = area_result(PRESCHOOL, [a, b])["area"]
     # (1000 + 8000) / (1000 + 9000) = 90 %, not the mean of 100 % and 88.9 %
     assert area["indicators"][0]["value"] == pytest.approx(90.0)
@@ -245,7 +352,14 @@ def test_public_children_cannot_outnumber_those_in_inclusive_kindergartens():
 
 def test_duty_evaluation_weights_scores_into_a_grade():
     duty = shipped("duty_evaluation_demo")
-    scores = {"policy_score": 95, "funding_score": 90, "teachers_score": 85, "balance_score": 80, "safety_score": 70, "supervision_score": 100}
+    scores = {
+        "policy_score": 95,
+        "funding_score": 90,
+        "teachers_score": 85,
+        "balance_score": 80,
+        "safety_score": 70,
+        "supervision_score": 100,
+    }
     result = unit_result(duty, UnitData("530113", "东川区", validate(duty, scores)))
     # 0.2·95 + 0.2·90 + 0.2·85 + 0.15·80 + 0.15·70 + 0.1·100 = 19 + 18 + 17 + 12 + 10.5 + 10 = 86.5 → good (良好)
     assert (result["score"], result["grade"], result["grade_zh"], result["passes"]) == (86.5, "good", "良好", True)
@@ -325,7 +439,9 @@ def test_a_key_the_engine_does_not_read_is_refused_naming_its_path(path, field):
     target[path[-1]] = "unweighted"
     with pytest.raises(InvalidInput) as caught:
         Definition.parse(raw)
-    assert {"field": field, "rule": "unknown_key"} in [{k: e[k] for k in ("field", "rule")} for e in caught.value.extra["errors"]]
+    assert {"field": field, "rule": "unknown_key"} in [
+        {k: e[k] for k in ("field", "rule")} for e in caught.value.extra["errors"]
+    ]
 
 
 def test_every_shipped_framework_uses_only_known_keys():

@@ -20,7 +20,7 @@ from services.monitoring.domain.collection import (
     Submission,
     SubmissionStatus,
     UpperAcceptance,
-)  # fmt: skip
+)
 from services.monitoring.domain.framework import Framework, check_period
 
 pytestmark = pytest.mark.unit
@@ -77,9 +77,18 @@ def test_a_period_is_a_school_year(period):
 
 def submission_in(status: SubmissionStatus) -> Submission:
     s = Submission.open(
-        framework="preschool_inclusive", framework_version=1, period="2025-2026", unit_kind="jurisdiction", unit_id="530113",
-        unit_name="东川区", jurisdiction="530113", unit_stage=None, locality=None, opened_by={"kind": "office"}, opened_at=NOW,
-    )  # fmt: skip
+        framework="preschool_inclusive",
+        framework_version=1,
+        period="2025-2026",
+        unit_kind="jurisdiction",
+        unit_id="530113",
+        unit_name="东川区",
+        jurisdiction="530113",
+        unit_stage=None,
+        locality=None,
+        opened_by={"kind": "office"},
+        opened_at=NOW,
+    )
     by = {"kind": "office", "sub": "t"}
     path = {
         SubmissionStatus.draft: [],
@@ -191,7 +200,7 @@ def test_an_upper_acceptance_takes_at_the_version_it_saw_and_lapses_visibly_afte
 def test_an_upper_acceptance_is_accepted_once_per_version_and_handed_back_only_when_accepted():
     acceptance = UpperAcceptance.record(
         framework="balanced_development", period="2025-2026", jurisdiction="530113", level_version=2, by="chen", now=NOW
-    )  # fmt: skip
+    )
     with pytest.raises(RuleViolation):
         acceptance.accept_again(level_version=2, by="chen", now=NOW)
     acceptance.unaccept(reason="复核", by="chen", now=NOW)
@@ -204,9 +213,16 @@ def test_an_upper_acceptance_is_accepted_once_per_version_and_handed_back_only_w
 
 def test_an_ended_assignment_cannot_end_again():
     assignment = AgencyAssignment.make(
-        framework="preschool_inclusive", period="2025-2026", jurisdiction="530113", agency_id="agency-1", agency_name="评估院",
-        task="collect", contract="合同 2025-17", made_by="t", made_at=NOW,
-    )  # fmt: skip
+        framework="preschool_inclusive",
+        period="2025-2026",
+        jurisdiction="530113",
+        agency_id="agency-1",
+        agency_name="评估院",
+        task="collect",
+        contract="合同 2025-17",
+        made_by="t",
+        made_at=NOW,
+    )
     assignment.end(reason="contract over", by="t", now=NOW)
     with pytest.raises(RuleViolation):
         assignment.end(reason="again", by="t", now=NOW)

@@ -10,9 +10,9 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
 
 from dudao.errors import InvalidInput
+from dudao.rules import RuleViolation
 from dudao.store import DateAsISO
 from services.inspection.domain.activity_terms import ActivityKind, SpecialTopic, TargetKind
-from dudao.rules import RuleViolation
 from services.inspection.domain.plan import TRANSITIONS, PlanStatus, WorkPlan, plan_id
 
 pytestmark = pytest.mark.unit
@@ -23,7 +23,9 @@ BISHAN, CHONGQING = "500120", "500000"
 
 
 def drafted(**overrides) -> WorkPlan:
-    return WorkPlan.draft(**({"jurisdiction": BISHAN, "year": 2026, "title": "璧山区2026年度教育督导工作计划", "now": NOW} | overrides))
+    return WorkPlan.draft(
+        **({"jurisdiction": BISHAN, "year": 2026, "title": "璧山区2026年度教育督导工作计划", "now": NOW} | overrides)
+    )
 
 
 def school(n: int = 1) -> dict:
@@ -81,7 +83,12 @@ COMMANDS = {
     "revise": lambda p: p.revise(reason="新增双减专项督导"),
 }
 S = PlanStatus
-RESULTING = {"add_item": None, "remove_item": None, "approve": S.approved, "revise": S.revised}  # None: status unchanged
+RESULTING = {
+    "add_item": None,
+    "remove_item": None,
+    "approve": S.approved,
+    "revise": S.revised,
+}  # None: status unchanged
 PATHS = {S.draft: [], S.approved: ["approve"], S.revised: ["approve", "revise"]}
 assert set(COMMANDS) == set(TRANSITIONS) == set(RESULTING)
 assert set(PATHS) == set(PlanStatus)
@@ -175,7 +182,9 @@ def test_drafting_refuses_bad_input(field, value):
 
 def test_an_item_is_recorded_with_plain_values():
     plan = drafted()
-    plan.add_item(**item(kind=ActivityKind.special, topic=SpecialTopic.double_reduction, month=3, targets=[school(1), school(2)]))
+    plan.add_item(
+        **item(kind=ActivityKind.special, topic=SpecialTopic.double_reduction, month=3, targets=[school(1), school(2)])
+    )
     assert plan.items == [
         {
             "item_id": "i1",
@@ -386,7 +395,9 @@ def test_the_body_above_is_named_by_a_6_digit_code(upper):
 
 def test_approval_names_who_approved():
     plan = plan_in(S.draft)
-    error = refused(plan, lambda: plan.approve(approved_by=" ", approved_on=DAY, upper_jurisdiction=CHONGQING), InvalidInput)
+    error = refused(
+        plan, lambda: plan.approve(approved_by=" ", approved_on=DAY, upper_jurisdiction=CHONGQING), InvalidInput
+    )
     assert error.field == "approved_by"
 
 
@@ -421,8 +432,11 @@ def test_an_automatic_item_is_added_in_any_state_without_reapproval(state):
     assert plan.status is state
     added = plan.items[-1]
     assert (added["item_id"], added["kind"], added["source"], added["automatic"]) == (
-        "term-end-school-7", "principal_term_end", "principal_term_end", True
-    )  # fmt: skip
+        "term-end-school-7",
+        "principal_term_end",
+        "principal_term_end",
+        True,
+    )
     assert added["targets"] == [{"target_kind": "school", "target_id": "school-7", "target_name": "璧山区第7小学"}]
     assert event_names(plan)[-1] == "ItemAddedAutomatically"
 

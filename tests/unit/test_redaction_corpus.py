@@ -21,8 +21,13 @@ PHONE, ID, CARD, MAIL = "[电话已隐去]", "[身份证号已隐去]", "[银行
 
 # Slot values, each with what the redaction must leave: a name after a role word keeps its surname.
 NAMES = [("李四", "李某"), ("王小明", "王某"), ("张伟", "张某"), ("陈静", "陈某"), ("刘建国", "刘某"), ("赵敏", "赵某")]
-MOBILES = [("13912340000", PHONE), ("13800138000", PHONE), ("139 1234 5678", PHONE), ("+86 15023456789", PHONE),
-           ("18623001234", PHONE)]  # fmt: skip
+MOBILES = [
+    ("13912340000", PHONE),
+    ("13800138000", PHONE),
+    ("139 1234 5678", PHONE),
+    ("+86 15023456789", PHONE),
+    ("18623001234", PHONE),
+]
 LANDLINES = [("023-41401234", PHONE), ("(023)41401234", PHONE), ("02341401234", PHONE), ("0871-65123456", PHONE)]
 IDS = [("500227201001011234", ID), ("11010519491231002X", ID), ("110105491231002", ID), ("53010219800101123x", ID)]
 CARDS = [("6222021234567890123", CARD), ("6222 0212 3456 7890", CARD), ("6217-0031-2345-6789", CARD)]
@@ -140,7 +145,9 @@ def test_precision_and_recall_on_the_corpus(capsys):
     recall = hidden / (hidden + shown)
     precision = kept / (kept + broken)
     with capsys.disabled():
-        print(f"\nredaction corpus: {len(CORPUS)} sentences, {hidden + shown} personal values;"
-              f" recall {recall:.3f}, precision {precision:.3f}")  # fmt: skip
+        print(
+            f"\nredaction corpus: {len(CORPUS)} sentences, {hidden + shown} personal values;"
+            f" recall {recall:.3f}, precision {precision:.3f}"
+        )
     assert not wrong, "\n".join(wrong[:10])
     assert (recall, precision) == (1.0, 1.0)

@@ -17,9 +17,14 @@ NOW = datetime(2026, 9, 1, tzinfo=UTC)
 
 def a_school(**overrides) -> School:
     args = {
-        "school_id": uuid4(), "name": "璧山区青岚小学", "jurisdiction": "500120", "stage": Stage.primary,
-        "ownership": Ownership.public, "enrolment": 900, "now": NOW,
-    } | overrides  # fmt: skip
+        "school_id": uuid4(),
+        "name": "璧山区青岚小学",
+        "jurisdiction": "500120",
+        "stage": Stage.primary,
+        "ownership": Ownership.public,
+        "enrolment": 900,
+        "now": NOW,
+    } | overrides
     return School.register(**args)
 
 
@@ -27,7 +32,12 @@ def test_a_registered_school_has_one_event_carrying_its_facts():
     school = a_school()
     [event] = school.collect_events()
     assert type(event).__name__ == "Registered"
-    assert (event.name, event.stage, event.enrolment, event.registered_at) == ("璧山区青岚小学", Stage.primary, 900, NOW)
+    assert (event.name, event.stage, event.enrolment, event.registered_at) == (
+        "璧山区青岚小学",
+        Stage.primary,
+        900,
+        NOW,
+    )
 
 
 @pytest.mark.parametrize(("field", "value", "rule"), [("name", "  ", "non_empty"), ("enrolment", -1, "non_negative")])

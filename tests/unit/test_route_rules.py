@@ -24,7 +24,13 @@ pytestmark = pytest.mark.unit
 INSTANCE = "500120"
 # The caller's place against a target in 500120: in scope, the county next door, the city above, a township below,
 # another province. Roles scoped by subtree are admitted from the first and the third only.
-SCOPES = {"in_scope": "500120", "sibling_county": "500151", "parent": "500000", "child_township": "500120001", "other_province": "360123"}
+SCOPES = {
+    "in_scope": "500120",
+    "sibling_county": "500151",
+    "parent": "500000",
+    "child_township": "500120001",
+    "other_province": "360123",
+}
 MATRIX = Path(__file__).resolve().parents[2] / "docs" / "scope-matrix.md"
 
 
@@ -38,7 +44,13 @@ def built(tmp_path_factory):
 
 
 # Path parameters as a real request would give them, so that what is refused is the caller, not the path.
-PATH_VALUES = {"period": "2025-2026", "framework": "balanced_development", "code": INSTANCE, "unit_id": "u-1", "item_id": "i-1"}
+PATH_VALUES = {
+    "period": "2025-2026",
+    "framework": "balanced_development",
+    "code": INSTANCE,
+    "unit_id": "u-1",
+    "item_id": "i-1",
+}
 QUERY_VALUES = {"month": "2026-11", "version": "1", "year": "2026"}
 
 
@@ -54,7 +66,9 @@ def test_every_route_declares_its_rule(built):
 
 def test_the_matrix_in_docs_is_the_one_the_rules_make(built):
     _, found = built
-    assert MATRIX.read_text(encoding="utf-8") == matrix(routes(found)), "run `make scope-matrix` and commit docs/scope-matrix.md"
+    assert MATRIX.read_text(encoding="utf-8") == matrix(routes(found)), (
+        "run `make scope-matrix` and commit docs/scope-matrix.md"
+    )
 
 
 async def test_every_route_refuses_every_role_and_scope_it_should_before_any_work(built):
@@ -62,8 +76,10 @@ async def test_every_route_refuses_every_role_and_scope_it_should_before_any_wor
     no token is 401; a read of a place outside the caller's subtree is refused with a 403 naming the scope rule."""
     settings, found = built
     started, calls, failures = time.monotonic(), 0, []
-    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t")
-               for name, app in found.items()}  # fmt: skip
+    clients = {
+        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t")
+        for name, app in found.items()
+    }
     try:
         for r in routes(found):
             if r.rule.public:
@@ -81,15 +97,30 @@ async def test_every_route_refuses_every_role_and_scope_it_should_before_any_wor
                         calls += 1
                         answer = await client.request(r.method, path, headers=headers, json={})
                         if answer.status_code != 403 or answer.json().get("rule") != "role_required":
-                            failures.append(f"{r.method} {r.path} as {role} of {jur}: {answer.status_code} {answer.text[:120]}")
+                            failures.append(
+                                f"{r.method} {r.path} as {role} of {jur}: {answer.status_code} {answer.text[:120]}"
+                            )
                         continue
-                    if r.method == "GET" and "jurisdiction" in r.query and where in ("sibling_county", "child_township", "other_province"):
+                    if (
+                        r.method == "GET"
+                        and "jurisdiction" in r.query
+                        and where in ("sibling_county", "child_township", "other_province")
+                    ):
                         calls += 1
-                        answer = await client.request(r.method, path, headers=headers, params={"jurisdiction": INSTANCE} | {k: v for k, v in QUERY_VALUES.items() if k in r.query})
+                        answer = await client.request(
+                            r.method,
+                            path,
+                            headers=headers,
+                            params={"jurisdiction": INSTANCE} | {k: v for k, v in QUERY_VALUES.items() if k in r.query},
+                        )
                         if answer.status_code != 403 or answer.json().get("rule") not in REFUSALS:
-                            failures.append(f"{r.method} {r.path}?jurisdiction={INSTANCE} as {role} of {jur}: {answer.status_code} {answer.text[:120]}")
+                            failures.append(
+                                f"{r.method} {r.path}?jurisdiction={INSTANCE} as {role} of {jur}: {answer.status_code} {answer.text[:120]}"
+                            )
     finally:
         for client in clients.values():
             await client.aclose()
-    print(f"\n{len(routes(found))} routes × {len(ROLES) + 1} callers × {len(SCOPES)} scopes: {calls} calls in {time.monotonic() - started:.1f}s")
+    print(
+        f"\n{len(routes(found))} routes × {len(ROLES) + 1} callers × {len(SCOPES)} scopes: {calls} calls in {time.monotonic() - started:.1f}s"
+    )
     assert not failures, "\n".join(failures)

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.unit
 CASE = Target("500120", unit="school-a", team=frozenset({"insp-1"}), agencies=frozenset({"ag-1"}))
 
 
-def caller(role: str, jur: str = "500120", unit: str | None = None, sub: str = "someone", writing: bool = False) -> Principal:
+def caller(
+    role: str, jur: str = "500120", unit: str | None = None, sub: str = "someone", writing: bool = False
+) -> Principal:
     return Principal(sub=sub, roles=frozenset({role}), jur=jur, unit=unit, instance="500120", writing=writing)
 
 
@@ -64,7 +66,11 @@ def test_a_write_outside_the_instance_is_refused_whoever_asks_and_a_read_is_not(
     nation = caller("admin", "000000", writing=True)
     with pytest.raises(Forbidden) as refused:
         check_scope(nation, "500110")
-    assert refused.value.rule == "instance_boundary" and "500120" in refused.value.detail and "500110" in refused.value.detail
+    assert (
+        refused.value.rule == "instance_boundary"
+        and "500120" in refused.value.detail
+        and "500110" in refused.value.detail
+    )
     check_scope(caller("admin", "000000"), "500110")  # reading what a lower instance sent up is fine
 
 
@@ -78,20 +84,33 @@ def test_lists_narrow_a_unit_to_itself():
     assert sees(caller("admin"), "500120", "school-b") and not sees(caller("admin", "500151"), "500120", "school-b")
 
 
-UPPER = effective("500120", {"000000": (1, {"inspector_school_ratio": 5, "full_time_share_min": 0.2, "interview_at_lapse": 2})})
+UPPER = effective(
+    "500120", {"000000": (1, {"inspector_school_ratio": 5, "full_time_share_min": 0.2, "interview_at_lapse": 2})}
+)
 
 
 @pytest.mark.parametrize(
     "values",
-    [{"inspector_school_ratio": 3}, {"inspector_school_ratio": 5}, {"full_time_share_min": 0.3}, {"interview_at_lapse": 1},
-     {"rectification_days": 90}],  # the last: no level above sets it
-)  # fmt: skip
+    [
+        {"inspector_school_ratio": 3},
+        {"inspector_school_ratio": 5},
+        {"full_time_share_min": 0.3},
+        {"interview_at_lapse": 1},
+        {"rectification_days": 90},
+    ],  # the last: no level above sets it
+)
 def test_a_lower_level_may_tighten(values):
     check_only_tightens(values, UPPER)
 
 
 @pytest.mark.parametrize(
-    "key, value", [("inspector_school_ratio", 50), ("full_time_share_min", 0.1), ("interview_at_lapse", 3), ("interview_at_lapse", 0)]
+    "key, value",
+    [
+        ("inspector_school_ratio", 50),
+        ("full_time_share_min", 0.1),
+        ("interview_at_lapse", 3),
+        ("interview_at_lapse", 0),
+    ],
 )
 def test_a_lower_level_may_not_loosen_and_is_told_by_whom(key, value):
     with pytest.raises(Conflict) as refused:

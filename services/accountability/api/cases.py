@@ -17,8 +17,18 @@ from dudao.errors import InvalidInput
 from dudao.scope import Target, authorize, check_scope, listed_unit
 from dudao.service import command_envelope, decode_cursor, expected_version, page_cursor, set_etag
 from services.accountability.api.common import (
-    Admin, Name, OfficeReader, Strict, Text, UnitOrAdmin, UnitReader, app_of, page_size, profile_at, scope,
-)  # fmt: skip
+    Admin,
+    Name,
+    OfficeReader,
+    Strict,
+    Text,
+    UnitOrAdmin,
+    UnitReader,
+    app_of,
+    page_size,
+    profile_at,
+    scope,
+)
 from services.accountability.deadlines import DeadlineSweeper
 from services.accountability.domain.case import FeedbackMode, RectificationCase
 from services.accountability.projections import case_page, item_rows, notice_page, overdue_page, summary
@@ -34,7 +44,9 @@ class Feedback(Strict):
     decision: Text
     requirements: Text
     given_on: date
-    deadlines: dict[str, date] = Field(default_factory=dict, description="item id -> deadline; others get the profile's default")
+    deadlines: dict[str, date] = Field(
+        default_factory=dict, description="item id -> deadline; others get the profile's default"
+    )
 
 
 class DeadlineChange(Strict):
@@ -62,7 +74,9 @@ class Rejection(Strict):
 class Recheck(Strict):
     passed: bool
     note: Text
-    rectify_within_days: int | None = Field(default=None, ge=1, le=365, description="a failed re-check: days to fix the rebound")
+    rectify_within_days: int | None = Field(
+        default=None, ge=1, le=365, description="a failed re-check: days to fix the rebound"
+    )
 
 
 class Statement(Strict):
@@ -88,10 +102,19 @@ class CaseRead(BaseModel):
     @classmethod
     def of(cls, case: RectificationCase) -> CaseRead:
         return cls(
-            id=case.id, activity_id=case.activity_id, jurisdiction=case.jurisdiction, unit_kind=case.unit_kind,
-            unit_id=case.unit_id, unit_name=case.unit_name, activity_title=case.activity_title, status=str(case.status),
-            feedback=case.feedback, statement=case.statement, items=[dict(i) for i in case.items.values()], version=case.version,
-        )  # fmt: skip
+            id=case.id,
+            activity_id=case.activity_id,
+            jurisdiction=case.jurisdiction,
+            unit_kind=case.unit_kind,
+            unit_id=case.unit_id,
+            unit_name=case.unit_name,
+            activity_title=case.activity_title,
+            status=str(case.status),
+            feedback=case.feedback,
+            statement=case.statement,
+            items=[dict(i) for i in case.items.values()],
+            version=case.version,
+        )
 
 
 class CasePage(BaseModel):
@@ -103,12 +126,25 @@ def _target(case: RectificationCase) -> Target:
     return Target(case.jurisdiction, unit=case.unit_id)
 
 
-async def _act(request: Request, response: Response, principal: Principal, case_id: UUID, body: BaseModel | None, command, *, unit: bool = False) -> CaseRead:  # noqa: E501
+async def _act(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    case_id: UUID,
+    body: BaseModel | None,
+    command,
+    *,
+    unit: bool = False,
+) -> CaseRead:
     roles = (Role.unit, Role.admin) if unit else (Role.admin,)
     case = await asyncio.to_thread(
-        app_of(request).on_case, case_id, expected_version(request), command_envelope(request, principal, body),
-        lambda c: authorize(principal, _target(c), roles, write=True), command,
-    )  # fmt: skip
+        app_of(request).on_case,
+        case_id,
+        expected_version(request),
+        command_envelope(request, principal, body),
+        lambda c: authorize(principal, _target(c), roles, write=True),
+        command,
+    )
     set_etag(response, case.version)
     return CaseRead.of(case)
 
@@ -124,22 +160,47 @@ async def _case(request: Request, principal: Principal, case_id: UUID) -> Rectif
 
 
 @router.post("/v1/cases/{case_id}/feedback", response_model=CaseRead)
-async def give_feedback(case_id: UUID, body: Feedback, request: Request, response: Response, principal: Admin) -> CaseRead:
+async def give_feedback(
+    case_id: UUID, body: Feedback, request: Request, response: Response, principal: Admin
+) -> CaseRead:
     """Give feedback and set deadlines; an item without its own deadline gets the profile's rectification period."""
     case = await _case(request, principal, case_id)
     profile = await profile_at(request, case.jurisdiction, "rectification_days")
     default = body.given_on + timedelta(days=profile.get("rectification_days"))
-    return await _act(request, response, principal, case_id, body, lambda c: c.give_feedback(
-        mode=body.mode, decision=body.decision, requirements=body.requirements, deadlines=body.deadlines,
-        default_deadline=default, deadline_basis=profile.version, given_on=body.given_on, today=request.app.state.clock.today(),
-    ))  # fmt: skip
+    return await _act(
+        request,
+        response,
+        principal,
+        case_id,
+        body,
+        lambda c: c.give_feedback(
+            mode=body.mode,
+            decision=body.decision,
+            requirements=body.requirements,
+            deadlines=body.deadlines,
+            default_deadline=default,
+            deadline_basis=profile.version,
+            given_on=body.given_on,
+            today=request.app.state.clock.today(),
+        ),
+    )
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/deadline", response_model=CaseRead)
-async def change_deadline(case_id: UUID, item_id: str, body: DeadlineChange, request: Request, response: Response, principal: Admin) -> CaseRead:
+async def change_deadline(
+    case_id: UUID, item_id: str, body: DeadlineChange, request: Request, response: Response, principal: Admin
+) -> CaseRead:
     """Move an unaccepted item's deadline, with the reason recorded."""
-    return await _act(request, response, principal, case_id, body, lambda c: c.change_deadline(
-        item_id=item_id, deadline=body.deadline, reason=body.reason, today=request.app.state.clock.today()))
+    return await _act(
+        request,
+        response,
+        principal,
+        case_id,
+        body,
+        lambda c: c.change_deadline(
+            item_id=item_id, deadline=body.deadline, reason=body.reason, today=request.app.state.clock.today()
+        ),
+    )
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/accept", response_model=CaseRead)
@@ -149,18 +210,36 @@ async def accept_item(case_id: UUID, item_id: str, request: Request, response: R
     profile = await profile_at(request, case.jurisdiction, "recheck_after_days")
     today = request.app.state.clock.today()
     due = today + timedelta(days=profile.get("recheck_after_days"))
-    return await _act(request, response, principal, case_id, None, lambda c: c.accept_item(item_id=item_id, accepted_on=today, recheck_due=due))
+    return await _act(
+        request,
+        response,
+        principal,
+        case_id,
+        None,
+        lambda c: c.accept_item(item_id=item_id, accepted_on=today, recheck_due=due),
+    )
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/reject", response_model=CaseRead)
-async def reject_item(case_id: UUID, item_id: str, body: Rejection, request: Request, response: Response, principal: Admin) -> CaseRead:
+async def reject_item(
+    case_id: UUID, item_id: str, body: Rejection, request: Request, response: Response, principal: Admin
+) -> CaseRead:
     """Send a reported item back with the reason; the unit reports again."""
     today = request.app.state.clock.today()
-    return await _act(request, response, principal, case_id, body, lambda c: c.reject_item(item_id=item_id, reason=body.reason, rejected_on=today))
+    return await _act(
+        request,
+        response,
+        principal,
+        case_id,
+        body,
+        lambda c: c.reject_item(item_id=item_id, reason=body.reason, rejected_on=today),
+    )
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/recheck", response_model=CaseRead)
-async def recheck_item(case_id: UUID, item_id: str, body: Recheck, request: Request, response: Response, principal: Admin) -> CaseRead:
+async def recheck_item(
+    case_id: UUID, item_id: str, body: Recheck, request: Request, response: Response, principal: Admin
+) -> CaseRead:
     """Re-check (回头看) an accepted item; a failed re-check reopens it as a rebound (反弹), counted against the unit."""
     today = request.app.state.clock.today()
     if not body.passed and body.rectify_within_days is None:
@@ -169,32 +248,57 @@ async def recheck_item(case_id: UUID, item_id: str, body: Recheck, request: Requ
     else:
         days = body.rectify_within_days
     new_deadline = None if body.passed else today + timedelta(days=days)
-    return await _act(request, response, principal, case_id, body, lambda c: c.recheck_item(
-        item_id=item_id, passed=body.passed, rechecked_on=today, note=body.note, new_deadline=new_deadline,
-    ))  # fmt: skip
+    return await _act(
+        request,
+        response,
+        principal,
+        case_id,
+        body,
+        lambda c: c.recheck_item(
+            item_id=item_id, passed=body.passed, rechecked_on=today, note=body.note, new_deadline=new_deadline
+        ),
+    )
 
 
 # --- the unit: reports and its public statement -----------------------------------------------------------------
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/report", response_model=CaseRead)
-async def report_item(case_id: UUID, item_id: str, body: ItemReport, request: Request, response: Response, principal: UnitOrAdmin) -> CaseRead:
+async def report_item(
+    case_id: UUID, item_id: str, body: ItemReport, request: Request, response: Response, principal: UnitOrAdmin
+) -> CaseRead:
     """The supervised unit (role `unit`) reports what it did about one item; evidence goes to the blob store."""
     await _case(request, principal, case_id)  # permission before a byte is stored
     stored = await asyncio.to_thread(
         blobs.save_uploads, request.app.state.blobs, body.evidence, max_bytes=request.app.state.settings.blob_max_bytes
     )
     today = request.app.state.clock.today()
-    return await _act(request, response, principal, case_id, body, lambda c: c.report_item(
-        item_id=item_id, statement=body.statement, evidence=stored, reported_on=today,
-    ), unit=True)  # fmt: skip
+    return await _act(
+        request,
+        response,
+        principal,
+        case_id,
+        body,
+        lambda c: c.report_item(item_id=item_id, statement=body.statement, evidence=stored, reported_on=today),
+        unit=True,
+    )
 
 
 @router.post("/v1/cases/{case_id}/statement", response_model=CaseRead)
-async def publish_statement(case_id: UUID, body: Statement, request: Request, response: Response, principal: UnitOrAdmin) -> CaseRead:
+async def publish_statement(
+    case_id: UUID, body: Statement, request: Request, response: Response, principal: UnitOrAdmin
+) -> CaseRead:
     """The unit publishes what it did (shown at `GET /v1/public/statements`)."""
     today = request.app.state.clock.today()
-    return await _act(request, response, principal, case_id, body, lambda c: c.publish_statement(text=body.text, published_on=today), unit=True)
+    return await _act(
+        request,
+        response,
+        principal,
+        case_id,
+        body,
+        lambda c: c.publish_statement(text=body.text, published_on=today),
+        unit=True,
+    )
 
 
 # --- reads ------------------------------------------------------------------------------------------------------
@@ -202,25 +306,39 @@ async def publish_statement(case_id: UUID, body: Statement, request: Request, re
 
 @router.get("/v1/cases", response_model=CasePage)
 async def list_cases(
-    request: Request, principal: UnitReader, jurisdiction: str | None = None, unit_id: str | None = None, status: str | None = None,
-    cursor: str | None = None, limit: int = 50,
-) -> CasePage:  # fmt: skip
+    request: Request,
+    principal: UnitReader,
+    jurisdiction: str | None = None,
+    unit_id: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> CasePage:
     """Cases by jurisdiction subtree, unit and status (opened, in_rectification, closed), with their items."""
     within, limit, unit_id = scope(principal, jurisdiction), page_size(limit), listed_unit(principal, unit_id)
     async with request.app.state.pool.acquire() as conn:
-        rows = await case_page(conn, within=within, unit_id=unit_id, status=status, after=decode_cursor(cursor), limit=limit)
+        rows = await case_page(
+            conn, within=within, unit_id=unit_id, status=status, after=decode_cursor(cursor), limit=limit
+        )
         items = await item_rows(conn, [r["id"] for r in rows])
     for row in rows:
         row["items"] = [i for i in items if i["case_id"] == row["id"]]
-    return CasePage(items=[{k: v for k, v in r.items() if k != "position"} for r in rows], next_cursor=page_cursor(rows, limit))
+    return CasePage(
+        items=[{k: v for k, v in r.items() if k != "position"} for r in rows], next_cursor=page_cursor(rows, limit)
+    )
 
 
 @router.get("/v1/cases/{case_id}", response_model=CaseRead)
-async def get_case(case_id: UUID, request: Request, response: Response, principal: UnitReader, as_of: date | None = None) -> CaseRead:
+async def get_case(
+    case_id: UUID, request: Request, response: Response, principal: UnitReader, as_of: date | None = None
+) -> CaseRead:
     """A case from its events; with `as_of` (a date in China) the case as it stood at the end of that day."""
     if as_of is not None and as_of > (today := request.app.state.clock.today()):
-        raise InvalidInput(f"as_of {as_of} is after today ({today}): a case is known as it stood, not as it will",
-                           field="as_of", rule="date_in_future")  # fmt: skip
+        raise InvalidInput(
+            f"as_of {as_of} is after today ({today}): a case is known as it stood, not as it will",
+            field="as_of",
+            rule="date_in_future",
+        )
     case = await _case(request, principal, case_id)
     if as_of is not None:
         case = await asyncio.to_thread(app_of(request).as_of, case_id, as_of)
@@ -236,7 +354,9 @@ async def case_history(case_id: UUID, request: Request, principal: UnitReader) -
 
 
 @router.get("/v1/overdue-items")
-async def overdue_items(request: Request, principal: OfficeReader, jurisdiction: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+async def overdue_items(
+    request: Request, principal: OfficeReader, jurisdiction: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Items past their deadline and not accepted, oldest deadline first."""
     within, limit = scope(principal, jurisdiction), page_size(limit)
     async with request.app.state.pool.acquire() as conn:
@@ -245,18 +365,27 @@ async def overdue_items(request: Request, principal: OfficeReader, jurisdiction:
 
 @router.get("/v1/notices")
 async def notices(
-    request: Request, principal: UnitReader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
+    request: Request,
+    principal: UnitReader,
+    jurisdiction: str | None = None,
+    unit_id: str | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Supervision notices (督办单) issued: for which item, which lapse, the missed and the new deadline."""
     within, limit, unit_id = scope(principal, jurisdiction), page_size(limit), listed_unit(principal, unit_id)
     async with request.app.state.pool.acquire() as conn:
         rows = await notice_page(conn, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit)
-    return {"items": [{k: v for k, v in r.items() if k != "position"} for r in rows], "next_cursor": page_cursor(rows, limit)}
+    return {
+        "items": [{k: v for k, v in r.items() if k != "position"} for r in rows],
+        "next_cursor": page_cursor(rows, limit),
+    }
 
 
 @router.get("/v1/summary")
-async def accountability_summary(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:
+async def accountability_summary(
+    request: Request, principal: OfficeReader, jurisdiction: str | None = None
+) -> dict[str, Any]:
     """Open cases, overdue items, notices issued, rebound rate and on-time rectification rate."""
     within = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:

@@ -36,7 +36,11 @@ async def profile_at(request: Request, code: str, *keys: str) -> Effective:
         profile = await effective_from_copy(conn, "accountability", code)
     for key in keys:
         if profile.get(key) is None:
-            raise Conflict(f"the policy profile at {code} has no {key}; set it in the registry", field=key, rule="policy_key_missing")
+            raise Conflict(
+                f"the policy profile at {code} has no {key}; set it in the registry",
+                field=key,
+                rule="policy_key_missing",
+            )
     return profile
 
 

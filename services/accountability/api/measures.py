@@ -19,13 +19,32 @@ from dudao.errors import Conflict, InvalidInput, NotFound
 from dudao.scope import Target, authorize, listed_unit
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor
 from services.accountability.api.common import (
-    Admin, Name, Person, Publication, Strict, Text, UnitReader, app_of, jsonable, page_size, profile_at, scope,
-)  # fmt: skip
+    Admin,
+    Name,
+    Person,
+    Publication,
+    Strict,
+    Text,
+    UnitReader,
+    app_of,
+    jsonable,
+    page_size,
+    profile_at,
+    scope,
+)
 from services.accountability.domain.case import RectificationCase
 from services.accountability.domain.measures import AccountabilityDecision, Circular, Commendation, Interview
 from services.accountability.domain.terms import (
-    AccountabilityTrigger, CircularTrigger, Conduct, FilingBody, InterviewTrigger, PersonAction, Sanction, TransferTo, UnitKind,
-)  # fmt: skip
+    AccountabilityTrigger,
+    CircularTrigger,
+    Conduct,
+    FilingBody,
+    InterviewTrigger,
+    PersonAction,
+    Sanction,
+    TransferTo,
+    UnitKind,
+)
 from services.accountability.projections import measure_page, restricted_names, restrictions, school_copy
 
 router = APIRouter(tags=["measures"])
@@ -45,7 +64,9 @@ class InterviewCreate(UnitRef):
     trigger: InterviewTrigger
     reason: Text
     case_id: UUID | None = None
-    related_departments: list[Name] = Field(default_factory=list, max_length=20, description="departments concerned by the matter")
+    related_departments: list[Name] = Field(
+        default_factory=list, max_length=20, description="departments concerned by the matter"
+    )
 
 
 class InterviewRecord(Strict):
@@ -53,7 +74,9 @@ class InterviewRecord(Strict):
     interviewees: list[Person] = Field(min_length=1, max_length=50)
     record: Text
     commitments: Text
-    early_reason: Text | None = Field(default=None, description="why the interview was held before it was proposed here")
+    early_reason: Text | None = Field(
+        default=None, description="why the interview was held before it was proposed here"
+    )
 
 
 class InterviewFiling(Strict):
@@ -69,7 +92,9 @@ class CircularCreate(UnitRef):
 
 class CircularIssue(Strict):
     recipients: list[FilingBody]
-    leaders: list[Person] = Field(min_length=1, max_length=50, description="the leaders restricted for the profile's period")
+    leaders: list[Person] = Field(
+        min_length=1, max_length=50, description="the leaders restricted for the profile's period"
+    )
     content: Text
 
 
@@ -135,7 +160,9 @@ async def _unit(request: Request, principal: Principal, body: UnitRef) -> dict[s
         code = body.jurisdiction or principal.jur
     if body.jurisdiction is not None and body.jurisdiction != code:
         raise InvalidInput(
-            f"{body.unit_id} lies in {code}, not {body.jurisdiction}; leave jurisdiction out", field="jurisdiction", rule="unit_jurisdiction"
+            f"{body.unit_id} lies in {code}, not {body.jurisdiction}; leave jurisdiction out",
+            field="jurisdiction",
+            rule="unit_jurisdiction",
         )
     authorize(principal, Target(code, unit=body.unit_id), (Role.admin,), write=True, field="unit_id")
     return {"jurisdiction": code, "unit_kind": body.unit_kind, "unit_id": body.unit_id, "unit_name": name}
@@ -147,7 +174,14 @@ def _read(measure: Aggregate) -> dict[str, Any]:
     return state | {"id": measure.id, "version": measure.version, "status": str(getattr(measure, "status", ""))}
 
 
-async def _create(request: Request, response: Response, principal: Principal, body: BaseModel, kind: str, make: Callable[[UUID], Aggregate]) -> dict[str, Any]:  # noqa: E501
+async def _create(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    body: BaseModel,
+    kind: str,
+    make: Callable[[UUID], Aggregate],
+) -> dict[str, Any]:
     measure = make(new_aggregate_id(request, principal, kind))
     saved = await asyncio.to_thread(app_of(request).save_new, measure, command_envelope(request, principal, body))
     response.status_code = 201
@@ -156,11 +190,24 @@ async def _create(request: Request, response: Response, principal: Principal, bo
     return _read(saved)
 
 
-async def _act(request: Request, response: Response, principal: Principal, kind: str, measure_id: UUID, body: BaseModel | None, command) -> dict[str, Any]:  # noqa: E501
+async def _act(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    kind: str,
+    measure_id: UUID,
+    body: BaseModel | None,
+    command,
+) -> dict[str, Any]:
     measure = await asyncio.to_thread(
-        app_of(request).on_measure, measure_id, KINDS[kind][1], expected_version(request), command_envelope(request, principal, body),
-        lambda m: authorize(principal, _target(m), (Role.admin,), write=True), command,
-    )  # fmt: skip
+        app_of(request).on_measure,
+        measure_id,
+        KINDS[kind][1],
+        expected_version(request),
+        command_envelope(request, principal, body),
+        lambda m: authorize(principal, _target(m), (Role.admin,), write=True),
+        command,
+    )
     response.headers["ETag"] = f'"{measure.version}"'
     return _read(measure)
 
@@ -179,12 +226,18 @@ def _register_reads(kind: str) -> None:
     row_kind, _ = KINDS[kind]
 
     async def list_measures(
-        request: Request, principal: UnitReader, jurisdiction: str | None = None, unit_id: str | None = None, cursor: str | None = None,
+        request: Request,
+        principal: UnitReader,
+        jurisdiction: str | None = None,
+        unit_id: str | None = None,
+        cursor: str | None = None,
         limit: int = 50,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         within, limit, unit_id = scope(principal, jurisdiction), page_size(limit), listed_unit(principal, unit_id)
         async with request.app.state.pool.acquire() as conn:
-            rows = await measure_page(conn, kind=row_kind, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit)
+            rows = await measure_page(
+                conn, kind=row_kind, within=within, unit_id=unit_id, after=decode_cursor(cursor), limit=limit
+            )
         return {"items": [jsonable(r) for r in rows], "next_cursor": page_cursor(rows, limit)}
 
     async def get_measure(measure_id: UUID, request: Request, principal: UnitReader) -> dict[str, Any]:
@@ -205,56 +258,116 @@ for _kind in KINDS:
 
 
 @router.post("/v1/interviews", status_code=201)
-async def propose_interview(body: InterviewCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def propose_interview(
+    body: InterviewCreate, request: Request, response: Response, principal: Admin
+) -> dict[str, Any]:
     """Propose an interview of a unit's leaders on a trigger from the closed list; organisers follow from the unit's kind."""
     unit, today = await _unit(request, principal, body), request.app.state.clock.today()
-    return await _create(request, response, principal, body, "interviews", lambda id: Interview.propose(
-        id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id,
-        related_departments=body.related_departments,
-    ))  # fmt: skip
+    return await _create(
+        request,
+        response,
+        principal,
+        body,
+        "interviews",
+        lambda id: Interview.propose(
+            id=id,
+            **unit,
+            trigger=body.trigger,
+            reason=body.reason,
+            proposed_on=today,
+            case_id=body.case_id,
+            related_departments=body.related_departments,
+        ),
+    )
 
 
 @router.post("/v1/interviews/{measure_id}/record")
-async def record_interview(measure_id: UUID, body: InterviewRecord, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def record_interview(
+    measure_id: UUID, body: InterviewRecord, request: Request, response: Response, principal: Admin
+) -> dict[str, Any]:
     """The written record of the interview."""
     people = [p.model_dump() for p in body.interviewees]
-    return await _act(request, response, principal, "interviews", measure_id, body, lambda m: m.record(
-        held_on=body.held_on, interviewees=people, record=body.record, commitments=body.commitments,
-        today=request.app.state.clock.today(), early_reason=body.early_reason,
-    ))  # fmt: skip
+    return await _act(
+        request,
+        response,
+        principal,
+        "interviews",
+        measure_id,
+        body,
+        lambda m: m.record(
+            held_on=body.held_on,
+            interviewees=people,
+            record=body.record,
+            commitments=body.commitments,
+            today=request.app.state.clock.today(),
+            early_reason=body.early_reason,
+        ),
+    )
 
 
 @router.post("/v1/interviews/{measure_id}/file")
-async def file_interview(measure_id: UUID, body: InterviewFiling, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def file_interview(
+    measure_id: UUID, body: InterviewFiling, request: Request, response: Response, principal: Admin
+) -> dict[str, Any]:
     """File the record with the party committee, government and superiors; afterwards it cannot change."""
     filed_with = [b.value for b in body.filed_with]
-    return await _act(request, response, principal, "interviews", measure_id, body, lambda m: m.file(
-        filed_with=filed_with, filed_on=body.filed_on, today=request.app.state.clock.today()))
+    return await _act(
+        request,
+        response,
+        principal,
+        "interviews",
+        measure_id,
+        body,
+        lambda m: m.file(filed_with=filed_with, filed_on=body.filed_on, today=request.app.state.clock.today()),
+    )
 
 
 # --- circulars (通报) and restrictions ----------------------------------------------------------------------------
 
 
 @router.post("/v1/circulars", status_code=201)
-async def propose_circular(body: CircularCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def propose_circular(
+    body: CircularCreate, request: Request, response: Response, principal: Admin
+) -> dict[str, Any]:
     """Propose a circular for ineffective, evasive or undone rectification."""
     unit, today = await _unit(request, principal, body), request.app.state.clock.today()
-    return await _create(request, response, principal, body, "circulars", lambda id: Circular.propose(
-        id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id,
-    ))  # fmt: skip
+    return await _create(
+        request,
+        response,
+        principal,
+        body,
+        "circulars",
+        lambda id: Circular.propose(
+            id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id
+        ),
+    )
 
 
 @router.post("/v1/circulars/{measure_id}/issue")
-async def issue_circular(measure_id: UUID, body: CircularIssue, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def issue_circular(
+    measure_id: UUID, body: CircularIssue, request: Request, response: Response, principal: Admin
+) -> dict[str, Any]:
     """Circulate; the named leaders are restricted for the profile's `restriction_days` from today."""
     circular = await _get(request, principal, "circulars", measure_id)
     profile = await profile_at(request, circular.jurisdiction, "restriction_days")
     today = request.app.state.clock.today()
     recipients, leaders = [b.value for b in body.recipients], [p.model_dump() for p in body.leaders]
-    return await _act(request, response, principal, "circulars", measure_id, body, lambda m: m.issue(
-        recipients=recipients, leaders=leaders, content=body.content, issued_on=today,
-        restriction_days=profile.get("restriction_days"), basis=profile.version,
-    ))  # fmt: skip
+    return await _act(
+        request,
+        response,
+        principal,
+        "circulars",
+        measure_id,
+        body,
+        lambda m: m.issue(
+            recipients=recipients,
+            leaders=leaders,
+            content=body.content,
+            issued_on=today,
+            restriction_days=profile.get("restriction_days"),
+            basis=profile.version,
+        ),
+    )
 
 
 @router.get("/v1/restrictions")
@@ -279,24 +392,55 @@ async def decide(body: DecisionCreate, request: Request, response: Response, pri
         async with request.app.state.pool.acquire() as conn:
             private = (await school_copy(conn, body.unit_id))["ownership"] == "private"
     people = [p.model_dump() for p in body.people]
-    return await _create(request, response, principal, body, "decisions", lambda id: AccountabilityDecision.decide(
-        id=id, **unit, private_school=private, trigger=body.trigger, reason=body.reason, people=people,
-        unit_actions=body.unit_actions, sanctions=[s.value for s in body.sanctions], decided_on=today,
-        circular_id=body.circular_id, case_id=body.case_id,
-    ))  # fmt: skip
+    return await _create(
+        request,
+        response,
+        principal,
+        body,
+        "decisions",
+        lambda id: AccountabilityDecision.decide(
+            id=id,
+            **unit,
+            private_school=private,
+            trigger=body.trigger,
+            reason=body.reason,
+            people=people,
+            unit_actions=body.unit_actions,
+            sanctions=[s.value for s in body.sanctions],
+            decided_on=today,
+            circular_id=body.circular_id,
+            case_id=body.case_id,
+        ),
+    )
 
 
 @router.post("/v1/decisions/{measure_id}/transfers")
-async def transfer(measure_id: UUID, body: Transfer, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def transfer(
+    measure_id: UUID, body: Transfer, request: Request, response: Response, principal: Admin
+) -> dict[str, Any]:
     """Transfer illegal conduct to law enforcement, or a suspected crime to the judiciary, with their case reference."""
     today = request.app.state.clock.today()
-    return await _act(request, response, principal, "decisions", measure_id, body, lambda m: m.transfer(
-        to=body.to, conduct=body.conduct, receiving_body=body.receiving_body, case_reference=body.case_reference, transferred_on=today,
-    ))  # fmt: skip
+    return await _act(
+        request,
+        response,
+        principal,
+        "decisions",
+        measure_id,
+        body,
+        lambda m: m.transfer(
+            to=body.to,
+            conduct=body.conduct,
+            receiving_body=body.receiving_body,
+            case_reference=body.case_reference,
+            transferred_on=today,
+        ),
+    )
 
 
 @router.post("/v1/decisions/{measure_id}/joint-liability")
-async def joint_liability(measure_id: UUID, body: JointLiability, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+async def joint_liability(
+    measure_id: UUID, body: JointLiability, request: Request, response: Response, principal: Admin
+) -> dict[str, Any]:
     """Record the superior department's joint liability (连带责任) for the failed rectification the decision cites."""
     decision = await _get(request, principal, "decisions", measure_id)
     failed = False
@@ -305,11 +449,21 @@ async def joint_liability(measure_id: UUID, body: JointLiability, request: Reque
             case = await asyncio.to_thread(app_of(request).get, decision.case_id, RectificationCase)
             failed = case.rectification_failed
         except NotFound:
-            raise Conflict(f"the cited case {decision.case_id} does not exist", field="case_id", rule="case_not_found") from None
+            raise Conflict(
+                f"the cited case {decision.case_id} does not exist", field="case_id", rule="case_not_found"
+            ) from None
     today = request.app.state.clock.today()
-    return await _act(request, response, principal, "decisions", measure_id, body, lambda m: m.record_joint_liability(
-        superior_department=body.superior_department, reason=body.reason, case_failed=failed, recorded_on=today,
-    ))  # fmt: skip
+    return await _act(
+        request,
+        response,
+        principal,
+        "decisions",
+        measure_id,
+        body,
+        lambda m: m.record_joint_liability(
+            superior_department=body.superior_department, reason=body.reason, case_failed=failed, recorded_on=today
+        ),
+    )
 
 
 # --- commendations (表彰) -----------------------------------------------------------------------------------------
@@ -322,21 +476,46 @@ async def commend(body: CommendationCreate, request: Request, response: Response
     async with request.app.state.pool.acquire() as conn:
         barred = await restricted_names(conn, unit_id=body.unit_id, today=today)
     people = [p.model_dump() for p in body.people]
-    return await _create(request, response, principal, body, "commendations", lambda id: Commendation.award(
-        id=id, **unit, people=people, reason=body.reason, awarded_on=today, restricted=barred, activity_id=body.activity_id,
-    ))  # fmt: skip
+    return await _create(
+        request,
+        response,
+        principal,
+        body,
+        "commendations",
+        lambda id: Commendation.award(
+            id=id,
+            **unit,
+            people=people,
+            reason=body.reason,
+            awarded_on=today,
+            restricted=barred,
+            activity_id=body.activity_id,
+        ),
+    )
 
 
 # --- publication, the same for circulars, decisions and commendations ---------------------------------------------
 
 
 def _register_publish(kind: str) -> None:
-    async def publish(measure_id: UUID, body: Publication, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
+    async def publish(
+        measure_id: UUID, body: Publication, request: Request, response: Response, principal: Admin
+    ) -> dict[str, Any]:
         today = request.app.state.clock.today()
-        return await _act(request, response, principal, kind, measure_id, body, lambda m: m.publish(public_text=body.public_text, published_on=today))
+        return await _act(
+            request,
+            response,
+            principal,
+            kind,
+            measure_id,
+            body,
+            lambda m: m.publish(public_text=body.public_text, published_on=today),
+        )
 
-    publish.__doc__ = (f"Publish the outcome (shown at `GET /v1/public/outcomes`); afterwards the {kind[:-1]} is closed. Publishing"
-                       " again corrects it: a new public version, the public sees the latest, the audit keeps every one.")
+    publish.__doc__ = (
+        f"Publish the outcome (shown at `GET /v1/public/outcomes`); afterwards the {kind[:-1]} is closed. Publishing"
+        " again corrects it: a new public version, the public sees the latest, the audit keeps every one."
+    )
     router.add_api_route(f"/v1/{kind}/{{measure_id}}/publish", publish, methods=["POST"], name=f"publish_{kind}")
 
 

@@ -13,7 +13,9 @@ from dudao.service import decode_cursor, page_cursor
 from services.accountability.api.common import jsonable, page_size
 from services.accountability.projections import case_page, public_outcomes
 
-router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public("published outcomes and statements"))])
+router = APIRouter(
+    prefix="/v1/public", tags=["public"], dependencies=[Depends(public("published outcomes and statements"))]
+)
 
 
 def _code(jurisdiction: str) -> str:
@@ -29,9 +31,15 @@ async def statements(request: Request, jurisdiction: str, cursor: str | None = N
     async with request.app.state.pool.acquire() as conn:
         rows = await case_page(conn, within=within, unit_id=None, status=None, after=decode_cursor(cursor), limit=limit)
     shown = [
-        {"unit_name": r["unit_name"], "activity_title": r["activity_title"], "jurisdiction": r["jurisdiction"], **r["statement"]}
-        for r in rows if r["statement"]
-    ]  # fmt: skip
+        {
+            "unit_name": r["unit_name"],
+            "activity_title": r["activity_title"],
+            "jurisdiction": r["jurisdiction"],
+            **r["statement"],
+        }
+        for r in rows
+        if r["statement"]
+    ]
     return {"items": shown, "next_cursor": page_cursor(rows, limit)}
 
 

@@ -80,7 +80,9 @@ class RectificationCase(Aggregate):
         report_issued_on: date | None = None,
     ):
         self.activity_id = activity_id
-        self.report_issued_on = report_issued_on  # feedback follows the report (None in cases opened before it was kept)
+        self.report_issued_on = (
+            report_issued_on  # feedback follows the report (None in cases opened before it was kept)
+        )
         self.jurisdiction = jurisdiction
         self.unit_kind = unit_kind
         self.unit_id = unit_id
@@ -89,9 +91,17 @@ class RectificationCase(Aggregate):
         self.opened_at = opened_at
         self.items: dict[str, dict[str, Any]] = {
             item["item_id"]: {
-                **item, "status": S.open.value, "deadline": None, "lapses": 0, "rebounds": 0, "reports": 0,
-                "recheck_due": None, "last_rechecked_on": None, "escalations": {}, "accepted_on_time": None,
-            }  # fmt: skip
+                **item,
+                "status": S.open.value,
+                "deadline": None,
+                "lapses": 0,
+                "rebounds": 0,
+                "reports": 0,
+                "recheck_due": None,
+                "last_rechecked_on": None,
+                "escalations": {},
+                "accepted_on_time": None,
+            }
             for item in items
         }
         self.feedback: dict[str, Any] | None = None
@@ -183,10 +193,14 @@ class RectificationCase(Aggregate):
         mode = choice(FeedbackMode, mode, "mode")
         unknown = sorted(set(deadlines) - set(self.items))
         if unknown:
-            raise InvalidInput(f"no item {unknown[0]!r} in this case", field=f"deadlines.{unknown[0]}", rule="unknown_item")
+            raise InvalidInput(
+                f"no item {unknown[0]!r} in this case", field=f"deadlines.{unknown[0]}", rule="unknown_item"
+            )
         default_deadline = not_before(default_deadline, given_on, "default_deadline")
         resolved = {
-            item_id: not_before(deadlines[item_id], given_on, f"deadlines.{item_id}") if item_id in deadlines else default_deadline
+            item_id: not_before(deadlines[item_id], given_on, f"deadlines.{item_id}")
+            if item_id in deadlines
+            else default_deadline
             for item_id in self.items
         }
         self._feedback_given(
@@ -200,12 +214,21 @@ class RectificationCase(Aggregate):
 
     @event("FeedbackGiven")
     def _feedback_given(
-        self, mode: str, decision: str, requirements: str, deadlines: dict[str, date], deadline_basis: str, given_on: date
+        self,
+        mode: str,
+        decision: str,
+        requirements: str,
+        deadlines: dict[str, date],
+        deadline_basis: str,
+        given_on: date,
     ) -> None:
         self.feedback = {
-            "mode": mode, "decision": decision, "requirements": requirements, "deadline_basis": deadline_basis,
+            "mode": mode,
+            "decision": decision,
+            "requirements": requirements,
+            "deadline_basis": deadline_basis,
             "given_on": given_on,
-        }  # fmt: skip
+        }
         for item_id, deadline in deadlines.items():
             self.items[item_id].update(status=S.awaiting_report.value, deadline=deadline)
 
@@ -215,8 +238,13 @@ class RectificationCase(Aggregate):
         if not isinstance(deadline, date):
             raise InvalidInput("deadline must be a date", field="deadline", rule="date")
         if deadline < today:
-            raise InvalidInput(f"deadline {deadline} is before today ({today}): a deadline never moves into the past",
-                               field="deadline", rule="deadline_in_past", date=deadline.isoformat(), today=today.isoformat())  # fmt: skip
+            raise InvalidInput(
+                f"deadline {deadline} is before today ({today}): a deadline never moves into the past",
+                field="deadline",
+                rule="deadline_in_past",
+                date=deadline.isoformat(),
+                today=today.isoformat(),
+            )
         self._deadline_changed(item_id=item_id, deadline=deadline, reason=require_name(reason, "reason"))
 
     @event("DeadlineChanged")
@@ -245,7 +273,9 @@ class RectificationCase(Aggregate):
         self._item(item_id, "accept_item")
         if not isinstance(recheck_due, date) or recheck_due < accepted_on:
             raise InvalidInput(
-                f"recheck_due must be a date on or after {accepted_on}", field="recheck_due", rule="recheck_before_acceptance"
+                f"recheck_due must be a date on or after {accepted_on}",
+                field="recheck_due",
+                rule="recheck_before_acceptance",
             )
         self._item_accepted(item_id=item_id, accepted_on=accepted_on, recheck_due=recheck_due)
 
@@ -295,9 +325,13 @@ class RectificationCase(Aggregate):
         if not isinstance(new_deadline, date) or new_deadline <= today:
             raise InvalidInput(f"new_deadline must be after {today}", field="new_deadline", rule="deadline_in_past")
         self._notice_issued(
-            item_id=item_id, lapse=next_lapse, missed_deadline=item["deadline"], new_deadline=new_deadline,
-            issued_on=today, basis=require_name(basis, "basis"),
-        )  # fmt: skip
+            item_id=item_id,
+            lapse=next_lapse,
+            missed_deadline=item["deadline"],
+            new_deadline=new_deadline,
+            issued_on=today,
+            basis=require_name(basis, "basis"),
+        )
 
     @event("NoticeIssued")
     def _notice_issued(
@@ -310,11 +344,18 @@ class RectificationCase(Aggregate):
         item = self._item(item_id, "escalate")
         if lapse != item["lapses"] or lapse < 1:
             raise RuleViolation(
-                f"item {item_id} is at lapse {item['lapses']}, not {lapse}", field="lapse", rule="escalation_not_due", item_id=item_id
+                f"item {item_id} is at lapse {item['lapses']}, not {lapse}",
+                field="lapse",
+                rule="escalation_not_due",
+                item_id=item_id,
             )
         if step in item["escalations"]:
-            raise RuleViolation(f"item {item_id} is already escalated to {step}", field="step", rule="already_escalated")
-        self._escalated(item_id=item_id, lapse=lapse, step=require_name(step, "step"), measure_id=measure_id, basis=basis)
+            raise RuleViolation(
+                f"item {item_id} is already escalated to {step}", field="step", rule="already_escalated"
+            )
+        self._escalated(
+            item_id=item_id, lapse=lapse, step=require_name(step, "step"), measure_id=measure_id, basis=basis
+        )
 
     @event("Escalated")
     def _escalated(self, item_id: str, lapse: int, step: str, measure_id: UUID, basis: str) -> None:
@@ -335,22 +376,34 @@ class RectificationCase(Aggregate):
         if not isinstance(passed, bool):
             raise InvalidInput("passed must be true or false", field="passed", rule="boolean")
         if passed and new_deadline is not None:
-            raise InvalidInput("a passed re-check sets no new deadline", field="new_deadline", rule="no_deadline_when_passed")
+            raise InvalidInput(
+                "a passed re-check sets no new deadline", field="new_deadline", rule="no_deadline_when_passed"
+            )
         if not passed:
             if new_deadline is None:
-                raise InvalidInput("a failed re-check needs a new deadline", field="new_deadline", rule="new_deadline_required")
+                raise InvalidInput(
+                    "a failed re-check needs a new deadline", field="new_deadline", rule="new_deadline_required"
+                )
             not_before(new_deadline, rechecked_on, "new_deadline")
         self._item_rechecked(
-            item_id=item_id, passed=passed, rechecked_on=rechecked_on, note=require_name(note, "note"), new_deadline=new_deadline
+            item_id=item_id,
+            passed=passed,
+            rechecked_on=rechecked_on,
+            note=require_name(note, "note"),
+            new_deadline=new_deadline,
         )
 
     @event("ItemRechecked")
-    def _item_rechecked(self, item_id: str, passed: bool, rechecked_on: date, note: str, new_deadline: date | None) -> None:
+    def _item_rechecked(
+        self, item_id: str, passed: bool, rechecked_on: date, note: str, new_deadline: date | None
+    ) -> None:
         item = self.items[item_id]
         item["last_rechecked_on"] = rechecked_on
         if not passed:
             # A rebound counts against the unit.
-            item.update(status=S.rebounded.value, deadline=new_deadline, rebounds=item["rebounds"] + 1, recheck_due=None)
+            item.update(
+                status=S.rebounded.value, deadline=new_deadline, rebounds=item["rebounds"] + 1, recheck_due=None
+            )
 
     # --- public statement (整改情况公开) ----------------------------------------------------------------------
 
@@ -359,9 +412,14 @@ class RectificationCase(Aggregate):
         waiting = sorted(i for i, item in self.items.items() if item["status"] not in (S.reported, S.accepted))
         if waiting:
             raise RuleViolation(
-                f"items {', '.join(waiting)} are not yet reported", field="items", rule="items_not_reported", item_ids=waiting
+                f"items {', '.join(waiting)} are not yet reported",
+                field="items",
+                rule="items_not_reported",
+                item_ids=waiting,
             )
-        version = (self.statement or {}).get("public_version", 0) + 1  # published again: a correction, a new public version
+        version = (self.statement or {}).get(
+            "public_version", 0
+        ) + 1  # published again: a correction, a new public version
         self._statement_published(text=require_name(text, "text"), published_on=published_on, public_version=version)
 
     @event("StatementPublished")

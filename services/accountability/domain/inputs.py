@@ -36,8 +36,15 @@ def evidence_file(file: Any, i: int) -> dict[str, Any]:
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidInput("size must be a whole number of bytes", field=f"{field}.size", rule="size_range")
     if not (isinstance(media_type, str) and MEDIA_TYPE.fullmatch(media_type)):
-        raise InvalidInput("media_type must look like application/pdf", field=f"{field}.media_type", rule="media_type_format")
-    return {"name": text(file.get("name"), f"{field}.name"), "sha256": sha256.lower(), "size": size, "media_type": media_type}
+        raise InvalidInput(
+            "media_type must look like application/pdf", field=f"{field}.media_type", rule="media_type_format"
+        )
+    return {
+        "name": text(file.get("name"), f"{field}.name"),
+        "sha256": sha256.lower(),
+        "size": size,
+        "media_type": media_type,
+    }
 
 
 def not_before(day: date, earliest: date, field: str) -> date:

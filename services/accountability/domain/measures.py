@@ -22,9 +22,19 @@ from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from dudao.rules import Labelled, RuleViolation, check_transition, choice, happened, require_name, text
 from services.accountability.domain.terms import (
-    GRAVEST, AccountabilityTrigger, CircularTrigger, Conduct, InterviewTrigger, PersonAction, Sanction, TransferTo,
-    UnitKind, bodies, named_people, organisers_for,
-)  # fmt: skip
+    GRAVEST,
+    AccountabilityTrigger,
+    CircularTrigger,
+    Conduct,
+    InterviewTrigger,
+    PersonAction,
+    Sanction,
+    TransferTo,
+    UnitKind,
+    bodies,
+    named_people,
+    organisers_for,
+)
 
 
 def escalation_id(case: UUID, step: str) -> UUID:
@@ -53,8 +63,11 @@ class Unit:
 
     def _unit(self, d: dict[str, str]) -> None:
         self.jurisdiction, self.unit_kind, self.unit_id, self.unit_name = (
-            d["jurisdiction"], d["unit_kind"], d["unit_id"], d["unit_name"],
-        )  # fmt: skip
+            d["jurisdiction"],
+            d["unit_kind"],
+            d["unit_id"],
+            d["unit_name"],
+        )
 
 
 # --- interview (约谈) -------------------------------------------------------------------------------------
@@ -66,10 +79,7 @@ class InterviewStatus(Labelled):
     filed = "filed", "已备案"
 
 
-INTERVIEW_TRANSITIONS = {
-    "record": frozenset({InterviewStatus.proposed}),
-    "file": frozenset({InterviewStatus.recorded}),
-}
+INTERVIEW_TRANSITIONS = {"record": frozenset({InterviewStatus.proposed}), "file": frozenset({InterviewStatus.recorded})}
 
 
 class Interview(Unit, Aggregate):
@@ -77,9 +87,16 @@ class Interview(Unit, Aggregate):
 
     @event("Proposed")
     def __init__(
-        self, *, unit: dict[str, str], trigger: str, reason: str, organisers: list[str], related_departments: list[str],
-        case_id: UUID | None, proposed_on: date,
-    ):  # fmt: skip
+        self,
+        *,
+        unit: dict[str, str],
+        trigger: str,
+        reason: str,
+        organisers: list[str],
+        related_departments: list[str],
+        case_id: UUID | None,
+        proposed_on: date,
+    ):
         self._unit(unit)
         self.trigger, self.reason, self.case_id = trigger, reason, case_id
         self.organisers, self.related_departments = organisers, related_departments
@@ -90,47 +107,89 @@ class Interview(Unit, Aggregate):
 
     @classmethod
     def propose(
-        cls, *, id: UUID, jurisdiction: str, unit_kind: str, unit_id: str, unit_name: str, trigger: Any, reason: str,
-        proposed_on: date, case_id: UUID | None = None, related_departments: list[str] | None = None,
-    ) -> Interview:  # fmt: skip
+        cls,
+        *,
+        id: UUID,
+        jurisdiction: str,
+        unit_kind: str,
+        unit_id: str,
+        unit_name: str,
+        trigger: Any,
+        reason: str,
+        proposed_on: date,
+        case_id: UUID | None = None,
+        related_departments: list[str] | None = None,
+    ) -> Interview:
         """Propose an interview for a trigger from the closed list; the organisers follow from the unit's kind."""
         unit = Unit.checked(jurisdiction, unit_kind, unit_id, unit_name)
         related = [text(d, f"related_departments.{i}") for i, d in enumerate(related_departments or [])]
         if related and unit["unit_kind"] == UnitKind.school:
             raise InvalidInput(
-                "an interview of a school is organised with the education bureau only", field="related_departments", rule="school_organisers"
+                "an interview of a school is organised with the education bureau only",
+                field="related_departments",
+                rule="school_organisers",
             )
         return cls._create(
-            cls.Proposed, id=id, unit=unit, trigger=choice(InterviewTrigger, trigger, "trigger").value,
-            reason=require_name(reason, "reason"), organisers=organisers_for(UnitKind(unit["unit_kind"])),
-            related_departments=related, case_id=case_id, proposed_on=proposed_on,
-        )  # fmt: skip
+            cls.Proposed,
+            id=id,
+            unit=unit,
+            trigger=choice(InterviewTrigger, trigger, "trigger").value,
+            reason=require_name(reason, "reason"),
+            organisers=organisers_for(UnitKind(unit["unit_kind"])),
+            related_departments=related,
+            case_id=case_id,
+            proposed_on=proposed_on,
+        )
 
     def record(
-        self, *, held_on: date, interviewees: Any, record: str, commitments: str, today: date, early_reason: str | None = None
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        held_on: date,
+        interviewees: Any,
+        record: str,
+        commitments: str,
+        today: date,
+        early_reason: str | None = None,
+    ) -> None:
         """The written record (书面记录) of the interview: who was interviewed, what was said and promised. One held
         before it was formally proposed (it happens: the meeting came first, the record follows) needs `early_reason`."""
         check_transition("interview", INTERVIEW_TRANSITIONS, "record", self.status)
         early = (early_reason or "").strip() or None
-        happened(held_on, "held_on", today=today, after=None if early else self.proposed_on,
-                 after_what="the interview was proposed; if it was held first, give early_reason")  # fmt: skip
+        happened(
+            held_on,
+            "held_on",
+            today=today,
+            after=None if early else self.proposed_on,
+            after_what="the interview was proposed; if it was held first, give early_reason",
+        )
         self._recorded(
-            held_on=held_on, interviewees=named_people(interviewees, "interviewees"), record=require_name(record, "record"),
-            commitments=require_name(commitments, "commitments"), early_reason=early if held_on < self.proposed_on else None,
-        )  # fmt: skip
+            held_on=held_on,
+            interviewees=named_people(interviewees, "interviewees"),
+            record=require_name(record, "record"),
+            commitments=require_name(commitments, "commitments"),
+            early_reason=early if held_on < self.proposed_on else None,
+        )
 
     @event("Recorded")
-    def _recorded(self, held_on: date, interviewees: list[dict], record: str, commitments: str, early_reason: str | None = None) -> None:
+    def _recorded(
+        self, held_on: date, interviewees: list[dict], record: str, commitments: str, early_reason: str | None = None
+    ) -> None:
         self.status = InterviewStatus.recorded
-        self.written_record = {"held_on": held_on, "interviewees": interviewees, "record": record, "commitments": commitments,
-                               "early_reason": early_reason}  # fmt: skip
+        self.written_record = {
+            "held_on": held_on,
+            "interviewees": interviewees,
+            "record": record,
+            "commitments": commitments,
+            "early_reason": early_reason,
+        }
 
     def file(self, *, filed_with: Any, filed_on: date, today: date) -> None:
         """File the record with the party committee, the government and the superiors; then nothing changes it."""
         check_transition("interview", INTERVIEW_TRANSITIONS, "file", self.status)
         assert self.written_record is not None
-        happened(filed_on, "filed_on", today=today, after=self.written_record["held_on"], after_what="the interview was held")
+        happened(
+            filed_on, "filed_on", today=today, after=self.written_record["held_on"], after_what="the interview was held"
+        )
         self._filed(filed_with=bodies(filed_with, "filed_with"), filed_on=filed_on)
 
     @event("Filed")
@@ -150,7 +209,9 @@ class CircularStatus(Labelled):
 
 CIRCULAR_TRANSITIONS = {
     "issue": frozenset({CircularStatus.proposed}),
-    "publish": frozenset({CircularStatus.issued, CircularStatus.published}),  # again: a correction, a new public version
+    "publish": frozenset(
+        {CircularStatus.issued, CircularStatus.published}
+    ),  # again: a correction, a new public version
 }
 
 
@@ -169,29 +230,58 @@ class Circular(Unit, Aggregate):
 
     @classmethod
     def propose(
-        cls, *, id: UUID, jurisdiction: str, unit_kind: str, unit_id: str, unit_name: str, trigger: Any, reason: str,
-        proposed_on: date, case_id: UUID | None = None,
-    ) -> Circular:  # fmt: skip
+        cls,
+        *,
+        id: UUID,
+        jurisdiction: str,
+        unit_kind: str,
+        unit_id: str,
+        unit_name: str,
+        trigger: Any,
+        reason: str,
+        proposed_on: date,
+        case_id: UUID | None = None,
+    ) -> Circular:
         return cls._create(
-            cls.Proposed, id=id, unit=Unit.checked(jurisdiction, unit_kind, unit_id, unit_name),
-            trigger=choice(CircularTrigger, trigger, "trigger").value, reason=require_name(reason, "reason"),
-            case_id=case_id, proposed_on=proposed_on,
-        )  # fmt: skip
+            cls.Proposed,
+            id=id,
+            unit=Unit.checked(jurisdiction, unit_kind, unit_id, unit_name),
+            trigger=choice(CircularTrigger, trigger, "trigger").value,
+            reason=require_name(reason, "reason"),
+            case_id=case_id,
+            proposed_on=proposed_on,
+        )
 
-    def issue(self, *, recipients: Any, leaders: Any, content: str, issued_on: date, restriction_days: int, basis: str) -> None:
+    def issue(
+        self, *, recipients: Any, leaders: Any, content: str, issued_on: date, restriction_days: int, basis: str
+    ) -> None:
         """Circulate to the party committee, government and superiors; the named leaders may not be commended,
         promoted or moved to key posts until the end of the profile's period (`basis` names its version)."""
         check_transition("circular", CIRCULAR_TRANSITIONS, "issue", self.status)
         if issued_on < self.proposed_on:
-            raise InvalidInput(f"issued_on is before the circular was proposed ({self.proposed_on})", field="issued_on", rule="date_order")
+            raise InvalidInput(
+                f"issued_on is before the circular was proposed ({self.proposed_on})",
+                field="issued_on",
+                rule="date_order",
+            )
         self._issued(
-            recipients=bodies(recipients, "recipients"), leaders=named_people(leaders, "leaders"), content=require_name(content, "content"),
-            issued_on=issued_on, restricted_until=issued_on + timedelta(days=restriction_days), basis=require_name(basis, "basis"),
-        )  # fmt: skip
+            recipients=bodies(recipients, "recipients"),
+            leaders=named_people(leaders, "leaders"),
+            content=require_name(content, "content"),
+            issued_on=issued_on,
+            restricted_until=issued_on + timedelta(days=restriction_days),
+            basis=require_name(basis, "basis"),
+        )
 
     @event("Issued")
     def _issued(
-        self, recipients: list[str], leaders: list[dict], content: str, issued_on: date, restricted_until: date, basis: str
+        self,
+        recipients: list[str],
+        leaders: list[dict],
+        content: str,
+        issued_on: date,
+        restricted_until: date,
+        basis: str,
     ) -> None:
         self.status = CircularStatus.issued
         self.recipients, self.leaders, self.restricted_until = recipients, leaders, restricted_until
@@ -199,7 +289,11 @@ class Circular(Unit, Aggregate):
 
     def publish(self, *, public_text: str, published_on: date) -> None:
         check_transition("circular", CIRCULAR_TRANSITIONS, "publish", self.status)
-        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on, public_version=self.public_versions + 1)
+        self._published(
+            public_text=require_name(public_text, "public_text"),
+            published_on=published_on,
+            public_version=self.public_versions + 1,
+        )
 
     @event("Published")
     def _published(self, public_text: str, published_on: date, public_version: int = 1) -> None:
@@ -231,9 +325,18 @@ class AccountabilityDecision(Unit, Aggregate):
 
     @event("Decided")
     def __init__(
-        self, *, unit: dict[str, str], trigger: str, reason: str, people: list[dict], unit_actions: list[str],
-        sanctions: list[str], circular_id: UUID | None, case_id: UUID | None, decided_on: date,
-    ):  # fmt: skip
+        self,
+        *,
+        unit: dict[str, str],
+        trigger: str,
+        reason: str,
+        people: list[dict],
+        unit_actions: list[str],
+        sanctions: list[str],
+        circular_id: UUID | None,
+        case_id: UUID | None,
+        decided_on: date,
+    ):
         self._unit(unit)
         self.trigger, self.reason, self.people, self.unit_actions = trigger, reason, people, unit_actions
         self.sanctions, self.circular_id, self.case_id, self.decided_on = sanctions, circular_id, case_id, decided_on
@@ -244,10 +347,23 @@ class AccountabilityDecision(Unit, Aggregate):
 
     @classmethod
     def decide(
-        cls, *, id: UUID, jurisdiction: str, unit_kind: str, unit_id: str, unit_name: str, private_school: bool,
-        trigger: Any, reason: str, people: Any, unit_actions: Any, sanctions: Any, decided_on: date,
-        circular_id: UUID | None = None, case_id: UUID | None = None,
-    ) -> AccountabilityDecision:  # fmt: skip
+        cls,
+        *,
+        id: UUID,
+        jurisdiction: str,
+        unit_kind: str,
+        unit_id: str,
+        unit_name: str,
+        private_school: bool,
+        trigger: Any,
+        reason: str,
+        people: Any,
+        unit_actions: Any,
+        sanctions: Any,
+        decided_on: date,
+        circular_id: UUID | None = None,
+        case_id: UUID | None = None,
+    ) -> AccountabilityDecision:
         """Decide; each sanction on a private school also becomes a `SanctionImposed` event for the registry."""
         unit = Unit.checked(jurisdiction, unit_kind, unit_id, unit_name)
         trigger = choice(AccountabilityTrigger, trigger, "trigger")
@@ -263,69 +379,109 @@ class AccountabilityDecision(Unit, Aggregate):
             raise InvalidInput("a sanction is listed twice", field="sanctions", rule="unique")
         if chosen and not (unit["unit_kind"] == UnitKind.school and private_school):
             raise RuleViolation(
-                "enrolment, head and licence sanctions apply to private schools (民办学校) only", field="sanctions", rule="sanction_private_only"
+                "enrolment, head and licence sanctions apply to private schools (民办学校) only",
+                field="sanctions",
+                rule="sanction_private_only",
             )
         if Sanction.revoke_licence in chosen and trigger not in GRAVEST:
             raise RuleViolation(
                 f"a licence is revoked only for {', '.join(sorted(GRAVEST))}, not {trigger.value}",
-                field="sanctions", rule="revocation_needs_gravest_trigger",
-            )  # fmt: skip
+                field="sanctions",
+                rule="revocation_needs_gravest_trigger",
+            )
         if not (named or actions or chosen or trigger is AccountabilityTrigger.illegal_conduct_found):
-            raise InvalidInput("a decision names people, actions on the unit or sanctions", field="people", rule="nothing_decided")
+            raise InvalidInput(
+                "a decision names people, actions on the unit or sanctions", field="people", rule="nothing_decided"
+            )
         decision = cls._create(
-            cls.Decided, id=id, unit=unit, trigger=trigger.value, reason=require_name(reason, "reason"), people=named,
-            unit_actions=actions, sanctions=[s.value for s in chosen], circular_id=circular_id, case_id=case_id,
+            cls.Decided,
+            id=id,
+            unit=unit,
+            trigger=trigger.value,
+            reason=require_name(reason, "reason"),
+            people=named,
+            unit_actions=actions,
+            sanctions=[s.value for s in chosen],
+            circular_id=circular_id,
+            case_id=case_id,
             decided_on=decided_on,
-        )  # fmt: skip
+        )
         for sanction in chosen:
-            decision._sanction_imposed(school_id=unit["unit_id"], sanction=sanction.value, sanction_ref=sanction_ref(id))
+            decision._sanction_imposed(
+                school_id=unit["unit_id"], sanction=sanction.value, sanction_ref=sanction_ref(id)
+            )
         return decision
 
     @event("SanctionImposed")
     def _sanction_imposed(self, school_id: str, sanction: str, sanction_ref: str) -> None:
         pass
 
-    def transfer(self, *, to: Any, conduct: Any, receiving_body: str, case_reference: str, transferred_on: date) -> None:
+    def transfer(
+        self, *, to: Any, conduct: Any, receiving_body: str, case_reference: str, transferred_on: date
+    ) -> None:
         """Transfer illegal conduct to law enforcement (移交执法部门), or a suspected crime to the judiciary."""
         check_transition("decision", DECISION_TRANSITIONS, "transfer", self.status)
         to, conduct = choice(TransferTo, to, "to"), choice(Conduct, conduct, "conduct")
         if (to is TransferTo.judiciary) != (conduct is Conduct.suspected_crime):
             raise RuleViolation(
-                "a suspected crime goes to the judiciary; other illegal conduct to law enforcement", field="to", rule="transfer_body"
+                "a suspected crime goes to the judiciary; other illegal conduct to law enforcement",
+                field="to",
+                rule="transfer_body",
             )
         self._transferred(
-            to=to.value, conduct=conduct.value, receiving_body=require_name(receiving_body, "receiving_body"),
-            case_reference=require_name(case_reference, "case_reference"), transferred_on=transferred_on,
-        )  # fmt: skip
-
-    @event("Transferred")
-    def _transferred(self, to: str, conduct: str, receiving_body: str, case_reference: str, transferred_on: date) -> None:
-        self.transfers.append(
-            {"to": to, "conduct": conduct, "receiving_body": receiving_body, "case_reference": case_reference, "transferred_on": transferred_on}
+            to=to.value,
+            conduct=conduct.value,
+            receiving_body=require_name(receiving_body, "receiving_body"),
+            case_reference=require_name(case_reference, "case_reference"),
+            transferred_on=transferred_on,
         )
 
-    def record_joint_liability(self, *, superior_department: str, reason: str, case_failed: bool, recorded_on: date) -> None:
+    @event("Transferred")
+    def _transferred(
+        self, to: str, conduct: str, receiving_body: str, case_reference: str, transferred_on: date
+    ) -> None:
+        self.transfers.append(
+            {
+                "to": to,
+                "conduct": conduct,
+                "receiving_body": receiving_body,
+                "case_reference": case_reference,
+                "transferred_on": transferred_on,
+            }
+        )
+
+    def record_joint_liability(
+        self, *, superior_department: str, reason: str, case_failed: bool, recorded_on: date
+    ) -> None:
         """The department over the unit shares liability when the unit's rectification failed (连带责任, 000 §9)."""
         check_transition("decision", DECISION_TRANSITIONS, "record_joint_liability", self.status)
         if self.case_id is None or not case_failed:
             raise RuleViolation(
                 "joint liability follows a failed rectification: the decision must cite a case with a missed deadline or a rebound",
-                field="case_id", rule="rectification_not_failed",
-            )  # fmt: skip
+                field="case_id",
+                rule="rectification_not_failed",
+            )
         self._joint_liability_recorded(
-            superior_department=require_name(superior_department, "superior_department"), reason=require_name(reason, "reason"),
+            superior_department=require_name(superior_department, "superior_department"),
+            reason=require_name(reason, "reason"),
             recorded_on=recorded_on,
-        )  # fmt: skip
+        )
 
     @event("JointLiabilityRecorded")
     def _joint_liability_recorded(self, superior_department: str, reason: str, recorded_on: date) -> None:
-        self.joint_liability.append({"superior_department": superior_department, "reason": reason, "recorded_on": recorded_on})
+        self.joint_liability.append(
+            {"superior_department": superior_department, "reason": reason, "recorded_on": recorded_on}
+        )
 
     def publish(self, *, public_text: str, published_on: date) -> None:
         """Publish the outcome (问责和处理结果向社会公布); afterwards the decision is closed; publishing again corrects
         the public text (a new public version; every earlier one stays in the audit)."""
         check_transition("decision", DECISION_TRANSITIONS, "publish", self.status)
-        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on, public_version=self.public_versions + 1)
+        self._published(
+            public_text=require_name(public_text, "public_text"),
+            published_on=published_on,
+            public_version=self.public_versions + 1,
+        )
 
     @event("Published")
     def _published(self, public_text: str, published_on: date, public_version: int = 1) -> None:
@@ -340,14 +496,18 @@ class CommendationStatus(Labelled):
     published = "published", "已公开"
 
 
-COMMENDATION_TRANSITIONS = {"publish": frozenset({CommendationStatus.awarded, CommendationStatus.published})}  # again: a correction
+COMMENDATION_TRANSITIONS = {
+    "publish": frozenset({CommendationStatus.awarded, CommendationStatus.published})
+}  # again: a correction
 
 
 class Commendation(Unit, Aggregate):
     """A commendation (表彰) of a unit and its people for excellent supervision results."""
 
     @event("Awarded")
-    def __init__(self, *, unit: dict[str, str], people: list[dict], reason: str, activity_id: str | None, awarded_on: date):
+    def __init__(
+        self, *, unit: dict[str, str], people: list[dict], reason: str, activity_id: str | None, awarded_on: date
+    ):
         self._unit(unit)
         self.people, self.reason, self.activity_id, self.awarded_on = people, reason, activity_id, awarded_on
         self.status = CommendationStatus.awarded
@@ -355,25 +515,46 @@ class Commendation(Unit, Aggregate):
 
     @classmethod
     def award(
-        cls, *, id: UUID, jurisdiction: str, unit_kind: str, unit_id: str, unit_name: str, people: Any, reason: str,
-        awarded_on: date, restricted: set[str], activity_id: str | None = None,
-    ) -> Commendation:  # fmt: skip
+        cls,
+        *,
+        id: UUID,
+        jurisdiction: str,
+        unit_kind: str,
+        unit_id: str,
+        unit_name: str,
+        people: Any,
+        reason: str,
+        awarded_on: date,
+        restricted: set[str],
+        activity_id: str | None = None,
+    ) -> Commendation:
         """Commend; a leader under a circular's restriction (`restricted` names them) may not be commended."""
         named = named_people(people, "people", required=False)
         barred = sorted(p["name"] for p in named if p["name"] in restricted)
         if barred:
             raise RuleViolation(
-                f"{', '.join(barred)} may not be commended: restricted after a circular", field="people", rule="leader_restricted",
+                f"{', '.join(barred)} may not be commended: restricted after a circular",
+                field="people",
+                rule="leader_restricted",
                 names=barred,
-            )  # fmt: skip
+            )
         return cls._create(
-            cls.Awarded, id=id, unit=Unit.checked(jurisdiction, unit_kind, unit_id, unit_name), people=named,
-            reason=require_name(reason, "reason"), activity_id=activity_id, awarded_on=awarded_on,
-        )  # fmt: skip
+            cls.Awarded,
+            id=id,
+            unit=Unit.checked(jurisdiction, unit_kind, unit_id, unit_name),
+            people=named,
+            reason=require_name(reason, "reason"),
+            activity_id=activity_id,
+            awarded_on=awarded_on,
+        )
 
     def publish(self, *, public_text: str, published_on: date) -> None:
         check_transition("commendation", COMMENDATION_TRANSITIONS, "publish", self.status)
-        self._published(public_text=require_name(public_text, "public_text"), published_on=published_on, public_version=self.public_versions + 1)
+        self._published(
+            public_text=require_name(public_text, "public_text"),
+            published_on=published_on,
+            public_version=self.public_versions + 1,
+        )
 
     @event("Published")
     def _published(self, public_text: str, published_on: date, public_version: int = 1) -> None:

@@ -77,7 +77,11 @@ class AccountabilityTrigger(Labelled):
 
 # The gravest cases: only these revoke a private school's licence (吊销办学许可证).
 GRAVEST = frozenset(
-    {AccountabilityTrigger.mass_incidents, AccountabilityTrigger.major_safety_accident, AccountabilityTrigger.threats_against_inspectors}
+    {
+        AccountabilityTrigger.mass_incidents,
+        AccountabilityTrigger.major_safety_accident,
+        AccountabilityTrigger.threats_against_inspectors,
+    }
 )
 
 
@@ -124,7 +128,12 @@ def named_people(raw: Any, field: str, *, required: bool = True) -> list[dict[st
     for i, person in enumerate(raw):
         if not isinstance(person, dict):
             raise InvalidInput(f"{field}.{i} must be an object", field=f"{field}.{i}", rule="object")
-        named.append({"name": text(person.get("name"), f"{field}.{i}.name"), "post": text(person.get("post"), f"{field}.{i}.post")})
+        named.append(
+            {
+                "name": text(person.get("name"), f"{field}.{i}.name"),
+                "post": text(person.get("post"), f"{field}.{i}.post"),
+            }
+        )
     return named
 
 

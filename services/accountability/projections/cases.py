@@ -43,14 +43,19 @@ async def project_case(conn: asyncpg.Connection, e: InboundEvent) -> None:
             await _item(conn, case, item, deadline=date.fromisoformat(d["deadline"]))
         case "ItemReported":
             await conn.execute(
-                "UPDATE accountability.items SET status = 'reported', reports = reports + 1 WHERE case_id = $1 AND item_id = $2", case, item
+                "UPDATE accountability.items SET status = 'reported', reports = reports + 1 WHERE case_id = $1 AND item_id = $2",
+                case,
+                item,
             )
         case "ItemAccepted":
             await conn.execute(
                 "UPDATE accountability.items SET status = 'accepted', accepted_on = $3, recheck_due = $4,"
                 " accepted_on_time = coalesce(accepted_on_time, lapses = 0) WHERE case_id = $1 AND item_id = $2",
-                case, item, date.fromisoformat(d["accepted_on"]), date.fromisoformat(d["recheck_due"]),
-            )  # fmt: skip
+                case,
+                item,
+                date.fromisoformat(d["accepted_on"]),
+                date.fromisoformat(d["recheck_due"]),
+            )
         case "ItemRejected":
             await _item(conn, case, item, status="rejected")
         case "NoticeIssued":
@@ -59,26 +64,41 @@ async def project_case(conn: asyncpg.Connection, e: InboundEvent) -> None:
                 "INSERT INTO accountability.notices (position, case_id, item_id, lapse, jurisdiction, unit_id, unit_name,"
                 " missed_deadline, new_deadline, issued_on, basis) SELECT $1, id, $3, $4, jurisdiction, unit_id, unit_name, $5, $6, $7, $8"
                 " FROM accountability.cases WHERE id = $2 ON CONFLICT DO NOTHING",
-                e.position, case, item, d["lapse"], date.fromisoformat(d["missed_deadline"]),
-                date.fromisoformat(d["new_deadline"]), date.fromisoformat(d["issued_on"]), d["basis"],
-            )  # fmt: skip
+                e.position,
+                case,
+                item,
+                d["lapse"],
+                date.fromisoformat(d["missed_deadline"]),
+                date.fromisoformat(d["new_deadline"]),
+                date.fromisoformat(d["issued_on"]),
+                d["basis"],
+            )
         case "Escalated":
             await conn.execute(
                 "UPDATE accountability.items SET escalations = escalations || jsonb_build_object($3::text, $4::text)"
                 " WHERE case_id = $1 AND item_id = $2",
-                case, item, d["step"], d["measure_id"],
-            )  # fmt: skip
+                case,
+                item,
+                d["step"],
+                d["measure_id"],
+            )
         case "ItemRechecked" if not d["passed"]:
             await conn.execute(
                 "UPDATE accountability.items SET status = 'rebounded', rebounds = rebounds + 1, deadline = $3, recheck_due = NULL"
                 " WHERE case_id = $1 AND item_id = $2",
-                case, item, date.fromisoformat(d["new_deadline"]),
-            )  # fmt: skip
+                case,
+                item,
+                date.fromisoformat(d["new_deadline"]),
+            )
         case "ItemRechecked":
-            await conn.execute("UPDATE accountability.items SET recheck_due = NULL WHERE case_id = $1 AND item_id = $2", case, item)
+            await conn.execute(
+                "UPDATE accountability.items SET recheck_due = NULL WHERE case_id = $1 AND item_id = $2", case, item
+            )
         case "StatementPublished":
             public = d | {"text": redact(d["text"])}  # a statement is for the public: through the one redaction
-            await conn.execute("UPDATE accountability.cases SET statement = $2::jsonb WHERE id = $1", case, _json(public))
+            await conn.execute(
+                "UPDATE accountability.cases SET statement = $2::jsonb WHERE id = $1", case, _json(public)
+            )
     await conn.execute(
         "UPDATE accountability.cases c SET status = CASE WHEN c.feedback IS NULL THEN 'opened' WHEN EXISTS"
         " (SELECT 1 FROM accountability.items i WHERE i.case_id = c.id AND i.status <> 'accepted') THEN 'in_rectification'"
@@ -92,16 +112,33 @@ async def _opened(conn: asyncpg.Connection, e: InboundEvent) -> None:
     inserted = await conn.fetchval(
         "INSERT INTO accountability.cases (id, position, activity_id, jurisdiction, unit_kind, unit_id, unit_name, activity_title,"
         " status, opened_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'opened', $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id",
-        e.aggregate_id, e.position, d["activity_id"], d["jurisdiction"], d["unit_kind"], d["unit_id"], d["unit_name"],
-        d["activity_title"], datetime.fromisoformat(d["opened_at"]), e.version,
-    )  # fmt: skip
+        e.aggregate_id,
+        e.position,
+        d["activity_id"],
+        d["jurisdiction"],
+        d["unit_kind"],
+        d["unit_id"],
+        d["unit_name"],
+        d["activity_title"],
+        datetime.fromisoformat(d["opened_at"]),
+        e.version,
+    )
     if inserted is None:
         return
     await conn.executemany(
         "INSERT INTO accountability.items (case_id, item_id, jurisdiction, unit_id, unit_name, area, severity, description, status)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')",
         [
-            (e.aggregate_id, i["item_id"], d["jurisdiction"], d["unit_id"], d["unit_name"], i["area"], i["severity"], i["description"])
+            (
+                e.aggregate_id,
+                i["item_id"],
+                d["jurisdiction"],
+                d["unit_id"],
+                d["unit_name"],
+                i["area"],
+                i["severity"],
+                i["description"],
+            )
             for i in d["items"]
         ],
     )
@@ -110,7 +147,10 @@ async def _opened(conn: asyncpg.Connection, e: InboundEvent) -> None:
 async def _item(conn: asyncpg.Connection, case: Any, item_id: str, **changes: Any) -> None:
     columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=3))
     await conn.execute(
-        f"UPDATE accountability.items SET {columns} WHERE case_id = $1 AND item_id = $2", case, item_id, *changes.values()
+        f"UPDATE accountability.items SET {columns} WHERE case_id = $1 AND item_id = $2",
+        case,
+        item_id,
+        *changes.values(),
     )
 
 
@@ -128,12 +168,18 @@ def _item_dict(row: asyncpg.Record) -> dict[str, Any]:
     return dict(row) | {"escalations": json.loads(row["escalations"])}
 
 
-async def case_page(conn: asyncpg.Connection, *, within: str, unit_id: str | None, status: str | None, after: int, limit: int) -> list[dict]:
+async def case_page(
+    conn: asyncpg.Connection, *, within: str, unit_id: str | None, status: str | None, after: int, limit: int
+) -> list[dict]:
     rows = await conn.fetch(
         "SELECT * FROM accountability.cases WHERE jurisdiction LIKE ANY($1::text[]) AND ($2::text IS NULL OR unit_id = $2)"
         " AND ($3::text IS NULL OR status = $3) AND position > $4 ORDER BY position LIMIT $5",
-        divisions.patterns(within), unit_id, status, after, limit,
-    )  # fmt: skip
+        divisions.patterns(within),
+        unit_id,
+        status,
+        after,
+        limit,
+    )
     return [_case(r) for r in rows]
 
 
@@ -143,19 +189,27 @@ async def case_row(conn: asyncpg.Connection, case_id: Any) -> dict[str, Any] | N
 
 
 async def item_rows(conn: asyncpg.Connection, case_ids: list[Any]) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT * FROM accountability.items WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, item_id", case_ids)
+    rows = await conn.fetch(
+        "SELECT * FROM accountability.items WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, item_id", case_ids
+    )
     return [_item_dict(r) for r in rows]
 
 
 async def cases_of(
-    conn: asyncpg.Connection, *, unit_ids: list[str] | None = None, activity_ids: list[str] | None = None, open_only: bool = False
+    conn: asyncpg.Connection,
+    *,
+    unit_ids: list[str] | None = None,
+    activity_ids: list[str] | None = None,
+    open_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Cases of any of `unit_ids`, or opened from any of `activity_ids`, in one query (for the gateway's batching)."""
     rows = await conn.fetch(
         "SELECT * FROM accountability.cases WHERE (unit_id = ANY($1::text[]) OR activity_id = ANY($2::text[]))"
         " AND NOT ($3 AND status = 'closed') ORDER BY position",
-        unit_ids or [], activity_ids or [], open_only,
-    )  # fmt: skip
+        unit_ids or [],
+        activity_ids or [],
+        open_only,
+    )
     return [_case(r) for r in rows]
 
 
@@ -170,17 +224,21 @@ async def notice_rows(conn: asyncpg.Connection, case_ids: list[Any]) -> list[dic
         "SELECT case_id, item_id, lapse, missed_deadline, new_deadline, issued_on, basis FROM accountability.notices"
         " WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, item_id, lapse",
         case_ids,
-    )  # fmt: skip
+    )
     return [dict(r) for r in rows]
 
 
-async def overdue_items(conn: asyncpg.Connection, today: date, within: str = divisions.NATIONAL) -> list[dict[str, Any]]:
+async def overdue_items(
+    conn: asyncpg.Connection, today: date, within: str = divisions.NATIONAL
+) -> list[dict[str, Any]]:
     """Items past their deadline and not accepted in a subtree (what the deadline sweeper notices)."""
     rows = await conn.fetch(
         "SELECT case_id, item_id, lapses, jurisdiction FROM accountability.items"
         " WHERE status = ANY($1::text[]) AND deadline < $2 AND jurisdiction LIKE ANY($3::text[]) ORDER BY deadline, case_id, item_id",
-        list(UNACCEPTED), today, divisions.patterns(within),
-    )  # fmt: skip
+        list(UNACCEPTED),
+        today,
+        divisions.patterns(within),
+    )
     return [dict(r) for r in rows]
 
 
@@ -188,17 +246,25 @@ async def overdue_page(conn: asyncpg.Connection, *, within: str, today: date, li
     rows = await conn.fetch(
         "SELECT * FROM accountability.items WHERE jurisdiction LIKE ANY($1::text[]) AND status = ANY($2::text[]) AND deadline < $3"
         " ORDER BY deadline, case_id, item_id LIMIT $4",
-        divisions.patterns(within), list(UNACCEPTED), today, limit,
-    )  # fmt: skip
+        divisions.patterns(within),
+        list(UNACCEPTED),
+        today,
+        limit,
+    )
     return [_item_dict(r) for r in rows]
 
 
-async def notice_page(conn: asyncpg.Connection, *, within: str, unit_id: str | None, after: int, limit: int) -> list[dict[str, Any]]:
+async def notice_page(
+    conn: asyncpg.Connection, *, within: str, unit_id: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT * FROM accountability.notices WHERE jurisdiction LIKE ANY($1::text[]) AND ($2::text IS NULL OR unit_id = $2)"
         " AND position > $3 ORDER BY position LIMIT $4",
-        divisions.patterns(within), unit_id, after, limit,
-    )  # fmt: skip
+        divisions.patterns(within),
+        unit_id,
+        after,
+        limit,
+    )
     return [dict(r) for r in rows]
 
 
@@ -228,9 +294,13 @@ async def _summary(conn: asyncpg.Connection, within: str, like: str, today: date
         " count(*) FILTER (WHERE accepted_on_time) AS on_time,"
         " count(*) FILTER (WHERE accepted_on_time IS NOT NULL OR lapses > 0) AS judged"
         " FROM accountability.items WHERE jurisdiction LIKE ANY($1::text[])",
-        like, list(UNACCEPTED), today,
-    )  # fmt: skip
-    notices = await conn.fetchval("SELECT count(*) FROM accountability.notices WHERE jurisdiction LIKE ANY($1::text[])", like)
+        like,
+        list(UNACCEPTED),
+        today,
+    )
+    notices = await conn.fetchval(
+        "SELECT count(*) FROM accountability.notices WHERE jurisdiction LIKE ANY($1::text[])", like
+    )
     return {
         "jurisdiction": within,
         "as_of": today,

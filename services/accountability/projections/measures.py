@@ -15,7 +15,12 @@ from dudao.privacy import redact
 from services.accountability.domain.terms import AccountabilityTrigger, CircularTrigger, Sanction
 
 MEASURE_TABLES = ("measures", "restrictions")
-KINDS = {"Interview": "interview", "Circular": "circular", "AccountabilityDecision": "decision", "Commendation": "commendation"}
+KINDS = {
+    "Interview": "interview",
+    "Circular": "circular",
+    "AccountabilityDecision": "decision",
+    "Commendation": "commendation",
+}
 # The event that creates each kind of measure, and the status it starts in.
 CREATED = {"Proposed": "proposed", "Decided": "decided", "Awarded": "awarded"}
 # What each later event sets the status to (None: status unchanged; details still grow).
@@ -37,30 +42,51 @@ async def project_measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO accountability.measures (id, position, kind, jurisdiction, unit_kind, unit_id, unit_name, status, trigger,"
             " case_id, details, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, e.position, kind, unit["jurisdiction"], unit["unit_kind"], unit["unit_id"], unit["unit_name"],
-            CREATED[name], d.get("trigger"), d.get("case_id"), _json({k: v for k, v in d.items() if k not in ("unit", "timestamp")}),
+            e.aggregate_id,
+            e.position,
+            kind,
+            unit["jurisdiction"],
+            unit["unit_kind"],
+            unit["unit_id"],
+            unit["unit_name"],
+            CREATED[name],
+            d.get("trigger"),
+            d.get("case_id"),
+            _json({k: v for k, v in d.items() if k not in ("unit", "timestamp")}),
             e.version,
-        )  # fmt: skip
+        )
         return
     applied = await conn.fetchval(
         "UPDATE accountability.measures SET version = $2, status = coalesce($3, status),"
         " details = details || jsonb_build_object($4::text, $5::jsonb) WHERE id = $1 AND version < $2 RETURNING jurisdiction",
-        e.aggregate_id, e.version, STATUS_AFTER.get(name), _key(name, e.version),
+        e.aggregate_id,
+        e.version,
+        STATUS_AFTER.get(name),
+        _key(name, e.version),
         _json({k: v for k, v in d.items() if k != "timestamp"}),
-    )  # fmt: skip
+    )
     if applied is None:
         return
     if name == "Published":
         await conn.execute(
             "UPDATE accountability.measures SET public_text = $2, published_on = $3, public_version = $4 WHERE id = $1",
-            e.aggregate_id, redact(d["public_text"]), date.fromisoformat(d["published_on"]), d.get("public_version", 1),  # the one redaction
-        )  # fmt: skip
+            e.aggregate_id,
+            redact(d["public_text"]),
+            date.fromisoformat(d["published_on"]),
+            d.get("public_version", 1),  # the one redaction
+        )
     if e.aggregate == "Circular" and name == "Issued":
         await conn.executemany(
             "INSERT INTO accountability.restrictions (circular_id, jurisdiction, unit_id, unit_name, name, post, issued_on, restricted_until)"
             " SELECT id, jurisdiction, unit_id, unit_name, $2, $3, $4, $5 FROM accountability.measures WHERE id = $1 ON CONFLICT DO NOTHING",
             [
-                (e.aggregate_id, p["name"], p["post"], date.fromisoformat(d["issued_on"]), date.fromisoformat(d["restricted_until"]))
+                (
+                    e.aggregate_id,
+                    p["name"],
+                    p["post"],
+                    date.fromisoformat(d["issued_on"]),
+                    date.fromisoformat(d["restricted_until"]),
+                )
                 for p in d["leaders"]
             ],
         )
@@ -91,8 +117,12 @@ async def measure_page(
         "SELECT * FROM accountability.measures WHERE ($1::text IS NULL OR kind = $1) AND jurisdiction LIKE ANY($2::text[])"
         " AND ($3::text IS NULL OR unit_id = $3)"
         " AND position > $4 ORDER BY position LIMIT $5",
-        kind, divisions.patterns(within), unit_id, after, limit,
-    )  # fmt: skip
+        kind,
+        divisions.patterns(within),
+        unit_id,
+        after,
+        limit,
+    )
     return [_measure(r) for r in rows]
 
 
@@ -107,23 +137,29 @@ async def measure_counts(conn: asyncpg.Connection, *, within: str) -> list[dict[
         "SELECT kind, status, count(*) AS count FROM accountability.measures WHERE jurisdiction LIKE ANY($1::text[])"
         " GROUP BY kind, status ORDER BY kind, status",
         divisions.patterns(within),
-    )  # fmt: skip
+    )
     return [dict(r) for r in rows]
 
 
-async def restrictions(conn: asyncpg.Connection, *, within: str, today: date, unit_id: str | None = None) -> list[dict[str, Any]]:
+async def restrictions(
+    conn: asyncpg.Connection, *, within: str, today: date, unit_id: str | None = None
+) -> list[dict[str, Any]]:
     """Leaders who may not be commended, promoted or moved to key posts today, and until when (of one unit, or all)."""
     rows = await conn.fetch(
         "SELECT * FROM accountability.restrictions WHERE jurisdiction LIKE ANY($1::text[]) AND restricted_until >= $2"
         " AND ($3::text IS NULL OR unit_id = $3) ORDER BY restricted_until, unit_name, name",
-        divisions.patterns(within), today, unit_id,
-    )  # fmt: skip
+        divisions.patterns(within),
+        today,
+        unit_id,
+    )
     return [dict(r) for r in rows]
 
 
 async def restricted_names(conn: asyncpg.Connection, *, unit_id: str, today: date) -> set[str]:
     rows = await conn.fetch(
-        "SELECT DISTINCT name FROM accountability.restrictions WHERE unit_id = $1 AND restricted_until >= $2", unit_id, today
+        "SELECT DISTINCT name FROM accountability.restrictions WHERE unit_id = $1 AND restricted_until >= $2",
+        unit_id,
+        today,
     )
     return {r["name"] for r in rows}
 
@@ -144,8 +180,10 @@ async def public_outcomes(conn: asyncpg.Connection, *, within: str, after: int, 
         "SELECT id, position, kind, jurisdiction, unit_name, trigger, public_text, published_on, public_version,"
         " coalesce(details->'sanctions', '[]') AS sanctions FROM accountability.measures"
         " WHERE published_on IS NOT NULL AND jurisdiction LIKE ANY($1::text[]) AND position > $2 ORDER BY position LIMIT $3",
-        divisions.patterns(within), after, limit,
-    )  # fmt: skip
+        divisions.patterns(within),
+        after,
+        limit,
+    )
     return [_public_outcome(dict(r)) for r in rows]
 
 
@@ -154,6 +192,8 @@ def _public_outcome(row: dict[str, Any]) -> dict[str, Any]:
     it names and what is done to them are not."""
     sanctions = json.loads(row["sanctions"])
     return row | {
-        "kind_label_zh": PUBLIC_KINDS_ZH.get(row["kind"], row["kind"]), "trigger_label_zh": trigger_label(row["kind"], row["trigger"]),
-        "sanctions": sanctions, "sanctions_label_zh": [Sanction(s).label_zh for s in sanctions],
-    }  # fmt: skip
+        "kind_label_zh": PUBLIC_KINDS_ZH.get(row["kind"], row["kind"]),
+        "trigger_label_zh": trigger_label(row["kind"], row["trigger"]),
+        "sanctions": sanctions,
+        "sanctions_label_zh": [Sanction(s).label_zh for s in sanctions],
+    }

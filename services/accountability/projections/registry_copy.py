@@ -19,8 +19,11 @@ async def copy_registry(conn: asyncpg.Connection, e: InboundEvent) -> None:
         d = e.data
         await conn.execute(
             "INSERT INTO accountability.school_copy (id, jurisdiction, name, ownership) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], d["name"], d["ownership"],
-        )  # fmt: skip
+            e.aggregate_id,
+            d["jurisdiction"],
+            d["name"],
+            d["ownership"],
+        )
 
 
 async def school_copy(conn: asyncpg.Connection, school_id: str) -> dict[str, Any] | None:

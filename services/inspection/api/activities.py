@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -23,15 +23,23 @@ from dudao.scope import Target, check_scope
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.inspection.application import Inspection
 from services.inspection.domain.activity import (
-    Activity, ActivityKind, FindingArea, Severity, SpecialTopic, TargetKind, grade_for,
-)  # fmt: skip
+    Activity,
+    ActivityKind,
+    FindingArea,
+    Severity,
+    SpecialTopic,
+    TargetKind,
+    grade_for,
+)
 from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, registry_copy
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
-UnitOrAdmin = Annotated[Principal, Depends(require(Role.unit, Role.admin, target="activity by id: the unit it supervises"))]
+UnitOrAdmin = Annotated[
+    Principal, Depends(require(Role.unit, Role.admin, target="activity by id: the unit it supervises"))
+]
 TEAM_OR_ADMIN = (Role.admin, Role.inspector)
 TeamOrAdmin = Annotated[Principal, Depends(require(*TEAM_OR_ADMIN, target="activity by id: its team"))]
 
@@ -52,7 +60,9 @@ class ActivityCreate(Strict):
     topic: SpecialTopic | None = None
     plan_id: Name | None = None
     frequency_override: Text | None = Field(default=None, description="an admin's reason to exceed the visit limit")
-    draw_id: UUID | None = Field(default=None, description="the performed draw (双随机) that picked this school; its team then binds")
+    draw_id: UUID | None = Field(
+        default=None, description="the performed draw (双随机) that picked this school; its team then binds"
+    )
 
 
 class TeamAssignment(Strict):
@@ -111,7 +121,9 @@ class MemberUnits(Strict):
 
 class ReportDraft(Strict):
     summary: Text
-    score: float | None = Field(default=None, ge=0, le=100, description="duty evaluations: the grade follows from the profile's bands")
+    score: float | None = Field(
+        default=None, ge=0, le=100, description="duty evaluations: the grade follows from the profile's bands"
+    )
 
 
 class ReportIssue(Strict):
@@ -145,15 +157,35 @@ class ActivityRead(BaseModel):
     def of(cls, source: dict[str, Any] | Activity) -> ActivityRead:
         if isinstance(source, Activity):
             team = source.team or {}
-            row = {k: getattr(source, k) for k in (
-                "jurisdiction", "kind", "topic", "title", "target_kind", "target_id", "target_name", "period",
-                "planned_month", "source", "status", "version")}  # fmt: skip
-            row |= {"id": source.id, "leader_id": team.get("leader_id"), "member_ids": team.get("member_ids", []),
-                    "findings": source.findings}  # fmt: skip
+            row = {
+                k: getattr(source, k)
+                for k in (
+                    "jurisdiction",
+                    "kind",
+                    "topic",
+                    "title",
+                    "target_kind",
+                    "target_id",
+                    "target_name",
+                    "period",
+                    "planned_month",
+                    "source",
+                    "status",
+                    "version",
+                )
+            }
+            row |= {
+                "id": source.id,
+                "leader_id": team.get("leader_id"),
+                "member_ids": team.get("member_ids", []),
+                "findings": source.findings,
+            }
         else:
             row = source
         kind = ActivityKind(row["kind"])
-        return cls(**{k: row[k] for k in cls.model_fields if k in row and k != "kind_label_zh"}, kind_label_zh=kind.label_zh)
+        return cls(
+            **{k: row[k] for k in cls.model_fields if k in row and k != "kind_label_zh"}, kind_label_zh=kind.label_zh
+        )
 
 
 class ActivityPage(BaseModel):
@@ -193,20 +225,27 @@ async def check_target(request: Request, body: ActivityCreate) -> None:
         if school is None:
             raise InvalidInput(
                 f"no school {body.target_id} is in the registry (one registered a moment ago arrives within seconds)",
-                field="target_id", rule="unknown_school",
-            )  # fmt: skip
+                field="target_id",
+                rule="unknown_school",
+            )
         where = school["jurisdiction"]
     elif body.target_kind is TargetKind.government:
         if not divisions.is_valid_code(body.target_id):
-            raise InvalidInput(f"a government is named by its division code, not {body.target_id!r}", field="target_id", rule="code_format")
+            raise InvalidInput(
+                f"a government is named by its division code, not {body.target_id!r}",
+                field="target_id",
+                rule="code_format",
+            )
         where = body.target_id
     else:
         return  # a department of the activity's own government, named as the office names it
     if not divisions.contains(body.jurisdiction, where):
         raise InvalidInput(
             f"{body.target_name} ({where}) lies outside {body.jurisdiction}, the activity's jurisdiction",
-            field="target_id", rule="target_outside_jurisdiction", target_jurisdiction=where,
-        )  # fmt: skip
+            field="target_id",
+            rule="target_outside_jurisdiction",
+            target_jurisdiction=where,
+        )
 
 
 def from_draw(request: Request, body: ActivityCreate) -> dict[str, Any]:
@@ -216,8 +255,13 @@ def from_draw(request: Request, body: ActivityCreate) -> dict[str, Any]:
     draw = _app(request).get(body.draw_id, Draw)
     result = draw.result
     if draw.jurisdiction != body.jurisdiction or result is None or body.target_id not in result.targets:
-        why = "is not performed yet" if result is None else f"did not draw {body.target_name}" if draw.jurisdiction == body.jurisdiction \
-            else f"is {draw.jurisdiction}'s, not {body.jurisdiction}'s"  # fmt: skip
+        why = (
+            "is not performed yet"
+            if result is None
+            else f"did not draw {body.target_name}"
+            if draw.jurisdiction == body.jurisdiction
+            else f"is {draw.jurisdiction}'s, not {body.jurisdiction}'s"
+        )
         raise InvalidInput(f"draw {body.draw_id} {why}", field="draw_id", rule="not_drawn")
     return {"draw_id": str(draw.id), "drawn_team": result.teams[body.target_id]}
 
@@ -230,7 +274,11 @@ async def frequency_limit(request: Request, body: ActivityCreate) -> dict[str, A
     profile = await _profile(request, body.jurisdiction)
     async with request.app.state.pool.acquire() as conn:
         earlier = await activities.visits_in_period(conn, target_id=body.target_id, period=body.period)
-    return {"limit": profile.get("visits_per_school_per_semester_max"), "profile_version": profile.version, "earlier": earlier}
+    return {
+        "limit": profile.get("visits_per_school_per_semester_max"),
+        "profile_version": profile.version,
+        "earlier": earlier,
+    }
 
 
 @router.post("/activities", status_code=201, response_model=ActivityRead)
@@ -238,23 +286,37 @@ async def plan_activity(body: ActivityCreate, request: Request, response: Respon
     """Put a supervision activity on the calendar; frequency control applies to school visits."""
     check_scope(principal, body.jurisdiction)
     await check_target(request, body)
-    details = body.model_dump() | await asyncio.to_thread(from_draw, request, body) | await frequency_limit(request, body)
+    details = (
+        body.model_dump() | await asyncio.to_thread(from_draw, request, body) | await frequency_limit(request, body)
+    )
     activity = await asyncio.to_thread(
         _app(request).plan_activity,
-        activity_id=new_aggregate_id(request, principal, "activity"), envelope=command_envelope(request, principal, body),
-        now=_now(request), **details,
-    )  # fmt: skip
+        activity_id=new_aggregate_id(request, principal, "activity"),
+        envelope=command_envelope(request, principal, body),
+        now=_now(request),
+        **details,
+    )
     set_etag(response, activity.version)
     response.headers["Location"] = f"/v1/activities/{activity.id}"
     return ActivityRead.of(activity)
 
 
-def _act(request: Request, response: Response, principal: Principal, activity_id: UUID, body: BaseModel | None, command,
-         roles: tuple[str, ...] = (Role.admin,)):  # fmt: skip
+def _act(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    activity_id: UUID,
+    body: BaseModel | None,
+    command,
+    roles: tuple[str, ...] = (Role.admin,),
+):
     activity = _app(request).on_activity(
-        activity_id, expected_version(request), command_envelope(request, principal, body),
-        lambda a: scope.authorize(principal, activity_target(a), roles, write=True), command,
-    )  # fmt: skip
+        activity_id,
+        expected_version(request),
+        command_envelope(request, principal, body),
+        lambda a: scope.authorize(principal, activity_target(a), roles, write=True),
+        command,
+    )
     set_etag(response, activity.version)
     return ActivityRead.of(activity)
 
@@ -268,13 +330,24 @@ async def assign_team(activity_id: UUID, body: TeamAssignment, request: Request,
         inspectors = await registry_copy.inspectors_by_id(conn, list({str(body.leader_id), *members}))
 
     def assign(activity: Activity) -> list[Draw]:
-        activity.assign_team(leader_id=str(body.leader_id), member_ids=members, ties=ties, inspectors=inspectors,
-                             deviation_reason=body.deviation_reason)  # fmt: skip
+        activity.assign_team(
+            leader_id=str(body.leader_id),
+            member_ids=members,
+            ties=ties,
+            inspectors=inspectors,
+            deviation_reason=body.deviation_reason,
+        )
         if activity.deviation_reason is None or activity.draw_id is None:
             return []
         draw = _app(request).get(UUID(activity.draw_id), Draw)  # the deviation is saved with the team, or neither is
-        draw.record_deviation(activity_id=str(activity.id), target=activity.target_id, assigned=activity.member_ids,
-                              reason=redact(activity.deviation_reason), by=principal.sub, at=_now(request))  # fmt: skip
+        draw.record_deviation(
+            activity_id=str(activity.id),
+            target=activity.target_id,
+            assigned=activity.member_ids,
+            reason=redact(activity.deviation_reason),
+            by=principal.sub,
+            at=_now(request),
+        )
         return [draw]
 
     return await asyncio.to_thread(_act, request, response, principal, activity_id, body, assign)
@@ -282,7 +355,14 @@ async def assign_team(activity_id: UUID, body: TeamAssignment, request: Request,
 
 @router.post("/activities/{activity_id}/notice", response_model=ActivityRead)
 def notify(activity_id: UUID, body: Notice, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, activity_id, body, lambda a: a.notify(notified_on=body.notified_on, today=today(request)))
+    return _act(
+        request,
+        response,
+        principal,
+        activity_id,
+        body,
+        lambda a: a.notify(notified_on=body.notified_on, today=today(request)),
+    )
 
 
 @router.post("/activities/{activity_id}/self-evaluation", response_model=ActivityRead)
@@ -293,7 +373,9 @@ async def submit_self_evaluation(
     app = _app(request)
 
     def authorize(activity: Activity) -> None:
-        scope.authorize(principal, Target(activity.jurisdiction, unit=activity.target_id), (Role.unit, Role.admin), write=True)
+        scope.authorize(
+            principal, Target(activity.jurisdiction, unit=activity.target_id), (Role.unit, Role.admin), write=True
+        )
 
     authorize(await asyncio.to_thread(app.get, activity_id, Activity))  # permission before a byte is stored
     stored = await asyncio.to_thread(
@@ -301,9 +383,13 @@ async def submit_self_evaluation(
     )
     items = [i.model_dump() for i in body.items]
     activity = await asyncio.to_thread(
-        app.on_activity, activity_id, expected_version(request), command_envelope(request, principal, body),
-        authorize, lambda a: a.submit_self_evaluation(items=items, evidence=stored, submitted_by=principal.sub, now=_now(request)),
-    )  # fmt: skip
+        app.on_activity,
+        activity_id,
+        expected_version(request),
+        command_envelope(request, principal, body),
+        authorize,
+        lambda a: a.submit_self_evaluation(items=items, evidence=stored, submitted_by=principal.sub, now=_now(request)),
+    )
     set_etag(response, activity.version)
     return ActivityRead.of(activity)
 
@@ -312,15 +398,27 @@ async def submit_self_evaluation(
 def record_member_units(activity_id: UUID, body: MemberUnits, request: Request, response: Response, principal: Admin):
     """Committee member units that took part (成员单位参与); the registry counts them toward each unit's yearly minimum."""
     return _act(
-        request, response, principal, activity_id, body,
+        request,
+        response,
+        principal,
+        activity_id,
+        body,
         lambda a: a.record_member_units(unit_names=body.unit_names, year=body.year),
-    )  # fmt: skip
+    )
 
 
 @router.post("/activities/{activity_id}/on-site", response_model=ActivityRead)
 def start_on_site(activity_id: UUID, body: OnSite, request: Request, response: Response, principal: TeamOrAdmin):
     """The team arrives on site (实地督导); the office or an inspector on the team records it."""
-    return _act(request, response, principal, activity_id, body, lambda a: a.start_on_site(on=body.on, today=today(request)), TEAM_OR_ADMIN)
+    return _act(
+        request,
+        response,
+        principal,
+        activity_id,
+        body,
+        lambda a: a.start_on_site(on=body.on, today=today(request)),
+        TEAM_OR_ADMIN,
+    )
 
 
 @router.post("/activities/{activity_id}/findings", response_model=ActivityRead)
@@ -329,7 +427,13 @@ def record_findings(activity_id: UUID, body: Findings, request: Request, respons
     or an inspector on the activity's team records them."""
     findings = [{"finding_id": str(uuid4())} | f.model_dump() for f in body.findings]
     return _act(
-        request, response, principal, activity_id, body, lambda a: a.record_findings(findings=findings, now=_now(request)), TEAM_OR_ADMIN
+        request,
+        response,
+        principal,
+        activity_id,
+        body,
+        lambda a: a.record_findings(findings=findings, now=_now(request)),
+        TEAM_OR_ADMIN,
     )
 
 
@@ -344,25 +448,53 @@ async def draft_report(activity_id: UUID, body: ReportDraft, request: Request, r
         profile = await _profile(request, code)
         grade, basis = grade_for(body.score, profile.values), profile.version
     return await asyncio.to_thread(
-        _act, request, response, principal, activity_id, body,
-        lambda a: a.draft_report(summary=body.summary, grade=grade, score=body.score, grade_basis=basis, now=_now(request)),
-    )  # fmt: skip
+        _act,
+        request,
+        response,
+        principal,
+        activity_id,
+        body,
+        lambda a: a.draft_report(
+            summary=body.summary, grade=grade, score=body.score, grade_basis=basis, now=_now(request)
+        ),
+    )
 
 
 @router.post("/activities/{activity_id}/report/approval", response_model=ActivityRead)
 def approve_report(activity_id: UUID, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, activity_id, None, lambda a: a.approve_report(approved_by=principal.sub, now=_now(request)))
+    return _act(
+        request,
+        response,
+        principal,
+        activity_id,
+        None,
+        lambda a: a.approve_report(approved_by=principal.sub, now=_now(request)),
+    )
 
 
 @router.post("/activities/{activity_id}/report/issue", response_model=ActivityRead)
 def issue_report(activity_id: UUID, body: ReportIssue, request: Request, response: Response, principal: Admin):
     """Issue the report to the supervised unit (印发督导报告): this starts rectification in accountability."""
-    return _act(request, response, principal, activity_id, body, lambda a: a.issue_report(issued_on=body.issued_on, now=_now(request)))
+    return _act(
+        request,
+        response,
+        principal,
+        activity_id,
+        body,
+        lambda a: a.issue_report(issued_on=body.issued_on, now=_now(request)),
+    )
 
 
 @router.post("/activities/{activity_id}/publication", response_model=ActivityRead)
 def publish(activity_id: UUID, body: Publication, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, activity_id, body, lambda a: a.publish(public_summary=body.public_summary, now=_now(request)))
+    return _act(
+        request,
+        response,
+        principal,
+        activity_id,
+        body,
+        lambda a: a.publish(public_summary=body.public_summary, now=_now(request)),
+    )
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityRead)
@@ -373,7 +505,9 @@ async def read_activity(activity_id: UUID, request: Request, response: Response,
         raise NotFound(f"no activity with id {activity_id}", field="activity_id")
     row = rows[0]
     team = frozenset(str(m) for m in [row["leader_id"], *row["member_ids"]] if m)
-    scope.authorize(principal, Target(row["jurisdiction"], unit=row["target_id"], team=team), (), write=False, field="activity_id")
+    scope.authorize(
+        principal, Target(row["jurisdiction"], unit=row["target_id"], team=team), (), write=False, field="activity_id"
+    )
     set_etag(response, rows[0]["version"])
     return ActivityRead.of(rows[0])
 
@@ -399,7 +533,9 @@ def _readable(request: Request, principal: Principal, activity_id: UUID) -> Acti
     activity = _app(request).get(activity_id, Activity)
     scope.authorize(principal, activity_target(activity), (), write=False, field="activity_id")
     if activity.self_evaluation is None:
-        raise NotFound(f"activity {activity_id} has no self-evaluation yet", field="activity_id", rule="no_self_evaluation")
+        raise NotFound(
+            f"activity {activity_id} has no self-evaluation yet", field="activity_id", rule="no_self_evaluation"
+        )
     return activity
 
 
@@ -407,32 +543,60 @@ def _readable(request: Request, principal: Principal, activity_id: UUID) -> Acti
 def read_self_evaluation(activity_id: UUID, request: Request, principal: Reader) -> SelfEvaluationRead:
     """The unit's self-evaluation (自查自评): its scores and its evidence files, for the inspectors preparing the visit."""
     evaluation = _readable(request, principal, activity_id).self_evaluation or {}
-    evidence = [EvidenceRead(**e, href=f"/v1/activities/{activity_id}/evidence/{e['sha256']}") for e in evaluation["evidence"]]
-    return SelfEvaluationRead(activity_id=activity_id, items=evaluation["items"], evidence=evidence,
-                              submitted_by=evaluation["submitted_by"], submitted_at=evaluation["submitted_at"])  # fmt: skip
+    evidence = [
+        EvidenceRead(**e, href=f"/v1/activities/{activity_id}/evidence/{e['sha256']}") for e in evaluation["evidence"]
+    ]
+    return SelfEvaluationRead(
+        activity_id=activity_id,
+        items=evaluation["items"],
+        evidence=evidence,
+        submitted_by=evaluation["submitted_by"],
+        submitted_at=evaluation["submitted_at"],
+    )
 
 
 @router.get("/activities/{activity_id}/evidence/{sha256}")
 def download_evidence(
-    activity_id: UUID, sha256: Annotated[str, FastAPIPath(pattern=r"^[0-9a-f]{64}$")], request: Request, principal: Reader
-) -> Response:  # fmt: skip
+    activity_id: UUID,
+    sha256: Annotated[str, FastAPIPath(pattern=r"^[0-9a-f]{64}$")],
+    request: Request,
+    principal: Reader,
+) -> Response:
     """One evidence file of the self-evaluation, to whoever may read the activity; each download is recorded."""
     activity = _readable(request, principal, activity_id)
     file = next((e for e in (activity.self_evaluation or {})["evidence"] if e["sha256"] == sha256), None)
     if file is None:
         raise NotFound(f"activity {activity_id} has no evidence file {sha256}", field="sha256", rule="no_such_evidence")
     data = request.app.state.blobs.get(sha256)
-    _app(request).log_evidence_opened(activity, sha256=sha256, name=file["name"], by=principal.sub, now=_now(request),
-                                      envelope=command_envelope(request, principal))  # fmt: skip
-    return Response(data, media_type=file["media_type"], headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(file['name'])}", "Cache-Control": "no-store"})  # fmt: skip
+    _app(request).log_evidence_opened(
+        activity,
+        sha256=sha256,
+        name=file["name"],
+        by=principal.sub,
+        now=_now(request),
+        envelope=command_envelope(request, principal),
+    )
+    return Response(
+        data,
+        media_type=file["media_type"],
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(file['name'])}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/activities", response_model=ActivityPage)
 async def list_activities(
-    request: Request, principal: Reader, jurisdiction: str | None = None, school_id: str | None = None,
-    inspector_id: UUID | None = None, status: str | None = None, cursor: str | None = None, limit: int = 50,
-) -> ActivityPage:  # fmt: skip
+    request: Request,
+    principal: Reader,
+    jurisdiction: str | None = None,
+    school_id: str | None = None,
+    inspector_id: UUID | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> ActivityPage:
     """Activities by jurisdiction subtree, by school (target) or by inspector (team member)."""
     within = jurisdiction or principal.jur
     if not divisions.is_valid_code(within):
@@ -444,7 +608,12 @@ async def list_activities(
         raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
     async with request.app.state.pool.acquire() as conn:
         rows = await activities.activity_page(
-            conn, within=within, school_id=school_id, inspector_id=inspector,
-            status=status, after=decode_cursor(cursor), limit=limit,
-        )  # fmt: skip
+            conn,
+            within=within,
+            school_id=school_id,
+            inspector_id=inspector,
+            status=status,
+            after=decode_cursor(cursor),
+            limit=limit,
+        )
     return ActivityPage(items=[ActivityRead.of(r) for r in rows], next_cursor=page_cursor(rows, limit))

@@ -37,7 +37,9 @@ class TeamFilter(Strict):
     size: int = Field(ge=1, le=20)
     stage: StageName | None = None
     subject: Name | None = None
-    max_load: int = Field(ge=1, le=100, description="activities an inspector may hold in the period, this draw included")
+    max_load: int = Field(
+        ge=1, le=100, description="activities an inspector may hold in the period, this draw included"
+    )
 
 
 class DrawCreate(Strict):
@@ -58,18 +60,27 @@ class DrawRead(BaseModel):
     candidates: dict[str, Any]
     targets: list[str] | None
     teams: dict[str, list[str]] | None
-    deviations: list[dict[str, Any]] = Field(description="teams assigned other than drawn, each with the admin's reason")
+    deviations: list[dict[str, Any]] = Field(
+        description="teams assigned other than drawn, each with the admin's reason"
+    )
     version: int
 
     @classmethod
     def of(cls, draw: Draw) -> DrawRead:
         result = draw.result
         return cls(
-            id=draw.id, jurisdiction=draw.jurisdiction, purpose=draw.purpose, status=draw.status,
-            seed_hash=draw.seed_hash, seed=draw.seed if result else None, candidates=draw.inputs.as_record(),
-            targets=result.targets if result else None, teams=result.teams if result else None,
-            deviations=draw.deviations, version=draw.version,
-        )  # fmt: skip
+            id=draw.id,
+            jurisdiction=draw.jurisdiction,
+            purpose=draw.purpose,
+            status=draw.status,
+            seed_hash=draw.seed_hash,
+            seed=draw.seed if result else None,
+            candidates=draw.inputs.as_record(),
+            targets=result.targets if result else None,
+            teams=result.teams if result else None,
+            deviations=draw.deviations,
+            version=draw.version,
+        )
 
 
 class VerificationRead(BaseModel):
@@ -100,9 +111,13 @@ async def announce_draw(body: DrawCreate, request: Request, response: Response, 
         schools = await registry_copy.schools(
             conn, within=body.jurisdiction, stages=body.targets.stages, ownership=body.targets.ownership
         )
-        pool = [i for i in await registry_copy.active_inspectors(conn, within=body.jurisdiction) if _eligible(i, body.team)]
+        pool = [
+            i for i in await registry_copy.active_inspectors(conn, within=body.jurisdiction) if _eligible(i, body.team)
+        ]
         ties = await registry_copy.ties_of(conn, [str(i["id"]) for i in pool])
-        loads = {str(i["id"]): await activities.load_of(conn, inspector_id=str(i["id"]), period=body.period) for i in pool}
+        loads = {
+            str(i["id"]): await activities.load_of(conn, inspector_id=str(i["id"]), period=body.period) for i in pool
+        }
     inputs = DrawInputs(
         targets=[str(s["id"]) for s in schools],
         target_count=body.targets.count,
@@ -113,10 +128,15 @@ async def announce_draw(body: DrawCreate, request: Request, response: Response, 
     criteria = body.model_dump(mode="json") | {"kind": ActivityKind.comprehensive.value}
     draw = await asyncio.to_thread(
         request.app.state.application.announce_draw,
-        draw_id=new_aggregate_id(request, principal, "draw"), jurisdiction=body.jurisdiction, purpose=body.purpose,
-        criteria=criteria, inputs=inputs, seed=secrets.token_hex(32), now=request.app.state.clock.now(),
+        draw_id=new_aggregate_id(request, principal, "draw"),
+        jurisdiction=body.jurisdiction,
+        purpose=body.purpose,
+        criteria=criteria,
+        inputs=inputs,
+        seed=secrets.token_hex(32),
+        now=request.app.state.clock.now(),
         envelope=command_envelope(request, principal, body),
-    )  # fmt: skip
+    )
     set_etag(response, draw.version)
     response.headers["Location"] = f"/v1/draws/{draw.id}"
     return DrawRead.of(draw)
@@ -126,9 +146,12 @@ async def announce_draw(body: DrawCreate, request: Request, response: Response, 
 def perform_draw(draw_id: UUID, request: Request, response: Response, principal: Admin) -> DrawRead:
     """Draw the targets and teams, and reveal the seed so anyone can check the result."""
     draw = request.app.state.application.perform_draw(
-        draw_id, now=request.app.state.clock.now(), expected_version=expected_version(request),
-        envelope=command_envelope(request, principal), authorize=lambda d: check_scope(principal, d.jurisdiction),
-    )  # fmt: skip
+        draw_id,
+        now=request.app.state.clock.now(),
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal),
+        authorize=lambda d: check_scope(principal, d.jurisdiction),
+    )
     set_etag(response, draw.version)
     return DrawRead.of(draw)
 
@@ -140,14 +163,23 @@ def _load(request: Request, draw_id: UUID) -> Draw:
     return draw
 
 
-@router.get("/{draw_id}", response_model=DrawRead, dependencies=[Depends(public("a draw: its published hash, then its seed and result"))])
+@router.get(
+    "/{draw_id}",
+    response_model=DrawRead,
+    dependencies=[Depends(public("a draw: its published hash, then its seed and result"))],
+)
 def read_draw(draw_id: UUID, request: Request) -> DrawRead:
     """A draw as the public sees it: candidates, seed hash, and after the draw the seed and the result. No token."""
     return DrawRead.of(_load(request, draw_id))
 
 
-@router.get("/{draw_id}/verify", response_model=VerificationRead, dependencies=[Depends(public("a draw re-run by anyone"))])
+@router.get(
+    "/{draw_id}/verify", response_model=VerificationRead, dependencies=[Depends(public("a draw re-run by anyone"))]
+)
 def verify_draw(draw_id: UUID, request: Request) -> VerificationRead:
     """Re-run the draw from the recorded candidates and the revealed seed; anyone may ask. No token."""
     verification = _load(request, draw_id).verify()
-    return VerificationRead(draw_id=draw_id, **{k: getattr(verification, k) for k in ("ok", "seed_matches_hash", "result_matches", "detail", "deviations")})
+    return VerificationRead(
+        draw_id=draw_id,
+        **{k: getattr(verification, k) for k in ("ok", "seed_matches_hash", "result_matches", "detail", "deviations")},
+    )

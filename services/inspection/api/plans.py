@@ -71,9 +71,14 @@ class PlanRead(BaseModel):
         if isinstance(plan, dict):
             return cls(**plan)
         return cls(
-            jurisdiction=plan.jurisdiction, year=plan.year, title=plan.title, status=str(plan.status), items=plan.items,
-            report_to=plan.report_to, version=plan.version,
-        )  # fmt: skip
+            jurisdiction=plan.jurisdiction,
+            year=plan.year,
+            title=plan.title,
+            status=str(plan.status),
+            items=plan.items,
+            report_to=plan.report_to,
+            version=plan.version,
+        )
 
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
@@ -93,28 +98,47 @@ def _act(request: Request, response: Response, principal: Principal, code: str, 
 
 
 @router.put("/{code}/{year}", response_model=PlanRead, status_code=201)
-def draft_plan(code: Code, year: Year, body: PlanCreate, request: Request, response: Response, principal: Admin) -> PlanRead:
+def draft_plan(
+    code: Code, year: Year, body: PlanCreate, request: Request, response: Response, principal: Admin
+) -> PlanRead:
     """Start the year's work plan (年度督导工作计划) for a jurisdiction."""
     if not divisions.is_known(code):
         raise InvalidInput(f"{code} is not a known jurisdiction", field="code", rule="unknown_jurisdiction")
     check_scope(principal, code)
     plan = request.app.state.application.draft_plan(
-        jurisdiction=code, year=year, title=body.title, now=request.app.state.clock.now(), envelope=command_envelope(request, principal, body)
+        jurisdiction=code,
+        year=year,
+        title=body.title,
+        now=request.app.state.clock.now(),
+        envelope=command_envelope(request, principal, body),
     )
     return _written(response, plan)
 
 
 @router.post("/{code}/{year}/items", response_model=PlanRead)
-def add_item(code: Code, year: Year, body: ItemCreate, request: Request, response: Response, principal: Admin) -> PlanRead:
+def add_item(
+    code: Code, year: Year, body: ItemCreate, request: Request, response: Response, principal: Admin
+) -> PlanRead:
     targets = [t.model_dump() for t in body.targets] if body.targets else None
-    item = {"item_id": str(uuid4()), "kind": body.kind, "title": body.title, "month": body.month, "topic": body.topic,
-            "targets": targets, "population": body.population}  # fmt: skip
+    item = {
+        "item_id": str(uuid4()),
+        "kind": body.kind,
+        "title": body.title,
+        "month": body.month,
+        "topic": body.topic,
+        "targets": targets,
+        "population": body.population,
+    }
     return _act(request, response, principal, code, year, body, lambda p: p.add_item(**item))
 
 
 @router.post("/{code}/{year}/items/{item_id}/removal", response_model=PlanRead)
-def remove_item(code: Code, year: Year, item_id: str, body: ItemRemoval, request: Request, response: Response, principal: Admin):
-    return _act(request, response, principal, code, year, body, lambda p: p.remove_item(item_id=item_id, reason=body.reason))
+def remove_item(
+    code: Code, year: Year, item_id: str, body: ItemRemoval, request: Request, response: Response, principal: Admin
+):
+    return _act(
+        request, response, principal, code, year, body, lambda p: p.remove_item(item_id=item_id, reason=body.reason)
+    )
 
 
 @router.post("/{code}/{year}/approval", response_model=PlanRead)
@@ -126,9 +150,14 @@ def approve(code: Code, year: Year, body: Approval, request: Request, response: 
         raise InvalidInput(f"{code} has no level above to report its plan to", field="code", rule="no_upper_level")
     upper = above[0]
     return _act(
-        request, response, principal, code, year, body,
+        request,
+        response,
+        principal,
+        code,
+        year,
+        body,
         lambda p: p.approve(approved_by=principal.sub, approved_on=body.approved_on, upper_jurisdiction=upper),
-    )  # fmt: skip
+    )
 
 
 @router.post("/{code}/{year}/revision", response_model=PlanRead)

@@ -45,13 +45,18 @@ def in_chinese(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind_label_zh": ActivityKind(report["kind"]).label_zh,
         "grade_label_zh": Grade(report["grade"]).label_zh if report["grade"] else None,
-        "findings": [f | {"area_label_zh": FindingArea(f["area"]).label_zh, "severity_label_zh": Severity(f["severity"]).label_zh}
-                     for f in report["findings"]],
-    }  # fmt: skip
+        "findings": [
+            f
+            | {"area_label_zh": FindingArea(f["area"]).label_zh, "severity_label_zh": Severity(f["severity"]).label_zh}
+            for f in report["findings"]
+        ],
+    }
 
 
 @router.get("/reports", response_model=PublicReportPage)
-async def public_reports(request: Request, jurisdiction: str, cursor: str | None = None, limit: int = 50) -> PublicReportPage:
+async def public_reports(
+    request: Request, jurisdiction: str, cursor: str | None = None, limit: int = 50
+) -> PublicReportPage:
     """Published supervision reports (督导报告) in a jurisdiction's subtree; names, IDs and phone numbers removed."""
     if not divisions.is_valid_code(jurisdiction):
         raise InvalidInput(f"{jurisdiction!r} is not a division code", field="jurisdiction", rule="code_format")
@@ -59,5 +64,7 @@ async def public_reports(request: Request, jurisdiction: str, cursor: str | None
         raise InvalidInput("limit must be between 1 and 200", field="limit", rule="page_size")
     async with request.app.state.pool.acquire() as conn:
         rows = await activities.public_report_page(conn, within=jurisdiction, after=decode_cursor(cursor), limit=limit)
-    items = [PublicReport(**{k: v for k, v in r.items() if k not in ("position", "findings")}, **in_chinese(r)) for r in rows]
+    items = [
+        PublicReport(**{k: v for k, v in r.items() if k not in ("position", "findings")}, **in_chinese(r)) for r in rows
+    ]
     return PublicReportPage(items=items, next_cursor=page_cursor([{"position": r["position"]} for r in rows], limit))

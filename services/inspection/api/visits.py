@@ -19,7 +19,9 @@ from dudao.service import command_envelope, new_aggregate_id, set_etag
 from services.inspection.api.activities import Name, OfficeReader, Strict, Text
 from services.inspection.projections import registry_copy, visits
 
-Recorder = Annotated[Principal, Depends(require(Role.admin, Role.inspector, target="school (its responsible inspector)"))]
+Recorder = Annotated[
+    Principal, Depends(require(Role.admin, Role.inspector, target="school (its responsible inspector)"))
+]
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
@@ -58,27 +60,45 @@ async def record_visit(body: VisitCreate, request: Request, response: Response, 
         raise NotFound(f"no school {body.school_id} is known to inspection yet", field="school_id")
     # An inspector answers for the schools of their zone: the school's responsible inspector (责任督学) is its "team".
     responsible = frozenset({str(school["responsible_inspector_id"])} if school["responsible_inspector_id"] else set())
-    role = scope.authorize(principal, Target(school["jurisdiction"], unit=str(body.school_id), team=responsible),
-                           (Role.admin, Role.inspector), write=True, field="school_id")  # fmt: skip
+    role = scope.authorize(
+        principal,
+        Target(school["jurisdiction"], unit=str(body.school_id), team=responsible),
+        (Role.admin, Role.inspector),
+        write=True,
+        field="school_id",
+    )
     if role == Role.inspector and principal.sub != str(body.inspector_id):
         raise Forbidden("an inspector records their own visits", field="inspector_id", rule="own_visits_only")
     visit = await asyncio.to_thread(
         request.app.state.application.record_visit,
-        visit_id=new_aggregate_id(request, principal, "routine-visit"), envelope=command_envelope(request, principal, body),
-        jurisdiction=school["jurisdiction"], school_id=str(body.school_id), school_name=school["name"],
-        zone_id=str(school["zone_id"]) if school["zone_id"] else None, inspector_id=str(body.inspector_id),
-        visited_on=body.visited_on, items_checked=body.items_checked, problems=[p.model_dump() for p in body.problems],
+        visit_id=new_aggregate_id(request, principal, "routine-visit"),
+        envelope=command_envelope(request, principal, body),
+        jurisdiction=school["jurisdiction"],
+        school_id=str(body.school_id),
+        school_name=school["name"],
+        zone_id=str(school["zone_id"]) if school["zone_id"] else None,
+        inspector_id=str(body.inspector_id),
+        visited_on=body.visited_on,
+        items_checked=body.items_checked,
+        problems=[p.model_dump() for p in body.problems],
         now=request.app.state.clock.now(),
-    )  # fmt: skip
+    )
     set_etag(response, visit.version)
     return VisitRead(
-        id=visit.id, school_id=visit.school_id, school_name=visit.school_name, inspector_id=visit.inspector_id,
-        visited_on=visit.visited_on, items_checked=visit.items_checked, problems=visit.problems,
-    )  # fmt: skip
+        id=visit.id,
+        school_id=visit.school_id,
+        school_name=visit.school_name,
+        inspector_id=visit.inspector_id,
+        visited_on=visit.visited_on,
+        items_checked=visit.items_checked,
+        problems=visit.problems,
+    )
 
 
 @router.get("/routine-coverage")
-async def routine_coverage(request: Request, principal: OfficeReader, month: Month, jurisdiction: str | None = None) -> dict:
+async def routine_coverage(
+    request: Request, principal: OfficeReader, month: Month, jurisdiction: str | None = None
+) -> dict:
     """Which compulsory-education schools have had no routine visit yet in `month`, zone by zone (S1)."""
     within = jurisdiction or principal.jur
     if not divisions.is_valid_code(within):

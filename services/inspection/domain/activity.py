@@ -11,18 +11,29 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
-from dudao.errors import InvalidInput
-from services.inspection.domain.activity_terms import (
-    ActivityKind, FindingArea, Severity, Source, SpecialTopic, Status, TargetKind, semester_of,
-)  # fmt: skip
 from dudao.clock import china_date
+from dudao.errors import InvalidInput
 from dudao.rules import Labelled, RuleViolation, check_transition, choice, happened, require_name
 from services.inspection.domain import records
+from services.inspection.domain.activity_terms import (
+    ActivityKind,
+    FindingArea,
+    Severity,
+    Source,
+    SpecialTopic,
+    Status,
+    TargetKind,
+    semester_of,
+)
 
 K, S, T = ActivityKind, Status, TargetKind
 
 # A duty evaluation's grade (履职评价等次) from its score, by the bands of the place's policy profile.
-GRADE_BANDS = (("excellent", "duty_grade_excellent_min"), ("good", "duty_grade_good_min"), ("qualified", "duty_grade_qualified_min"))
+GRADE_BANDS = (
+    ("excellent", "duty_grade_excellent_min"),
+    ("good", "duty_grade_good_min"),
+    ("qualified", "duty_grade_qualified_min"),
+)
 
 
 class Grade(Labelled):
@@ -38,14 +49,24 @@ def grade_for(score: float, profile_values: Mapping[str, float]) -> str:
     """The grade a score earns under the profile's bands; below the lowest band is unqualified."""
     if not all(key in profile_values for _, key in GRADE_BANDS):
         raise RuleViolation(
-            "the policy profile sets no grade bands for duty evaluations (duty_grade_*_min)", field="score", rule="no_grade_bands"
+            "the policy profile sets no grade bands for duty evaluations (duty_grade_*_min)",
+            field="score",
+            rule="no_grade_bands",
         )
     for grade, key in GRADE_BANDS:
         if score >= profile_values[key]:
             return grade
     return "unqualified"
+
+
 NEEDS_SELF_EVALUATION = frozenset(
-    {K.duty_evaluation, K.comprehensive, K.balanced_development_assessment, K.preschool_assessment, K.principal_term_end}
+    {
+        K.duty_evaluation,
+        K.comprehensive,
+        K.balanced_development_assessment,
+        K.preschool_assessment,
+        K.principal_term_end,
+    }
 )
 # Whom each kind may supervise: governments are evaluated and assessed, routine visits go to schools.
 TARGETS: dict[ActivityKind, frozenset[TargetKind]] = {
@@ -170,7 +191,9 @@ class Activity(Aggregate):
             raise RuleViolation("a special supervision needs a topic", field="topic", rule="topic_required_for_special")
         if kind is not K.special and topic is not None:
             raise RuleViolation(
-                f"only a special supervision has a topic, not {kind.value}", field="topic", rule="topic_only_for_special"
+                f"only a special supervision has a topic, not {kind.value}",
+                field="topic",
+                rule="topic_only_for_special",
             )
         if target_kind not in TARGETS[kind]:
             raise RuleViolation(
@@ -184,14 +207,17 @@ class Activity(Aggregate):
             )
         if not (isinstance(planned_month, str) and MONTH.fullmatch(planned_month)):
             raise InvalidInput(
-                f"planned_month must look like 2026-10, not {planned_month!r}", field="planned_month", rule="month_format"
+                f"planned_month must look like 2026-10, not {planned_month!r}",
+                field="planned_month",
+                rule="month_format",
             )
         month = date.fromisoformat(f"{planned_month}-01")
         if period != semester_of(month):  # else frequency control counts it in a semester it is not in
             raise InvalidInput(
                 f"planned_month {planned_month} falls in {semester_of(month)}, not in period {period}",
-                field="period", rule="period_month_mismatch",
-            )  # fmt: skip
+                field="period",
+                rule="period_month_mismatch",
+            )
         return cls._create(
             cls.Planned,
             id=activity_id,
@@ -207,7 +233,8 @@ class Activity(Aggregate):
             plan_id=(plan_id or "").strip() or None,
             source=choice(Source, source, "source"),
             planned_at=now,
-            frequency_override=(frequency_override or "").strip() or None,  # an admin's recorded reason to exceed the visit limit
+            frequency_override=(frequency_override or "").strip()
+            or None,  # an admin's recorded reason to exceed the visit limit
             draw_id=str(draw_id) if draw_id else None,
             drawn_team=[str(m) for m in drawn_team] if draw_id and drawn_team else None,
         )
@@ -235,9 +262,14 @@ class Activity(Aggregate):
     # --- team and notification ----------------------------------------------------------------------------
 
     def assign_team(
-        self, *, leader_id: str, member_ids: list[str], ties: Mapping[str, Collection[str]],
-        inspectors: Mapping[str, Mapping[str, Any]], deviation_reason: str | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        leader_id: str,
+        member_ids: list[str],
+        ties: Mapping[str, Collection[str]],
+        inspectors: Mapping[str, Mapping[str, Any]],
+        deviation_reason: str | None = None,
+    ) -> None:
         """Form the team (督导组), drawn at random (双随机) or named; nobody tied to the target may serve (回避).
 
         `ties` maps inspector ids to the unit ids each has declared a tie to, and `inspectors` maps them to what the
@@ -262,7 +294,9 @@ class Activity(Aggregate):
                     rule="recusal",
                     inspector_id=inspector_id,
                 )
-        self._team_assigned(leader_id=leader_id, member_ids=members, **self._against_the_draw(members, deviation_reason))
+        self._team_assigned(
+            leader_id=leader_id, member_ids=members, **self._against_the_draw(members, deviation_reason)
+        )
 
     def _against_the_draw(self, members: list[str], reason: str | None) -> dict[str, str | None]:
         """`drawn_by` when the team is the drawn one; else, for an activity from a draw, the admin's reason to deviate."""
@@ -274,31 +308,44 @@ class Activity(Aggregate):
             raise RuleViolation(
                 f"the draw {self.draw_id} picked {', '.join(self.drawn_team or ())} for {self.target_name}; another team"
                 " needs deviation_reason, an admin's reason that the draw's public verification shows",
-                field="deviation_reason", rule="drawn_team_binds", drawn_team=self.drawn_team,
-            )  # fmt: skip
+                field="deviation_reason",
+                rule="drawn_team_binds",
+                drawn_team=self.drawn_team,
+            )
         return {"drawn_by": None, "deviation_reason": require_name(reason or "", "deviation_reason")}
 
     def _check_serves(self, field: str, inspector_id: str, inspector: Mapping[str, Any] | None) -> None:
         if inspector is None:
             raise InvalidInput(
                 f"no inspector {inspector_id} is in the registry (one registered a moment ago arrives within seconds)",
-                field=field, rule="unknown_inspector",
-            )  # fmt: skip
+                field=field,
+                rule="unknown_inspector",
+            )
         if inspector["status"] != "active":
             raise RuleViolation(
                 f"inspector {inspector['name']} is {inspector['status']}; only an active inspector (聘任、备案、激活) serves on a team",
-                field=field, rule="inspector_not_active", inspector_id=inspector_id,
-            )  # fmt: skip
-        if not (divisions.contains(inspector["jurisdiction"], self.jurisdiction) or inspector.get("filed_with") == self.jurisdiction):
+                field=field,
+                rule="inspector_not_active",
+                inspector_id=inspector_id,
+            )
+        if not (
+            divisions.contains(inspector["jurisdiction"], self.jurisdiction)
+            or inspector.get("filed_with") == self.jurisdiction
+        ):
             raise RuleViolation(
                 f"inspector {inspector['name']} serves {inspector['jurisdiction']}, which does not contain {self.jurisdiction},"
                 f" and is not filed with its office",
-                field=field, rule="inspector_out_of_jurisdiction", inspector_id=inspector_id,
-                inspector_jurisdiction=inspector["jurisdiction"], activity_jurisdiction=self.jurisdiction,
-            )  # fmt: skip
+                field=field,
+                rule="inspector_out_of_jurisdiction",
+                inspector_id=inspector_id,
+                inspector_jurisdiction=inspector["jurisdiction"],
+                activity_jurisdiction=self.jurisdiction,
+            )
 
     @event("TeamAssigned")
-    def _team_assigned(self, leader_id: str, member_ids: list[str], drawn_by: str | None, deviation_reason: str | None = None) -> None:
+    def _team_assigned(
+        self, leader_id: str, member_ids: list[str], drawn_by: str | None, deviation_reason: str | None = None
+    ) -> None:
         self.status = Status.team_assigned
         self.leader_id, self.member_ids, self.drawn_by = leader_id, list(member_ids), drawn_by
         self.deviation_reason = deviation_reason
@@ -338,8 +385,11 @@ class Activity(Aggregate):
     ) -> None:
         self.status = Status.self_evaluation_submitted
         self.self_evaluation = {
-            "items": items, "evidence": evidence, "submitted_by": submitted_by, "submitted_at": submitted_at
-        }  # fmt: skip
+            "items": items,
+            "evidence": evidence,
+            "submitted_by": submitted_by,
+            "submitted_at": submitted_at,
+        }
 
     def start_on_site(self, *, on: date, today: date) -> None:
         """The team arrives for the site visit (实地督导), after the notice."""
@@ -379,9 +429,14 @@ class Activity(Aggregate):
     # --- report -------------------------------------------------------------------------------------------
 
     def draft_report(
-        self, *, summary: str, grade: str | None = None, now: datetime, score: float | None = None,
+        self,
+        *,
+        summary: str,
+        grade: str | None = None,
+        now: datetime,
+        score: float | None = None,
         grade_basis: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Draft the supervision report (督导报告); a duty evaluation also gives the unit its score and grade.
 
         `grade_basis` names the policy profile version whose bands turned the score into the grade.
@@ -399,12 +454,21 @@ class Activity(Aggregate):
                 rule="grade_only_for_duty_evaluation",
             )
         self._report_drafted(
-            summary=require_name(summary, "summary"), grade=choice(Grade, grade, "grade").value if grade else None, drafted_at=now, score=score, grade_basis=grade_basis
+            summary=require_name(summary, "summary"),
+            grade=choice(Grade, grade, "grade").value if grade else None,
+            drafted_at=now,
+            score=score,
+            grade_basis=grade_basis,
         )
 
     @event("ReportDrafted")
     def _report_drafted(
-        self, summary: str, grade: str | None, drafted_at: datetime, score: float | None = None, grade_basis: str | None = None
+        self,
+        summary: str,
+        grade: str | None,
+        drafted_at: datetime,
+        score: float | None = None,
+        grade_basis: str | None = None,
     ) -> None:
         self.status, self.report_summary, self.grade = Status.report_drafted, summary, grade
 

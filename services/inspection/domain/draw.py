@@ -90,7 +90,7 @@ class _Stream:
         self._key, self._label, self._counter = seed.encode("utf-8"), label, 0
 
     def _block(self) -> int:
-        message = f"{self._label}:{self._counter}".encode("utf-8")
+        message = f"{self._label}:{self._counter}".encode()
         self._counter += 1
         return int.from_bytes(hmac.new(self._key, message, hashlib.sha256).digest(), "big")
 
@@ -105,7 +105,9 @@ class _Stream:
 def pick(seed: str, label: str, candidates: list[str], k: int, *, field: str = "k") -> list[str]:
     """Draw `k` of `candidates` without replacement, in drawn order (partial Fisher–Yates over the sorted list)."""
     if not 0 <= k <= len(candidates):
-        raise InvalidInput(f"cannot draw {k} from {len(candidates)} candidates", field=field, rule="not_enough_candidates")
+        raise InvalidInput(
+            f"cannot draw {k} from {len(candidates)} candidates", field=field, rule="not_enough_candidates"
+        )
     items, stream = sorted(candidates), _Stream(seed, label)
     for i in range(k):
         j = i + stream.below(len(items) - i)
@@ -241,7 +243,9 @@ class Draw(Aggregate):
         """Announce a draw: record its inputs and publish the seed's hash (the commitment)."""
         check_inputs(inputs)
         if len(seed) < MIN_SEED_LENGTH:
-            raise InvalidInput(f"the seed must be at least {MIN_SEED_LENGTH} characters", field="seed", rule="seed_too_short")
+            raise InvalidInput(
+                f"the seed must be at least {MIN_SEED_LENGTH} characters", field="seed", rule="seed_too_short"
+            )
         return cls._create(
             cls.Announced,
             id=draw_id,
@@ -268,19 +272,38 @@ class Draw(Aggregate):
         self.teams = deepcopy(teams)
         self.performed_at = performed_at
 
-    def record_deviation(self, *, activity_id: str, target: str, assigned: list[str], reason: str, by: str, at: datetime) -> None:
+    def record_deviation(
+        self, *, activity_id: str, target: str, assigned: list[str], reason: str, by: str, at: datetime
+    ) -> None:
         """An activity planned from this draw was given another team than the drawn one; the draw shows it publicly."""
         if self.teams is None or target not in self.teams:
             raise DrawRefused(f"{target} was not drawn in this draw", field="target_id", rule="not_drawn")
         self._deviated(
-            activity_id=str(activity_id), target=target, drawn=list(self.teams[target]), assigned=list(assigned),
-            reason=reason, by=by, at=at.isoformat(),
-        )  # fmt: skip
+            activity_id=str(activity_id),
+            target=target,
+            drawn=list(self.teams[target]),
+            assigned=list(assigned),
+            reason=reason,
+            by=by,
+            at=at.isoformat(),
+        )
 
     @event("DeviationRecorded")
-    def _deviated(self, activity_id: str, target: str, drawn: list[str], assigned: list[str], reason: str, by: str, at: str) -> None:
-        self.deviations = [*self.deviations, {"activity_id": activity_id, "target": target, "drawn": list(drawn),
-                                              "assigned": list(assigned), "reason": reason, "by": by, "at": at}]  # fmt: skip
+    def _deviated(
+        self, activity_id: str, target: str, drawn: list[str], assigned: list[str], reason: str, by: str, at: str
+    ) -> None:
+        self.deviations = [
+            *self.deviations,
+            {
+                "activity_id": activity_id,
+                "target": target,
+                "drawn": list(drawn),
+                "assigned": list(assigned),
+                "reason": reason,
+                "by": by,
+                "at": at,
+            },
+        ]
 
     @property
     def status(self) -> str:
@@ -309,7 +332,8 @@ class Draw(Aggregate):
             seed_matches_hash=seed_matches,
             result_matches=not mismatches,
             ok=seed_matches and not mismatches,
-            detail="; ".join(problems) or "the seed matches its hash and the draw re-runs to the recorded result"
+            detail="; ".join(problems)
+            or "the seed matches its hash and the draw re-runs to the recorded result"
             + (f"; {len(deviations)} team(s) assigned other than drawn, each with its reason" if deviations else ""),
             deviations=deviations,
         )
@@ -323,5 +347,7 @@ def _rerun_mismatches(seed: str, inputs: DrawInputs, recorded: DrawResult) -> li
         return [f"re-running the draw is refused: {refused.detail}"]
     if rerun.targets != recorded.targets:
         return [f"re-running draws targets {rerun.targets}, the record says {recorded.targets}"]
-    differ = sorted(t for t in rerun.teams.keys() | recorded.teams.keys() if rerun.teams.get(t) != recorded.teams.get(t))
+    differ = sorted(
+        t for t in rerun.teams.keys() | recorded.teams.keys() if rerun.teams.get(t) != recorded.teams.get(t)
+    )
     return [f"re-running draws different teams for {', '.join(differ)}"] if differ else []

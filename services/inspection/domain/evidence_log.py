@@ -27,7 +27,9 @@ class EvidenceLog(Aggregate):
 
     @classmethod
     def start(cls, *, activity_id: UUID, jurisdiction: str) -> EvidenceLog:
-        return cls._create(cls.Started, id=evidence_log_id(activity_id), activity_id=str(activity_id), jurisdiction=jurisdiction)
+        return cls._create(
+            cls.Started, id=evidence_log_id(activity_id), activity_id=str(activity_id), jurisdiction=jurisdiction
+        )
 
     def opened(self, *, sha256: str, name: str, by: str, at: datetime) -> None:
         self._opened(sha256=sha256, name=name, by=by, at=at)

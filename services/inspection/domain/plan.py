@@ -10,9 +10,9 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
+from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
 from services.inspection.domain.activity import TARGETS
 from services.inspection.domain.activity_terms import ActivityKind, Source, SpecialTopic, TargetKind
-from dudao.rules import Labelled, RuleViolation, check_transition, choice, require_name, text
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -115,9 +115,16 @@ class WorkPlan(Aggregate):
         """Plan a supervision for a month: of named targets, or of a population (e.g. "全区义务教育学校")."""
         self._check("add_item")
         item = _item(
-            item_id=item_id, kind=kind, topic=topic, month=month, title=title,
-            targets=targets, population=population, source=source, automatic=False,
-        )  # fmt: skip
+            item_id=item_id,
+            kind=kind,
+            topic=topic,
+            month=month,
+            title=title,
+            targets=targets,
+            population=population,
+            source=source,
+            automatic=False,
+        )
         self._refuse_taken(item["item_id"])
         self._item_added(item=item)
 
@@ -130,7 +137,9 @@ class WorkPlan(Aggregate):
         self._check("remove_item")
         item_id = require_name(item_id, "item_id")
         if not any(item["item_id"] == item_id for item in self._items):
-            raise RuleViolation(f"item {item_id} is not in the plan", field="item_id", rule="unknown_item", item_id=item_id)
+            raise RuleViolation(
+                f"item {item_id} is not in the plan", field="item_id", rule="unknown_item", item_id=item_id
+            )
         self._item_removed(item_id=item_id, reason=require_name(reason, "reason"))
 
     @event("ItemRemoved")
@@ -145,9 +154,16 @@ class WorkPlan(Aggregate):
         Idempotent: an item id the plan has already held records nothing, so reactions may repeat.
         """
         item = _item(
-            item_id=item_id, kind=kind, topic=None, month=month, title=title,
-            targets=[target], population=None, source=source, automatic=True,
-        )  # fmt: skip
+            item_id=item_id,
+            kind=kind,
+            topic=None,
+            month=month,
+            title=title,
+            targets=[target],
+            population=None,
+            source=source,
+            automatic=True,
+        )
         if item["item_id"] in self._item_ids:
             return
         self._item_added_automatically(item=item)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from dudao.errors import InvalidInput
-from services.inspection.domain.activity_terms import FindingArea, Severity
 from dudao.rules import choice, flag, text
+from services.inspection.domain.activity_terms import FindingArea, Severity
 
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)

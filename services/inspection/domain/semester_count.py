@@ -31,22 +31,31 @@ class SemesterCount(Aggregate):
 
     @classmethod
     def open(cls, *, school_id: str, period: str, earlier: int) -> SemesterCount:
-        return cls._create(cls.Opened, id=semester_count_id(school_id, period), school_id=school_id, period=period,
-                           earlier=max(0, earlier))  # fmt: skip
+        return cls._create(
+            cls.Opened,
+            id=semester_count_id(school_id, period),
+            school_id=school_id,
+            period=period,
+            earlier=max(0, earlier),
+        )
 
     @property
     def count(self) -> int:
         return self.earlier + len(self.activity_ids)
 
-    def admit(self, *, activity_id: UUID, school_name: str, limit: int | None, override: str | None,
-              profile_version: str = "") -> None:  # fmt: skip
+    def admit(
+        self, *, activity_id: UUID, school_name: str, limit: int | None, override: str | None, profile_version: str = ""
+    ) -> None:
         """Count one more activity; past the limit only with an admin's recorded reason (`override`)."""
         if limit is not None and self.count >= limit and not (override or "").strip():
             raise Conflict(
                 f"{school_name} already has {self.count} supervision activities in {self.period}; the limit is {limit}"
                 f" (profile {profile_version}). Merge this into an existing activity, or give frequency_override with a reason",
-                field="target_id", rule="visit_frequency_limit", limit=limit, profile_version=profile_version,
-            )  # fmt: skip
+                field="target_id",
+                rule="visit_frequency_limit",
+                limit=limit,
+                profile_version=profile_version,
+            )
         self._counted(activity_id=str(activity_id))
 
     @event("Counted")

@@ -28,15 +28,30 @@ class RoutineVisit(Aggregate):
         problems: list[dict],
         recorded_at: datetime,
     ):
-        self.jurisdiction, self.school_id, self.school_name, self.zone_id = jurisdiction, school_id, school_name, zone_id
+        self.jurisdiction, self.school_id, self.school_name, self.zone_id = (
+            jurisdiction,
+            school_id,
+            school_name,
+            zone_id,
+        )
         self.inspector_id, self.visited_on = inspector_id, visited_on
         self.items_checked, self.problems = list(items_checked), list(problems)
 
     @classmethod
     def record(
-        cls, *, visit_id: UUID, jurisdiction: str, school_id: str, school_name: str, zone_id: str | None,
-        inspector_id: str, visited_on: date, items_checked: list[str], problems: list[dict], now: datetime,
-    ) -> RoutineVisit:  # fmt: skip
+        cls,
+        *,
+        visit_id: UUID,
+        jurisdiction: str,
+        school_id: str,
+        school_name: str,
+        zone_id: str | None,
+        inspector_id: str,
+        visited_on: date,
+        items_checked: list[str],
+        problems: list[dict],
+        now: datetime,
+    ) -> RoutineVisit:
         if visited_on > now.date():
             raise InvalidInput("a visit cannot be recorded before it happens", field="visited_on", rule="not_in_future")
         items = [require_name(i, f"items_checked.{n}") for n, i in enumerate(items_checked)]
@@ -50,7 +65,15 @@ class RoutineVisit(Aggregate):
             for n, p in enumerate(problems)
         ]
         return cls._create(
-            cls.Recorded, id=visit_id, jurisdiction=jurisdiction, school_id=school_id, school_name=school_name,
-            zone_id=zone_id, inspector_id=inspector_id, visited_on=visited_on, items_checked=items,
-            problems=checked_problems, recorded_at=now,
-        )  # fmt: skip
+            cls.Recorded,
+            id=visit_id,
+            jurisdiction=jurisdiction,
+            school_id=school_id,
+            school_name=school_name,
+            zone_id=zone_id,
+            inspector_id=inspector_id,
+            visited_on=visited_on,
+            items_checked=items,
+            problems=checked_problems,
+            recorded_at=now,
+        )

@@ -62,11 +62,16 @@ CREATE TABLE IF NOT EXISTS inspection.draws (
 """
 
 _STATUS = {
-    "Activity.TeamAssigned": "team_assigned", "Activity.Notified": "notified",
-    "Activity.SelfEvaluationSubmitted": "self_evaluation_submitted", "Activity.OnSiteStarted": "on_site",
-    "Activity.FindingsRecorded": "findings_recorded", "Activity.ReportDrafted": "report_drafted",
-    "Activity.ReportApproved": "report_approved", "Activity.ReportIssued": "report_issued", "Activity.Published": "published",
-}  # fmt: skip
+    "Activity.TeamAssigned": "team_assigned",
+    "Activity.Notified": "notified",
+    "Activity.SelfEvaluationSubmitted": "self_evaluation_submitted",
+    "Activity.OnSiteStarted": "on_site",
+    "Activity.FindingsRecorded": "findings_recorded",
+    "Activity.ReportDrafted": "report_drafted",
+    "Activity.ReportApproved": "report_approved",
+    "Activity.ReportIssued": "report_issued",
+    "Activity.Published": "published",
+}
 
 
 async def _activity(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -76,9 +81,20 @@ async def _activity(conn: asyncpg.Connection, e: InboundEvent) -> None:
             "INSERT INTO inspection.activities (id, position, jurisdiction, kind, topic, title, target_kind, target_id,"
             " target_name, period, planned_month, source, status, version)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'planned', $13) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, e.position, d["jurisdiction"], d["kind"], d.get("topic"), d["title"], d["target_kind"],
-            d["target_id"], d["target_name"], d["period"], d["planned_month"], d["source"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            e.position,
+            d["jurisdiction"],
+            d["kind"],
+            d.get("topic"),
+            d["title"],
+            d["target_kind"],
+            d["target_id"],
+            d["target_name"],
+            d["period"],
+            d["planned_month"],
+            d["source"],
+            e.version,
+        )
         return
     # (SET fragment with {} for its parameter, value)
     changes: list[tuple[str, Any]] = [("status = {}", _STATUS[e.type])] if e.type in _STATUS else []
@@ -94,8 +110,10 @@ async def _activity(conn: asyncpg.Connection, e: InboundEvent) -> None:
     sets = [fragment.format(f"${i + 3}") for i, (fragment, _) in enumerate(changes)] + ["version = $2"]
     await conn.execute(
         f"UPDATE inspection.activities SET {', '.join(sets)} WHERE id = $1 AND version < $2",
-        e.aggregate_id, e.version, *[value for _, value in changes],
-    )  # fmt: skip
+        e.aggregate_id,
+        e.version,
+        *[value for _, value in changes],
+    )
 
 
 async def _publish(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -105,25 +123,39 @@ async def _publish(conn: asyncpg.Connection, e: InboundEvent) -> None:
         return
     findings = json.loads(row["findings"]) if isinstance(row["findings"], str) else row["findings"]
     public_findings = [
-        {"area": f["area"], "severity": f["severity"], "description": redact(f["description"]),
-         "needs_rectification": f["needs_rectification"]}
+        {
+            "area": f["area"],
+            "severity": f["severity"],
+            "description": redact(f["description"]),
+            "needs_rectification": f["needs_rectification"],
+        }
         for f in findings
-    ]  # fmt: skip
+    ]
     await conn.execute(
         "INSERT INTO inspection.public_reports (activity_id, position, jurisdiction, kind, title, target_name, period, grade,"
         " summary, findings, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text::timestamptz)"
         " ON CONFLICT DO NOTHING",
-        e.aggregate_id, e.position, row["jurisdiction"], row["kind"], redact(row["title"]), redact(row["target_name"]),
-        row["period"], row["grade"], redact(e.data["public_summary"]), json.dumps(public_findings, ensure_ascii=False),
+        e.aggregate_id,
+        e.position,
+        row["jurisdiction"],
+        row["kind"],
+        redact(row["title"]),
+        redact(row["target_name"]),
+        row["period"],
+        row["grade"],
+        redact(e.data["public_summary"]),
+        json.dumps(public_findings, ensure_ascii=False),
         e.data["published_at"],
-    )  # fmt: skip
+    )
 
 
 async def public_report_page(conn: asyncpg.Connection, *, within: str, after: int, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT * FROM inspection.public_reports WHERE jurisdiction LIKE ANY($1::text[]) AND position > $2 ORDER BY position LIMIT $3",
-        jurisdiction.patterns(within), after, limit,
-    )  # fmt: skip
+        jurisdiction.patterns(within),
+        after,
+        limit,
+    )
     out = []
     for r in rows:
         row = dict(r)
@@ -138,14 +170,22 @@ async def _draw(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO inspection.draws (id, jurisdiction, purpose, seed_hash, status, version)"
             " VALUES ($1, $2, $3, $4, 'announced', $5) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], d["purpose"], d["seed_hash"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            d["jurisdiction"],
+            d["purpose"],
+            d["seed_hash"],
+            e.version,
+        )
     elif e.type == "Draw.Performed":
         await conn.execute(
             "UPDATE inspection.draws SET seed = $3, targets = $4, teams = $5::jsonb, status = 'performed', version = $2"
             " WHERE id = $1 AND version < $2",
-            e.aggregate_id, e.version, d["seed"], d["targets"], json.dumps(d["teams"]),
-        )  # fmt: skip
+            e.aggregate_id,
+            e.version,
+            d["seed"],
+            d["targets"],
+            json.dumps(d["teams"]),
+        )
 
 
 async def project(conn: asyncpg.Connection, event: InboundEvent) -> None:
@@ -172,16 +212,28 @@ REPORTED = ("report_issued", "published")  # the statuses of an activity whose r
 
 
 async def activity_page(
-    conn: asyncpg.Connection, *, within: str, school_id: str | None, inspector_id: str | None, status: str | None,
-    after: int, limit: int, report_issued: bool = False,
-) -> list[dict[str, Any]]:  # fmt: skip
+    conn: asyncpg.Connection,
+    *,
+    within: str,
+    school_id: str | None,
+    inspector_id: str | None,
+    status: str | None,
+    after: int,
+    limit: int,
+    report_issued: bool = False,
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM inspection.activities WHERE jurisdiction LIKE ANY($1::text[]) AND position > $2"
         " AND ($3::text IS NULL OR target_id = $3) AND ($4::uuid IS NULL OR $4 = ANY(member_ids) OR leader_id = $4)"
         " AND ($5::text IS NULL OR status = $5) AND ($7::text[] IS NULL OR status = ANY($7)) ORDER BY position LIMIT $6",
-        jurisdiction.patterns(within), after, school_id, inspector_id, status, limit,
+        jurisdiction.patterns(within),
+        after,
+        school_id,
+        inspector_id,
+        status,
+        limit,
         list(REPORTED) if report_issued else None,
-    )  # fmt: skip
+    )
     return [_row(r) for r in rows]
 
 
@@ -224,14 +276,16 @@ async def draws_of(conn: asyncpg.Connection, *, inspector_ids: list[str]) -> lis
         " CROSS JOIN LATERAL jsonb_array_elements_text(t.members) AS m(inspector_id)"
         " WHERE m.inspector_id = ANY($1::text[]) GROUP BY d.id ORDER BY d.id",
         inspector_ids,
-    )  # fmt: skip
+    )
     return [_draw_row(r) for r in rows]
 
 
 async def load_of(conn: asyncpg.Connection, *, inspector_id: str, period: str) -> int:
     """How many activities an inspector already serves on in a period (for the draw's load limit)."""
     return await conn.fetchval(
-        "SELECT count(*) FROM inspection.activities WHERE $1::uuid = ANY(member_ids) AND period = $2", inspector_id, period
+        "SELECT count(*) FROM inspection.activities WHERE $1::uuid = ANY(member_ids) AND period = $2",
+        inspector_id,
+        period,
     )
 
 
@@ -242,6 +296,7 @@ async def activities_of(
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM inspection.activities"
         " WHERE target_id = ANY($1::text[]) OR member_ids && $2::uuid[] OR leader_id = ANY($2::uuid[]) ORDER BY position",
-        target_ids or [], member_ids or [],
-    )  # fmt: skip
+        target_ids or [],
+        member_ids or [],
+    )
     return [_row(r) for r in rows]

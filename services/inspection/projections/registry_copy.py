@@ -55,9 +55,13 @@ CREATE TABLE IF NOT EXISTS inspection.zone_copy (
 """ + PROFILE_COPY_SQL.format(schema="inspection")
 
 _STATUS = {
-    "Inspector.Appointed": "appointed", "Inspector.Filed": "filed", "Inspector.Activated": "active",
-    "Inspector.Suspended": "suspended", "Inspector.Reinstated": "active", "Inspector.Exited": "exited",
-}  # fmt: skip
+    "Inspector.Appointed": "appointed",
+    "Inspector.Filed": "filed",
+    "Inspector.Activated": "active",
+    "Inspector.Suspended": "suspended",
+    "Inspector.Reinstated": "active",
+    "Inspector.Exited": "exited",
+}
 
 
 async def _school(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -66,8 +70,14 @@ async def _school(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO inspection.school_copy (id, jurisdiction, name, stage, ownership, enrolment, version)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], d["name"], d["stage"], d["ownership"], d["enrolment"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            d["jurisdiction"],
+            d["name"],
+            d["stage"],
+            d["ownership"],
+            d["enrolment"],
+            e.version,
+        )
         return
     change = {
         "School.DetailsUpdated": ("name = $3, enrolment = $4", (d.get("name"), d.get("enrolment"))),
@@ -79,7 +89,10 @@ async def _school(conn: asyncpg.Connection, e: InboundEvent) -> None:
     else:
         clause, args = change[0] + ", ", change[1]
     await conn.execute(
-        f"UPDATE inspection.school_copy SET {clause}version = $2 WHERE id = $1 AND version < $2", e.aggregate_id, e.version, *args
+        f"UPDATE inspection.school_copy SET {clause}version = $2 WHERE id = $1 AND version < $2",
+        e.aggregate_id,
+        e.version,
+        *args,
     )
 
 
@@ -89,16 +102,27 @@ async def _inspector(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO inspection.inspector_copy (id, jurisdiction, name, employment, roles, focus, stages, subjects, version)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], d["name"], d["employment"], d.get("roles") or [], d.get("focus") or "schools",
-            d.get("stages") or [], d.get("subjects") or [], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            d["jurisdiction"],
+            d["name"],
+            d["employment"],
+            d.get("roles") or [],
+            d.get("focus") or "schools",
+            d.get("stages") or [],
+            d.get("subjects") or [],
+            e.version,
+        )
         return
     if e.type == "Inspector.DetailsUpdated":
         clause = "name = $3, employment = $4, roles = $5, focus = $6, stages = $7, subjects = $8, "
         args: tuple[Any, ...] = (
-            d["name"], d["employment"], d.get("roles") or [], d.get("focus") or "schools", d.get("stages") or [],
+            d["name"],
+            d["employment"],
+            d.get("roles") or [],
+            d.get("focus") or "schools",
+            d.get("stages") or [],
             d.get("subjects") or [],
-        )  # fmt: skip
+        )
     elif e.type == "Inspector.Filed":  # who it is filed with: an upper office it may serve (a team's rule)
         clause, args = "status = $3, filed_with = $4, ", (_STATUS[e.type], d["filed_with"])
     elif e.type in _STATUS:
@@ -108,13 +132,20 @@ async def _inspector(conn: asyncpg.Connection, e: InboundEvent) -> None:
             await conn.execute(
                 "INSERT INTO inspection.tie_copy (inspector_id, unit_id, kind) VALUES ($1, $2, $3)"
                 " ON CONFLICT (inspector_id, unit_id) DO UPDATE SET kind = excluded.kind",
-                e.aggregate_id, d["unit_id"], d["kind"],
-            )  # fmt: skip
+                e.aggregate_id,
+                d["unit_id"],
+                d["kind"],
+            )
         elif e.type == "Inspector.TieWithdrawn":
-            await conn.execute("DELETE FROM inspection.tie_copy WHERE inspector_id = $1 AND unit_id = $2", e.aggregate_id, d["unit_id"])
+            await conn.execute(
+                "DELETE FROM inspection.tie_copy WHERE inspector_id = $1 AND unit_id = $2", e.aggregate_id, d["unit_id"]
+            )
         clause, args = "", ()
     await conn.execute(
-        f"UPDATE inspection.inspector_copy SET {clause}version = $2 WHERE id = $1 AND version < $2", e.aggregate_id, e.version, *args
+        f"UPDATE inspection.inspector_copy SET {clause}version = $2 WHERE id = $1 AND version < $2",
+        e.aggregate_id,
+        e.version,
+        *args,
     )
 
 
@@ -122,13 +153,18 @@ async def _zone(conn: asyncpg.Connection, e: InboundEvent) -> None:
     if e.type == "Zone.Created":
         await conn.execute(
             "INSERT INTO inspection.zone_copy (id, jurisdiction, name, version) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            e.aggregate_id, e.data["jurisdiction"], e.data["name"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            e.data["jurisdiction"],
+            e.data["name"],
+            e.version,
+        )
     elif e.type == "Zone.Renamed":
         await conn.execute(
             "UPDATE inspection.zone_copy SET name = $3, version = $2 WHERE id = $1 AND version < $2",
-            e.aggregate_id, e.version, e.data["name"],
-        )  # fmt: skip
+            e.aggregate_id,
+            e.version,
+            e.data["name"],
+        )
 
 
 async def copy(conn: asyncpg.Connection, event: InboundEvent) -> None:
@@ -154,7 +190,10 @@ async def inspectors_by_id(conn: asyncpg.Connection, inspector_ids: list[str]) -
 
 
 async def ties_of(conn: asyncpg.Connection, inspector_ids: list[str]) -> dict[str, set[str]]:
-    rows = await conn.fetch("SELECT inspector_id::text, unit_id FROM inspection.tie_copy WHERE inspector_id = ANY($1::uuid[])", inspector_ids)
+    rows = await conn.fetch(
+        "SELECT inspector_id::text, unit_id FROM inspection.tie_copy WHERE inspector_id = ANY($1::uuid[])",
+        inspector_ids,
+    )
     ties: dict[str, set[str]] = {i: set() for i in inspector_ids}
     for r in rows:
         ties[r["inspector_id"]].add(r["unit_id"])
@@ -171,12 +210,16 @@ async def school(conn: asyncpg.Connection, school_id: str) -> dict[str, Any] | N
     return dict(row) if row else None
 
 
-async def schools(conn: asyncpg.Connection, *, within: str, stages: list[str] | None, ownership: str | None) -> list[dict[str, Any]]:
+async def schools(
+    conn: asyncpg.Connection, *, within: str, stages: list[str] | None, ownership: str | None
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT * FROM inspection.school_copy WHERE jurisdiction LIKE ANY($1::text[])"
         " AND ($2::text[] IS NULL OR stage = ANY($2)) AND ($3::text IS NULL OR ownership = $3) ORDER BY id",
-        jurisdiction.patterns(within), stages, ownership,
-    )  # fmt: skip
+        jurisdiction.patterns(within),
+        stages,
+        ownership,
+    )
     return [dict(r) for r in rows]
 
 

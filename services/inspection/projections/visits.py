@@ -29,8 +29,13 @@ async def project(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO inspection.routine_visits (id, jurisdiction, school_id, inspector_id, visited_on, month, problems)"
         " VALUES ($1, $2, $3, $4, $5::text::date, substr($5, 1, 7), $6) ON CONFLICT (id) DO NOTHING",
-        e.aggregate_id, d["jurisdiction"], d["school_id"], d["inspector_id"], d["visited_on"], len(d["problems"]),
-    )  # fmt: skip
+        e.aggregate_id,
+        d["jurisdiction"],
+        d["school_id"],
+        d["inspector_id"],
+        d["visited_on"],
+        len(d["problems"]),
+    )
 
 
 async def coverage(conn: asyncpg.Connection, *, within: str, month: str) -> dict[str, Any]:
@@ -40,15 +45,22 @@ async def coverage(conn: asyncpg.Connection, *, within: str, month: str) -> dict
         " EXISTS (SELECT 1 FROM inspection.routine_visits v WHERE v.school_id = s.id AND v.month = $2) AS visited"
         " FROM inspection.school_copy s LEFT JOIN inspection.zone_copy z ON z.id = s.zone_id"
         " WHERE s.jurisdiction LIKE ANY($1::text[]) AND s.stage = ANY($3::text[]) ORDER BY z.name NULLS LAST, s.name",
-        jurisdiction.patterns(within), month, COMPULSORY_STAGES,
-    )  # fmt: skip
+        jurisdiction.patterns(within),
+        month,
+        COMPULSORY_STAGES,
+    )
     zones: dict[str | None, dict[str, Any]] = {}
     for r in rows:
         zone = zones.setdefault(
             str(r["zone_id"]) if r["zone_id"] else None,
-            {"zone_id": str(r["zone_id"]) if r["zone_id"] else None, "zone_name": r["zone_name"], "schools": 0, "visited": 0,
-             "not_visited": []},
-        )  # fmt: skip
+            {
+                "zone_id": str(r["zone_id"]) if r["zone_id"] else None,
+                "zone_name": r["zone_name"],
+                "schools": 0,
+                "visited": 0,
+                "not_visited": [],
+            },
+        )
         zone["schools"] += 1
         if r["visited"]:
             zone["visited"] += 1

@@ -28,7 +28,9 @@ Office = Annotated[Principal, Depends(require(Role.admin))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-async def _setting(request: Request, principal: Principal, framework: str, period: str, jurisdiction: str | None) -> tuple[Definition, list[dict]]:
+async def _setting(
+    request: Request, principal: Principal, framework: str, period: str, jurisdiction: str | None
+) -> tuple[Definition, list[dict]]:
     check_period(period)
     code = scope(principal, jurisdiction)
     async with reading(request) as conn:
@@ -39,12 +41,14 @@ async def _setting(request: Request, principal: Principal, framework: str, perio
         rows = await conn.fetch(
             "SELECT id::text, code, name, stage, locality, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[]) ORDER BY name",
             divisions.patterns(code),
-        )  # fmt: skip
+        )
     return definition, [dict(r) for r in rows if applies(definition, r["stage"])]
 
 
 @router.get("/v1/imports/{framework}/{period}/template")
-async def template(framework: str, period: str, request: Request, principal: Office, jurisdiction: str | None = None) -> Response:
+async def template(
+    framework: str, period: str, request: Request, principal: Office, jurisdiction: str | None = None
+) -> Response:
     """The sheet to fill in: the framework's Chinese headers and a row per school expected to submit."""
     definition, schools = await _setting(request, principal, framework, period, jurisdiction)
     body = await asyncio.to_thread(importer.template, definition, schools)
@@ -54,8 +58,13 @@ async def template(framework: str, period: str, request: Request, principal: Off
 
 @router.post("/v1/imports/{framework}/{period}")
 async def import_sheet(
-    framework: str, period: str, request: Request, principal: Office, dry_run: bool = True, jurisdiction: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    framework: str,
+    period: str,
+    request: Request,
+    principal: Office,
+    dry_run: bool = True,
+    jurisdiction: str | None = None,
+) -> dict[str, Any]:
     """Check every row of an .xlsx (or .csv) sent as the body; without `dry_run=false` nothing is entered.
 
     Any bad cell makes the real import a 422 listing them all, with nothing entered.
@@ -63,21 +72,49 @@ async def import_sheet(
     definition, schools = await _setting(request, principal, framework, period, jurisdiction)
     rows = await uploaded_rows(request)
     good, errors = importer.check(definition, rows, schools)
-    report: dict[str, Any] = {"rows": len(rows), "good": len(good), "errors": [asdict(e) for e in errors], "dry_run": dry_run}
+    report: dict[str, Any] = {
+        "rows": len(rows),
+        "good": len(good),
+        "errors": [asdict(e) for e in errors],
+        "dry_run": dry_run,
+    }
     if errors and not dry_run:
-        raise InvalidInput(f"{len(errors)} cell(s) are wrong; nothing was imported", field="file", rule="bad_cells", **report)
+        raise InvalidInput(
+            f"{len(errors)} cell(s) are wrong; nothing was imported", field="file", rule="bad_cells", **report
+        )
     if dry_run:
         return report
     imported, failed = [], []
     by = {"kind": "office", "sub": principal.sub, "jurisdiction": principal.jur, "via": "import"}
     for row in good:
-        unit = {"kind": "school", "id": row.school["id"], "name": row.school["name"], "jurisdiction": row.school["jurisdiction"],
-                "stage": row.school["stage"], "locality": row.school["locality"]}  # fmt: skip
+        unit = {
+            "kind": "school",
+            "id": row.school["id"],
+            "name": row.school["name"],
+            "jurisdiction": row.school["jurisdiction"],
+            "stage": row.school["stage"],
+            "locality": row.school["locality"],
+        }
         try:
             submission = await asyncio.to_thread(
-                app_of(request).enter_values, framework, period, unit, row.values, by, command_envelope(request, principal), None, now(request)
+                app_of(request).enter_values,
+                framework,
+                period,
+                unit,
+                row.values,
+                by,
+                command_envelope(request, principal),
+                None,
+                now(request),
             )
-            imported.append({"row": row.row, "unit_id": unit["id"], "version": submission.version, "approving_level": home_level(unit["jurisdiction"])})
+            imported.append(
+                {
+                    "row": row.row,
+                    "unit_id": unit["id"],
+                    "version": submission.version,
+                    "approving_level": home_level(unit["jurisdiction"]),
+                }
+            )
         except Problem as e:  # e.g. a county that approved meanwhile: the rest still go in, this row says why not
             failed.append({"row": row.row, "unit_id": unit["id"], "rule": e.rule, "detail": e.detail})
     return report | {"imported": imported, "failed": failed}

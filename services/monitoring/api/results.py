@@ -18,7 +18,9 @@ router = APIRouter(tags=["results"])
 
 
 @router.get("/v1/results/{framework}/{period}")
-async def results(framework: str, period: str, request: Request, principal: CollectionReader, jurisdiction: str | None = None) -> dict[str, Any]:
+async def results(
+    framework: str, period: str, request: Request, principal: CollectionReader, jurisdiction: str | None = None
+) -> dict[str, Any]:
     """Each unit's indicator values and verdict, each county's CVs and verdict, and the whole area's roll-up.
 
     Every result names the framework version it was computed under and the submission versions it used.
@@ -33,7 +35,14 @@ async def results(framework: str, period: str, request: Request, principal: Coll
 
 
 @router.get("/v1/results/{framework}/{period}/what-if")
-async def what_if(framework: str, period: str, version: Annotated[int, Query(ge=1, le=2**31 - 1)], request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> dict[str, Any]:  # noqa: E501
+async def what_if(
+    framework: str,
+    period: str,
+    version: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    request: Request,
+    principal: OfficeReader,
+    jurisdiction: str | None = None,
+) -> dict[str, Any]:
     """The recorded results beside the same data under framework version `version`; nothing is recorded. It
     recomputes every unit's data, so it is the offices' (a unit or an agency is refused by role)."""
     check_period(period)

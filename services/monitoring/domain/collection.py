@@ -64,9 +64,20 @@ class Submission(Aggregate):
 
     @event("Opened")
     def __init__(
-        self, *, framework: str, framework_version: int, period: str, unit_kind: str, unit_id: str, unit_name: str,
-        jurisdiction: str, unit_stage: str | None, locality: str | None, opened_by: dict[str, str], opened_at: datetime,
-    ):  # fmt: skip
+        self,
+        *,
+        framework: str,
+        framework_version: int,
+        period: str,
+        unit_kind: str,
+        unit_id: str,
+        unit_name: str,
+        jurisdiction: str,
+        unit_stage: str | None,
+        locality: str | None,
+        opened_by: dict[str, str],
+        opened_at: datetime,
+    ):
         self.framework, self.framework_version, self.period = framework, framework_version, period
         self.unit_kind, self.unit_id, self.unit_name, self.jurisdiction = unit_kind, unit_id, unit_name, jurisdiction
         self.unit_stage, self.locality = unit_stage, locality
@@ -76,7 +87,12 @@ class Submission(Aggregate):
     @classmethod
     def open(cls, *, framework: str, period: str, unit_id: str, **details: Any) -> Submission:
         return cls._create(
-            cls.Opened, id=submission_id(framework, period, unit_id), framework=framework, period=period, unit_id=unit_id, **details
+            cls.Opened,
+            id=submission_id(framework, period, unit_id),
+            framework=framework,
+            period=period,
+            unit_id=unit_id,
+            **details,
         )
 
     def _check(self, command: str) -> None:
@@ -154,7 +170,13 @@ class LevelApproval(Aggregate):
 
     @classmethod
     def open(cls, *, framework: str, period: str, jurisdiction: str) -> LevelApproval:
-        return cls._create(cls.Opened, id=level_id(framework, period, jurisdiction), framework=framework, period=period, jurisdiction=jurisdiction)
+        return cls._create(
+            cls.Opened,
+            id=level_id(framework, period, jurisdiction),
+            framework=framework,
+            period=period,
+            jurisdiction=jurisdiction,
+        )
 
     def _check(self, command: str) -> None:
         check_transition("level approval", LEVEL_TRANSITIONS, command, self.status.value)
@@ -165,7 +187,9 @@ class LevelApproval(Aggregate):
         self._approved(covered=covered, levels_below=levels_below, approved_by=by, approved_at=now)
 
     @event("Approved")
-    def _approved(self, covered: dict[str, int], levels_below: list[str], approved_by: str, approved_at: datetime) -> None:
+    def _approved(
+        self, covered: dict[str, int], levels_below: list[str], approved_by: str, approved_at: datetime
+    ) -> None:
         self.status = LevelStatus.approved
 
     def unapprove(self, *, reason: str, by: str, now: datetime) -> None:
@@ -198,8 +222,10 @@ class LevelApproval(Aggregate):
         if self.status != LevelStatus.open:
             raise RuleViolation(
                 f"the {self.jurisdiction} level has approved {self.framework} {self.period}; it must un-approve first",
-                field="status", rule="locked_by_level_approval", level=self.jurisdiction,
-            )  # fmt: skip
+                field="status",
+                rule="locked_by_level_approval",
+                level=self.jurisdiction,
+            )
         self._reopened_below(what=what, reason=reason, reopened_at=now)
 
     @event("ReopenedBelow")
@@ -213,9 +239,12 @@ class LevelApproval(Aggregate):
             self.accept(by=by, now=now)
         elif self.status != LevelStatus.accepted:
             self._acceptance_lapsed(
-                accepted_version=accepted_version, accepted_by=by, reason=f"version {accepted_version} was accepted,"
-                f" but the level is now version {self.version} ({self.status.value}): accept it again", lapsed_at=now,
-            )  # fmt: skip
+                accepted_version=accepted_version,
+                accepted_by=by,
+                reason=f"version {accepted_version} was accepted,"
+                f" but the level is now version {self.version} ({self.status.value}): accept it again",
+                lapsed_at=now,
+            )
 
     @event("AcceptanceLapsed")
     def _acceptance_lapsed(self, accepted_version: int, accepted_by: str, reason: str, lapsed_at: datetime) -> None:
@@ -234,38 +263,66 @@ class UpperAcceptance(Aggregate):
     cannot approve its own level on an acceptance that has not taken (逐级审核 across instances, decision 020)."""
 
     @event("Accepted")
-    def __init__(self, *, framework: str, period: str, jurisdiction: str, level_version: int, accepted_by: str, accepted_at: datetime):
+    def __init__(
+        self,
+        *,
+        framework: str,
+        period: str,
+        jurisdiction: str,
+        level_version: int,
+        accepted_by: str,
+        accepted_at: datetime,
+    ):
         self.framework, self.period, self.jurisdiction = framework, period, jurisdiction
         self.level_version, self.accepted = level_version, True
 
     @classmethod
-    def record(cls, *, framework: str, period: str, jurisdiction: str, level_version: int, by: str, now: datetime) -> UpperAcceptance:
+    def record(
+        cls, *, framework: str, period: str, jurisdiction: str, level_version: int, by: str, now: datetime
+    ) -> UpperAcceptance:
         return cls._create(
-            cls.Accepted, id=acceptance_id(framework, period, jurisdiction), framework=framework, period=period,
-            jurisdiction=jurisdiction, level_version=level_version, accepted_by=by, accepted_at=now,
-        )  # fmt: skip
+            cls.Accepted,
+            id=acceptance_id(framework, period, jurisdiction),
+            framework=framework,
+            period=period,
+            jurisdiction=jurisdiction,
+            level_version=level_version,
+            accepted_by=by,
+            accepted_at=now,
+        )
 
     def accept_again(self, *, level_version: int, by: str, now: datetime) -> None:
         if self.accepted and self.level_version == level_version:
             raise RuleViolation(
                 f"{self.jurisdiction}'s level version {level_version} is already accepted; it is being applied there",
-                field="status", rule="level_approval_lifecycle",
-            )  # fmt: skip
+                field="status",
+                rule="level_approval_lifecycle",
+            )
         self._accepted_again(**self._level(), level_version=level_version, accepted_by=by, accepted_at=now)
 
     @event("AcceptedAgain")
     def _accepted_again(
-        self, framework: str, period: str, jurisdiction: str, level_version: int, accepted_by: str, accepted_at: datetime
-    ) -> None:  # fmt: skip
+        self,
+        framework: str,
+        period: str,
+        jurisdiction: str,
+        level_version: int,
+        accepted_by: str,
+        accepted_at: datetime,
+    ) -> None:
         self.level_version, self.accepted = level_version, True
 
     def unaccept(self, *, reason: str, by: str, now: datetime) -> None:
         if not self.accepted:
-            raise RuleViolation(f"{self.jurisdiction}'s level is not accepted", field="status", rule="level_approval_lifecycle")
+            raise RuleViolation(
+                f"{self.jurisdiction}'s level is not accepted", field="status", rule="level_approval_lifecycle"
+            )
         self._unaccepted(**self._level(), reason=require_name(reason, "reason"), unaccepted_by=by, unaccepted_at=now)
 
     @event("Unaccepted")
-    def _unaccepted(self, framework: str, period: str, jurisdiction: str, reason: str, unaccepted_by: str, unaccepted_at: datetime) -> None:
+    def _unaccepted(
+        self, framework: str, period: str, jurisdiction: str, reason: str, unaccepted_by: str, unaccepted_at: datetime
+    ) -> None:
         self.accepted = False
 
     def _level(self) -> dict[str, str]:
@@ -284,19 +341,35 @@ class AgencyAssignment(Aggregate):
 
     @event("Made")
     def __init__(
-        self, *, framework: str, period: str, jurisdiction: str, agency_id: str, agency_name: str, task: AgencyTask,
-        contract: str, made_by: str, made_at: datetime,
-    ):  # fmt: skip
+        self,
+        *,
+        framework: str,
+        period: str,
+        jurisdiction: str,
+        agency_id: str,
+        agency_name: str,
+        task: AgencyTask,
+        contract: str,
+        made_by: str,
+        made_at: datetime,
+    ):
         self.framework, self.period, self.jurisdiction = framework, period, jurisdiction
         self.agency_id, self.agency_name, self.task = agency_id, agency_name, AgencyTask(task)
         self.active = True
 
     @classmethod
-    def make(cls, *, framework: str, period: str, jurisdiction: str, agency_id: str, **details: Any) -> AgencyAssignment:
+    def make(
+        cls, *, framework: str, period: str, jurisdiction: str, agency_id: str, **details: Any
+    ) -> AgencyAssignment:
         return cls._create(
-            cls.Made, id=assignment_id(framework, period, jurisdiction, agency_id), framework=framework, period=period,
-            jurisdiction=jurisdiction, agency_id=require_name(agency_id, "agency_id"), **details,
-        )  # fmt: skip
+            cls.Made,
+            id=assignment_id(framework, period, jurisdiction, agency_id),
+            framework=framework,
+            period=period,
+            jurisdiction=jurisdiction,
+            agency_id=require_name(agency_id, "agency_id"),
+            **details,
+        )
 
     def end(self, *, reason: str, by: str, now: datetime) -> None:
         if not self.active:

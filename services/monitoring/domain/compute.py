@@ -42,7 +42,9 @@ def taught_stages(definition: Definition, school_stage: str | None) -> tuple[str
 
 
 def applies(definition: Definition, school_stage: str | None) -> bool:
-    return definition.level != "school" or (school_stage in definition.applies_to and bool(taught_stages(definition, school_stage)))
+    return definition.level != "school" or (
+        school_stage in definition.applies_to and bool(taught_stages(definition, school_stage))
+    )
 
 
 # --- validation -----------------------------------------------------------------------------------------------
@@ -60,8 +62,10 @@ class _Errors:
             first = self.found[0]
             raise InvalidInput(
                 f"{len(self.found)} value(s) are not acceptable; first: {first['field']}: {first['detail']}",
-                field=first["field"], rule=first["rule"], errors=self.found,
-            )  # fmt: skip
+                field=first["field"],
+                rule=first["rule"],
+                errors=self.found,
+            )
 
 
 def validate(definition: Definition, values: Any, school_stage: str | None = None) -> dict[str, Any]:
@@ -88,15 +92,27 @@ def validate(definition: Definition, values: Any, school_stage: str | None = Non
         if not spec.per_stage:
             clean[spec.key] = _value(spec, given, f"values.{spec.key}", errors)
             continue
-        stages = taught if spec.key == (definition.split.basis if definition.split else None) else [s for s in taught if s in definition.stages]
+        stages = (
+            taught
+            if spec.key == (definition.split.basis if definition.split else None)
+            else [s for s in taught if s in definition.stages]
+        )
         if given is None and not spec.required:
             given = {}
         if not isinstance(given, Mapping):
-            errors.add(f"values.{spec.key}", "per_stage", f"{spec.key} is given per stage: {{{', '.join(f'{s!r}: …' for s in stages)}}}")
+            errors.add(
+                f"values.{spec.key}",
+                "per_stage",
+                f"{spec.key} is given per stage: {{{', '.join(f'{s!r}: …' for s in stages)}}}",
+            )
             continue
         for stage in given:
             if stage not in stages:
-                errors.add(f"values.{spec.key}.{stage}", "stage_not_taught", f"this school has no {stage} pupils to count {spec.key} for")
+                errors.add(
+                    f"values.{spec.key}.{stage}",
+                    "stage_not_taught",
+                    f"this school has no {stage} pupils to count {spec.key} for",
+                )
         clean[spec.key] = {s: _value(spec, given.get(s), f"values.{spec.key}.{s}", errors) for s in stages}
     _cross_checks(definition, clean, taught, errors)  # a check over a bad value cannot evaluate, and is skipped
     errors.raise_any()
@@ -131,7 +147,9 @@ def _cross_checks(definition: Definition, clean: dict[str, Any], taught: Iterabl
                 continue  # a check that cannot apply (an input of another stage) is not a failure
             if ok is False:
                 spec = definition.input(check.field)
-                where = f"values.{check.field}.{stage}" if spec and spec.per_stage and stage else f"values.{check.field}"
+                where = (
+                    f"values.{check.field}.{stage}" if spec and spec.per_stage and stage else f"values.{check.field}"
+                )
                 errors.add(where, check.rule, check.message + (f" ({stage})" if stage else ""))
 
 
@@ -169,12 +187,19 @@ def parts(definition: Definition, unit: UnitData) -> list[tuple[str | None, int 
         for key in shared:  # absent when a what-if's version asks for an input this period did not collect
             total = unit.values.get(key)
             env[key] = None if total is None else total * share
-        env.update(school_pupils=total_pupils, urban=unit.locality == "urban", town=unit.locality == "town", rural=unit.locality == "rural")
+        env.update(
+            school_pupils=total_pupils,
+            urban=unit.locality == "urban",
+            town=unit.locality == "town",
+            rural=unit.locality == "rural",
+        )
         found.append((stage, pupils[stage], share, env))
     return found
 
 
-def _indicator(indicator: Indicator, stage: str | None, env: Mapping[str, Any], floor_share: float | None) -> dict[str, Any]:
+def _indicator(
+    indicator: Indicator, stage: str | None, env: Mapping[str, Any], floor_share: float | None
+) -> dict[str, Any]:
     try:
         raw = indicator.formula.evaluate(env)
         value = None if isinstance(raw, bool) else round(float(raw), DIGITS)
@@ -204,10 +229,20 @@ def unit_result(definition: Definition, unit: UnitData) -> dict[str, Any]:
     assessed = []
     for stage, pupils, share, env in parts(definition, unit):
         indicators = [_indicator(i, stage, env, floor_share) for i in definition.indicators]
-        part: dict[str, Any] = {"stage": stage, "pupils": pupils, "share": round(share, DIGITS), "indicators": indicators}
+        part: dict[str, Any] = {
+            "stage": stage,
+            "pupils": pupils,
+            "share": round(share, DIGITS),
+            "indicators": indicators,
+        }
         part.update(_verdict(rule, definition, indicators))
         assessed.append(part)
-    result: dict[str, Any] = {"unit_id": unit.unit_id, "unit_name": unit.unit_name, "unit_stage": unit.stage, "parts": assessed}
+    result: dict[str, Any] = {
+        "unit_id": unit.unit_id,
+        "unit_name": unit.unit_name,
+        "unit_stage": unit.stage,
+        "parts": assessed,
+    }
     result["passes"] = bool(assessed) and all(p["passes"] for p in assessed)
     if definition.level != "school" and assessed:  # a jurisdiction is one part: lift its verdict up
         result.update({k: v for k, v in assessed[0].items() if k in ("score", "grade", "grade_zh", "meeting")})
@@ -225,9 +260,18 @@ def _verdict(rule: Mapping[str, Any], definition: Definition, indicators: list[d
     values = {i["key"]: i["value"] for i in indicators}
     if any(v is None for v in values.values()):
         return {"score": None, "grade": None, "passes": False}
-    score = round(sum(values[i.key] * i.weight for i in definition.indicators) / sum(i.weight for i in definition.indicators), 2)
-    band = next(b for b in rule["bands"] if score >= b["min"]) if score >= rule["bands"][-1]["min"] else rule["bands"][-1]
-    return {"score": score, "grade": band.get("grade"), "grade_zh": band.get("label_zh"), "passes": score >= rule.get("pass_min", 0)}
+    score = round(
+        sum(values[i.key] * i.weight for i in definition.indicators) / sum(i.weight for i in definition.indicators), 2
+    )
+    band = (
+        next(b for b in rule["bands"] if score >= b["min"]) if score >= rule["bands"][-1]["min"] else rule["bands"][-1]
+    )
+    return {
+        "score": score,
+        "grade": band.get("grade"),
+        "grade_zh": band.get("label_zh"),
+        "passes": score >= rule.get("pass_min", 0),
+    }
 
 
 # --- an area: the units of a county (or of any jurisdiction) ----------------------------------------------------
@@ -254,13 +298,24 @@ def area_result(definition: Definition, units: Iterable[UnitData]) -> dict[str, 
     rule = definition.area_rule
     unapproved = sorted(u.unit_id for u in units if not u.approved)
     area: dict[str, Any] = {
-        "kind": rule["kind"], "units": len(results), "units_passing": sum(1 for r in results if r["passes"]),
+        "kind": rule["kind"],
+        "units": len(results),
+        "units_passing": sum(1 for r in results if r["passes"]),
         "submission_versions": {u.unit_id: u.version for u in units},
-        "provisional": bool(unapproved), "unapproved_units": unapproved,
-    }  # fmt: skip
+        "provisional": bool(unapproved),
+        "unapproved_units": unapproved,
+    }
     if not units:
-        return {"area": area | {"passes": None, "cv_within": None, "every_unit_passes": None,
-                                "no_verdict": "no counted units: nothing submitted or approved yet"}, "units": []}  # fmt: skip
+        return {
+            "area": area
+            | {
+                "passes": None,
+                "cv_within": None,
+                "every_unit_passes": None,
+                "no_verdict": "no counted units: nothing submitted or approved yet",
+            },
+            "units": [],
+        }
     if rule["kind"] == "cv":
         stages = {}
         for stage in definition.stages:
@@ -269,16 +324,31 @@ def area_result(definition: Definition, units: Iterable[UnitData]) -> dict[str, 
             cvs = {}
             for n, indicator in enumerate(definition.indicators):
                 figures = coefficient_of_variation((p["pupils"], p["indicators"][n]["value"]) for p in stage_parts)
-                cvs[indicator.key] = figures | {"cv_max": limit, "within": figures["cv"] is not None and figures["cv"] <= limit}
-            stages[stage] = {"units": len(stage_parts), "pupils": sum(p["pupils"] for p in stage_parts), "indicators": cvs}
+                cvs[indicator.key] = figures | {
+                    "cv_max": limit,
+                    "within": figures["cv"] is not None and figures["cv"] <= limit,
+                }
+            stages[stage] = {
+                "units": len(stage_parts),
+                "pupils": sum(p["pupils"] for p in stage_parts),
+                "indicators": cvs,
+            }
         area["stages"] = stages
         within = all(c["within"] for s in stages.values() if s["units"] for c in s["indicators"].values())
         every = area["units_passing"] == area["units"] or not rule.get("every_unit_passes")
-        area.update(cv_within=within, every_unit_passes=area["units_passing"] == area["units"], passes=bool(results) and within and every)
+        area.update(
+            cv_within=within,
+            every_unit_passes=area["units_passing"] == area["units"],
+            passes=bool(results) and within and every,
+        )
     elif rule["kind"] == "sum_inputs":
         summed = {i.key: sum(u.values.get(i.key) or 0 for u in units) for i in definition.inputs}
         whole = unit_result(definition, UnitData(unit_id="*", unit_name="*", values=summed))
-        area.update(inputs=summed, indicators=whole["parts"][0]["indicators"] if whole["parts"] else [], passes=bool(units) and whole["passes"])
+        area.update(
+            inputs=summed,
+            indicators=whole["parts"][0]["indicators"] if whole["parts"] else [],
+            passes=bool(units) and whole["passes"],
+        )
     else:
         means = {}
         for n, indicator in enumerate(definition.indicators):
@@ -286,6 +356,9 @@ def area_result(definition: Definition, units: Iterable[UnitData]) -> dict[str, 
             values = [v for v in values if v is not None]
             means[indicator.key] = round(sum(values) / len(values), DIGITS) if values else None
         scores = [r.get("score") for r in results if r.get("score") is not None]
-        area.update(indicators=means, mean_score=round(sum(scores) / len(scores), 2) if scores else None,
-                    passes=bool(results) and all(r["passes"] for r in results))  # fmt: skip
+        area.update(
+            indicators=means,
+            mean_score=round(sum(scores) / len(scores), 2) if scores else None,
+            passes=bool(results) and all(r["passes"] for r in results),
+        )
     return {"area": area, "units": results}

@@ -23,9 +23,26 @@ UNIT_RULES = ("count_meeting", "all_meet", "weighted_score")
 AREA_RULES = ("cv", "sum_inputs", "mean")
 # Every key a framework document may hold, where it may hold it (issue 18: an unknown key is refused, naming its path).
 KEYS: dict[str, frozenset[str]] = {
-    "framework": frozenset({"code", "name", "name_zh", "note", "level", "stages", "applies_to", "inputs", "split", "checks",
-                            "indicators", "unit_rule", "area_rule"}),
-    "input": frozenset({"key", "label_zh", "note_zh", "unit", "per_stage", "integer", "min", "max", "required", "default"}),
+    "framework": frozenset(
+        {
+            "code",
+            "name",
+            "name_zh",
+            "note",
+            "level",
+            "stages",
+            "applies_to",
+            "inputs",
+            "split",
+            "checks",
+            "indicators",
+            "unit_rule",
+            "area_rule",
+        }
+    ),
+    "input": frozenset(
+        {"key", "label_zh", "note_zh", "unit", "per_stage", "integer", "min", "max", "required", "default"}
+    ),
     "split": frozenset({"basis", "weights", "shared_inputs"}),
     "check": frozenset({"rule", "expression", "field", "message"}),
     "indicator": frozenset({"key", "label_zh", "unit", "formula", "bar", "aggregate", "weight"}),
@@ -37,7 +54,7 @@ KEYS: dict[str, frozenset[str]] = {
     "area_rule:cv": frozenset({"kind", "cv_max", "every_unit_passes"}),
     "area_rule:sum_inputs": frozenset({"kind"}),
     "area_rule:mean": frozenset({"kind"}),
-}  # fmt: skip
+}
 # What the engine adds to a school's values: its whole enrolment and its urban-rural type (城乡类型).
 SCHOOL_VARIABLES = frozenset({"school_pupils", "urban", "town", "rural"})
 
@@ -133,7 +150,9 @@ class Definition:
 class _Parser:
     def __init__(self, raw: Any):
         self.raw = raw if isinstance(raw, dict) else {}
-        self.errors: list[dict[str, str]] = [] if isinstance(raw, dict) else [_error("", "object", "a framework is a JSON object")]
+        self.errors: list[dict[str, str]] = (
+            [] if isinstance(raw, dict) else [_error("", "object", "a framework is a JSON object")]
+        )
 
     def fail(self, field: str, rule: str, detail: str) -> None:
         self.errors.append(_error(field, rule, detail))
@@ -142,8 +161,11 @@ class _Parser:
         """Refuse keys the engine does not read: a misspelt or invented key would be stored and silently ignored."""
         if isinstance(data, dict):
             for key in sorted(set(data) - allowed, key=str):
-                self.fail(f"{where}{key}", "unknown_key",
-                          f"{where}{key} is not a key of a framework here; known keys: {', '.join(sorted(allowed))}")  # fmt: skip
+                self.fail(
+                    f"{where}{key}",
+                    "unknown_key",
+                    f"{where}{key} is not a key of a framework here; known keys: {', '.join(sorted(allowed))}",
+                )
 
     def text(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
         value = data.get(key, "")
@@ -169,7 +191,9 @@ class _Parser:
             return None
         unknown = sorted(formula.variables - known)
         if unknown:
-            self.fail(field, "unknown_input", f"{field} uses {', '.join(unknown)}, which is not an input of this framework")
+            self.fail(
+                field, "unknown_input", f"{field} uses {', '.join(unknown)}, which is not an input of this framework"
+            )
         return formula
 
     def definition(self) -> Definition:
@@ -177,14 +201,20 @@ class _Parser:
         self.only(raw, KEYS["framework"], "")
         code = raw.get("code")
         if not isinstance(code, str) or not CODE.match(code):
-            self.fail("code", "code_format", "code must be 3 to 64 lowercase letters, digits or _ starting with a letter")
+            self.fail(
+                "code", "code_format", "code must be 3 to 64 lowercase letters, digits or _ starting with a letter"
+            )
         level = raw.get("level")
         if level not in LEVELS:
             self.fail("level", "not_in_list", f"level must be one of {', '.join(LEVELS)}")
         stages = tuple(self.strings(raw.get("stages", []), "stages"))
         applies_to = tuple(self.strings(raw.get("applies_to", []), "applies_to"))
         if level == "school" and not (stages and applies_to):
-            self.fail("stages", "required", "a school-level framework names the stages it assesses and the schools it applies to")
+            self.fail(
+                "stages",
+                "required",
+                "a school-level framework names the stages it assesses and the schools it applies to",
+            )
         inputs = self.inputs(raw.get("inputs"), level == "school")
         known = frozenset(i.key for i in inputs) | (SCHOOL_VARIABLES if level == "school" else frozenset())
         split = self.split(raw.get("split"), inputs) if level == "school" else None
@@ -195,14 +225,26 @@ class _Parser:
         if self.errors:
             first = self.errors[0]
             raise InvalidInput(
-                f"the framework has {len(self.errors)} problem(s); first: {first['detail']}", field=first["field"], rule=first["rule"],
+                f"the framework has {len(self.errors)} problem(s); first: {first['detail']}",
+                field=first["field"],
+                rule=first["rule"],
                 errors=self.errors,
-            )  # fmt: skip
+            )
         return Definition(
-            code=code, name=self.text(raw, "name", ""), name_zh=self.text(raw, "name_zh", ""),
-            note=self.text(raw, "note", "", required=False), level=level, applies_to=applies_to, stages=stages, split=split,
-            inputs=inputs, checks=checks, indicators=indicators, unit_rule=unit_rule, area_rule=area_rule,
-        )  # fmt: skip
+            code=code,
+            name=self.text(raw, "name", ""),
+            name_zh=self.text(raw, "name_zh", ""),
+            note=self.text(raw, "note", "", required=False),
+            level=level,
+            applies_to=applies_to,
+            stages=stages,
+            split=split,
+            inputs=inputs,
+            checks=checks,
+            indicators=indicators,
+            unit_rule=unit_rule,
+            area_rule=area_rule,
+        )
 
     def strings(self, value: Any, field: str) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -228,17 +270,27 @@ class _Parser:
             if any(i.key == key for i in found):
                 self.fail(f"{where}key", "unique", f"input {key} is defined twice")
             if item.get("per_stage") and not school:
-                self.fail(f"{where}per_stage", "school_level_only", "only a school-level framework has per-stage inputs")
+                self.fail(
+                    f"{where}per_stage", "school_level_only", "only a school-level framework has per-stage inputs"
+                )
             bounds = [self.number(item[b], f"{where}{b}") if b in item else None for b in ("min", "max")]
             required = item.get("required", True) is not False
             default = self.number(item["default"], f"{where}default") if "default" in item else None
             if not required and default is None:
                 self.fail(f"{where}default", "required", f"optional input {key} needs a default")
-            found.append(Input(
-                key=key, label_zh=self.text(item, "label_zh", where), unit=str(item.get("unit", "")),
-                per_stage=bool(item.get("per_stage")), integer=bool(item.get("integer")), minimum=bounds[0], maximum=bounds[1],
-                required=required, default=default,
-            ))  # fmt: skip
+            found.append(
+                Input(
+                    key=key,
+                    label_zh=self.text(item, "label_zh", where),
+                    unit=str(item.get("unit", "")),
+                    per_stage=bool(item.get("per_stage")),
+                    integer=bool(item.get("integer")),
+                    minimum=bounds[0],
+                    maximum=bounds[1],
+                    required=required,
+                    default=default,
+                )
+            )
         return tuple(found)
 
     def split(self, raw: Any, inputs: tuple[Input, ...]) -> Split | None:
@@ -251,20 +303,32 @@ class _Parser:
         by_key = {i.key: i for i in inputs}
         basis = raw.get("basis")
         if basis not in by_key or not by_key[basis].per_stage:
-            self.fail("split.basis", "per_stage_input", "split.basis must name a per-stage input (the pupils counted per stage)")
+            self.fail(
+                "split.basis",
+                "per_stage_input",
+                "split.basis must name a per-stage input (the pupils counted per stage)",
+            )
         weights: dict[str, dict[str, float]] = {}
         if not isinstance(raw.get("weights") or {}, dict):
-            self.fail("split.weights", "object", "split.weights maps each multi-stage kind of school to its stages' weights")
+            self.fail(
+                "split.weights", "object", "split.weights maps each multi-stage kind of school to its stages' weights"
+            )
             raw = {**raw, "weights": {}}
         for kind, table in (raw.get("weights") or {}).items():
             if not isinstance(table, dict) or not table:
                 self.fail(f"split.weights.{kind}", "object", "each school kind maps its stages to weights")
                 continue
-            weights[kind] = {s: w for s, w in ((s, self.number(w, f"split.weights.{kind}.{s}")) for s, w in table.items()) if w}
+            weights[kind] = {
+                s: w for s, w in ((s, self.number(w, f"split.weights.{kind}.{s}")) for s, w in table.items()) if w
+            }
         shared = tuple(self.strings(raw.get("shared_inputs", []), "split.shared_inputs"))
         for key in shared:
             if key not in by_key or by_key[key].per_stage:
-                self.fail("split.shared_inputs", "school_wide_input", f"{key} is not a school-wide input to divide between stages")
+                self.fail(
+                    "split.shared_inputs",
+                    "school_wide_input",
+                    f"{key} is not a school-wide input to divide between stages",
+                )
         return Split(basis=basis, weights=weights, shared_inputs=shared)
 
     def checks(self, raw: Any, known: frozenset[str]) -> tuple[Check, ...]:
@@ -279,7 +343,9 @@ class _Parser:
             formula = self.formula(item.get("expression"), f"{where}expression", known)
             rule, field = self.text(item, "rule", where), self.text(item, "field", where)
             if formula is not None:
-                found.append(Check(rule=rule, expression=formula, field=field, message=self.text(item, "message", where)))
+                found.append(
+                    Check(rule=rule, expression=formula, field=field, message=self.text(item, "message", where))
+                )
         return tuple(found)
 
     def indicators(self, raw: Any, known: frozenset[str], stages: tuple[str, ...]) -> tuple[Indicator, ...]:
@@ -295,13 +361,22 @@ class _Parser:
             formula = self.formula(item.get("formula"), f"{where}formula", known)
             aggregate = item.get("aggregate")
             if aggregate not in AGGREGATES:
-                self.fail(f"{where}aggregate", "not_in_list", f"{where}aggregate must be one of {', '.join(AGGREGATES)}")
+                self.fail(
+                    f"{where}aggregate", "not_in_list", f"{where}aggregate must be one of {', '.join(AGGREGATES)}"
+                )
             weight = self.number(item["weight"], f"{where}weight") if "weight" in item else None
             if formula is not None:
-                found.append(Indicator(
-                    key=key, label_zh=self.text(item, "label_zh", where), unit=str(item.get("unit", "")), formula=formula,
-                    bars=self.bars(item.get("bar"), f"{where}bar", stages), aggregate=aggregate, weight=weight,
-                ))  # fmt: skip
+                found.append(
+                    Indicator(
+                        key=key,
+                        label_zh=self.text(item, "label_zh", where),
+                        unit=str(item.get("unit", "")),
+                        formula=formula,
+                        bars=self.bars(item.get("bar"), f"{where}bar", stages),
+                        aggregate=aggregate,
+                        weight=weight,
+                    )
+                )
         return tuple(found)
 
     def bars(self, raw: Any, where: str, stages: tuple[str, ...]) -> dict[str, Bar]:
@@ -334,17 +409,27 @@ class _Parser:
         elif kind == "count_meeting":
             least, floor = rule.get("min_meeting"), rule.get("floor_share")
             if not isinstance(least, int) or not 0 < least <= len(indicators):
-                self.fail("unit_rule.min_meeting", "range", "min_meeting must be between 1 and the number of indicators")
+                self.fail(
+                    "unit_rule.min_meeting", "range", "min_meeting must be between 1 and the number of indicators"
+                )
             if self.number(floor, "unit_rule.floor_share") is not None and not 0 < floor <= 1:
                 self.fail("unit_rule.floor_share", "range", "floor_share must be above 0 and at most 1")
         elif kind == "weighted_score":
             if any(i.weight is None or i.weight <= 0 for i in indicators):
-                self.fail("indicators", "weight_required", "a weighted score needs a positive weight on every indicator")
+                self.fail(
+                    "indicators", "weight_required", "a weighted score needs a positive weight on every indicator"
+                )
             bands = rule.get("bands")
             for n, band in enumerate(bands if isinstance(bands, list) else []):
                 self.only(band, KEYS["band"], f"unit_rule.bands[{n}].")
-            if not isinstance(bands, list) or not bands or not all(isinstance(b, dict) and isinstance(b.get("min"), int | float) for b in bands):
-                self.fail("unit_rule.bands", "required", "a weighted score needs grade bands, each with a minimum score")
+            if (
+                not isinstance(bands, list)
+                or not bands
+                or not all(isinstance(b, dict) and isinstance(b.get("min"), int | float) for b in bands)
+            ):
+                self.fail(
+                    "unit_rule.bands", "required", "a weighted score needs grade bands, each with a minimum score"
+                )
             elif [b["min"] for b in bands] != sorted((b["min"] for b in bands), reverse=True):
                 self.fail("unit_rule.bands", "order", "grade bands go from the highest minimum down")
         return dict(rule)
@@ -358,7 +443,11 @@ class _Parser:
         elif rule["kind"] == "cv":
             limits = rule.get("cv_max")
             if not isinstance(limits, dict) or set(limits) != set(stages):
-                self.fail("area_rule.cv_max", "per_stage", f"cv_max gives the largest coefficient of variation for each of {', '.join(stages)}")
+                self.fail(
+                    "area_rule.cv_max",
+                    "per_stage",
+                    f"cv_max gives the largest coefficient of variation for each of {', '.join(stages)}",
+                )
             else:
                 for stage, limit in limits.items():
                     self.number(limit, f"area_rule.cv_max.{stage}")

@@ -22,16 +22,31 @@ COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 _BINDING = {"or": 1, "and": 2, **dict.fromkeys(COMPARISONS, 4), "+": 5, "-": 5, "*": 6, "/": 6}
 _NOT, _NEGATE = 3, 7
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-}  # fmt: skip
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 # [0-9] and [A-Za-z] rather than \d and \w, which would also accept non-ASCII digits and letters.
 _TOKEN = re.compile(
     r"(?P<space>[ \t\r\n]+)|(?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|==|!=|[-+*/<>(),])"
 )
-_HINTS = {"=": "; use '==' to compare", "&": "; use 'and'", "|": "; use 'or'", "!": "; use 'not' or '!='",
-          "（": "; use ASCII '('", "）": "; use ASCII ')'", "，": "; use ASCII ','"}  # fmt: skip
+_HINTS = {
+    "=": "; use '==' to compare",
+    "&": "; use 'and'",
+    "|": "; use 'or'",
+    "!": "; use 'not' or '!='",
+    "（": "; use ASCII '('",
+    "）": "; use ASCII ')'",
+    "，": "; use ASCII ','",
+}
 _FOLDS: dict[str, Callable[[list[float]], float]] = {"abs": lambda xs: abs(xs[0]), "min": min, "max": max, "sum": sum}
 _DECIMAL = Context(prec=40)  # enough for 2**52 with MAX_ROUND_DIGITS decimals
 
@@ -221,7 +236,12 @@ class _Parser:
 
 def _is_digits(node: Node) -> bool:
     # A literal, so evaluation is never asked for a precision Decimal cannot give; never negative, as `-` is an operator.
-    return isinstance(node, Constant) and type(node.value) is float and node.value.is_integer() and node.value <= MAX_ROUND_DIGITS
+    return (
+        isinstance(node, Constant)
+        and type(node.value) is float
+        and node.value.is_integer()
+        and node.value <= MAX_ROUND_DIGITS
+    )
 
 
 @dataclass(frozen=True)

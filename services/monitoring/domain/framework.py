@@ -28,7 +28,9 @@ def framework_id(code: str) -> uuid.UUID:
 def check_period(period: str, field: str = "period") -> str:
     match = PERIOD.match(period or "")
     if not match or int(match.group(2)) != int(match.group(1)) + 1:
-        raise InvalidInput(f"{field} must be a school year such as 2025-2026, not {period!r}", field=field, rule="school_year")
+        raise InvalidInput(
+            f"{field} must be a school year such as 2025-2026, not {period!r}", field=field, rule="school_year"
+        )
     return period
 
 
@@ -47,7 +49,14 @@ class Framework(Aggregate):
     @classmethod
     def publish_first(cls, definition: dict[str, Any], note: str, now: datetime) -> Framework:
         parsed = Definition.parse(definition)
-        return cls._create(cls.Published, id=framework_id(parsed.code), code=parsed.code, definition=definition, note=note, published_at=now)
+        return cls._create(
+            cls.Published,
+            id=framework_id(parsed.code),
+            code=parsed.code,
+            definition=definition,
+            note=note,
+            published_at=now,
+        )
 
     @property
     def current(self) -> int:
@@ -56,7 +65,11 @@ class Framework(Aggregate):
     def definition(self, version: int | None = None) -> Definition:
         version = self.current if version is None else version
         if version not in self.versions:
-            raise NotFound(f"{self.code} has no version {version}; it has 1 to {self.current}", field="version", rule="no_such_version")
+            raise NotFound(
+                f"{self.code} has no version {version}; it has 1 to {self.current}",
+                field="version",
+                rule="no_such_version",
+            )
         return Definition.parse(self.versions[version])
 
     def publish(self, definition: dict[str, Any], note: str, now: datetime) -> int:
@@ -75,8 +88,10 @@ class Framework(Aggregate):
             if self.versions[number] != definition:
                 raise Conflict(
                     f"version {number} of {self.code} here differs from the upper level's; publish {self.code} only at the"
-                    " level that owns it", field="version", rule="framework_version_conflict",
-                )  # fmt: skip
+                    " level that owns it",
+                    field="version",
+                    rule="framework_version_conflict",
+                )
             return
         self._version_published(number=number, definition=definition, note=note, published_at=now)
 
@@ -87,8 +102,9 @@ class Framework(Aggregate):
         if period in self.periods:
             raise Conflict(
                 f"{period} is open here under version {self.periods[period]} of {self.code}, above under {version}",
-                field="period", rule="period_conflict",
-            )  # fmt: skip
+                field="period",
+                rule="period_conflict",
+            )
         self._period_opened(code=self.code, period=period, version=version, opened_at=now)
 
     @event("VersionPublished")
@@ -100,7 +116,9 @@ class Framework(Aggregate):
         check_period(period)
         if period in self.periods:
             raise Conflict(
-                f"{period} is already open under version {self.periods[period]} of {self.code}", field="period", rule="period_already_open"
+                f"{period} is already open under version {self.periods[period]} of {self.code}",
+                field="period",
+                rule="period_already_open",
             )
         self._period_opened(code=self.code, period=period, version=self.current, opened_at=now)
         return self.periods[period]
@@ -112,6 +130,8 @@ class Framework(Aggregate):
     def version_for(self, period: str) -> int:
         if period not in self.periods:
             raise Conflict(
-                f"{self.code} has no collection open for {period}; an office opens it first", field="period", rule="period_not_open"
+                f"{self.code} has no collection open for {period}; an office opens it first",
+                field="period",
+                rule="period_not_open",
             )
         return self.periods[period]

@@ -18,7 +18,15 @@ from services.monitoring.domain.collection import home_level
 from services.monitoring.domain.compute import UnitData, area_result, unit_result
 from services.monitoring.domain.definition import Definition
 
-COLLECTION_TABLES = ("frameworks", "framework_periods", "submissions", "levels", "assignments", "unit_results", "area_results")
+COLLECTION_TABLES = (
+    "frameworks",
+    "framework_periods",
+    "submissions",
+    "levels",
+    "assignments",
+    "unit_results",
+    "area_results",
+)
 COUNTED = ("submitted", "approved")  # a draft or returned form is the unit's work in progress, not yet data
 
 TABLES_SQL = """
@@ -113,7 +121,12 @@ def _json(value: Any) -> str:
 
 async def project_collection(conn: asyncpg.Connection, e: InboundEvent) -> None:
     """Apply one monitoring event; a submission's change recomputes its unit's and its county's results."""
-    handler = {"Framework": _framework, "Submission": _submission, "LevelApproval": _level, "AgencyAssignment": _assignment}.get(e.aggregate)
+    handler = {
+        "Framework": _framework,
+        "Submission": _submission,
+        "LevelApproval": _level,
+        "AgencyAssignment": _assignment,
+    }.get(e.aggregate)
     if handler is not None:
         await handler(conn, e)
 
@@ -124,13 +137,20 @@ async def _framework(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO monitoring.frameworks (code, version, definition, note, published_at) VALUES ($1, $2, $3::jsonb, $4, $5)"
             " ON CONFLICT DO NOTHING",
-            d["definition"]["code"], d.get("number", 1), _json(d["definition"]), d["note"], _at(d["published_at"]),
-        )  # fmt: skip
+            d["definition"]["code"],
+            d.get("number", 1),
+            _json(d["definition"]),
+            d["note"],
+            _at(d["published_at"]),
+        )
     elif e.type == "Framework.PeriodOpened":
         await conn.execute(
             "INSERT INTO monitoring.framework_periods (code, period, version, opened_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            d["code"], d["period"], d["version"], _at(d["opened_at"]),
-        )  # fmt: skip
+            d["code"],
+            d["period"],
+            d["version"],
+            _at(d["opened_at"]),
+        )
 
 
 def _at(value: str) -> datetime:
@@ -138,9 +158,12 @@ def _at(value: str) -> datetime:
 
 
 _STATUS = {
-    "Submission.Opened": "draft", "Submission.Submitted": "submitted", "Submission.Returned": "returned",
-    "Submission.Approved": "approved", "Submission.Unapproved": "returned",
-}  # fmt: skip
+    "Submission.Opened": "draft",
+    "Submission.Submitted": "submitted",
+    "Submission.Returned": "returned",
+    "Submission.Approved": "approved",
+    "Submission.Unapproved": "returned",
+}
 
 
 async def _submission(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -150,41 +173,67 @@ async def _submission(conn: asyncpg.Connection, e: InboundEvent) -> None:
             "INSERT INTO monitoring.submissions (id, position, framework, period, framework_version, unit_kind, unit_id, unit_name,"
             " jurisdiction, level, unit_stage, locality, status, collected_by, version, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13::jsonb, $14, $15) ON CONFLICT DO NOTHING",
-            e.aggregate_id, e.position, d["framework"], d["period"], d["framework_version"], d["unit_kind"], d["unit_id"],
-            d["unit_name"], d["jurisdiction"], home_level(d["jurisdiction"]), d["unit_stage"], d["locality"], _json(d["opened_by"]),
-            e.version, _at(d["opened_at"]),
-        )  # fmt: skip
+            e.aggregate_id,
+            e.position,
+            d["framework"],
+            d["period"],
+            d["framework_version"],
+            d["unit_kind"],
+            d["unit_id"],
+            d["unit_name"],
+            d["jurisdiction"],
+            home_level(d["jurisdiction"]),
+            d["unit_stage"],
+            d["locality"],
+            _json(d["opened_by"]),
+            e.version,
+            _at(d["opened_at"]),
+        )
         return
     at = next((_at(v) for k, v in d.items() if k.endswith("_at")), None)
     row = await conn.fetchrow(
         "UPDATE monitoring.submissions SET version = $2, updated_at = coalesce($3, updated_at) WHERE id = $1 AND version < $2"
         " RETURNING framework, period, level",
-        e.aggregate_id, e.version, at,
-    )  # fmt: skip
+        e.aggregate_id,
+        e.version,
+        at,
+    )
     if row is None:  # seen already
         return
     if e.type == "Submission.ValuesEntered":
         await conn.execute(
             "UPDATE monitoring.submissions SET values = $2::jsonb, collected_by = $3::jsonb WHERE id = $1",
-            e.aggregate_id, _json(d["values"]), _json(d["entered_by"]),
-        )  # fmt: skip
+            e.aggregate_id,
+            _json(d["values"]),
+            _json(d["entered_by"]),
+        )
     elif e.type in _STATUS:
         await conn.execute(
-            "UPDATE monitoring.submissions SET status = $2, reason = $3 WHERE id = $1", e.aggregate_id, _STATUS[e.type], d.get("reason")
+            "UPDATE monitoring.submissions SET status = $2, reason = $3 WHERE id = $1",
+            e.aggregate_id,
+            _STATUS[e.type],
+            d.get("reason"),
         )
     await recompute(conn, row["framework"], row["period"], row["level"], e.aggregate_id)
 
 
 async def definition_at(conn: asyncpg.Connection, code: str, version: int) -> Definition:
-    raw = await conn.fetchval("SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version)
+    raw = await conn.fetchval(
+        "SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version
+    )
     return Definition.parse(json.loads(raw))
 
 
 def unit_data(row: asyncpg.Record) -> UnitData:
     return UnitData(
-        unit_id=row["unit_id"], unit_name=row["unit_name"], values=json.loads(row["values"]), version=row["version"],
-        stage=row["unit_stage"], locality=row["locality"], approved=row["status"] == "approved",
-    )  # fmt: skip
+        unit_id=row["unit_id"],
+        unit_name=row["unit_name"],
+        values=json.loads(row["values"]),
+        version=row["version"],
+        stage=row["unit_stage"],
+        locality=row["locality"],
+        approved=row["status"] == "approved",
+    )
 
 
 async def counted_units(
@@ -195,8 +244,12 @@ async def counted_units(
     return await conn.fetch(
         "SELECT * FROM monitoring.submissions WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
         " AND ($4::text IS NULL OR level = $4) AND status = ANY($5::text[]) AND values IS NOT NULL ORDER BY unit_name, unit_id",
-        framework, period, like or ["%"], level, list(COUNTED),
-    )  # fmt: skip
+        framework,
+        period,
+        like or ["%"],
+        level,
+        list(COUNTED),
+    )
 
 
 async def recompute(conn: asyncpg.Connection, framework: str, period: str, level: str, submission: Any) -> None:
@@ -210,23 +263,38 @@ async def recompute(conn: asyncpg.Connection, framework: str, period: str, level
             " status, passes, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)"
             " ON CONFLICT (framework, period, unit_id) DO UPDATE SET framework_version = excluded.framework_version,"
             " submission_version = excluded.submission_version, status = excluded.status, passes = excluded.passes, result = excluded.result",
-            framework, period, row["unit_id"], row["jurisdiction"], level, row["framework_version"], row["version"], row["status"],
-            result["passes"], _json(result),
-        )  # fmt: skip
+            framework,
+            period,
+            row["unit_id"],
+            row["jurisdiction"],
+            level,
+            row["framework_version"],
+            row["version"],
+            row["status"],
+            result["passes"],
+            _json(result),
+        )
     units = [unit_data(r) for r in await counted_units(conn, framework, period, level=level)]
     area = area_result(definition, units)["area"]
     await conn.execute(
         "INSERT INTO monitoring.area_results (framework, period, jurisdiction, framework_version, passes, result, computed_at)"
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb, now()) ON CONFLICT (framework, period, jurisdiction) DO UPDATE SET"
         " framework_version = excluded.framework_version, passes = excluded.passes, result = excluded.result, computed_at = now()",
-        framework, period, level, row["framework_version"], area["passes"], _json(area),
-    )  # fmt: skip
+        framework,
+        period,
+        level,
+        row["framework_version"],
+        area["passes"],
+        _json(area),
+    )
 
 
 _LEVEL_STATUS = {
-    "LevelApproval.Approved": "approved", "LevelApproval.Unapproved": "open", "LevelApproval.Accepted": "accepted",
+    "LevelApproval.Approved": "approved",
+    "LevelApproval.Unapproved": "open",
+    "LevelApproval.Accepted": "accepted",
     "LevelApproval.Unaccepted": "approved",
-}  # fmt: skip
+}
 
 
 async def _level(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -235,15 +303,23 @@ async def _level(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO monitoring.levels (id, framework, period, jurisdiction, status, version) VALUES ($1, $2, $3, $4, 'open', $5)"
             " ON CONFLICT DO NOTHING",
-            e.aggregate_id, d["framework"], d["period"], d["jurisdiction"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            d["framework"],
+            d["period"],
+            d["jurisdiction"],
+            e.version,
+        )
         return
     status = _LEVEL_STATUS.get(e.type)
     await conn.execute(
         "UPDATE monitoring.levels SET version = $2, status = coalesce($3, status), reason = coalesce($4, reason),"
         " covered = coalesce($5::jsonb, covered) WHERE id = $1 AND version < $2",
-        e.aggregate_id, e.version, status, d.get("reason"), _json(d["covered"]) if "covered" in d else None,
-    )  # fmt: skip
+        e.aggregate_id,
+        e.version,
+        status,
+        d.get("reason"),
+        _json(d["covered"]) if "covered" in d else None,
+    )
 
 
 async def _assignment(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -252,9 +328,18 @@ async def _assignment(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO monitoring.assignments (id, framework, period, jurisdiction, agency_id, agency_name, task, active, version)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8) ON CONFLICT DO NOTHING",
-            e.aggregate_id, d["framework"], d["period"], d["jurisdiction"], d["agency_id"], d["agency_name"], d["task"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            d["framework"],
+            d["period"],
+            d["jurisdiction"],
+            d["agency_id"],
+            d["agency_name"],
+            d["task"],
+            e.version,
+        )
     elif e.type == "AgencyAssignment.Ended":
         await conn.execute(
-            "UPDATE monitoring.assignments SET active = false, version = $2 WHERE id = $1 AND version < $2", e.aggregate_id, e.version
+            "UPDATE monitoring.assignments SET active = false, version = $2 WHERE id = $1 AND version < $2",
+            e.aggregate_id,
+            e.version,
         )

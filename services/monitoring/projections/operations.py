@@ -97,7 +97,8 @@ class Source:
 # event type -> (SET clause over $3.., its arguments from the event's data)
 _SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
     "School.DetailsUpdated": (
-        "enrolment = $3, name = $4, locality = coalesce($5, locality)", lambda d: (d["enrolment"], d["name"], d.get("locality"))
+        "enrolment = $3, name = $4, locality = coalesce($5, locality)",
+        lambda d: (d["enrolment"], d["name"], d.get("locality")),
     ),
     # The latest school year's pupils are the school's enrolment, as in the School aggregate.
     "School.EnrolmentRecorded": (
@@ -112,17 +113,23 @@ _SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
     "School.InternalSupervisorsRecorded": ("internal_supervisors = $3", lambda d: (len(d["names"]),)),
 }
 _INSPECTOR_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
-    "Inspector.DetailsUpdated": ("employment = $3, roles = $4", lambda d: (d["employment"], d.get("roles") or [])),
+    "Inspector.DetailsUpdated": ("employment = $3, roles = $4", lambda d: (d["employment"], d.get("roles") or []))
 } | {
     f"Inspector.{event}": ("status = $3", lambda d, status=status: (status,))
     for event, status in (
-        ("Appointed", "appointed"), ("Filed", "filed"), ("Activated", "active"), ("Suspended", "suspended"),
-        ("Reinstated", "active"), ("Exited", "exited"),
+        ("Appointed", "appointed"),
+        ("Filed", "filed"),
+        ("Activated", "active"),
+        ("Suspended", "suspended"),
+        ("Reinstated", "active"),
+        ("Exited", "exited"),
     )
-}  # fmt: skip
+}
 
 
-async def _change(conn: asyncpg.Connection, table: str, changes: dict[str, tuple[str, Callable]], e: InboundEvent) -> None:
+async def _change(
+    conn: asyncpg.Connection, table: str, changes: dict[str, tuple[str, Callable]], e: InboundEvent
+) -> None:
     if e.type not in changes:
         return
     clause, args = changes[e.type]
@@ -143,14 +150,25 @@ async def follow_registry(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO monitoring.school_copy (id, jurisdiction, name, code, locality, stage, enrolment, version)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], d["name"], d.get("code"), d.get("locality"), d["stage"], d["enrolment"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            d["jurisdiction"],
+            d["name"],
+            d.get("code"),
+            d.get("locality"),
+            d["stage"],
+            d["enrolment"],
+            e.version,
+        )
     elif e.type == "Inspector.Registered":
         await conn.execute(
             "INSERT INTO monitoring.ops_inspectors (id, jurisdiction, employment, roles, version) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, d["jurisdiction"], d["employment"], d.get("roles") or [], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            d["jurisdiction"],
+            d["employment"],
+            d.get("roles") or [],
+            e.version,
+        )
     elif e.aggregate == "School":
         await _change(conn, "school_copy", _SCHOOL_CHANGES, e)
     elif e.aggregate == "Inspector":
@@ -165,8 +183,10 @@ async def follow_inspection(conn: asyncpg.Connection, e: InboundEvent) -> None:
     if e.type == "RoutineVisit.Recorded":
         await conn.execute(
             "INSERT INTO monitoring.ops_visits (id, school_id, month) VALUES ($1, $2, substr($3, 1, 7)) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, e.data["school_id"], e.data["visited_on"],
-        )  # fmt: skip
+            e.aggregate_id,
+            e.data["school_id"],
+            e.data["visited_on"],
+        )
 
 
 # --- from accountability: rectification items, interviews, circulars ----------------------------------------------
@@ -174,8 +194,11 @@ async def follow_inspection(conn: asyncpg.Connection, e: InboundEvent) -> None:
 MEASURE_KINDS = {"Interview": "interview", "Circular": "circular"}
 MEASURE_STATUSES = {"interview": ("proposed", "recorded", "filed"), "circular": ("proposed", "issued", "published")}
 _STATUS_AFTER = {
-    "Interview.Recorded": "recorded", "Interview.Filed": "filed", "Circular.Issued": "issued", "Circular.Published": "published",
-}  # fmt: skip
+    "Interview.Recorded": "recorded",
+    "Interview.Filed": "filed",
+    "Circular.Issued": "issued",
+    "Circular.Published": "published",
+}
 
 
 async def follow_accountability(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -191,11 +214,15 @@ async def _case(conn: asyncpg.Connection, e: InboundEvent) -> None:
     if e.type == "RectificationCase.Opened":
         await conn.execute(
             "INSERT INTO monitoring.ops_cases (id, jurisdiction, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            case, d["jurisdiction"], e.version,
-        )  # fmt: skip
+            case,
+            d["jurisdiction"],
+            e.version,
+        )
         return
     jurisdiction = await conn.fetchval(
-        "UPDATE monitoring.ops_cases SET version = $2 WHERE id = $1 AND version < $2 RETURNING jurisdiction", case, e.version
+        "UPDATE monitoring.ops_cases SET version = $2 WHERE id = $1 AND version < $2 RETURNING jurisdiction",
+        case,
+        e.version,
     )
     if jurisdiction is None:  # seen already
         return
@@ -218,8 +245,9 @@ async def _case(conn: asyncpg.Connection, e: InboundEvent) -> None:
             await conn.execute(
                 "UPDATE monitoring.ops_items SET status = 'accepted', accepted_on_time = coalesce(accepted_on_time, lapses = 0)"
                 " WHERE case_id = $1 AND item_id = $2",
-                case, item,
-            )  # fmt: skip
+                case,
+                item,
+            )
         case "NoticeIssued":
             await _item(conn, case, item, lapses=d["lapse"], deadline=date.fromisoformat(d["new_deadline"]))
         case "ItemRechecked" if not d["passed"]:
@@ -229,7 +257,10 @@ async def _case(conn: asyncpg.Connection, e: InboundEvent) -> None:
 async def _item(conn: asyncpg.Connection, case: Any, item_id: str, **changes: Any) -> None:
     columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=3))
     await conn.execute(
-        f"UPDATE monitoring.ops_items SET {columns} WHERE case_id = $1 AND item_id = $2", case, item_id, *changes.values()
+        f"UPDATE monitoring.ops_items SET {columns} WHERE case_id = $1 AND item_id = $2",
+        case,
+        item_id,
+        *changes.values(),
     )
 
 
@@ -238,17 +269,24 @@ async def _measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             "INSERT INTO monitoring.ops_measures (id, kind, jurisdiction, status, version) VALUES ($1, $2, $3, 'proposed', $4)"
             " ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id, MEASURE_KINDS[e.aggregate], e.data["unit"]["jurisdiction"], e.version,
-        )  # fmt: skip
+            e.aggregate_id,
+            MEASURE_KINDS[e.aggregate],
+            e.data["unit"]["jurisdiction"],
+            e.version,
+        )
     elif e.type in _STATUS_AFTER:
         await conn.execute(
             "UPDATE monitoring.ops_measures SET status = $3, version = $2 WHERE id = $1 AND version < $2",
-            e.aggregate_id, e.version, _STATUS_AFTER[e.type],
-        )  # fmt: skip
+            e.aggregate_id,
+            e.version,
+            _STATUS_AFTER[e.type],
+        )
 
 
 SOURCES: list[Source] = [
-    Source("registry", follow_registry, ("school_copy", "ops_inspectors", "profile_copy"), version=3),  # v2: profile origins; v3: in version order (issue 18)
+    Source(
+        "registry", follow_registry, ("school_copy", "ops_inspectors", "profile_copy"), version=3
+    ),  # v2: profile origins; v3: in version order (issue 18)
     Source("inspection", follow_inspection, ("ops_visits",), version=2),  # v2: in version order
     Source("accountability", follow_accountability, ("ops_cases", "ops_items", "ops_measures"), version=2),
 ]
@@ -284,8 +322,10 @@ async def _coverage(conn: asyncpg.Connection, like: str, month: str) -> dict[str
         "SELECT count(*) AS schools, count(*) FILTER (WHERE EXISTS"
         " (SELECT 1 FROM monitoring.ops_visits v WHERE v.school_id = s.id AND v.month = $2)) AS visited"
         " FROM monitoring.school_copy s WHERE s.jurisdiction LIKE ANY($1::text[]) AND s.stage = ANY($3::text[])",
-        like, month, COMPULSORY_STAGES,
-    )  # fmt: skip
+        like,
+        month,
+        COMPULSORY_STAGES,
+    )
     return {
         "month": month,
         "schools": row["schools"],
@@ -304,8 +344,9 @@ async def _rectification(conn: asyncpg.Connection, like: str, today: date) -> di
         " count(*) FILTER (WHERE status <> 'accepted' AND deadline < $2) AS overdue,"
         " coalesce(sum(lapses), 0) AS notices_issued"  # each lapse got exactly one notice
         " FROM monitoring.ops_items WHERE jurisdiction LIKE ANY($1::text[])",
-        like, today,
-    )  # fmt: skip
+        like,
+        today,
+    )
     return {
         "items": row["items"],
         "accepted": row["accepted"],
@@ -326,36 +367,45 @@ async def _staffing(conn: asyncpg.Connection, code: str, like: str) -> dict[str,
         " count(*) FILTER (WHERE $2::int IS NOT NULL AND enrolment >= $2) AS large_schools,"
         " count(*) FILTER (WHERE $3::int IS NOT NULL AND internal_supervisors < ceil(enrolment::numeric / $3)) AS short_of_supervisors"
         " FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[])",
-        like, large_at, per_supervisor,
-    )  # fmt: skip
+        like,
+        large_at,
+        per_supervisor,
+    )
     inspectors = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE status = 'active') AS active,"
         " count(*) FILTER (WHERE status = 'active' AND employment = 'full_time') AS active_full_time,"
         " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles)) AS government,"
         " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles) AND 'subject' = ANY(roles)) AS subject"
         " FROM monitoring.ops_inspectors WHERE jurisdiction LIKE ANY($1::text[])",
-        like, list(SERVING),
-    )  # fmt: skip
+        like,
+        list(SERVING),
+    )
     # A large school has an inspector of its own when its responsible inspector answers for no other school.
     large_without_own = await conn.fetchval(
         "SELECT count(*) FROM monitoring.school_copy s WHERE s.jurisdiction LIKE ANY($1::text[]) AND $2::int IS NOT NULL"
         " AND s.enrolment >= $2 AND (s.responsible_inspector_id IS NULL OR EXISTS ("
         "   SELECT 1 FROM monitoring.school_copy o WHERE o.responsible_inspector_id = s.responsible_inspector_id AND o.id <> s.id))",
-        like, large_at,
-    )  # fmt: skip
+        like,
+        large_at,
+    )
     counts = StaffingCounts(
-        schools=schools["schools"], large_schools=schools["large_schools"], large_schools_without_own_inspector=large_without_own,
-        schools_short_of_supervisors=schools["short_of_supervisors"], active_inspectors=inspectors["active"],
-        active_full_time=inspectors["active_full_time"], government_inspectors=inspectors["government"],
+        schools=schools["schools"],
+        large_schools=schools["large_schools"],
+        large_schools_without_own_inspector=large_without_own,
+        schools_short_of_supervisors=schools["short_of_supervisors"],
+        active_inspectors=inspectors["active"],
+        active_full_time=inspectors["active_full_time"],
+        government_inspectors=inspectors["government"],
         subject_inspectors=inspectors["subject"],
-    )  # fmt: skip
+    )
     return {"profile_version": profile.version, **staffing_verdict(counts, profile)}
 
 
 async def _measures(conn: asyncpg.Connection, like: str) -> dict[str, dict[str, int]]:
     """Interviews (约谈) and circulars (通报) by status, with their total."""
     rows = await conn.fetch(
-        "SELECT kind, status, count(*) AS n FROM monitoring.ops_measures WHERE jurisdiction LIKE ANY($1::text[]) GROUP BY kind, status", like
+        "SELECT kind, status, count(*) AS n FROM monitoring.ops_measures WHERE jurisdiction LIKE ANY($1::text[]) GROUP BY kind, status",
+        like,
     )
     found = {(r["kind"], r["status"]): r["n"] for r in rows}
     out: dict[str, dict[str, int]] = {}

@@ -17,7 +17,9 @@ from services.monitoring.projections.collection import counted_units, definition
 
 
 async def frameworks(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT code, version, definition, note, published_at FROM monitoring.frameworks ORDER BY code, version")
+    rows = await conn.fetch(
+        "SELECT code, version, definition, note, published_at FROM monitoring.frameworks ORDER BY code, version"
+    )
     periods = await conn.fetch("SELECT code, period, version FROM monitoring.framework_periods ORDER BY code, period")
     found: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -36,15 +38,23 @@ async def framework(conn: asyncpg.Connection, code: str, version: int | None = N
     if entry is None:
         raise NotFound(f"no framework {code!r}; GET /v1/frameworks lists them", field="framework")
     if version is not None and version != entry["current_version"]:
-        raw = await conn.fetchval("SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version)
+        raw = await conn.fetchval(
+            "SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version
+        )
         if raw is None:
-            raise NotFound(f"{code} has versions 1 to {entry['current_version']}, not {version}", field="version", rule="no_such_version")
+            raise NotFound(
+                f"{code} has versions 1 to {entry['current_version']}, not {version}",
+                field="version",
+                rule="no_such_version",
+            )
         entry["definition"] = json.loads(raw)
     return entry | {"version": version or entry["current_version"]}
 
 
 async def period_version(conn: asyncpg.Connection, code: str, period: str) -> int | None:
-    return await conn.fetchval("SELECT version FROM monitoring.framework_periods WHERE code = $1 AND period = $2", code, period)
+    return await conn.fetchval(
+        "SELECT version FROM monitoring.framework_periods WHERE code = $1 AND period = $2", code, period
+    )
 
 
 async def school(conn: asyncpg.Connection, school_id: str) -> dict[str, Any] | None:
@@ -59,22 +69,35 @@ async def school(conn: asyncpg.Connection, school_id: str) -> dict[str, Any] | N
 # --- who is expected ------------------------------------------------------------------------------------------
 
 
-async def expected_units(conn: asyncpg.Connection, definition: Definition, code: str, *, whole_subtree: bool = False) -> list[dict[str, Any]]:
+async def expected_units(
+    conn: asyncpg.Connection, definition: Definition, code: str, *, whole_subtree: bool = False
+) -> list[dict[str, Any]]:
     """The units a level approves directly — its schools (townships' included), or itself for a county framework —
     or, with `whole_subtree`, every unit anywhere under `code`; each with the level that approves it."""
     if definition.level != "school":
         counties = [code] if divisions.level_of(code) == "county" else []
         if whole_subtree:
-            counties = [j.code for j in divisions.all_jurisdictions() if j.level == "county" and divisions.contains(code, j.code)]
+            counties = [
+                j.code
+                for j in divisions.all_jurisdictions()
+                if j.level == "county" and divisions.contains(code, j.code)
+            ]
         return [{"id": c, "name": divisions.name_of(c), "kind": "jurisdiction", "level": c} for c in counties]
     rows = await conn.fetch(
         "SELECT id::text, name, stage, jurisdiction FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[]) ORDER BY name",
         divisions.patterns(code),
-    )  # fmt: skip
+    )
     units = [
-        {"id": r["id"], "name": r["name"], "kind": "school", "stage": r["stage"], "level": home_level(r["jurisdiction"])}
-        for r in rows if applies(definition, r["stage"])
-    ]  # fmt: skip
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "kind": "school",
+            "stage": r["stage"],
+            "level": home_level(r["jurisdiction"]),
+        }
+        for r in rows
+        if applies(definition, r["stage"])
+    ]
     return units if whole_subtree else [u for u in units if u["level"] == code]
 
 
@@ -83,16 +106,27 @@ async def levels_below(conn: asyncpg.Connection, definition: Definition, code: s
     below = [c.code for c in divisions.children(code) if len(c.code) == 6 and c.code != code]
     if definition.level != "school":
         return below
-    rows = await conn.fetch("SELECT DISTINCT jurisdiction, stage FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[])", divisions.patterns(code))
-    return [c for c in below if any(divisions.contains(c, r["jurisdiction"]) and applies(definition, r["stage"]) for r in rows)]
+    rows = await conn.fetch(
+        "SELECT DISTINCT jurisdiction, stage FROM monitoring.school_copy WHERE jurisdiction LIKE ANY($1::text[])",
+        divisions.patterns(code),
+    )
+    return [
+        c
+        for c in below
+        if any(divisions.contains(c, r["jurisdiction"]) and applies(definition, r["stage"]) for r in rows)
+    ]
 
 
-async def levels_heard(conn: asyncpg.Connection, framework: str, period: str, codes: list[str]) -> dict[str, dict[str, Any]]:
+async def levels_heard(
+    conn: asyncpg.Connection, framework: str, period: str, codes: list[str]
+) -> dict[str, dict[str, Any]]:
     """Each level's status and version as its events reached this instance (levels without any are left out)."""
     rows = await conn.fetch(
         "SELECT jurisdiction, status, version FROM monitoring.levels WHERE framework = $1 AND period = $2 AND jurisdiction = ANY($3)",
-        framework, period, codes,
-    )  # fmt: skip
+        framework,
+        period,
+        codes,
+    )
     return {r["jurisdiction"]: {"status": r["status"], "version": r["version"]} for r in rows}
 
 
@@ -107,39 +141,60 @@ async def collection_status(conn: asyncpg.Connection, code: str, period: str, ju
         r["unit_id"]: r
         for r in await conn.fetch(
             "SELECT unit_id, unit_name, jurisdiction, level, status, reason, version, collected_by, updated_at FROM monitoring.submissions"
-            " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])", code, period, like,
+            " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])",
+            code,
+            period,
+            like,
         )
-    }  # fmt: skip
+    }
     levels = {
         r["jurisdiction"]: r
         for r in await conn.fetch(
             "SELECT jurisdiction, status, reason FROM monitoring.levels WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])",
-            code, period, like,
+            code,
+            period,
+            like,
         )
-    }  # fmt: skip
+    }
     units = []
     for unit in await expected_units(conn, definition, jurisdiction, whole_subtree=True):
         units.append(_unit_status(unit["id"], unit["name"], unit["level"], rows.pop(unit["id"], None), levels))
-    units += [_unit_status(r["unit_id"], r["unit_name"], r["level"], r, levels) for r in rows.values()]  # no longer expected
+    units += [
+        _unit_status(r["unit_id"], r["unit_name"], r["level"], r, levels) for r in rows.values()
+    ]  # no longer expected
     counts: dict[str, int] = {}
     for u in units:
         counts[u["status"]] = counts.get(u["status"], 0) + 1
     return {
-        "framework": code, "period": period, "framework_version": version, "jurisdiction": jurisdiction, "counts": counts,
+        "framework": code,
+        "period": period,
+        "framework_version": version,
+        "jurisdiction": jurisdiction,
+        "counts": counts,
         "units": units,
-        "levels": [{"jurisdiction": j, "name": divisions.name_of(j), "status": r["status"], "reason": r["reason"]} for j, r in sorted(levels.items())],
-    }  # fmt: skip
+        "levels": [
+            {"jurisdiction": j, "name": divisions.name_of(j), "status": r["status"], "reason": r["reason"]}
+            for j, r in sorted(levels.items())
+        ],
+    }
 
 
-def _unit_status(unit_id: str, name: str, level: str, row: asyncpg.Record | None, levels: dict[str, asyncpg.Record]) -> dict[str, Any]:
+def _unit_status(
+    unit_id: str, name: str, level: str, row: asyncpg.Record | None, levels: dict[str, asyncpg.Record]
+) -> dict[str, Any]:
     status = row["status"] if row else "not_started"
     if status == "approved" and levels.get(level) is not None and levels[level]["status"] == "accepted":
         status = "accepted"  # accepted by the level above the approving county
     return {
-        "unit_id": unit_id, "unit_name": name, "level": level, "status": status, "reason": row["reason"] if row else None,
-        "version": row["version"] if row else None, "collected_by": json.loads(row["collected_by"]) if row else None,
+        "unit_id": unit_id,
+        "unit_name": name,
+        "level": level,
+        "status": status,
+        "reason": row["reason"] if row else None,
+        "version": row["version"] if row else None,
+        "collected_by": json.loads(row["collected_by"]) if row else None,
         "updated_at": row["updated_at"] if row else None,
-    }  # fmt: skip
+    }
 
 
 # --- results --------------------------------------------------------------------------------------------------
@@ -151,10 +206,15 @@ UNIT_COLUMNS = "framework, period, unit_id, jurisdiction, framework_version, sub
 def _unit(row: asyncpg.Record) -> dict[str, Any]:
     """A recorded unit result: what was computed, with what it was for and the versions it was computed under."""
     return {
-        **json.loads(row["result"]), "framework": row["framework"], "period": row["period"], "jurisdiction": row["jurisdiction"],
-        "status": row["status"], "framework_version": row["framework_version"], "submission_version": row["submission_version"],
+        **json.loads(row["result"]),
+        "framework": row["framework"],
+        "period": row["period"],
+        "jurisdiction": row["jurisdiction"],
+        "status": row["status"],
+        "framework_version": row["framework_version"],
+        "submission_version": row["submission_version"],
         "provisional": row["status"] != "approved",  # computed from data its level has not approved yet
-    }  # fmt: skip
+    }
 
 
 async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str) -> dict[str, Any]:
@@ -167,28 +227,44 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
     areas = await conn.fetch(
         "SELECT jurisdiction, framework_version, passes, result, computed_at FROM monitoring.area_results"
         " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[]) ORDER BY jurisdiction",
-        code, period, like,
-    )  # fmt: skip
+        code,
+        period,
+        like,
+    )
     units = await conn.fetch(
         f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])",
-        code, period, like,
-    )  # fmt: skip
+        code,
+        period,
+        like,
+    )
     own = next((a for a in areas if a["jurisdiction"] == jurisdiction), None)
     if own is not None:
         area = json.loads(own["result"])
     else:  # a wider area: recomputed from the counted data under the period's version, like the county's
         definition = await definition_at(conn, code, version)
-        area = area_result(definition, [unit_data(r) for r in await counted_units(conn, code, period, like=like)])["area"]
+        area = area_result(definition, [unit_data(r) for r in await counted_units(conn, code, period, like=like)])[
+            "area"
+        ]
     return {
-        "framework": code, "period": period, "framework_version": version, "jurisdiction": jurisdiction,
-        "jurisdiction_name": divisions.name_of(jurisdiction), "area": area,
+        "framework": code,
+        "period": period,
+        "framework_version": version,
+        "jurisdiction": jurisdiction,
+        "jurisdiction_name": divisions.name_of(jurisdiction),
+        "area": area,
         "areas": [
-            {"jurisdiction": a["jurisdiction"], "name": divisions.name_of(a["jurisdiction"]), "passes": a["passes"],
-             "framework_version": a["framework_version"], "computed_at": a["computed_at"], "result": json.loads(a["result"])}
+            {
+                "jurisdiction": a["jurisdiction"],
+                "name": divisions.name_of(a["jurisdiction"]),
+                "passes": a["passes"],
+                "framework_version": a["framework_version"],
+                "computed_at": a["computed_at"],
+                "result": json.loads(a["result"]),
+            }
             for a in areas
         ],
         "units": sorted((_unit(u) for u in units), key=lambda u: (u["jurisdiction"], u["unit_name"])),
-    }  # fmt: skip
+    }
 
 
 async def unit_results_of(
@@ -198,8 +274,10 @@ async def unit_results_of(
     rows = await conn.fetch(
         f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE unit_id = ANY($1::text[])"
         " AND ($2::text IS NULL OR framework = $2) AND ($3::text IS NULL OR period = $3) ORDER BY period DESC, framework, unit_id",
-        unit_ids, framework, period,
-    )  # fmt: skip
+        unit_ids,
+        framework,
+        period,
+    )
     return [_unit(r) for r in rows]
 
 
@@ -209,8 +287,10 @@ async def unit_results_at(conn: asyncpg.Connection, keys: list[tuple[str, str, s
     rows = await conn.fetch(
         f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results"
         " WHERE (framework, period, unit_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))",
-        frameworks, periods, unit_ids,
-    )  # fmt: skip
+        frameworks,
+        periods,
+        unit_ids,
+    )
     return [_unit(r) for r in rows]
 
 
@@ -225,21 +305,31 @@ async def latest_area_results(conn: asyncpg.Connection, jurisdiction: str) -> li
         " AND a.period = (SELECT max(n.period) FROM monitoring.area_results n WHERE n.framework = a.framework AND n.jurisdiction LIKE ANY($1::text[]))"
         " ORDER BY a.framework, a.jurisdiction",
         like,
-    )  # fmt: skip
+    )
     return [dict(r) | {"result": json.loads(r["result"])} for r in rows]
 
 
 async def what_if(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str, version: int) -> dict[str, Any]:
     """The recorded results beside the same data computed under another framework version; nothing is stored."""
     recorded = await results(conn, code, period, jurisdiction)
-    raw = await conn.fetchval("SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version)
+    raw = await conn.fetchval(
+        "SELECT definition FROM monitoring.frameworks WHERE code = $1 AND version = $2", code, version
+    )
     if raw is None:
         raise NotFound(f"{code} has no version {version}", field="version", rule="no_such_version")
     definition = Definition.parse(json.loads(raw))
-    data: list[UnitData] = [unit_data(r) for r in await counted_units(conn, code, period, like=divisions.patterns(jurisdiction))]
+    data: list[UnitData] = [
+        unit_data(r) for r in await counted_units(conn, code, period, like=divisions.patterns(jurisdiction))
+    ]
     computed = area_result(definition, data)
     return {
-        "framework": code, "period": period, "jurisdiction": jurisdiction,
-        "recorded": {"framework_version": recorded["framework_version"], "area": recorded["area"], "units": recorded["units"]},
+        "framework": code,
+        "period": period,
+        "jurisdiction": jurisdiction,
+        "recorded": {
+            "framework_version": recorded["framework_version"],
+            "area": recorded["area"],
+            "units": recorded["units"],
+        },
         "what_if": {"framework_version": version, "area": computed["area"], "units": computed["units"]},
-    }  # fmt: skip
+    }

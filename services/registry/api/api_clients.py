@@ -14,9 +14,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from dudao.auth import public
 from dudao import auth, oauth
 from dudao import jurisdiction as divisions
+from dudao.auth import public
 from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
 from services.registry.api.common import Admin, JurisdictionCode, Name, Strict, in_scope, now, registry, scope
@@ -55,10 +55,16 @@ class ApiClientCredentials(ApiClientRead):
 
 def _read(client: ApiClient) -> dict:
     return dict(
-        client_id=client.id, name=client.name, jurisdiction=client.jurisdiction,
-        jurisdiction_name=divisions.name_of(client.jurisdiction), roles=client.roles, status=client.status,
-        status_label_zh=client.status.label_zh, registered_at=client.registered_at, version=client.version,
-    )  # fmt: skip
+        client_id=client.id,
+        name=client.name,
+        jurisdiction=client.jurisdiction,
+        jurisdiction_name=divisions.name_of(client.jurisdiction),
+        roles=client.roles,
+        status=client.status,
+        status_label_zh=client.status.label_zh,
+        registered_at=client.registered_at,
+        version=client.version,
+    )
 
 
 def _new_secret() -> tuple[str, str]:
@@ -80,9 +86,13 @@ def register_api_client(body: ApiClientCreate, request: Request, response: Respo
     check_scope(principal, body.jurisdiction)
     secret, secret_hash = _new_secret()
     client = registry(request).register_api_client(
-        client_id=new_aggregate_id(request, principal, "api-client"), name=body.name, jurisdiction=body.jurisdiction,
-        secret_hash=secret_hash, now=now(request), envelope=command_envelope(request, principal, body),
-    )  # fmt: skip
+        client_id=new_aggregate_id(request, principal, "api-client"),
+        name=body.name,
+        jurisdiction=body.jurisdiction,
+        secret_hash=secret_hash,
+        now=now(request),
+        envelope=command_envelope(request, principal, body),
+    )
     return _credentials(client, secret, secret_hash, response)
 
 
@@ -96,9 +106,10 @@ async def list_api_clients(
         rows = await api_clients.client_list(conn, within=within, status=status.value if status else None)
     return [
         ApiClientRead(
-            **row, jurisdiction_name=divisions.name_of(row["jurisdiction"]),
+            **row,
+            jurisdiction_name=divisions.name_of(row["jurisdiction"]),
             status_label_zh=ClientStatus(row["status"]).label_zh,
-        )  # fmt: skip
+        )
         for row in rows
     ]
 
@@ -108,9 +119,12 @@ def rotate_api_client_secret(client_id: UUID, request: Request, response: Respon
     """A new secret, shown once; the old one stops working at once (tokens already issued run out)."""
     secret, secret_hash = _new_secret()
     client = registry(request).on_api_client(
-        client_id, expected_version(request), command_envelope(request, principal),
-        lambda c: c.rotate_secret(secret_hash=secret_hash, now=now(request)), authorize=in_scope(principal),
-    )  # fmt: skip
+        client_id,
+        expected_version(request),
+        command_envelope(request, principal),
+        lambda c: c.rotate_secret(secret_hash=secret_hash, now=now(request)),
+        authorize=in_scope(principal),
+    )
     return _credentials(client, secret, secret_hash, response)
 
 
@@ -118,9 +132,12 @@ def rotate_api_client_secret(client_id: UUID, request: Request, response: Respon
 def revoke_api_client(client_id: UUID, request: Request, response: Response, principal: Admin) -> ApiClientRead:
     """No more tokens for this client, for good (tokens already issued run out within their lifetime)."""
     client = registry(request).on_api_client(
-        client_id, expected_version(request), command_envelope(request, principal),
-        lambda c: c.revoke(now=now(request)), authorize=in_scope(principal),
-    )  # fmt: skip
+        client_id,
+        expected_version(request),
+        command_envelope(request, principal),
+        lambda c: c.revoke(now=now(request)),
+        authorize=in_scope(principal),
+    )
     set_etag(response, client.version)
     return ApiClientRead(**_read(client))
 
@@ -129,10 +146,12 @@ def revoke_api_client(client_id: UUID, request: Request, response: Response, pri
 
 
 @router.post(
-    "/v1/oauth/token", tags=["oauth"], openapi_extra=oauth.TOKEN_REQUEST_OPENAPI,
+    "/v1/oauth/token",
+    tags=["oauth"],
+    openapi_extra=oauth.TOKEN_REQUEST_OPENAPI,
     dependencies=[Depends(public("a registered client's credentials (OAuth 2.0)"))],
     responses={200: {"description": "access_token, token_type Bearer, expires_in (RFC 6749 §5.1)"}},
-)  # fmt: skip
+)
 async def issue_client_token(request: Request) -> Response:
     """OAuth 2.0 client credentials (RFC 6749 §4.4): a short-lived `national` token for a registered client.
 
@@ -150,13 +169,19 @@ async def issue_client_token(request: Request) -> Response:
         return oauth.OAuthError("invalid_client", "unknown or revoked client, or a wrong secret").response()
     settings = request.app.state.settings
     token = auth.issue_token(
-        settings, sub=str(client.id), roles=client.roles, jur=client.jurisdiction, ttl_s=settings.client_token_ttl_s,
+        settings,
+        sub=str(client.id),
+        roles=client.roles,
+        jur=client.jurisdiction,
+        ttl_s=settings.client_token_ttl_s,
         issuer=settings.service_url("registry"),
-    )  # fmt: skip
+    )
     return oauth.token_response(token, settings.client_token_ttl_s, asked.scope)
 
 
-@router.get("/.well-known/jwks.json", tags=["oauth"], dependencies=[Depends(public("the deployment's public signing key"))])
+@router.get(
+    "/.well-known/jwks.json", tags=["oauth"], dependencies=[Depends(public("the deployment's public signing key"))]
+)
 def published_keys(request: Request) -> dict:
     """The public key every token of this deployment is signed with (RFC 7517), for DUDAO_JWKS_URL. Public."""
     return auth.jwks(request.app.state.settings)

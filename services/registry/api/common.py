@@ -30,7 +30,6 @@ Enrolment = Annotated[int, Field(ge=0, le=100_000, strict=True)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
-
 def registry(request: Request) -> Registry:
     return request.app.state.application
 

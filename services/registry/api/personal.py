@@ -42,10 +42,13 @@ class PersonalRead(BaseModel):
 def _read(inspector: Inspector, plain: dict[str, str], response: Response) -> PersonalRead:
     set_etag(response, inspector.version)
     return PersonalRead(
-        person=inspector.person(), mobile=plain.get("mobile"), id_number=plain.get("id_number"),
-        home_address=plain.get("home_address"), erased=sorted(f for f, v in plain.items() if v == ERASED),
+        person=inspector.person(),
+        mobile=plain.get("mobile"),
+        id_number=plain.get("id_number"),
+        home_address=plain.get("home_address"),
+        erased=sorted(f for f, v in plain.items() if v == ERASED),
         version=inspector.version,
-    )  # fmt: skip
+    )
 
 
 @router.put("/{inspector_id}/personal", response_model=PersonalRead)
@@ -55,10 +58,14 @@ def record_personal(
     """Record private details; they are sealed with the inspector's own key before they go into any event."""
     app = registry(request)
     inspector = app.record_inspector_personal(
-        inspector_id, details=body.model_dump(exclude_none=True), now=now(request), expected_version=expected_version(request),
+        inspector_id,
+        details=body.model_dump(exclude_none=True),
+        now=now(request),
+        expected_version=expected_version(request),
         # The request hash leaves the plain values out; the application folds in the sealed ones (decision 019).
-        envelope=command_envelope(request, principal), authorize=in_scope(principal),
-    )  # fmt: skip
+        envelope=command_envelope(request, principal),
+        authorize=in_scope(principal),
+    )
     return _read(inspector, app.revealed(inspector), response)
 
 

@@ -13,10 +13,21 @@ from pydantic import BaseModel, Field
 from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import NotFound
-from dudao.scope import check_scope
 from dudao.routes import current_division
+from dudao.scope import check_scope
 from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
-from services.registry.api.common import Admin, JurisdictionCode, Name, OfficeReader, Strict, Text, in_scope, now, registry, scope
+from services.registry.api.common import (
+    Admin,
+    JurisdictionCode,
+    Name,
+    OfficeReader,
+    Strict,
+    Text,
+    in_scope,
+    now,
+    registry,
+    scope,
+)
 from services.registry.domain import composition
 from services.registry.domain.policy import KEYS, check_only_tightens, validate_values
 from services.registry.projections import places
@@ -50,32 +61,55 @@ def create_zone(body: ZoneCreate, request: Request, response: Response, principa
     check_scope(principal, body.jurisdiction)
     current_division(request, body.jurisdiction)
     zone = registry(request).create_zone(
-        zone_id=new_aggregate_id(request, principal, "zone"), name=body.name, jurisdiction=body.jurisdiction, now=now(request),
+        zone_id=new_aggregate_id(request, principal, "zone"),
+        name=body.name,
+        jurisdiction=body.jurisdiction,
+        now=now(request),
         envelope=command_envelope(request, principal, body),
-    )  # fmt: skip
+    )
     set_etag(response, zone.version)
     response.headers["Location"] = f"/v1/zones/{zone.id}"
-    return ZoneRead(id=zone.id, name=zone.name, jurisdiction=zone.jurisdiction, listed_inspectors=[], version=zone.version)
+    return ZoneRead(
+        id=zone.id, name=zone.name, jurisdiction=zone.jurisdiction, listed_inspectors=[], version=zone.version
+    )
 
 
 @router.post("/zones/{zone_id}/listed-inspectors", response_model=ZoneRead, tags=["zones"])
 def list_inspector(zone_id: UUID, body: ListedInspector, request: Request, response: Response, principal: Admin):
     zone = registry(request).list_inspector_in_zone(
-        zone_id, body.inspector_id, expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
-    )  # fmt: skip
+        zone_id,
+        body.inspector_id,
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
+        authorize=in_scope(principal),
+    )
     set_etag(response, zone.version)
-    return ZoneRead(id=zone.id, name=zone.name, jurisdiction=zone.jurisdiction, listed_inspectors=zone.listed_inspectors, version=zone.version)
+    return ZoneRead(
+        id=zone.id,
+        name=zone.name,
+        jurisdiction=zone.jurisdiction,
+        listed_inspectors=zone.listed_inspectors,
+        version=zone.version,
+    )
 
 
 @router.post("/zones/{zone_id}/listed-inspectors/{inspector_id}/removal", response_model=ZoneRead, tags=["zones"])
 def unlist_inspector(zone_id: UUID, inspector_id: UUID, request: Request, response: Response, principal: Admin):
     zone = registry(request).unlist_inspector_in_zone(
-        zone_id, inspector_id, expected_version=expected_version(request),
-        envelope=command_envelope(request, principal), authorize=in_scope(principal),
-    )  # fmt: skip
+        zone_id,
+        inspector_id,
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal),
+        authorize=in_scope(principal),
+    )
     set_etag(response, zone.version)
-    return ZoneRead(id=zone.id, name=zone.name, jurisdiction=zone.jurisdiction, listed_inspectors=zone.listed_inspectors, version=zone.version)
+    return ZoneRead(
+        id=zone.id,
+        name=zone.name,
+        jurisdiction=zone.jurisdiction,
+        listed_inspectors=zone.listed_inspectors,
+        version=zone.version,
+    )
 
 
 class SchoolRef(BaseModel):
@@ -167,9 +201,11 @@ class MemberUnitActivity(BaseModel):
 def _committee_read(request: Request, committee) -> CommitteeRead:
     members = registry(request).revealed_members(committee)
     return CommitteeRead(
-        jurisdiction=committee.jurisdiction, jurisdiction_name=divisions.name_of(committee.jurisdiction),
-        members=members, version=committee.version,
-    )  # fmt: skip
+        jurisdiction=committee.jurisdiction,
+        jurisdiction_name=divisions.name_of(committee.jurisdiction),
+        members=members,
+        version=committee.version,
+    )
 
 
 @router.put("/committees/{code}", response_model=CommitteeRead, tags=["committees"])
@@ -178,11 +214,16 @@ def constitute_committee(code: str, body: CommitteeWrite, request: Request, resp
     check_scope(principal, scope(principal, code))
     members = composition(**{**body.model_dump(), "member_units": [u.model_dump() for u in body.member_units]})
     # The request hash leaves the contact phones out; the application folds in the sealed ones (decision 019).
-    unsealed = body.model_copy(update={"member_units": [u.model_copy(update={"contact_phone": ""}) for u in body.member_units]})
+    unsealed = body.model_copy(
+        update={"member_units": [u.model_copy(update={"contact_phone": ""}) for u in body.member_units]}
+    )
     committee = registry(request).constitute_or_change_committee(
-        jurisdiction=code, members=members, now=now(request), expected_version=expected_version(request),
+        jurisdiction=code,
+        members=members,
+        now=now(request),
+        expected_version=expected_version(request),
         envelope=command_envelope(request, principal, unsealed),
-    )  # fmt: skip
+    )
     set_etag(response, committee.version)
     return _committee_read(request, committee)
 
@@ -192,9 +233,11 @@ def record_meeting(code: str, body: MeetingCreate, request: Request, response: R
     """A committee meeting; those on education count toward the yearly minimum (O1)."""
     check_scope(principal, scope(principal, code))
     committee = registry(request).on_committee(
-        code, expected_version(request), command_envelope(request, principal, body),
+        code,
+        expected_version(request),
+        command_envelope(request, principal, body),
         lambda c: c.record_meeting(**body.model_dump(), today=request.app.state.clock.today()),
-    )  # fmt: skip
+    )
     set_etag(response, committee.version)
     return _committee_read(request, committee)
 
@@ -204,9 +247,11 @@ def record_participation(code: str, body: ParticipationCreate, request: Request,
     """A member unit took part in a supervision activity (later filled from inspection's events)."""
     check_scope(principal, scope(principal, code))
     committee = registry(request).on_committee(
-        code, expected_version(request), command_envelope(request, principal, body),
+        code,
+        expected_version(request),
+        command_envelope(request, principal, body),
         lambda c: c.record_participation(**body.model_dump()),
-    )  # fmt: skip
+    )
     set_etag(response, committee.version)
     return _committee_read(request, committee)
 
@@ -223,10 +268,16 @@ async def committees_short_of_meetings(
             profile = await effective_profile(conn, row["jurisdiction"])
             minimum = profile.get("committee_education_meetings_min")
             if minimum is not None and row["education_meetings"] < minimum:
-                out.append(MeetingCount(
-                    jurisdiction=row["jurisdiction"], jurisdiction_name=divisions.name_of(row["jurisdiction"]), year=year,
-                    education_meetings=row["education_meetings"], minimum=minimum, profile_version=profile.version,
-                ))  # fmt: skip
+                out.append(
+                    MeetingCount(
+                        jurisdiction=row["jurisdiction"],
+                        jurisdiction_name=divisions.name_of(row["jurisdiction"]),
+                        year=year,
+                        education_meetings=row["education_meetings"],
+                        minimum=minimum,
+                        profile_version=profile.version,
+                    )
+                )
     return out
 
 
@@ -254,7 +305,9 @@ async def read_committee(code: str, request: Request, response: Response, princi
     if row is None:
         raise NotFound(f"{code} has no committee yet", field="code")
     set_etag(response, row["version"])
-    return CommitteeRead(jurisdiction=code, jurisdiction_name=divisions.name_of(code), members=row["members"], version=row["version"])
+    return CommitteeRead(
+        jurisdiction=code, jurisdiction_name=divisions.name_of(code), members=row["members"], version=row["version"]
+    )
 
 
 # --- policy profiles ---------------------------------------------------------------------------------------
@@ -289,11 +342,18 @@ class EffectiveProfile(BaseModel):
     version: str
     values: dict[str, PolicyValue]
     chain: list[ProfileLink] = Field(description="the nation, then each place down to this one (国家 → 省 → 市 → 县)")
-    national_defaults_only: bool = Field(description="true when no place below the nation sets anything: national defaults apply")
+    national_defaults_only: bool = Field(
+        description="true when no place below the nation sets anything: national defaults apply"
+    )
     note_zh: str | None = None
 
 
-@router.get("/policy/{code}", response_model=EffectiveProfile, tags=["policy"], dependencies=[Depends(public("the rules in force at a place"))])
+@router.get(
+    "/policy/{code}",
+    response_model=EffectiveProfile,
+    tags=["policy"],
+    dependencies=[Depends(public("the rules in force at a place"))],
+)
 async def read_policy(code: str, request: Request) -> EffectiveProfile:
     """The profile in force at a jurisdiction, each value with the place and version it comes from. Public."""
     if not divisions.is_known(code):
@@ -302,21 +362,32 @@ async def read_policy(code: str, request: Request) -> EffectiveProfile:
         profile = await effective_profile(conn, code)
     values = {
         key: PolicyValue(
-            value=value, label_zh=KEYS[key].label_zh, meaning=KEYS[key].meaning, source_jurisdiction=source[0],
-            source_name=divisions.name_of(source[0]), source_version=source[1],
-        )  # fmt: skip
+            value=value,
+            label_zh=KEYS[key].label_zh,
+            meaning=KEYS[key].meaning,
+            source_jurisdiction=source[0],
+            source_name=divisions.name_of(source[0]),
+            source_version=source[1],
+        )
         for key, value in profile.values.items()
         for source in [profile.sources[key]]
     }
     versions = dict(profile.chain)
-    chain = [ProfileLink(jurisdiction=place, name=divisions.name_of(place), version=versions.get(place))
-             for place in [*reversed(divisions.ancestors(code)), code]]  # fmt: skip
+    chain = [
+        ProfileLink(jurisdiction=place, name=divisions.name_of(place), version=versions.get(place))
+        for place in [*reversed(divisions.ancestors(code)), code]
+    ]
     defaults_only = all(link.version is None for link in chain[1:])
     unset = "、".join(link.name for link in chain[1:] if link.version is None)
     return EffectiveProfile(
-        jurisdiction=code, jurisdiction_name=divisions.name_of(code), version=profile.version, values=values, chain=chain,
-        national_defaults_only=defaults_only, note_zh=f"{unset}未设本地配置，适用国家默认值" if defaults_only and unset else None,
-    )  # fmt: skip
+        jurisdiction=code,
+        jurisdiction_name=divisions.name_of(code),
+        version=profile.version,
+        values=values,
+        chain=chain,
+        national_defaults_only=defaults_only,
+        note_zh=f"{unset}未设本地配置，适用国家默认值" if defaults_only and unset else None,
+    )
 
 
 class ProfileRead(BaseModel):
@@ -328,7 +399,9 @@ class ProfileRead(BaseModel):
 
 
 @router.put("/policy/{code}", response_model=ProfileRead, tags=["policy"])
-async def change_policy(code: str, body: ProfileChange, request: Request, response: Response, principal: Admin) -> ProfileRead:
+async def change_policy(
+    code: str, body: ProfileChange, request: Request, response: Response, principal: Admin
+) -> ProfileRead:
     """Override keys for a jurisdiction (and below) or stop overriding them; each change is a new version. A value may
     tighten what the levels above set, never loosen it (409 policy_loosened)."""
     check_scope(principal, scope(principal, code))
@@ -337,9 +410,15 @@ async def change_policy(code: str, body: ProfileChange, request: Request, respon
             upper = await effective_profile(conn, divisions.ancestors(code)[0])
         check_only_tightens(validate_values(body.set), upper)
     profile = await asyncio.to_thread(
-        registry(request).change_profile, jurisdiction=code, set_values=body.set, remove=body.remove, reason=body.reason,
-        now=now(request), expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
-    )  # fmt: skip
+        registry(request).change_profile,
+        jurisdiction=code,
+        set_values=body.set,
+        remove=body.remove,
+        reason=body.reason,
+        now=now(request),
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
+    )
     set_etag(response, profile.version)
     return ProfileRead(jurisdiction=code, version=profile.version, values=profile.values)
 
@@ -348,7 +427,9 @@ async def change_policy(code: str, body: ProfileChange, request: Request, respon
 
 
 @router.get("/staffing-compliance", tags=["staffing"])
-async def read_staffing(request: Request, principal: OfficeReader, jurisdiction: str | None = None, children: bool = False) -> dict[str, Any]:
+async def read_staffing(
+    request: Request, principal: OfficeReader, jurisdiction: str | None = None, children: bool = False
+) -> dict[str, Any]:
     """R1–R4 for the jurisdiction's whole subtree in this instance; with `children`, each child's figures too."""
     code = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:

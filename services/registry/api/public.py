@@ -10,7 +10,9 @@ from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from services.registry.projections import public
 
-router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(auth.public("listed inspectors' public contacts"))])
+router = APIRouter(
+    prefix="/v1/public", tags=["public"], dependencies=[Depends(auth.public("listed inspectors' public contacts"))]
+)
 
 
 class ListedInspector(BaseModel):

@@ -12,12 +12,22 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction
 from dudao.errors import NotFound
-from dudao.scope import Target, authorize, check_scope, inspector_only, unit_only
 from dudao.routes import current_division
+from dudao.scope import Target, authorize, check_scope, inspector_only, unit_only
 from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
 from services.registry.api.common import (
-    Admin, Enrolment, JurisdictionCode, Name, PageSize, Reader, Strict, in_scope, now, registry, scope,
-)  # fmt: skip
+    Admin,
+    Enrolment,
+    JurisdictionCode,
+    Name,
+    PageSize,
+    Reader,
+    Strict,
+    in_scope,
+    now,
+    registry,
+    scope,
+)
 from services.registry.domain import EnrolmentStatus, LicenceStatus, Locality, Ownership, School, Stage
 from services.registry.projections import directory
 from services.registry.projections.staffing import effective_profile
@@ -126,33 +136,59 @@ class SchoolRead(BaseModel):
         locality = Locality(row["locality"]) if row.get("locality") else None
         status = EnrolmentStatus(row["enrolment_status"])
         principal = (
-            Principal(name=row["principal_name"], term_start=row["principal_term_start"], term_end=row["principal_term_end"])
+            Principal(
+                name=row["principal_name"], term_start=row["principal_term_start"], term_end=row["principal_term_end"]
+            )
             if row.get("principal_name")
             else None
         )
         return cls(
-            id=row["id"], code=row.get("code"), name=row["name"], jurisdiction=row["jurisdiction"],
-            jurisdiction_name=row.get("township_name") or jurisdiction.name_of(row["jurisdiction"]), stage=stage, stage_label_zh=stage.label_zh,
-            ownership=ownership, ownership_label_zh=ownership.label_zh, locality=locality,
-            locality_label_zh=locality.label_zh if locality else None, enrolment=row["enrolment"],
-            enrolment_by_year=row.get("enrolment_by_year") or {}, principal=principal, licence=row["licence"],
-            enrolment_status=status, enrolment_status_label_zh=status.label_zh, zone_id=row.get("zone_id"),
+            id=row["id"],
+            code=row.get("code"),
+            name=row["name"],
+            jurisdiction=row["jurisdiction"],
+            jurisdiction_name=row.get("township_name") or jurisdiction.name_of(row["jurisdiction"]),
+            stage=stage,
+            stage_label_zh=stage.label_zh,
+            ownership=ownership,
+            ownership_label_zh=ownership.label_zh,
+            locality=locality,
+            locality_label_zh=locality.label_zh if locality else None,
+            enrolment=row["enrolment"],
+            enrolment_by_year=row.get("enrolment_by_year") or {},
+            principal=principal,
+            licence=row["licence"],
+            enrolment_status=status,
+            enrolment_status_label_zh=status.label_zh,
+            zone_id=row.get("zone_id"),
             responsible_inspector_id=row.get("responsible_inspector_id"),
-            internal_supervisors=row.get("internal_supervisors") or 0, version=row["version"],
-        )  # fmt: skip
+            internal_supervisors=row.get("internal_supervisors") or 0,
+            version=row["version"],
+        )
 
 
 def _row_of(school: School) -> dict[str, Any]:
     principal = school.principal or {}
     return {
-        "id": school.id, "code": school.code, "name": school.name, "jurisdiction": school.jurisdiction,
-        "stage": school.stage, "ownership": school.ownership, "locality": school.locality, "enrolment": school.enrolment,
-        "enrolment_by_year": school.enrolment_by_year, "principal_name": principal.get("name"),
-        "principal_term_start": principal.get("term_start"), "principal_term_end": principal.get("term_end"),
-        "licence": school.licence, "enrolment_status": school.enrolment_status, "zone_id": school.zone_id,
+        "id": school.id,
+        "code": school.code,
+        "name": school.name,
+        "jurisdiction": school.jurisdiction,
+        "stage": school.stage,
+        "ownership": school.ownership,
+        "locality": school.locality,
+        "enrolment": school.enrolment,
+        "enrolment_by_year": school.enrolment_by_year,
+        "principal_name": principal.get("name"),
+        "principal_term_start": principal.get("term_start"),
+        "principal_term_end": principal.get("term_end"),
+        "licence": school.licence,
+        "enrolment_status": school.enrolment_status,
+        "zone_id": school.zone_id,
         "responsible_inspector_id": school.responsible_inspector_id,
-        "internal_supervisors": len(school.internal_supervisors), "version": school.version,
-    }  # fmt: skip
+        "internal_supervisors": len(school.internal_supervisors),
+        "version": school.version,
+    }
 
 
 class SchoolPage(BaseModel):
@@ -184,33 +220,56 @@ def register_school(body: SchoolCreate, request: Request, response: Response, pr
     check_scope(principal, body.jurisdiction)
     current_division(request, body.jurisdiction)
     school = registry(request).register_school(
-        school_id=new_aggregate_id(request, principal, "school"), name=body.name, jurisdiction=body.jurisdiction,
-        stage=body.stage, ownership=body.ownership, enrolment=body.enrolment, now=now(request),
-        envelope=command_envelope(request, principal, body), code=body.code, locality=body.locality,
-    )  # fmt: skip
+        school_id=new_aggregate_id(request, principal, "school"),
+        name=body.name,
+        jurisdiction=body.jurisdiction,
+        stage=body.stage,
+        ownership=body.ownership,
+        enrolment=body.enrolment,
+        now=now(request),
+        envelope=command_envelope(request, principal, body),
+        code=body.code,
+        locality=body.locality,
+    )
     response.headers["Location"] = f"/v1/schools/{school.id}"
     return _written(response, school)
 
 
 @router.put("/by-code/{code}", response_model=SchoolRead, responses={201: {"model": SchoolRead}})
-def import_school(code: CodeInPath, body: SchoolImport, request: Request, response: Response, principal: Admin) -> SchoolRead:
+def import_school(
+    code: CodeInPath, body: SchoolImport, request: Request, response: Response, principal: Admin
+) -> SchoolRead:
     """Create or bring up to date the school with this national code (学校代码); the same body twice changes nothing."""
     school, created = registry(request).import_school(
-        code=code, name=body.name, jurisdiction=body.jurisdiction, stage=body.stage, ownership=body.ownership,
-        locality=body.locality, enrolment=body.enrolment, now=now(request), envelope=command_envelope(request, principal, body),
+        code=code,
+        name=body.name,
+        jurisdiction=body.jurisdiction,
+        stage=body.stage,
+        ownership=body.ownership,
+        locality=body.locality,
+        enrolment=body.enrolment,
+        now=now(request),
+        envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
-    )  # fmt: skip
+    )
     return _written(response, school, 201 if created else 200)
 
 
 @router.put("/{school_id}", response_model=SchoolRead)
-def update_school(school_id: UUID, body: SchoolUpdate, request: Request, response: Response, principal: Admin) -> SchoolRead:
+def update_school(
+    school_id: UUID, body: SchoolUpdate, request: Request, response: Response, principal: Admin
+) -> SchoolRead:
     """Change a school's name, enrolment or locality; `If-Match` makes it conditional (stale: 412)."""
     school = registry(request).update_school(
-        school_id, name=body.name, enrolment=body.enrolment, locality=body.locality, now=now(request),
-        expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
+        school_id,
+        name=body.name,
+        enrolment=body.enrolment,
+        locality=body.locality,
+        now=now(request),
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
-    )  # fmt: skip
+    )
     return _written(response, school)
 
 
@@ -220,10 +279,14 @@ def record_enrolment(
 ) -> SchoolRead:
     """Pupils per stage for a school year (学年); the latest year is the school's enrolment."""
     school = registry(request).record_enrolment(
-        school_id, school_year=body.school_year, by_stage=body.by_stage, now=now(request),
-        expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
+        school_id,
+        school_year=body.school_year,
+        by_stage=body.by_stage,
+        now=now(request),
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
-    )  # fmt: skip
+    )
     return _written(response, school)
 
 
@@ -232,10 +295,14 @@ def appoint_principal(
     school_id: UUID, body: PrincipalCreate, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     school = registry(request).appoint_principal(
-        school_id, name=body.name, term_start=body.term_start, term_end=body.term_end,
-        expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
+        school_id,
+        name=body.name,
+        term_start=body.term_start,
+        term_end=body.term_end,
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
-    )  # fmt: skip
+    )
     return _written(response, school)
 
 
@@ -245,9 +312,14 @@ def end_principal_term(
 ) -> SchoolRead:
     """The principal's term ends; inspection adds a term-end comprehensive supervision (S3)."""
     school = registry(request).end_principal_term(
-        school_id, ended_on=body.ended_on, reason=body.reason, today=request.app.state.clock.today(), expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
-    )  # fmt: skip
+        school_id,
+        ended_on=body.ended_on,
+        reason=body.reason,
+        today=request.app.state.clock.today(),
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
+        authorize=in_scope(principal),
+    )
     return _written(response, school)
 
 
@@ -257,10 +329,14 @@ def change_enrolment_status(
 ) -> SchoolRead:
     """Cut the enrolment plan, stop or restore enrolment of a private school, citing the sanction (问责处理)."""
     school = registry(request).change_enrolment_status(
-        school_id, status=body.status, sanction_ref=body.sanction_ref, now=now(request),
-        expected_version=expected_version(request), envelope=command_envelope(request, principal, body),
+        school_id,
+        status=body.status,
+        sanction_ref=body.sanction_ref,
+        now=now(request),
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
         authorize=in_scope(principal),
-    )  # fmt: skip
+    )
     return _written(response, school)
 
 
@@ -269,9 +345,13 @@ def revoke_licence(
     school_id: UUID, body: LicenceRevocation, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     school = registry(request).revoke_licence(
-        school_id, sanction_ref=body.sanction_ref, now=now(request), expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
-    )  # fmt: skip
+        school_id,
+        sanction_ref=body.sanction_ref,
+        now=now(request),
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
+        authorize=in_scope(principal),
+    )
     return _written(response, school)
 
 
@@ -281,9 +361,12 @@ def record_internal_supervisors(
 ) -> SchoolRead:
     """The school's own supervisors (学校督导员), by name."""
     school = registry(request).record_internal_supervisors(
-        school_id, names=body.names, expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
-    )  # fmt: skip
+        school_id,
+        names=body.names,
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
+        authorize=in_scope(principal),
+    )
     return _written(response, school)
 
 
@@ -293,9 +376,12 @@ def put_school_in_zone(
 ) -> SchoolRead:
     """Put the school in a responsibility zone (督学责任区); moving it to another zone is an event too."""
     school = registry(request).put_school_in_zone(
-        school_id, body.zone_id, expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
-    )  # fmt: skip
+        school_id,
+        body.zone_id,
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
+        authorize=in_scope(principal),
+    )
     return _written(response, school)
 
 
@@ -305,9 +391,12 @@ def assign_responsible_inspector(
 ) -> SchoolRead:
     """The school's responsible inspector (责任督学): active, with that role, no declared tie to the school."""
     school = registry(request).assign_responsible_inspector(
-        school_id, body.inspector_id, expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body), authorize=in_scope(principal),
-    )  # fmt: skip
+        school_id,
+        body.inspector_id,
+        expected_version=expected_version(request),
+        envelope=command_envelope(request, principal, body),
+        authorize=in_scope(principal),
+    )
     return _written(response, school)
 
 
@@ -338,10 +427,12 @@ async def internal_supervisors(school_id: UUID, request: Request, principal: Rea
         profile = await effective_profile(conn, rows[0]["jurisdiction"])
     per = profile.get("pupils_per_school_supervisor")
     return SupervisorsRead(
-        school_id=school_id, internal_supervisors=rows[0]["internal_supervisors"],
-        required=math.ceil(rows[0]["enrolment"] / per) if per else None, pupils_per_supervisor=per,
+        school_id=school_id,
+        internal_supervisors=rows[0]["internal_supervisors"],
+        required=math.ceil(rows[0]["enrolment"] / per) if per else None,
+        pupils_per_supervisor=per,
         profile_version=profile.version,
-    )  # fmt: skip
+    )
 
 
 @router.get("", response_model=SchoolPage)
@@ -360,9 +451,14 @@ async def list_schools(
     within, after = scope(principal, jurisdiction), decode_cursor(cursor)
     async with request.app.state.pool.acquire() as conn:
         rows = await directory.school_page(
-            conn, within=within, stage=stage, ownership=ownership, zone_id=zone_id, after=after, limit=limit,
-            school_id=unit_only(principal), answered_by=inspector_only(principal),
-        )  # fmt: skip
+            conn,
+            within=within,
+            stage=stage,
+            ownership=ownership,
+            zone_id=zone_id,
+            after=after,
+            limit=limit,
+            school_id=unit_only(principal),
+            answered_by=inspector_only(principal),
+        )
     return SchoolPage(items=[SchoolRead.of(r) for r in rows], next_cursor=page_cursor(rows, limit))
-
-

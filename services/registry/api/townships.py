@@ -29,7 +29,9 @@ class TownshipRead(BaseModel):
 
 
 @router.put("/townships/{code}", response_model=TownshipRead, tags=["townships"])
-def name_township(code: str, body: TownshipWrite, request: Request, response: Response, principal: Admin) -> TownshipRead:
+def name_township(
+    code: str, body: TownshipWrite, request: Request, response: Response, principal: Admin
+) -> TownshipRead:
     """Name a township or street (乡镇/街道) of a county by its 9-digit code, or rename it. Schools and records under
     it roll up to the county; reads show its name."""
     if not divisions.is_valid_code(code):
@@ -39,16 +41,26 @@ def name_township(code: str, body: TownshipWrite, request: Request, response: Re
         raise InvalidInput(f"{code!r} is not a 9-digit township code", field="code", rule="not_a_township")
     current_division(request, code[:6], field="code")
     township = registry(request).name_township(
-        code=code, name=body.name, now=now(request), expected_version=expected_version(request),
+        code=code,
+        name=body.name,
+        now=now(request),
+        expected_version=expected_version(request),
         envelope=command_envelope(request, principal, body),
-    )  # fmt: skip
+    )
     set_etag(response, township.version)
-    return TownshipRead(code=code, county=township.county, county_name=divisions.name_of(township.county), name=township.name,
-                        version=township.version)  # fmt: skip
+    return TownshipRead(
+        code=code,
+        county=township.county,
+        county_name=divisions.name_of(township.county),
+        name=township.name,
+        version=township.version,
+    )
 
 
 @router.get("/townships", response_model=list[TownshipRead], tags=["townships"])
-async def list_townships(request: Request, principal: OfficeReader, jurisdiction: str | None = None) -> list[TownshipRead]:
+async def list_townships(
+    request: Request, principal: OfficeReader, jurisdiction: str | None = None
+) -> list[TownshipRead]:
     """The townships and streets named in a jurisdiction's subtree (default: the caller's)."""
     within = scope(principal, jurisdiction)
     async with request.app.state.pool.acquire() as conn:

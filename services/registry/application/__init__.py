@@ -10,7 +10,13 @@ from services.registry.application.zones import ZoneCommands
 
 
 class Registry(
-    SchoolCommands, InspectorCommands, ZoneCommands, CommitteeCommands, PolicyCommands, ApiClientCommands, TownshipCommands
+    SchoolCommands,
+    InspectorCommands,
+    ZoneCommands,
+    CommitteeCommands,
+    PolicyCommands,
+    ApiClientCommands,
+    TownshipCommands,
 ):
     """The registry service's write side (event store in schema `registry`)."""
 

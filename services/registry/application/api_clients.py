@@ -23,9 +23,13 @@ class ApiClientCommands(ServiceApplication):
         return self.save_new(client, envelope)
 
     def on_api_client(
-        self, client_id: UUID, expected_version: int | None, envelope: Envelope, command: Callable[[ApiClient], None],
+        self,
+        client_id: UUID,
+        expected_version: int | None,
+        envelope: Envelope,
+        command: Callable[[ApiClient], None],
         authorize: Callable[[ApiClient], None],
-    ) -> ApiClient:  # fmt: skip
+    ) -> ApiClient:
         """Rotate the secret or revoke."""
         return self.change(client_id, ApiClient, expected_version, envelope, command, authorize)
 

@@ -10,8 +10,8 @@ from dudao import jurisdiction as divisions
 from dudao import rules
 from dudao.errors import InvalidInput
 from dudao.events import Envelope
-from dudao.store import ServiceApplication
 from dudao.personal import Sealed
+from dudao.store import ServiceApplication
 from services.registry.domain import Employment, Focus, Inspector, InspectorRole, Stage
 from services.registry.domain.inspector import person_of
 
@@ -31,27 +31,67 @@ def checked_personal(details: dict[str, str]) -> dict[str, str | None]:
 
 class InspectorCommands(ServiceApplication):
     def nominate_inspector(
-        self, *, inspector_id: UUID, name: str, jurisdiction: str, employment: Employment, now: datetime,
-        envelope: Envelope, roles: list[InspectorRole] = (), focus: Focus = Focus.schools,  # type: ignore[assignment]
-        stages: list[Stage] = (), subjects: list[str] = (), public_contact: str | None = None,  # type: ignore[assignment]
-    ) -> Inspector:  # fmt: skip
+        self,
+        *,
+        inspector_id: UUID,
+        name: str,
+        jurisdiction: str,
+        employment: Employment,
+        now: datetime,
+        envelope: Envelope,
+        roles: list[InspectorRole] = (),
+        focus: Focus = Focus.schools,  # type: ignore[assignment]
+        stages: list[Stage] = (),
+        subjects: list[str] = (),
+        public_contact: str | None = None,  # type: ignore[assignment]
+    ) -> Inspector:
         inspector = Inspector.nominate(
-            inspector_id=inspector_id, name=name, jurisdiction=jurisdiction, employment=employment, now=now,
-            roles=roles, focus=focus, stages=stages, subjects=subjects, public_contact=public_contact,
-        )  # fmt: skip
+            inspector_id=inspector_id,
+            name=name,
+            jurisdiction=jurisdiction,
+            employment=employment,
+            now=now,
+            roles=roles,
+            focus=focus,
+            stages=stages,
+            subjects=subjects,
+            public_contact=public_contact,
+        )
         return self.save_new(inspector, envelope)
 
     def import_inspector(
-        self, *, number: str, name: str, jurisdiction: str, employment: Employment, roles: list[InspectorRole],
-        focus: Focus, stages: list[Stage], subjects: list[str], public_contact: str | None, now: datetime,
-        envelope: Envelope, authorize: Authorize, personal: dict[str, str] | None = None,
-    ) -> tuple[Inspector, bool]:  # fmt: skip
+        self,
+        *,
+        number: str,
+        name: str,
+        jurisdiction: str,
+        employment: Employment,
+        roles: list[InspectorRole],
+        focus: Focus,
+        stages: list[Stage],
+        subjects: list[str],
+        public_contact: str | None,
+        now: datetime,
+        envelope: Envelope,
+        authorize: Authorize,
+        personal: dict[str, str] | None = None,
+    ) -> tuple[Inspector, bool]:
         """Nominate the inspector with this office number, or bring the profile (and any private details) up to date;
         a repeat changes nothing. As with `record_inspector_personal`, the sealed details are folded into the hash."""
         inspector, created = self.prepare_inspector_import(
-            number=number, name=name, jurisdiction=jurisdiction, employment=employment, roles=roles, focus=focus,
-            stages=stages, subjects=subjects, public_contact=public_contact, now=now, authorize=authorize, personal=personal,
-        )  # fmt: skip
+            number=number,
+            name=name,
+            jurisdiction=jurisdiction,
+            employment=employment,
+            roles=roles,
+            focus=focus,
+            stages=stages,
+            subjects=subjects,
+            public_contact=public_contact,
+            now=now,
+            authorize=authorize,
+            personal=personal,
+        )
         sealed = inspector.personal if personal else {}
         envelope = envelope.also_hashing(sealed) if sealed else envelope
         if created:
@@ -60,20 +100,38 @@ class InspectorCommands(ServiceApplication):
         return inspector, False
 
     def prepare_inspector_import(
-        self, *, number: str, name: str, jurisdiction: str, employment: Employment, roles: list[InspectorRole],
-        focus: Focus, stages: list[Stage], subjects: list[str], public_contact: str | None, now: datetime,
-        authorize: Authorize, personal: dict[str, str] | None = None, seal: bool = True,
-    ) -> tuple[Inspector, bool]:  # fmt: skip
+        self,
+        *,
+        number: str,
+        name: str,
+        jurisdiction: str,
+        employment: Employment,
+        roles: list[InspectorRole],
+        focus: Focus,
+        stages: list[Stage],
+        subjects: list[str],
+        public_contact: str | None,
+        now: datetime,
+        authorize: Authorize,
+        personal: dict[str, str] | None = None,
+        seal: bool = True,
+    ) -> tuple[Inspector, bool]:
         """The inspector a row nominates or brings up to date, checked and not yet saved: (the inspector, whether new).
         Private details are checked; with `seal` (not in a dry run, which must leave no key behind) they are sealed
         and recorded too."""
         inspector_id = inspector_id_for_number(jurisdiction, number)
-        profile = {"roles": roles, "focus": focus, "stages": stages, "subjects": subjects, "public_contact": public_contact}
+        profile = {
+            "roles": roles,
+            "focus": focus,
+            "stages": stages,
+            "subjects": subjects,
+            "public_contact": public_contact,
+        }
         plain = checked_personal(personal or {})
         existing = self.get(inspector_id, Inspector) if self.exists(inspector_id) else None
         inspector = existing or Inspector.nominate(
             inspector_id=inspector_id, name=name, jurisdiction=jurisdiction, employment=employment, now=now, **profile
-        )  # fmt: skip
+        )
         authorize(inspector)  # before a key is made for someone the caller may not touch
         if existing is not None:
             inspector.update_details(name=name, employment=employment, now=now, **profile)
@@ -82,22 +140,49 @@ class InspectorCommands(ServiceApplication):
         return inspector, existing is None
 
     def update_inspector(
-        self, inspector_id: UUID, *, name: str, employment: Employment, now: datetime, expected_version: int | None,
-        envelope: Envelope, authorize: Authorize, roles: list[InspectorRole] | None = None, focus: Focus | None = None,
-        stages: list[Stage] | None = None, subjects: list[str] | None = None, public_contact: str | None = None,
-    ) -> Inspector:  # fmt: skip
+        self,
+        inspector_id: UUID,
+        *,
+        name: str,
+        employment: Employment,
+        now: datetime,
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Authorize,
+        roles: list[InspectorRole] | None = None,
+        focus: Focus | None = None,
+        stages: list[Stage] | None = None,
+        subjects: list[str] | None = None,
+        public_contact: str | None = None,
+    ) -> Inspector:
         return self.on_inspector(
-            inspector_id, expected_version, envelope, authorize,
+            inspector_id,
+            expected_version,
+            envelope,
+            authorize,
             lambda i: i.update_details(
-                name=name, employment=employment, now=now, roles=roles, focus=focus, stages=stages,
-                subjects=subjects, public_contact=public_contact,
+                name=name,
+                employment=employment,
+                now=now,
+                roles=roles,
+                focus=focus,
+                stages=stages,
+                subjects=subjects,
+                public_contact=public_contact,
             ),
-        )  # fmt: skip
+        )
 
     def file_inspector(
-        self, inspector_id: UUID, *, filed_with: str, filed_on: date, today: date, expected_version: int | None,
-        envelope: Envelope, authorize: Authorize,
-    ) -> Inspector:  # fmt: skip
+        self,
+        inspector_id: UUID,
+        *,
+        filed_with: str,
+        filed_on: date,
+        today: date,
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Authorize,
+    ) -> Inspector:
         """File (备案) with the body one level up: `filed_with` must contain the inspector's jurisdiction."""
 
         def command(inspector: Inspector) -> None:
@@ -112,16 +197,26 @@ class InspectorCommands(ServiceApplication):
         return self.on_inspector(inspector_id, expected_version, envelope, authorize, command)
 
     def on_inspector(
-        self, inspector_id: UUID, expected_version: int | None, envelope: Envelope, authorize: Authorize,
+        self,
+        inspector_id: UUID,
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Authorize,
         command: Callable[[Inspector], None],
-    ) -> Inspector:  # fmt: skip
+    ) -> Inspector:
         """Apply one lifecycle, training, assessment or tie command to an inspector."""
         return self.change(inspector_id, Inspector, expected_version, envelope, command, authorize)
 
     def record_inspector_personal(
-        self, inspector_id: UUID, *, details: dict[str, str], now: datetime, expected_version: int | None,
-        envelope: Envelope, authorize: Authorize,
-    ) -> Inspector:  # fmt: skip
+        self,
+        inspector_id: UUID,
+        *,
+        details: dict[str, str],
+        now: datetime,
+        expected_version: int | None,
+        envelope: Envelope,
+        authorize: Authorize,
+    ) -> Inspector:
         """Check, seal with the inspector's key and record private details; "" clears a field (decision 019).
 
         `envelope`'s request hash must not cover the plain values: the sealed ones are folded into it here."""
@@ -130,9 +225,13 @@ class InspectorCommands(ServiceApplication):
         authorize(inspector)
         sealed = self._seal(inspector_id, inspector.jurisdiction, plain)
         return self.change(
-            inspector_id, Inspector, expected_version, envelope.also_hashing(sealed),
-            lambda i: i.record_personal(details=sealed, now=now), authorize,
-        )  # fmt: skip
+            inspector_id,
+            Inspector,
+            expected_version,
+            envelope.also_hashing(sealed),
+            lambda i: i.record_personal(details=sealed, now=now),
+            authorize,
+        )
 
     def _seal(self, inspector_id: UUID, jurisdiction: str, plain: dict[str, str | None]) -> dict[str, Sealed | None]:
         person = person_of(inspector_id)
@@ -141,5 +240,3 @@ class InspectorCommands(ServiceApplication):
     def revealed(self, inspector: Inspector) -> dict[str, str]:
         """The inspector's private details in plain, as far as their key still exists (else ERASED)."""
         return {f: self.keys.reveal(v) for f, v in inspector.personal.items()}
-
-

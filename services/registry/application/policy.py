@@ -25,18 +25,28 @@ def shipped_profiles() -> list[dict[str, Any]]:
 
 class PolicyCommands(ServiceApplication):
     def change_profile(
-        self, *, jurisdiction: str, set_values: dict[str, Any], remove: list[str], reason: str, now: datetime,
-        expected_version: int | None, envelope: Envelope,
-    ) -> PolicyProfile:  # fmt: skip
+        self,
+        *,
+        jurisdiction: str,
+        set_values: dict[str, Any],
+        remove: list[str],
+        reason: str,
+        now: datetime,
+        expected_version: int | None,
+        envelope: Envelope,
+    ) -> PolicyProfile:
         """Override keys for a jurisdiction (creating its profile on first use); each change is a new version."""
         if not self.exists(profile_id(jurisdiction)):
             return self.save_new(
                 PolicyProfile.create(jurisdiction=jurisdiction, values=set_values, reason=reason, now=now), envelope
             )
         return self.change(
-            profile_id(jurisdiction), PolicyProfile, expected_version, envelope,
+            profile_id(jurisdiction),
+            PolicyProfile,
+            expected_version,
+            envelope,
             lambda p: p.change(set_values=set_values, remove=remove, reason=reason, now=now),
-        )  # fmt: skip
+        )
 
     def install_shipped_profiles(self) -> int:
         """Create the shipped profiles that do not exist yet, and add keys a later release ships.
@@ -69,9 +79,12 @@ class PolicyCommands(ServiceApplication):
         envelope = self._shipped_envelope(code, f"shipped-profile:{code}:{','.join(sorted(new))}", new)
         try:
             self.change(
-                profile_id(code), PolicyProfile, profile.version, envelope,
+                profile_id(code),
+                PolicyProfile,
+                profile.version,
+                envelope,
                 lambda p: p.change(set_values=new, remove=[], reason=reason, now=datetime.now(UTC)),
-            )  # fmt: skip
+            )
             log.info("policy profile %s: added %s from the shipped file", code, ", ".join(sorted(new)))
         except (Conflict, PreconditionFailed):  # another replica added them first
             log.info("policy profile %s changed meanwhile; shipped keys left for the next start", code)

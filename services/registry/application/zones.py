@@ -17,9 +17,14 @@ class ZoneCommands(ServiceApplication):
         return self.save_new(Zone.create(zone_id=zone_id, name=name, jurisdiction=jurisdiction, now=now), envelope)
 
     def list_inspector_in_zone(
-        self, zone_id: UUID, inspector_id: UUID, *, expected_version: int | None, envelope: Envelope,
+        self,
+        zone_id: UUID,
+        inspector_id: UUID,
+        *,
+        expected_version: int | None,
+        envelope: Envelope,
         authorize: Callable[[Zone], None],
-    ) -> Zone:  # fmt: skip
+    ) -> Zone:
         """Post a listed inspector (挂牌督学) for the zone; they must hold that role and belong to the place."""
         inspector = self.get(inspector_id, Inspector)
 
@@ -36,17 +41,27 @@ class ZoneCommands(ServiceApplication):
         return self.change(zone_id, Zone, expected_version, envelope, command, authorize)
 
     def unlist_inspector_in_zone(
-        self, zone_id: UUID, inspector_id: UUID, *, expected_version: int | None, envelope: Envelope,
+        self,
+        zone_id: UUID,
+        inspector_id: UUID,
+        *,
+        expected_version: int | None,
+        envelope: Envelope,
         authorize: Callable[[Zone], None],
-    ) -> Zone:  # fmt: skip
+    ) -> Zone:
         return self.change(
             zone_id, Zone, expected_version, envelope, lambda z: z.remove_listed_inspector(inspector_id), authorize
         )
 
     def put_school_in_zone(
-        self, school_id: UUID, zone_id: UUID, *, expected_version: int | None, envelope: Envelope,
+        self,
+        school_id: UUID,
+        zone_id: UUID,
+        *,
+        expected_version: int | None,
+        envelope: Envelope,
         authorize: Callable[[School], None],
-    ) -> School:  # fmt: skip
+    ) -> School:
         zone = self.get(zone_id, Zone)
 
         def command(school: School) -> None:
@@ -56,9 +71,14 @@ class ZoneCommands(ServiceApplication):
         return self.change(school_id, School, expected_version, envelope, command, authorize)
 
     def assign_responsible_inspector(
-        self, school_id: UUID, inspector_id: UUID, *, expected_version: int | None, envelope: Envelope,
+        self,
+        school_id: UUID,
+        inspector_id: UUID,
+        *,
+        expected_version: int | None,
+        envelope: Envelope,
         authorize: Callable[[School], None],
-    ) -> School:  # fmt: skip
+    ) -> School:
         """The school's responsible inspector (责任督学): serving, with that role, and with no tie to the school."""
         inspector = self.get(inspector_id, Inspector)
 

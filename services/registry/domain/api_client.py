@@ -59,10 +59,7 @@ class ClientStatus(Labelled):
 
 S = ClientStatus
 # Which states each command may start from. A walk of this table is in the tests.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "rotate_secret": frozenset({S.active}),
-    "revoke": frozenset({S.active}),
-}
+TRANSITIONS: dict[str, frozenset[str]] = {"rotate_secret": frozenset({S.active}), "revoke": frozenset({S.active})}
 
 
 class ApiClient(Aggregate):
@@ -80,9 +77,14 @@ class ApiClient(Aggregate):
     @classmethod
     def register(cls, *, client_id: UUID, name: str, jurisdiction: str, secret_hash: str, now: datetime) -> ApiClient:
         return cls._create(
-            cls.Registered, id=client_id, name=require_name(name), jurisdiction=jurisdiction, roles=ROLES,
-            secret_hash=secret_hash, registered_at=now,
-        )  # fmt: skip
+            cls.Registered,
+            id=client_id,
+            name=require_name(name),
+            jurisdiction=jurisdiction,
+            roles=ROLES,
+            secret_hash=secret_hash,
+            registered_at=now,
+        )
 
     def rotate_secret(self, *, secret_hash: str, now: datetime) -> None:
         """A new secret replaces the old one at once; tokens already issued run until they expire."""

@@ -11,7 +11,6 @@ from eventsourcing.domain import Aggregate, event
 from dudao.errors import InvalidInput
 from dudao.rules import RuleViolation, happened, require_name
 
-
 MEMBER_FIELDS = ("director", "deputies", "member_units", "office", "chief_inspector", "deputy_chief_inspectors")
 
 
@@ -69,7 +68,11 @@ class Committee(Aggregate):
     @classmethod
     def constitute(cls, *, jurisdiction: str, members: dict[str, Any], now: datetime) -> Committee:
         return cls._create(
-            cls.Constituted, id=committee_id(jurisdiction), jurisdiction=jurisdiction, members=members, constituted_at=now
+            cls.Constituted,
+            id=committee_id(jurisdiction),
+            jurisdiction=jurisdiction,
+            members=members,
+            constituted_at=now,
         )
 
     def _apply(self, members: dict[str, Any]) -> None:
@@ -84,10 +87,15 @@ class Committee(Aggregate):
     def _composition_changed(self, members: dict[str, Any], changed_at: datetime) -> None:
         self._apply(members)
 
-    def record_meeting(self, *, held_on: date, topic: str, on_education: bool, today: date, minutes_ref: str = "") -> None:
+    def record_meeting(
+        self, *, held_on: date, topic: str, on_education: bool, today: date, minutes_ref: str = ""
+    ) -> None:
         """A committee meeting, once held; those on education count toward the yearly minimum (O1)."""
         self._meeting_recorded(
-            held_on=happened(held_on, "held_on", today=today), topic=require_name(topic, "topic"), on_education=on_education, minutes_ref=minutes_ref.strip()
+            held_on=happened(held_on, "held_on", today=today),
+            topic=require_name(topic, "topic"),
+            on_education=on_education,
+            minutes_ref=minutes_ref.strip(),
         )
 
     @event("MeetingRecorded")
@@ -97,7 +105,9 @@ class Committee(Aggregate):
     def record_participation(self, *, unit_name: str, activity_id: str, year: int) -> None:
         """A member unit took part in a supervision activity (filled from inspection's events later)."""
         if unit_name not in [u["name"] for u in self.member_units]:
-            raise RuleViolation(f"{unit_name} is not a member unit of this committee", field="unit_name", rule="not_a_member_unit")
+            raise RuleViolation(
+                f"{unit_name} is not a member unit of this committee", field="unit_name", rule="not_a_member_unit"
+            )
         activity_id = require_name(activity_id, "activity_id")
         if activity_id not in self.participation.get(str(year), {}).get(unit_name, []):
             self._member_unit_participated(unit_name=unit_name, activity_id=activity_id, year=year)

@@ -10,11 +10,17 @@ from eventsourcing.domain import Aggregate, event
 from dudao.errors import InvalidInput
 from dudao.personal import Sealed
 from dudao.rules import RuleViolation, check_transition, happened, require_name
-from services.registry.domain.stage import Stage
 from services.registry.domain.inspector_terms import (
-    Employment, ExitReason, Focus, Grade, InspectorRole, Status, TieKind, TrainingKind,
-)  # fmt: skip
-
+    Employment,
+    ExitReason,
+    Focus,
+    Grade,
+    InspectorRole,
+    Status,
+    TieKind,
+    TrainingKind,
+)
+from services.registry.domain.stage import Stage
 
 S = Status
 PERSONAL_FIELDS = ("mobile", "id_number", "home_address")  # sealed with the inspector's key, never in plain
@@ -163,10 +169,17 @@ class Inspector(Aggregate):
         """Activation (激活) once filed: a day of the term, and not after today."""
         check_transition("inspector", TRANSITIONS, "activate", self.status)
         term = self.term or {}
-        happened(on, "on", today=today, after=term.get("term_start"), after_what=f"the start of term {term.get('term_no')}")
+        happened(
+            on, "on", today=today, after=term.get("term_start"), after_what=f"the start of term {term.get('term_no')}"
+        )
         if term.get("term_end") and on > term["term_end"]:
-            raise InvalidInput(f"on {on} is after the end of term {term['term_no']} ({term['term_end']})", field="on",
-                               rule="date_order", date=on.isoformat(), latest=term["term_end"].isoformat())  # fmt: skip
+            raise InvalidInput(
+                f"on {on} is after the end of term {term['term_no']} ({term['term_end']})",
+                field="on",
+                rule="date_order",
+                date=on.isoformat(),
+                latest=term["term_end"].isoformat(),
+            )
         self._activated(on=on)
 
     @event("Activated")
@@ -222,14 +235,25 @@ class Inspector(Aggregate):
             raise InvalidInput("hours must be more than 0 and at most 1000", field="hours", rule="hours_range")
         term_no = self.term["term_no"] if self.term else None
         self._training_recorded(
-            kind=TrainingKind(kind), title=require_name(title, "title"), hours=hours,
-            completed_on=happened(completed_on, "completed_on", today=today), term_no=term_no,
+            kind=TrainingKind(kind),
+            title=require_name(title, "title"),
+            hours=hours,
+            completed_on=happened(completed_on, "completed_on", today=today),
+            term_no=term_no,
         )
 
     @event("TrainingRecorded")
-    def _training_recorded(self, kind: TrainingKind, title: str, hours: float, completed_on: date, term_no: int | None) -> None:
+    def _training_recorded(
+        self, kind: TrainingKind, title: str, hours: float, completed_on: date, term_no: int | None
+    ) -> None:
         self.trainings.append(
-            {"kind": TrainingKind(kind), "title": title, "hours": hours, "completed_on": completed_on, "term_no": term_no}
+            {
+                "kind": TrainingKind(kind),
+                "title": title,
+                "hours": hours,
+                "completed_on": completed_on,
+                "term_no": term_no,
+            }
         )
 
     def missing_training(self) -> list[TrainingKind]:
@@ -289,7 +313,9 @@ class Inspector(Aggregate):
         """Private mobile, ID number and home address, sealed (dudao.personal); None clears a field, one left out stays."""
         merged = {k: v for k, v in {**self.personal, **details}.items() if v is not None}
         if unknown := set(merged) - set(PERSONAL_FIELDS):
-            raise InvalidInput(f"not a personal field: {', '.join(sorted(unknown))}", field="personal", rule="known_fields")
+            raise InvalidInput(
+                f"not a personal field: {', '.join(sorted(unknown))}", field="personal", rule="known_fields"
+            )
         if merged != self.personal:
             self._personal_recorded(details=merged, recorded_at=now)
 
@@ -306,7 +332,9 @@ class Inspector(Aggregate):
 
     def _check_live(self, what: str) -> None:
         if self.status not in LIVE:
-            raise RuleViolation(f"cannot {what} an inspector who has exited", field="status", rule="inspector_lifecycle")
+            raise RuleViolation(
+                f"cannot {what} an inspector who has exited", field="status", rule="inspector_lifecycle"
+            )
 
 
 def person_of(inspector_id: UUID) -> str:

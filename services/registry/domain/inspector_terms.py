@@ -70,4 +70,3 @@ class TieKind(Labelled):
     relative = "relative", "亲属关系"
     own_school = "own_school", "本人所在学校"
     other = "other", "其他利害关系"
-

@@ -34,9 +34,16 @@ HIGHER, LOWER, SOONER = "higher", "lower", "sooner"  # SOONER: a lower number is
 KEYS: dict[str, PolicyKey] = {
     "inspector_school_ratio": PolicyKey(int, 1, 100, "督学与学校数配比(1:N)", "R1: one inspector per N schools", LOWER),
     "large_school_enrolment": PolicyKey(
-        int, 100, 100_000, "学生数较多学校阈值", "R1: a school with at least this many pupils gets an inspector of its own (1:1)", LOWER
+        int,
+        100,
+        100_000,
+        "学生数较多学校阈值",
+        "R1: a school with at least this many pupils gets an inspector of its own (1:1)",
+        LOWER,
     ),
-    "full_time_share_min": PolicyKey(float, 0, 1, "专职督学最低占比", "R2: minimum share of full-time inspectors", HIGHER),
+    "full_time_share_min": PolicyKey(
+        float, 0, 1, "专职督学最低占比", "R2: minimum share of full-time inspectors", HIGHER
+    ),
     "government_inspectors_per_term_min": PolicyKey(
         int, 0, 10_000, "每届政府督学最低人数", "R3: minimum government inspectors appointed per term", HIGHER
     ),
@@ -50,28 +57,75 @@ KEYS: dict[str, PolicyKey] = {
         int, 0, 52, "督导委员会每年专题研究教育最少次数", "O1: minimum meetings on education a year", HIGHER
     ),
     "member_unit_activities_min": PolicyKey(
-        int, 0, 100, "成员单位每年参加督导活动最少次数", "each member unit joins at least this many activities a year", HIGHER
+        int,
+        0,
+        100,
+        "成员单位每年参加督导活动最少次数",
+        "each member unit joins at least this many activities a year",
+        HIGHER,
     ),
     "visits_per_school_per_semester_max": PolicyKey(
-        int, 1, 50, "每学期每校督导次数上限", "frequency control: at most this many supervision visits per school per semester", LOWER
+        int,
+        1,
+        50,
+        "每学期每校督导次数上限",
+        "frequency control: at most this many supervision visits per school per semester",
+        LOWER,
     ),
-    "duty_grade_excellent_min": PolicyKey(float, 0, 100, "履职评价优秀等次最低分", "a duty-evaluation score at least this is excellent", HIGHER),
-    "duty_grade_good_min": PolicyKey(float, 0, 100, "履职评价良好等次最低分", "a duty-evaluation score at least this is good", HIGHER),
-    "duty_grade_qualified_min": PolicyKey(float, 0, 100, "履职评价合格等次最低分", "a duty-evaluation score at least this is qualified", HIGHER),
-    "rectification_days": PolicyKey(int, 1, 365, "整改期限(天)", "default days a unit has to rectify a finding after feedback", LOWER),
-    "notice_days": PolicyKey(int, 1, 365, "督办整改期限(天)", "days a supervision notice (督办单) gives the unit after a missed deadline", LOWER),
+    "duty_grade_excellent_min": PolicyKey(
+        float, 0, 100, "履职评价优秀等次最低分", "a duty-evaluation score at least this is excellent", HIGHER
+    ),
+    "duty_grade_good_min": PolicyKey(
+        float, 0, 100, "履职评价良好等次最低分", "a duty-evaluation score at least this is good", HIGHER
+    ),
+    "duty_grade_qualified_min": PolicyKey(
+        float, 0, 100, "履职评价合格等次最低分", "a duty-evaluation score at least this is qualified", HIGHER
+    ),
+    "rectification_days": PolicyKey(
+        int, 1, 365, "整改期限(天)", "default days a unit has to rectify a finding after feedback", LOWER
+    ),
+    "notice_days": PolicyKey(
+        int,
+        1,
+        365,
+        "督办整改期限(天)",
+        "days a supervision notice (督办单) gives the unit after a missed deadline",
+        LOWER,
+    ),
     "interview_at_lapse": PolicyKey(
-        int, 0, 20, "第几次逾期约谈", "escalation ladder: the missed deadline at which the unit's leaders are interviewed (0: never)", SOONER
+        int,
+        0,
+        20,
+        "第几次逾期约谈",
+        "escalation ladder: the missed deadline at which the unit's leaders are interviewed (0: never)",
+        SOONER,
     ),
     "circular_at_lapse": PolicyKey(
-        int, 0, 20, "第几次逾期通报", "escalation ladder: the missed deadline at which the unit is circulated (0: never)", SOONER
+        int,
+        0,
+        20,
+        "第几次逾期通报",
+        "escalation ladder: the missed deadline at which the unit is circulated (0: never)",
+        SOONER,
     ),
-    "recheck_after_days": PolicyKey(int, 1, 3650, "复查间隔(天)", "days after acceptance that a rectified item is checked again (回头看)", LOWER),
+    "recheck_after_days": PolicyKey(
+        int, 1, 3650, "复查间隔(天)", "days after acceptance that a rectified item is checked again (回头看)", LOWER
+    ),
     "restriction_days": PolicyKey(
-        int, 1, 3650, "通报后限制期(天)", "days a circulated unit's leaders may not be commended, promoted or moved to key posts", HIGHER
+        int,
+        1,
+        3650,
+        "通报后限制期(天)",
+        "days a circulated unit's leaders may not be commended, promoted or moved to key posts",
+        HIGHER,
     ),
     "in_service_trainings_per_term_min": PolicyKey(
-        int, 0, 100, "每届在岗培训最少次数", "each inspector takes at least this many in-service trainings a term", HIGHER
+        int,
+        0,
+        100,
+        "每届在岗培训最少次数",
+        "each inspector takes at least this many in-service trainings a term",
+        HIGHER,
     ),
 }
 
@@ -82,11 +136,27 @@ def validate_values(values: Mapping[str, Any], field: str = "set") -> dict[str, 
     for key, value in values.items():
         spec = KEYS.get(key)
         if spec is None:
-            raise InvalidInput(f"{key!r} is not a policy key; known keys: {', '.join(KEYS)}", field=f"{field}.{key}", rule="unknown_policy_key")
-        if isinstance(value, bool) or not isinstance(value, int | float) or (spec.kind is int and not float(value).is_integer()):
-            raise InvalidInput(f"{key} must be {'a whole number' if spec.kind is int else 'a number'}", field=f"{field}.{key}", rule="policy_value_type")
+            raise InvalidInput(
+                f"{key!r} is not a policy key; known keys: {', '.join(KEYS)}",
+                field=f"{field}.{key}",
+                rule="unknown_policy_key",
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (spec.kind is int and not float(value).is_integer())
+        ):
+            raise InvalidInput(
+                f"{key} must be {'a whole number' if spec.kind is int else 'a number'}",
+                field=f"{field}.{key}",
+                rule="policy_value_type",
+            )
         if not spec.minimum <= value <= spec.maximum:
-            raise InvalidInput(f"{key} must be between {spec.minimum:g} and {spec.maximum:g}", field=f"{field}.{key}", rule="policy_value_range")
+            raise InvalidInput(
+                f"{key} must be between {spec.minimum:g} and {spec.maximum:g}",
+                field=f"{field}.{key}",
+                rule="policy_value_range",
+            )
         checked[key] = spec.kind(value)
     return checked
 
@@ -110,8 +180,12 @@ def check_only_tightens(values: Mapping[str, Any], upper: Effective) -> None:
             raise Conflict(
                 f"{key} = {value:g} would loosen the {bound:g} set by {place} ({divisions.name_of(place)}, profile version"
                 f" {version}); a lower level may only make it {'higher' if way == HIGHER else 'lower'}",
-                field=f"set.{key}", rule="policy_loosened", key=key, upper_value=bound, set_by=place,
-            )  # fmt: skip
+                field=f"set.{key}",
+                rule="policy_loosened",
+                key=key,
+                upper_value=bound,
+                set_by=place,
+            )
 
 
 def profile_id(code: str) -> UUID:

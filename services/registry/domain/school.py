@@ -132,7 +132,9 @@ class School(Aggregate):
             self._details_updated(name=name, enrolment=enrolment, locality=locality, updated_at=now)
 
     @event("DetailsUpdated")
-    def _details_updated(self, name: str, enrolment: int, updated_at: datetime, locality: Locality | None = None) -> None:
+    def _details_updated(
+        self, name: str, enrolment: int, updated_at: datetime, locality: Locality | None = None
+    ) -> None:
         self.name, self.enrolment = name, enrolment
         self.locality = Locality(locality) if locality else None
 
@@ -153,7 +155,9 @@ class School(Aggregate):
         if not counts:
             raise InvalidInput("give the pupils of at least one stage", field="by_stage", rule="non_empty")
         if self.enrolment_by_year.get(school_year) != counts:
-            self._enrolment_recorded(school_year=school_year, by_stage=counts, total=sum(counts.values()), recorded_at=now)
+            self._enrolment_recorded(
+                school_year=school_year, by_stage=counts, total=sum(counts.values()), recorded_at=now
+            )
 
     class EnrolmentRecorded(Aggregate.Event):
         """Pupils per stage in a school year. v2 also says the `total`, so no reader sums the stages itself.
@@ -172,7 +176,9 @@ class School(Aggregate):
             state["total"] = sum(state["by_stage"].values())
 
     @event(EnrolmentRecorded)
-    def _enrolment_recorded(self, school_year: str, by_stage: dict[str, int], total: int, recorded_at: datetime) -> None:
+    def _enrolment_recorded(
+        self, school_year: str, by_stage: dict[str, int], total: int, recorded_at: datetime
+    ) -> None:
         self.enrolment_by_year[school_year] = dict(by_stage)
         if school_year == max(self.enrolment_by_year):
             self.enrolment = total
@@ -183,7 +189,9 @@ class School(Aggregate):
         """A new principal (校长) with a term of office; the previous term must have ended."""
         if self.principal is not None:
             raise RuleViolation(
-                "the current principal's term has not ended; end it first", field="principal", rule="principal_in_office"
+                "the current principal's term has not ended; end it first",
+                field="principal",
+                rule="principal_in_office",
             )
         if term_end <= term_start:
             raise InvalidInput("term_end must be after term_start", field="term_end", rule="term_order")

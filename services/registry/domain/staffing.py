@@ -43,7 +43,10 @@ def staffing_verdict(counts: StaffingCounts, profile: Effective) -> dict[str, An
     active = counts.active_inspectors
     share = counts.active_full_time / active if active else 0.0
     share_min = profile.get("full_time_share_min")
-    gov_min, subject_min = profile.get("government_inspectors_per_term_min"), profile.get("subject_inspectors_per_term_min")
+    gov_min, subject_min = (
+        profile.get("government_inspectors_per_term_min"),
+        profile.get("subject_inspectors_per_term_min"),
+    )
     per_supervisor = profile.get("pupils_per_school_supervisor")
     return {
         "schools": counts.schools,

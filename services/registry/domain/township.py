@@ -31,9 +31,12 @@ class Township(Aggregate):
         if not (len(code) == 9 and jurisdiction.is_valid_code(code) and jurisdiction.get(county) is not None):
             raise InvalidInput(
                 f"{code} is not a township code: 9 digits, the first 6 a listed county (or a city without counties)",
-                field="code", rule="not_a_township",
-            )  # fmt: skip
-        return cls._create(cls.Named, id=township_id(code), code=code, county=county, name=require_name(name), named_at=now)
+                field="code",
+                rule="not_a_township",
+            )
+        return cls._create(
+            cls.Named, id=township_id(code), code=code, county=county, name=require_name(name), named_at=now
+        )
 
     def rename(self, name: str, now: datetime) -> None:
         name = require_name(name)

@@ -44,7 +44,9 @@ class Zone(Aggregate):
 
     def remove_listed_inspector(self, inspector_id: UUID) -> None:
         if str(inspector_id) not in self.listed_inspectors:
-            raise RuleViolation("that inspector is not listed for this zone", field="inspector_id", rule="not_listed_here")
+            raise RuleViolation(
+                "that inspector is not listed for this zone", field="inspector_id", rule="not_listed_here"
+            )
         self._listed_inspector_removed(inspector_id=str(inspector_id))
 
     @event("ListedInspectorRemoved")

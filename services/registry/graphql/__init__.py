@@ -11,18 +11,24 @@ from fastapi import Request
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
-from dudao import jurisdiction as divisions
-from dudao.auth import Principal
 from dudao import audit as audit_trail
 from dudao import changes as change_feed
+from dudao import jurisdiction as divisions
 from dudao import subgraph
+from dudao.auth import Principal
 from dudao.scope import OFFICES, READERS, inspector_only, sees, unit_only
 from dudao.subgraph import PageInfo
 from dudao.subgraph import within as scope_of
 from services.registry.domain import Employment, InspectorRole, Ownership, Stage, Status
 from services.registry.graphql.types import (
-    Committee, Inspector, ListedInspector, School, StaffingCompliance, Zone, caller,
-)  # fmt: skip
+    Committee,
+    Inspector,
+    ListedInspector,
+    School,
+    StaffingCompliance,
+    Zone,
+    caller,
+)
 from services.registry.projections import directory, places, public
 from services.registry.projections.staffing import staffing_compliance
 
@@ -39,7 +45,6 @@ class InspectorConnection:
     page_info: PageInfo
 
 
-
 @strawberry.type(description="A township or street (乡镇/街道) its county's office named.")
 class TownshipName:
     code: str
@@ -53,7 +58,9 @@ def _enum(kind: type, value: str | None, field: str) -> str | None:
         return kind(value).value
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
-        raise GraphQLError(f"{field} must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": field}) from None
+        raise GraphQLError(
+            f"{field} must be one of {allowed}", extensions={"status": 422, "rule": "enum", "field": field}
+        ) from None
 
 
 @strawberry.type
@@ -63,18 +70,31 @@ class Query:
 
     @strawberry.field
     async def schools(
-        self, info: strawberry.Info, jurisdiction: str | None = None, stage: str | None = None,
-        ownership: str | None = None, zone_id: strawberry.ID | None = None, first: int = 50, after: str | None = None,
-    ) -> SchoolConnection:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        stage: str | None = None,
+        ownership: str | None = None,
+        zone_id: strawberry.ID | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> SchoolConnection:
         principal = caller(info, READERS)
         within = scope_of(principal, jurisdiction)
         limit, position = subgraph.page(first, after)
         zone = str(zone_id) if zone_id and _is_uuid(str(zone_id)) else None
         async with info.context["pool"].acquire() as conn:
             rows = await directory.school_page(
-                conn, within=within, stage=_enum(Stage, stage, "stage"), ownership=_enum(Ownership, ownership, "ownership"),
-                zone_id=zone, after=position, limit=limit, school_id=unit_only(principal), answered_by=inspector_only(principal),
-            )  # fmt: skip
+                conn,
+                within=within,
+                stage=_enum(Stage, stage, "stage"),
+                ownership=_enum(Ownership, ownership, "ownership"),
+                zone_id=zone,
+                after=position,
+                limit=limit,
+                school_id=unit_only(principal),
+                answered_by=inspector_only(principal),
+            )
         return SchoolConnection(nodes=[School.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field
@@ -84,16 +104,27 @@ class Query:
 
     @strawberry.field
     async def inspectors(
-        self, info: strawberry.Info, jurisdiction: str | None = None, employment: str | None = None,
-        status: str | None = None, role: str | None = None, first: int = 50, after: str | None = None,
-    ) -> InspectorConnection:  # fmt: skip
+        self,
+        info: strawberry.Info,
+        jurisdiction: str | None = None,
+        employment: str | None = None,
+        status: str | None = None,
+        role: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> InspectorConnection:
         within = scope_of(caller(info, OFFICES), jurisdiction)
         limit, position = subgraph.page(first, after)
         async with info.context["pool"].acquire() as conn:
             rows = await directory.inspector_page(
-                conn, within=within, employment=_enum(Employment, employment, "employment"),
-                status=_enum(Status, status, "status"), role=_enum(InspectorRole, role, "role"), after=position, limit=limit,
-            )  # fmt: skip
+                conn,
+                within=within,
+                employment=_enum(Employment, employment, "employment"),
+                status=_enum(Status, status, "status"),
+                role=_enum(InspectorRole, role, "role"),
+                after=position,
+                limit=limit,
+            )
         return InspectorConnection(nodes=[Inspector.of(r) for r in rows], page_info=PageInfo.of(rows, limit))
 
     @strawberry.field
@@ -123,15 +154,21 @@ class Query:
     @strawberry.field(description="Listed inspectors (挂牌督学) with their zones and public contacts. No token needed.")
     async def public_listed_inspectors(self, info: strawberry.Info, jurisdiction: str) -> list[ListedInspector]:
         if not divisions.is_valid_code(jurisdiction):
-            raise GraphQLError("not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"})
+            raise GraphQLError(
+                "not a division code", extensions={"status": 422, "rule": "code_format", "field": "jurisdiction"}
+            )
         async with info.context["pool"].acquire() as conn:
             return [ListedInspector(**r) for r in await public.listed_inspectors(conn, within=jurisdiction)]
 
-    @strawberry.field(description="The registered names of these townships (9-digit codes); unnamed ones are left out. No token needed.")
+    @strawberry.field(
+        description="The registered names of these townships (9-digit codes); unnamed ones are left out. No token needed."
+    )
     async def township_names(self, info: strawberry.Info, codes: list[str]) -> list[TownshipName]:
         wanted = [c for c in codes[:500] if len(c) == 9 and divisions.is_valid_code(c)]
         async with info.context["pool"].acquire() as conn:
-            return [TownshipName(code=c, name=n) for c, n in sorted((await places.township_names(conn, wanted)).items())]
+            return [
+                TownshipName(code=c, name=n) for c, n in sorted((await places.township_names(conn, wanted)).items())
+            ]
 
 
 schema = strawberry.federation.Schema(query=Query, types=[School, Inspector, Zone], extensions=subgraph.extensions())
@@ -146,7 +183,10 @@ def _is_uuid(value: str) -> bool:
 
 
 def _loader(
-    request: Request, principal: Principal | None, fetch: Callable[..., Awaitable[list[dict]]], of: Callable[[dict], Any]
+    request: Request,
+    principal: Principal | None,
+    fetch: Callable[..., Awaitable[list[dict]]],
+    of: Callable[[dict], Any],
 ) -> DataLoader:
     """Batch lookups by id; rows outside the caller's jurisdiction read as missing."""
 
@@ -194,7 +234,9 @@ def _loaders(request: Request, principal) -> dict[str, Any]:
         "schools": _school_loader(request, principal),
         "inspectors": _loader(request, principal, directory.inspectors_by_id, Inspector.of),
         "zones": _loader(request, principal, places.zones_by_id, Zone.of),
-        "inspector_records": _batch(request, directory.inspector_records, lambda: {"trainings": [], "assessments": [], "ties": []}),
+        "inspector_records": _batch(
+            request, directory.inspector_records, lambda: {"trainings": [], "assessments": [], "ties": []}
+        ),
         "zones_of_inspector": _batch(request, places.zones_listing, list),
     }
 

@@ -10,9 +10,20 @@ import strawberry
 from dudao.scope import OFFICE_ROLES, READERS
 from dudao.subgraph import Labelled, caller, problem  # noqa: F401 - re-exported for the subgraph's queries
 from services.registry.domain import (
-    Employment, EnrolmentStatus, ExitReason, Focus, Grade, InspectorRole, LicenceStatus, Locality, Ownership, Stage, Status,
-    TieKind, TrainingKind,
-)  # fmt: skip
+    Employment,
+    EnrolmentStatus,
+    ExitReason,
+    Focus,
+    Grade,
+    InspectorRole,
+    LicenceStatus,
+    Locality,
+    Ownership,
+    Stage,
+    Status,
+    TieKind,
+    TrainingKind,
+)
 
 
 @strawberry.type
@@ -54,19 +65,33 @@ class School:
     def of(cls, row: dict[str, Any]) -> School:
         stage, ownership = Stage(row["stage"]), Ownership(row["ownership"])
         return cls(
-            id=strawberry.ID(str(row["id"])), code=row.get("code"), name=row["name"], jurisdiction=row["jurisdiction"],
-            stage=stage.value, stage_label_zh=stage.label_zh, ownership=ownership.value, ownership_label_zh=ownership.label_zh,
-            locality=Labelled.of(Locality, row.get("locality")), enrolment=row["enrolment"],
+            id=strawberry.ID(str(row["id"])),
+            code=row.get("code"),
+            name=row["name"],
+            jurisdiction=row["jurisdiction"],
+            stage=stage.value,
+            stage_label_zh=stage.label_zh,
+            ownership=ownership.value,
+            ownership_label_zh=ownership.label_zh,
+            locality=Labelled.of(Locality, row.get("locality")),
+            enrolment=row["enrolment"],
             enrolment_by_year=[
                 StageEnrolment(school_year=year, stage=s, pupils=n)
-                for year, stages in sorted((row.get("enrolment_by_year") or {}).items()) for s, n in sorted(stages.items())
+                for year, stages in sorted((row.get("enrolment_by_year") or {}).items())
+                for s, n in sorted(stages.items())
             ],
-            principal=PrincipalInOffice(name=row["principal_name"], term_start=row["principal_term_start"], term_end=row["principal_term_end"])
-            if row.get("principal_name") else None,
-            licence=Labelled.of(LicenceStatus, row["licence"]), enrolment_status=Labelled.of(EnrolmentStatus, row["enrolment_status"]),
-            zone_id=_id(row.get("zone_id")), responsible_inspector_id=_id(row.get("responsible_inspector_id")),
-            internal_supervisors=row.get("internal_supervisors") or 0, version=row["version"],
-        )  # fmt: skip
+            principal=PrincipalInOffice(
+                name=row["principal_name"], term_start=row["principal_term_start"], term_end=row["principal_term_end"]
+            )
+            if row.get("principal_name")
+            else None,
+            licence=Labelled.of(LicenceStatus, row["licence"]),
+            enrolment_status=Labelled.of(EnrolmentStatus, row["enrolment_status"]),
+            zone_id=_id(row.get("zone_id")),
+            responsible_inspector_id=_id(row.get("responsible_inspector_id")),
+            internal_supervisors=row.get("internal_supervisors") or 0,
+            version=row["version"],
+        )
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> School | None:
@@ -125,15 +150,25 @@ class Inspector:
     def of(cls, row: dict[str, Any]) -> Inspector:
         employment = Employment(row["employment"])
         return cls(
-            id=strawberry.ID(str(row["id"])), name=row["name"], jurisdiction=row["jurisdiction"], employment=employment.value,
-            employment_label_zh=employment.label_zh, status=Labelled.of(Status, row.get("status") or "nominated"),
+            id=strawberry.ID(str(row["id"])),
+            name=row["name"],
+            jurisdiction=row["jurisdiction"],
+            employment=employment.value,
+            employment_label_zh=employment.label_zh,
+            status=Labelled.of(Status, row.get("status") or "nominated"),
             roles=[Labelled.of(InspectorRole, r) for r in row.get("roles") or []],
-            focus=Labelled.of(Focus, row.get("focus") or "schools"), stages=[Labelled.of(Stage, s) for s in row.get("stages") or []],
-            subjects=row.get("subjects") or [], public_contact=row.get("public_contact"),
-            term=Term(term_no=row["term_no"], term_start=row["term_start"], term_end=row["term_end"]) if row.get("term_no") else None,
-            filed_with=row.get("filed_with"), exit_reason=Labelled.of(ExitReason, row.get("exit_reason")),
-            exit_review_open=bool(row.get("exit_review_open")), version=row["version"],
-        )  # fmt: skip
+            focus=Labelled.of(Focus, row.get("focus") or "schools"),
+            stages=[Labelled.of(Stage, s) for s in row.get("stages") or []],
+            subjects=row.get("subjects") or [],
+            public_contact=row.get("public_contact"),
+            term=Term(term_no=row["term_no"], term_start=row["term_start"], term_end=row["term_end"])
+            if row.get("term_no")
+            else None,
+            filed_with=row.get("filed_with"),
+            exit_reason=Labelled.of(ExitReason, row.get("exit_reason")),
+            exit_review_open=bool(row.get("exit_review_open")),
+            version=row["version"],
+        )
 
     async def _records(self, info: strawberry.Info) -> dict[str, list]:
         """Trainings and assessments are an office's, or the inspector's own (as REST's by-id read): others see none."""
@@ -142,12 +177,19 @@ class Inspector:
             return {"trainings": [], "assessments": []}
         return await info.context["inspector_records"].load(str(self.id))
 
-    @strawberry.field(description="Trainings with hours: pre-service once, in-service each term (offices and the inspector).")
+    @strawberry.field(
+        description="Trainings with hours: pre-service once, in-service each term (offices and the inspector)."
+    )
     async def trainings(self, info: strawberry.Info) -> list[Training]:
         records = await self._records(info)
         return [
-            Training(kind=Labelled.of(TrainingKind, t["kind"]), title=t["title"], hours=float(t["hours"]),
-                     completed_on=t["completed_on"], term_no=t["term_no"])  # fmt: skip
+            Training(
+                kind=Labelled.of(TrainingKind, t["kind"]),
+                title=t["title"],
+                hours=float(t["hours"]),
+                completed_on=t["completed_on"],
+                term_no=t["term_no"],
+            )
             for t in records["trainings"]
         ]
 
@@ -186,9 +228,12 @@ class Zone:
     @classmethod
     def of(cls, row: dict[str, Any]) -> Zone:
         return cls(
-            id=strawberry.ID(str(row["id"])), name=row["name"], jurisdiction=row["jurisdiction"],
-            listed_inspector_ids=[strawberry.ID(str(i)) for i in row["listed_inspectors"]], version=row["version"],
-        )  # fmt: skip
+            id=strawberry.ID(str(row["id"])),
+            name=row["name"],
+            jurisdiction=row["jurisdiction"],
+            listed_inspector_ids=[strawberry.ID(str(i)) for i in row["listed_inspectors"]],
+            version=row["version"],
+        )
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Zone | None:
@@ -220,10 +265,15 @@ class Committee:
     def of(cls, row: dict[str, Any]) -> Committee:
         m = row["members"]
         return cls(
-            jurisdiction=row["jurisdiction"], director=m["director"], deputies=m["deputies"],
-            member_units=[MemberUnit(**u) for u in m["member_units"]], office=m["office"],
-            chief_inspector=m["chief_inspector"], deputy_chief_inspectors=m["deputy_chief_inspectors"], version=row["version"],
-        )  # fmt: skip
+            jurisdiction=row["jurisdiction"],
+            director=m["director"],
+            deputies=m["deputies"],
+            member_units=[MemberUnit(**u) for u in m["member_units"]],
+            office=m["office"],
+            chief_inspector=m["chief_inspector"],
+            deputy_chief_inspectors=m["deputy_chief_inspectors"],
+            version=row["version"],
+        )
 
 
 @strawberry.type
@@ -290,9 +340,11 @@ class StaffingCompliance:
     def of(cls, data: dict[str, Any]) -> StaffingCompliance:
         return cls(
             **{k: data[k] for k in ("jurisdiction", "jurisdiction_name", "profile_version", "schools", "inspectors")},
-            r1=RatioCheck(**data["r1"]), r2=FullTimeCheck(**data["r2"]), r3=TermCheck(**data["r3"]),
+            r1=RatioCheck(**data["r1"]),
+            r2=FullTimeCheck(**data["r2"]),
+            r3=TermCheck(**data["r3"]),
             r4=SupervisorCheck(**data["r4"]),
-        )  # fmt: skip
+        )
 
 
 def _id(value: Any) -> strawberry.ID | None:

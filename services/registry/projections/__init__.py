@@ -11,9 +11,19 @@ HANDLERS = directory.HANDLERS | places.HANDLERS | api_clients.HANDLERS
 # Registry events no read model here shows: an erasure's record is read through the audit, and touches no row.
 NOT_PROJECTED = frozenset({"Erasure.Recorded"})
 TABLES = (
-    "school_directory", "inspector_directory", "inspector_trainings", "inspector_assessments", "inspector_ties",
-    "zones", "committees", "committee_meetings", "member_unit_participation", "townships", "policy_profiles", *api_clients.TABLES,
-)  # fmt: skip
+    "school_directory",
+    "inspector_directory",
+    "inspector_trainings",
+    "inspector_assessments",
+    "inspector_ties",
+    "zones",
+    "committees",
+    "committee_meetings",
+    "member_unit_participation",
+    "townships",
+    "policy_profiles",
+    *api_clients.TABLES,
+)
 
 
 async def ensure_tables(pool: asyncpg.Pool) -> None:

@@ -34,16 +34,23 @@ async def _registered(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.api_clients (id, jurisdiction, name, roles, registered_at, version)"
         " VALUES ($1, $2, $3, $4, $5::text::timestamptz, $6) ON CONFLICT (id) DO NOTHING",
-        e.aggregate_id, d["jurisdiction"], d["name"], list(d["roles"]), d["registered_at"], e.version,
-    )  # fmt: skip
+        e.aggregate_id,
+        d["jurisdiction"],
+        d["name"],
+        list(d["roles"]),
+        d["registered_at"],
+        e.version,
+    )
 
 
 def _changer(clause: str, key: str):
     async def apply(conn: asyncpg.Connection, e: InboundEvent) -> None:
         await conn.execute(
             f"UPDATE registry.api_clients SET {clause}, version = $2 WHERE id = $1 AND version < $2",
-            e.aggregate_id, e.version, e.data[key],
-        )  # fmt: skip
+            e.aggregate_id,
+            e.version,
+            e.data[key],
+        )
 
     return apply
 
@@ -65,6 +72,7 @@ async def client_list(conn: asyncpg.Connection, *, within: str, status: str | No
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM registry.api_clients WHERE jurisdiction LIKE ANY($1::text[]) AND ($2::text IS NULL OR status = $2)"
         " ORDER BY registered_at, id",
-        jurisdiction.patterns(within), status,
-    )  # fmt: skip
+        jurisdiction.patterns(within),
+        status,
+    )
     return [dict(r) for r in rows]

@@ -88,7 +88,10 @@ CREATE TABLE IF NOT EXISTS registry.inspector_ties (
 
 _SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
     # event type -> (SET clause over $3.., arguments taken from the event)
-    "School.DetailsUpdated": ("name = $3, enrolment = $4, locality = $5", lambda d: (d["name"], d["enrolment"], d.get("locality"))),
+    "School.DetailsUpdated": (
+        "name = $3, enrolment = $4, locality = $5",
+        lambda d: (d["name"], d["enrolment"], d.get("locality")),
+    ),
     "School.EnrolmentRecorded": (
         "enrolment_by_year = enrolment_by_year || jsonb_build_object($3::text, $4::jsonb),"
         " enrolment = CASE WHEN $3 >= ALL (SELECT jsonb_object_keys(enrolment_by_year)) THEN $5 ELSE enrolment END",
@@ -100,23 +103,32 @@ _SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
         lambda d: (d["name"], d["term_start"], d["term_end"]),
     ),
     "School.PrincipalTermEnded": (
-        "principal_name = NULL, principal_term_start = NULL, principal_term_end = NULL", lambda d: ()
+        "principal_name = NULL, principal_term_start = NULL, principal_term_end = NULL",
+        lambda d: (),
     ),
     "School.EnrolmentStatusChanged": ("enrolment_status = $3", lambda d: (d["status"],)),
     "School.LicenceRevoked": ("licence = 'revoked', enrolment_status = 'stopped'", lambda d: ()),
     "School.ZoneAssigned": ("zone_id = $3::uuid", lambda d: (d["zone_id"],)),
     "School.ResponsibleInspectorAssigned": ("responsible_inspector_id = $3::uuid", lambda d: (d["inspector_id"],)),
     "School.InternalSupervisorsRecorded": ("internal_supervisors = $3", lambda d: (len(d["names"]),)),
-    "School.HeadReplacementOrdered": ("", lambda d: ()),  # the order is the accountability decision's; here, the version
+    "School.HeadReplacementOrdered": (
+        "",
+        lambda d: (),
+    ),  # the order is the accountability decision's; here, the version
 }
 
 _INSPECTOR_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
     "Inspector.DetailsUpdated": (
         "name = $3, employment = $4, roles = $5, focus = $6, stages = $7, subjects = $8, public_contact = $9",
         lambda d: (
-            d["name"], d["employment"], d.get("roles") or [], d.get("focus") or "schools", d.get("stages") or [],
-            d.get("subjects") or [], d.get("public_contact"),
-        ),  # fmt: skip
+            d["name"],
+            d["employment"],
+            d.get("roles") or [],
+            d.get("focus") or "schools",
+            d.get("stages") or [],
+            d.get("subjects") or [],
+            d.get("public_contact"),
+        ),
     ),
     "Inspector.Appointed": (
         "status = 'appointed', term_no = $3, term_start = $4::text::date, term_end = $5::text::date",
@@ -142,9 +154,18 @@ async def _school_registered(conn: asyncpg.Connection, e: InboundEvent) -> None:
         " (id, position, jurisdiction, code, name, stage, ownership, locality, enrolment, version, registered_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::timestamptz, $11::text::timestamptz)"
         " ON CONFLICT (id) DO NOTHING",
-        e.aggregate_id, e.position, d["jurisdiction"], d.get("code"), d["name"], d["stage"], d["ownership"],
-        d.get("locality"), d["enrolment"], e.version, d["registered_at"],
-    )  # fmt: skip
+        e.aggregate_id,
+        e.position,
+        d["jurisdiction"],
+        d.get("code"),
+        d["name"],
+        d["stage"],
+        d["ownership"],
+        d.get("locality"),
+        d["enrolment"],
+        e.version,
+        d["registered_at"],
+    )
 
 
 async def _inspector_registered(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -154,10 +175,19 @@ async def _inspector_registered(conn: asyncpg.Connection, e: InboundEvent) -> No
         " subjects, public_contact, version, registered_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::timestamptz, $12::text::timestamptz)"
         " ON CONFLICT (id) DO NOTHING",
-        e.aggregate_id, e.position, d["jurisdiction"], d["name"], d["employment"], d.get("roles") or [],
-        d.get("focus") or "schools", d.get("stages") or [], d.get("subjects") or [], d.get("public_contact"),
-        e.version, d["registered_at"],
-    )  # fmt: skip
+        e.aggregate_id,
+        e.position,
+        d["jurisdiction"],
+        d["name"],
+        d["employment"],
+        d.get("roles") or [],
+        d.get("focus") or "schools",
+        d.get("stages") or [],
+        d.get("subjects") or [],
+        d.get("public_contact"),
+        e.version,
+        d["registered_at"],
+    )
 
 
 def _changer(table: str, changes: dict[str, tuple[str, Callable[[dict], tuple]]]):
@@ -166,8 +196,10 @@ def _changer(table: str, changes: dict[str, tuple[str, Callable[[dict], tuple]]]
         await conn.execute(
             f"UPDATE registry.{table} SET {clause}{', ' if clause else ''}version = $2, updated_at = now()"
             " WHERE id = $1 AND version < $2",
-            e.aggregate_id, e.version, *args(e.data),
-        )  # fmt: skip
+            e.aggregate_id,
+            e.version,
+            *args(e.data),
+        )
 
     return apply
 
@@ -177,16 +209,24 @@ async def _training_recorded(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.inspector_trainings (inspector_id, version, kind, title, hours, completed_on, term_no)"
         " VALUES ($1, $2, $3, $4, $5, $6::text::date, $7) ON CONFLICT DO NOTHING",
-        e.aggregate_id, e.version, d["kind"], d["title"], d["hours"], d["completed_on"], d.get("term_no"),
-    )  # fmt: skip
+        e.aggregate_id,
+        e.version,
+        d["kind"],
+        d["title"],
+        d["hours"],
+        d["completed_on"],
+        d.get("term_no"),
+    )
     await _bump(conn, "inspector_directory", e)
 
 
 async def _assessed(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.inspector_assessments (inspector_id, year, grade) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        e.aggregate_id, e.data["year"], e.data["grade"],
-    )  # fmt: skip
+        e.aggregate_id,
+        e.data["year"],
+        e.data["grade"],
+    )
     await _bump(conn, "inspector_directory", e)
 
 
@@ -194,14 +234,18 @@ async def _tie_declared(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.inspector_ties (inspector_id, unit_id, kind) VALUES ($1, $2, $3)"
         " ON CONFLICT (inspector_id, unit_id) DO UPDATE SET kind = excluded.kind",
-        e.aggregate_id, e.data["unit_id"], e.data["kind"],
-    )  # fmt: skip
+        e.aggregate_id,
+        e.data["unit_id"],
+        e.data["kind"],
+    )
     await _bump(conn, "inspector_directory", e)
 
 
 async def _tie_withdrawn(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
-        "DELETE FROM registry.inspector_ties WHERE inspector_id = $1 AND unit_id = $2", e.aggregate_id, e.data["unit_id"]
+        "DELETE FROM registry.inspector_ties WHERE inspector_id = $1 AND unit_id = $2",
+        e.aggregate_id,
+        e.data["unit_id"],
     )
     await _bump(conn, "inspector_directory", e)
 
@@ -213,20 +257,24 @@ async def _personal_recorded(conn: asyncpg.Connection, e: InboundEvent) -> None:
 
 async def _bump(conn: asyncpg.Connection, table: str, e: InboundEvent) -> None:
     await conn.execute(
-        f"UPDATE registry.{table} SET version = $2, updated_at = now() WHERE id = $1 AND version < $2", e.aggregate_id, e.version
+        f"UPDATE registry.{table} SET version = $2, updated_at = now() WHERE id = $1 AND version < $2",
+        e.aggregate_id,
+        e.version,
     )
 
 
-HANDLERS = {
-    "School.Registered": _school_registered,
-    "Inspector.Registered": _inspector_registered,
-    "Inspector.TrainingRecorded": _training_recorded,
-    "Inspector.Assessed": _assessed,
-    "Inspector.TieDeclared": _tie_declared,
-    "Inspector.TieWithdrawn": _tie_withdrawn,
-    "Inspector.PersonalDetailsRecorded": _personal_recorded,
-} | dict.fromkeys(_SCHOOL_CHANGES, _changer("school_directory", _SCHOOL_CHANGES)) | dict.fromkeys(
-    _INSPECTOR_CHANGES, _changer("inspector_directory", _INSPECTOR_CHANGES)
+HANDLERS = (
+    {
+        "School.Registered": _school_registered,
+        "Inspector.Registered": _inspector_registered,
+        "Inspector.TrainingRecorded": _training_recorded,
+        "Inspector.Assessed": _assessed,
+        "Inspector.TieDeclared": _tie_declared,
+        "Inspector.TieWithdrawn": _tie_withdrawn,
+        "Inspector.PersonalDetailsRecorded": _personal_recorded,
+    }
+    | dict.fromkeys(_SCHOOL_CHANGES, _changer("school_directory", _SCHOOL_CHANGES))
+    | dict.fromkeys(_INSPECTOR_CHANGES, _changer("inspector_directory", _INSPECTOR_CHANGES))
 )
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -234,8 +282,13 @@ HANDLERS = {
 
 async def answerers(conn: asyncpg.Connection, school: dict[str, Any]) -> frozenset[str]:
     """The inspectors who answer for a school: its responsible inspector and those listed for its zone."""
-    listed = await conn.fetchval("SELECT listed_inspectors FROM registry.zones WHERE id = $1", school["zone_id"]) if school["zone_id"] else None
+    listed = (
+        await conn.fetchval("SELECT listed_inspectors FROM registry.zones WHERE id = $1", school["zone_id"])
+        if school["zone_id"]
+        else None
+    )
     return frozenset(str(i) for i in [school["responsible_inspector_id"], *(listed or [])] if i)
+
 
 SCHOOL_COLUMNS = (
     "id, position, jurisdiction, code, name, stage, ownership, locality, enrolment, enrolment_by_year, principal_name,"
@@ -258,13 +311,18 @@ async def _page(
             continue
         args.append(value)
         if column == "answered_by":  # the schools an inspector answers for: responsible for it, or listed for its zone
-            clauses.append(f"(responsible_inspector_id::text = ${len(args)} OR zone_id IN"
-                           f" (SELECT id FROM registry.zones WHERE ${len(args)} = ANY(listed_inspectors::text[])))")  # fmt: skip
+            clauses.append(
+                f"(responsible_inspector_id::text = ${len(args)} OR zone_id IN"
+                f" (SELECT id FROM registry.zones WHERE ${len(args)} = ANY(listed_inspectors::text[])))"
+            )
         else:
-            clauses.append(f"${len(args)} = ANY({column[:-2]})" if column.endswith("[]") else f"{column} = ${len(args)}")
+            clauses.append(
+                f"${len(args)} = ANY({column[:-2]})" if column.endswith("[]") else f"{column} = ${len(args)}"
+            )
     args.append(limit)
     rows = await conn.fetch(
-        f"SELECT {columns} FROM registry.{table} WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ${len(args)}", *args
+        f"SELECT {columns} FROM registry.{table} WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ${len(args)}",
+        *args,
     )
     return [_row(r) for r in rows]
 
@@ -277,19 +335,39 @@ def _row(record: asyncpg.Record) -> dict[str, Any]:
 
 
 async def school_page(
-    conn: asyncpg.Connection, *, within: str, stage: str | None, ownership: str | None, after: int, limit: int,
-    zone_id: str | None = None, school_id: str | None = None, answered_by: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    conn: asyncpg.Connection,
+    *,
+    within: str,
+    stage: str | None,
+    ownership: str | None,
+    after: int,
+    limit: int,
+    zone_id: str | None = None,
+    school_id: str | None = None,
+    answered_by: str | None = None,
+) -> list[dict[str, Any]]:
     """Schools in the subtree of `within`, in registration order, after position `after`; only `school_id`, or only
     those `answered_by` an inspector, when given."""
-    filters = {"stage": stage, "ownership": ownership, "zone_id": zone_id, "id::text": school_id, "answered_by": answered_by}
+    filters = {
+        "stage": stage,
+        "ownership": ownership,
+        "zone_id": zone_id,
+        "id::text": school_id,
+        "answered_by": answered_by,
+    }
     return await _page(conn, "school_directory", SCHOOL_COLUMNS, within, filters, after, limit)
 
 
 async def inspector_page(
-    conn: asyncpg.Connection, *, within: str, employment: str | None, after: int, limit: int,
-    status: str | None = None, role: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    conn: asyncpg.Connection,
+    *,
+    within: str,
+    employment: str | None,
+    after: int,
+    limit: int,
+    status: str | None = None,
+    role: str | None = None,
+) -> list[dict[str, Any]]:
     filters = {"employment": employment, "status": status, "roles[]": role}
     return await _page(conn, "inspector_directory", INSPECTOR_COLUMNS, within, filters, after, limit)
 
@@ -300,7 +378,9 @@ async def schools_by_id(conn: asyncpg.Connection, ids: list[str]) -> list[dict[s
 
 
 async def inspectors_by_id(conn: asyncpg.Connection, ids: list[str]) -> list[dict[str, Any]]:
-    rows = await conn.fetch(f"SELECT {INSPECTOR_COLUMNS} FROM registry.inspector_directory WHERE id = ANY($1::uuid[])", ids)
+    rows = await conn.fetch(
+        f"SELECT {INSPECTOR_COLUMNS} FROM registry.inspector_directory WHERE id = ANY($1::uuid[])", ids
+    )
     return [_row(r) for r in rows]
 
 
@@ -317,7 +397,9 @@ async def inspector_records(conn: asyncpg.Connection, ids: list[str]) -> dict[st
     for key, sql in queries.items():
         for record in await conn.fetch(sql, ids):
             row = dict(record)
-            out.setdefault(str(row.pop("inspector_id")), {"trainings": [], "assessments": [], "ties": []})[key].append(row)
+            out.setdefault(str(row.pop("inspector_id")), {"trainings": [], "assessments": [], "ties": []})[key].append(
+                row
+            )
     return out
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import asyncpg
 
 from dudao import jurisdiction
-from dudao.personal import reveal_all
 from dudao.consumer import InboundEvent
+from dudao.personal import reveal_all
 from dudao.profiles import keep_profile
 
 TABLES_SQL = """
@@ -62,18 +62,30 @@ CREATE TABLE IF NOT EXISTS registry.policy_profiles (
 async def _zone_created(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.zones (id, jurisdiction, name, version) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        e.aggregate_id, e.data["jurisdiction"], e.data["name"], e.version,
-    )  # fmt: skip
+        e.aggregate_id,
+        e.data["jurisdiction"],
+        e.data["name"],
+        e.version,
+    )
 
 
 async def _zone_changed(conn: asyncpg.Connection, e: InboundEvent) -> None:
     change = {
         "Zone.Renamed": ("name = $3", e.data.get("name")),
-        "Zone.ListedInspectorAdded": ("listed_inspectors = array_append(listed_inspectors, $3::uuid)", e.data.get("inspector_id")),
-        "Zone.ListedInspectorRemoved": ("listed_inspectors = array_remove(listed_inspectors, $3::uuid)", e.data.get("inspector_id")),
+        "Zone.ListedInspectorAdded": (
+            "listed_inspectors = array_append(listed_inspectors, $3::uuid)",
+            e.data.get("inspector_id"),
+        ),
+        "Zone.ListedInspectorRemoved": (
+            "listed_inspectors = array_remove(listed_inspectors, $3::uuid)",
+            e.data.get("inspector_id"),
+        ),
     }[e.type]
     await conn.execute(
-        f"UPDATE registry.zones SET {change[0]}, version = $2 WHERE id = $1 AND version < $2", e.aggregate_id, e.version, change[1]
+        f"UPDATE registry.zones SET {change[0]}, version = $2 WHERE id = $1 AND version < $2",
+        e.aggregate_id,
+        e.version,
+        change[1],
     )
 
 
@@ -82,13 +94,17 @@ async def _committee(conn: asyncpg.Connection, e: InboundEvent) -> None:
         "INSERT INTO registry.committees (jurisdiction, id, members, version) VALUES ($1, $2, $3::jsonb, $4)"
         " ON CONFLICT (jurisdiction) DO UPDATE SET members = excluded.members, version = excluded.version"
         " WHERE registry.committees.version < excluded.version",
-        e.data.get("jurisdiction") or await _committee_jurisdiction(conn, e), e.aggregate_id,
-        json.dumps(e.data["members"], ensure_ascii=False), e.version,
-    )  # fmt: skip
+        e.data.get("jurisdiction") or await _committee_jurisdiction(conn, e),
+        e.aggregate_id,
+        json.dumps(e.data["members"], ensure_ascii=False),
+        e.version,
+    )
 
 
 async def _bump_committee(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    await conn.execute("UPDATE registry.committees SET version = $2 WHERE id = $1 AND version < $2", e.aggregate_id, e.version)
+    await conn.execute(
+        "UPDATE registry.committees SET version = $2 WHERE id = $1 AND version < $2", e.aggregate_id, e.version
+    )
 
 
 async def _committee_jurisdiction(conn: asyncpg.Connection, e: InboundEvent) -> str:
@@ -101,8 +117,12 @@ async def _meeting(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.committee_meetings (jurisdiction, version, held_on, topic, on_education)"
         " VALUES ($1, $2, $3::text::date, $4, $5) ON CONFLICT DO NOTHING",
-        await _committee_jurisdiction(conn, e), e.version, d["held_on"], d["topic"], d["on_education"],
-    )  # fmt: skip
+        await _committee_jurisdiction(conn, e),
+        e.version,
+        d["held_on"],
+        d["topic"],
+        d["on_education"],
+    )
 
 
 async def _participation(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -111,19 +131,30 @@ async def _participation(conn: asyncpg.Connection, e: InboundEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.member_unit_participation (jurisdiction, unit_name, year, activity_id)"
         " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        await _committee_jurisdiction(conn, e), d["unit_name"], d["year"], d["activity_id"],
-    )  # fmt: skip
+        await _committee_jurisdiction(conn, e),
+        d["unit_name"],
+        d["year"],
+        d["activity_id"],
+    )
 
 
 async def _township(conn: asyncpg.Connection, e: InboundEvent) -> None:
     if e.type == "Township.Named":
         await conn.execute(
             "INSERT INTO registry.townships (code, id, county, name, version) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            e.data["code"], e.aggregate_id, e.data["county"], e.data["name"], e.version,
-        )  # fmt: skip
+            e.data["code"],
+            e.aggregate_id,
+            e.data["county"],
+            e.data["name"],
+            e.version,
+        )
     else:
-        await conn.execute("UPDATE registry.townships SET name = $3, version = $2 WHERE id = $1 AND version < $2",
-                           e.aggregate_id, e.version, e.data["name"])  # fmt: skip
+        await conn.execute(
+            "UPDATE registry.townships SET name = $3, version = $2 WHERE id = $1 AND version < $2",
+            e.aggregate_id,
+            e.version,
+            e.data["name"],
+        )
 
 
 async def _profile(conn: asyncpg.Connection, e: InboundEvent) -> None:
@@ -166,7 +197,9 @@ async def zones_by_id(conn: asyncpg.Connection, ids: list[str]) -> list[dict[str
 
 async def committee(conn: asyncpg.Connection, code: str, holder: str) -> dict[str, Any] | None:
     """The committee of `code`, its member units' contact phones revealed with the keys this instance (`holder`) has."""
-    row = await conn.fetchrow("SELECT jurisdiction, id, members, version FROM registry.committees WHERE jurisdiction = $1", code)
+    row = await conn.fetchrow(
+        "SELECT jurisdiction, id, members, version FROM registry.committees WHERE jurisdiction = $1", code
+    )
     if row is None:
         return None
     out = dict(row)
@@ -183,8 +216,9 @@ async def committees_short_of_meetings(conn: asyncpg.Connection, *, within: str,
         " FROM registry.committees c LEFT JOIN registry.committee_meetings m"
         "   ON m.jurisdiction = c.jurisdiction AND extract(year FROM m.held_on) = $2"
         " WHERE c.jurisdiction LIKE ANY($1::text[]) GROUP BY c.jurisdiction ORDER BY c.jurisdiction",
-        jurisdiction.patterns(within), year,
-    )  # fmt: skip
+        jurisdiction.patterns(within),
+        year,
+    )
     return [dict(r) for r in rows]
 
 
@@ -196,8 +230,9 @@ async def member_unit_activity(conn: asyncpg.Connection, *, within: str, year: i
         "   WHERE p.jurisdiction = c.jurisdiction AND p.unit_name = u->>'name' AND p.year = $2) AS activities"
         " FROM registry.committees c, jsonb_array_elements(c.members->'member_units') u"
         " WHERE c.jurisdiction LIKE ANY($1::text[]) ORDER BY c.jurisdiction, unit_name",
-        jurisdiction.patterns(within), year,
-    )  # fmt: skip
+        jurisdiction.patterns(within),
+        year,
+    )
     return [dict(r) for r in rows]
 
 
@@ -224,21 +259,29 @@ async def zone_coverage(conn: asyncpg.Connection, *, within: str) -> dict[str, l
     like = jurisdiction.patterns(within)
     columns = "id, name, jurisdiction"
     return {
-        "without_zone": [dict(r) for r in await conn.fetch(
-            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[]) AND zone_id IS NULL ORDER BY position", like
-        )],
-        "without_responsible_inspector": [dict(r) for r in await conn.fetch(
-            f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[]) AND responsible_inspector_id IS NULL"
-            " ORDER BY position", like,
-        )],
-    }  # fmt: skip
+        "without_zone": [
+            dict(r)
+            for r in await conn.fetch(
+                f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[]) AND zone_id IS NULL ORDER BY position",
+                like,
+            )
+        ],
+        "without_responsible_inspector": [
+            dict(r)
+            for r in await conn.fetch(
+                f"SELECT {columns} FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[]) AND responsible_inspector_id IS NULL"
+                " ORDER BY position",
+                like,
+            )
+        ],
+    }
 
 
 async def townships(conn: asyncpg.Connection, *, within: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT code, county, name, version FROM registry.townships WHERE code LIKE ANY($1::text[]) ORDER BY code",
         jurisdiction.patterns(within),
-    )  # fmt: skip
+    )
     return [dict(r) for r in rows]
 
 
