@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     JSONTranscoder,
@@ -129,10 +129,12 @@ class ServiceApplication(Application[UUID]):
                 ) from None
             return self.repository.get(aggregate.id)
 
-    def _already_done(self, aggregate_id: UUID, envelope: Envelope) -> bool:
-        """Whether this caller's idempotency key already changed the aggregate (then the retry changes nothing)."""
-        for stored in self.events.get(aggregate_id):
-            earlier = Envelope.from_dict(getattr(stored, "envelope", {}))
+    @staticmethod
+    def _already_done(envelopes: list[dict[str, str]], envelope: Envelope) -> bool:
+        """Whether this caller's idempotency key already changed the aggregate (then the retry changes nothing),
+        from the envelopes of the events the command's one load read."""
+        for stamped in envelopes:
+            earlier = Envelope.from_dict(stamped)
             if earlier.idempotency_key == envelope.idempotency_key and earlier.actor == envelope.actor:
                 if earlier.request_hash != envelope.request_hash:
                     raise Conflict(
@@ -143,9 +145,19 @@ class ServiceApplication(Application[UUID]):
                 return True
         return False
 
-    def get(self, aggregate_id: UUID, kind: type[A]) -> A:
+    def get(self, aggregate_id: UUID, kind: type[A], *, envelopes: list[dict[str, str]] | None = None) -> A:
+        """The aggregate of this kind (else 404); `envelopes` collects its events' envelopes from the same read."""
+
+        def noting(events: Iterable[Any]) -> Iterator[Any]:
+            for event in events:
+                envelopes.append(getattr(event, "envelope", {}))  # type: ignore[union-attr]
+                yield event
+
+        def project(aggregate: Any, events: Iterable[Any]) -> Any:
+            return project_aggregate(aggregate, events if envelopes is None else noting(events))
+
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id, projector_func=project)
         except AggregateNotFoundError:
             raise NotFound(f"no {kind.__name__.lower()} with id {aggregate_id}", field="id") from None
         if not isinstance(aggregate, kind):
@@ -179,10 +191,11 @@ class ServiceApplication(Application[UUID]):
         A command that creates other aggregates (an escalation opening an interview) returns them
         as a list; they are saved in the same transaction.
         """
-        aggregate = self.get(aggregate_id, kind)
+        envelopes: list[dict[str, str]] = []  # read with the aggregate: a retry is found without a second read
+        aggregate = self.get(aggregate_id, kind, envelopes=envelopes)
         if authorize is not None:
             authorize(aggregate)
-        if envelope.idempotency_key and self._already_done(aggregate_id, envelope):
+        if envelope.idempotency_key and self._already_done(envelopes, envelope):
             return aggregate
         if expected_version is not None and aggregate.version != expected_version:
             raise PreconditionFailed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from uuid import UUID
 
 import nats
 import pytest
@@ -104,19 +105,27 @@ def test_who_is_missing_training_is_answered_from_the_projection(registry, token
     assert [t["kind"] for t in detail["trainings"]] == ["pre_service", "in_service"]
 
 
-def test_a_retried_change_with_the_same_idempotency_key_records_one_event(registry, token, settings):
+def test_a_retried_change_with_the_same_idempotency_key_records_one_event(registry, token, settings, monkeypatch):
     from tests.conftest import stored_events
 
     training = {"kind": "pre_service", "title": "上岗培训", "hours": 24, "completed_on": "2024-02-01"}
+    store = registry.app.state.application.events
+    reads: list[str] = []  # each read of the inspector's history: the retry must find itself in the command's one load
+    read = store.get
+    monkeypatch.setattr(
+        store, "get", lambda originator_id, *a, **k: reads.append(originator_id) or read(originator_id, *a, **k)
+    )
     with registry.client(token()) as client:
         inspector_id = active_inspector(client, "孙雅琴")
         before = stored_events(settings, "Inspector")
         first = client.post(
             f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"}
         )
+        reads.clear()
         retry = client.post(
             f"/v1/inspectors/{inspector_id}/trainings", json=training, headers={"Idempotency-Key": "t-1"}
         )
+        assert [r for r in reads if str(r) == inspector_id] == [UUID(inspector_id)], reads
         reused = client.post(
             f"/v1/inspectors/{inspector_id}/suspension",
             json={"reason": "x", "on": "2025-01-01"},
