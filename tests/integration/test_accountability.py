@@ -13,7 +13,7 @@ from dudao.consumer import durable_name
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_inspection import issued
+from tests.factories import issued
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,7 @@ from services.accountability.app import build as build_accountability
 from services.accountability.domain.terms import AccountabilityTrigger
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_inspection import _walk_to_issue, activity, copied_inspector, in_copy
-from tests.integration.test_registry_places import school
+from tests.factories import activity, copied_inspector, in_copy, school, walk_to_issue
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ def open_case(
         location = client.post("/v1/activities", json=activity(target_id=target_id, target_name=target_name)).headers[
             "Location"
         ]
-        _walk_to_issue(client, location, leader, "消防通道堆放杂物")
+        walk_to_issue(client, location, leader, "消防通道堆放杂物")
     with accountability.client(token()) as client:
         [case] = eventually(
             lambda: client.get("/v1/cases", params={"unit_id": target_id}).json()["items"], what="the case"

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from dudao import chain
-from tests.integration.test_registry_places import school
+from tests.factories import school
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from tests.conftest import ServedApp, eventually
+from tests.factories import school
 from tests.integration.test_monitoring import CITY, COUNTY_B, FRAMEWORK, PERIOD, enter_and_submit, place  # noqa: F401 - a fixture
-from tests.integration.test_registry_places import school
 
 pytestmark = pytest.mark.integration
 

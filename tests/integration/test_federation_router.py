@@ -18,7 +18,7 @@ from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_inspection import _walk_to_issue, activity, copied_inspector, copied_school
+from tests.factories import activity, copied_inspector, copied_school, walk_to_issue
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_apollos_gateway_answers_a_school_with_its_activities_and_cases_as_ours_
         copied_school(reg, settings, "璧山区来凤小学", stage="primary")  # no activity, no case
     with inspection.client(token()) as client:
         location = client.post("/v1/activities", json=activity(target_id=school_id)).headers["Location"]
-        _walk_to_issue(client, location, leader, "消防通道堵塞")
+        walk_to_issue(client, location, leader, "消防通道堵塞")
     with accountability.client(token()) as client:
         eventually(lambda: len(client.get("/v1/cases").json()["items"]) == 1, what="the case the report opened")
 

@@ -13,9 +13,8 @@ from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from tests.conftest import ServedApp, eventually
+from tests.factories import activity, copied_inspector, copied_school, school, walk_to_issue
 from tests.integration.test_gateway import graphql
-from tests.integration.test_inspection import _walk_to_issue, activity, copied_inspector, copied_school
-from tests.integration.test_registry_places import school
 from tests.unit.test_monitoring_compute import COUNTY
 
 pytestmark = pytest.mark.integration
@@ -65,7 +64,7 @@ def reported_schools(graph, token, settings) -> list[str]:
             location = client.post(
                 "/v1/activities", json=activity(target_id=school_id, target_name=f"璧山区学校{i}")
             ).headers["Location"]
-            _walk_to_issue(client, location, leader, f"消防通道堵塞{i}")
+            walk_to_issue(client, location, leader, f"消防通道堵塞{i}")
     with graph.accountability.client(token()) as client:
         eventually(lambda: len(client.get("/v1/cases", params={"limit": 50}).json()["items"]) == 6, what="six cases")
     with graph.monitoring.client(token()) as office:

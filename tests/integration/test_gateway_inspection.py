@@ -10,8 +10,7 @@ import pytest
 from gateway.app import build as build_gateway
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.integration.test_inspection import DRAW, activity, copied_inspector, copied_school
-from tests.integration.test_registry_places import active_inspector, school
+from tests.factories import DRAW, active_inspector, activity, copied_inspector, copied_school, school
 
 pytestmark = pytest.mark.integration
 

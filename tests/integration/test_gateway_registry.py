@@ -8,7 +8,7 @@ import pytest
 
 from gateway.app import build as build_gateway
 from tests.conftest import eventually
-from tests.integration.test_registry_places import COMMITTEE, active_inspector, school
+from tests.factories import COMMITTEE, active_inspector, school
 
 pytestmark = pytest.mark.integration
 

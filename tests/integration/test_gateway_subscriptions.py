@@ -17,8 +17,8 @@ from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
+from tests.factories import activity, ready
 from tests.integration.test_accountability_chain import open_case
-from tests.integration.test_inspection import activity, ready
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,17 @@ from dudao import bus
 from dudao.consumer import durable_name
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually, stored_events
-from tests.integration.test_registry_places import active_inspector, school
+from tests.factories import (
+    DRAW,
+    active_inspector,
+    activity,
+    copied,
+    copied_inspector,
+    inspection_events,
+    issued,
+    ready,
+    school,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -25,78 +35,6 @@ pytestmark = pytest.mark.integration
 def inspection(settings, serve, registry):
     """The inspection service next to a running registry (whose events it copies and reacts to)."""
     return serve(build_inspection(settings))
-
-
-def copied(settings, table: str) -> int:
-    with psycopg.connect(settings.database_url) as conn:
-        if conn.execute(f"SELECT to_regclass('inspection.{table}')").fetchone()[0] is None:
-            return 0
-        return conn.execute(f"SELECT count(*) FROM inspection.{table}").fetchone()[0]
-
-
-def activity(**overrides) -> dict:
-    return {
-        "jurisdiction": "500120",
-        "kind": "routine",
-        "title": "经常性督导",
-        "target_kind": "school",
-        "target_id": "s-1",
-        "target_name": "璧山区青岚小学",
-        "period": "2026-fall",
-        "planned_month": "2026-10",
-    } | overrides
-
-
-def in_copy(settings, table: str, row_id: str, status: str | None = None) -> bool:
-    with psycopg.connect(settings.database_url) as conn:
-        if conn.execute(f"SELECT to_regclass('inspection.{table}')").fetchone()[0] is None:
-            return False
-        found = conn.execute(
-            f"SELECT {'status' if status else '1'} FROM inspection.{table} WHERE id = %s", (row_id,)
-        ).fetchone()
-    return found is not None and (status is None or found[0] == status)
-
-
-def copied_school(reg, settings, name: str, jur: str = "500120", **details) -> str:
-    """A school registered and already in inspection's copy of the registry: what an activity may supervise."""
-    school_id = school(reg, name, jur, **details)
-    eventually(lambda: in_copy(settings, "school_copy", school_id), what=f"{name} in inspection's copy of the registry")
-    return school_id
-
-
-def copied_inspector(reg, settings, name: str, jur: str = "500120", **profile) -> str:
-    """An active inspector, already active in inspection's copy of the registry: who may serve on a team."""
-    inspector_id = active_inspector(reg, name, jur, **profile)
-    eventually(
-        lambda: in_copy(settings, "inspector_copy", inspector_id, "active"), what=f"{name} active in inspection's copy"
-    )
-    return inspector_id
-
-
-def ready(registry, token, settings, name: str = "璧山区青岚小学", jur: str = "500120", **details) -> tuple[str, str]:
-    """A school and an active inspector of `jur`, both in inspection's copy: (school id, inspector id), what a visit needs."""
-    with registry.client(token(jur=jur)) as reg:
-        return copied_school(reg, settings, name, jur, **details), copied_inspector(reg, settings, "李明远", jur)
-
-
-def issued(
-    inspection, registry, token, settings, name: str, description: str, jur: str = "500120", **planned
-) -> tuple[str, str]:
-    """A school of `jur` with a report issued on it, one finding to rectify: (school id, the activity's location)."""
-    school_id, leader = ready(registry, token, settings, name, jur)
-    body = activity(jurisdiction=jur, target_id=school_id, target_name=name) | planned
-    with inspection.client(token(jur=jur)) as client:
-        planned = client.post("/v1/activities", json=body)
-        assert planned.status_code == 201, planned.text
-        _walk_to_issue(client, planned.headers["Location"], leader, description)
-    return school_id, planned.headers["Location"]
-
-
-def inspection_events(settings, kind: str) -> int:
-    with psycopg.connect(settings.database_url) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM inspection.inspection_events WHERE topic LIKE %s", (f"%{kind}",)
-        ).fetchone()[0]
 
 
 # --- lifecycle and frequency --------------------------------------------------------------------------
@@ -213,15 +151,6 @@ def wait_for_copy(settings) -> None:
             ),
             what="all four inspectors active in the copy",
         )
-
-
-DRAW = {
-    "jurisdiction": "500120",
-    "purpose": "2026年秋季学期综合督导双随机抽查",
-    "period": "2026-fall",
-    "targets": {"stages": ["primary"], "count": 3},
-    "team": {"size": 2, "max_load": 2},
-}
 
 
 def test_a_draw_publishes_its_hash_first_reveals_the_seed_after_and_verifies_after_a_restart(
@@ -622,40 +551,6 @@ def test_the_office_and_the_team_read_the_self_evaluation_and_open_its_evidence_
 # --- publication and member units ----------------------------------------------------------------------------
 
 
-def _walk_to_issue(
-    client,
-    location: str,
-    leader: str,
-    description: str,
-    *,
-    notified: str = "2026-10-08",
-    on_site: str = "2026-10-10",
-    issued: str = "2026-10-20",
-) -> None:
-    for path, body in (
-        ("team", {"leader_id": leader}),
-        ("notice", {"notified_on": notified}),
-        ("on-site", {"on": on_site}),
-        (
-            "findings",
-            {
-                "findings": [
-                    {
-                        "area": "teacher_ethics",
-                        "severity": "grave",
-                        "description": description,
-                        "needs_rectification": True,
-                    }
-                ]
-            },
-        ),
-        ("report/draft", {"summary": "草稿"}),
-        ("report/approval", None),
-        ("report/issue", {"issued_on": issued}),
-    ):
-        assert client.post(f"{location}/{path}", json=body).status_code == 200, path
-
-
 def test_a_published_report_is_public_without_personal_data(inspection, registry, token, settings):
     _, location = issued(
         inspection, registry, token, settings, "璧山区翠屏小学", "家长王小明（电话13800138000）反映教师陈静体罚学生"
@@ -692,7 +587,7 @@ def test_a_published_report_is_public_without_personal_data(inspection, registry
 def test_member_units_that_join_an_activity_count_in_the_registry(settings, serve, token):
     """Dongchuan's profile asks each member unit to join at least one activity a year (001 §3)."""
     from services.registry.app import build as build_registry
-    from tests.integration.test_registry_places import COMMITTEE
+    from tests.factories import COMMITTEE
 
     dongchuan = replace(settings, jurisdiction="530113")  # Dongchuan's own instance
     registry, inspection = serve(build_registry(dongchuan)), serve(build_inspection(dongchuan))

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import eventually, stored_events
-from tests.integration.test_registry_places import school
+from tests.factories import school
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ def test_input_that_once_made_a_500_is_a_422_naming_the_field(settings, serve, r
     from services.accountability.app import build as build_accountability
     from services.inspection.app import build as build_inspection
     from services.monitoring.app import build as build_monitoring
-    from tests.integration.test_inspection import activity
+    from tests.factories import activity
 
     inspection, accountability, monitoring = (
         serve(build(settings)) for build in (build_inspection, build_accountability, build_monitoring)
@@ -90,7 +90,7 @@ def test_a_fact_dated_after_today_or_before_what_it_follows_is_a_422_naming_both
 ):
     """Issue 18 item 3, through the routes: the service clock (TODAY, 2026-11-20) decides what today is."""
     from tests.conftest import TODAY, stored_events
-    from tests.integration.test_registry_places import TERM
+    from tests.factories import TERM
 
     with registry.client(token()) as office:
         inspector_id = office.post(
@@ -301,7 +301,7 @@ def test_an_activity_supervises_a_school_of_the_registry_in_its_place_and_its_te
 
     from services.inspection.app import build as build_inspection
     from services.registry.app import build as build_registry
-    from tests.integration.test_inspection import activity, copied_inspector, copied_school, in_copy, inspection_events
+    from tests.factories import activity, copied_inspector, copied_school, in_copy, inspection_events
 
     city = replace(settings, jurisdiction="500000")  # an instance holding two counties, 璧山 and 潼南
     registry, inspection = serve(build_registry(city)), serve(build_inspection(city))

@@ -22,10 +22,9 @@ from services.monitoring.app import build as build_monitoring
 from services.registry.app import PARTS as REGISTRY
 from services.registry.app import build as build_registry
 from tests.conftest import _fresh_database, eventually, measured, stream_messages
-from tests.integration.test_inspection import issued
+from tests.factories import COMMITTEE, issued, school
 from tests.integration.test_monitoring import FRAMEWORK, PERIOD
 from tests.integration.test_monitoring import level as monitoring_level
-from tests.integration.test_registry_places import COMMITTEE, school
 from tests.unit.test_monitoring_compute import COUNTY as MONITORED
 
 pytestmark = pytest.mark.integration

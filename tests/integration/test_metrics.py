@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import eventually, measured
-from tests.integration.test_registry_places import school
+from tests.factories import school
 
 pytestmark = pytest.mark.integration
 

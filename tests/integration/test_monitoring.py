@@ -14,7 +14,7 @@ from services.monitoring import importer
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import build as build_registry
 from tests.conftest import ServedApp, eventually
-from tests.integration.test_registry_places import school
+from tests.factories import school
 from tests.unit.test_monitoring_compute import BALANCED, COUNTY
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,8 @@ from services.monitoring.app import build as build_monitoring
 from services.monitoring.projections import operations
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
+from tests.factories import active_inspector, activity, copied, in_copy, school, walk_to_issue
 from tests.integration.test_accountability_chain import move_to
-from tests.integration.test_inspection import _walk_to_issue, activity, copied, in_copy
-from tests.integration.test_registry_places import active_inspector, school
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +79,7 @@ def test_a_county_shows_its_operations_and_the_municipality_rolls_it_up_with_the
             location = insp.post("/v1/activities", json=activity(target_id=school_id, target_name=name)).headers[
                 "Location"
             ]
-            _walk_to_issue(
+            walk_to_issue(
                 insp,
                 location,
                 inspector,

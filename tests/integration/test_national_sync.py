@@ -15,8 +15,7 @@ from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import ServedApp, eventually
-from tests.integration.test_inspection import activity, copied_school, issued
-from tests.integration.test_registry_places import school
+from tests.factories import activity, copied_school, issued, school
 
 pytestmark = pytest.mark.integration
 

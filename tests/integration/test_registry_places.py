@@ -12,10 +12,9 @@ import pytest
 
 from dudao import bus
 from tests.conftest import eventually
+from tests.factories import COMMITTEE, TERM, active_inspector, projected, school
 
 pytestmark = pytest.mark.integration
-
-TERM = {"term_no": 5, "term_start": "2024-01-01", "term_end": "2028-12-31"}
 
 
 @pytest.fixture
@@ -26,33 +25,8 @@ def registry_at(settings, serve):
     return lambda code: serve(build(replace(settings, jurisdiction=code)))
 
 
-def school(client, name: str, jur: str = "500120", enrolment: int = 800, stage: str = "primary") -> str:
-    body = {"name": name, "jurisdiction": jur, "stage": stage, "ownership": "public", "enrolment": enrolment}
-    response = client.post("/v1/schools", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def active_inspector(client, name: str, jur: str = "500120", employment: str = "part_time", **profile) -> str:
-    body = {"name": name, "jurisdiction": jur, "employment": employment} | profile
-    inspector_id = client.post("/v1/inspectors", json=body).json()["id"]
-    upper = "500000" if jur.startswith("50") else jur[:2] + "0000"
-    for path, payload in (
-        ("appointment", TERM),
-        ("filing", {"filed_with": upper, "filed_on": "2024-01-10"}),
-        ("activation", {"on": "2024-01-15"}),
-    ):
-        response = client.post(f"/v1/inspectors/{inspector_id}/{path}", json=payload)
-        assert response.status_code == 200, response.text
-    return inspector_id
-
-
 def _names(rows: list[dict]) -> list[str]:
     return [row["name"] for row in rows]
-
-
-def projected(client, path: str, check, what: str):
-    return eventually(lambda: (r := client.get(path)).status_code == 200 and check(r.json()) and r.json(), what=what)
 
 
 # --- inspectors ---------------------------------------------------------------------------------------
@@ -221,15 +195,6 @@ def test_zones_recusal_and_the_public_list_of_listed_inspectors(registry, token)
 
 
 # --- committees ------------------------------------------------------------------------------------------------
-
-COMMITTEE = {
-    "director": "分管副区长",
-    "deputies": ["区教委主任"],
-    "member_units": [{"name": "区委组织部", "contact_person": "张三"}, {"name": "区财政局", "contact_person": "李四"}],
-    "office": "区政府教育督导室",
-    "chief_inspector": "总督学",
-    "deputy_chief_inspectors": [],
-}
 
 
 def test_committees_short_of_meetings_and_inactive_member_units_follow_the_profile(registry_at, token):

@@ -15,7 +15,7 @@ import pytest
 from dudao import bus
 from services.registry.app import PARTS
 from tests.conftest import eventually
-from tests.integration.test_registry_places import school
+from tests.factories import school
 from tests.integration.test_relay import assert_each_event_once_in_order
 
 pytestmark = pytest.mark.integration

@@ -23,8 +23,7 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
-from tests.integration.test_inspection import _walk_to_issue, activity, in_copy
-from tests.integration.test_registry_places import active_inspector, school
+from tests.factories import active_inspector, activity, in_copy, school, walk_to_issue
 from tests.unit.test_monitoring_compute import COUNTY as HAND_WORKED
 
 VALUES = HAND_WORKED["A"][1]  # a primary school's complete values
@@ -214,7 +213,7 @@ def seed(settings, served: dict, token) -> dict[str, str]:
             "/v1/activities", json=activity(target_id=ids["school"], target_name="璧山区青岚小学")
         ).headers["Location"]
         ids["activity_id"] = location.rsplit("/", 1)[1]
-        _walk_to_issue(insp, location, ids["inspector"], "消防通道堆放杂物")
+        walk_to_issue(insp, location, ids["inspector"], "消防通道堆放杂物")
         draw = insp.post(
             "/v1/draws",
             json={

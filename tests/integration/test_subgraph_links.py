@@ -14,9 +14,8 @@ import pytest
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
+from tests.factories import DRAW, active_inspector, issued, school
 from tests.integration.test_accountability_chain import move_to
-from tests.integration.test_inspection import DRAW, issued
-from tests.integration.test_registry_places import active_inspector, school
 
 pytestmark = pytest.mark.integration
 

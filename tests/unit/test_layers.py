@@ -1,10 +1,16 @@
-"""The layers (issue 23): the domain holds the rules and no web, GraphQL or messaging framework."""
+"""The layers (issue 23): the domain holds the rules and no web, GraphQL or messaging framework; the kernel imports
+no service; a service imports no other service (they share the kernel and talk over NATS)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("registry", "inspection", "accountability", "monitoring")
 
 FRAMEWORKS = ("fastapi", "starlette", "strawberry", "nats", "uvicorn", "httpx")
 
@@ -23,20 +29,33 @@ def test_no_services_domain_imports_a_web_graphql_or_messaging_framework():
     assert json.loads(answer.stdout) == {"registry": [], "inspection": [], "accountability": [], "monitoring": []}
 
 
-def test_the_kernel_imports_no_service_no_gateway_and_not_the_command_above_it():
-    import ast
-    from pathlib import Path
+def imports(path: Path) -> list[str]:
+    """Every module `path` imports, at the top or inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append(node.module or "")
+    return found
 
-    kernel = Path(__file__).resolve().parents[2] / "dudao"
-    upward = []
-    for path in sorted(kernel.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            upward += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("services", "gateway", "dudao_cli")]
+
+def test_the_kernel_imports_no_service_no_gateway_and_not_the_command_above_it():
+    upward = [
+        f"{path.name}: {name}"
+        for path in sorted((ROOT / "dudao").glob("*.py"))
+        for name in imports(path)
+        if name.split(".")[0] in ("services", "gateway", "dudao_cli")
+    ]
     assert upward == []
+
+
+def test_no_service_imports_another_services_code():
+    across = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for service in SERVICES
+        for path in sorted((ROOT / "services" / service).rglob("*.py"))
+        for name in imports(path)
+        if name.startswith("services.") and name.split(".")[1] != service
+    ]
+    assert across == []

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from dudao.profiles import effective
-from services.registry.domain.staffing import StaffingCounts, required_inspectors, staffing_verdict
+from dudao.staffing import SERVING, StaffingCounts, required_inspectors, staffing_verdict
 
 pytestmark = pytest.mark.unit
 
@@ -110,3 +110,9 @@ def test_the_verdict_reports_the_counts_it_judged():
     verdict = staffing_verdict(counts(), profile(**BISHAN_LIKE))
     assert (verdict["schools"], verdict["inspectors"]) == (11, 3)
     assert set(verdict) == {"schools", "inspectors", "r1", "r2", "r3", "r4"}
+
+
+def test_the_statuses_counted_as_serving_are_the_registrys_inspector_statuses_before_exit():
+    from services.registry.domain.inspector_terms import Status
+
+    assert set(SERVING) == {s.value for s in Status} - {"nominated", "exited"}

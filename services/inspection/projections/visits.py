@@ -8,7 +8,7 @@ import asyncpg
 
 from dudao import jurisdiction
 from dudao.consumer import InboundEvent
-from services.registry.domain.stage import COMPULSORY_STAGES
+from dudao.stages import COMPULSORY_STAGES
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS inspection.routine_visits (

@@ -20,8 +20,8 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
 from dudao.profiles import PROFILE_COPY_SQL, copy_profile, effective_from_copy
-from services.registry.domain.staffing import SERVING, StaffingCounts, staffing_verdict
-from services.registry.domain.stage import COMPULSORY_STAGES
+from dudao.staffing import SERVING, StaffingCounts, staffing_verdict
+from dudao.stages import COMPULSORY_STAGES
 
 SCHEMA = "monitoring"
 

@@ -1,6 +1,7 @@
 """Registry domain: schools, inspectors, zones, committees, policy profiles and API clients. Plain Python, no I/O."""
 
 from dudao.rules import RuleViolation
+from dudao.stages import Stage
 from services.registry.domain.api_client import ApiClient, ClientStatus
 from services.registry.domain.committee import Committee, committee_id, composition
 from services.registry.domain.inspector import (
@@ -16,7 +17,6 @@ from services.registry.domain.inspector import (
 )
 from services.registry.domain.policy import Effective, PolicyProfile, effective, profile_id
 from services.registry.domain.school import EnrolmentStatus, LicenceStatus, Locality, Ownership, School
-from services.registry.domain.stage import Stage
 from services.registry.domain.zone import Zone
 
 __all__ = [

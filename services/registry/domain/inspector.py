@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 from dudao.errors import InvalidInput
 from dudao.personal import Sealed
 from dudao.rules import RuleViolation, check_transition, happened, require_name
+from dudao.stages import Stage
 from services.registry.domain.inspector_terms import (
     Employment,
     ExitReason,
@@ -20,7 +21,6 @@ from services.registry.domain.inspector_terms import (
     TieKind,
     TrainingKind,
 )
-from services.registry.domain.stage import Stage
 
 S = Status
 PERSONAL_FIELDS = ("mobile", "id_number", "home_address")  # sealed with the inspector's key, never in plain

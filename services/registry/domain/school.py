@@ -9,7 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from dudao.errors import InvalidInput
 from dudao.rules import Labelled, RuleViolation, happened, require_name
-from services.registry.domain.stage import Stage
+from dudao.stages import Stage
 
 
 class Ownership(Labelled):

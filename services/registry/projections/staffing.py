@@ -8,7 +8,7 @@ import asyncpg
 
 from dudao import jurisdiction
 from dudao.profiles import Effective, effective
-from services.registry.domain.staffing import SERVING, StaffingCounts, staffing_verdict
+from dudao.staffing import SERVING, StaffingCounts, staffing_verdict
 from services.registry.projections.places import profiles_along
 
 

@@ -1,4 +1,5 @@
-"""School stages (学段), which schools, inspectors and their copies in other services all speak of."""
+"""School stages (学段), which schools, inspectors and their copies in every service speak of: a rule of the policy
+documents, so in the kernel, not in one service that the others would import."""
 
 from __future__ import annotations
 

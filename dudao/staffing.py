@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dudao.profiles import Effective
-from services.registry.domain.inspector_terms import Status
 
-# Inspectors appointed and not exited count towards a term's government and subject inspectors (R3).
-SERVING = (Status.appointed.value, Status.filed.value, Status.active.value, Status.suspended.value)
+# Inspectors appointed and not exited count towards a term's government and subject inspectors (R3): the registry's
+# inspector statuses by value (a test there holds them to its `Status`), so each service counts alike from its copy.
+SERVING = ("appointed", "filed", "active", "suspended")
 
 
 @dataclass(frozen=True)
