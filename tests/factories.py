@@ -3,8 +3,14 @@ report. Each talks to the real services it is handed (a test client, the setting
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from datetime import date
+
 import psycopg
 
+from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
 
 COMMITTEE = {
@@ -154,3 +160,55 @@ def inspection_events(settings, kind: str) -> int:
         return conn.execute(
             "SELECT count(*) FROM inspection.inspection_events WHERE topic LIKE %s", (f"%{kind}",)
         ).fetchone()[0]
+
+
+# --- accountability, the audit and the gateway ----------------------------------------------------------
+
+
+def move_to(day: date, *apps) -> None:
+    for served in apps:
+        served.app.state.clock.set_today(day)
+
+
+def open_case(
+    settings, serve, token, registry, accountability, *, target_name: str, target_id: str | None = None
+) -> dict:
+    """Issue a report on the target (a new public school unless given) in inspection and wait for its case to open."""
+    inspection = serve(build_inspection(settings))
+    with registry.client(token()) as reg:
+        target_id = target_id or school(reg, target_name)
+        leader = copied_inspector(reg, settings, "李明远")
+    eventually(lambda: in_copy(settings, "school_copy", target_id), what=f"{target_name} in inspection's copy")
+    with inspection.client(token()) as client:
+        location = client.post("/v1/activities", json=activity(target_id=target_id, target_name=target_name)).headers[
+            "Location"
+        ]
+        walk_to_issue(client, location, leader, "消防通道堆放杂物")
+    with accountability.client(token()) as client:
+        [case] = eventually(
+            lambda: client.get("/v1/cases", params={"unit_id": target_id}).json()["items"], what="the case"
+        )
+        eventually(lambda: client.get("/v1/summary").json()["items"] >= 1, what="the items read model")
+    with psycopg.connect(settings.database_url) as conn:
+        eventually(
+            lambda: conn.execute("SELECT count(*) FROM accountability.profile_copy").fetchone()[0] >= 3, what="profiles"
+        )
+    return case
+
+
+def verify(settings, *services: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url}
+    return subprocess.run(
+        [sys.executable, "-m", "dudao_cli", "audit", "verify", *services],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def graphql(gateway, token: str | None, query: str, variables: dict | None = None) -> dict:
+    with gateway.client(token) as client:
+        response = client.post("/graphql", json={"query": query, "variables": variables or {}})
+    assert response.status_code == 200, response.text
+    return response.json()

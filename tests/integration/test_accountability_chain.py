@@ -15,9 +15,8 @@ import pytest
 from dudao.clock import china_date
 from services.accountability.app import build as build_accountability
 from services.accountability.domain.terms import AccountabilityTrigger
-from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.factories import activity, copied_inspector, in_copy, school, walk_to_issue
+from tests.factories import move_to, open_case
 
 pytestmark = pytest.mark.integration
 
@@ -29,37 +28,6 @@ def events(settings, kind: str) -> int:
         return conn.execute(
             "SELECT count(*) FROM accountability.accountability_events WHERE topic LIKE %s", (f"%{kind}",)
         ).fetchone()[0]
-
-
-def open_case(
-    settings, serve, token, registry, accountability, *, target_name: str, target_id: str | None = None
-) -> dict:
-    """Issue a report on the target (a new public school unless given) in inspection and wait for its case to open."""
-    inspection = serve(build_inspection(settings))
-    with registry.client(token()) as reg:
-        target_id = target_id or school(reg, target_name)
-        leader = copied_inspector(reg, settings, "李明远")
-    eventually(lambda: in_copy(settings, "school_copy", target_id), what=f"{target_name} in inspection's copy")
-    with inspection.client(token()) as client:
-        location = client.post("/v1/activities", json=activity(target_id=target_id, target_name=target_name)).headers[
-            "Location"
-        ]
-        walk_to_issue(client, location, leader, "消防通道堆放杂物")
-    with accountability.client(token()) as client:
-        [case] = eventually(
-            lambda: client.get("/v1/cases", params={"unit_id": target_id}).json()["items"], what="the case"
-        )
-        eventually(lambda: client.get("/v1/summary").json()["items"] >= 1, what="the items read model")
-    with psycopg.connect(settings.database_url) as conn:
-        eventually(
-            lambda: conn.execute("SELECT count(*) FROM accountability.profile_copy").fetchone()[0] >= 3, what="profiles"
-        )
-    return case
-
-
-def move_to(day: date, *apps) -> None:
-    for served in apps:
-        served.app.state.clock.set_today(day)
 
 
 def item_state(client, case_id: str) -> dict:

@@ -3,29 +3,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 
 import psycopg
 import pytest
 
 from dudao import chain
-from tests.factories import school
+from tests.factories import school, verify
 
 pytestmark = pytest.mark.integration
-
-
-def verify(settings, *services: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url}
-    return subprocess.run(
-        [sys.executable, "-m", "dudao_cli", "audit", "verify", *services],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def owner(settings):

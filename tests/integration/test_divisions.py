@@ -104,7 +104,7 @@ def test_a_recoded_or_merged_county_keeps_its_records_findable_and_rolls_them_up
     scope and profiles follow the successor; a new school under a retired code is refused, naming the successor."""
     from datetime import date
 
-    from tests.integration.test_accountability_chain import move_to
+    from tests.factories import move_to
 
     body = {"stage": "primary", "ownership": "public", "enrolment": 600}
     registry = serve(build_registry(replace(settings, jurisdiction=province)))

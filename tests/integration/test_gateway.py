@@ -9,6 +9,7 @@ import pytest
 
 from gateway.app import build as build_gateway
 from tests.conftest import eventually
+from tests.factories import graphql
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +40,6 @@ def fifty_schools(registry, token) -> list[str]:
             lambda: len(client.get("/v1/schools", params={"limit": 200}).json()["items"]) == 50, what="50 schools"
         )
     return ids
-
-
-def graphql(gateway, token: str | None, query: str, variables: dict | None = None) -> dict:
-    with gateway.client(token) as client:
-        response = client.post("/graphql", json={"query": query, "variables": variables or {}})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def registry_calls(gateway) -> int:

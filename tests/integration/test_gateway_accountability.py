@@ -9,8 +9,7 @@ import pytest
 from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from tests.conftest import eventually
-from tests.integration.test_accountability_chain import open_case
-from tests.integration.test_gateway_inspection import graphql
+from tests.factories import graphql, open_case
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from gateway.app import build as build_gateway
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.factories import DRAW, active_inspector, activity, copied_inspector, copied_school, school
+from tests.factories import DRAW, active_inspector, activity, copied_inspector, copied_school, graphql, school
 
 pytestmark = pytest.mark.integration
 
@@ -20,13 +20,6 @@ def stack(settings, registry, serve):
     inspection = serve(build_inspection(settings))
     ports = settings.ports | {"registry": registry.port, "inspection": inspection.port}
     return inspection, serve(build_gateway(replace(settings, ports=ports)))
-
-
-def graphql(gateway, token: str | None, query: str) -> dict:
-    with gateway.client(token) as client:
-        response = client.post("/graphql", json={"query": query})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_schools_with_their_activities_team_and_findings_cost_three_calls(stack, registry, token, settings):

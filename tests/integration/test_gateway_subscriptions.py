@@ -17,8 +17,7 @@ from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
-from tests.factories import activity, ready
-from tests.integration.test_accountability_chain import open_case
+from tests.factories import activity, open_case, ready
 
 pytestmark = pytest.mark.integration
 

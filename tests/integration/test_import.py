@@ -17,7 +17,7 @@ from services.registry import importer
 from services.registry.api.inspectors import InspectorImport
 from services.registry.importer import SCHOOL_COLUMNS
 from tests.conftest import eventually, stored_events
-from tests.integration.test_personal import _recorded_on_the_wire
+from tests.integration.test_personal import recorded_on_the_wire
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,7 @@ def test_inspectors_private_details_are_imported_sealed_and_a_bad_id_number_is_n
     plain = hashlib.sha256(
         f"PUT /v1/inspectors/by-number/{number}\n{InspectorImport(**body).model_dump_json()}".encode()
     )
-    wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Inspector.PersonalDetailsRecorded"))
+    wire = asyncio.run(recorded_on_the_wire(settings.nats_url, "Inspector.PersonalDetailsRecorded"))
     guess = Envelope.from_dict(wire["envelope"] | {"request_hash": plain.hexdigest()}).also_hashing(
         wire["data"]["details"]
     )

@@ -355,7 +355,7 @@ def test_balanced_development_comes_through_the_gateway_with_each_school_from_th
     place, settings, serve, token
 ):
     from gateway.app import build as build_gateway
-    from tests.integration.test_gateway_inspection import graphql
+    from tests.factories import graphql
 
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)

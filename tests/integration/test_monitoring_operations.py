@@ -21,8 +21,7 @@ from services.monitoring.app import build as build_monitoring
 from services.monitoring.projections import operations
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
-from tests.factories import active_inspector, activity, copied, in_copy, school, walk_to_issue
-from tests.integration.test_accountability_chain import move_to
+from tests.factories import active_inspector, activity, copied, in_copy, move_to, school, walk_to_issue
 
 pytestmark = pytest.mark.integration
 

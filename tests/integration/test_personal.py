@@ -23,7 +23,7 @@ from dudao_cli.servers import LocalPostgres
 from services.registry.api.personal import PersonalWrite
 from services.registry.api.places import CommitteeWrite
 from tests.conftest import eventually, stream_messages
-from tests.integration.test_chain import verify
+from tests.factories import verify
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ async def _stream_text(url: str) -> str:
         await nc.close()
 
 
-async def _recorded_on_the_wire(url: str, event_type: str) -> dict:
+async def recorded_on_the_wire(url: str, event_type: str) -> dict:
     nc = await nats.connect(url)
     try:
         stream = bus.stream_name("registry")
@@ -124,7 +124,7 @@ def test_personal_details_are_sealed_in_every_store_and_readable_only_through_th
     for plain in (MOBILE, ID_NUMBER, ADDRESS):
         assert plain not in everywhere  # not in events, read models, the audit, or either stream
     # Nor a request hash that a guess at the plain values could be checked against once the key is gone.
-    wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Inspector.PersonalDetailsRecorded"))
+    wire = asyncio.run(recorded_on_the_wire(settings.nats_url, "Inspector.PersonalDetailsRecorded"))
     body = PersonalWrite(**PERSONAL).model_dump_json()
     guess = hashlib.sha256(f"PUT /v1/inspectors/{inspector_id}/personal\n{body}".encode()).hexdigest()
     stored = wire["envelope"]["request_hash"]
@@ -293,7 +293,7 @@ def test_a_committee_contacts_phone_is_sealed_and_erased_on_its_own(registry, to
 
         assert eventually(phones, what="the committee read model") == ["023-41401111", "13688880000"]
         # The request hash is made without the phones and folds in their sealed form, so no guess can be checked.
-        wire = asyncio.run(_recorded_on_the_wire(settings.nats_url, "Committee.Constituted"))
+        wire = asyncio.run(recorded_on_the_wire(settings.nats_url, "Committee.Constituted"))
         plain = hashlib.sha256(
             f"PUT /v1/committees/500120\n{CommitteeWrite(**body).model_dump_json()}".encode()
         ).hexdigest()

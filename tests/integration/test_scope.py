@@ -16,8 +16,7 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import build as build_registry
 from tests.conftest import eventually, measured
-from tests.factories import active_inspector, activity, copied_inspector, copied_school, in_copy, school
-from tests.integration.test_accountability_chain import open_case
+from tests.factories import active_inspector, activity, copied_inspector, copied_school, in_copy, open_case, school
 from tests.integration.test_monitoring import COUNTY, FRAMEWORK, PERIOD, act, place  # noqa: F401 (the fixture)
 from tests.integration.test_subgraph_links import answer, ask, refusal
 

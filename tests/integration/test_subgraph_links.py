@@ -14,8 +14,7 @@ import pytest
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
-from tests.factories import DRAW, active_inspector, issued, school
-from tests.integration.test_accountability_chain import move_to
+from tests.factories import DRAW, active_inspector, issued, move_to, school
 
 pytestmark = pytest.mark.integration
 
