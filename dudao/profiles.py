@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dudao import jurisdiction as divisions
+from dudao.errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,18 @@ class Effective:
 
     def get(self, key: str) -> Any:
         return self.values.get(key)
+
+
+def required(profile: Effective, *keys: str) -> Effective:
+    """The profile, if it sets every key a rule needs; else a 409 naming the first it lacks."""
+    for key in keys:
+        if profile.get(key) is None:
+            raise Conflict(
+                f"the policy profile at {profile.jurisdiction} has no {key}; set it in the registry",
+                field=key,
+                rule="policy_key_missing",
+            )
+    return profile
 
 
 def effective(code: str, profiles: Mapping[str, tuple[int, Mapping[str, Any]]]) -> Effective:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from dudao import consumer, http_errors, links, metrics, origins, roles, routes, telemetry
 from dudao.auth import Principal, TokenVerifier
 from dudao.clock import Clock
+from dudao.commands import Caller
 from dudao.config import Settings
 from dudao.consumer import Consumer, Handler, ProjectionEffect, Reaction, ReactionEffect
 from dudao.errors import InvalidInput
@@ -322,6 +323,17 @@ def expected_version(request: Request) -> int | None:
     if not match:
         raise InvalidInput('If-Match must be an ETag such as "3"', field="If-Match", rule="etag_format")
     return int(match.group(1))
+
+
+def caller(request: Request, principal: Principal, body: BaseModel | None = None, *, creates: str = "") -> Caller:
+    """The caller of a command arriving over HTTP: its principal, envelope, `If-Match` and, when the command
+    `creates` an aggregate of that kind, the id it makes."""
+    return Caller(
+        principal=principal,
+        envelope=command_envelope(request, principal, body),
+        expected_version=expected_version(request),
+        new_id=new_aggregate_id(request, principal, creates) if creates else None,
+    )
 
 
 def set_etag(response: Response, version: int) -> None:

@@ -23,7 +23,8 @@ from eventsourcing.persistence import (
 )
 from psycopg.sql import SQL, Identifier
 
-from dudao import chain, metrics
+from dudao import chain, metrics, profiles
+from dudao import jurisdiction as divisions
 from dudao.config import Settings
 from dudao.errors import DATABASE_DOWN, RETRY_AFTER_S, Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
@@ -173,6 +174,22 @@ class ServiceApplication(Application[UUID]):
         with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(statement, (tracking.application_name, tracking.notification_id))
             return cursor.fetchone() is not None
+
+    def profile_at(self, code: str, *keys: str) -> profiles.Effective:
+        """The policy profile in force at `code`, from this service's copy of the registry's profiles, setting every
+        key in `keys` (else a 409 naming the one it lacks)."""
+        path = [*divisions.ancestors(code), code]
+        statement = SQL(
+            "SELECT jurisdiction, version, values FROM {0}.profile_copy WHERE jurisdiction = ANY(%s)"
+        ).format(
+            Identifier(self.recorder.datastore.schema)  # type: ignore[attr-defined]
+        )
+        with self.recorder.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute(statement, (path,))
+            rows = cursor.fetchall()
+        return profiles.required(
+            profiles.effective(code, {r["jurisdiction"]: (r["version"], r["values"]) for r in rows}), *keys
+        )
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

@@ -4,18 +4,20 @@ statement, deadlines and notices, re-checks, each case's history and its state o
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from dudao import blobs
 from dudao.auth import Principal, Role, require
+from dudao.commands import Caller
 from dudao.errors import InvalidInput
+from dudao.routes import today
 from dudao.scope import Target, authorize, check_scope, listed_unit
-from dudao.service import command_envelope, decode_cursor, expected_version, page_cursor, set_etag
+from dudao.service import caller, decode_cursor, page_cursor, set_etag
 from services.accountability.api.common import (
     Admin,
     Name,
@@ -26,14 +28,23 @@ from services.accountability.api.common import (
     UnitReader,
     app_of,
     page_size,
-    profile_at,
     scope,
+)
+from services.accountability.commands import (
+    AcceptItem,
+    ChangeDeadline,
+    GiveFeedback,
+    PublishStatement,
+    RecheckItem,
+    RejectItem,
+    ReportItem,
 )
 from services.accountability.deadlines import DeadlineSweeper
 from services.accountability.domain.case import FeedbackMode, RectificationCase
 from services.accountability.projections import case_page, item_rows, notice_page, overdue_page, summary
 
 router = APIRouter(tags=["rectification"])
+C = TypeVar("C")
 Ops = Annotated[Principal, Depends(require(Role.ops, Role.admin))]
 
 
@@ -122,29 +133,11 @@ class CasePage(BaseModel):
     next_cursor: str | None
 
 
-def _target(case: RectificationCase) -> Target:
-    return Target(case.jurisdiction, unit=case.unit_id)
-
-
 async def _act(
-    request: Request,
-    response: Response,
-    principal: Principal,
-    case_id: UUID,
-    body: BaseModel | None,
-    command,
-    *,
-    unit: bool = False,
+    response: Response, method: Callable[[C, Caller], RectificationCase], command: C, who: Caller
 ) -> CaseRead:
-    roles = (Role.unit, Role.admin) if unit else (Role.admin,)
-    case = await asyncio.to_thread(
-        app_of(request).on_case,
-        case_id,
-        expected_version(request),
-        command_envelope(request, principal, body),
-        lambda c: authorize(principal, _target(c), roles, write=True),
-        command,
-    )
+    """Run the application's method for the command; answer the case and its ETag."""
+    case = await asyncio.to_thread(method, command, who)
     set_etag(response, case.version)
     return CaseRead.of(case)
 
@@ -152,7 +145,7 @@ async def _act(
 async def _case(request: Request, principal: Principal, case_id: UUID) -> RectificationCase:
     """The case, if the caller may see it: offices over its place, the unit it concerns."""
     case = await asyncio.to_thread(app_of(request).get, case_id, RectificationCase)
-    authorize(principal, _target(case), (), write=principal.writing)
+    authorize(principal, Target(case.jurisdiction, unit=case.unit_id), (), write=principal.writing)
     return case
 
 
@@ -164,26 +157,16 @@ async def give_feedback(
     case_id: UUID, body: Feedback, request: Request, response: Response, principal: Admin
 ) -> CaseRead:
     """Give feedback and set deadlines; an item without its own deadline gets the profile's rectification period."""
-    case = await _case(request, principal, case_id)
-    profile = await profile_at(request, case.jurisdiction, "rectification_days")
-    default = body.given_on + timedelta(days=profile.get("rectification_days"))
-    return await _act(
-        request,
-        response,
-        principal,
-        case_id,
-        body,
-        lambda c: c.give_feedback(
-            mode=body.mode,
-            decision=body.decision,
-            requirements=body.requirements,
-            deadlines=body.deadlines,
-            default_deadline=default,
-            deadline_basis=profile.version,
-            given_on=body.given_on,
-            today=request.app.state.clock.today(),
-        ),
+    command = GiveFeedback(
+        case_id=case_id,
+        mode=body.mode,
+        decision=body.decision,
+        requirements=body.requirements,
+        given_on=body.given_on,
+        deadlines=body.deadlines,
+        today=today(request),
     )
+    return await _act(response, app_of(request).give_feedback, command, caller(request, principal, body))
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/deadline", response_model=CaseRead)
@@ -191,33 +174,17 @@ async def change_deadline(
     case_id: UUID, item_id: str, body: DeadlineChange, request: Request, response: Response, principal: Admin
 ) -> CaseRead:
     """Move an unaccepted item's deadline, with the reason recorded."""
-    return await _act(
-        request,
-        response,
-        principal,
-        case_id,
-        body,
-        lambda c: c.change_deadline(
-            item_id=item_id, deadline=body.deadline, reason=body.reason, today=request.app.state.clock.today()
-        ),
+    command = ChangeDeadline(
+        case_id=case_id, item_id=item_id, deadline=body.deadline, reason=body.reason, today=today(request)
     )
+    return await _act(response, app_of(request).change_deadline, command, caller(request, principal, body))
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/accept", response_model=CaseRead)
 async def accept_item(case_id: UUID, item_id: str, request: Request, response: Response, principal: Admin) -> CaseRead:
     """Accept (验收) a reported item; its re-check falls due after the profile's interval."""
-    case = await _case(request, principal, case_id)
-    profile = await profile_at(request, case.jurisdiction, "recheck_after_days")
-    today = request.app.state.clock.today()
-    due = today + timedelta(days=profile.get("recheck_after_days"))
-    return await _act(
-        request,
-        response,
-        principal,
-        case_id,
-        None,
-        lambda c: c.accept_item(item_id=item_id, accepted_on=today, recheck_due=due),
-    )
+    command = AcceptItem(case_id=case_id, item_id=item_id, today=today(request))
+    return await _act(response, app_of(request).accept_item, command, caller(request, principal, None))
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/reject", response_model=CaseRead)
@@ -225,15 +192,8 @@ async def reject_item(
     case_id: UUID, item_id: str, body: Rejection, request: Request, response: Response, principal: Admin
 ) -> CaseRead:
     """Send a reported item back with the reason; the unit reports again."""
-    today = request.app.state.clock.today()
-    return await _act(
-        request,
-        response,
-        principal,
-        case_id,
-        body,
-        lambda c: c.reject_item(item_id=item_id, reason=body.reason, rejected_on=today),
-    )
+    command = RejectItem(case_id=case_id, item_id=item_id, reason=body.reason, today=today(request))
+    return await _act(response, app_of(request).reject_item, command, caller(request, principal, body))
 
 
 @router.post("/v1/cases/{case_id}/items/{item_id}/recheck", response_model=CaseRead)
@@ -241,23 +201,15 @@ async def recheck_item(
     case_id: UUID, item_id: str, body: Recheck, request: Request, response: Response, principal: Admin
 ) -> CaseRead:
     """Re-check (回头看) an accepted item; a failed re-check reopens it as a rebound (反弹), counted against the unit."""
-    today = request.app.state.clock.today()
-    if not body.passed and body.rectify_within_days is None:
-        case = await _case(request, principal, case_id)
-        days = (await profile_at(request, case.jurisdiction, "rectification_days")).get("rectification_days")
-    else:
-        days = body.rectify_within_days
-    new_deadline = None if body.passed else today + timedelta(days=days)
-    return await _act(
-        request,
-        response,
-        principal,
-        case_id,
-        body,
-        lambda c: c.recheck_item(
-            item_id=item_id, passed=body.passed, rechecked_on=today, note=body.note, new_deadline=new_deadline
-        ),
+    command = RecheckItem(
+        case_id=case_id,
+        item_id=item_id,
+        passed=body.passed,
+        note=body.note,
+        rectify_within_days=body.rectify_within_days,
+        today=today(request),
     )
+    return await _act(response, app_of(request).recheck_item, command, caller(request, principal, body))
 
 
 # --- the unit: reports and its public statement -----------------------------------------------------------------
@@ -268,20 +220,10 @@ async def report_item(
     case_id: UUID, item_id: str, body: ItemReport, request: Request, response: Response, principal: UnitOrAdmin
 ) -> CaseRead:
     """The supervised unit (role `unit`) reports what it did about one item; evidence goes to the blob store."""
-    await _case(request, principal, case_id)  # permission before a byte is stored
-    stored = await asyncio.to_thread(
-        blobs.save_uploads, request.app.state.blobs, body.evidence, max_bytes=request.app.state.settings.blob_max_bytes
+    command = ReportItem(
+        case_id=case_id, item_id=item_id, statement=body.statement, evidence=body.evidence, today=today(request)
     )
-    today = request.app.state.clock.today()
-    return await _act(
-        request,
-        response,
-        principal,
-        case_id,
-        body,
-        lambda c: c.report_item(item_id=item_id, statement=body.statement, evidence=stored, reported_on=today),
-        unit=True,
-    )
+    return await _act(response, app_of(request).report_item, command, caller(request, principal, body))
 
 
 @router.post("/v1/cases/{case_id}/statement", response_model=CaseRead)
@@ -289,16 +231,8 @@ async def publish_statement(
     case_id: UUID, body: Statement, request: Request, response: Response, principal: UnitOrAdmin
 ) -> CaseRead:
     """The unit publishes what it did (shown at `GET /v1/public/statements`)."""
-    today = request.app.state.clock.today()
-    return await _act(
-        request,
-        response,
-        principal,
-        case_id,
-        body,
-        lambda c: c.publish_statement(text=body.text, published_on=today),
-        unit=True,
-    )
+    command = PublishStatement(case_id=case_id, text=body.text, today=today(request))
+    return await _act(response, app_of(request).publish_statement, command, caller(request, principal, body))
 
 
 # --- reads ------------------------------------------------------------------------------------------------------

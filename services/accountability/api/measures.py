@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, Role
-from dudao.errors import Conflict, InvalidInput, NotFound
+from dudao.auth import Principal
+from dudao.commands import Caller
+from dudao.errors import InvalidInput, NotFound
+from dudao.routes import today
 from dudao.scope import Target, authorize, listed_unit
-from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor
+from dudao.service import caller, decode_cursor, page_cursor
+from services.accountability import commands
 from services.accountability.api.common import (
     Admin,
     Name,
@@ -29,10 +32,20 @@ from services.accountability.api.common import (
     app_of,
     jsonable,
     page_size,
-    profile_at,
     scope,
 )
-from services.accountability.domain.case import RectificationCase
+from services.accountability.commands import (
+    Commend,
+    Decide,
+    FileInterview,
+    IssueCircular,
+    ProposeCircular,
+    ProposeInterview,
+    PublishOutcome,
+    RecordInterview,
+    RecordJointLiability,
+    Unit,
+)
 from services.accountability.domain.measures import AccountabilityDecision, Circular, Commendation, Interview
 from services.accountability.domain.terms import (
     AccountabilityTrigger,
@@ -48,6 +61,7 @@ from services.accountability.domain.terms import (
 from services.accountability.projections import measure_page, restricted_names, restrictions, school_copy
 
 router = APIRouter(tags=["measures"])
+C = TypeVar("C")
 
 
 class UnitRef(Strict):
@@ -140,8 +154,8 @@ KINDS: dict[str, tuple[str, type[Aggregate]]] = {
 }
 
 
-async def _unit(request: Request, principal: Principal, body: UnitRef) -> dict[str, Any]:
-    """The unit a measure is about, as our own data knows it, and the caller admitted to it.
+async def _unit(request: Request, principal: Principal, body: UnitRef) -> Unit:
+    """The unit a measure is about, as our own data knows it (the application then admits the caller to it).
 
     A school must be one the registry has told us of, and its place is the registry's, not the body's; a government
     is named by its division code; a department is the body's, in the jurisdiction the body names (or the caller's)."""
@@ -164,8 +178,7 @@ async def _unit(request: Request, principal: Principal, body: UnitRef) -> dict[s
             field="jurisdiction",
             rule="unit_jurisdiction",
         )
-    authorize(principal, Target(code, unit=body.unit_id), (Role.admin,), write=True, field="unit_id")
-    return {"jurisdiction": code, "unit_kind": body.unit_kind, "unit_id": body.unit_id, "unit_name": name}
+    return Unit(jurisdiction=code, unit_kind=body.unit_kind, unit_id=body.unit_id, unit_name=name)
 
 
 def _read(measure: Aggregate) -> dict[str, Any]:
@@ -175,39 +188,19 @@ def _read(measure: Aggregate) -> dict[str, Any]:
 
 
 async def _create(
-    request: Request,
-    response: Response,
-    principal: Principal,
-    body: BaseModel,
-    kind: str,
-    make: Callable[[UUID], Aggregate],
+    response: Response, kind: str, method: Callable[[C, Caller], Aggregate], command: C, who: Caller
 ) -> dict[str, Any]:
-    measure = make(new_aggregate_id(request, principal, kind))
-    saved = await asyncio.to_thread(app_of(request).save_new, measure, command_envelope(request, principal, body))
+    """Run the application's method for a command that makes a measure; answer it with its place and ETag."""
+    saved = await asyncio.to_thread(method, command, who)
     response.status_code = 201
     response.headers["Location"] = f"/v1/{kind}/{saved.id}"
     response.headers["ETag"] = f'"{saved.version}"'
     return _read(saved)
 
 
-async def _act(
-    request: Request,
-    response: Response,
-    principal: Principal,
-    kind: str,
-    measure_id: UUID,
-    body: BaseModel | None,
-    command,
-) -> dict[str, Any]:
-    measure = await asyncio.to_thread(
-        app_of(request).on_measure,
-        measure_id,
-        KINDS[kind][1],
-        expected_version(request),
-        command_envelope(request, principal, body),
-        lambda m: authorize(principal, _target(m), (Role.admin,), write=True),
-        command,
-    )
+async def _act(response: Response, method: Callable[[C, Caller], Aggregate], command: C, who: Caller) -> dict[str, Any]:
+    """Run the application's method for a later step of a measure; answer it with its ETag."""
+    measure = await asyncio.to_thread(method, command, who)
     response.headers["ETag"] = f'"{measure.version}"'
     return _read(measure)
 
@@ -262,23 +255,16 @@ async def propose_interview(
     body: InterviewCreate, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """Propose an interview of a unit's leaders on a trigger from the closed list; organisers follow from the unit's kind."""
-    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
-    return await _create(
-        request,
-        response,
-        principal,
-        body,
-        "interviews",
-        lambda id: Interview.propose(
-            id=id,
-            **unit,
-            trigger=body.trigger,
-            reason=body.reason,
-            proposed_on=today,
-            case_id=body.case_id,
-            related_departments=body.related_departments,
-        ),
+    command = ProposeInterview(
+        unit=await _unit(request, principal, body),
+        trigger=body.trigger,
+        reason=body.reason,
+        case_id=body.case_id,
+        related_departments=body.related_departments,
+        today=today(request),
     )
+    who = caller(request, principal, body, creates="interviews")
+    return await _create(response, "interviews", app_of(request).propose_interview, command, who)
 
 
 @router.post("/v1/interviews/{measure_id}/record")
@@ -286,23 +272,16 @@ async def record_interview(
     measure_id: UUID, body: InterviewRecord, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """The written record of the interview."""
-    people = [p.model_dump() for p in body.interviewees]
-    return await _act(
-        request,
-        response,
-        principal,
-        "interviews",
-        measure_id,
-        body,
-        lambda m: m.record(
-            held_on=body.held_on,
-            interviewees=people,
-            record=body.record,
-            commitments=body.commitments,
-            today=request.app.state.clock.today(),
-            early_reason=body.early_reason,
-        ),
+    command = RecordInterview(
+        measure_id=measure_id,
+        held_on=body.held_on,
+        interviewees=[p.model_dump() for p in body.interviewees],
+        record=body.record,
+        commitments=body.commitments,
+        early_reason=body.early_reason,
+        today=today(request),
     )
+    return await _act(response, app_of(request).record_interview, command, caller(request, principal, body))
 
 
 @router.post("/v1/interviews/{measure_id}/file")
@@ -310,16 +289,13 @@ async def file_interview(
     measure_id: UUID, body: InterviewFiling, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """File the record with the party committee, government and superiors; afterwards it cannot change."""
-    filed_with = [b.value for b in body.filed_with]
-    return await _act(
-        request,
-        response,
-        principal,
-        "interviews",
-        measure_id,
-        body,
-        lambda m: m.file(filed_with=filed_with, filed_on=body.filed_on, today=request.app.state.clock.today()),
+    command = FileInterview(
+        measure_id=measure_id,
+        filed_with=[b.value for b in body.filed_with],
+        filed_on=body.filed_on,
+        today=today(request),
     )
+    return await _act(response, app_of(request).file_interview, command, caller(request, principal, body))
 
 
 # --- circulars (通报) and restrictions ----------------------------------------------------------------------------
@@ -330,17 +306,15 @@ async def propose_circular(
     body: CircularCreate, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """Propose a circular for ineffective, evasive or undone rectification."""
-    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
-    return await _create(
-        request,
-        response,
-        principal,
-        body,
-        "circulars",
-        lambda id: Circular.propose(
-            id=id, **unit, trigger=body.trigger, reason=body.reason, proposed_on=today, case_id=body.case_id
-        ),
+    command = ProposeCircular(
+        unit=await _unit(request, principal, body),
+        trigger=body.trigger,
+        reason=body.reason,
+        case_id=body.case_id,
+        today=today(request),
     )
+    who = caller(request, principal, body, creates="circulars")
+    return await _create(response, "circulars", app_of(request).propose_circular, command, who)
 
 
 @router.post("/v1/circulars/{measure_id}/issue")
@@ -348,26 +322,14 @@ async def issue_circular(
     measure_id: UUID, body: CircularIssue, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """Circulate; the named leaders are restricted for the profile's `restriction_days` from today."""
-    circular = await _get(request, principal, "circulars", measure_id)
-    profile = await profile_at(request, circular.jurisdiction, "restriction_days")
-    today = request.app.state.clock.today()
-    recipients, leaders = [b.value for b in body.recipients], [p.model_dump() for p in body.leaders]
-    return await _act(
-        request,
-        response,
-        principal,
-        "circulars",
-        measure_id,
-        body,
-        lambda m: m.issue(
-            recipients=recipients,
-            leaders=leaders,
-            content=body.content,
-            issued_on=today,
-            restriction_days=profile.get("restriction_days"),
-            basis=profile.version,
-        ),
+    command = IssueCircular(
+        measure_id=measure_id,
+        recipients=[b.value for b in body.recipients],
+        leaders=[p.model_dump() for p in body.leaders],
+        content=body.content,
+        today=today(request),
     )
+    return await _act(response, app_of(request).issue_circular, command, caller(request, principal, body))
 
 
 @router.get("/v1/restrictions")
@@ -386,32 +348,25 @@ async def list_restrictions(
 @router.post("/v1/decisions", status_code=201)
 async def decide(body: DecisionCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """Hold a unit and named people to account; sanctions on a private school are applied by the registry."""
-    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
+    unit = await _unit(request, principal, body)
     private = False
     if body.unit_kind is UnitKind.school and body.sanctions:
         async with request.app.state.pool.acquire() as conn:
             private = (await school_copy(conn, body.unit_id))["ownership"] == "private"
-    people = [p.model_dump() for p in body.people]
-    return await _create(
-        request,
-        response,
-        principal,
-        body,
-        "decisions",
-        lambda id: AccountabilityDecision.decide(
-            id=id,
-            **unit,
-            private_school=private,
-            trigger=body.trigger,
-            reason=body.reason,
-            people=people,
-            unit_actions=body.unit_actions,
-            sanctions=[s.value for s in body.sanctions],
-            decided_on=today,
-            circular_id=body.circular_id,
-            case_id=body.case_id,
-        ),
+    command = Decide(
+        unit=unit,
+        private_school=private,
+        trigger=body.trigger,
+        reason=body.reason,
+        people=[p.model_dump() for p in body.people],
+        unit_actions=body.unit_actions,
+        sanctions=[s.value for s in body.sanctions],
+        circular_id=body.circular_id,
+        case_id=body.case_id,
+        today=today(request),
     )
+    who = caller(request, principal, body, creates="decisions")
+    return await _create(response, "decisions", app_of(request).decide, command, who)
 
 
 @router.post("/v1/decisions/{measure_id}/transfers")
@@ -419,22 +374,15 @@ async def transfer(
     measure_id: UUID, body: Transfer, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """Transfer illegal conduct to law enforcement, or a suspected crime to the judiciary, with their case reference."""
-    today = request.app.state.clock.today()
-    return await _act(
-        request,
-        response,
-        principal,
-        "decisions",
-        measure_id,
-        body,
-        lambda m: m.transfer(
-            to=body.to,
-            conduct=body.conduct,
-            receiving_body=body.receiving_body,
-            case_reference=body.case_reference,
-            transferred_on=today,
-        ),
+    command = commands.Transfer(
+        measure_id=measure_id,
+        to=body.to,
+        conduct=body.conduct,
+        receiving_body=body.receiving_body,
+        case_reference=body.case_reference,
+        today=today(request),
     )
+    return await _act(response, app_of(request).transfer, command, caller(request, principal, body))
 
 
 @router.post("/v1/decisions/{measure_id}/joint-liability")
@@ -442,28 +390,10 @@ async def joint_liability(
     measure_id: UUID, body: JointLiability, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """Record the superior department's joint liability (连带责任) for the failed rectification the decision cites."""
-    decision = await _get(request, principal, "decisions", measure_id)
-    failed = False
-    if decision.case_id is not None:
-        try:
-            case = await asyncio.to_thread(app_of(request).get, decision.case_id, RectificationCase)
-            failed = case.rectification_failed
-        except NotFound:
-            raise Conflict(
-                f"the cited case {decision.case_id} does not exist", field="case_id", rule="case_not_found"
-            ) from None
-    today = request.app.state.clock.today()
-    return await _act(
-        request,
-        response,
-        principal,
-        "decisions",
-        measure_id,
-        body,
-        lambda m: m.record_joint_liability(
-            superior_department=body.superior_department, reason=body.reason, case_failed=failed, recorded_on=today
-        ),
+    command = RecordJointLiability(
+        measure_id=measure_id, superior_department=body.superior_department, reason=body.reason, today=today(request)
     )
+    return await _act(response, app_of(request).record_joint_liability, command, caller(request, principal, body))
 
 
 # --- commendations (表彰) -----------------------------------------------------------------------------------------
@@ -472,26 +402,19 @@ async def joint_liability(
 @router.post("/v1/commendations", status_code=201)
 async def commend(body: CommendationCreate, request: Request, response: Response, principal: Admin) -> dict[str, Any]:
     """Commend a unit and its people; a leader restricted by a circular is refused (409 leader_restricted)."""
-    unit, today = await _unit(request, principal, body), request.app.state.clock.today()
+    unit, day = await _unit(request, principal, body), today(request)
     async with request.app.state.pool.acquire() as conn:
-        barred = await restricted_names(conn, unit_id=body.unit_id, today=today)
-    people = [p.model_dump() for p in body.people]
-    return await _create(
-        request,
-        response,
-        principal,
-        body,
-        "commendations",
-        lambda id: Commendation.award(
-            id=id,
-            **unit,
-            people=people,
-            reason=body.reason,
-            awarded_on=today,
-            restricted=barred,
-            activity_id=body.activity_id,
-        ),
+        barred = await restricted_names(conn, unit_id=body.unit_id, today=day)
+    command = Commend(
+        unit=unit,
+        people=[p.model_dump() for p in body.people],
+        reason=body.reason,
+        activity_id=body.activity_id,
+        today=day,
+        restricted=frozenset(barred),
     )
+    who = caller(request, principal, body, creates="commendations")
+    return await _create(response, "commendations", app_of(request).commend, command, who)
 
 
 # --- publication, the same for circulars, decisions and commendations ---------------------------------------------
@@ -501,16 +424,10 @@ def _register_publish(kind: str) -> None:
     async def publish(
         measure_id: UUID, body: Publication, request: Request, response: Response, principal: Admin
     ) -> dict[str, Any]:
-        today = request.app.state.clock.today()
-        return await _act(
-            request,
-            response,
-            principal,
-            kind,
-            measure_id,
-            body,
-            lambda m: m.publish(public_text=body.public_text, published_on=today),
+        command = PublishOutcome(
+            kind=KINDS[kind][1], measure_id=measure_id, public_text=body.public_text, today=today(request)
         )
+        return await _act(response, app_of(request).publish_outcome, command, caller(request, principal, body))
 
     publish.__doc__ = (
         f"Publish the outcome (shown at `GET /v1/public/outcomes`); afterwards the {kind[:-1]} is closed. Publishing"
