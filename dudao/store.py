@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from psycopg.sql import SQL, Identifier
 
 from dudao import chain, metrics, profiles
 from dudao import jurisdiction as divisions
+from dudao.blobs import BlobStore, store_from_settings
 from dudao.config import Settings
 from dudao.errors import DATABASE_DOWN, RETRY_AFTER_S, Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
@@ -77,6 +79,11 @@ class ServiceApplication(Application[UUID]):
         ring = KeyRing(settings.kek_dir(self.service))  # the KEKs that wrap them, outside the database (decision 026)
         self.keys = PersonKeys(self.recorder.datastore, self.service, settings.jurisdiction, ring)  # type: ignore[attr-defined]
         self.keys.ensure()
+
+    @functools.cached_property
+    def blobs(self) -> BlobStore:
+        """Where evidence files go (DUDAO_BLOB_URL); events keep only their digests."""
+        return store_from_settings(self.settings)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

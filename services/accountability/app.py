@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dudao import blobs, bus
+from dudao import bus
 from dudao.config import Settings
 from dudao.links import Crossings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
@@ -65,5 +65,4 @@ PARTS = ServiceParts(
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = create_app(PARTS, settings, [api.router, graphql.router], title="Dudao accountability (结果运用与问责)")
-    app.state.blobs = blobs.store_from_settings(settings)  # rectification evidence; events keep only digests
     return app

@@ -15,7 +15,6 @@ from dudao import blobs
 from dudao.callers import Role
 from dudao.clock import end_of_china_day
 from dudao.commands import Caller
-from dudao.config import Settings
 from dudao.errors import Conflict, NotFound
 from dudao.events import Envelope, to_jsonable
 from dudao.profiles import Effective
@@ -66,10 +65,6 @@ class Accountability(ServiceApplication):
     """The accountability service's write side (event store in schema `accountability`)."""
 
     service = "accountability"
-
-    def __init__(self, settings: Settings):
-        super().__init__(settings)
-        self.blobs = blobs.store_from_settings(settings)  # rectification evidence; events keep only digests
 
     # --- rectification cases: the office's feedback, deadlines and verdicts, the unit's reports and statement -------
 

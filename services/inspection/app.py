@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dudao import blobs, bus
+from dudao import bus
 from dudao.config import Settings
 from dudao.links import Crossings
 from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
@@ -51,5 +51,4 @@ PARTS = ServiceParts(
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = create_app(PARTS, settings, [api.router, graphql.router], title="Dudao inspection (督导活动)")
-    app.state.blobs = blobs.store_from_settings(settings)  # evidence files; events keep only their digests
     return app

@@ -19,8 +19,8 @@ from dudao.errors import NotFound, Problem
 from dudao.scope import OFFICES, READERS, sees
 from dudao.subgraph import Labelled, PageInfo, caller
 from dudao.subgraph import within as scope_of
-from services.inspection.api.activities import activity_target
 from services.inspection.api.public import in_chinese
+from services.inspection.application import activity_target
 from services.inspection.domain.activity import Activity as ActivityAggregate
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity, Status
 from services.inspection.domain.draw import Draw

@@ -480,7 +480,7 @@ def test_a_unit_submits_its_self_evaluation_with_evidence_in_the_blob_store(insp
     assert submitted.json()["status"] == "self_evaluation_submitted"
     assert refused.status_code == 403
     digest = hashlib.sha256(PDF).hexdigest()
-    assert inspection.app.state.blobs.get(digest) == PDF
+    assert inspection.app.state.application.blobs.get(digest) == PDF
     with psycopg.connect(settings.database_url) as conn:
         [state] = conn.execute(
             "SELECT convert_from(state, 'UTF8') FROM inspection.inspection_events WHERE topic LIKE '%SelfEvaluationSubmitted'"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID, uuid4
 
@@ -12,16 +13,29 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dudao import blobs, scope
 from dudao import jurisdiction as divisions
+from dudao import scope
 from dudao.auth import Principal, Role, require
+from dudao.commands import Caller
 from dudao.errors import InvalidInput, NotFound
-from dudao.privacy import redact
-from dudao.profiles import effective_from_copy
 from dudao.routes import OfficeReader, Reader, today  # noqa: F401 (plans and visits import them from here)
 from dudao.scope import Target, check_scope
-from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
-from services.inspection.application import Inspection
+from dudao.service import caller, decode_cursor, page_cursor, set_etag
+from services.inspection.application import TEAM_OR_ADMIN, Inspection, activity_target
+from services.inspection.commands import (
+    ApproveReport,
+    AssignTeam,
+    DraftReport,
+    IssueReport,
+    LogEvidenceOpened,
+    PlanActivity,
+    Publish,
+    RecordFindings,
+    RecordMemberUnits,
+    SendNotice,
+    StartOnSite,
+    SubmitSelfEvaluation,
+)
 from services.inspection.domain.activity import (
     Activity,
     ActivityKind,
@@ -29,9 +43,7 @@ from services.inspection.domain.activity import (
     Severity,
     SpecialTopic,
     TargetKind,
-    grade_for,
 )
-from services.inspection.domain.draw import Draw
 from services.inspection.projections import activities, registry_copy
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -40,7 +52,6 @@ Admin = Annotated[Principal, Depends(require(Role.admin))]
 UnitOrAdmin = Annotated[
     Principal, Depends(require(Role.unit, Role.admin, target="activity by id: the unit it supervises"))
 ]
-TEAM_OR_ADMIN = (Role.admin, Role.inspector)
 TeamOrAdmin = Annotated[Principal, Depends(require(*TEAM_OR_ADMIN, target="activity by id: its team"))]
 
 
@@ -194,6 +205,7 @@ class ActivityPage(BaseModel):
 
 
 router = APIRouter(prefix="/v1", tags=["activities"])
+C = TypeVar("C")
 
 
 def _app(request: Request) -> Inspection:
@@ -203,18 +215,6 @@ def _app(request: Request) -> Inspection:
 def _now(request: Request) -> datetime:
     """The service clock's time (tests set it)."""
     return request.app.state.clock.now()
-
-
-def activity_target(activity: Activity) -> Target:
-    """An activity as scope sees it: its place, the unit it supervises, and its team (leader and members)."""
-    team = activity.team or {}
-    members = {str(m) for m in [team.get("leader_id"), *team.get("member_ids", [])] if m}
-    return Target(activity.jurisdiction, unit=activity.target_id, team=frozenset(members))
-
-
-async def _profile(request: Request, code: str):
-    async with request.app.state.pool.acquire() as conn:
-        return await effective_from_copy(conn, "inspection", code)
 
 
 async def check_target(request: Request, body: ActivityCreate) -> None:
@@ -248,75 +248,27 @@ async def check_target(request: Request, body: ActivityCreate) -> None:
         )
 
 
-def from_draw(request: Request, body: ActivityCreate) -> dict[str, Any]:
-    """An activity planned from a draw: the draw is performed, in this place, and drew this school; it binds its team."""
-    if body.draw_id is None:
-        return {}
-    draw = _app(request).get(body.draw_id, Draw)
-    result = draw.result
-    if draw.jurisdiction != body.jurisdiction or result is None or body.target_id not in result.targets:
-        why = (
-            "is not performed yet"
-            if result is None
-            else f"did not draw {body.target_name}"
-            if draw.jurisdiction == body.jurisdiction
-            else f"is {draw.jurisdiction}'s, not {body.jurisdiction}'s"
-        )
-        raise InvalidInput(f"draw {body.draw_id} {why}", field="draw_id", rule="not_drawn")
-    return {"draw_id": str(draw.id), "drawn_team": result.teams[body.target_id]}
-
-
-async def frequency_limit(request: Request, body: ActivityCreate) -> dict[str, Any]:
-    """Frequency control (002 §7): the profile's visits per school per semester, and the read model's count to open
-    a semester's count with; the count itself is kept and checked by `Inspection.plan_activity`."""
-    if body.target_kind is not TargetKind.school:
-        return {}
-    profile = await _profile(request, body.jurisdiction)
-    async with request.app.state.pool.acquire() as conn:
-        earlier = await activities.visits_in_period(conn, target_id=body.target_id, period=body.period)
-    return {
-        "limit": profile.get("visits_per_school_per_semester_max"),
-        "profile_version": profile.version,
-        "earlier": earlier,
-    }
-
-
 @router.post("/activities", status_code=201, response_model=ActivityRead)
 async def plan_activity(body: ActivityCreate, request: Request, response: Response, principal: Admin) -> ActivityRead:
-    """Put a supervision activity on the calendar; frequency control applies to school visits."""
-    check_scope(principal, body.jurisdiction)
+    """Put a supervision activity on the calendar; frequency control applies to school visits (002 §7)."""
     await check_target(request, body)
-    details = (
-        body.model_dump() | await asyncio.to_thread(from_draw, request, body) | await frequency_limit(request, body)
-    )
-    activity = await asyncio.to_thread(
-        _app(request).plan_activity,
-        activity_id=new_aggregate_id(request, principal, "activity"),
-        envelope=command_envelope(request, principal, body),
-        now=_now(request),
-        **details,
-    )
-    set_etag(response, activity.version)
+    earlier = 0
+    if body.target_kind is TargetKind.school:
+        async with request.app.state.pool.acquire() as conn:
+            earlier = await activities.visits_in_period(conn, target_id=body.target_id, period=body.period)
+    command = PlanActivity(**body.model_dump(), earlier=earlier, now=_now(request))
+    who = caller(request, principal, body, creates="activity")
+    activity = await asyncio.to_thread(_app(request).plan_activity, command, who)
     response.headers["Location"] = f"/v1/activities/{activity.id}"
-    return ActivityRead.of(activity)
+    return _answer(response, activity)
 
 
-def _act(
-    request: Request,
-    response: Response,
-    principal: Principal,
-    activity_id: UUID,
-    body: BaseModel | None,
-    command,
-    roles: tuple[str, ...] = (Role.admin,),
-):
-    activity = _app(request).on_activity(
-        activity_id,
-        expected_version(request),
-        command_envelope(request, principal, body),
-        lambda a: scope.authorize(principal, activity_target(a), roles, write=True),
-        command,
-    )
+async def _act(response: Response, method: Callable[[C, Caller], Activity], command: C, who: Caller) -> ActivityRead:
+    """Run the application's method for the command; answer the activity and its ETag."""
+    return _answer(response, await asyncio.to_thread(method, command, who))
+
+
+def _answer(response: Response, activity: Activity) -> ActivityRead:
     set_etag(response, activity.version)
     return ActivityRead.of(activity)
 
@@ -328,41 +280,22 @@ async def assign_team(activity_id: UUID, body: TeamAssignment, request: Request,
     async with request.app.state.pool.acquire() as conn:
         ties = await registry_copy.ties_of(conn, list({str(body.leader_id), *members}))
         inspectors = await registry_copy.inspectors_by_id(conn, list({str(body.leader_id), *members}))
-
-    def assign(activity: Activity) -> list[Draw]:
-        activity.assign_team(
-            leader_id=str(body.leader_id),
-            member_ids=members,
-            ties=ties,
-            inspectors=inspectors,
-            deviation_reason=body.deviation_reason,
-        )
-        if activity.deviation_reason is None or activity.draw_id is None:
-            return []
-        draw = _app(request).get(UUID(activity.draw_id), Draw)  # the deviation is saved with the team, or neither is
-        draw.record_deviation(
-            activity_id=str(activity.id),
-            target=activity.target_id,
-            assigned=activity.member_ids,
-            reason=redact(activity.deviation_reason),
-            by=principal.sub,
-            at=_now(request),
-        )
-        return [draw]
-
-    return await asyncio.to_thread(_act, request, response, principal, activity_id, body, assign)
+    command = AssignTeam(
+        activity_id=activity_id,
+        leader_id=str(body.leader_id),
+        member_ids=members,
+        deviation_reason=body.deviation_reason,
+        ties=ties,
+        inspectors=inspectors,
+        now=_now(request),
+    )
+    return await _act(response, _app(request).assign_team, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/notice", response_model=ActivityRead)
-def notify(activity_id: UUID, body: Notice, request: Request, response: Response, principal: Admin):
-    return _act(
-        request,
-        response,
-        principal,
-        activity_id,
-        body,
-        lambda a: a.notify(notified_on=body.notified_on, today=today(request)),
-    )
+async def notify(activity_id: UUID, body: Notice, request: Request, response: Response, principal: Admin):
+    command = SendNotice(activity_id=activity_id, notified_on=body.notified_on, today=today(request))
+    return await _act(response, _app(request).send_notice, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/self-evaluation", response_model=ActivityRead)
@@ -370,131 +303,66 @@ async def submit_self_evaluation(
     activity_id: UUID, body: SelfEvaluation, request: Request, response: Response, principal: UnitOrAdmin
 ) -> ActivityRead:
     """The supervised unit (role `unit`) submits its self-evaluation; evidence goes to the blob store, its digest to the event."""
-    app = _app(request)
-
-    def authorize(activity: Activity) -> None:
-        scope.authorize(
-            principal, Target(activity.jurisdiction, unit=activity.target_id), (Role.unit, Role.admin), write=True
-        )
-
-    authorize(await asyncio.to_thread(app.get, activity_id, Activity))  # permission before a byte is stored
-    stored = await asyncio.to_thread(
-        blobs.save_uploads, request.app.state.blobs, body.evidence, max_bytes=request.app.state.settings.blob_max_bytes
+    command = SubmitSelfEvaluation(
+        activity_id=activity_id,
+        items=[i.model_dump() for i in body.items],
+        evidence=body.evidence,
+        now=_now(request),
     )
-    items = [i.model_dump() for i in body.items]
-    activity = await asyncio.to_thread(
-        app.on_activity,
-        activity_id,
-        expected_version(request),
-        command_envelope(request, principal, body),
-        authorize,
-        lambda a: a.submit_self_evaluation(items=items, evidence=stored, submitted_by=principal.sub, now=_now(request)),
-    )
-    set_etag(response, activity.version)
-    return ActivityRead.of(activity)
+    return await _act(response, _app(request).submit_self_evaluation, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/member-units", response_model=ActivityRead)
-def record_member_units(activity_id: UUID, body: MemberUnits, request: Request, response: Response, principal: Admin):
+async def record_member_units(
+    activity_id: UUID, body: MemberUnits, request: Request, response: Response, principal: Admin
+):
     """Committee member units that took part (成员单位参与); the registry counts them toward each unit's yearly minimum."""
-    return _act(
-        request,
-        response,
-        principal,
-        activity_id,
-        body,
-        lambda a: a.record_member_units(unit_names=body.unit_names, year=body.year),
-    )
+    command = RecordMemberUnits(activity_id=activity_id, unit_names=body.unit_names, year=body.year)
+    return await _act(response, _app(request).record_member_units, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/on-site", response_model=ActivityRead)
-def start_on_site(activity_id: UUID, body: OnSite, request: Request, response: Response, principal: TeamOrAdmin):
+async def start_on_site(activity_id: UUID, body: OnSite, request: Request, response: Response, principal: TeamOrAdmin):
     """The team arrives on site (实地督导); the office or an inspector on the team records it."""
-    return _act(
-        request,
-        response,
-        principal,
-        activity_id,
-        body,
-        lambda a: a.start_on_site(on=body.on, today=today(request)),
-        TEAM_OR_ADMIN,
-    )
+    command = StartOnSite(activity_id=activity_id, on=body.on, today=today(request))
+    return await _act(response, _app(request).start_on_site, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/findings", response_model=ActivityRead)
-def record_findings(activity_id: UUID, body: Findings, request: Request, response: Response, principal: TeamOrAdmin):
+async def record_findings(
+    activity_id: UUID, body: Findings, request: Request, response: Response, principal: TeamOrAdmin
+):
     """Record problems found (督导发现的问题), each with area, severity and whether it needs rectification; the office
     or an inspector on the activity's team records them."""
     findings = [{"finding_id": str(uuid4())} | f.model_dump() for f in body.findings]
-    return _act(
-        request,
-        response,
-        principal,
-        activity_id,
-        body,
-        lambda a: a.record_findings(findings=findings, now=_now(request)),
-        TEAM_OR_ADMIN,
-    )
+    command = RecordFindings(activity_id=activity_id, findings=findings, now=_now(request))
+    return await _act(response, _app(request).record_findings, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/report/draft", response_model=ActivityRead)
 async def draft_report(activity_id: UUID, body: ReportDraft, request: Request, response: Response, principal: Admin):
     """Draft the report; a duty evaluation's score becomes a grade by the bands of the place's policy profile."""
-    grade = basis = None
-    if body.score is not None:
-        async with request.app.state.pool.acquire() as conn:
-            rows = await activities.activities_by_id(conn, [str(activity_id)])
-        code = rows[0]["jurisdiction"] if rows else principal.jur
-        profile = await _profile(request, code)
-        grade, basis = grade_for(body.score, profile.values), profile.version
-    return await asyncio.to_thread(
-        _act,
-        request,
-        response,
-        principal,
-        activity_id,
-        body,
-        lambda a: a.draft_report(
-            summary=body.summary, grade=grade, score=body.score, grade_basis=basis, now=_now(request)
-        ),
-    )
+    command = DraftReport(activity_id=activity_id, summary=body.summary, score=body.score, now=_now(request))
+    return await _act(response, _app(request).draft_report, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/report/approval", response_model=ActivityRead)
-def approve_report(activity_id: UUID, request: Request, response: Response, principal: Admin):
-    return _act(
-        request,
-        response,
-        principal,
-        activity_id,
-        None,
-        lambda a: a.approve_report(approved_by=principal.sub, now=_now(request)),
-    )
+async def approve_report(activity_id: UUID, request: Request, response: Response, principal: Admin):
+    command = ApproveReport(activity_id=activity_id, now=_now(request))
+    return await _act(response, _app(request).approve_report, command, caller(request, principal))
 
 
 @router.post("/activities/{activity_id}/report/issue", response_model=ActivityRead)
-def issue_report(activity_id: UUID, body: ReportIssue, request: Request, response: Response, principal: Admin):
+async def issue_report(activity_id: UUID, body: ReportIssue, request: Request, response: Response, principal: Admin):
     """Issue the report to the supervised unit (印发督导报告): this starts rectification in accountability."""
-    return _act(
-        request,
-        response,
-        principal,
-        activity_id,
-        body,
-        lambda a: a.issue_report(issued_on=body.issued_on, now=_now(request)),
-    )
+    command = IssueReport(activity_id=activity_id, issued_on=body.issued_on, now=_now(request))
+    return await _act(response, _app(request).issue_report, command, caller(request, principal, body))
 
 
 @router.post("/activities/{activity_id}/publication", response_model=ActivityRead)
-def publish(activity_id: UUID, body: Publication, request: Request, response: Response, principal: Admin):
-    return _act(
-        request,
-        response,
-        principal,
-        activity_id,
-        body,
-        lambda a: a.publish(public_summary=body.public_summary, now=_now(request)),
-    )
+async def publish(activity_id: UUID, body: Publication, request: Request, response: Response, principal: Admin):
+    command = Publish(activity_id=activity_id, public_summary=body.public_summary, now=_now(request))
+    return await _act(response, _app(request).publish, command, caller(request, principal, body))
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityRead)
@@ -567,15 +435,11 @@ def download_evidence(
     file = next((e for e in (activity.self_evaluation or {})["evidence"] if e["sha256"] == sha256), None)
     if file is None:
         raise NotFound(f"activity {activity_id} has no evidence file {sha256}", field="sha256", rule="no_such_evidence")
-    data = request.app.state.blobs.get(sha256)
-    _app(request).log_evidence_opened(
-        activity,
-        sha256=sha256,
-        name=file["name"],
-        by=principal.sub,
-        now=_now(request),
-        envelope=command_envelope(request, principal),
+    data = _app(request).blobs.get(sha256)
+    opened = LogEvidenceOpened(
+        activity_id=activity.id, jurisdiction=activity.jurisdiction, sha256=sha256, name=file["name"], now=_now(request)
     )
+    _app(request).log_evidence_opened(opened, caller(request, principal))
     return Response(
         data,
         media_type=file["media_type"],

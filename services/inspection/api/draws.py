@@ -14,8 +14,9 @@ from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import NotFound
 from dudao.scope import check_scope
-from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
+from dudao.service import caller, set_etag
 from services.inspection.api.activities import Admin, Name, Strict
+from services.inspection.commands import AnnounceDraw, PerformDraw
 from services.inspection.domain.activity import ActivityKind
 from services.inspection.domain.draw import Draw, DrawInputs, PoolMember
 from services.inspection.projections import activities, registry_copy
@@ -106,7 +107,7 @@ def _eligible(inspector: dict[str, Any], team: TeamFilter) -> bool:
 @router.post("", status_code=201, response_model=DrawRead)
 async def announce_draw(body: DrawCreate, request: Request, response: Response, principal: Admin) -> DrawRead:
     """Snapshot the candidates and publish the seed's hash; the seed stays sealed until the draw is performed."""
-    check_scope(principal, body.jurisdiction)
+    check_scope(principal, body.jurisdiction)  # before the candidates are read
     async with request.app.state.pool.acquire() as conn:
         schools = await registry_copy.schools(
             conn, within=body.jurisdiction, stages=body.targets.stages, ownership=body.targets.ownership
@@ -126,17 +127,16 @@ async def announce_draw(body: DrawCreate, request: Request, response: Response, 
         max_load=body.team.max_load,
     )
     criteria = body.model_dump(mode="json") | {"kind": ActivityKind.comprehensive.value}
-    draw = await asyncio.to_thread(
-        request.app.state.application.announce_draw,
-        draw_id=new_aggregate_id(request, principal, "draw"),
+    command = AnnounceDraw(
         jurisdiction=body.jurisdiction,
         purpose=body.purpose,
         criteria=criteria,
         inputs=inputs,
         seed=secrets.token_hex(32),
         now=request.app.state.clock.now(),
-        envelope=command_envelope(request, principal, body),
     )
+    who = caller(request, principal, body, creates="draw")
+    draw = await asyncio.to_thread(request.app.state.application.announce_draw, command, who)
     set_etag(response, draw.version)
     response.headers["Location"] = f"/v1/draws/{draw.id}"
     return DrawRead.of(draw)
@@ -145,13 +145,8 @@ async def announce_draw(body: DrawCreate, request: Request, response: Response, 
 @router.post("/{draw_id}/performance", response_model=DrawRead)
 def perform_draw(draw_id: UUID, request: Request, response: Response, principal: Admin) -> DrawRead:
     """Draw the targets and teams, and reveal the seed so anyone can check the result."""
-    draw = request.app.state.application.perform_draw(
-        draw_id,
-        now=request.app.state.clock.now(),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal),
-        authorize=lambda d: check_scope(principal, d.jurisdiction),
-    )
+    command = PerformDraw(draw_id=draw_id, now=request.app.state.clock.now())
+    draw = request.app.state.application.perform_draw(command, caller(request, principal))
     set_etag(response, draw.version)
     return DrawRead.of(draw)
 

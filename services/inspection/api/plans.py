@@ -14,8 +14,10 @@ from dudao.auth import LINE, Principal, require
 from dudao.errors import InvalidInput, NotFound
 from dudao.routes import OFFICES
 from dudao.scope import check_scope
-from dudao.service import command_envelope, expected_version, set_etag
+from dudao.service import caller, set_etag
 from services.inspection.api.activities import Admin, Name, Strict, Text
+from services.inspection.application import Inspection
+from services.inspection.commands import AddPlanItem, ApprovePlan, DraftPlan, RemovePlanItem, RevisePlan
 from services.inspection.domain.activity_terms import ActivityKind, SpecialTopic, TargetKind
 from services.inspection.domain.plan import WorkPlan, plan_id
 from services.inspection.projections import plans
@@ -84,17 +86,13 @@ class PlanRead(BaseModel):
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
 
+def _app(request: Request) -> Inspection:
+    return request.app.state.application
+
+
 def _written(response: Response, plan: WorkPlan) -> PlanRead:
     set_etag(response, plan.version)
     return PlanRead.of(plan)
-
-
-def _act(request: Request, response: Response, principal: Principal, code: str, year: int, body, command) -> PlanRead:
-    check_scope(principal, code)
-    plan = request.app.state.application.on_plan(
-        code, year, expected_version(request), command_envelope(request, principal, body), command
-    )
-    return _written(response, plan)
 
 
 @router.put("/{code}/{year}", response_model=PlanRead, status_code=201)
@@ -104,65 +102,46 @@ def draft_plan(
     """Start the year's work plan (年度督导工作计划) for a jurisdiction."""
     if not divisions.is_known(code):
         raise InvalidInput(f"{code} is not a known jurisdiction", field="code", rule="unknown_jurisdiction")
-    check_scope(principal, code)
-    plan = request.app.state.application.draft_plan(
-        jurisdiction=code,
-        year=year,
-        title=body.title,
-        now=request.app.state.clock.now(),
-        envelope=command_envelope(request, principal, body),
-    )
-    return _written(response, plan)
+    command = DraftPlan(jurisdiction=code, year=year, title=body.title, now=request.app.state.clock.now())
+    return _written(response, _app(request).draft_plan(command, caller(request, principal, body)))
 
 
 @router.post("/{code}/{year}/items", response_model=PlanRead)
 def add_item(
     code: Code, year: Year, body: ItemCreate, request: Request, response: Response, principal: Admin
 ) -> PlanRead:
-    targets = [t.model_dump() for t in body.targets] if body.targets else None
     item = {
         "item_id": str(uuid4()),
         "kind": body.kind,
         "title": body.title,
         "month": body.month,
         "topic": body.topic,
-        "targets": targets,
+        "targets": [t.model_dump() for t in body.targets] if body.targets else None,
         "population": body.population,
     }
-    return _act(request, response, principal, code, year, body, lambda p: p.add_item(**item))
+    command = AddPlanItem(jurisdiction=code, year=year, item=item)
+    return _written(response, _app(request).add_plan_item(command, caller(request, principal, body)))
 
 
 @router.post("/{code}/{year}/items/{item_id}/removal", response_model=PlanRead)
 def remove_item(
     code: Code, year: Year, item_id: str, body: ItemRemoval, request: Request, response: Response, principal: Admin
 ):
-    return _act(
-        request, response, principal, code, year, body, lambda p: p.remove_item(item_id=item_id, reason=body.reason)
-    )
+    command = RemovePlanItem(jurisdiction=code, year=year, item_id=item_id, reason=body.reason)
+    return _written(response, _app(request).remove_plan_item(command, caller(request, principal, body)))
 
 
 @router.post("/{code}/{year}/approval", response_model=PlanRead)
 def approve(code: Code, year: Year, body: Approval, request: Request, response: Response, principal: Admin) -> PlanRead:
     """Approve the plan; the approval is the event that reports it to the body one level up (O2)."""
-    check_scope(principal, code)
-    above = divisions.ancestors(code)
-    if not above:
-        raise InvalidInput(f"{code} has no level above to report its plan to", field="code", rule="no_upper_level")
-    upper = above[0]
-    return _act(
-        request,
-        response,
-        principal,
-        code,
-        year,
-        body,
-        lambda p: p.approve(approved_by=principal.sub, approved_on=body.approved_on, upper_jurisdiction=upper),
-    )
+    command = ApprovePlan(jurisdiction=code, year=year, approved_on=body.approved_on)
+    return _written(response, _app(request).approve_plan(command, caller(request, principal, body)))
 
 
 @router.post("/{code}/{year}/revision", response_model=PlanRead)
 def revise(code: Code, year: Year, body: Revision, request: Request, response: Response, principal: Admin) -> PlanRead:
-    return _act(request, response, principal, code, year, body, lambda p: p.revise(reason=body.reason))
+    command = RevisePlan(jurisdiction=code, year=year, reason=body.reason)
+    return _written(response, _app(request).revise_plan(command, caller(request, principal, body)))
 
 
 @router.get("/{code}/{year}", response_model=PlanRead)

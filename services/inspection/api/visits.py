@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction as divisions
-from dudao import scope
 from dudao.auth import Principal, Role, require
-from dudao.errors import Forbidden, InvalidInput, NotFound
-from dudao.scope import Target, check_scope
-from dudao.service import command_envelope, new_aggregate_id, set_etag
+from dudao.errors import InvalidInput, NotFound
+from dudao.scope import check_scope
+from dudao.service import caller, set_etag
 from services.inspection.api.activities import Name, OfficeReader, Strict, Text
+from services.inspection.commands import RecordVisit
 from services.inspection.projections import registry_copy, visits
 
 Recorder = Annotated[
@@ -58,31 +58,16 @@ async def record_visit(body: VisitCreate, request: Request, response: Response, 
         school = await registry_copy.school(conn, str(body.school_id))
     if school is None:
         raise NotFound(f"no school {body.school_id} is known to inspection yet", field="school_id")
-    # An inspector answers for the schools of their zone: the school's responsible inspector (责任督学) is its "team".
-    responsible = frozenset({str(school["responsible_inspector_id"])} if school["responsible_inspector_id"] else set())
-    role = scope.authorize(
-        principal,
-        Target(school["jurisdiction"], unit=str(body.school_id), team=responsible),
-        (Role.admin, Role.inspector),
-        write=True,
-        field="school_id",
-    )
-    if role == Role.inspector and principal.sub != str(body.inspector_id):
-        raise Forbidden("an inspector records their own visits", field="inspector_id", rule="own_visits_only")
-    visit = await asyncio.to_thread(
-        request.app.state.application.record_visit,
-        visit_id=new_aggregate_id(request, principal, "routine-visit"),
-        envelope=command_envelope(request, principal, body),
-        jurisdiction=school["jurisdiction"],
-        school_id=str(body.school_id),
-        school_name=school["name"],
-        zone_id=str(school["zone_id"]) if school["zone_id"] else None,
+    command = RecordVisit(
+        school=dict(school),
         inspector_id=str(body.inspector_id),
         visited_on=body.visited_on,
         items_checked=body.items_checked,
         problems=[p.model_dump() for p in body.problems],
         now=request.app.state.clock.now(),
     )
+    who = caller(request, principal, body, creates="routine-visit")
+    visit = await asyncio.to_thread(request.app.state.application.record_visit, command, who)
     set_etag(response, visit.version)
     return VisitRead(
         id=visit.id,
