@@ -10,8 +10,14 @@ import psycopg
 import pytest
 from openpyxl import load_workbook
 
+from dudao.callers import Principal
+from dudao.commands import Caller
+from dudao.errors import Conflict
+from dudao.events import Envelope
 from services.monitoring import importer
 from services.monitoring.app import build as build_monitoring
+from services.monitoring.commands import ApproveLevel
+from services.monitoring.domain.collection import LevelApproval
 from services.registry.app import build as build_registry
 from tests.conftest import ServedApp, eventually
 from tests.factories import school
@@ -424,9 +430,6 @@ def test_dudao_import_submissions_checks_a_csv_then_enters_it(place, settings, t
 
 
 def test_a_level_approval_racing_with_a_reopening_below_is_refused_not_half_saved(place, monkeypatch):
-    from dudao.errors import Conflict
-    from dudao.events import Envelope
-    from services.monitoring.domain.collection import LevelApproval
 
     for name in ("A", "D"):
         enter_and_submit(place, name)
@@ -442,14 +445,13 @@ def test_a_level_approval_racing_with_a_reopening_below_is_refused_not_half_save
     monkeypatch.setattr(app, "_level_or_new", lambda *_: stale)
     with pytest.raises(Conflict) as caught:
         app.approve_level(
-            FRAMEWORK,
-            PERIOD,
-            COUNTY_A,
-            [place.schools["D"]],
-            {},
-            "county",
-            Envelope.for_request(actor="t", jurisdiction=COUNTY_A),
-            None,
+            ApproveLevel(
+                framework=FRAMEWORK, period=PERIOD, code=COUNTY_A, units=[place.schools["D"]], levels_below={}, now=None
+            ),
+            Caller(
+                Principal(sub="county", roles=frozenset({"admin"}), jur=COUNTY_A),
+                Envelope.for_request(actor="county", jurisdiction=COUNTY_A),
+            ),
         )
     assert caught.value.rule == "concurrent_update"
 

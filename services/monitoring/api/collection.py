@@ -4,26 +4,39 @@ approval and un-approval, each level's approval and the level above's acceptance
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
-from dudao.errors import Forbidden, InvalidInput, NotFound
+from dudao.commands import Caller
+from dudao.errors import InvalidInput, NotFound
 from dudao.routes import OFFICES, Admin, Name, OfficeReader, Strict, Text, scope
-from dudao.rules import RuleViolation
-from dudao.scope import OFFICE_ROLES, Target, authorize, check_scope
-from dudao.service import command_envelope, expected_version, set_etag
+from dudao.scope import OFFICE_ROLES, authorize
+from dudao.service import caller, set_etag
 from services.monitoring.api.common import app_of, now, reading
+from services.monitoring.commands import (
+    AcceptLevel,
+    ApproveLevel,
+    ApproveSubmission,
+    AssignAgency,
+    EndAssignment,
+    EnterValues,
+    ReturnForCorrection,
+    Submit,
+    UnacceptLevel,
+    UnapproveLevel,
+    UnapproveSubmission,
+)
 from services.monitoring.domain.collection import (
-    AgencyAssignment,
     AgencyTask,
+    LevelApproval,
     Submission,
     UpperAcceptance,
     home_level,
-    parent_level,
     submission_id,
 )
 from services.monitoring.domain.framework import check_period
@@ -31,6 +44,7 @@ from services.monitoring.projections import reads
 from services.monitoring.projections.collection import definition_at
 
 router = APIRouter(tags=["collection"])
+C = TypeVar("C")
 Collector = Annotated[Principal, Depends(require(Role.admin, Role.unit, Role.agency))]
 # A unit's submission and results: offices above it, the unit (its own), an agency assigned there (what it collects
 # or assesses). A place's collection: offices and the agencies assigned to it (a unit reads its own submission, not
@@ -118,39 +132,6 @@ async def _unit(request: Request, framework: str, period: str, unit_id: str) -> 
     return {"kind": "jurisdiction", "id": unit_id, "name": divisions.name_of(unit_id), "jurisdiction": unit_id}
 
 
-async def unit_target(
-    request: Request,
-    principal: Principal,
-    framework: str,
-    period: str,
-    code: str,
-    unit_id: str | None,
-    task: str | None,
-) -> Target:
-    """A unit's data (or a place's) as scope sees it: the agencies assigned there for `task` (None: any task)."""
-    agencies: frozenset[str] = frozenset()
-    if Role.agency in principal.roles and principal.unit:
-        tasks = await asyncio.to_thread(app_of(request).agency_tasks, framework, period, code, principal.unit)
-        if tasks and (task is None or task in tasks):
-            agencies = frozenset({principal.unit})
-    return Target(code, unit=unit_id, agencies=agencies)
-
-
-async def _collector(
-    request: Request, principal: Principal, framework: str, period: str, unit: dict[str, Any]
-) -> dict[str, str]:
-    """Who enters a unit's data: the unit itself, an office above it, or an agency assigned there to collect."""
-    target = await unit_target(
-        request, principal, framework, period, unit["jurisdiction"], unit["id"], AgencyTask.collect
-    )
-    role = authorize(principal, target, (Role.admin, Role.unit, Role.agency), write=True, field="unit_id")
-    if role == Role.admin:
-        return {"kind": "office", "sub": principal.sub, "jurisdiction": principal.jur}
-    if role == Role.unit:
-        return {"kind": "unit", "sub": principal.sub}
-    return {"kind": "agency", "sub": principal.sub, "agency_id": principal.unit}
-
-
 async def place_readable(
     request: Request, principal: Principal, framework: str, period: str, jurisdiction: str | None
 ) -> str:
@@ -159,41 +140,12 @@ async def place_readable(
     if not principal.roles & OFFICE_ROLES and Role.agency in principal.roles:
         authorize(
             principal,
-            await unit_target(request, principal, framework, period, code, None, None),
+            await asyncio.to_thread(app_of(request).unit_target, principal, framework, period, code, None, None),
             (Role.agency,),
             write=False,
             field="jurisdiction",
         )
     return code
-
-
-def _approver(principal: Principal, jurisdiction: str) -> None:
-    """A unit's data are approved (or returned) by the office of its county, not by anyone above or below."""
-    check_scope(principal, jurisdiction)  # first who may act here at all; then which office of those
-    county = home_level(jurisdiction)
-    if principal.jur != county:
-        raise Forbidden(f"the office of {county} approves this unit's data", field="jur", rule="approver_level")
-
-
-def _division(code: str) -> str:
-    if not divisions.is_valid_code(code) or len(code) != 6:
-        raise InvalidInput(f"{code!r} is not a 6-digit division code of a level", field="code", rule="code_format")
-    return code
-
-
-def _level_office(principal: Principal, code: str) -> None:
-    check_scope(principal, _division(code))
-    if principal.jur != code:
-        raise Forbidden(f"the office of {code} approves its own level", field="jur", rule="approver_level")
-
-
-def _accepting_office(principal: Principal, code: str) -> None:
-    check_scope(principal, _division(code))
-    above = parent_level(code)
-    if principal.jur != above:
-        raise Forbidden(
-            f"the office of {above}, the level above {code}, accepts it", field="jur", rule="acceptor_level"
-        )
 
 
 # --- submissions ------------------------------------------------------------------------------------------------
@@ -211,42 +163,21 @@ async def enter_values(
 ) -> dict[str, Any]:
     """Enter (or correct) a unit's values as a draft; every bad value is named with its rule, and nothing is kept."""
     check_period(period)
-    unit = await _unit(request, framework, period, unit_id)
-    by = await _collector(request, principal, framework, period, unit)
-    submission = await asyncio.to_thread(
-        app_of(request).enter_values,
-        framework,
-        period,
-        unit,
-        body.values,
-        by,
-        command_envelope(request, principal, body),
-        expected_version(request),
-        now(request),
+    command = EnterValues(
+        framework=framework,
+        period=period,
+        unit=await _unit(request, framework, period, unit_id),
+        values=body.values,
+        now=now(request),
     )
-    set_etag(response, submission.version)
-    return _read(submission)
+    return await _act(response, app_of(request).enter_values, command, caller(request, principal, body))
 
 
 async def _act(
-    request: Request,
-    response: Response,
-    principal: Principal,
-    framework: str,
-    period: str,
-    unit_id: str,
-    body,
-    authorize,
-    command,
+    response: Response, method: Callable[[C, Caller], Submission], command: C, who: Caller
 ) -> dict[str, Any]:
-    submission = await asyncio.to_thread(
-        app_of(request).on_submission,
-        submission_id(framework, period, unit_id),
-        expected_version(request),
-        command_envelope(request, principal, body),
-        authorize,
-        command,
-    )
+    """Run the application's method for the command; answer the submission and its ETag."""
+    submission = await asyncio.to_thread(method, command, who)
     set_etag(response, submission.version)
     return _read(submission)
 
@@ -256,18 +187,8 @@ async def submit(
     framework: str, period: str, unit_id: str, request: Request, response: Response, principal: Collector
 ) -> dict[str, Any]:
     unit = await _unit(request, framework, period, unit_id)
-    by = await _collector(request, principal, framework, period, unit)
-    return await _act(
-        request,
-        response,
-        principal,
-        framework,
-        period,
-        unit_id,
-        None,
-        None,
-        lambda s: s.submit(submitted_by=by, now=now(request)),
-    )
+    command = Submit(framework=framework, period=period, unit=unit, now=now(request))
+    return await _act(response, app_of(request).submit, command, caller(request, principal))
 
 
 @router.post("/v1/submissions/{framework}/{period}/{unit_id}/return")
@@ -275,17 +196,10 @@ async def return_for_correction(
     framework: str, period: str, unit_id: str, body: Reason, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """Send submitted data back to the unit with the reason (退回)."""
-    return await _act(
-        request,
-        response,
-        principal,
-        framework,
-        period,
-        unit_id,
-        body,
-        lambda s: _approver(principal, s.jurisdiction),
-        lambda s: s.return_for_correction(reason=body.reason, by=principal.sub, now=now(request)),
+    command = ReturnForCorrection(
+        framework=framework, period=period, unit_id=unit_id, reason=body.reason, now=now(request)
     )
+    return await _act(response, app_of(request).return_for_correction, command, caller(request, principal, body))
 
 
 @router.post("/v1/submissions/{framework}/{period}/{unit_id}/approve")
@@ -293,17 +207,8 @@ async def approve(
     framework: str, period: str, unit_id: str, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """The county approves a unit's submitted data, which locks them (审核通过)."""
-    return await _act(
-        request,
-        response,
-        principal,
-        framework,
-        period,
-        unit_id,
-        None,
-        lambda s: _approver(principal, s.jurisdiction),
-        lambda s: s.approve(by=principal.sub, now=now(request)),
-    )
+    command = ApproveSubmission(framework=framework, period=period, unit_id=unit_id, now=now(request))
+    return await _act(response, app_of(request).approve_submission, command, caller(request, principal))
 
 
 @router.post("/v1/submissions/{framework}/{period}/{unit_id}/unapprove")
@@ -311,17 +216,10 @@ async def unapprove(
     framework: str, period: str, unit_id: str, body: Reason, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
     """Re-open approved data with a reason; refused while the county's level approval stands."""
-    submission = await asyncio.to_thread(
-        app_of(request).unapprove,
-        submission_id(framework, period, unit_id),
-        body.reason,
-        principal.sub,
-        command_envelope(request, principal, body),
-        lambda s: _approver(principal, s.jurisdiction),
-        now(request),
+    command = UnapproveSubmission(
+        framework=framework, period=period, unit_id=unit_id, reason=body.reason, now=now(request)
     )
-    set_etag(response, submission.version)
-    return _read(submission)
+    return await _act(response, app_of(request).unapprove_submission, command, caller(request, principal, body))
 
 
 @router.get("/v1/submissions/{framework}/{period}/{unit_id}")
@@ -331,7 +229,9 @@ async def read_submission(
     submission = await asyncio.to_thread(app_of(request).get, submission_id(framework, period, unit_id), Submission)
     authorize(
         principal,
-        await unit_target(request, principal, framework, period, submission.jurisdiction, unit_id, None),
+        await asyncio.to_thread(
+            app_of(request).unit_target, principal, framework, period, submission.jurisdiction, unit_id, None
+        ),
         (),
         write=False,
     )
@@ -350,6 +250,12 @@ async def collection_status(
 
 
 # --- levels -----------------------------------------------------------------------------------------------------
+
+
+def _division(code: str) -> str:
+    if not divisions.is_valid_code(code) or len(code) != 6:
+        raise InvalidInput(f"{code!r} is not a 6-digit division code of a level", field="code", rule="code_format")
+    return code
 
 
 def _level_read(level) -> dict[str, Any]:
@@ -382,7 +288,7 @@ async def approve_level(
 ) -> dict[str, Any]:
     """A level approves everything under it — only once every unit and every level below is approved (逐级审核)."""
     check_period(period)
-    _level_office(principal, code)
+    _division(code)
     async with reading(request) as conn:
         version = await reads.period_version(conn, framework, period)
         if version is None:
@@ -391,18 +297,15 @@ async def approve_level(
         units = [u["id"] for u in await reads.expected_units(conn, definition, code)]
         below = await reads.levels_below(conn, definition, code)
         heard = await reads.levels_heard(conn, framework, period, below)
-    below_status = {c: heard.get(c, {}).get("status", "open") for c in below}
-    level = await asyncio.to_thread(
-        app_of(request).approve_level,
-        framework,
-        period,
-        code,
-        units,
-        below_status,
-        principal.sub,
-        command_envelope(request, principal),
-        now(request),
+    command = ApproveLevel(
+        framework=framework,
+        period=period,
+        code=code,
+        units=units,
+        levels_below={c: heard.get(c, {}).get("status", "open") for c in below},
+        now=now(request),
     )
+    level = await asyncio.to_thread(app_of(request).approve_level, command, caller(request, principal))
     set_etag(response, level.version)
     return _level_read(level)
 
@@ -411,17 +314,8 @@ async def approve_level(
 async def unapprove_level(
     framework: str, period: str, code: str, body: Reason, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
-    _level_office(principal, code)
-    level = await asyncio.to_thread(
-        app_of(request).unapprove_level,
-        framework,
-        period,
-        code,
-        body.reason,
-        principal.sub,
-        command_envelope(request, principal, body),
-        now(request),
-    )
+    command = UnapproveLevel(framework=framework, period=period, code=code, reason=body.reason, now=now(request))
+    level = await asyncio.to_thread(app_of(request).unapprove_level, command, caller(request, principal, body))
     set_etag(response, level.version)
     return _level_read(level)
 
@@ -434,51 +328,28 @@ async def accept_level(
 
     A level held by a lower instance is accepted at the version whose approval reached this one; the acceptance goes
     down and is applied there, and this instance shows the level accepted once that comes back up (decision 020)."""
-    _accepting_office(principal, code)
-    app, envelope = app_of(request), command_envelope(request, principal)
-    if await asyncio.to_thread(app.holds_level, framework, period, code):
-        level = await asyncio.to_thread(
-            app.accept_level, framework, period, code, principal.sub, envelope, now(request)
-        )
-        set_etag(response, level.version)
-        return _level_read(level)
     async with reading(request) as conn:
-        heard = (await reads.levels_heard(conn, framework, period, [code])).get(code)
-    if heard is None or heard["status"] != "approved":
-        state = (
-            "is already accepted"
-            if heard and heard["status"] == "accepted"
-            else (
-                f"has not approved {framework} {period} ({heard['status'] if heard else 'nothing heard from it yet'}); its"
-                " instance approves first, and its approval must reach this one"
-            )
-        )
-        raise RuleViolation(f"{code} {state}", field="status", rule="level_approval_lifecycle")
-    accepted = await asyncio.to_thread(
-        app.accept_lower_level, framework, period, code, heard["version"], principal.sub, envelope, now(request)
+        heard = (await reads.levels_heard(conn, framework, period, [_division(code)])).get(code)
+    command = AcceptLevel(framework=framework, period=period, code=code, heard=heard, now=now(request))
+    return _decided(
+        await asyncio.to_thread(app_of(request).accept_level, command, caller(request, principal)), response
     )
-    return _lower_read(accepted, response)
 
 
 @router.post("/v1/levels/{framework}/{period}/{code}/unaccept")
 async def unaccept_level(
     framework: str, period: str, code: str, body: Reason, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
-    _accepting_office(principal, code)
-    handed_back = await asyncio.to_thread(
-        app_of(request).unaccept_level,
-        framework,
-        period,
-        code,
-        body.reason,
-        principal.sub,
-        command_envelope(request, principal, body),
-        now(request),
-    )
-    if isinstance(handed_back, UpperAcceptance):  # the level lives in a lower instance
-        return _lower_read(handed_back, response)
-    set_etag(response, handed_back.version)
-    return _level_read(handed_back)
+    command = UnacceptLevel(framework=framework, period=period, code=code, reason=body.reason, now=now(request))
+    handed_back = await asyncio.to_thread(app_of(request).unaccept_level, command, caller(request, principal, body))
+    return _decided(handed_back, response)
+
+
+def _decided(decision: LevelApproval | UpperAcceptance, response: Response) -> dict[str, Any]:
+    if isinstance(decision, UpperAcceptance):  # the level lives in a lower instance
+        return _lower_read(decision, response)
+    set_etag(response, decision.version)
+    return _level_read(decision)
 
 
 # --- agencies ---------------------------------------------------------------------------------------------------
@@ -488,22 +359,17 @@ async def unaccept_level(
 async def assign_agency(
     body: AssignmentCreate, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
-    check_period(body.period)
-    code = scope(principal, body.jurisdiction)
-    assignment = AgencyAssignment.make(
+    command = AssignAgency(
         framework=body.framework,
         period=body.period,
-        jurisdiction=code,
+        jurisdiction=scope(principal, body.jurisdiction),
         agency_id=body.agency_id,
         agency_name=body.agency_name,
         task=body.task,
         contract=body.contract,
-        made_by=principal.sub,
-        made_at=now(request),
+        now=now(request),
     )
-    saved = await asyncio.to_thread(
-        app_of(request).assign_agency, assignment, command_envelope(request, principal, body)
-    )
+    saved = await asyncio.to_thread(app_of(request).assign_agency, command, caller(request, principal, body))
     set_etag(response, saved.version)
     return {
         "id": saved.id,
@@ -520,15 +386,8 @@ async def assign_agency(
 async def end_assignment(
     assignment_id: UUID, body: Reason, request: Request, response: Response, principal: Admin
 ) -> dict[str, Any]:
-    ended = await asyncio.to_thread(
-        app_of(request).end_assignment,
-        assignment_id,
-        body.reason,
-        principal.sub,
-        command_envelope(request, principal, body),
-        lambda a: check_scope(principal, a.jurisdiction),
-        now(request),
-    )
+    command = EndAssignment(assignment_id=assignment_id, reason=body.reason, now=now(request))
+    ended = await asyncio.to_thread(app_of(request).end_assignment, command, caller(request, principal, body))
     set_etag(response, ended.version)
     return {"id": ended.id, "active": ended.active}
 

@@ -9,12 +9,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
 from dudao.auth import INSTANCE_OFFICE, SHARED, Principal, Role, require
-from dudao.errors import Forbidden
 from dudao.routes import Strict, Text
-from dudao.scope import check_scope
-from dudao.service import command_envelope, expected_version, set_etag
+from dudao.service import caller, set_etag
 from services.monitoring.api.common import app_of, now, reading
-from services.monitoring.domain.framework import check_period
+from services.monitoring.commands import OpenPeriod, PublishFramework
 from services.monitoring.projections import reads
 
 router = APIRouter(tags=["frameworks"])
@@ -34,18 +32,6 @@ class FrameworkPublish(Strict):
 
 class PeriodOpen(Strict):
     period: str = Field(description="a school year, e.g. 2025-2026")
-
-
-def _instance_office(request: Request, principal: Principal) -> None:
-    """Frameworks belong to the instance: its own office (not a lower one) publishes them and opens periods."""
-    home = request.app.state.settings.jurisdiction
-    check_scope(principal, home)  # an office outside the instance's place is out of scope before anything else
-    if principal.jur != home:
-        raise Forbidden(
-            f"only the office of {home} publishes frameworks and opens periods here",
-            field="jur",
-            rule="instance_office_only",
-        )
 
 
 @router.get("/v1/frameworks")
@@ -69,15 +55,8 @@ async def publish_framework(
     body: FrameworkPublish, request: Request, response: Response, principal: InstanceOffice
 ) -> dict[str, Any]:
     """Publish a framework or a new version of one (an event); periods already open keep their version."""
-    _instance_office(request, principal)
-    framework = await asyncio.to_thread(
-        app_of(request).publish_framework,
-        body.definition,
-        body.note,
-        command_envelope(request, principal, body),
-        expected_version(request),
-        now(request),
-    )
+    command = PublishFramework(definition=body.definition, note=body.note, now=now(request))
+    framework = await asyncio.to_thread(app_of(request).publish_framework, command, caller(request, principal, body))
     set_etag(response, framework.version)
     return {"code": framework.code, "version": framework.current}
 
@@ -87,10 +66,7 @@ async def open_period(
     code: str, body: PeriodOpen, request: Request, response: Response, principal: InstanceOffice
 ) -> dict[str, Any]:
     """Open a collection period (填报周期) under the framework's current version, which its results keep."""
-    _instance_office(request, principal)
-    check_period(body.period)
-    framework = await asyncio.to_thread(
-        app_of(request).open_period, code, body.period, command_envelope(request, principal, body), now(request)
-    )
+    command = OpenPeriod(code=code, period=body.period, now=now(request))
+    framework = await asyncio.to_thread(app_of(request).open_period, command, caller(request, principal, body))
     set_etag(response, framework.version)
     return {"code": code, "period": body.period, "version": framework.periods[body.period]}

@@ -3,6 +3,8 @@ template an office fills in."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -13,9 +15,10 @@ from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput, NotFound, Problem
 from dudao.routes import scope, uploaded_rows
-from dudao.service import command_envelope
+from dudao.service import caller
 from services.monitoring import importer
 from services.monitoring.api.common import app_of, now, reading
+from services.monitoring.commands import EnterValues
 from services.monitoring.domain.collection import home_level
 from services.monitoring.domain.compute import applies
 from services.monitoring.domain.definition import Definition
@@ -85,7 +88,7 @@ async def import_sheet(
     if dry_run:
         return report
     imported, failed = [], []
-    by = {"kind": "office", "sub": principal.sub, "jurisdiction": principal.jur, "via": "import"}
+    who = replace(caller(request, principal), expected_version=None)  # each row is entered unconditionally
     for row in good:
         unit = {
             "kind": "school",
@@ -96,17 +99,10 @@ async def import_sheet(
             "locality": row.school["locality"],
         }
         try:
-            submission = await asyncio.to_thread(
-                app_of(request).enter_values,
-                framework,
-                period,
-                unit,
-                row.values,
-                by,
-                command_envelope(request, principal),
-                None,
-                now(request),
+            command = EnterValues(
+                framework=framework, period=period, unit=unit, values=row.values, now=now(request), via="import"
             )
+            submission = await asyncio.to_thread(app_of(request).enter_values, command, who)
             imported.append(
                 {
                     "row": row.row,
