@@ -27,12 +27,17 @@ import nats
 from nats.js.errors import NotFoundError
 
 from dudao import auth, bus
+from dudao.callers import Principal
+from dudao.commands import Caller
 from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.relay import Relay
 from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from services.registry.application import Registry
+from services.registry.commands import RegisterSchool
 from services.registry.domain import Ownership, Stage
+
+LOADER = Principal(sub="loader", roles=frozenset({"admin"}), jur="500120")
 
 
 def body(i: int) -> dict:
@@ -46,14 +51,15 @@ def raw_saves(settings: Settings, count: int) -> float:
     started = time.perf_counter()
     for i in range(count):
         app.register_school(
-            school_id=uuid4(),
-            name=f"直存学校{i}",
-            jurisdiction="500120",
-            stage=Stage.primary,
-            ownership=Ownership.public,
-            enrolment=i,
-            now=datetime.now(UTC),
-            envelope=envelope,
+            RegisterSchool(
+                name=f"直存学校{i}",
+                jurisdiction="500120",
+                stage=Stage.primary,
+                ownership=Ownership.public,
+                enrolment=i,
+                now=datetime.now(UTC),
+            ),
+            Caller(LOADER, envelope, new_id=uuid4()),
         )
     elapsed = time.perf_counter() - started
     app.close()

@@ -8,11 +8,14 @@ framework here: the fast tier builds callers directly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from dudao.callers import Principal
 from dudao.events import Envelope
+from dudao.scope import check_scope
 
 
 @dataclass(frozen=True)
@@ -31,3 +34,8 @@ class Caller:
         if self.new_id is None:
             raise ValueError("a creating command needs Caller.new_id")
         return self.new_id
+
+
+def in_scope(caller: Caller) -> Callable[[Any], None]:
+    """The check for a command on a record of a place: the record's jurisdiction lies inside the caller's."""
+    return lambda record: check_scope(caller.principal, record.jurisdiction)

@@ -70,6 +70,8 @@ class Settings:
     create_tables: bool = True  # False once the owner has provisioned the schema and we run as the app role
     today: date | None = None  # DUDAO_TODAY: the date the clocks start at (tests, rehearsals); None: the calendar's
     kek_path: Path | None = None  # DUDAO_KEK_DIR: where key-encryption keys live (a secret volume); None: under home
+    # "postgres", or "memory": eventsourcing's in-memory recorders, no hash chain, keys in a dict (the fast tier)
+    event_store: str = "postgres"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -134,6 +136,8 @@ class Settings:
 
     def eventsourcing_env(self, service: str) -> dict[str, str]:
         """The eventsourcing library's environment for one service's Application."""
+        if self.event_store == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         url = urlsplit(self.database_url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",

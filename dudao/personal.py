@@ -374,3 +374,45 @@ class Erasure(Aggregate):
             keys=keys,
             erased_at=now,
         )
+
+
+class MemoryKeys:
+    """Person keys kept in a dict, for an application on eventsourcing's in-memory recorders (the fast tier): the same
+    sealing, revealing and erasing as `PersonKeys`, without PostgreSQL and without key-encryption keys on disk."""
+
+    def __init__(self, holder: str):
+        self.holder = holder
+        self._keys: dict[str, tuple[str, str, bytes]] = {}  # key id -> (person, jurisdiction, raw key)
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        """Nothing to create: the dict is there."""
+
+    def seal(self, person: str, jurisdiction: str, value: str | None) -> Sealed | None:
+        if value is None or not value.strip():
+            return None
+        with self._lock:
+            key_id = next((k for k, (p, _, _) in self._keys.items() if p == person), None)
+            if key_id is None:
+                key_id = str(uuid.uuid4())
+                self._keys[key_id] = (person, jurisdiction, AESSIV.generate_key(512))
+            raw = self._keys[key_id][2]
+        return Sealed(sealed=_close(raw, key_id, value.strip()), person=person, key=key_id, holder=self.holder)
+
+    def reveal(self, value: Any) -> Any:
+        sealed = Sealed.of(value)
+        if sealed is None:
+            return value
+        if sealed.holder != self.holder:
+            return withheld(sealed.holder)
+        held = self._keys.get(sealed.key)
+        return _open(held[2] if held else None, sealed)
+
+    def held(self, person: str) -> tuple[list[str], str | None]:
+        keys = [(k, j) for k, (p, j, _) in self._keys.items() if p == person]
+        return [k for k, _ in keys], (keys[0][1] if keys else None)
+
+    def destroy(self, key_ids: Iterable[str]) -> int:
+        with self._lock:
+            gone = [k for k in key_ids if self._keys.pop(str(k), None) is not None]
+        return len(gone)

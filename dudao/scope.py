@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dudao import jurisdiction as divisions
-from dudao.auth import Principal, Role
+from dudao.callers import Principal, Role
 from dudao.errors import Forbidden, InvalidInput
 
 OUT_OF_SCOPE = "out_of_scope"

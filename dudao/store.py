@@ -27,10 +27,11 @@ from psycopg.sql import SQL, Identifier
 from dudao import chain, metrics, profiles
 from dudao import jurisdiction as divisions
 from dudao.blobs import BlobStore, store_from_settings
+from dudao.commands import Caller
 from dudao.config import Settings
 from dudao.errors import DATABASE_DOWN, RETRY_AFTER_S, Conflict, NotFound, PreconditionFailed
 from dudao.events import Envelope, to_jsonable
-from dudao.personal import KeyRing, PersonKeys, SealedAsDict
+from dudao.personal import KeyRing, MemoryKeys, PersonKeys, SealedAsDict
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -65,11 +66,16 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, settings: Settings):
         if not self.service:
             raise ProgrammingError(f"{type(self).__name__} must name its service")
-        if settings.create_tables:  # else the owner has (dudao.roles.provision)
-            ensure_schema(settings, self.service)
         self.settings = settings
         self._writer = threading.Lock()
         self._down_until = 0.0  # while PostgreSQL is away, writes fail at once until then (see _record)
+        if settings.event_store == "memory":  # the fast tier: the same application, its adapters in memory
+            super().__init__(env=settings.eventsourcing_env(self.service))
+            self.keys: PersonKeys | MemoryKeys = MemoryKeys(settings.jurisdiction)
+            self.profiles: ProfileCopy | MemoryProfiles = MemoryProfiles()
+            return
+        if settings.create_tables:  # else the owner has (dudao.roles.provision)
+            ensure_schema(settings, self.service)
         super().__init__(env=settings.eventsourcing_env(self.service))
         # How long a write waits for a connection, per attempt (eventsourcing takes whole seconds and tries 10 times).
         self.recorder.datastore.pool.timeout = settings.pg_write_wait_s  # type: ignore[attr-defined]
@@ -79,6 +85,7 @@ class ServiceApplication(Application[UUID]):
         ring = KeyRing(settings.kek_dir(self.service))  # the KEKs that wrap them, outside the database (decision 026)
         self.keys = PersonKeys(self.recorder.datastore, self.service, settings.jurisdiction, ring)  # type: ignore[attr-defined]
         self.keys.ensure()
+        self.profiles = ProfileCopy(self.recorder.datastore)  # type: ignore[attr-defined]
 
     @functools.cached_property
     def blobs(self) -> BlobStore:
@@ -174,6 +181,8 @@ class ServiceApplication(Application[UUID]):
 
     def has_tracked(self, tracking: Tracking) -> bool:
         """Whether this exact upstream position was already processed (tracking rows are one per position)."""
+        if self.settings.event_store == "memory":
+            return self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
         recorder = self.recorder
         statement = SQL("SELECT 1 FROM {0}.{1} WHERE application_name = %s AND notification_id = %s").format(
             Identifier(recorder.datastore.schema), Identifier(recorder.tracking_table_name)
@@ -186,17 +195,7 @@ class ServiceApplication(Application[UUID]):
         """The policy profile in force at `code`, from this service's copy of the registry's profiles, setting every
         key in `keys` (else a 409 naming the one it lacks)."""
         path = [*divisions.ancestors(code), code]
-        statement = SQL(
-            "SELECT jurisdiction, version, values FROM {0}.profile_copy WHERE jurisdiction = ANY(%s)"
-        ).format(
-            Identifier(self.recorder.datastore.schema)  # type: ignore[attr-defined]
-        )
-        with self.recorder.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
-            cursor.execute(statement, (path,))
-            rows = cursor.fetchall()
-        return profiles.required(
-            profiles.effective(code, {r["jurisdiction"]: (r["version"], r["values"]) for r in rows}), *keys
-        )
+        return profiles.required(profiles.effective(code, self.profiles.along(path)), *keys)
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
@@ -232,12 +231,52 @@ class ServiceApplication(Application[UUID]):
         self.save_checked(aggregate, *others, envelope=envelope)
         return aggregate
 
+    def act(
+        self,
+        aggregate_id: UUID,
+        kind: type[A],
+        caller: Caller,
+        command: Callable[[A], Any],
+        authorize: Callable[[A], Any] | None = None,
+    ) -> A:
+        """`change` on behalf of a caller: its envelope, and its `If-Match` version."""
+        return self.change(aggregate_id, kind, caller.expected_version, caller.envelope, command, authorize)
+
     def save_checked(self, *aggregates: Aggregate, envelope: Envelope) -> None:
         """Save in one transaction; if another writer got to any of them first, a 409 (never a half-save)."""
         try:
             self.save(*aggregates, envelope=envelope)
         except RecordConflictError:
             raise Conflict("changed by someone else meanwhile; reload and retry", rule="concurrent_update") from None
+
+
+class ProfileCopy:
+    """The service's copy of the registry's policy profiles, in `<schema>.profile_copy` (its projection keeps it)."""
+
+    def __init__(self, datastore: Any):
+        self.datastore = datastore
+
+    def along(self, path: list[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Each place of `path` that has a profile: its version and own values."""
+        statement = SQL(
+            "SELECT jurisdiction, version, values FROM {0}.profile_copy WHERE jurisdiction = ANY(%s)"
+        ).format(Identifier(self.datastore.schema))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, (path,))
+            return {r["jurisdiction"]: (r["version"], r["values"]) for r in cursor.fetchall()}
+
+
+class MemoryProfiles:
+    """The profile copy of an application on the in-memory recorders: what the test keeps in it."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def keep(self, code: str, version: int, values: dict[str, Any]) -> None:
+        self.kept[code] = (version, values)
+
+    def along(self, path: list[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        return {code: self.kept[code] for code in path if code in self.kept}
 
 
 def event_name(topic: str) -> tuple[str, str]:

@@ -135,8 +135,7 @@ def cmd_seed(args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     """Check an office's list row by row, then import all of it through the registry (or monitoring) API or nothing."""
     from dudao.errors import Problem
-    from services.monitoring import importer as submissions
-    from services.registry import importer
+    from dudao_cli.send_lists import send_list, send_submissions
 
     token = args.token or os.environ.get("DUDAO_TOKEN")
     try:
@@ -148,9 +147,9 @@ def cmd_import(args: argparse.Namespace) -> None:
         if args.kind == "submissions":
             if not args.period:
                 raise SystemExit("dudao import submissions: give --period, e.g. --period 2025-2026")
-            code = submissions.run(args.file, args.framework, args.period, dry_run=args.dry_run, token=token)
+            code = send_submissions(args.file, args.framework, args.period, dry_run=args.dry_run, token=token)
         else:
-            code = importer.run(args.kind, args.file, dry_run=args.dry_run, token=token)
+            code = send_list(args.kind, args.file, dry_run=args.dry_run, token=token)
     except Problem as e:
         raise SystemExit(f"dudao import: {e.detail}") from None
     raise SystemExit(code)

@@ -10,6 +10,9 @@ from datetime import date
 
 import psycopg
 
+from dudao.callers import Principal
+from dudao.commands import Caller
+from dudao.events import Envelope
 from services.inspection.app import build as build_inspection
 from tests.conftest import eventually
 
@@ -29,6 +32,15 @@ DRAW = {
     "team": {"size": 2, "max_load": 2},
 }
 TERM = {"term_no": 5, "term_start": "2024-01-01", "term_end": "2028-12-31"}
+
+
+def caller(
+    jur: str = "500120", sub: str = "tester", roles: tuple[str, ...] = ("admin",), unit: str | None = None, **given
+) -> Caller:
+    """A caller as a route would make one (`given`: envelope, expected_version, new_id), to call an application
+    method directly."""
+    principal = Principal(sub=sub, roles=frozenset(roles), jur=jur, unit=unit, writing=True)
+    return Caller(principal, given.pop("envelope", None) or Envelope.for_request(actor=sub, jurisdiction=jur), **given)
 
 
 def school(client, name: str, jur: str = "500120", enrolment: int = 800, stage: str = "primary") -> str:

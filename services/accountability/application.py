@@ -164,19 +164,17 @@ class Accountability(ServiceApplication):
     # --- measures: interviews, circulars, decisions, commendations --------------------------------------------------
 
     def propose_interview(self, command: ProposeInterview, caller: Caller) -> Interview:
-        return self._create(
-            caller,
-            command.unit,
-            Interview.propose(
-                id=caller.made_id,
-                **command.unit.as_dict(),
-                trigger=command.trigger,
-                reason=command.reason,
-                proposed_on=command.today,
-                case_id=command.case_id,
-                related_departments=command.related_departments,
-            ),
+        self._admit_to_unit(caller, command.unit)
+        measure = Interview.propose(
+            id=caller.made_id,
+            **command.unit.as_dict(),
+            trigger=command.trigger,
+            reason=command.reason,
+            proposed_on=command.today,
+            case_id=command.case_id,
+            related_departments=command.related_departments,
         )
+        return self.save_new(measure, caller.envelope)
 
     def record_interview(self, command: RecordInterview, caller: Caller) -> Interview:
         return self._on_measure(
@@ -205,18 +203,16 @@ class Accountability(ServiceApplication):
         )
 
     def propose_circular(self, command: ProposeCircular, caller: Caller) -> Circular:
-        return self._create(
-            caller,
-            command.unit,
-            Circular.propose(
-                id=caller.made_id,
-                **command.unit.as_dict(),
-                trigger=command.trigger,
-                reason=command.reason,
-                proposed_on=command.today,
-                case_id=command.case_id,
-            ),
+        self._admit_to_unit(caller, command.unit)
+        measure = Circular.propose(
+            id=caller.made_id,
+            **command.unit.as_dict(),
+            trigger=command.trigger,
+            reason=command.reason,
+            proposed_on=command.today,
+            case_id=command.case_id,
         )
+        return self.save_new(measure, caller.envelope)
 
     def issue_circular(self, command: IssueCircular, caller: Caller) -> Circular:
         def apply(circular: Circular) -> None:
@@ -233,23 +229,21 @@ class Accountability(ServiceApplication):
         return self._on_measure(command.measure_id, Circular, caller, apply)
 
     def decide(self, command: Decide, caller: Caller) -> AccountabilityDecision:
-        return self._create(
-            caller,
-            command.unit,
-            AccountabilityDecision.decide(
-                id=caller.made_id,
-                **command.unit.as_dict(),
-                private_school=command.private_school,
-                trigger=command.trigger,
-                reason=command.reason,
-                people=command.people,
-                unit_actions=command.unit_actions,
-                sanctions=command.sanctions,
-                decided_on=command.today,
-                circular_id=command.circular_id,
-                case_id=command.case_id,
-            ),
+        self._admit_to_unit(caller, command.unit)
+        measure = AccountabilityDecision.decide(
+            id=caller.made_id,
+            **command.unit.as_dict(),
+            private_school=command.private_school,
+            trigger=command.trigger,
+            reason=command.reason,
+            people=command.people,
+            unit_actions=command.unit_actions,
+            sanctions=command.sanctions,
+            decided_on=command.today,
+            circular_id=command.circular_id,
+            case_id=command.case_id,
         )
+        return self.save_new(measure, caller.envelope)
 
     def transfer(self, command: Transfer, caller: Caller) -> AccountabilityDecision:
         return self._on_measure(
@@ -288,19 +282,17 @@ class Accountability(ServiceApplication):
 
     def commend(self, command: Commend, caller: Caller) -> Commendation:
         """A leader a circular restricts today may not be commended (409 leader_restricted)."""
-        return self._create(
-            caller,
-            command.unit,
-            Commendation.award(
-                id=caller.made_id,
-                **command.unit.as_dict(),
-                people=command.people,
-                reason=command.reason,
-                awarded_on=command.today,
-                restricted=set(command.restricted),
-                activity_id=command.activity_id,
-            ),
+        self._admit_to_unit(caller, command.unit)
+        measure = Commendation.award(
+            id=caller.made_id,
+            **command.unit.as_dict(),
+            people=command.people,
+            reason=command.reason,
+            awarded_on=command.today,
+            restricted=set(command.restricted),
+            activity_id=command.activity_id,
         )
+        return self.save_new(measure, caller.envelope)
 
     def publish_outcome(self, command: PublishOutcome, caller: Caller) -> Aggregate:
         """Publish what the public is told; publishing again corrects it (a new public version)."""
@@ -311,12 +303,12 @@ class Accountability(ServiceApplication):
             lambda measure: measure.publish(public_text=command.public_text, published_on=command.today),
         )
 
-    def _create(self, caller: Caller, unit: Unit, measure: M) -> M:
-        """Offices over the unit's place propose or decide a measure about it."""
+    @staticmethod
+    def _admit_to_unit(caller: Caller, unit: Unit) -> None:
+        """Offices over the unit's place propose or decide a measure about it: checked before the measure is made."""
         authorize(
             caller.principal, Target(unit.jurisdiction, unit=unit.unit_id), (Role.admin,), write=True, field="unit_id"
         )
-        return self.save_new(measure, caller.envelope)
 
     def _on_measure(self, measure_id: UUID, kind: type[M], caller: Caller, apply: Callable[[M], Any]) -> M:
         """Offices over the measure's place take its later steps."""

@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
-
-from dudao import auth
-from dudao.config import Settings
 from dudao.errors import InvalidInput
 from dudao.sheets import Row
 from services.monitoring.domain.compute import taught_stages, validate
@@ -207,49 +201,3 @@ def template(definition: Definition, schools: list[dict[str, Any]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def run(
-    path: str | Path,
-    framework: str,
-    period: str,
-    *,
-    dry_run: bool,
-    token: str | None = None,
-    settings: Settings | None = None,
-    out=None,
-) -> int:
-    """`dudao import submissions FILE --framework F --period P`: send the sheet to monitoring, print what it says."""
-    settings, out = settings or Settings.from_env(), out or sys.stdout
-    file = Path(path)
-    if not file.is_file():
-        raise InvalidInput(f"{file} does not exist; check the path", field="file", rule="file_missing")
-    token = token or auth.issue_dev_token(settings, sub="importer", roles=["admin"], jur=settings.jurisdiction)
-    kind = (
-        "text/csv"
-        if file.suffix.lower() == ".csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    print(f"submissions: sending {file.name} to be checked against {framework} {period} …", file=out, flush=True)
-    response = httpx.post(
-        f"{settings.service_url('monitoring')}/v1/imports/{framework}/{period}",
-        params={"dry_run": str(dry_run).lower()},
-        content=file.read_bytes(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": kind},
-        timeout=600,
-    )
-    body = response.json()
-    for e in body.get("errors", []):
-        print(f"row {e['row']}, column {e['column'] or '-'}: {e['detail']} ({e['rule']})", file=out)
-    if response.status_code >= 400 and "rows" not in body:
-        print(f"nothing imported: {body.get('detail', response.text)}", file=out)
-        return 1
-    print(f"submissions: {body['rows']} rows checked, {body['good']} good, {len(body['errors'])} problems", file=out)
-    if dry_run or body["errors"]:
-        then = "fix the cells above and check again" if body["errors"] else "run again without --dry-run to import"
-        print(f"nothing imported{' (dry run)' if dry_run else ''}; {then}", file=out)
-        return 1 if body["errors"] else 0
-    for f in body["failed"]:
-        print(f"row {f['row']}: not entered: {f['detail']} ({f['rule']})", file=out)
-    print(f"entered {len(body['imported'])} submissions as drafts; {len(body['failed'])} failed", file=out)
-    return 1 if body["failed"] else 0

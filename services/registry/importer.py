@@ -4,19 +4,15 @@
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-import httpx
-
-from dudao import auth, jurisdiction, rules
-from dudao.config import Settings
-from dudao.errors import InvalidInput, Problem, Unauthorized, Unavailable
-from dudao.sheets import Row, read_rows
+from dudao import jurisdiction, rules
+from dudao.errors import InvalidInput, Problem
+from dudao.sheets import Row
+from services.registry.commands import ImportInspector, ImportSchool
 from services.registry.domain import Employment, Focus, InspectorRole, Locality, Ownership, Stage
 
 SCHOOL_COLUMNS = ("学校代码", "学校名称", "区县代码", "学校类型", "办学性质", "城乡类型", "学生数")
@@ -354,8 +350,8 @@ def _prepare(
     app: Any, kind: str, key: str, body: dict[str, Any], *, now: Any, authorize: Any, seal: bool
 ) -> tuple[Any, bool]:
     if kind == "schools":
-        return app.prepare_school_import(code=key, now=now, authorize=authorize, **body)
-    return app.prepare_inspector_import(number=key, now=now, authorize=authorize, seal=seal, **body)
+        return app.prepare_school_import(ImportSchool(code=key, now=now, **body), authorize)
+    return app.prepare_inspector_import(ImportInspector(number=key, now=now, **body), authorize, seal=seal)
 
 
 def import_rows(
@@ -391,91 +387,3 @@ def import_rows(
         return report
     app.save_checked(*changed, envelope=envelope)  # all rows in one transaction, or none
     return report | {"imported": len(changed)}
-
-
-# --- the command -------------------------------------------------------------------------------------------------
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def common_jurisdiction(codes: Iterable[str], fallback: str) -> str:
-    """The smallest jurisdiction containing every code, for a token that may write all the rows."""
-    codes = list(dict.fromkeys(codes))
-    if not codes:
-        return fallback
-    candidates = [codes[0], *jurisdiction.ancestors(codes[0])]  # nearest first, ending with the whole country
-    return next(c for c in candidates if all(jurisdiction.contains(c, j) for j in codes))
-
-
-def run(
-    kind: str,
-    path: str | Path,
-    *,
-    dry_run: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    out: TextIO | None = None,
-) -> int:
-    """`dudao import KIND FILE`: send the list to the registry, which checks every row and imports all or nothing
-    (with --dry-run, only checks); print what it says; the exit code."""
-    settings, out = settings or Settings.from_env(), out or sys.stdout
-    file = Path(path)
-    rows = read_rows(file)  # a file that cannot be read is said here, before anything is sent
-    if not rows:
-        print(f"{kind}: {file.name} 没有数据行 — has no data rows; nothing to import", file=out)
-        return 0
-    if token is None:  # a token for the smallest place holding every row's code (the registry still checks each row)
-        codes = [c for r in rows if jurisdiction.is_known(c := r.cells.get("区县代码", ""))]
-        token = auth.issue_dev_token(
-            settings, sub="importer", roles=["admin"], jur=common_jurisdiction(codes, settings.jurisdiction)
-        )
-    media = "text/csv" if file.suffix.lower() == ".csv" else XLSX
-    base_url = settings.service_url("registry")
-    print(
-        f"{kind}: sending {file.name} ({len(rows)} rows) to the registry to be {'checked' if dry_run else 'checked and imported'} …",
-        file=out,
-        flush=True,
-    )
-    try:
-        response = httpx.post(
-            f"{base_url}/v1/imports/{kind}",
-            params={"dry_run": str(dry_run).lower()},
-            content=file.read_bytes(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": media},
-            timeout=600,
-        )
-    except httpx.TransportError as e:
-        raise Unavailable(
-            f"cannot reach the registry at {base_url} ({e}); is `make run` running? "
-            "set DUDAO_REGISTRY_URL if it runs elsewhere"
-        ) from None
-    if response.status_code == 401:
-        raise Unauthorized(f"the registry refused the token: {_detail(response)}; pass --token or set DUDAO_TOKEN")
-    body = response.json()
-    if "rows" not in body:
-        print(f"nothing imported: {body.get('detail', response.text)}", file=out)
-        return 1
-    for error in body["errors"]:
-        print(error["detail"], file=out)
-    verdict = (
-        f"{body['good']} good, {body['bad']} bad ({len(body['errors'])} problems)" if body["errors"] else "all good"
-    )
-    print(f"{kind}: {body['rows']} rows checked, {verdict}: {body['new']} new, {body['existing']} existing", file=out)
-    if body["errors"]:
-        print(
-            "nothing imported: fix the rows above and run again (--dry-run only checks) — 未导入任何一行，请改正后重试",
-            file=out,
-        )
-        return 1
-    if dry_run:
-        print("nothing imported (dry run); run again without --dry-run to import — 试导入，未写入", file=out)
-        return 0
-    print(f"imported {body['imported']}: {body['new']} new, {body['existing']} existing — 已全部导入", file=out)
-    return 0
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        return response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code} {response.text[:200]}"

@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from dudao.events import Envelope
 from dudao.sheets import read_rows
 from dudao_cli import main as cli
+from dudao_cli.send_lists import send_list
 from services.registry import importer
 from services.registry.api.inspectors import InspectorImport
 from services.registry.importer import SCHOOL_COLUMNS
@@ -175,7 +176,7 @@ def test_without_a_token_the_importer_mints_one_for_the_rows_jurisdiction(regist
     out = tmp_path / "out.txt"
 
     with out.open("w") as f:
-        code = importer.run("schools", clean_workbook(tmp_path / "schools.xlsx", count=2), settings=settings, out=f)
+        code = send_list("schools", clean_workbook(tmp_path / "schools.xlsx", count=2), settings=settings, out=f)
 
     assert code == 0
     assert "imported 2: 2 new, 0 existing" in out.read_text()

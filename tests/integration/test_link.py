@@ -21,8 +21,9 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import PARTS as REGISTRY
 from services.registry.app import build as build_registry
+from services.registry.commands import RegisterSchool
 from tests.conftest import _fresh_database, eventually, measured, stream_messages
-from tests.factories import COMMITTEE, issued, school
+from tests.factories import COMMITTEE, caller, issued, school
 from tests.integration.test_monitoring import FRAMEWORK, PERIOD
 from tests.integration.test_monitoring import level as monitoring_level
 from tests.unit.test_monitoring_compute import COUNTY as MONITORED
@@ -531,14 +532,15 @@ def test_two_instances_never_mint_one_id_and_an_id_minted_alike_before_still_sho
         )
     # What an earlier version minted alike: the city's own school under the id the county's has.
     city_registry.app.state.application.register_school(
-        school_id=UUID(below["id"]),
-        name="盘龙区拓东小学",
-        jurisdiction="530103",
-        stage=Stage.primary,
-        ownership=Ownership.public,
-        enrolment=700,
-        now=datetime(2026, 11, 20, tzinfo=UTC),
-        envelope=Envelope.for_request(actor="demo", jurisdiction=CITY),
+        RegisterSchool(
+            name="盘龙区拓东小学",
+            jurisdiction="530103",
+            stage=Stage.primary,
+            ownership=Ownership.public,
+            enrolment=700,
+            now=datetime(2026, 11, 20, tzinfo=UTC),
+        ),
+        caller("530103", envelope=Envelope.for_request(actor="demo", jurisdiction=CITY), new_id=UUID(below["id"])),
     )
     eventually(
         lambda: len(recorded_at(county, bus.service_subjects("registry", COUNTY))) == recorded(settings),

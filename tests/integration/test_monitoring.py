@@ -14,6 +14,7 @@ from dudao.callers import Principal
 from dudao.commands import Caller
 from dudao.errors import Conflict
 from dudao.events import Envelope
+from dudao_cli.send_lists import send_submissions
 from services.monitoring import importer
 from services.monitoring.app import build as build_monitoring
 from services.monitoring.commands import ApproveLevel
@@ -416,14 +417,18 @@ def test_dudao_import_submissions_checks_a_csv_then_enters_it(place, settings, t
     sheet.write_text(",".join(headers) + "\n" + ",".join(bad[h] for h in headers) + "\n", encoding="utf-8-sig")
     out = io.StringIO()
     assert (
-        importer.run(sheet, FRAMEWORK, PERIOD, dry_run=True, token=place.token(jur=COUNTY_A), settings=city, out=out)
+        send_submissions(
+            sheet, FRAMEWORK, PERIOD, dry_run=True, token=place.token(jur=COUNTY_A), settings=city, out=out
+        )
         == 1
     )
     assert "row 2, column 网络多媒体教室数: '十' is not a number (number)" in out.getvalue()
     sheet.write_text(",".join(headers) + "\n" + ",".join(a[h] for h in headers) + "\n", encoding="utf-8-sig")
     out = io.StringIO()
     assert (
-        importer.run(sheet, FRAMEWORK, PERIOD, dry_run=False, token=place.token(jur=COUNTY_A), settings=city, out=out)
+        send_submissions(
+            sheet, FRAMEWORK, PERIOD, dry_run=False, token=place.token(jur=COUNTY_A), settings=city, out=out
+        )
         == 0
     ), out.getvalue()
     assert "entered 1 submissions as drafts" in out.getvalue()

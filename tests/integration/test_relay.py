@@ -23,8 +23,10 @@ from dudao import bus
 from dudao.events import Envelope
 from dudao.relay import Relay
 from services.registry.application import Registry
+from services.registry.commands import RegisterSchool
 from services.registry.domain import Ownership, Stage
 from tests.conftest import eventually, stream_messages, until
+from tests.factories import caller
 
 pytestmark = pytest.mark.integration
 
@@ -59,14 +61,15 @@ def register_schools(app: Registry, count: int) -> None:
     envelope = Envelope.for_request(actor="loader", jurisdiction="500120")
     for i in range(count):
         app.register_school(
-            school_id=uuid4(),
-            name=f"学校{i}",
-            jurisdiction="500120",
-            stage=Stage.primary,
-            ownership=Ownership.public,
-            enrolment=i,
-            now=datetime.now(UTC),
-            envelope=envelope,
+            RegisterSchool(
+                name=f"学校{i}",
+                jurisdiction="500120",
+                stage=Stage.primary,
+                ownership=Ownership.public,
+                enrolment=i,
+                now=datetime.now(UTC),
+            ),
+            caller("500120", envelope=envelope, new_id=uuid4()),
         )
 
 
@@ -233,14 +236,15 @@ def test_a_lost_stream_is_refilled_from_the_event_store(settings, application):
 def test_events_carry_their_envelope_on_the_wire(settings, application):
     envelope = Envelope.for_request(actor="u-1", jurisdiction="500120", request_id="req-1", correlation_id="corr-1")
     application.register_school(
-        school_id=uuid4(),
-        name="璧山区青岚小学",
-        jurisdiction="500120",
-        stage=Stage.primary,
-        ownership=Ownership.public,
-        enrolment=1,
-        now=datetime.now(UTC),
-        envelope=envelope,
+        RegisterSchool(
+            name="璧山区青岚小学",
+            jurisdiction="500120",
+            stage=Stage.primary,
+            ownership=Ownership.public,
+            enrolment=1,
+            now=datetime.now(UTC),
+        ),
+        caller("500120", envelope=envelope, new_id=uuid4()),
     )
     relay = relay_process(settings)
     try:

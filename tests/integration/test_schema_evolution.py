@@ -11,7 +11,9 @@ import pytest
 from dudao.events import Envelope
 from dudao.store import event_state
 from services.registry.application import Registry
+from services.registry.commands import RecordEnrolment, RegisterSchool
 from services.registry.domain import Ownership, School, Stage
+from tests.factories import caller
 
 pytestmark = pytest.mark.integration
 
@@ -22,14 +24,15 @@ ENROLMENT_RECORDED = "services.registry.domain.school:School.EnrolmentRecorded"
 def a_school(app: Registry) -> UUID:
     school_id = uuid4()
     app.register_school(
-        school_id=school_id,
-        name="璧山区示例中学",
-        jurisdiction="500120",
-        stage=Stage.nine_year,
-        ownership=Ownership.public,
-        enrolment=10,
-        now=datetime.now(UTC),
-        envelope=ENVELOPE,
+        RegisterSchool(
+            name="璧山区示例中学",
+            jurisdiction="500120",
+            stage=Stage.nine_year,
+            ownership=Ownership.public,
+            enrolment=10,
+            now=datetime.now(UTC),
+        ),
+        caller("500120", envelope=ENVELOPE, new_id=school_id),
     )
     return school_id
 
@@ -86,13 +89,13 @@ def test_a_new_enrolment_is_stored_as_version_2_and_left_alone_on_read(settings)
     try:
         school_id = a_school(app)
         app.record_enrolment(
-            school_id,
-            school_year="2026-2027",
-            by_stage={Stage.primary: 700, Stage.junior_secondary: 300},
-            now=datetime.now(UTC),
-            expected_version=None,
-            envelope=ENVELOPE,
-            authorize=lambda s: None,
+            RecordEnrolment(
+                school_id=school_id,
+                school_year="2026-2027",
+                by_stage={Stage.primary: 700, Stage.junior_secondary: 300},
+                now=datetime.now(UTC),
+            ),
+            caller(envelope=ENVELOPE),
         )
         with psycopg.connect(settings.database_url) as conn:
             stored = conn.execute(

@@ -8,12 +8,11 @@ import pytest
 from openpyxl import Workbook
 
 from dudao.errors import InvalidInput
+from dudao.sheets import Row, read_rows
+from dudao_cli.send_lists import common_jurisdiction
 from services.registry.importer import (
     SCHOOL_COLUMNS,
-    Row,
     RowError,
-    common_jurisdiction,
-    read_rows,
     validate_inspectors,
     validate_schools,
 )

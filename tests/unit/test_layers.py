@@ -15,18 +15,31 @@ SERVICES = ("registry", "inspection", "accountability", "monitoring")
 FRAMEWORKS = ("fastapi", "starlette", "strawberry", "nats", "uvicorn", "httpx")
 
 
-def test_no_services_domain_imports_a_web_graphql_or_messaging_framework():
+def frameworks_loaded(modules: tuple[str, ...], frameworks: tuple[str, ...]) -> dict[str, list[str]]:
+    """Per service, which of `frameworks` a fresh interpreter holds after importing the service's `modules`."""
     probe = (
         "import importlib, json, sys\n"
         "found = {}\n"
         "for service in ('registry', 'inspection', 'accountability', 'monitoring'):\n"
-        "    importlib.import_module(f'services.{service}.domain')\n"
-        f"    found[service] = sorted(m for m in {FRAMEWORKS!r} if m in sys.modules)\n"
+        f"    for module in {modules!r}:\n"
+        "        importlib.import_module(f'services.{service}.{module}')\n"
+        f"    found[service] = sorted(m for m in {frameworks!r} if m in sys.modules)\n"
         "print(json.dumps(found))\n"
     )
     answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert answer.returncode == 0, answer.stderr
-    assert json.loads(answer.stdout) == {"registry": [], "inspection": [], "accountability": [], "monitoring": []}
+    return json.loads(answer.stdout)
+
+
+def test_no_services_domain_imports_a_web_graphql_or_messaging_framework():
+    found = frameworks_loaded(("domain",), FRAMEWORKS)
+    assert found == {"registry": [], "inspection": [], "accountability": [], "monitoring": []}
+
+
+def test_no_services_commands_or_application_import_a_web_or_graphql_framework():
+    """The application runs without HTTP: the fast tier and the workers call it directly."""
+    found = frameworks_loaded(("commands", "application"), ("fastapi", "starlette", "strawberry", "uvicorn"))
+    assert found == {"registry": [], "inspection": [], "accountability": [], "monitoring": []}
 
 
 def imports(path: Path) -> list[str]:

@@ -251,6 +251,7 @@ async def check_target(request: Request, body: ActivityCreate) -> None:
 @router.post("/activities", status_code=201, response_model=ActivityRead)
 async def plan_activity(body: ActivityCreate, request: Request, response: Response, principal: Admin) -> ActivityRead:
     """Put a supervision activity on the calendar; frequency control applies to school visits (002 §7)."""
+    check_scope(principal, body.jurisdiction)  # whose place it is comes first, before the target is looked up
     await check_target(request, body)
     earlier = 0
     if body.target_kind is TargetKind.school:

@@ -3,10 +3,8 @@ template an office fills in."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response

@@ -18,8 +18,9 @@ from dudao import auth, oauth
 from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.scope import check_scope
-from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
-from services.registry.api.common import Admin, JurisdictionCode, Name, Strict, in_scope, now, registry, scope
+from dudao.service import caller, set_etag
+from services.registry.api.common import Admin, JurisdictionCode, Name, Strict, now, registry, scope
+from services.registry.commands import RegisterApiClient, RevokeApiClient, RotateApiClientSecret
 from services.registry.domain.api_client import SALT_BYTES, ApiClient, ClientStatus, hash_secret
 from services.registry.projections import api_clients
 
@@ -85,14 +86,10 @@ def register_api_client(body: ApiClientCreate, request: Request, response: Respo
     """Register a client that may read `jurisdiction`'s subtree with the `national` role; its secret is shown once."""
     check_scope(principal, body.jurisdiction)
     secret, secret_hash = _new_secret()
-    client = registry(request).register_api_client(
-        client_id=new_aggregate_id(request, principal, "api-client"),
-        name=body.name,
-        jurisdiction=body.jurisdiction,
-        secret_hash=secret_hash,
-        now=now(request),
-        envelope=command_envelope(request, principal, body),
+    command = RegisterApiClient(
+        name=body.name, jurisdiction=body.jurisdiction, secret_hash=secret_hash, now=now(request)
     )
+    client = registry(request).register_api_client(command, caller(request, principal, body, creates="api-client"))
     return _credentials(client, secret, secret_hash, response)
 
 
@@ -118,25 +115,16 @@ async def list_api_clients(
 def rotate_api_client_secret(client_id: UUID, request: Request, response: Response, principal: Admin):
     """A new secret, shown once; the old one stops working at once (tokens already issued run out)."""
     secret, secret_hash = _new_secret()
-    client = registry(request).on_api_client(
-        client_id,
-        expected_version(request),
-        command_envelope(request, principal),
-        lambda c: c.rotate_secret(secret_hash=secret_hash, now=now(request)),
-        authorize=in_scope(principal),
-    )
+    command = RotateApiClientSecret(client_id=client_id, secret_hash=secret_hash, now=now(request))
+    client = registry(request).rotate_api_client_secret(command, caller(request, principal))
     return _credentials(client, secret, secret_hash, response)
 
 
 @router.post("/v1/api-clients/{client_id}/revoke", response_model=ApiClientRead, tags=TAGS)
 def revoke_api_client(client_id: UUID, request: Request, response: Response, principal: Admin) -> ApiClientRead:
     """No more tokens for this client, for good (tokens already issued run out within their lifetime)."""
-    client = registry(request).on_api_client(
-        client_id,
-        expected_version(request),
-        command_envelope(request, principal),
-        lambda c: c.revoke(now=now(request)),
-        authorize=in_scope(principal),
+    client = registry(request).revoke_api_client(
+        RevokeApiClient(client_id=client_id, now=now(request)), caller(request, principal)
     )
     set_etag(response, client.version)
     return ApiClientRead(**_read(client))

@@ -10,9 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from dudao import jurisdiction
-from dudao.auth import Principal
 from dudao.routes import Admin, Name, OfficeReader, Reader, Strict, scope  # noqa: F401 (the routes import them from here)
-from dudao.scope import check_scope
 from services.registry.application import Registry
 
 
@@ -37,8 +35,3 @@ def registry(request: Request) -> Registry:
 def now(request: Request) -> datetime:
     """The service clock's time (tests set it)."""
     return request.app.state.clock.now()
-
-
-def in_scope(principal: Principal):
-    """An `authorize` callback: the aggregate's jurisdiction must be inside the caller's."""
-    return lambda aggregate: check_scope(principal, aggregate.jurisdiction)

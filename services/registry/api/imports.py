@@ -7,13 +7,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 
-from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from dudao.routes import scope, uploaded_rows
-from dudao.scope import check_scope
-from dudao.service import command_envelope
-from services.registry import importer
+from dudao.service import caller
 from services.registry.api.common import Admin, now, registry
+from services.registry.commands import ImportList
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -30,29 +28,15 @@ async def import_list(
     against the registry (every row inside `jurisdiction`, by default yours; what is already recorded); with
     `dry_run=false`, record every row in one transaction. Any bad row makes the real import a 422 listing them all (in
     Chinese, with English beside), with nothing recorded; the dry run answers exactly what the import would do."""
-    place = scope(principal, jurisdiction)
-
-    def authorize(aggregate: Any) -> None:
-        check_scope(principal, aggregate.jurisdiction)
-        if not divisions.contains(place, aggregate.jurisdiction):
-            raise InvalidInput(
-                f"{aggregate.jurisdiction} lies outside {place}, the place this list is imported for",
-                field="区县代码",
-                rule="outside_import_place",
-                place=place,
-            )
-
-    rows = await uploaded_rows(request)
-    report = await asyncio.to_thread(
-        importer.import_rows,
-        registry(request),
-        kind,
-        rows,
+    place = scope(principal, jurisdiction)  # whose place it is, before a byte of the file is read
+    command = ImportList(
+        kind=kind,
+        rows=await uploaded_rows(request),
+        place=place,
         now=now(request),
-        authorize=authorize,
-        envelope=command_envelope(request, principal),
         dry_run=dry_run,
     )
+    report = await asyncio.to_thread(registry(request).import_list, command, caller(request, principal))
     if report["errors"] and not dry_run:
         raise InvalidInput(
             f"{report['bad']} row(s) are wrong; nothing was imported — 有{report['bad']}行有误，未导入任何一行",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,11 +10,10 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from dudao import jurisdiction
-from dudao.auth import Principal as Caller
 from dudao.errors import NotFound
 from dudao.routes import current_division, today
 from dudao.scope import Target, authorize, check_scope
-from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
+from dudao.service import caller, decode_cursor, page_cursor, set_etag
 from services.registry.api.common import (
     Admin,
     JurisdictionCode,
@@ -25,12 +23,27 @@ from services.registry.api.common import (
     Reader,
     Strict,
     Text,
-    in_scope,
     now,
     registry,
     scope,
 )
 from services.registry.api.personal import PersonalWrite
+from services.registry.commands import (
+    Activate,
+    Appoint,
+    Assess,
+    DeclareTie,
+    ExitInspector,
+    FileInspector,
+    ImportInspector,
+    NominateInspector,
+    RecordTraining,
+    Reinstate,
+    RenewTerm,
+    Suspend,
+    UpdateInspector,
+    WithdrawTie,
+)
 from services.registry.domain import (
     Employment,
     ExitReason,
@@ -243,18 +256,7 @@ class TrainingGap(BaseModel):
 router = APIRouter(prefix="/v1/inspectors", tags=["inspectors"])
 
 
-def _act(
-    request: Request,
-    response: Response,
-    caller: Caller,
-    inspector_id: UUID,
-    body: BaseModel,
-    command: Callable[[Inspector], None],
-) -> InspectorRead:
-    """Apply one command to an inspector on behalf of `caller`; the new version is the ETag."""
-    inspector = registry(request).on_inspector(
-        inspector_id, expected_version(request), command_envelope(request, caller, body), in_scope(caller), command
-    )
+def _written(response: Response, inspector: Inspector) -> InspectorRead:
     set_etag(response, inspector.version)
     return InspectorRead.of(inspector)
 
@@ -262,24 +264,12 @@ def _act(
 @router.post("", status_code=201, response_model=InspectorRead)
 def nominate_inspector(body: InspectorCreate, request: Request, response: Response, principal: Admin) -> InspectorRead:
     """Enter a nominee (提名) in the registry; appointment, filing and activation follow."""
-    check_scope(principal, body.jurisdiction)
+    check_scope(principal, body.jurisdiction)  # whose place it is comes first, then whether the division is current
     current_division(request, body.jurisdiction)
-    inspector = registry(request).nominate_inspector(
-        inspector_id=new_aggregate_id(request, principal, "inspector"),
-        name=body.name,
-        jurisdiction=body.jurisdiction,
-        employment=body.employment,
-        now=now(request),
-        envelope=command_envelope(request, principal, body),
-        roles=body.roles,
-        focus=body.focus,
-        stages=body.stages,
-        subjects=body.subjects,
-        public_contact=body.public_contact,
-    )
-    set_etag(response, inspector.version)
+    command = NominateInspector(**body.model_dump(), now=now(request))
+    inspector = registry(request).nominate_inspector(command, caller(request, principal, body, creates="inspector"))
     response.headers["Location"] = f"/v1/inspectors/{inspector.id}"
-    return InspectorRead.of(inspector)
+    return _written(response, inspector)
 
 
 @router.put("/by-number/{number}", response_model=InspectorRead, responses={201: {"model": InspectorRead}})
@@ -291,146 +281,99 @@ def import_inspector(
     principal: Admin,
 ) -> InspectorRead:
     """Nominate or bring up to date the inspector with this office number (督学编号); a repeat changes nothing."""
-    inspector, created = registry(request).import_inspector(
+    command = ImportInspector(
         number=number,
-        name=body.name,
-        jurisdiction=body.jurisdiction,
-        employment=body.employment,
-        roles=body.roles,
-        focus=body.focus,
-        stages=body.stages,
-        subjects=body.subjects,
-        public_contact=body.public_contact,
+        **body.model_dump(exclude={"personal"}),
         now=now(request),
-        envelope=command_envelope(request, principal, body.model_copy(update={"personal": None})),
-        authorize=in_scope(principal),
         personal=body.personal.model_dump(exclude_none=True) if body.personal else None,
     )
-    set_etag(response, inspector.version)
+    # The request hash leaves the plain private details out; the application folds in the sealed ones (decision 019).
+    who = caller(request, principal, body.model_copy(update={"personal": None}))
+    inspector, created = registry(request).import_inspector(command, who)
     response.status_code = 201 if created else 200
-    return InspectorRead.of(inspector)
+    return _written(response, inspector)
 
 
 @router.put("/{inspector_id}", response_model=InspectorRead)
 def update_inspector(
     inspector_id: UUID, body: InspectorUpdate, request: Request, response: Response, principal: Admin
 ) -> InspectorRead:
-    inspector = registry(request).update_inspector(
-        inspector_id,
-        name=body.name,
-        employment=body.employment,
-        now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-        roles=body.roles,
-        focus=body.focus,
-        stages=body.stages,
-        subjects=body.subjects,
-        public_contact=body.public_contact,
-    )
-    set_etag(response, inspector.version)
-    return InspectorRead.of(inspector)
+    command = UpdateInspector(inspector_id=inspector_id, **body.model_dump(), now=now(request))
+    return _written(response, registry(request).update_inspector(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/appointment", response_model=InspectorRead)
 def appoint(inspector_id: UUID, body: Appointment, request: Request, response: Response, principal: Admin):
     """Appoint (聘任) a nominee for a numbered term (第N届)."""
-    return _act(request, response, principal, inspector_id, body, lambda i: i.appoint(**body.model_dump()))
+    command = Appoint(inspector_id=inspector_id, **body.model_dump())
+    return _written(response, registry(request).appoint(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/filing", response_model=InspectorRead)
 def file_upward(inspector_id: UUID, body: Filing, request: Request, response: Response, principal: Admin):
     """File (备案) the appointment with the body one level up."""
-    inspector = registry(request).file_inspector(
-        inspector_id,
-        filed_with=body.filed_with,
-        filed_on=body.filed_on,
-        today=today(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    set_etag(response, inspector.version)
-    return InspectorRead.of(inspector)
+    command = FileInspector(inspector_id=inspector_id, **body.model_dump(), today=today(request))
+    return _written(response, registry(request).file_inspector(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/activation", response_model=InspectorRead)
 def activate(inspector_id: UUID, body: Dated, request: Request, response: Response, principal: Admin):
-    return _act(
-        request, response, principal, inspector_id, body, lambda i: i.activate(on=body.on, today=today(request))
-    )
+    command = Activate(inspector_id=inspector_id, on=body.on, today=today(request))
+    return _written(response, registry(request).activate(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/suspension", response_model=InspectorRead)
 def suspend(inspector_id: UUID, body: Suspension, request: Request, response: Response, principal: Admin):
-    return _act(
-        request,
-        response,
-        principal,
-        inspector_id,
-        body,
-        lambda i: i.suspend(reason=body.reason, on=body.on, today=today(request)),
-    )
+    command = Suspend(inspector_id=inspector_id, reason=body.reason, on=body.on, today=today(request))
+    return _written(response, registry(request).suspend(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/reinstatement", response_model=InspectorRead)
 def reinstate(inspector_id: UUID, body: Dated, request: Request, response: Response, principal: Admin):
-    return _act(
-        request, response, principal, inspector_id, body, lambda i: i.reinstate(on=body.on, today=today(request))
-    )
+    command = Reinstate(inspector_id=inspector_id, on=body.on, today=today(request))
+    return _written(response, registry(request).reinstate(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/term-renewal", response_model=InspectorRead)
 def renew_term(inspector_id: UUID, body: Appointment, request: Request, response: Response, principal: Admin):
     """Re-appoint for the next term (换届续聘)."""
-    return _act(request, response, principal, inspector_id, body, lambda i: i.renew_term(**body.model_dump()))
+    command = RenewTerm(inspector_id=inspector_id, **body.model_dump())
+    return _written(response, registry(request).renew_term(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/exit", response_model=InspectorRead)
 def exit_inspector(inspector_id: UUID, body: Exit, request: Request, response: Response, principal: Admin):
     """Exit (退出): term ended, resigned, or dismissed (解聘) for one of the causes in the closed list."""
-    return _act(
-        request,
-        response,
-        principal,
-        inspector_id,
-        body,
-        lambda i: i.exit(reason=body.reason, on=body.on, note=body.note, today=today(request)),
-    )
+    command = ExitInspector(inspector_id=inspector_id, **body.model_dump(), today=today(request))
+    return _written(response, registry(request).exit_inspector(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/trainings", response_model=InspectorRead)
 def record_training(inspector_id: UUID, body: TrainingCreate, request: Request, response: Response, principal: Admin):
-    return _act(
-        request,
-        response,
-        principal,
-        inspector_id,
-        body,
-        lambda i: i.record_training(**body.model_dump(), today=today(request)),
-    )
+    command = RecordTraining(inspector_id=inspector_id, **body.model_dump(), today=today(request))
+    return _written(response, registry(request).record_training(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/assessments", response_model=InspectorRead)
 def assess(inspector_id: UUID, body: AssessmentCreate, request: Request, response: Response, principal: Admin):
     """The annual assessment (实绩考核); unqualified opens an exit review."""
-    return _act(request, response, principal, inspector_id, body, lambda i: i.assess(year=body.year, grade=body.grade))
+    command = Assess(inspector_id=inspector_id, year=body.year, grade=body.grade)
+    return _written(response, registry(request).assess(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/ties", response_model=InspectorRead)
 def declare_tie(inspector_id: UUID, body: TieCreate, request: Request, response: Response, principal: Admin):
     """Declare a tie to a unit (回避): the inspector will never be assigned to inspect it."""
-    return _act(request, response, principal, inspector_id, body, lambda i: i.declare_tie(**body.model_dump()))
+    command = DeclareTie(inspector_id=inspector_id, **body.model_dump())
+    return _written(response, registry(request).declare_tie(command, caller(request, principal, body)))
 
 
 @router.post("/{inspector_id}/ties/{unit_id}/withdrawal", response_model=InspectorRead)
 def withdraw_tie(
     inspector_id: UUID, unit_id: str, body: TieWithdrawal, request: Request, response: Response, principal: Admin
 ):
-    return _act(
-        request, response, principal, inspector_id, body, lambda i: i.withdraw_tie(unit_id=unit_id, reason=body.reason)
-    )
+    command = WithdrawTie(inspector_id=inspector_id, unit_id=unit_id, reason=body.reason)
+    return _written(response, registry(request).withdraw_tie(command, caller(request, principal, body)))
 
 
 @router.get("/missing-training", response_model=list[TrainingGap])

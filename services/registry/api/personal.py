@@ -14,8 +14,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, StringConstraints
 
 from dudao.personal import ERASED
-from dudao.service import command_envelope, expected_version, set_etag
-from services.registry.api.common import Admin, Strict, in_scope, now, registry
+from dudao.scope import check_scope
+from dudao.service import caller, set_etag
+from services.registry.api.common import Admin, Strict, now, registry
+from services.registry.commands import RecordInspectorPersonal
 from services.registry.domain import Inspector
 
 router = APIRouter(prefix="/v1/inspectors", tags=["inspectors"])
@@ -57,15 +59,11 @@ def record_personal(
 ) -> PersonalRead:
     """Record private details; they are sealed with the inspector's own key before they go into any event."""
     app = registry(request)
-    inspector = app.record_inspector_personal(
-        inspector_id,
-        details=body.model_dump(exclude_none=True),
-        now=now(request),
-        expected_version=expected_version(request),
-        # The request hash leaves the plain values out; the application folds in the sealed ones (decision 019).
-        envelope=command_envelope(request, principal),
-        authorize=in_scope(principal),
+    command = RecordInspectorPersonal(
+        inspector_id=inspector_id, details=body.model_dump(exclude_none=True), now=now(request)
     )
+    # The request hash leaves the plain values out; the application folds in the sealed ones (decision 019).
+    inspector = app.record_inspector_personal(command, caller(request, principal))
     return _read(inspector, app.revealed(inspector), response)
 
 
@@ -73,5 +71,5 @@ def record_personal(
 def read_personal(inspector_id: UUID, request: Request, response: Response, principal: Admin) -> PersonalRead:
     app = registry(request)
     inspector = app.get(inspector_id, Inspector)
-    in_scope(principal)(inspector)
+    check_scope(principal, inspector.jurisdiction)
     return _read(inspector, app.revealed(inspector), response)

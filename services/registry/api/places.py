@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import NotFound
-from dudao.routes import current_division
+from dudao.routes import current_division, today
 from dudao.scope import check_scope
-from dudao.service import command_envelope, expected_version, new_aggregate_id, set_etag
+from dudao.service import caller, set_etag
 from services.registry.api.common import (
     Admin,
     JurisdictionCode,
@@ -23,13 +23,21 @@ from services.registry.api.common import (
     OfficeReader,
     Strict,
     Text,
-    in_scope,
     now,
     registry,
     scope,
 )
+from services.registry.commands import (
+    ChangeProfile,
+    ConstituteOrChangeCommittee,
+    CreateZone,
+    ListInspectorInZone,
+    RecordMeeting,
+    RecordParticipation,
+    UnlistInspectorInZone,
+)
 from services.registry.domain import composition
-from services.registry.domain.policy import KEYS, check_only_tightens, validate_values
+from services.registry.domain.policy import KEYS
 from services.registry.projections import places
 from services.registry.projections.staffing import effective_profile, staffing_compliance
 
@@ -60,13 +68,8 @@ def create_zone(body: ZoneCreate, request: Request, response: Response, principa
     """Create a responsibility zone (督学责任区)."""
     check_scope(principal, body.jurisdiction)
     current_division(request, body.jurisdiction)
-    zone = registry(request).create_zone(
-        zone_id=new_aggregate_id(request, principal, "zone"),
-        name=body.name,
-        jurisdiction=body.jurisdiction,
-        now=now(request),
-        envelope=command_envelope(request, principal, body),
-    )
+    command = CreateZone(name=body.name, jurisdiction=body.jurisdiction, now=now(request))
+    zone = registry(request).create_zone(command, caller(request, principal, body, creates="zone"))
     set_etag(response, zone.version)
     response.headers["Location"] = f"/v1/zones/{zone.id}"
     return ZoneRead(
@@ -76,13 +79,8 @@ def create_zone(body: ZoneCreate, request: Request, response: Response, principa
 
 @router.post("/zones/{zone_id}/listed-inspectors", response_model=ZoneRead, tags=["zones"])
 def list_inspector(zone_id: UUID, body: ListedInspector, request: Request, response: Response, principal: Admin):
-    zone = registry(request).list_inspector_in_zone(
-        zone_id,
-        body.inspector_id,
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
+    command = ListInspectorInZone(zone_id=zone_id, inspector_id=body.inspector_id)
+    zone = registry(request).list_inspector_in_zone(command, caller(request, principal, body))
     set_etag(response, zone.version)
     return ZoneRead(
         id=zone.id,
@@ -95,13 +93,8 @@ def list_inspector(zone_id: UUID, body: ListedInspector, request: Request, respo
 
 @router.post("/zones/{zone_id}/listed-inspectors/{inspector_id}/removal", response_model=ZoneRead, tags=["zones"])
 def unlist_inspector(zone_id: UUID, inspector_id: UUID, request: Request, response: Response, principal: Admin):
-    zone = registry(request).unlist_inspector_in_zone(
-        zone_id,
-        inspector_id,
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal),
-        authorize=in_scope(principal),
-    )
+    command = UnlistInspectorInZone(zone_id=zone_id, inspector_id=inspector_id)
+    zone = registry(request).unlist_inspector_in_zone(command, caller(request, principal))
     set_etag(response, zone.version)
     return ZoneRead(
         id=zone.id,
@@ -217,13 +210,8 @@ def constitute_committee(code: str, body: CommitteeWrite, request: Request, resp
     unsealed = body.model_copy(
         update={"member_units": [u.model_copy(update={"contact_phone": ""}) for u in body.member_units]}
     )
-    committee = registry(request).constitute_or_change_committee(
-        jurisdiction=code,
-        members=members,
-        now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, unsealed),
-    )
+    command = ConstituteOrChangeCommittee(jurisdiction=code, members=members, now=now(request))
+    committee = registry(request).constitute_or_change_committee(command, caller(request, principal, unsealed))
     set_etag(response, committee.version)
     return _committee_read(request, committee)
 
@@ -231,13 +219,8 @@ def constitute_committee(code: str, body: CommitteeWrite, request: Request, resp
 @router.post("/committees/{code}/meetings", response_model=CommitteeRead, tags=["committees"])
 def record_meeting(code: str, body: MeetingCreate, request: Request, response: Response, principal: Admin):
     """A committee meeting; those on education count toward the yearly minimum (O1)."""
-    check_scope(principal, scope(principal, code))
-    committee = registry(request).on_committee(
-        code,
-        expected_version(request),
-        command_envelope(request, principal, body),
-        lambda c: c.record_meeting(**body.model_dump(), today=request.app.state.clock.today()),
-    )
+    command = RecordMeeting(jurisdiction=scope(principal, code), **body.model_dump(), today=today(request))
+    committee = registry(request).record_meeting(command, caller(request, principal, body))
     set_etag(response, committee.version)
     return _committee_read(request, committee)
 
@@ -245,13 +228,8 @@ def record_meeting(code: str, body: MeetingCreate, request: Request, response: R
 @router.post("/committees/{code}/participation", response_model=CommitteeRead, tags=["committees"])
 def record_participation(code: str, body: ParticipationCreate, request: Request, response: Response, principal: Admin):
     """A member unit took part in a supervision activity (later filled from inspection's events)."""
-    check_scope(principal, scope(principal, code))
-    committee = registry(request).on_committee(
-        code,
-        expected_version(request),
-        command_envelope(request, principal, body),
-        lambda c: c.record_participation(**body.model_dump()),
-    )
+    command = RecordParticipation(jurisdiction=scope(principal, code), **body.model_dump())
+    committee = registry(request).record_participation(command, caller(request, principal, body))
     set_etag(response, committee.version)
     return _committee_read(request, committee)
 
@@ -404,21 +382,19 @@ async def change_policy(
 ) -> ProfileRead:
     """Override keys for a jurisdiction (and below) or stop overriding them; each change is a new version. A value may
     tighten what the levels above set, never loosen it (409 policy_loosened)."""
-    check_scope(principal, scope(principal, code))
-    if code != divisions.NATIONAL:
+    upper = None
+    if scope(principal, code) != divisions.NATIONAL:
         async with request.app.state.pool.acquire() as conn:
             upper = await effective_profile(conn, divisions.ancestors(code)[0])
-        check_only_tightens(validate_values(body.set), upper)
-    profile = await asyncio.to_thread(
-        registry(request).change_profile,
+    command = ChangeProfile(
         jurisdiction=code,
         set_values=body.set,
         remove=body.remove,
         reason=body.reason,
         now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
+        upper=upper,
     )
+    profile = await asyncio.to_thread(registry(request).change_profile, command, caller(request, principal, body))
     set_etag(response, profile.version)
     return ProfileRead(jurisdiction=code, version=profile.version, values=profile.values)
 

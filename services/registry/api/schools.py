@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from dudao import jurisdiction
 from dudao.errors import NotFound
-from dudao.routes import current_division
+from dudao.routes import current_division, today
 from dudao.scope import Target, authorize, check_scope, inspector_only, unit_only
-from dudao.service import command_envelope, decode_cursor, expected_version, new_aggregate_id, page_cursor, set_etag
+from dudao.service import caller, decode_cursor, page_cursor, set_etag
 from services.registry.api.common import (
     Admin,
     Enrolment,
@@ -23,10 +23,22 @@ from services.registry.api.common import (
     PageSize,
     Reader,
     Strict,
-    in_scope,
     now,
     registry,
     scope,
+)
+from services.registry.commands import (
+    AppointPrincipal,
+    AssignResponsibleInspector,
+    ChangeEnrolmentStatus,
+    EndPrincipalTerm,
+    ImportSchool,
+    PutSchoolInZone,
+    RecordEnrolment,
+    RecordInternalSupervisors,
+    RegisterSchool,
+    RevokeLicence,
+    UpdateSchool,
 )
 from services.registry.domain import EnrolmentStatus, LicenceStatus, Locality, Ownership, School, Stage
 from services.registry.projections import directory
@@ -217,20 +229,10 @@ def _written(response: Response, school: School, status_code: int | None = None)
 @router.post("", status_code=201, response_model=SchoolRead)
 def register_school(body: SchoolCreate, request: Request, response: Response, principal: Admin) -> SchoolRead:
     """Register a school (登记学校). Retries with the same `Idempotency-Key` return the first result."""
-    check_scope(principal, body.jurisdiction)
+    check_scope(principal, body.jurisdiction)  # whose place it is comes first, then whether the division is current
     current_division(request, body.jurisdiction)
-    school = registry(request).register_school(
-        school_id=new_aggregate_id(request, principal, "school"),
-        name=body.name,
-        jurisdiction=body.jurisdiction,
-        stage=body.stage,
-        ownership=body.ownership,
-        enrolment=body.enrolment,
-        now=now(request),
-        envelope=command_envelope(request, principal, body),
-        code=body.code,
-        locality=body.locality,
-    )
+    command = RegisterSchool(**body.model_dump(), now=now(request))
+    school = registry(request).register_school(command, caller(request, principal, body, creates="school"))
     response.headers["Location"] = f"/v1/schools/{school.id}"
     return _written(response, school)
 
@@ -240,18 +242,8 @@ def import_school(
     code: CodeInPath, body: SchoolImport, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """Create or bring up to date the school with this national code (学校代码); the same body twice changes nothing."""
-    school, created = registry(request).import_school(
-        code=code,
-        name=body.name,
-        jurisdiction=body.jurisdiction,
-        stage=body.stage,
-        ownership=body.ownership,
-        locality=body.locality,
-        enrolment=body.enrolment,
-        now=now(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
+    command = ImportSchool(code=code, **body.model_dump(), now=now(request))
+    school, created = registry(request).import_school(command, caller(request, principal, body))
     return _written(response, school, 201 if created else 200)
 
 
@@ -260,17 +252,8 @@ def update_school(
     school_id: UUID, body: SchoolUpdate, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """Change a school's name, enrolment or locality; `If-Match` makes it conditional (stale: 412)."""
-    school = registry(request).update_school(
-        school_id,
-        name=body.name,
-        enrolment=body.enrolment,
-        locality=body.locality,
-        now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = UpdateSchool(school_id=school_id, **body.model_dump(), now=now(request))
+    return _written(response, registry(request).update_school(command, caller(request, principal, body)))
 
 
 @router.post("/{school_id}/enrolment", response_model=SchoolRead)
@@ -278,32 +261,18 @@ def record_enrolment(
     school_id: UUID, body: EnrolmentCreate, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """Pupils per stage for a school year (学年); the latest year is the school's enrolment."""
-    school = registry(request).record_enrolment(
-        school_id,
-        school_year=body.school_year,
-        by_stage=body.by_stage,
-        now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
+    command = RecordEnrolment(
+        school_id=school_id, school_year=body.school_year, by_stage=body.by_stage, now=now(request)
     )
-    return _written(response, school)
+    return _written(response, registry(request).record_enrolment(command, caller(request, principal, body)))
 
 
 @router.post("/{school_id}/principal", response_model=SchoolRead)
 def appoint_principal(
     school_id: UUID, body: PrincipalCreate, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
-    school = registry(request).appoint_principal(
-        school_id,
-        name=body.name,
-        term_start=body.term_start,
-        term_end=body.term_end,
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = AppointPrincipal(school_id=school_id, **body.model_dump())
+    return _written(response, registry(request).appoint_principal(command, caller(request, principal, body)))
 
 
 @router.post("/{school_id}/principal/term-end", response_model=SchoolRead)
@@ -311,16 +280,8 @@ def end_principal_term(
     school_id: UUID, body: PrincipalTermEnd, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """The principal's term ends; inspection adds a term-end comprehensive supervision (S3)."""
-    school = registry(request).end_principal_term(
-        school_id,
-        ended_on=body.ended_on,
-        reason=body.reason,
-        today=request.app.state.clock.today(),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = EndPrincipalTerm(school_id=school_id, **body.model_dump(), today=today(request))
+    return _written(response, registry(request).end_principal_term(command, caller(request, principal, body)))
 
 
 @router.post("/{school_id}/enrolment-status", response_model=SchoolRead)
@@ -328,31 +289,16 @@ def change_enrolment_status(
     school_id: UUID, body: EnrolmentStatusChange, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """Cut the enrolment plan, stop or restore enrolment of a private school, citing the sanction (问责处理)."""
-    school = registry(request).change_enrolment_status(
-        school_id,
-        status=body.status,
-        sanction_ref=body.sanction_ref,
-        now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = ChangeEnrolmentStatus(school_id=school_id, **body.model_dump(), now=now(request))
+    return _written(response, registry(request).change_enrolment_status(command, caller(request, principal, body)))
 
 
 @router.post("/{school_id}/licence-revocation", response_model=SchoolRead)
 def revoke_licence(
     school_id: UUID, body: LicenceRevocation, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
-    school = registry(request).revoke_licence(
-        school_id,
-        sanction_ref=body.sanction_ref,
-        now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = RevokeLicence(school_id=school_id, sanction_ref=body.sanction_ref, now=now(request))
+    return _written(response, registry(request).revoke_licence(command, caller(request, principal, body)))
 
 
 @router.put("/{school_id}/internal-supervisors", response_model=SchoolRead)
@@ -360,14 +306,8 @@ def record_internal_supervisors(
     school_id: UUID, body: SupervisorsUpdate, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """The school's own supervisors (学校督导员), by name."""
-    school = registry(request).record_internal_supervisors(
-        school_id,
-        names=body.names,
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = RecordInternalSupervisors(school_id=school_id, names=body.names)
+    return _written(response, registry(request).record_internal_supervisors(command, caller(request, principal, body)))
 
 
 @router.put("/{school_id}/zone", response_model=SchoolRead)
@@ -375,14 +315,8 @@ def put_school_in_zone(
     school_id: UUID, body: ZoneAssignment, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """Put the school in a responsibility zone (督学责任区); moving it to another zone is an event too."""
-    school = registry(request).put_school_in_zone(
-        school_id,
-        body.zone_id,
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = PutSchoolInZone(school_id=school_id, zone_id=body.zone_id)
+    return _written(response, registry(request).put_school_in_zone(command, caller(request, principal, body)))
 
 
 @router.put("/{school_id}/responsible-inspector", response_model=SchoolRead)
@@ -390,14 +324,9 @@ def assign_responsible_inspector(
     school_id: UUID, body: ResponsibleInspectorAssignment, request: Request, response: Response, principal: Admin
 ) -> SchoolRead:
     """The school's responsible inspector (责任督学): active, with that role, no declared tie to the school."""
-    school = registry(request).assign_responsible_inspector(
-        school_id,
-        body.inspector_id,
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-        authorize=in_scope(principal),
-    )
-    return _written(response, school)
+    command = AssignResponsibleInspector(school_id=school_id, inspector_id=body.inspector_id)
+    who = caller(request, principal, body)
+    return _written(response, registry(request).assign_responsible_inspector(command, who))
 
 
 async def _readable(conn, principal: Reader, school_id: UUID) -> dict[str, Any]:

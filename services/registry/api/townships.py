@@ -9,8 +9,9 @@ from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
 from dudao.routes import current_division
 from dudao.scope import check_scope
-from dudao.service import command_envelope, expected_version, set_etag
+from dudao.service import caller, set_etag
 from services.registry.api.common import Admin, Name, OfficeReader, Strict, now, registry, scope
+from services.registry.commands import NameTownship
 from services.registry.projections import places
 
 router = APIRouter(prefix="/v1", tags=["townships"])
@@ -40,13 +41,8 @@ def name_township(
     if len(code) != 9:
         raise InvalidInput(f"{code!r} is not a 9-digit township code", field="code", rule="not_a_township")
     current_division(request, code[:6], field="code")
-    township = registry(request).name_township(
-        code=code,
-        name=body.name,
-        now=now(request),
-        expected_version=expected_version(request),
-        envelope=command_envelope(request, principal, body),
-    )
+    command = NameTownship(code=code, name=body.name, now=now(request))
+    township = registry(request).name_township(command, caller(request, principal, body))
     set_etag(response, township.version)
     return TownshipRead(
         code=code,

@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from dudao.events import Envelope
+from dudao.commands import Caller, in_scope
+from dudao.scope import check_scope
 from dudao.store import ServiceApplication
+from services.registry.commands import RegisterApiClient, RevokeApiClient, RotateApiClientSecret
 from services.registry.domain.api_client import ApiClient
 
 
 class ApiClientCommands(ServiceApplication):
-    def register_api_client(
-        self, *, client_id: UUID, name: str, jurisdiction: str, secret_hash: str, now: datetime, envelope: Envelope
-    ) -> ApiClient:
+    def register_api_client(self, command: RegisterApiClient, caller: Caller) -> ApiClient:
+        """A client that may read the caller's subtree (or a place inside it) with the `national` role."""
+        check_scope(caller.principal, command.jurisdiction)
         client = ApiClient.register(
-            client_id=client_id, name=name, jurisdiction=jurisdiction, secret_hash=secret_hash, now=now
+            client_id=caller.made_id,
+            name=command.name,
+            jurisdiction=command.jurisdiction,
+            secret_hash=command.secret_hash,
+            now=command.now,
         )
-        return self.save_new(client, envelope)
+        return self.save_new(client, caller.envelope)
 
-    def on_api_client(
-        self,
-        client_id: UUID,
-        expected_version: int | None,
-        envelope: Envelope,
-        command: Callable[[ApiClient], None],
-        authorize: Callable[[ApiClient], None],
-    ) -> ApiClient:
-        """Rotate the secret or revoke."""
-        return self.change(client_id, ApiClient, expected_version, envelope, command, authorize)
+    def rotate_api_client_secret(self, command: RotateApiClientSecret, caller: Caller) -> ApiClient:
+        return self.act(
+            command.client_id,
+            ApiClient,
+            caller,
+            lambda c: c.rotate_secret(secret_hash=command.secret_hash, now=command.now),
+            in_scope(caller),
+        )
+
+    def revoke_api_client(self, command: RevokeApiClient, caller: Caller) -> ApiClient:
+        return self.act(command.client_id, ApiClient, caller, lambda c: c.revoke(now=command.now), in_scope(caller))
 
     def authenticate_api_client(self, client_id: str, secret: str) -> ApiClient | None:
         """The client if `secret` is its current one and it is not revoked; else None, without saying which.

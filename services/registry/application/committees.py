@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from dudao.events import Envelope
+from dudao.commands import Caller
+from dudao.scope import check_scope
 from dudao.store import ServiceApplication
+from services.registry.commands import ConstituteOrChangeCommittee, RecordMeeting, RecordParticipation
 from services.registry.domain import Committee, committee_id
 from services.registry.domain.committee import MEMBER_FIELDS
 
 
 class CommitteeCommands(ServiceApplication):
-    def constitute_or_change_committee(
-        self,
-        *,
-        jurisdiction: str,
-        members: dict[str, Any],
-        now: datetime,
-        expected_version: int | None,
-        envelope: Envelope,
-    ) -> Committee:
+    def constitute_or_change_committee(self, command: ConstituteOrChangeCommittee, caller: Caller) -> Committee:
         """One committee per jurisdiction: the first call constitutes it, later ones change its make-up.
 
         Each member unit's contact phone is sealed with a key of its own (decision 019), so that the contact's number
         can be erased; the person is named `committee:<code>:<unit>`. The sealed phones are folded into the request
         hash, which the route made without them.
         """
+        jurisdiction, now = command.jurisdiction, command.now
+        check_scope(caller.principal, jurisdiction)
         members = {
-            **members,
+            **command.members,
             "member_units": [
                 {
                     **u,
@@ -37,16 +31,16 @@ class CommitteeCommands(ServiceApplication):
                         f"committee:{jurisdiction}:{u['name']}", jurisdiction, u["contact_phone"]
                     ),
                 }
-                for u in members.get("member_units", [])
+                for u in command.members.get("member_units", [])
             ],
         }
-        envelope = envelope.also_hashing([u["contact_phone"] for u in members["member_units"]])
+        envelope = caller.envelope.also_hashing([u["contact_phone"] for u in members["member_units"]])
         if not self.exists(committee_id(jurisdiction)):
             return self.save_new(Committee.constitute(jurisdiction=jurisdiction, members=members, now=now), envelope)
         return self.change(
             committee_id(jurisdiction),
             Committee,
-            expected_version,
+            caller.expected_version,
             envelope,
             lambda c: c.change_composition(members=members, now=now),
         )
@@ -59,8 +53,30 @@ class CommitteeCommands(ServiceApplication):
         ]
         return members
 
-    def on_committee(
-        self, jurisdiction: str, expected_version: int | None, envelope: Envelope, command: Callable[[Committee], None]
-    ) -> Committee:
-        """Record a meeting or a member unit's participation."""
-        return self.change(committee_id(jurisdiction), Committee, expected_version, envelope, command)
+    def record_meeting(self, command: RecordMeeting, caller: Caller) -> Committee:
+        """A committee meeting; those on education count toward the yearly minimum (O1)."""
+        check_scope(caller.principal, command.jurisdiction)
+        return self.act(
+            committee_id(command.jurisdiction),
+            Committee,
+            caller,
+            lambda c: c.record_meeting(
+                held_on=command.held_on,
+                topic=command.topic,
+                on_education=command.on_education,
+                minutes_ref=command.minutes_ref,
+                today=command.today,
+            ),
+        )
+
+    def record_participation(self, command: RecordParticipation, caller: Caller) -> Committee:
+        """A member unit took part in a supervision activity."""
+        check_scope(caller.principal, command.jurisdiction)
+        return self.act(
+            committee_id(command.jurisdiction),
+            Committee,
+            caller,
+            lambda c: c.record_participation(
+                unit_name=command.unit_name, activity_id=command.activity_id, year=command.year
+            ),
+        )

@@ -9,10 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dudao.commands import Caller
 from dudao.errors import Conflict, PreconditionFailed
 from dudao.events import Envelope
+from dudao.scope import check_scope
 from dudao.store import ServiceApplication
+from services.registry.commands import ChangeProfile
 from services.registry.domain import PolicyProfile, profile_id
+from services.registry.domain.policy import check_only_tightens, validate_values
 
 SHIPPED = Path(__file__).resolve().parent.parent / "policy_profiles"
 log = logging.getLogger("dudao.registry.policy")
@@ -24,28 +28,21 @@ def shipped_profiles() -> list[dict[str, Any]]:
 
 
 class PolicyCommands(ServiceApplication):
-    def change_profile(
-        self,
-        *,
-        jurisdiction: str,
-        set_values: dict[str, Any],
-        remove: list[str],
-        reason: str,
-        now: datetime,
-        expected_version: int | None,
-        envelope: Envelope,
-    ) -> PolicyProfile:
-        """Override keys for a jurisdiction (creating its profile on first use); each change is a new version."""
+    def change_profile(self, command: ChangeProfile, caller: Caller) -> PolicyProfile:
+        """Override keys for a jurisdiction (creating its profile on first use); each change is a new version. A value
+        may tighten what the levels above set, never loosen it (409 policy_loosened)."""
+        check_scope(caller.principal, command.jurisdiction)
+        if command.upper is not None:
+            check_only_tightens(validate_values(command.set_values), command.upper)
+        jurisdiction, set_values, reason, now = command.jurisdiction, command.set_values, command.reason, command.now
         if not self.exists(profile_id(jurisdiction)):
-            return self.save_new(
-                PolicyProfile.create(jurisdiction=jurisdiction, values=set_values, reason=reason, now=now), envelope
-            )
-        return self.change(
+            profile = PolicyProfile.create(jurisdiction=jurisdiction, values=set_values, reason=reason, now=now)
+            return self.save_new(profile, caller.envelope)
+        return self.act(
             profile_id(jurisdiction),
             PolicyProfile,
-            expected_version,
-            envelope,
-            lambda p: p.change(set_values=set_values, remove=remove, reason=reason, now=now),
+            caller,
+            lambda p: p.change(set_values=set_values, remove=command.remove, reason=reason, now=now),
         )
 
     def install_shipped_profiles(self) -> int:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from dudao.events import Envelope
+from dudao.commands import Caller
+from dudao.scope import check_scope
 from dudao.store import ServiceApplication
+from services.registry.commands import NameTownship
 from services.registry.domain.township import Township, township_id
 
 
 class TownshipCommands(ServiceApplication):
-    def name_township(
-        self, *, code: str, name: str, now: datetime, expected_version: int | None, envelope: Envelope
-    ) -> Township:
+    def name_township(self, command: NameTownship, caller: Caller) -> Township:
         """The first call names the township; later ones rename it (the same name again changes nothing)."""
+        check_scope(caller.principal, command.code)
+        code, name, now = command.code, command.name, command.now
         if not self.exists(township_id(code)):
-            return self.save_new(Township.name_new(code=code, name=name, now=now), envelope)
-        return self.change(township_id(code), Township, expected_version, envelope, lambda t: t.rename(name, now))
+            return self.save_new(Township.name_new(code=code, name=name, now=now), caller.envelope)
+        return self.act(township_id(code), Township, caller, lambda t: t.rename(name, now))
