@@ -247,7 +247,9 @@ class Reacting:
         self.saved = True
 
 
-Reaction = Callable[[InboundEvent, Reacting], None]
+# One handler shape for both kinds of consumer: (where the effect lands, what arrived). A projection's lands in its
+# read model's connection (`Handler`), a reaction's in this service's application (`Reacting`).
+Reaction = Callable[[Reacting, InboundEvent], None]
 
 
 class ReactionEffect:
@@ -268,7 +270,7 @@ class ReactionEffect:
         cause = f"{event.origin}:{event.notification_id}"
         context = Reacting(self.app, event.envelope.caused_by(cause, telemetry.current_trace_headers()), tracking)
         try:
-            self.react(event, context)
+            self.react(context, event)
             if not context.saved:  # nothing to do is an outcome too: remember it
                 context.save()
         except RecordConflictError:

@@ -14,25 +14,6 @@ if TYPE_CHECKING:
     from gateway.inspection import Activity
     from gateway.registry import School
 
-SUMMARY_FIELDS = (
-    "jurisdiction asOf openCases closedCases items overdueItems noticesIssued reboundRate onTimeRate"
-    " measures { kind status count }"
-)
-CASE_FIELDS = (
-    "id activityId jurisdiction unitKind unitId unitName activityTitle status openedAt version"
-    " items { itemId area severity description status deadline lapses rebounds escalations"
-    " notices { lapse missedDeadline newDeadline issuedOn basis } }"
-)
-RESTRICTION_FIELDS = "name post unitId unitName jurisdiction restrictedUntil circularId"
-OUTCOME_FIELDS = "id kind kindLabelZh jurisdiction unitName trigger triggerLabelZh publicText publishedOn publicVersion sanctions sanctionsLabelZh"
-MEASURE_FIELDS = (
-    "id kind jurisdiction unitKind unitId unitName status trigger caseId details publicText publishedOn version"
-)
-
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
 
 @strawberry.type
 class MeasureCount:
@@ -66,21 +47,6 @@ class AccountabilitySummary:
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> AccountabilitySummary:
-        return cls(
-            as_of=date.fromisoformat(d["asOf"]),
-            open_cases=d["openCases"],
-            closed_cases=d["closedCases"],
-            items=d["items"],
-            overdue_items=d["overdueItems"],
-            notices_issued=d["noticesIssued"],
-            rebound_rate=d["reboundRate"],
-            on_time_rate=d["onTimeRate"],
-            measures=[MeasureCount(**m) for m in d["measures"]],
-            jurisdiction_code=d["jurisdiction"],
-        )
-
 
 @strawberry.type
 class Notice:
@@ -107,30 +73,6 @@ class RectificationItem:
     rebounds: int = strawberry.field(description="times the problem came back at a re-check (反弹)")
     escalations: strawberry.scalars.JSON
     notices: list[Notice]
-
-    @classmethod
-    def of(cls, i: dict[str, Any]) -> RectificationItem:
-        return cls(
-            item_id=i["itemId"],
-            area=i["area"],
-            severity=i["severity"],
-            description=i["description"],
-            status=i["status"],
-            deadline=_day(i["deadline"]),
-            lapses=i["lapses"],
-            rebounds=i["rebounds"],
-            escalations=i["escalations"],
-            notices=[
-                Notice(
-                    lapse=n["lapse"],
-                    missed_deadline=date.fromisoformat(n["missedDeadline"]),
-                    new_deadline=date.fromisoformat(n["newDeadline"]),
-                    issued_on=date.fromisoformat(n["issuedOn"]),
-                    basis=n["basis"],
-                )
-                for n in i["notices"]
-            ],
-        )
 
 
 @strawberry.type
@@ -163,22 +105,6 @@ class RectificationCase:
     async def report(self, info: strawberry.Info) -> Annotated[Activity, strawberry.lazy("gateway.inspection")] | None:
         return await loaders_of(info).activities.load(self.activity_id)
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> RectificationCase:
-        return cls(
-            id=strawberry.ID(d["id"]),
-            activity_id=d["activityId"],
-            unit_kind=d["unitKind"],
-            unit_id=d["unitId"],
-            unit_name=d["unitName"],
-            activity_title=d["activityTitle"],
-            status=d["status"],
-            opened_at=datetime.fromisoformat(d["openedAt"]),
-            version=d["version"],
-            items=[RectificationItem.of(i) for i in d["items"]],
-            jurisdiction_code=d["jurisdiction"],
-        )
-
 
 @strawberry.type
 class RectificationCaseConnection:
@@ -189,9 +115,7 @@ class RectificationCaseConnection:
 async def cases_page(info: strawberry.Info, first: int, **filters: Any) -> RectificationCaseConnection:
     """Rectification cases from the accountability service; each is remembered so links back to it cost nothing."""
     return RectificationCaseConnection(
-        **await page_of(
-            info, "accountability", "rectificationCases", CASE_FIELDS, RectificationCase.of, "cases", first, **filters
-        )
+        **await page_of(info, "accountability", "rectificationCases", RectificationCase, "cases", first, **filters)
     )
 
 
@@ -226,24 +150,6 @@ class Measure:
     async def school(self, info: strawberry.Info) -> Annotated[School, strawberry.lazy("gateway.registry")] | None:
         return await loaders_of(info).schools.load(self.unit_id) if self.unit_kind == "school" else None
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Measure:
-        return cls(
-            id=strawberry.ID(d["id"]),
-            kind=d["kind"],
-            unit_kind=d["unitKind"],
-            unit_id=d["unitId"],
-            unit_name=d["unitName"],
-            status=d["status"],
-            trigger=d["trigger"],
-            case_id=strawberry.ID(d["caseId"]) if d["caseId"] else None,
-            details=d["details"],
-            public_text=d["publicText"],
-            published_on=_day(d["publishedOn"]),
-            version=d["version"],
-            jurisdiction_code=d["jurisdiction"],
-        )
-
 
 @strawberry.type
 class MeasureConnection:
@@ -252,9 +158,7 @@ class MeasureConnection:
 
 
 async def measures_page(info: strawberry.Info, first: int, **filters: Any) -> MeasureConnection:
-    return MeasureConnection(
-        **await page_of(info, "accountability", "measures", MEASURE_FIELDS, Measure.of, "measures", first, **filters)
-    )
+    return MeasureConnection(**await page_of(info, "accountability", "measures", Measure, "measures", first, **filters))
 
 
 @strawberry.type
@@ -272,18 +176,6 @@ class Restriction:
     @strawberry.field
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Restriction:
-        return cls(
-            name=d["name"],
-            post=d["post"],
-            unit_id=d["unitId"],
-            unit_name=d["unitName"],
-            restricted_until=date.fromisoformat(d["restrictedUntil"]),
-            circular_id=strawberry.ID(d["circularId"]),
-            jurisdiction_code=d["jurisdiction"],
-        )
 
 
 @strawberry.type
@@ -306,20 +198,3 @@ class PublicOutcome:
     @strawberry.field
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> PublicOutcome:
-        return cls(
-            id=strawberry.ID(d["id"]),
-            kind=d["kind"],
-            kind_label_zh=d["kindLabelZh"],
-            unit_name=d["unitName"],
-            trigger=d["trigger"],
-            trigger_label_zh=d["triggerLabelZh"],
-            public_text=d["publicText"],
-            public_version=d["publicVersion"],
-            published_on=_day(d["publishedOn"]),
-            jurisdiction_code=d["jurisdiction"],
-            sanctions=d["sanctions"],
-            sanctions_label_zh=d["sanctionsLabelZh"],
-        )

@@ -10,10 +10,11 @@ from typing import Any
 import strawberry
 
 from dudao.clock import Clock
-from gateway.accountability import SUMMARY_FIELDS, AccountabilitySummary
-from gateway.inspection import COVERAGE_FIELDS, RoutineCoverage
-from gateway.monitoring import VERDICT_FIELDS, AreaVerdict
-from gateway.registry import STAFFING_FIELDS, StaffingCompliance
+from gateway.accountability import AccountabilitySummary
+from gateway.inspection import RoutineCoverage
+from gateway.monitoring import AreaVerdict
+from gateway.registry import StaffingCompliance
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, loaders_of
 
 
@@ -58,20 +59,24 @@ class Dashboard:
     @strawberry.field(description="Inspector staffing against R1–R4 (督学配备).")
     async def staffing(self, info: strawberry.Info) -> StaffingCompliance | None:
         found = await loaders_of(info).ask(
-            "registry", "staffingCompliance", STAFFING_FIELDS, jurisdiction=self.jurisdiction_code
+            "registry", "staffingCompliance", selection(StaffingCompliance), jurisdiction=self.jurisdiction_code
         )
-        return StaffingCompliance.of(found)
+        return shape(StaffingCompliance, found)
 
     @strawberry.field(description="This month's routine visits (经常性督导) to compulsory-education schools.")
     async def routine_coverage(self, info: strawberry.Info) -> RoutineCoverage | None:
         found = await loaders_of(info).ask(
-            "inspection", "routineCoverage", COVERAGE_FIELDS, month=self.month, jurisdiction=self.jurisdiction_code
+            "inspection",
+            "routineCoverage",
+            selection(RoutineCoverage),
+            month=self.month,
+            jurisdiction=self.jurisdiction_code,
         )
-        return RoutineCoverage.of(found)
+        return shape(RoutineCoverage, found)
 
     @strawberry.field(description="Open and overdue rectification items and supervision notices (整改与督办).")
     async def rectification(self, info: strawberry.Info) -> AccountabilitySummary | None:
-        return AccountabilitySummary.of(await self._summary(info))
+        return shape(AccountabilitySummary, await self._summary(info))
 
     @strawberry.field(description="Interviews (约谈) by status.")
     async def interviews(self, info: strawberry.Info) -> list[StatusCount] | None:
@@ -86,9 +91,9 @@ class Dashboard:
     )
     async def latest_verdicts(self, info: strawberry.Info) -> list[AreaVerdict] | None:
         found = await loaders_of(info).ask(
-            "monitoring", "latestVerdicts", VERDICT_FIELDS, jurisdiction=self.jurisdiction_code
+            "monitoring", "latestVerdicts", selection(AreaVerdict), jurisdiction=self.jurisdiction_code
         )
-        return [AreaVerdict.of(v) for v in found]
+        return [shape(AreaVerdict, v) for v in found]
 
     @strawberry.field(
         description="This instance's links to the instances below and above it, per service: connected, when the"
@@ -105,7 +110,10 @@ class Dashboard:
     async def _summary(self, info: strawberry.Info) -> dict:
         # Asked by three fields; the request's loader makes it one call.
         return await loaders_of(info).ask(
-            "accountability", "accountabilitySummary", SUMMARY_FIELDS, jurisdiction=self.jurisdiction_code
+            "accountability",
+            "accountabilitySummary",
+            selection(AccountabilitySummary),
+            jurisdiction=self.jurisdiction_code,
         )
 
     @staticmethod

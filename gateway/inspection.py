@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, Labelled, PageInfo, loaders_of, page_of
 
 if TYPE_CHECKING:
     from gateway.accountability import RectificationCase, RectificationItem
     from gateway.registry import Inspector, School
 
-ACTIVITY_FIELDS = (
-    "id jurisdiction kind { value labelZh } topic title targetKind targetId targetName period plannedMonth source"
-    " status { value labelZh } leaderId memberIds version grade reportSummary publicSummary"
-    " findings { findingId area { value labelZh } severity { value labelZh } description ruleBroken needsRectification looksIllegal }"
-)
-DRAW_FIELDS = (
-    "id jurisdiction purpose status seedHash seed targets teams { targetId inspectorIds }"
-    " verification { ok seedMatchesHash resultMatches detail }"
-)
-COVERAGE_FIELDS = (
-    "jurisdiction month schools visited coverage"
-    " zones { zoneId zoneName schools visited notVisited { id name responsibleInspectorId } }"
-)
-
 
 @strawberry.type
 class Finding:
     """A problem found (督导发现的问题)."""
+
+    GIVEN: ClassVar[dict[str, str]] = {"activity_id": "id"}  # the activity's id, from the activity it was found in
 
     finding_id: str
     area: Labelled
@@ -54,11 +43,6 @@ class Finding:
                 if item.item_id == self.finding_id:
                     return item
         return None
-
-
-SELF_EVALUATION_FIELDS = (
-    "activityId submittedBy submittedAt items { item score comment } evidence { name sha256 size mediaType href }"
-)
 
 
 @strawberry.type
@@ -86,21 +70,6 @@ class SelfEvaluation:
     evidence: list[EvidenceFile]
     submitted_by: str
     submitted_at: datetime
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> SelfEvaluation:
-        return cls(
-            activity_id=strawberry.ID(d["activityId"]),
-            submitted_by=d["submittedBy"],
-            submitted_at=datetime.fromisoformat(d["submittedAt"]),
-            items=[ScoredItem(**i) for i in d["items"]],
-            evidence=[
-                EvidenceFile(
-                    name=e["name"], sha256=e["sha256"], size=e["size"], media_type=e["mediaType"], href=e["href"]
-                )
-                for e in d["evidence"]
-            ],
-        )
 
 
 @strawberry.type
@@ -150,9 +119,9 @@ class Activity:
     )
     async def self_evaluation(self, info: strawberry.Info) -> SelfEvaluation | None:
         found = await loaders_of(info).ask(
-            "inspection", "selfEvaluation", SELF_EVALUATION_FIELDS, activityId=str(self.id)
+            "inspection", "selfEvaluation", selection(SelfEvaluation), activityId=str(self.id)
         )
-        return SelfEvaluation.of(found) if found else None
+        return shape(SelfEvaluation, found) if found else None
 
     @strawberry.field(description="The rectification case opened from this activity's issued report, if any.")
     async def case(
@@ -160,42 +129,6 @@ class Activity:
     ) -> Annotated[RectificationCase, strawberry.lazy("gateway.accountability")] | None:
         cases = await loaders_of(info).cases_of_activity.load(str(self.id))
         return cases[0] if cases else None
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Activity:
-        return cls(
-            id=strawberry.ID(d["id"]),
-            kind=Labelled.of(d["kind"]),
-            topic=d.get("topic"),
-            title=d["title"],
-            target_kind=d["targetKind"],
-            target_id=d["targetId"],
-            target_name=d["targetName"],
-            period=d["period"],
-            planned_month=d["plannedMonth"],
-            source=d["source"],
-            status=Labelled.of(d["status"]),
-            findings=[
-                Finding(
-                    finding_id=f["findingId"],
-                    area=Labelled.of(f["area"]),
-                    severity=Labelled.of(f["severity"]),
-                    description=f["description"],
-                    rule_broken=f["ruleBroken"],
-                    needs_rectification=f["needsRectification"],
-                    looks_illegal=f["looksIllegal"],
-                    activity_id=d["id"],
-                )
-                for f in d["findings"]
-            ],
-            grade=d["grade"],
-            report_summary=d["reportSummary"],
-            public_summary=d["publicSummary"],
-            version=d["version"],
-            jurisdiction_code=d["jurisdiction"],
-            leader_id=d.get("leaderId"),
-            member_ids=d["memberIds"],
-        )
 
 
 @strawberry.type
@@ -206,7 +139,7 @@ class ActivityConnection:
 
 async def activities_page(info: strawberry.Info, first: int, **filters: Any) -> ActivityConnection:
     return ActivityConnection(
-        **await page_of(info, "inspection", "activities", ACTIVITY_FIELDS, Activity.of, "activities", first, **filters)
+        **await page_of(info, "inspection", "activities", Activity, "activities", first, **filters)
     )
 
 
@@ -242,28 +175,6 @@ class Draw:
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Draw:
-        v = d["verification"]
-        return cls(
-            id=strawberry.ID(d["id"]),
-            purpose=d["purpose"],
-            status=d["status"],
-            seed_hash=d["seedHash"],
-            seed=d.get("seed"),
-            targets=d.get("targets"),
-            teams=[Team(target_id=t["targetId"], inspector_ids=t["inspectorIds"]) for t in d["teams"]]
-            if d.get("teams")
-            else None,
-            verification=Verification(
-                ok=v["ok"],
-                seed_matches_hash=v["seedMatchesHash"],
-                result_matches=v["resultMatches"],
-                detail=v["detail"],
-            ),
-            jurisdiction_code=d["jurisdiction"],
-        )
-
 
 @strawberry.type
 class UnvisitedSchool:
@@ -296,31 +207,6 @@ class RoutineCoverage:
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> RoutineCoverage:
-        return cls(
-            month=d["month"],
-            schools=d["schools"],
-            visited=d["visited"],
-            coverage=d["coverage"],
-            jurisdiction_code=d["jurisdiction"],
-            zones=[
-                ZoneCoverage(
-                    zone_id=z["zoneId"],
-                    zone_name=z["zoneName"],
-                    schools=z["schools"],
-                    visited=z["visited"],
-                    not_visited=[
-                        UnvisitedSchool(
-                            id=s["id"], name=s["name"], responsible_inspector_id=s["responsibleInspectorId"]
-                        )
-                        for s in z["notVisited"]
-                    ],
-                )
-                for z in d["zones"]
-            ],
-        )
-
 
 @strawberry.type
 class PublicFinding:
@@ -346,28 +232,3 @@ class PublicReport:
     grade_label_zh: str | None
     summary: str
     findings: list[PublicFinding]
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> PublicReport:
-        return cls(
-            activity_id=strawberry.ID(d["activityId"]),
-            kind=d["kind"],
-            kind_label_zh=d["kindLabelZh"],
-            title=d["title"],
-            target_name=d["targetName"],
-            period=d["period"],
-            grade=d.get("grade"),
-            grade_label_zh=d.get("gradeLabelZh"),
-            summary=d["summary"],
-            findings=[
-                PublicFinding(
-                    area=f["area"],
-                    area_label_zh=f["areaLabelZh"],
-                    severity=f["severity"],
-                    severity_label_zh=f["severityLabelZh"],
-                    description=f["description"],
-                    needs_rectification=f["needsRectification"],
-                )
-                for f in d["findings"]
-            ],
-        )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -25,6 +24,7 @@ from strawberry.dataloader import DataLoader
 from dudao.auth import bearer_token
 from dudao.errors import Problem
 from gateway import accountability, inspection, monitoring, registry
+from gateway.shapes import selection, shape
 from gateway.subgraphs import SubgraphClient, subgraph_error
 
 
@@ -63,49 +63,41 @@ class Loaders:
     def __init__(self, client: SubgraphClient, token: str | None):
         self.client, self.token = client, token
         self._asks = {service: DataLoader(load_fn=partial(self._ask_batch, service)) for service in client.urls}
-        self.schools = self._entities("registry", "School", registry.SCHOOL_FIELDS, registry.School.of)
-        self.inspectors = self._entities("registry", "Inspector", registry.INSPECTOR_FIELDS, registry.Inspector.of)
-        self.zones = self._entities("registry", "Zone", registry.ZONE_FIELDS, registry.Zone.of)
-        self.activities = self._entities("inspection", "Activity", inspection.ACTIVITY_FIELDS, inspection.Activity.of)
-        self.cases = self._entities(
-            "accountability", "RectificationCase", accountability.CASE_FIELDS, accountability.RectificationCase.of
-        )
-        self.measures = self._entities(
-            "accountability", "Measure", accountability.MEASURE_FIELDS, accountability.Measure.of
-        )
+        self.schools = self._entities("registry", registry.School)
+        self.inspectors = self._entities("registry", registry.Inspector)
+        self.zones = self._entities("registry", registry.Zone)
+        self.activities = self._entities("inspection", inspection.Activity)
+        self.cases = self._entities("accountability", accountability.RectificationCase)
+        self.measures = self._entities("accountability", accountability.Measure)
         self.activities_of_school = self._grouped(
             "inspection",
             "activitiesForSchools(schoolIds: $k)",
             "activities",
-            inspection.ACTIVITY_FIELDS,
-            inspection.Activity.of,
+            inspection.Activity,
         )
         self.activities_of_inspector = self._grouped(
             "inspection",
             "activitiesForInspectors(inspectorIds: $k)",
             "activities",
-            inspection.ACTIVITY_FIELDS,
-            inspection.Activity.of,
+            inspection.Activity,
         )
         self.draws_of_inspector = self._grouped(
-            "inspection", "drawsForInspectors(inspectorIds: $k)", "draws", inspection.DRAW_FIELDS, inspection.Draw.of
+            "inspection", "drawsForInspectors(inspectorIds: $k)", "draws", inspection.Draw
         )
         self.cases_of_unit = self._grouped(
             "accountability",
             "casesForUnits(unitIds: $k)",
             "cases",
-            accountability.CASE_FIELDS,
-            accountability.RectificationCase.of,
+            accountability.RectificationCase,
         )
         self.cases_of_activity = self._grouped(
             "accountability",
             "casesForActivities(activityIds: $k)",
             "cases",
-            accountability.CASE_FIELDS,
-            accountability.RectificationCase.of,
+            accountability.RectificationCase,
         )
         self.results_of_unit = self._grouped(
-            "monitoring", "resultsForUnits(unitIds: $k)", "results", monitoring.UNIT_FIELDS, monitoring.UnitResult.of
+            "monitoring", "resultsForUnits(unitIds: $k)", "results", monitoring.UnitResult
         )
 
     async def ask(self, service: str, field: str, selection: str = "", **args: Any) -> Any:
@@ -129,24 +121,29 @@ class Loaders:
                 failed.setdefault(alias, subgraph_error(service, error))
         return [failed[alias] if alias in failed else data.get(alias) for alias in aliases]
 
-    def _entities(self, service: str, typename: str, fields: str, of: Callable[[dict], Any]) -> DataLoader:
-        query = f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on {typename} {{ {fields} }} }} }}"
+    def _entities(self, service: str, kind: type) -> DataLoader:
+        """Entities of `service` by id, as the gateway type of the same name (a federation `_entities` query)."""
+        typename = kind.__name__
+        query = (
+            f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on {typename} {{ {selection(kind)} }} }} }}"
+        )
 
         async def load(ids: list[str]) -> list[Any]:
             data = await self.client.query(
                 service, query, {"r": [{"__typename": typename, "id": i} for i in ids]}, self.token
             )
-            return [of(e) if e else None for e in data["_entities"]]
+            return [shape(kind, e) if e else None for e in data["_entities"]]
 
         return DataLoader(load_fn=load)
 
-    def _grouped(self, service: str, call: str, items: str, fields: str, of: Callable[[dict], Any]) -> DataLoader:
+    def _grouped(self, service: str, call: str, items: str, kind: type) -> DataLoader:
+        """Lists of `kind` by key (a school's activities, a unit's cases), for many keys in one query."""
         field = call.split("(")[0]
-        query = f"query($k: [String!]!) {{ {call} {{ key {items} {{ {fields} }} }} }}"
+        query = f"query($k: [String!]!) {{ {call} {{ key {items} {{ {selection(kind)} }} }} }}"
 
         async def load(keys: list[str]) -> list[list[Any]]:
             data = await self.client.query(service, query, {"k": keys}, self.token)
-            found = {group["key"]: [of(x) for x in group[items]] for group in data[field]}
+            found = {group["key"]: [shape(kind, x) for x in group[items]] for group in data[field]}
             return [found.get(k, []) for k in keys]
 
         return DataLoader(load_fn=load)

@@ -3,52 +3,17 @@ the registry's School, any framework's results, and the operational roll-ups."""
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, loaders_of
 
 if TYPE_CHECKING:
     from gateway.registry import School
-
-INDICATOR_FIELDS = "key labelZh unit value barOp barValue meets attainment belowFloor"
-UNIT_FIELDS = (
-    "framework period unitId unitName unitStage jurisdiction status passes frameworkVersion submissionVersion score grade"
-    f" parts {{ stage pupils share meeting passes indicators {{ {INDICATOR_FIELDS} }} }}"
-)
-BALANCED_FIELDS = (
-    "jurisdiction period frameworkVersion passes provisional cvWithin everySchoolPasses schoolsAssessed schoolsPassing"
-    " stages { stage schools pupils indicators { key mean sd cv cvMax within } }"
-    f" schools {{ {UNIT_FIELDS} }} counties {{ jurisdiction name passes frameworkVersion }}"
-)
-RESULT_FIELDS = f"framework period jurisdiction frameworkVersion passes provisional area units {{ {UNIT_FIELDS} }}"
-FRAMEWORK_FIELDS = "code name nameZh level currentVersion versions { version note } periods"
-COLLECTION_FIELDS = (
-    "framework period jurisdiction frameworkVersion counts units { unitId unitName level status reason }"
-    " levels { jurisdiction name status reason }"
-)
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def build(cls: type, d: dict[str, Any]) -> Any:
-    """A gateway type from a subgraph's camelCase answer; nested lists of types are built too."""
-    values = {}
-    for f in dataclasses.fields(cls):
-        if getattr(f, "base_resolver", None) is not None:  # a resolved field, not data
-            continue
-        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f.name)
-        key = camel if camel in d else f.name
-        if key not in d:
-            continue
-        nested = NESTED.get((cls.__name__, f.name))
-        values[f.name] = [build(nested, v) for v in d[key]] if nested else d[key]
-    return cls(**values)
 
 
 @strawberry.type
@@ -104,10 +69,6 @@ class UnitResult:
             return None
         return await loaders_of(info).schools.load(self.unit_id)
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> UnitResult:
-        return build(cls, d | {"jurisdiction_code": d["jurisdiction"]})
-
 
 @strawberry.type
 class IndicatorCV:
@@ -156,10 +117,6 @@ class BalancedDevelopment:
     schools: list[UnitResult]
     counties: list[CountyVerdict]
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> BalancedDevelopment:
-        return build(cls, d | {"schools": [UnitResult.of(u) for u in d["schools"]]})
-
 
 @strawberry.type
 class MonitoringResult:
@@ -174,14 +131,13 @@ class MonitoringResult:
     area: JSON
     units: list[UnitResult]
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> MonitoringResult:
-        return build(cls, d | {"units": [UnitResult.of(u) for u in d["units"]]})
-
 
 async def results_of(info: strawberry.Info, **args: Any) -> MonitoringResult:
     """A framework's results for a period under a jurisdiction, from the monitoring service."""
-    return MonitoringResult.of(await loaders_of(info).ask("monitoring", "monitoringResults", RESULT_FIELDS, **args))
+    return shape(
+        MonitoringResult,
+        await loaders_of(info).ask("monitoring", "monitoringResults", selection(MonitoringResult), **args),
+    )
 
 
 @strawberry.type
@@ -199,16 +155,6 @@ class AreaVerdict:
     provisional: bool = strawberry.field(description="the verdict rests on data submitted but not yet approved")
     computed_at: datetime
     stages: list[StageCVs]
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> AreaVerdict:
-        return build(cls, d | {"computedAt": datetime.fromisoformat(d["computedAt"])})
-
-
-VERDICT_FIELDS = (
-    "framework frameworkName period jurisdiction frameworkVersion passes provisional computedAt"
-    " stages { stage schools pupils indicators { key mean sd cv cvMax within } }"
-)
 
 
 @strawberry.type
@@ -258,16 +204,3 @@ class CollectionStatus:
     counts: JSON
     units: list[UnitCollection]
     levels: list[LevelState]
-
-
-NESTED = {
-    ("StagePart", "indicators"): IndicatorValue,
-    ("UnitResult", "parts"): StagePart,
-    ("StageCVs", "indicators"): IndicatorCV,
-    ("BalancedDevelopment", "stages"): StageCVs,
-    ("BalancedDevelopment", "counties"): CountyVerdict,
-    ("AreaVerdict", "stages"): StageCVs,
-    ("Framework", "versions"): FrameworkVersion,
-    ("CollectionStatus", "units"): UnitCollection,
-    ("CollectionStatus", "levels"): LevelState,
-}

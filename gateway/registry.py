@@ -15,20 +15,6 @@ if TYPE_CHECKING:
     from gateway.inspection import Activity, Draw
     from gateway.monitoring import UnitResult
 
-LABEL = "{ value labelZh }"
-SCHOOL_FIELDS = (
-    f"id code name jurisdiction stage stageLabelZh ownership ownershipLabelZh locality {LABEL} enrolment"
-    f" principal {{ name termStart termEnd }} licence {LABEL} enrolmentStatus {LABEL} zoneId responsibleInspectorId"
-    " internalSupervisors version"
-)
-INSPECTOR_FIELDS = (
-    f"id name jurisdiction employment employmentLabelZh status {LABEL} roles {LABEL} focus {LABEL} stages {LABEL}"
-    " subjects publicContact term { termNo termStart termEnd } filedWith exitReason { value labelZh } exitReviewOpen"
-    f" version trainings {{ kind {LABEL} title hours completedOn termNo }} assessments {{ year grade {LABEL} }}"
-    f" ties {{ unitId kind {LABEL} }} zoneIds"
-)
-ZONE_FIELDS = "id name jurisdiction listedInspectorIds version"
-
 
 @strawberry.type
 class PrincipalInOffice:
@@ -89,33 +75,6 @@ class School:
     async def responsible_inspector(self, info: strawberry.Info) -> Inspector | None:
         rid = self.responsible_inspector_id
         return await loaders_of(info).inspectors.load(rid) if rid else None
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> School:
-        p = d.get("principal")
-        return cls(
-            id=strawberry.ID(d["id"]),
-            code=d.get("code"),
-            name=d["name"],
-            stage=d["stage"],
-            stage_label_zh=d["stageLabelZh"],
-            ownership=d["ownership"],
-            ownership_label_zh=d["ownershipLabelZh"],
-            locality=Labelled.of(d.get("locality")),
-            enrolment=d["enrolment"],
-            principal=PrincipalInOffice(
-                name=p["name"], term_start=date.fromisoformat(p["termStart"]), term_end=date.fromisoformat(p["termEnd"])
-            )
-            if p
-            else None,
-            licence=Labelled.of(d["licence"]),
-            enrolment_status=Labelled.of(d["enrolmentStatus"]),
-            internal_supervisors=d["internalSupervisors"],
-            version=d["version"],
-            jurisdiction_code=d["jurisdiction"],
-            zone_id=d.get("zoneId"),
-            responsible_inspector_id=d.get("responsibleInspectorId"),
-        )
 
 
 @strawberry.type
@@ -187,47 +146,6 @@ class Inspector:
     async def zones(self, info: strawberry.Info) -> list[Zone]:
         return [z for z in await loaders_of(info).zones.load_many(self.zone_ids) if z is not None]
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Inspector:
-        t = d.get("term")
-        return cls(
-            id=strawberry.ID(d["id"]),
-            name=d["name"],
-            employment=d["employment"],
-            employment_label_zh=d["employmentLabelZh"],
-            status=Labelled.of(d["status"]),
-            roles=[Labelled.of(r) for r in d["roles"]],
-            focus=Labelled.of(d["focus"]),
-            stages=[Labelled.of(s) for s in d["stages"]],
-            subjects=d["subjects"],
-            public_contact=d.get("publicContact"),
-            term=Term(
-                term_no=t["termNo"],
-                term_start=date.fromisoformat(t["termStart"]),
-                term_end=date.fromisoformat(t["termEnd"]),
-            )
-            if t
-            else None,
-            filed_with=d.get("filedWith"),
-            exit_reason=Labelled.of(d.get("exitReason")),
-            exit_review_open=d["exitReviewOpen"],
-            trainings=[
-                Training(
-                    kind=Labelled.of(x["kind"]),
-                    title=x["title"],
-                    hours=x["hours"],
-                    completed_on=date.fromisoformat(x["completedOn"]),
-                    term_no=x["termNo"],
-                )
-                for x in d["trainings"]
-            ],
-            assessments=[Assessment(year=a["year"], grade=Labelled.of(a["grade"])) for a in d["assessments"]],
-            ties=[Tie(unit_id=x["unitId"], kind=Labelled.of(x["kind"])) for x in d["ties"]],
-            version=d["version"],
-            jurisdiction_code=d["jurisdiction"],
-            zone_ids=d["zoneIds"],
-        )
-
 
 @strawberry.type
 class Zone:
@@ -247,16 +165,6 @@ class Zone:
     async def listed_inspectors(self, info: strawberry.Info) -> list[Inspector]:
         return [i for i in await loaders_of(info).inspectors.load_many(self.listed_inspector_ids) if i is not None]
 
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Zone:
-        return cls(
-            id=strawberry.ID(d["id"]),
-            name=d["name"],
-            version=d["version"],
-            jurisdiction_code=d["jurisdiction"],
-            listed_inspector_ids=d["listedInspectorIds"],
-        )
-
 
 @strawberry.type
 class SchoolConnection:
@@ -271,14 +179,12 @@ class InspectorConnection:
 
 
 async def schools_page(info: strawberry.Info, first: int, **filters: Any) -> SchoolConnection:
-    return SchoolConnection(
-        **await page_of(info, "registry", "schools", SCHOOL_FIELDS, School.of, "schools", first, **filters)
-    )
+    return SchoolConnection(**await page_of(info, "registry", "schools", School, "schools", first, **filters))
 
 
 async def inspectors_page(info: strawberry.Info, first: int, **filters: Any) -> InspectorConnection:
     return InspectorConnection(
-        **await page_of(info, "registry", "inspectors", INSPECTOR_FIELDS, Inspector.of, "inspectors", first, **filters)
+        **await page_of(info, "registry", "inspectors", Inspector, "inspectors", first, **filters)
     )
 
 
@@ -305,28 +211,6 @@ class Committee:
     @strawberry.field
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> Committee:
-        return cls(
-            director=d["director"],
-            deputies=d["deputies"],
-            office=d["office"],
-            chief_inspector=d["chiefInspector"],
-            member_units=[
-                MemberUnit(name=u["name"], contact_person=u["contactPerson"], contact_phone=u["contactPhone"])
-                for u in d["memberUnits"]
-            ],
-            deputy_chief_inspectors=d["deputyChiefInspectors"],
-            version=d["version"],
-            jurisdiction_code=d["jurisdiction"],
-        )
-
-
-COMMITTEE_FIELDS = (
-    "jurisdiction director deputies memberUnits { name contactPerson contactPhone } office chiefInspector"
-    " deputyChiefInspectors version"
-)
 
 
 @strawberry.type
@@ -389,29 +273,6 @@ class StaffingCompliance:
     @strawberry.field
     def jurisdiction(self) -> Jurisdiction:
         return Jurisdiction.of(self.jurisdiction_code)
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> StaffingCompliance:
-        snake = lambda part: {_snake(k): v for k, v in part.items()}  # noqa: E731
-        return cls(
-            profile_version=d["profileVersion"],
-            schools=d["schools"],
-            inspectors=d["inspectors"],
-            r1=RatioCheck(**snake(d["r1"])),
-            r2=FullTimeCheck(**snake(d["r2"])),
-            r3=TermCheck(**snake(d["r3"])),
-            r4=SupervisorCheck(**snake(d["r4"])),
-            jurisdiction_code=d["jurisdiction"],
-        )
-
-
-STAFFING_FIELDS = (
-    "jurisdiction profileVersion schools inspectors"
-    " r1 { schoolsPerInspector largeSchoolEnrolment largeSchools requiredInspectors met largeSchoolsWithoutOwnInspector }"
-    " r2 { fullTimeInspectors fullTimeShare minimum met }"
-    " r3 { governmentInspectors governmentMinimum subjectInspectors subjectMinimum met }"
-    " r4 { pupilsPerSupervisor schoolsShortOfSupervisors met }"
-)
 
 
 def _snake(name: str) -> str:

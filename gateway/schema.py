@@ -15,9 +15,6 @@ from dudao import jurisdiction as divisions
 from dudao import subgraph
 from gateway import limits
 from gateway.accountability import (
-    OUTCOME_FIELDS,
-    RESTRICTION_FIELDS,
-    SUMMARY_FIELDS,
     AccountabilitySummary,
     Measure,
     MeasureConnection,
@@ -32,8 +29,6 @@ from gateway.audit import AuditTrail, audit_page
 from gateway.changes import ChangeFeed, changes_page
 from gateway.dashboard import Dashboard, dashboard
 from gateway.inspection import (
-    COVERAGE_FIELDS,
-    DRAW_FIELDS,
     Activity,
     ActivityConnection,
     Draw,
@@ -43,20 +38,13 @@ from gateway.inspection import (
 )
 from gateway.live import Subscription
 from gateway.monitoring import (
-    BALANCED_FIELDS,
-    COLLECTION_FIELDS,
-    FRAMEWORK_FIELDS,
     BalancedDevelopment,
     CollectionStatus,
     Framework,
     MonitoringResult,
-    build,
     results_of,
 )
 from gateway.registry import (
-    COMMITTEE_FIELDS,
-    STAFFING_FIELDS,
-    ZONE_FIELDS,
     Committee,
     Inspector,
     InspectorConnection,
@@ -68,6 +56,7 @@ from gateway.registry import (
     inspectors_page,
     schools_page,
 )
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, loaders_of
 
 
@@ -126,22 +115,27 @@ class Query:
     @strawberry.field(description="Responsibility zones (督学责任区) in a jurisdiction's subtree.")
     async def zones(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Zone] | None:
         loaders = loaders_of(info)
-        zones = [Zone.of(z) for z in await loaders.ask("registry", "zones", ZONE_FIELDS, jurisdiction=jurisdiction)]
+        zones = [
+            shape(Zone, z) for z in await loaders.ask("registry", "zones", selection(Zone), jurisdiction=jurisdiction)
+        ]
         for zone in zones:
             loaders.zones.prime(str(zone.id), zone)
         return zones
 
     @strawberry.field(description="The jurisdiction's education supervision committee (政府教育督导委员会).")
     async def committee(self, info: strawberry.Info, jurisdiction: str) -> Committee | None:
-        found = await loaders_of(info).ask("registry", "committee", COMMITTEE_FIELDS, jurisdiction=jurisdiction)
-        return Committee.of(found) if found else None
+        found = await loaders_of(info).ask("registry", "committee", selection(Committee), jurisdiction=jurisdiction)
+        return shape(Committee, found) if found else None
 
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree (督学配备达标情况).")
     async def staffing_compliance(
         self, info: strawberry.Info, jurisdiction: str | None = None
     ) -> StaffingCompliance | None:
-        return StaffingCompliance.of(
-            await loaders_of(info).ask("registry", "staffingCompliance", STAFFING_FIELDS, jurisdiction=jurisdiction)
+        return shape(
+            StaffingCompliance,
+            await loaders_of(info).ask(
+                "registry", "staffingCompliance", selection(StaffingCompliance), jurisdiction=jurisdiction
+            ),
         )
 
     @strawberry.field(
@@ -149,12 +143,9 @@ class Query:
     )
     async def public_listed_inspectors(self, info: strawberry.Info, jurisdiction: str) -> list[ListedInspector] | None:
         found = await loaders_of(info).ask(
-            "registry", "publicListedInspectors", "name zone schools publicContact", jurisdiction=jurisdiction
+            "registry", "publicListedInspectors", selection(ListedInspector), jurisdiction=jurisdiction
         )
-        return [
-            ListedInspector(name=x["name"], zone=x["zone"], schools=x["schools"], public_contact=x["publicContact"])
-            for x in found
-        ]
+        return [shape(ListedInspector, x) for x in found]
 
     # --- inspection -------------------------------------------------------------------------------------------
 
@@ -190,31 +181,28 @@ class Query:
 
     @strawberry.field(description="A double-random draw with its verification. Public.")
     async def draw(self, info: strawberry.Info, id: strawberry.ID) -> Draw | None:
-        found = await loaders_of(info).ask("inspection", "draw", DRAW_FIELDS, id=str(id))
-        return Draw.of(found) if found else None
+        found = await loaders_of(info).ask("inspection", "draw", selection(Draw), id=str(id))
+        return shape(Draw, found) if found else None
 
     @strawberry.field(description="Which compulsory-education schools had no routine visit yet in the month (YYYY-MM).")
     async def routine_coverage(
         self, info: strawberry.Info, month: str, jurisdiction: str | None = None
     ) -> RoutineCoverage | None:
-        return RoutineCoverage.of(
+        return shape(
+            RoutineCoverage,
             await loaders_of(info).ask(
-                "inspection", "routineCoverage", COVERAGE_FIELDS, month=month, jurisdiction=jurisdiction
-            )
+                "inspection", "routineCoverage", selection(RoutineCoverage), month=month, jurisdiction=jurisdiction
+            ),
         )
 
     @strawberry.field(description="Published supervision reports, personal data removed. Public.")
     async def public_reports(
         self, info: strawberry.Info, jurisdiction: str, first: int = 50
     ) -> list[PublicReport] | None:
-        selection = (
-            "activityId kind kindLabelZh title targetName period grade gradeLabelZh summary"
-            " findings { area areaLabelZh severity severityLabelZh description needsRectification }"
-        )
         found = await loaders_of(info).ask(
-            "inspection", "publicReports", selection, jurisdiction=jurisdiction, first=limits.page(first)
+            "inspection", "publicReports", selection(PublicReport), jurisdiction=jurisdiction, first=limits.page(first)
         )
-        return [PublicReport.of(r) for r in found]
+        return [shape(PublicReport, r) for r in found]
 
     # --- accountability ---------------------------------------------------------------------------------------
 
@@ -225,9 +213,9 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None
     ) -> AccountabilitySummary | None:
         found = await loaders_of(info).ask(
-            "accountability", "accountabilitySummary", SUMMARY_FIELDS, jurisdiction=jurisdiction
+            "accountability", "accountabilitySummary", selection(AccountabilitySummary), jurisdiction=jurisdiction
         )
-        return AccountabilitySummary.of(found)
+        return shape(AccountabilitySummary, found)
 
     @strawberry.field(
         description="Rectification cases by jurisdiction, unit and status (opened, in_rectification, closed)."
@@ -270,9 +258,9 @@ class Query:
     @strawberry.field(description="Leaders under a circular's restriction today, and until when.")
     async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction] | None:
         found = await loaders_of(info).ask(
-            "accountability", "restrictions", RESTRICTION_FIELDS, jurisdiction=jurisdiction
+            "accountability", "restrictions", selection(Restriction), jurisdiction=jurisdiction
         )
-        return [Restriction.of(r) for r in found]
+        return [shape(Restriction, r) for r in found]
 
     @strawberry.field(description="Published circulars, accountability decisions and commendations. Public.")
     async def public_outcomes(
@@ -281,12 +269,12 @@ class Query:
         found = await loaders_of(info).ask(
             "accountability",
             "publicOutcomes",
-            OUTCOME_FIELDS,
+            selection(PublicOutcome),
             jurisdiction=jurisdiction,
             first=limits.page(first),
             after=after,
         )
-        return [PublicOutcome.of(o) for o in found]
+        return [shape(PublicOutcome, o) for o in found]
 
     # --- every service -----------------------------------------------------------------------------------------
 
@@ -345,9 +333,13 @@ class Query:
         self, info: strawberry.Info, period: str, jurisdiction: str | None = None
     ) -> BalancedDevelopment | None:
         found = await loaders_of(info).ask(
-            "monitoring", "balancedDevelopment", BALANCED_FIELDS, period=period, jurisdiction=jurisdiction
+            "monitoring",
+            "balancedDevelopment",
+            selection(BalancedDevelopment),
+            period=period,
+            jurisdiction=jurisdiction,
         )
-        return BalancedDevelopment.of(found)
+        return shape(BalancedDevelopment, found)
 
     @strawberry.field(description="Any framework's results under a jurisdiction: the area's verdict and each unit's.")
     async def monitoring_results(
@@ -357,7 +349,9 @@ class Query:
 
     @strawberry.field(description="Indicator frameworks with their versions and the version each period uses.")
     async def frameworks(self, info: strawberry.Info) -> list[Framework] | None:
-        return [build(Framework, f) for f in await loaders_of(info).ask("monitoring", "frameworks", FRAMEWORK_FIELDS)]
+        return [
+            shape(Framework, f) for f in await loaders_of(info).ask("monitoring", "frameworks", selection(Framework))
+        ]
 
     @strawberry.field(description="Each unit's submission status and each level's approval for a framework and period.")
     async def collection_status(
@@ -366,12 +360,12 @@ class Query:
         found = await loaders_of(info).ask(
             "monitoring",
             "collectionStatus",
-            COLLECTION_FIELDS,
+            selection(CollectionStatus),
             framework=framework,
             period=period,
             jurisdiction=jurisdiction,
         )
-        return build(CollectionStatus, found)
+        return shape(CollectionStatus, found)
 
     @strawberry.field(
         description="Routine-visit coverage, rectification, staffing, interviews and circulars, rolled up."

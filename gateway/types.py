@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from dudao import jurisdiction as divisions
 from gateway.limits import page
+from gateway.shapes import selection, shape
 
 if TYPE_CHECKING:
     from gateway.accountability import RectificationCaseConnection
     from gateway.inspection import ActivityConnection
     from gateway.monitoring import MonitoringResult
     from gateway.registry import InspectorConnection, SchoolConnection
-
-PAGE = "pageInfo { hasNextPage endCursor }"
 
 
 def loaders_of(info: strawberry.Info) -> Any:
@@ -25,23 +23,17 @@ def loaders_of(info: strawberry.Info) -> Any:
 
 
 async def page_of(
-    info: strawberry.Info,
-    service: str,
-    field: str,
-    fields: str,
-    of: Callable[[dict], Any],
-    remembered_as: str,
-    first: int,
-    **filters: Any,
+    info: strawberry.Info, service: str, field: str, node: type, remembered_as: str, first: int, **filters: Any
 ) -> dict[str, Any]:
-    """A page of a connection field (`nodes` and `pageInfo`) from a service; each node is remembered in the loader
-    `remembered_as`, so links back to it cost nothing."""
+    """A page of a connection field (`nodes` of `node`, and `pageInfo`) from a service; each node is remembered in the
+    loader `remembered_as`, so links back to it cost nothing."""
     loaders = loaders_of(info)
-    found = await loaders.ask(service, field, f"nodes {{ {fields} }} {PAGE}", first=page(first), **filters)
-    nodes = [of(n) for n in found["nodes"]]
+    asked = f"nodes {{ {selection(node)} }} pageInfo {{ {selection(PageInfo)} }}"
+    found = await loaders.ask(service, field, asked, first=page(first), **filters)
+    nodes = [shape(node, n) for n in found["nodes"]]
     for node in nodes:
         getattr(loaders, remembered_as).prime(str(node.id), node)
-    return {"nodes": nodes, "page_info": PageInfo.of(found)}
+    return {"nodes": nodes, "page_info": shape(PageInfo, found["pageInfo"])}
 
 
 @strawberry.type
@@ -51,19 +43,11 @@ class Labelled:
     value: str
     label_zh: str
 
-    @classmethod
-    def of(cls, data: dict[str, str] | None) -> Labelled | None:
-        return cls(value=data["value"], label_zh=data["labelZh"]) if data else None
-
 
 @strawberry.type
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
-
-    @classmethod
-    def of(cls, page: dict[str, Any]) -> PageInfo:
-        return cls(has_next_page=page["pageInfo"]["hasNextPage"], end_cursor=page["pageInfo"]["endCursor"])
 
 
 @strawberry.type

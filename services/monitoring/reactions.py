@@ -12,7 +12,7 @@ from services.monitoring.domain.collection import LevelApproval, LevelStatus, le
 from services.monitoring.domain.framework import Framework, framework_id
 
 
-def adopt_upper_framework(event: InboundEvent, ctx: Reacting) -> None:
+def adopt_upper_framework(ctx: Reacting, event: InboundEvent) -> None:
     """A framework version or period from an instance above this one becomes this instance's own, with the same
     number (decision 011). Our own events and those from below pass by."""
     origin = event.origin.split(":", 1)[0]
@@ -38,7 +38,7 @@ def adopt_upper_framework(event: InboundEvent, ctx: Reacting) -> None:
     ctx.save(framework)
 
 
-def apply_upper_acceptance(event: InboundEvent, ctx: Reacting) -> None:
+def apply_upper_acceptance(ctx: Reacting, event: InboundEvent) -> None:
     """An instance above accepted (or handed back) a level held here: the level takes it (decision 020). An acceptance
     of a version that has since changed lapses, and the level says so upward. Levels not held here pass by."""
     origin = event.origin.split(":", 1)[0]

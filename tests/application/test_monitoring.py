@@ -16,8 +16,8 @@ from services.monitoring.commands import (
 )
 from services.monitoring.domain.collection import Submission, parent_level
 from tests.application.conftest import NOW, refused
+from tests.factories import COUNTY as VALUES
 from tests.factories import caller
-from tests.unit.test_monitoring_compute import COUNTY as VALUES
 
 FRAMEWORK, PERIOD, COUNTY = "balanced_development", "2025-2026", "500120"
 ABOVE = parent_level(COUNTY)

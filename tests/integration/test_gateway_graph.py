@@ -13,8 +13,7 @@ from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from tests.conftest import ServedApp, eventually
-from tests.factories import activity, copied_inspector, copied_school, graphql, school, walk_to_issue
-from tests.unit.test_monitoring_compute import COUNTY
+from tests.factories import COUNTY, activity, copied_inspector, copied_school, graphql, school, walk_to_issue
 
 pytestmark = pytest.mark.integration
 

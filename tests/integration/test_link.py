@@ -24,9 +24,9 @@ from services.registry.app import build as build_registry
 from services.registry.commands import RegisterSchool
 from tests.conftest import _fresh_database, eventually, measured, stream_messages
 from tests.factories import COMMITTEE, caller, issued, school
+from tests.factories import COUNTY as MONITORED
 from tests.integration.test_monitoring import FRAMEWORK, PERIOD
 from tests.integration.test_monitoring import level as monitoring_level
-from tests.unit.test_monitoring_compute import COUNTY as MONITORED
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,7 @@ from services.monitoring.commands import ApproveLevel
 from services.monitoring.domain.collection import LevelApproval
 from services.registry.app import build as build_registry
 from tests.conftest import ServedApp, eventually
-from tests.factories import school
-from tests.unit.test_monitoring_compute import BALANCED, COUNTY
+from tests.factories import BALANCED, COUNTY, school
 
 pytestmark = pytest.mark.integration
 

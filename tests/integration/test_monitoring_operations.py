@@ -236,7 +236,7 @@ def event(kind: str, aggregate_id: uuid.UUID, version: int, **data) -> InboundEv
         origin="500120:test",
         notification_id=next(_positions),
         envelope=Envelope.for_request(actor="test", jurisdiction="500120"),
-        data=data,
+        data={"timestamp": "2026-11-20T02:00:00+00:00"} | data,  # every stored event's state has its time
     )
 
 
@@ -259,6 +259,7 @@ def history() -> list[tuple[str, InboundEvent]]:
             1,
             jurisdiction="500120",
             stage="primary",
+            ownership="public",
             enrolment=300,
             name="青岚小学",
         ),
@@ -274,16 +275,25 @@ def history() -> list[tuple[str, InboundEvent]]:
             ids["full_time"],
             1,
             jurisdiction="500120",
+            name="李督学",
             employment="full_time",
             roles=["government"],
         ),
         *(
-            event(f"Inspector.{e}", ids["full_time"], v, on="2026-01-01")
+            event(f"Inspector.{e}", ids["full_time"], v, on="2026-01-01", filed_with="500000")
             for v, e in enumerate(("Appointed", "Filed", "Activated", "Suspended"), 2)
         ),
-        event("Inspector.Registered", ids["part_time"], 1, jurisdiction="500120", employment="part_time", roles=[]),
+        event(
+            "Inspector.Registered",
+            ids["part_time"],
+            1,
+            jurisdiction="500120",
+            name="王督学",
+            employment="part_time",
+            roles=[],
+        ),
         *(
-            event(f"Inspector.{e}", ids["part_time"], v, on="2026-01-01")
+            event(f"Inspector.{e}", ids["part_time"], v, on="2026-01-01", filed_with="500000")
             for v, e in enumerate(("Appointed", "Filed", "Activated"), 2)
         ),
         event("Zone.Created", uuid.uuid4(), 1, jurisdiction="500120", name="一区"),

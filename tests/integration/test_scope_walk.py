@@ -23,8 +23,8 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
+from tests.factories import COUNTY as HAND_WORKED
 from tests.factories import active_inspector, activity, in_copy, school, walk_to_issue
-from tests.unit.test_monitoring_compute import COUNTY as HAND_WORKED
 
 VALUES = HAND_WORKED["A"][1]  # a primary school's complete values
 

@@ -1,5 +1,5 @@
 """The layers (issue 23): the domain holds the rules and no web, GraphQL or messaging framework; the kernel imports
-no service; a service imports no other service (they share the kernel and talk over NATS)."""
+no service; a service imports no other service (they share the kernel and the contracts, and talk over NATS)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,17 @@ def test_the_kernel_imports_no_service_no_gateway_and_not_the_command_above_it()
     upward = [
         f"{path.name}: {name}"
         for path in sorted((ROOT / "dudao").glob("*.py"))
+        for name in imports(path)
+        if name.split(".")[0] in ("services", "gateway", "dudao_cli", "contracts")
+    ]
+    assert upward == []
+
+
+def test_the_contracts_between_services_import_no_service():
+    """`contracts/` is what services share instead of each other's code: it stands on the kernel alone."""
+    upward = [
+        f"{path.name}: {name}"
+        for path in sorted((ROOT / "contracts").glob("*.py"))
         for name in imports(path)
         if name.split(".")[0] in ("services", "gateway", "dudao_cli")
     ]

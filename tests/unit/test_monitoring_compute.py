@@ -5,133 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from dudao.errors import InvalidInput
 from services.monitoring.domain.compute import UnitData, area_result, coefficient_of_variation, unit_result, validate
 from services.monitoring.domain.definition import Definition
+from tests.factories import BALANCED, COUNTY, SHIPPED, school_values, shipped
 
 pytestmark = pytest.mark.unit
-
-SHIPPED = Path(__file__).resolve().parents[2] / "services" / "monitoring" / "frameworks"
-
-
-def shipped(code: str) -> Definition:
-    return Definition.parse(json.loads((SHIPPED / f"{code}.json").read_text(encoding="utf-8")))
-
-
-BALANCED = shipped("balanced_development")
-
-
-def school_values(pupils, fulltime, qualified, key, pe_arts, floor, ground, equipment, classrooms) -> dict:
-    return {
-        "pupils": pupils,
-        "fulltime_teachers": fulltime,
-        "qualified_teachers": qualified,
-        "key_teachers": key,
-        "pe_arts_teachers": pe_arts,
-        "teaching_floor_area": floor,
-        "sports_ground_area": ground,
-        "equipment_value": equipment,
-        "multimedia_classrooms": classrooms,
-    }
-
-
-# The county. Per-stage inputs are {stage: count}; floor area, ground, equipment and classrooms are school-wide.
-#   A primary        400 pupils
-#   B primary       1000 pupils
-#   C junior         800 pupils
-#   D nine-year      600 primary + 400 junior: weighted 600×1 + 400×1.1 = 1040; primary share 600/1040, junior 440/1040
-#   E complete sec.  600 junior + 500 senior: weighted 600×1 + 500×1.2 = 1200; junior share 600/1200 = 0.5 (senior dropped)
-#   F junior         400 pupils
-COUNTY = {
-    "A": (
-        "primary",
-        school_values(
-            {"primary": 400},
-            {"primary": 24},
-            {"primary": 20},
-            {"primary": 8},
-            {"primary": 4},
-            2400,
-            4000,
-            1_000_000,
-            10,
-        ),
-    ),
-    "B": (
-        "primary",
-        school_values(
-            {"primary": 1000},
-            {"primary": 60},
-            {"primary": 50},
-            {"primary": 10},
-            {"primary": 10},
-            4000,
-            10000,
-            2_500_000,
-            25,
-        ),
-    ),
-    "C": (
-        "junior_secondary",
-        school_values(
-            {"junior_secondary": 800},
-            {"junior_secondary": 60},
-            {"junior_secondary": 48},
-            {"junior_secondary": 12},
-            {"junior_secondary": 8},
-            4640,
-            8800,
-            2_200_000,
-            22,
-        ),
-    ),
-    "D": (
-        "nine_year",
-        school_values(
-            {"primary": 600, "junior_secondary": 400},
-            {"primary": 36, "junior_secondary": 30},
-            {"primary": 30, "junior_secondary": 24},
-            {"primary": 6, "junior_secondary": 6},
-            {"primary": 6, "junior_secondary": 4},
-            10400,
-            10400,
-            2_600_000,
-            26,
-        ),
-    ),
-    "E": (
-        "complete_secondary",
-        school_values(
-            {"junior_secondary": 600, "senior_secondary": 500},
-            {"junior_secondary": 45},
-            {"junior_secondary": 36},
-            {"junior_secondary": 9},
-            {"junior_secondary": 6},
-            12000,
-            13200,
-            3_300_000,
-            33,
-        ),
-    ),
-    "F": (
-        "junior_secondary",
-        school_values(
-            {"junior_secondary": 400},
-            {"junior_secondary": 30},
-            {"junior_secondary": 24},
-            {"junior_secondary": 6},
-            {"junior_secondary": 4},
-            2400,
-            4400,
-            800_000,
-            11,
-        ),
-    ),
-}
 
 
 def county_units() -> list[UnitData]:

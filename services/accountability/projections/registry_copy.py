@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from contracts import registry
 from dudao.consumer import InboundEvent
 from dudao.profiles import copy_profile
 
@@ -15,14 +16,13 @@ COPY_TABLES = ("profile_copy", "school_copy")
 async def copy_registry(conn: asyncpg.Connection, e: InboundEvent) -> None:
     if e.aggregate == "PolicyProfile":
         await copy_profile(conn, "accountability", e)
-    elif e.type == "School.Registered":
-        d = e.data
+    elif isinstance(school := registry.PUBLISHED.decode(e), registry.SchoolRegistered):
         await conn.execute(
             "INSERT INTO accountability.school_copy (id, jurisdiction, name, ownership) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            e.aggregate_id,
-            d["jurisdiction"],
-            d["name"],
-            d["ownership"],
+            school.aggregate_id,
+            school.jurisdiction,
+            school.name,
+            school.ownership,
         )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from contracts import registry
 from dudao import jurisdiction
 from dudao.consumer import InboundEvent
 from dudao.profiles import PROFILE_COPY_SQL, copy_profile
@@ -54,127 +55,105 @@ CREATE TABLE IF NOT EXISTS inspection.zone_copy (
 );
 """ + PROFILE_COPY_SQL.format(schema="inspection")
 
-_STATUS = {
-    "Inspector.Appointed": "appointed",
-    "Inspector.Filed": "filed",
-    "Inspector.Activated": "active",
-    "Inspector.Suspended": "suspended",
-    "Inspector.Reinstated": "active",
-    "Inspector.Exited": "exited",
-}
-
-
-async def _school(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    d = e.data
-    if e.type == "School.Registered":
-        await conn.execute(
-            "INSERT INTO inspection.school_copy (id, jurisdiction, name, stage, ownership, enrolment, version)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id,
-            d["jurisdiction"],
-            d["name"],
-            d["stage"],
-            d["ownership"],
-            d["enrolment"],
-            e.version,
-        )
-        return
-    change = {
-        "School.DetailsUpdated": ("name = $3, enrolment = $4", (d.get("name"), d.get("enrolment"))),
-        "School.ZoneAssigned": ("zone_id = $3::uuid", (d.get("zone_id"),)),
-        "School.ResponsibleInspectorAssigned": ("responsible_inspector_id = $3::uuid", (d.get("inspector_id"),)),
-    }.get(e.type)
-    if change is None:
-        clause, args = "", ()
-    else:
-        clause, args = change[0] + ", ", change[1]
-    await conn.execute(
-        f"UPDATE inspection.school_copy SET {clause}version = $2 WHERE id = $1 AND version < $2",
-        e.aggregate_id,
-        e.version,
-        *args,
-    )
-
-
-async def _inspector(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    d = e.data
-    if e.type == "Inspector.Registered":
-        await conn.execute(
-            "INSERT INTO inspection.inspector_copy (id, jurisdiction, name, employment, roles, focus, stages, subjects, version)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id,
-            d["jurisdiction"],
-            d["name"],
-            d["employment"],
-            d.get("roles") or [],
-            d.get("focus") or "schools",
-            d.get("stages") or [],
-            d.get("subjects") or [],
-            e.version,
-        )
-        return
-    if e.type == "Inspector.DetailsUpdated":
-        clause = "name = $3, employment = $4, roles = $5, focus = $6, stages = $7, subjects = $8, "
-        args: tuple[Any, ...] = (
-            d["name"],
-            d["employment"],
-            d.get("roles") or [],
-            d.get("focus") or "schools",
-            d.get("stages") or [],
-            d.get("subjects") or [],
-        )
-    elif e.type == "Inspector.Filed":  # who it is filed with: an upper office it may serve (a team's rule)
-        clause, args = "status = $3, filed_with = $4, ", (_STATUS[e.type], d["filed_with"])
-    elif e.type in _STATUS:
-        clause, args = "status = $3, ", (_STATUS[e.type],)
-    else:
-        if e.type == "Inspector.TieDeclared":
-            await conn.execute(
-                "INSERT INTO inspection.tie_copy (inspector_id, unit_id, kind) VALUES ($1, $2, $3)"
-                " ON CONFLICT (inspector_id, unit_id) DO UPDATE SET kind = excluded.kind",
-                e.aggregate_id,
-                d["unit_id"],
-                d["kind"],
-            )
-        elif e.type == "Inspector.TieWithdrawn":
-            await conn.execute(
-                "DELETE FROM inspection.tie_copy WHERE inspector_id = $1 AND unit_id = $2", e.aggregate_id, d["unit_id"]
-            )
-        clause, args = "", ()
-    await conn.execute(
-        f"UPDATE inspection.inspector_copy SET {clause}version = $2 WHERE id = $1 AND version < $2",
-        e.aggregate_id,
-        e.version,
-        *args,
-    )
-
-
-async def _zone(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    if e.type == "Zone.Created":
-        await conn.execute(
-            "INSERT INTO inspection.zone_copy (id, jurisdiction, name, version) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            e.aggregate_id,
-            e.data["jurisdiction"],
-            e.data["name"],
-            e.version,
-        )
-    elif e.type == "Zone.Renamed":
-        await conn.execute(
-            "UPDATE inspection.zone_copy SET name = $3, version = $2 WHERE id = $1 AND version < $2",
-            e.aggregate_id,
-            e.version,
-            e.data["name"],
-        )
-
 
 async def copy(conn: asyncpg.Connection, event: InboundEvent) -> None:
     """Keep what inspection needs from one registry event; the rest of the registry is none of its business."""
     if event.aggregate == "PolicyProfile":
         await copy_profile(conn, "inspection", event)
         return
-    handler = {"School": _school, "Inspector": _inspector, "Zone": _zone}.get(event.aggregate)
-    if handler is not None:
-        await handler(conn, event)
+    table = {"School": "school_copy", "Inspector": "inspector_copy"}.get(event.aggregate)
+    match registry.PUBLISHED.decode(event):
+        case registry.SchoolRegistered() as e:
+            await conn.execute(
+                "INSERT INTO inspection.school_copy (id, jurisdiction, name, stage, ownership, enrolment, version)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                e.aggregate_id,
+                e.jurisdiction,
+                e.name,
+                e.stage,
+                e.ownership,
+                e.enrolment,
+                e.version,
+            )
+        case registry.SchoolDetailsUpdated() as e:
+            await _update(conn, event, "name = $3, enrolment = $4", e.name, e.enrolment)
+        case registry.SchoolZoneAssigned() as e:
+            await _update(conn, event, "zone_id = $3::uuid", e.zone_id)
+        case registry.SchoolResponsibleInspectorAssigned() as e:
+            await _update(conn, event, "responsible_inspector_id = $3::uuid", e.inspector_id)
+        case registry.InspectorRegistered() as e:
+            await conn.execute(
+                "INSERT INTO inspection.inspector_copy (id, jurisdiction, name, employment, roles, focus, stages,"
+                " subjects, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+                e.aggregate_id,
+                e.jurisdiction,
+                e.name,
+                e.employment,
+                e.roles or [],
+                e.focus or "schools",
+                e.stages or [],
+                e.subjects or [],
+                e.version,
+            )
+        case registry.InspectorDetailsUpdated() as e:
+            await _update(
+                conn,
+                event,
+                "name = $3, employment = $4, roles = $5, focus = $6, stages = $7, subjects = $8",
+                e.name,
+                e.employment,
+                e.roles or [],
+                e.focus or "schools",
+                e.stages or [],
+                e.subjects or [],
+            )
+        case registry.InspectorFiled() as e:  # who it is filed with: an upper office it may serve (a team's rule)
+            await _update(conn, event, "status = $3, filed_with = $4", "filed", e.filed_with)
+        case registry.InspectorTieDeclared() as e:
+            await conn.execute(
+                "INSERT INTO inspection.tie_copy (inspector_id, unit_id, kind) VALUES ($1, $2, $3)"
+                " ON CONFLICT (inspector_id, unit_id) DO UPDATE SET kind = excluded.kind",
+                e.aggregate_id,
+                e.unit_id,
+                e.kind,
+            )
+            await _update(conn, event)
+        case registry.InspectorTieWithdrawn() as e:
+            await conn.execute(
+                "DELETE FROM inspection.tie_copy WHERE inspector_id = $1 AND unit_id = $2", e.aggregate_id, e.unit_id
+            )
+            await _update(conn, event)
+        case registry.ZoneCreated() as e:
+            await conn.execute(
+                "INSERT INTO inspection.zone_copy (id, jurisdiction, name, version) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT DO NOTHING",
+                e.aggregate_id,
+                e.jurisdiction,
+                e.name,
+                e.version,
+            )
+        case registry.ZoneRenamed() as e:
+            await conn.execute(
+                "UPDATE inspection.zone_copy SET name = $3, version = $2 WHERE id = $1 AND version < $2",
+                e.aggregate_id,
+                e.version,
+                e.name,
+            )
+        case contract if type(contract) in registry.INSPECTOR_STATUS:
+            await _update(conn, event, "status = $3", registry.INSPECTOR_STATUS[type(contract)])
+        case _ if table is not None:  # any other event of a school or inspector: its version moves on
+            await _update(conn, event)
+
+
+async def _update(conn: asyncpg.Connection, event: InboundEvent, clause: str = "", *args: Any) -> None:
+    """Set `clause` (over $3 …) and the version on the copied school or inspector, unless this version is old news."""
+    table = {"School": "school_copy", "Inspector": "inspector_copy"}[event.aggregate]
+    await conn.execute(
+        f"UPDATE inspection.{table} SET {clause + ', ' if clause else ''}version = $2 WHERE id = $1 AND version < $2",
+        event.aggregate_id,
+        event.version,
+        *args,
+    )
 
 
 # --- reading ------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from contracts import accountability, inspection, registry
+from contracts.base import Contract
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
 from dudao.profiles import PROFILE_COPY_SQL, copy_profile, effective_from_copy
@@ -94,98 +96,87 @@ class Source:
 
 # --- from the registry: schools, inspectors, policy profiles ---------------------------------------------------
 
-# event type -> (SET clause over $3.., its arguments from the event's data)
-_SCHOOL_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
-    "School.DetailsUpdated": (
-        "enrolment = $3, name = $4, locality = coalesce($5, locality)",
-        lambda d: (d["enrolment"], d["name"], d.get("locality")),
-    ),
-    # The latest school year's pupils are the school's enrolment, as in the School aggregate.
-    "School.EnrolmentRecorded": (
-        (
-            "enrolment = CASE WHEN enrolment_year IS NULL OR $3 >= enrolment_year THEN $4 ELSE enrolment END,"
-            " enrolment_year = greatest(enrolment_year, $3)"
-        ),
-        # `total` since v2; a message relayed before v2 (still in the stream) lacks it (decision 014).
-        lambda d: (d["school_year"], d.get("total", sum(d["by_stage"].values()))),
-    ),
-    "School.ResponsibleInspectorAssigned": ("responsible_inspector_id = $3::uuid", lambda d: (d["inspector_id"],)),
-    "School.InternalSupervisorsRecorded": ("internal_supervisors = $3", lambda d: (len(d["names"]),)),
-}
-_INSPECTOR_CHANGES: dict[str, tuple[str, Callable[[dict], tuple]]] = {
-    "Inspector.DetailsUpdated": ("employment = $3, roles = $4", lambda d: (d["employment"], d.get("roles") or []))
-} | {
-    f"Inspector.{event}": ("status = $3", lambda d, status=status: (status,))
-    for event, status in (
-        ("Appointed", "appointed"),
-        ("Filed", "filed"),
-        ("Activated", "active"),
-        ("Suspended", "suspended"),
-        ("Reinstated", "active"),
-        ("Exited", "exited"),
-    )
-}
 
-
-async def _change(
-    conn: asyncpg.Connection, table: str, changes: dict[str, tuple[str, Callable]], e: InboundEvent
-) -> None:
-    if e.type not in changes:
+async def follow_registry(conn: asyncpg.Connection, event: InboundEvent) -> None:
+    """Keep the schools, inspectors and policy profiles the figures are counted and judged on."""
+    if event.aggregate == "PolicyProfile":
+        await copy_profile(conn, SCHEMA, event)
         return
-    clause, args = changes[e.type]
+    match registry.PUBLISHED.decode(event):
+        case registry.SchoolRegistered() as e:
+            await conn.execute(
+                "INSERT INTO monitoring.school_copy (id, jurisdiction, name, code, locality, stage, enrolment, version)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+                e.aggregate_id,
+                e.jurisdiction,
+                e.name,
+                e.code,
+                e.locality,
+                e.stage,
+                e.enrolment,
+                e.version,
+            )
+        case registry.SchoolDetailsUpdated() as e:
+            await _change(
+                conn,
+                "school_copy",
+                e,
+                "enrolment = $3, name = $4, locality = coalesce($5, locality)",
+                e.enrolment,
+                e.name,
+                e.locality,
+            )
+        case registry.SchoolEnrolmentRecorded() as e:  # the latest school year's pupils are the school's enrolment
+            await _change(
+                conn,
+                "school_copy",
+                e,
+                "enrolment = CASE WHEN enrolment_year IS NULL OR $3 >= enrolment_year THEN $4 ELSE enrolment END,"
+                " enrolment_year = greatest(enrolment_year, $3)",
+                e.school_year,
+                e.pupils,
+            )
+        case registry.SchoolResponsibleInspectorAssigned() as e:
+            await _change(conn, "school_copy", e, "responsible_inspector_id = $3::uuid", e.inspector_id)
+        case registry.SchoolInternalSupervisorsRecorded() as e:
+            await _change(conn, "school_copy", e, "internal_supervisors = $3", len(e.names))
+        case registry.InspectorRegistered() as e:
+            await conn.execute(
+                "INSERT INTO monitoring.ops_inspectors (id, jurisdiction, employment, roles, version)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                e.aggregate_id,
+                e.jurisdiction,
+                e.employment,
+                e.roles or [],
+                e.version,
+            )
+        case registry.InspectorDetailsUpdated() as e:
+            await _change(conn, "ops_inspectors", e, "employment = $3, roles = $4", e.employment, e.roles or [])
+        case contract if type(contract) in registry.INSPECTOR_STATUS:
+            await _change(conn, "ops_inspectors", contract, "status = $3", registry.INSPECTOR_STATUS[type(contract)])
+
+
+async def _change(conn: asyncpg.Connection, table: str, e: Contract, clause: str, *args: Any) -> None:
+    """Set `clause` (over $3 …) and the version on a copied row, unless this version is old news."""
     await conn.execute(
         f"UPDATE monitoring.{table} SET {clause}, version = $2 WHERE id = $1 AND version < $2",
         e.aggregate_id,
         e.version,
-        *args(e.data),
+        *args,
     )
-
-
-async def follow_registry(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    """Keep the schools, inspectors and policy profiles the figures are counted and judged on."""
-    d = e.data
-    if e.aggregate == "PolicyProfile":
-        await copy_profile(conn, SCHEMA, e)
-    elif e.type == "School.Registered":
-        await conn.execute(
-            "INSERT INTO monitoring.school_copy (id, jurisdiction, name, code, locality, stage, enrolment, version)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id,
-            d["jurisdiction"],
-            d["name"],
-            d.get("code"),
-            d.get("locality"),
-            d["stage"],
-            d["enrolment"],
-            e.version,
-        )
-    elif e.type == "Inspector.Registered":
-        await conn.execute(
-            "INSERT INTO monitoring.ops_inspectors (id, jurisdiction, employment, roles, version) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id,
-            d["jurisdiction"],
-            d["employment"],
-            d.get("roles") or [],
-            e.version,
-        )
-    elif e.aggregate == "School":
-        await _change(conn, "school_copy", _SCHOOL_CHANGES, e)
-    elif e.aggregate == "Inspector":
-        await _change(conn, "ops_inspectors", _INSPECTOR_CHANGES, e)
 
 
 # --- from inspection: routine visits ------------------------------------------------------------------------------
 
 
-async def follow_inspection(conn: asyncpg.Connection, e: InboundEvent) -> None:
+async def follow_inspection(conn: asyncpg.Connection, event: InboundEvent) -> None:
     """Keep which school had a routine visit (经常性督导) in which month."""
-    if e.type == "RoutineVisit.Recorded":
+    if isinstance(visit := inspection.PUBLISHED.decode(event), inspection.RoutineVisitRecorded):
         await conn.execute(
-            "INSERT INTO monitoring.ops_visits (id, school_id, month) VALUES ($1, $2, substr($3, 1, 7)) ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id,
-            e.data["school_id"],
-            e.data["visited_on"],
+            "INSERT INTO monitoring.ops_visits (id, school_id, month) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            visit.aggregate_id,
+            visit.school_id,
+            visit.visited_on.strftime("%Y-%m"),
         )
 
 
@@ -193,65 +184,79 @@ async def follow_inspection(conn: asyncpg.Connection, e: InboundEvent) -> None:
 
 MEASURE_KINDS = {"Interview": "interview", "Circular": "circular"}
 MEASURE_STATUSES = {"interview": ("proposed", "recorded", "filed"), "circular": ("proposed", "issued", "published")}
-_STATUS_AFTER = {
-    "Interview.Recorded": "recorded",
-    "Interview.Filed": "filed",
-    "Circular.Issued": "issued",
-    "Circular.Published": "published",
+_STATUS_AFTER: dict[type[Contract], str] = {
+    accountability.InterviewRecorded: "recorded",
+    accountability.InterviewFiled: "filed",
+    accountability.CircularIssued: "issued",
+    accountability.CircularPublished: "published",
 }
 
 
-async def follow_accountability(conn: asyncpg.Connection, e: InboundEvent) -> None:
+async def follow_accountability(conn: asyncpg.Connection, event: InboundEvent) -> None:
     """Keep each rectification item's status, deadline and lapses, and each interview's and circular's status."""
-    if e.aggregate == "RectificationCase":
-        await _case(conn, e)
-    elif e.aggregate in MEASURE_KINDS:
-        await _measure(conn, e)
+    contract = accountability.PUBLISHED.decode(event)
+    if event.aggregate == "RectificationCase":
+        await _case(conn, event, contract)
+    elif isinstance(contract, accountability.InterviewProposed | accountability.CircularProposed):
+        await conn.execute(
+            "INSERT INTO monitoring.ops_measures (id, kind, jurisdiction, status, version)"
+            " VALUES ($1, $2, $3, 'proposed', $4) ON CONFLICT (id) DO NOTHING",
+            contract.aggregate_id,
+            MEASURE_KINDS[event.aggregate],
+            contract.unit["jurisdiction"],
+            contract.version,
+        )
+    elif type(contract) in _STATUS_AFTER:
+        await conn.execute(
+            "UPDATE monitoring.ops_measures SET status = $3, version = $2 WHERE id = $1 AND version < $2",
+            contract.aggregate_id,
+            contract.version,
+            _STATUS_AFTER[type(contract)],
+        )
 
 
-async def _case(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    d, case = e.data, e.aggregate_id
-    if e.type == "RectificationCase.Opened":
+async def _case(conn: asyncpg.Connection, event: InboundEvent, contract: Contract | None) -> None:
+    case = event.aggregate_id
+    if isinstance(contract, accountability.CaseOpened):
         await conn.execute(
             "INSERT INTO monitoring.ops_cases (id, jurisdiction, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
             case,
-            d["jurisdiction"],
-            e.version,
+            contract.jurisdiction,
+            contract.version,
         )
         return
     jurisdiction = await conn.fetchval(
         "UPDATE monitoring.ops_cases SET version = $2 WHERE id = $1 AND version < $2 RETURNING jurisdiction",
         case,
-        e.version,
+        event.version,
     )
     if jurisdiction is None:  # seen already
         return
-    item = d.get("item_id")
-    match e.type.split(".")[1]:
-        case "FeedbackGiven":  # every item is under rectification from now, with its deadline
+    match contract:
+        case accountability.FeedbackGiven() as e:  # every item is under rectification from now, with its deadline
             await conn.executemany(
                 "INSERT INTO monitoring.ops_items (case_id, item_id, jurisdiction, status, deadline)"
                 " VALUES ($1, $2, $3, 'awaiting_report', $4) ON CONFLICT DO NOTHING",
-                [(case, item_id, jurisdiction, date.fromisoformat(day)) for item_id, day in d["deadlines"].items()],
+                [(case, item_id, jurisdiction, day) for item_id, day in e.deadlines.items()],
             )
-        case "DeadlineChanged":
-            await _item(conn, case, item, deadline=date.fromisoformat(d["deadline"]))
-        case "ItemReported":
-            await _item(conn, case, item, status="reported")
-        case "ItemRejected":
-            await _item(conn, case, item, status="rejected")
-        case "ItemAccepted":
+        case accountability.DeadlineChanged() as e:
+            await _item(conn, case, e.item_id, deadline=e.deadline)
+        case accountability.ItemReported() as e:
+            await _item(conn, case, e.item_id, status="reported")
+        case accountability.ItemRejected() as e:
+            await _item(conn, case, e.item_id, status="rejected")
+        case accountability.ItemAccepted() as e:
             # On time: accepted the first time, with no supervision notice (accountability's summary, same rule).
             await conn.execute(
                 "UPDATE monitoring.ops_items SET status = 'accepted', accepted_on_time = coalesce(accepted_on_time, lapses = 0)"
                 " WHERE case_id = $1 AND item_id = $2",
                 case,
-                item,
+                e.item_id,
             )
-        case "NoticeIssued":
-            await _item(conn, case, item, lapses=d["lapse"], deadline=date.fromisoformat(d["new_deadline"]))
-        case "ItemRechecked" if not d["passed"]:
-            await _item(conn, case, item, status="rebounded", deadline=date.fromisoformat(d["new_deadline"]))
+        case accountability.NoticeIssued() as e:
+            await _item(conn, case, e.item_id, lapses=e.lapse, deadline=e.new_deadline)
+        case accountability.ItemRechecked(passed=False) as e:
+            await _item(conn, case, e.item_id, status="rebounded", deadline=e.new_deadline)
 
 
 async def _item(conn: asyncpg.Connection, case: Any, item_id: str, **changes: Any) -> None:
@@ -262,25 +267,6 @@ async def _item(conn: asyncpg.Connection, case: Any, item_id: str, **changes: An
         item_id,
         *changes.values(),
     )
-
-
-async def _measure(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    if e.type.endswith(".Proposed"):
-        await conn.execute(
-            "INSERT INTO monitoring.ops_measures (id, kind, jurisdiction, status, version) VALUES ($1, $2, $3, 'proposed', $4)"
-            " ON CONFLICT (id) DO NOTHING",
-            e.aggregate_id,
-            MEASURE_KINDS[e.aggregate],
-            e.data["unit"]["jurisdiction"],
-            e.version,
-        )
-    elif e.type in _STATUS_AFTER:
-        await conn.execute(
-            "UPDATE monitoring.ops_measures SET status = $3, version = $2 WHERE id = $1 AND version < $2",
-            e.aggregate_id,
-            e.version,
-            _STATUS_AFTER[e.type],
-        )
 
 
 SOURCES: list[Source] = [
