@@ -28,11 +28,12 @@ from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
 from dudao.changes import jurisdiction_of
 from dudao.consumer import Handler, InboundEvent
+from dudao.cursors import decode_cursor, encode_cursor, page_cursor
 from dudao.errors import InvalidInput, NotFound, Problem
 from dudao.events import to_jsonable
+from dudao.parts import Projection
 from dudao.routes import page_size, scope
 from dudao.scope import check_scope
-from dudao.service import Projection, decode_cursor, encode_cursor, page_cursor
 
 NAME = "audit"
 VERSION = 1

@@ -17,8 +17,9 @@ import strawberry
 from dudao import bus, subgraph
 from dudao import jurisdiction as divisions
 from dudao.consumer import Handler, InboundEvent
+from dudao.cursors import encode_cursor
+from dudao.parts import Projection
 from dudao.scope import OFFICES
-from dudao.service import Projection, encode_cursor
 
 NAME = "changes"
 VERSION = 1

@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from dudao import jurisdiction
+
 SERVICES = ("registry", "inspection", "accountability", "monitoring")
 DEFAULT_PORTS = {"gateway": 8000, "registry": 8001, "inspection": 8002, "accountability": 8003, "monitoring": 8004}
 EMBEDDED_POSTGRES_PORT = 55432
@@ -26,8 +28,6 @@ def _upper(code: str) -> str | None:
         return os.environ["DUDAO_UPPER"].strip()
     if not os.environ.get("DUDAO_UPSTREAM"):
         return None
-    from dudao import jurisdiction  # the reference data, read only when needed
-
     return (
         jurisdiction.ancestors(code)[0] if jurisdiction.is_valid_code(code) and code != jurisdiction.NATIONAL else None
     )

@@ -13,9 +13,8 @@ from pydantic import BaseModel
 
 from dudao.errors import NotFound
 from dudao.personal import Erasure
-from dudao.routes import Admin, Name, Strict, Text
+from dudao.routes import Admin, Name, Strict, Text, command_envelope, new_aggregate_id, set_etag
 from dudao.scope import check_scope
-from dudao.service import command_envelope, new_aggregate_id, set_etag
 from dudao.store import ServiceApplication
 
 router = APIRouter(prefix="/v1/personal-data", tags=["personal data"])

@@ -28,8 +28,10 @@ from nats.js.errors import NotFoundError
 from dudao import bus
 from dudao.config import Settings
 from dudao.consumer import InboundEvent, Undeliverable
+from dudao.parts import Projection, ServiceParts
 from dudao.progress import Progress
-from dudao.service import Projection, ServiceParts, prepare_tables, projections_of
+from dudao.relay import Relay
+from dudao.service import prepare_tables, projections_of
 
 BATCH = 500
 
@@ -177,7 +179,6 @@ async def _switch(
 
 async def refill_stream(settings: Settings, app, js: JetStreamContext, out: TextIO = sys.stdout) -> float:
     """Delete the service's own stream and let a relay publish every event again; events per second."""
-    from dudao.relay import Relay  # the relay needs the service's application
 
     name = bus.stream_name(app.service)
     try:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
+import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic_core import PydanticCustomError
 from starlette.requests import HTTPConnection
 
-from dudao import jurisdiction
+from dudao import jurisdiction, telemetry
 from dudao.auth import Principal, Role, require
+from dudao.commands import Caller
 from dudao.errors import InvalidInput
+from dudao.events import Envelope
 from dudao.scope import OFFICES, READERS, UNIT_READERS, check_scope
 from dudao.sheets import Row, read_bytes
 
@@ -157,3 +161,70 @@ def with_names(value: Any) -> Any:
     if isinstance(code, str) and "jurisdiction_name" not in named and jurisdiction.is_valid_code(code):
         named["jurisdiction_name"] = jurisdiction.name_of(code)
     return named
+
+
+# --- commands over HTTP -------------------------------------------------------------------------
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+ID_NAMESPACE = uuid.UUID("6f3c1a52-9d0e-4c7b-8a51-2f8e0d6b9c11")
+
+
+def request_hash(request: Request, body: BaseModel | None) -> str:
+    """What a retry must repeat exactly: method, path and body."""
+    text = f"{request.method} {request.url.path}\n{body.model_dump_json() if body is not None else ''}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_aggregate_id(request: Request, principal: Principal, kind: str) -> uuid.UUID:
+    """A fresh id, or with `Idempotency-Key` the same id every time, so a retry cannot make a second aggregate. The
+    minting instance is part of it: the same caller and key at another instance make another id (decision 027)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return uuid.uuid4()
+    if not _KEY.match(key):
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 200 visible ASCII characters",
+            field="Idempotency-Key",
+            rule="idempotency_key_format",
+        )
+    return uuid.uuid5(ID_NAMESPACE, f"{request.app.state.settings.jurisdiction}:{kind}:{principal.sub}:{key}")
+
+
+def command_envelope(request: Request, principal: Principal, body: BaseModel | None = None) -> Envelope:
+    """The envelope for a command arriving over HTTP: caller, scope, correlation and the current trace."""
+    return Envelope.for_request(
+        actor=principal.sub,
+        jurisdiction=principal.jur,
+        request_id=request.headers.get("x-request-id") or None,
+        correlation_id=request.headers.get("x-correlation-id") or None,
+        trace=telemetry.current_trace_headers(),
+        idempotency_key=request.headers.get("idempotency-key", ""),
+        request_hash=request_hash(request, body),
+    )
+
+
+def expected_version(request: Request) -> int | None:
+    """`If-Match: "3"` -> 3; absent -> None (unconditional)."""
+    value = request.headers.get("if-match")
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.match(value.strip())
+    if not match:
+        raise InvalidInput('If-Match must be an ETag such as "3"', field="If-Match", rule="etag_format")
+    return int(match.group(1))
+
+
+def caller(request: Request, principal: Principal, body: BaseModel | None = None, *, creates: str = "") -> Caller:
+    """The caller of a command arriving over HTTP: its principal, envelope, `If-Match` and, when the command
+    `creates` an aggregate of that kind, the id it makes."""
+    return Caller(
+        principal=principal,
+        envelope=command_envelope(request, principal, body),
+        expected_version=expected_version(request),
+        new_id=new_aggregate_id(request, principal, creates) if creates else None,
+    )
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'

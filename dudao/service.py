@@ -1,104 +1,38 @@
-"""What every service process shares: assembly (API, relay, consumers), command envelopes, ETags, cursors."""
+"""Assembling a service's process from its parts (`dudao.parts`): the API with problem+json errors, tracing, auth and
+the read pool; the relay, the consumers and the background loops (`Workers`); the workers alone (`workers_only`)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import hashlib
-import json
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
 
 import asyncpg
 from fastapi import Depends, FastAPI, Request, Response
-from pydantic import BaseModel
 
-from dudao import consumer, http_errors, links, metrics, origins, roles, routes, telemetry
-from dudao.auth import Principal, TokenVerifier
+from dudao import audit, changes, consumer, erasure, http_errors, links, metrics, origins, roles, routes, telemetry
+from dudao.auth import TokenVerifier
 from dudao.clock import Clock
-from dudao.commands import Caller
 from dudao.config import Settings
-from dudao.consumer import Consumer, Handler, ProjectionEffect, Reaction, ReactionEffect
-from dudao.errors import InvalidInput
-from dudao.events import Envelope
-from dudao.links import Crossings, LinkKeeper
+from dudao.consumer import Consumer, ProjectionEffect, ReactionEffect
+from dudao.links import LinkKeeper
+from dudao.parts import Projection, ServiceParts
 from dudao.relay import Relay
 from dudao.store import ServiceApplication
 
 log = logging.getLogger("dudao.service")
 
 
-@dataclass
-class Projection:
-    """A read model fed by a durable consumer: its name, the subjects it follows, how it applies events.
-
-    Raise `version` whenever the tables or the handler change meaning: at the next start the
-    tables are dropped and rebuilt by a fresh durable consumer that reads the stream from its start.
-    """
-
-    name: str
-    stream: str
-    filter_subject: str
-    handler: Handler
-    tables: tuple[str, ...] = ()
-    version: int = 1
-    ordered: bool = False  # events strictly in stream order, also after a retry, for readers that follow positions
-    ddl: str = (
-        ""  # CREATE ... IF NOT EXISTS for its tables, for the kernel's own read models (the service's: ensure_tables)
-    )
-
-    def consumer_name(self, service: str) -> str:
-        return f"{service}-{self.name}-v{self.version}"
-
-
-@dataclass
-class ReactionSpec:
-    """What this service does when an event it follows arrives (e.g. a term ended → plan a supervision)."""
-
-    name: str
-    stream: str
-    filter_subject: str
-    event_types: frozenset[str]
-    react: Reaction
-
-
-@dataclass
-class ServiceParts:
-    """The pieces one service contributes to its process."""
-
-    name: str
-    application: Callable[[Settings], ServiceApplication]
-    ensure_tables: Callable[[asyncpg.Pool], object]
-    projections: list[Projection] = field(default_factory=list)
-    reactions: list[ReactionSpec] = field(default_factory=list)
-    crossings: Crossings = field(default_factory=Crossings)  # what travels to the instances above and below
-    on_start: Callable[[ServiceApplication], object] | None = None  # e.g. install shipped reference data
-    # Other background loops (e.g. a deadline sweeper), run with the consumers.
-    background: list[Callable[[Settings, ServiceApplication, asyncpg.Pool, Clock], Runner]] = field(
-        default_factory=list
-    )
-
-
 def projections_of(parts: ServiceParts, jurisdiction: str | None = None) -> list[Projection]:
     """The service's read models and those the kernel keeps for every service (the change feed, the audit). With the
     instance's `jurisdiction`, as they run: each handler applies an event under the id its origin keeps here
     (`dudao.origins`)."""
-    from dudao import audit, changes  # they build on this module
-
     projections = [*parts.projections, changes.projection(parts.name), audit.projection(parts.name)]
     if jurisdiction is None:
         return projections
     return [replace(p, handler=origins.kept_apart(p.handler, parts.name, jurisdiction)) for p in projections]
-
-
-class Runner(Protocol):
-    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 class Workers:
@@ -197,8 +131,6 @@ async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
 
 def create_app(parts: ServiceParts, settings: Settings, routers: list, title: str) -> FastAPI:
     """A service's FastAPI app: problem+json errors, tracing, auth, read pool, and (optionally) its workers."""
-    from dudao import audit, erasure  # they build on this module
-
     telemetry.setup(parts.name)
     owner = settings
 
@@ -271,97 +203,6 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
 
     telemetry.instrument_app(app)
     return app
-
-
-# --- commands over HTTP -------------------------------------------------------------------------
-
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
-ID_NAMESPACE = uuid.UUID("6f3c1a52-9d0e-4c7b-8a51-2f8e0d6b9c11")
-
-
-def request_hash(request: Request, body: BaseModel | None) -> str:
-    """What a retry must repeat exactly: method, path and body."""
-    text = f"{request.method} {request.url.path}\n{body.model_dump_json() if body is not None else ''}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def new_aggregate_id(request: Request, principal: Principal, kind: str) -> uuid.UUID:
-    """A fresh id, or with `Idempotency-Key` the same id every time, so a retry cannot make a second aggregate. The
-    minting instance is part of it: the same caller and key at another instance make another id (decision 027)."""
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return uuid.uuid4()
-    if not _KEY.match(key):
-        raise InvalidInput(
-            "Idempotency-Key must be 1 to 200 visible ASCII characters",
-            field="Idempotency-Key",
-            rule="idempotency_key_format",
-        )
-    return uuid.uuid5(ID_NAMESPACE, f"{request.app.state.settings.jurisdiction}:{kind}:{principal.sub}:{key}")
-
-
-def command_envelope(request: Request, principal: Principal, body: BaseModel | None = None) -> Envelope:
-    """The envelope for a command arriving over HTTP: caller, scope, correlation and the current trace."""
-    return Envelope.for_request(
-        actor=principal.sub,
-        jurisdiction=principal.jur,
-        request_id=request.headers.get("x-request-id") or None,
-        correlation_id=request.headers.get("x-correlation-id") or None,
-        trace=telemetry.current_trace_headers(),
-        idempotency_key=request.headers.get("idempotency-key", ""),
-        request_hash=request_hash(request, body),
-    )
-
-
-def expected_version(request: Request) -> int | None:
-    """`If-Match: "3"` -> 3; absent -> None (unconditional)."""
-    value = request.headers.get("if-match")
-    if value is None or value.strip() == "*":
-        return None
-    match = _ETAG.match(value.strip())
-    if not match:
-        raise InvalidInput('If-Match must be an ETag such as "3"', field="If-Match", rule="etag_format")
-    return int(match.group(1))
-
-
-def caller(request: Request, principal: Principal, body: BaseModel | None = None, *, creates: str = "") -> Caller:
-    """The caller of a command arriving over HTTP: its principal, envelope, `If-Match` and, when the command
-    `creates` an aggregate of that kind, the id it makes."""
-    return Caller(
-        principal=principal,
-        envelope=command_envelope(request, principal, body),
-        expected_version=expected_version(request),
-        new_id=new_aggregate_id(request, principal, creates) if creates else None,
-    )
-
-
-def set_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
-
-
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, field_name: str = "cursor") -> int:
-    """An opaque cursor back to the position it stands for; garbage is a 422 naming the field."""
-    if not cursor:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        position = data["p"]
-        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-            raise ValueError(position)
-        return position
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "cursor is not one this service gave out; start again without it", field=field_name, rule="cursor_format"
-        ) from None
-
-
-def page_cursor(rows: list[dict], limit: int) -> str | None:
-    return encode_cursor(rows[-1]["position"]) if len(rows) == limit else None
 
 
 def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consumers: bool) -> Callable[[], object]:

@@ -19,9 +19,9 @@ from strawberry.schema.schema import validate_document
 from dudao import jurisdiction as divisions
 from dudao import scope
 from dudao.auth import Principal, bearer_token
+from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import DATABASE_DOWN, Problem, Unauthorized, database_unavailable
 from dudao.routes import MAX_PAGE
-from dudao.service import decode_cursor, page_cursor
 
 log = logging.getLogger("dudao.graphql")
 

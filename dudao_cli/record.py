@@ -13,7 +13,7 @@ from dudao import bus
 from dudao.config import Settings
 
 if TYPE_CHECKING:
-    from dudao.service import ServiceParts
+    from dudao.parts import ServiceParts
 
 PartsOf = Callable[[str], "ServiceParts"]
 

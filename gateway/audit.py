@@ -18,8 +18,8 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from dudao import subgraph
+from dudao.cursors import decode_cursor, encode_cursor
 from dudao.errors import Problem
-from dudao.service import decode_cursor, encode_cursor
 from dudao.subgraph import problem
 from gateway.changes import decode, encode
 from gateway.limits import page

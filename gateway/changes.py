@@ -16,8 +16,8 @@ import strawberry
 from graphql import GraphQLError
 
 from dudao import subgraph
+from dudao.cursors import decode_cursor, encode_cursor
 from dudao.errors import InvalidInput, Problem
-from dudao.service import decode_cursor, encode_cursor
 from dudao.subgraph import problem
 from gateway.limits import page
 from gateway.types import Jurisdiction, PageInfo, loaders_of

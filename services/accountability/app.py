@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from dudao import bus
 from dudao.config import Settings
 from dudao.links import Crossings
-from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
+from dudao.parts import Projection, ReactionSpec, ServiceParts
+from dudao.service import create_app
 from services.accountability import api, graphql, projections, reactions
 from services.accountability.application import Accountability
 from services.accountability.deadlines import DeadlineSweeper

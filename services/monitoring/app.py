@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from dudao import bus
 from dudao.config import Settings
 from dudao.links import Crossings
-from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
+from dudao.parts import Projection, ReactionSpec, ServiceParts
+from dudao.service import create_app
 from services.monitoring import api, graphql, reactions
 from services.monitoring.application import Monitoring
 from services.monitoring.projections import collection, operations, tables

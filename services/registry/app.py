@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from dudao import bus
 from dudao.config import Settings
 from dudao.links import Crossings
-from dudao.service import Projection, ReactionSpec, ServiceParts, create_app
+from dudao.parts import Projection, ReactionSpec, ServiceParts
+from dudao.service import create_app
 from services.registry import api, graphql, projections, reactions
 from services.registry.application import Registry
 

@@ -8,9 +8,9 @@ from uuid import UUID
 import pytest
 
 from dudao import bus, links
+from dudao.cursors import decode_cursor, encode_cursor
 from dudao.errors import Conflict, InvalidInput
 from dudao.events import Envelope, to_jsonable
-from dudao.service import decode_cursor, encode_cursor
 from dudao.store import event_name
 
 pytestmark = pytest.mark.unit

@@ -83,3 +83,50 @@ def test_no_service_imports_another_services_code():
         if name.startswith("services.") and name.split(".")[1] != service
     ]
     assert across == []
+
+
+def kernel_imports(path: Path) -> tuple[set[str], list[str]]:
+    """The kernel modules `path` imports at its top (not under TYPE_CHECKING), and those it imports inside a function."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dudao"):
+            top |= {node.module} if node.module != "dudao" else {f"dudao.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            top |= {a.name for a in node.names if a.name.startswith("dudao.")}
+    inner = [
+        f"{path.name}:{node.lineno} {node.module}"
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dudao")
+    ]
+    return top, inner
+
+
+def test_the_kernel_has_no_import_circle_and_hides_none_inside_a_function():
+    """Declarations (`dudao.parts`), cursors, route helpers and the process assembly (`dudao.service`) are apart, so
+    no kernel module needs a function-local import to break a circle."""
+    graph, hidden = {}, []
+    for path in sorted((ROOT / "dudao").glob("*.py")):
+        top, inner = kernel_imports(path)
+        graph[f"dudao.{path.stem}"] = {m for m in top if m != f"dudao.{path.stem}"}
+        hidden += inner
+    assert hidden == []
+    visiting, done, circles = set(), set(), []
+
+    def visit(module: str, trail: list[str]) -> None:
+        if module in done or module not in graph:
+            return
+        if module in visiting:
+            circles.append(" -> ".join([*trail[trail.index(module) :], module]))
+            return
+        visiting.add(module)
+        for imported in sorted(graph[module]):
+            visit(imported, [*trail, module])
+        visiting.discard(module)
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert circles == []

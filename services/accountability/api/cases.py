@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 
 from dudao.auth import Principal, Role, require
 from dudao.commands import Caller
+from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import InvalidInput
-from dudao.routes import today
+from dudao.routes import caller, set_etag, today
 from dudao.scope import Target, authorize, check_scope, listed_unit
-from dudao.service import caller, decode_cursor, page_cursor, set_etag
 from services.accountability.api.common import (
     Admin,
     Name,

@@ -16,10 +16,10 @@ from pydantic import Field
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal
 from dudao.commands import Caller
+from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import InvalidInput, NotFound
-from dudao.routes import today
+from dudao.routes import caller, today
 from dudao.scope import Target, authorize, listed_unit
-from dudao.service import caller, decode_cursor, page_cursor
 from services.accountability import commands
 from services.accountability.api.common import (
     Admin,

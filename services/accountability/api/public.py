@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 
 from dudao import jurisdiction as divisions
 from dudao.auth import public
+from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import InvalidInput
-from dudao.service import decode_cursor, page_cursor
 from services.accountability.api.common import jsonable, page_size
 from services.accountability.projections import case_page, public_outcomes
 

@@ -17,10 +17,10 @@ from dudao import jurisdiction as divisions
 from dudao import scope
 from dudao.auth import Principal, Role, require
 from dudao.commands import Caller
+from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import InvalidInput, NotFound
-from dudao.routes import OfficeReader, Reader, today  # noqa: F401 (plans and visits import them from here)
+from dudao.routes import OfficeReader, Reader, caller, set_etag, today  # noqa: F401 (plans and visits import them from here)
 from dudao.scope import Target, check_scope
-from dudao.service import caller, decode_cursor, page_cursor, set_etag
 from services.inspection.application import TEAM_OR_ADMIN, Inspection, activity_target
 from services.inspection.commands import (
     ApproveReport,

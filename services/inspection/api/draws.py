@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import NotFound
+from dudao.routes import caller, set_etag
 from dudao.scope import check_scope
-from dudao.service import caller, set_etag
 from services.inspection.api.activities import Admin, Name, Strict
 from services.inspection.commands import AnnounceDraw, PerformDraw
 from services.inspection.domain.activity import ActivityKind

@@ -12,9 +12,8 @@ from pydantic import BaseModel, Field
 from dudao import jurisdiction as divisions
 from dudao.auth import LINE, Principal, require
 from dudao.errors import InvalidInput, NotFound
-from dudao.routes import OFFICES
+from dudao.routes import OFFICES, caller, set_etag
 from dudao.scope import check_scope
-from dudao.service import caller, set_etag
 from services.inspection.api.activities import Admin, Name, Strict, Text
 from services.inspection.application import Inspection
 from services.inspection.commands import AddPlanItem, ApprovePlan, DraftPlan, RemovePlanItem, RevisePlan

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from dudao import jurisdiction as divisions
 from dudao.auth import public
+from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import InvalidInput
-from dudao.service import decode_cursor, page_cursor
 from services.inspection.domain.activity import Grade
 from services.inspection.domain.activity_terms import ActivityKind, FindingArea, Severity
 from services.inspection.projections import activities

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput, NotFound
+from dudao.routes import caller, set_etag
 from dudao.scope import check_scope
-from dudao.service import caller, set_etag
 from services.inspection.api.activities import Name, OfficeReader, Strict, Text
 from services.inspection.commands import RecordVisit
 from services.inspection.projections import registry_copy, visits

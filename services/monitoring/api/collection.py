@@ -14,9 +14,8 @@ from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
 from dudao.commands import Caller
 from dudao.errors import InvalidInput, NotFound
-from dudao.routes import OFFICES, Admin, Name, OfficeReader, Strict, Text, scope
+from dudao.routes import OFFICES, Admin, Name, OfficeReader, Strict, Text, caller, scope, set_etag
 from dudao.scope import OFFICE_ROLES, authorize
-from dudao.service import caller, set_etag
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.commands import (
     AcceptLevel,

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
 from dudao.auth import INSTANCE_OFFICE, SHARED, Principal, Role, require
-from dudao.routes import Strict, Text
-from dudao.service import caller, set_etag
+from dudao.routes import Strict, Text, caller, set_etag
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.commands import OpenPeriod, PublishFramework
 from services.monitoring.projections import reads

@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from dudao import jurisdiction as divisions
 from dudao.auth import Principal, Role, require
 from dudao.errors import InvalidInput, NotFound, Problem
-from dudao.routes import scope, uploaded_rows
-from dudao.service import caller
+from dudao.routes import caller, scope, uploaded_rows
 from services.monitoring import importer
 from services.monitoring.api.common import app_of, now, reading
 from services.monitoring.commands import EnterValues

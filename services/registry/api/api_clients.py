@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from dudao import auth, oauth
 from dudao import jurisdiction as divisions
 from dudao.auth import public
+from dudao.routes import caller, set_etag
 from dudao.scope import check_scope
-from dudao.service import caller, set_etag
 from services.registry.api.common import Admin, JurisdictionCode, Name, Strict, now, registry, scope
 from services.registry.commands import RegisterApiClient, RevokeApiClient, RotateApiClientSecret
 from services.registry.domain.api_client import SALT_BYTES, ApiClient, ClientStatus, hash_secret

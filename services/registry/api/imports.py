@@ -8,8 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 
 from dudao.errors import InvalidInput
-from dudao.routes import scope, uploaded_rows
-from dudao.service import caller
+from dudao.routes import caller, scope, uploaded_rows
 from services.registry.api.common import Admin, now, registry
 from services.registry.commands import ImportList
 

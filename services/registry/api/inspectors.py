@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from dudao import jurisdiction
+from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import NotFound
-from dudao.routes import current_division, today
+from dudao.routes import caller, current_division, set_etag, today
 from dudao.scope import Target, authorize, check_scope
-from dudao.service import caller, decode_cursor, page_cursor, set_etag
 from services.registry.api.common import (
     Admin,
     JurisdictionCode,

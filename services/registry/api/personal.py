@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, StringConstraints
 
 from dudao.personal import ERASED
+from dudao.routes import caller, set_etag
 from dudao.scope import check_scope
-from dudao.service import caller, set_etag
 from services.registry.api.common import Admin, Strict, now, registry
 from services.registry.commands import RecordInspectorPersonal
 from services.registry.domain import Inspector

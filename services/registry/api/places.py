@@ -13,9 +13,8 @@ from pydantic import BaseModel, Field
 from dudao import jurisdiction as divisions
 from dudao.auth import public
 from dudao.errors import NotFound
-from dudao.routes import current_division, today
+from dudao.routes import caller, current_division, set_etag, today
 from dudao.scope import check_scope
-from dudao.service import caller, set_etag
 from services.registry.api.common import (
     Admin,
     JurisdictionCode,

@@ -7,9 +7,8 @@ from pydantic import BaseModel
 
 from dudao import jurisdiction as divisions
 from dudao.errors import InvalidInput
-from dudao.routes import current_division
+from dudao.routes import caller, current_division, set_etag
 from dudao.scope import check_scope
-from dudao.service import caller, set_etag
 from services.registry.api.common import Admin, Name, OfficeReader, Strict, now, registry, scope
 from services.registry.commands import NameTownship
 from services.registry.projections import places
