@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench schema scope-matrix demo-federation constraints clean
+.PHONY: run test bench bench-province schema scope-matrix demo-federation constraints clean
 
 $(BIN)/dudao: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(BIN)/dudao
 # A province and two counties on this machine, linked, with demo data; prints a roll-up and its answer.
 demo-federation: $(BIN)/dudao
 	$(BIN)/python -m dudao_cli.federation_demo
+
+# A province at its size (issue 24): 20,000 schools generated, relayed and replayed; minutes, not part of `make bench`.
+bench-province: $(BIN)/dudao
+	$(BIN)/python bench/province.py
 
 bench: $(BIN)/dudao
 	$(BIN)/python bench/registry_throughput.py

@@ -155,6 +155,16 @@ def cmd_import(args: argparse.Namespace) -> None:
     raise SystemExit(code)
 
 
+# --- generate ----------------------------------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    """A province at its size, for the benchmarks (issue 24): written straight into the event stores."""
+    from dudao_cli import generate
+
+    generate.province(Settings.from_env(), args.code, schools=args.schools, seed=args.seed, months=args.months)
+
+
 # --- up ----------------------------------------------------------------------------------------------
 
 
@@ -427,6 +437,17 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("seed", help="load the demo data through the API (safe to repeat)")
     p.add_argument("--jurisdiction", default=Settings.from_env().jurisdiction)
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser(
+        "generate", help="generate a province at its size for the benchmarks (deterministic from a seed)"
+    )
+    what = p.add_subparsers(dest="what", required=True)
+    q = what.add_parser("province", help="schools, inspectors, zones and a year of routine visits in a province")
+    q.add_argument("code", help="the province's division code, e.g. 510000")
+    q.add_argument("--schools", type=int, default=20_000)
+    q.add_argument("--seed", type=int, default=1)
+    q.add_argument("--months", type=int, default=12, help="months of routine visits, this one and those before")
+    q.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("import", help="import schools, inspectors or submissions from .xlsx or .csv (Chinese headers)")
     p.add_argument("kind", choices=["schools", "inspectors", "submissions"])

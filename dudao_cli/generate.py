@@ -1,0 +1,316 @@
+"""`dudao generate province CODE`: a province on this machine, for figures at its size (issue 24).
+
+Its real counties (the division list), schools spread over them, inspectors through their lifecycle, responsibility
+zones with their listed and responsible inspectors, and a year of monthly routine visits. Everything is written
+through the domain (the same aggregates and rules as any command) straight into each service's event store, in
+batches, as the owner; a running stack's relays then carry it to every read model, and a stack started later does
+the same from the stores (they are the outbox).
+
+Deterministic from the seed: the same seed makes the same ids, names, places, dates and choices (each event's
+recorded time is the clock's). Running it again with the same seed adds nothing: every aggregate it would make is
+there already.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TextIO
+
+from eventsourcing.domain import Aggregate
+
+from dudao import jurisdiction as divisions
+from dudao.config import Settings
+from dudao.events import Envelope
+from dudao.progress import Progress
+from dudao.stages import Stage
+from dudao.store import ServiceApplication
+from services.inspection.application import Inspection
+from services.inspection.domain.visit import RoutineVisit
+from services.registry.application import Registry
+from services.registry.domain import Employment, Inspector, InspectorRole, Locality, Ownership, School, Zone
+
+GENERATOR = "dudao-generator"
+NAMESPACE = uuid.UUID("0b8c5e7a-51f4-4d2e-9c61-7f3a2d9e4b10")
+BATCH = 500  # aggregates saved in one transaction
+SCHOOLS_PER_INSPECTOR = 5  # the 1:5 ratio of R1
+SCHOOLS_PER_ZONE = 12
+STAGES = [(Stage.primary, 0.55), (Stage.junior_secondary, 0.2), (Stage.nine_year, 0.12), (Stage.kindergarten, 0.08)]
+STAGES += [(Stage.complete_secondary, 0.03), (Stage.special_education, 0.02)]
+SUFFIX = {
+    Stage.primary: "小学",
+    Stage.junior_secondary: "中学",
+    Stage.nine_year: "九年一贯制学校",
+    Stage.kindergarten: "幼儿园",
+    Stage.complete_secondary: "完全中学",
+    Stage.special_education: "特殊教育学校",
+}
+PLACES = "青岚 白塔 清泉 龙溪 凤鸣 石桥 梧桐 金沙 松林 柳湾 桃源 竹海 云峰 东湖 西山 南苑 北岭 新华 永安 和平".split()
+SURNAMES = "王 李 张 刘 陈 杨 赵 黄 周 吴 徐 孙 胡 朱 高 林 何 郭 马 罗".split()
+GIVEN = "建国 淑芬 志强 秀英 海燕 明远 晓红 国庆 丽华 文博 子涵 雨桐 思源 浩然 静怡 卫东 春梅 俊杰 婷婷 建华".split()
+CHECKED = ["校舍安全", "食品安全", "课后服务", "作业管理", "师德师风", "控辍保学"]
+
+
+@dataclass
+class Generated:
+    """What a run wrote: events per service, and the places and things it made them for."""
+
+    counties: int = 0
+    schools: int = 0
+    inspectors: int = 0
+    zones: int = 0
+    visits: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.events.values())
+
+
+@dataclass(frozen=True)
+class PlannedSchool:
+    id: uuid.UUID
+    code: str  # the national school code (学校代码): the county's code and a number of its own
+    name: str
+    county: str
+    stage: Stage
+    ownership: Ownership
+    locality: Locality
+    enrolment: int
+
+
+def counties_of(code: str) -> list[divisions.Jurisdiction]:
+    """The county-level divisions listed under a province (or city), in code order."""
+    found = []
+    for child in divisions.children(code):
+        found += [child] if child.level is divisions.Level.COUNTY else counties_of(child.code)
+    return sorted(found, key=lambda j: j.code)
+
+
+def province(
+    settings: Settings,
+    code: str,
+    *,
+    schools: int = 20_000,
+    seed: int = 1,
+    months: int = 12,
+    today: date | None = None,
+    out: TextIO | None = None,
+) -> Generated:
+    """Generate the province `code` into the event stores `settings` names; what was written."""
+    out = out or sys.stdout
+    today = today or settings.today or datetime.now(UTC).date()
+    counties = counties_of(code)
+    if not counties:
+        raise SystemExit(f"dudao generate: {code} has no counties in the division list; give a province code")
+    rng = random.Random(seed)
+    planned = _plan_schools(rng, counties, schools, seed)
+    result = Generated(counties=len(counties), schools=len(planned))
+    envelope = Envelope.for_request(actor=GENERATOR, jurisdiction=code)
+    print(f"generating {divisions.name_of(code)} {code}: {len(counties)} counties, {len(planned):,} schools", file=out)
+    registry = Registry(settings)
+    try:
+        zones, responsible = _registry(registry, rng, planned, counties, seed, today, envelope, result, out)
+    finally:
+        registry.close()
+    inspection = Inspection(settings)
+    try:
+        _visits(inspection, rng, planned, zones, responsible, seed, months, today, envelope, result, out)
+    finally:
+        inspection.close()
+    print(f"{result.total:,} events: " + ", ".join(f"{s} {n:,}" for s, n in result.events.items()), file=out)
+    return result
+
+
+def _id(seed: int, kind: str, n: object) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"{seed}:{kind}:{n}")
+
+
+def _plan_schools(rng: random.Random, counties: list, total: int, seed: int) -> list[PlannedSchool]:
+    weights = [rng.uniform(0.5, 1.5) for _ in counties]  # counties differ in size
+    places = rng.choices(counties, weights=weights, k=total)
+    stages, shares = zip(*STAGES, strict=True)
+    numbered: dict[tuple[str, Stage | None], int] = {}  # per county and stage (names), per county (codes)
+    planned = []
+    for i, county in enumerate(places):
+        stage = rng.choices(stages, weights=shares)[0]
+        n = numbered[(county.code, stage)] = numbered.get((county.code, stage), 0) + 1
+        name = f"{county.name_zh}{PLACES[n % len(PLACES)]}{'' if n <= len(PLACES) else n}{SUFFIX[stage]}"
+        numbered[(county.code, None)] = numbered.get((county.code, None), 0) + 1
+        planned.append(
+            PlannedSchool(
+                id=_id(seed, "school", i),
+                code=f"{county.code}{numbered[(county.code, None)]:04d}",
+                name=name,
+                county=county.code,
+                stage=stage,
+                ownership=Ownership.private if rng.random() < 0.12 else Ownership.public,
+                locality=rng.choice(list(Locality)),
+                enrolment=rng.randint(60, 2600) if stage is not Stage.special_education else rng.randint(20, 200),
+            )
+        )
+    return planned
+
+
+def _person(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+
+
+def _save_in_batches(
+    app: ServiceApplication, made: Iterator[Aggregate], total: int, label: str, envelope: Envelope, out: TextIO
+) -> int:
+    """Save what `made` yields, BATCH aggregates a transaction, skipping those a run before saved; the events saved."""
+    progress, events, batch = Progress(label, total, out=out), 0, []
+
+    def flush() -> int:
+        fresh = [a for a in batch if not app.exists(a.id)]
+        if fresh:
+            app.save(*fresh, envelope=envelope)
+        progress.advance(len(batch))
+        batch.clear()
+        return sum(a.version for a in fresh)  # a new aggregate's version is the number of its events
+
+    for aggregate in made:
+        batch.append(aggregate)
+        if len(batch) >= BATCH:
+            events += flush()
+    if batch:
+        events += flush()
+    progress.finish(unit="aggregates")
+    return events
+
+
+def _registry(
+    app: Registry,
+    rng: random.Random,
+    planned: list[PlannedSchool],
+    counties: list,
+    seed: int,
+    today: date,
+    envelope: Envelope,
+    result: Generated,
+    out: TextIO,
+) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, uuid.UUID]]:
+    """Schools, inspectors (nominated, appointed, filed, active), zones; each school in a zone with its responsible
+    inspector. The zone and the responsible inspector of each school."""
+    now = datetime.combine(today, datetime.min.time(), UTC)
+    term = {"term_no": 5, "term_start": date(today.year - 2, 1, 1), "term_end": date(today.year + 2, 12, 31)}
+    by_county: dict[str, list[PlannedSchool]] = {}
+    for school in planned:
+        by_county.setdefault(school.county, []).append(school)
+    inspectors: list[Inspector] = []
+    zones: dict[uuid.UUID, uuid.UUID] = {}
+    responsible: dict[uuid.UUID, uuid.UUID] = {}
+    zone_aggregates: list[Zone] = []
+    for county in counties:
+        own = by_county.get(county.code, [])
+        if not own:
+            continue
+        staff = []
+        for n in range(-(-len(own) // SCHOOLS_PER_INSPECTOR)):  # at least one per five schools (R1)
+            roles = [InspectorRole.responsible] + ([InspectorRole.listed] if n % 3 == 0 else [])
+            inspector = Inspector.nominate(
+                inspector_id=_id(seed, "inspector", f"{county.code}:{n}"),
+                name=_person(rng),
+                jurisdiction=county.code,
+                employment=Employment.full_time if rng.random() < 0.3 else Employment.part_time,
+                now=now,
+                roles=roles,
+                stages=[Stage.primary, Stage.junior_secondary],
+                public_contact=f"023-{rng.randint(60000000, 69999999)}" if InspectorRole.listed in roles else None,
+            )
+            inspector.appoint(**term)
+            filed_on = term["term_start"] + timedelta(days=10)
+            inspector.file_upward(filed_with=county.parent or county.code[:2] + "0000", filed_on=filed_on, today=today)
+            inspector.activate(on=term["term_start"] + timedelta(days=20), today=today)
+            staff.append(inspector)
+        inspectors += staff
+        county_zones = []
+        for z in range(-(-len(own) // SCHOOLS_PER_ZONE)):  # about a dozen schools a zone
+            zone = Zone.create(
+                zone_id=_id(seed, "zone", f"{county.code}:{z}"),
+                name=f"{county.name_zh}第{z + 1}督学责任区",
+                jurisdiction=county.code,
+                now=now,
+            )
+            listed = staff[z % len(staff)]
+            if InspectorRole.listed in listed.roles:
+                zone.add_listed_inspector(listed.id)
+            county_zones.append(zone)
+        zone_aggregates += county_zones
+        for i, school in enumerate(own):
+            zones[school.id] = county_zones[i % len(county_zones)].id
+            responsible[school.id] = staff[i % len(staff)].id
+
+    def schools() -> Iterator[School]:
+        for s in planned:
+            school = School.register(
+                school_id=s.id,
+                name=s.name,
+                jurisdiction=s.county,
+                stage=s.stage,
+                ownership=s.ownership,
+                enrolment=s.enrolment,
+                now=now,
+                code=s.code,
+                locality=s.locality,
+            )
+            school.assign_zone(zones[s.id])
+            school.assign_responsible_inspector(responsible[s.id])
+            yield school
+
+    result.events["registry"] = _save_in_batches(app, iter(inspectors), len(inspectors), "inspectors", envelope, out)
+    result.events["registry"] += _save_in_batches(
+        app, iter(zone_aggregates), len(zone_aggregates), "zones", envelope, out
+    )
+    result.events["registry"] += _save_in_batches(app, schools(), len(planned), "schools", envelope, out)
+    result.inspectors, result.zones = len(inspectors), len(zone_aggregates)
+    return zones, responsible
+
+
+def _visits(
+    app: Inspection,
+    rng: random.Random,
+    planned: list[PlannedSchool],
+    zones: dict[uuid.UUID, uuid.UUID],
+    responsible: dict[uuid.UUID, uuid.UUID],
+    seed: int,
+    months: int,
+    today: date,
+    envelope: Envelope,
+    result: Generated,
+    out: TextIO,
+) -> None:
+    """A routine visit (经常性督导) to each school by its responsible inspector in each of the last `months` months."""
+    now = datetime.combine(today, datetime.min.time(), UTC)
+    starts = []
+    for back in range(months):  # this month and the `months - 1` before it
+        year, month = divmod(today.year * 12 + today.month - 1 - back, 12)
+        starts.append(date(year, month + 1, 1))
+
+    def visits() -> Iterator[RoutineVisit]:
+        for month in reversed(starts):
+            for s in planned:
+                day = month + timedelta(days=rng.randint(0, 27))
+                if day > today:
+                    continue
+                yield RoutineVisit.record(
+                    visit_id=_id(seed, "visit", f"{s.id}:{month.isoformat()}"),
+                    jurisdiction=s.county,
+                    school_id=str(s.id),
+                    school_name=s.name,
+                    zone_id=str(zones[s.id]),
+                    inspector_id=str(responsible[s.id]),
+                    visited_on=day,
+                    items_checked=rng.sample(CHECKED, 3),
+                    problems=[],
+                    now=now,
+                )
+
+    total = len(planned) * months
+    result.events["inspection"] = _save_in_batches(app, visits(), total, "routine visits", envelope, out)
+    result.visits = result.events["inspection"]
