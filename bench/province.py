@@ -1,7 +1,7 @@
 """A province at its size on one box (issue 24): generate it, relay it, replay it, and print the figures.
 
 Starts its own PostgreSQL and NATS, writes the province with `dudao generate province` (through the domain, into the
-registry's and inspection's event stores), lets each service's relay publish its store, and rebuilds the registry's
+registry's, inspection's and accountability's event stores), lets each service's relay publish its store, and rebuilds the registry's
 directory from the view stream the way `dudao replay` does. Prints figures, ending with one JSON line holding the
 keys issue 24 names; a figure this benchmark does not measure yet is null. Not a test (`make bench-province`).
 
@@ -29,6 +29,7 @@ from dudao.service import prepare_tables
 from dudao.store import ServiceApplication
 from dudao_cli import generate
 from dudao_cli.servers import LocalNats, LocalPostgres, free_port
+from services.accountability.application import Accountability
 from services.inspection.application import Inspection
 from services.registry.app import PARTS as REGISTRY
 from services.registry.application import Registry
@@ -55,6 +56,7 @@ async def relay_all(settings: Settings, apps: dict[str, ServiceApplication], cou
     started = time.perf_counter()
     tasks = [asyncio.create_task(Relay(settings, app).run(stop)) for app in apps.values()]
     total = sum(counts.values())
+    moved, last_seen = time.perf_counter(), -1
     try:
         while True:
             await asyncio.sleep(0.5)
@@ -67,6 +69,12 @@ async def relay_all(settings: Settings, apps: dict[str, ServiceApplication], cou
             print(f"\rrelayed {seen:>11,} / {total:,}", end="", flush=True)
             if seen >= total:
                 break
+            if seen != last_seen:
+                moved, last_seen = time.perf_counter(), seen
+            elif time.perf_counter() - moved > 60:
+                raise SystemExit(
+                    f"\nthe relays stopped at {seen:,} of {total:,} events for a minute; see the log above"
+                )
         print()
         return total / (time.perf_counter() - started)
     finally:
@@ -105,7 +113,11 @@ def main() -> None:
             started = time.perf_counter()
             made = generate.province(settings, args.province, schools=args.schools, months=args.months, seed=args.seed)
             generated_s = time.perf_counter() - started
-            apps = {"registry": Registry(settings), "inspection": Inspection(settings)}
+            apps = {
+                "registry": Registry(settings),
+                "inspection": Inspection(settings),
+                "accountability": Accountability(settings),
+            }
             try:
                 figures["relay_events_per_s"] = round(asyncio.run(relay_all(settings, apps, made.events)))
             finally:
@@ -124,7 +136,7 @@ def main() -> None:
         f"                       {made.inspectors:,} inspectors, {made.zones:,} zones, {made.visits:,} routine visits"
     )
     print(f"events generated       {made.total:10,}  in {generated_s:.1f} s ({made.total / generated_s:,.0f}/s)")
-    print(f"relay events/s         {figures['relay_events_per_s']:10,}  (registry and inspection relays together)")
+    print(f"relay events/s         {figures['relay_events_per_s']:10,}  (the three services' relays together)")
     print(
         f"replay events/s        {figures['replay_events_per_s']:10,}  ({rebuilt.events:,} registry events, directory)"
     )

@@ -1,7 +1,9 @@
 """`dudao generate province CODE`: a province on this machine, for figures at its size (issue 24).
 
 Its real counties (the division list), schools spread over them, inspectors through their lifecycle, responsibility
-zones with their listed and responsible inspectors, and a year of monthly routine visits. Everything is written
+zones with their listed and responsible inspectors, a year of monthly routine visits, special supervisions of one
+school in ten walked to their issued reports, and the rectification cases those reports open (feedback, reports,
+acceptances). Everything is written
 through the domain (the same aggregates and rules as any command) straight into each service's event store, in
 batches, as the owner; a running stack's relays then carry it to every read model, and a stack started later does
 the same from the stores (they are the outbox).
@@ -29,7 +31,12 @@ from dudao.events import Envelope
 from dudao.progress import Progress
 from dudao.stages import Stage
 from dudao.store import ServiceApplication
+from services.accountability.application import Accountability
+from services.accountability.domain.case import FeedbackMode, RectificationCase
 from services.inspection.application import Inspection
+from services.inspection.domain.activity import Activity, ActivityKind, TargetKind
+from services.inspection.domain.activity_terms import FindingArea, Severity, SpecialTopic, semester_of
+from services.inspection.domain.semester_count import SemesterCount
 from services.inspection.domain.visit import RoutineVisit
 from services.registry.application import Registry
 from services.registry.domain import Employment, Inspector, InspectorRole, Locality, Ownership, School, Zone
@@ -39,6 +46,7 @@ NAMESPACE = uuid.UUID("0b8c5e7a-51f4-4d2e-9c61-7f3a2d9e4b10")
 BATCH = 500  # aggregates saved in one transaction
 SCHOOLS_PER_INSPECTOR = 5  # the 1:5 ratio of R1
 SCHOOLS_PER_ZONE = 12
+SCHOOLS_PER_ACTIVITY = 10  # about 2,000 special supervisions in a province of 20,000 schools
 STAGES = [(Stage.primary, 0.55), (Stage.junior_secondary, 0.2), (Stage.nine_year, 0.12), (Stage.kindergarten, 0.08)]
 STAGES += [(Stage.complete_secondary, 0.03), (Stage.special_education, 0.02)]
 SUFFIX = {
@@ -64,6 +72,8 @@ class Generated:
     inspectors: int = 0
     zones: int = 0
     visits: int = 0
+    activities: int = 0
+    cases: int = 0
     events: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -120,8 +130,14 @@ def province(
     inspection = Inspection(settings)
     try:
         _visits(inspection, rng, planned, zones, responsible, seed, months, today, envelope, result, out)
+        issued = _activities(inspection, rng, planned, responsible, seed, today, envelope, result, out)
     finally:
         inspection.close()
+    accountability = Accountability(settings)
+    try:
+        _cases(accountability, rng, issued, today, envelope, result, out)
+    finally:
+        accountability.close()
     print(f"{result.total:,} events: " + ", ".join(f"{s} {n:,}" for s, n in result.events.items()), file=out)
     return result
 
@@ -314,3 +330,123 @@ def _visits(
     total = len(planned) * months
     result.events["inspection"] = _save_in_batches(app, visits(), total, "routine visits", envelope, out)
     result.visits = result.events["inspection"]
+
+
+def _activities(
+    app: Inspection,
+    rng: random.Random,
+    planned: list[PlannedSchool],
+    responsible: dict[uuid.UUID, uuid.UUID],
+    seed: int,
+    today: date,
+    envelope: Envelope,
+    result: Generated,
+    out: TextIO,
+) -> list[Activity]:
+    """Special supervisions (专项督导) of one school in ten, each walked from the plan to its issued report with a
+    finding or two; the activities and their schools' semester counts. The issued ones."""
+    now = datetime.combine(today, datetime.min.time(), UTC)
+    chosen = rng.sample(planned, max(1, len(planned) // SCHOOLS_PER_ACTIVITY))
+    issued: list[Activity] = []
+
+    def activities() -> Iterator[Aggregate]:
+        for n, s in enumerate(chosen):
+            start = today - timedelta(days=rng.randint(40, 200))
+            month = start.replace(day=1)
+            activity = Activity.plan(
+                activity_id=_id(seed, "activity", n),
+                jurisdiction=s.county,
+                kind=ActivityKind.special,
+                topic=rng.choice([t for t in SpecialTopic if t is not SpecialTopic.emergency]),
+                title=f"{s.name}专项督导",
+                target_kind=TargetKind.school,
+                target_id=str(s.id),
+                target_name=s.name,
+                period=semester_of(month),
+                planned_month=month.strftime("%Y-%m"),
+                now=now,
+            )
+            count = SemesterCount.open(school_id=str(s.id), period=activity.period, earlier=0)
+            count.admit(activity_id=activity.id, school_name=s.name, override=None, limit=None)
+            leader = str(responsible[s.id])
+            registry_says = {leader: {"name": leader, "jurisdiction": s.county, "status": "active"}}
+            activity.assign_team(leader_id=leader, member_ids=[], ties={}, inspectors=registry_says)
+            activity.notify(notified_on=start, today=today)
+            activity.start_on_site(on=start + timedelta(days=5), today=today)
+            activity.record_findings(
+                findings=[
+                    {
+                        "finding_id": f"f{k + 1}",
+                        "area": rng.choice(list(FindingArea)),
+                        "severity": rng.choice(list(Severity)),
+                        "description": rng.choice(CHECKED) + "存在问题，需限期整改",
+                        "evidence": "",
+                        "rule_broken": "",
+                        "needs_rectification": True,
+                        "looks_illegal": False,
+                    }
+                    for k in range(rng.randint(1, 2))
+                ],
+                now=now,
+            )
+            activity.draft_report(summary=f"{s.name}专项督导报告", now=now)
+            activity.approve_report(approved_by=GENERATOR, now=now)
+            activity.issue_report(issued_on=start + timedelta(days=15), now=now)
+            issued.append(activity)
+            yield activity
+            yield count
+
+    events = _save_in_batches(app, activities(), 2 * len(chosen), "activities", envelope, out)
+    result.events["inspection"] = result.events.get("inspection", 0) + events
+    result.activities = len(chosen)
+    return issued
+
+
+def _cases(
+    app: Accountability,
+    rng: random.Random,
+    issued: list[Activity],
+    today: date,
+    envelope: Envelope,
+    result: Generated,
+    out: TextIO,
+) -> None:
+    """The rectification case (整改) of each issued report, as accountability's reaction opens it (same id), with
+    feedback; in two cases of three the unit has reported, and in half of those the office has accepted."""
+    now = datetime.combine(today, datetime.min.time(), UTC)
+
+    def cases() -> Iterator[RectificationCase]:
+        for activity in issued:
+            issued_on = activity.issued_on
+            case = RectificationCase.open(
+                activity_id=str(activity.id),
+                jurisdiction=activity.jurisdiction,
+                unit_kind=activity.target_kind.value,
+                unit_id=activity.target_id,
+                unit_name=activity.target_name,
+                activity_title=activity.title,
+                findings=activity.findings,
+                now=now,
+                report_issued_on=issued_on,
+            )
+            given_on = issued_on + timedelta(days=3)
+            case.give_feedback(
+                mode=FeedbackMode.written,
+                decision="限期整改",
+                requirements="逐项整改并报告",
+                deadlines={},
+                default_deadline=given_on + timedelta(days=30),
+                deadline_basis="000000@1",
+                given_on=given_on,
+                today=today,
+            )
+            if rng.random() < 2 / 3:
+                for item_id in case.items:
+                    reported = given_on + timedelta(days=rng.randint(5, 25))
+                    case.report_item(item_id=item_id, statement="已整改", evidence=[], reported_on=reported)
+                    if rng.random() < 0.5:
+                        case.accept_item(item_id=item_id, accepted_on=reported, recheck_due=reported + timedelta(90))
+            yield case
+
+    result.events["accountability"] = _save_in_batches(app, cases(), len(issued), "rectification cases", envelope, out)
+    result.cases = len(issued)

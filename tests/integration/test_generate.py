@@ -1,4 +1,5 @@
-"""`dudao generate province` (issue 24): a province written through the domain into the event stores, deterministic
+"""`dudao generate province` (issue 24): a province written through the domain into the event stores (registry,
+inspection, accountability), deterministic
 from its seed, and a second run with the same seed adds nothing. A small one here keeps the generator from rotting;
 the benchmark's province is `make bench-province`'s."""
 
@@ -30,11 +31,14 @@ def test_a_small_province_is_written_through_the_domain_and_a_second_run_adds_no
 
     assert (made.counties, made.schools) == (38, 300)
     registry, inspection = topics(settings, "registry"), topics(settings, "inspection")
+    accountability = topics(settings, "accountability")
     assert registry["Registered"] == 300 + made.inspectors
     assert registry["Activated"] == registry["Filed"] == made.inspectors >= 300 // generate.SCHOOLS_PER_INSPECTOR
     assert registry["ResponsibleInspectorAssigned"] == registry["ZoneAssigned"] == 300
     assert inspection["Recorded"] == made.visits > 300  # this month's visits not yet due are left out
-    assert made.total == sum(registry.values()) + sum(inspection.values())
+    assert inspection["ReportIssued"] == accountability["Opened"] == accountability["FeedbackGiven"] == made.cases
+    assert made.activities == made.cases == 300 // generate.SCHOOLS_PER_ACTIVITY
+    assert made.total == sum(registry.values()) + sum(inspection.values()) + sum(accountability.values())
     assert "schools" in out.getvalue() and "routine visits" in out.getvalue()  # progress, in words
 
     again = generate.province(settings, "500000", schools=300, months=2, seed=7, today=TODAY, out=io.StringIO())

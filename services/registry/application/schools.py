@@ -26,22 +26,26 @@ def school_id_for_code(code: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"dudao:school-code:{code}")
 
 
+def _registered(school_id: UUID, command: RegisterSchool | ImportSchool) -> School:
+    """A new school from a command that registers one, by hand or from an imported row."""
+    return School.register(
+        school_id=school_id,
+        name=command.name,
+        jurisdiction=command.jurisdiction,
+        stage=command.stage,
+        ownership=command.ownership,
+        enrolment=command.enrolment,
+        now=command.now,
+        code=command.code,
+        locality=command.locality,
+    )
+
+
 class SchoolCommands(ServiceApplication):
     def register_school(self, command: RegisterSchool, caller: Caller) -> School:
         """Register a school (登记学校) in the caller's subtree."""
         check_scope(caller.principal, command.jurisdiction)
-        school = School.register(
-            school_id=caller.made_id,
-            name=command.name,
-            jurisdiction=command.jurisdiction,
-            stage=command.stage,
-            ownership=command.ownership,
-            enrolment=command.enrolment,
-            now=command.now,
-            code=command.code,
-            locality=command.locality,
-        )
-        return self.save_new(school, caller.envelope)
+        return self.save_new(_registered(caller.made_id, command), caller.envelope)
 
     def import_school(self, command: ImportSchool, caller: Caller) -> tuple[School, bool]:
         """Register the school with this code, or bring it up to date; the same row twice changes nothing."""
@@ -56,17 +60,7 @@ class SchoolCommands(ServiceApplication):
         whether it is new). Its pending events are what saving it records (none when the row changes nothing)."""
         school_id = school_id_for_code(command.code)
         if not self.exists(school_id):
-            school = School.register(
-                school_id=school_id,
-                name=command.name,
-                jurisdiction=command.jurisdiction,
-                stage=command.stage,
-                ownership=command.ownership,
-                enrolment=command.enrolment,
-                now=command.now,
-                code=command.code,
-                locality=command.locality,
-            )
+            school = _registered(school_id, command)
             authorize(school)
             return school, True
         school = self.get(school_id, School)
