@@ -140,7 +140,7 @@ def main() -> None:
     print(
         f"replay events/s        {figures['replay_events_per_s']:10,}  ({rebuilt.events:,} registry events, directory)"
     )
-    print(f"peak RSS               {peak_mb:10,.0f}  MB (this process: generator, both applications, relays)")
+    print(f"peak RSS               {peak_mb:10,.0f}  MB (this process: the generator, the applications, their relays)")
     print("not measured yet       " + ", ".join(k for k, v in figures.items() if v is None))
     print(json.dumps(figures), flush=True)
 
