@@ -28,6 +28,7 @@ from eventsourcing.domain import Aggregate
 from dudao import jurisdiction as divisions
 from dudao.config import Settings
 from dudao.events import Envelope
+from dudao.profiles import Effective, effective
 from dudao.progress import Progress
 from dudao.stages import Stage
 from dudao.store import ServiceApplication
@@ -39,12 +40,12 @@ from services.inspection.domain.activity_terms import FindingArea, Severity, Spe
 from services.inspection.domain.semester_count import SemesterCount
 from services.inspection.domain.visit import RoutineVisit
 from services.registry.application import Registry
+from services.registry.application.policy import shipped_profiles
 from services.registry.domain import Employment, Inspector, InspectorRole, Locality, Ownership, School, Zone
 
 GENERATOR = "dudao-generator"
 NAMESPACE = uuid.UUID("0b8c5e7a-51f4-4d2e-9c61-7f3a2d9e4b10")
 BATCH = 500  # aggregates saved in one transaction
-SCHOOLS_PER_INSPECTOR = 5  # the 1:5 ratio of R1
 SCHOOLS_PER_ZONE = 12
 SCHOOLS_PER_ACTIVITY = 10  # about 2,000 special supervisions in a province of 20,000 schools
 STAGES = [(Stage.primary, 0.55), (Stage.junior_secondary, 0.2), (Stage.nine_year, 0.12), (Stage.kindergarten, 0.08)]
@@ -142,6 +143,11 @@ def province(
     return result
 
 
+def profile_at(code: str) -> Effective:
+    """The policy in force at `code` as the registry ships it: the generator follows the same rules as an office."""
+    return effective(code, {p["jurisdiction"]: (1, p["values"]) for p in shipped_profiles()})
+
+
 def _id(seed: int, kind: str, n: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{seed}:{kind}:{n}")
 
@@ -227,7 +233,8 @@ def _registry(
         if not own:
             continue
         staff = []
-        for n in range(-(-len(own) // SCHOOLS_PER_INSPECTOR)):  # at least one per five schools (R1)
+        ratio = profile_at(county.code).get("inspector_school_ratio")  # R1: an inspector for every `ratio` schools
+        for n in range(-(-len(own) // ratio)):
             roles = [InspectorRole.responsible] + ([InspectorRole.listed] if n % 3 == 0 else [])
             inspector = Inspector.nominate(
                 inspector_id=_id(seed, "inspector", f"{county.code}:{n}"),
@@ -351,7 +358,7 @@ def _activities(
 
     def activities() -> Iterator[Aggregate]:
         for n, s in enumerate(chosen):
-            start = today - timedelta(days=rng.randint(40, 200))
+            start = today - timedelta(days=rng.randint(60, 200))  # reports issued, fed back and answered by today
             month = start.replace(day=1)
             activity = Activity.plan(
                 activity_id=_id(seed, "activity", n),
@@ -430,22 +437,27 @@ def _cases(
                 report_issued_on=issued_on,
             )
             given_on = issued_on + timedelta(days=3)
+            profile = profile_at(case.jurisdiction)
             case.give_feedback(
                 mode=FeedbackMode.written,
                 decision="限期整改",
                 requirements="逐项整改并报告",
                 deadlines={},
-                default_deadline=given_on + timedelta(days=30),
-                deadline_basis="000000@1",
+                default_deadline=given_on + timedelta(days=profile.get("rectification_days")),
+                deadline_basis=profile.version,
                 given_on=given_on,
                 today=today,
             )
             if rng.random() < 2 / 3:
                 for item_id in case.items:
-                    reported = given_on + timedelta(days=rng.randint(5, 25))
+                    reported = min(given_on + timedelta(days=rng.randint(5, 25)), today)
                     case.report_item(item_id=item_id, statement="已整改", evidence=[], reported_on=reported)
                     if rng.random() < 0.5:
-                        case.accept_item(item_id=item_id, accepted_on=reported, recheck_due=reported + timedelta(90))
+                        case.accept_item(
+                            item_id=item_id,
+                            accepted_on=reported,
+                            recheck_due=reported + timedelta(profile.get("recheck_after_days")),
+                        )
             yield case
 
     result.events["accountability"] = _save_in_batches(app, cases(), len(issued), "rectification cases", envelope, out)

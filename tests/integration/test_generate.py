@@ -33,11 +33,18 @@ def test_a_small_province_is_written_through_the_domain_and_a_second_run_adds_no
     registry, inspection = topics(settings, "registry"), topics(settings, "inspection")
     accountability = topics(settings, "accountability")
     assert registry["Registered"] == 300 + made.inspectors
-    assert registry["Activated"] == registry["Filed"] == made.inspectors >= 300 // generate.SCHOOLS_PER_INSPECTOR
+    ratio = generate.profile_at("500000").get("inspector_school_ratio")
+    assert registry["Activated"] == registry["Filed"] == made.inspectors >= 300 // ratio  # R1 in every county
     assert registry["ResponsibleInspectorAssigned"] == registry["ZoneAssigned"] == 300
     assert inspection["Recorded"] == made.visits > 300  # this month's visits not yet due are left out
     assert inspection["ReportIssued"] == accountability["Opened"] == accountability["FeedbackGiven"] == made.cases
     assert made.activities == made.cases == 300 // generate.SCHOOLS_PER_ACTIVITY
+    with psycopg.connect(settings.database_url) as conn:  # no fact dated after the day it was generated
+        latest = conn.execute(
+            "SELECT max((convert_from(state, 'UTF8')::jsonb->'reported_on'->>'_data_')::date) FROM accountability.accountability_events"
+            " WHERE topic LIKE '%ItemReported'"
+        ).fetchone()[0]
+    assert latest is None or latest <= TODAY
     assert made.total == sum(registry.values()) + sum(inspection.values()) + sum(accountability.values())
     assert "schools" in out.getvalue() and "routine visits" in out.getvalue()  # progress, in words
 
