@@ -22,6 +22,7 @@ HEADER_NOTIFICATION_ID = "Dudao-Notification-Id"
 HEADER_ORIGIN = "Dudao-Origin"
 HEADER_MSG_ID = "Nats-Msg-Id"
 HEADER_CHAIN = "Dudao-Chain"  # the event's link in its origin's hash chain (decision 017)
+DUPLICATE_WINDOW_S = 120  # how long a stream remembers message ids: a relay's retry must come well within it
 
 
 def stream_name(service: str) -> str:
@@ -69,8 +70,10 @@ def message_id(jurisdiction: str, service: str, notification_id: int) -> str:
     return f"{origin(jurisdiction, service)}:{notification_id}"
 
 
-async def connect(url: str, name: str) -> Client:
-    """A connection that keeps reconnecting for as long as the process lives."""
+async def connect(url: str, name: str, *, reconnect: bool = True) -> Client:
+    """A connection that keeps reconnecting for as long as the process lives; or, with `reconnect=False`, one that
+    closes when the server goes, dropping what it had not yet written (the relay's: what a closed connection sent
+    is then a prefix of what it was given, never a later message without an earlier one)."""
 
     async def on_error(e: Exception) -> None:
         log.warning("nats: %s", why(e))
@@ -81,7 +84,7 @@ async def connect(url: str, name: str) -> Client:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=2,
-        allow_reconnect=True,
+        allow_reconnect=reconnect,
         error_cb=on_error,
     )
 
@@ -96,7 +99,7 @@ async def ensure_stream(js: JetStreamContext, service: str, jurisdiction: str) -
         storage=StorageType.FILE,
         max_age=0,
         discard=DiscardPolicy.OLD,
-        duplicate_window=120,
+        duplicate_window=DUPLICATE_WINDOW_S,
     )
     try:
         info = await js.stream_info(name)

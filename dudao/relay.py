@@ -1,11 +1,12 @@
 """The outbox relay: follows a service's notification log and publishes each event to JetStream once.
 
 The event store is the outbox. The relay's position is not kept anywhere but in the stream
-itself: the last message's `Dudao-Notification-Id`. Each message waits for the stream's ack of the
-one before, so a failure can never leave a later event in the stream before an earlier one; each
-carries its `Nats-Msg-Id`, so what a retry sends again is dropped as a duplicate. One replica of a
-service relays at a time (a PostgreSQL advisory lock). (Decision 011: no `Nats-Expected-*` header,
-since streams that source this one would check it against themselves.)
+itself: the last message's `Dudao-Notification-Id`. A batch is written to the connection in
+notification order and its acks are awaited together (decision 032); the position moves only over
+the acked prefix, and after a failed ack the relay sends again from there, so what was stored is
+dropped as a duplicate (each message carries its `Nats-Msg-Id`) and what was lost goes in. One
+replica of a service relays at a time (a PostgreSQL advisory lock). (Decision 011: no
+`Nats-Expected-*` header, since streams that source this one would check it against themselves.)
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import asyncpg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
@@ -32,6 +35,19 @@ from dudao.telemetry import why
 
 log = logging.getLogger("dudao.relay")
 
+ACK_WAIT = 10.0  # seconds a batch waits for its acks before it is sent again from its acked prefix
+
+
+class Unacked(Exception):
+    """Some of a batch was not acknowledged: the stream holds everything up to `acked_through` and maybe more."""
+
+    def __init__(self, acked_through: int, cause: BaseException | str) -> None:
+        super().__init__(
+            f"not acknowledged after notification {acked_through}: {why(cause) if isinstance(cause, BaseException) else cause}"
+        )
+        self.acked_through = acked_through
+        self.at = time.monotonic()
+
 
 class Relay:
     """Publishes one service's committed events, in notification order, exactly once."""
@@ -42,7 +58,7 @@ class Relay:
         app: Application[UUID],
         crossings: Crossings | None = None,
         *,
-        batch_size: int = 256,
+        batch_size: int = 512,
         poll_interval: float = 1.0,
     ) -> None:
         self.settings = settings
@@ -74,19 +90,22 @@ class Relay:
         )
 
     async def _relay(self, stop: asyncio.Event, lock: asyncpg.Connection) -> None:
-        nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay")
         # The connection holding the lock also listens for new events and reads their chain links.
         listening = await self._listen(lock)
+        nc: Client | None = None
         try:
-            js = nc.jetstream(timeout=5)
             position: int | None = None
+            unacked: Unacked | None = None
             backoff = 0.2
             while not stop.is_set() and not lock.is_closed():
                 try:
+                    if nc is None or nc.is_closed:  # no reconnecting under a batch: a new connection, a fresh position
+                        nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay", reconnect=False)
+                        js, position = nc.jetstream(timeout=5), None
                     if position is None:
                         await links.ensure(js, self.service, self.jurisdiction, self.settings.upper)
-                        position = self.position = await self._position(js)
-                        log.info("relay %s resumes after notification %s", self.service, position)
+                        position = self.position = await self._resume(js, unacked)
+                        unacked = None
                     notifications = await asyncio.to_thread(
                         self.app.recorder.select_notifications, position, self.batch_size, inclusive_of_start=False
                     )
@@ -96,10 +115,11 @@ class Relay:
                             position = None
                         continue
                     position = self.position = await self._publish(
-                        js, notifications, await self._links(lock, notifications)
+                        js, notifications, await self._links(lock, notifications), position
                     )
                     backoff = 0.2
                 except Exception as e:
+                    unacked = e if isinstance(e, Unacked) else unacked
                     log.warning("relay %s: %s; retrying in %.1fs", self.service, why(e), backoff)
                     position = None
                     await bus.wait_or_stop(stop, backoff)
@@ -109,7 +129,9 @@ class Relay:
             if listening is not None and not lock.is_closed():
                 with contextlib.suppress(Exception):
                     await lock.remove_listener(*listening)
-            await nc.close()
+            if nc is not None:
+                with contextlib.suppress(Exception):
+                    await nc.close()
 
     async def _stream_exists(self, js: JetStreamContext) -> bool:
         try:
@@ -117,6 +139,31 @@ class Relay:
             return True
         except NotFoundError:
             return False
+
+    async def _resume(self, js: JetStreamContext, unacked: Unacked | None) -> int:
+        """Where to go on: after the stream's last message, or, after a failed ack, after the batch's acked prefix. A
+        message past that prefix may be in the stream while an earlier one is not (it was lost in a reconnect): sending
+        everything after the prefix again fills that hole, and the stream drops the rest as duplicates, provided it
+        still remembers their ids (its duplicate window, two minutes; the retry comes within seconds)."""
+        position = await self._position(js)
+        if unacked is not None and unacked.acked_through < position:
+            if time.monotonic() - unacked.at < bus.DUPLICATE_WINDOW_S / 2:
+                log.warning(
+                    "relay %s sends again after notification %s (the stream has up to %s; it drops what it holds)",
+                    self.service,
+                    unacked.acked_through,
+                    position,
+                )
+                return unacked.acked_through
+            log.error(
+                "relay %s: notifications %s..%s were sent but not all acknowledged, too long ago to send them again"
+                " safely; check the stream against the store (`dudao verify`)",
+                self.service,
+                unacked.acked_through + 1,
+                position,
+            )
+        log.info("relay %s resumes after notification %s", self.service, position)
+        return position
 
     async def _position(self, js: JetStreamContext) -> int:
         """The last notification id in the stream."""
@@ -140,47 +187,79 @@ class Relay:
         return {r["notification_id"]: bytes(r["link"]).hex() for r in rows}
 
     async def _publish(
-        self, js: JetStreamContext, notifications: Sequence[Notification], chain_links: dict[int, str]
+        self,
+        js: JetStreamContext,
+        notifications: Sequence[Notification],
+        chain_links: dict[int, str],
+        position: int,
     ) -> int:
-        """Publish a batch in order, each message acked before the next is sent; the last notification id."""
-        for n in notifications:
-            state, envelope = event_state(self.app, n)
-            aggregate, event = event_name(n.topic)
-            msg_id = bus.message_id(self.jurisdiction, self.service, n.id)
-            span = self._tracer.start_span(
-                f"publish {aggregate}.{event}",
-                context=telemetry.context_from(envelope),
-                kind=trace.SpanKind.PRODUCER,
-                attributes={"messaging.system": "nats", "messaging.message.id": msg_id},
-            )
-            headers = {
-                bus.HEADER_MSG_ID: msg_id,
-                bus.HEADER_EVENT_TYPE: f"{aggregate}.{event}",
-                bus.HEADER_NOTIFICATION_ID: str(n.id),
-                bus.HEADER_ORIGIN: bus.origin(self.jurisdiction, self.service),
-            }
-            if n.id in chain_links:
-                headers[bus.HEADER_CHAIN] = chain_links[n.id]
-            with trace.use_span(span):
-                headers.update(telemetry.current_trace_headers())
-            body = {
-                "type": f"{aggregate}.{event}",
-                "aggregate": aggregate,
-                "aggregate_id": str(n.originator_id),
-                "version": n.originator_version,
-                "notification_id": n.id,
-                "origin": {"jurisdiction": self.jurisdiction, "service": self.service},
-                "envelope": envelope,
-                "data": state,
-            }
-            up, down = self.crossings.travels(aggregate)
-            subject = bus.subject(self.jurisdiction, self.service, aggregate, event, up=up, down=down)
-            try:
-                await js.publish(subject, dumps(body), headers=headers, timeout=10)
-            finally:
-                span.end()
-            self.published += 1
-        return notifications[-1].id
+        """Publish a batch: every message written to the connection in notification order, then the acks awaited
+        together. Returns the last notification id; raises `Unacked` with the acked prefix if any ack failed."""
+        sent: list[tuple[Notification, asyncio.Future, trace.Span]] = []
+        failure: BaseException | None = None
+        try:
+            for n in notifications:
+                subject, body, headers, span = self._message(n, chain_links)
+                sent.append((n, await js.publish_async(subject, body, headers=headers), span))
+        except Exception as e:  # the connection refused the rest: what was sent may still be acked
+            failure = e
+        if sent:
+            await asyncio.wait([ack for _, ack, _ in sent], timeout=ACK_WAIT)
+        acked_through = position
+        for n, ack, span in sent:
+            if failure is None and not ack.done():
+                failure = TimeoutError(f"no ack within {ACK_WAIT:.0f}s")
+            elif failure is None and ack.exception() is not None:
+                failure = ack.exception()
+            if failure is None:
+                acked_through = n.id
+                self.published += 1
+            else:
+                ack.cancel()
+                span.set_status(trace.StatusCode.ERROR, why(failure))
+            span.end()
+        if failure is not None or len(sent) < len(notifications):
+            raise Unacked(acked_through, failure or "not sent")
+        return acked_through
+
+    def _message(self, n: Notification, chain_links: dict[int, str]) -> tuple[str, bytes, dict[str, str], trace.Span]:
+        """One event as the stream carries it: subject, body, headers, and its producer span (open until acked)."""
+        state, envelope = event_state(self.app, n)
+        aggregate, event = event_name(n.topic)
+        msg_id = bus.message_id(self.jurisdiction, self.service, n.id)
+        span = self._tracer.start_span(
+            f"publish {aggregate}.{event}",
+            context=telemetry.context_from(envelope),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.message.id": msg_id},
+        )
+        headers = {
+            bus.HEADER_MSG_ID: msg_id,
+            bus.HEADER_EVENT_TYPE: f"{aggregate}.{event}",
+            bus.HEADER_NOTIFICATION_ID: str(n.id),
+            bus.HEADER_ORIGIN: bus.origin(self.jurisdiction, self.service),
+        }
+        if n.id in chain_links:
+            headers[bus.HEADER_CHAIN] = chain_links[n.id]
+        with trace.use_span(span):
+            headers.update(telemetry.current_trace_headers())
+        body = {
+            "type": f"{aggregate}.{event}",
+            "aggregate": aggregate,
+            "aggregate_id": str(n.originator_id),
+            "version": n.originator_version,
+            "notification_id": n.id,
+            "origin": {"jurisdiction": self.jurisdiction, "service": self.service},
+            "envelope": envelope,
+            "data": state,
+        }
+        up, down = self.crossings.travels(aggregate)
+        return (
+            bus.subject(self.jurisdiction, self.service, aggregate, event, up=up, down=down),
+            dumps(body),
+            headers,
+            span,
+        )
 
     async def _listen(self, conn: asyncpg.Connection) -> tuple[str, Callable[..., None]] | None:
         """LISTEN for the store's NOTIFY so new events go out at once; polling covers a lost listener."""

@@ -49,6 +49,11 @@ def load(client, schools: list[dict], jurisdiction: str = "500120", timeout: flo
         nonlocal steps
         steps += 1
         response = client.request(method, path, json=body)
+        for _ in range(20):  # a framework version coming down from the upper level can land between read and write
+            if response.status_code != 409 or response.json().get("rule") != "concurrent_update":
+                break
+            time.sleep(0.25)
+            response = client.request(method, path, json=body)
         if response.status_code in (200, 201):
             return response.json()
         if response.status_code == 409 and response.json().get("rule") in done_if:

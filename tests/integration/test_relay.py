@@ -17,6 +17,7 @@ import asyncpg
 import nats
 import psycopg
 import pytest
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from dudao import bus
@@ -203,6 +204,44 @@ def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_w
 
     assert asyncio.run(main()) == 20
     assert_each_event_once_in_order(settings)
+
+
+def test_a_message_lost_under_a_batch_whose_later_messages_were_stored_is_sent_again_and_nothing_twice(
+    settings, application, monkeypatch
+):
+    """Acks are awaited per batch, not per message: a message can fail while later ones of its batch are stored. The
+    relay goes on only over the acked prefix and sends the rest again; the stream drops what it already holds."""
+    register_schools(application, 30)
+    send = JetStreamContext.publish_async
+    lost: list[str] = []
+
+    async def losing_the_fifth(self, subject, payload=b"", **kwargs):
+        if kwargs["headers"][bus.HEADER_NOTIFICATION_ID] == "5" and not lost:
+            lost.append("5")  # never reaches the server; its ack says so
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(nats.errors.TimeoutError())
+            return failed
+        return await send(self, subject, payload, **kwargs)
+
+    monkeypatch.setattr(JetStreamContext, "publish_async", losing_the_fifth)
+
+    async def all_thirty() -> bool:
+        return await _stream_count(settings.nats_url) == 30
+
+    async def main() -> None:
+        relay, stop = Relay(settings, application, batch_size=10), asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            await until(all_thirty, timeout=30, what="all 30 in the stream")
+        finally:
+            stop.set()
+            await task
+
+    asyncio.run(main())
+    in_stream = asyncio.run(_stream_notification_ids(settings.nats_url))
+    assert lost == ["5"], "nothing was lost: the test proved nothing"
+    assert sorted(in_stream) == committed_notification_ids(settings) and len(set(in_stream)) == 30
+    assert in_stream.index(5) > in_stream.index(10), "the lost message went in after the rest of its batch"
 
 
 def test_the_relay_lag_counts_what_is_stored_but_not_yet_published(settings, application):
