@@ -96,6 +96,7 @@ class InboundEvent:
 
 
 Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
+Settle = Callable[[asyncpg.Connection], Awaitable[None]]
 Effect = Callable[[InboundEvent], Awaitable[None]]
 
 
@@ -113,10 +114,18 @@ class ProjectionEffect:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, schema: str, consumer: str, stream: str, handler: Handler, *, ordered: bool = False
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        consumer: str,
+        stream: str,
+        handler: Handler,
+        *,
+        ordered: bool = False,
+        settle: Settle | None = None,
     ):
         self.pool, self.schema, self.consumer, self.stream, self.handler = pool, schema, consumer, stream, handler
-        self.ordered = ordered
+        self.ordered, self.settle = ordered, settle
 
     async def __call__(self, event: InboundEvent) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -131,6 +140,8 @@ class ProjectionEffect:
             )
             if first_time and (self.ordered or await self._next_version(conn, event)):
                 await self.handler(conn, event)
+                if self.settle is not None:
+                    await self.settle(conn)
 
     async def passed(self, conn: asyncpg.Connection, event: InboundEvent) -> None:
         """`event` is dead-lettered: count its version as passed, so the aggregate's next one is not held for it."""

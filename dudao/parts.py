@@ -13,7 +13,7 @@ import asyncpg
 
 from dudao.clock import Clock
 from dudao.config import Settings
-from dudao.consumer import Handler, Reaction
+from dudao.consumer import Handler, Reaction, Settle
 from dudao.links import Crossings
 from dudao.store import ServiceApplication
 
@@ -37,6 +37,9 @@ class Projection:
     tables: tuple[str, ...] = ()
     version: int = 1
     ordered: bool = False  # events strictly in stream order, also after a retry, for readers that follow positions
+    # Work that follows many events, done once in each transaction after the events it applies (one event live, a
+    # batch in a rebuild): what a handler marked to be derived again (monitoring's results), derived from the rows.
+    settle: Settle | None = None
     ddl: str = (
         ""  # CREATE ... IF NOT EXISTS for its tables, for the kernel's own read models (the service's: ensure_tables)
     )

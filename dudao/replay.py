@@ -130,6 +130,7 @@ async def _apply(pool: asyncpg.Pool, projection: Projection, events: list[Inboun
             async with conn.transaction():
                 for event in events:
                     await projection.handler(conn, event)
+                await _settle(conn, projection)
             return 0
         except Exception:
             failed = 0
@@ -137,9 +138,15 @@ async def _apply(pool: asyncpg.Pool, projection: Projection, events: list[Inboun
                 try:
                     async with conn.transaction():
                         await projection.handler(conn, event)
+                        await _settle(conn, projection)
                 except Exception:
                     failed += 1
             return failed
+
+
+async def _settle(conn: asyncpg.Connection, projection: Projection) -> None:
+    if projection.settle is not None:
+        await projection.settle(conn)
 
 
 async def _switch(
@@ -174,6 +181,7 @@ async def _switch(
         for (seq,) in late:
             with_seq = await js.get_msg(projection.stream, seq)
             await projection.handler(conn, InboundEvent.from_msg(with_seq, stream_seq=seq))
+        await _settle(conn, projection)
     return len(late)
 
 

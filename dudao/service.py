@@ -52,7 +52,13 @@ class Workers:
                 stream=p.stream,
                 filter_subject=p.filter_subject,
                 effect=ProjectionEffect(
-                    pool, parts.name, p.consumer_name(parts.name), p.stream, p.handler, ordered=p.ordered
+                    pool,
+                    parts.name,
+                    p.consumer_name(parts.name),
+                    p.stream,
+                    p.handler,
+                    ordered=p.ordered,
+                    settle=p.settle,
                 ),
                 ordered=p.ordered,
             )

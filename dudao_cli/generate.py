@@ -39,6 +39,11 @@ from services.inspection.domain.activity import Activity, ActivityKind, TargetKi
 from services.inspection.domain.activity_terms import FindingArea, Severity, SpecialTopic, semester_of
 from services.inspection.domain.semester_count import SemesterCount
 from services.inspection.domain.visit import RoutineVisit
+from services.monitoring.application import Monitoring
+from services.monitoring.demo import PERIOD, STAGE_SHARES, school_values
+from services.monitoring.domain.collection import LevelApproval, Submission
+from services.monitoring.domain.compute import validate
+from services.monitoring.domain.framework import Framework
 from services.registry.application import Registry
 from services.registry.application.policy import shipped_profiles
 from services.registry.domain import Employment, Inspector, InspectorRole, Locality, Ownership, School, Zone
@@ -75,6 +80,7 @@ class Generated:
     visits: int = 0
     activities: int = 0
     cases: int = 0
+    submissions: int = 0
     events: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -139,6 +145,11 @@ def province(
         _cases(accountability, rng, issued, today, envelope, result, out)
     finally:
         accountability.close()
+    monitoring = Monitoring(settings)
+    try:
+        _collection(monitoring, planned, counties, code, today, envelope, result, out)
+    finally:
+        monitoring.close()
     print(f"{result.total:,} events: " + ", ".join(f"{s} {n:,}" for s, n in result.events.items()), file=out)
     return result
 
@@ -462,3 +473,106 @@ def _cases(
 
     result.events["accountability"] = _save_in_batches(app, cases(), len(issued), "rectification cases", envelope, out)
     result.cases = len(issued)
+
+
+PRESCHOOL = {
+    "resident_children": 14200,
+    "enrolled_children": 13350,
+    "inclusive_children": 11600,
+    "public_children": 6900,
+}
+
+
+def _collection(
+    app: Monitoring,
+    planned: list[PlannedSchool],
+    counties: list,
+    province_code: str,
+    today: date,
+    envelope: Envelope,
+    result: Generated,
+    out: TextIO,
+) -> None:
+    """Both shipped frameworks' collection for the period: every compulsory school's balanced-development data and
+    every county's preschool figures entered, submitted and approved; each county's level approved and accepted by
+    the level above, each city's approved and accepted, and the province's approved (逐级审核)."""
+    now = datetime.combine(today, datetime.min.time(), UTC)
+    before = app.recorder.max_notification_id() or 0
+    app.install_shipped_frameworks(now)
+    definitions = {}
+    for code in ("balanced_development", "preschool_inclusive"):
+        framework = app.framework(code)
+        if PERIOD not in framework.periods:
+            app.change(framework.id, Framework, None, envelope, lambda f: f.open_period(PERIOD, now))
+            framework = app.framework(code)
+        definitions[code] = framework.definition(framework.version_for(PERIOD)), framework.version_for(PERIOD)
+    covered: dict[tuple[str, str], dict[str, int]] = {}
+
+    def submission(code: str, kind: str, unit_id: str, name: str, county: str, stage: str | None, values: dict):
+        definition, version = definitions[code]
+        made = Submission.open(
+            framework=code,
+            framework_version=version,
+            period=PERIOD,
+            unit_kind=kind,
+            unit_id=unit_id,
+            unit_name=name,
+            jurisdiction=county,
+            unit_stage=stage,
+            locality=None,
+            opened_by={"kind": "office", "sub": GENERATOR, "jurisdiction": county},
+            opened_at=now,
+        )
+        made.enter_values(
+            values=validate(definition, values, stage), entered_by={"kind": "unit", "sub": GENERATOR}, now=now
+        )
+        made.submit(submitted_by={"kind": "unit", "sub": GENERATOR}, now=now)
+        made.approve(by=GENERATOR, now=now)
+        covered.setdefault((code, county), {})[unit_id] = made.version
+        return made
+
+    def submissions() -> Iterator[Aggregate]:
+        for i, s in enumerate(planned):
+            if s.stage.value in STAGE_SHARES:
+                values = school_values(s.stage.value, s.enrolment, i)
+                yield submission("balanced_development", "school", str(s.id), s.name, s.county, s.stage.value, values)
+        for n, county in enumerate(counties):
+            scale = 0.3 + (n % 11) / 10
+            values = {k: round(v * scale) for k, v in PRESCHOOL.items()}
+            yield submission(
+                "preschool_inclusive", "jurisdiction", county.code, county.name_zh, county.code, None, values
+            )
+
+    compulsory = sum(s.stage.value in STAGE_SHARES for s in planned)
+    _save_in_batches(app, submissions(), compulsory + len(counties), "submissions", envelope, out)
+
+    def levels() -> Iterator[Aggregate]:
+        for code in definitions:
+            cities: dict[str, list[str]] = {}
+            for county in counties:
+                if (code, county.code) not in covered:
+                    continue
+                level = LevelApproval.open(framework=code, period=PERIOD, jurisdiction=county.code)
+                level.approve(covered=covered[(code, county.code)], levels_below=[], by=GENERATOR, now=now)
+                level.accept(by=GENERATOR, now=now)
+                yield level
+                above = divisions.ancestors(county.code)[0]  # its city, or the province for a county directly under it
+                cities.setdefault(above, []).append(county.code)
+            below = []
+            for city, its_counties in sorted(cities.items()):
+                if city == province_code:
+                    below += its_counties
+                    continue
+                level = LevelApproval.open(framework=code, period=PERIOD, jurisdiction=city)
+                level.approve(covered={}, levels_below=its_counties, by=GENERATOR, now=now)
+                level.accept(by=GENERATOR, now=now)
+                below.append(city)
+                yield level
+            level = LevelApproval.open(framework=code, period=PERIOD, jurisdiction=province_code)
+            level.approve(covered={}, levels_below=below, by=GENERATOR, now=now)
+            yield level
+
+    approvals = list(levels())
+    _save_in_batches(app, iter(approvals), len(approvals), "level approvals", envelope, out)
+    result.events["monitoring"] = (app.recorder.max_notification_id() or 0) - before
+    result.submissions = compulsory + len(counties)

@@ -42,6 +42,7 @@ PARTS = ServiceParts(
             stream=OWN[0],
             filter_subject=OWN[1],
             handler=collection.project_collection,
+            settle=collection.settle_results,
             tables=collection.COLLECTION_TABLES,
             version=3,  # v2: in version order; v3: an area without counted units has no verdict (issue 18)
         ),

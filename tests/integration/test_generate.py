@@ -1,5 +1,5 @@
 """`dudao generate province` (issue 24): a province written through the domain into the event stores (registry,
-inspection, accountability), deterministic
+inspection, accountability, monitoring), deterministic
 from its seed, and a second run with the same seed adds nothing. A small one here keeps the generator from rotting;
 the benchmark's province is `make bench-province`'s."""
 
@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from dudao_cli import generate
+from services.monitoring.demo import PERIOD
+from services.monitoring.domain.collection import level_id
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.integration
@@ -31,7 +33,7 @@ def test_a_small_province_is_written_through_the_domain_and_a_second_run_adds_no
 
     assert (made.counties, made.schools) == (38, 300)
     registry, inspection = topics(settings, "registry"), topics(settings, "inspection")
-    accountability = topics(settings, "accountability")
+    accountability, monitoring = topics(settings, "accountability"), topics(settings, "monitoring")
     assert registry["Registered"] == 300 + made.inspectors
     ratio = generate.profile_at("500000").get("inspector_school_ratio")
     assert registry["Activated"] == registry["Filed"] == made.inspectors >= 300 // ratio  # R1 in every county
@@ -45,13 +47,26 @@ def test_a_small_province_is_written_through_the_domain_and_a_second_run_adds_no
             " WHERE topic LIKE '%ItemReported'"
         ).fetchone()[0]
     assert latest is None or latest <= TODAY
-    assert made.total == sum(registry.values()) + sum(inspection.values()) + sum(accountability.values())
+    compulsory = made.submissions - made.counties  # each county also gives its preschool figures
+    assert monitoring["ValuesEntered"] == monitoring["Submitted"] == made.submissions > compulsory > 200
+    assert monitoring["PeriodOpened"] == 2
+    with psycopg.connect(settings.database_url) as conn:  # 逐级审核: every county level approved and accepted
+        levels = Counter(
+            (str(level), topic.rsplit(".", 1)[-1])
+            for level, topic in conn.execute("SELECT originator_id, topic FROM monitoring.monitoring_events")
+        )
+    for framework in ("balanced_development", "preschool_inclusive"):
+        for county in generate.counties_of("500000"):
+            assert levels[(str(level_id(framework, PERIOD, county.code)), "Accepted")] == 1
+        top = str(level_id(framework, PERIOD, "500000"))
+        assert (levels[(top, "Approved")], levels[(top, "Accepted")]) == (1, 0)
+    assert made.total == sum(sum(t.values()) for t in (registry, inspection, accountability, monitoring))
     assert "schools" in out.getvalue() and "routine visits" in out.getvalue()  # progress, in words
 
     again = generate.province(settings, "500000", schools=300, months=2, seed=7, today=TODAY, out=io.StringIO())
 
     assert again.total == 0
-    assert topics(settings, "registry") == registry
+    assert topics(settings, "registry") == registry and topics(settings, "monitoring") == monitoring
 
 
 def test_the_same_seed_plans_the_same_schools_and_another_seed_others():

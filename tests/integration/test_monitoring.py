@@ -3,22 +3,27 @@ the period's framework version, what-if under another, agencies, and frameworks 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass, replace
 
+import nats
 import psycopg
 import pytest
 from openpyxl import load_workbook
 
+from dudao import replay
 from dudao.callers import Principal
 from dudao.commands import Caller
 from dudao.errors import Conflict
 from dudao.events import Envelope
 from dudao_cli.send_lists import send_submissions
 from services.monitoring import importer
+from services.monitoring.app import PARTS as MONITORING
 from services.monitoring.app import build as build_monitoring
 from services.monitoring.commands import ApproveLevel
 from services.monitoring.domain.collection import LevelApproval
+from services.monitoring.projections import collection
 from services.registry.app import build as build_registry
 from tests.conftest import ServedApp, eventually
 from tests.factories import BALANCED, COUNTY, school
@@ -225,6 +230,33 @@ def test_results_follow_the_submissions_and_a_new_framework_version_leaves_them_
             for r in conn.execute("SELECT topic FROM monitoring.monitoring_events WHERE topic LIKE '%Framework.%'")
         }
     assert {"Published", "VersionPublished", "PeriodOpened"} <= kinds
+
+
+def test_a_rebuild_derives_each_level_s_result_once_per_batch_and_the_same_as_live(place, settings, monkeypatch):
+    for name in ("A", "D", "E"):
+        enter_and_submit(place, name)
+    with place.office(CITY) as office:
+        live = eventually(lambda: (r := results(office)) and r["area"]["units"] == 3 and r, what="the live result")
+        derived: list[int] = []
+        counting = collection.area_result
+        monkeypatch.setattr(collection, "area_result", lambda d, units: derived.append(1) or counting(d, units))
+
+        async def rebuild() -> None:
+            nc = await nats.connect(settings.nats_url)
+            try:
+                await replay.rebuild(
+                    replace(settings, jurisdiction=CITY), MONITORING, nc.jetstream(), ["collection"], io.StringIO()
+                )
+            finally:
+                await nc.close()
+
+        asyncio.run(rebuild())
+        # nine submission events, one batch: Dongchuan's area once (per event it would be six: each change but opening)
+        assert len(derived) == 1
+        again = results(office)
+        assert (again["area"], again["units"]) == (live["area"], live["units"])  # computed_at is the rebuild's own
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM monitoring.results_due").fetchone()[0] == 0
 
 
 def test_the_city_sees_its_counties_rolled_up(place):

@@ -26,6 +26,7 @@ COLLECTION_TABLES = (
     "assignments",
     "unit_results",
     "area_results",
+    "results_due",
 )
 COUNTED = ("submitted", "approved")  # a draft or returned form is the unit's work in progress, not yet data
 
@@ -112,6 +113,11 @@ CREATE TABLE IF NOT EXISTS monitoring.area_results (
     computed_at timestamptz NOT NULL,
     PRIMARY KEY (framework, period, jurisdiction)
 );
+-- Submissions whose result, and their level's, are to be derived again: marked by the events, emptied by
+-- `settle_results` at the end of the same transaction (once per rebuild batch rather than once per event).
+CREATE TABLE IF NOT EXISTS monitoring.results_due (
+    submission uuid PRIMARY KEY
+);
 """
 
 
@@ -120,7 +126,8 @@ def _json(value: Any) -> str:
 
 
 async def project_collection(conn: asyncpg.Connection, e: InboundEvent) -> None:
-    """Apply one monitoring event; a submission's change recomputes its unit's and its county's results."""
+    """Apply one monitoring event; a submission's change marks its unit's and its county's results due
+    (`settle_results` derives them at the end of the transaction)."""
     handler = {
         "Framework": _framework,
         "Submission": _submission,
@@ -214,7 +221,9 @@ async def _submission(conn: asyncpg.Connection, e: InboundEvent) -> None:
             _STATUS[e.type],
             d.get("reason"),
         )
-    await recompute(conn, row["framework"], row["period"], row["level"], e.aggregate_id)
+    await conn.execute(
+        "INSERT INTO monitoring.results_due (submission) VALUES ($1) ON CONFLICT DO NOTHING", e.aggregate_id
+    )
 
 
 async def definition_at(conn: asyncpg.Connection, code: str, version: int) -> Definition:
@@ -252,41 +261,51 @@ async def counted_units(
     )
 
 
-async def recompute(conn: asyncpg.Connection, framework: str, period: str, level: str, submission: Any) -> None:
-    """The unit's own result, then its county's, under the version its period opened with."""
-    row = await conn.fetchrow("SELECT * FROM monitoring.submissions WHERE id = $1", submission)
-    definition = await definition_at(conn, framework, row["framework_version"])
-    if row["values"] is not None:
+async def settle_results(conn: asyncpg.Connection) -> None:
+    """The results of the submissions marked due: each one's own, then each of their levels' once, under the version
+    its period opened with."""
+    due = await conn.fetch(
+        "DELETE FROM monitoring.results_due d USING monitoring.submissions s WHERE s.id = d.submission RETURNING s.*"
+    )
+    definitions: dict[tuple[str, int], Definition] = {}
+    levels: dict[tuple[str, str, str], int] = {}
+    for row in due:
+        key = (row["framework"], row["framework_version"])
+        definition = definitions.get(key) or definitions.setdefault(key, await definition_at(conn, *key))
+        levels[(row["framework"], row["period"], row["level"])] = row["framework_version"]
+        if row["values"] is None:
+            continue
         result = unit_result(definition, unit_data(row))
         await conn.execute(
             "INSERT INTO monitoring.unit_results (framework, period, unit_id, jurisdiction, level, framework_version, submission_version,"
             " status, passes, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)"
             " ON CONFLICT (framework, period, unit_id) DO UPDATE SET framework_version = excluded.framework_version,"
             " submission_version = excluded.submission_version, status = excluded.status, passes = excluded.passes, result = excluded.result",
-            framework,
-            period,
+            row["framework"],
+            row["period"],
             row["unit_id"],
             row["jurisdiction"],
-            level,
+            row["level"],
             row["framework_version"],
             row["version"],
             row["status"],
             result["passes"],
             _json(result),
         )
-    units = [unit_data(r) for r in await counted_units(conn, framework, period, level=level)]
-    area = area_result(definition, units)["area"]
-    await conn.execute(
-        "INSERT INTO monitoring.area_results (framework, period, jurisdiction, framework_version, passes, result, computed_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, now()) ON CONFLICT (framework, period, jurisdiction) DO UPDATE SET"
-        " framework_version = excluded.framework_version, passes = excluded.passes, result = excluded.result, computed_at = now()",
-        framework,
-        period,
-        level,
-        row["framework_version"],
-        area["passes"],
-        _json(area),
-    )
+    for (framework, period, level), version in levels.items():
+        units = [unit_data(r) for r in await counted_units(conn, framework, period, level=level)]
+        area = area_result(definitions[(framework, version)], units)["area"]
+        await conn.execute(
+            "INSERT INTO monitoring.area_results (framework, period, jurisdiction, framework_version, passes, result, computed_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, now()) ON CONFLICT (framework, period, jurisdiction) DO UPDATE SET"
+            " framework_version = excluded.framework_version, passes = excluded.passes, result = excluded.result, computed_at = now()",
+            framework,
+            period,
+            level,
+            version,
+            area["passes"],
+            _json(area),
+        )
 
 
 _LEVEL_STATUS = {
