@@ -1,9 +1,11 @@
 """A province at its size on one box (issue 24): generate it, relay it, replay it, and print the figures.
 
 Starts its own PostgreSQL and NATS, writes the province with `dudao generate province` (through the domain, into the
-registry's, inspection's and accountability's event stores), lets each service's relay publish its store, and rebuilds the registry's
-directory from the view stream the way `dudao replay` does. Prints figures, ending with one JSON line holding the
-keys issue 24 names; a figure this benchmark does not measure yet is null. Not a test (`make bench-province`).
+four services' event stores), lets each service's relay publish its store, rebuilds the registry's directory and
+monitoring's read models from the view streams the way `dudao replay` does, then times the province's roll-up
+(balanced-development results and operations over all its counties) and the results after one more submission.
+Prints figures, ending with one JSON line holding the keys issue 24 names; a figure this benchmark does not measure
+yet is null. Not a test (`make bench-province`).
 
     .venv/bin/python bench/province.py [--province 510000] [--schools 20000] [--months 12] [--seed 1]
 """
@@ -14,9 +16,12 @@ import argparse
 import asyncio
 import json
 import resource
+import statistics
 import sys
 import tempfile
 import time
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
@@ -24,13 +29,21 @@ import nats
 
 from dudao import bus, replay
 from dudao.config import Settings
+from dudao.consumer import InboundEvent
+from dudao.events import Envelope
 from dudao.relay import Relay
 from dudao.service import prepare_tables
-from dudao.store import ServiceApplication
+from dudao.store import ServiceApplication, event_name, event_state
 from dudao_cli import generate
 from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from services.accountability.application import Accountability
 from services.inspection.application import Inspection
+from services.monitoring.app import PARTS as MONITORING
+from services.monitoring.application import Monitoring
+from services.monitoring.demo import PERIOD, school_values
+from services.monitoring.domain.collection import Submission
+from services.monitoring.domain.compute import validate
+from services.monitoring.projections import collection, operations, reads
 from services.registry.app import PARTS as REGISTRY
 from services.registry.application import Registry
 
@@ -83,16 +96,85 @@ async def relay_all(settings: Settings, apps: dict[str, ServiceApplication], cou
         await nc.close()
 
 
-async def rebuild_directory(settings: Settings) -> replay.Rebuilt:
+async def rebuild(settings: Settings, parts, names: list[str]) -> list[replay.Rebuilt]:
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    await prepare_tables(pool, REGISTRY)
+    await prepare_tables(pool, parts)
     await pool.close()
     nc = await nats.connect(settings.nats_url)
     try:
-        [done] = await replay.rebuild(settings, REGISTRY, nc.jetstream(timeout=60), ["directory"])
-        return done
+        return await replay.rebuild(settings, parts, nc.jetstream(timeout=60), names)
     finally:
         await nc.close()
+
+
+def one_more_submission(app: Monitoring, county: str, n: int, now: datetime) -> list[InboundEvent]:
+    """A school the province did not have enters its data and submits: its events as the read model receives them."""
+    after = app.recorder.max_notification_id() or 0
+    framework = app.framework("balanced_development")
+    version = framework.version_for(PERIOD)
+    unit = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-province:{county}:{n}"))
+    by = {"kind": "unit", "sub": "bench"}
+    made = Submission.open(
+        framework="balanced_development",
+        framework_version=version,
+        period=PERIOD,
+        unit_kind="school",
+        unit_id=unit,
+        unit_name=f"新校{n}",
+        jurisdiction=county,
+        unit_stage="primary",
+        locality=None,
+        opened_by=by,
+        opened_at=now,
+    )
+    values = validate(framework.definition(version), school_values("primary", 900, n), "primary")
+    made.enter_values(values=values, entered_by=by, now=now)
+    made.submit(submitted_by=by, now=now)
+    app.save(made, envelope=Envelope.for_request(actor="bench", jurisdiction=county))
+    events = []
+    for note in app.recorder.select_notifications(after, 10, inclusive_of_start=False):
+        state, envelope = event_state(app, note)
+        aggregate, event = event_name(note.topic)
+        events.append(
+            InboundEvent(
+                type=f"{aggregate}.{event}",
+                aggregate=aggregate,
+                aggregate_id=str(note.originator_id),
+                version=note.originator_version,
+                origin=bus.origin(app.settings.jurisdiction, "monitoring"),
+                notification_id=note.id,
+                envelope=Envelope.from_dict(envelope),
+                data=state,
+                stream_seq=10**12 + note.id,  # after anything the stream holds
+            )
+        )
+    return events
+
+
+async def results_figures(settings: Settings, province_code: str, more: list[list[InboundEvent]], today: date):
+    """Milliseconds: each round of the province's roll-up, and each projection of one more submission (as the live
+    consumer applies it: the event, then the results it makes due, in one transaction)."""
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    rollups, recomputes = [], []
+    try:
+        async with pool.acquire() as conn:
+            for _ in range(20):
+                started = time.perf_counter()
+                await reads.results(conn, "balanced_development", PERIOD, province_code)
+                await operations.operations_rollup(conn, province_code, today)
+                rollups.append((time.perf_counter() - started) * 1000)
+            for events in more:
+                for event in events:
+                    started = time.perf_counter()
+                    async with conn.transaction():
+                        await collection.project_collection(conn, event)
+                        await collection.settle_results(conn)
+                    took = (time.perf_counter() - started) * 1000
+                if events:
+                    recomputes.append(took)  # the submission's last event: it is counted from then on
+    finally:
+        await pool.close()
+    return rollups, recomputes
 
 
 def main() -> None:
@@ -108,7 +190,11 @@ def main() -> None:
         pg, nats_server = LocalPostgres(home / "pg", free_port()), LocalNats(home / "nats", free_port())
         try:
             settings = Settings(
-                database_url=pg.start(), nats_url=nats_server.start(), home=home, dev_key_path=home / "key.pem"
+                database_url=pg.start(),
+                nats_url=nats_server.start(),
+                home=home,
+                dev_key_path=home / "key.pem",
+                jurisdiction=args.province,
             )
             started = time.perf_counter()
             made = generate.province(settings, args.province, schools=args.schools, months=args.months, seed=args.seed)
@@ -117,14 +203,24 @@ def main() -> None:
                 "registry": Registry(settings),
                 "inspection": Inspection(settings),
                 "accountability": Accountability(settings),
+                "monitoring": Monitoring(settings),
             }
             try:
                 figures["relay_events_per_s"] = round(asyncio.run(relay_all(settings, apps, made.events)))
+                counties = generate.counties_of(args.province)
+                now = datetime.now(UTC)
+                more = [one_more_submission(apps["monitoring"], c.code, n, now) for n, c in enumerate(counties[:20])]
             finally:
                 for app in apps.values():
                     app.close()
-            rebuilt = asyncio.run(rebuild_directory(settings))
+            [rebuilt] = asyncio.run(rebuild(settings, REGISTRY, ["directory"]))
             figures["replay_events_per_s"] = round(rebuilt.rate)
+            watched = ["collection"] + [f"operations-{source.service}" for source in operations.SOURCES]
+            monitoring_rebuilt = asyncio.run(rebuild(settings, MONITORING, watched))
+            today = settings.today or date.today()
+            rollups, recomputes = asyncio.run(results_figures(settings, args.province, more, today))
+            figures["rollup_p99_ms"] = round(max(rollups))  # 20 rounds: the slowest stands for p99
+            figures["recompute_ms"] = round(statistics.median(recomputes), 1)
             figures["events"] = made.total
         finally:
             nats_server.stop()
@@ -136,9 +232,19 @@ def main() -> None:
         f"                       {made.inspectors:,} inspectors, {made.zones:,} zones, {made.visits:,} routine visits"
     )
     print(f"events generated       {made.total:10,}  in {generated_s:.1f} s ({made.total / generated_s:,.0f}/s)")
-    print(f"relay events/s         {figures['relay_events_per_s']:10,}  (the three services' relays together)")
+    print(f"relay events/s         {figures['relay_events_per_s']:10,}  (the four services' relays together)")
     print(
         f"replay events/s        {figures['replay_events_per_s']:10,}  ({rebuilt.events:,} registry events, directory)"
+    )
+    for done in monitoring_rebuilt:
+        print(f"replay monitoring      {done.rate:10,.0f}  events/s ({done.events:,} events, {done.projection})")
+    print(
+        f"province roll-up       {statistics.median(rollups):10,.0f}  ms median, {max(rollups):,.0f} ms slowest of 20"
+    )
+    print(f"                       (balanced-development results and operations over {made.counties} counties)")
+    print(
+        f"one more submission    {statistics.median(recomputes):10,.1f}  ms median, {max(recomputes):,.1f} ms slowest"
+        f" of {len(recomputes)} (projected with its county's results)"
     )
     print(f"peak RSS               {peak_mb:10,.0f}  MB (this process: the generator, the applications, their relays)")
     print("not measured yet       " + ", ".join(k for k, v in figures.items() if v is None))

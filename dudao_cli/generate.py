@@ -2,10 +2,10 @@
 
 Its real counties (the division list), schools spread over them, inspectors through their lifecycle, responsibility
 zones with their listed and responsible inspectors, a year of monthly routine visits, special supervisions of one
-school in ten walked to their issued reports, and the rectification cases those reports open (feedback, reports,
-acceptances). Everything is written
-through the domain (the same aggregates and rules as any command) straight into each service's event store, in
-batches, as the owner; a running stack's relays then carry it to every read model, and a stack started later does
+school in ten walked to their issued reports, the rectification cases those reports open (feedback, reports,
+acceptances), and both shipped monitoring frameworks' collection for the period (every compulsory school's and county's
+data approved, each level approved and accepted up to the province). Everything is written through the domain (the
+same aggregates and rules as any command) straight into each service's event store, in batches, as the owner; a running stack's relays then carry it to every read model, and a stack started later does
 the same from the stores (they are the outbox).
 
 Deterministic from the seed: the same seed makes the same ids, names, places, dates and choices (each event's
