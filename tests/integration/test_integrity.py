@@ -290,7 +290,9 @@ def test_a_graphql_flood_is_refused_at_once_and_a_normal_query_beside_it_answers
                 # took about 8 ms when measured by hand: a figure, not a pass/fail line).
                 assert took < 4, (name, took)
             answer, took = normal.result()
-            assert answer.status_code == 200 and "errors" not in answer.json() and took < 3, (answer.text, took)
+            # Unbounded, the floods together held the loop for far longer than this; 8 s is a loaded CI's margin (it
+            # took 5.5 s once on 2 cores with the province benchmark beside it).
+            assert answer.status_code == 200 and "errors" not in answer.json() and took < 8, (answer.text, took)
 
 
 # --- references are checked against what the service knows (item 1) ------------------------------------------------
