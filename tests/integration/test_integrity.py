@@ -272,27 +272,38 @@ def test_a_graphql_flood_is_refused_at_once_and_a_normal_query_beside_it_answers
             answer = client.post("/graphql", json={"query": query})
             return answer, time.monotonic() - started
 
+    def one_round(pool, service) -> dict[str, float]:
+        """The floods and a normal query at once: each flood refused, the normal query answered; the times taken."""
+        floods = {name: pool.submit(timed, service, query) for name, query in FLOODS.items()}
+        normal = pool.submit(timed, service, "{ schools(first: 5) { nodes { id } } }", token())
+        times = {}
+        for name, future in floods.items():
+            answer, times[name] = future.result()
+            refused = answer.status_code == 413 or (
+                answer.json()["data"] is None
+                and "at most" in answer.json()["errors"][0]["message"]
+                or "tokens" in answer.json()["errors"][0]["message"]
+            )
+            assert refused, (service.url, name, answer.status_code, answer.text[:300])
+            if name != "aliases within the size":
+                assert answer.status_code == 413, (name, answer.status_code)
+        answer, times["normal"] = normal.result()
+        assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+        return times
+
+    # Unbounded, these held the event loop for 4-43 s; a 413 took about 8 ms when measured by hand. A loaded CI can
+    # stall any request for seconds (the province benchmark runs beside this), so a round over the bounds is tried
+    # again: a flood that really holds the loop is over them every time.
+    bounds = dict.fromkeys(FLOODS, 4.0) | {"normal": 3.0}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for service in (gateway, registry):
-            floods = {name: pool.submit(timed, service, query) for name, query in FLOODS.items()}
-            normal = pool.submit(timed, service, "{ schools(first: 5) { nodes { id } } }", token())
-            for name, future in floods.items():
-                answer, took = future.result()
-                refused = answer.status_code == 413 or (
-                    answer.json()["data"] is None
-                    and "at most" in answer.json()["errors"][0]["message"]
-                    or "tokens" in answer.json()["errors"][0]["message"]
-                )
-                assert refused, (service.url, name, answer.status_code, answer.text[:300])
-                if name != "aliases within the size":
-                    assert answer.status_code == 413, (name, answer.status_code)
-                # Unbounded, these held the event loop for 4-43 s; the bounds here leave a loaded CI its margin (a 413
-                # took about 8 ms when measured by hand: a figure, not a pass/fail line).
-                assert took < 4, (name, took)
-            answer, took = normal.result()
-            # Unbounded, the floods together held the loop for far longer than this; 8 s is a loaded CI's margin (it
-            # took 5.5 s once on 2 cores with the province benchmark beside it).
-            assert answer.status_code == 200 and "errors" not in answer.json() and took < 8, (answer.text, took)
+            rounds = []
+            for _ in range(3):
+                rounds.append(one_round(pool, service))
+                if all(took < bounds[name] for name, took in rounds[-1].items()):
+                    break
+            else:
+                raise AssertionError(f"{service.url}: over the bounds {bounds} in every round: {rounds}")
 
 
 # --- references are checked against what the service knows (item 1) ------------------------------------------------

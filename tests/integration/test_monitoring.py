@@ -268,6 +268,8 @@ def test_the_city_sees_its_counties_rolled_up(place):
             what="roll-up",
         )
         assert city["areas"][0]["jurisdiction"] == COUNTY_A and city["areas"][0]["name"] == "东川区"
+        # the city's area is rolled up from the units' recorded results: with one county, the county's own verdict
+        assert city["area"] == results(office, COUNTY_A)["area"]
 
 
 def test_an_agency_collects_only_where_and_while_it_is_assigned(place):

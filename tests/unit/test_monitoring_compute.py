@@ -9,7 +9,14 @@ from dataclasses import replace
 import pytest
 
 from dudao.errors import InvalidInput
-from services.monitoring.domain.compute import UnitData, area_result, coefficient_of_variation, unit_result, validate
+from services.monitoring.domain.compute import (
+    UnitData,
+    area_of,
+    area_result,
+    coefficient_of_variation,
+    unit_result,
+    validate,
+)
 from services.monitoring.domain.definition import Definition
 from tests.factories import BALANCED, COUNTY, SHIPPED, school_values, shipped
 
@@ -340,3 +347,12 @@ def test_a_what_if_version_that_needs_an_input_never_collected_says_so_per_indic
     result = unit_result(later, county_units()[3])
     first = indicator(result, "primary", "qualified_teachers_per_100")
     assert first["value"] is None and "library_books" in first["problem"] and result["passes"] is False
+
+
+def test_an_area_from_the_units_recorded_results_is_the_area_recomputed_from_their_inputs():
+    """A province's roll-up reads its units' recorded results instead of computing each again (issue 24)."""
+    units = county_units()
+    recorded = [unit_result(BALANCED, u) for u in units]
+    without_inputs = [replace(u, values={}) for u in units]
+
+    assert area_of(BALANCED, without_inputs, recorded) == area_result(BALANCED, units)

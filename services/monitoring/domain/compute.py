@@ -294,7 +294,12 @@ def area_result(definition: Definition, units: Iterable[UnitData]) -> dict[str, 
     Without a counted unit there is no verdict (`passes`, `cv_within`, `every_unit_passes` are None). A verdict
     resting on any unit's data not yet approved is `provisional`."""
     units = list(units)
-    results = [unit_result(definition, u) for u in units]
+    return area_of(definition, units, [unit_result(definition, u) for u in units])
+
+
+def area_of(definition: Definition, units: list[UnitData], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """`area_result` from the units' results already computed (`results[i]` is `units[i]`'s). Only the `sum_inputs`
+    rule reads the units' values; the others need their ids, versions and approval."""
     rule = definition.area_rule
     unapproved = sorted(u.unit_id for u in units if not u.approved)
     area: dict[str, Any] = {

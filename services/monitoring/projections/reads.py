@@ -11,9 +11,9 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.errors import NotFound
 from services.monitoring.domain.collection import home_level
-from services.monitoring.domain.compute import UnitData, applies, area_result
+from services.monitoring.domain.compute import UnitData, applies, area_of, area_result
 from services.monitoring.domain.definition import Definition
-from services.monitoring.projections.collection import counted_units, definition_at, unit_data
+from services.monitoring.projections.collection import COUNTED, counted_units, definition_at, unit_data
 
 
 async def frameworks(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -203,10 +203,22 @@ def _unit_status(
 UNIT_COLUMNS = "framework, period, unit_id, jurisdiction, framework_version, submission_version, status, result"
 
 
-def _unit(row: asyncpg.Record) -> dict[str, Any]:
+def _recorded_unit(row: asyncpg.Record, result: dict[str, Any]) -> UnitData:
+    """A unit as `area_of` needs it beside its recorded result: no inputs."""
+    return UnitData(
+        unit_id=row["unit_id"],
+        unit_name=result["unit_name"],
+        values={},
+        version=row["submission_version"],
+        stage=result.get("unit_stage"),
+        approved=row["status"] == "approved",
+    )
+
+
+def _unit(row: asyncpg.Record, result: dict[str, Any] | None = None) -> dict[str, Any]:
     """A recorded unit result: what was computed, with what it was for and the versions it was computed under."""
     return {
-        **json.loads(row["result"]),
+        **(result or json.loads(row["result"])),
         "framework": row["framework"],
         "period": row["period"],
         "jurisdiction": row["jurisdiction"],
@@ -232,19 +244,24 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
         like,
     )
     units = await conn.fetch(
-        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])",
+        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
+        " ORDER BY result->>'unit_name', unit_id",  # as counted_units orders them: an area sums in one order
         code,
         period,
         like,
     )
+    recorded = [(u, json.loads(u["result"])) for u in units]
     own = next((a for a in areas if a["jurisdiction"] == jurisdiction), None)
     if own is not None:
         area = json.loads(own["result"])
-    else:  # a wider area: recomputed from the counted data under the period's version, like the county's
+    else:  # a wider area, from the counted units under the period's version, like the county's
         definition = await definition_at(conn, code, version)
-        area = area_result(definition, [unit_data(r) for r in await counted_units(conn, code, period, like=like)])[
-            "area"
-        ]
+        if definition.area_rule["kind"] == "sum_inputs":  # sums the units' inputs themselves
+            counted = [unit_data(r) for r in await counted_units(conn, code, period, like=like)]
+            area = area_result(definition, counted)["area"]
+        else:  # from the results recorded for them: the same computation, not done again for every unit
+            taken = [(u, r) for u, r in recorded if u["status"] in COUNTED]
+            area = area_of(definition, [_recorded_unit(u, r) for u, r in taken], [r for _, r in taken])["area"]
     return {
         "framework": code,
         "period": period,
@@ -263,7 +280,7 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
             }
             for a in areas
         ],
-        "units": sorted((_unit(u) for u in units), key=lambda u: (u["jurisdiction"], u["unit_name"])),
+        "units": sorted((_unit(u, r) for u, r in recorded), key=lambda u: (u["jurisdiction"], u["unit_name"])),
     }
 
 
