@@ -103,4 +103,9 @@ def to_jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":")).encode()
+    return dumps_plain(to_jsonable(value))
+
+
+def dumps_plain(value: Any) -> bytes:
+    """`dumps` of a value already made of plain JSON types (what `to_jsonable` returns), without walking it again."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

@@ -28,7 +28,7 @@ from opentelemetry import trace
 
 from dudao import bus, chain, leadership, links, metrics, telemetry
 from dudao.config import Settings
-from dudao.events import dumps
+from dudao.events import dumps_plain
 from dudao.links import Crossings
 from dudao.store import event_name, event_state
 from dudao.telemetry import why
@@ -256,7 +256,7 @@ class Relay:
         up, down = self.crossings.travels(aggregate)
         return (
             bus.subject(self.jurisdiction, self.service, aggregate, event, up=up, down=down),
-            dumps(body),
+            dumps_plain(body),  # the state is plain already (event_state)
             headers,
             span,
         )
