@@ -140,7 +140,7 @@ async def _ensure(js: JetStreamContext, name: str, sources: list[StreamSource]) 
                 storage=StorageType.FILE,
                 max_age=0,
                 discard=DiscardPolicy.OLD,
-                duplicate_window=120,
+                duplicate_window=bus.DUPLICATE_WINDOW_S,
             )
         )
         return True

@@ -41,10 +41,8 @@ ACK_WAIT = 10.0  # seconds a batch waits for its acks before it is sent again fr
 class Unacked(Exception):
     """Some of a batch was not acknowledged: the stream holds everything up to `acked_through` and maybe more."""
 
-    def __init__(self, acked_through: int, cause: BaseException | str) -> None:
-        super().__init__(
-            f"not acknowledged after notification {acked_through}: {why(cause) if isinstance(cause, BaseException) else cause}"
-        )
+    def __init__(self, acked_through: int, cause: BaseException) -> None:
+        super().__init__(f"not acknowledged after notification {acked_through}: {why(cause)}")
         self.acked_through = acked_through
         self.at = time.monotonic()
 
@@ -157,7 +155,7 @@ class Relay:
                 return unacked.acked_through
             log.error(
                 "relay %s: notifications %s..%s were sent but not all acknowledged, too long ago to send them again"
-                " safely; check the stream against the store (`dudao verify`)",
+                " safely; if one is missing, refill the stream from the store (`dudao replay SERVICE --stream`)",
                 self.service,
                 unacked.acked_through + 1,
                 position,
@@ -196,13 +194,14 @@ class Relay:
         """Publish a batch: every message written to the connection in notification order, then the acks awaited
         together. Returns the last notification id; raises `Unacked` with the acked prefix if any ack failed."""
         sent: list[tuple[Notification, asyncio.Future, trace.Span]] = []
-        failure: BaseException | None = None
+        unsent: BaseException | None = None
         try:
             for n in notifications:
                 subject, body, headers, span = self._message(n, chain_links)
                 sent.append((n, await js.publish_async(subject, body, headers=headers), span))
         except Exception as e:  # the connection refused the rest: what was sent may still be acked
-            failure = e
+            unsent = e
+        failure: BaseException | None = None
         if sent:
             await asyncio.wait([ack for _, ack, _ in sent], timeout=ACK_WAIT)
         acked_through = position
@@ -218,8 +217,8 @@ class Relay:
                 ack.cancel()
                 span.set_status(trace.StatusCode.ERROR, why(failure))
             span.end()
-        if failure is not None or len(sent) < len(notifications):
-            raise Unacked(acked_through, failure or "not sent")
+        if failure is not None or unsent is not None:
+            raise Unacked(acked_through, failure or unsent)
         return acked_through
 
     def _message(self, n: Notification, chain_links: dict[int, str]) -> tuple[str, bytes, dict[str, str], trace.Span]:

@@ -34,6 +34,7 @@ from dudao.events import Envelope, to_jsonable
 from dudao.personal import KeyRing, MemoryKeys, PersonKeys, SealedAsDict
 
 A = TypeVar("A", bound=Aggregate)
+CONCURRENT_ATTEMPTS = 3  # tries of a change without If-Match that another writer keeps overtaking
 
 
 def ensure_schema(settings: Settings, schema: str) -> None:
@@ -209,27 +210,36 @@ class ServiceApplication(Application[UUID]):
         command: Callable[[A], Any],
         authorize: Callable[[A], Any] | None = None,
     ) -> A:
-        """Load, authorise, check `If-Match`, apply `command`, save; a concurrent writer makes it a 409.
+        """Load, authorise, check `If-Match`, apply `command`, save.
 
-        A command that creates other aggregates (an escalation opening an interview) returns them
-        as a list; they are saved in the same transaction.
+        A concurrent writer makes it a 409 when the caller named the version it changes (`If-Match`). Without one,
+        the command is tried again on what the other writer left, a few times, with every check and rule again: the
+        caller asked for the change, not for a version of the aggregate. A command that creates other aggregates (an
+        escalation opening an interview) returns them as a list; they are saved in the same transaction.
         """
-        envelopes: list[dict[str, str]] = []  # read with the aggregate: a retry is found without a second read
-        aggregate = self.get(aggregate_id, kind, envelopes=envelopes)
-        if authorize is not None:
-            authorize(aggregate)
-        if envelope.idempotency_key and self._already_done(envelopes, envelope):
-            return aggregate
-        if expected_version is not None and aggregate.version != expected_version:
-            raise PreconditionFailed(
-                f"version {expected_version} is stale; the current version is {aggregate.version}",
-                field="If-Match",
-                current_version=aggregate.version,
-            )
-        created = command(aggregate)
-        others = [a for a in created if isinstance(a, Aggregate)] if isinstance(created, list) else []
-        self.save_checked(aggregate, *others, envelope=envelope)
-        return aggregate
+        attempt = 1
+        while True:
+            envelopes: list[dict[str, str]] = []  # read with the aggregate: a retry is found without a second read
+            aggregate = self.get(aggregate_id, kind, envelopes=envelopes)
+            if authorize is not None:
+                authorize(aggregate)
+            if envelope.idempotency_key and self._already_done(envelopes, envelope):
+                return aggregate
+            if expected_version is not None and aggregate.version != expected_version:
+                raise PreconditionFailed(
+                    f"version {expected_version} is stale; the current version is {aggregate.version}",
+                    field="If-Match",
+                    current_version=aggregate.version,
+                )
+            created = command(aggregate)
+            others = [a for a in created if isinstance(a, Aggregate)] if isinstance(created, list) else []
+            try:
+                self.save_checked(aggregate, *others, envelope=envelope)
+                return aggregate
+            except Conflict:
+                if expected_version is not None or attempt == CONCURRENT_ATTEMPTS:
+                    raise
+                attempt += 1
 
     def act(
         self,

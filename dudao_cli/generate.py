@@ -40,7 +40,7 @@ from services.inspection.domain.activity_terms import FindingArea, Severity, Spe
 from services.inspection.domain.semester_count import SemesterCount
 from services.inspection.domain.visit import RoutineVisit
 from services.monitoring.application import Monitoring
-from services.monitoring.demo import PERIOD, STAGE_SHARES, school_values
+from services.monitoring.demo import PERIOD, PRESCHOOL, STAGE_SHARES, school_values
 from services.monitoring.domain.collection import LevelApproval, Submission
 from services.monitoring.domain.compute import validate
 from services.monitoring.domain.framework import Framework
@@ -473,14 +473,6 @@ def _cases(
 
     result.events["accountability"] = _save_in_batches(app, cases(), len(issued), "rectification cases", envelope, out)
     result.cases = len(issued)
-
-
-PRESCHOOL = {
-    "resident_children": 14200,
-    "enrolled_children": 13350,
-    "inclusive_children": 11600,
-    "public_children": 6900,
-}
 
 
 def _collection(

@@ -142,3 +142,40 @@ def test_two_writers_from_the_same_version_one_loses_with_409_and_nothing_half_s
     refused(lambda: registry.save_checked(second, envelope=caller().envelope), 409, "concurrent_update")
 
     assert registry.get(school.id, School).name == "甲"
+
+
+def overtaken_once(registry, monkeypatch, school: School) -> None:
+    """The next load of `school` returns what it was before another writer renamed it meanwhile."""
+    stale = registry.get(school.id, School)
+    other = registry.get(school.id, School)
+    other.update_details(name="另一人的名字", enrolment=5, locality=None, now=NOW)
+    registry.save_checked(other, envelope=caller().envelope)
+    load = registry.get
+
+    def first_stale(aggregate_id, kind, **kwargs):
+        monkeypatch.setattr(registry, "get", load)
+        return stale
+
+    monkeypatch.setattr(registry, "get", first_stale)
+
+
+def test_a_change_without_if_match_overtaken_by_another_writer_is_made_on_what_that_writer_left(registry, monkeypatch):
+    school = a_school(registry)
+    overtaken_once(registry, monkeypatch, school)
+
+    changed = registry.update_school(renamed(school), caller())
+
+    assert (changed.version, changed.name) == (3, "璧山区青岚实验小学")  # both writers' changes, in turn
+    assert recorded(registry, school.id)[-2:] == ["DetailsUpdated", "DetailsUpdated"]
+
+
+def test_a_change_with_if_match_overtaken_by_another_writer_is_a_409_that_changes_nothing(registry, monkeypatch):
+    school = a_school(registry)
+    overtaken_once(registry, monkeypatch, school)
+
+    refused(
+        lambda: registry.update_school(renamed(school), caller(expected_version=school.version)),
+        409,
+        "concurrent_update",
+    )
+    assert registry.get(school.id, School).name == "另一人的名字"
