@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 import httpx
 
@@ -34,15 +35,32 @@ TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 SERVICES = ("gateway", "registry", "inspection", "accountability", "monitoring")
 
 
-def start(home: str) -> tuple[subprocess.Popen, str, str]:
-    """`dudao up` on free ports; returns the process, the gateway URL and the admin token it printed."""
+@dataclass
+class Stack:
+    """`dudao up` running: its process, each service's port, and the admin token it printed."""
+
+    proc: subprocess.Popen
+    ports: dict[str, int]
+    token: str
+
+    def url(self, name: str = "gateway") -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=60)
+
+
+def start(home: str, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Stack:
+    """`dudao up` on free ports (with `env` added to this process's, e.g. servers already running); waits until it
+    printed its admin token."""
     ports = {name: free_port() for name in SERVICES}
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL", "DUDAO_DEV_KEY")}
-    env |= {"DUDAO_HOME": home, "DUDAO_PG_PORT": str(free_port()), "DUDAO_NATS_PORT": str(free_port())}
-    env |= {f"DUDAO_{name.upper()}_PORT": str(port) for name, port in ports.items()}
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL", "DUDAO_DEV_KEY")}
+    base |= {"DUDAO_HOME": home, "DUDAO_PG_PORT": str(free_port()), "DUDAO_NATS_PORT": str(free_port())}
+    base |= {f"DUDAO_{name.upper()}_PORT": str(port) for name, port in ports.items()}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dudao_cli", "up"],
-        env=env,
+        [sys.executable, "-m", "dudao_cli", "up", *args],
+        env=base | (env or {}),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -51,15 +69,17 @@ def start(home: str) -> tuple[subprocess.Popen, str, str]:
     for line in proc.stdout:
         print(f"  | {line.rstrip()}", flush=True)
         if match := TOKEN.search(line):
-            return proc, f"http://127.0.0.1:{ports['gateway']}", match.group(0)
+            return Stack(proc, ports, match.group(0))
     raise SystemExit(f"dudao up exited with {proc.wait()} before it was running")
 
 
-async def load(url: str, token: str, jurisdiction: str, requests: int, clients: int) -> tuple[float, list[float], int]:
+async def load(
+    url: str, token: str, jurisdiction: str, requests: int, clients: int, query: str = DASHBOARD
+) -> tuple[float, list[float], int]:
     latencies: list[float] = []
     errors = 0
     remaining = iter(range(requests))
-    body = {"query": DASHBOARD, "variables": {"j": jurisdiction}}
+    body = {"query": query, "variables": {"j": jurisdiction}}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
         base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits
@@ -86,15 +106,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         print("starting the stack with demo data (dudao up) …", flush=True)
-        proc, url, token = start(home)
+        stack = start(home)
         try:
             print(f"warming up, then {args.requests} dashboard queries from {args.clients} clients …", flush=True)
-            asyncio.run(load(url, token, args.jurisdiction, 100, 10))
-            _, alone, _ = asyncio.run(load(url, token, args.jurisdiction, 200, 1))
-            rate, latencies, errors = asyncio.run(load(url, token, args.jurisdiction, args.requests, args.clients))
+            asyncio.run(load(stack.url(), stack.token, args.jurisdiction, 100, 10))
+            _, alone, _ = asyncio.run(load(stack.url(), stack.token, args.jurisdiction, 200, 1))
+            rate, latencies, errors = asyncio.run(
+                load(stack.url(), stack.token, args.jurisdiction, args.requests, args.clients)
+            )
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
+            stack.stop()
     quantiles = statistics.quantiles(latencies, n=100)
     print()
     print(f"dashboard queries/s    {rate:8.1f}   ({args.clients} concurrent clients, {args.requests} queries)")

@@ -1,13 +1,23 @@
-"""A province at its size on one box (issue 24): generate it, relay it, replay it, and print the figures.
+"""A province at its size on one box (issue 24): generate it, relay it, replay it, run it, and print the figures.
 
-Starts its own PostgreSQL and NATS, writes the province with `dudao generate province` (through the domain, into the
-four services' event stores), lets each service's relay publish its store, rebuilds the registry's directory and
-monitoring's read models from the view streams the way `dudao replay` does, then times the province's roll-up
-(balanced-development results and operations over all its counties) and the results after one more submission.
-Prints figures, ending with one JSON line holding the keys issue 24 names; a figure this benchmark does not measure
-yet is null. Not a test (`make bench-province`).
+Starts its own PostgreSQL and NATS and writes the province with `dudao generate province` (through the domain, into
+the four services' event stores), leaving out one county, which gets an instance of its own linked below. Then:
+
+1. each service's relay publishes its store (`relay_events_per_s`);
+2. the registry's directory and monitoring's read models are rebuilt from the view streams as `dudao replay` does
+   (`replay_events_per_s`), the province's roll-up is timed (`rollup_p99_ms`) and one more submission in each of 20
+   counties (`recompute_ms`);
+3. the county records its backlog while its link is down;
+4. the province's whole stack starts on the generated stores (`dudao up`), its read models catch up, the dashboard
+   is asked by one client and by 50 (`dashboard_*`), and registrations over HTTP are set beside straight saves
+   (`http_over_raw`);
+5. the county's link comes up, and its backlog is timed until the province's read models hold it (`catch_up_s`);
+6. each service's peak RSS.
+
+Prints figures, ending with one JSON line holding the keys issue 24 names. Not a test (`make bench-province`).
 
     .venv/bin/python bench/province.py [--province 510000] [--schools 20000] [--months 12] [--seed 1]
+                                       [--backlog 100000] [--queries 1000] [--registrations 1000]
 """
 
 from __future__ import annotations
@@ -21,22 +31,30 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 import nats
+from dashboard import Stack, load
+from dashboard import start as start_stack
+from registry_throughput import http_load, raw_saves
 
-from dudao import bus, replay
+from dudao import bus, links, replay
 from dudao.config import Settings
 from dudao.consumer import InboundEvent
 from dudao.events import Envelope
+from dudao.progress import Progress
 from dudao.relay import Relay
 from dudao.service import prepare_tables
 from dudao.store import ServiceApplication, event_name, event_state
 from dudao_cli import generate
 from dudao_cli.servers import LocalNats, LocalPostgres, free_port
+from services.accountability.app import PARTS as ACCOUNTABILITY
 from services.accountability.application import Accountability
+from services.inspection.app import PARTS as INSPECTION
 from services.inspection.application import Inspection
 from services.monitoring.app import PARTS as MONITORING
 from services.monitoring.application import Monitoring
@@ -46,6 +64,9 @@ from services.monitoring.domain.compute import validate
 from services.monitoring.projections import collection, operations, reads
 from services.registry.app import PARTS as REGISTRY
 from services.registry.application import Registry
+
+SERVICES = ("registry", "inspection", "accountability", "monitoring")
+EVENTS_PER_COUNTY_SCHOOL = 20  # about what the generator writes for each school: sizes the backlog county
 
 KEYS = (
     "events",
@@ -61,13 +82,25 @@ KEYS = (
 )
 
 
+def applications(settings: Settings) -> dict[str, ServiceApplication]:
+    return {
+        "registry": Registry(settings),
+        "inspection": Inspection(settings),
+        "accountability": Accountability(settings),
+        "monitoring": Monitoring(settings),
+    }
+
+
+PARTS = {"registry": REGISTRY, "inspection": INSPECTION, "accountability": ACCOUNTABILITY, "monitoring": MONITORING}
+
+
 async def relay_all(settings: Settings, apps: dict[str, ServiceApplication], counts: dict[str, int]) -> float:
     """Run every service's relay until its view stream holds all its events; events per second over all of them."""
     nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()
     stop = asyncio.Event()
     started = time.perf_counter()
-    tasks = [asyncio.create_task(Relay(settings, app).run(stop)) for app in apps.values()]
+    tasks = [asyncio.create_task(Relay(settings, app, PARTS[name].crossings).run(stop)) for name, app in apps.items()]
     total = sum(counts.values())
     moved, last_seen = time.perf_counter(), -1
     try:
@@ -179,17 +212,169 @@ async def results_figures(settings: Settings, province_code: str, more: list[lis
     return rollups, recomputes
 
 
+async def crossing_up(nats_url: str, county: str) -> int:
+    """The events a county's streams hold to travel up (its backlog for the province), once the upward streams have
+    taken in all they source."""
+    nc = await nats.connect(nats_url)
+    try:
+        js, counted = nc.jetstream(), -1
+        while True:
+            now = 0
+            for service in SERVICES:
+                now += (await js.stream_info(links.crossing_stream(links.UP, service, county))).state.messages
+            if now == counted:
+                return now
+            counted = now
+            await asyncio.sleep(1)
+    finally:
+        await nc.close()
+
+
+async def link(nats_url: str, province: str, county: str) -> None:
+    """`dudao link COUNTY` at the province: its view and upward streams source the county's upward streams."""
+    nc = await nats.connect(nats_url)
+    try:
+        for service in SERVICES:
+            await links.link_lowers(nc.jetstream(), service, province, [county])
+    finally:
+        await nc.close()
+
+
+async def arrived(nats_url: str, county: str) -> int:
+    """The county's events the province's view streams hold."""
+    nc = await nats.connect(nats_url)
+    try:
+        js, total = nc.jetstream(), 0
+        for service in SERVICES:
+            info = await js.stream_info(bus.view_stream(service), subjects_filter=f"dudao.{county}.>")
+            total += sum((info.state.subjects or {}).values())
+        return total
+    finally:
+        await nc.close()
+
+
+def lags(stack: Stack) -> int | None:
+    """What the stack's relays and consumers have yet to do, from each service's /readyz (None: one has not asked
+    its stream yet)."""
+    left = 0
+    for service in SERVICES:
+        try:
+            ready = httpx.get(f"{stack.url(service)}/readyz", timeout=10).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        for lag in [ready.get("relay_lag") or 0, *(c["lag"] for c in ready["consumers"].values())]:
+            if lag is None:
+                return None
+            left += lag
+    return left
+
+
+def processed(stack: Stack) -> dict[str, int]:
+    """The messages each consumer of the stack has processed, from /readyz."""
+    counts = {}
+    for service in SERVICES:
+        ready = httpx.get(f"{stack.url(service)}/readyz", timeout=10).json()
+        counts |= {name: c["processed"] for name, c in ready["consumers"].items()}
+    return counts
+
+
+def until_caught_up(stack: Stack, label: str, settled: float = 3.0, timeout: float = 1800) -> float:
+    """Seconds until every relay and consumer of the stack has had nothing to do for `settled` seconds, less those."""
+    started = time.perf_counter()
+    progress, quiet_since = None, None
+    while time.perf_counter() - started < timeout:
+        left = lags(stack)
+        if left is not None:
+            progress = progress or Progress(label, left)
+            progress.total = max(progress.total, left)
+            progress.show(progress.total - left)
+        if left == 0:
+            quiet_since = quiet_since or time.perf_counter()
+            if time.perf_counter() - quiet_since >= settled:
+                if progress is not None:
+                    progress.finish(unit="messages (each event once for every consumer of it)")
+                return quiet_since - started
+        else:
+            quiet_since = None
+        time.sleep(0.25)
+    raise SystemExit(f"\n{label}: not caught up after {timeout:.0f} s; see the logs under the stack's home")
+
+
+DASHBOARD_PARTS = {  # the dashboard's parts, each from the service that owns it: which one bounds the whole
+    "staffing (registry)": "staffing { schools inspectors r1 { met } r2 { met } r3 { met } r4 { met } }",
+    "routine coverage (inspection)": "routineCoverage { schools visited coverage }",
+    "rectification (accountability)": "rectification { openCases items overdueItems noticesIssued onTimeRate }"
+    " interviews { status count } circulars { status count }",
+    "verdicts (monitoring)": "latestVerdicts { framework period jurisdiction passes"
+    " stages { stage indicators { key cv within } } }",
+}
+
+
+def dashboard_parts(stack: Stack, province: str) -> dict[str, float]:
+    """Milliseconds of each part of the dashboard asked alone by one client (median of 10)."""
+    took = {}
+    for part, fields in DASHBOARD_PARTS.items():
+        query = f"query($j: String!) {{ dashboard(jurisdiction: $j) {{ month {fields} }} }}"
+        _, latencies, errors = asyncio.run(load(stack.url(), stack.token, province, 10, 1, query))
+        if errors:
+            raise SystemExit(f"the dashboard's {part} answered with errors")
+        took[part] = statistics.median(latencies) * 1000
+    return took
+
+
+def dashboard_figures(stack: Stack, province: str, queries: int) -> dict[str, float]:
+    asyncio.run(load(stack.url(), stack.token, province, 50, 10))  # warm up
+    _, alone, errors_alone = asyncio.run(load(stack.url(), stack.token, province, max(20, queries // 10), 1))
+    rate, latencies, errors = asyncio.run(load(stack.url(), stack.token, province, queries, 50))
+    if errors or errors_alone:
+        raise SystemExit(f"the dashboard answered {errors + errors_alone} queries with errors")
+    return {
+        "dashboard_qps_50": round(rate, 1),
+        "dashboard_p99_ms_50": round(statistics.quantiles(latencies, n=100)[98] * 1000, 1),
+        "dashboard_p50_ms_1": round(statistics.median(alone) * 1000, 1),
+    }
+
+
+def peak_rss_mb(stack: Stack) -> dict[str, float]:
+    """Each service's peak resident memory so far (VmHWM of the `dudao serve` process `dudao up` started)."""
+    peaks = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            cmdline = (status.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0")) == stack.proc.pid and b"serve" in cmdline:
+            name = cmdline[cmdline.index(b"serve") + 1].decode()
+            peaks[name] = int(fields["VmHWM"].split()[0]) / 1024
+    return peaks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--province", default="510000")
     parser.add_argument("--schools", type=int, default=20_000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backlog", type=int, default=100_000, help="events of the county linked below, about")
+    parser.add_argument("--queries", type=int, default=1000, help="dashboard queries from the 50 clients")
+    parser.add_argument("--registrations", type=int, default=1000, help="schools registered over HTTP, and raw")
     args = parser.parse_args()
     figures: dict[str, float | int | None] = dict.fromkeys(KEYS)
+    county = generate.counties_of(args.province)[-1].code  # an instance of its own, linked below the province
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        pg, nats_server = LocalPostgres(home / "pg", free_port()), LocalNats(home / "nats", free_port())
+        home.chmod(0o755)
+        leaf = free_port()
+        pg = LocalPostgres(home / "pg", free_port())
+        nats_server = LocalNats(home / "nats", free_port(), jetstream_domain=bus.domain(args.province), leaf_port=leaf)
+        below = LocalNats(
+            home / "nats-county",
+            free_port(),
+            jetstream_domain=bus.domain(county),
+            upstream=f"nats-leaf://127.0.0.1:{leaf}",
+        )
+        stack = None
         try:
             settings = Settings(
                 database_url=pg.start(),
@@ -199,19 +384,16 @@ def main() -> None:
                 jurisdiction=args.province,
             )
             started = time.perf_counter()
-            made = generate.province(settings, args.province, schools=args.schools, months=args.months, seed=args.seed)
+            made = generate.province(
+                settings, args.province, schools=args.schools, months=args.months, seed=args.seed, without=(county,)
+            )
             generated_s = time.perf_counter() - started
-            apps = {
-                "registry": Registry(settings),
-                "inspection": Inspection(settings),
-                "accountability": Accountability(settings),
-                "monitoring": Monitoring(settings),
-            }
+            apps = applications(settings)
             try:
                 figures["relay_events_per_s"] = round(asyncio.run(relay_all(settings, apps, made.events)))
-                counties = generate.counties_of(args.province)
+                counties = generate.counties_of(args.province)[:20]
                 now = datetime.now(UTC)
-                more = [one_more_submission(apps["monitoring"], c.code, n, now) for n, c in enumerate(counties[:20])]
+                more = [one_more_submission(apps["monitoring"], c.code, n, now) for n, c in enumerate(counties)]
             finally:
                 for app in apps.values():
                     app.close()
@@ -224,7 +406,66 @@ def main() -> None:
             figures["rollup_p99_ms"] = round(max(map(sum, rollups)))  # 20 rounds: the slowest stands for p99
             figures["recompute_ms"] = round(statistics.median(recomputes), 1)
             figures["events"] = made.total
+
+            print(f"the county {county} below: linked, then cut off while it records its backlog …", flush=True)
+            below_settings = replace(
+                settings,
+                database_url=create_database(settings.database_url, f"j{county}"),
+                nats_url=below.start(),
+                jurisdiction=county,
+                upper=args.province,
+            )
+            asyncio.run(link(settings.nats_url, args.province, county))
+            below.stop()
+            below.upstream = None
+            below.start()
+            schools = max(20, args.backlog // EVENTS_PER_COUNTY_SCHOOL)
+            backlog = generate.province(below_settings, county, schools=schools, months=args.months, seed=args.seed + 1)
+            county_apps = applications(below_settings)
+            try:
+                asyncio.run(relay_all(below_settings, county_apps, backlog.events))
+            finally:
+                for app in county_apps.values():
+                    app.close()
+            crossing = asyncio.run(crossing_up(below.url, county))
+
+            print("the province's stack on its generated stores (dudao up) …", flush=True)
+            env = {"DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url}
+            stack = start_stack(str(home / "stack"), env | {"DUDAO_JURISDICTION": args.province}, ("--no-seed",))
+            started_s = until_caught_up(stack, "the stack's read models catching up with the province")
+            busiest = sorted(processed(stack).items(), key=lambda kv: -kv[1])
+            print("  the busiest consumers: " + ", ".join(f"{name} {n:,}" for name, n in busiest[:10]), flush=True)
+            print("the dashboard: one client, then 50 …", flush=True)
+            figures |= dashboard_figures(stack, args.province, args.queries)
+            parts = dashboard_parts(stack, args.province)
+            print("registrations over HTTP, then straight into the store …", flush=True)
+            http_rate, _ = asyncio.run(
+                http_load(stack.url("registry"), stack.token, args.registrations, 16, counties[0].code)
+            )
+            raw_rate = raw_saves(settings, args.registrations, counties[0].code)
+            figures["http_over_raw"] = round(http_rate / raw_rate, 2)
+            until_caught_up(stack, "the stack settling")
+
+            print(f"the link to {county} up again: its backlog of {crossing:,} events arriving …", flush=True)
+            below.stop()
+            below.upstream = f"nats-leaf://127.0.0.1:{leaf}"
+            link_up = time.perf_counter()
+            below.start()
+            arriving = Progress(f"{county} at the province", crossing)
+            while (got := asyncio.run(arrived(settings.nats_url, county))) < crossing:
+                arriving.show(got)
+                time.sleep(0.25)
+                if time.perf_counter() - link_up > 1800:
+                    raise SystemExit(f"\nthe county's backlog stopped at {got:,} of {crossing:,} events")
+            arriving.show(got)
+            arriving.finish()
+            until_caught_up(stack, "the province's read models taking it in", settled=2.0)
+            figures["catch_up_s"] = round(time.perf_counter() - link_up - 2.0, 1)
+            rss = peak_rss_mb(stack)
         finally:
+            if stack is not None:
+                stack.stop()
+            below.stop()
             nats_server.stop()
             pg.stop()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -250,9 +491,39 @@ def main() -> None:
         f"one more submission    {statistics.median(recomputes):10,.1f}  ms median, {max(recomputes):,.1f} ms slowest"
         f" of {len(recomputes)} (projected with its county's results)"
     )
-    print(f"peak RSS               {peak_mb:10,.0f}  MB (this process: the generator, the applications, their relays)")
-    print("not measured yet       " + ", ".join(k for k, v in figures.items() if v is None))
+    print(f"stack caught up        {started_s:10,.1f}  s (every read model of the four services, from the streams)")
+    print(
+        f"dashboard              {figures['dashboard_qps_50']:10,}  queries/s at 50 clients,"
+        f" p99 {figures['dashboard_p99_ms_50']:,} ms; one client p50 {figures['dashboard_p50_ms_1']:,} ms"
+    )
+    for part, ms in parts.items():
+        print(f"  alone: {part:<30} {ms:8,.1f} ms")
+    print(
+        f"HTTP / raw             {figures['http_over_raw']:10}  ({http_rate:,.0f} vs {raw_rate:,.0f} registrations/s,"
+        f" concurrency 16, {args.registrations:,} each)"
+    )
+    print(
+        f"county backlog         {figures['catch_up_s']:10}  s for {crossing:,} events of {county}"
+        f" ({backlog.total:,} recorded there) after its link was down"
+    )
+    for name, mb in sorted(rss.items()):
+        print(f"peak RSS {name:<14}{mb:10,.0f}  MB")
+    print(f"peak RSS bench         {peak_mb:10,.0f}  MB (this process: the generator, the applications, their relays)")
     print(json.dumps(figures), flush=True)
+
+
+def create_database(url: str, name: str) -> str:
+    """A database of its own on the same server (another instance's); its URL."""
+
+    async def create() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return f"{url.rsplit('/', 1)[0]}/{name}"
 
 
 if __name__ == "__main__":

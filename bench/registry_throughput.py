@@ -33,40 +33,44 @@ from dudao.config import Settings
 from dudao.events import Envelope
 from dudao.relay import Relay
 from dudao_cli.servers import LocalNats, LocalPostgres, free_port
+from services.registry.app import PARTS as REGISTRY
 from services.registry.application import Registry
 from services.registry.commands import RegisterSchool
 from services.registry.domain import Ownership, Stage
 
-LOADER = Principal(sub="loader", roles=frozenset({"admin"}), jur="500120")
+COUNTY = "500120"
 
 
-def body(i: int) -> dict:
-    return {"name": f"基准学校{i}", "jurisdiction": "500120", "stage": "primary", "ownership": "public", "enrolment": i}
+def body(i: int, county: str = COUNTY) -> dict:
+    return {"name": f"基准学校{i}", "jurisdiction": county, "stage": "primary", "ownership": "public", "enrolment": i}
 
 
-def raw_saves(settings: Settings, count: int) -> float:
+def raw_saves(settings: Settings, count: int, county: str = COUNTY) -> float:
     """Saves per second straight into the event store, no HTTP."""
     app = Registry(settings)
-    envelope = Envelope.for_request(actor="bench", jurisdiction="500120")
+    envelope = Envelope.for_request(actor="bench", jurisdiction=county)
+    loader = Principal(sub="loader", roles=frozenset({"admin"}), jur=county)
     started = time.perf_counter()
     for i in range(count):
         app.register_school(
             RegisterSchool(
                 name=f"直存学校{i}",
-                jurisdiction="500120",
+                jurisdiction=county,
                 stage=Stage.primary,
                 ownership=Ownership.public,
                 enrolment=i,
                 now=datetime.now(UTC),
             ),
-            Caller(LOADER, envelope, new_id=uuid4()),
+            Caller(loader, envelope, new_id=uuid4()),
         )
     elapsed = time.perf_counter() - started
     app.close()
     return count / elapsed
 
 
-async def http_load(url: str, token: str, count: int, concurrency: int) -> tuple[float, list[float]]:
+async def http_load(
+    url: str, token: str, count: int, concurrency: int, county: str = COUNTY
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
@@ -77,7 +81,7 @@ async def http_load(url: str, token: str, count: int, concurrency: int) -> tuple
             while not queue.empty():
                 i = queue.get_nowait()
                 t = time.perf_counter()
-                response = await client.post("/v1/schools", json=body(i))
+                response = await client.post("/v1/schools", json=body(i, county))
                 latencies.append(time.perf_counter() - t)
                 if response.status_code != 201:
                     raise SystemExit(f"request {i} failed: {response.status_code} {response.text}")
@@ -96,7 +100,7 @@ async def relay_drain(settings: Settings) -> tuple[int, float]:
     expected = app.recorder.max_notification_id()
     stop = asyncio.Event()
     started = time.perf_counter()
-    task = asyncio.create_task(Relay(settings, app).run(stop))
+    task = asyncio.create_task(Relay(settings, app, REGISTRY.crossings).run(stop))
     try:
         while True:
             with contextlib.suppress(NotFoundError):

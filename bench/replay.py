@@ -62,7 +62,7 @@ async def publish(settings: Settings, app: Registry, count: int) -> float:
     js = nc.jetstream()
     stop = asyncio.Event()
     started = time.perf_counter()
-    task = asyncio.create_task(Relay(settings, app).run(stop))
+    task = asyncio.create_task(Relay(settings, app, PARTS.crossings).run(stop))
     try:
         while True:
             await asyncio.sleep(0.5)

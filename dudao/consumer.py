@@ -129,19 +129,38 @@ class ProjectionEffect:
 
     async def __call__(self, event: InboundEvent) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            first_time = await conn.fetchval(
-                f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
-                self.consumer,
-                event.origin,
-                event.notification_id,
-                self.stream,
-                event.stream_seq,
-            )
-            if first_time and (self.ordered or await self._next_version(conn, event)):
-                await self.handler(conn, event)
-                if self.settle is not None:
-                    await self.settle(conn)
+            if await self._apply(conn, event) and self.settle is not None:
+                await self.settle(conn)
+
+    async def apply_all(
+        self, events: list[InboundEvent], traced: Callable[[int], contextlib.AbstractContextManager]
+    ) -> None:
+        """Apply a fetched batch in one transaction, each event as `__call__` would (inside `traced(i)`), and settle
+        once at the end. Any exception rolls the whole batch back: the consumer then takes its events one at a time.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            applied = False
+            for i, event in enumerate(events):
+                with traced(i):
+                    applied = await self._apply(conn, event) or applied
+            if applied and self.settle is not None:
+                await self.settle(conn)
+
+    async def _apply(self, conn: asyncpg.Connection, event: InboundEvent) -> bool:
+        """Track `event` and, the first time and in its aggregate's order, hand it to the handler: whether it did."""
+        first_time = await conn.fetchval(
+            f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+            self.consumer,
+            event.origin,
+            event.notification_id,
+            self.stream,
+            event.stream_seq,
+        )
+        if first_time and (self.ordered or await self._next_version(conn, event)):
+            await self.handler(conn, event)
+            return True
+        return False
 
     async def passed(self, conn: asyncpg.Connection, event: InboundEvent) -> None:
         """`event` is dead-lettered: count its version as passed, so the aggregate's next one is not held for it."""
@@ -375,6 +394,8 @@ class Consumer:
                     sub = None
                     await bus.wait_or_stop(stop, 0.5)
                     continue
+                if len(msgs) > 1 and await self._handle_together(msgs):
+                    continue
                 for i, msg in enumerate(msgs):
                     if not await self._handle(msg):
                         # Keep order: what follows a retried message is retried after it.
@@ -410,6 +431,37 @@ class Consumer:
                 )
                 await js.delete_consumer(self.stream, self.durable)
         return await js.pull_subscribe(self.filter_subject, durable=self.durable, stream=self.stream, config=config)
+
+    async def _handle_together(self, msgs: list[Msg]) -> bool:
+        """A projection's fetched batch in one transaction (decision 034): True when all of it was applied and acked;
+        False, with nothing applied, when any of it needs the one-at-a-time path (a retry, a wait, a dead letter)."""
+        apply_all = getattr(self.effect, "apply_all", None)
+        if apply_all is None:
+            return False
+        try:
+            events = [InboundEvent.from_msg(msg) for msg in msgs]
+        except Undeliverable:
+            return False
+
+        def traced(i: int) -> contextlib.AbstractContextManager:
+            return self._tracer.start_as_current_span(
+                f"process {events[i].type}",
+                context=telemetry.context_from(msgs[i].headers),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={"dudao.consumer": self.name, "dudao.batch": len(msgs)},
+            )
+
+        try:
+            await apply_all(events, traced)
+        except Exception as e:
+            log.debug("consumer %s: a batch of %d goes one at a time: %s", self.name, len(msgs), why(e))
+            return False
+        for msg in msgs:
+            await _quietly(msg.ack())  # a lost ack is a redelivery, which the tracking rows skip
+        self.processed += len(msgs)
+        self.pending = msgs[-1].metadata.num_pending
+        metrics.PROCESSED.add(len(msgs), self._attributes)
+        return True
 
     async def _handle(self, msg: Msg) -> bool:
         """Process one message; False when it must be retried later."""

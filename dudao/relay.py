@@ -54,14 +54,14 @@ class Relay:
         self,
         settings: Settings,
         app: Application[UUID],
-        crossings: Crossings | None = None,
+        crossings: Crossings,
         *,
         batch_size: int = 512,
         poll_interval: float = 1.0,
     ) -> None:
         self.settings = settings
         self.app = app
-        self.crossings = crossings or Crossings()
+        self.crossings = crossings  # which events travel up and down: every relay of a service says the same
         self.service = app.service  # type: ignore[attr-defined]
         self.jurisdiction = settings.jurisdiction
         self.stream = bus.stream_name(self.service)

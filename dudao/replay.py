@@ -185,8 +185,11 @@ async def _switch(
     return len(late)
 
 
-async def refill_stream(settings: Settings, app, js: JetStreamContext, out: TextIO = sys.stdout) -> float:
-    """Delete the service's own stream and let a relay publish every event again; events per second."""
+async def refill_stream(
+    settings: Settings, parts: ServiceParts, app, js: JetStreamContext, out: TextIO = sys.stdout
+) -> float:
+    """Delete the service's own stream and let a relay publish every event again, each marked to travel up and down
+    as the service's own relay marks it; events per second."""
 
     name = bus.stream_name(app.service)
     try:
@@ -196,7 +199,9 @@ async def refill_stream(settings: Settings, app, js: JetStreamContext, out: Text
     total = app.recorder.max_notification_id() or 0
     progress = Progress(f"{app.service} stream", total, out)
     stop = asyncio.Event()
-    task = asyncio.create_task(Relay(settings, app).run(stop))  # or the running service's relay, whichever leads
+    task = asyncio.create_task(
+        Relay(settings, app, parts.crossings).run(stop)
+    )  # or the running service's relay, whichever leads
     try:
         while progress.done < total:
             await asyncio.sleep(0.2)

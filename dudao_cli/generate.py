@@ -101,7 +101,9 @@ class PlannedSchool:
 
 
 def counties_of(code: str) -> list[divisions.Jurisdiction]:
-    """The county-level divisions listed under a province (or city), in code order."""
+    """The county-level divisions listed under a province (or city), in code order; a county is its own."""
+    if (itself := divisions.get(code)) is not None and itself.level is divisions.Level.COUNTY:
+        return [itself]
     found = []
     for child in divisions.children(code):
         found += [child] if child.level is divisions.Level.COUNTY else counties_of(child.code)
@@ -117,13 +119,17 @@ def province(
     months: int = 12,
     today: date | None = None,
     out: TextIO | None = None,
+    without: tuple[str, ...] = (),
 ) -> Generated:
-    """Generate the province `code` into the event stores `settings` names; what was written."""
+    """Generate the province `code` into the event stores `settings` names; what was written. The counties in
+    `without` are left out: they run instances of their own, linked below (the benchmark's backlog county)."""
     out = out or sys.stdout
     today = today or settings.today or datetime.now(UTC).date()
-    counties = counties_of(code)
+    counties = [c for c in counties_of(code) if c.code not in without]
     if not counties:
-        raise SystemExit(f"dudao generate: {code} has no counties in the division list; give a province code")
+        raise SystemExit(
+            f"dudao generate: {code} has no counties in the division list; give a province, city or county code"
+        )
     rng = random.Random(seed)
     planned = _plan_schools(rng, counties, schools, seed)
     result = Generated(counties=len(counties), schools=len(planned))
@@ -479,7 +485,7 @@ def _collection(
     app: Monitoring,
     planned: list[PlannedSchool],
     counties: list,
-    province_code: str,
+    root: str,
     today: date,
     envelope: Envelope,
     result: Generated,
@@ -546,13 +552,16 @@ def _collection(
                     continue
                 level = LevelApproval.open(framework=code, period=PERIOD, jurisdiction=county.code)
                 level.approve(covered=covered[(code, county.code)], levels_below=[], by=GENERATOR, now=now)
+                if county.code == root:
+                    yield level  # a county generated on its own: the level above accepts it in its own instance
+                    continue
                 level.accept(by=GENERATOR, now=now)
                 yield level
                 above = divisions.ancestors(county.code)[0]  # its city, or the province for a county directly under it
                 cities.setdefault(above, []).append(county.code)
             below = []
             for city, its_counties in sorted(cities.items()):
-                if city == province_code:
+                if city == root:
                     below += its_counties
                     continue
                 level = LevelApproval.open(framework=code, period=PERIOD, jurisdiction=city)
@@ -560,9 +569,10 @@ def _collection(
                 level.accept(by=GENERATOR, now=now)
                 below.append(city)
                 yield level
-            level = LevelApproval.open(framework=code, period=PERIOD, jurisdiction=province_code)
-            level.approve(covered={}, levels_below=below, by=GENERATOR, now=now)
-            yield level
+            if below:
+                level = LevelApproval.open(framework=code, period=PERIOD, jurisdiction=root)
+                level.approve(covered={}, levels_below=below, by=GENERATOR, now=now)
+                yield level
 
     approvals = list(levels())
     _save_in_batches(app, iter(approvals), len(approvals), "level approvals", envelope, out)

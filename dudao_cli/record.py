@@ -65,7 +65,7 @@ def cmd_replay(args: argparse.Namespace, *, parts_of: PartsOf) -> None:
             if args.stream:
                 application = await asyncio.to_thread(parts.application, settings)
                 try:
-                    await replay.refill_stream(settings, application, js)
+                    await replay.refill_stream(settings, parts, application, js)
                 finally:
                     application.close()
                 return

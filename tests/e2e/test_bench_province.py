@@ -1,5 +1,9 @@
-"""`make bench-province` in small (issue 24): the benchmark runs end to end on a generated province of 1,000 schools
-and ends with one JSON line holding exactly the keys the issue names, so neither it nor the generator rots."""
+"""`make bench-province` in small (issue 24): the benchmark runs end to end on a generated province and ends with one
+JSON line holding exactly the keys the issue names, every one measured, so neither it nor the generator rots.
+
+400 schools rather than the issue's 1,000: the run now starts the province's whole stack on the generated stores and
+waits for its read models (about 50,000 consumer messages at 1,000 schools, a minute of both cores), and at 1,000
+the suite came to nine of its ten minutes on 2 cores. 400 runs every step of the benchmark all the same."""
 
 from __future__ import annotations
 
@@ -29,15 +33,17 @@ pytestmark = pytest.mark.e2e
 
 def test_the_province_benchmark_runs_on_a_small_province_and_ends_with_its_figures():
     run = subprocess.run(
-        [sys.executable, "bench/province.py", "--province", "500000", "--schools", "1000", "--months", "1"],
+        [sys.executable, "bench/province.py", "--province", "500000", "--schools", "400", "--months", "1"]
+        + ["--backlog", "1000", "--queries", "50", "--registrations", "100"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=480,
     )
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert set(figures) == KEYS
-    assert figures["rollup_p99_ms"] > 0 and figures["recompute_ms"] > 0
-    assert figures["events"] > 1000 and figures["relay_events_per_s"] > 0 and figures["replay_events_per_s"] > 0
+    assert figures["events"] > 1000
+    assert all(value > 0 for value in figures.values()), figures  # every figure measured, none left out
+    assert "peak RSS registry" in run.stdout and "peak RSS gateway" in run.stdout
     assert "could not be applied" not in run.stdout  # every generated event fits the read models

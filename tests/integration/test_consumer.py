@@ -315,3 +315,38 @@ async def test_two_replicas_of_a_consumer_take_turns_one_consumes_and_the_other_
 
 async def _true(value: Awaitable[object]) -> bool:
     return bool(await value)
+
+
+async def test_a_backlog_is_applied_a_fetched_batch_per_transaction_each_event_once_in_order(harness):
+    """Catching up (decision 034): the events a pull brings go in together, one commit for the lot."""
+
+    async def record_transaction(conn, event):
+        transaction = await conn.fetchval("SELECT txid_current()")
+        await conn.execute(f"INSERT INTO {SCHEMA}.effects (value) VALUES ($1)", f"{event.data['value']}@{transaction}")
+
+    for n in range(1, 201):
+        await harness.publish(n, f"e{n}")
+    harness.start(harness.consumer(record_transaction))
+    await until(lambda: _equals(harness.count("effects"), 200), what="the backlog applied")
+    values, transactions = zip(*(e.split("@") for e in await harness.effects()), strict=True)
+    assert list(values) == [f"e{n}" for n in range(1, 201)]
+    assert len(set(transactions)) <= 200 // 64 + 2, f"{len(set(transactions))} transactions for 200 events"
+    await until(lambda: _consumer_idle(harness), what="every message acked")
+
+
+@pytest.mark.dead_letters
+async def test_a_poison_event_inside_a_batch_is_dead_lettered_and_the_rest_of_its_batch_applied_once(harness):
+    async def refuse_poison(conn, event):
+        if event.data["value"] == "poison":
+            raise ValueError("this value breaks a rule")
+        await record(conn, event)
+
+    for n in range(1, 41):
+        await harness.publish(n, "poison" if n == 20 else f"e{n}")  # one aggregate: its dead letter holds nothing back
+    harness.start(harness.consumer(refuse_poison))
+    await until(lambda: _equals(harness.count("effects"), 39), timeout=30, what="the rest of the batch")
+    assert await harness.effects() == [f"e{n}" for n in range(1, 41) if n != 20]
+    letters = await harness.pool.fetch(f"SELECT stream_seq FROM {SCHEMA}.dead_letters")
+    assert [r["stream_seq"] for r in letters] == [20]
+    await until(lambda: _consumer_idle(harness), what="every message acked")
+    assert await harness.effects() == [f"e{n}" for n in range(1, 41) if n != 20]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -20,9 +21,10 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from dudao import bus
+from dudao import bus, replay
 from dudao.events import Envelope
 from dudao.relay import Relay
+from services.registry.app import PARTS
 from services.registry.application import Registry
 from services.registry.commands import RegisterSchool
 from services.registry.domain import Ownership, Stage
@@ -187,7 +189,7 @@ def test_a_relay_stands_by_while_another_replica_holds_the_lock_and_takes_over_w
     async def main() -> int:
         holder = await asyncpg.connect(settings.database_url)  # the other replica
         await holder.execute("SELECT pg_advisory_lock(hashtext($1))", key)
-        relay, stop = Relay(settings, application), asyncio.Event()
+        relay, stop = Relay(settings, application, PARTS.crossings), asyncio.Event()
         task = asyncio.create_task(relay.run(stop))
         try:
             with caplog.at_level(logging.INFO, logger="dudao.leadership"):
@@ -229,7 +231,7 @@ def test_a_message_lost_under_a_batch_whose_later_messages_were_stored_is_sent_a
         return await _stream_count(settings.nats_url) == 30
 
     async def main() -> None:
-        relay, stop = Relay(settings, application, batch_size=10), asyncio.Event()
+        relay, stop = Relay(settings, application, PARTS.crossings, batch_size=10), asyncio.Event()
         task = asyncio.create_task(relay.run(stop))
         try:
             await until(all_thirty, timeout=30, what="all 30 in the stream")
@@ -245,7 +247,7 @@ def test_a_message_lost_under_a_batch_whose_later_messages_were_stored_is_sent_a
 
 
 def test_the_relay_lag_counts_what_is_stored_but_not_yet_published(settings, application):
-    relay = Relay(settings, application)
+    relay = Relay(settings, application, PARTS.crossings)
     assert relay.lag() is None  # not relaying (another replica may be): nothing to say
     relay.position = application.recorder.max_notification_id() or 0  # as if it had just caught up
     register_schools(application, 5)
@@ -305,3 +307,21 @@ def test_events_carry_their_envelope_on_the_wire(settings, application):
     assert body["envelope"]["correlation_id"] == "corr-1"
     assert body["envelope"]["causation_id"] == "req-1"
     assert body["data"]["name"] == "璧山区青岚小学"
+
+
+def test_a_stream_refilled_by_dudao_replay_sends_up_what_travels_up(settings, application):
+    """`dudao replay --stream` marks each event as the service's own relay does: a school travels to the upper
+    instance, a refilled stream or not (it used to go out marked local, and never crossed)."""
+    register_schools(application, 3)
+
+    async def refill() -> list[str]:
+        nc = await nats.connect(settings.nats_url)
+        try:
+            await replay.refill_stream(settings, PARTS, application, nc.jetstream(), out=io.StringIO())
+            return [m.subject for m in await stream_messages(nc.jetstream(), STREAM)]
+        finally:
+            await nc.close()
+
+    subjects = asyncio.run(refill())
+    assert len(subjects) == 3
+    assert all(s.startswith("dudao.500120.registry.School.Registered.up.") for s in subjects), subjects
