@@ -341,11 +341,9 @@ class Consumer:
         self.effect = effect
         self.max_attempts, self.backoff, self.batch, self.ack_wait = max_attempts, backoff, batch, ack_wait
         self.max_waits = 40  # deliveries of an event waiting for an earlier version: about three minutes, > ack_wait
-        # Ordered: one message in flight, so the server delivers the next only once this one is acked or terminated,
-        # and a retried message is applied before any later one (otherwise new messages overtake it during its backoff).
+        # Ordered: a failed message is retried here, holding the rest of its batch, and never handed back to the
+        # server (a nak'd message is overtaken by new ones during its backoff); a restart resumes after the ack floor.
         self.ordered = ordered
-        if ordered:
-            self.batch = 1
         self.processed = 0
         self.dead_lettered = 0
         self.pending: int | None = None  # messages after the last one fetched, as the server said (None: not yet asked)
@@ -397,7 +395,10 @@ class Consumer:
                 if len(msgs) > 1 and await self._handle_together(msgs):
                     continue
                 for i, msg in enumerate(msgs):
-                    if not await self._handle(msg):
+                    if self.ordered:
+                        if not await self._handle_here(msg, msgs[i + 1 :], stop):
+                            break  # stopping: what is left comes back to the next one, after the ack floor
+                    elif not await self._handle(msg):
                         # Keep order: what follows a retried message is retried after it.
                         for later in msgs[i + 1 :]:
                             await _quietly(later.nak(delay=self._delay(msg)))
@@ -412,7 +413,7 @@ class Consumer:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
             max_deliver=-1,
-            max_ack_pending=1 if self.ordered else 1000,
+            max_ack_pending=self.batch if self.ordered else 1000,
             filter_subject=self.filter_subject,
         )
         with contextlib.suppress(NotFoundError):
@@ -429,6 +430,14 @@ class Consumer:
                     existing.config.filter_subject,
                     self.filter_subject,
                 )
+                await js.delete_consumer(self.stream, self.durable)
+            elif self.ordered and existing.num_ack_pending:
+                # An earlier run left messages unacked. The server would hand them back only after ack_wait, and
+                # later ones first: start again right after the last acked one instead (the tracking rows skip what
+                # was applied but not acked).
+                config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+                config.opt_start_seq = (existing.ack_floor.stream_seq if existing.ack_floor else 0) + 1
+                log.info("consumer %s: resuming after stream sequence %d", self.name, config.opt_start_seq - 1)
                 await js.delete_consumer(self.stream, self.durable)
         return await js.pull_subscribe(self.filter_subject, durable=self.durable, stream=self.stream, config=config)
 
@@ -463,8 +472,22 @@ class Consumer:
         metrics.PROCESSED.add(len(msgs), self._attributes)
         return True
 
-    async def _handle(self, msg: Msg) -> bool:
-        """Process one message; False when it must be retried later."""
+    async def _handle_here(self, msg: Msg, held: list[Msg], stop: asyncio.Event) -> bool:
+        """An ordered consumer's message, retried here until applied or dead-lettered, while the rest of its batch
+        waits (the server told they are in progress); False if asked to stop first."""
+        attempt = msg.metadata.num_delivered or 1
+        while not await self._handle(msg, attempt):
+            if stop.is_set():
+                return False
+            for waiting in (msg, *held):
+                await _quietly(waiting.in_progress())
+            await bus.wait_or_stop(stop, self.backoff[min(attempt - 1, len(self.backoff) - 1)])
+            attempt += 1
+        return True
+
+    async def _handle(self, msg: Msg, attempt: int | None = None) -> bool:
+        """Process one message; False when it must be retried later: by the server after a nak, or, given the
+        `attempt` (an ordered consumer's), by the caller."""
         parent = telemetry.context_from(msg.headers)
         event_type = (msg.headers or {}).get(bus.HEADER_EVENT_TYPE, "?")
         with self._tracer.start_as_current_span(
@@ -473,7 +496,8 @@ class Consumer:
             kind=trace.SpanKind.CONSUMER,
             attributes={"dudao.consumer": self.name},
         ) as span:
-            deliveries = msg.metadata.num_delivered or 1
+            deliveries = attempt or msg.metadata.num_delivered or 1
+            here = attempt is not None
             event = None
             try:
                 event = InboundEvent.from_msg(msg)
@@ -484,8 +508,7 @@ class Consumer:
                 metrics.PROCESSED.add(1, self._attributes)
                 return True
             except Undeliverable as e:
-                await self._dead_letter(msg, f"{e.reason}: {e}", deliveries, e.reason)
-                return True
+                return await self._dead_letter(msg, f"{e.reason}: {e}", deliveries, e.reason, here=here)
             except OutOfOrder as e:
                 # The earlier version is in flight (a redelivery after a crash comes after ack_wait): wait for it
                 # while this batch goes on, where it may be. A version that never comes is a dead letter, not a gap.
@@ -498,22 +521,31 @@ class Consumer:
             except TRANSIENT as e:
                 span.record_exception(e)
                 log.warning("consumer %s: transient failure on %s: %s", self.name, msg.subject, why(e))
-                await _quietly(msg.nak(delay=self._delay(msg)))
+                if not here:
+                    await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
             except Exception as e:
                 span.record_exception(e)
                 if deliveries >= self.max_attempts:
-                    await self._dead_letter(msg, why(e), deliveries, "failed", event)
-                    return True
+                    return await self._dead_letter(msg, why(e), deliveries, "failed", event, here=here)
                 log.warning("consumer %s: %s on %s (attempt %d)", self.name, why(e), msg.subject, deliveries)
-                await _quietly(msg.nak(delay=self._delay(msg)))
+                if not here:
+                    await _quietly(msg.nak(delay=self._delay(msg)))
                 return False
 
     async def _dead_letter(
-        self, msg: Msg, error: str, deliveries: int, reason: str, event: InboundEvent | None = None
-    ) -> None:
-        """Keep `msg` in dead_letters and terminate it. Its aggregate's later versions go on being applied: the
-        letter, unresolved until someone looks (`/readyz` says degraded meanwhile), is the record of the gap."""
+        self,
+        msg: Msg,
+        error: str,
+        deliveries: int,
+        reason: str,
+        event: InboundEvent | None = None,
+        *,
+        here: bool = False,
+    ) -> bool:
+        """Keep `msg` in dead_letters and terminate it: True once done. Its aggregate's later versions go on being
+        applied: the letter, unresolved until someone looks (`/readyz` says degraded meanwhile), is the record of the
+        gap. False when PostgreSQL cannot take it yet: retried by the server, or (`here`) by the caller."""
         log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, error)
         passed = getattr(self.effect, "passed", None)
         try:
@@ -535,11 +567,13 @@ class Consumer:
                 )
         except TRANSIENT as e:
             log.warning("consumer %s: cannot dead-letter yet (%s); will retry", self.name, why(e))
-            await _quietly(msg.nak(delay=self._delay(msg)))
-            return
+            if not here:
+                await _quietly(msg.nak(delay=self._delay(msg)))
+            return False
         self.dead_lettered += 1
         metrics.DEAD_LETTERS.add(1, self._attributes | {"reason": reason})
         await _quietly(msg.term())
+        return True
 
     def _delay(self, msg: Msg) -> float:
         attempt = (msg.metadata.num_delivered or 1) - 1

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import nats
 import pytest
+from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, durable_name, ensure_tables
@@ -166,6 +167,61 @@ async def test_an_ordered_consumer_applies_a_retried_event_before_the_ones_that_
     await until(lambda: _equals(harness.effects(), ["1", "2", "3", "4"]), what="all four, in order")
     await until(lambda: _consumer_idle(harness), what="every message acked")
     assert await harness.effects() == ["1", "2", "3", "4"] and failed == [1]
+
+
+async def test_an_ordered_consumer_takes_a_batch_at_a_time_and_retries_a_failure_before_the_rest_of_it(harness):
+    """Ordered consumers batch too (decision 034): a failure inside a batch is retried where it is, the batch's later
+    events waiting for it; nothing is handed back to the server to be overtaken."""
+    attempts = []
+
+    async def fail_the_tenth_twice(conn, event):
+        transaction = await conn.fetchval("SELECT txid_current()")
+        if event.notification_id == 10 and attempts.count(10) < 2:
+            if not attempts:
+                for later in (101, 102, 103):  # they arrive during the retries
+                    await harness.publish(later, f"e{later}")
+            attempts.append(10)
+            raise RuntimeError("a passing failure")
+        await conn.execute(f"INSERT INTO {SCHEMA}.effects (value) VALUES ($1)", f"{event.data['value']}@{transaction}")
+
+    for n in range(1, 101):
+        await harness.publish(n, f"e{n}")
+    harness.start(harness.consumer(fail_the_tenth_twice, ordered=True, backoff=(0.3,)))
+    await until(lambda: _equals(harness.count("effects"), 103), what="all of them")
+    values, transactions = zip(*(e.split("@") for e in await harness.effects()), strict=True)
+    assert list(values) == [f"e{n}" for n in range(1, 104)] and attempts == [10, 10]
+    assert len(set(transactions)) < 100, "one transaction per event: no batch was taken together"
+    await until(lambda: _consumer_idle(harness), what="every message acked")
+
+
+async def test_an_ordered_consumer_restarted_takes_what_was_left_unacked_before_anything_later(harness):
+    """A run that stopped holding a batch it never acked: the next starts right after the ack floor, instead of
+    taking the later events first and the held ones after ack_wait."""
+    holding = harness.consumer(record, ordered=True, ack_wait=30)
+
+    async def hold(msgs, *_):  # fetched, never applied, never acked: as a process killed mid-batch
+        return True
+
+    holding._handle_together = hold  # type: ignore[method-assign]
+    holding._handle_here = hold  # type: ignore[method-assign]
+    for n in (1, 2, 3):
+        await harness.publish(n, str(n))
+    harness.start(holding)
+
+    async def held() -> bool:
+        try:
+            info = await harness.js.consumer_info(bus.stream_name("registry"), durable_name("probe-effects", "500120"))
+        except NotFoundError:
+            return False  # not subscribed yet
+        return info.num_ack_pending == 3
+
+    await until(held, what="three messages held unacked")
+    await harness.stop_all()
+    for n in (4, 5):
+        await harness.publish(n, str(n))
+    harness.start(harness.consumer(record, ordered=True, ack_wait=30))
+    await until(lambda: _equals(harness.count("effects"), 5), timeout=10, what="all five, well before ack_wait")
+    assert await harness.effects() == ["1", "2", "3", "4", "5"]
 
 
 async def test_a_row_never_goes_back_in_time_whatever_order_its_versions_arrive_in(harness):
