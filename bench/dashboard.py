@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import httpx
@@ -75,9 +76,9 @@ def start(home: str, env: dict[str, str] | None = None, args: tuple[str, ...] = 
 
 async def load(
     url: str, token: str, jurisdiction: str, requests: int, clients: int, query: str = DASHBOARD
-) -> tuple[float, list[float], int]:
+) -> tuple[float, list[float], Counter[str]]:
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()  # each answer's errors, by the rule they name
     remaining = iter(range(requests))
     body = {"query": query, "variables": {"j": jurisdiction}}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -86,12 +87,12 @@ async def load(
     ) as client:
 
         async def one_client() -> None:
-            nonlocal errors
             for _ in remaining:
                 started = time.perf_counter()
                 answer = (await client.post("/graphql", json=body)).json()
                 latencies.append(time.perf_counter() - started)
-                errors += bool(answer.get("errors"))
+                for error in answer.get("errors") or []:
+                    errors[(error.get("extensions") or {}).get("rule") or error.get("message", "?")[:80]] += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
@@ -121,7 +122,7 @@ def main() -> None:
     print(f"dashboard queries/s    {rate:8.1f}   ({args.clients} concurrent clients, {args.requests} queries)")
     print(f"latency p50            {quantiles[49] * 1000:8.1f} ms")
     print(f"latency p99            {quantiles[98] * 1000:8.1f} ms")
-    print(f"answers with errors    {errors:8d}")
+    print(f"errors in answers      {sum(errors.values()):8d}   {dict(errors) or ''}")
     print(
         f"one client alone p50   {statistics.median(alone) * 1000:8.1f} ms   (no queueing: the cost of one round trip)"
     )

@@ -316,9 +316,9 @@ def dashboard_parts(stack: Stack, province: str) -> dict[str, float]:
     for part, fields in DASHBOARD_PARTS.items():
         query = f"query($j: String!) {{ dashboard(jurisdiction: $j) {{ month {fields} }} }}"
         _, latencies, errors = asyncio.run(load(stack.url(), stack.token, province, 10, 1, query))
-        if errors:
-            raise SystemExit(f"the dashboard's {part} answered with errors")
         took[part] = statistics.median(latencies) * 1000
+        if errors:
+            print(f"  the dashboard's {part} answered with errors: {dict(errors)}", flush=True)
     return took
 
 
@@ -326,8 +326,8 @@ def dashboard_figures(stack: Stack, province: str, queries: int) -> dict[str, fl
     asyncio.run(load(stack.url(), stack.token, province, 50, 10))  # warm up
     _, alone, errors_alone = asyncio.run(load(stack.url(), stack.token, province, max(20, queries // 10), 1))
     rate, latencies, errors = asyncio.run(load(stack.url(), stack.token, province, queries, 50))
-    if errors or errors_alone:
-        raise SystemExit(f"the dashboard answered {errors + errors_alone} queries with errors")
+    if errors or errors_alone:  # a figure too: at this size the dashboard does not hold (the note names why)
+        print(f"  errors in the dashboard's answers: {dict(errors + errors_alone)}", flush=True)
     return {
         "dashboard_qps_50": round(rate, 1),
         "dashboard_p99_ms_50": round(statistics.quantiles(latencies, n=100)[98] * 1000, 1),

@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection, Request
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.schema import validate_document
+from strawberry.types.nodes import SelectedField
 
 from dudao import jurisdiction as divisions
 from dudao import scope
@@ -128,6 +129,18 @@ def listed_inspector(principal: Principal, asked: str | None, field: str = "insp
         return scope.listed_inspector(principal, asked, field)
     except Problem as e:
         raise problem(e) from None
+
+
+def asked(info: strawberry.Info) -> frozenset[str] | None:
+    """The fields a query selects under the one being resolved (as the query names them), or None when a fragment
+    makes that uncertain: a resolver may then leave out what costs and was not asked for, and must not otherwise."""
+    names = set()
+    for field in info.selected_fields:
+        for chosen in field.selections:
+            if not isinstance(chosen, SelectedField):
+                return None
+            names.add(chosen.name)
+    return frozenset(names)
 
 
 def division(code: str) -> str:

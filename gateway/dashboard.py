@@ -10,11 +10,12 @@ from typing import Any
 import strawberry
 
 from dudao.clock import Clock
+from dudao.subgraph import asked
 from gateway.accountability import AccountabilitySummary
 from gateway.inspection import RoutineCoverage
 from gateway.monitoring import AreaVerdict
 from gateway.registry import StaffingCompliance
-from gateway.shapes import selection, shape
+from gateway.shapes import selection, shape, unasked
 from gateway.types import Jurisdiction, loaders_of
 
 
@@ -65,14 +66,15 @@ class Dashboard:
 
     @strawberry.field(description="This month's routine visits (经常性督导) to compulsory-education schools.")
     async def routine_coverage(self, info: strawberry.Info) -> RoutineCoverage | None:
+        omit = unasked(RoutineCoverage, asked(info))  # the start page shows the figures, not every school
         found = await loaders_of(info).ask(
             "inspection",
             "routineCoverage",
-            selection(RoutineCoverage),
+            selection(RoutineCoverage, omit),
             month=self.month,
             jurisdiction=self.jurisdiction_code,
         )
-        return shape(RoutineCoverage, found)
+        return shape(RoutineCoverage, found, omit=omit)
 
     @strawberry.field(description="Open and overdue rectification items and supervision notices (整改与督办).")
     async def rectification(self, info: strawberry.Info) -> AccountabilitySummary | None:

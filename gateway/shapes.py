@@ -71,25 +71,42 @@ def inner(hint: Any) -> Any:
             return hint
 
 
+def unasked(cls: type, chosen: frozenset[str] | None) -> frozenset[str]:
+    """The lists of nested shapes in `cls` that the client's selection `chosen` (`subgraph.asked`) leaves out: not
+    worth asking a subgraph for (a routine coverage's zones carry every school not yet visited)."""
+    if chosen is None:
+        return frozenset()
+    return frozenset(
+        f.key
+        for f in fields_of(cls)
+        if not f.given and typing.get_origin(f.hint) is list and is_shape(inner(f.hint)) and f.key not in chosen
+    )
+
+
 @functools.cache
-def selection(cls: type) -> str:
-    """What to ask the subgraph for to build `cls`: every data field, nested shapes with their own selections."""
+def selection(cls: type, omit: frozenset[str] = frozenset()) -> str:
+    """What to ask the subgraph for to build `cls`: every data field, nested shapes with their own selections; the
+    lists in `omit` (`unasked`) left out."""
     parts = []
     for f in fields_of(cls):
-        if f.given:
+        if f.given or f.key in omit:
             continue
         nested = inner(f.hint)
         parts.append(f"{f.key} {{ {selection(nested)} }}" if is_shape(nested) else f.key)
     return " ".join(parts)
 
 
-def shape(cls: type[T], answer: dict[str, Any], enclosing: dict[str, Any] | None = None) -> T:
-    """`cls` from a subgraph's camelCase answer (asked with `selection(cls)`): dates and times parsed, ids as ids,
-    nested shapes built the same way."""
-    values = {}
+def shape(
+    cls: type[T], answer: dict[str, Any], enclosing: dict[str, Any] | None = None, omit: frozenset[str] = frozenset()
+) -> T:
+    """`cls` from a subgraph's camelCase answer (asked with `selection(cls, omit)`): dates and times parsed, ids as
+    ids, nested shapes built the same way; a list left out is empty (nobody asked for it)."""
+    values: dict[str, Any] = {}
     for f in fields_of(cls):
         if f.given:
             values[f.name] = (enclosing or {})[f.given]
+        elif f.key in omit:
+            values[f.name] = []
         elif f.key in answer:
             values[f.name] = _value(f.hint, answer[f.key], answer)
     return cls(**values)

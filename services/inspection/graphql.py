@@ -416,7 +416,8 @@ class Query:
                 "month must look like 2026-10", extensions={"status": 422, "rule": "month_format", "field": "month"}
             )
         async with info.context["pool"].acquire() as conn:
-            data = await visits.coverage(conn, within=within, month=month)
+            zones_asked = "zones" in (subgraph.asked(info) or {"zones"})
+            data = await visits.coverage(conn, within=within, month=month, zones=zones_asked)
         zones = [
             ZoneCoverage(
                 zone_id=z["zone_id"],

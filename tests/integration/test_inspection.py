@@ -391,7 +391,11 @@ def test_routine_coverage_on_a_hand_built_month(inspection, registry, token, set
             lambda: (r := office.get("/v1/routine-coverage", params={"month": "2026-10"}).json())["visited"] == 2 and r,
             what="the October visits counted",
         )
+        totals = office.post(  # asked without zones, as a start page asks: counted in SQL, the same figures
+            "/graphql", json={"query": '{ routineCoverage(month: "2026-10") { schools visited coverage } }'}
+        ).json()
     assert not_mine.status_code == 403 and not_mine.json()["rule"] == "not_on_team"
+    assert totals["data"]["routineCoverage"] == {"schools": 5, "visited": 2, "coverage": 0.4}, totals
     assert (result["schools"], result["visited"], result["coverage"]) == (5, 2, 0.4)
     by_zone = {z["zone_name"]: z for z in result["zones"]}
     assert [s["name"] for s in by_zone["甲责任区"]["not_visited"]] == ["甲三九年制"]  # the kindergarten is not counted

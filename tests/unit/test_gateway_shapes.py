@@ -23,7 +23,7 @@ from graphql import (
 
 from gateway import accountability, inspection, monitoring, national, registry
 from gateway.schema import schema as gateway_schema
-from gateway.shapes import fields_of, inner, is_shape
+from gateway.shapes import fields_of, inner, is_shape, selection, shape, unasked
 from gateway.types import PageInfo
 from services.accountability.graphql import schema as accountability_schema
 from services.inspection.graphql import schema as inspection_schema
@@ -142,3 +142,16 @@ def test_a_renamed_subgraph_field_is_caught():
 @pytest.mark.parametrize("name", [n for n in vars(national) if n.isupper() and "query" in str(getattr(national, n))])
 def test_the_national_apis_fixed_queries_are_valid_on_the_gateways_graph(name):
     assert validate(gateway_schema._schema, parse(getattr(national, name))) == []
+
+
+def test_a_list_the_client_did_not_select_is_neither_asked_for_nor_built():
+    """The dashboard's routine coverage: three figures asked, so not every school not yet visited (zone by zone)."""
+    omit = unasked(inspection.RoutineCoverage, frozenset({"schools", "visited", "coverage"}))
+    assert omit == {"zones"}
+    assert "zones" not in selection(inspection.RoutineCoverage, omit).split()
+    assert "zones" in selection(inspection.RoutineCoverage).split()
+    assert unasked(inspection.RoutineCoverage, None) == frozenset()  # a fragment: uncertain, so everything is asked
+    assert unasked(inspection.RoutineCoverage, frozenset({"zones", "schools"})) == frozenset()
+    answer = {"month": "2026-10", "schools": 3, "visited": 1, "coverage": 0.3333, "jurisdiction": "500120"}
+    built = shape(inspection.RoutineCoverage, answer, omit=omit)
+    assert (built.schools, built.visited, built.zones) == (3, 1, [])

@@ -38,8 +38,19 @@ async def project(conn: asyncpg.Connection, e: InboundEvent) -> None:
     )
 
 
-async def coverage(conn: asyncpg.Connection, *, within: str, month: str) -> dict[str, Any]:
-    """For `month` (YYYY-MM): per zone, the compulsory-education schools with and without a visit."""
+async def coverage(conn: asyncpg.Connection, *, within: str, month: str, zones: bool = True) -> dict[str, Any]:
+    """For `month` (YYYY-MM): per zone, the compulsory-education schools with and without a visit; with `zones`
+    false, only the totals (one count, not a row per school: a province's start page)."""
+    if not zones:
+        totals = await conn.fetchrow(
+            "SELECT count(*) AS schools, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM inspection.routine_visits v"
+            " WHERE v.school_id = s.id AND v.month = $2)) AS visited FROM inspection.school_copy s"
+            " WHERE s.jurisdiction LIKE ANY($1::text[]) AND s.stage = ANY($3::text[])",
+            jurisdiction.patterns(within),
+            month,
+            COMPULSORY_STAGES,
+        )
+        return _coverage(within, month, totals["schools"], totals["visited"], [])
     rows = await conn.fetch(
         "SELECT s.id, s.name, s.zone_id, z.name AS zone_name, s.responsible_inspector_id,"
         " EXISTS (SELECT 1 FROM inspection.routine_visits v WHERE v.school_id = s.id AND v.month = $2) AS visited"
@@ -49,9 +60,9 @@ async def coverage(conn: asyncpg.Connection, *, within: str, month: str) -> dict
         month,
         COMPULSORY_STAGES,
     )
-    zones: dict[str | None, dict[str, Any]] = {}
+    by_zone: dict[str | None, dict[str, Any]] = {}
     for r in rows:
-        zone = zones.setdefault(
+        zone = by_zone.setdefault(
             str(r["zone_id"]) if r["zone_id"] else None,
             {
                 "zone_id": str(r["zone_id"]) if r["zone_id"] else None,
@@ -68,14 +79,17 @@ async def coverage(conn: asyncpg.Connection, *, within: str, month: str) -> dict
             zone["not_visited"].append(
                 {"id": str(r["id"]), "name": r["name"], "responsible_inspector_id": _str(r["responsible_inspector_id"])}
             )
-    total, visited = len(rows), sum(1 for r in rows if r["visited"])
+    return _coverage(within, month, len(rows), sum(1 for r in rows if r["visited"]), list(by_zone.values()))
+
+
+def _coverage(within: str, month: str, total: int, visited: int, zones: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "jurisdiction": within,
         "month": month,
         "schools": total,
         "visited": visited,
         "coverage": round(visited / total, 4) if total else 1.0,
-        "zones": list(zones.values()),
+        "zones": zones,
     }
 
 

@@ -314,12 +314,12 @@ async def unit_results_at(conn: asyncpg.Connection, keys: list[tuple[str, str, s
 async def latest_area_results(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
     """For each framework, the area results of its newest period that has any at or under `jurisdiction`."""
     like = divisions.patterns(jurisdiction)
-    rows = await conn.fetch(
-        "SELECT a.framework, f.definition->>'name' AS framework_name, a.period, a.jurisdiction, a.framework_version, a.passes,"
-        " a.result, a.computed_at FROM monitoring.area_results a"
+    rows = await conn.fetch(  # the areas in scope read once, not once more for each (a province has hundreds)
+        "WITH scoped AS (SELECT * FROM monitoring.area_results WHERE jurisdiction LIKE ANY($1::text[])),"
+        " newest AS (SELECT framework, max(period) AS period FROM scoped GROUP BY framework)"
+        " SELECT a.framework, f.definition->>'name' AS framework_name, a.period, a.jurisdiction, a.framework_version,"
+        " a.passes, a.result, a.computed_at FROM scoped a JOIN newest n USING (framework, period)"
         " JOIN monitoring.frameworks f ON f.code = a.framework AND f.version = a.framework_version"
-        " WHERE a.jurisdiction LIKE ANY($1::text[])"
-        " AND a.period = (SELECT max(n.period) FROM monitoring.area_results n WHERE n.framework = a.framework AND n.jurisdiction LIKE ANY($1::text[]))"
         " ORDER BY a.framework, a.jurisdiction",
         like,
     )
