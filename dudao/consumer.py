@@ -396,8 +396,8 @@ class Consumer:
                     continue
                 for i, msg in enumerate(msgs):
                     if self.ordered:
-                        if not await self._handle_here(msg, msgs[i + 1 :], stop):
-                            break  # stopping: what is left comes back to the next one, after the ack floor
+                        if not await self._handle_here(msg, msgs[i + 1 :], lambda: stop.is_set() or lock.is_closed()):
+                            break  # stopping or no longer leading: the rest comes back to whoever leads next
                     elif not await self._handle(msg):
                         # Keep order: what follows a retried message is retried after it.
                         for later in msgs[i + 1 :]:
@@ -472,16 +472,19 @@ class Consumer:
         metrics.PROCESSED.add(len(msgs), self._attributes)
         return True
 
-    async def _handle_here(self, msg: Msg, held: list[Msg], stop: asyncio.Event) -> bool:
+    async def _handle_here(self, msg: Msg, held: list[Msg], leaving: Callable[[], bool]) -> bool:
         """An ordered consumer's message, retried here until applied or dead-lettered, while the rest of its batch
-        waits (the server told they are in progress); False if asked to stop first."""
+        waits (the server told they are in progress); False once `leaving()` (asked to stop, or the advisory lock
+        lost: PostgreSQL gone long enough for another replica to lead)."""
         attempt = msg.metadata.num_delivered or 1
         while not await self._handle(msg, attempt):
-            if stop.is_set():
-                return False
             for waiting in (msg, *held):
                 await _quietly(waiting.in_progress())
-            await bus.wait_or_stop(stop, self.backoff[min(attempt - 1, len(self.backoff) - 1)])
+            deadline = asyncio.get_running_loop().time() + self.backoff[min(attempt - 1, len(self.backoff) - 1)]
+            while asyncio.get_running_loop().time() < deadline:
+                if leaving():
+                    return False
+                await asyncio.sleep(min(0.1, max(0.0, deadline - asyncio.get_running_loop().time())))
             attempt += 1
         return True
 

@@ -8,6 +8,7 @@ the suite came to nine of its ten minutes on 2 cores. 400 runs every step of the
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,4 +47,6 @@ def test_the_province_benchmark_runs_on_a_small_province_and_ends_with_its_figur
     assert figures["events"] > 1000
     assert all(value > 0 for value in figures.values()), figures  # every figure measured, none left out
     assert "peak RSS registry" in run.stdout and "peak RSS gateway" in run.stdout
+    crossed = re.search(r"county backlog .* s for ([\d,]+) events of", run.stdout)
+    assert crossed and int(crossed.group(1).replace(",", "")) > 100, "the county's backlog must have crossed"
     assert "could not be applied" not in run.stdout  # every generated event fits the read models

@@ -105,6 +105,12 @@ async def record(conn: asyncpg.Connection, event: InboundEvent) -> None:
     await conn.execute(f"INSERT INTO {SCHEMA}.effects (value) VALUES ($1)", event.data["value"])
 
 
+async def refuse_poison(conn: asyncpg.Connection, event: InboundEvent) -> None:
+    if event.data["value"] == "poison":
+        raise ValueError("this value breaks a rule")
+    await record(conn, event)
+
+
 async def test_a_redelivered_event_changes_nothing(harness):
     harness.start(harness.consumer(record))
     await harness.publish(1, "first")
@@ -284,11 +290,6 @@ async def test_a_crash_between_commit_and_ack_does_not_apply_twice(harness):
 
 @pytest.mark.dead_letters
 async def test_a_message_that_can_never_be_processed_is_dead_lettered_and_the_consumer_carries_on(harness):
-    async def refuse_poison(conn, event):
-        if event.data["value"] == "poison":
-            raise ValueError("this value breaks a rule")
-        await record(conn, event)
-
     consumer = harness.consumer(refuse_poison)
     counted = {"service": consumer.service, "consumer": consumer.name}
     before = {m: measured(m, **counted) or 0 for m in ("dudao.consumer.dead_letters", "dudao.consumer.processed")}
@@ -392,11 +393,6 @@ async def test_a_backlog_is_applied_a_fetched_batch_per_transaction_each_event_o
 
 @pytest.mark.dead_letters
 async def test_a_poison_event_inside_a_batch_is_dead_lettered_and_the_rest_of_its_batch_applied_once(harness):
-    async def refuse_poison(conn, event):
-        if event.data["value"] == "poison":
-            raise ValueError("this value breaks a rule")
-        await record(conn, event)
-
     for n in range(1, 41):
         await harness.publish(n, "poison" if n == 20 else f"e{n}")  # one aggregate: its dead letter holds nothing back
     harness.start(harness.consumer(refuse_poison))
@@ -406,3 +402,25 @@ async def test_a_poison_event_inside_a_batch_is_dead_lettered_and_the_rest_of_it
     assert [r["stream_seq"] for r in letters] == [20]
     await until(lambda: _consumer_idle(harness), what="every message acked")
     assert await harness.effects() == [f"e{n}" for n in range(1, 41) if n != 20]
+
+
+async def test_an_ordered_consumer_retrying_a_failure_gives_it_up_when_it_no_longer_leads(harness):
+    """Retrying in place must not outlive the advisory lock: once another replica may lead, this one lets go."""
+
+    async def always_failing(conn, event):
+        raise ConnectionResetError("PostgreSQL went away")  # transient: retried without end while leading
+
+    consumer = harness.consumer(always_failing, ordered=True, backoff=(5,))
+    await harness.publish(1, "1")
+    sub = await harness.js.pull_subscribe("dudao.*.registry.>", stream=bus.stream_name("registry"))
+    [msg] = await sub.fetch(1, timeout=5)
+    asked = []
+
+    def leaving() -> bool:
+        asked.append(True)
+        return len(asked) > 2  # the lock is lost while it waits out its backoff
+
+    started = asyncio.get_running_loop().time()
+    assert await consumer._handle_here(msg, [], leaving) is False
+    assert asyncio.get_running_loop().time() - started < 2, "it waited out its whole backoff first"
+    assert await harness.effects() == []
