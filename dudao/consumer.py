@@ -135,16 +135,86 @@ class ProjectionEffect:
     async def apply_all(
         self, events: list[InboundEvent], traced: Callable[[int], contextlib.AbstractContextManager]
     ) -> None:
-        """Apply a fetched batch in one transaction, each event as `__call__` would (inside `traced(i)`), and settle
-        once at the end. Any exception rolls the whole batch back: the consumer then takes its events one at a time.
+        """Apply a fetched batch in one transaction and settle once at the end (decision 034). The batch's tracking
+        rows go in by one statement, and its aggregates' versions are read by one and written by one; only the
+        handler runs per event (inside `traced(i)`). Each event is judged as `__call__` would judge it alone, in
+        fetch order: an event seen before is skipped, one an aggregate has passed is skipped, and one that skips a
+        version raises OutOfOrder. Any exception rolls the whole batch back: the consumer then takes its events one at
+        a time. Only the consumer holding its advisory lock writes these rows, so reading then writing them is safe.
         """
         async with self.pool.acquire() as conn, conn.transaction():
-            applied = False
+            applying = await self._track_all(conn, events)
+            if not self.ordered:
+                applying = await self._next_versions(conn, applying)
+            chosen = {id(e) for e in applying}
             for i, event in enumerate(events):
-                with traced(i):
-                    applied = await self._apply(conn, event) or applied
-            if applied and self.settle is not None:
+                if id(event) in chosen:
+                    with traced(i):
+                        await self.handler(conn, event)
+            if applying and self.settle is not None:
                 await self.settle(conn)
+
+    async def _track_all(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> list[InboundEvent]:
+        """Insert the batch's tracking rows in one statement: the events new here, in order. An event twice in one
+        batch (a relay's retry) is new once, at its first place."""
+        unique = list({(e.origin, e.notification_id): e for e in reversed(events)}.values())
+        rows = await conn.fetch(
+            f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
+            " SELECT $1, t.origin, t.notification_id, $2, t.stream_seq"
+            " FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS t(origin, notification_id, stream_seq)"
+            " ON CONFLICT DO NOTHING RETURNING origin, notification_id",
+            self.consumer,
+            self.stream,
+            [e.origin for e in unique],
+            [e.notification_id for e in unique],
+            [e.stream_seq for e in unique],
+        )
+        new = {(r["origin"], r["notification_id"]) for r in rows}
+        firsts = []
+        for e in events:
+            if (e.origin, e.notification_id) in new:
+                new.discard((e.origin, e.notification_id))
+                firsts.append(e)
+        return firsts
+
+    async def _next_versions(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> list[InboundEvent]:
+        """Of the batch's new events, those next in their aggregate's order, as `_next_version` judges one, with the
+        versions read in one statement and written in one."""
+        table = f'"{self.schema}".consumer_versions'
+        keys = list({(e.origin, e.aggregate_id) for e in events})
+        rows = await conn.fetch(
+            f"SELECT origin, aggregate_id, version FROM {table} WHERE consumer = $1"
+            " AND (origin, aggregate_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
+            self.consumer,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+        applied = {(r["origin"], r["aggregate_id"]): r["version"] for r in rows}
+        moved: dict[tuple[str, str], int] = {}
+        chosen = []
+        for event in events:
+            key = (event.origin, event.aggregate_id)
+            last = moved.get(key, applied.get(key, 0))
+            if event.version == last + 1:
+                moved[key] = event.version
+                chosen.append(event)
+            elif event.version <= last:
+                log.warning(
+                    "consumer %s: %s v%d arrived after v%d; not applied", self.consumer, event.type, event.version, last
+                )
+            else:
+                raise OutOfOrder(f"{event.type} v{event.version} of {event.aggregate_id} arrived before v{last + 1}")
+        if moved:
+            await conn.execute(
+                f"INSERT INTO {table} (consumer, origin, aggregate_id, version)"
+                " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])"
+                " ON CONFLICT (consumer, origin, aggregate_id) DO UPDATE SET version = excluded.version",
+                self.consumer,
+                [k[0] for k in moved],
+                [k[1] for k in moved],
+                list(moved.values()),
+            )
+        return chosen
 
     async def _apply(self, conn: asyncpg.Connection, event: InboundEvent) -> bool:
         """Track `event` and, the first time and in its aggregate's order, hand it to the handler: whether it did."""

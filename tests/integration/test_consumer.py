@@ -57,7 +57,8 @@ class Harness:
         filter_subject: str = "dudao.*.registry.>",
         **options,
     ) -> Consumer:
-        options = {"max_attempts": 3, "backoff": (0.05,)} | options
+        effect = ProjectionEffect(self.pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler)
+        options = {"max_attempts": 3, "backoff": (0.05,), "effect": effect} | options
         return Consumer(
             self.settings,
             self.pool,
@@ -65,7 +66,6 @@ class Harness:
             name="probe-effects",
             stream=bus.stream_name("registry"),
             filter_subject=filter_subject,
-            effect=ProjectionEffect(self.pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler),
             **options,
         )
 
@@ -389,6 +389,37 @@ async def test_a_backlog_is_applied_a_fetched_batch_per_transaction_each_event_o
     assert list(values) == [f"e{n}" for n in range(1, 201)]
     assert len(set(transactions)) <= 200 // 64 + 2, f"{len(set(transactions))} transactions for 200 events"
     await until(lambda: _consumer_idle(harness), what="every message acked")
+
+
+async def test_a_batch_is_tracked_and_versioned_by_a_few_statements_and_an_event_twice_in_it_applied_once(
+    harness, settings
+):
+    """Set-based bookkeeping (decision 034): a batch's tracking rows and versions take three statements, not two or
+    three per event, and judge each event as it would be judged alone: a copy in the same batch is applied once."""
+    bookkeeping: list[str] = []
+
+    def logged(record) -> None:
+        if "consumer_tracking" in record.query or "consumer_versions" in record.query:
+            bookkeeping.append(record.query)
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(logged)
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2, init=init)
+    try:
+        for n in range(1, 41):
+            await harness.publish(n, f"e{n}")
+            if n == 20:  # the same event again under another message id, as a relay's retry leaves it
+                await harness.publish(n, f"e{n}", msg_id="a-copy-of-20")
+        effect = ProjectionEffect(pool, SCHEMA, "probe-effects", bus.stream_name("registry"), record)
+        harness.start(harness.consumer(record, effect=effect))
+        await until(lambda: _equals(harness.count("consumer_tracking"), 40), what="the backlog tracked")
+        await until(lambda: _consumer_idle(harness), what="every message acked")
+        assert await harness.effects() == [f"e{n}" for n in range(1, 41)]
+        assert await harness.pool.fetchval(f"SELECT version FROM {SCHEMA}.consumer_versions") == 40
+        assert len(bookkeeping) <= 6, f"{len(bookkeeping)} bookkeeping statements for 41 messages"
+    finally:
+        await pool.close()
 
 
 @pytest.mark.dead_letters

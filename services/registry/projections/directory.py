@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS registry.school_directory (
     updated_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS school_directory_jurisdiction ON registry.school_directory (jurisdiction text_pattern_ops, position);
+-- Staffing's R1 asks whether a large school's inspector answers for any other school: one lookup per large school.
+CREATE INDEX IF NOT EXISTS school_directory_responsible ON registry.school_directory (responsible_inspector_id);
 CREATE TABLE IF NOT EXISTS registry.inspector_directory (
     id uuid PRIMARY KEY,
     position bigint NOT NULL UNIQUE,
