@@ -18,7 +18,7 @@ from dudao import subgraph
 from dudao.auth import Principal
 from dudao.errors import Problem
 from dudao.scope import OFFICES, UNIT_READERS, sees
-from dudao.subgraph import caller, problem, within
+from dudao.subgraph import asked, caller, problem, within
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import operations, reads
 
@@ -307,6 +307,12 @@ def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
     )
 
 
+def _units_asked(info: strawberry.Info) -> bool:
+    """Whether the query selects the units' own results (a province's are thousands), or may (a fragment)."""
+    chosen = asked(info)
+    return chosen is None or bool({"schools", "units"} & chosen)
+
+
 async def _results(info: strawberry.Info, framework: str, period: str, jurisdiction: str | None) -> dict[str, Any]:
     """The results of a place; a unit caller sees the area's figures and its own values, not its peers'."""
     principal = caller(info, UNIT_READERS)
@@ -314,7 +320,7 @@ async def _results(info: strawberry.Info, framework: str, period: str, jurisdict
     try:
         check_period(period)
         async with info.context["pool"].acquire() as conn:
-            found = await reads.results(conn, framework, period, code)
+            found = await reads.results(conn, framework, period, code, units=_units_asked(info))
     except Problem as e:
         raise problem(e) from None
     return found | {"units": [u for u in found["units"] if sees(principal, u["jurisdiction"], u["unit_id"])]}

@@ -7,6 +7,7 @@ import asyncio
 import io
 from dataclasses import dataclass, replace
 
+import asyncpg
 import nats
 import psycopg
 import pytest
@@ -23,7 +24,7 @@ from services.monitoring.app import PARTS as MONITORING
 from services.monitoring.app import build as build_monitoring
 from services.monitoring.commands import ApproveLevel
 from services.monitoring.domain.collection import LevelApproval
-from services.monitoring.projections import collection
+from services.monitoring.projections import collection, reads
 from services.registry.app import build as build_registry
 from tests.conftest import ServedApp, eventually
 from tests.factories import BALANCED, COUNTY, school
@@ -270,6 +271,49 @@ def test_the_city_sees_its_counties_rolled_up(place):
         assert city["areas"][0]["jurisdiction"] == COUNTY_A and city["areas"][0]["name"] == "东川区"
         # the city's area is rolled up from the units' recorded results: with one county, the county's own verdict
         assert city["area"] == results(office, COUNTY_A)["area"]
+
+
+def test_a_roll_up_asked_without_its_schools_reads_none_of_them_and_gives_the_same_verdict(place, settings):
+    """Issue 24: a province's verdict is asked far oftener than its thousands of schools' results; a query that does
+    not select them is answered without reading them, from the same figures."""
+    from tests.factories import graphql
+
+    for name in ("A", "D", "E"):
+        enter_and_submit(place, name)
+    fields = "schoolsAssessed schoolsPassing cvWithin passes provisional stages { stage schools pupils indicators { key mean sd cv within } }"
+    query = f'{{ balancedDevelopment(period: "{PERIOD}", jurisdiction: "{CITY}") {{ {fields} SCHOOLS }} }}'
+    token = place.token(jur=CITY)
+    whole = eventually(
+        lambda: (
+            (b := graphql(place.monitoring, token, query.replace("SCHOOLS", "schools { unitName }")))["data"][
+                "balancedDevelopment"
+            ]["schoolsAssessed"]
+            == 3
+            and b["data"]["balancedDevelopment"]
+        ),
+        what="the city's roll-up of three schools",
+    )
+    alone = graphql(place.monitoring, token, query.replace("SCHOOLS", ""))["data"]["balancedDevelopment"]
+    assert len(whole.pop("schools")) == 3 and alone == whole
+
+    async def statements(units: bool) -> list[str]:
+        conn = await asyncpg.connect(settings.database_url)
+        ran: list[str] = []
+        conn.add_query_logger(lambda record: ran.append(record.query))
+        try:
+            await reads.results(conn, FRAMEWORK, PERIOD, CITY, units=units)
+        finally:
+            await conn.close()
+        return [q for q in ran if reads.UNIT_COLUMNS in q]  # the units' whole results
+
+    assert asyncio.run(statements(False)) == [] and asyncio.run(statements(True))
+    with place.office(CITY) as office:  # and the same as the county's own verdict, its only county here
+        area = results(office, COUNTY_A)["area"]
+    assert [alone["passes"], alone["cvWithin"], alone["schoolsPassing"]] == [
+        area["passes"],
+        area["cv_within"],
+        area["units_passing"],
+    ]
 
 
 def test_an_agency_collects_only_where_and_while_it_is_assigned(place):

@@ -203,22 +203,10 @@ def _unit_status(
 UNIT_COLUMNS = "framework, period, unit_id, jurisdiction, framework_version, submission_version, status, result"
 
 
-def _recorded_unit(row: asyncpg.Record, result: dict[str, Any]) -> UnitData:
-    """A unit as `area_of` needs it beside its recorded result: no inputs."""
-    return UnitData(
-        unit_id=row["unit_id"],
-        unit_name=result["unit_name"],
-        values={},
-        version=row["submission_version"],
-        stage=result.get("unit_stage"),
-        approved=row["status"] == "approved",
-    )
-
-
-def _unit(row: asyncpg.Record, result: dict[str, Any] | None = None) -> dict[str, Any]:
+def _unit(row: asyncpg.Record) -> dict[str, Any]:
     """A recorded unit result: what was computed, with what it was for and the versions it was computed under."""
     return {
-        **(result or json.loads(row["result"])),
+        **json.loads(row["result"]),
         "framework": row["framework"],
         "period": row["period"],
         "jurisdiction": row["jurisdiction"],
@@ -229,9 +217,12 @@ def _unit(row: asyncpg.Record, result: dict[str, Any] | None = None) -> dict[str
     }
 
 
-async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str) -> dict[str, Any]:
+async def results(
+    conn: asyncpg.Connection, code: str, period: str, jurisdiction: str, *, units: bool = True
+) -> dict[str, Any]:
     """The results under a jurisdiction: its own area result when it is an approving level, the areas below it,
-    every unit's result, and (above a county) the whole area rolled up from the units' data."""
+    every unit's result (unless `units` is False: the verdicts alone), and (above a county) the whole area rolled up
+    from the units' recorded results."""
     version = await period_version(conn, code, period)
     if version is None:
         raise NotFound(f"{code} has no collection open for {period}", field="period", rule="period_not_open")
@@ -243,14 +234,6 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
         period,
         like,
     )
-    units = await conn.fetch(
-        f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
-        " ORDER BY result->>'unit_name', unit_id",  # as counted_units orders them: an area sums in one order
-        code,
-        period,
-        like,
-    )
-    recorded = [(u, json.loads(u["result"])) for u in units]
     own = next((a for a in areas if a["jurisdiction"] == jurisdiction), None)
     if own is not None:
         area = json.loads(own["result"])
@@ -260,9 +243,8 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
             counted = [unit_data(r) for r in await counted_units(conn, code, period, like=like)]
             area = area_result(definition, counted)["area"]
         else:  # from the results recorded for them: the same computation, not done again for every unit
-            taken = [(u, r) for u, r in recorded if u["status"] in COUNTED]
-            area = area_of(definition, [_recorded_unit(u, r) for u, r in taken], [r for _, r in taken])["area"]
-    return {
+            area = area_of(definition, *await _recorded_for_area(conn, code, period, like))["area"]
+    found = {
         "framework": code,
         "period": period,
         "framework_version": version,
@@ -280,8 +262,65 @@ async def results(conn: asyncpg.Connection, code: str, period: str, jurisdiction
             }
             for a in areas
         ],
-        "units": sorted((_unit(u, r) for u, r in recorded), key=lambda u: (u["jurisdiction"], u["unit_name"])),
+        "units": [],
     }
+    if units:
+        rows = await conn.fetch(
+            f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results"
+            " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
+            " ORDER BY result->>'unit_name', unit_id",
+            code,
+            period,
+            like,
+        )
+        found["units"] = sorted(map(_unit, rows), key=lambda u: (u["jurisdiction"], u["unit_name"]))
+    return found
+
+
+async def _recorded_for_area(
+    conn: asyncpg.Connection, code: str, period: str, like: list[str]
+) -> tuple[list[UnitData], list[dict[str, Any]]]:
+    """The counted units under `like` and what `area_of` reads of their recorded results (verdict, score, each part's
+    stage, pupils and indicator values), cut out by PostgreSQL's JSON paths: a province's units' whole results are
+    tens of megabytes of JSON, most of it labels and bars (issue 24). Every part holds every indicator, in order."""
+    rows = await conn.fetch(
+        "SELECT unit_id, status, submission_version, result->>'unit_name' AS unit_name,"
+        " result->>'unit_stage' AS unit_stage, (result->>'passes')::boolean AS passes, result->'score' AS score,"
+        " jsonb_path_query_array(result, '$.parts[*].stage') AS stages,"
+        " jsonb_path_query_array(result, '$.parts[*].pupils') AS pupils,"
+        " jsonb_path_query_array(result, '$.parts[*].indicators[*].value') AS indicator_values"
+        " FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
+        " AND status = ANY($4::text[])"
+        " ORDER BY result->>'unit_name', unit_id",  # as counted_units orders them: an area sums in one order
+        code,
+        period,
+        like,
+        list(COUNTED),
+    )
+    units, results = [], []
+    for r in rows:
+        stages, pupils, values = json.loads(r["stages"]), json.loads(r["pupils"]), json.loads(r["indicator_values"])
+        each = len(values) // len(stages) if stages else 0
+        parts = [
+            {
+                "stage": stage,
+                "pupils": pupils[m],
+                "indicators": [{"value": v} for v in values[m * each : (m + 1) * each]],
+            }
+            for m, stage in enumerate(stages)
+        ]
+        units.append(
+            UnitData(
+                unit_id=r["unit_id"],
+                unit_name=r["unit_name"],
+                values={},
+                version=r["submission_version"],
+                stage=r["unit_stage"],
+                approved=r["status"] == "approved",
+            )
+        )
+        results.append({"passes": r["passes"], "score": r["score"] and json.loads(r["score"]), "parts": parts})
+    return units, results
 
 
 async def unit_results_of(
