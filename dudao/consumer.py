@@ -136,8 +136,9 @@ class ProjectionEffect:
         self, events: list[InboundEvent], traced: Callable[[int], contextlib.AbstractContextManager]
     ) -> None:
         """Apply a fetched batch in one transaction and settle once at the end (decision 034). The batch's tracking
-        rows go in by one statement, and its aggregates' versions are read by one and written by one; only the
-        handler runs per event (inside `traced(i)`). Each event is judged as `__call__` would judge it alone, in
+        rows go in by one statement, its aggregates' versions are read by one and written by one, and (for a
+        handler that keeps ids apart by origin) their ids are claimed by one; only the handler runs per event (inside
+        `traced(i)`). Each event is judged as `__call__` would judge it alone, in
         fetch order: an event seen before is skipped, one an aggregate has passed is skipped, and one that skips a
         version raises OutOfOrder. Any exception rolls the whole batch back: the consumer then takes its events one at
         a time. Only the consumer holding its advisory lock writes these rows, so reading then writing them is safe.
@@ -147,10 +148,12 @@ class ProjectionEffect:
             if not self.ordered:
                 applying = await self._next_versions(conn, applying)
             chosen = {id(e) for e in applying}
-            for i, event in enumerate(events):
-                if id(event) in chosen:
-                    with traced(i):
-                        await self.handler(conn, event)
+            claimed = getattr(self.handler, "claimed", None)  # `origins.KeptApart`: the batch's ids claimed at once
+            async with claimed(conn, applying) if claimed else contextlib.nullcontext():
+                for i, event in enumerate(events):
+                    if id(event) in chosen:
+                        with traced(i):
+                            await self.handler(conn, event)
             if applying and self.settle is not None:
                 await self.settle(conn)
 

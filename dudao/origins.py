@@ -15,8 +15,10 @@ are not touched: arriving from several origins under one id is what they are for
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import asyncpg
@@ -54,35 +56,75 @@ def apart(origin: str, aggregate_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{origin.split(':', 1)[0]}:{aggregate_id}"))
 
 
-def kept_apart(handler: Handler, schema: str, jurisdiction: str) -> Handler:
+def kept_apart(handler: Handler, schema: str, jurisdiction: str) -> KeptApart:
     """`handler`, applying each event under the id its origin keeps here (see the module's doc)."""
-    events_table = f'"{schema}"."{schema}_events"'
-    has_own_store: dict[str, bool] = {}  # a replay's scratch database has no event store
+    return KeptApart(handler, schema, jurisdiction)
 
-    async def own_store_holds(conn: asyncpg.Connection, aggregate_id: str) -> bool:
-        if "yes" not in has_own_store:
-            has_own_store["yes"] = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", events_table)
-        if not has_own_store["yes"]:
+
+class KeptApart:
+    """A handler that applies each event under the id its origin keeps here. Alone, an event claims its aggregate's
+    id by one statement; a consumer's batch claims all of its aggregates' ids by one (`claimed`), first come first
+    served in stream order, as one at a time would."""
+
+    def __init__(self, handler: Handler, schema: str, jurisdiction: str):
+        self.handler, self.schema, self.jurisdiction = handler, schema, jurisdiction
+        self._events_table = f'"{schema}"."{schema}_events"'
+        self._has_own_store: bool | None = None  # a replay's scratch database has no event store
+        self._holders: dict[str, str] = {}  # the batch's claims, while one is applied
+
+    @contextlib.asynccontextmanager
+    async def claimed(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> AsyncIterator[None]:
+        """Claim the ids of `events`' aggregates in one statement, for the handler calls inside."""
+        first = {}
+        for e in events:
+            if e.aggregate in MINTED_PER_REQUEST:
+                first.setdefault(e.aggregate_id, e.origin)
+        if first:
+            rows = await conn.fetch(
+                f'INSERT INTO "{self.schema}".aggregate_origins (aggregate_id, origin)'
+                " SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (aggregate_id)"
+                f' DO UPDATE SET origin = "{self.schema}".aggregate_origins.origin RETURNING aggregate_id, origin',
+                list(first),
+                list(first.values()),
+            )
+            self._holders = {r["aggregate_id"]: r["origin"] for r in rows}
+        try:
+            yield
+        finally:
+            self._holders = {}
+
+    async def _holder(self, conn: asyncpg.Connection, event: InboundEvent) -> str:
+        if (holder := self._holders.get(event.aggregate_id)) is not None:
+            return holder
+        return await conn.fetchval(
+            f'INSERT INTO "{self.schema}".aggregate_origins (aggregate_id, origin) VALUES ($1, $2)'
+            f' ON CONFLICT (aggregate_id) DO UPDATE SET origin = "{self.schema}".aggregate_origins.origin RETURNING origin',
+            event.aggregate_id,
+            event.origin,
+        )
+
+    async def _own_store_holds(self, conn: asyncpg.Connection, aggregate_id: str) -> bool:
+        if self._has_own_store is None:
+            self._has_own_store = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._events_table)
+        if not self._has_own_store:
             return False
         try:
             key = uuid.UUID(aggregate_id)
         except ValueError:
             return False
-        return await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {events_table} WHERE originator_id = $1)", key)
+        return await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {self._events_table} WHERE originator_id = $1)", key)
 
-    async def apply(conn: asyncpg.Connection, event: InboundEvent) -> None:
+    async def __call__(self, conn: asyncpg.Connection, event: InboundEvent) -> None:
         if event.aggregate not in MINTED_PER_REQUEST:
-            return await handler(conn, event)
-        holder = await conn.fetchval(
-            f'INSERT INTO "{schema}".aggregate_origins (aggregate_id, origin) VALUES ($1, $2)'
-            f' ON CONFLICT (aggregate_id) DO UPDATE SET origin = "{schema}".aggregate_origins.origin RETURNING origin',
-            event.aggregate_id,
-            event.origin,
-        )
-        own = event.origin == bus.origin(jurisdiction, event.origin.split(":", 1)[1])
+            return await self.handler(conn, event)
+        holder = await self._holder(conn, event)
+        schema = self.schema
+        own = event.origin == bus.origin(self.jurisdiction, event.origin.split(":", 1)[1])
         same_service = event.origin.split(":", 1)[1] == schema
-        if own or (holder == event.origin and not (same_service and await own_store_holds(conn, event.aggregate_id))):
-            return await handler(conn, event)
+        if own or (
+            holder == event.origin and not (same_service and await self._own_store_holds(conn, event.aggregate_id))
+        ):
+            return await self.handler(conn, event)
         renamed = apart(event.origin, event.aggregate_id)
         if event.version == 1:
             log.warning(
@@ -93,6 +135,4 @@ def kept_apart(handler: Handler, schema: str, jurisdiction: str) -> Handler:
                 holder,
                 renamed,
             )
-        return await handler(conn, replace(event, aggregate_id=renamed))
-
-    return apply
+        return await self.handler(conn, replace(event, aggregate_id=renamed))

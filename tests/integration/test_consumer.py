@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
-from dudao import bus
+from dudao import bus, origins
 from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, durable_name, ensure_tables
 from tests.conftest import measured, until
 
@@ -418,6 +418,44 @@ async def test_a_batch_is_tracked_and_versioned_by_a_few_statements_and_an_event
         assert await harness.effects() == [f"e{n}" for n in range(1, 41)]
         assert await harness.pool.fetchval(f"SELECT version FROM {SCHEMA}.consumer_versions") == 40
         assert len(bookkeeping) <= 6, f"{len(bookkeeping)} bookkeeping statements for 41 messages"
+    finally:
+        await pool.close()
+
+
+async def test_a_batch_claims_its_aggregates_ids_by_origin_in_one_statement_first_come_first_served(harness, settings):
+    """Decision 027's claims, batched: two lower instances' schools minted alike arrive in one batch; the first in
+    stream order keeps the id, the other is applied under an id of its own, as one at a time would do."""
+    school = "00000000-0000-0000-0000-00000000000a"
+
+    def body(origin: str, notification_id: int, version: int) -> bytes:
+        event = json.loads(event_body(notification_id, f"{origin}v{version}", version))
+        return json.dumps(
+            event
+            | {"aggregate": "School", "aggregate_id": school, "origin": {"jurisdiction": origin, "service": "registry"}}
+        ).encode()
+
+    claims: list[str] = []
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda r: claims.append(r.query) if "aggregate_origins" in r.query else None)
+
+    async def record_id(conn, event):
+        await conn.execute(f"INSERT INTO {SCHEMA}.effects (value) VALUES ($1)", f"{event.aggregate_id}@{event.origin}")
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2, init=init)
+    try:
+        for n, (origin, version) in enumerate([("500101", 1), ("500102", 1), ("500101", 2)], start=1):
+            await harness.publish(n, body=body(origin, n, version), msg_id=f"{origin}:{n}")
+        handler = origins.kept_apart(record_id, SCHEMA, settings.jurisdiction)
+        effect = ProjectionEffect(pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler)
+        harness.start(harness.consumer(handler, effect=effect))
+        await until(lambda: _equals(harness.count("effects"), 3), what="the three events applied")
+        assert await harness.effects() == [
+            f"{school}@500101:registry",
+            f"{origins.apart('500102:registry', school)}@500102:registry",
+            f"{school}@500101:registry",
+        ]
+        assert len(claims) == 1, claims
     finally:
         await pool.close()
 
