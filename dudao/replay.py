@@ -5,7 +5,9 @@ store. A rebuild reads the view stream from its first message into the same tabl
 the service goes on answering reads and projecting from the live tables. Then, in one transaction that holds the
 live tables locked, the rebuilt rows replace the live ones, and the events the live consumer applied since the
 rebuild's last one are applied again on top. Readers see the old tables until that commit and the rebuilt ones
-after it; the live consumer goes on where it was.
+after it. The rebuild tracks what it applies as the live consumer would, and the switch hands those checkpoints to
+it: a live consumer that was behind, stopped or had never run skips what the rebuilt tables already hold rather than
+applying it again on top, and goes on from there.
 
 `--stream` refills the service's own stream from its event store (after a lost stream, say): the stream is deleted
 and the relay publishes every event again, once each, in order (decision 001). The view streams source it anew.
@@ -69,7 +71,7 @@ async def rebuild(
         for projection in chosen:
             end = (await js.stream_info(projection.stream)).state.last_seq
             progress = Progress(f"{parts.name} {projection.name}", end, out)
-            failed = await _project(js, scratch, projection, end, progress)
+            failed = await _project(js, scratch, parts.name, projection, end, progress)
             late = await _switch(js, live, scratch, parts.name, projection, end)
             note = f"; {failed} could not be applied (see dead letters)" if failed else ""
             rate = progress.finish(note + (f"; {late} more since, applied at the switch" if late else ""))
@@ -82,9 +84,10 @@ async def rebuild(
 
 
 async def _project(
-    js: JetStreamContext, scratch: asyncpg.Pool, projection: Projection, end: int, progress: Progress
+    js: JetStreamContext, scratch: asyncpg.Pool, schema: str, projection: Projection, end: int, progress: Progress
 ) -> int:
-    """Apply the stream's messages up to `end` to the scratch tables, each event once; the number that failed."""
+    """Apply the stream's messages up to `end` to the scratch tables, each event once and tracked as the live
+    consumer's (handed to it at the switch); the number that failed."""
     if end == 0:
         return 0
     config = ConsumerConfig(
@@ -115,7 +118,7 @@ async def _project(
                 if (event.origin, event.notification_id) not in seen:
                     seen.add((event.origin, event.notification_id))
                     events.append(event)
-            failed += await _apply(scratch, projection, events)
+            failed += await _apply(scratch, schema, projection, events)
             progress.advance(len(msgs))
     finally:
         await sub.unsubscribe()
@@ -123,13 +126,15 @@ async def _project(
     return failed
 
 
-async def _apply(pool: asyncpg.Pool, projection: Projection, events: list[InboundEvent]) -> int:
-    """A batch in one transaction; if any event fails, each on its own, so only the failing ones are left out."""
+async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events: list[InboundEvent]) -> int:
+    """A batch in one transaction; if any event fails, each on its own, so only the failing ones are left out. What
+    is applied is tracked with it, as the live consumer tracks what it applies."""
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
                 for event in events:
                     await projection.handler(conn, event)
+                await _track(conn, schema, projection, events)
                 await _settle(conn, projection)
             return 0
         except Exception:
@@ -138,10 +143,38 @@ async def _apply(pool: asyncpg.Pool, projection: Projection, events: list[Inboun
                 try:
                     async with conn.transaction():
                         await projection.handler(conn, event)
+                        await _track(conn, schema, projection, [event])
                         await _settle(conn, projection)
                 except Exception:
                     failed += 1
             return failed
+
+
+async def _track(conn: asyncpg.Connection, schema: str, projection: Projection, events: list[InboundEvent]) -> None:
+    """Record `events` in the scratch database as the live consumer records what it applies: tracking rows and
+    (unless it is ordered) the versions their aggregates stand at."""
+    consumer = projection.consumer_name(schema)
+    await conn.execute(
+        f'INSERT INTO "{schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
+        " SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING",
+        consumer,
+        [e.origin for e in events],
+        [e.notification_id for e in events],
+        [projection.stream] * len(events),
+        [e.stream_seq for e in events],
+    )
+    if not projection.ordered:
+        await conn.execute(
+            f'INSERT INTO "{schema}".consumer_versions (consumer, origin, aggregate_id, version)'
+            " SELECT $1, origin, aggregate_id, max(version) FROM unnest($2::text[], $3::text[], $4::bigint[])"
+            " AS t(origin, aggregate_id, version) GROUP BY origin, aggregate_id"
+            " ON CONFLICT (consumer, origin, aggregate_id)"
+            " DO UPDATE SET version = greatest(consumer_versions.version, excluded.version)",
+            consumer,
+            [e.origin for e in events],
+            [e.aggregate_id for e in events],
+            [e.version for e in events],
+        )
 
 
 async def _settle(conn: asyncpg.Connection, projection: Projection) -> None:
@@ -158,6 +191,7 @@ async def _switch(
     async with live.acquire() as conn, conn.transaction():
         for table in projection.tables:
             await conn.execute(f'LOCK TABLE "{schema}"."{table}" IN ACCESS EXCLUSIVE MODE')
+        await _hand_over(conn, scratch, schema, consumer)
         for table in projection.tables:
             await conn.execute(f'CREATE TABLE "{schema}"."{table}__next" (LIKE "{schema}"."{table}" INCLUDING ALL)')
             rows = await scratch.fetch(f'SELECT * FROM "{schema}"."{table}"')
@@ -183,6 +217,26 @@ async def _switch(
             await projection.handler(conn, InboundEvent.from_msg(with_seq, stream_seq=seq))
         await _settle(conn, projection)
     return len(late)
+
+
+async def _hand_over(conn: asyncpg.Connection, scratch: asyncpg.Pool, schema: str, consumer: str) -> None:
+    """Track as the live consumer's what the rebuilt tables hold, in the switch's transaction: a live consumer that
+    had not yet applied some of it (behind, stopped, or never run) then skips it rather than applying it again on top
+    of the rebuilt rows, and takes each aggregate on from the version the rebuild reached."""
+    for table, key, merge in (
+        ("consumer_tracking", "origin, notification_id", "NOTHING"),
+        ("consumer_versions", "origin, aggregate_id", "UPDATE SET version = greatest(t.version, excluded.version)"),
+    ):
+        rows = await scratch.fetch(f'SELECT * FROM "{schema}"."{table}" WHERE consumer = $1', consumer)
+        if not rows:
+            continue
+        await conn.execute(f'CREATE TEMP TABLE "handed_{table}" (LIKE "{schema}"."{table}") ON COMMIT DROP')
+        await conn.copy_records_to_table(f"handed_{table}", records=rows, columns=list(rows[0].keys()))
+        columns = ", ".join(rows[0].keys())
+        await conn.execute(
+            f'INSERT INTO "{schema}"."{table}" AS t ({columns}) SELECT {columns} FROM "handed_{table}" ORDER BY {key}'
+            f" ON CONFLICT (consumer, {key}) DO {merge}"
+        )
 
 
 async def refill_stream(

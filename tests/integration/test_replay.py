@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from dudao import bus
+from dudao.consumer import durable_name
 from services.registry.app import PARTS
 from tests.conftest import eventually
 from tests.factories import school
@@ -122,3 +123,60 @@ def test_the_stream_is_refilled_from_the_event_store_each_event_once_in_order(re
     assert refilled.returncode == 0, refilled.stderr[-3000:]
     assert "registry stream" in refilled.stdout and "events in" in refilled.stdout
     assert_each_event_once_in_order(settings)
+
+
+def test_a_consumer_that_had_not_applied_the_stream_takes_the_rebuilt_tables_on_without_applying_it_again(
+    registry, token, settings, serve
+):
+    """A rebuild while the live consumer is behind (stopped, or never run: its durable and checkpoints gone) hands it
+    the rebuild's checkpoints in the switch, so it applies nothing the rebuilt tables already hold."""
+    from services.registry.app import build
+
+    consumer = DIRECTORY.consumer_name("registry")
+    with registry.client(token()) as client:
+        for i in range(6):
+            school(client, f"璧山区第{i}小学")
+        eventually(lambda: schools_projected(client, 6), what="the schools projected")
+    before = tables(settings)
+    registry.__exit__(None, None, None)  # the service stopped; its directory consumer as if it had never run
+    with psycopg.connect(settings.database_url) as conn:
+        tracked = conn.execute("SELECT count(*) FROM registry.consumer_tracking WHERE consumer = %s", (consumer,))
+        applied = tracked.fetchone()[0]
+        for table in ("consumer_tracking", "consumer_versions"):
+            conn.execute(f"DELETE FROM registry.{table} WHERE consumer = %s", (consumer,))
+    asyncio.run(_delete_consumer(settings.nats_url, DIRECTORY.stream, durable_name(consumer, settings.jurisdiction)))
+
+    rebuilt = replay(settings, "--projection", "directory")
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    with psycopg.connect(settings.database_url) as conn:
+        handed = conn.execute("SELECT count(*) FROM registry.consumer_tracking WHERE consumer = %s", (consumer,))
+        assert handed.fetchone()[0] == applied  # every event the rebuilt tables hold, tracked as the consumer's
+        versions = conn.execute("SELECT count(*) FROM registry.consumer_versions WHERE consumer = %s", (consumer,))
+        assert versions.fetchone()[0] > 0
+    again = serve(build(settings))
+    with again.client(token()) as client:
+        eventually(lambda: schools_projected(client, 6), what="the service answering")
+        eventually(
+            lambda: asyncio.run(
+                _idle(settings.nats_url, DIRECTORY.stream, durable_name(consumer, settings.jurisdiction))
+            ),
+            what="the directory consumer through the stream",
+        )
+    assert tables(settings) == before  # and the `settings` fixture fails the test on any dead letter
+
+
+async def _delete_consumer(url: str, stream: str, durable: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().delete_consumer(stream, durable)
+    finally:
+        await nc.close()
+
+
+async def _idle(url: str, stream: str, durable: str) -> bool:
+    nc = await nats.connect(url)
+    try:
+        info = await nc.jetstream().consumer_info(stream, durable)
+        return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq > 0
+    finally:
+        await nc.close()
