@@ -160,7 +160,10 @@ class ProjectionEffect:
     async def _track_all(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> list[InboundEvent]:
         """Insert the batch's tracking rows in one statement: the events new here, in order. An event twice in one
         batch (a relay's retry) is new once, at its first place."""
-        unique = list({(e.origin, e.notification_id): e for e in reversed(events)}.values())
+        firsts: dict[tuple[str, int], InboundEvent] = {}
+        for e in events:  # in fetch order, as one at a time would insert them (and take their row locks)
+            firsts.setdefault((e.origin, e.notification_id), e)
+        unique = list(firsts.values())
         rows = await conn.fetch(
             f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
             " SELECT $1, t.origin, t.notification_id, $2, t.stream_seq"
@@ -173,12 +176,7 @@ class ProjectionEffect:
             [e.stream_seq for e in unique],
         )
         new = {(r["origin"], r["notification_id"]) for r in rows}
-        firsts = []
-        for e in events:
-            if (e.origin, e.notification_id) in new:
-                new.discard((e.origin, e.notification_id))
-                firsts.append(e)
-        return firsts
+        return [e for e in unique if (e.origin, e.notification_id) in new]
 
     async def _next_versions(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> list[InboundEvent]:
         """Of the batch's new events, those next in their aggregate's order, as `_next_version` judges one, with the
