@@ -16,6 +16,7 @@ and the relay publishes every event again, once each, in order (decision 001). T
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from dataclasses import dataclass
 from typing import TextIO
@@ -29,7 +30,7 @@ from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao.config import Settings
-from dudao.consumer import InboundEvent, Undeliverable
+from dudao.consumer import InboundEvent, ProjectionEffect, Undeliverable
 from dudao.parts import Projection, ServiceParts
 from dudao.progress import Progress
 from dudao.relay import Relay
@@ -97,7 +98,6 @@ async def _project(
         inactive_threshold=60,
     )
     sub = await js.pull_subscribe(projection.filter_subject, durable=None, stream=projection.stream, config=config)
-    seen: set[tuple[str, int]] = set()  # one stream can hold an event twice (a relay's retry): apply it once
     failed, last = 0, 0
     try:
         while last < end:
@@ -115,9 +115,7 @@ async def _project(
                 except Undeliverable:
                     failed += 1
                     continue
-                if (event.origin, event.notification_id) not in seen:
-                    seen.add((event.origin, event.notification_id))
-                    events.append(event)
+                events.append(event)  # one held twice in the stream (a relay's retry) is applied once: tracked
             failed += await _apply(scratch, schema, projection, events)
             progress.advance(len(msgs))
     finally:
@@ -127,54 +125,28 @@ async def _project(
 
 
 async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events: list[InboundEvent]) -> int:
-    """A batch in one transaction; if any event fails, each on its own, so only the failing ones are left out. What
-    is applied is tracked with it, as the live consumer tracks what it applies."""
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                for event in events:
-                    await projection.handler(conn, event)
-                await _track(conn, schema, projection, events)
-                await _settle(conn, projection)
-            return 0
-        except Exception:
-            failed = 0
-            for event in events:
-                try:
-                    async with conn.transaction():
-                        await projection.handler(conn, event)
-                        await _track(conn, schema, projection, [event])
-                        await _settle(conn, projection)
-                except Exception:
-                    failed += 1
-            return failed
-
-
-async def _track(conn: asyncpg.Connection, schema: str, projection: Projection, events: list[InboundEvent]) -> None:
-    """Record `events` in the scratch database as the live consumer records what it applies: tracking rows and
-    (unless it is ordered) the versions their aggregates stand at."""
-    consumer = projection.consumer_name(schema)
-    await conn.execute(
-        f'INSERT INTO "{schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
-        " SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING",
-        consumer,
-        [e.origin for e in events],
-        [e.notification_id for e in events],
-        [projection.stream] * len(events),
-        [e.stream_seq for e in events],
+    """A batch as the live consumer applies one, tracked as its (handed to it at the switch): in one transaction, or,
+    if any event fails, each on its own, so only the failing ones are left out. The number left out."""
+    effect = ProjectionEffect(
+        pool,
+        schema,
+        projection.consumer_name(schema),
+        projection.stream,
+        projection.handler,
+        ordered=projection.ordered,
+        settle=projection.settle,
     )
-    if not projection.ordered:
-        await conn.execute(
-            f'INSERT INTO "{schema}".consumer_versions (consumer, origin, aggregate_id, version)'
-            " SELECT $1, origin, aggregate_id, max(version) FROM unnest($2::text[], $3::text[], $4::bigint[])"
-            " AS t(origin, aggregate_id, version) GROUP BY origin, aggregate_id"
-            " ON CONFLICT (consumer, origin, aggregate_id)"
-            " DO UPDATE SET version = greatest(consumer_versions.version, excluded.version)",
-            consumer,
-            [e.origin for e in events],
-            [e.aggregate_id for e in events],
-            [e.version for e in events],
-        )
+    try:
+        await effect.apply_all(events, lambda _: contextlib.nullcontext())
+        return 0
+    except Exception:
+        failed = 0
+        for event in events:
+            try:
+                await effect(event)
+            except Exception:
+                failed += 1
+        return failed
 
 
 async def _settle(conn: asyncpg.Connection, projection: Projection) -> None:
