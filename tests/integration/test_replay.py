@@ -11,6 +11,7 @@ import sys
 import nats
 import psycopg
 import pytest
+from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao.consumer import durable_name
@@ -178,5 +179,7 @@ async def _idle(url: str, stream: str, durable: str) -> bool:
     try:
         info = await nc.jetstream().consumer_info(stream, durable)
         return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq > 0
+    except NotFoundError:  # not subscribed again yet (its advisory lock comes first)
+        return False
     finally:
         await nc.close()
