@@ -10,12 +10,11 @@ from typing import Any
 import strawberry
 
 from dudao.clock import Clock
-from dudao.subgraph import asked
 from gateway.accountability import AccountabilitySummary
 from gateway.inspection import RoutineCoverage
 from gateway.monitoring import AreaVerdict
 from gateway.registry import StaffingCompliance
-from gateway.shapes import selection, shape, unasked
+from gateway.shapes import selection, shape, wanted
 from gateway.types import Jurisdiction, loaders_of
 
 
@@ -60,21 +59,23 @@ class Dashboard:
     @strawberry.field(description="Inspector staffing against R1–R4 (督学配备).")
     async def staffing(self, info: strawberry.Info) -> StaffingCompliance | None:
         found = await loaders_of(info).ask(
-            "registry", "staffingCompliance", selection(StaffingCompliance), jurisdiction=self.jurisdiction_code
+            "registry",
+            "staffingCompliance",
+            selection(StaffingCompliance, wanted(info)),
+            jurisdiction=self.jurisdiction_code,
         )
         return shape(StaffingCompliance, found)
 
     @strawberry.field(description="This month's routine visits (经常性督导) to compulsory-education schools.")
     async def routine_coverage(self, info: strawberry.Info) -> RoutineCoverage | None:
-        omit = unasked(RoutineCoverage, asked(info))  # the start page shows the figures, not every school
         found = await loaders_of(info).ask(
             "inspection",
             "routineCoverage",
-            selection(RoutineCoverage, omit),
+            selection(RoutineCoverage, wanted(info)),  # the start page shows the figures, not every school
             month=self.month,
             jurisdiction=self.jurisdiction_code,
         )
-        return shape(RoutineCoverage, found, omit=omit)
+        return shape(RoutineCoverage, found)
 
     @strawberry.field(description="Open and overdue rectification items and supervision notices (整改与督办).")
     async def rectification(self, info: strawberry.Info) -> AccountabilitySummary | None:
@@ -93,7 +94,7 @@ class Dashboard:
     )
     async def latest_verdicts(self, info: strawberry.Info) -> list[AreaVerdict] | None:
         found = await loaders_of(info).ask(
-            "monitoring", "latestVerdicts", selection(AreaVerdict), jurisdiction=self.jurisdiction_code
+            "monitoring", "latestVerdicts", selection(AreaVerdict, wanted(info)), jurisdiction=self.jurisdiction_code
         )
         return [shape(AreaVerdict, v) for v in found]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
-from gateway.shapes import selection, shape
+from gateway.shapes import selection, shape, wanted
 from gateway.types import Jurisdiction, Labelled, PageInfo, loaders_of, page_of
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class Activity:
     )
     async def self_evaluation(self, info: strawberry.Info) -> SelfEvaluation | None:
         found = await loaders_of(info).ask(
-            "inspection", "selfEvaluation", selection(SelfEvaluation), activityId=str(self.id)
+            "inspection", "selfEvaluation", selection(SelfEvaluation, wanted(info)), activityId=str(self.id)
         )
         return shape(SelfEvaluation, found) if found else None
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.shapes import selection, shape
+from gateway.shapes import selection, shape, wanted
 from gateway.types import Jurisdiction, loaders_of
 
 if TYPE_CHECKING:
@@ -136,7 +136,9 @@ async def results_of(info: strawberry.Info, **args: Any) -> MonitoringResult:
     """A framework's results for a period under a jurisdiction, from the monitoring service."""
     return shape(
         MonitoringResult,
-        await loaders_of(info).ask("monitoring", "monitoringResults", selection(MonitoringResult), **args),
+        await loaders_of(info).ask(
+            "monitoring", "monitoringResults", selection(MonitoringResult, wanted(info)), **args
+        ),
     )
 
 

@@ -56,7 +56,7 @@ from gateway.registry import (
     inspectors_page,
     schools_page,
 )
-from gateway.shapes import selection, shape
+from gateway.shapes import selection, shape, wanted
 from gateway.types import Jurisdiction, loaders_of
 
 
@@ -124,7 +124,9 @@ class Query:
 
     @strawberry.field(description="The jurisdiction's education supervision committee (政府教育督导委员会).")
     async def committee(self, info: strawberry.Info, jurisdiction: str) -> Committee | None:
-        found = await loaders_of(info).ask("registry", "committee", selection(Committee), jurisdiction=jurisdiction)
+        found = await loaders_of(info).ask(
+            "registry", "committee", selection(Committee, wanted(info)), jurisdiction=jurisdiction
+        )
         return shape(Committee, found) if found else None
 
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree (督学配备达标情况).")
@@ -134,7 +136,7 @@ class Query:
         return shape(
             StaffingCompliance,
             await loaders_of(info).ask(
-                "registry", "staffingCompliance", selection(StaffingCompliance), jurisdiction=jurisdiction
+                "registry", "staffingCompliance", selection(StaffingCompliance, wanted(info)), jurisdiction=jurisdiction
             ),
         )
 
@@ -143,7 +145,7 @@ class Query:
     )
     async def public_listed_inspectors(self, info: strawberry.Info, jurisdiction: str) -> list[ListedInspector] | None:
         found = await loaders_of(info).ask(
-            "registry", "publicListedInspectors", selection(ListedInspector), jurisdiction=jurisdiction
+            "registry", "publicListedInspectors", selection(ListedInspector, wanted(info)), jurisdiction=jurisdiction
         )
         return [shape(ListedInspector, x) for x in found]
 
@@ -181,7 +183,7 @@ class Query:
 
     @strawberry.field(description="A double-random draw with its verification. Public.")
     async def draw(self, info: strawberry.Info, id: strawberry.ID) -> Draw | None:
-        found = await loaders_of(info).ask("inspection", "draw", selection(Draw), id=str(id))
+        found = await loaders_of(info).ask("inspection", "draw", selection(Draw, wanted(info)), id=str(id))
         return shape(Draw, found) if found else None
 
     @strawberry.field(description="Which compulsory-education schools had no routine visit yet in the month (YYYY-MM).")
@@ -191,7 +193,11 @@ class Query:
         return shape(
             RoutineCoverage,
             await loaders_of(info).ask(
-                "inspection", "routineCoverage", selection(RoutineCoverage), month=month, jurisdiction=jurisdiction
+                "inspection",
+                "routineCoverage",
+                selection(RoutineCoverage, wanted(info)),
+                month=month,
+                jurisdiction=jurisdiction,
             ),
         )
 
@@ -200,7 +206,11 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str, first: int = 50
     ) -> list[PublicReport] | None:
         found = await loaders_of(info).ask(
-            "inspection", "publicReports", selection(PublicReport), jurisdiction=jurisdiction, first=limits.page(first)
+            "inspection",
+            "publicReports",
+            selection(PublicReport, wanted(info)),
+            jurisdiction=jurisdiction,
+            first=limits.page(first),
         )
         return [shape(PublicReport, r) for r in found]
 
@@ -213,7 +223,10 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None
     ) -> AccountabilitySummary | None:
         found = await loaders_of(info).ask(
-            "accountability", "accountabilitySummary", selection(AccountabilitySummary), jurisdiction=jurisdiction
+            "accountability",
+            "accountabilitySummary",
+            selection(AccountabilitySummary, wanted(info)),
+            jurisdiction=jurisdiction,
         )
         return shape(AccountabilitySummary, found)
 
@@ -258,7 +271,7 @@ class Query:
     @strawberry.field(description="Leaders under a circular's restriction today, and until when.")
     async def restrictions(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[Restriction] | None:
         found = await loaders_of(info).ask(
-            "accountability", "restrictions", selection(Restriction), jurisdiction=jurisdiction
+            "accountability", "restrictions", selection(Restriction, wanted(info)), jurisdiction=jurisdiction
         )
         return [shape(Restriction, r) for r in found]
 
@@ -269,7 +282,7 @@ class Query:
         found = await loaders_of(info).ask(
             "accountability",
             "publicOutcomes",
-            selection(PublicOutcome),
+            selection(PublicOutcome, wanted(info)),
             jurisdiction=jurisdiction,
             first=limits.page(first),
             after=after,
@@ -335,7 +348,7 @@ class Query:
         found = await loaders_of(info).ask(
             "monitoring",
             "balancedDevelopment",
-            selection(BalancedDevelopment),
+            selection(BalancedDevelopment, wanted(info)),
             period=period,
             jurisdiction=jurisdiction,
         )
@@ -350,7 +363,8 @@ class Query:
     @strawberry.field(description="Indicator frameworks with their versions and the version each period uses.")
     async def frameworks(self, info: strawberry.Info) -> list[Framework] | None:
         return [
-            shape(Framework, f) for f in await loaders_of(info).ask("monitoring", "frameworks", selection(Framework))
+            shape(Framework, f)
+            for f in await loaders_of(info).ask("monitoring", "frameworks", selection(Framework, wanted(info)))
         ]
 
     @strawberry.field(description="Each unit's submission status and each level's approval for a framework and period.")
@@ -360,7 +374,7 @@ class Query:
         found = await loaders_of(info).ask(
             "monitoring",
             "collectionStatus",
-            selection(CollectionStatus),
+            selection(CollectionStatus, wanted(info)),
             framework=framework,
             period=period,
             jurisdiction=jurisdiction,

@@ -5,7 +5,12 @@ drifts (a field gone, renamed, or nullable where the gateway promises a value).
 
 Field names are the subgraph's in snake case. A private field named `…_code` holds the subgraph's `…` (the gateway
 shows `jurisdiction` as a `Jurisdiction`, keeping the code). A type's `GIVEN` names fields taken from the enclosing
-answer rather than asked for (a finding knows its activity's id)."""
+answer rather than asked for (a finding knows its activity's id).
+
+A resolver that hands the client what it shaped asks only for what the client selected (`wanted`): at province size
+the start page's verdicts are some 20,000 fields, and each costs the subgraph and the gateway microseconds to
+resolve. A type with resolvers of its own is asked for all its scalars (a resolver reads them); nested shapes are
+asked for only when selected. `shape` fills what was not asked for with None, or an empty list."""
 
 from __future__ import annotations
 
@@ -18,9 +23,11 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 from strawberry.types.private import StrawberryPrivate
 
 T = TypeVar("T")
+Wanted = dict[str, "Wanted"]  # the client's selection: each field's name (as the schema spells it) to its own
 
 
 def camel(name: str) -> str:
@@ -33,6 +40,8 @@ class Field:
     key: str  # the subgraph's
     hint: Any  # the type, unwrapped of Private
     given: str | None  # the enclosing answer's key it is taken from, if not asked for
+    private: bool  # not the client's to select: kept for the gateway's own resolvers
+    required: bool  # no default of its own
 
 
 def is_shape(hint: Any) -> bool:
@@ -55,8 +64,14 @@ def fields_of(cls: type) -> tuple[Field, ...]:
         if private:
             hint = typing.get_args(hint)[0]
         key = camel(f.name[: -len("_code")]) if private and f.name.endswith("_code") else camel(f.name)
-        found.append(Field(f.name, key, hint, given.get(f.name)))
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        found.append(Field(f.name, key, hint, given.get(f.name), private, required))
     return tuple(found)
+
+
+@functools.cache
+def has_resolvers(cls: type) -> bool:
+    return any(getattr(f, "base_resolver", None) is not None for f in dataclasses.fields(cls))
 
 
 def inner(hint: Any) -> Any:
@@ -71,44 +86,64 @@ def inner(hint: Any) -> Any:
             return hint
 
 
-def unasked(cls: type, chosen: frozenset[str] | None) -> frozenset[str]:
-    """The lists of nested shapes in `cls` that the client's selection `chosen` (`subgraph.asked`) leaves out: not
-    worth asking a subgraph for (a routine coverage's zones carry every school not yet visited)."""
+def wanted(info: strawberry.Info) -> Wanted:
+    """What the client selects under the field being resolved, fragments merged into the fields around them."""
+    tree: Wanted = {}
+    for field in info.selected_fields:
+        _merge(tree, field.selections)
+    return tree
+
+
+def _merge(tree: Wanted, selections: list[Selection]) -> None:
+    for chosen in selections:
+        if isinstance(chosen, SelectedField):
+            _merge(tree.setdefault(chosen.name, {}), chosen.selections)
+        else:  # a fragment on the same type (the gateway's types are objects, not unions)
+            _merge(tree, chosen.selections)
+
+
+def selection(cls: type, chosen: Wanted | None = None) -> str:
+    """What to ask the subgraph for to build `cls`: every data field, nested shapes with their own selections; or,
+    given the client's selection `chosen` (`wanted`), only what it selects and what the type's resolvers read."""
     if chosen is None:
-        return frozenset()
-    return frozenset(
-        f.key
-        for f in fields_of(cls)
-        if not f.given and typing.get_origin(f.hint) is list and is_shape(inner(f.hint)) and f.key not in chosen
-    )
+        return _everything(cls)
+    keep_scalars = has_resolvers(cls)
+    parts = []
+    for f in fields_of(cls):
+        if f.given:
+            continue
+        nested = inner(f.hint)
+        below = chosen.get(f.key)
+        if is_shape(nested):
+            if below is not None and not f.private:
+                parts.append(f"{f.key} {{ {selection(nested, below)} }}")
+        elif below is not None or f.private or keep_scalars:
+            parts.append(f.key)
+    return " ".join(parts) or "__typename"
 
 
 @functools.cache
-def selection(cls: type, omit: frozenset[str] = frozenset()) -> str:
-    """What to ask the subgraph for to build `cls`: every data field, nested shapes with their own selections; the
-    lists in `omit` (`unasked`) left out."""
+def _everything(cls: type) -> str:
     parts = []
     for f in fields_of(cls):
-        if f.given or f.key in omit:
+        if f.given:
             continue
         nested = inner(f.hint)
-        parts.append(f"{f.key} {{ {selection(nested)} }}" if is_shape(nested) else f.key)
+        parts.append(f"{f.key} {{ {_everything(nested)} }}" if is_shape(nested) else f.key)
     return " ".join(parts)
 
 
-def shape(
-    cls: type[T], answer: dict[str, Any], enclosing: dict[str, Any] | None = None, omit: frozenset[str] = frozenset()
-) -> T:
-    """`cls` from a subgraph's camelCase answer (asked with `selection(cls, omit)`): dates and times parsed, ids as
-    ids, nested shapes built the same way; a list left out is empty (nobody asked for it)."""
+def shape(cls: type[T], answer: dict[str, Any], enclosing: dict[str, Any] | None = None) -> T:
+    """`cls` from a subgraph's camelCase answer (asked with `selection`): dates and times parsed, ids as ids, nested
+    shapes built the same way; what was not asked for is None, or an empty list (nobody selected it)."""
     values: dict[str, Any] = {}
     for f in fields_of(cls):
         if f.given:
             values[f.name] = (enclosing or {})[f.given]
-        elif f.key in omit:
-            values[f.name] = []
         elif f.key in answer:
             values[f.name] = _value(f.hint, answer[f.key], answer)
+        elif f.required:
+            values[f.name] = [] if typing.get_origin(f.hint) is list else None
     return cls(**values)
 
 

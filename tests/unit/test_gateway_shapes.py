@@ -23,7 +23,7 @@ from graphql import (
 
 from gateway import accountability, inspection, monitoring, national, registry
 from gateway.schema import schema as gateway_schema
-from gateway.shapes import fields_of, inner, is_shape, selection, shape, unasked
+from gateway.shapes import fields_of, inner, is_shape, selection, shape, wanted
 from gateway.types import PageInfo
 from services.accountability.graphql import schema as accountability_schema
 from services.inspection.graphql import schema as inspection_schema
@@ -146,12 +146,44 @@ def test_the_national_apis_fixed_queries_are_valid_on_the_gateways_graph(name):
 
 def test_a_list_the_client_did_not_select_is_neither_asked_for_nor_built():
     """The dashboard's routine coverage: three figures asked, so not every school not yet visited (zone by zone)."""
-    omit = unasked(inspection.RoutineCoverage, frozenset({"schools", "visited", "coverage"}))
-    assert omit == {"zones"}
-    assert "zones" not in selection(inspection.RoutineCoverage, omit).split()
+    chosen = {"schools": {}, "visited": {}, "coverage": {}}
+    asked = selection(inspection.RoutineCoverage, chosen)
+    assert set(asked.split()) == {"month", "jurisdiction", "schools", "visited", "coverage"}  # a resolver reads them
     assert "zones" in selection(inspection.RoutineCoverage).split()
-    assert unasked(inspection.RoutineCoverage, None) == frozenset()  # a fragment: uncertain, so everything is asked
-    assert unasked(inspection.RoutineCoverage, frozenset({"zones", "schools"})) == frozenset()
     answer = {"month": "2026-10", "schools": 3, "visited": 1, "coverage": 0.3333, "jurisdiction": "500120"}
-    built = shape(inspection.RoutineCoverage, answer, omit=omit)
+    built = shape(inspection.RoutineCoverage, answer)
     assert (built.schools, built.visited, built.zones) == (3, 1, [])
+
+
+def test_a_subgraph_is_asked_only_for_the_scalars_the_client_selected_and_those_the_types_resolvers_read():
+    """The start page's verdicts at province size are some 20,000 fields: asking for the unselected half costs the
+    subgraph and the gateway each tens of milliseconds."""
+    chosen = {"framework": {}, "passes": {}, "stages": {"stage": {}, "indicators": {"key": {}, "cv": {}}}}
+    asked = selection(monitoring.AreaVerdict, chosen)
+    assert asked == "framework passes stages { stage indicators { key cv } }"
+    built = shape(monitoring.AreaVerdict, {"framework": "f", "passes": True, "stages": []})
+    assert (built.framework, built.passes, built.computed_at, built.stages) == ("f", True, None, [])
+    # UnitResult's `school` resolver reads unitId and unitStage: asked for though the client selected only `school`
+    asked = selection(monitoring.MonitoringResult, {"passes": {}, "units": {"school": {"name": {}}}}).split()
+    assert {"unitId", "unitStage", "jurisdiction"} <= set(asked[asked.index("units") :])
+    assert selection(monitoring.MonitoringResult, {"__typename": {}}) == "__typename"
+
+
+def test_the_clients_selection_is_read_through_aliases_and_fragments():
+    seen = []
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def verdicts(self, info: strawberry.Info) -> list[monitoring.AreaVerdict]:
+            seen.append(wanted(info))
+            return []
+
+    query = """
+        query { verdicts { ...Head again: passes stages { indicators { key } } ... on AreaVerdict { period } } }
+        fragment Head on AreaVerdict { framework stages { stage } }
+    """
+    assert strawberry.Schema(query=Query).execute_sync(query).errors is None
+    assert seen == [
+        {"framework": {}, "stages": {"stage": {}, "indicators": {"key": {}}}, "passes": {}, "period": {}},
+    ]
