@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -100,6 +101,64 @@ Settle = Callable[[asyncpg.Connection], Awaitable[None]]
 Effect = Callable[[InboundEvent], Awaitable[None]]
 
 
+class WritesFailed(Exception):
+    """A batch's deferred writes failed: raised where they were sent, which may be inside another event's handler,
+    as a type no handler catches, so the batch rolls back and goes one event at a time."""
+
+
+class Deferring:
+    """A batch's connection as its handlers see it (decision 034). A write (`execute` with arguments) waits; the
+    waiting writes go to PostgreSQL in order before anything else is sent, one round trip per run of the same
+    statement (asyncpg's pipelined `executemany`). So a handler reads its own and earlier events' writes as it would
+    alone, and a backlog of one kind of event (a month of routine visits; every event into the audit and change feed)
+    costs a round trip per batch, not per event: about seven times fewer seconds for such statements."""
+
+    # what sends anything else, after the waiting writes (a pool's connection proxies these; they are not coroutine
+    # functions to inspect)
+    SENDING = frozenset(
+        {
+            "fetch",
+            "fetchrow",
+            "fetchval",
+            "fetchmany",
+            "executemany",
+            "prepare",
+            "copy_records_to_table",
+            "copy_to_table",
+        }
+    )
+
+    def __init__(self, conn: asyncpg.Connection):
+        self._conn = conn
+        self._waiting: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        if not args or timeout is not None:  # a script, or a statement with a deadline of its own: sent now
+            await self.flush()
+            return await self._conn.execute(query, *args, timeout=timeout)
+        self._waiting.append((query, args))
+        return ""  # no handler reads a write's status
+
+    async def flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        try:
+            for query, run in itertools.groupby(waiting, key=lambda w: w[0]):
+                await self._conn.executemany(query, [args for _, args in run])
+        except Exception as e:
+            raise WritesFailed(f"a batch's writes failed: {why(e)}") from e
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._conn, name)
+        if name not in self.SENDING:
+            return found
+
+        async def after_the_writes(*args: Any, **kwargs: Any) -> Any:
+            await self.flush()
+            return await found(*args, **kwargs)
+
+        return after_the_writes
+
+
 class OutOfOrder(Exception):
     """An event arrived before an earlier version of its aggregate: it waits (nak) until that one is applied."""
 
@@ -138,7 +197,7 @@ class ProjectionEffect:
         """Apply a fetched batch in one transaction and settle once at the end (decision 034). The batch's tracking
         rows go in by one statement, its aggregates' versions are read by one and written by one, and (for a
         handler that keeps ids apart by origin) their ids are claimed by one; only the handler runs per event (inside
-        `traced(i)`). Each event is judged as `__call__` would judge it alone, in
+        `traced(i)`), its writes deferred and sent together (`Deferring`). Each event is judged as `__call__` would judge it alone, in
         fetch order: an event seen before is skipped, one an aggregate has passed is skipped, and one that skips a
         version raises OutOfOrder. Any exception rolls the whole batch back: the consumer then takes its events one at
         a time. Only the consumer holding its advisory lock writes these rows, so reading then writing them is safe.
@@ -149,11 +208,15 @@ class ProjectionEffect:
                 applying = await self._next_versions(conn, applying)
             chosen = {id(e) for e in applying}
             claimed = getattr(self.handler, "claimed", None)  # `origins.KeptApart`: the batch's ids claimed at once
+            writing = Deferring(conn)
             async with claimed(conn, applying) if claimed else contextlib.nullcontext():
-                for i, event in enumerate(events):
-                    if id(event) in chosen:
-                        with traced(i):
-                            await self.handler(conn, event)
+                # each event's span stays open until the batch's writes are sent: they are its work too
+                with contextlib.ExitStack() as spans:
+                    for i, event in enumerate(events):
+                        if id(event) in chosen:
+                            spans.enter_context(traced(i))
+                            await self.handler(writing, event)
+                    await writing.flush()
             if applying and self.settle is not None:
                 await self.settle(conn)
 

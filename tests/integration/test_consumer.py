@@ -422,6 +422,61 @@ async def test_a_batch_is_tracked_and_versioned_by_a_few_statements_and_an_event
         await pool.close()
 
 
+async def test_a_batchs_writes_go_in_a_round_trip_per_run_of_one_statement_each_seeing_those_before_it(
+    harness, settings
+):
+    """`Deferring` (decision 034): a batch's handlers' writes wait and go together (executemany), in fetch order; each
+    sees the rows of those before it, and a handler reading in the middle reads every write before its read."""
+    ran: list[str] = []
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda r: ran.append(r.query) if "effects" in r.query else None)
+
+    async def counted(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        value = event.data["value"]
+        if value == "read":  # how many rows this handler reads before it writes its own
+            value = f"read{await conn.fetchval(f'SELECT count(*) FROM {SCHEMA}.effects')}"
+        # each row names its event and how many rows it found before it
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.effects (value) SELECT $1 || '@' || count(*) FROM {SCHEMA}.effects", value
+        )
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2, init=init)
+    try:
+        for n in range(1, 31):
+            await harness.publish(n, "read" if n == 20 else f"e{n}")
+        effect = ProjectionEffect(pool, SCHEMA, "probe-effects", bus.stream_name("registry"), counted)
+        harness.start(harness.consumer(counted, effect=effect))
+        await until(lambda: _equals(harness.count("consumer_tracking"), 30), what="the backlog tracked")
+        await until(lambda: _consumer_idle(harness), what="every message acked")
+        written = [f"e{n}" if n != 20 else "read19" for n in range(1, 31)]
+        assert await harness.effects() == [f"{value}@{i}" for i, value in enumerate(written)]
+        assert len(ran) <= 4, f"{len(ran)} statements for 30 events"  # before and after the read, and the read
+    finally:
+        await pool.close()
+
+
+@pytest.mark.dead_letters
+async def test_a_deferred_write_that_fails_under_a_handler_that_catches_database_errors_is_not_swallowed(harness):
+    """A batch's writes fail where they are sent, possibly inside another handler's `try`: they fail as a type no
+    handler catches, so the batch rolls back and goes one event at a time, where the bad one is dead-lettered alone."""
+
+    async def guarded(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        value = None if event.data["value"] == "poison" else event.data["value"]
+        await conn.execute(f"INSERT INTO {SCHEMA}.effects (value) VALUES ($1)", value)  # NOT NULL: poison fails
+        try:
+            await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.effects")
+        except asyncpg.PostgresError:
+            pass  # as a handler may guard a lookup of its own (a malformed id)
+
+    for n in range(1, 11):
+        await harness.publish(n, "poison" if n == 4 else f"e{n}")
+    harness.start(harness.consumer(guarded, max_attempts=2))
+    await until(lambda: _equals(harness.count("dead_letters"), 1), what="the poison dead-lettered")
+    await until(lambda: _consumer_idle(harness), what="every message acked")
+    assert await harness.effects() == [f"e{n}" for n in range(1, 11) if n != 4]
+
+
 async def test_a_batch_claims_its_aggregates_ids_by_origin_in_one_statement_first_come_first_served(harness, settings):
     """Decision 027's claims, batched: two lower instances' schools minted alike arrive in one batch; the first in
     stream order keeps the id, the other is applied under an id of its own, as one at a time would do."""
