@@ -44,7 +44,7 @@ PARTS = ServiceParts(
             handler=collection.project_collection,
             settle=collection.settle_results,
             tables=collection.COLLECTION_TABLES,
-            version=3,  # v2: in version order; v3: an area without counted units has no verdict (issue 18)
+            version=4,  # v2: in version order; v3: an area without counted units has no verdict (issue 18); v4: area inputs kept
         ),
         *[_operations(source) for source in operations.SOURCES],
     ],

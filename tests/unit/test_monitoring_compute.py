@@ -11,9 +11,11 @@ import pytest
 from dudao.errors import InvalidInput
 from services.monitoring.domain.compute import (
     UnitData,
+    area_input,
     area_of,
     area_result,
     coefficient_of_variation,
+    from_area_input,
     unit_result,
     validate,
 )
@@ -356,3 +358,27 @@ def test_an_area_from_the_units_recorded_results_is_the_area_recomputed_from_the
     without_inputs = [replace(u, values={}) for u in units]
 
     assert area_of(BALANCED, without_inputs, recorded) == area_result(BALANCED, units)
+
+
+def test_an_area_from_the_inputs_kept_beside_each_units_result_is_the_area_recomputed():
+    """What a roll-up reads of each unit (`area_input`, stored as JSON beside its result) gives the same area, under
+    the CV rule and the mean-score rule, to the last digit."""
+
+    def kept(result: dict) -> dict:
+        return from_area_input(json.loads(json.dumps(area_input(result))))
+
+    units = county_units()
+    without_inputs = [replace(u, values={}) for u in units]
+    assert (
+        area_of(BALANCED, without_inputs, [kept(unit_result(BALANCED, u)) for u in units])["area"]
+        == (area_result(BALANCED, units)["area"])
+    )
+    duty = shipped("duty_evaluation_demo")
+    names = [i.key for i in duty.inputs]
+    counties = [
+        UnitData(code, code, validate(duty, {k: 60 + (n * 7 + j * 3) % 40 for j, k in enumerate(names)}))
+        for n, code in enumerate(("530102", "530103", "530111"))
+    ]
+    area = area_result(duty, counties)["area"]
+    assert area_of(duty, counties, [kept(unit_result(duty, u)) for u in counties])["area"] == area
+    assert area["mean_score"] is not None

@@ -297,6 +297,32 @@ def area_result(definition: Definition, units: Iterable[UnitData]) -> dict[str, 
     return area_of(definition, units, [unit_result(definition, u) for u in units])
 
 
+def area_input(result: dict[str, Any]) -> dict[str, Any]:
+    """What `area_of` reads of a unit's result (its verdict, score, and each part's stage, pupils and indicator
+    values), kept beside the result when it is recorded: a province's roll-up reads these few hundred bytes per school
+    rather than cut them out of every school's whole result (issue 24)."""
+    parts = result["parts"]
+    return {
+        "passes": result["passes"],
+        "score": result.get("score"),
+        "stages": [p["stage"] for p in parts],
+        "pupils": [p["pupils"] for p in parts],
+        "values": [[i["value"] for i in p["indicators"]] for p in parts],
+    }
+
+
+def from_area_input(kept: dict[str, Any]) -> dict[str, Any]:
+    """A unit's result as `area_of` reads it, from its `area_input`."""
+    return {
+        "passes": kept["passes"],
+        "score": kept["score"],
+        "parts": [
+            {"stage": stage, "pupils": pupils, "indicators": [{"value": v} for v in values]}
+            for stage, pupils, values in zip(kept["stages"], kept["pupils"], kept["values"], strict=True)
+        ],
+    }
+
+
 def area_of(definition: Definition, units: list[UnitData], results: list[dict[str, Any]]) -> dict[str, Any]:
     """`area_result` from the units' results already computed (`results[i]` is `units[i]`'s). Only the `sum_inputs`
     rule reads the units' values; the others need their ids, versions and approval."""

@@ -15,7 +15,7 @@ import asyncpg
 
 from dudao.consumer import InboundEvent
 from services.monitoring.domain.collection import home_level
-from services.monitoring.domain.compute import UnitData, area_result, unit_result
+from services.monitoring.domain.compute import UnitData, area_input, area_result, unit_result
 from services.monitoring.domain.definition import Definition
 
 COLLECTION_TABLES = (
@@ -101,6 +101,9 @@ CREATE TABLE IF NOT EXISTS monitoring.unit_results (
     status text NOT NULL,
     passes boolean NOT NULL,
     result jsonb NOT NULL,
+    unit_name text NOT NULL,
+    unit_stage text,
+    area_input jsonb NOT NULL,  -- compute.area_input(result): what a roll-up reads of it
     PRIMARY KEY (framework, period, unit_id)
 );
 CREATE TABLE IF NOT EXISTS monitoring.area_results (
@@ -278,9 +281,12 @@ async def settle_results(conn: asyncpg.Connection) -> None:
         result = unit_result(definition, unit_data(row))
         await conn.execute(
             "INSERT INTO monitoring.unit_results (framework, period, unit_id, jurisdiction, level, framework_version, submission_version,"
-            " status, passes, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)"
+            " status, passes, result, unit_name, unit_stage, area_input)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13::jsonb)"
             " ON CONFLICT (framework, period, unit_id) DO UPDATE SET framework_version = excluded.framework_version,"
-            " submission_version = excluded.submission_version, status = excluded.status, passes = excluded.passes, result = excluded.result",
+            " submission_version = excluded.submission_version, status = excluded.status, passes = excluded.passes,"
+            " result = excluded.result, unit_name = excluded.unit_name, unit_stage = excluded.unit_stage,"
+            " area_input = excluded.area_input",
             row["framework"],
             row["period"],
             row["unit_id"],
@@ -291,6 +297,9 @@ async def settle_results(conn: asyncpg.Connection) -> None:
             row["status"],
             result["passes"],
             _json(result),
+            result["unit_name"],
+            result["unit_stage"],
+            _json(area_input(result)),
         )
     for (framework, period, level), version in levels.items():
         units = [unit_data(r) for r in await counted_units(conn, framework, period, level=level)]

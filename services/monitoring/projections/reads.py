@@ -11,7 +11,7 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.errors import NotFound
 from services.monitoring.domain.collection import home_level
-from services.monitoring.domain.compute import UnitData, applies, area_of, area_result
+from services.monitoring.domain.compute import UnitData, applies, area_of, area_result, from_area_input
 from services.monitoring.domain.definition import Definition
 from services.monitoring.projections.collection import COUNTED, counted_units, definition_at, unit_data
 
@@ -268,7 +268,7 @@ async def results(
         rows = await conn.fetch(
             f"SELECT {UNIT_COLUMNS} FROM monitoring.unit_results"
             " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
-            " ORDER BY result->>'unit_name', unit_id",
+            " ORDER BY unit_name, unit_id",
             code,
             period,
             like,
@@ -280,47 +280,30 @@ async def results(
 async def _recorded_for_area(
     conn: asyncpg.Connection, code: str, period: str, like: list[str]
 ) -> tuple[list[UnitData], list[dict[str, Any]]]:
-    """The counted units under `like` and what `area_of` reads of their recorded results (verdict, score, each part's
-    stage, pupils and indicator values), cut out by PostgreSQL's JSON paths: a province's units' whole results are
-    tens of megabytes of JSON, most of it labels and bars (issue 24). Every part holds every indicator, in order."""
+    """The counted units under `like` and what `area_of` reads of their recorded results, kept beside each result
+    when it was recorded (`area_input`): a province's units' whole results are tens of megabytes of JSON, most of it
+    labels and bars, and not read here (issue 24)."""
     rows = await conn.fetch(
-        "SELECT unit_id, status, submission_version, result->>'unit_name' AS unit_name,"
-        " result->>'unit_stage' AS unit_stage, (result->>'passes')::boolean AS passes, result->'score' AS score,"
-        " jsonb_path_query_array(result, '$.parts[*].stage') AS stages,"
-        " jsonb_path_query_array(result, '$.parts[*].pupils') AS pupils,"
-        " jsonb_path_query_array(result, '$.parts[*].indicators[*].value') AS indicator_values"
-        " FROM monitoring.unit_results WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[])"
-        " AND status = ANY($4::text[])"
-        " ORDER BY result->>'unit_name', unit_id",  # as counted_units orders them: an area sums in one order
+        "SELECT unit_id, status, submission_version, unit_name, unit_stage, area_input FROM monitoring.unit_results"
+        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[]) AND status = ANY($4::text[])"
+        " ORDER BY unit_name, unit_id",  # as counted_units orders them: an area sums in one order
         code,
         period,
         like,
         list(COUNTED),
     )
-    units, results = [], []
-    for r in rows:
-        stages, pupils, values = json.loads(r["stages"]), json.loads(r["pupils"]), json.loads(r["indicator_values"])
-        each = len(values) // len(stages) if stages else 0
-        parts = [
-            {
-                "stage": stage,
-                "pupils": pupils[m],
-                "indicators": [{"value": v} for v in values[m * each : (m + 1) * each]],
-            }
-            for m, stage in enumerate(stages)
-        ]
-        units.append(
-            UnitData(
-                unit_id=r["unit_id"],
-                unit_name=r["unit_name"],
-                values={},
-                version=r["submission_version"],
-                stage=r["unit_stage"],
-                approved=r["status"] == "approved",
-            )
+    units = [
+        UnitData(
+            unit_id=r["unit_id"],
+            unit_name=r["unit_name"],
+            values={},
+            version=r["submission_version"],
+            stage=r["unit_stage"],
+            approved=r["status"] == "approved",
         )
-        results.append({"passes": r["passes"], "score": r["score"] and json.loads(r["score"]), "parts": parts})
-    return units, results
+        for r in rows
+    ]
+    return units, [from_area_input(json.loads(r["area_input"])) for r in rows]
 
 
 async def unit_results_of(
