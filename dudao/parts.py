@@ -13,7 +13,8 @@ import asyncpg
 
 from dudao.clock import Clock
 from dudao.config import Settings
-from dudao.consumer import Handler, Reaction, Settle
+from dudao.consumer import Handler, Settle
+from dudao.effects import Reaction
 from dudao.links import Crossings
 from dudao.store import ServiceApplication
 

@@ -30,7 +30,8 @@ from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao.config import Settings
-from dudao.consumer import InboundEvent, ProjectionEffect, Undeliverable
+from dudao.consumer import InboundEvent, Undeliverable
+from dudao.effects import ProjectionEffect
 from dudao.parts import Projection, ServiceParts
 from dudao.progress import Progress
 from dudao.relay import Relay

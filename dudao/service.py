@@ -16,7 +16,8 @@ from dudao import audit, changes, consumer, erasure, http_errors, links, metrics
 from dudao.auth import TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
-from dudao.consumer import Consumer, ProjectionEffect, ReactionEffect
+from dudao.consumer import Consumer
+from dudao.effects import ProjectionEffect, ReactionEffect
 from dudao.links import LinkKeeper
 from dudao.parts import Projection, ServiceParts
 from dudao.relay import Relay

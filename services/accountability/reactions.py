@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from contracts.inspection import ActivityReportIssued
-from dudao.consumer import InboundEvent, Reacting
+from dudao.consumer import InboundEvent
+from dudao.effects import Reacting
 from services.accountability.domain.case import RectificationCase, case_id
 
 

@@ -6,7 +6,8 @@ from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from contracts.registry import SchoolPrincipalTermEnded
-from dudao.consumer import InboundEvent, Reacting
+from dudao.consumer import InboundEvent
+from dudao.effects import Reacting
 from services.inspection.domain.activity import Activity, ActivityKind, Source, TargetKind
 from services.inspection.domain.activity_terms import semester_of
 from services.inspection.domain.plan import WorkPlan, plan_id

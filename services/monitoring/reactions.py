@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from dudao import jurisdiction
-from dudao.consumer import InboundEvent, Reacting
+from dudao.consumer import InboundEvent
+from dudao.effects import Reacting
 from dudao.errors import Conflict
 from services.monitoring.domain.collection import LevelApproval, LevelStatus, level_id
 from services.monitoring.domain.framework import Framework, framework_id

@@ -9,7 +9,8 @@ from uuid import UUID
 from contracts.accountability import SanctionImposed
 from contracts.inspection import ActivityMemberUnitsParticipated
 from dudao import jurisdiction as divisions
-from dudao.consumer import InboundEvent, Reacting, Undeliverable
+from dudao.consumer import InboundEvent, Undeliverable
+from dudao.effects import Reacting
 from services.registry.domain import Committee, EnrolmentStatus, LicenceStatus, School, committee_id
 
 log = logging.getLogger("dudao.registry.reactions")

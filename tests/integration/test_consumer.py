@@ -12,7 +12,8 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from dudao import bus, origins
-from dudao.consumer import Consumer, InboundEvent, ProjectionEffect, durable_name, ensure_tables
+from dudao.consumer import Consumer, InboundEvent, durable_name, ensure_tables
+from dudao.effects import ProjectionEffect
 from tests.conftest import measured, until
 
 pytestmark = pytest.mark.integration
