@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection, Request
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.schema import validate_document
-from strawberry.types.nodes import SelectedField
+from strawberry.types.nodes import SelectedField, Selection
 
 from dudao import jurisdiction as divisions
 from dudao import scope
@@ -131,16 +131,25 @@ def listed_inspector(principal: Principal, asked: str | None, field: str = "insp
         raise problem(e) from None
 
 
-def asked(info: strawberry.Info) -> frozenset[str] | None:
-    """The fields a query selects under the one being resolved (as the query names them), or None when a fragment
-    makes that uncertain: a resolver may then leave out what costs and was not asked for, and must not otherwise."""
-    names = set()
+Wanted = dict[str, "Wanted"]  # a query's selection: each field's name (as the schema spells it) to its own
+
+
+def wanted(info: strawberry.Info) -> Wanted:
+    """What a query selects under the field being resolved, aliases and fragments merged into the fields around them:
+    a resolver may leave out what costs and was not selected (a subgraph's thousands of schools; the gateway's
+    question to a subgraph, `gateway.shapes.selection`), and must not otherwise."""
+    tree: Wanted = {}
     for field in info.selected_fields:
-        for chosen in field.selections:
-            if not isinstance(chosen, SelectedField):
-                return None
-            names.add(chosen.name)
-    return frozenset(names)
+        _merge(tree, field.selections)
+    return tree
+
+
+def _merge(tree: Wanted, selections: list[Selection]) -> None:
+    for chosen in selections:
+        if isinstance(chosen, SelectedField):
+            _merge(tree.setdefault(chosen.name, {}), chosen.selections)
+        else:  # a fragment on the same type (the types selected this way are objects, not unions)
+            _merge(tree, chosen.selections)
 
 
 def division(code: str) -> str:

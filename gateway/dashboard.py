@@ -10,11 +10,12 @@ from typing import Any
 import strawberry
 
 from dudao.clock import Clock
+from dudao.subgraph import wanted
 from gateway.accountability import AccountabilitySummary
 from gateway.inspection import RoutineCoverage
 from gateway.monitoring import AreaVerdict
 from gateway.registry import StaffingCompliance
-from gateway.shapes import selection, shape, wanted
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, loaders_of
 
 

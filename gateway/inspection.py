@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
-from gateway.shapes import selection, shape, wanted
+from dudao.subgraph import wanted
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, Labelled, PageInfo, loaders_of, page_of
 
 if TYPE_CHECKING:

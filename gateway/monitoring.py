@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.shapes import selection, shape, wanted
+from dudao.subgraph import wanted
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, loaders_of
 
 if TYPE_CHECKING:

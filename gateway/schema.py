@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 from dudao import jurisdiction as divisions
 from dudao import subgraph
+from dudao.subgraph import wanted
 from gateway import limits
 from gateway.accountability import (
     AccountabilitySummary,
@@ -56,7 +57,7 @@ from gateway.registry import (
     inspectors_page,
     schools_page,
 )
-from gateway.shapes import selection, shape, wanted
+from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, loaders_of
 
 

@@ -7,9 +7,9 @@ Field names are the subgraph's in snake case. A private field named `…_code` h
 shows `jurisdiction` as a `Jurisdiction`, keeping the code). A type's `GIVEN` names fields taken from the enclosing
 answer rather than asked for (a finding knows its activity's id).
 
-A resolver that hands the client what it shaped asks only for what the client selected (`wanted`): at province size
-the start page's verdicts are some 20,000 fields, and each costs the subgraph and the gateway microseconds to
-resolve. A type with resolvers of its own is asked for all its scalars (a resolver reads them); nested shapes are
+A resolver that hands the client what it shaped asks only for what the client selected (`subgraph.wanted`): at
+province size the start page's verdicts are some 20,000 fields, and each costs the subgraph and the gateway
+microseconds to resolve. A type with resolvers of its own is asked for all its scalars (a resolver reads them); nested shapes are
 asked for only when selected. `shape` fills what was not asked for with None, or an empty list."""
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import strawberry
-from strawberry.types.nodes import SelectedField, Selection
 from strawberry.types.private import StrawberryPrivate
 
+from dudao.subgraph import Wanted
+
 T = TypeVar("T")
-Wanted = dict[str, "Wanted"]  # the client's selection: each field's name (as the schema spells it) to its own
 
 
 def camel(name: str) -> str:
@@ -86,25 +86,9 @@ def inner(hint: Any) -> Any:
             return hint
 
 
-def wanted(info: strawberry.Info) -> Wanted:
-    """What the client selects under the field being resolved, fragments merged into the fields around them."""
-    tree: Wanted = {}
-    for field in info.selected_fields:
-        _merge(tree, field.selections)
-    return tree
-
-
-def _merge(tree: Wanted, selections: list[Selection]) -> None:
-    for chosen in selections:
-        if isinstance(chosen, SelectedField):
-            _merge(tree.setdefault(chosen.name, {}), chosen.selections)
-        else:  # a fragment on the same type (the gateway's types are objects, not unions)
-            _merge(tree, chosen.selections)
-
-
 def selection(cls: type, chosen: Wanted | None = None) -> str:
     """What to ask the subgraph for to build `cls`: every data field, nested shapes with their own selections; or,
-    given the client's selection `chosen` (`wanted`), only what it selects and what the type's resolvers read."""
+    given the client's selection `chosen` (`subgraph.wanted`), only what it selects and what the type's resolvers read."""
     if chosen is None:
         return _everything(cls)
     keep_scalars = has_resolvers(cls)

@@ -416,7 +416,7 @@ class Query:
                 "month must look like 2026-10", extensions={"status": 422, "rule": "month_format", "field": "month"}
             )
         async with info.context["pool"].acquire() as conn:
-            zones_asked = "zones" in (subgraph.asked(info) or {"zones"})
+            zones_asked = "zones" in subgraph.wanted(info)
             data = await visits.coverage(conn, within=within, month=month, zones=zones_asked)
         zones = [
             ZoneCoverage(

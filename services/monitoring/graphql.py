@@ -18,7 +18,7 @@ from dudao import subgraph
 from dudao.auth import Principal
 from dudao.errors import Problem
 from dudao.scope import OFFICES, UNIT_READERS, sees
-from dudao.subgraph import asked, caller, problem, within
+from dudao.subgraph import caller, problem, wanted, within
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import operations, reads
 
@@ -308,9 +308,8 @@ def _balanced(r: dict[str, Any]) -> BalancedDevelopment:
 
 
 def _units_asked(info: strawberry.Info) -> bool:
-    """Whether the query selects the units' own results (a province's are thousands), or may (a fragment)."""
-    chosen = asked(info)
-    return chosen is None or bool({"schools", "units"} & chosen)
+    """Whether the query selects the units' own results (a province's are thousands)."""
+    return bool({"schools", "units"} & wanted(info).keys())
 
 
 async def _results(info: strawberry.Info, framework: str, period: str, jurisdiction: str | None) -> dict[str, Any]:

@@ -21,9 +21,10 @@ from graphql import (
     validate,
 )
 
+from dudao.subgraph import wanted
 from gateway import accountability, inspection, monitoring, national, registry
 from gateway.schema import schema as gateway_schema
-from gateway.shapes import fields_of, inner, is_shape, selection, shape, wanted
+from gateway.shapes import fields_of, inner, is_shape, selection, shape
 from gateway.types import PageInfo
 from services.accountability.graphql import schema as accountability_schema
 from services.inspection.graphql import schema as inspection_schema
