@@ -297,7 +297,7 @@ def until_caught_up(stack: Stack, label: str, settled: float = 3.0, timeout: flo
                 return quiet_since - started
         else:
             quiet_since = None
-        time.sleep(0.25)
+        time.sleep(0.5)  # each look asks every consumer of the stack for its lag: not so often as to slow them
     raise SystemExit(f"\n{label}: not caught up after {timeout:.0f} s; see the logs under the stack's home")
 
 

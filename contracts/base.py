@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from datetime import date, datetime
@@ -28,15 +29,12 @@ class Contract:
     def decode(cls: type[C], event: InboundEvent) -> C:
         """The contract's fields from the event's data, dates parsed; a field the data lacks and the contract needs
         is a KeyError (the consumer dead-letters the event, naming it)."""
-        hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
-        for field in dataclasses.fields(cls):
-            if field.name in HEADER:
-                continue
-            if field.name in event.data:
-                values[field.name] = _typed(hints[field.name], event.data[field.name])
-            elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise KeyError(f"{event.type} {event.aggregate_id} v{event.version} has no {field.name}")
+        for name, hint, required in _fields(cls):
+            if name in event.data:
+                values[name] = _typed(hint, event.data[name])
+            elif required:
+                raise KeyError(f"{event.type} {event.aggregate_id} v{event.version} has no {name}")
         at = datetime.fromisoformat(event.data["timestamp"])
         return cls(aggregate_id=event.aggregate_id, version=event.version, at=at, **values)
 
@@ -51,6 +49,18 @@ class Published:
         """The event as its contract, or None for an event no other service relies on."""
         contract = self.by_type.get(event.type)
         return contract.decode(event) if contract else None
+
+
+@functools.cache
+def _fields(cls: type[Contract]) -> tuple[tuple[str, Any, bool], ...]:
+    """A contract's fields beyond the header, each with its annotation and whether the data must hold it: read once
+    per class, since resolving the annotations costs more than decoding an event."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        for f in dataclasses.fields(cls)
+        if f.name not in HEADER
+    )
 
 
 def _typed(hint: Any, raw: Any) -> Any:

@@ -71,10 +71,12 @@ class KeptApart:
         self._events_table = f'"{schema}"."{schema}_events"'
         self._has_own_store: bool | None = None  # a replay's scratch database has no event store
         self._holders: dict[str, str] = {}  # the batch's claims, while one is applied
+        self._in_store: set[str] | None = None  # of the batch's ids from elsewhere, those this store holds too
 
     @contextlib.asynccontextmanager
     async def claimed(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> AsyncIterator[None]:
-        """Claim the ids of `events`' aggregates in one statement, for the handler calls inside."""
+        """Claim the ids of `events`' aggregates in one statement, and look up in one which of those from another
+        instance of this service this instance's store holds too, for the handler calls inside."""
         first = {}
         for e in events:
             if e.aggregate in MINTED_PER_REQUEST:
@@ -88,10 +90,12 @@ class KeptApart:
                 list(first.values()),
             )
             self._holders = {r["aggregate_id"]: r["origin"] for r in rows}
+        others = {e.aggregate_id for e in events if e.aggregate in MINTED_PER_REQUEST and self._from_another_store(e)}
+        self._in_store = await self._own_store_holding(conn, others)
         try:
             yield
         finally:
-            self._holders = {}
+            self._holders, self._in_store = {}, None
 
     async def _holder(self, conn: asyncpg.Connection, event: InboundEvent) -> str:
         if (holder := self._holders.get(event.aggregate_id)) is not None:
@@ -103,26 +107,43 @@ class KeptApart:
             event.origin,
         )
 
-    async def _own_store_holds(self, conn: asyncpg.Connection, aggregate_id: str) -> bool:
+    def _own(self, event: InboundEvent) -> bool:
+        return event.origin == bus.origin(self.jurisdiction, event.origin.split(":", 1)[1])
+
+    def _from_another_store(self, event: InboundEvent) -> bool:
+        """Recorded by this service at another instance: its id may be one this instance's store holds too."""
+        return not self._own(event) and event.origin.split(":", 1)[1] == self.schema
+
+    async def _own_store_holding(self, conn: asyncpg.Connection, aggregate_ids: set[str]) -> set[str]:
+        """Those of `aggregate_ids` this instance's event store holds an aggregate of."""
+        if not aggregate_ids:
+            return set()
         if self._has_own_store is None:
             self._has_own_store = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._events_table)
         if not self._has_own_store:
-            return False
-        try:
-            key = uuid.UUID(aggregate_id)
-        except ValueError:
-            return False
-        return await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {self._events_table} WHERE originator_id = $1)", key)
+            return set()
+        spelt: dict[uuid.UUID, set[str]] = {}  # an id as the store keys it, and as the events spell it
+        for aggregate_id in aggregate_ids:
+            with contextlib.suppress(ValueError):
+                spelt.setdefault(uuid.UUID(aggregate_id), set()).add(aggregate_id)
+        rows = await conn.fetch(
+            f"SELECT DISTINCT originator_id FROM {self._events_table} WHERE originator_id = ANY($1::uuid[])",
+            list(spelt),
+        )
+        return {aggregate_id for r in rows for aggregate_id in spelt[r["originator_id"]]}
+
+    async def _own_store_holds(self, conn: asyncpg.Connection, aggregate_id: str) -> bool:
+        if self._in_store is not None:  # looked up for the batch
+            return aggregate_id in self._in_store
+        return aggregate_id in await self._own_store_holding(conn, {aggregate_id})
 
     async def __call__(self, conn: asyncpg.Connection, event: InboundEvent) -> None:
         if event.aggregate not in MINTED_PER_REQUEST:
             return await self.handler(conn, event)
         holder = await self._holder(conn, event)
-        schema = self.schema
-        own = event.origin == bus.origin(self.jurisdiction, event.origin.split(":", 1)[1])
-        same_service = event.origin.split(":", 1)[1] == schema
-        if own or (
-            holder == event.origin and not (same_service and await self._own_store_holds(conn, event.aggregate_id))
+        if self._own(event) or (
+            holder == event.origin
+            and not (self._from_another_store(event) and await self._own_store_holds(conn, event.aggregate_id))
         ):
             return await self.handler(conn, event)
         renamed = apart(event.origin, event.aggregate_id)

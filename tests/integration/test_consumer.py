@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -512,6 +513,53 @@ async def test_a_batch_claims_its_aggregates_ids_by_origin_in_one_statement_firs
             f"{school}@500101:registry",
         ]
         assert len(claims) == 1, claims
+    finally:
+        await pool.close()
+
+
+async def test_a_batch_looks_up_in_one_statement_which_ids_from_other_instances_its_own_store_holds(harness, settings):
+    """Decision 027: an aggregate from another instance of this service under an id this instance's own store holds
+    is shown under an id of its own. A batch asks the store once for all of its ids, not once for each event (a
+    county's backlog at the province made that one round trip per event)."""
+    school, other = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+
+    def body(origin: str, aggregate_id: str, notification_id: int, version: int) -> bytes:
+        event = json.loads(event_body(notification_id, f"{origin}v{version}", version))
+        return json.dumps(
+            event
+            | {
+                "aggregate": "School",
+                "aggregate_id": aggregate_id,
+                "origin": {"jurisdiction": origin, "service": SCHEMA},
+            }
+        ).encode()
+
+    await harness.pool.execute(f"CREATE TABLE {SCHEMA}.{SCHEMA}_events (originator_id uuid NOT NULL)")
+    await harness.pool.execute(f"INSERT INTO {SCHEMA}.{SCHEMA}_events VALUES ($1)", uuid.UUID(school))
+    lookups: list[str] = []
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda r: lookups.append(r.query) if f"{SCHEMA}_events" in r.query else None)
+
+    async def record_id(conn, event):
+        await conn.execute(f"INSERT INTO {SCHEMA}.effects (value) VALUES ($1)", f"{event.aggregate_id}@{event.origin}")
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2, init=init)
+    try:
+        arriving = [("500101", school, 1), ("500101", other, 1), ("500101", school, 2), ("500102", other, 1)]
+        for n, (origin, aggregate_id, version) in enumerate(arriving, start=1):
+            await harness.publish(n, body=body(origin, aggregate_id, n, version), msg_id=f"{origin}:{n}")
+        handler = origins.kept_apart(record_id, SCHEMA, settings.jurisdiction)
+        effect = ProjectionEffect(pool, SCHEMA, "probe-effects", bus.stream_name("registry"), handler)
+        harness.start(harness.consumer(handler, effect=effect))
+        await until(lambda: _equals(harness.count("effects"), 4), what="the four events applied")
+        assert await harness.effects() == [
+            f"{origins.apart(f'500101:{SCHEMA}', school)}@500101:{SCHEMA}",  # this store holds its id
+            f"{other}@500101:{SCHEMA}",
+            f"{origins.apart(f'500101:{SCHEMA}', school)}@500101:{SCHEMA}",
+            f"{origins.apart(f'500102:{SCHEMA}', other)}@500102:{SCHEMA}",  # 500101 claimed it first
+        ]
+        assert len(lookups) == 1, lookups
     finally:
         await pool.close()
 

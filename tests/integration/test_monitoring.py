@@ -239,8 +239,17 @@ def test_a_rebuild_derives_each_level_s_result_once_per_batch_and_the_same_as_li
     with place.office(CITY) as office:
         live = eventually(lambda: (r := results(office)) and r["area"]["units"] == 3 and r, what="the live result")
         derived: list[int] = []
-        counting = collection.area_result
-        monkeypatch.setattr(collection, "area_result", lambda d, units: derived.append(1) or counting(d, units))
+        counting = collection.area_over
+
+        async def counted(*args, **kwargs):
+            derived.append(1)
+            return await counting(*args, **kwargs)
+
+        monkeypatch.setattr(collection, "area_over", counted)
+        computing, computed = collection.unit_result, []
+        monkeypatch.setattr(
+            collection, "unit_result", lambda d, unit: computed.append(unit.unit_id) or computing(d, unit)
+        )
 
         async def rebuild() -> None:
             nc = await nats.connect(settings.nats_url)
@@ -254,6 +263,8 @@ def test_a_rebuild_derives_each_level_s_result_once_per_batch_and_the_same_as_li
         asyncio.run(rebuild())
         # nine submission events, one batch: Dongchuan's area once (per event it would be six: each change but opening)
         assert len(derived) == 1
+        # each school's result computed once, and the area from those results as recorded, not each computed again
+        assert sorted(computed) == sorted(set(computed)) and len(computed) == 3
         again = results(office)
         assert (again["area"], again["units"]) == (live["area"], live["units"])  # computed_at is the rebuild's own
     with psycopg.connect(settings.database_url) as conn:

@@ -11,9 +11,9 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.errors import NotFound
 from services.monitoring.domain.collection import home_level
-from services.monitoring.domain.compute import UnitData, applies, area_of, area_result, from_area_input
+from services.monitoring.domain.compute import UnitData, applies, area_result
 from services.monitoring.domain.definition import Definition
-from services.monitoring.projections.collection import COUNTED, counted_units, definition_at, unit_data
+from services.monitoring.projections.collection import area_over, counted_units, definition_at, unit_data
 
 
 async def frameworks(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -238,12 +238,7 @@ async def results(
     if own is not None:
         area = json.loads(own["result"])
     else:  # a wider area, from the counted units under the period's version, like the county's
-        definition = await definition_at(conn, code, version)
-        if definition.area_rule["kind"] == "sum_inputs":  # sums the units' inputs themselves
-            counted = [unit_data(r) for r in await counted_units(conn, code, period, like=like)]
-            area = area_result(definition, counted)["area"]
-        else:  # from the results recorded for them: the same computation, not done again for every unit
-            area = area_of(definition, *await _recorded_for_area(conn, code, period, like))["area"]
+        area = await area_over(conn, await definition_at(conn, code, version), code, period, like=like)
     found = {
         "framework": code,
         "period": period,
@@ -275,35 +270,6 @@ async def results(
         )
         found["units"] = sorted(map(_unit, rows), key=lambda u: (u["jurisdiction"], u["unit_name"]))
     return found
-
-
-async def _recorded_for_area(
-    conn: asyncpg.Connection, code: str, period: str, like: list[str]
-) -> tuple[list[UnitData], list[dict[str, Any]]]:
-    """The counted units under `like` and what `area_of` reads of their recorded results, kept beside each result
-    when it was recorded (`area_input`): a province's units' whole results are tens of megabytes of JSON, most of it
-    labels and bars, and not read here (issue 24)."""
-    rows = await conn.fetch(
-        "SELECT unit_id, status, submission_version, unit_name, unit_stage, area_input FROM monitoring.unit_results"
-        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[]) AND status = ANY($4::text[])"
-        " ORDER BY unit_name, unit_id",  # as counted_units orders them: an area sums in one order
-        code,
-        period,
-        like,
-        list(COUNTED),
-    )
-    units = [
-        UnitData(
-            unit_id=r["unit_id"],
-            unit_name=r["unit_name"],
-            values={},
-            version=r["submission_version"],
-            stage=r["unit_stage"],
-            approved=r["status"] == "approved",
-        )
-        for r in rows
-    ]
-    return units, [from_area_input(json.loads(r["area_input"])) for r in rows]
 
 
 async def unit_results_of(
