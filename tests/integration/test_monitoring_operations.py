@@ -205,6 +205,22 @@ def test_a_county_shows_its_operations_and_the_municipality_rolls_it_up_with_the
                 "staffing"
             ]
 
+    # And the roll-up reads the schools' copy in four statements, however many places below it counts for (which have
+    # data, coverage, and staffing under each set of thresholds: Bishan's profile's and Chongqing's); a province's
+    # cities are summed from one count per jurisdiction, not counted one by one (issue 24)
+    async def rolled_up() -> tuple[dict, list[str]]:
+        conn = await asyncpg.connect(settings.database_url)
+        statements: list[str] = []
+        conn.add_query_logger(lambda record: statements.append(record.query))
+        try:
+            return await operations.operations_rollup(conn, "500000", TODAY), statements
+        finally:
+            await conn.close()
+
+    again, statements = asyncio.run(rolled_up())
+    assert again == city
+    assert sum("monitoring.school_copy" in statement for statement in statements) == 4, "\n".join(statements)
+
 
 def test_operations_default_to_the_callers_jurisdiction_and_refuse_one_outside_it_or_malformed(settings, serve, token):
     monitoring = serve(build_monitoring(settings))
