@@ -56,6 +56,13 @@ def service_subjects(service: str, jurisdiction: str = "*") -> str:
     return f"dudao.{jurisdiction}.{service}.>"
 
 
+def event_subjects(service: str, event_type: str, jurisdiction: str = "*") -> str:
+    """`dudao.*.inspection.Activity.ReportIssued.>`: one type of event, for a consumer that follows no other (a
+    reaction), so the server hands it only those rather than every event of the service."""
+    aggregate, event = event_type.split(".")
+    return f"dudao.{jurisdiction}.{service}.{aggregate}.{event}.>"
+
+
 def domain(jurisdiction: str) -> str:
     """The JetStream domain of a jurisdiction's instance: linked NATS servers each keep their own."""
     return f"j{jurisdiction}"

@@ -50,7 +50,7 @@ PARTS = ServiceParts(
         ReactionSpec(
             name="open-case",
             stream=bus.stream_name("inspection"),
-            filter_subject=bus.service_subjects("inspection"),
+            filter_subject=bus.event_subjects("inspection", "Activity.ReportIssued"),
             event_types=frozenset({"Activity.ReportIssued"}),
             react=reactions.open_rectification_case,
         )

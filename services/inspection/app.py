@@ -39,7 +39,7 @@ PARTS = ServiceParts(
         ReactionSpec(
             name="principal-term-end",
             stream=bus.stream_name("registry"),
-            filter_subject=bus.service_subjects("registry"),
+            filter_subject=bus.event_subjects("registry", "School.PrincipalTermEnded"),
             event_types=frozenset({"School.PrincipalTermEnded"}),
             react=reactions.plan_principal_term_end,
         )

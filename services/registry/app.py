@@ -30,14 +30,14 @@ PARTS = ServiceParts(
         ReactionSpec(
             name="member-unit-participation",
             stream=bus.stream_name("inspection"),
-            filter_subject=bus.service_subjects("inspection"),
+            filter_subject=bus.event_subjects("inspection", "Activity.MemberUnitsParticipated"),
             event_types=frozenset({"Activity.MemberUnitsParticipated"}),
             react=reactions.count_member_unit_participation,
         ),
         ReactionSpec(
             name="sanctions",
             stream=bus.stream_name("accountability"),
-            filter_subject=bus.service_subjects("accountability"),
+            filter_subject=bus.event_subjects("accountability", "AccountabilityDecision.SanctionImposed"),
             event_types=frozenset({"AccountabilityDecision.SanctionImposed"}),
             react=reactions.apply_sanction,
         ),
