@@ -294,7 +294,8 @@ def area_result(definition: Definition, units: Iterable[UnitData]) -> dict[str, 
     Without a counted unit there is no verdict (`passes`, `cv_within`, `every_unit_passes` are None). A verdict
     resting on any unit's data not yet approved is `provisional`."""
     units = list(units)
-    return area_of(definition, units, [unit_result(definition, u) for u in units])
+    results = [unit_result(definition, u) for u in units]
+    return {"area": area_of(definition, units, [area_input(r) for r in results]), "units": results}
 
 
 def area_input(result: dict[str, Any]) -> dict[str, Any]:
@@ -311,57 +312,46 @@ def area_input(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def from_area_input(kept: dict[str, Any]) -> dict[str, Any]:
-    """A unit's result as `area_of` reads it, from its `area_input`."""
-    return {
-        "passes": kept["passes"],
-        "score": kept["score"],
-        "parts": [
-            {"stage": stage, "pupils": pupils, "indicators": [{"value": v} for v in values]}
-            for stage, pupils, values in zip(kept["stages"], kept["pupils"], kept["values"], strict=True)
-        ],
-    }
-
-
-def area_of(definition: Definition, units: list[UnitData], results: list[dict[str, Any]]) -> dict[str, Any]:
-    """`area_result` from the units' results already computed (`results[i]` is `units[i]`'s). Only the `sum_inputs`
-    rule reads the units' values; the others need their ids, versions and approval."""
+def area_of(definition: Definition, units: list[UnitData], inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`area_result`'s area from what it reads of the units' results already computed (`inputs[i]` is
+    `area_input(units[i]'s result)`). Only the `sum_inputs` rule reads the units' values; the others need their ids,
+    versions and approval."""
     rule = definition.area_rule
     unapproved = sorted(u.unit_id for u in units if not u.approved)
     area: dict[str, Any] = {
         "kind": rule["kind"],
-        "units": len(results),
-        "units_passing": sum(1 for r in results if r["passes"]),
+        "units": len(inputs),
+        "units_passing": sum(1 for r in inputs if r["passes"]),
         "submission_versions": {u.unit_id: u.version for u in units},
         "provisional": bool(unapproved),
         "unapproved_units": unapproved,
     }
     if not units:
-        return {
-            "area": area
-            | {
-                "passes": None,
-                "cv_within": None,
-                "every_unit_passes": None,
-                "no_verdict": "no counted units: nothing submitted or approved yet",
-            },
-            "units": [],
+        return area | {
+            "passes": None,
+            "cv_within": None,
+            "every_unit_passes": None,
+            "no_verdict": "no counted units: nothing submitted or approved yet",
         }
     if rule["kind"] == "cv":
+        by_stage: dict[str, list[tuple[Any, list[Any]]]] = {stage: [] for stage in definition.stages}
+        for r in inputs:  # each unit's parts (pupils, indicator values) by stage, in the units' order
+            for stage, pupils, values in zip(r["stages"], r["pupils"], r["values"], strict=True):
+                if stage in by_stage:
+                    by_stage[stage].append((pupils, values))
         stages = {}
-        for stage in definition.stages:
-            stage_parts = [p for r in results for p in r["parts"] if p["stage"] == stage]
+        for stage, stage_parts in by_stage.items():
             limit = rule["cv_max"][stage]
             cvs = {}
             for n, indicator in enumerate(definition.indicators):
-                figures = coefficient_of_variation((p["pupils"], p["indicators"][n]["value"]) for p in stage_parts)
+                figures = coefficient_of_variation((pupils, values[n]) for pupils, values in stage_parts)
                 cvs[indicator.key] = figures | {
                     "cv_max": limit,
                     "within": figures["cv"] is not None and figures["cv"] <= limit,
                 }
             stages[stage] = {
                 "units": len(stage_parts),
-                "pupils": sum(p["pupils"] for p in stage_parts),
+                "pupils": sum(pupils for pupils, _ in stage_parts),
                 "indicators": cvs,
             }
         area["stages"] = stages
@@ -370,7 +360,7 @@ def area_of(definition: Definition, units: list[UnitData], results: list[dict[st
         area.update(
             cv_within=within,
             every_unit_passes=area["units_passing"] == area["units"],
-            passes=bool(results) and within and every,
+            passes=bool(inputs) and within and every,
         )
     elif rule["kind"] == "sum_inputs":
         summed = {i.key: sum(u.values.get(i.key) or 0 for u in units) for i in definition.inputs}
@@ -383,13 +373,13 @@ def area_of(definition: Definition, units: list[UnitData], results: list[dict[st
     else:
         means = {}
         for n, indicator in enumerate(definition.indicators):
-            values = [r["parts"][0]["indicators"][n]["value"] for r in results if r["parts"]]
+            values = [r["values"][0][n] for r in inputs if r["values"]]
             values = [v for v in values if v is not None]
             means[indicator.key] = round(sum(values) / len(values), DIGITS) if values else None
-        scores = [r.get("score") for r in results if r.get("score") is not None]
+        scores = [r["score"] for r in inputs if r["score"] is not None]
         area.update(
             indicators=means,
             mean_score=round(sum(scores) / len(scores), 2) if scores else None,
-            passes=bool(results) and all(r["passes"] for r in results),
+            passes=bool(inputs) and all(r["passes"] for r in inputs),
         )
-    return {"area": area, "units": results}
+    return area

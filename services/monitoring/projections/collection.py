@@ -20,7 +20,6 @@ from services.monitoring.domain.compute import (
     area_input,
     area_of,
     area_result,
-    from_area_input,
     unit_result,
 )
 from services.monitoring.domain.definition import Definition
@@ -310,7 +309,7 @@ async def area_over(
         )
         for r in rows
     ]
-    return area_of(definition, units, [from_area_input(json.loads(r["area_input"])) for r in rows])["area"]
+    return area_of(definition, units, [json.loads(r["area_input"]) for r in rows])
 
 
 async def settle_results(conn: asyncpg.Connection) -> None:
