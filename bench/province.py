@@ -61,7 +61,7 @@ from services.monitoring.application import Monitoring
 from services.monitoring.demo import PERIOD, school_values
 from services.monitoring.domain.collection import Submission
 from services.monitoring.domain.compute import validate
-from services.monitoring.projections import collection, operations, reads
+from services.monitoring.projections import collection, operations, operations_figures, reads
 from services.registry.app import PARTS as REGISTRY
 from services.registry.application import Registry
 
@@ -197,7 +197,7 @@ async def results_figures(settings: Settings, province_code: str, more: list[lis
                 # The verdict and the counties' (its thousands of schools' own results are a listing, not a roll-up)
                 await reads.results(conn, "balanced_development", PERIOD, province_code, units=False)
                 between = time.perf_counter()
-                await operations.operations_rollup(conn, province_code, today)
+                await operations_figures.operations_rollup(conn, province_code, today)
                 rollups.append(((between - started) * 1000, (time.perf_counter() - between) * 1000))
             for events in more:
                 for event in events:

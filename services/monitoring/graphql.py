@@ -20,7 +20,7 @@ from dudao.errors import Problem
 from dudao.scope import OFFICES, UNIT_READERS, sees
 from dudao.subgraph import caller, problem, wanted, within
 from services.monitoring.domain.framework import check_period
-from services.monitoring.projections import operations, reads
+from services.monitoring.projections import operations_figures, reads
 
 BALANCED = "balanced_development"
 
@@ -443,7 +443,9 @@ class Query:
     async def operational_rollup(self, info: strawberry.Info, jurisdiction: str | None = None) -> JSON:
         code = within(caller(info, OFFICES), jurisdiction)
         async with info.context["pool"].acquire() as conn:
-            return await operations.operations_rollup(conn, code, info.context["request"].app.state.clock.today())
+            return await operations_figures.operations_rollup(
+                conn, code, info.context["request"].app.state.clock.today()
+            )
 
 
 def _loaders(request: Request, principal: Principal | None) -> dict[str, Any]:

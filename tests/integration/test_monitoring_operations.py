@@ -18,7 +18,7 @@ from dudao.events import Envelope
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
-from services.monitoring.projections import operations
+from services.monitoring.projections import operations, operations_figures
 from services.registry.app import build as build_registry
 from tests.conftest import eventually
 from tests.factories import active_inspector, activity, copied, in_copy, move_to, school, walk_to_issue
@@ -213,7 +213,7 @@ def test_a_county_shows_its_operations_and_the_municipality_rolls_it_up_with_the
         statements: list[str] = []
         conn.add_query_logger(lambda record: statements.append(record.query))
         try:
-            return await operations.operations_rollup(conn, "500000", TODAY), statements
+            return await operations_figures.operations_rollup(conn, "500000", TODAY), statements
         finally:
             await conn.close()
 
@@ -378,7 +378,7 @@ async def _figures_after(database_url: str, *deliveries: list[tuple[str, Inbound
             for service, e in delivery:
                 async with conn.transaction():
                     await handlers[service](conn, e)
-            figures.append(await operations.operations_rollup(conn, "500120", TODAY))
+            figures.append(await operations_figures.operations_rollup(conn, "500120", TODAY))
         return figures
     finally:
         await conn.close()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from dudao.routes import OfficeReader, scope
-from services.monitoring.projections.operations import operations_rollup
+from services.monitoring.projections.operations_figures import operations_rollup
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 
