@@ -3,6 +3,9 @@
 const { ApolloServer } = require('@apollo/server');
 const { startStandaloneServer } = require('@apollo/server/standalone');
 const { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } = require('@apollo/gateway');
+// The gateway's own fetcher (make-fetch-happen, in its lock), without keeping connections: a kept one could be sent on
+// just as uvicorn closed it after its 5 s keep-alive ("socket hang up" on a slow machine).
+const fetcher = require('make-fetch-happen').defaults({ agent: false, retry: false });
 
 const [port, ...pairs] = process.argv.slice(2);
 const subgraphs = pairs.map((pair) => {
@@ -13,6 +16,7 @@ const gateway = new ApolloGateway({
   supergraphSdl: new IntrospectAndCompose({ subgraphs }),
   buildService: ({ url }) => new RemoteGraphQLDataSource({
     url,
+    fetcher,
     willSendRequest({ request, context }) {
       if (context.authorization) request.http.headers.set('authorization', context.authorization);
     },

@@ -15,13 +15,7 @@ import asyncpg
 
 from dudao.consumer import InboundEvent
 from services.monitoring.domain.collection import home_level
-from services.monitoring.domain.compute import (
-    UnitData,
-    area_input,
-    area_of,
-    area_result,
-    unit_result,
-)
+from services.monitoring.domain.compute import UnitData, area_input, area_of, area_result, unit_result
 from services.monitoring.domain.definition import Definition
 
 COLLECTION_TABLES = (
