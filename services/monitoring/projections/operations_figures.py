@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from dudao import jurisdiction as divisions
-from dudao.profiles import effective_from_copy
+from dudao.profiles import Effective, effective_from_copy
 from dudao.staffing import SERVING, StaffingCounts, staffing_verdict
 from dudao.stages import COMPULSORY_STAGES
 from services.monitoring.projections.operations import MEASURE_STATUSES, SCHEMA
@@ -37,13 +37,12 @@ async def operations_rollup(conn: asyncpg.Connection, code: str, today: date) ->
     profiles = {place: await effective_from_copy(conn, SCHEMA, place) for place in places.codes}
     schools: dict[tuple[int | None, int | None], dict[str, Counter]] = {}  # per profile's thresholds: mostly one
     for profile in profiles.values():
-        thresholds = (profile.get("large_school_enrolment"), profile.get("pupils_per_school_supervisor"))
-        if thresholds not in schools:
+        if (thresholds := _thresholds(profile)) not in schools:
             schools[thresholds] = places.sum(await conn.fetch(SCHOOLS_SQL, like, *thresholds))
 
     def figures(place: str) -> dict[str, Any]:
         profile = profiles[place]
-        counted = schools[(profile.get("large_school_enrolment"), profile.get("pupils_per_school_supervisor"))][place]
+        counted = schools[_thresholds(profile)][place]
         staffing = StaffingCounts(
             schools=counted["schools"],
             large_schools=counted["large_schools"],
@@ -61,10 +60,16 @@ async def operations_rollup(conn: asyncpg.Connection, code: str, today: date) ->
             "routine_visits": _coverage(coverage[place], month),
             "rectification": _rectification(rectification[place]),
             "staffing": {"profile_version": profile.version, **staffing_verdict(staffing, profile)},
-            **{f"{kind}s": _by_status(measures[place], kind) for kind in MEASURE_STATUSES},
+            "interviews": _by_status(measures[place], "interview"),
+            "circulars": _by_status(measures[place], "circular"),
         }
 
     return figures(code) | {"children": [figures(child) for child in children]}
+
+
+def _thresholds(profile: Effective) -> tuple[int | None, int | None]:
+    """What the schools' staffing counts depend on in a profile: the large-school enrolment, pupils per supervisor."""
+    return profile.get("large_school_enrolment"), profile.get("pupils_per_school_supervisor")
 
 
 class Places:
