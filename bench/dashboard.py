@@ -83,7 +83,10 @@ async def load(
     body = {"query": query, "variables": {"j": jurisdiction}}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=600,
+        limits=limits,  # slow is a figure
     ) as client:
 
         async def one_client() -> None:

@@ -407,6 +407,11 @@ def main() -> None:
             figures["rollup_p99_ms"] = round(max(map(sum, rollups)))  # 20 rounds: the slowest stands for p99
             figures["recompute_ms"] = round(statistics.median(recomputes), 1)
             figures["events"] = made.total
+            print(  # as soon as measured: a later phase that fails on a slow machine leaves these on record
+                f"roll-up {statistics.median(map(sum, rollups)):,.0f} ms median, {figures['rollup_p99_ms']:,} ms slowest;"
+                f" one more submission {figures['recompute_ms']} ms median",
+                flush=True,
+            )
 
             print(f"the county {county} below: linked, then cut off while it records its backlog …", flush=True)
             below_settings = replace(
@@ -460,6 +465,7 @@ def main() -> None:
                     raise SystemExit(f"\nthe county's backlog stopped at {got:,} of {crossing:,} events")
             arriving.show(got)
             arriving.finish()
+            crossed_s = time.perf_counter() - link_up  # NATS's sourcing over the leaf link; consumers take it meanwhile
             until_caught_up(stack, "the province's read models taking it in", settled=2.0)
             figures["catch_up_s"] = round(time.perf_counter() - link_up - 2.0, 1)
             rss = peak_rss_mb(stack)
@@ -506,6 +512,10 @@ def main() -> None:
     print(
         f"county backlog         {figures['catch_up_s']:10}  s for {crossing:,} events of {county}"
         f" ({backlog.total:,} recorded there) after its link was down"
+    )
+    print(
+        f"                       {crossed_s:,.1f} s until the province's streams held it all (crossing the leaf link),"
+        f" {figures['catch_up_s'] - crossed_s:,.1f} s more until its read models did"
     )
     for name, mb in sorted(rss.items()):
         print(f"peak RSS {name:<14}{mb:10,.0f}  MB")

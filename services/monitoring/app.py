@@ -44,7 +44,8 @@ PARTS = ServiceParts(
             handler=collection.project_collection,
             settle=collection.settle_results,
             tables=collection.COLLECTION_TABLES,
-            version=4,  # v2: in version order; v3: an area without counted units has no verdict (issue 18); v4: area inputs kept
+            version=5,  # v2: in version order; v3: an area without counted units has no verdict (issue 18); v4: area inputs
+            # kept; v5: each jurisdiction's part kept (area_parts)
         ),
         *[_operations(source) for source in operations.SOURCES],
     ],

@@ -286,7 +286,7 @@ def test_the_city_sees_its_counties_rolled_up(place):
 
 def test_a_roll_up_asked_without_its_schools_reads_none_of_them_and_gives_the_same_verdict(place, settings):
     """Issue 24: a province's verdict is asked far oftener than its thousands of schools' results; a query that does
-    not select them is answered without reading them, from the same figures."""
+    not select them is answered without reading them, from the same figures: its counties' parts merged."""
     from tests.factories import graphql
 
     for name in ("A", "D", "E"):
@@ -315,9 +315,12 @@ def test_a_roll_up_asked_without_its_schools_reads_none_of_them_and_gives_the_sa
             await reads.results(conn, FRAMEWORK, PERIOD, CITY, units=units)
         finally:
             await conn.close()
-        return [q for q in ran if reads.UNIT_COLUMNS in q]  # the units' whole results
+        return ran
 
-    assert asyncio.run(statements(False)) == [] and asyncio.run(statements(True))
+    alone_ran, whole_ran = asyncio.run(statements(False)), asyncio.run(statements(True))
+    assert [q for q in whole_ran if reads.UNIT_COLUMNS in q]  # the units' whole results, when asked for
+    # the wider area is its jurisdictions' parts merged (decision 035): not a statement reads a unit's result
+    assert not [q for q in alone_ran if "monitoring.unit_results" in q], alone_ran
     with place.office(CITY) as office:  # and the same as the county's own verdict, its only county here
         area = results(office, COUNTY_A)["area"]
     assert [alone["passes"], alone["cvWithin"], alone["schoolsPassing"]] == [

@@ -11,10 +11,13 @@ import pytest
 from dudao.errors import InvalidInput
 from services.monitoring.domain.compute import (
     UnitData,
+    area_from,
     area_input,
     area_of,
+    area_part,
     area_result,
     coefficient_of_variation,
+    merge_parts,
     unit_result,
     validate,
 )
@@ -218,7 +221,8 @@ def test_preschool_percentages_and_verdict():
     assert result["passes"] is False
 
 
-def test_preschool_rolls_up_by_summing_inputs_not_averaging_percentages():
+def two_counties() -> tuple[UnitData, UnitData]:
+    """Two counties' kindergarten figures, one at 100 %, one at 88.9 %."""
     a = UnitData(
         "1",
         "a",
@@ -229,6 +233,11 @@ def test_preschool_rolls_up_by_summing_inputs_not_averaging_percentages():
         "b",
         {"resident_children": 9000, "enrolled_children": 8000, "inclusive_children": 6000, "public_children": 3000},
     )
+    return a, b
+
+
+def test_preschool_rolls_up_by_summing_inputs_not_averaging_percentages():
+    a, b = two_counties()
     area = area_result(PRESCHOOL, [a, b])["area"]
     # (1000 + 8000) / (1000 + 9000) = 90 %, not the mean of 100 % and 88.9 %
     assert area["indicators"][0]["value"] == pytest.approx(90.0)
@@ -381,3 +390,70 @@ def test_an_area_from_the_inputs_kept_beside_each_units_result_is_the_area_recom
     area = area_result(duty, counties)["area"]
     assert area_of(duty, counties, [kept(unit_result(duty, u)) for u in counties]) == area
     assert area["mean_score"] is not None
+
+
+def varied_schools(count: int) -> list[UnitData]:
+    """`count` schools of the county's six kinds, each with its figures moved by its own few per cent."""
+    made = []
+    for n in range(count):
+        name = list(COUNTY)[n % len(COUNTY)]
+        stage, values = COUNTY[name]
+
+        def moved(value, k=n):
+            if isinstance(value, dict):
+                return {s: moved(v, k + 1) for s, v in value.items()}
+            return round(value * (100 + (k * 37 + len(str(value)) * 11) % 23) / 100)
+
+        try:
+            checked = validate(BALANCED, {key: moved(v) for key, v in values.items()}, stage)
+        except InvalidInput:
+            checked = validate(BALANCED, values, stage)
+        made.append(UnitData(f"s{n:04}", f"s{n:04}", checked, version=n % 5 + 1, stage=stage, approved=n % 7 != 0))
+    return made
+
+
+def close(a, b) -> bool:
+    """Equal, figures to within the last digit kept (`DIGITS`): the merge adds in another order."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(close, a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1.5e-6
+    return a == b
+
+
+@pytest.mark.parametrize("groups", [1, 3, 40])
+def test_an_area_merged_from_its_parts_is_the_area_of_all_its_units(groups):
+    """A province's verdict is its counties' parts merged (issue 24, decision 035), not its schools read again: the
+    same counts and versions, and the same CVs to the last digit kept, whichever way the schools are grouped. A
+    part goes through JSON as it is stored."""
+    units = varied_schools(400)
+    whole = area_result(BALANCED, units)["area"]
+    results = [area_input(unit_result(BALANCED, u)) for u in units]
+    parts = [json.loads(json.dumps(area_part(BALANCED, units[g::groups], results[g::groups]))) for g in range(groups)]
+    merged = area_from(BALANCED, merge_parts(BALANCED, parts))
+
+    assert close(merged, whole) and merged["units"] == 400 and merged["provisional"]
+    assert any(c["cv"] for s in whole["stages"].values() for c in s["indicators"].values())
+    if groups == 1:  # one group is summed exactly as the area of its units
+        assert merged == whole
+    # an empty part changes nothing; no part at all is no verdict
+    assert area_from(BALANCED, merge_parts(BALANCED, [*parts, area_part(BALANCED, [], [])])) == merged
+    assert area_from(BALANCED, merge_parts(BALANCED, []))["passes"] is None
+
+
+def test_the_summing_and_mean_score_rules_merge_their_parts_too():
+    a, b = two_counties()
+    one = [area_part(PRESCHOOL, [u], [area_input(unit_result(PRESCHOOL, u))]) for u in (a, b)]
+    assert area_from(PRESCHOOL, merge_parts(PRESCHOOL, one)) == area_result(PRESCHOOL, [a, b])["area"]
+
+    duty = shipped("duty_evaluation_demo")
+    names = [i.key for i in duty.inputs]
+    counties = [
+        UnitData(code, code, validate(duty, {k: 60 + (n * 7 + j * 3) % 40 for j, k in enumerate(names)}))
+        for n, code in enumerate(("530102", "530103", "530111"))
+    ]
+    each = [area_part(duty, [u], [area_input(unit_result(duty, u))]) for u in counties]
+    merged = area_from(duty, merge_parts(duty, each))
+    assert close(merged, area_result(duty, counties)["area"]) and merged["mean_score"] is not None

@@ -15,7 +15,7 @@ import asyncpg
 
 from dudao.consumer import InboundEvent
 from services.monitoring.domain.collection import home_level
-from services.monitoring.domain.compute import UnitData, area_input, area_of, area_result, unit_result
+from services.monitoring.domain.compute import UnitData, area_from, area_input, area_part, merge_parts, unit_result
 from services.monitoring.domain.definition import Definition
 
 COLLECTION_TABLES = (
@@ -25,6 +25,7 @@ COLLECTION_TABLES = (
     "levels",
     "assignments",
     "unit_results",
+    "area_parts",
     "area_results",
     "results_due",
 )
@@ -107,6 +108,18 @@ CREATE TABLE IF NOT EXISTS monitoring.unit_results (
     PRIMARY KEY (framework, period, unit_id)
 );
 CREATE INDEX IF NOT EXISTS unit_results_level ON monitoring.unit_results (framework, period, level);
+-- What each jurisdiction's own counted units add up to (compute.area_part): an area's result merges the parts under it
+-- rather than read each of its units again (issue 24, decision 035).
+CREATE TABLE IF NOT EXISTS monitoring.area_parts (
+    framework text NOT NULL,
+    period text NOT NULL,
+    jurisdiction text NOT NULL,
+    level text NOT NULL,
+    framework_version integer NOT NULL,
+    part jsonb NOT NULL,
+    PRIMARY KEY (framework, period, jurisdiction)
+);
+CREATE INDEX IF NOT EXISTS area_parts_level ON monitoring.area_parts (framework, period, level);
 CREATE TABLE IF NOT EXISTS monitoring.area_results (
     framework text NOT NULL,
     period text NOT NULL,
@@ -274,22 +287,36 @@ async def area_over(
     like: list[str] | None = None,
     level: str | None = None,
 ) -> dict[str, Any]:
-    """The area over the counted units under `like` or approved by `level`. The `sum_inputs` rule sums their inputs
-    themselves; the others read what `area_of` needs of each unit's recorded result, kept beside it when it was
-    recorded (`area_input`), rather than compute every unit's result again: the same computation, in the same order,
-    at a few hundred bytes a unit (issue 24). A unit's result is recorded whenever its submission changes (settle's
-    first step), so the recorded results are the counted units' own."""
-    if definition.area_rule["kind"] == "sum_inputs":
-        counted = [unit_data(r) for r in await counted_units(conn, framework, period, like=like, level=level)]
-        return area_result(definition, counted)["area"]
-    rows = await conn.fetch(
-        "SELECT unit_id, status, submission_version, unit_name, unit_stage, area_input FROM monitoring.unit_results"
-        " WHERE framework = $1 AND period = $2 AND jurisdiction LIKE ANY($3::text[]) AND ($4::text IS NULL OR level = $4)"
-        " AND status = ANY($5::text[]) ORDER BY unit_name, unit_id",  # as counted_units orders them: one order of sums
+    """The area over the counted units under `like` or approved by `level`: the parts of the jurisdictions there,
+    merged in the jurisdictions' order. A jurisdiction's part is derived again whenever one of its submissions changes
+    (settle), so the parts are the counted units' own; a province reads its counties' parts, not its schools."""
+    parts = await conn.fetch(
+        "SELECT part FROM monitoring.area_parts WHERE framework = $1 AND period = $2"
+        " AND jurisdiction LIKE ANY($3::text[]) AND ($4::text IS NULL OR level = $4) ORDER BY jurisdiction",
         framework,
         period,
         like or ["%"],
         level,
+    )
+    return area_from(definition, merge_parts(definition, (json.loads(r["part"]) for r in parts)))
+
+
+async def part_of(
+    conn: asyncpg.Connection, definition: Definition, framework: str, period: str, jurisdiction: str, level: str
+) -> dict[str, Any]:
+    """A jurisdiction's own counted units added up. The `sum_inputs` rule sums their inputs themselves; the others
+    read what they need of each unit's recorded result, kept beside it (`area_input`), in the units' order."""
+    if definition.area_rule["kind"] == "sum_inputs":
+        counted = [unit_data(r) for r in await counted_units(conn, framework, period, like=[jurisdiction], level=level)]
+        return area_part(definition, counted, [area_input(unit_result(definition, u)) for u in counted])
+    rows = await conn.fetch(
+        "SELECT unit_id, status, submission_version, unit_name, unit_stage, area_input FROM monitoring.unit_results"
+        " WHERE framework = $1 AND period = $2 AND level = $3 AND jurisdiction = $4 AND status = ANY($5::text[])"
+        " ORDER BY unit_name, unit_id",  # as counted_units orders them: one order of sums
+        framework,
+        period,
+        level,
+        jurisdiction,
         list(COUNTED),
     )
     units = [
@@ -303,21 +330,23 @@ async def area_over(
         )
         for r in rows
     ]
-    return area_of(definition, units, [json.loads(r["area_input"]) for r in rows])
+    return area_part(definition, units, [json.loads(r["area_input"]) for r in rows])
 
 
 async def settle_results(conn: asyncpg.Connection) -> None:
-    """The results of the submissions marked due: each one's own, then each of their levels' once, under the version
-    its period opened with."""
+    """The results of the submissions marked due: each one's own, then each of their jurisdictions' parts once, then
+    each of their levels' areas once, under the version its period opened with."""
     due = await conn.fetch(
         "DELETE FROM monitoring.results_due d USING monitoring.submissions s WHERE s.id = d.submission RETURNING s.*"
     )
     definitions: dict[tuple[str, int], Definition] = {}
     levels: dict[tuple[str, str, str], int] = {}
+    jurisdictions: dict[tuple[str, str, str, str], int] = {}
     for row in due:
         key = (row["framework"], row["framework_version"])
         definition = definitions.get(key) or definitions.setdefault(key, await definition_at(conn, *key))
         levels[(row["framework"], row["period"], row["level"])] = row["framework_version"]
+        jurisdictions[(row["framework"], row["period"], row["jurisdiction"], row["level"])] = row["framework_version"]
         if row["values"] is None:
             continue
         result = unit_result(definition, unit_data(row))
@@ -342,6 +371,19 @@ async def settle_results(conn: asyncpg.Connection) -> None:
             result["unit_name"],
             result["unit_stage"],
             _json(area_input(result)),
+        )
+    for (framework, period, jurisdiction, level), version in jurisdictions.items():
+        part = await part_of(conn, definitions[(framework, version)], framework, period, jurisdiction, level)
+        await conn.execute(
+            "INSERT INTO monitoring.area_parts (framework, period, jurisdiction, level, framework_version, part)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (framework, period, jurisdiction) DO UPDATE SET"
+            " level = excluded.level, framework_version = excluded.framework_version, part = excluded.part",
+            framework,
+            period,
+            jurisdiction,
+            level,
+            version,
+            _json(part),
         )
     for (framework, period, level), version in levels.items():
         area = await area_over(conn, definitions[(framework, version)], framework, period, level=level)
