@@ -61,7 +61,7 @@ from services.monitoring.application import Monitoring
 from services.monitoring.demo import PERIOD, school_values
 from services.monitoring.domain.collection import Submission
 from services.monitoring.domain.compute import validate
-from services.monitoring.projections import collection, operations, operations_figures, reads
+from services.monitoring.projections import areas, collection, operations, operations_figures, reads
 from services.registry.app import PARTS as REGISTRY
 from services.registry.application import Registry
 
@@ -204,7 +204,7 @@ async def results_figures(settings: Settings, province_code: str, more: list[lis
                     started = time.perf_counter()
                     async with conn.transaction():
                         await collection.project_collection(conn, event)
-                        await collection.settle_results(conn)
+                        await areas.settle_results(conn)
                     took = (time.perf_counter() - started) * 1000
                 if events:
                     recomputes.append(took)  # the submission's last event: it is counted from then on

@@ -14,7 +14,7 @@ from dudao.parts import Projection, ReactionSpec, ServiceParts
 from dudao.service import create_app
 from services.monitoring import api, graphql, reactions
 from services.monitoring.application import Monitoring
-from services.monitoring.projections import collection, operations, tables
+from services.monitoring.projections import areas, collection, operations, tables
 
 
 def _operations(source: operations.Source) -> Projection:
@@ -42,7 +42,7 @@ PARTS = ServiceParts(
             stream=OWN[0],
             filter_subject=OWN[1],
             handler=collection.project_collection,
-            settle=collection.settle_results,
+            settle=areas.settle_results,
             tables=collection.COLLECTION_TABLES,
             version=5,  # v2: in version order; v3: an area without counted units has no verdict (issue 18); v4: area inputs
             # kept; v5: each jurisdiction's part kept (area_parts)

@@ -24,7 +24,7 @@ from services.monitoring.app import PARTS as MONITORING
 from services.monitoring.app import build as build_monitoring
 from services.monitoring.commands import ApproveLevel
 from services.monitoring.domain.collection import LevelApproval
-from services.monitoring.projections import collection, reads
+from services.monitoring.projections import areas, reads
 from services.registry.app import build as build_registry
 from tests.conftest import ServedApp, eventually
 from tests.factories import BALANCED, COUNTY, school
@@ -239,17 +239,15 @@ def test_a_rebuild_derives_each_level_s_result_once_per_batch_and_the_same_as_li
     with place.office(CITY) as office:
         live = eventually(lambda: (r := results(office)) and r["area"]["units"] == 3 and r, what="the live result")
         derived: list[int] = []
-        counting = collection.area_over
+        counting = areas.area_over
 
         async def counted(*args, **kwargs):
             derived.append(1)
             return await counting(*args, **kwargs)
 
-        monkeypatch.setattr(collection, "area_over", counted)
-        computing, computed = collection.unit_result, []
-        monkeypatch.setattr(
-            collection, "unit_result", lambda d, unit: computed.append(unit.unit_id) or computing(d, unit)
-        )
+        monkeypatch.setattr(areas, "area_over", counted)
+        computing, computed = areas.unit_result, []
+        monkeypatch.setattr(areas, "unit_result", lambda d, unit: computed.append(unit.unit_id) or computing(d, unit))
 
         async def rebuild() -> None:
             nc = await nats.connect(settings.nats_url)

@@ -40,7 +40,7 @@ from services.monitoring.domain.collection import (
 )
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
-from services.monitoring.projections.collection import definition_at
+from services.monitoring.projections.areas import definition_at
 
 router = APIRouter(tags=["collection"])
 C = TypeVar("C")

@@ -21,7 +21,7 @@ from services.monitoring.domain.compute import applies
 from services.monitoring.domain.definition import Definition
 from services.monitoring.domain.framework import check_period
 from services.monitoring.projections import reads
-from services.monitoring.projections.collection import definition_at
+from services.monitoring.projections.areas import definition_at
 
 router = APIRouter(tags=["imports"])
 Office = Annotated[Principal, Depends(require(Role.admin))]

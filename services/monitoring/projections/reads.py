@@ -13,7 +13,7 @@ from dudao.errors import NotFound
 from services.monitoring.domain.collection import home_level
 from services.monitoring.domain.compute import UnitData, applies, area_result
 from services.monitoring.domain.definition import Definition
-from services.monitoring.projections.collection import area_over, counted_units, definition_at, unit_data
+from services.monitoring.projections.areas import area_over, counted_units, definition_at, unit_data
 
 
 async def frameworks(conn: asyncpg.Connection) -> list[dict[str, Any]]:
