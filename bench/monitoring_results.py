@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from services.monitoring.demo import STAGE_SHARES, school_values
-from services.monitoring.domain.compute import UnitData, area_result, validate
+from services.monitoring.domain.area import area_result
+from services.monitoring.domain.compute import UnitData, validate
 from services.monitoring.domain.definition import Definition
 
 FRAMEWORK = (

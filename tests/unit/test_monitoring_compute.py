@@ -9,18 +9,17 @@ from dataclasses import replace
 import pytest
 
 from dudao.errors import InvalidInput
-from services.monitoring.domain.compute import (
-    UnitData,
+from services.monitoring.domain.area import (
     area_from,
     area_input,
     area_of,
     area_part,
     area_result,
-    coefficient_of_variation,
+    cv_figures,
     merge_parts,
-    unit_result,
-    validate,
+    moments,
 )
+from services.monitoring.domain.compute import UnitData, unit_result, validate
 from services.monitoring.domain.definition import Definition
 from tests.factories import BALANCED, COUNTY, SHIPPED, school_values, shipped
 
@@ -136,11 +135,15 @@ def test_a_cv_above_the_junior_limit_fails_the_county():
     assert cv["cv"] > 0.45 and cv["within"] is False
 
 
+def cv_of(points: list[tuple[float, float]]) -> dict:
+    return cv_figures(moments(points))
+
+
 def test_coefficient_of_variation_is_enrolment_weighted():
     # equal values: no variation; two schools 1:3 at 1 and 5: X̄ = (1 + 15) / 4 = 4, S² = (9 + 3·1) / 4 = 3
-    assert coefficient_of_variation([(10, 2.0), (30, 2.0)])["cv"] == 0
-    assert coefficient_of_variation([(1, 1.0), (3, 5.0)])["cv"] == pytest.approx(3**0.5 / 4)
-    assert coefficient_of_variation([])["cv"] is None
+    assert cv_of([(10, 2.0), (30, 2.0)])["cv"] == 0
+    assert cv_of([(1, 1.0), (3, 5.0)])["cv"] == pytest.approx(3**0.5 / 4)
+    assert cv_of([])["cv"] is None
 
 
 def test_rural_small_schools_count_visiting_pe_and_arts_teachers():

@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from services.monitoring.domain.compute import UnitData, area_from, area_input, area_part, merge_parts, unit_result
+from services.monitoring.domain.area import area_from, area_input, area_part, merge_parts
+from services.monitoring.domain.compute import UnitData, unit_result
 from services.monitoring.domain.definition import Definition
 from services.monitoring.projections.collection import as_json
 

@@ -99,11 +99,11 @@ CREATE TABLE IF NOT EXISTS monitoring.unit_results (
     result jsonb NOT NULL,
     unit_name text NOT NULL,
     unit_stage text,
-    area_input jsonb NOT NULL,  -- compute.area_input(result): what a roll-up reads of it
+    area_input jsonb NOT NULL,  -- area.area_input(result): what a roll-up reads of it
     PRIMARY KEY (framework, period, unit_id)
 );
 CREATE INDEX IF NOT EXISTS unit_results_level ON monitoring.unit_results (framework, period, level);
--- What each jurisdiction's own counted units add up to (compute.area_part): an area's result merges the parts under it
+-- What each jurisdiction's own counted units add up to (area.area_part): an area's result merges the parts under it
 -- rather than read each of its units again (issue 24, decision 035).
 CREATE TABLE IF NOT EXISTS monitoring.area_parts (
     framework text NOT NULL,

@@ -10,8 +10,9 @@ import asyncpg
 
 from dudao import jurisdiction as divisions
 from dudao.errors import NotFound
+from services.monitoring.domain.area import area_result
 from services.monitoring.domain.collection import home_level
-from services.monitoring.domain.compute import UnitData, applies, area_result
+from services.monitoring.domain.compute import UnitData, applies
 from services.monitoring.domain.definition import Definition
 from services.monitoring.projections.areas import area_over, counted_units, definition_at, unit_data
 
