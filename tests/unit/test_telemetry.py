@@ -8,8 +8,9 @@ import sys
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
 
-from dudao.telemetry import prometheus_text, why
+from dudao.telemetry import context_from, current_trace_headers, prometheus_text, tracer_provider, why
 
 
 def test_a_warning_names_the_exceptions_type_even_when_its_message_is_empty():
@@ -25,6 +26,28 @@ def test_every_request_gets_a_trace_id_with_no_exporter_configured():
     )
     answer = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
     assert answer.stdout.strip() == "True", answer.stderr
+
+
+def test_with_no_exporter_no_span_is_recorded_yet_each_carries_its_trace_id_on(monkeypatch):
+    """Decision 036: a span nothing exports is not recorded (a province's catch-up spent a sixth of its time on them),
+    and the trace id still passes from the request through NATS to the consumer."""
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    tracer = tracer_provider(Resource.create({}), exporting=False).get_tracer("probe")
+    with tracer.start_as_current_span("POST /v1/schools") as request:
+        assert not request.is_recording() and request.get_span_context().is_valid
+        carried = current_trace_headers()
+    with tracer.start_as_current_span("process School.Registered", context=context_from(carried)) as consumer:
+        assert not consumer.is_recording()
+        assert consumer.get_span_context().trace_id == request.get_span_context().trace_id
+    assert carried["traceparent"].split("-")[1] == format(request.get_span_context().trace_id, "032x")
+
+    exporting = tracer_provider(Resource.create({}), exporting=True)
+    try:
+        assert exporting.get_tracer("probe").start_span("request").is_recording()
+    finally:
+        exporting.shutdown()
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")  # an office can record without exporting
+    assert tracer_provider(Resource.create({}), exporting=False).get_tracer("probe").start_span("x").is_recording()
 
 
 def test_counters_gauges_and_histograms_in_prometheus_text_format():
