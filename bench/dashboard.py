@@ -31,7 +31,7 @@ DASHBOARD = """query($j: String!) { dashboard(jurisdiction: $j) { month jurisdic
   routineCoverage { schools visited coverage }
   rectification { openCases items overdueItems noticesIssued onTimeRate }
   interviews { status count } circulars { status count }
-  latestVerdicts { framework period jurisdiction passes stages { stage indicators { key cv within } } } } }"""
+  verdicts { framework period areas passing failing noVerdict provisional } } }"""
 TOKEN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 SERVICES = ("gateway", "registry", "inspection", "accountability", "monitoring")
 

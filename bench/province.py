@@ -306,7 +306,9 @@ DASHBOARD_PARTS = {  # the dashboard's parts, each from the service that owns it
     "routine coverage (inspection)": "routineCoverage { schools visited coverage }",
     "rectification (accountability)": "rectification { openCases items overdueItems noticesIssued onTimeRate }"
     " interviews { status count } circulars { status count }",
-    "verdicts (monitoring)": "latestVerdicts { framework period jurisdiction passes"
+    "verdicts (monitoring)": "verdicts { framework period areas passing failing noVerdict provisional }",
+    # not on the start page (decision 037): the drill-down into every area's CVs, measured for what it costs
+    "every area's CVs (monitoring)": "latestVerdicts { framework period jurisdiction passes"
     " stages { stage indicators { key cv within } } }",
 }
 

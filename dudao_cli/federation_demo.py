@@ -33,6 +33,7 @@ def board(code: str, links: bool = False) -> str:
     return (
         f'c{code}: dashboard(jurisdiction: "{code}") {{ jurisdiction {{ name }} staffing {{ schools inspectors r1 {{ met }} }}'
         " routineCoverage { schools visited } latestVerdicts { framework jurisdiction passes }"
+        " verdicts { framework areas passing failing }"
         " rectification { openCases closedCases items overdueItems noticesIssued } interviews { status count }"
         + (
             " links { service direction jurisdiction connected lastArrivedAt lastNotificationId behind }"

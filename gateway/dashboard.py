@@ -13,7 +13,7 @@ from dudao.clock import Clock
 from dudao.subgraph import wanted
 from gateway.accountability import AccountabilitySummary
 from gateway.inspection import RoutineCoverage
-from gateway.monitoring import AreaVerdict
+from gateway.monitoring import AreaVerdict, VerdictTally
 from gateway.registry import StaffingCompliance
 from gateway.shapes import selection, shape
 from gateway.types import Jurisdiction, loaders_of
@@ -98,6 +98,16 @@ class Dashboard:
             "monitoring", "latestVerdicts", selection(AreaVerdict, wanted(info)), jurisdiction=self.jurisdiction_code
         )
         return [shape(AreaVerdict, v) for v in found]
+
+    @strawberry.field(
+        description="Each framework's newest verdicts here and below, counted: how many areas pass and which fail"
+        " (a province's hundreds of counties in a line each; latestVerdicts has every area's CVs)."
+    )
+    async def verdicts(self, info: strawberry.Info) -> list[VerdictTally] | None:
+        found = await loaders_of(info).ask(
+            "monitoring", "verdictTallies", selection(VerdictTally, wanted(info)), jurisdiction=self.jurisdiction_code
+        )
+        return [shape(VerdictTally, v) for v in found]
 
     @strawberry.field(
         description="This instance's links to the instances below and above it, per service: connected, when the"

@@ -161,6 +161,20 @@ class AreaVerdict:
 
 
 @strawberry.type
+class VerdictTally:
+    """A framework's newest verdicts here and at every level under it, counted (督导评估结论一览)."""
+
+    framework: str
+    framework_name: str
+    period: str
+    areas: int = strawberry.field(description="the areas with a recorded result")
+    passing: int
+    failing: list[str] = strawberry.field(description="the areas whose verdict fails, by division code")
+    no_verdict: int = strawberry.field(description="the areas with no unit counted yet")
+    provisional: int = strawberry.field(description="the areas whose verdict rests on data not yet approved")
+
+
+@strawberry.type
 class FrameworkVersion:
     version: int
     note: str

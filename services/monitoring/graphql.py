@@ -192,6 +192,20 @@ class AreaVerdict:
 
 
 @strawberry.type
+class VerdictTally:
+    """A framework's verdicts for its newest period at a jurisdiction and every level under it, counted."""
+
+    framework: str
+    framework_name: str
+    period: str
+    areas: int = strawberry.field(description="the areas with a recorded result")
+    passing: int
+    failing: list[str] = strawberry.field(description="the areas whose verdict fails, by division code")
+    no_verdict: int = strawberry.field(description="the areas with no unit counted yet")
+    provisional: int = strawberry.field(description="the areas whose verdict rests on data not yet approved")
+
+
+@strawberry.type
 class CountyVerdict:
     jurisdiction: str
     name: str
@@ -413,6 +427,16 @@ class Query:
             )
             for r in rows
         ]
+
+    @strawberry.field(
+        description="Each framework's verdicts for its newest period, here and at every level under it, counted:"
+        " how many pass and which fail (a start page's; latestVerdicts has each area's CVs)."
+    )
+    async def verdict_tallies(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[VerdictTally]:
+        code = within(caller(info, UNIT_READERS), jurisdiction)
+        async with info.context["pool"].acquire() as conn:
+            rows = await reads.latest_verdict_tallies(conn, code)
+        return [VerdictTally(**{k: r[k] for k in VerdictTally.__annotations__}) for r in rows]
 
     @strawberry.field
     async def collection_status(

@@ -79,6 +79,13 @@ def test_the_province_answers_for_its_linked_counties_and_sigterm_stops_all_thre
         province["staffing"]["schools"] == 36 * 3 and province["routineCoverage"]["schools"] == 20 * 3
     )  # its own and both counties'
     assert {v["jurisdiction"] for v in province["latestVerdicts"]} == {"530000", "530113", "530114"}
+    balanced = [v for v in province["latestVerdicts"] if v["framework"] == "balanced_development"]
+    assert {  # the start page's count of the same verdicts (decision 037)
+        "framework": "balanced_development",
+        "areas": len(balanced),
+        "passing": sum(v["passes"] is True for v in balanced),
+        "failing": sorted(v["jurisdiction"] for v in balanced if v["passes"] is False),
+    } in province["verdicts"]
     links = {(link["service"], link["jurisdiction"]): link for link in province["links"]}
     assert len(province["links"]) == 8 and {j for _, j in links} == {"530113", "530114"}  # two counties × four services
     assert all(link["direction"] == "up" and link["connected"] for link in links.values()), links

@@ -4,6 +4,7 @@ when a service is slow or down, the public view, the dashboard and GraphiQL."""
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import pytest
@@ -198,15 +199,16 @@ def test_a_service_that_is_down_or_slow_costs_only_its_own_fields(settings, regi
             gateway,
             token(),
             """{ dashboard(jurisdiction: "500120") { jurisdiction { name }
-            staffing { schools } rectification { openCases } latestVerdicts { passes } } }""",
+            staffing { schools } rectification { openCases } latestVerdicts { passes } verdicts { areas } } }""",
         )
     board = body["data"]["dashboard"]
     assert board["jurisdiction"] == {"name": "璧山区"} and board["staffing"] == {"schools": 0}
-    assert board["rectification"] is None and board["latestVerdicts"] is None
+    assert board["rectification"] is None and board["latestVerdicts"] is None and board["verdicts"] is None
     rules = {tuple(e["path"]): e["extensions"]["rule"] for e in body["errors"]}
     assert rules == {
         ("dashboard", "rectification"): "subgraph_timeout",
         ("dashboard", "latestVerdicts"): "subgraph_unavailable",
+        ("dashboard", "verdicts"): "subgraph_unavailable",
     }
 
 
@@ -237,13 +239,15 @@ def test_one_dashboard_round_trip_asks_each_service_once(graph, reported_schools
         """{ dashboard(jurisdiction: "500120") { month jurisdiction { name }
         staffing { schools inspectors r1 { met } } routineCoverage { schools visited coverage }
         rectification { openCases items overdueItems noticesIssued } interviews { status count } circulars { status count }
-        latestVerdicts { framework period passes } } }""",
+        latestVerdicts { framework period passes } verdicts { framework areas } } }""",
     )
     assert "errors" not in body, body
     board = body["data"]["dashboard"]
     assert board["staffing"]["schools"] == 6 and board["routineCoverage"]["schools"] == 6
     assert board["rectification"] == {"openCases": 6, "items": 6, "overdueItems": 0, "noticesIssued": 0}
     assert board["interviews"] == [] and board["circulars"] == []
+    counted = Counter(v["framework"] for v in board["latestVerdicts"])  # the start page counts the same verdicts
+    assert board["verdicts"] == [{"framework": f, "areas": n} for f, n in sorted(counted.items())] and counted
     assert graph.calls() == {k: v + 1 for k, v in before.items()}  # the summary serves three fields from one call
 
 

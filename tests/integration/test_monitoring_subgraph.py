@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import eventually
+from tests.factories import school_values
 from tests.integration.test_monitoring import (  # noqa: F401 - place is a fixture
     CITY,
     COUNTY,
@@ -59,9 +60,52 @@ def test_results_for_many_units_come_grouped_in_the_order_asked_and_scoped_to_th
 
 def verdicts(at: Place, jur: str, asked: str | None = None) -> dict:
     argument = f'(jurisdiction: "{asked}")' if asked else ""
-    query = f"""{{ latestVerdicts{argument} {{ framework frameworkName period jurisdiction frameworkVersion passes computedAt
-        stages {{ stage schools pupils indicators {{ key cv cvMax within }} }} }} }}"""
+    query = f"""{{ latestVerdicts{argument} {{ framework frameworkName period jurisdiction frameworkVersion passes provisional
+        computedAt stages {{ stage schools pupils indicators {{ key cv cvMax within }} }} }} }}"""
     return graphql(at, jur, query)
+
+
+def tallies(at: Place, jur: str, asked: str | None = None) -> dict:
+    argument = f'(jurisdiction: "{asked}")' if asked else ""
+    query = f"""{{ verdictTallies{argument} {{ framework frameworkName period areas passing failing noVerdict
+        provisional }} }}"""
+    return graphql(at, jur, query)
+
+
+def test_a_start_page_gets_each_frameworks_verdicts_counted_as_the_verdicts_themselves_show_them(place):  # noqa: F811 - the fixture
+    """Decision 037: a province's start page counts its hundreds of counties' verdicts rather than list their CVs."""
+    for name in ("A", "D", "E"):
+        enter_and_submit(place, name)
+    with place.monitoring.client(place.token(role="unit", jur=COUNTY_B, unit=place.schools["X"])) as x:
+        path = f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['X']}"
+        # A's staff in a school with next to no rooms, ground, equipment or classrooms: it meets 3 of 7 bars (6 needed)
+        undersized = school_values(
+            {"primary": 400}, {"primary": 24}, {"primary": 20}, {"primary": 8}, {"primary": 4}, 40, 40, 1000, 0
+        )
+        assert x.put(path, json={"values": undersized}).status_code == 200
+        assert x.post(f"{path}/submit").status_code == 200
+    with place.office(CITY) as office:
+        eventually(lambda: results(office, COUNTY_B)["area"]["units"] == 1, what="Xundian's verdict")
+        eventually(lambda: results(office)["area"]["units"] == 3, what="Dongchuan's verdict over three schools")
+    found = verdicts(place, CITY)["data"]["latestVerdicts"]
+    print(found)
+    [tally] = tallies(place, CITY)["data"]["verdictTallies"]
+    assert tally == {
+        "framework": FRAMEWORK,
+        "frameworkName": found[0]["frameworkName"],
+        "period": PERIOD,
+        "areas": 2,
+        "passing": 1,
+        "failing": [COUNTY_B],
+        "noVerdict": 0,
+        "provisional": sum(v["provisional"] for v in found),
+    }
+    assert [v["passes"] for v in found] == [True, False]  # as the verdicts themselves say
+    assert tallies(place, COUNTY_A)["data"]["verdictTallies"] == [  # the county's office counts its own
+        tally | {"areas": 1, "passing": 1, "failing": [], "provisional": int(found[0]["provisional"])}
+    ]
+    outside = tallies(place, COUNTY_B, asked=CITY)
+    assert outside["data"] is None and outside["errors"][0]["extensions"]["rule"] == "out_of_scope"
 
 
 def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period_with_the_cvs(place):  # noqa: F811 - the fixture

@@ -64,6 +64,7 @@ ROOTS = [
     (monitoring.Framework, "monitoring", "frameworks"),
     (monitoring.CollectionStatus, "monitoring", "collectionStatus"),
     (monitoring.AreaVerdict, "monitoring", "latestVerdicts"),
+    (monitoring.VerdictTally, "monitoring", "verdictTallies"),
     (PageInfo, "registry", "PageInfo"),
 ]
 SCALARS = {

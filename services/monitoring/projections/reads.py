@@ -301,18 +301,44 @@ async def unit_results_at(conn: asyncpg.Connection, keys: list[tuple[str, str, s
 
 
 async def latest_area_results(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
-    """For each framework, the area results of its newest period that has any at or under `jurisdiction`."""
+    """For each framework, the area results of its newest period that has any at or under `jurisdiction`: their
+    verdicts and, where the rule compares units by CV, their stages' CVs (`result` holds just those)."""
     like = divisions.patterns(jurisdiction)
     rows = await conn.fetch(  # the areas in scope read once, not once more for each (a province has hundreds)
         "WITH scoped AS (SELECT * FROM monitoring.area_results WHERE jurisdiction LIKE ANY($1::text[])),"
         " newest AS (SELECT framework, max(period) AS period FROM scoped GROUP BY framework)"
         " SELECT a.framework, f.definition->>'name' AS framework_name, a.period, a.jurisdiction, a.framework_version,"
-        " a.passes, a.result, a.computed_at FROM scoped a JOIN newest n USING (framework, period)"
+        # not the whole result: it names every unit counted (submission_versions), which a province's verdicts would
+        # otherwise decode for all its schools
+        " a.passes, jsonb_build_object('provisional', a.result->'provisional', 'stages', a.result->'stages') AS result,"
+        " a.computed_at FROM scoped a JOIN newest n USING (framework, period)"
         " JOIN monitoring.frameworks f ON f.code = a.framework AND f.version = a.framework_version"
         " ORDER BY a.framework, a.jurisdiction",
         like,
     )
     return [dict(r) | {"result": json.loads(r["result"])} for r in rows]
+
+
+async def latest_verdict_tallies(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
+    """For each framework, its newest period's area verdicts at or under `jurisdiction` counted (decision 037): how
+    many areas, how many pass, which fail, how many have no verdict yet and how many rest on unapproved data. One row
+    per framework however many counties a province has."""
+    rows = await conn.fetch(
+        "WITH scoped AS (SELECT framework, period, jurisdiction, framework_version, passes,"
+        " coalesce((result->>'provisional')::boolean, false) AS provisional"
+        " FROM monitoring.area_results WHERE jurisdiction LIKE ANY($1::text[])),"
+        " newest AS (SELECT framework, max(period) AS period FROM scoped GROUP BY framework),"
+        " tallied AS (SELECT s.framework, s.period, max(s.framework_version) AS framework_version, count(*) AS areas,"
+        " count(*) FILTER (WHERE s.passes) AS passing,"
+        " coalesce(array_agg(s.jurisdiction ORDER BY s.jurisdiction) FILTER (WHERE NOT s.passes), '{}') AS failing,"
+        " count(*) FILTER (WHERE s.passes IS NULL) AS no_verdict, count(*) FILTER (WHERE s.provisional) AS provisional"
+        " FROM scoped s JOIN newest n USING (framework, period) GROUP BY s.framework, s.period)"
+        " SELECT t.*, f.definition->>'name' AS framework_name FROM tallied t"
+        " JOIN monitoring.frameworks f ON f.code = t.framework AND f.version = t.framework_version"
+        " ORDER BY t.framework",
+        divisions.patterns(jurisdiction),
+    )
+    return [dict(r) | {"failing": list(r["failing"])} for r in rows]
 
 
 async def what_if(conn: asyncpg.Connection, code: str, period: str, jurisdiction: str, version: int) -> dict[str, Any]:
