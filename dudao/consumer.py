@@ -174,7 +174,7 @@ class Consumer:
         effect: Effect,
         max_attempts: int = 5,
         backoff: tuple[float, ...] = (0.2, 1, 5, 15),
-        batch: int = 64,
+        batch: int = 256,
         ack_wait: float = 30,
         ordered: bool = False,
     ):

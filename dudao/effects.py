@@ -283,6 +283,10 @@ class Reacting:
 Reaction = Callable[[Reacting, InboundEvent], None]
 
 
+class OneAtATime(Exception):
+    """A fetched batch holds an event a reaction answers: the batch goes one event at a time."""
+
+
 class ReactionEffect:
     """Turn an event into a command of this service: its new events and the tracking commit together."""
 
@@ -292,6 +296,14 @@ class ReactionEffect:
     async def __call__(self, event: InboundEvent) -> None:
         if event.type in self.event_types:  # the others on the same subjects are none of this reaction's business
             await asyncio.to_thread(self._once, event)
+
+    async def apply_all(self, events: list[InboundEvent], traced: Callable[[int], Any]) -> None:
+        """A fetched batch with none of this reaction's event types is done as it stands, acked together: `__call__`
+        would pass over each of them. A reaction reads every event of its service's view stream (a view stream takes
+        no narrower filter, decision 011), so most batches are such. One holding any goes one at a time: each
+        reaction saves in its own transaction of the application."""
+        if any(event.type in self.event_types for event in events):
+            raise OneAtATime(f"reaction {self.name}: the batch holds an event it answers")
 
     def _once(self, event: InboundEvent) -> None:
         # Tracking is per reaction and origin, so two reactions to one event do not mask each other.

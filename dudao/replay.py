@@ -100,12 +100,15 @@ async def _project(
     )
     sub = await js.pull_subscribe(projection.filter_subject, durable=None, stream=projection.stream, config=config)
     failed, last = 0, 0
+    fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
     try:
         while last < end:
             try:
-                msgs = await sub.fetch(BATCH, timeout=2)
+                msgs = await fetching
             except NatsTimeoutError:
                 break  # nothing more matches the filter up to `end`
+            # the next batch crosses from NATS while PostgreSQL applies this one
+            fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
             events = []
             for msg in msgs:
                 last = msg.metadata.sequence.stream
@@ -120,6 +123,9 @@ async def _project(
             failed += await _apply(scratch, schema, projection, events)
             progress.advance(len(msgs))
     finally:
+        fetching.cancel()
+        with contextlib.suppress(asyncio.CancelledError, NatsTimeoutError):
+            await fetching
         await sub.unsubscribe()
     progress.done = max(progress.done, min(last, end))
     return failed

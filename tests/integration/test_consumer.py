@@ -194,7 +194,8 @@ async def test_an_ordered_consumer_takes_a_batch_at_a_time_and_retries_a_failure
 
     for n in range(1, 101):
         await harness.publish(n, f"e{n}")
-    harness.start(harness.consumer(fail_the_tenth_twice, ordered=True, backoff=(0.3,)))
+    # batches of 32: the failure takes its own batch one at a time (decision 034), and the batches after it go together
+    harness.start(harness.consumer(fail_the_tenth_twice, ordered=True, backoff=(0.3,), batch=32))
     await until(lambda: _equals(harness.count("effects"), 103), what="all of them")
     values, transactions = zip(*(e.split("@") for e in await harness.effects()), strict=True)
     assert list(values) == [f"e{n}" for n in range(1, 104)] and attempts == [10, 10]
