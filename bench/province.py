@@ -14,7 +14,9 @@ the four services' event stores), leaving out one county, which gets an instance
 5. the county's link comes up, and its backlog is timed until the province's read models hold it (`catch_up_s`);
 6. each service's peak RSS.
 
-Prints figures, ending with one JSON line holding the keys issue 24 names. Not a test (`make bench-province`).
+Prints figures, ending with one JSON line holding the keys issue 24 names. Not a test (`make bench-province`). The
+province is the same from one run to the next given its seed and its day: visits run for a year up to today, so
+`DUDAO_TODAY=2026-12-06 make bench-province` writes exactly the events a run on that day wrote.
 
     .venv/bin/python bench/province.py [--province 510000] [--schools 20000] [--months 12] [--seed 1]
                                        [--backlog 100000] [--queries 1000] [--registrations 1000]
@@ -385,6 +387,7 @@ def main() -> None:
                 home=home,
                 dev_key_path=home / "key.pem",
                 jurisdiction=args.province,
+                today=Settings.from_env().today,  # DUDAO_TODAY: the same events as a run on that day (and the stack's clock)
             )
             started = time.perf_counter()
             made = generate.province(
@@ -395,7 +398,11 @@ def main() -> None:
             try:
                 figures["relay_events_per_s"] = round(asyncio.run(relay_all(settings, apps, made.events)))
                 counties = generate.counties_of(args.province)[:20]
-                now = datetime.now(UTC)
+                now = (
+                    datetime.combine(settings.today, datetime.now(UTC).time(), UTC)
+                    if settings.today
+                    else datetime.now(UTC)
+                )
                 more = [one_more_submission(apps["monitoring"], c.code, n, now) for n, c in enumerate(counties)]
             finally:
                 for app in apps.values():

@@ -439,7 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser(
-        "generate", help="generate a province at its size for the benchmarks (deterministic from a seed)"
+        "generate",
+        help="generate a province at its size for the benchmarks (deterministic from a seed and DUDAO_TODAY, its day)",
     )
     what = p.add_subparsers(dest="what", required=True)
     q = what.add_parser("province", help="schools, inspectors, zones and a year of routine visits in a province")

@@ -120,6 +120,7 @@ async def settle_results(conn: asyncpg.Connection) -> None:
     definitions: dict[tuple[str, int], Definition] = {}
     levels: dict[tuple[str, str, str], int] = {}
     jurisdictions: dict[tuple[str, str, str, str], int] = {}
+    results = []
     for row in due:
         key = (row["framework"], row["framework_version"])
         definition = definitions.get(key) or definitions.setdefault(key, await definition_at(conn, *key))
@@ -128,28 +129,34 @@ async def settle_results(conn: asyncpg.Connection) -> None:
         if row["values"] is None:
             continue
         result = unit_result(definition, unit_data(row))
-        await conn.execute(
-            "INSERT INTO monitoring.unit_results (framework, period, unit_id, jurisdiction, level, framework_version, submission_version,"
-            " status, passes, result, unit_name, unit_stage, area_input)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13::jsonb)"
-            " ON CONFLICT (framework, period, unit_id) DO UPDATE SET framework_version = excluded.framework_version,"
-            " submission_version = excluded.submission_version, status = excluded.status, passes = excluded.passes,"
-            " result = excluded.result, unit_name = excluded.unit_name, unit_stage = excluded.unit_stage,"
-            " area_input = excluded.area_input",
-            row["framework"],
-            row["period"],
-            row["unit_id"],
-            row["jurisdiction"],
-            row["level"],
-            row["framework_version"],
-            row["version"],
-            row["status"],
-            result["passes"],
-            as_json(result),
-            result["unit_name"],
-            result["unit_stage"],
-            as_json(area_input(result)),
+        results.append(
+            (
+                row["framework"],
+                row["period"],
+                row["unit_id"],
+                row["jurisdiction"],
+                row["level"],
+                row["framework_version"],
+                row["version"],
+                row["status"],
+                result["passes"],
+                as_json(result),
+                result["unit_name"],
+                result["unit_stage"],
+                as_json(area_input(result)),
+            )
         )
+    # a batch's units in one round trip (a backlog settles hundreds at a time), before the parts read them
+    await conn.executemany(
+        "INSERT INTO monitoring.unit_results (framework, period, unit_id, jurisdiction, level, framework_version, submission_version,"
+        " status, passes, result, unit_name, unit_stage, area_input)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13::jsonb)"
+        " ON CONFLICT (framework, period, unit_id) DO UPDATE SET framework_version = excluded.framework_version,"
+        " submission_version = excluded.submission_version, status = excluded.status, passes = excluded.passes,"
+        " result = excluded.result, unit_name = excluded.unit_name, unit_stage = excluded.unit_stage,"
+        " area_input = excluded.area_input",
+        results,
+    )
     for (framework, period, jurisdiction, level), version in jurisdictions.items():
         part = await part_of(conn, definitions[(framework, version)], framework, period, jurisdiction, level)
         await conn.execute(
