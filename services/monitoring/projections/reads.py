@@ -300,21 +300,28 @@ async def unit_results_at(conn: asyncpg.Connection, keys: list[tuple[str, str, s
     return [_unit(r) for r in rows]
 
 
+# Each framework's area results of its newest period that has any at or under the jurisdiction patterns $1, as
+# `newest_areas`: the areas in scope read once, not once more for each (a province has hundreds).
+NEWEST_AREAS = (
+    "WITH scoped AS (SELECT * FROM monitoring.area_results WHERE jurisdiction LIKE ANY($1::text[])),"
+    " newest AS (SELECT framework, max(period) AS period FROM scoped GROUP BY framework),"
+    " newest_areas AS (SELECT scoped.* FROM scoped JOIN newest USING (framework, period))"
+)
+
+
 async def latest_area_results(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
     """For each framework, the area results of its newest period that has any at or under `jurisdiction`: their
     verdicts and, where the rule compares units by CV, their stages' CVs (`result` holds just those)."""
-    like = divisions.patterns(jurisdiction)
-    rows = await conn.fetch(  # the areas in scope read once, not once more for each (a province has hundreds)
-        "WITH scoped AS (SELECT * FROM monitoring.area_results WHERE jurisdiction LIKE ANY($1::text[])),"
-        " newest AS (SELECT framework, max(period) AS period FROM scoped GROUP BY framework)"
-        " SELECT a.framework, f.definition->>'name' AS framework_name, a.period, a.jurisdiction, a.framework_version,"
+    rows = await conn.fetch(
+        f"{NEWEST_AREAS} SELECT a.framework, f.definition->>'name' AS framework_name, a.period, a.jurisdiction,"
         # not the whole result: it names every unit counted (submission_versions), which a province's verdicts would
         # otherwise decode for all its schools
-        " a.passes, jsonb_build_object('provisional', a.result->'provisional', 'stages', a.result->'stages') AS result,"
-        " a.computed_at FROM scoped a JOIN newest n USING (framework, period)"
+        " a.framework_version, a.passes,"
+        " jsonb_build_object('provisional', a.result->'provisional', 'stages', a.result->'stages') AS result,"
+        " a.computed_at FROM newest_areas a"
         " JOIN monitoring.frameworks f ON f.code = a.framework AND f.version = a.framework_version"
         " ORDER BY a.framework, a.jurisdiction",
-        like,
+        divisions.patterns(jurisdiction),
     )
     return [dict(r) | {"result": json.loads(r["result"])} for r in rows]
 
@@ -324,15 +331,12 @@ async def latest_verdict_tallies(conn: asyncpg.Connection, jurisdiction: str) ->
     many areas, how many pass, which fail, how many have no verdict yet and how many rest on unapproved data. One row
     per framework however many counties a province has."""
     rows = await conn.fetch(
-        "WITH scoped AS (SELECT framework, period, jurisdiction, framework_version, passes,"
-        " coalesce((result->>'provisional')::boolean, false) AS provisional"
-        " FROM monitoring.area_results WHERE jurisdiction LIKE ANY($1::text[])),"
-        " newest AS (SELECT framework, max(period) AS period FROM scoped GROUP BY framework),"
-        " tallied AS (SELECT s.framework, s.period, max(s.framework_version) AS framework_version, count(*) AS areas,"
-        " count(*) FILTER (WHERE s.passes) AS passing,"
-        " coalesce(array_agg(s.jurisdiction ORDER BY s.jurisdiction) FILTER (WHERE NOT s.passes), '{}') AS failing,"
-        " count(*) FILTER (WHERE s.passes IS NULL) AS no_verdict, count(*) FILTER (WHERE s.provisional) AS provisional"
-        " FROM scoped s JOIN newest n USING (framework, period) GROUP BY s.framework, s.period)"
+        f"{NEWEST_AREAS}, tallied AS (SELECT framework, period, max(framework_version) AS framework_version,"
+        " count(*) AS areas, count(*) FILTER (WHERE passes) AS passing,"
+        " coalesce(array_agg(jurisdiction ORDER BY jurisdiction) FILTER (WHERE NOT passes), '{}') AS failing,"
+        " count(*) FILTER (WHERE passes IS NULL) AS no_verdict,"
+        " count(*) FILTER (WHERE (result->>'provisional')::boolean) AS provisional"
+        " FROM newest_areas GROUP BY framework, period)"
         " SELECT t.*, f.definition->>'name' AS framework_name FROM tallied t"
         " JOIN monitoring.frameworks f ON f.code = t.framework AND f.version = t.framework_version"
         " ORDER BY t.framework",
