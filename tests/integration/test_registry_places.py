@@ -338,6 +338,7 @@ def test_staffing_compliance_in_a_hainan_district_hand_checked_and_rolled_up(reg
                 (r := client.get("/v1/staffing-compliance", params={"jurisdiction": "460105"}).json())["inspectors"]
                 == 2
                 and r["schools"] == 6
+                and r["profile_version"] == "000000@1/460000@1"  # the shipped profiles are projected too
                 and r
             ),
             what="the district's figures",
