@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.requests import HTTPConnection
 
@@ -25,11 +24,11 @@ async def _context(request: HTTPConnection) -> dict[str, Any]:  # a WebSocket fo
     return request_context(request)
 
 
-def build(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     telemetry.setup("gateway")
     urls = {name: settings.service_url(name) for name in ("registry", "inspection", "accountability", "monitoring")}
-    subgraphs = SubgraphClient(urls, settings.subgraph_timeout_s, transport)
+    subgraphs = SubgraphClient(urls, settings.subgraph_timeout_s)
     live = Feed(settings.nats_url)
 
     @contextlib.asynccontextmanager

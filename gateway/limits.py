@@ -28,7 +28,8 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql.execution import ExecutionResult
-from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions.query_depth_limiter import create_validator
 
 from dudao import subgraph
 
@@ -139,6 +140,11 @@ class QueryCost(SchemaExtension):
 REQUEST = subgraph.Limits(max_bytes=128 * 1024, max_tokens=10_000, max_aliases=200, max_directives=100)
 
 
+# One rule for every request: strawberry's QueryDepthLimiter builds a new rule class per request, and a new class in
+# the rules misses the cache of validated documents (dudao.subgraph), so every query was validated again.
+_DEPTH_RULE = create_validator(MAX_DEPTH, None, None)
+
+
 def extensions() -> list:
     """The gateway schema's limits, in the order they apply, after the caches of parsed and validated documents."""
-    return [*subgraph.extensions(REQUEST), functools.partial(QueryDepthLimiter, max_depth=MAX_DEPTH), QueryCost]
+    return [*subgraph.extensions(REQUEST), functools.partial(AddValidationRules, [_DEPTH_RULE]), QueryCost]

@@ -153,9 +153,7 @@ async def client_token(request: Request) -> Response:
     subgraphs = request.app.state.subgraphs
     answer = await subgraphs.forward("registry", "/v1/oauth/token", content=await request.body(), headers=headers)
     kept = ("content-type", "cache-control", "pragma", "www-authenticate")
-    return Response(
-        answer.content, answer.status_code, headers={k: answer.headers[k] for k in kept if k in answer.headers}
-    )
+    return Response(answer.content, answer.status, headers={k: answer.headers[k] for k in kept if k in answer.headers})
 
 
 @router.get("/jurisdictions")

@@ -50,3 +50,27 @@ def test_a_registration_is_one_trace_from_request_to_projection_write(registry, 
     assert write.parent is not None and write.parent.span_id in {
         c.context.span_id for c in consumer
     }  # one per read model
+
+
+def test_a_gateway_query_and_the_subgraph_calls_it_makes_are_one_trace(settings, registry, serve, token):
+    """Ops follow a slow start page from the gateway into the service that made it slow: the gateway passes its
+    trace on with each subgraph call (traceparent), as the relay does through NATS."""
+    from dataclasses import replace
+
+    from gateway.app import build as build_gateway
+
+    gateway = serve(build_gateway(replace(settings, ports=settings.ports | {"registry": registry.port})))
+    SPANS.clear()
+    with gateway.client(token()) as client:
+        answer = client.post("/graphql", json={"query": '{ staffingCompliance(jurisdiction: "500120") { schools } }'})
+    assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+
+    def the_two_server_spans():
+        server = [
+            s for s in SPANS.get_finished_spans() if s.kind == SpanKind.SERVER and s.name.startswith("POST /graphql")
+        ]
+        return server if len(server) == 2 else None
+
+    outer, inner = sorted(eventually(the_two_server_spans, what="both requests' spans"), key=lambda s: s.start_time)
+    assert inner.context.trace_id == outer.context.trace_id
+    assert inner.parent is not None and inner.parent.trace_id == outer.context.trace_id
