@@ -3,7 +3,7 @@
 Starts its own PostgreSQL and NATS and writes the province with `dudao generate province` (through the domain, into
 the four services' event stores), leaving out one county, which gets an instance of its own linked below. Then:
 
-1. each service's relay publishes its store (`relay_events_per_s`);
+1. each service's relay publishes its store, in a process of its own (`relay_events_per_s`);
 2. the registry's directory and monitoring's read models are rebuilt from the view streams as `dudao replay` does
    (`replay_events_per_s`), the province's roll-up is timed (`rollup_p99_ms`) and one more submission in each of 20
    counties (`recompute_ms`);
@@ -27,8 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +52,6 @@ from dudao.config import Settings
 from dudao.consumer import InboundEvent
 from dudao.events import Envelope
 from dudao.progress import Progress
-from dudao.relay import Relay
 from dudao.service import prepare_tables
 from dudao.store import ServiceApplication, event_name, event_state
 from dudao_cli import generate
@@ -96,20 +98,50 @@ def applications(settings: Settings) -> dict[str, ServiceApplication]:
 PARTS = {"registry": REGISTRY, "inspection": INSPECTION, "accountability": ACCOUNTABILITY, "monitoring": MONITORING}
 
 
-async def relay_all(settings: Settings, apps: dict[str, ServiceApplication], counts: dict[str, int]) -> float:
-    """Run every service's relay until its view stream holds all its events; events per second over all of them."""
+def relay_all(settings: Settings, counts: dict[str, int]) -> float:
+    """Run every service's relay, each in its own process as a deployment runs them (`dudao relay NAME`), until its
+    view stream holds all its events; events per second over all of them."""
+    env = (
+        os.environ
+        | {
+            "DATABASE_URL": settings.database_url,
+            "NATS_URL": settings.nats_url,
+            "DUDAO_HOME": str(settings.home),
+            "DUDAO_DEV_KEY": str(settings.dev_key_path),
+            "DUDAO_JURISDICTION": settings.jurisdiction,
+        }
+        | ({"DUDAO_UPPER": settings.upper} if settings.upper else {})
+    )
+    log = (settings.home / f"relays-{settings.jurisdiction}.log").open("ab")
+    started = time.perf_counter()
+    relays = [
+        subprocess.Popen([sys.executable, "-m", "dudao_cli", "relay", name], env=env, stdout=log, stderr=log)
+        for name in counts
+    ]
+    try:
+        asyncio.run(_until_relayed(settings, counts, relays))
+        return sum(counts.values()) / (time.perf_counter() - started)
+    finally:
+        for relay in relays:
+            relay.send_signal(signal.SIGINT)
+        for relay in relays:
+            try:
+                relay.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                relay.kill()
+        log.close()
+
+
+async def _until_relayed(settings: Settings, counts: dict[str, int], relays: list[subprocess.Popen]) -> None:
     nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()
-    stop = asyncio.Event()
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(Relay(settings, app, PARTS[name].crossings).run(stop)) for name, app in apps.items()]
     total = sum(counts.values())
     moved, last_seen = time.perf_counter(), -1
     try:
         while True:
             await asyncio.sleep(0.5)
             seen = 0
-            for service in apps:
+            for service in counts:
                 try:
                     seen += (await js.stream_info(bus.view_stream(service))).state.messages
                 except nats.js.errors.NotFoundError:
@@ -119,15 +151,12 @@ async def relay_all(settings: Settings, apps: dict[str, ServiceApplication], cou
                 break
             if seen != last_seen:
                 moved, last_seen = time.perf_counter(), seen
-            elif time.perf_counter() - moved > 60:
+            elif time.perf_counter() - moved > 60 or any(r.poll() is not None for r in relays):
                 raise SystemExit(
-                    f"\nthe relays stopped at {seen:,} of {total:,} events for a minute; see the log above"
+                    f"\nthe relays stopped at {seen:,} of {total:,} events; see {settings.home}/relays-*.log"
                 )
         print()
-        return total / (time.perf_counter() - started)
     finally:
-        stop.set()
-        await asyncio.gather(*tasks)
         await nc.close()
 
 
@@ -396,7 +425,7 @@ def main() -> None:
             generated_s = time.perf_counter() - started
             apps = applications(settings)
             try:
-                figures["relay_events_per_s"] = round(asyncio.run(relay_all(settings, apps, made.events)))
+                figures["relay_events_per_s"] = round(relay_all(settings, made.events))
                 counties = generate.counties_of(args.province)[:20]
                 now = (
                     datetime.combine(settings.today, datetime.now(UTC).time(), UTC)
@@ -436,12 +465,7 @@ def main() -> None:
             below.start()
             schools = max(20, args.backlog // EVENTS_PER_COUNTY_SCHOOL)
             backlog = generate.province(below_settings, county, schools=schools, months=args.months, seed=args.seed + 1)
-            county_apps = applications(below_settings)
-            try:
-                asyncio.run(relay_all(below_settings, county_apps, backlog.events))
-            finally:
-                for app in county_apps.values():
-                    app.close()
+            relay_all(below_settings, backlog.events)
             crossing = asyncio.run(crossing_up(below.url, county))
 
             print("the province's stack on its generated stores (dudao up) …", flush=True)

@@ -298,13 +298,10 @@ class Consumer:
         except Undeliverable:
             return False
 
+        attributes = {"dudao.consumer": self.name, "dudao.batch": len(msgs)}
+
         def traced(i: int) -> contextlib.AbstractContextManager:
-            return self._tracer.start_as_current_span(
-                f"process {events[i].type}",
-                context=telemetry.context_from(msgs[i].headers),
-                kind=trace.SpanKind.CONSUMER,
-                attributes={"dudao.consumer": self.name, "dudao.batch": len(msgs)},
-            )
+            return telemetry.consumed(self._tracer, f"process {events[i].type}", msgs[i].headers, attributes)
 
         try:
             await apply_all(events, traced)

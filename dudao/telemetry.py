@@ -9,7 +9,8 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from opentelemetry import context, metrics, propagate, trace
@@ -230,6 +231,27 @@ def current_trace_headers() -> dict[str, str]:
 def context_from(carrier: Mapping[str, str] | None) -> context.Context:
     """The trace context carried by NATS headers or an event's envelope."""
     return propagate.extract(dict(carrier or {}))
+
+
+def consumed(
+    tracer: trace.Tracer, name: str, carrier: Mapping[str, str] | None, attributes: Mapping[str, Any]
+) -> AbstractContextManager:
+    """The span of one consumed event, in the trace its message carried. A tracer that records nothing (decision 036)
+    builds no span: the carried context alone is made current, so the logs and whatever the handler publishes keep
+    the message's trace id. Building a span per event for nobody was a tenth of a catching-up consumer's CPU."""
+    parent = context_from(carrier)
+    if getattr(tracer, "sampler", None) is ALWAYS_OFF:
+        return _current(parent)
+    return tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=attributes)
+
+
+@contextmanager
+def _current(ctx: context.Context) -> Iterator[None]:
+    token = context.attach(ctx)
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from dudao.telemetry import context_from, current_trace_headers, prometheus_text, tracer_provider, why
+from dudao.telemetry import consumed, context_from, current_trace_headers, prometheus_text, tracer_provider, why
 
 
 def test_a_warning_names_the_exceptions_type_even_when_its_message_is_empty():
@@ -48,6 +49,31 @@ def test_with_no_exporter_no_span_is_recorded_yet_each_carries_its_trace_id_on(m
         exporting.shutdown()
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")  # an office can record without exporting
     assert tracer_provider(Resource.create({}), exporting=False).get_tracer("probe").start_span("x").is_recording()
+
+
+def test_a_consumed_event_builds_no_span_when_nothing_records_yet_keeps_its_messages_trace(monkeypatch):
+    """A catching-up consumer spent a tenth of its CPU building a span per event that was never recorded: with the
+    always-off sampler the message's context alone is made current; a recording tracer still gets its span."""
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    silent = tracer_provider(Resource.create({}), exporting=False).get_tracer("probe")
+    with silent.start_as_current_span("POST /v1/schools") as request:
+        carried = current_trace_headers()
+    built = []
+    monkeypatch.setattr(silent, "start_as_current_span", lambda *a, **k: built.append(a))
+    with consumed(silent, "process School.Registered", carried, {}):
+        current = trace.get_current_span().get_span_context()
+        assert (current.trace_id, current.span_id) == (
+            request.get_span_context().trace_id,
+            request.get_span_context().span_id,
+        )
+        assert current_trace_headers()["traceparent"] == carried["traceparent"]  # what the handler publishes goes on
+    assert built == [] and not trace.get_current_span().get_span_context().is_valid
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    recording = tracer_provider(Resource.create({}), exporting=False).get_tracer("probe")
+    with consumed(recording, "process School.Registered", carried, {"dudao.consumer": "c"}) as span:
+        assert span.is_recording() and span.get_span_context().trace_id == request.get_span_context().trace_id
+        assert span.parent.span_id == request.get_span_context().span_id
 
 
 def test_counters_gauges_and_histograms_in_prometheus_text_format():
