@@ -101,12 +101,21 @@ def issue_dev_token(
 
 
 class TokenVerifier:
-    """Checks signatures with the JWKS at `jwks_url`, or with the deployment's own signing key when none is set."""
+    """Checks signatures with the JWKS at `jwks_url`, or with the deployment's own signing key when none is set.
+
+    A token verified here is taken again without checking its signature (an ES256 verification was a twentieth of a
+    subgraph's CPU per call, and every gateway query brings the same token to each service) until it expires, and for
+    at most `REMEMBER_S`, so that a key withdrawn from the JWKS stops its tokens within that time, as the key cache
+    of the JWKS client would."""
+
+    REMEMBER_S = 60.0
+    REMEMBERED = 1024  # tokens; past that the memory starts again
 
     def __init__(self, settings: Settings):
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
         self._key_path = settings.signing_key_path or settings.dev_key_path
         self._own_key: ec.EllipticCurvePublicKey | None = None
+        self._verified: dict[str, tuple[Principal, float]] = {}  # token -> (its principal, taken until: time.time())
 
     def _own_public_key(self) -> ec.EllipticCurvePublicKey:
         if self._own_key is None:
@@ -116,6 +125,17 @@ class TokenVerifier:
         return self._own_key
 
     def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None and time.time() < remembered[1]:
+            return remembered[0]
+        principal, expires = self._check(token)
+        if len(self._verified) >= self.REMEMBERED:
+            self._verified.clear()
+        self._verified[token] = principal, min(expires, time.time() + self.REMEMBER_S)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
+        """The token's principal and expiry, its signature and claims checked."""
         try:
             key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._own_public_key()
             claims = jwt.decode(token, key, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]})
@@ -135,7 +155,8 @@ class TokenVerifier:
         if not isinstance(jur, str) or not jurisdiction.is_valid_code(jur):
             raise Unauthorized("the token's 'jur' claim must be a jurisdiction code", field="jur", rule="token_invalid")
         unit = claims.get("unit")
-        return Principal(sub=str(claims["sub"]), roles=frozenset(roles), jur=jur, unit=str(unit) if unit else None)
+        principal = Principal(sub=str(claims["sub"]), roles=frozenset(roles), jur=jur, unit=str(unit) if unit else None)
+        return principal, float(claims["exp"])
 
 
 # --- FastAPI dependencies ----------------------------------------------------------------------
