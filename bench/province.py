@@ -56,9 +56,7 @@ from dudao.service import prepare_tables
 from dudao.store import ServiceApplication, event_name, event_state
 from dudao_cli import generate
 from dudao_cli.servers import LocalNats, LocalPostgres, free_port
-from services.accountability.app import PARTS as ACCOUNTABILITY
 from services.accountability.application import Accountability
-from services.inspection.app import PARTS as INSPECTION
 from services.inspection.application import Inspection
 from services.monitoring.app import PARTS as MONITORING
 from services.monitoring.application import Monitoring
@@ -93,9 +91,6 @@ def applications(settings: Settings) -> dict[str, ServiceApplication]:
         "accountability": Accountability(settings),
         "monitoring": Monitoring(settings),
     }
-
-
-PARTS = {"registry": REGISTRY, "inspection": INSPECTION, "accountability": ACCOUNTABILITY, "monitoring": MONITORING}
 
 
 def relay_all(settings: Settings, counts: dict[str, int]) -> float:
@@ -552,7 +547,9 @@ def main() -> None:
     )
     for name, mb in sorted(rss.items()):
         print(f"peak RSS {name:<14}{mb:10,.0f}  MB")
-    print(f"peak RSS bench         {peak_mb:10,.0f}  MB (this process: the generator, the applications, their relays)")
+    print(
+        f"peak RSS bench         {peak_mb:10,.0f}  MB (this process: the generator and the applications; the relays run apart)"
+    )
     print(json.dumps(figures), flush=True)
 
 
