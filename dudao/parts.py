@@ -41,6 +41,9 @@ class Projection:
     # Work that follows many events, done once in each transaction after the events it applies (one event live, a
     # batch in a rebuild): what a handler marked to be derived again (monitoring's results), derived from the rows.
     settle: Settle | None = None
+    # Each event writes only rows of its own aggregate (keyed by its id), or inserts that do not depend on order: a
+    # batch's writes are then sent grouped by statement across aggregates, each aggregate's in order (decision 040).
+    own_rows: bool = False
     ddl: str = (
         ""  # CREATE ... IF NOT EXISTS for its tables, for the kernel's own read models (the service's: ensure_tables)
     )

@@ -100,14 +100,16 @@ async def _project(
     )
     sub = await js.pull_subscribe(projection.filter_subject, durable=None, stream=projection.stream, config=config)
     failed, last = 0, 0
+    # Three stages overlap: the next batch crosses from NATS and this one is decoded while PostgreSQL applies the one
+    # before (each batch applied after the one before it has committed, in stream order).
     fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
+    applying: asyncio.Future[int] | None = None
     try:
         while last < end:
             try:
                 msgs = await fetching
             except NatsTimeoutError:
                 break  # nothing more matches the filter up to `end`
-            # the next batch crosses from NATS while PostgreSQL applies this one
             fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
             events = []
             for msg in msgs:
@@ -120,12 +122,19 @@ async def _project(
                     failed += 1
                     continue
                 events.append(event)  # one held twice in the stream (a relay's retry) is applied once: tracked
-            failed += await _apply(scratch, schema, projection, events)
+            if applying is not None:
+                failed += await applying
+            applying = asyncio.ensure_future(_apply(scratch, schema, projection, events))
             progress.advance(len(msgs))
+        if applying is not None:
+            failed += await applying
+            applying = None
     finally:
-        fetching.cancel()
-        with contextlib.suppress(asyncio.CancelledError, NatsTimeoutError):
-            await fetching
+        for pending in (fetching, applying):
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, NatsTimeoutError):
+                    await pending
         await sub.unsubscribe()
     progress.done = max(progress.done, min(last, end))
     return failed
@@ -142,6 +151,7 @@ async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events
         projection.handler,
         ordered=projection.ordered,
         settle=projection.settle,
+        own_rows=projection.own_rows,
     )
     try:
         await effect.apply_all(events, lambda _: contextlib.nullcontext())

@@ -60,6 +60,7 @@ class Workers:
                     p.handler,
                     ordered=p.ordered,
                     settle=p.settle,
+                    own_rows=p.own_rows,
                 ),
                 ordered=p.ordered,
             )

@@ -28,6 +28,7 @@ PARTS = ServiceParts(
             handler=projections.copy_registry,
             tables=projections.COPY_TABLES,
             version=4,  # v4: in version order (issue 18)
+            own_rows=True,
         ),
         Projection(
             name="cases",

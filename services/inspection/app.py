@@ -25,6 +25,7 @@ PARTS = ServiceParts(
             handler=registry_copy.copy,
             tables=projections.COPY_TABLES,
             version=3,  # v2: which instance each policy profile comes from (decision 011); v3: in version order (issue 18)
+            own_rows=True,
         ),
         Projection(
             name="views",

@@ -27,6 +27,7 @@ def _operations(source: operations.Source) -> Projection:
         handler=source.handler,
         tables=source.tables,
         version=source.version,
+        own_rows=True,  # each event's rows are its aggregate's: a school, an inspector, a visit, a case, a measure
     )
 
 

@@ -24,6 +24,7 @@ PARTS = ServiceParts(
             handler=projections.project,
             tables=projections.TABLES,
             version=4,  # v3: which instance each policy profile comes from (decision 011); v4: in version order (issue 18)
+            own_rows=True,
         )
     ],
     reactions=[
