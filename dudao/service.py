@@ -95,6 +95,19 @@ class Workers:
         )  # a stopped service's lags are no longer anyone's to watch
 
 
+def open_pool(database_url: str, max_size: int) -> asyncpg.Pool:
+    """A process's pool for reads, projections and dead letters. A connection coming back to it is only rolled back if
+    a transaction is still open (asyncpg does that always), not reset with a statement of its own: asyncpg's default
+    sends one per request (advisory locks, cursors, LISTEN, settings), for session state nothing here leaves on a
+    pooled connection. The advisory locks have connections of their own (`dudao.leadership`); no request sets a
+    setting, listens, or keeps a cursor past its transaction (decision 041)."""
+    return asyncpg.create_pool(database_url, min_size=1, max_size=max_size, reset=_nothing_to_reset)
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    pass
+
+
 async def close_pool(pool: asyncpg.Pool, wait_s: float = 5.0) -> None:
     """Close the read pool politely if PostgreSQL answers within `wait_s`, else at once: a connection whose peer
     vanished without a word (a cut link) would otherwise hold a stopping service for ever."""
@@ -150,7 +163,7 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
         app.state.application = await asyncio.to_thread(parts.application, settings)
         if parts.on_start is not None:
             await asyncio.to_thread(parts.on_start, app.state.application)
-        app.state.pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.pg_read_pool)
+        app.state.pool = await open_pool(settings.database_url, settings.pg_read_pool)
         await prepare_tables(app.state.pool, parts)
         app.state.workers = Workers(settings, parts, app.state.application, app.state.pool, app.state.clock)
         if settings.run_workers:
@@ -221,7 +234,7 @@ def workers_only(parts: ServiceParts, settings: Settings, *, relay: bool, consum
         telemetry.setup(parts.name)
         settings = await asyncio.to_thread(roles.provision, owner, parts.name, parts.application)
         application = await asyncio.to_thread(parts.application, settings)
-        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+        pool = await open_pool(settings.database_url, 4)
         await prepare_tables(pool, parts)
         workers = Workers(settings, parts, application, pool, Clock(settings.today))
         workers.start(relay=relay, consumers=consumers)
