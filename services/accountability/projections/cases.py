@@ -269,46 +269,35 @@ async def notice_page(
 
 
 async def summary(conn: asyncpg.Connection, *, within: str, today: date) -> dict[str, Any]:
-    """The figures an office watches, over a jurisdiction and everything under it.
+    """The figures an office watches, over a jurisdiction and everything under it, all from one moment (one
+    statement: one snapshot, one round trip).
 
     Rebound rate: items that came back at a re-check, over items ever accepted.
     On-time rate: items accepted the first time without a supervision notice, over items that were
     accepted or got a notice (items still inside their first deadline are not judged yet).
     """
-    like = divisions.patterns(within)
-    async with conn.transaction(isolation="repeatable_read", readonly=True):  # every figure from one moment
-        return await _summary(conn, within, like, today)
-
-
-async def _summary(conn: asyncpg.Connection, within: str, like: str, today: date) -> dict[str, Any]:
-    cases = await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE status <> 'closed') AS open_cases, count(*) FILTER (WHERE status = 'closed') AS closed_cases"
-        " FROM accountability.cases WHERE jurisdiction LIKE ANY($1::text[])",
-        like,
-    )
-    items = await conn.fetchrow(
-        "SELECT count(*) AS items,"
-        " count(*) FILTER (WHERE status = ANY($2::text[]) AND deadline < $3) AS overdue_items,"
-        " count(*) FILTER (WHERE accepted_on_time IS NOT NULL) AS ever_accepted,"
-        " count(*) FILTER (WHERE rebounds > 0) AS rebounded,"
-        " count(*) FILTER (WHERE accepted_on_time) AS on_time,"
-        " count(*) FILTER (WHERE accepted_on_time IS NOT NULL OR lapses > 0) AS judged"
-        " FROM accountability.items WHERE jurisdiction LIKE ANY($1::text[])",
-        like,
+    figures = await conn.fetchrow(
+        "SELECT * FROM"
+        " (SELECT count(*) FILTER (WHERE status <> 'closed') AS open_cases,"
+        "   count(*) FILTER (WHERE status = 'closed') AS closed_cases"
+        "   FROM accountability.cases WHERE jurisdiction LIKE ANY($1::text[])) AS cases,"
+        " (SELECT count(*) AS items,"
+        "   count(*) FILTER (WHERE status = ANY($2::text[]) AND deadline < $3) AS overdue_items,"
+        "   count(*) FILTER (WHERE accepted_on_time IS NOT NULL) AS ever_accepted,"
+        "   count(*) FILTER (WHERE rebounds > 0) AS rebounded,"
+        "   count(*) FILTER (WHERE accepted_on_time) AS on_time,"
+        "   count(*) FILTER (WHERE accepted_on_time IS NOT NULL OR lapses > 0) AS judged"
+        "   FROM accountability.items WHERE jurisdiction LIKE ANY($1::text[])) AS items,"
+        " (SELECT count(*) AS notices FROM accountability.notices WHERE jurisdiction LIKE ANY($1::text[])) AS notices",
+        divisions.patterns(within),
         list(UNACCEPTED),
         today,
-    )
-    notices = await conn.fetchval(
-        "SELECT count(*) FROM accountability.notices WHERE jurisdiction LIKE ANY($1::text[])", like
     )
     return {
         "jurisdiction": within,
         "as_of": today,
-        "open_cases": cases["open_cases"],
-        "closed_cases": cases["closed_cases"],
-        "items": items["items"],
-        "overdue_items": items["overdue_items"],
-        "notices_issued": notices,
-        "rebound_rate": items["rebounded"] / items["ever_accepted"] if items["ever_accepted"] else None,
-        "on_time_rate": items["on_time"] / items["judged"] if items["judged"] else None,
+        **{name: figures[name] for name in ("open_cases", "closed_cases", "items", "overdue_items")},
+        "notices_issued": figures["notices"],
+        "rebound_rate": figures["rebounded"] / figures["ever_accepted"] if figures["ever_accepted"] else None,
+        "on_time_rate": figures["on_time"] / figures["judged"] if figures["judged"] else None,
     }

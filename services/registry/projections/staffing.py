@@ -20,48 +20,40 @@ async def effective_profile(conn: asyncpg.Connection, code: str) -> Effective:
 async def staffing_compliance(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     """The figures and verdicts for `code` and everything below it in this instance."""
     profile = await effective_profile(conn, code)
-    like = jurisdiction.patterns(code)
-    large_at = profile.get("large_school_enrolment")
-    per_supervisor = profile.get("pupils_per_school_supervisor")
-
-    schools = await conn.fetchrow(
-        "SELECT count(*) AS schools,"
-        " count(*) FILTER (WHERE $2::int IS NOT NULL AND enrolment >= $2) AS large_schools,"
-        " count(*) FILTER (WHERE $3::int IS NOT NULL AND internal_supervisors < ceil(enrolment::numeric / $3))"
-        "   AS short_of_supervisors"
-        " FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[])",
-        like,
-        large_at,
-        per_supervisor,
-    )
-    inspectors = await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE status = 'active') AS active,"
-        " count(*) FILTER (WHERE status = 'active' AND employment = 'full_time') AS active_full_time,"
-        " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles)) AS government,"
-        " count(*) FILTER (WHERE status = ANY($2::text[]) AND 'government' = ANY(roles) AND 'subject' = ANY(roles)) AS subject"
-        " FROM registry.inspector_directory WHERE jurisdiction LIKE ANY($1::text[])",
-        like,
+    # One statement, so every count is from one moment. A large school has an inspector of its own when its
+    # responsible inspector answers for no other school.
+    figures = await conn.fetchrow(
+        "SELECT * FROM"
+        " (SELECT count(*) AS schools,"
+        "   count(*) FILTER (WHERE $2::int IS NOT NULL AND enrolment >= $2) AS large_schools,"
+        "   count(*) FILTER (WHERE $3::int IS NOT NULL AND internal_supervisors < ceil(enrolment::numeric / $3))"
+        "     AS short_of_supervisors"
+        "   FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[])) AS schools,"
+        " (SELECT count(*) FILTER (WHERE status = 'active') AS active,"
+        "   count(*) FILTER (WHERE status = 'active' AND employment = 'full_time') AS active_full_time,"
+        "   count(*) FILTER (WHERE status = ANY($4::text[]) AND 'government' = ANY(roles)) AS government,"
+        "   count(*) FILTER (WHERE status = ANY($4::text[]) AND 'government' = ANY(roles) AND 'subject' = ANY(roles))"
+        "     AS subject"
+        "   FROM registry.inspector_directory WHERE jurisdiction LIKE ANY($1::text[])) AS inspectors,"
+        " (SELECT count(*) AS large_without_own FROM registry.school_directory s"
+        "   WHERE s.jurisdiction LIKE ANY($1::text[]) AND $2::int IS NOT NULL AND s.enrolment >= $2"
+        "   AND (s.responsible_inspector_id IS NULL OR EXISTS ("
+        "     SELECT 1 FROM registry.school_directory o WHERE o.responsible_inspector_id = s.responsible_inspector_id"
+        "     AND o.id <> s.id))) AS large",
+        jurisdiction.patterns(code),
+        profile.get("large_school_enrolment"),
+        profile.get("pupils_per_school_supervisor"),
         list(SERVING),
     )
-    # A large school has an inspector of its own when its responsible inspector answers for no other school.
-    large_without_own = await conn.fetchval(
-        "SELECT count(*) FROM registry.school_directory s WHERE s.jurisdiction LIKE ANY($1::text[]) AND $2::int IS NOT NULL"
-        " AND s.enrolment >= $2 AND (s.responsible_inspector_id IS NULL OR EXISTS ("
-        "   SELECT 1 FROM registry.school_directory o WHERE o.responsible_inspector_id = s.responsible_inspector_id"
-        "   AND o.id <> s.id))",
-        like,
-        large_at,
-    )
-
     counts = StaffingCounts(
-        schools=schools["schools"],
-        large_schools=schools["large_schools"],
-        large_schools_without_own_inspector=large_without_own,
-        schools_short_of_supervisors=schools["short_of_supervisors"],
-        active_inspectors=inspectors["active"],
-        active_full_time=inspectors["active_full_time"],
-        government_inspectors=inspectors["government"],
-        subject_inspectors=inspectors["subject"],
+        schools=figures["schools"],
+        large_schools=figures["large_schools"],
+        large_schools_without_own_inspector=figures["large_without_own"],
+        schools_short_of_supervisors=figures["short_of_supervisors"],
+        active_inspectors=figures["active"],
+        active_full_time=figures["active_full_time"],
+        government_inspectors=figures["government"],
+        subject_inspectors=figures["subject"],
     )
     return {
         "jurisdiction": code,
