@@ -282,7 +282,8 @@ def test_staffing_compliance_in_bishan_hand_checked(registry, token):
     """Bishan: 11 schools, one of them large (≥ 2000): 10/5 + 1 = 3 inspectors needed; 3 active, 1 full-time; R1 is
     not met while the large school's inspector also answers for another school."""
     with registry.client(token()) as client:
-        ids = [school(client, f"小学{i}", enrolment=1200 if i == 0 else 300) for i in range(10)]
+        enrolments = {0: 1200, 3: 1000}  # the others 300
+        ids = [school(client, f"小学{i}", enrolment=enrolments.get(i, 300)) for i in range(10)]
         large = school(client, "璧山区大学校", enrolment=2400, stage="nine_year")
         zone_id = client.post("/v1/zones", json={"name": "一区", "jurisdiction": "500120"}).json()["id"]
         own = active_inspector(client, "甲", employment="full_time", roles=["government", "responsible", "subject"])
@@ -291,15 +292,16 @@ def test_staffing_compliance_in_bishan_hand_checked(registry, token):
         for s in (large, ids[1]):  # the large school's inspector also answers for another school: not its own
             client.put(f"/v1/schools/{s}/zone", json={"zone_id": zone_id})
             client.put(f"/v1/schools/{s}/responsible-inspector", json={"inspector_id": own})
-        client.put(
-            f"/v1/schools/{ids[0]}/internal-supervisors", json={"names": ["督导员一", "督导员二"]}
-        )  # 1200 pupils need 3
+        two = {"names": ["督导员一", "督导员二"]}
+        client.put(f"/v1/schools/{ids[0]}/internal-supervisors", json=two)  # 1200 pupils need 3: short
+        client.put(f"/v1/schools/{ids[3]}/internal-supervisors", json=two)  # 1000 pupils need exactly 2: enough
+        client.put(f"/v1/schools/{ids[2]}/internal-supervisors", json={"names": ["督导员三"]})  # 300 need 1: enough
         result = eventually(
             lambda: (
                 (r := client.get("/v1/staffing-compliance").json())["inspectors"] == 3
                 and r["schools"] == 11
                 and r["r1"]["large_schools_without_own_inspector"] == 1
-                and r["r4"]["schools_short_of_supervisors"] == 11
+                and r["r4"]["schools_short_of_supervisors"] == 9
                 and r
             ),
             what="the staffing figures",
@@ -320,8 +322,9 @@ def test_staffing_compliance_in_bishan_hand_checked(registry, token):
         "subject_minimum": 50,
         "met": False,
     }
-    # Every school is short: ten with no supervisors at all, and the 1200-pupil school has 2 of the 3 it needs.
-    assert result["r4"] == {"pupils_per_supervisor": 500, "schools_short_of_supervisors": 11, "met": False}
+    # Nine schools are short: eight with no supervisors at all, and the 1200-pupil school with 2 of the 3 it needs;
+    # the 1000-pupil school's 2 are exactly enough, as is the one of a 300-pupil school.
+    assert result["r4"] == {"pupils_per_supervisor": 500, "schools_short_of_supervisors": 9, "met": False}
     assert result["profile_version"] == "000000@1/500000@1/500120@1"
 
 

@@ -12,7 +12,7 @@ import asyncpg
 
 from dudao import jurisdiction as divisions
 from dudao.profiles import Effective, effective_from_copy
-from dudao.staffing import SERVING, StaffingCounts, staffing_verdict
+from dudao.staffing import SERVING, SHORT_OF_SUPERVISORS, StaffingCounts, staffing_verdict
 from dudao.stages import COMPULSORY_STAGES
 from services.monitoring.projections.operations import MEASURE_STATUSES, SCHEMA
 
@@ -128,8 +128,7 @@ INSPECTORS_SQL = (
 SCHOOLS_SQL = (
     "SELECT s.jurisdiction, count(*) AS schools,"
     " count(*) FILTER (WHERE $2::int IS NOT NULL AND s.enrolment >= $2) AS large_schools,"
-    " count(*) FILTER (WHERE $3::int IS NOT NULL AND s.internal_supervisors < ceil(s.enrolment::numeric / $3))"
-    " AS short_of_supervisors,"
+    f" count(*) FILTER (WHERE {SHORT_OF_SUPERVISORS}) AS short_of_supervisors,"
     " count(*) FILTER (WHERE $2::int IS NOT NULL AND s.enrolment >= $2 AND (s.responsible_inspector_id IS NULL OR EXISTS ("
     "   SELECT 1 FROM monitoring.school_copy o WHERE o.responsible_inspector_id = s.responsible_inspector_id AND o.id <> s.id)))"
     " AS large_without_own"

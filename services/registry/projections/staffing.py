@@ -8,7 +8,7 @@ import asyncpg
 
 from dudao import jurisdiction
 from dudao.profiles import Effective, effective
-from dudao.staffing import SERVING, StaffingCounts, staffing_verdict
+from dudao.staffing import SERVING, SHORT_OF_SUPERVISORS, StaffingCounts, staffing_verdict
 from services.registry.projections.places import profiles_along
 
 
@@ -20,26 +20,23 @@ async def effective_profile(conn: asyncpg.Connection, code: str) -> Effective:
 async def staffing_compliance(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     """The figures and verdicts for `code` and everything below it in this instance."""
     profile = await effective_profile(conn, code)
-    # One statement, so every count is from one moment. A large school has an inspector of its own when its
-    # responsible inspector answers for no other school.
+    # One statement, so every count is from one moment, and one pass over the schools. A large school has an
+    # inspector of its own when its responsible inspector answers for no other school.
     figures = await conn.fetchrow(
         "SELECT * FROM"
         " (SELECT count(*) AS schools,"
-        "   count(*) FILTER (WHERE $2::int IS NOT NULL AND enrolment >= $2) AS large_schools,"
-        "   count(*) FILTER (WHERE $3::int IS NOT NULL AND internal_supervisors < ceil(enrolment::numeric / $3))"
-        "     AS short_of_supervisors"
-        "   FROM registry.school_directory WHERE jurisdiction LIKE ANY($1::text[])) AS schools,"
+        "   count(*) FILTER (WHERE $2::int IS NOT NULL AND s.enrolment >= $2) AS large_schools,"
+        f"  count(*) FILTER (WHERE {SHORT_OF_SUPERVISORS}) AS short_of_supervisors,"
+        "   count(*) FILTER (WHERE $2::int IS NOT NULL AND s.enrolment >= $2 AND (s.responsible_inspector_id IS NULL"
+        "     OR EXISTS (SELECT 1 FROM registry.school_directory o"
+        "       WHERE o.responsible_inspector_id = s.responsible_inspector_id AND o.id <> s.id))) AS large_without_own"
+        "   FROM registry.school_directory s WHERE s.jurisdiction LIKE ANY($1::text[])) AS schools,"
         " (SELECT count(*) FILTER (WHERE status = 'active') AS active,"
         "   count(*) FILTER (WHERE status = 'active' AND employment = 'full_time') AS active_full_time,"
         "   count(*) FILTER (WHERE status = ANY($4::text[]) AND 'government' = ANY(roles)) AS government,"
         "   count(*) FILTER (WHERE status = ANY($4::text[]) AND 'government' = ANY(roles) AND 'subject' = ANY(roles))"
         "     AS subject"
-        "   FROM registry.inspector_directory WHERE jurisdiction LIKE ANY($1::text[])) AS inspectors,"
-        " (SELECT count(*) AS large_without_own FROM registry.school_directory s"
-        "   WHERE s.jurisdiction LIKE ANY($1::text[]) AND $2::int IS NOT NULL AND s.enrolment >= $2"
-        "   AND (s.responsible_inspector_id IS NULL OR EXISTS ("
-        "     SELECT 1 FROM registry.school_directory o WHERE o.responsible_inspector_id = s.responsible_inspector_id"
-        "     AND o.id <> s.id))) AS large",
+        "   FROM registry.inspector_directory WHERE jurisdiction LIKE ANY($1::text[])) AS inspectors",
         jurisdiction.patterns(code),
         profile.get("large_school_enrolment"),
         profile.get("pupils_per_school_supervisor"),
