@@ -22,7 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
+from urllib.parse import urlsplit
 
+import psycopg
 from eventsourcing.domain import Aggregate
 
 from dudao import jurisdiction as divisions
@@ -108,6 +110,19 @@ def counties_of(code: str) -> list[divisions.Jurisdiction]:
     for child in divisions.children(code):
         found += [child] if child.level is divisions.Level.COUNTY else counties_of(child.code)
     return sorted(found, key=lambda j: j.code)
+
+
+def command(settings: Settings, code: str, *, schools: int, seed: int, months: int) -> None:
+    """`dudao generate province`: `province`, with words for an office where the event stores cannot be reached."""
+    try:
+        province(settings, code, schools=schools, seed=seed, months=months)
+    except psycopg.OperationalError as e:
+        url = urlsplit(settings.database_url)  # where, without the password a deployment's URL may hold
+        raise SystemExit(
+            f"dudao generate: the event stores at {url.hostname}:{url.port} cannot be reached ({str(e).strip()});"
+            " start PostgreSQL there, or set DATABASE_URL to one that runs, and run it again: what was saved is"
+            " kept, and a second run skips it"
+        ) from None
 
 
 def province(

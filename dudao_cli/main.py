@@ -13,7 +13,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -161,20 +160,9 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     """A province at its size, for the benchmarks (issue 24): written straight into the event stores."""
-    import psycopg
-
     from dudao_cli import generate
 
-    settings = Settings.from_env()
-    try:
-        generate.province(settings, args.code, schools=args.schools, seed=args.seed, months=args.months)
-    except psycopg.OperationalError as e:
-        url = urlsplit(settings.database_url)  # where, without the password a deployment's URL may hold
-        raise SystemExit(
-            f"dudao generate: the event stores at {url.hostname}:{url.port} cannot be reached ({str(e).strip()});"
-            " start PostgreSQL there, or set DATABASE_URL to one that runs, and run it again: what was saved is"
-            " kept, and a second run skips it"
-        ) from None
+    generate.command(Settings.from_env(), args.code, schools=args.schools, seed=args.seed, months=args.months)
 
 
 # --- up ----------------------------------------------------------------------------------------------
