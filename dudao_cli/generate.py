@@ -19,7 +19,7 @@ import random
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from dudao.profiles import Effective, effective
 from dudao.progress import Progress
 from dudao.stages import Stage
 from dudao.store import ServiceApplication
+from dudao_cli.servers import LocalPostgres
 from services.accountability.application import Accountability
 from services.accountability.domain.case import FeedbackMode, RectificationCase
 from services.inspection.application import Inspection
@@ -112,8 +113,21 @@ def counties_of(code: str) -> list[divisions.Jurisdiction]:
     return sorted(found, key=lambda j: j.code)
 
 
-def command(settings: Settings, code: str, *, schools: int, seed: int, months: int) -> None:
-    """`dudao generate province`: `province`, with words for an office where the event stores cannot be reached."""
+def command(settings: Settings, code: str, *, schools: int, seed: int, months: int, embedded: bool) -> None:
+    """`dudao generate province`: `province`, with words for an office where the event stores cannot be reached.
+
+    `embedded` (no DATABASE_URL given): the stores are those `dudao up` keeps in DUDAO_HOME. With no stack running,
+    their PostgreSQL is started for the while and stopped after, so that `dudao up --no-seed` then runs on the
+    province; with a stack running, `province` refuses."""
+    server, started = None, False
+    if embedded:
+        home = settings.home.resolve()
+        server = LocalPostgres(home / "postgres", settings.embedded_postgres_port, log=home / "logs" / "postgres.log")
+        if started := not server.is_running():
+            print(
+                f"starting PostgreSQL on 127.0.0.1:{server.port} (data in {server.data_dir}) until done …", flush=True
+            )
+        settings = replace(settings, database_url=server.start())
     try:
         province(settings, code, schools=schools, seed=seed, months=months)
     except psycopg.OperationalError as e:
@@ -123,6 +137,9 @@ def command(settings: Settings, code: str, *, schools: int, seed: int, months: i
             " start PostgreSQL there, or set DATABASE_URL to one that runs, and run it again: what was saved is"
             " kept, and a second run skips it"
         ) from None
+    finally:
+        if started:
+            server.stop()
 
 
 def province(
@@ -145,6 +162,7 @@ def province(
         raise SystemExit(
             f"dudao generate: {code} has no counties in the division list; give a province, city or county code"
         )
+    _refuse_beside_a_running_stack(settings)
     rng = random.Random(seed)
     planned = _plan_schools(rng, counties, schools, seed)
     result = Generated(counties=len(counties), schools=len(planned))
@@ -173,6 +191,24 @@ def province(
         monitoring.close()
     print(f"{result.total:,} events: " + ", ".join(f"{s} {n:,}" for s, n in result.events.items()), file=out)
     return result
+
+
+def _refuse_beside_a_running_stack(settings: Settings) -> None:
+    """Stop before writing when a stack works on these stores: its relays and consumers each hold an advisory lock
+    on them (dudao.leadership), and its reactions would record what the generator writes (accountability opens each
+    issued report's case, with the id the generator gives it), so the run would die half way."""
+    with psycopg.connect(settings.database_url) as conn:
+        (held,) = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+    if held:
+        raise SystemExit(
+            f"dudao generate: a stack is running on these event stores ({held} of its relays and consumers hold"
+            " them), and what it does as events arrive would clash with what the generator writes; stop it"
+            " (Ctrl-C where `dudao up` runs), run it again, then start the stack: its read models take the"
+            " province in as they catch up"
+        )
 
 
 def profile_at(code: str) -> Effective:

@@ -162,7 +162,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
     """A province at its size, for the benchmarks (issue 24): written straight into the event stores."""
     from dudao_cli import generate
 
-    generate.command(Settings.from_env(), args.code, schools=args.schools, seed=args.seed, months=args.months)
+    generate.command(
+        Settings.from_env(),
+        args.code,
+        schools=args.schools,
+        seed=args.seed,
+        months=args.months,
+        embedded=not os.environ.get("DATABASE_URL"),
+    )
 
 
 # --- up ----------------------------------------------------------------------------------------------

@@ -76,3 +76,44 @@ def test_the_same_seed_plans_the_same_schools_and_another_seed_others():
     assert plan(1) == plan(1)
     assert plan(1) != plan(2)
     assert len(counties) == 183 and {s.county for s in plan(1)} <= {c.code for c in counties}
+
+
+def test_generate_refuses_stores_a_running_stack_works_on_and_writes_nothing(settings):
+    # A relay or consumer of a running stack holds an advisory lock on its store (dudao.leadership); a reaction of
+    # that stack would record what the generator writes (accountability opens each issued report's case, same id).
+    with psycopg.connect(settings.database_url) as worker:
+        worker.execute("SELECT pg_advisory_lock(hashtext('dudao-consumer:accountability:reactions'))")
+
+        with pytest.raises(SystemExit) as stopped:
+            generate.province(settings, "500000", schools=30, months=1, seed=7, today=TODAY, out=io.StringIO())
+
+    said = str(stopped.value.code)
+    assert said.startswith("dudao generate: a stack is running on these event stores")
+    assert "stop it" in said and "run it again" in said
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT to_regclass('registry.registry_events')").fetchone()[0] is None or not topics(
+            settings, "registry"
+        )
+
+
+def test_generate_without_a_database_url_starts_the_stacks_own_postgresql_and_stops_it_after(tmp_path, monkeypatch):
+    # `dudao up` keeps its PostgreSQL in DUDAO_HOME; with no stack running, `dudao generate` writes there by starting
+    # it for the while, so that `dudao up --no-seed` then runs on the generated province.
+    from dudao_cli.main import main
+    from dudao_cli.servers import LocalPostgres, free_port
+
+    port = free_port()
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DUDAO_HOME", str(tmp_path))
+    monkeypatch.setenv("DUDAO_PG_PORT", str(port))
+    monkeypatch.setenv("DUDAO_TODAY", TODAY.isoformat())
+
+    main(["generate", "province", "500000", "--schools", "5", "--months", "1"])
+
+    pg = LocalPostgres(tmp_path / "postgres", port)
+    assert not pg.is_running()
+    try:
+        with psycopg.connect(pg.start()) as conn:
+            assert conn.execute("SELECT count(*) FROM registry.registry_events").fetchone()[0] > 5
+    finally:
+        pg.stop()
