@@ -111,16 +111,26 @@ logging.getLogger("uvicorn.access").addFilter(QueryValuesHidden())
 
 
 def instrument_app(app) -> None:
-    """Trace the app's requests, log each in the access log, and serve `/metrics`."""
+    """Trace the app's requests, log each in the access log, and serve `/metrics`.
+
+    The ASGI instrumentation names a request's span by its method alone, and the access log, which sees the route
+    the app matched, names it by the route's template (`GET /v1/schools/{school_id}`). FastAPI's own instrumentation
+    found the template by matching the path against every route before the app matched it again: a sixth of a
+    registry request's CPU."""
     from fastapi.responses import PlainTextResponse
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     @app.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
     def prometheus() -> str:
         return prometheus_text(READER)
 
-    app.add_middleware(AccessLog)  # inside the tracing middleware the instrumentation adds: it sees the request's span
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", server_request_hook=_request_hook)
+    app.add_middleware(AccessLog)  # inside the tracing middleware: it sees the request's span
+    app.add_middleware(
+        OpenTelemetryMiddleware,
+        excluded_urls="healthz,readyz,metrics",
+        default_span_details=lambda scope: (scope.get("method") or "HTTP", {}),
+        server_request_hook=_request_hook,
+    )
 
 
 # --- the access log -------------------------------------------------------------------------------
@@ -144,13 +154,17 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started, status = time.perf_counter(), 500
-        span = trace.get_current_span().get_span_context()
+        request_span = trace.get_current_span()
+        span = request_span.get_span_context()
         trace_id = format(span.trace_id, "032x") if span.is_valid else None
 
         async def sending(message: dict) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if (route := getattr(scope.get("route"), "path", None)) and request_span.is_recording():
+                    request_span.update_name(f"{scope['method']} {route}")  # matched by now; the span ends as sent
+                    request_span.set_attribute("http.route", route)
                 if trace_id:
                     message["headers"] = [*message.get("headers", []), (b"x-trace-id", trace_id.encode())]
             await send(message)

@@ -35,9 +35,11 @@ CLIENT_CREDENTIALS = OAuth2(
 _national_role = require("national")
 
 
-def _national_client(request: Request, _: str | None = Security(CLIENT_CREDENTIALS, scopes=["national"])) -> Principal:
+async def _national_client(
+    request: Request, _: str | None = Security(CLIENT_CREDENTIALS, scopes=["national"])
+) -> Principal:
     """The security scheme is declared for the OpenAPI document; `require("national")` does the checking."""
-    return _national_role(request)
+    return await _national_role(request)
 
 
 _national_client.rule = _national_role.rule  # type: ignore[attr-defined]  (the route's declared rule)
