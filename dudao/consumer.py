@@ -293,6 +293,9 @@ class Consumer:
         apply_all = getattr(self.effect, "apply_all", None)
         if apply_all is None:
             return False
+        passes_over = getattr(self.effect, "passes_over", None)  # a reaction: by the types the headers name
+        if passes_over is not None and passes_over(msgs):
+            return await self._done_together(msgs)
         try:
             events = [InboundEvent.from_msg(msg) for msg in msgs]
         except Undeliverable:
@@ -308,6 +311,10 @@ class Consumer:
         except Exception as e:
             log.debug("consumer %s: a batch of %d goes one at a time: %s", self.name, len(msgs), why(e))
             return False
+        return await self._done_together(msgs)
+
+    async def _done_together(self, msgs: list[Msg]) -> bool:
+        """A batch done: acked and counted together."""
         for msg in msgs:
             await _quietly(msg.ack())  # a lost ack is a redelivery, which the tracking rows skip
         self.processed += len(msgs)

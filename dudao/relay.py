@@ -36,6 +36,7 @@ from dudao.telemetry import why
 log = logging.getLogger("dudao.relay")
 
 ACK_WAIT = 10.0  # seconds a batch waits for its acks before it is sent again from its acked prefix
+TRACE_HEADERS = ("traceparent", "tracestate")  # what an envelope carries of its request's trace (W3C)
 
 
 class Unacked(Exception):
@@ -226,12 +227,6 @@ class Relay:
         state, envelope = event_state(self.app, n)
         aggregate, event = event_name(n.topic)
         msg_id = bus.message_id(self.jurisdiction, self.service, n.id)
-        span = self._tracer.start_span(
-            f"publish {aggregate}.{event}",
-            context=telemetry.context_from(envelope),
-            kind=trace.SpanKind.PRODUCER,
-            attributes={"messaging.system": "nats", "messaging.message.id": msg_id},
-        )
         headers = {
             bus.HEADER_MSG_ID: msg_id,
             bus.HEADER_EVENT_TYPE: f"{aggregate}.{event}",
@@ -240,8 +235,18 @@ class Relay:
         }
         if n.id in chain_links:
             headers[bus.HEADER_CHAIN] = chain_links[n.id]
-        with trace.use_span(span):
-            headers.update(telemetry.current_trace_headers())
+        if telemetry.records(self._tracer):
+            span = self._tracer.start_span(
+                f"publish {aggregate}.{event}",
+                context=telemetry.context_from(envelope),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "nats", "messaging.message.id": msg_id},
+            )
+            with trace.use_span(span):
+                headers.update(telemetry.current_trace_headers())
+        else:  # no producer span for nobody (decision 036): the event goes on in the trace its request carried
+            span = trace.INVALID_SPAN
+            headers.update({k: str(envelope[k]) for k in TRACE_HEADERS if envelope.get(k)})
         body = {
             "type": f"{aggregate}.{event}",
             "aggregate": aggregate,

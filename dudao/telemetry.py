@@ -247,6 +247,12 @@ def context_from(carrier: Mapping[str, str] | None) -> context.Context:
     return propagate.extract(dict(carrier or {}))
 
 
+def records(tracer: trace.Tracer) -> bool:
+    """Whether the spans `tracer` starts are recorded: not under the always-off sampler, which a process gets when
+    nothing exports them (decision 036). A tracer not yet set up counts as recording."""
+    return getattr(tracer, "sampler", None) is not ALWAYS_OFF
+
+
 def consumed(
     tracer: trace.Tracer, name: str, carrier: Mapping[str, str] | None, attributes: Mapping[str, Any]
 ) -> AbstractContextManager:
@@ -254,7 +260,7 @@ def consumed(
     builds no span: the carried context alone is made current, so the logs and whatever the handler publishes keep
     the message's trace id. Building a span per event for nobody was a tenth of a catching-up consumer's CPU."""
     parent = context_from(carrier)
-    if getattr(tracer, "sampler", None) is ALWAYS_OFF:
+    if not records(tracer):
         return _current(parent)
     return tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=attributes)
 

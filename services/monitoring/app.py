@@ -47,6 +47,7 @@ PARTS = ServiceParts(
             tables=collection.COLLECTION_TABLES,
             version=5,  # v2: in version order; v3: an area without counted units has no verdict (issue 18); v4: area inputs
             # kept; v5: each jurisdiction's part kept (area_parts)
+            own_rows=True,  # a framework's, submission's, level's or assignment's rows are its own; results are settled
         ),
         *[_operations(source) for source in operations.SOURCES],
     ],

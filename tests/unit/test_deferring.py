@@ -71,3 +71,15 @@ async def test_a_read_sends_every_write_before_it_and_grouping_starts_again_afte
     assert [query for query, _ in sent.trips] == [INSERT, ZONE, "SELECT count", INSERT, ZONE]
     await writing.flush()  # nothing waits: nothing is sent
     assert len(sent.trips) == 5
+
+
+async def test_a_statement_an_aggregate_repeats_joins_its_earliest_run_after_that_aggregate_s_last_write():
+    sent = Sent()
+    writing = Deferring(sent, own_rows=True)
+    for school in ("s1", "s2", "s3"):  # a statement twice in each aggregate's writes (a form's "results due")
+        await write(writing, school, INSERT, ZONE, INSERT, ZONE)
+    await writing.flush()
+    # the latest run of each statement would have given each school after the first two runs more: eight trips, not four
+    assert [(query, len(rows)) for query, rows in sent.trips] == [(INSERT, 3), (ZONE, 3), (INSERT, 3), (ZONE, 3)]
+    for school in ("s1", "s2", "s3"):
+        assert order_of(sent.trips, school) == [INSERT, ZONE, INSERT, ZONE]

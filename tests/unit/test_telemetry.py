@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
+from dudao import metrics
+from dudao import relay as relay_module
+from dudao.config import Settings
+from dudao.parts import Crossings
 from dudao.telemetry import consumed, context_from, current_trace_headers, prometheus_text, tracer_provider, why
 
 
@@ -95,3 +100,33 @@ def test_counters_gauges_and_histograms_in_prometheus_text_format():
         'http_server_duration_count{http_status_code="200"} 1' in text
         and 'http_server_duration_sum{http_status_code="200"} 7' in text
     )
+
+
+def test_the_relay_starts_no_producer_span_for_nobody_and_the_event_goes_on_in_its_request_s_trace(monkeypatch):
+    """Decision 036 for the relay: with nothing recording, a message carries its request's trace as the event's
+    envelope holds it (no span started, entered and injected per event); a recording tracer still gets its span."""
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    silent = tracer_provider(Resource.create({}), exporting=False).get_tracer("probe")
+    with silent.start_as_current_span("POST /v1/schools"):
+        carried = current_trace_headers()
+    envelope = {"actor": "a", "jurisdiction": "500120", "traceparent": carried["traceparent"], "tracestate": ""}
+    monkeypatch.setattr(relay_module, "event_state", lambda app, n: ({"name": "一中"}, envelope))
+    notification = SimpleNamespace(
+        id=7, topic="services.registry.domain:School.Registered", originator_id="s1", originator_version=1
+    )
+    relay = relay_module.Relay(Settings(), SimpleNamespace(service="registry"), Crossings())
+    metrics.unwatch(relay)
+
+    started = []
+    relay._tracer = silent
+    monkeypatch.setattr(silent, "start_span", lambda *a, **k: started.append(a))
+    _, _, headers, span = relay._message(notification, {})
+    assert started == [] and not span.get_span_context().is_valid
+    assert headers["traceparent"] == carried["traceparent"] and "tracestate" not in headers
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    relay._tracer = tracer_provider(Resource.create({}), exporting=False).get_tracer("probe")
+    _, _, headers, span = relay._message(notification, {})
+    assert span.is_recording() and span.parent.span_id == int(carried["traceparent"].split("-")[2], 16)
+    assert headers["traceparent"].split("-")[2] == format(span.get_span_context().span_id, "016x")
+    span.end()

@@ -209,29 +209,36 @@ async def _submission(conn: asyncpg.Connection, e: InboundEvent) -> None:
             _at(d["opened_at"]),
         )
         return
+    # One write, no read: the consumer applies a submission's events in version order (`consumer_versions`), so
+    # nothing here asks what the row holds, and a batch's submissions go to PostgreSQL together (`own_rows`).
     at = next((_at(v) for k, v in d.items() if k.endswith("_at")), None)
-    row = await conn.fetchrow(
-        "UPDATE monitoring.submissions SET version = $2, updated_at = coalesce($3, updated_at) WHERE id = $1 AND version < $2"
-        " RETURNING framework, period, level",
-        e.aggregate_id,
-        e.version,
-        at,
-    )
-    if row is None:  # seen already
-        return
     if e.type == "Submission.ValuesEntered":
         await conn.execute(
-            "UPDATE monitoring.submissions SET values = $2::jsonb, collected_by = $3::jsonb WHERE id = $1",
+            "UPDATE monitoring.submissions SET version = $2, updated_at = coalesce($3, updated_at), values = $4::jsonb,"
+            " collected_by = $5::jsonb WHERE id = $1 AND version < $2",
             e.aggregate_id,
+            e.version,
+            at,
             as_json(d["values"]),
             as_json(d["entered_by"]),
         )
     elif e.type in _STATUS:
         await conn.execute(
-            "UPDATE monitoring.submissions SET status = $2, reason = $3 WHERE id = $1",
+            "UPDATE monitoring.submissions SET version = $2, updated_at = coalesce($3, updated_at), status = $4,"
+            " reason = $5 WHERE id = $1 AND version < $2",
             e.aggregate_id,
+            e.version,
+            at,
             _STATUS[e.type],
             d.get("reason"),
+        )
+    else:
+        await conn.execute(
+            "UPDATE monitoring.submissions SET version = $2, updated_at = coalesce($3, updated_at) WHERE id = $1"
+            " AND version < $2",
+            e.aggregate_id,
+            e.version,
+            at,
         )
     await conn.execute(
         "INSERT INTO monitoring.results_due (submission) VALUES ($1) ON CONFLICT DO NOTHING", e.aggregate_id
