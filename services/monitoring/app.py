@@ -47,7 +47,8 @@ PARTS = ServiceParts(
             tables=collection.COLLECTION_TABLES,
             version=5,  # v2: in version order; v3: an area without counted units has no verdict (issue 18); v4: area inputs
             # kept; v5: each jurisdiction's part kept (area_parts)
-            own_rows=True,  # a framework's, submission's, level's or assignment's rows are its own; results are settled
+            own_rows=True,  # a submission's, level's or assignment's rows are its own; an adopted framework version's
+            # row is the upper's, same definition, a batch later; results are settled after the writes (decision 040)
         ),
         *[_operations(source) for source in operations.SOURCES],
     ],
