@@ -202,7 +202,7 @@ def one_more_submission(app: Monitoring, county: str, n: int, now: datetime) -> 
                 version=note.originator_version,
                 origin=bus.origin(app.settings.jurisdiction, "monitoring"),
                 notification_id=note.id,
-                envelope=Envelope.from_dict(envelope),
+                envelope_fields=envelope,
                 data=state,
                 stream_seq=10**12 + note.id,  # after anything the stream holds
             )

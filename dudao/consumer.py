@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import asyncpg
@@ -54,11 +55,17 @@ class InboundEvent:
     version: int
     origin: str
     notification_id: int
-    envelope: Envelope
+    envelope_fields: Mapping[str, Any]  # the envelope as the message carries it (`envelope` reads it)
     data: dict[str, Any]
     subject: str = ""
     stream_seq: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def envelope(self) -> Envelope:
+        """Built when first asked: the audit and the reactions read it, most read models never do, and building it
+        was an eighth of decoding every message for every consumer. `from_msg` checks it holds what one needs."""
+        return Envelope.from_dict(self.envelope_fields)
 
     @property
     def position(self) -> int:
@@ -73,6 +80,9 @@ class InboundEvent:
             body = json.loads(msg.data)
             headers = dict(msg.headers or {})
             origin = body["origin"]
+            envelope = body.get("envelope") or {}
+            if not isinstance(envelope, dict) or not Envelope.REQUIRED <= envelope.keys():
+                raise TypeError(f"an envelope needs {', '.join(sorted(Envelope.REQUIRED))}: {envelope!r}")
             return cls(
                 type=str(body["type"]),
                 aggregate=str(body["aggregate"]),
@@ -80,7 +90,7 @@ class InboundEvent:
                 version=int(body["version"]),
                 origin=bus.origin(origin["jurisdiction"], origin["service"]),
                 notification_id=int(body["notification_id"]),
-                envelope=Envelope.from_dict(body.get("envelope") or {}),
+                envelope_fields=envelope,
                 data=dict(body["data"]),
                 subject=msg.subject,
                 stream_seq=msg.metadata.sequence.stream if stream_seq is None else stream_seq,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from dudao.personal import Sealed
 
@@ -30,6 +31,8 @@ class Envelope:
     tracestate: str = ""
     idempotency_key: str = ""
     request_hash: str = ""
+
+    REQUIRED: ClassVar[frozenset[str]]  # the fields without a default: a dict lacking one is no envelope
 
     @classmethod
     def for_request(
@@ -80,9 +83,12 @@ class Envelope:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Envelope:
-        fields = cls.__dataclass_fields__
-        return cls(**{k: str(v) for k, v in data.items() if k in fields})
+    def from_dict(cls, data: Mapping[str, Any]) -> Envelope:
+        known = cls.__dataclass_fields__
+        return cls(**{k: str(v) for k, v in data.items() if k in known})
+
+
+Envelope.REQUIRED = frozenset(f.name for f in fields(Envelope) if f.default is MISSING)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -251,7 +251,7 @@ def event(kind: str, aggregate_id: uuid.UUID, version: int, **data) -> InboundEv
         version=version,
         origin="500120:test",
         notification_id=next(_positions),
-        envelope=Envelope.for_request(actor="test", jurisdiction="500120"),
+        envelope_fields=Envelope.for_request(actor="test", jurisdiction="500120").as_dict(),
         data={"timestamp": "2026-11-20T02:00:00+00:00"} | data,  # every stored event's state has its time
     )
 

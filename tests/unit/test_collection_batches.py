@@ -41,7 +41,7 @@ def arrived(kind: str, submission: str, version: int, **data: Any) -> InboundEve
         version=version,
         origin="510104:monitoring",
         notification_id=version,
-        envelope=Envelope.for_request(actor="t", jurisdiction="510104"),
+        envelope_fields=Envelope.for_request(actor="t", jurisdiction="510104").as_dict(),
         data=data,
     )
 

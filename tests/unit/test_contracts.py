@@ -55,7 +55,7 @@ def arriving(type_: str, data: dict) -> InboundEvent:
         version=3,
         origin="500120",
         notification_id=7,
-        envelope=Envelope.for_request(actor="t", jurisdiction="500120"),
+        envelope_fields=Envelope.for_request(actor="t", jurisdiction="500120").as_dict(),
         data={"timestamp": "2026-11-20T02:00:00+00:00"} | data,
     )
 

@@ -1,5 +1,5 @@
 """An event message parsed into an `InboundEvent`, exactly: nothing valid is changed on the way (orjson, tried for
-speed in session 15, turns an integer past 64 bits into a float without a word, so it is not used)."""
+speed in sessions 15 and 19, turns an integer past 64 bits into a float without a word, so it is not used)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from dudao.consumer import InboundEvent, Undeliverable
+from dudao.events import Envelope
 
 pytestmark = pytest.mark.unit
 
@@ -45,6 +46,27 @@ def test_an_integer_past_64_bits_arrives_as_the_integer_it_is():
     """Valid JSON: it reaches the projection as sent (which judges it), neither rounded nor dead-lettered here."""
     event = InboundEvent.from_msg(message(json.dumps(body(total=10**30)).encode()), stream_seq=7)
     assert event.data == {"total": 10**30}
+
+
+def test_the_envelope_is_built_only_when_a_handler_reads_it(monkeypatch):
+    built = []
+    monkeypatch.setattr(Envelope, "from_dict", classmethod(lambda cls, data: built.append(data) or "built"))
+    event = InboundEvent.from_msg(message(json.dumps(body(total=812)).encode()), stream_seq=7)
+    assert event.data == {"total": 812} and built == []
+    assert event.envelope == "built" and event.envelope == "built" and len(built) == 1
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"actor": "t", "jurisdiction": "500120", "correlation_id": "c"},  # no causation
+        ["t", "500120", "c", "c"],
+        "t",
+    ],
+)
+def test_a_message_whose_envelope_lacks_what_one_needs_is_undeliverable_before_any_handler_runs(envelope):
+    with pytest.raises(Undeliverable, match="envelope"):
+        InboundEvent.from_msg(message(json.dumps(body() | {"envelope": envelope}).encode()), stream_seq=7)
 
 
 @pytest.mark.parametrize("data", [b"{not json", b"[]", json.dumps(body()).encode()[:-5], b"\xff\xfe"])

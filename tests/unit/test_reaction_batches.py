@@ -23,7 +23,7 @@ def arrived(event_type: str, n: int) -> InboundEvent:
         version=1,
         origin="500120:monitoring",
         notification_id=n,
-        envelope=Envelope.for_request(actor="t", jurisdiction="500120"),
+        envelope_fields=Envelope.for_request(actor="t", jurisdiction="500120").as_dict(),
         data={},
     )
 
