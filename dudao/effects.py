@@ -19,7 +19,7 @@ import asyncpg
 from eventsourcing.persistence import ProgrammingError, RecordConflictError, Tracking
 from nats.aio.msg import Msg
 
-from dudao import bus, telemetry
+from dudao import bus, remembered, telemetry
 from dudao.consumer import Handler, InboundEvent, OutOfOrder, Settle
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
@@ -133,15 +133,24 @@ class ProjectionEffect:
         ordered: bool = False,
         settle: Settle | None = None,
         own_rows: bool = False,
+        remembered: str | None = None,
     ):
         self.pool, self.schema, self.consumer, self.stream, self.handler = pool, schema, consumer, stream, handler
         self.ordered, self.settle = ordered, settle
         self.own_rows = own_rows and not ordered  # an ordered read model's rows follow the stream's order
+        self.remembered = remembered  # the projection whose mark a change renews (decision 044)
 
     async def __call__(self, event: InboundEvent) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            if await self._apply(conn, event) and self.settle is not None:
-                await self.settle(conn)
+            if await self._apply(conn, event):
+                await self._changed(conn)
+
+    async def _changed(self, conn: asyncpg.Connection) -> None:
+        """After the events applied in `conn`'s transaction: settle, and renew the mark of what is remembered."""
+        if self.settle is not None:
+            await self.settle(conn)
+        if self.remembered is not None:
+            await remembered.renew(conn, self.schema, self.remembered)
 
     async def apply_all(
         self, events: list[InboundEvent], traced: Callable[[int], contextlib.AbstractContextManager]
@@ -170,8 +179,8 @@ class ProjectionEffect:
                             writing.aggregate = (event.origin, event.aggregate_id)
                             await self.handler(writing, event)
                     await writing.flush()
-            if applying and self.settle is not None:
-                await self.settle(conn)
+            if applying:
+                await self._changed(conn)
 
     async def _track_all(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> list[InboundEvent]:
         """Insert the batch's tracking rows in one statement: the events new here, in order. An event twice in one

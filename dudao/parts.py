@@ -44,6 +44,9 @@ class Projection:
     # Each event writes only rows of its own aggregate (keyed by its id), or inserts that do not depend on order: a
     # batch's writes are then sent grouped by statement across aggregates, each aggregate's in order (decision 040).
     own_rows: bool = False
+    # Reads over its tables may be remembered until they change (`dudao.remembered`, decision 044): every transaction
+    # that changes them renews its mark.
+    remembered: bool = False
     ddl: str = (
         ""  # CREATE ... IF NOT EXISTS for its tables, for the kernel's own read models (the service's: ensure_tables)
     )

@@ -28,7 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from dudao import bus
+from dudao import bus, remembered
 from dudao.config import Settings
 from dudao.consumer import InboundEvent, Undeliverable
 from dudao.effects import ProjectionEffect
@@ -152,6 +152,7 @@ async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events
         ordered=projection.ordered,
         settle=projection.settle,
         own_rows=projection.own_rows,
+        remembered=projection.name if projection.remembered else None,
     )
     try:
         await effect.apply_all(events, lambda _: contextlib.nullcontext())
@@ -205,6 +206,9 @@ async def _switch(
             with_seq = await js.get_msg(projection.stream, seq)
             await projection.handler(conn, InboundEvent.from_msg(with_seq, stream_seq=seq))
         await _settle(conn, projection)
+        if projection.remembered:  # the tables are others now, whatever was applied on top (decision 044)
+            await remembered.ensure_table(conn, schema)
+            await remembered.renew(conn, schema, projection.name)
     return len(late)
 
 

@@ -12,7 +12,20 @@ from dataclasses import replace
 import asyncpg
 from fastapi import Depends, FastAPI, Request, Response
 
-from dudao import audit, changes, consumer, erasure, http_errors, links, metrics, origins, roles, routes, telemetry
+from dudao import (
+    audit,
+    changes,
+    consumer,
+    erasure,
+    http_errors,
+    links,
+    metrics,
+    origins,
+    remembered,
+    roles,
+    routes,
+    telemetry,
+)
 from dudao.auth import TokenVerifier
 from dudao.clock import Clock
 from dudao.config import Settings
@@ -61,6 +74,7 @@ class Workers:
                     ordered=p.ordered,
                     settle=p.settle,
                     own_rows=p.own_rows,
+                    remembered=p.name if p.remembered else None,
                 ),
                 ordered=p.ordered,
             )
@@ -126,8 +140,11 @@ async def prepare_tables(pool: asyncpg.Pool, parts: ServiceParts) -> None:
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {schema}.projection_versions (name text PRIMARY KEY, version int NOT NULL)"
         )
+        await remembered.ensure_table(conn, parts.name)
         await conn.execute(f"LOCK TABLE {schema}.projection_versions")  # two replicas starting: one rebuilds
         for p in projections_of(parts):
+            if p.remembered:  # a start, maybe of a new version: whatever a replica remembered was of before
+                await remembered.renew(conn, parts.name, p.name)
             stored = await conn.fetchval(f"SELECT version FROM {schema}.projection_versions WHERE name = $1", p.name)
             if stored == p.version:
                 continue

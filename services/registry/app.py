@@ -25,6 +25,7 @@ PARTS = ServiceParts(
             tables=projections.TABLES,
             version=4,  # v3: which instance each policy profile comes from (decision 011); v4: in version order (issue 18)
             own_rows=True,
+            remembered=True,  # staffing (decision 044)
         )
     ],
     reactions=[

@@ -8,6 +8,7 @@ import asyncpg
 
 from dudao import jurisdiction
 from dudao.profiles import Effective, effective
+from dudao.remembered import Remembered
 from dudao.staffing import SERVING, SHORT_OF_SUPERVISORS, StaffingCounts, staffing_verdict
 from services.registry.projections.places import profiles_along
 
@@ -17,9 +18,18 @@ async def effective_profile(conn: asyncpg.Connection, code: str) -> Effective:
     return effective(code, await profiles_along(conn, path))
 
 
+# Remembered until the directory changes (decision 044): a province's staffing reads all its schools, and the start
+# page of every office asks for it far more often than the directory changes.
+REMEMBERED = Remembered("registry", "directory")
+
+
 async def staffing_compliance(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     """The figures and verdicts for `code` and everything below it in this instance."""
     profile = await effective_profile(conn, code)
+    return await REMEMBERED.answer(conn, (code, profile.version), lambda: _staffing(conn, code, profile))
+
+
+async def _staffing(conn: asyncpg.Connection, code: str, profile: Effective) -> dict[str, Any]:
     # One statement, so every count is from one moment, and one pass over the schools. A large school has an
     # inspector of its own when its responsible inspector answers for no other school.
     figures = await conn.fetchrow(
