@@ -1,8 +1,9 @@
-"""Reads remembered until their read model changes (decision 044).
+"""Reads remembered until their read models change (decision 044).
 
 A projection that declares `remembered` has a mark: a random id renewed in the same transaction as anything that
-changes its tables (its consumer, a replay's switch, a new version's start). A read over it keyed by the mark computes
-its answer once and answers from memory while the mark stands; every replica reads the one mark in PostgreSQL.
+changes its tables (its consumer, a replay's switch, every start). A read over such read models keyed by their marks
+computes its answer once and answers from memory while the marks stand; every replica reads the same marks in
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,22 +32,25 @@ async def renew(conn: asyncpg.Connection, schema: str, projection: str) -> None:
 
 
 class Remembered:
-    """One read's answers over one projection's tables, per mark and key; at most `size`, least recently used out."""
+    """One read's answers over some projections' tables, per their marks and a key; at most `size`, the least
+    recently used going first."""
 
     _NONE = object()
 
-    def __init__(self, schema: str, projection: str, size: int = 256):
-        self.schema, self.projection, self.size = schema, projection, size
-        self._answers: OrderedDict[tuple[Any, Hashable], Any] = OrderedDict()
-        self._mark_sql = f'SELECT mark FROM "{schema}".read_model_marks WHERE projection = $1'
+    def __init__(self, schema: str, *projections: str, size: int = 256):
+        self.schema, self.projections, self.size = schema, sorted(projections), size
+        self._answers: OrderedDict[tuple[tuple[Any, ...], Hashable], Any] = OrderedDict()
+        self._marks_sql = (
+            f'SELECT mark FROM "{schema}".read_model_marks WHERE projection = ANY($1::text[]) ORDER BY projection'
+        )
 
     async def answer(self, conn: asyncpg.Connection, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
-        """`compute()`'s answer, or the one it gave under the same mark and `key`: a copy of it either way, the
-        caller's to change. The mark is read first, so what is kept under it shows at least what it stands for."""
-        mark = await conn.fetchval(self._mark_sql, self.projection)
-        if mark is None:  # not applied anything yet (or not remembered): nothing to key an answer by
+        """`compute()`'s answer, or the one it gave under the same marks and `key`: a copy of it either way, the
+        caller's to change. The marks are read first, so what is kept under them shows at least what they stand for."""
+        marks = tuple(r["mark"] for r in await conn.fetch(self._marks_sql, self.projections))
+        if len(marks) < len(self.projections):  # one has no mark (not remembered): nothing to key an answer by
             return await compute()
-        at = (mark, key)
+        at = (marks, key)
         found = self._answers.get(at, self._NONE)
         if found is self._NONE:
             found = self._answers[at] = await compute()

@@ -37,6 +37,7 @@ PARTS = ServiceParts(
             handler=projections.project_case,
             tables=projections.CASE_TABLES,
             version=4,  # v3: in version order; v4: statements redacted (issue 19)
+            remembered=True,  # the start page's figures (decision 044)
         ),
         Projection(
             name="measures",
@@ -45,6 +46,7 @@ PARTS = ServiceParts(
             handler=projections.project_measure,
             tables=projections.MEASURE_TABLES,
             version=3,  # v2: in version order; v3: public text redacted (issue 19)
+            remembered=True,  # the start page's figures (decision 044)
         ),
     ],
     reactions=[

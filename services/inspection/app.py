@@ -26,6 +26,7 @@ PARTS = ServiceParts(
             tables=projections.COPY_TABLES,
             version=3,  # v2: which instance each policy profile comes from (decision 011); v3: in version order (issue 18)
             own_rows=True,
+            remembered=True,  # routine coverage (decision 044)
         ),
         Projection(
             name="views",
@@ -34,6 +35,7 @@ PARTS = ServiceParts(
             handler=projections.project_own,
             tables=projections.OWN_TABLES,
             version=3,  # v2: each aggregate's events in version order (issue 18); v3: wider redaction (issue 19)
+            remembered=True,  # routine coverage (decision 044)
         ),
     ],
     reactions=[

@@ -49,6 +49,7 @@ PARTS = ServiceParts(
             # kept; v5: each jurisdiction's part kept (area_parts)
             own_rows=True,  # a submission's, level's or assignment's rows are its own; an adopted framework version's
             # row is the upper's, same definition, a batch later; results are settled after the writes (decision 040)
+            remembered=True,  # the start page's verdict tallies (decision 044)
         ),
         *[_operations(source) for source in operations.SOURCES],
     ],

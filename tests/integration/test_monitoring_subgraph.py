@@ -76,6 +76,9 @@ def test_a_start_page_gets_each_frameworks_verdicts_counted_as_the_verdicts_them
     """Decision 037: a province's start page counts its hundreds of counties' verdicts rather than list their CVs."""
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)
+    with place.office(CITY) as office:
+        eventually(lambda: results(office)["area"]["units"] == 3, what="Dongchuan's verdict over three schools")
+    assert [t["areas"] for t in tallies(place, CITY)["data"]["verdictTallies"]] == [1]  # remembered (decision 044)
     with place.monitoring.client(place.token(role="unit", jur=COUNTY_B, unit=place.schools["X"])) as x:
         path = f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools['X']}"
         # A's staff in a school with next to no rooms, ground, equipment or classrooms: it meets 3 of 7 bars (6 needed)

@@ -1,5 +1,6 @@
-"""Staffing is remembered until the directory changes (decision 044): a registration or a replay's switch is seen by
-the next read, and nothing written around the projection is."""
+"""Reads remembered until their read models change (decision 044): staffing, routine coverage, the measures counted.
+A registration, a visit, a proposal or a replay's switch is seen by the next read; nothing written around the
+projection is."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from dudao.service import prepare_tables
 from services.registry.app import PARTS
 from tests.conftest import eventually
-from tests.factories import school
+from tests.factories import active_inspector, school
+from tests.integration.test_inspection import inspection  # noqa: F401 - the fixture
 from tests.integration.test_replay import DIRECTORY, replay, schools_projected
+from tests.integration.test_subgraph_links import accountability, answer, measure  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +70,31 @@ def test_a_start_renews_the_directory_s_mark_a_new_version_s_too_where_it_drops_
 
     first, again, new_version = asyncio.run(run())
     assert first is not None and len({first, again, new_version}) == 3
+
+
+def test_routine_coverage_follows_the_schools_and_the_visits(inspection, registry, token):  # noqa: F811 - the fixture
+    """It reads two read models, the registry's copy and the visits: either changing is seen by the next read."""
+    with registry.client(token()) as reg:
+        inspector = active_inspector(reg, "甲督学", roles=["responsible"])
+        first = school(reg, "甲一小学")
+    with inspection.client(token()) as office:
+        covered = lambda: office.get("/v1/routine-coverage", params={"month": "2026-10"}).json()  # noqa: E731
+        eventually(lambda: covered()["schools"] == 1, what="the school copied")
+        assert covered()["visited"] == 0
+        with registry.client(token()) as reg:
+            school(reg, "甲二小学")
+        eventually(lambda: covered()["schools"] == 2, what="the second school copied")
+        visited = {"school_id": first, "inspector_id": inspector, "visited_on": "2026-10-09"}
+        made = office.post("/v1/routine-visits", json=visited | {"items_checked": ["作业管理"], "problems": []})
+        assert made.status_code == 201, made.text
+        eventually(lambda: covered()["visited"] == 1, what="the visit counted")
+
+
+def test_the_measures_counted_follow_a_proposal(accountability, token):  # noqa: F811 - the fixture
+    query = "{ accountabilitySummary { measures { kind status count } } }"
+    with accountability.client(token()) as office:
+        measure(office, "interviews", "s-1", trigger="duties_not_fulfilled")
+        counted = lambda: answer(accountability, query, token())["accountabilitySummary"]["measures"]  # noqa: E731
+        eventually(lambda: counted() == [{"kind": "interview", "status": "proposed", "count": 1}], what="one")
+        measure(office, "interviews", "s-2", trigger="duties_not_fulfilled")
+        eventually(lambda: counted() == [{"kind": "interview", "status": "proposed", "count": 2}], what="two")

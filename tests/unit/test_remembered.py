@@ -12,15 +12,24 @@ pytestmark = pytest.mark.unit
 
 
 class Marked:
-    """A connection whose read model's mark is `mark`."""
+    """A connection whose read models' marks are `marks` (the directory's alone, given a string)."""
 
-    def __init__(self, mark: str | None):
-        self.mark, self.asked = mark, 0
+    def __init__(self, marks: str | dict[str, str] | None):
+        self.marks = {"directory": marks} if isinstance(marks, str) else marks or {}
+        self.asked = 0
 
-    async def fetchval(self, query: str, projection: str) -> str | None:
-        assert "read_model_marks" in query and projection == "directory"
+    @property
+    def mark(self) -> str:
+        return self.marks["directory"]
+
+    @mark.setter
+    def mark(self, mark: str) -> None:
+        self.marks["directory"] = mark
+
+    async def fetch(self, query: str, projections: list[str]) -> list[dict[str, str]]:
+        assert "read_model_marks" in query
         self.asked += 1
-        return self.mark
+        return [{"mark": self.marks[p]} for p in sorted(projections) if p in self.marks]
 
 
 def counting(answers: list[dict]):
@@ -95,3 +104,22 @@ def test_a_none_answer_is_remembered_too():
         return len(calls)
 
     assert asyncio.run(run()) == 1
+
+
+def test_a_read_over_two_read_models_is_computed_again_when_either_changes_and_not_before_both_have_a_mark():
+    async def run():
+        kept, computed = Remembered("inspection", "views", "registry-copy"), []
+        conn = Marked({"views": "v1"})
+        await kept.answer(conn, "510000", counting(computed))
+        await kept.answer(conn, "510000", counting(computed))
+        unmarked = len(computed)
+        conn.marks["registry-copy"] = "r1"
+        for _ in range(2):
+            await kept.answer(conn, "510000", counting(computed))
+        conn.marks["registry-copy"] = "r2"
+        await kept.answer(conn, "510000", counting(computed))
+        conn.marks["views"] = "v2"
+        await kept.answer(conn, "510000", counting(computed))
+        return unmarked, len(computed)
+
+    assert asyncio.run(run()) == (2, 5)

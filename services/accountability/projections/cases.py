@@ -11,6 +11,7 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
 from dudao.privacy import redact
+from dudao.remembered import Remembered
 
 CASE_TABLES = ("cases", "items", "notices")
 UNACCEPTED = ("awaiting_report", "reported", "rejected", "rebounded")
@@ -268,6 +269,10 @@ async def notice_page(
     return [dict(r) for r in rows]
 
 
+# Remembered until the cases change (decision 044): every office's start page asks for it.
+SUMMARY = Remembered("accountability", "cases")
+
+
 async def summary(conn: asyncpg.Connection, *, within: str, today: date) -> dict[str, Any]:
     """The figures an office watches, over a jurisdiction and everything under it, all from one moment (one
     statement: one snapshot, one round trip).
@@ -276,6 +281,10 @@ async def summary(conn: asyncpg.Connection, *, within: str, today: date) -> dict
     On-time rate: items accepted the first time without a supervision notice, over items that were
     accepted or got a notice (items still inside their first deadline are not judged yet).
     """
+    return await SUMMARY.answer(conn, (within, today), lambda: _summary_now(conn, within, today))
+
+
+async def _summary_now(conn: asyncpg.Connection, within: str, today: date) -> dict[str, Any]:
     figures = await conn.fetchrow(
         "SELECT * FROM"
         " (SELECT count(*) FILTER (WHERE status <> 'closed') AS open_cases,"

@@ -12,6 +12,7 @@ import asyncpg
 from dudao import jurisdiction as divisions
 from dudao.consumer import InboundEvent
 from dudao.privacy import redact
+from dudao.remembered import Remembered
 from services.accountability.domain.terms import AccountabilityTrigger, CircularTrigger, Sanction
 
 MEASURE_TABLES = ("measures", "restrictions")
@@ -131,8 +132,16 @@ async def measures_by_id(conn: asyncpg.Connection, measure_ids: list[Any]) -> li
     return [_measure(r) for r in rows]
 
 
+# Remembered until the measures change (decision 044): every office's start page asks for them.
+COUNTS = Remembered("accountability", "measures")
+
+
 async def measure_counts(conn: asyncpg.Connection, *, within: str) -> list[dict[str, Any]]:
     """How many measures of each kind stand in each status, over a jurisdiction and everything under it."""
+    return await COUNTS.answer(conn, within, lambda: _measure_counts_now(conn, within))
+
+
+async def _measure_counts_now(conn: asyncpg.Connection, within: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT kind, status, count(*) AS count FROM accountability.measures WHERE jurisdiction LIKE ANY($1::text[])"
         " GROUP BY kind, status ORDER BY kind, status",

@@ -8,6 +8,7 @@ import asyncpg
 
 from dudao import jurisdiction
 from dudao.consumer import InboundEvent
+from dudao.remembered import Remembered
 from dudao.stages import COMPULSORY_STAGES
 
 TABLES_SQL = """
@@ -44,9 +45,17 @@ VISITED_IN = (
 )
 
 
+# Remembered until the schools or the visits change (decision 044): every office's start page asks for it.
+REMEMBERED = Remembered("inspection", "registry-copy", "views")
+
+
 async def coverage(conn: asyncpg.Connection, *, within: str, month: str, zones: bool = True) -> dict[str, Any]:
     """For `month` (YYYY-MM): per zone, the compulsory-education schools with and without a visit; with `zones`
     false, only the totals (one count, not a row per school: a province's start page)."""
+    return await REMEMBERED.answer(conn, (within, month, zones), lambda: _coverage_now(conn, within, month, zones))
+
+
+async def _coverage_now(conn: asyncpg.Connection, within: str, month: str, zones: bool) -> dict[str, Any]:
     # The month's visited schools are read once and joined, not looked up school by school: at 20,000 schools, 12 ms
     # against 32 ms (an EXISTS per school).
     if not zones:

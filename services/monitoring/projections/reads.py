@@ -10,6 +10,7 @@ import asyncpg
 
 from dudao import jurisdiction as divisions
 from dudao.errors import NotFound
+from dudao.remembered import Remembered
 from services.monitoring.domain.area import area_result
 from services.monitoring.domain.collection import home_level
 from services.monitoring.domain.compute import UnitData, applies
@@ -326,10 +327,18 @@ async def latest_area_results(conn: asyncpg.Connection, jurisdiction: str) -> li
     return [dict(r) | {"result": json.loads(r["result"])} for r in rows]
 
 
+# Remembered until the collection changes (decision 044): every office's start page asks for them.
+TALLIES = Remembered("monitoring", "collection")
+
+
 async def latest_verdict_tallies(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
     """For each framework, its newest period's area verdicts at or under `jurisdiction` counted (decision 037): how
     many areas, how many pass, which fail, how many have no verdict yet and how many rest on unapproved data. One row
     per framework however many counties a province has."""
+    return await TALLIES.answer(conn, jurisdiction, lambda: _tallies_now(conn, jurisdiction))
+
+
+async def _tallies_now(conn: asyncpg.Connection, jurisdiction: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"{NEWEST_AREAS}, tallied AS (SELECT framework, period, max(framework_version) AS framework_version,"
         " count(*) AS areas, count(*) FILTER (WHERE passes) AS passing,"
