@@ -78,7 +78,8 @@ def test_routine_coverage_follows_the_schools_and_the_visits(inspection, registr
         inspector = active_inspector(reg, "甲督学", roles=["responsible"])
         first = school(reg, "甲一小学")
     with inspection.client(token()) as office:
-        covered = lambda: office.get("/v1/routine-coverage", params={"month": "2026-10"}).json()  # noqa: E731
+        totals = '{ routineCoverage(month: "2026-10") { schools visited } }'  # as a start page asks: remembered
+        covered = lambda: answer(inspection, totals, token())["routineCoverage"]  # noqa: E731
         eventually(lambda: covered()["schools"] == 1, what="the school copied")
         assert covered()["visited"] == 0
         with registry.client(token()) as reg:

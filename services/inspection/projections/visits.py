@@ -45,14 +45,17 @@ VISITED_IN = (
 )
 
 
-# Remembered until the schools or the visits change (decision 044): every office's start page asks for it.
-REMEMBERED = Remembered("inspection", "registry-copy", "views")
+# The totals, remembered until the schools or the visits change (decision 044): every office's start page asks for
+# them. Not the zones: a province's lists every school not yet visited, megabytes to keep and copy.
+TOTALS = Remembered("inspection", "registry-copy", "views")
 
 
 async def coverage(conn: asyncpg.Connection, *, within: str, month: str, zones: bool = True) -> dict[str, Any]:
     """For `month` (YYYY-MM): per zone, the compulsory-education schools with and without a visit; with `zones`
     false, only the totals (one count, not a row per school: a province's start page)."""
-    return await REMEMBERED.answer(conn, (within, month, zones), lambda: _coverage_now(conn, within, month, zones))
+    if zones:
+        return await _coverage_now(conn, within, month, zones)
+    return await TOTALS.answer(conn, (within, month), lambda: _coverage_now(conn, within, month, zones))
 
 
 async def _coverage_now(conn: asyncpg.Connection, within: str, month: str, zones: bool) -> dict[str, Any]:
