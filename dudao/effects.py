@@ -13,7 +13,7 @@ import bisect
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from eventsourcing.persistence import ProgrammingError, RecordConflictError, Tracking
@@ -24,6 +24,9 @@ from dudao.consumer import Handler, InboundEvent, OutOfOrder, Settle
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
 from dudao.telemetry import why
+
+if TYPE_CHECKING:  # parts names the effects' kinds
+    from dudao.parts import Projection
 
 log = logging.getLogger("dudao.consumer")  # the consumer's log, as before the effects had a module of their own
 
@@ -139,6 +142,21 @@ class ProjectionEffect:
         self.ordered, self.settle = ordered, settle
         self.own_rows = own_rows and not ordered  # an ordered read model's rows follow the stream's order
         self.remembered = remembered  # the projection whose mark a change renews (decision 044)
+
+    @classmethod
+    def of(cls, pool: asyncpg.Pool, schema: str, projection: Projection) -> ProjectionEffect:
+        """`projection`'s effect, as its live consumer and a replay (tracked as that consumer's) apply it alike."""
+        return cls(
+            pool,
+            schema,
+            projection.consumer_name(schema),
+            projection.stream,
+            projection.handler,
+            ordered=projection.ordered,
+            settle=projection.settle,
+            own_rows=projection.own_rows,
+            remembered=projection.name if projection.remembered else None,
+        )
 
     async def __call__(self, event: InboundEvent) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -143,17 +143,7 @@ async def _project(
 async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events: list[InboundEvent]) -> int:
     """A batch as the live consumer applies one, tracked as its (handed to it at the switch): in one transaction, or,
     if any event fails, each on its own, so only the failing ones are left out. The number left out."""
-    effect = ProjectionEffect(
-        pool,
-        schema,
-        projection.consumer_name(schema),
-        projection.stream,
-        projection.handler,
-        ordered=projection.ordered,
-        settle=projection.settle,
-        own_rows=projection.own_rows,
-        remembered=projection.name if projection.remembered else None,
-    )
+    effect = ProjectionEffect.of(pool, schema, projection)
     try:
         await effect.apply_all(events, lambda _: contextlib.nullcontext())
         return 0

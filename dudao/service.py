@@ -65,17 +65,7 @@ class Workers:
                 name=p.consumer_name(parts.name),
                 stream=p.stream,
                 filter_subject=p.filter_subject,
-                effect=ProjectionEffect(
-                    pool,
-                    parts.name,
-                    p.consumer_name(parts.name),
-                    p.stream,
-                    p.handler,
-                    ordered=p.ordered,
-                    settle=p.settle,
-                    own_rows=p.own_rows,
-                    remembered=p.name if p.remembered else None,
-                ),
+                effect=ProjectionEffect.of(pool, parts.name, p),
                 ordered=p.ordered,
             )
             for p in projections_of(parts, settings.jurisdiction)

@@ -13,7 +13,7 @@ import pytest
 
 from dudao.service import prepare_tables
 from services.registry.app import PARTS
-from tests.conftest import eventually
+from tests.conftest import TODAY, eventually
 from tests.factories import active_inspector, school
 from tests.integration.test_inspection import inspection  # noqa: F401 - the fixture
 from tests.integration.test_replay import DIRECTORY, replay, schools_projected
@@ -78,14 +78,15 @@ def test_routine_coverage_follows_the_schools_and_the_visits(inspection, registr
         inspector = active_inspector(reg, "甲督学", roles=["responsible"])
         first = school(reg, "甲一小学")
     with inspection.client(token()) as office:
-        totals = '{ routineCoverage(month: "2026-10") { schools visited } }'  # as a start page asks: remembered
+        month = f"{TODAY:%Y-%m}"  # the services' clock: a visit today has happened, whatever the calendar says
+        totals = f'{{ routineCoverage(month: "{month}") {{ schools visited }} }}'  # as a start page asks: remembered
         covered = lambda: answer(inspection, totals, token())["routineCoverage"]  # noqa: E731
         eventually(lambda: covered()["schools"] == 1, what="the school copied")
         assert covered()["visited"] == 0
         with registry.client(token()) as reg:
             school(reg, "甲二小学")
         eventually(lambda: covered()["schools"] == 2, what="the second school copied")
-        visited = {"school_id": first, "inspector_id": inspector, "visited_on": "2026-10-09"}
+        visited = {"school_id": first, "inspector_id": inspector, "visited_on": TODAY.isoformat()}
         made = office.post("/v1/routine-visits", json=visited | {"items_checked": ["作业管理"], "problems": []})
         assert made.status_code == 201, made.text
         eventually(lambda: covered()["visited"] == 1, what="the visit counted")
