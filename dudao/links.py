@@ -18,6 +18,7 @@ upper's downward streams (`dudao up --upstream`). Nothing crosses by a call from
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -159,6 +160,7 @@ def _same(a: StreamSource, b: StreamSource) -> bool:
 # --- the links' state, and healing them --------------------------------------------------------------------------
 
 CONNECTED_NS = 5 * 1_000_000_000  # a source heard from within this long is connected (it gets heartbeats every second)
+RESTARTING = "dudao.restarting."  # + a source's name: stream metadata holding a source a restart removed (`_restart`)
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,9 @@ async def heal(nc: Client, service: str, jurisdiction: str, kicked: dict[tuple[s
     nats-server retries a broken source on a backoff that reaches most of a minute, so a link back after a cut
     delivered only 40-55 s later (issue 20). A source removed and added again starts at once, from the message after
     the last one it delivered (the server finds it in the stream), so nothing is lost or repeated. `kicked` remembers
-    when each was last restarted, so a source still starting is given 5 s. The names of the sources restarted."""
-    js = nc.jetstream(timeout=2)
+    when each was last restarted, so a source still starting is given 5 s. A restart that an earlier pass began and
+    could not finish is finished first (`_restart`). The names of the sources restarted."""
+    js = nc.jetstream(timeout=10)  # a province's server, busy with a backlog, took 3 s to confirm a stream change
     restarted = []
     for stream in (
         bus.view_stream(service),
@@ -228,6 +231,8 @@ async def heal(nc: Client, service: str, jurisdiction: str, kicked: dict[tuple[s
         crossing_stream(DOWN, service, jurisdiction),
     ):
         try:
+            for name in await _finish_restarts(js, stream):
+                restarted.append(f"{stream} <- {name} (added back: its restart had been cut off)")
             info = await js.stream_info(stream)
         except NotFoundError:
             continue
@@ -251,13 +256,34 @@ async def heal(nc: Client, service: str, jurisdiction: str, kicked: dict[tuple[s
 
 async def _restart(js: JetStreamContext, stream: str, source: StreamSource) -> None:
     """Remove `source` from `stream`, then add it back; each change made to the stream's config as it is then, so a
-    source that `dudao link` added meanwhile stays."""
+    source that `dudao link` added meanwhile stays.
+
+    The change that removes the source writes it into the stream's metadata, and the change that adds it back clears
+    that. A restart cut off between the two (a change the server was too busy to confirm in time, a process killed)
+    leaves the source there, and the next pass of any replica's keeper adds it back (`_finish_restarts`): a link is
+    never dropped by the restart that was to heal it."""
     config = (await js.stream_info(stream)).config
     config.sources = [k for k in config.sources or [] if k.name != source.name]
+    config.metadata = {**(config.metadata or {}), RESTARTING + source.name: json.dumps(source.as_dict())}
     await js.update_stream(config)
+    await _finish_restarts(js, stream)
+
+
+async def _finish_restarts(js: JetStreamContext, stream: str) -> list[str]:
+    """Add back every source a restart of `stream` removed and has not yet added back; their names."""
     config = (await js.stream_info(stream)).config
-    config.sources = [*(config.sources or []), source]
+    pending = {k: v for k, v in (config.metadata or {}).items() if k.startswith(RESTARTING)}
+    if not pending:
+        return []
+    kept = list(config.sources or [])
+    for removed in pending.values():
+        source = StreamSource.from_response(json.loads(removed))
+        if not any(_same(source, k) for k in kept):
+            kept.append(source)
+    config.sources = kept
+    config.metadata = {k: v for k, v in config.metadata.items() if k not in pending}
     await js.update_stream(config)
+    return [k.removeprefix(RESTARTING) for k in pending]
 
 
 class LinkKeeper:

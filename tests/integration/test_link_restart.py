@@ -1,0 +1,105 @@
+"""A link's restart (issue 20's heal, decision 045) never drops the link it was to heal.
+
+At a province under load, nats-server took 3 s to confirm a stream change and the keeper's call gave up after 2 s,
+between removing a county's source and adding it back: the province's accountability read models never saw that
+county's events again. Here the server is made to refuse the change that adds the source back, as if that call had
+been cut off, and the next pass of the keeper must add it back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+
+from dudao import bus, links
+
+pytestmark = pytest.mark.integration
+
+HERE, BELOW = "510000", "513437"
+SERVICE = "accountability"
+
+
+class CutOffAfter:
+    """A JetStream context whose stream changes go through until `allowed` have, then fail as a timed-out call does."""
+
+    def __init__(self, js: JetStreamContext, allowed: int):
+        self._js, self._allowed = js, allowed
+
+    def __getattr__(self, name):
+        return getattr(self._js, name)
+
+    async def update_stream(self, config):
+        if self._allowed == 0:
+            raise nats.errors.TimeoutError
+        self._allowed -= 1
+        return await self._js.update_stream(config)
+
+
+async def sources_of(js: JetStreamContext, stream: str) -> list[str]:
+    return sorted(s.name for s in (await js.stream_info(stream)).config.sources or [])
+
+
+async def linked(url: str):
+    nc = await nats.connect(url)
+    js = nc.jetstream(timeout=5)
+    await links.link_lowers(js, SERVICE, HERE, [BELOW])
+    view = bus.view_stream(SERVICE)
+    below = links.crossing_stream(links.UP, SERVICE, BELOW)
+    assert below in await sources_of(js, view)
+    return nc, js, view, below
+
+
+def test_a_restart_cut_off_between_its_two_changes_is_finished_by_the_next_pass(settings):
+    async def scenario() -> None:
+        nc, js, view, below = await linked(settings.nats_url)
+        try:
+            source = links._from_elsewhere((await js.stream_info(view)).config)[below]
+            with pytest.raises(nats.errors.TimeoutError):
+                await links._restart(CutOffAfter(js, allowed=1), view, source)
+            assert below not in await sources_of(js, view)  # the cut: removed, not yet added back
+
+            restarted = await links.heal(nc, SERVICE, HERE, {})
+
+            assert below in await sources_of(js, view)
+            assert restarted == [f"{view} <- {below} (added back: its restart had been cut off)"]
+            metadata = (await js.stream_info(view)).config.metadata or {}
+            assert not any(k.startswith(links.RESTARTING) for k in metadata)
+            assert await links.heal(nc, SERVICE, HERE, {}) == []  # once added back, nothing more to do
+        finally:
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_restart_that_never_removed_its_source_changes_nothing(settings):
+    async def scenario() -> None:
+        nc, js, view, below = await linked(settings.nats_url)
+        try:
+            before = await sources_of(js, view)
+            source = links._from_elsewhere((await js.stream_info(view)).config)[below]
+            with pytest.raises(nats.errors.TimeoutError):
+                await links._restart(CutOffAfter(js, allowed=0), view, source)
+            assert await sources_of(js, view) == before
+            assert await links.heal(nc, SERVICE, HERE, {}) == []
+        finally:
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_whole_restart_leaves_the_source_and_no_note_of_it(settings):
+    async def scenario() -> None:
+        nc, js, view, below = await linked(settings.nats_url)
+        try:
+            before = await sources_of(js, view)
+            source = links._from_elsewhere((await js.stream_info(view)).config)[below]
+            await links._restart(js, view, source)
+            assert await sources_of(js, view) == before
+            metadata = (await js.stream_info(view)).config.metadata or {}
+            assert not any(k.startswith(links.RESTARTING) for k in metadata)
+        finally:
+            await nc.close()
+
+    asyncio.run(scenario())
