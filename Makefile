@@ -42,6 +42,7 @@ bench-province: $(BIN)/dudao
 bench: $(BIN)/dudao
 	$(BIN)/python bench/registry_throughput.py
 	$(BIN)/python bench/monitoring_results.py
+	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/crash_consistency.py

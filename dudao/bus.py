@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
 import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -148,3 +151,32 @@ async def or_stop(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
         work.cancel()
         raise Stopped
     return work.result()
+
+
+# --- taking a fetched message ------------------------------------------------------------------------
+
+
+def _takes_a_waiting_message_at_once(next_msg):
+    """nats-py's `Subscription.next_msg`, taking a message already waiting in the subscription's queue at once.
+
+    A pull fetch of n messages calls `next_msg` n times, and nats-py makes a task, an `asyncio.wait_for` with its timer
+    and a `uuid4` for every call, even when the message has long arrived: most of a consumer's or a replay's time in
+    Python went there (decision 046). What is taken, and its bookkeeping (the pending bytes, `task_done`), are as
+    before; only a queue with nothing in it waits the library's way."""
+
+    @functools.wraps(next_msg)
+    async def taking(self: Subscription, timeout: float | None = 1.0) -> Msg:
+        queue = self._pending_queue
+        if queue.empty() or self._cb or self._conn.is_closed:
+            return await next_msg(self, timeout)
+        msg = queue.get_nowait()
+        self._pending_size -= len(msg.data)
+        queue.task_done()
+        return msg
+
+    taking.takes_at_once = True
+    return taking
+
+
+if not getattr(Subscription.next_msg, "takes_at_once", False):
+    Subscription.next_msg = _takes_a_waiting_message_at_once(Subscription.next_msg)
