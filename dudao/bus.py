@@ -160,8 +160,8 @@ def _takes_a_waiting_message_at_once(next_msg):
     """nats-py's `Subscription.next_msg`, taking a message already waiting in the subscription's queue at once.
 
     A pull fetch of n messages calls `next_msg` n times, and nats-py makes a task, an `asyncio.wait_for` with its timer
-    and a `uuid4` for every call, even when the message has long arrived: most of a consumer's or a replay's time in
-    Python went there (decision 046). What is taken, and its bookkeeping (the pending bytes, `task_done`), are as
+    and a `uuid4` for every call, even when the message has long arrived: a large part of a consumer's time in Python
+    went there (decision 046). What is taken, and its bookkeeping (the pending bytes, `task_done`), are as
     before; only a queue with nothing in it waits the library's way."""
 
     @functools.wraps(next_msg)
