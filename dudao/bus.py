@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable
@@ -78,6 +79,28 @@ def origin(jurisdiction: str, service: str) -> str:
 
 def message_id(jurisdiction: str, service: str, notification_id: int) -> str:
     return f"{origin(jurisdiction, service)}:{notification_id}"
+
+
+class InBackground:
+    """Something that connects to NATS and subscribes in the background (`_run`): NATS may be down, the process
+    still starts and serves. `close` stops the one and closes the other."""
+
+    _nc: Client | None = None
+    _task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=type(self).__name__)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._nc is not None:
+            await self._nc.close()
+
+    async def _run(self) -> None:
+        raise NotImplementedError
 
 
 async def connect(url: str, name: str, *, reconnect: bool = True) -> Client:

@@ -4,16 +4,29 @@ A projection that declares `remembered` has a mark: a random id renewed in the s
 changes its tables (its consumer, a replay's switch, every start). A read over such read models keyed by their marks
 computes its answer once and answers from memory while the marks stand; every replica reads the same marks in
 PostgreSQL.
+
+The gateway may remember a whole answer under the marks it was computed with (decision 047): each service answers,
+on core NATS, what its marks are now.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from datetime import date
 from typing import Any
 
 import asyncpg
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from dudao import bus
+
+log = logging.getLogger("dudao.remembered")
 
 
 async def ensure_table(conn: asyncpg.Connection, schema: str) -> None:
@@ -59,3 +72,42 @@ class Remembered:
         else:
             self._answers.move_to_end(at)
         return copy.deepcopy(found)
+
+
+# --- the marks, asked for by the gateway (decision 047) ----------------------------------------------------------
+
+
+def marks_subject(jurisdiction: str, service: str) -> str:
+    """Where a service of the instance of `jurisdiction` answers what its marks are now (core NATS, not a stream)."""
+    return f"dudao.{jurisdiction}.marks.{service}"
+
+
+class MarksAnswerer(bus.InBackground):
+    """Answers `marks_subject` with this service's marks as PostgreSQL has them at that moment, and its day (what is
+    overdue depends on it): `{"marks": {projection: mark}, "today": "YYYY-MM-DD"}`. Replicas share the subject as a
+    queue group, and every one reads the same table, so any may answer."""
+
+    def __init__(self, nats_url: str, subject: str, pool: asyncpg.Pool, schema: str, today: Callable[[], date]):
+        self._url, self._subject, self._pool, self._today = nats_url, subject, pool, today
+        self._sql = f'SELECT projection, mark FROM "{schema}".read_model_marks'
+        self._nc: Client | None = None
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        try:
+            self._nc = await bus.connect(self._url, f"marks {self._subject}")
+            await self._nc.subscribe(self._subject, queue=self._subject, cb=self._answer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the gateway cannot remember this service's answers: answering %s failed", self._subject)
+
+    async def _answer(self, msg: Msg) -> None:
+        try:
+            async with self._pool.acquire() as conn:
+                rows = await conn.fetch(self._sql)
+        except (OSError, asyncpg.PostgresError) as e:  # no answer: the gateway computes, as it would without marks
+            log.warning("marks not answered: %s", e)
+            return
+        marks = {r["projection"]: str(r["mark"]) for r in rows}
+        await msg.respond(json.dumps({"marks": marks, "today": self._today().isoformat()}).encode())

@@ -172,12 +172,21 @@ def create_app(parts: ServiceParts, settings: Settings, routers: list, title: st
             await asyncio.to_thread(parts.on_start, app.state.application)
         app.state.pool = await open_pool(settings.database_url, settings.pg_read_pool)
         await prepare_tables(app.state.pool, parts)
+        marks = remembered.MarksAnswerer(
+            settings.nats_url,
+            remembered.marks_subject(settings.jurisdiction, parts.name),
+            app.state.pool,
+            parts.name,
+            lambda: app.state.clock.today(),
+        )
+        marks.start()
         app.state.workers = Workers(settings, parts, app.state.application, app.state.pool, app.state.clock)
         if settings.run_workers:
             app.state.workers.start()
         try:
             yield
         finally:
+            await marks.close()
             await app.state.workers.close()
             await close_pool(app.state.pool)
             app.state.application.close()

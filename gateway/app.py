@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from dudao.config import Settings
 from gateway import limits, national
 from gateway.live import Feed
 from gateway.loaders import request_context
+from gateway.remembered import MarksAsker, RememberedAnswers
 from gateway.schema import schema
 from gateway.subgraphs import SubgraphClient
 
@@ -47,6 +49,14 @@ def build(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     app.include_router(subgraph.graphql_router(schema, _context, limits.REQUEST))
     app.include_router(national.router)
+    app.add_middleware(  # inside the access log and the tracing (decision 047)
+        RememberedAnswers,
+        marks=MarksAsker(live.connection, settings.jurisdiction),
+        services=sorted(urls),
+        verifier=app.state.verifier,
+        clock=lambda: app.state.clock,
+        route=SimpleNamespace(path="/graphql"),  # what the access log names an answer from memory by
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

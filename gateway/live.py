@@ -97,7 +97,7 @@ class Subscriber:
         return self._changes.popleft()
 
 
-class Feed:
+class Feed(bus.InBackground):
     """The gateway's one NATS connection for live updates, fanned out to in-process subscribers."""
 
     def __init__(self, nats_url: str, *, backlog: int = 100, remembered: int = 100_000):
@@ -109,17 +109,12 @@ class Feed:
         self._tracer = telemetry.tracer("dudao.gateway.live")
         self.following = False
 
-    def start(self) -> None:
-        """Connect and subscribe in the background: NATS may be down, the gateway still starts."""
-        self._task = asyncio.create_task(self._run(), name="live-feed")
+    def connection(self) -> Client | None:
+        """The connection while it is up (the start page's marks are asked on it too: decision 047)."""
+        return self._nc if self._nc is not None and self._nc.is_connected else None
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._nc is not None:
-            await self._nc.close()
+        await super().close()
         self.following = False
 
     async def _run(self) -> None:

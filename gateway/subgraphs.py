@@ -16,6 +16,7 @@ from graphql import GraphQLError
 
 from dudao import telemetry
 from dudao.errors import Unavailable
+from gateway import remembered
 
 log = logging.getLogger("dudao.gateway")
 
@@ -85,6 +86,7 @@ class SubgraphClient:
         except (TimeoutError, aiohttp.ClientError) as e:
             raise _unreachable(service, e) from None
         body = answer.json()
+        remembered.heard(service, body)
         errors = body.get("errors") or []
         if body.get("data") is None and not errors:
             raise GraphQLError(
@@ -97,6 +99,7 @@ class SubgraphClient:
         """GET a REST read of a service with the caller's token (what the services keep outside their subgraphs, such
         as their links); a refusal keeps its status and rule, down or slow is a GraphQL error naming the service."""
         self.calls[service] = self.calls.get(service, 0) + 1
+        remembered.unsaid()
         try:
             answer = await self._ask(service, "GET", path, headers=_bearer(token))
         except (TimeoutError, aiohttp.ClientError) as e:

@@ -296,6 +296,8 @@ class Query:
         self, info: strawberry.Info, jurisdiction: str | None = None
     ) -> AccountabilitySummary:
         code = within(caller(info, UNIT_READERS), jurisdiction)
+        # with its measures counted (a field of the summary)
+        subgraph.remembered_over(info, *projections.SUMMARY.projections, *projections.COUNTS.projections)
         async with info.context["pool"].acquire() as conn:
             return AccountabilitySummary(**await projections.summary(conn, within=code, today=_today(info)))
 

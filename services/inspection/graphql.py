@@ -418,6 +418,8 @@ class Query:
         async with info.context["pool"].acquire() as conn:
             zones_asked = "zones" in subgraph.wanted(info)
             data = await visits.coverage(conn, within=within, month=month, zones=zones_asked)
+        if not zones_asked:  # the totals alone are remembered (decision 044), the zones' schools are not
+            subgraph.remembered_over(info, *visits.TOTALS.projections)
         zones = [
             ZoneCoverage(
                 zone_id=z["zone_id"],

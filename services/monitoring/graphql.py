@@ -411,6 +411,7 @@ class Query:
     )
     async def latest_verdicts(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[AreaVerdict]:
         code = within(caller(info, UNIT_READERS), jurisdiction)
+        subgraph.remembered_over(info, *reads.TALLIES.projections)  # area results and frameworks: the collection's
         async with info.context["pool"].acquire() as conn:
             rows = await reads.latest_area_results(conn, code)
         return [
@@ -434,6 +435,7 @@ class Query:
     )
     async def verdict_tallies(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[VerdictTally]:
         code = within(caller(info, UNIT_READERS), jurisdiction)
+        subgraph.remembered_over(info, *reads.TALLIES.projections)
         async with info.context["pool"].acquire() as conn:
             rows = await reads.latest_verdict_tallies(conn, code)
         return [VerdictTally(**{k: r[k] for k in VerdictTally.__annotations__}) for r in rows]

@@ -3,6 +3,7 @@ of the registry's policy profiles and schools."""
 
 from services.accountability.projections.cases import (
     CASE_TABLES,
+    SUMMARY,
     case_page,
     case_row,
     cases_by_id,
@@ -16,6 +17,7 @@ from services.accountability.projections.cases import (
     summary,
 )
 from services.accountability.projections.measures import (
+    COUNTS,
     KINDS,
     MEASURE_TABLES,
     measure_counts,
@@ -33,8 +35,10 @@ from services.accountability.projections.tables import ensure_tables
 __all__ = [
     "CASE_TABLES",
     "COPY_TABLES",
+    "COUNTS",
     "KINDS",
     "MEASURE_TABLES",
+    "SUMMARY",
     "case_page",
     "case_row",
     "cases_by_id",

@@ -30,6 +30,7 @@ from services.registry.graphql.types import (
     caller,
 )
 from services.registry.projections import directory, places, public
+from services.registry.projections.staffing import REMEMBERED as STAFFING
 from services.registry.projections.staffing import staffing_compliance
 
 
@@ -148,6 +149,7 @@ class Query:
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree in this instance.")
     async def staffing_compliance(self, info: strawberry.Info, jurisdiction: str | None = None) -> StaffingCompliance:
         code = scope_of(caller(info, OFFICES), jurisdiction)
+        subgraph.remembered_over(info, *STAFFING.projections)  # the effective profile is the directory's too
         async with info.context["pool"].acquire() as conn:
             return StaffingCompliance.of(await staffing_compliance(conn, code))
 
