@@ -1,4 +1,5 @@
-"""The metrics an ops team watches: events appended, relay lag, consumer lag, events processed, dead letters.
+"""The metrics an ops team watches: events appended, relay lag, consumer lag, events processed, dead letters, links,
+and how the gateway answered start pages.
 
 OpenTelemetry instruments on the global meter provider: every process serves them at `/metrics` in Prometheus' text
 format (dots become underscores, counters end in `_total`; `deploy/grafana/dudao.json` plots them), and
@@ -16,6 +17,7 @@ observed at each collection from the relays and consumers alive in the process; 
 | `dudao.link.connected` | gauge: 1 while a link to another instance delivers, else 0 | service, direction, jurisdiction |
 | `dudao.link.behind` | gauge: events waiting at the other instance (while connected) | service, direction, jurisdiction |
 | `dudao.link.since_last_arrival` | gauge: seconds since the link's latest event arrived | service, direction, jurisdiction |
+| `dudao.gateway.start_pages` | counter: start pages the gateway answered (decision 047) | answered: from_memory, kept, computed |
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ EVENTS_APPENDED = _meter.create_counter(
 PROCESSED = _meter.create_counter("dudao.consumer.processed", unit="{event}", description="events a consumer applied")
 DEAD_LETTERS = _meter.create_counter(
     "dudao.consumer.dead_letters", unit="{event}", description="events a consumer gave up on"
+)
+START_PAGES = _meter.create_counter(
+    "dudao.gateway.start_pages",
+    unit="{page}",
+    description="start pages the gateway answered (decision 047), by `answered`: from_memory, kept (computed and"
+    " remembered) or computed (not remembered: an error, a read without marks, marks not known)",
 )
 
 

@@ -37,6 +37,7 @@ from opentelemetry import trace
 from dudao.auth import TokenVerifier
 from dudao.clock import Clock
 from dudao.errors import Problem
+from dudao.metrics import START_PAGES
 from dudao.remembered import marks_subject
 
 log = logging.getLogger("dudao.gateway")
@@ -225,6 +226,7 @@ class RememberedAnswers:
             self.answers.pop(key, None)
             return False
         self.answers.move_to_end(key)
+        START_PAGES.add(1, {"answered": "from_memory"})
         scope["route"] = self.route  # as the app would have routed it, for the access log and the span's name
         trace.get_current_span().set_attribute("dudao.remembered", True)
         await send(
@@ -256,9 +258,11 @@ class RememberedAnswers:
         finally:
             SOURCES.reset(token)
         body = b"".join(chunks)
-        if before is None or status != 200 or not sources.whole or len(body) > MAX_ANSWER_BYTES:
-            return
-        if (found := pinned(sources, before)) is None or not _without_errors(body):
+        found = None
+        if before is not None and status == 200 and sources.whole and len(body) <= MAX_ANSWER_BYTES:
+            found = pinned(sources, before) if _without_errors(body) else None
+        START_PAGES.add(1, {"answered": "computed" if found is None else "kept"})
+        if found is None:
             return
         self.answers[key] = Kept(body, content_type, found, self.monotonic() + LIFETIME_S)
         self.answers.move_to_end(key)

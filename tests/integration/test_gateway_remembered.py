@@ -3,6 +3,7 @@ anew as soon as any service shows a change, and never kept when it cannot be kno
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -54,6 +55,11 @@ def test_a_page_asked_again_comes_from_memory_and_shows_a_change_as_soon_as_its_
     # ... and so does the very next page, not one a little later
     assert graphql(graph.gateway, office, PAGE)["data"]["dashboard"]["staffing"]["schools"] == 7
     assert graph.calls() == {k: v + 1 for k, v in before.items()}
+
+    with graph.gateway.client() as ops:  # how the start pages were answered, for ops
+        served = ops.get("/metrics").text
+    assert re.search(r'dudao_gateway_start_pages_total\{answered="from_memory"\} [1-9]', served), served
+    assert re.search(r'dudao_gateway_start_pages_total\{answered="kept"\} [1-9]', served), served
 
 
 def test_a_new_day_at_a_service_computes_the_page_again(graph, reported_schools, token):
