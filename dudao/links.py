@@ -18,6 +18,7 @@ upper's downward streams (`dudao up --upstream`). Nothing crosses by a call from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -30,7 +31,8 @@ from fastapi import APIRouter, Depends, Request
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, ExternalStream, StorageType, StreamConfig, StreamSource
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
 
 from dudao import bus, leadership, metrics
 from dudao.auth import Principal, Role, require
@@ -130,27 +132,71 @@ async def _sources(js: JetStreamContext, name: str) -> list[StreamSource]:
 
 async def _ensure(js: JetStreamContext, name: str, sources: list[StreamSource]) -> bool:
     """A stream with no subjects of its own, only sources; add those it lacks (none is ever removed here).
-    True when anything changed."""
-    try:
-        config = (await js.stream_info(name)).config
-    except NotFoundError:
-        await js.add_stream(
-            StreamConfig(
-                name=name,
-                sources=sources,
-                storage=StorageType.FILE,
-                max_age=0,
-                discard=DiscardPolicy.OLD,
-                duplicate_window=bus.DUPLICATE_WINDOW_S,
+    True when anything changed. Looked at first, and changed only under the stream's lock (`changing`)."""
+    with contextlib.suppress(NotFoundError):
+        kept = (await js.stream_info(name)).config.sources or []
+        if all(any(_same(s, k) for k in kept) for s in sources):
+            return False
+    async with changing(js, name):
+        try:
+            config = (await js.stream_info(name)).config
+        except NotFoundError:
+            await js.add_stream(
+                StreamConfig(
+                    name=name,
+                    sources=sources,
+                    storage=StorageType.FILE,
+                    max_age=0,
+                    discard=DiscardPolicy.OLD,
+                    duplicate_window=bus.DUPLICATE_WINDOW_S,
+                )
             )
-        )
-        return True
-    kept = list(config.sources or [])
-    missing = [s for s in sources if not any(_same(s, k) for k in kept)]
-    if missing:
-        config.sources = kept + missing
-        await js.update_stream(config)
-    return bool(missing)
+            return True
+        kept = list(config.sources or [])
+        missing = [s for s in sources if not any(_same(s, k) for k in kept)]
+        if missing:
+            config.sources = kept + missing
+            await js.update_stream(config)
+        return bool(missing)
+
+
+# --- one change of a stream's config at a time ----------------------------------------------------------------------
+# JetStream replaces a stream's whole config and checks no revision, so two processes that each read it and write it
+# back (`dudao link` adding a county, a keeper restarting a source, a relay at its start) can drop each other's change.
+# Each holds the stream's key in a key-value bucket while it reads and writes: `create` succeeds for one at a time.
+
+LOCKS = "dudao_stream_changes"
+LOCK_TTL_S = 60.0  # a holder that died lets go after this long; a restart's four calls of 10 s fit in it
+LOCK_WAIT_S = 70.0
+
+
+async def _locks(js: JetStreamContext) -> KeyValue:
+    try:
+        return await js.key_value(LOCKS)
+    except BucketNotFoundError:
+        return await js.create_key_value(bucket=LOCKS, ttl=LOCK_TTL_S, storage=StorageType.FILE)
+
+
+@contextlib.asynccontextmanager
+async def changing(js: JetStreamContext, stream: str):
+    """Hold `stream`'s lock while its config is read and written back: waits while another process holds it."""
+    locks = await _locks(js)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            await locks.create(stream, b"")
+            break
+        except KeyWrongLastSequenceError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{stream} has been changed by another process for over {LOCK_WAIT_S:.0f} s; try again"
+                ) from None
+            await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # else it lapses after LOCK_TTL_S
+            await locks.delete(stream)
 
 
 def _same(a: StreamSource, b: StreamSource) -> bool:
@@ -261,18 +307,31 @@ async def _restart(js: JetStreamContext, stream: str, source: StreamSource) -> N
     The change that removes the source writes it into the stream's metadata, and the change that adds it back clears
     that. A restart cut off between the two (a change the server was too busy to confirm in time, a process killed)
     leaves the source there, and the next pass of any replica's keeper adds it back (`_finish_restarts`): a link is
-    never dropped by the restart that was to heal it."""
-    config = (await js.stream_info(stream)).config
-    config.sources = [k for k in config.sources or [] if k.name != source.name]
-    config.metadata = {**(config.metadata or {}), RESTARTING + source.name: json.dumps(source.as_dict())}
-    await js.update_stream(config)
-    await _finish_restarts(js, stream)
+    never dropped by the restart that was to heal it. Both changes are made under the stream's lock (`changing`)."""
+    async with changing(js, stream):
+        config = (await js.stream_info(stream)).config
+        config.sources = [k for k in config.sources or [] if k.name != source.name]
+        config.metadata = {**(config.metadata or {}), RESTARTING + source.name: json.dumps(source.as_dict())}
+        await js.update_stream(config)
+        await _add_back(js, stream)
 
 
 async def _finish_restarts(js: JetStreamContext, stream: str) -> list[str]:
-    """Add back every source a restart of `stream` removed and has not yet added back; their names."""
+    """Add back every source a restart of `stream` removed and has not yet added back; their names. Looked at first,
+    and changed only under the stream's lock."""
+    if not _restarting((await js.stream_info(stream)).config):
+        return []
+    async with changing(js, stream):
+        return await _add_back(js, stream)
+
+
+def _restarting(config: StreamConfig) -> dict[str, str]:
+    return {k: v for k, v in (config.metadata or {}).items() if k.startswith(RESTARTING)}
+
+
+async def _add_back(js: JetStreamContext, stream: str) -> list[str]:
     config = (await js.stream_info(stream)).config
-    pending = {k: v for k, v in (config.metadata or {}).items() if k.startswith(RESTARTING)}
+    pending = _restarting(config)
     if not pending:
         return []
     kept = list(config.sources or [])

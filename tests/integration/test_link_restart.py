@@ -17,7 +17,7 @@ from dudao import bus, links
 
 pytestmark = pytest.mark.integration
 
-HERE, BELOW = "510000", "513437"
+HERE, BELOW, ANOTHER = "510000", "513437", "510104"
 SERVICE = "accountability"
 
 
@@ -99,6 +99,67 @@ def test_a_whole_restart_leaves_the_source_and_no_note_of_it(settings):
             assert await sources_of(js, view) == before
             metadata = (await js.stream_info(view)).config.metadata or {}
             assert not any(k.startswith(links.RESTARTING) for k in metadata)
+        finally:
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+class SlowChanges:
+    """A JetStream context whose stream changes reach the server `delay_s` late, as a busy server confirms them."""
+
+    def __init__(self, js: JetStreamContext, delay_s: float):
+        self._js, self._delay_s = js, delay_s
+
+    def __getattr__(self, name):
+        return getattr(self._js, name)
+
+    async def update_stream(self, config):
+        await asyncio.sleep(self._delay_s)
+        return await self._js.update_stream(config)
+
+
+def test_a_link_added_while_a_restart_changes_the_same_stream_is_kept(settings):
+    """Each reads the stream's config and writes it back whole: without one waiting for the other, the restart's
+    later write would drop the county `dudao link` had just added, and nothing would ever add it back."""
+
+    async def scenario() -> None:
+        nc, js, view, below = await linked(settings.nats_url)
+        try:
+            source = links._from_elsewhere((await js.stream_info(view)).config)[below]
+            restarting = asyncio.create_task(links._restart(SlowChanges(js, 0.5), view, source))
+            await asyncio.sleep(0.1)  # the restart has read the config and is changing it
+            await links.link_lowers(js, SERVICE, HERE, [ANOTHER])
+            await restarting
+            another = links.crossing_stream(links.UP, SERVICE, ANOTHER)
+            assert {below, another} <= set(await sources_of(js, view))
+            up = links.crossing_stream(links.UP, SERVICE, HERE)
+            assert {below, another} <= set(await sources_of(js, up))
+        finally:
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_stream_lock_left_by_a_process_that_died_lets_go_and_a_held_one_is_waited_for(settings, monkeypatch):
+    monkeypatch.setattr(links, "LOCK_TTL_S", 1.0)
+    monkeypatch.setattr(links, "LOCK_WAIT_S", 0.3)
+
+    async def scenario() -> None:
+        nc = await nats.connect(settings.nats_url)
+        js = nc.jetstream(timeout=5)
+        try:
+            held = await links._locks(js)
+            await held.create("DUDAO_VIEW_ACCOUNTABILITY", b"")  # taken, never given back: its holder died
+            with pytest.raises(TimeoutError, match="changed by another process"):
+                async with links.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):
+                    pass
+            monkeypatch.setattr(links, "LOCK_WAIT_S", 5.0)
+            started = asyncio.get_running_loop().time()
+            async with links.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):
+                assert asyncio.get_running_loop().time() - started < 4.5
+            async with links.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):  # given back when done
+                pass
         finally:
             await nc.close()
 
