@@ -31,14 +31,14 @@ from fastapi import APIRouter, Depends, Request
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, ExternalStream, StorageType, StreamConfig, StreamSource
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
-from nats.js.kv import KeyValue
+from nats.js.errors import NotFoundError
 
 from dudao import bus, leadership, metrics
 from dudao.auth import Principal, Role, require
 from dudao.config import Settings
 from dudao.errors import Unavailable
 from dudao.scope import check_scope
+from dudao.stream_changes import changing
 from dudao.telemetry import why
 
 log = logging.getLogger("dudao.links")
@@ -158,45 +158,6 @@ async def _ensure(js: JetStreamContext, name: str, sources: list[StreamSource]) 
             config.sources = kept + missing
             await js.update_stream(config)
         return bool(missing)
-
-
-# --- one change of a stream's config at a time ----------------------------------------------------------------------
-# JetStream replaces a stream's whole config and checks no revision, so two processes that each read it and write it
-# back (`dudao link` adding a county, a keeper restarting a source, a relay at its start) can drop each other's change.
-# Each holds the stream's key in a key-value bucket while it reads and writes: `create` succeeds for one at a time.
-
-LOCKS = "dudao_stream_changes"
-LOCK_TTL_S = 60.0  # a holder that died lets go after this long; a restart's four calls of 10 s fit in it
-LOCK_WAIT_S = 70.0
-
-
-async def _locks(js: JetStreamContext) -> KeyValue:
-    try:
-        return await js.key_value(LOCKS)
-    except BucketNotFoundError:
-        return await js.create_key_value(bucket=LOCKS, ttl=LOCK_TTL_S, storage=StorageType.FILE)
-
-
-@contextlib.asynccontextmanager
-async def changing(js: JetStreamContext, stream: str):
-    """Hold `stream`'s lock while its config is read and written back: waits while another process holds it."""
-    locks = await _locks(js)
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            await locks.create(stream, b"")
-            break
-        except KeyWrongLastSequenceError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{stream} has been changed by another process for over {LOCK_WAIT_S:.0f} s; try again"
-                ) from None
-            await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):  # else it lapses after LOCK_TTL_S
-            await locks.delete(stream)
 
 
 def _same(a: StreamSource, b: StreamSource) -> bool:

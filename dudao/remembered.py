@@ -21,8 +21,10 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from nats.aio.client import Client
+import strawberry
+from graphql import FieldNode, get_operation_ast
 from nats.aio.msg import Msg
+from strawberry.extensions import SchemaExtension
 
 from dudao import bus
 
@@ -90,8 +92,6 @@ class MarksAnswerer(bus.InBackground):
     def __init__(self, nats_url: str, subject: str, pool: asyncpg.Pool, schema: str, today: Callable[[], date]):
         self._url, self._subject, self._pool, self._today = nats_url, subject, pool, today
         self._sql = f'SELECT projection, mark FROM "{schema}".read_model_marks'
-        self._nc: Client | None = None
-        self._task: asyncio.Task | None = None
 
     async def _run(self) -> None:
         try:
@@ -111,3 +111,40 @@ class MarksAnswerer(bus.InBackground):
             return
         marks = {r["projection"]: str(r["mark"]) for r in rows}
         await msg.respond(json.dumps({"marks": marks, "today": self._today().isoformat()}).encode())
+
+
+# --- what an answer was computed from (decision 047) -------------------------------------------------------------------
+
+
+def remembered_over(info: strawberry.Info, *projections: str) -> None:
+    """Says that this root field's answer comes wholly from the tables of `projections` (each `remembered`, so each
+    has a mark), the caller's token, its arguments and the day: the gateway may then remember the whole answer of a
+    request whose every root field said so, until one of those marks changes."""
+    if info.path.prev is None:
+        info.context.setdefault(REMEMBERED_OVER, {})[info.path.key] = projections
+
+
+REMEMBERED_OVER = "remembered_over"
+
+
+class Remembrance(SchemaExtension):
+    """Adds `extensions.remembered`, the projections an answer came from, when every root field of the request
+    declared them (`remembered_over`) and nothing failed; otherwise nothing, and the answer is not remembered."""
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context
+        over = context.context.get(REMEMBERED_OVER) if isinstance(context.context, dict) else None
+        if not over or context.pre_execution_errors or context.graphql_document is None:
+            return {}
+        operation = get_operation_ast(context.graphql_document, context.operation_name)
+        if operation is None or operation.operation.value != "query":
+            return {}
+        projections: set[str] = set()
+        for node in operation.selection_set.selections:
+            key = (node.alias or node.name).value if isinstance(node, FieldNode) else None
+            if key == "__typename":
+                continue
+            if key not in over:  # a fragment, or a field that read something without a mark
+                return {}
+            projections.update(over[key])
+        return {"remembered": sorted(projections)}

@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 from fastapi import Depends
-from graphql import FieldNode, GraphQLError, Visitor, get_operation_ast, visit
+from graphql import GraphQLError, Visitor, visit
 from starlette.requests import HTTPConnection, Request
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
@@ -22,6 +22,7 @@ from dudao import scope
 from dudao.auth import Principal, bearer_token
 from dudao.cursors import decode_cursor, page_cursor
 from dudao.errors import DATABASE_DOWN, Problem, Unauthorized, database_unavailable
+from dudao.remembered import Remembrance
 from dudao.routes import MAX_PAGE
 
 log = logging.getLogger("dudao.graphql")
@@ -302,43 +303,6 @@ class _Counter(Visitor):
 
     def enter_directive(self, *_args) -> None:
         self.directives += 1
-
-
-# --- what an answer was computed from (decision 047) ----------------------------------------------------------------
-
-
-def remembered_over(info: strawberry.Info, *projections: str) -> None:
-    """Says that this root field's answer comes wholly from the tables of `projections` (each `remembered`, so each
-    has a mark), the caller's token, its arguments and the day: the gateway may then remember the whole answer of a
-    request whose every root field said so, until one of those marks changes."""
-    if info.path.prev is None:
-        info.context.setdefault(REMEMBERED_OVER, {})[info.path.key] = projections
-
-
-REMEMBERED_OVER = "remembered_over"
-
-
-class Remembrance(SchemaExtension):
-    """Adds `extensions.remembered`, the projections an answer came from, when every root field of the request
-    declared them (`remembered_over`) and nothing failed; otherwise nothing, and the answer is not remembered."""
-
-    def get_results(self) -> dict[str, Any]:
-        context = self.execution_context
-        over = context.context.get(REMEMBERED_OVER) if isinstance(context.context, dict) else None
-        if not over or context.pre_execution_errors or context.graphql_document is None:
-            return {}
-        operation = get_operation_ast(context.graphql_document, context.operation_name)
-        if operation is None or operation.operation.value != "query":
-            return {}
-        projections: set[str] = set()
-        for node in operation.selection_set.selections:
-            key = (node.alias or node.name).value if isinstance(node, FieldNode) else None
-            if key == "__typename":
-                continue
-            if key not in over:  # a fragment, or a field that read something without a mark
-                return {}
-            projections.update(over[key])
-        return {"remembered": sorted(projections)}
 
 
 def extensions(limits: Limits = SUBGRAPH_LIMITS) -> list:

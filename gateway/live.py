@@ -104,8 +104,6 @@ class Feed(bus.InBackground):
         self._url, self._backlog, self._remembered = nats_url, backlog, remembered
         self._subscribers: dict[str, set[Subscriber]] = {kind: set() for kind in SUBJECTS}
         self._places: OrderedDict[str, str] = OrderedDict()
-        self._nc: Client | None = None
-        self._task: asyncio.Task | None = None
         self._tracer = telemetry.tracer("dudao.gateway.live")
         self.following = False
 

@@ -17,6 +17,7 @@ from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
+from dudao.remembered import remembered_over
 from dudao.scope import UNIT_READERS, sees
 from dudao.subgraph import PageInfo, caller, within
 from services.accountability import projections
@@ -297,7 +298,7 @@ class Query:
     ) -> AccountabilitySummary:
         code = within(caller(info, UNIT_READERS), jurisdiction)
         # with its measures counted (a field of the summary)
-        subgraph.remembered_over(info, *projections.SUMMARY.projections, *projections.COUNTS.projections)
+        remembered_over(info, *projections.SUMMARY.projections, *projections.COUNTS.projections)
         async with info.context["pool"].acquire() as conn:
             return AccountabilitySummary(**await projections.summary(conn, within=code, today=_today(info)))
 

@@ -16,6 +16,7 @@ from dudao import audit as audit_trail
 from dudao import changes as change_feed
 from dudao import scope, subgraph
 from dudao.errors import NotFound, Problem
+from dudao.remembered import remembered_over
 from dudao.scope import OFFICES, READERS, sees
 from dudao.subgraph import Labelled, PageInfo, caller
 from dudao.subgraph import within as scope_of
@@ -419,7 +420,7 @@ class Query:
             zones_asked = "zones" in subgraph.wanted(info)
             data = await visits.coverage(conn, within=within, month=month, zones=zones_asked)
         if not zones_asked:  # the totals alone are remembered (decision 044), the zones' schools are not
-            subgraph.remembered_over(info, *visits.TOTALS.projections)
+            remembered_over(info, *visits.TOTALS.projections)
         zones = [
             ZoneCoverage(
                 zone_id=z["zone_id"],

@@ -17,6 +17,7 @@ from dudao import changes as change_feed
 from dudao import subgraph
 from dudao.auth import Principal
 from dudao.errors import Problem
+from dudao.remembered import remembered_over
 from dudao.scope import OFFICES, UNIT_READERS, sees
 from dudao.subgraph import caller, problem, wanted, within
 from services.monitoring.domain.framework import check_period
@@ -411,7 +412,7 @@ class Query:
     )
     async def latest_verdicts(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[AreaVerdict]:
         code = within(caller(info, UNIT_READERS), jurisdiction)
-        subgraph.remembered_over(info, *reads.TALLIES.projections)  # area results and frameworks: the collection's
+        remembered_over(info, *reads.TALLIES.projections)  # area results and frameworks: the collection's
         async with info.context["pool"].acquire() as conn:
             rows = await reads.latest_area_results(conn, code)
         return [
@@ -435,7 +436,7 @@ class Query:
     )
     async def verdict_tallies(self, info: strawberry.Info, jurisdiction: str | None = None) -> list[VerdictTally]:
         code = within(caller(info, UNIT_READERS), jurisdiction)
-        subgraph.remembered_over(info, *reads.TALLIES.projections)
+        remembered_over(info, *reads.TALLIES.projections)
         async with info.context["pool"].acquire() as conn:
             rows = await reads.latest_verdict_tallies(conn, code)
         return [VerdictTally(**{k: r[k] for k in VerdictTally.__annotations__}) for r in rows]

@@ -13,7 +13,7 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from dudao import bus, links
+from dudao import bus, links, stream_changes
 
 pytestmark = pytest.mark.integration
 
@@ -106,15 +106,18 @@ def test_a_whole_restart_leaves_the_source_and_no_note_of_it(settings):
 
 
 class SlowChanges:
-    """A JetStream context whose stream changes reach the server `delay_s` late, as a busy server confirms them."""
+    """A JetStream context whose stream changes reach the server `delay_s` late, as a busy server confirms them;
+    `changing` is set once the first change is on its way (its config read)."""
 
     def __init__(self, js: JetStreamContext, delay_s: float):
         self._js, self._delay_s = js, delay_s
+        self.changing = asyncio.Event()
 
     def __getattr__(self, name):
         return getattr(self._js, name)
 
     async def update_stream(self, config):
+        self.changing.set()
         await asyncio.sleep(self._delay_s)
         return await self._js.update_stream(config)
 
@@ -127,8 +130,9 @@ def test_a_link_added_while_a_restart_changes_the_same_stream_is_kept(settings):
         nc, js, view, below = await linked(settings.nats_url)
         try:
             source = links._from_elsewhere((await js.stream_info(view)).config)[below]
-            restarting = asyncio.create_task(links._restart(SlowChanges(js, 0.5), view, source))
-            await asyncio.sleep(0.1)  # the restart has read the config and is changing it
+            slow = SlowChanges(js, 0.5)
+            restarting = asyncio.create_task(links._restart(slow, view, source))
+            await asyncio.wait_for(slow.changing.wait(), 10)  # the restart has read the config and is changing it
             await links.link_lowers(js, SERVICE, HERE, [ANOTHER])
             await restarting
             another = links.crossing_stream(links.UP, SERVICE, ANOTHER)
@@ -142,23 +146,23 @@ def test_a_link_added_while_a_restart_changes_the_same_stream_is_kept(settings):
 
 
 def test_a_stream_lock_left_by_a_process_that_died_lets_go_and_a_held_one_is_waited_for(settings, monkeypatch):
-    monkeypatch.setattr(links, "LOCK_TTL_S", 1.0)
-    monkeypatch.setattr(links, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(stream_changes, "LOCK_TTL_S", 1.0)
+    monkeypatch.setattr(stream_changes, "LOCK_WAIT_S", 0.3)
 
     async def scenario() -> None:
         nc = await nats.connect(settings.nats_url)
         js = nc.jetstream(timeout=5)
         try:
-            held = await links._locks(js)
+            held = await stream_changes._locks(js)
             await held.create("DUDAO_VIEW_ACCOUNTABILITY", b"")  # taken, never given back: its holder died
             with pytest.raises(TimeoutError, match="changed by another process"):
-                async with links.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):
+                async with stream_changes.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):
                     pass
-            monkeypatch.setattr(links, "LOCK_WAIT_S", 5.0)
+            monkeypatch.setattr(stream_changes, "LOCK_WAIT_S", 5.0)
             started = asyncio.get_running_loop().time()
-            async with links.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):
+            async with stream_changes.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):
                 assert asyncio.get_running_loop().time() - started < 4.5
-            async with links.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):  # given back when done
+            async with stream_changes.changing(js, "DUDAO_VIEW_ACCOUNTABILITY"):  # given back when done
                 pass
         finally:
             await nc.close()

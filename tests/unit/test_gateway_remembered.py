@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 import strawberry
 
-from dudao import subgraph
 from dudao.callers import Principal
 from dudao.clock import Clock
 from dudao.errors import Unauthorized
+from dudao.remembered import Remembrance, remembered_over
 from gateway import remembered
 from gateway.remembered import LIFETIME_S, RememberedAnswers, may_remember
 
@@ -209,12 +209,12 @@ def test_only_a_query_for_the_start_page_alone_may_be_kept(body, kept):
 class Query:
     @strawberry.field
     def staffing(self, info: strawberry.Info) -> int:
-        subgraph.remembered_over(info, "directory")
+        remembered_over(info, "directory")
         return 1
 
     @strawberry.field
     def coverage(self, info: strawberry.Info) -> int:
-        subgraph.remembered_over(info, "registry-copy", "views")
+        remembered_over(info, "registry-copy", "views")
         return 2
 
     @strawberry.field
@@ -223,11 +223,11 @@ class Query:
 
     @strawberry.field
     def failing(self, info: strawberry.Info) -> int:
-        subgraph.remembered_over(info, "directory")
+        remembered_over(info, "directory")
         raise ValueError("no")
 
 
-SCHEMA = strawberry.Schema(query=Query, extensions=[subgraph.Remembrance])
+SCHEMA = strawberry.Schema(query=Query, extensions=[Remembrance])
 
 
 @pytest.mark.parametrize(

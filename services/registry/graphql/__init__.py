@@ -16,6 +16,7 @@ from dudao import changes as change_feed
 from dudao import jurisdiction as divisions
 from dudao import subgraph
 from dudao.auth import Principal
+from dudao.remembered import remembered_over
 from dudao.scope import OFFICES, READERS, inspector_only, sees, unit_only
 from dudao.subgraph import PageInfo
 from dudao.subgraph import within as scope_of
@@ -149,7 +150,7 @@ class Query:
     @strawberry.field(description="Staffing against R1–R4 for the jurisdiction's subtree in this instance.")
     async def staffing_compliance(self, info: strawberry.Info, jurisdiction: str | None = None) -> StaffingCompliance:
         code = scope_of(caller(info, OFFICES), jurisdiction)
-        subgraph.remembered_over(info, *STAFFING.projections)  # the effective profile is the directory's too
+        remembered_over(info, *STAFFING.projections)  # the effective profile is the directory's too
         async with info.context["pool"].acquire() as conn:
             return StaffingCompliance.of(await staffing_compliance(conn, code))
 
