@@ -184,7 +184,7 @@ class Consumer:
         effect: Effect,
         max_attempts: int = 5,
         backoff: tuple[float, ...] = (0.2, 1, 5, 15),
-        batch: int = 256,
+        batch: int = 1000,
         ack_wait: float = 30,
         ordered: bool = False,
     ):
@@ -269,7 +269,7 @@ class Consumer:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
             max_deliver=-1,
-            max_ack_pending=self.batch if self.ordered else 1000,
+            max_ack_pending=self._max_ack_pending(),
             filter_subject=self.filter_subject,
         )
         with contextlib.suppress(NotFoundError):
@@ -295,7 +295,24 @@ class Consumer:
                 config.opt_start_seq = (existing.ack_floor.stream_seq if existing.ack_floor else 0) + 1
                 log.info("consumer %s: resuming after stream sequence %d", self.name, config.opt_start_seq - 1)
                 await js.delete_consumer(self.stream, self.durable)
+            elif existing.config.max_ack_pending != config.max_ack_pending:
+                # Made for another batch: a fetch of more than the server lets it hold unacked waits out its timeout
+                # for what cannot come, every time.
+                log.info(
+                    "consumer %s: max ack pending %s -> %s",
+                    self.name,
+                    existing.config.max_ack_pending,
+                    config.max_ack_pending,
+                )
+                existing.config.max_ack_pending = config.max_ack_pending
+                await js.add_consumer(self.stream, config=existing.config)
         return await js.pull_subscribe(self.filter_subject, durable=self.durable, stream=self.stream, config=config)
+
+    def _max_ack_pending(self) -> int:
+        """What the server lets this consumer hold unacked: an ordered consumer, a batch (it takes them in order, and
+        holds the rest of its batch while it retries one); any other, two, so a batch is fetched whole while some
+        of the one before waits for an earlier version of its aggregate (nak'd with a delay, still unacked)."""
+        return self.batch if self.ordered else 2 * self.batch
 
     async def _handle_together(self, msgs: list[Msg]) -> bool:
         """A projection's fetched batch in one transaction (decision 034): True when all of it was applied and acked;

@@ -229,36 +229,55 @@ async def heal(nc: Client, service: str, jurisdiction: str, kicked: dict[tuple[s
     delivered only 40-55 s later (issue 20). A source removed and added again starts at once, from the message after
     the last one it delivered (the server finds it in the stream), so nothing is lost or repeated. `kicked` remembers
     when each was last restarted, so a source still starting is given 5 s. A restart that an earlier pass began and
-    could not finish is finished first (`_restart`). The names of the sources restarted."""
+    could not finish is finished first (`_restart`). The names of the sources restarted.
+
+    The view stream and the crossing streams are healed side by side: adding a source back makes the server scan
+    the stream for where that source stopped, seconds for a province's stream, and the view stream (what the read
+    models wait for) need not wait for the upward stream's scan."""
     js = nc.jetstream(timeout=10)  # a province's server, busy with a backlog, took 3 s to confirm a stream change
-    restarted = []
-    for stream in (
+    streams = (
         bus.view_stream(service),
         crossing_stream(UP, service, jurisdiction),
         crossing_stream(DOWN, service, jurisdiction),
-    ):
-        try:
-            for name in await _finish_restarts(js, stream):
-                restarted.append(f"{stream} <- {name} (added back: its restart had been cut off)")
-            info = await js.stream_info(stream)
-        except NotFoundError:
+    )
+    healed = await asyncio.gather(*(_heal(nc, js, stream, kicked) for stream in streams), return_exceptions=True)
+    for failed in healed:
+        if isinstance(failed, BaseException):
+            raise failed
+    return [restarted for each in healed for restarted in each]  # type: ignore[union-attr]
+
+
+async def _heal(nc: Client, js: JetStreamContext, stream: str, kicked: dict[tuple[str, str], float]) -> list[str]:
+    restarted = []
+    try:
+        for name in await _finish_restarts(js, stream):
+            restarted.append(f"{stream} <- {name} (added back: its restart had been cut off)")
+        info = await js.stream_info(stream)
+    except NotFoundError:
+        return restarted
+    elsewhere = _from_elsewhere(info.config)
+    for source in info.sources or []:
+        if (
+            source.name not in elsewhere
+            or _connected(source.active)
+            or time.monotonic() - kicked.get((stream, source.name), 0) < 5
+        ):
             continue
-        elsewhere = _from_elsewhere(info.config)
-        for source in info.sources or []:
-            if (
-                source.name not in elsewhere
-                or _connected(source.active)
-                or time.monotonic() - kicked.get((stream, source.name), 0) < 5
-            ):
-                continue
-            try:
-                await nc.jetstream(prefix=elsewhere[source.name].external.api, timeout=1).stream_info(source.name)
-            except Exception:
-                continue
-            await _restart(js, stream, elsewhere[source.name])
-            kicked[(stream, source.name)] = time.monotonic()
-            restarted.append(f"{stream} <- {source.name}")
+        if not await _answers(nc, elsewhere[source.name]):
+            continue
+        await _restart(js, stream, elsewhere[source.name])
+        kicked[(stream, source.name)] = time.monotonic()
+        restarted.append(f"{stream} <- {source.name}")
     return restarted
+
+
+async def _answers(nc: Client, source: StreamSource) -> bool:
+    """Whether the other instance's stream answers across the link, within a second."""
+    try:
+        await nc.jetstream(prefix=source.external.api, timeout=1).stream_info(source.name)
+        return True
+    except Exception:
+        return False
 
 
 async def _restart(js: JetStreamContext, stream: str, source: StreamSource) -> None:

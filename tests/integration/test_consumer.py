@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import nats
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from dudao import bus, origins
@@ -140,6 +141,35 @@ async def test_a_consumer_whose_filter_changes_is_recreated_and_applies_nothing_
     assert info.config.filter_subject == narrowed and info.delivered.stream_seq == 3  # read again from the start
     await until(lambda: _consumer_idle(harness), what="every message acked")
     assert await harness.effects() == ["first", "second", "third"]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_a_consumer_made_for_a_smaller_batch_is_let_hold_a_whole_batch(harness, ordered):
+    """A consumer the server keeps from an earlier version, made to hold 2 unacked: fetching 6 got 2, then waited out
+    the fetch's second for what could not come, every fetch (12 events: 6 s). Its limit follows the batch now."""
+    filter_subject = "dudao.*.registry.>"
+    stream, durable = bus.stream_name("registry"), durable_name("probe-effects", "500120")
+    await harness.js.add_consumer(
+        stream,
+        ConsumerConfig(
+            durable_name=durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30,
+            max_deliver=-1,
+            max_ack_pending=2,
+            filter_subject=filter_subject,
+        ),
+    )
+    for n in range(1, 13):
+        await harness.publish(n, f"e{n}")
+    started = asyncio.get_running_loop().time()
+    harness.start(harness.consumer(record, filter_subject, batch=6, ordered=ordered))
+    await until(lambda: _equals(harness.effects(), [f"e{n}" for n in range(1, 13)]), what="all twelve")
+    assert asyncio.get_running_loop().time() - started < 3
+    info = await harness.js.consumer_info(stream, durable)
+    assert info.config.max_ack_pending == (6 if ordered else 12)
+    assert info.delivered.stream_seq == 12  # the same consumer, updated: nothing read again
 
 
 async def test_a_failure_after_the_effect_rolls_back_effect_and_checkpoint_together(harness):
