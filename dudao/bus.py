@@ -203,3 +203,22 @@ def _takes_a_waiting_message_at_once(next_msg):
 
 if not getattr(Subscription.next_msg, "takes_at_once", False):
     Subscription.next_msg = _takes_a_waiting_message_at_once(Subscription.next_msg)
+
+
+# --- a delivered message's place in its stream -------------------------------------------------------------------
+
+
+def stream_seq(msg: Msg) -> int:
+    """A delivered JetStream message's sequence in its stream, read from its ack subject.
+
+    nats-py's `msg.metadata` builds a timestamp and three objects from the whole subject, for every message; a
+    consumer needs only this number of most (a ninth of a consumer's time in Python, taking a backlog). The subject
+    is `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…` (9 tokens) or, from a server that names its domain and
+    account, the longer form `msg.metadata` reads; anything else is for `msg.metadata` to refuse."""
+    tokens = (msg.reply or "").split(".")
+    if tokens[:2] == ["$JS", "ACK"]:
+        if len(tokens) == 9:
+            return int(tokens[5])
+        if len(tokens) >= 11:
+            return int(tokens[Msg.Ack.StreamSeq])
+    return msg.metadata.sequence.stream

@@ -93,7 +93,7 @@ class InboundEvent:
                 envelope_fields=envelope,
                 data=dict(body["data"]),
                 subject=msg.subject,
-                stream_seq=msg.metadata.sequence.stream if stream_seq is None else stream_seq,
+                stream_seq=bus.stream_seq(msg) if stream_seq is None else stream_seq,
                 headers=headers,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as e:

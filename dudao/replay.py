@@ -113,11 +113,11 @@ async def _project(
             fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
             events = []
             for msg in msgs:
-                last = msg.metadata.sequence.stream
+                last = bus.stream_seq(msg)
                 if last > end:
                     break
                 try:
-                    event = InboundEvent.from_msg(msg)
+                    event = InboundEvent.from_msg(msg, stream_seq=last)
                 except Undeliverable:
                     failed += 1
                     continue

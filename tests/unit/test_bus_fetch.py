@@ -11,7 +11,7 @@ import pytest
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from dudao import bus  # noqa: F401  (wraps next_msg on import)
+from dudao import bus  # wraps next_msg on import
 
 pytestmark = pytest.mark.unit
 
@@ -74,3 +74,28 @@ async def test_a_subscription_with_a_callback_is_refused_as_before():
 def test_the_wrapper_is_installed_once():
     assert Subscription.next_msg.takes_at_once
     assert not getattr(Subscription.next_msg.__wrapped__, "takes_at_once", False)
+
+
+# --- a delivered message's stream sequence, without nats-py's metadata ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$JS.ACK.DUDAO_VIEW_REGISTRY.registry-directory-v4-j510000.1.78667.78660.1796618610000000000.12",
+        "$JS.ACK.j510000.ACCHASH.DUDAO_VIEW_REGISTRY.registry-directory-v4-j510000.2.78667.78660.1796618610000000000.0",
+        "$JS.ACK.j510000.ACCHASH.DUDAO_VIEW_REGISTRY.registry-directory-v4-j510000.2.78667.78660.1796618610000000000.0.r4nd",
+    ],
+)
+def test_the_stream_sequence_is_the_one_nats_py_reads_from_the_ack_subject(reply, monkeypatch):
+    msg = Msg(_client=None, subject="dudao.view", reply=reply)
+    expected = msg.metadata.sequence.stream
+    fresh = Msg(_client=None, subject="dudao.view", reply=reply)
+    monkeypatch.setattr(Msg.Metadata, "_from_reply", classmethod(lambda cls, r: pytest.fail("built the metadata")))
+    assert bus.stream_seq(fresh) == expected == 78667
+
+
+@pytest.mark.parametrize("reply", ["", "_INBOX.abc", "$JS.ACK.too.short"])
+def test_a_message_that_is_no_jetstream_delivery_is_refused_as_nats_py_refuses_it(reply):
+    with pytest.raises(nats.errors.NotJSMessageError):
+        bus.stream_seq(Msg(_client=None, subject="dudao.view", reply=reply))
