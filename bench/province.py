@@ -53,7 +53,8 @@ from dudao.consumer import InboundEvent
 from dudao.events import Envelope
 from dudao.progress import Progress
 from dudao.service import prepare_tables
-from dudao.store import ServiceApplication, event_name, event_state
+from dudao.store import ServiceApplication, event_name
+from dudao.wire import event_state
 from dudao_cli import generate
 from dudao_cli.servers import LocalNats, LocalPostgres, free_port
 from services.accountability.application import Accountability

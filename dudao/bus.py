@@ -211,8 +211,8 @@ if not getattr(Subscription.next_msg, "takes_at_once", False):
 def stream_seq(msg: Msg) -> int:
     """A delivered JetStream message's sequence in its stream, read from its ack subject.
 
-    nats-py's `msg.metadata` builds a timestamp and three objects from the whole subject, for every message; a
-    consumer needs only this number of most (a ninth of a consumer's time in Python, taking a backlog). The subject
+    nats-py's `msg.metadata` builds a timestamp and three objects from the whole subject for every message, where a
+    consumer needs only this number (that was a ninth of a consumer's time in Python, taking a backlog). The subject
     is `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…` (9 tokens) or, from a server that names its domain and
     account, the longer form `msg.metadata` reads; anything else is for `msg.metadata` to refuse."""
     tokens = (msg.reply or "").split(".")

@@ -30,8 +30,9 @@ from dudao import bus, chain, leadership, links, metrics, telemetry
 from dudao.config import Settings
 from dudao.events import dumps_plain
 from dudao.links import Crossings
-from dudao.store import event_name, event_state
+from dudao.store import event_name
 from dudao.telemetry import why
+from dudao.wire import event_state
 
 log = logging.getLogger("dudao.relay")
 

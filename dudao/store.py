@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,19 +14,14 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
     JSONTranscoder,
     OperationalError,
     ProcessRecorder,
     ProgrammingError,
     RecordConflictError,
     Tracking,
-    Transcoder,
     Transcoding,
-    UUIDAsHex,
 )
-from eventsourcing.utils import resolve_topic
 from psycopg.sql import SQL, Identifier
 
 from dudao import chain, metrics, profiles
@@ -37,7 +30,7 @@ from dudao.blobs import BlobStore, store_from_settings
 from dudao.commands import Caller
 from dudao.config import Settings
 from dudao.errors import DATABASE_DOWN, RETRY_AFTER_S, Conflict, NotFound, PreconditionFailed
-from dudao.events import Envelope, to_jsonable
+from dudao.events import Envelope
 from dudao.personal import KeyRing, MemoryKeys, PersonKeys, SealedAsDict
 
 A = TypeVar("A", bound=Aggregate)
@@ -357,67 +350,3 @@ def event_name(topic: str) -> tuple[str, str]:
     qualname = topic.split(":", 1)[-1]
     aggregate, _, event = qualname.rpartition(".")
     return aggregate.rpartition(".")[-1] or aggregate, event
-
-
-def event_state(app: Application[UUID], notification) -> tuple[dict[str, Any], dict[str, str]]:
-    """An event's JSON-ready state (without envelope) and its envelope: what `to_jsonable` makes of the domain event
-    the mapper would build.
-
-    The relay takes this for every event it publishes, so the stored JSON is decoded straight into plain JSON types,
-    each transcoded value (a UUID, a date, a sealed value) made plain as it is decoded: no domain event is built and
-    the state is not walked again. An event stored in an older version of its class (to be upcast), or stored
-    enciphered or compressed, or that this way cannot read, goes the mapper's way (which reads it, or refuses it with
-    its own error)."""
-    mapper = app.mapper
-    state: dict[str, Any] | None = None
-    if mapper.cipher is None and mapper.compressor is None:
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            state = _plain_decoder(mapper.transcoder).decode(notification.state.decode())
-        if state is not None and state.pop("class_version", 1) == getattr(
-            resolve_topic(notification.topic), "class_version", 1
-        ):
-            envelope = state.pop("envelope", {})
-            return state, envelope
-    domain_event = mapper.to_domain_event(notification)
-    state = dict(vars(domain_event))
-    envelope = state.pop("envelope", {})
-    state.pop("originator_id", None)
-    state.pop("originator_version", None)
-    return to_jsonable(state), envelope
-
-
-@functools.lru_cache(maxsize=8)
-def _plain_decoder(transcoder: Transcoder) -> json.JSONDecoder:
-    """Decodes what `transcoder` encoded, each transcoded value (`{"_type_": ..., "_data_": ...}`) as `to_jsonable`
-    makes it of what the transcoder would decode: by a shortcut for the transcodings whose plain form is known, by
-    decoding and making it plain for any other."""
-    shortcuts = {name: plain for name, (kind, plain) in _PLAIN.items() if type(transcoder.names.get(name)) is kind}  # type: ignore[attr-defined]
-    names = transcoder.names  # type: ignore[attr-defined]
-
-    def plain(d: dict[str, Any]) -> Any:
-        if len(d) == 2 and "_type_" in d and "_data_" in d:
-            kind, data = d["_type_"], d["_data_"]
-            shortcut = shortcuts.get(kind)
-            return shortcut(data) if shortcut is not None else to_jsonable(names[kind].decode(data))
-        return d
-
-    return json.JSONDecoder(object_hook=plain)
-
-
-def _as_stored(data: Any) -> Any:
-    return data
-
-
-# Transcodings whose stored form is already what `to_jsonable` makes of the value they decode: ISO dates and times
-# (written by `isoformat`, read back by `fromisoformat`), decimals as `str` writes them, sealed values as their dict;
-# and a UUID's 32 hex digits, which `str` would give in groups.
-_PLAIN: dict[str, tuple[type[Transcoding], Callable[[Any], Any]]] = {
-    "datetime_iso": (DatetimeAsISO, _as_stored),
-    "date_iso": (DateAsISO, _as_stored),
-    "decimal_str": (DecimalAsStr, _as_stored),
-    "sealed": (SealedAsDict, _as_stored),
-    "uuid_hex": (
-        UUIDAsHex,
-        lambda h: f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" if len(h) == 32 else str(UUID(h)),
-    ),
-}

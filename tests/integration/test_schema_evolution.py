@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from dudao.events import Envelope
-from dudao.store import event_state
+from dudao.wire import event_state
 from services.registry.application import Registry
 from services.registry.commands import RecordEnrolment, RegisterSchool
 from services.registry.domain import Ownership, School, Stage

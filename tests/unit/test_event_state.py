@@ -1,4 +1,4 @@
-"""What the relay publishes of a stored event (`dudao.store.event_state`): decoded straight into plain JSON types, the
+"""What the relay publishes of a stored event (`dudao.wire.event_state`): decoded straight into plain JSON types, the
 same as `to_jsonable` makes of the domain event the mapper builds, and through the mapper when it must upcast."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from eventsourcing.persistence import MapperDeserialisationError
 from dudao.config import Settings
 from dudao.events import Envelope, to_jsonable
 from dudao.personal import Sealed
-from dudao.store import ServiceApplication, event_state
+from dudao.store import ServiceApplication
+from dudao.wire import event_state
 
 ENVELOPE = Envelope.for_request(actor="tester", jurisdiction="500120")
 
