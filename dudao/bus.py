@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
+import re
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
+import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -203,6 +206,59 @@ def _takes_a_waiting_message_at_once(next_msg):
 
 if not getattr(Subscription.next_msg, "takes_at_once", False):
     Subscription.next_msg = _takes_a_waiting_message_at_once(Subscription.next_msg)
+
+
+# --- reading a message's headers ------------------------------------------------------------------------------
+
+_NOT_IN_A_NAME = re.compile(rb"[\x09-\x0d\x1c-\x20]")  # the ASCII characters str.isspace() finds
+
+
+def _parses_headers_as_nats_py_does(parse):
+    """nats-py's `Client._parse_header_lines`, giving the same dict for every block of header lines, faster.
+
+    nats-py tells a header name with whitespace in it by running `str.isspace` on each of its characters in a
+    generator: with the rest of its parse, a sixth of a replay's time in Python went to reading the headers every
+    message carries (decision 049). Here the name is searched once for the ASCII characters `str.isspace` finds (a
+    name that is not ASCII is skipped as nats-py skips it); everything else is nats-py's parse, step by step."""
+
+    @functools.wraps(parse)
+    def parsing(raw: bytes) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for line in raw.split(b"\r\n"):
+            name, sep, value = line.partition(b":")
+            if not sep:
+                continue
+            name = name.strip()
+            if not name.isascii() or _NOT_IN_A_NAME.search(name):
+                continue
+            out[name.decode("ascii")] = value.strip().decode("utf-8", "replace")
+        return out
+
+    parsing.as_nats_py_does = True
+    return staticmethod(parsing)
+
+
+if not getattr(Client._parse_header_lines, "as_nats_py_does", False):
+    Client._parse_header_lines = _parses_headers_as_nats_py_does(Client._parse_header_lines)
+
+
+_DIGITS_AS_ZEROS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # each digit b"0", anything else b" "
+_LONG_NUMBER = b"0" * 19  # 19 digits in a row: maybe an integer past the 64 bits orjson reads exactly
+
+
+def loads(data: bytes) -> Any:
+    """A message body's JSON, as `json.loads` reads it.
+
+    orjson reads a body in about half the time json takes, and every consumer reads every message it is delivered
+    (decision 049). A body with a long run of digits in it goes to json, since orjson reads an integer past 64 bits
+    as a float; so does one orjson will not read (NaN, not UTF-8). So every body json reads is read the same, and one
+    it refuses is refused with its error."""
+    if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZEROS):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 # --- a delivered message's place in its stream -------------------------------------------------------------------

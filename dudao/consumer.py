@@ -77,7 +77,7 @@ class InboundEvent:
     def from_msg(cls, msg: Msg, stream_seq: int | None = None) -> InboundEvent:
         """From a delivered message, or (with its `stream_seq`) one read from the stream by sequence."""
         try:
-            body = json.loads(msg.data)
+            body = bus.loads(msg.data)
             headers = dict(msg.headers or {})
             origin = body["origin"]
             envelope = body.get("envelope") or {}

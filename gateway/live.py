@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
@@ -148,7 +147,7 @@ class Feed(bus.InBackground):
 
     async def _on_message(self, kind: str, msg: Msg) -> None:
         try:
-            body = json.loads(msg.data)
+            body = bus.loads(msg.data)
             aggregate_id, data = str(body["aggregate_id"]), body.get("data") or {}
         except (ValueError, KeyError, TypeError) as e:
             log.warning("live: unreadable message on %s: %s", msg.subject, why(e))

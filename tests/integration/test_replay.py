@@ -8,12 +8,14 @@ import os
 import subprocess
 import sys
 
+import asyncpg
 import nats
 import psycopg
 import pytest
 from nats.js.errors import NotFoundError
 
 from dudao import bus
+from dudao import replay as replay_module
 from dudao.consumer import durable_name
 from services.registry.app import PARTS
 from tests.conftest import eventually
@@ -183,3 +185,60 @@ async def _idle(url: str, stream: str, durable: str) -> bool:
         return False
     finally:
         await nc.close()
+
+
+# --- the scratch database and the switch's copy ------------------------------------------------------------------
+
+
+async def _in_a_scratch_database(settings, work):
+    url = await replay_module._scratch_database(settings.database_url, "registry")
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        return await work(pool)
+    finally:
+        await pool.close()
+        await replay_module._drop_database(settings.database_url, url)
+
+
+def test_the_scratch_tables_a_rebuild_writes_are_unlogged(settings):
+    """Nothing in the scratch database outlives the rebuild: its tables write no WAL."""
+
+    async def prepared(pool):
+        await replay_module._prepare_scratch(pool, PARTS)
+        return await pool.fetch(
+            "SELECT c.relname, c.relpersistence::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'registry' AND c.relkind = 'r'"
+        )
+
+    tables = asyncio.run(_in_a_scratch_database(settings, prepared))
+    assert {"school_directory", "consumer_tracking", "consumer_versions"} <= {t["relname"] for t in tables}
+    assert {t["relname"]: t["relpersistence"] for t in tables} == {t["relname"]: "u" for t in tables}
+
+
+def test_a_copy_the_live_table_cannot_take_fails_and_leaves_it_as_it_was(settings):
+    """The switch copies the rebuilt rows as binary COPY bytes: a live table whose column no longer takes them (an
+    integer where the rebuild wrote text) fails the copy, with PostgreSQL's error, rather than hanging or taking a
+    part of them; the switch's transaction then rolls back."""
+
+    async def copied(pool):
+        async with pool.acquire() as scratch:
+            await scratch.execute("CREATE SCHEMA registry; CREATE TABLE registry.t (id int PRIMARY KEY, name text)")
+            await scratch.execute("INSERT INTO registry.t SELECT i, 'name ' || i FROM generate_series(1, 50000) i")
+        live = await asyncpg.connect(settings.database_url)
+        try:
+            await live.execute("CREATE TABLE IF NOT EXISTS public.t (id int PRIMARY KEY, name int)")
+            with pytest.raises(asyncpg.PostgresError):
+                async with live.transaction():
+                    await asyncio.wait_for(replay_module._copy_across(pool, "registry", "t", live, ("public", "t")), 30)
+            await live.execute("ALTER TABLE public.t ALTER COLUMN name TYPE text")
+            async with live.transaction():
+                columns = await replay_module._copy_across(
+                    pool, "registry", "t", live, ("public", "t"), ("id <= $1", 7)
+                )
+            return columns, await live.fetch("SELECT * FROM public.t ORDER BY id")
+        finally:
+            await live.close()
+
+    columns, rows = asyncio.run(_in_a_scratch_database(settings, copied))
+    assert columns == '"id", "name"'
+    assert [tuple(r) for r in rows] == [(i, f"name {i}") for i in range(1, 8)]  # after the failed copy, none of it
