@@ -183,7 +183,10 @@ async def _switch(
             await conn.execute(f'LOCK TABLE "{schema}"."{table}" IN ACCESS EXCLUSIVE MODE')
         await _hand_over(conn, scratch, schema, consumer)
         for table in projection.tables:
-            await conn.execute(f'CREATE TABLE "{schema}"."{table}__next" (LIKE "{schema}"."{table}" INCLUDING ALL)')
+            indexes = await _indexes(conn, schema, table)
+            await conn.execute(
+                f'CREATE TABLE "{schema}"."{table}__next" (LIKE "{schema}"."{table}" INCLUDING ALL EXCLUDING INDEXES)'
+            )
             await _copy_across(scratch, schema, table, conn, (schema, f"{table}__next"))
             owner = await conn.fetchval(
                 "SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table
@@ -191,6 +194,8 @@ async def _switch(
             await conn.execute(f'ALTER TABLE "{schema}"."{table}__next" OWNER TO "{owner}"')  # the services' role's
             await conn.execute(f'DROP TABLE "{schema}"."{table}"')
             await conn.execute(f'ALTER TABLE "{schema}"."{table}__next" RENAME TO "{table}"')
+            for statement in indexes:  # built once over the copied rows, before the late events go on top
+                await conn.execute(statement)
         late = await conn.fetch(
             f'SELECT stream_seq FROM "{schema}".consumer_tracking WHERE consumer = $1 AND stream = $2 AND stream_seq > $3'
             " ORDER BY stream_seq",
@@ -206,6 +211,28 @@ async def _switch(
             await remembered.ensure_table(conn, schema)
             await remembered.renew(conn, schema, projection.name)
     return len(late)
+
+
+async def _indexes(conn: asyncpg.Connection, schema: str, table: str) -> list[str]:
+    """The statements that make `schema.table`'s keys and indexes again, under their own names: those `ensure_tables`
+    gave them, which a restart looks for (an index copied by `LIKE … INCLUDING INDEXES` would get a name of its own, and
+    the next start would add the named one beside it)."""
+    name = f'"{schema}"."{table}"'
+    keys = await conn.fetch(
+        "SELECT conname, pg_get_constraintdef(oid) AS definition, conindid FROM pg_constraint"
+        " WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
+        name,
+    )
+    others = await conn.fetch(
+        "SELECT pg_get_indexdef(indexrelid) AS definition FROM pg_index"
+        " WHERE indrelid = $1::regclass AND NOT (indexrelid = ANY($2::oid[]))"
+        " ORDER BY indexrelid::regclass::text",
+        name,
+        [k["conindid"] for k in keys],
+    )
+    return [f"ALTER TABLE {name} ADD CONSTRAINT {_quoted(k['conname'])} {k['definition']}" for k in keys] + [
+        i["definition"] for i in others
+    ]
 
 
 async def _hand_over(conn: asyncpg.Connection, scratch: asyncpg.Pool, schema: str, consumer: str) -> None:

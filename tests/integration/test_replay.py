@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from dudao import bus
 from dudao import replay as replay_module
 from dudao.consumer import durable_name
+from dudao.service import prepare_tables
 from services.registry.app import PARTS
 from tests.conftest import eventually
 from tests.factories import school
@@ -69,6 +70,41 @@ def test_a_rebuild_equals_the_live_read_model_and_reads_go_on_meanwhile(registry
     assert "registry directory" in rebuilt.stdout and "events in" in rebuilt.stdout
     assert "1 read model(s) rebuilt from" in rebuilt.stdout
     assert tables(settings) == before
+
+
+def indexes(settings) -> list[tuple]:
+    """Each index of the directory read model's tables: its name and its definition."""
+    with psycopg.connect(settings.database_url) as conn:
+        return conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'registry' AND tablename = ANY(%s)"
+            " ORDER BY indexname",
+            (list(DIRECTORY.tables),),
+        ).fetchall()
+
+
+async def _restart_prepares(settings) -> None:
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        await prepare_tables(pool, PARTS)
+    finally:
+        await pool.close()
+
+
+def test_the_switched_tables_keep_their_indexes_names_so_a_restart_adds_none(registry, token, settings):
+    """The rebuilt tables get the live tables' keys and indexes under the same names: a restart, which makes the
+    named indexes if they are missing, then finds them all, and no replay leaves one more copy of each behind."""
+    with registry.client(token()) as client:
+        school(client, "璧山区索引小学")
+        eventually(lambda: schools_projected(client, 1), what="the school projected")
+    before = indexes(settings)
+    assert {"school_directory_pkey", "school_directory_jurisdiction"} <= {name for name, _ in before}
+
+    for _ in range(2):
+        rebuilt = replay(settings, "--projection", "directory")
+        assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+        assert indexes(settings) == before
+        asyncio.run(_restart_prepares(settings))
+        assert indexes(settings) == before
 
 
 def test_writes_during_a_rebuild_are_in_the_switched_tables_once(registry, token, settings):
