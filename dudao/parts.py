@@ -38,8 +38,9 @@ class Projection:
     tables: tuple[str, ...] = ()
     version: int = 1
     ordered: bool = False  # events strictly in stream order, also after a retry, for readers that follow positions
-    # Work that follows many events, done once in each transaction after the events it applies (one event live, a
-    # batch in a rebuild): what a handler marked to be derived again (monitoring's results), derived from the rows.
+    # Work that follows many events, done once in each transaction after the events it applies (an event or a batch
+    # live), and once at the end of a rebuild: what a handler marked to be derived again (monitoring's results),
+    # derived from the rows as they stand, whatever the events that marked it.
     settle: Settle | None = None
     # Each event writes only rows of its own aggregate (keyed by its id), or inserts that do not depend on order: a
     # batch's writes are then sent grouped by statement across aggregates, each aggregate's in order (decision 040).

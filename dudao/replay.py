@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -139,6 +139,7 @@ async def _project(
         if applying is not None:
             failed += await applying
             applying = None
+        await _settle_rebuilt(scratch, projection)
     finally:
         for pending in (fetching, applying):
             if pending is not None:
@@ -152,8 +153,9 @@ async def _project(
 
 async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events: list[InboundEvent]) -> int:
     """A batch as the live consumer applies one, tracked as its (handed to it at the switch): in one transaction, or,
-    if any event fails, each on its own, so only the failing ones are left out. The number left out."""
-    effect = ProjectionEffect.of(pool, schema, projection)
+    if any event fails, each on its own, so only the failing ones are left out. The number left out. What the batch
+    marks to be derived again is left marked: the rebuild settles once, at its end (`_settle_rebuilt`)."""
+    effect = ProjectionEffect.of(pool, schema, replace(projection, settle=None))
     try:
         await effect.apply_all(events, lambda _: contextlib.nullcontext())
         return 0
@@ -165,6 +167,23 @@ async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events
             except Exception:
                 failed += 1
         return failed
+
+
+async def _settle_rebuilt(scratch: asyncpg.Pool, projection: Projection) -> None:
+    """Derive, once, all that the rebuild's events marked (monitoring's results: each unit's, each jurisdiction's part,
+    each level's area). What a settle derives follows from the rows as they stand (`Projection.settle`), so once at
+    the end gives the tables a settle after every batch would have left, without deriving each area again for every
+    batch that touched it. If it fails, the rebuild stops before the switch and the live tables stay as they were."""
+    if projection.settle is None:
+        return
+    try:
+        async with scratch.acquire() as conn, conn.transaction():
+            await projection.settle(conn)
+    except Exception as e:
+        raise SystemExit(
+            f"the rebuilt {projection.name} could not be derived ({type(e).__name__}: {e}); the live read model is"
+            " unchanged. Fix what the message names and run the replay again"
+        ) from e
 
 
 async def _settle(conn: asyncpg.Connection, projection: Projection) -> None:

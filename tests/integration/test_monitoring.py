@@ -233,11 +233,23 @@ def test_results_follow_the_submissions_and_a_new_framework_version_leaves_them_
     assert {"Published", "VersionPublished", "PeriodOpened"} <= kinds
 
 
-def test_a_rebuild_derives_each_level_s_result_once_per_batch_and_the_same_as_live(place, settings, monkeypatch):
+async def rebuild_collection(settings) -> None:
+    """`dudao replay monitoring --projection collection` at the city."""
+    nc = await nats.connect(settings.nats_url)
+    try:
+        await replay.rebuild(
+            replace(settings, jurisdiction=CITY), MONITORING, nc.jetstream(), ["collection"], io.StringIO()
+        )
+    finally:
+        await nc.close()
+
+
+def test_a_rebuild_derives_each_level_s_result_once_at_its_end_and_the_same_as_live(place, settings, monkeypatch):
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)
     with place.office(CITY) as office:
         live = eventually(lambda: (r := results(office)) and r["area"]["units"] == 3 and r, what="the live result")
+        monkeypatch.setattr(replay, "BATCH", 2)  # the stream's events in several batches, each marking results due
         derived: list[int] = []
         counting = areas.area_over
 
@@ -249,17 +261,9 @@ def test_a_rebuild_derives_each_level_s_result_once_per_batch_and_the_same_as_li
         computing, computed = areas.unit_result, []
         monkeypatch.setattr(areas, "unit_result", lambda d, unit: computed.append(unit.unit_id) or computing(d, unit))
 
-        async def rebuild() -> None:
-            nc = await nats.connect(settings.nats_url)
-            try:
-                await replay.rebuild(
-                    replace(settings, jurisdiction=CITY), MONITORING, nc.jetstream(), ["collection"], io.StringIO()
-                )
-            finally:
-                await nc.close()
-
-        asyncio.run(rebuild())
-        # nine submission events, one batch: Dongchuan's area once (per event it would be six: each change but opening)
+        asyncio.run(rebuild_collection(settings))
+        # nine submission events in batches of two: Dongchuan's area once, at the end (a settle after each batch would
+        # derive it for each batch that changed a submission; after each event, six times)
         assert len(derived) == 1
         # each school's result computed once, and the area from those results as recorded, not each computed again
         assert sorted(computed) == sorted(set(computed)) and len(computed) == 3
@@ -267,6 +271,23 @@ def test_a_rebuild_derives_each_level_s_result_once_per_batch_and_the_same_as_li
         assert (again["area"], again["units"]) == (live["area"], live["units"])  # computed_at is the rebuild's own
     with psycopg.connect(settings.database_url) as conn:
         assert conn.execute("SELECT count(*) FROM monitoring.results_due").fetchone()[0] == 0
+
+
+def test_a_rebuild_whose_results_cannot_be_derived_stops_before_the_switch(place, settings, monkeypatch):
+    """The rebuild derives its results once, at its end: if that fails, it says so and switches nothing."""
+    for name in ("A", "D"):
+        enter_and_submit(place, name)
+    with place.office(CITY) as office:
+        live = eventually(lambda: (r := results(office)) and r["area"]["units"] == 2 and r, what="the live result")
+
+        def unreadable(definition, unit):
+            raise ValueError(f"unit {unit.unit_id} cannot be computed")
+
+        monkeypatch.setattr(areas, "unit_result", unreadable)
+
+        with pytest.raises(SystemExit, match="the rebuilt collection could not be derived .*the live read model is"):
+            asyncio.run(rebuild_collection(settings))
+        assert results(office) == live  # computed_at too: the live rows, as they were
 
 
 def test_the_city_sees_its_counties_rolled_up(place):

@@ -126,7 +126,8 @@ CREATE TABLE IF NOT EXISTS monitoring.area_results (
     PRIMARY KEY (framework, period, jurisdiction)
 );
 -- Submissions whose result, and their level's, are to be derived again: marked by the events, emptied by
--- `settle_results` at the end of the same transaction (once per rebuild batch rather than once per event).
+-- `settle_results` at the end of the same transaction (once per batch rather than once per event), and by a rebuild
+-- once, at its end.
 CREATE TABLE IF NOT EXISTS monitoring.results_due (
     submission uuid PRIMARY KEY
 );
