@@ -226,14 +226,17 @@ class ProjectionEffect:
         versions read in one statement and written in one."""
         table = f'"{self.schema}".consumer_versions'
         keys = list({(e.origin, e.aggregate_id) for e in events})
+        # Each aggregate's row by its whole key, a subquery per key: as a join, the planner may take this consumer's
+        # rows all, by statistics from when it had none (a new read model catching up), and hash them, every batch.
         rows = await conn.fetch(
-            f"SELECT origin, aggregate_id, version FROM {table} WHERE consumer = $1"
-            " AND (origin, aggregate_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
+            f"SELECT k.origin, k.aggregate_id, (SELECT v.version FROM {table} v WHERE v.consumer = $1"
+            " AND v.origin = k.origin AND v.aggregate_id = k.aggregate_id) AS version"
+            " FROM unnest($2::text[], $3::text[]) AS k(origin, aggregate_id)",
             self.consumer,
             [k[0] for k in keys],
             [k[1] for k in keys],
         )
-        applied = {(r["origin"], r["aggregate_id"]): r["version"] for r in rows}
+        applied = {(r["origin"], r["aggregate_id"]): r["version"] for r in rows if r["version"] is not None}
         moved: dict[tuple[str, str], int] = {}
         chosen = []
         for event in events:
