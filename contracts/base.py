@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -30,9 +31,9 @@ class Contract:
         """The contract's fields from the event's data, dates parsed; a field the data lacks and the contract needs
         is a KeyError (the consumer dead-letters the event, naming it)."""
         values: dict[str, Any] = {}
-        for name, hint, required in _fields(cls):
+        for name, typed, required in _fields(cls):
             if name in event.data:
-                values[name] = _typed(hint, event.data[name])
+                values[name] = event.data[name] if typed is None else typed(event.data[name])
             elif required:
                 raise KeyError(f"{event.type} {event.aggregate_id} v{event.version} has no {name}")
         at = datetime.fromisoformat(event.data["timestamp"])
@@ -52,32 +53,45 @@ class Published:
 
 
 @functools.cache
-def _fields(cls: type[Contract]) -> tuple[tuple[str, Any, bool], ...]:
-    """A contract's fields beyond the header, each with its annotation and whether the data must hold it: read once
-    per class, since resolving the annotations costs more than decoding an event."""
+def _fields(cls: type[Contract]) -> tuple[tuple[str, Callable[[Any], Any] | None, bool], ...]:
+    """A contract's fields beyond the header, each with how its JSON is read (`_typed`; None: as it came) and whether
+    the data must hold it: made once per class, since resolving the annotations costs more than decoding an event."""
     hints = typing.get_type_hints(cls)
     return tuple(
-        (f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        (f.name, _typed(hints[f.name]), f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
         for f in dataclasses.fields(cls)
         if f.name not in HEADER
     )
 
 
-def _typed(hint: Any, raw: Any) -> Any:
-    """JSON as the annotation says: ISO dates and times parsed, in dicts too; everything else as it came."""
-    if raw is None:
-        return None
+def _typed(hint: Any) -> Callable[[Any], Any] | None:
+    """How JSON is read as the annotation says: ISO dates and times parsed, in dicts too; everything else as it came
+    (None: nothing to do for this annotation). The first of a union's types that the value's JSON type fits wins."""
     options = (
         typing.get_args(hint)
         if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
         else (hint,)
     )
+    steps: list[tuple[type, Callable[[Any], Any]]] = []
     for option in options:
-        if option is datetime and isinstance(raw, str):
-            return datetime.fromisoformat(raw)
-        if option is date and isinstance(raw, str):
-            return date.fromisoformat(raw)
-        if typing.get_origin(option) is dict and isinstance(raw, dict):
-            _, value_hint = typing.get_args(option)
-            return {k: _typed(value_hint, v) for k, v in raw.items()}
-    return raw
+        if option is datetime:
+            steps.append((str, datetime.fromisoformat))
+        elif option is date:
+            steps.append((str, date.fromisoformat))
+        elif typing.get_origin(option) is dict:
+            value = _typed(typing.get_args(option)[1])
+            steps.append(
+                (dict, dict if value is None else lambda raw, value=value: {k: value(v) for k, v in raw.items()})
+            )
+    if not steps:
+        return None
+
+    def typed(raw: Any) -> Any:
+        if raw is None:
+            return None
+        for kind, step in steps:
+            if isinstance(raw, kind):
+                return step(raw)
+        return raw
+
+    return typed

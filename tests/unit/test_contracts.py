@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
+import types
+import typing
 from datetime import UTC, date, datetime
 
 import pytest
 
 from contracts import accountability, inspection, registry
-from contracts.base import HEADER, Contract
+from contracts.base import HEADER, Contract, _fields
 from dudao.consumer import InboundEvent
 from dudao.events import Envelope
 from services.accountability.domain.case import RectificationCase
@@ -77,3 +80,40 @@ def test_an_event_no_one_relies_on_decodes_to_none_and_a_missing_field_is_named(
     assert registry.PUBLISHED.decode(arriving("School.LicenceRevoked", {})) is None
     with pytest.raises(KeyError, match="has no jurisdiction"):
         registry.PUBLISHED.decode(arriving("Zone.Created", {"name": "一区"}))
+
+
+def _as_annotated(hint, raw):
+    """How a field's JSON reads, spelled out from the annotation each time: the reference `_typed` is held to."""
+    if raw is None:
+        return None
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is datetime and isinstance(raw, str):
+            return datetime.fromisoformat(raw)
+        if option is date and isinstance(raw, str):
+            return date.fromisoformat(raw)
+        if typing.get_origin(option) is dict and isinstance(raw, dict):
+            return {k: _as_annotated(typing.get_args(option)[1], v) for k, v in raw.items()}
+    return raw
+
+
+SAMPLES = [None, "2026-11-20", "2026-11-20T08:00:00+08:00", "not a date", 7, 2.5, True, ["2026-11-20"], {}]
+SAMPLES += [{"a": s} for s in SAMPLES[:-1]] + [{"a": {"b": "2026-11-20"}}]
+
+
+@pytest.mark.parametrize(("module", "contract"), CONTRACTS, ids=[c.event for _, c in CONTRACTS])
+def test_each_field_is_read_as_its_annotation_says_with_the_reading_made_once_per_class(module, contract):
+    """`_fields` makes each field's reading once; it reads every kind of JSON value, in dicts too, as the annotation
+    says, and refuses what it cannot read as a date with the same error."""
+    hints = typing.get_type_hints(contract)
+    for name, typed, _ in _fields(contract):
+        for raw in SAMPLES:
+            try:
+                expected = _as_annotated(hints[name], raw)
+            except ValueError as refused:
+                with pytest.raises(ValueError, match=re.escape(str(refused))):
+                    typed(raw) if typed else raw
+                continue
+            got = typed(raw) if typed else raw
+            assert (got, type(got)) == (expected, type(expected)), (name, raw)
+    assert _fields(contract) is _fields(contract)
