@@ -174,11 +174,9 @@ async def _settle_rebuilt(scratch: asyncpg.Pool, projection: Projection) -> None
     each level's area). What a settle derives follows from the rows as they stand (`Projection.settle`), so once at
     the end gives the tables a settle after every batch would have left, without deriving each area again for every
     batch that touched it. If it fails, the rebuild stops before the switch and the live tables stay as they were."""
-    if projection.settle is None:
-        return
     try:
         async with scratch.acquire() as conn, conn.transaction():
-            await projection.settle(conn)
+            await _settle(conn, projection)
     except Exception as e:
         raise SystemExit(
             f"the rebuilt {projection.name} could not be derived ({type(e).__name__}: {e}); the live read model is"

@@ -1,5 +1,6 @@
-"""The one graph over the four services, for the tests of the gateway: each service served, and the gateway in
-front of them."""
+"""What more than one module of integration tests stands on: the one graph over the four services, for the tests of
+the gateway (each service served, and the gateway in front of them); and a city's monitoring, for the tests of
+collection and of results."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from gateway.app import build as build_gateway
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
+from services.registry.app import build as build_registry
 from tests.conftest import ServedApp, eventually
-from tests.factories import COUNTY, activity, copied_inspector, copied_school, walk_to_issue
+from tests.factories import COUNTY, activity, copied_inspector, copied_school, school, walk_to_issue
 
 
 @dataclass
@@ -73,3 +75,68 @@ def reported_schools(graph, token, settings) -> list[str]:
             lambda: office.get("/v1/results/balanced_development/2025-2026").json()["units"], what="a unit result"
         )
     return schools
+
+
+# --- a city's monitoring: collection and results ----------------------------------------------------------------
+
+CITY, COUNTY_A, COUNTY_B = "530100", "530113", "530114"
+
+FRAMEWORK, PERIOD = "balanced_development", "2025-2026"
+
+
+@dataclass
+class Place:
+    registry: ServedApp
+    monitoring: ServedApp
+    schools: dict[str, str]  # A … F (as in the hand-worked county) -> id
+    token: object
+
+    def office(self, jur: str = CITY):
+        return self.monitoring.client(self.token(jur=jur))
+
+    def unit(self, name: str):
+        return self.monitoring.client(self.token(role="unit", jur=COUNTY_A, unit=self.schools[name]))
+
+
+@pytest.fixture
+def place(settings, serve, token) -> Place:
+    """A city instance (Kunming) with four of the hand-worked schools in Dongchuan and one in another county."""
+    city = replace(settings, jurisdiction=CITY)
+    registry, monitoring = serve(build_registry(city)), serve(build_monitoring(city))
+    ids = {}
+    with registry.client(token(jur=CITY)) as client:
+        for name in ("A", "D", "E"):
+            ids[name] = school(client, f"东川区{name}校", jur=COUNTY_A, stage=COUNTY[name][0])
+        ids["X"] = school(client, "寻甸县X小学", jur=COUNTY_B, stage="primary")
+    with monitoring.client(token(jur=CITY)) as office:
+        assert office.post(f"/v1/frameworks/{FRAMEWORK}/periods", json={"period": PERIOD}).status_code == 201
+        eventually(
+            lambda: len(office.get(f"/v1/collection/{FRAMEWORK}/{PERIOD}").json().get("units", [])) == 4,
+            what="the schools copied",
+        )
+    return Place(registry, monitoring, ids, token)
+
+
+def enter_and_submit(place: Place, name: str, values: dict | None = None) -> None:
+    with place.unit(name) as unit:
+        entered = unit.put(
+            f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools[name]}", json={"values": values or COUNTY[name][1]}
+        )
+        assert entered.status_code == 200, entered.text
+        assert unit.post(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{place.schools[name]}/submit").status_code == 200
+
+
+def act(client, path: str, body: dict | None = None):
+    return client.post(f"/v1/{path}", json=body)
+
+
+def sub(place: Place, name: str, step: str) -> str:
+    return f"submissions/{FRAMEWORK}/{PERIOD}/{place.schools[name]}/{step}"
+
+
+def level(code: str, step: str) -> str:
+    return f"levels/{FRAMEWORK}/{PERIOD}/{code}/{step}"
+
+
+def results(client, jurisdiction: str = COUNTY_A) -> dict:
+    return client.get(f"/v1/results/{FRAMEWORK}/{PERIOD}", params={"jurisdiction": jurisdiction}).json()

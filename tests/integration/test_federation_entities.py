@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ServedApp, eventually
 from tests.factories import school
-from tests.integration.test_monitoring import CITY, COUNTY_B, FRAMEWORK, PERIOD, enter_and_submit, place  # noqa: F401 - a fixture
+from tests.integration.conftest import CITY, COUNTY_B, FRAMEWORK, PERIOD, enter_and_submit
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def test_the_registry_resolves_a_school_by_its_key_for_whoever_may_see_it(regist
     assert entities(registry, token(jur="500101"), representations, selection) == [None, None]
 
 
-def test_monitoring_resolves_a_unit_result_by_framework_period_and_unit(place):  # noqa: F811 - the fixture
+def test_monitoring_resolves_a_unit_result_by_framework_period_and_unit(place):
     enter_and_submit(place, "A")
     key = {"__typename": "UnitResult", "framework": FRAMEWORK, "period": PERIOD, "unitId": place.schools["A"]}
     representations = [key, key | {"period": "2030-2031"}, key | {"unitId": "no-such-unit"}]

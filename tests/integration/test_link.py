@@ -25,8 +25,8 @@ from services.registry.commands import RegisterSchool
 from tests.conftest import _fresh_database, eventually, measured, stream_messages
 from tests.factories import COMMITTEE, caller, issued, school
 from tests.factories import COUNTY as MONITORED
-from tests.integration.test_monitoring import FRAMEWORK, PERIOD
-from tests.integration.test_monitoring import level as monitoring_level
+from tests.integration.conftest import FRAMEWORK, PERIOD
+from tests.integration.conftest import level as monitoring_level
 
 pytestmark = pytest.mark.integration
 

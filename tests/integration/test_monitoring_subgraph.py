@@ -6,19 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import eventually
-from tests.factories import school_values
-from tests.integration.test_monitoring import (  # noqa: F401 - place is a fixture
-    CITY,
-    COUNTY,
-    COUNTY_A,
-    COUNTY_B,
-    FRAMEWORK,
-    PERIOD,
-    Place,
-    enter_and_submit,
-    place,
-    results,
-)
+from tests.factories import COUNTY, school_values
+from tests.integration.conftest import CITY, COUNTY_A, COUNTY_B, FRAMEWORK, PERIOD, Place, enter_and_submit, results
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +29,7 @@ def results_for(at: Place, jur: str, ids: list[str], filters: str = "") -> dict[
     return {g["key"]: g["results"] for g in graphql(at, jur, query)["data"]["resultsForUnits"]}
 
 
-def test_results_for_many_units_come_grouped_in_the_order_asked_and_scoped_to_the_caller(place):  # noqa: F811 - the fixture
+def test_results_for_many_units_come_grouped_in_the_order_asked_and_scoped_to_the_caller(place):
     enter_and_submit(place, "A")
     enter_and_submit(place, "D")
     a, d, x = place.schools["A"], place.schools["D"], place.schools["X"]
@@ -72,7 +61,7 @@ def tallies(at: Place, jur: str, asked: str | None = None) -> dict:
     return graphql(at, jur, query)
 
 
-def test_a_start_page_gets_each_frameworks_verdicts_counted_as_the_verdicts_themselves_show_them(place):  # noqa: F811 - the fixture
+def test_a_start_page_gets_each_frameworks_verdicts_counted_as_the_verdicts_themselves_show_them(place):
     """Decision 037: a province's start page counts its hundreds of counties' verdicts rather than list their CVs."""
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)
@@ -111,7 +100,7 @@ def test_a_start_page_gets_each_frameworks_verdicts_counted_as_the_verdicts_them
     assert outside["data"] is None and outside["errors"][0]["extensions"]["rule"] == "out_of_scope"
 
 
-def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period_with_the_cvs(place):  # noqa: F811 - the fixture
+def test_latest_verdicts_show_each_county_under_the_office_for_its_newest_period_with_the_cvs(place):
     for name in ("A", "D", "E"):
         enter_and_submit(place, name)
     with place.office(CITY) as office:

@@ -16,8 +16,17 @@ from services.inspection.app import build as build_inspection
 from services.monitoring.app import build as build_monitoring
 from services.registry.app import build as build_registry
 from tests.conftest import eventually, measured
-from tests.factories import active_inspector, activity, copied_inspector, copied_school, in_copy, open_case, school
-from tests.integration.test_monitoring import COUNTY, FRAMEWORK, PERIOD, act, place  # noqa: F401 (the fixture)
+from tests.factories import (
+    COUNTY,
+    active_inspector,
+    activity,
+    copied_inspector,
+    copied_school,
+    in_copy,
+    open_case,
+    school,
+)
+from tests.integration.conftest import FRAMEWORK, PERIOD, act, enter_and_submit
 from tests.integration.test_subgraph_links import answer, ask, refusal
 
 pytestmark = pytest.mark.integration
@@ -214,7 +223,7 @@ def test_a_school_lists_only_its_own_activities(settings, registry, serve, token
         refused(unit.get(f"/v1/activities/{other}"), 403, "own_unit_only")
 
 
-def test_an_agency_assigned_to_assess_cannot_enter_values_and_an_unassigned_one_reads_nothing(place):  # noqa: F811
+def test_an_agency_assigned_to_assess_cannot_enter_values_and_an_unassigned_one_reads_nothing(place):
     a = place.schools["A"]
     with place.office() as office:
         assigned = act(
@@ -256,9 +265,7 @@ def test_an_agency_assigned_to_assess_cannot_enter_values_and_an_unassigned_one_
         assert assessor.get(f"/v1/submissions/{FRAMEWORK}/{PERIOD}/{a}").status_code == 200  # assessing needs the data
 
 
-def test_a_school_sees_its_own_values_in_the_results_not_its_peers(place):  # noqa: F811
-    from tests.integration.test_monitoring import enter_and_submit
-
+def test_a_school_sees_its_own_values_in_the_results_not_its_peers(place):
     for name in ("A", "D"):
         enter_and_submit(place, name)
     with place.office() as office:
