@@ -6,10 +6,11 @@ For each service, an instance keeps (decision 011):
   ends in two tokens that say whether the event travels up and down (`….School.Registered.up.local`).
 - `DUDAO_VIEW_<SERVICE>`: what its read models project: its own stream, plus what crosses to it from the
   instances above and below.
-- `DUDAO_UP_<SERVICE>_J<code>`: its own events that travel up, plus the upward streams of the instances below, so
-  it passes up its whole subtree and nothing that came from above; and `DUDAO_DOWN_<SERVICE>_J<code>`: its own
-  events that travel down, plus the downward stream of the instance above, so it passes down its ancestors' and
-  nothing that came from below. No event ever travels back, and each origin's events stay in their order.
+- `DUDAO_UP_<SERVICE>_J<code>`: its own events that travel up, plus, when it has an upper instance, the upward
+  streams of the instances below, so it passes up its whole subtree and nothing that came from above (decision
+  050); and `DUDAO_DOWN_<SERVICE>_J<code>`: its own events that travel down, plus the downward stream of the
+  instance above, so it passes down its ancestors' and nothing that came from below. No event ever travels back,
+  and each origin's events stay in their order.
 
 The upper instance sources each lower instance's upward streams (`dudao link`); the lower instance sources the
 upper's downward streams (`dudao up --upstream`). Nothing crosses by a call from code.
@@ -77,8 +78,9 @@ def _from(direction: str, service: str, jurisdiction: str) -> StreamSource:
 
 
 async def ensure(js: JetStreamContext, service: str, jurisdiction: str, upper: str | None) -> None:
-    """This instance's streams of `service`, with the sources that come from above when there is an upper instance.
-    Sources that `link_lowers` added stay. Idempotent; run by the relay whenever it (re)connects."""
+    """This instance's streams of `service`, with the sources that come from above when there is an upper instance,
+    and the lower instances passed up to it (`pass_up`). Sources that `link_lowers` added stay. Idempotent; run by
+    the relay whenever it (re)connects."""
     await bus.ensure_stream(js, service, jurisdiction)
     own = bus.stream_name(service)
     from_above = [_from(DOWN, service, upper)] if upper else []
@@ -93,11 +95,16 @@ async def ensure(js: JetStreamContext, service: str, jurisdiction: str, upper: s
         crossing_stream(DOWN, service, jurisdiction),
         [StreamSource(name=own, filter_subject=crossing_subjects(DOWN, service, jurisdiction)), *from_above],
     )
+    if upper:
+        await pass_up(js, service, jurisdiction)
 
 
-async def link_lowers(js: JetStreamContext, service: str, jurisdiction: str, lowers: list[str]) -> list[bool]:
-    """Have this instance's view stream (for its read models) and upward stream (to pass it on) source the lower
-    instances' upward streams of `service`. Idempotent; for each lower instance, whether its source is new.
+async def link_lowers(
+    js: JetStreamContext, service: str, jurisdiction: str, lowers: list[str], upper: str | None = None
+) -> list[bool]:
+    """Have this instance's view stream (for its read models) source the lower instances' upward streams of `service`,
+    and, when there is an upper instance, its upward stream too (`pass_up`). Idempotent; for each lower instance,
+    whether its source is new.
 
     All sources are added in one change of each stream: nats-server starts the sources a change adds, but one added
     by a second change while the first is starting may wait for its retry (about 30 s).
@@ -105,12 +112,29 @@ async def link_lowers(js: JetStreamContext, service: str, jurisdiction: str, low
     While the link is down the lower instance keeps its events; when it returns, JetStream resumes each source where
     it stopped. Consumers keep checkpoints by origin, so the renumbering that sourcing brings changes nothing for
     them (decision 002)."""
-    await ensure(js, service, jurisdiction, upper=None)
+    await ensure(js, service, jurisdiction, upper)
     sources = [_from(UP, service, lower) for lower in lowers]
     kept = await _sources(js, bus.view_stream(service))
     await _ensure(js, bus.view_stream(service), sources)
-    await _ensure(js, crossing_stream(UP, service, jurisdiction), sources)
+    if upper:
+        await pass_up(js, service, jurisdiction)
     return [not any(_same(s, k) for k in kept) for s in sources]
+
+
+async def pass_up(js: JetStreamContext, service: str, jurisdiction: str) -> bool:
+    """Have this instance's upward stream source every lower instance its view stream sources, so that what it passes
+    up is its whole subtree (decision 050); whether any was added. Only an instance with an upper instance does this:
+    its relay at each (re)connect (`ensure`), `dudao link`, and each pass of its `LinkKeeper`, so lowers linked by a
+    `dudao link` that did not know of the upper are passed up within a second. At the top (a province, which the
+    national platform reads through its API) nothing sources the upward stream, and sourcing the lowers into it too
+    made each event from below cross the leaf link twice."""
+    below = [s for s in await _sources(js, bus.view_stream(service)) if s.external is not None and _upward(s)]
+    return bool(below) and await _ensure(js, crossing_stream(UP, service, jurisdiction), below)
+
+
+def _upward(source: StreamSource) -> bool:
+    """A source from a lower instance's upward stream (`DUDAO_UP_REGISTRY_J530113`)."""
+    return source.name.startswith(f"DUDAO_{UP}_")
 
 
 async def exists_below(nc: Client, service: str, lower: str) -> bool:
@@ -208,7 +232,7 @@ async def states(nc: Client, service: str) -> list[LinkState]:
     for source in info.sources or []:
         if source.name not in elsewhere:
             continue
-        direction, code = ("up" if source.name.startswith(f"DUDAO_{UP}_") else "down"), source.name.rsplit("_J", 1)[1]
+        direction, code = ("up" if _upward(source) else "down"), source.name.rsplit("_J", 1)[1]
         arrived_at, number = None, None
         try:
             last = await js.get_last_msg(bus.view_stream(service), bus.service_subjects(service, code))
@@ -346,6 +370,10 @@ class LinkKeeper:
         try:
             while not stop.is_set() and not lock.is_closed():
                 try:
+                    if self.settings.upper and await pass_up(
+                        nc.jetstream(timeout=10), self.service, self.settings.jurisdiction
+                    ):
+                        log.info("links %s: the lower instances linked here now pass up too", self.service)
                     for restarted in await heal(nc, self.service, self.settings.jurisdiction, kicked):
                         log.info("link %s restarted: the other side answers again", restarted)
                     self.states = await states(nc, self.service)

@@ -303,7 +303,9 @@ def cmd_link(args: argparse.Namespace) -> None:
         try:
             js = nc.jetstream()
             ready = {(lower, s): await links.exists_below(nc, s, lower) for lower in args.lower for s in RUNNING}
-            done = {s: await links.link_lowers(js, s, settings.jurisdiction, args.lower) for s in RUNNING}
+            done = {
+                s: await links.link_lowers(js, s, settings.jurisdiction, args.lower, settings.upper) for s in RUNNING
+            }
             return [(lower, s, done[s][i], ready[lower, s]) for i, lower in enumerate(args.lower) for s in RUNNING]
         finally:
             await nc.close()

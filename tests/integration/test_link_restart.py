@@ -8,6 +8,7 @@ been cut off, and the next pass of the keeper must add it back."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import nats
 import pytest
@@ -137,8 +138,6 @@ def test_a_link_added_while_a_restart_changes_the_same_stream_is_kept(settings):
             await restarting
             another = links.crossing_stream(links.UP, SERVICE, ANOTHER)
             assert {below, another} <= set(await sources_of(js, view))
-            up = links.crossing_stream(links.UP, SERVICE, HERE)
-            assert {below, another} <= set(await sources_of(js, up))
         finally:
             await nc.close()
 
@@ -191,10 +190,73 @@ def test_the_view_stream_is_healed_beside_the_upward_stream_not_after_it(setting
     async def scenario() -> None:
         nc, js, view, below = await linked(settings.nats_url)
         try:
+            assert await links.pass_up(js, SERVICE, HERE)  # as an instance with an upper instance does
             up = links.crossing_stream(links.UP, SERVICE, HERE)
             begun.update({view: asyncio.Event(), up: asyncio.Event()})
             restarted = await links.heal(nc, SERVICE, HERE, {})
             assert restarted == [f"{view} <- {below}", f"{up} <- {below}"]
+        finally:
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_at_the_top_the_lowers_are_not_sourced_into_the_upward_stream_that_nothing_reads(settings):
+    """A province has no upper instance (the national platform reads it through its API): had its upward stream
+    sourced each county too, every event of a county's backlog would cross the leaf link twice (decision 050)."""
+
+    async def scenario() -> None:
+        nc, js, view, below = await linked(settings.nats_url)
+        try:
+            own = bus.stream_name(SERVICE)
+            assert await sources_of(js, links.crossing_stream(links.UP, SERVICE, HERE)) == [own]
+            await links.ensure(js, SERVICE, HERE, upper=None)  # the relay, (re)connecting
+            assert await sources_of(js, links.crossing_stream(links.UP, SERVICE, HERE)) == [own]
+        finally:
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_with_an_upper_instance_the_lowers_linked_are_passed_up_however_they_were_linked(settings):
+    """An instance with an upper instance passes up its whole subtree: lowers linked knowing of the upper, and lowers
+    linked by a `dudao link` that did not know of it, which the keeper's next pass or the relay's next (re)connect
+    adds (both `pass_up`)."""
+    above, third = "000000", "510105"
+    here = replace(settings, jurisdiction=HERE, upper=above)
+
+    class Held:  # the keeper's advisory lock, held throughout
+        def is_closed(self) -> bool:
+            return False
+
+    async def scenario() -> None:
+        nc = await nats.connect(settings.nats_url)
+        js = nc.jetstream(timeout=5)
+        up = links.crossing_stream(links.UP, SERVICE, HERE)
+        below, another, third_up = (links.crossing_stream(links.UP, SERVICE, c) for c in (BELOW, ANOTHER, third))
+        try:
+            await links.link_lowers(js, SERVICE, HERE, [BELOW], upper=above)
+            assert await sources_of(js, up) == sorted([bus.stream_name(SERVICE), below])
+            await links.link_lowers(js, SERVICE, HERE, [ANOTHER])  # not knowing of the upper
+            assert another not in await sources_of(js, up)
+
+            stop = asyncio.Event()
+            keeping = asyncio.create_task(links.LinkKeeper(here, SERVICE, interval=0.1)._keep(stop, Held()))
+            for _ in range(100):
+                if another in await sources_of(js, up):
+                    break
+                await asyncio.sleep(0.1)
+            stop.set()
+            await keeping
+            assert another in await sources_of(js, up)
+
+            await links.link_lowers(js, SERVICE, HERE, [third])  # not knowing of the upper
+            await links.ensure(js, SERVICE, HERE, upper=above)  # the relay, (re)connecting
+            assert await sources_of(js, up) == sorted([bus.stream_name(SERVICE), below, another, third_up])
+            assert not await links.pass_up(js, SERVICE, HERE)  # nothing more to add
+            # passed up from the lower instances' own streams, across the link, not from this one's view stream
+            sources = {s.name: s for s in (await js.stream_info(up)).config.sources or []}
+            assert sources[another].external.api == f"$JS.{bus.domain(ANOTHER)}.API"
         finally:
             await nc.close()
 
