@@ -14,7 +14,7 @@ import time
 
 from nats.js import JetStreamContext
 from nats.js.api import StorageType
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 LOCKS = "dudao_stream_changes"
@@ -38,7 +38,9 @@ async def changing(js: JetStreamContext, stream: str):
         try:
             await locks.create(stream, b"")
             break
-        except KeyWrongLastSequenceError:
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            # held; or let go just now: nats-py's `create`, refused, reads the key to tell a deleted one from a held
+            # one, and a key that lapsed between the two is not found
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"{stream} has been changed by another process for over {LOCK_WAIT_S:.0f} s; try again"
