@@ -112,7 +112,7 @@ async def link_lowers(
     While the link is down the lower instance keeps its events; when it returns, JetStream resumes each source where
     it stopped. Consumers keep checkpoints by origin, so the renumbering that sourcing brings changes nothing for
     them (decision 002)."""
-    await ensure(js, service, jurisdiction, upper)
+    await ensure(js, service, jurisdiction, upper=None)
     sources = [_from(UP, service, lower) for lower in lowers]
     kept = await _sources(js, bus.view_stream(service))
     await _ensure(js, bus.view_stream(service), sources)

@@ -15,6 +15,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from dudao import bus, links, stream_changes
+from tests.conftest import until
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,10 @@ class CutOffAfter:
 
 async def sources_of(js: JetStreamContext, stream: str) -> list[str]:
     return sorted(s.name for s in (await js.stream_info(stream)).config.sources or [])
+
+
+async def _holds(js: JetStreamContext, stream: str, source: str) -> bool:
+    return source in await sources_of(js, stream)
 
 
 async def linked(url: str):
@@ -242,13 +247,11 @@ def test_with_an_upper_instance_the_lowers_linked_are_passed_up_however_they_wer
 
             stop = asyncio.Event()
             keeping = asyncio.create_task(links.LinkKeeper(here, SERVICE, interval=0.1)._keep(stop, Held()))
-            for _ in range(100):
-                if another in await sources_of(js, up):
-                    break
-                await asyncio.sleep(0.1)
-            stop.set()
-            await keeping
-            assert another in await sources_of(js, up)
+            try:
+                await until(lambda: _holds(js, up, another), what="the keeper to pass the lower up")
+            finally:
+                stop.set()
+                await keeping
 
             await links.link_lowers(js, SERVICE, HERE, [third])  # not knowing of the upper
             await links.ensure(js, SERVICE, HERE, upper=above)  # the relay, (re)connecting
