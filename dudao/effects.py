@@ -201,12 +201,17 @@ class ProjectionEffect:
                 await self._changed(conn)
 
     async def _track_all(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> list[InboundEvent]:
-        """Insert the batch's tracking rows in one statement: the events new here, in order. An event twice in one
-        batch (a relay's retry) is new once, at its first place."""
+        """The batch's events new here, in order, their tracking rows inserted. An event twice in one batch (a relay's
+        retry) is new once, at its first place."""
         firsts: dict[tuple[str, int], InboundEvent] = {}
         for e in events:  # in fetch order, as one at a time would insert them (and take their row locks)
             firsts.setdefault((e.origin, e.notification_id), e)
         unique = list(firsts.values())
+        new = await self._insert_tracking(conn, unique)
+        return [e for e in unique if (e.origin, e.notification_id) in new]
+
+    async def _insert_tracking(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> set[tuple[str, int]]:
+        """Insert the tracking rows of `events` (each once) in one statement: the keys of those not tracked before."""
         rows = await conn.fetch(
             f'INSERT INTO "{self.schema}".consumer_tracking (consumer, origin, notification_id, stream, stream_seq)'
             " SELECT $1, t.origin, t.notification_id, $2, t.stream_seq"
@@ -214,29 +219,16 @@ class ProjectionEffect:
             " ON CONFLICT DO NOTHING RETURNING origin, notification_id",
             self.consumer,
             self.stream,
-            [e.origin for e in unique],
-            [e.notification_id for e in unique],
-            [e.stream_seq for e in unique],
+            [e.origin for e in events],
+            [e.notification_id for e in events],
+            [e.stream_seq for e in events],
         )
-        new = {(r["origin"], r["notification_id"]) for r in rows}
-        return [e for e in unique if (e.origin, e.notification_id) in new]
+        return {(r["origin"], r["notification_id"]) for r in rows}
 
     async def _next_versions(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> list[InboundEvent]:
         """Of the batch's new events, those next in their aggregate's order, as `_next_version` judges one, with the
         versions read in one statement and written in one."""
-        table = f'"{self.schema}".consumer_versions'
-        keys = list({(e.origin, e.aggregate_id) for e in events})
-        # Each aggregate's row by its whole key, a subquery per key: as a join, the planner may take this consumer's
-        # rows all, by statistics from when it had none (a new read model catching up), and hash them, every batch.
-        rows = await conn.fetch(
-            f"SELECT k.origin, k.aggregate_id, (SELECT v.version FROM {table} v WHERE v.consumer = $1"
-            " AND v.origin = k.origin AND v.aggregate_id = k.aggregate_id) AS version"
-            " FROM unnest($2::text[], $3::text[]) AS k(origin, aggregate_id)",
-            self.consumer,
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
-        applied = {(r["origin"], r["aggregate_id"]): r["version"] for r in rows if r["version"] is not None}
+        applied = await self._read_versions(conn, list({(e.origin, e.aggregate_id) for e in events}))
         moved: dict[tuple[str, str], int] = {}
         chosen = []
         for event in events:
@@ -252,16 +244,33 @@ class ProjectionEffect:
             else:
                 raise OutOfOrder(f"{event.type} v{event.version} of {event.aggregate_id} arrived before v{last + 1}")
         if moved:
-            await conn.execute(
-                f"INSERT INTO {table} (consumer, origin, aggregate_id, version)"
-                " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])"
-                " ON CONFLICT (consumer, origin, aggregate_id) DO UPDATE SET version = excluded.version",
-                self.consumer,
-                [k[0] for k in moved],
-                [k[1] for k in moved],
-                list(moved.values()),
-            )
+            await self._write_versions(conn, moved)
         return chosen
+
+    async def _read_versions(self, conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The versions applied of the aggregates `keys` name (origin, aggregate id), those that have one."""
+        # Each aggregate's row by its whole key, a subquery per key: as a join, the planner may take this consumer's
+        # rows all, by statistics from when it had none (a new read model catching up), and hash them, every batch.
+        rows = await conn.fetch(
+            f'SELECT k.origin, k.aggregate_id, (SELECT v.version FROM "{self.schema}".consumer_versions v'
+            " WHERE v.consumer = $1 AND v.origin = k.origin AND v.aggregate_id = k.aggregate_id) AS version"
+            " FROM unnest($2::text[], $3::text[]) AS k(origin, aggregate_id)",
+            self.consumer,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+        return {(r["origin"], r["aggregate_id"]): r["version"] for r in rows if r["version"] is not None}
+
+    async def _write_versions(self, conn: asyncpg.Connection, moved: dict[tuple[str, str], int]) -> None:
+        await conn.execute(
+            f'INSERT INTO "{self.schema}".consumer_versions (consumer, origin, aggregate_id, version)'
+            " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])"
+            " ON CONFLICT (consumer, origin, aggregate_id) DO UPDATE SET version = excluded.version",
+            self.consumer,
+            [k[0] for k in moved],
+            [k[1] for k in moved],
+            list(moved.values()),
+        )
 
     async def _apply(self, conn: asyncpg.Connection, event: InboundEvent) -> bool:
         """Track `event` and, the first time and in its aggregate's order, hand it to the handler: whether it did."""

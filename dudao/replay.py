@@ -73,8 +73,9 @@ async def rebuild(
         for projection in chosen:
             end = (await js.stream_info(projection.stream)).state.last_seq
             progress = Progress(f"{parts.name} {projection.name}", end, out)
-            failed = await _project(js, scratch, parts.name, projection, end, progress)
-            late = await _switch(js, live, scratch, parts.name, projection, end)
+            effect = Rebuilding.of(scratch, parts.name, replace(projection, settle=None))
+            failed = await _project(js, scratch, effect, projection, end, progress)
+            late = await _switch(js, live, scratch, effect, projection, end)
             note = f"; {failed} could not be applied (see dead letters)" if failed else ""
             rate = progress.finish(note + (f"; {late} more since, applied at the switch" if late else ""))
             done.append(Rebuilt(projection.name, progress.done, failed, late, rate))
@@ -96,7 +97,12 @@ async def _prepare_scratch(scratch: asyncpg.Pool, parts: ServiceParts) -> None:
 
 
 async def _project(
-    js: JetStreamContext, scratch: asyncpg.Pool, schema: str, projection: Projection, end: int, progress: Progress
+    js: JetStreamContext,
+    scratch: asyncpg.Pool,
+    effect: Rebuilding,
+    projection: Projection,
+    end: int,
+    progress: Progress,
 ) -> int:
     """Apply the stream's messages up to `end` to the scratch tables, each event once and tracked as the live
     consumer's (handed to it at the switch); the number that failed."""
@@ -134,7 +140,7 @@ async def _project(
                 events.append(event)  # one held twice in the stream (a relay's retry) is applied once: tracked
             if applying is not None:
                 failed += await applying
-            applying = asyncio.ensure_future(_apply(scratch, schema, projection, events))
+            applying = asyncio.ensure_future(_apply(effect, events))
             progress.advance(len(msgs))
         if applying is not None:
             failed += await applying
@@ -151,11 +157,66 @@ async def _project(
     return failed
 
 
-async def _apply(pool: asyncpg.Pool, schema: str, projection: Projection, events: list[InboundEvent]) -> int:
-    """A batch as the live consumer applies one, tracked as its (handed to it at the switch): in one transaction, or,
-    if any event fails, each on its own, so only the failing ones are left out. The number left out. What the batch
-    marks to be derived again is left marked: the rebuild settles once, at its end (`_settle_rebuilt`)."""
-    effect = ProjectionEffect.of(pool, schema, replace(projection, settle=None))
+class Rebuilding(ProjectionEffect):
+    """A projection's effect as a rebuild applies it (decision 051): as its live consumer would, but the checkpoints
+    that consumer writes with each batch (a tracking row per event, the version each aggregate reached) are kept here
+    rather than in the scratch database, and handed to the live consumer once, at the switch. A rebuild is one task
+    writing tables nobody else writes, from an empty start, so nothing but this process needs them before then; in
+    PostgreSQL they were a fifth of a directory rebuild's work. What a transaction adds is kept only once it has
+    committed: a batch that fails and goes one event at a time leaves none of its checkpoints behind."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # origin -> notification id -> stream sequence: about 110 MB a million events (a dict keyed by both, 220 MB)
+        self.tracked: dict[str, dict[int, int]] = {}
+        self.versions: dict[tuple[str, str], int] = {}  # (origin, aggregate id) -> the version applied
+        self._tracking: dict[tuple[str, int], int] = {}  # the open transaction's
+        self._moving: dict[tuple[str, str], int] = {}
+
+    async def __call__(self, event: InboundEvent) -> None:
+        await self._kept(super().__call__(event))
+
+    async def apply_all(self, events: list[InboundEvent], traced: Any) -> None:
+        await self._kept(super().apply_all(events, traced))
+
+    async def _kept(self, applying: Any) -> None:
+        try:
+            await applying
+            for (origin, notification_id), seq in self._tracking.items():
+                self.tracked.setdefault(origin, {})[notification_id] = seq
+            self.versions.update(self._moving)
+        finally:
+            self._tracking, self._moving = {}, {}
+
+    async def _insert_tracking(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> set[tuple[str, int]]:
+        new = set()
+        for e in events:
+            key = (e.origin, e.notification_id)
+            if key not in self._tracking and e.notification_id not in self.tracked.get(e.origin, ()):
+                self._tracking[key] = e.stream_seq
+                new.add(key)
+        return new
+
+    async def _read_versions(self, conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {k: v for k in keys if (v := self._moving.get(k, self.versions.get(k))) is not None}
+
+    async def _write_versions(self, conn: asyncpg.Connection, moved: dict[tuple[str, str], int]) -> None:
+        self._moving.update(moved)
+
+    async def _apply(self, conn: asyncpg.Connection, event: InboundEvent) -> bool:
+        """One event alone (a batch that failed goes one at a time), judged as in a batch of one."""
+        if not await self._track_all(conn, [event]):
+            return False
+        if not self.ordered and not await self._next_versions(conn, [event]):
+            return False
+        await self.handler(conn, event)
+        return True
+
+
+async def _apply(effect: Rebuilding, events: list[InboundEvent]) -> int:
+    """A batch as the live consumer applies one: in one transaction, or, if any event fails, each on its own, so only
+    the failing ones are left out. The number left out. What the batch marks to be derived again is left marked: the
+    rebuild settles once, at its end (`_settle_rebuilt`)."""
     try:
         await effect.apply_all(events, lambda _: contextlib.nullcontext())
         return 0
@@ -190,15 +251,20 @@ async def _settle(conn: asyncpg.Connection, projection: Projection) -> None:
 
 
 async def _switch(
-    js: JetStreamContext, live: asyncpg.Pool, scratch: asyncpg.Pool, schema: str, projection: Projection, end: int
+    js: JetStreamContext,
+    live: asyncpg.Pool,
+    scratch: asyncpg.Pool,
+    effect: Rebuilding,
+    projection: Projection,
+    end: int,
 ) -> int:
     """Replace the live tables by the rebuilt ones in one transaction; re-apply what the live consumer took after
     `end`. The number of such late events."""
-    consumer = projection.consumer_name(schema)
+    schema, consumer = effect.schema, effect.consumer
     async with live.acquire() as conn, conn.transaction():
         for table in projection.tables:
             await conn.execute(f'LOCK TABLE "{schema}"."{table}" IN ACCESS EXCLUSIVE MODE')
-        await _hand_over(conn, scratch, schema, consumer)
+        await _hand_over(conn, effect)
         for table in projection.tables:
             indexes = await _indexes(conn, schema, table)
             await conn.execute(
@@ -252,45 +318,56 @@ async def _indexes(conn: asyncpg.Connection, schema: str, table: str) -> list[st
     ]
 
 
-async def _hand_over(conn: asyncpg.Connection, scratch: asyncpg.Pool, schema: str, consumer: str) -> None:
+async def _hand_over(conn: asyncpg.Connection, effect: Rebuilding) -> None:
     """Track as the live consumer's what the rebuilt tables hold, in the switch's transaction: a live consumer that
     had not yet applied some of it (behind, stopped, or never run) then skips it rather than applying it again on top
     of the rebuilt rows, and takes each aggregate on from the version the rebuild reached."""
-    for table, key, merge in (
-        ("consumer_tracking", "origin, notification_id", "NOTHING"),
-        ("consumer_versions", "origin, aggregate_id", "UPDATE SET version = greatest(t.version, excluded.version)"),
+    schema, consumer = effect.schema, effect.consumer
+    for table, columns, rows, key, merge in (
+        (
+            "consumer_tracking",
+            ("consumer", "origin", "notification_id", "stream", "stream_seq"),
+            (
+                (consumer, origin, notification_id, effect.stream, seq)
+                for origin, of_origin in effect.tracked.items()
+                for notification_id, seq in of_origin.items()
+            ),
+            "origin, notification_id",
+            "NOTHING",
+        ),
+        (
+            "consumer_versions",
+            ("consumer", "origin", "aggregate_id", "version"),
+            ((consumer, *k, version) for k, version in effect.versions.items()),
+            "origin, aggregate_id",
+            "UPDATE SET version = greatest(t.version, excluded.version)",
+        ),
     ):
-        await conn.execute(f'CREATE TEMP TABLE "handed_{table}" (LIKE "{schema}"."{table}") ON COMMIT DROP')
-        columns = await _copy_across(
-            scratch, schema, table, conn, (None, f"handed_{table}"), ("consumer = $1", consumer)
-        )
         await conn.execute(
-            f'INSERT INTO "{schema}"."{table}" AS t ({columns}) SELECT {columns} FROM "handed_{table}" ORDER BY {key}'
+            f'CREATE TEMP TABLE "handed_{table}" (LIKE "{schema}"."{table}" INCLUDING DEFAULTS) ON COMMIT DROP'
+        )
+        await conn.copy_records_to_table(f"handed_{table}", records=rows, columns=columns)
+        named = ", ".join(columns)
+        await conn.execute(
+            f'INSERT INTO "{schema}"."{table}" AS t ({named}) SELECT {named} FROM "handed_{table}" ORDER BY {key}'
             f" ON CONFLICT (consumer, {key}) DO {merge}"
         )
 
 
 async def _copy_across(
-    source: asyncpg.Pool,
-    schema: str,
-    table: str,
-    conn: asyncpg.Connection,
-    into: tuple[str | None, str],
-    where: tuple[str, Any] | None = None,
-) -> str:
-    """Copy `schema.table`'s rows (those `where` picks) from the `source` database into the table `into` (schema, name;
-    no schema: a temporary table) on `conn`, as binary COPY bytes passed from one server to the other without decoding
-    a row here; the columns copied. A failure on either side raises, so the switch's transaction rolls back."""
+    source: asyncpg.Pool, schema: str, table: str, conn: asyncpg.Connection, into: tuple[str, str]
+) -> None:
+    """Copy `schema.table`'s rows from the `source` database into the table `into` (schema, name) on `conn`, as binary
+    COPY bytes passed from one server to the other without decoding a row here. A failure on either side raises, so
+    the switch's transaction rolls back."""
     async with source.acquire() as reading:
         names = [a.name for a in (await reading.prepare(f'SELECT * FROM "{schema}"."{table}"')).get_attributes()]
-        query = f'SELECT {", ".join(map(_quoted, names))} FROM "{schema}"."{table}"' + (
-            f" WHERE {where[0]}" if where else ""
-        )
+        query = f'SELECT {", ".join(map(_quoted, names))} FROM "{schema}"."{table}"'
         chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
 
         async def read() -> None:
             try:
-                await reading.copy_from_query(query, *where[1:] if where else (), output=chunks.put, format="binary")
+                await reading.copy_from_query(query, output=chunks.put, format="binary")
             except asyncio.CancelledError:
                 raise  # the copy in failed: nothing waits for the end
             except BaseException:
@@ -311,7 +388,6 @@ async def _copy_across(
                 await reader
             raise
         await reader  # its error, if reading stopped short (what was copied in is rolled back with the switch)
-    return ", ".join(map(_quoted, names))
 
 
 def _quoted(name: str) -> str:

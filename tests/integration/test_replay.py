@@ -16,7 +16,7 @@ from nats.js.errors import NotFoundError
 
 from dudao import bus
 from dudao import replay as replay_module
-from dudao.consumer import durable_name
+from dudao.consumer import InboundEvent, durable_name
 from dudao.service import prepare_tables
 from services.registry.app import PARTS
 from tests.conftest import eventually
@@ -268,13 +268,84 @@ def test_a_copy_the_live_table_cannot_take_fails_and_leaves_it_as_it_was(setting
                     await asyncio.wait_for(replay_module._copy_across(pool, "registry", "t", live, ("public", "t")), 30)
             await live.execute("ALTER TABLE public.t ALTER COLUMN name TYPE text")
             async with live.transaction():
-                columns = await replay_module._copy_across(
-                    pool, "registry", "t", live, ("public", "t"), ("id <= $1", 7)
-                )
-            return columns, await live.fetch("SELECT * FROM public.t ORDER BY id")
+                await replay_module._copy_across(pool, "registry", "t", live, ("public", "t"))
+            return await live.fetch("SELECT * FROM public.t ORDER BY id")
         finally:
             await live.close()
 
-    columns, rows = asyncio.run(_in_a_scratch_database(settings, copied))
-    assert columns == '"id", "name"'
-    assert [tuple(r) for r in rows] == [(i, f"name {i}") for i in range(1, 8)]  # after the failed copy, none of it
+    rows = asyncio.run(_in_a_scratch_database(settings, copied))
+    assert [tuple(r) for r in rows] == [(i, f"name {i}") for i in range(1, 50001)]  # after the failed copy, none of it
+
+
+# --- the rebuild's checkpoints ------------------------------------------------------------------------------------
+
+
+def _probe(aggregate_id: str, version: int, n: int, **data) -> InboundEvent:
+    return InboundEvent(
+        type="Probe.Happened",
+        aggregate="Probe",
+        aggregate_id=aggregate_id,
+        version=version,
+        origin="500120:registry",
+        notification_id=n,
+        envelope_fields={},
+        data=data,
+        stream_seq=100 + n,
+    )
+
+
+def test_a_rebuild_hands_over_the_checkpoints_of_what_it_applied_and_of_nothing_else(settings):
+    """A rebuild keeps the checkpoints of what it applies (a tracking row per event, each aggregate's version) out of
+    the scratch database and hands them to the live consumer at the switch (decision 051). A batch that fails goes
+    one event at a time: the event that fails is left out, with its aggregate's later versions, and none of its
+    checkpoints is handed over; an event held twice in the stream is applied once."""
+    consumer, stream = "probe-rebuild", bus.view_stream("registry")
+
+    async def applied(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        if event.data.get("fail"):
+            raise ValueError("an unusable body")
+        await conn.execute("INSERT INTO registry.probes VALUES ($1, $2)", event.aggregate_id, event.version)
+
+    async def rebuilt(pool):
+        await replay_module._prepare_scratch(pool, PARTS)
+        await pool.execute("CREATE TABLE registry.probes (aggregate_id text, version int)")
+        effect = replay_module.Rebuilding(pool, "registry", consumer, stream, applied)
+        first = [_probe("a", 1, 1), _probe("a", 2, 2), _probe("b", 1, 3, fail=True), _probe("b", 2, 4)]
+        failed = [await replay_module._apply(effect, first + [_probe("c", 1, 5)])]
+        failed.append(await replay_module._apply(effect, [_probe("a", 1, 1), _probe("c", 2, 6), _probe("a", 3, 7)]))
+        rows = await pool.fetch("SELECT * FROM registry.probes ORDER BY aggregate_id, version")
+        in_scratch = await pool.fetchval("SELECT count(*) FROM registry.consumer_tracking")
+        live_pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+        await prepare_tables(live_pool, PARTS)
+        await live_pool.close()
+        live = await asyncpg.connect(settings.database_url)
+        try:
+            async with live.transaction():
+                await replay_module._hand_over(live, effect)
+                tracked = await live.fetch(
+                    "SELECT origin, notification_id, stream, stream_seq FROM registry.consumer_tracking"
+                    " WHERE consumer = $1 ORDER BY notification_id",
+                    consumer,
+                )
+                versions = await live.fetch(
+                    "SELECT origin, aggregate_id, version FROM registry.consumer_versions WHERE consumer = $1"
+                    " ORDER BY aggregate_id",
+                    consumer,
+                )
+                raise _RolledBack  # the live tables as they were for the other tests
+        except _RolledBack:
+            pass
+        finally:
+            await live.close()
+        return failed, [tuple(r) for r in rows], in_scratch, tracked, versions
+
+    failed, rows, in_scratch, tracked, versions = asyncio.run(_in_a_scratch_database(settings, rebuilt))
+    assert failed == [2, 0]  # b v1 failed, and b v2 waits for it in vain
+    assert rows == [("a", 1), ("a", 2), ("a", 3), ("c", 1), ("c", 2)]  # a v1 once
+    assert in_scratch == 0
+    assert [tuple(r) for r in tracked] == [("500120:registry", n, stream, 100 + n) for n in (1, 2, 5, 6, 7)]
+    assert [tuple(r) for r in versions] == [("500120:registry", "a", 3), ("500120:registry", "c", 2)]
+
+
+class _RolledBack(Exception):
+    pass
