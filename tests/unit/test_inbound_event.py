@@ -3,6 +3,7 @@ speed in sessions 15 and 19, turns an integer past 64 bits into a float without 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -40,6 +41,18 @@ def test_an_event_parses_into_its_parts():
         7,
     )
     assert event.data == {"total": 812} and event.envelope.actor == "t"
+
+
+def test_a_parsed_event_is_the_event_its_constructor_makes_and_as_frozen():
+    """`from_msg` fills the instance without the dataclass's __init__ (for speed): what it makes is equal to the
+    constructor's event in every field, compares and copies as one, and refuses a change as one does."""
+    event = InboundEvent.from_msg(message(json.dumps(body(total=812)).encode()), stream_seq=7)
+    made = InboundEvent(**{f.name: getattr(event, f.name) for f in dataclasses.fields(InboundEvent)})
+    assert event == made and vars(event) == vars(made) and repr(event) == repr(made)
+    assert dataclasses.replace(event, version=3) == dataclasses.replace(made, version=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.version = 3  # type: ignore[misc]
+    assert event.version == 2
 
 
 def test_an_integer_past_64_bits_arrives_as_the_integer_it_is():
