@@ -369,9 +369,9 @@ class ReactionEffect:
 
     async def apply_all(self, events: list[InboundEvent], traced: Callable[[int], Any]) -> None:
         """A fetched batch with none of this reaction's event types is done as it stands, acked together: `__call__`
-        would pass over each of them. A reaction reads every event of its service's view stream (a view stream takes
-        no narrower filter, decision 011), so most batches are such. One holding any goes one at a time: each
-        reaction saves in its own transaction of the application."""
+        would pass over each of them. A reaction's subjects may hold more types than it answers (an aggregate's, a
+        service's), so many batches are such. One holding any goes one at a time: each reaction saves in its own
+        transaction of the application."""
         if any(event.type in self.event_types for event in events):
             raise OneAtATime(f"reaction {self.name}: the batch holds an event it answers")
 

@@ -57,16 +57,15 @@ PARTS = ServiceParts(
         ReactionSpec(
             name="adopt-upper-frameworks",
             stream=bus.view_stream("monitoring"),
-            filter_subject=bus.service_subjects(
-                "monitoring"
-            ),  # a view stream takes no narrower filter than its sources
+            # the upper's frameworks only, not every submission of the instances below (decision 052)
+            filter_subject=bus.aggregate_subjects("*", "monitoring", "Framework"),
             event_types=frozenset({"Framework.Published", "Framework.VersionPublished", "Framework.PeriodOpened"}),
             react=reactions.adopt_upper_framework,
         ),
         ReactionSpec(
             name="apply-upper-acceptances",
             stream=bus.view_stream("monitoring"),
-            filter_subject=bus.service_subjects("monitoring"),
+            filter_subject=bus.aggregate_subjects("*", "monitoring", "UpperAcceptance"),
             event_types=frozenset(
                 {"UpperAcceptance.Accepted", "UpperAcceptance.AcceptedAgain", "UpperAcceptance.Unaccepted"}
             ),

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from dudao import bus, chain
+from dudao.consumer import durable_name
 from dudao_cli.servers import LocalNats, free_port
 from services.accountability.app import build as build_accountability
 from services.inspection.app import build as build_inspection
@@ -343,6 +344,24 @@ def test_the_city_accepts_a_level_held_by_the_county_and_only_then_approves_its_
     with county_monitoring.client(token(jur=COUNTY)) as office:
         assert office.post(f"/v1/{monitoring_level(COUNTY, 'unapprove')}", json={"reason": "改数"}).status_code == 200
         assert office.get("/readyz").json()["dead_letters"] == 0
+    # The county's reaction was handed what came down for it, not the rest of its view stream: its own frameworks,
+    # submissions and levels (decision 052).
+    handed, acceptances, others = asyncio.run(_handed(county.url, "apply-upper-acceptances", "UpperAcceptance"))
+    assert 2 <= acceptances <= handed <= 2 * acceptances < others, (handed, acceptances, others)
+
+
+async def _handed(url: str, reaction: str, aggregate: str) -> tuple[int, int, int]:
+    """How many messages the county's `reaction` was handed (redeliveries too); how many of `aggregate`'s its view
+    stream holds, and how many others of the service."""
+    nc = await nats.connect(url)
+    try:
+        js, stream = nc.jetstream(), bus.view_stream("monitoring")
+        info = await js.consumer_info(stream, durable_name(f"monitoring-{reaction}", COUNTY))
+        held = await js.stream_info(stream, subjects_filter=bus.service_subjects("monitoring"))
+        mine = sum(n for subject, n in (held.state.subjects or {}).items() if subject.split(".")[3] == aggregate)
+        return info.delivered.consumer_seq, mine, held.state.messages - mine
+    finally:
+        await nc.close()
 
 
 def approved_plan(office, code: str) -> dict | None:
