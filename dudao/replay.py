@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import sys
 from dataclasses import dataclass, replace
-from typing import Any, TextIO
+from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -31,9 +31,9 @@ from nats.js.errors import NotFoundError
 from dudao import bus, remembered
 from dudao.config import Settings
 from dudao.consumer import InboundEvent, Undeliverable
-from dudao.effects import ProjectionEffect
 from dudao.parts import Projection, ServiceParts
 from dudao.progress import Progress
+from dudao.rebuilding import Rebuilding
 from dudao.relay import Relay
 from dudao.service import prepare_tables, projections_of
 
@@ -140,7 +140,7 @@ async def _project(
                 events.append(event)  # one held twice in the stream (a relay's retry) is applied once: tracked
             if applying is not None:
                 failed += await applying
-            applying = asyncio.ensure_future(_apply(effect, events))
+            applying = asyncio.ensure_future(_apply_batch(effect, events))
             progress.advance(len(msgs))
         if applying is not None:
             failed += await applying
@@ -157,63 +157,7 @@ async def _project(
     return failed
 
 
-class Rebuilding(ProjectionEffect):
-    """A projection's effect as a rebuild applies it (decision 051): as its live consumer would, but the checkpoints
-    that consumer writes with each batch (a tracking row per event, the version each aggregate reached) are kept here
-    rather than in the scratch database, and handed to the live consumer once, at the switch. A rebuild is one task
-    writing tables nobody else writes, from an empty start, so nothing but this process needs them before then; in
-    PostgreSQL they were a fifth of a directory rebuild's work. What a transaction adds is kept only once it has
-    committed: a batch that fails and goes one event at a time leaves none of its checkpoints behind."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        # origin -> notification id -> stream sequence: about 110 MB a million events (a dict keyed by both, 220 MB)
-        self.tracked: dict[str, dict[int, int]] = {}
-        self.versions: dict[tuple[str, str], int] = {}  # (origin, aggregate id) -> the version applied
-        self._tracking: dict[tuple[str, int], int] = {}  # the open transaction's
-        self._moving: dict[tuple[str, str], int] = {}
-
-    async def __call__(self, event: InboundEvent) -> None:
-        await self._kept(super().__call__(event))
-
-    async def apply_all(self, events: list[InboundEvent], traced: Any) -> None:
-        await self._kept(super().apply_all(events, traced))
-
-    async def _kept(self, applying: Any) -> None:
-        try:
-            await applying
-            for (origin, notification_id), seq in self._tracking.items():
-                self.tracked.setdefault(origin, {})[notification_id] = seq
-            self.versions.update(self._moving)
-        finally:
-            self._tracking, self._moving = {}, {}
-
-    async def _insert_tracking(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> set[tuple[str, int]]:
-        new = set()
-        for e in events:
-            key = (e.origin, e.notification_id)
-            if key not in self._tracking and e.notification_id not in self.tracked.get(e.origin, ()):
-                self._tracking[key] = e.stream_seq
-                new.add(key)
-        return new
-
-    async def _read_versions(self, conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        return {k: v for k in keys if (v := self._moving.get(k, self.versions.get(k))) is not None}
-
-    async def _write_versions(self, conn: asyncpg.Connection, moved: dict[tuple[str, str], int]) -> None:
-        self._moving.update(moved)
-
-    async def _apply(self, conn: asyncpg.Connection, event: InboundEvent) -> bool:
-        """One event alone (a batch that failed goes one at a time), judged as in a batch of one."""
-        if not await self._track_all(conn, [event]):
-            return False
-        if not self.ordered and not await self._next_versions(conn, [event]):
-            return False
-        await self.handler(conn, event)
-        return True
-
-
-async def _apply(effect: Rebuilding, events: list[InboundEvent]) -> int:
+async def _apply_batch(effect: Rebuilding, events: list[InboundEvent]) -> int:
     """A batch as the live consumer applies one: in one transaction, or, if any event fails, each on its own, so only
     the failing ones are left out. The number left out. What the batch marks to be derived again is left marked: the
     rebuild settles once, at its end (`_settle_rebuilt`)."""

@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from dudao import bus
 from dudao import replay as replay_module
 from dudao.consumer import InboundEvent, durable_name
+from dudao.rebuilding import Rebuilding
 from dudao.service import prepare_tables
 from services.registry.app import PARTS
 from tests.conftest import eventually
@@ -309,10 +310,12 @@ def test_a_rebuild_hands_over_the_checkpoints_of_what_it_applied_and_of_nothing_
     async def rebuilt(pool):
         await replay_module._prepare_scratch(pool, PARTS)
         await pool.execute("CREATE TABLE registry.probes (aggregate_id text, version int)")
-        effect = replay_module.Rebuilding(pool, "registry", consumer, stream, applied)
+        effect = Rebuilding(pool, "registry", consumer, stream, applied)
         first = [_probe("a", 1, 1), _probe("a", 2, 2), _probe("b", 1, 3, fail=True), _probe("b", 2, 4)]
-        failed = [await replay_module._apply(effect, first + [_probe("c", 1, 5)])]
-        failed.append(await replay_module._apply(effect, [_probe("a", 1, 1), _probe("c", 2, 6), _probe("a", 3, 7)]))
+        failed = [await replay_module._apply_batch(effect, first + [_probe("c", 1, 5)])]
+        failed.append(
+            await replay_module._apply_batch(effect, [_probe("a", 1, 1), _probe("c", 2, 6), _probe("a", 3, 7)])
+        )
         rows = await pool.fetch("SELECT * FROM registry.probes ORDER BY aggregate_id, version")
         in_scratch = await pool.fetchval("SELECT count(*) FROM registry.consumer_tracking")
         live_pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
