@@ -13,7 +13,7 @@ import bisect
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import asyncpg
 from eventsourcing.persistence import ProgrammingError, RecordConflictError, Tracking
@@ -144,8 +144,9 @@ class ProjectionEffect:
         self.remembered = remembered  # the projection whose mark a change renews (decision 044)
 
     @classmethod
-    def of(cls, pool: asyncpg.Pool, schema: str, projection: Projection) -> ProjectionEffect:
-        """`projection`'s effect, as its live consumer and a replay (tracked as that consumer's) apply it alike."""
+    def of(cls, pool: asyncpg.Pool, schema: str, projection: Projection, **more: Any) -> Self:
+        """`projection`'s effect, as its live consumer and a replay (tracked as that consumer's) apply it alike;
+        `more` for a subclass's own arguments."""
         return cls(
             pool,
             schema,
@@ -156,6 +157,7 @@ class ProjectionEffect:
             settle=projection.settle,
             own_rows=projection.own_rows,
             remembered=projection.name if projection.remembered else None,
+            **more,
         )
 
     async def __call__(self, event: InboundEvent) -> None:

@@ -6,7 +6,8 @@ every county, and an upper instance, whose read models hold its own rows and its
 row of that id and silently dropped the others.
 
 So wherever a projection applies an event, an aggregate whose id is minted per request (or derived from such an
-id) is claimed by the first origin seen with it, in stream order (`aggregate_origins`, beside the consumers' tracking). An event of that aggregate from another origin is
+id) is claimed by the first origin seen with it, in stream order (`aggregate_origins`, beside the consumers'
+tracking; a rebuild keeps its claims in memory, decision 053). An event of that aggregate from another origin is
 applied under an id of its own, `uuid5(origin jurisdiction + id)`, so both rows show. This instance's own
 aggregates are never renamed: their ids are what its commands address. Aggregates keyed by something shared on
 purpose (a policy profile by its division, a framework by its code, a submission by framework, period and unit)
@@ -82,14 +83,7 @@ class KeptApart:
             if e.aggregate in MINTED_PER_REQUEST:
                 first.setdefault(e.aggregate_id, e.origin)
         if first:
-            rows = await conn.fetch(
-                f'INSERT INTO "{self.schema}".aggregate_origins (aggregate_id, origin)'
-                " SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (aggregate_id)"
-                f' DO UPDATE SET origin = "{self.schema}".aggregate_origins.origin RETURNING aggregate_id, origin',
-                list(first),
-                list(first.values()),
-            )
-            self._holders = {r["aggregate_id"]: r["origin"] for r in rows}
+            self._holders = await self._claim(conn, first)
         others = {e.aggregate_id for e in events if e.aggregate in MINTED_PER_REQUEST and self._from_another_store(e)}
         self._in_store = await self._own_store_holding(conn, others)
         try:
@@ -100,12 +94,18 @@ class KeptApart:
     async def _holder(self, conn: asyncpg.Connection, event: InboundEvent) -> str:
         if (holder := self._holders.get(event.aggregate_id)) is not None:
             return holder
-        return await conn.fetchval(
-            f'INSERT INTO "{self.schema}".aggregate_origins (aggregate_id, origin) VALUES ($1, $2)'
-            f' ON CONFLICT (aggregate_id) DO UPDATE SET origin = "{self.schema}".aggregate_origins.origin RETURNING origin',
-            event.aggregate_id,
-            event.origin,
+        return (await self._claim(conn, {event.aggregate_id: event.origin}))[event.aggregate_id]
+
+    async def _claim(self, conn: asyncpg.Connection, first: dict[str, str]) -> dict[str, str]:
+        """Claim each id of `first` for the origin it names, unless an origin holds it already: who holds each."""
+        rows = await conn.fetch(
+            f'INSERT INTO "{self.schema}".aggregate_origins (aggregate_id, origin)'
+            " SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (aggregate_id)"
+            f' DO UPDATE SET origin = "{self.schema}".aggregate_origins.origin RETURNING aggregate_id, origin',
+            list(first),
+            list(first.values()),
         )
+        return {r["aggregate_id"]: r["origin"] for r in rows}
 
     def _own(self, event: InboundEvent) -> bool:
         return event.origin == bus.origin(self.jurisdiction, event.origin.split(":", 1)[1])

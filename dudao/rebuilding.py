@@ -1,5 +1,5 @@
 """The effect a rebuild (`dudao replay`, `dudao.replay`) applies each event through: the live consumer's, but with its
-checkpoints kept in the rebuilding process until the switch hands them to the live tables (decision 051)."""
+checkpoints and its claims of ids kept in the rebuilding process (decisions 051 and 053)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncpg
 
 from dudao.consumer import InboundEvent
 from dudao.effects import ProjectionEffect
+from dudao.origins import KeptApart
 
 
 class Rebuilding(ProjectionEffect):
@@ -16,16 +17,26 @@ class Rebuilding(ProjectionEffect):
     that consumer writes with each batch (a tracking row per event, the version each aggregate reached) are kept here
     rather than in the scratch database, and handed to the live consumer once, at the switch. A rebuild is one task
     writing tables nobody else writes, from an empty start, so nothing but this process needs them before then; in
-    PostgreSQL they were a fifth of a directory rebuild's work. What a transaction adds is kept only once it has
-    committed: a batch that fails and goes one event at a time leaves none of its checkpoints behind."""
+    PostgreSQL they were a fifth of a directory rebuild's work. So are the ids its handler claims by origin (decision
+    053): in the scratch database, `aggregate_origins` is read and written by the rebuild alone, and claiming each
+    batch's ids there was a round trip that PostgreSQL and the rebuild each waited on in turn. What a transaction
+    adds is kept only once it has committed: a batch that fails and goes one event at a time leaves none of its
+    checkpoints or claims behind.
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    `claims` (id -> the origin holding it) may be shared by the projections one rebuild applies in turn, as they
+    shared the scratch database's `aggregate_origins`, and the live consumers share the live one."""
+
+    def __init__(self, *args: Any, claims: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         # origin -> notification id -> stream sequence: about 110 MB a million events (a dict keyed by both, 220 MB)
         self.tracked: dict[str, dict[int, int]] = {}
         self.versions: dict[tuple[str, str], int] = {}  # (origin, aggregate id) -> the version applied
+        self.claims: dict[str, str] = {} if claims is None else claims
         self._tracking: dict[tuple[str, int], int] = {}  # the open transaction's
         self._moving: dict[tuple[str, str], int] = {}
+        self._claiming: dict[str, str] = {}
+        if isinstance(self.handler, KeptApart):
+            self.handler = _ClaimingHere(self.handler, self)
 
     async def __call__(self, event: InboundEvent) -> None:
         await self._kept(super().__call__(event))
@@ -39,8 +50,22 @@ class Rebuilding(ProjectionEffect):
             for (origin, notification_id), seq in self._tracking.items():
                 self.tracked.setdefault(origin, {})[notification_id] = seq
             self.versions.update(self._moving)
+            self.claims.update(self._claiming)
         finally:
-            self._tracking, self._moving = {}, {}
+            self._tracking, self._moving, self._claiming = {}, {}, {}
+
+    def claim(self, first: dict[str, str]) -> dict[str, str]:
+        """`KeptApart`'s claim, here: each id of `first` for the origin it names, unless an origin holds it already
+        (before this transaction, or earlier in it); who holds each."""
+        held = {}
+        for aggregate_id, origin in first.items():
+            holder = self.claims.get(aggregate_id)
+            held[aggregate_id] = holder if holder is not None else self._claiming.setdefault(aggregate_id, origin)
+        return held
+
+    async def _changed(self, conn: asyncpg.Connection) -> None:
+        """Nothing after each transaction: the rebuild settles once, at its end (`replay._settle_rebuilt`), and the
+        switch renews the live read model's mark (decision 044); a mark in the scratch database is read by nobody."""
 
     async def _insert_tracking(self, conn: asyncpg.Connection, events: list[InboundEvent]) -> set[tuple[str, int]]:
         new = set()
@@ -65,3 +90,14 @@ class Rebuilding(ProjectionEffect):
             return False
         await self.handler(conn, event)
         return True
+
+
+class _ClaimingHere(KeptApart):
+    """A handler kept apart by origin whose claims are the rebuild's (`Rebuilding.claim`), not the scratch database's."""
+
+    def __init__(self, kept: KeptApart, rebuilding: Rebuilding):
+        super().__init__(kept.handler, kept.schema, kept.jurisdiction)
+        self._rebuilding = rebuilding
+
+    async def _claim(self, conn: asyncpg.Connection, first: dict[str, str]) -> dict[str, str]:
+        return self._rebuilding.claim(first)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,10 +70,11 @@ async def rebuild(
     try:
         await _prepare_scratch(scratch, parts)
         done = []
+        claims: dict[str, str] = {}  # the ids the projections claim by origin, in turn (`Rebuilding`)
         for projection in chosen:
             end = (await js.stream_info(projection.stream)).state.last_seq
             progress = Progress(f"{parts.name} {projection.name}", end, out)
-            effect = Rebuilding.of(scratch, parts.name, replace(projection, settle=None))
+            effect = Rebuilding.of(scratch, parts.name, projection, claims=claims)
             failed = await _project(js, scratch, effect, projection, end, progress)
             late = await _switch(js, live, scratch, effect, projection, end)
             note = f"; {failed} could not be applied (see dead letters)" if failed else ""

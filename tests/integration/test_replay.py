@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import asyncpg
 import nats
@@ -17,6 +18,7 @@ from nats.js.errors import NotFoundError
 from dudao import bus
 from dudao import replay as replay_module
 from dudao.consumer import InboundEvent, durable_name
+from dudao.origins import apart, kept_apart
 from dudao.rebuilding import Rebuilding
 from dudao.service import prepare_tables
 from services.registry.app import PARTS
@@ -295,6 +297,20 @@ def _probe(aggregate_id: str, version: int, n: int, **data) -> InboundEvent:
     )
 
 
+async def _probes(pool: asyncpg.Pool, field: str, sql_type: str):
+    """The registry's tables in the scratch database, and a probe table with a handler that writes each event's
+    aggregate id and `field` there, failing an event whose data asks it to."""
+    await replay_module._prepare_scratch(pool, PARTS)
+    await pool.execute(f"CREATE TABLE registry.probes (aggregate_id text, {field} {sql_type})")
+
+    async def applied(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        if event.data.get("fail"):
+            raise ValueError("an unusable body")
+        await conn.execute("INSERT INTO registry.probes VALUES ($1, $2)", event.aggregate_id, getattr(event, field))
+
+    return applied
+
+
 def test_a_rebuild_hands_over_the_checkpoints_of_what_it_applied_and_of_nothing_else(settings):
     """A rebuild keeps the checkpoints of what it applies (a tracking row per event, each aggregate's version) out of
     the scratch database and hands them to the live consumer at the switch (decision 051). A batch that fails goes
@@ -302,15 +318,8 @@ def test_a_rebuild_hands_over_the_checkpoints_of_what_it_applied_and_of_nothing_
     checkpoints is handed over; an event held twice in the stream is applied once."""
     consumer, stream = "probe-rebuild", bus.view_stream("registry")
 
-    async def applied(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        if event.data.get("fail"):
-            raise ValueError("an unusable body")
-        await conn.execute("INSERT INTO registry.probes VALUES ($1, $2)", event.aggregate_id, event.version)
-
     async def rebuilt(pool):
-        await replay_module._prepare_scratch(pool, PARTS)
-        await pool.execute("CREATE TABLE registry.probes (aggregate_id text, version int)")
-        effect = Rebuilding(pool, "registry", consumer, stream, applied)
+        effect = Rebuilding(pool, "registry", consumer, stream, await _probes(pool, "version", "int"))
         first = [_probe("a", 1, 1), _probe("a", 2, 2), _probe("b", 1, 3, fail=True), _probe("b", 2, 4)]
         failed = [await replay_module._apply_batch(effect, first + [_probe("c", 1, 5)])]
         failed.append(
@@ -352,3 +361,54 @@ def test_a_rebuild_hands_over_the_checkpoints_of_what_it_applied_and_of_nothing_
 
 class _RolledBack(Exception):
     pass
+
+
+def test_a_rebuild_claims_ids_by_origin_in_memory_and_keeps_no_claim_a_failed_event_made(settings):
+    """Decision 053: a rebuild claims each id minted per request for the first origin seen with it, as the live
+    consumers claim them in `aggregate_origins`, but in its own memory: the scratch database's table stays empty. A
+    batch that fails goes one event at a time, and the claim of an event that then fails alone is not kept, as its
+    transaction's row would not be: the next origin seen with that id holds it."""
+    held, other = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+
+    def school(jurisdiction: str, aggregate_id: str, n: int, **data) -> InboundEvent:
+        return replace(
+            _probe(aggregate_id, 1, n, **data),
+            type="School.Registered",
+            aggregate="School",
+            origin=f"{jurisdiction}:registry",
+        )
+
+    async def rebuilt(pool):
+        applied = await _probes(pool, "origin", "text")
+        claims: dict[str, str] = {}
+        effect = Rebuilding(
+            pool,
+            "registry",
+            "probe-rebuild",
+            bus.view_stream("registry"),
+            kept_apart(applied, "registry", "500120"),
+            claims=claims,
+        )
+        failed = [
+            await replay_module._apply_batch(
+                effect, [school("500101", held, 1, fail=True), school("500102", held, 2), school("500101", other, 3)]
+            ),
+            await replay_module._apply_batch(effect, [school("500103", held, 4)]),
+        ]
+        rows = await pool.fetch("SELECT aggregate_id, origin FROM registry.probes ORDER BY origin, aggregate_id")
+        return (
+            failed,
+            [tuple(r) for r in rows],
+            claims,
+            await pool.fetchval("SELECT count(*) FROM registry.aggregate_origins"),
+        )
+
+    failed, rows, claims, in_scratch = asyncio.run(_in_a_scratch_database(settings, rebuilt))
+    assert failed == [1, 0]
+    assert rows == [
+        (other, "500101:registry"),
+        (held, "500102:registry"),  # 500101 saw it first, but its event failed: its claim went with it
+        (apart("500103:registry", held), "500103:registry"),
+    ]
+    assert claims == {held: "500102:registry", other: "500101:registry"}
+    assert in_scratch == 0
