@@ -239,19 +239,22 @@ async def _in_a_scratch_database(settings, work):
         await replay_module._drop_database(settings.database_url, url)
 
 
-def test_the_scratch_tables_a_rebuild_writes_are_unlogged(settings):
-    """Nothing in the scratch database outlives the rebuild: its tables write no WAL."""
+def test_the_scratch_tables_a_rebuild_writes_are_unlogged_with_room_for_a_rows_next_version(settings):
+    """Nothing in the scratch database outlives the rebuild: its tables write no WAL. Each page is filled only half
+    by inserts, so an update that changes no indexed column can write the row's next version beside it, without a
+    new entry in every index (decision 053)."""
 
     async def prepared(pool):
         await replay_module._prepare_scratch(pool, PARTS)
         return await pool.fetch(
-            "SELECT c.relname, c.relpersistence::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = 'registry' AND c.relkind = 'r'"
+            "SELECT c.relname, c.relpersistence::text, c.reloptions FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'registry' AND c.relkind = 'r'"
         )
 
     tables = asyncio.run(_in_a_scratch_database(settings, prepared))
     assert {"school_directory", "consumer_tracking", "consumer_versions"} <= {t["relname"] for t in tables}
     assert {t["relname"]: t["relpersistence"] for t in tables} == {t["relname"]: "u" for t in tables}
+    assert {t["relname"]: t["reloptions"] for t in tables} == {t["relname"]: ["fillfactor=50"] for t in tables}
 
 
 def test_a_copy_the_live_table_cannot_take_fails_and_leaves_it_as_it_was(settings):
