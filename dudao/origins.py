@@ -70,7 +70,7 @@ class KeptApart:
     def __init__(self, handler: Handler, schema: str, jurisdiction: str):
         self.handler, self.schema, self.jurisdiction = handler, schema, jurisdiction
         self._events_table = f'"{schema}"."{schema}_events"'
-        self._has_own_store: bool | None = None  # a replay's scratch database has no event store
+        self._has_own_store: bool | None = None  # asked once: a database without the store holds none of its ids
         self._holders: dict[str, str] = {}  # the batch's claims, while one is applied
         self._in_store: set[str] | None = None  # of the batch's ids from elsewhere, those this store holds too
 

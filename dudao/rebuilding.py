@@ -24,9 +24,17 @@ class Rebuilding(ProjectionEffect):
     checkpoints or claims behind.
 
     `claims` (id -> the origin holding it) may be shared by the projections one rebuild applies in turn, as they
-    shared the scratch database's `aggregate_origins`, and the live consumers share the live one."""
+    shared the scratch database's `aggregate_origins`, and the live consumers share the live one. `own_store` is the
+    live database, where the instance's event store is: which ids from another instance of the service it holds too
+    (decision 027) is asked there."""
 
-    def __init__(self, *args: Any, claims: dict[str, str] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        claims: dict[str, str] | None = None,
+        own_store: asyncpg.Pool | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         # origin -> notification id -> stream sequence: about 110 MB a million events (a dict keyed by both, 220 MB)
         self.tracked: dict[str, dict[int, int]] = {}
@@ -36,7 +44,7 @@ class Rebuilding(ProjectionEffect):
         self._moving: dict[tuple[str, str], int] = {}
         self._claiming: dict[str, str] = {}
         if isinstance(self.handler, KeptApart):
-            self.handler = _ClaimingHere(self.handler, self)
+            self.handler = _ClaimingHere(self.handler, self, own_store)
 
     async def __call__(self, event: InboundEvent) -> None:
         await self._kept(super().__call__(event))
@@ -93,11 +101,19 @@ class Rebuilding(ProjectionEffect):
 
 
 class _ClaimingHere(KeptApart):
-    """A handler kept apart by origin whose claims are the rebuild's (`Rebuilding.claim`), not the scratch database's."""
+    """A handler kept apart by origin whose claims are the rebuild's (`Rebuilding.claim`), not the scratch database's,
+    and which asks the instance's own event store, in the live database, which ids it holds: the scratch database has
+    no event store, and a rebuilt read model is to show what the live one shows."""
 
-    def __init__(self, kept: KeptApart, rebuilding: Rebuilding):
+    def __init__(self, kept: KeptApart, rebuilding: Rebuilding, own_store: asyncpg.Pool | None):
         super().__init__(kept.handler, kept.schema, kept.jurisdiction)
-        self._rebuilding = rebuilding
+        self._rebuilding, self._own_store = rebuilding, own_store
 
     async def _claim(self, conn: asyncpg.Connection, first: dict[str, str]) -> dict[str, str]:
         return self._rebuilding.claim(first)
+
+    async def _own_store_holding(self, conn: asyncpg.Connection, aggregate_ids: set[str]) -> set[str]:
+        if self._own_store is None or not aggregate_ids:
+            return await super()._own_store_holding(conn, aggregate_ids)
+        async with self._own_store.acquire() as live:
+            return await super()._own_store_holding(live, aggregate_ids)

@@ -74,7 +74,7 @@ async def rebuild(
         for projection in chosen:
             end = (await js.stream_info(projection.stream)).state.last_seq
             progress = Progress(f"{parts.name} {projection.name}", end, out)
-            effect = Rebuilding.of(scratch, parts.name, projection, claims=claims)
+            effect = Rebuilding.of(scratch, parts.name, projection, claims=claims, own_store=live)
             failed = await _project(js, scratch, effect, projection, end, progress)
             late = await _switch(js, live, scratch, effect, projection, end)
             note = f"; {failed} could not be applied (see dead letters)" if failed else ""

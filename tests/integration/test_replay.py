@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import replace
 
 import asyncpg
@@ -374,12 +375,7 @@ def test_a_rebuild_claims_ids_by_origin_in_memory_and_keeps_no_claim_a_failed_ev
     held, other = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
 
     def school(jurisdiction: str, aggregate_id: str, n: int, **data) -> InboundEvent:
-        return replace(
-            _probe(aggregate_id, 1, n, **data),
-            type="School.Registered",
-            aggregate="School",
-            origin=f"{jurisdiction}:registry",
-        )
+        return _school(f"{jurisdiction}:registry", aggregate_id, n, **data)
 
     async def rebuilt(pool):
         applied = await _probes(pool, "origin", "text")
@@ -415,3 +411,36 @@ def test_a_rebuild_claims_ids_by_origin_in_memory_and_keeps_no_claim_a_failed_ev
     ]
     assert claims == {held: "500102:registry", other: "500101:registry"}
     assert in_scratch == 0
+
+
+def test_a_rebuild_asks_the_live_event_store_which_ids_from_another_instance_it_holds(settings):
+    """Decision 027 in a rebuild: an aggregate from another instance of the service, under an id this instance's own
+    event store holds too, is shown under an id of its own, as the live consumer shows it. The store is in the live
+    database: asked in the scratch database, which has none, the answer was that it holds nothing."""
+    service = f"probe_{uuid.uuid4().hex[:8]}"  # a service of its own, with an event store of its own
+    held, other = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def rebuilt(pool):
+        applied = await _probes(pool, "origin", "text")
+        live = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+        try:
+            await live.execute(f"CREATE SCHEMA {service}; CREATE TABLE {service}.{service}_events (originator_id uuid)")
+            await live.execute(f"INSERT INTO {service}.{service}_events VALUES ($1)", uuid.UUID(held))
+            handler = kept_apart(applied, service, "500120")
+            effect = Rebuilding(pool, "registry", "probe-rebuild", bus.view_stream("registry"), handler, own_store=live)
+            origin = f"500101:{service}"
+            failed = await replay_module._apply_batch(effect, [_school(origin, held, 1), _school(origin, other, 2)])
+            rows = await pool.fetch("SELECT aggregate_id, origin FROM registry.probes ORDER BY aggregate_id")
+            return failed, {tuple(r) for r in rows}
+        finally:
+            await live.execute(f"DROP SCHEMA {service} CASCADE")
+            await live.close()
+
+    failed, rows = asyncio.run(_in_a_scratch_database(settings, rebuilt))
+    assert failed == 0
+    assert rows == {(apart(f"500101:{service}", held), f"500101:{service}"), (other, f"500101:{service}")}
+
+
+def _school(origin: str, aggregate_id: str, n: int, **data) -> InboundEvent:
+    """A school's first event from `origin`: an aggregate whose id is minted per request (decision 027)."""
+    return replace(_probe(aggregate_id, 1, n, **data), type="School.Registered", aggregate="School", origin=origin)
