@@ -9,7 +9,6 @@ its tracking and changes nothing.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 from collections.abc import Callable
@@ -21,99 +20,14 @@ from nats.aio.msg import Msg
 
 from dudao import bus, remembered, telemetry
 from dudao.consumer import Handler, InboundEvent, OutOfOrder, Settle
+from dudao.deferring import Deferring
 from dudao.events import Envelope
 from dudao.store import ServiceApplication
-from dudao.telemetry import why
 
 if TYPE_CHECKING:  # parts names the effects' kinds
     from dudao.parts import Projection
 
 log = logging.getLogger("dudao.consumer")  # the consumer's log, as before the effects had a module of their own
-
-
-class WritesFailed(Exception):
-    """A batch's deferred writes failed: raised where they were sent, which may be inside another event's handler,
-    as a type no handler catches, so the batch rolls back and goes one event at a time."""
-
-
-class Deferring:
-    """A batch's connection as its handlers see it (decision 034). A write (`execute` with arguments) waits; the
-    waiting writes go to PostgreSQL in order before anything else is sent, one round trip per run of the same
-    statement (asyncpg's pipelined `executemany`). So a handler reads its own and earlier events' writes as it would
-    alone, and a backlog of one kind of event (a month of routine visits; every event into the audit and change feed)
-    costs a round trip per batch, not per event: about seven times fewer seconds for such statements.
-
-    For a projection whose events write only rows of their own aggregate (`Projection.own_rows`, decision 040), a
-    write joins the earliest run of its statement that comes at or after its aggregate's previous write, so each
-    aggregate's writes keep their order while different aggregates' are grouped: a school's registration, zone and
-    responsible inspector (three statements) cost three round trips a batch rather than three per school."""
-
-    # what sends anything else, after the waiting writes (a pool's connection proxies these; they are not coroutine
-    # functions to inspect)
-    SENDING = frozenset(
-        {
-            "fetch",
-            "fetchrow",
-            "fetchval",
-            "fetchmany",
-            "executemany",
-            "prepare",
-            "copy_records_to_table",
-            "copy_to_table",
-        }
-    )
-
-    def __init__(self, conn: asyncpg.Connection, *, own_rows: bool = False):
-        self._conn, self._own_rows = conn, own_rows
-        self._runs: list[tuple[str, list[tuple[Any, ...]]]] = []  # in the order they are sent
-        self._runs_of: dict[str, list[int]] = {}  # a statement's runs, in order
-        self._reached: dict[object, int] = {}  # an aggregate's latest write's run
-        self.aggregate: object = None  # whose handler is writing: set per event by the batch
-
-    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
-        if not args or timeout is not None:  # a script, or a statement with a deadline of its own: sent now
-            await self.flush()
-            return await self._conn.execute(query, *args, timeout=timeout)
-        runs = self._runs
-        if self._own_rows:
-            # the earliest run of this statement at or after the aggregate's previous write: the latest would leave
-            # a statement an aggregate repeats (a form's "results due" after each change) a run per aggregate
-            of_query = self._runs_of.setdefault(query, [])
-            found = bisect.bisect_left(of_query, self._reached.get(self.aggregate, 0))
-            if found < len(of_query):
-                at = of_query[found]
-            else:
-                at = len(runs)
-                of_query.append(at)
-                runs.append((query, []))
-            self._reached[self.aggregate] = at
-        elif runs and runs[-1][0] == query:
-            at = len(runs) - 1
-        else:
-            at = len(runs)
-            runs.append((query, []))
-        runs[at][1].append(args)
-        return ""  # no handler reads a write's status
-
-    async def flush(self) -> None:
-        runs = self._runs
-        self._runs, self._runs_of, self._reached = [], {}, {}
-        try:
-            for query, rows in runs:
-                await self._conn.executemany(query, rows)
-        except Exception as e:
-            raise WritesFailed(f"a batch's writes failed: {why(e)}") from e
-
-    def __getattr__(self, name: str) -> Any:
-        found = getattr(self._conn, name)
-        if name not in self.SENDING:
-            return found
-
-        async def after_the_writes(*args: Any, **kwargs: Any) -> Any:
-            await self.flush()
-            return await found(*args, **kwargs)
-
-        return after_the_writes
 
 
 class ProjectionEffect:

@@ -1,5 +1,6 @@
 """The effect a rebuild (`dudao replay`, `dudao.replay`) applies each event through: the live consumer's, but with its
-checkpoints and its claims of ids kept in the rebuilding process (decisions 051 and 053)."""
+checkpoints and its claims of ids kept in the rebuilding process, and the instance's own event store asked in the live
+database (decisions 051 and 053)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ class Rebuilding(ProjectionEffect):
         self._moving: dict[tuple[str, str], int] = {}
         self._claiming: dict[str, str] = {}
         if isinstance(self.handler, KeptApart):
+            if own_store is None:  # the scratch database would answer that the store holds none of them
+                raise TypeError("a rebuild of a handler kept apart by origin asks own_store, the live database")
             self.handler = _ClaimingHere(self.handler, self, own_store)
 
     async def __call__(self, event: InboundEvent) -> None:
@@ -105,7 +108,7 @@ class _ClaimingHere(KeptApart):
     and which asks the instance's own event store, in the live database, which ids it holds: the scratch database has
     no event store, and a rebuilt read model is to show what the live one shows."""
 
-    def __init__(self, kept: KeptApart, rebuilding: Rebuilding, own_store: asyncpg.Pool | None):
+    def __init__(self, kept: KeptApart, rebuilding: Rebuilding, own_store: asyncpg.Pool):
         super().__init__(kept.handler, kept.schema, kept.jurisdiction)
         self._rebuilding, self._own_store = rebuilding, own_store
 
@@ -113,7 +116,7 @@ class _ClaimingHere(KeptApart):
         return self._rebuilding.claim(first)
 
     async def _own_store_holding(self, conn: asyncpg.Connection, aggregate_ids: set[str]) -> set[str]:
-        if self._own_store is None or not aggregate_ids:
-            return await super()._own_store_holding(conn, aggregate_ids)
+        if not aggregate_ids:
+            return set()
         async with self._own_store.acquire() as live:
             return await super()._own_store_holding(live, aggregate_ids)

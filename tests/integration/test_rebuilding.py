@@ -115,6 +115,7 @@ def test_a_rebuild_claims_ids_by_origin_in_memory_and_keeps_no_claim_a_failed_ev
     async def rebuilt(pool):
         applied = await _probes(pool, "origin", "text")
         claims: dict[str, str] = {}
+        live = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
         effect = Rebuilding(
             pool,
             "registry",
@@ -122,13 +123,18 @@ def test_a_rebuild_claims_ids_by_origin_in_memory_and_keeps_no_claim_a_failed_ev
             bus.view_stream("registry"),
             kept_apart(applied, "registry", "500120"),
             claims=claims,
+            own_store=live,
         )
-        failed = [
-            await replay_module._apply_batch(
-                effect, [school("500101", held, 1, fail=True), school("500102", held, 2), school("500101", other, 3)]
-            ),
-            await replay_module._apply_batch(effect, [school("500103", held, 4)]),
-        ]
+        try:
+            failed = [
+                await replay_module._apply_batch(
+                    effect,
+                    [school("500101", held, 1, fail=True), school("500102", held, 2), school("500101", other, 3)],
+                ),
+                await replay_module._apply_batch(effect, [school("500103", held, 4)]),
+            ]
+        finally:
+            await live.close()
         rows = await pool.fetch("SELECT aggregate_id, origin FROM registry.probes ORDER BY origin, aggregate_id")
         return (
             failed,
@@ -162,6 +168,8 @@ def test_a_rebuild_asks_the_live_event_store_which_ids_from_another_instance_it_
             await live.execute(f"CREATE SCHEMA {service}; CREATE TABLE {service}.{service}_events (originator_id uuid)")
             await live.execute(f"INSERT INTO {service}.{service}_events VALUES ($1)", uuid.UUID(held))
             handler = kept_apart(applied, service, "500120")
+            with pytest.raises(TypeError, match="own_store"):  # the scratch database would say it holds none
+                Rebuilding(pool, "registry", "probe-rebuild", bus.view_stream("registry"), handler)
             effect = Rebuilding(pool, "registry", "probe-rebuild", bus.view_stream("registry"), handler, own_store=live)
             origin = f"500101:{service}"
             failed = await replay_module._apply_batch(effect, [_school(origin, held, 1), _school(origin, other, 2)])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dudao.consumer import InboundEvent
-from dudao.effects import Deferring
+from dudao.deferring import Deferring
 from dudao.events import Envelope
 from services.monitoring.projections.collection import project_collection
 

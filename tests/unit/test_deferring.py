@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dudao.effects import Deferring
+from dudao.deferring import Deferring
 
 pytestmark = pytest.mark.unit
 
