@@ -247,9 +247,12 @@ def test_balanced_development_comes_through_the_gateway_with_each_school_from_th
         lambda: (
             (b := graphql(gateway, token(jur=CITY), query)).get("data")
             and b["data"]["balancedDevelopment"]["schoolsAssessed"] == 3
+            # the query's fields are read each on its own, not as of one moment: the results may already hold a
+            # submission whose status an earlier field's read had not yet seen
+            and b["data"]["collectionStatus"]["counts"] == {"submitted": 3}
             and b
         ),
-        what="three schools assessed through the gateway",
+        what="three schools assessed and submitted through the gateway",
     )
     data = body["data"]
     bd = data["balancedDevelopment"]
