@@ -47,7 +47,7 @@ from dashboard import Stack, load
 from dashboard import start as start_stack
 from registry_throughput import http_load, raw_saves
 
-from dudao import bus, links, replay
+from dudao import bus, heap, links, replay
 from dudao.config import Settings
 from dudao.consumer import InboundEvent
 from dudao.events import Envelope
@@ -157,6 +157,7 @@ async def _until_relayed(settings: Settings, counts: dict[str, int], relays: lis
 
 
 async def rebuild(settings: Settings, parts, names: list[str]) -> list[replay.Rebuilt]:
+    heap.started()  # as `dudao replay` starts
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     await prepare_tables(pool, parts)
     await pool.close()

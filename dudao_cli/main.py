@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from dudao import auth, bus, jurisdiction, links
+from dudao import auth, bus, heap, jurisdiction, links
 from dudao.config import Settings
 from dudao.progress import Progress
 from dudao_cli import record as cli_record
@@ -68,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     telemetry.setup_logging()
     app = _service_module(args.name).build(settings)
+    heap.started()
     uvicorn.run(app, host=settings.host, port=args.port or settings.ports[args.name], log_config=None, access_log=False)
 
 
@@ -77,6 +78,7 @@ def _workers(args: argparse.Namespace, *, relay: bool, consumers: bool) -> None:
 
     telemetry.setup_logging()
     main = workers_only(_service_module(args.service).PARTS, Settings.from_env(), relay=relay, consumers=consumers)
+    heap.started()
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
