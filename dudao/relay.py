@@ -101,7 +101,7 @@ class Relay:
                 try:
                     if nc is None or nc.is_closed:  # no reconnecting under a batch: a new connection, a fresh position
                         nc = await bus.connect(self.settings.nats_url, f"{self.service}-relay", reconnect=False)
-                        js, position = nc.jetstream(timeout=5), None
+                        js, acked, position = nc.jetstream(timeout=5), bus.Acked(nc), None
                     if position is None:
                         await links.ensure(js, self.service, self.jurisdiction, self.settings.upper)
                         position = self.position = await self._resume(js, unacked)
@@ -115,7 +115,7 @@ class Relay:
                             position = None
                         continue
                     position = self.position = await self._publish(
-                        js, notifications, await self._links(lock, notifications), position
+                        acked, notifications, await self._links(lock, notifications), position
                     )
                     backoff = 0.2
                 except Exception as e:
@@ -188,7 +188,7 @@ class Relay:
 
     async def _publish(
         self,
-        js: JetStreamContext,
+        acked: bus.Acked,
         notifications: Sequence[Notification],
         chain_links: dict[int, str],
         position: int,
@@ -200,7 +200,7 @@ class Relay:
         try:
             for n in notifications:
                 subject, body, headers, span = self._message(n, chain_links)
-                sent.append((n, await js.publish_async(subject, body, headers=headers), span))
+                sent.append((n, await acked.publish(subject, body, headers), span))
         except Exception as e:  # the connection refused the rest: what was sent may still be acked
             unsent = e
         failure: BaseException | None = None

@@ -18,7 +18,6 @@ import asyncpg
 import nats
 import psycopg
 import pytest
-from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from dudao import bus, replay
@@ -214,18 +213,18 @@ def test_a_message_lost_under_a_batch_whose_later_messages_were_stored_is_sent_a
     """Acks are awaited per batch, not per message: a message can fail while later ones of its batch are stored. The
     relay goes on only over the acked prefix and sends the rest again; the stream drops what it already holds."""
     register_schools(application, 30)
-    send = JetStreamContext.publish_async
+    send = bus.Acked.publish
     lost: list[str] = []
 
-    async def losing_the_fifth(self, subject, payload=b"", **kwargs):
-        if kwargs["headers"][bus.HEADER_NOTIFICATION_ID] == "5" and not lost:
+    async def losing_the_fifth(self, subject, body, headers):
+        if headers[bus.HEADER_NOTIFICATION_ID] == "5" and not lost:
             lost.append("5")  # never reaches the server; its ack says so
             failed = asyncio.get_running_loop().create_future()
             failed.set_exception(nats.errors.TimeoutError())
             return failed
-        return await send(self, subject, payload, **kwargs)
+        return await send(self, subject, body, headers)
 
-    monkeypatch.setattr(JetStreamContext, "publish_async", losing_the_fifth)
+    monkeypatch.setattr(bus.Acked, "publish", losing_the_fifth)
 
     async def all_thirty() -> bool:
         return await _stream_count(settings.nats_url) == 30
