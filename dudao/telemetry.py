@@ -46,7 +46,8 @@ def setup(service_name: str) -> None:
 
             readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
         metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
-    if "drivers" not in _instrumented:
+    if "drivers" not in _instrumented and records(trace.get_tracer_provider()):  # spans per statement for nobody
+        # were a tenth of a catching-up consumer's CPU (decision 036)
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
@@ -247,9 +248,9 @@ def context_from(carrier: Mapping[str, str] | None) -> context.Context:
     return propagate.extract(dict(carrier or {}))
 
 
-def records(tracer: trace.Tracer) -> bool:
-    """Whether the spans `tracer` starts are recorded: not under the always-off sampler, which a process gets when
-    nothing exports them (decision 036). A tracer not yet set up counts as recording."""
+def records(tracer: trace.Tracer | trace.TracerProvider) -> bool:
+    """Whether the spans `tracer` (or a provider's tracers) starts are recorded: not under the always-off sampler,
+    which a process gets when nothing exports them (decision 036). A tracer not yet set up counts as recording."""
     return getattr(tracer, "sampler", None) is not ALWAYS_OFF
 
 

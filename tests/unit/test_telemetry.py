@@ -34,6 +34,20 @@ def test_every_request_gets_a_trace_id_with_no_exporter_configured():
     assert answer.stdout.strip() == "True", answer.stderr
 
 
+def test_the_drivers_are_traced_only_where_spans_are_recorded():
+    """Decision 036: a span per statement that nothing records was a tenth of a catching-up consumer's CPU. With no
+    exporter and no sampler set, asyncpg and psycopg run as they are; with a sampler that records, their statements
+    get spans."""
+    probe = (
+        "import asyncpg; from dudao import telemetry; telemetry.setup('registry');"
+        " print(sorted(telemetry._instrumented), hasattr(asyncpg.Connection.execute, '__wrapped__'))"
+    )
+    quiet = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    for env, shown in ((quiet, "[] False"), (quiet | {"OTEL_TRACES_SAMPLER": "always_on"}, "['drivers'] True")):
+        answer = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+        assert answer.stdout.strip() == shown, answer.stderr
+
+
 def test_with_no_exporter_no_span_is_recorded_yet_each_carries_its_trace_id_on(monkeypatch):
     """Decision 036: a span nothing exports is not recorded (a province's catch-up spent a sixth of its time on them),
     and the trace id still passes from the request through NATS to the consumer."""
