@@ -1,14 +1,14 @@
 """A run of one statement's writes sent as one statement over arrays (decision 054): `INSERT … VALUES ($1, $2)` run
 for 500 rows becomes `INSERT … SELECT r._1, r._2 FROM unnest($1::uuid[], $2::int4[]) …`, one Bind and one Execute
-where `executemany` made 500. `Deferring` asks for it; what this module cannot rewrite faithfully it declines (None),
-and the run goes row by row as before.
+where `executemany` made 500. `Deferring` asks for it; what this module cannot rewrite faithfully it declines
+(`NOT_AS_ONE`), and the run goes row by row as before.
 
 Only statements that read nothing but the rows they write are rewritten: an `INSERT … VALUES` of one row (with `ON
 CONFLICT`, but no `RETURNING`), an `UPDATE … SET … WHERE` and a `DELETE … WHERE`, with no subquery and no parameter
 of an array or composite type (`unnest` would flatten an array of arrays). Such a statement over many rows does what
 it did row by row when no two of its rows write the same row: an `UPDATE` or an upsert then finds each target row
 once, and none reads a row another wrote. `Deferring` gives a rewritten statement only such rows: the waves of an
-own-rows run (`waves`), one row per aggregate each. An `INSERT` that ends in `DO NOTHING` or in nothing is the
+own-rows run, one row per aggregate each. An `INSERT` that ends in `DO NOTHING` or in nothing is the
 exception: PostgreSQL inserts a statement's rows one after the other, in the order given, each seeing those before
 (`ORDER BY` the arrays' ordinality keeps the order), so any run of it goes as one, whoever wrote the rows.
 """
