@@ -19,7 +19,6 @@ from typing import Any
 
 import asyncpg
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
@@ -242,7 +241,8 @@ class Consumer:
                     if sub is None:
                         sub = await self._subscribe(js)
                     msgs = await bus.or_stop(sub.fetch(self.batch, timeout=1), stop)
-                except NatsTimeoutError:
+                except TimeoutError:  # nats-py's, or asyncio's own when a fetch's deadline ran out between its two
+                    # requests (a busy process): nothing came in time, the subscription is as good as before
                     self.pending = 0
                     continue
                 except bus.Stopped:

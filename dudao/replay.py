@@ -23,7 +23,6 @@ from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -127,8 +126,11 @@ async def _project(
         while last < end:
             try:
                 msgs = await fetching
-            except NatsTimeoutError:
-                break  # nothing more matches the filter up to `end`
+            except TimeoutError:  # nats-py's, or asyncio's when the fetch's deadline ran out between its requests
+                if (await sub.consumer_info()).num_pending == 0:
+                    break  # nothing more matches the filter up to `end`
+                fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
+                continue  # a busy server or process: what is left comes with the next fetch
             fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
             events = []
             for msg in msgs:
@@ -153,7 +155,7 @@ async def _project(
         for pending in (fetching, applying):
             if pending is not None:
                 pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, NatsTimeoutError):
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await pending
         await sub.unsubscribe()
     progress.done = max(progress.done, min(last, end))

@@ -21,6 +21,7 @@ import nats
 import psycopg
 import pytest
 import uvicorn
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -294,3 +295,18 @@ def registry(settings, serve) -> ServedApp:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def fetch_timing_out(monkeypatch, at: int) -> list[int]:
+    """Make the `at`-th pull fetch of this test raise asyncio's own TimeoutError, as nats-py's fetch does when its
+    deadline runs out between its two requests (a busy server or process); the calls made, to show it came."""
+    fetch, calls = JetStreamContext.PullSubscription.fetch, []
+
+    async def timing_out(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            raise TimeoutError  # asyncio's, not nats-py's own subclass of it
+        return await fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(JetStreamContext.PullSubscription, "fetch", timing_out)
+    return calls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -16,7 +17,7 @@ from nats.js.errors import NotFoundError
 from dudao import bus, origins
 from dudao.consumer import Consumer, InboundEvent, durable_name, ensure_tables
 from dudao.effects import ProjectionEffect
-from tests.conftest import measured, until
+from tests.conftest import fetch_timing_out, measured, until
 
 pytestmark = pytest.mark.integration
 
@@ -124,6 +125,24 @@ async def test_a_redelivered_event_changes_nothing(harness):
     await until(lambda: _equals(harness.effects(), ["first", "second"]), what="both effects")
     await until(lambda: _consumer_idle(harness), what="every message acked")
     assert await harness.effects() == ["first", "second"]
+
+
+async def test_a_fetch_whose_deadline_runs_out_is_an_empty_fetch_not_a_failure(harness, monkeypatch, caplog):
+    """nats-py's fetch raises asyncio's own TimeoutError when its deadline runs out between its two requests, which a
+    busy process meets often: the consumer warned "TimeoutError; retrying", dropped its subscription and paused half a
+    second, every time. Nothing came in time is all it means."""
+    calls = fetch_timing_out(monkeypatch, at=1)
+    subscribed = []
+    consumer = harness.consumer(record)
+    subscribe = consumer._subscribe
+    monkeypatch.setattr(consumer, "_subscribe", lambda js: subscribed.append(1) or subscribe(js))
+    with caplog.at_level(logging.WARNING, logger="dudao.consumer"):
+        harness.start(consumer)
+        await harness.publish(1, "first")
+        await until(lambda: _equals(harness.effects(), ["first"]), what="the effect")
+    assert len(calls) > 1, "no fetch timed out: the test proved nothing"
+    assert "retrying" not in caplog.text
+    assert subscribed == [1]
 
 
 async def test_a_consumer_whose_filter_changes_is_recreated_and_applies_nothing_twice(harness):

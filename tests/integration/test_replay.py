@@ -4,6 +4,7 @@ stream refilled from the event store."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from dudao import replay as replay_module
 from dudao.consumer import durable_name
 from dudao.service import prepare_tables
 from services.registry.app import PARTS
-from tests.conftest import eventually
+from tests.conftest import eventually, fetch_timing_out
 from tests.factories import school
 from tests.integration.test_relay import assert_each_event_once_in_order
 
@@ -69,6 +70,34 @@ def test_a_rebuild_equals_the_live_read_model_and_reads_go_on_meanwhile(registry
         assert schools_projected(client, 12)  # the service answers from the switched tables
     assert "registry directory" in rebuilt.stdout and "events in" in rebuilt.stdout
     assert "1 read model(s) rebuilt from" in rebuilt.stdout
+    assert tables(settings) == before
+
+
+def test_a_fetch_whose_deadline_runs_out_under_load_does_not_end_a_rebuild_early(
+    registry, token, settings, monkeypatch
+):
+    """nats-py's fetch raises asyncio's own TimeoutError when its deadline runs out between its two requests (a busy
+    server or process). A rebuild took any timeout to mean that nothing more matched its filter, and switched to tables
+    without the events still to come; it now asks the server whether any are pending, and fetches them."""
+    with registry.client(token()) as client:
+        for i in range(12):
+            school(client, f"璧山区第{i}小学")
+        eventually(lambda: schools_projected(client, 12), what="the schools projected")
+    before = tables(settings)
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE registry.school_directory SET name = '走样的名字'")
+    calls = fetch_timing_out(monkeypatch, at=2)
+    monkeypatch.setattr(replay_module, "BATCH", 5)
+
+    async def rebuild() -> None:
+        nc = await nats.connect(settings.nats_url)
+        try:
+            await replay_module.rebuild(settings, PARTS, nc.jetstream(timeout=10), ["directory"], out=io.StringIO())
+        finally:
+            await nc.close()
+
+    asyncio.run(rebuild())
+    assert len(calls) > 2, "the rebuild stopped at the timeout: the test proved nothing"
     assert tables(settings) == before
 
 
