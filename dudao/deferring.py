@@ -1,5 +1,6 @@
-"""A batch's connection as its handlers see it (`Deferring`, decisions 034 and 040): their writes wait and go to
-PostgreSQL together, a round trip per run of the same statement, in an order each aggregate keeps."""
+"""A batch's connection as its handlers see it (`Deferring`, decisions 034, 040 and 054): their writes wait and go to
+PostgreSQL together, a round trip per run of the same statement (one statement over arrays where that does what row by
+row does), in an order each aggregate keeps."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ class WritesFailed(Exception):
 class Deferring:
     """A batch's connection as its handlers see it (decision 034). A write (`execute` with arguments) waits; the
     waiting writes go to PostgreSQL in order before anything else is sent, one round trip per run of the same
-    statement (asyncpg's pipelined `executemany`). So a handler reads its own and earlier events' writes as it would
+    statement: as one statement over arrays where `dudao.as_one` can write it so faithfully (decision 054), otherwise
+    asyncpg's pipelined `executemany`. So a handler reads its own and earlier events' writes as it would
     alone, and a backlog of one kind of event (a month of routine visits; every event into the audit and change feed)
     costs a round trip per batch, not per event: about seven times fewer seconds for such statements.
 
