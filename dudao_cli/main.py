@@ -273,11 +273,13 @@ def cmd_up(args: argparse.Namespace) -> None:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
+        for name, proc in procs.items():
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
+                _tell(f"{name} did not stop within 15 s; killing it (see {home / 'logs' / f'{name}.log'})")
                 proc.kill()
+                proc.wait()  # gone, its port with it, before we say "stopped."
         for server in reversed(servers):
             server.stop()
         _tell("stopped.")
