@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # parts names the effects' kinds
 log = logging.getLogger("dudao.consumer")  # the consumer's log, as before the effects had a module of their own
 
 
+_PASSED = "consumer %s: %d events not applied, their aggregates already past them (the first: %s)"
+
+
 class ProjectionEffect:
     """Write a read model: tracking row and `handler`'s writes in one asyncpg transaction.
 
@@ -146,7 +149,7 @@ class ProjectionEffect:
         versions read in one statement and written in one."""
         applied = await self._read_versions(conn, list({(e.origin, e.aggregate_id) for e in events}))
         moved: dict[tuple[str, str], int] = {}
-        chosen = []
+        chosen, passed = [], []
         for event in events:
             key = (event.origin, event.aggregate_id)
             last = moved.get(key, applied.get(key, 0))
@@ -154,11 +157,11 @@ class ProjectionEffect:
                 moved[key] = event.version
                 chosen.append(event)
             elif event.version <= last:
-                log.warning(
-                    "consumer %s: %s v%d arrived after v%d; not applied", self.consumer, event.type, event.version, last
-                )
+                passed.append(f"{event.type} v{event.version} after v{last}")
             else:
                 raise OutOfOrder(f"{event.type} v{event.version} of {event.aggregate_id} arrived before v{last + 1}")
+        if passed:  # a batch's worth in one line: after a rebuild's switch (decision 057) a whole stream may be
+            log.info(_PASSED, self.consumer, len(passed), passed[0])
         if moved:
             await self._write_versions(conn, moved)
         return chosen
@@ -242,9 +245,7 @@ class ProjectionEffect:
             f"SELECT version FROM {table} WHERE consumer = $1 AND origin = $2 AND aggregate_id = $3", *key[:3]
         )
         if applied is not None and event.version <= applied:
-            log.warning(
-                "consumer %s: %s v%d arrived after v%d; not applied", self.consumer, event.type, event.version, applied
-            )
+            log.info(_PASSED, self.consumer, 1, f"{event.type} v{event.version} after v{applied}")
             return False
         raise OutOfOrder(f"{event.type} v{event.version} of {event.aggregate_id} arrived before v{(applied or 0) + 1}")
 

@@ -16,13 +16,13 @@ from dudao.origins import KeptApart
 class Rebuilding(ProjectionEffect):
     """A projection's effect as a rebuild applies it (decision 051): as its live consumer would, but the checkpoints
     that consumer writes with each batch (a tracking row per event, the version each aggregate reached) are kept here
-    rather than in the scratch database, and handed to the live consumer once, at the switch. A rebuild is one task
-    writing tables nobody else writes, from an empty start, so nothing but this process needs them before then; in
-    PostgreSQL they were a fifth of a directory rebuild's work. So are the ids its handler claims by origin (decision
-    053): in the scratch database, `aggregate_origins` is read and written by the rebuild alone, and claiming each
-    batch's ids there was a round trip that PostgreSQL and the rebuild each waited on in turn. What a transaction
-    adds is kept only once it has committed: a batch that fails and goes one event at a time leaves none of its
-    checkpoints or claims behind.
+    rather than in the scratch database, and handed to the live consumer once, at the switch (those that decide there:
+    decision 057). A rebuild is one task writing tables nobody else writes, from an empty start, so nothing but this
+    process needs them before then; in PostgreSQL they were a fifth of a directory rebuild's work. So are the ids its
+    handler claims by origin (decision 053): in the scratch database, `aggregate_origins` is read and written by the
+    rebuild alone, and claiming each batch's ids there was a round trip that PostgreSQL and the rebuild each waited
+    on in turn. What a transaction adds is kept only once it has committed: a batch that fails and goes one event at a
+    time leaves none of its checkpoints or claims behind.
 
     `claims` (id -> the origin holding it) may be shared by the projections one rebuild applies in turn, as they
     shared the scratch database's `aggregate_origins`, and the live consumers share the live one. `own_store` is the

@@ -6,7 +6,8 @@ the service goes on answering reads and projecting from the live tables. Then, i
 live tables locked, the rebuilt rows replace the live ones, and the events the live consumer applied since the
 rebuild's last one are applied again on top. Readers see the old tables until that commit and the rebuilt ones
 after it. The rebuild tracks what it applies as the live consumer would, and the switch hands those checkpoints to
-it: a live consumer that was behind, stopped or had never run skips what the rebuilt tables already hold rather than
+it (the versions its aggregates reached, or, of an ordered read model, a tracking row per event: decision 057): a
+live consumer that was behind, stopped or had never run skips what the rebuilt tables already hold rather than
 applying it again on top, and goes on from there.
 
 `--stream` refills the service's own stream from its event store (after a lost stream, say): the stream is deleted
@@ -268,30 +269,31 @@ async def _indexes(conn: asyncpg.Connection, schema: str, table: str) -> list[st
 
 
 async def _hand_over(conn: asyncpg.Connection, effect: Rebuilding) -> None:
-    """Track as the live consumer's what the rebuilt tables hold, in the switch's transaction: a live consumer that
-    had not yet applied some of it (behind, stopped, or never run) then skips it rather than applying it again on top
-    of the rebuilt rows, and takes each aggregate on from the version the rebuild reached."""
+    """Hand the live consumer, in the switch's transaction, the checkpoints of what the rebuilt tables hold: a live
+    consumer that had not yet applied some of it (behind, stopped, or never run) then skips it rather than applying it
+    again on top of the rebuilt rows. Of a read model that applies each aggregate's versions in order, those are the
+    versions the rebuild reached, and nothing more: the live consumer skips an event its aggregate is past, tracked or
+    not, and tracks it as it goes (decision 057). Of an ordered one, a tracking row per event applied."""
     schema, consumer = effect.schema, effect.consumer
-    for table, columns, rows, key, merge in (
+    tracking = (
+        "consumer_tracking",
+        ("consumer", "origin", "notification_id", "stream", "stream_seq"),
         (
-            "consumer_tracking",
-            ("consumer", "origin", "notification_id", "stream", "stream_seq"),
-            (
-                (consumer, origin, notification_id, effect.stream, seq)
-                for origin, of_origin in effect.tracked.items()
-                for notification_id, seq in of_origin.items()
-            ),
-            "origin, notification_id",
-            "NOTHING",
+            (consumer, origin, notification_id, effect.stream, seq)
+            for origin, of_origin in effect.tracked.items()
+            for notification_id, seq in of_origin.items()
         ),
-        (
-            "consumer_versions",
-            ("consumer", "origin", "aggregate_id", "version"),
-            ((consumer, *k, version) for k, version in effect.versions.items()),
-            "origin, aggregate_id",
-            "UPDATE SET version = greatest(t.version, excluded.version)",
-        ),
-    ):
+        "origin, notification_id",
+        "NOTHING",
+    )
+    versions = (
+        "consumer_versions",
+        ("consumer", "origin", "aggregate_id", "version"),
+        ((consumer, *k, version) for k, version in effect.versions.items()),
+        "origin, aggregate_id",
+        "UPDATE SET version = greatest(t.version, excluded.version)",
+    )
+    for table, columns, rows, key, merge in [tracking] if effect.ordered else [versions]:
         await conn.execute(
             f'CREATE TEMP TABLE "handed_{table}" (LIKE "{schema}"."{table}" INCLUDING DEFAULTS) ON COMMIT DROP'
         )

@@ -51,10 +51,11 @@ async def _probes(pool: asyncpg.Pool, field: str, sql_type: str):
 
 
 def test_a_rebuild_hands_over_the_checkpoints_of_what_it_applied_and_of_nothing_else(settings):
-    """A rebuild keeps the checkpoints of what it applies (a tracking row per event, each aggregate's version) out of
-    the scratch database and hands them to the live consumer at the switch (decision 051). A batch that fails goes
-    one event at a time: the event that fails is left out, with its aggregate's later versions, and none of its
-    checkpoints is handed over; an event held twice in the stream is applied once."""
+    """A rebuild keeps the checkpoints of what it applies out of the scratch database and hands them to the live
+    consumer at the switch (decision 051): of a read model that applies each aggregate's versions in order, the
+    version each aggregate reached, and no tracking row (decision 057: the versions skip all that the rows would). A
+    batch that fails goes one event at a time: the event that fails is left out, with its aggregate's later versions,
+    and none of its checkpoints is handed over; an event held twice in the stream is applied once."""
     consumer, stream = "probe-rebuild", bus.view_stream("registry")
 
     async def rebuilt(pool):
@@ -66,36 +67,63 @@ def test_a_rebuild_hands_over_the_checkpoints_of_what_it_applied_and_of_nothing_
         )
         rows = await pool.fetch("SELECT * FROM registry.probes ORDER BY aggregate_id, version")
         in_scratch = await pool.fetchval("SELECT count(*) FROM registry.consumer_tracking")
-        live_pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
-        await prepare_tables(live_pool, PARTS)
-        await live_pool.close()
-        live = await asyncpg.connect(settings.database_url)
-        try:
-            async with live.transaction():
-                await replay_module._hand_over(live, effect)
-                tracked = await live.fetch(
-                    "SELECT origin, notification_id, stream, stream_seq FROM registry.consumer_tracking"
-                    " WHERE consumer = $1 ORDER BY notification_id",
-                    consumer,
-                )
-                versions = await live.fetch(
-                    "SELECT origin, aggregate_id, version FROM registry.consumer_versions WHERE consumer = $1"
-                    " ORDER BY aggregate_id",
-                    consumer,
-                )
-                raise _RolledBack  # the live tables as they were for the other tests
-        except _RolledBack:
-            pass
-        finally:
-            await live.close()
-        return failed, [tuple(r) for r in rows], in_scratch, tracked, versions
+        return failed, [tuple(r) for r in rows], in_scratch, *await _handed(settings, effect, consumer)
 
     failed, rows, in_scratch, tracked, versions = asyncio.run(in_a_scratch_database(settings, rebuilt))
     assert failed == [2, 0]  # b v1 failed, and b v2 waits for it in vain
     assert rows == [("a", 1), ("a", 2), ("a", 3), ("c", 1), ("c", 2)]  # a v1 once
     assert in_scratch == 0
-    assert [tuple(r) for r in tracked] == [("500120:registry", n, stream, 100 + n) for n in (1, 2, 5, 6, 7)]
+    assert tracked == []
     assert [tuple(r) for r in versions] == [("500120:registry", "a", 3), ("500120:registry", "c", 2)]
+
+
+def test_a_rebuild_of_a_read_model_in_stream_order_hands_over_a_tracking_row_per_event_it_applied(settings):
+    """An ordered read model (the audit trail, the change feed) keeps no versions: its checkpoint is a tracking row
+    for each event it applied, handed to the live consumer at the switch (decisions 051 and 057), none for the event
+    that failed, one for the event held twice."""
+    consumer, stream = "probe-rebuild-ordered", bus.view_stream("registry")
+
+    async def rebuilt(pool):
+        probes = await _probes(pool, "notification_id", "bigint")
+        effect = Rebuilding(pool, "registry", consumer, stream, probes, ordered=True)
+        batch = [_probe("a", 1, 1), _probe("a", 2, 2), _probe("b", 1, 3, fail=True), _probe("a", 1, 1)]
+        failed = await replay_module._apply_batch(effect, batch)
+        rows = await pool.fetch("SELECT * FROM registry.probes ORDER BY notification_id")
+        return failed, [tuple(r) for r in rows], await _handed(settings, effect, consumer)
+
+    failed, rows, (tracked, versions) = asyncio.run(in_a_scratch_database(settings, rebuilt))
+    assert failed == 1
+    assert rows == [("a", 1), ("a", 2)]
+    assert [tuple(r) for r in tracked] == [("500120:registry", n, stream, 100 + n) for n in (1, 2)]
+    assert versions == []
+
+
+async def _handed(settings, effect: Rebuilding, consumer: str):
+    """What the switch hands the live consumer of `effect`: its tracking rows and versions, read in the switch's
+    transaction and rolled back with it."""
+    live_pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+    await prepare_tables(live_pool, PARTS)
+    await live_pool.close()
+    live = await asyncpg.connect(settings.database_url)
+    try:
+        async with live.transaction():
+            await replay_module._hand_over(live, effect)
+            tracked = await live.fetch(
+                "SELECT origin, notification_id, stream, stream_seq FROM registry.consumer_tracking"
+                " WHERE consumer = $1 ORDER BY notification_id",
+                consumer,
+            )
+            versions = await live.fetch(
+                "SELECT origin, aggregate_id, version FROM registry.consumer_versions WHERE consumer = $1"
+                " ORDER BY aggregate_id",
+                consumer,
+            )
+            raise _RolledBack  # the live tables as they were for the other tests
+    except _RolledBack:
+        pass
+    finally:
+        await live.close()
+    return tracked, versions
 
 
 class _RolledBack(Exception):
