@@ -76,8 +76,17 @@ class InboundEvent:
     def from_msg(cls, msg: Msg, stream_seq: int | None = None) -> InboundEvent:
         """From a delivered message, or (with its `stream_seq`) one read from the stream by sequence."""
         try:
-            body = bus.loads(msg.data)
-            headers = dict(msg.headers or {})
+            seq = bus.stream_seq(msg) if stream_seq is None else stream_seq
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise Undeliverable(f"malformed event message: {e!r}") from e
+        return cls.from_parts(msg.data, msg.headers, msg.subject, seq)
+
+    @classmethod
+    def from_parts(cls, data: bytes, headers: dict[str, str] | None, subject: str, stream_seq: int) -> InboundEvent:
+        """From a message's body, headers, subject and place in its stream."""
+        try:
+            body = bus.loads(data)
+            headers = dict(headers or {})
             origin = body["origin"]
             envelope = body.get("envelope") or {}
             if not isinstance(envelope, dict) or not Envelope.REQUIRED <= envelope.keys():
@@ -94,8 +103,8 @@ class InboundEvent:
                 notification_id=int(body["notification_id"]),
                 envelope_fields=envelope,
                 data=dict(body["data"]),
-                subject=msg.subject,
-                stream_seq=bus.stream_seq(msg) if stream_seq is None else stream_seq,
+                subject=subject,
+                stream_seq=stream_seq,
                 headers=headers,
             )
             return event

@@ -25,19 +25,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from dudao import bus, remembered
 from dudao.config import Settings
-from dudao.consumer import InboundEvent, Undeliverable
+from dudao.consumer import InboundEvent
 from dudao.parts import Projection, ServiceParts
 from dudao.progress import Progress
 from dudao.rebuilding import Rebuilding
 from dudao.relay import Relay
 from dudao.service import prepare_tables, projections_of
-
-BATCH = 500
+from dudao.stream_reading import Reader
 
 
 @dataclass
@@ -64,27 +62,31 @@ async def rebuild(
             f"{parts.name} has no read model {', '.join(unknown)}; it has {', '.join(p.name for p in projections)}"
         )
     chosen = [p for p in projections if not names or p.name in names]
-    live = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    scratch_url = await _scratch_database(settings.database_url, parts.name)
-    scratch = await asyncpg.create_pool(scratch_url, min_size=1, max_size=2)
+    reader = await Reader.start(settings.nats_url)  # it starts while the scratch database is made
     try:
-        await _prepare_scratch(scratch, parts)
-        done = []
-        claims: dict[str, str] = {}  # the ids the projections claim by origin, in turn (`Rebuilding`)
-        for projection in chosen:
-            end = (await js.stream_info(projection.stream)).state.last_seq
-            progress = Progress(f"{parts.name} {projection.name}", end, out)
-            effect = Rebuilding.of(scratch, parts.name, projection, claims=claims, own_store=live)
-            failed = await _project(js, scratch, effect, projection, end, progress)
-            late = await _switch(js, live, scratch, effect, projection, end)
-            note = f"; {failed} could not be applied (see dead letters)" if failed else ""
-            rate = progress.finish(note + (f"; {late} more since, applied at the switch" if late else ""))
-            done.append(Rebuilt(projection.name, progress.done, failed, late, rate))
-        return done
+        live = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        scratch_url = await _scratch_database(settings.database_url, parts.name)
+        scratch = await asyncpg.create_pool(scratch_url, min_size=1, max_size=2)
+        try:
+            await _prepare_scratch(scratch, parts)
+            done = []
+            claims: dict[str, str] = {}  # the ids the projections claim by origin, in turn (`Rebuilding`)
+            for projection in chosen:
+                end = (await js.stream_info(projection.stream)).state.last_seq
+                progress = Progress(f"{parts.name} {projection.name}", end, out)
+                effect = Rebuilding.of(scratch, parts.name, projection, claims=claims, own_store=live)
+                failed = await _project(reader, scratch, effect, projection, end, progress)
+                late = await _switch(js, live, scratch, effect, projection, end)
+                note = f"; {failed} could not be applied (see dead letters)" if failed else ""
+                rate = progress.finish(note + (f"; {late} more since, applied at the switch" if late else ""))
+                done.append(Rebuilt(projection.name, progress.done, failed, late, rate))
+            return done
+        finally:
+            await scratch.close()
+            await live.close()
+            await _drop_database(settings.database_url, scratch_url)
     finally:
-        await scratch.close()
-        await live.close()
-        await _drop_database(settings.database_url, scratch_url)
+        await reader.close()
 
 
 async def _prepare_scratch(scratch: asyncpg.Pool, parts: ServiceParts) -> None:
@@ -100,7 +102,7 @@ async def _prepare_scratch(scratch: asyncpg.Pool, parts: ServiceParts) -> None:
 
 
 async def _project(
-    js: JetStreamContext,
+    reader: Reader,
     scratch: asyncpg.Pool,
     effect: Rebuilding,
     projection: Projection,
@@ -109,57 +111,28 @@ async def _project(
 ) -> int:
     """Apply the stream's messages up to `end` to the scratch tables, each event once and tracked as the live
     consumer's (handed to it at the switch); the number that failed."""
-    if end == 0:
-        return 0
-    config = ConsumerConfig(
-        ack_policy=AckPolicy.NONE,
-        deliver_policy=DeliverPolicy.ALL,
-        filter_subject=projection.filter_subject,
-        inactive_threshold=60,
-    )
-    sub = await js.pull_subscribe(projection.filter_subject, durable=None, stream=projection.stream, config=config)
     failed, last = 0, 0
-    # Three stages overlap: the next batch crosses from NATS and this one is decoded while PostgreSQL applies the one
-    # before (each batch applied after the one before it has committed, in stream order).
-    fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
+    # Three stages overlap: the reading process fetches and decodes the next batch, and this one is taken in, while
+    # PostgreSQL applies the one before (each batch applied after the one before it has committed, in stream order).
     applying: asyncio.Future[int] | None = None
     try:
-        while last < end:
-            try:
-                msgs = await fetching
-            except TimeoutError:  # nats-py's, or asyncio's when the fetch's deadline ran out between its requests
-                if (await sub.consumer_info()).num_pending == 0:
-                    break  # nothing more matches the filter up to `end`
-                fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
-                continue  # a busy server or process: what is left comes with the next fetch
-            fetching = asyncio.ensure_future(sub.fetch(BATCH, timeout=2))
-            events = []
-            for msg in msgs:
-                last = bus.stream_seq(msg)
-                if last > end:
-                    break
-                try:
-                    event = InboundEvent.from_msg(msg, stream_seq=last)
-                except Undeliverable:
-                    failed += 1
-                    continue
-                events.append(event)  # one held twice in the stream (a relay's retry) is applied once: tracked
+        async for batch in reader.read(projection.stream, projection.filter_subject, end):
+            events, undecodable, read, last = batch
+            failed += undecodable
             if applying is not None:
                 failed += await applying
             applying = asyncio.ensure_future(_apply_batch(effect, events))
-            progress.advance(len(msgs))
+            progress.advance(read)
         if applying is not None:
             failed += await applying
             applying = None
         await _settle_rebuilt(scratch, projection)
     finally:
-        for pending in (fetching, applying):
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await pending
-        await sub.unsubscribe()
-    progress.done = max(progress.done, min(last, end))
+        if applying is not None:
+            applying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await applying
+    progress.done = max(progress.done, last)
     return failed
 
 

@@ -13,7 +13,7 @@ import nats
 import psycopg
 import pytest
 
-from dudao import replay
+from dudao import replay, stream_reading
 from services.monitoring.app import PARTS as MONITORING
 from services.monitoring.projections import areas, reads
 from tests.conftest import eventually
@@ -105,7 +105,9 @@ def test_a_rebuild_derives_each_level_s_result_once_at_its_end_and_the_same_as_l
         enter_and_submit(place, name)
     with place.office(CITY) as office:
         live = eventually(lambda: (r := results(office)) and r["area"]["units"] == 3 and r, what="the live result")
-        monkeypatch.setattr(replay, "BATCH", 2)  # the stream's events in several batches, each marking results due
+        monkeypatch.setattr(
+            stream_reading, "BATCH", 2
+        )  # the stream's events in several batches, each marking results due
         derived: list[int] = []
         counting = areas.area_over
 

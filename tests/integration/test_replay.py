@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from nats.js.errors import NotFoundError
 
-from dudao import bus
+from dudao import bus, stream_reading
 from dudao import replay as replay_module
 from dudao.consumer import durable_name
 from dudao.service import prepare_tables
@@ -73,32 +73,66 @@ def test_a_rebuild_equals_the_live_read_model_and_reads_go_on_meanwhile(registry
     assert tables(settings) == before
 
 
-def test_a_fetch_whose_deadline_runs_out_under_load_does_not_end_a_rebuild_early(
+def test_a_fetch_whose_deadline_runs_out_under_load_does_not_end_a_rebuilds_reading_early(
     registry, token, settings, monkeypatch
 ):
     """nats-py's fetch raises asyncio's own TimeoutError when its deadline runs out between its two requests (a busy
     server or process). A rebuild took any timeout to mean that nothing more matched its filter, and switched to tables
-    without the events still to come; it now asks the server whether any are pending, and fetches them."""
+    without the events still to come; its reading (`stream_reading.batches`, in the reading process) now asks the
+    server whether any are pending, and fetches them."""
     with registry.client(token()) as client:
         for i in range(12):
             school(client, f"璧山区第{i}小学")
         eventually(lambda: schools_projected(client, 12), what="the schools projected")
-    before = tables(settings)
-    with psycopg.connect(settings.database_url) as conn:
-        conn.execute("UPDATE registry.school_directory SET name = '走样的名字'")
     calls = fetch_timing_out(monkeypatch, at=2)
-    monkeypatch.setattr(replay_module, "BATCH", 5)
+    monkeypatch.setattr(stream_reading, "BATCH", 5)
+
+    async def read() -> list[int]:
+        nc = await nats.connect(settings.nats_url)
+        try:
+            js = nc.jetstream(timeout=10)
+            end = (await js.stream_info(DIRECTORY.stream)).state.last_seq
+            seqs = []
+            async for messages, _, _ in stream_reading.batches(js, DIRECTORY.stream, DIRECTORY.filter_subject, end):
+                seqs += [seq for seq, *_ in messages]
+            return seqs, end
+        finally:
+            await nc.close()
+
+    seqs, end = asyncio.run(read())
+    assert len(calls) > 2, "the reading stopped at the timeout: the test proved nothing"
+    assert seqs == list(range(1, end + 1)) and end >= 12
+
+
+def test_a_rebuild_whose_reader_stops_says_so_and_leaves_the_live_read_model_as_it_was(
+    registry, token, settings, monkeypatch
+):
+    """The stream is read in a process of its own (decision 058). One that stops stops the rebuild with a message that
+    says what to do; the live tables and the scratch database are not left changed."""
+    with registry.client(token()) as client:
+        school(client, "璧山区第一小学")
+        eventually(lambda: schools_projected(client, 1), what="the school projected")
+    before = tables(settings)
+    out = io.StringIO()
+
+    stopping = "import sys; sys.stdin.readline(); sys.exit('dudao replay: the stream reader stopped: NATS went away')"
+    monkeypatch.setattr(stream_reading, "COMMAND", (sys.executable, "-c", stopping))
 
     async def rebuild() -> None:
         nc = await nats.connect(settings.nats_url)
         try:
-            await replay_module.rebuild(settings, PARTS, nc.jetstream(timeout=10), ["directory"], out=io.StringIO())
+            await replay_module.rebuild(settings, PARTS, nc.jetstream(timeout=10), ["directory"], out=out)
         finally:
             await nc.close()
 
-    asyncio.run(rebuild())
-    assert len(calls) > 2, "the rebuild stopped at the timeout: the test proved nothing"
+    with pytest.raises(
+        SystemExit, match=r"stopped \(exit code 1\) before the end of .* the live read model is unchanged"
+    ):
+        asyncio.run(rebuild())
     assert tables(settings) == before
+    with psycopg.connect(settings.database_url) as conn:
+        scratch = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE '%%\\_replay\\_registry'").fetchall()
+    assert scratch == []
 
 
 def indexes(settings) -> list[tuple]:
