@@ -32,7 +32,7 @@ from dudao.events import dumps_plain
 from dudao.links import Crossings
 from dudao.store import event_name
 from dudao.telemetry import why
-from dudao.wire import event_state
+from dudao.wire import event_state, finite_state
 
 log = logging.getLogger("dudao.relay")
 
@@ -261,7 +261,7 @@ class Relay:
         up, down = self.crossings.travels(aggregate)
         return (
             bus.subject(self.jurisdiction, self.service, aggregate, event, up=up, down=down),
-            dumps_plain(body),  # the state is plain already (event_state)
+            dumps_plain(body, finite=finite_state(self.app, n)),  # the state is plain already (event_state)
             headers,
             span,
         )

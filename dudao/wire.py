@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -44,6 +45,17 @@ def event_state(app: Application[UUID], notification) -> tuple[dict[str, Any], d
     state.pop("originator_id", None)
     state.pop("originator_version", None)
     return to_jsonable(state), envelope
+
+
+_NOT_FINITE = re.compile(rb"NaN|Infinity")  # how json writes a number that is not finite (and reads it back)
+
+
+def finite_state(app: Application[UUID], notification) -> bool:
+    """Whether the event's stored state surely holds no number that is NaN or infinite (`events.dumps_plain`'s
+    `finite`): stored as JSON, neither enciphered nor compressed, and without the words json writes for one. Text
+    that holds them (a school named "NaN") only makes it unsure."""
+    mapper = app.mapper
+    return mapper.cipher is None and mapper.compressor is None and _NOT_FINITE.search(notification.state) is None
 
 
 @functools.lru_cache(maxsize=8)

@@ -3,6 +3,7 @@ same as `to_jsonable` makes of the domain event the mapper builds, and through t
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,11 +14,14 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import MapperDeserialisationError
 
+from dudao import bus
 from dudao.config import Settings
-from dudao.events import Envelope, to_jsonable
+from dudao.events import Envelope, dumps_plain, to_jsonable
+from dudao.links import Crossings
 from dudao.personal import Sealed
+from dudao.relay import Relay
 from dudao.store import ServiceApplication
-from dudao.wire import event_state
+from dudao.wire import event_state, finite_state
 
 ENVELOPE = Envelope.for_request(actor="tester", jurisdiction="500120")
 
@@ -107,3 +111,48 @@ def test_a_value_of_an_unknown_transcoding_is_refused_as_the_mapper_refuses_it(a
     broken = replace(notification, state=notification.state.replace(b'"uuid_hex"', b'"uuid_bytes"', 1))
     with pytest.raises(MapperDeserialisationError, match="uuid_bytes"):
         event_state(app, broken)
+
+
+# --- the body the relay writes: orjson where no number can be NaN or infinite, json otherwise --------------------
+
+
+class Measured(Aggregate):
+    @event("Measured")
+    def __init__(self, value: float, note: str):
+        self.value = value
+
+
+def _body(app: Things, notification) -> bytes:
+    relay = Relay(app.settings, app, Crossings())
+    _, body, _, _ = relay._message(notification, {})
+    return body
+
+
+@pytest.mark.parametrize("note", ["一中", "NaN 小学"])  # text with the word in it only makes it unsure: json writes it
+def test_the_relay_writes_the_bytes_json_writes(app, note):
+    app.save(Measured(value=0.1, note=note), envelope=ENVELOPE)
+    for notification in [*stored(app), *app.recorder.select_notifications(0, 10)]:
+        state, envelope = event_state(app, notification)
+        body = bus.loads(_body(app, notification))
+        assert body["data"] == state and body["envelope"] == envelope
+        assert _body(app, notification) == dumps_plain(body)  # orjson's bytes are json's
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_that_is_not_finite_goes_out_as_json_writes_it_and_a_consumer_reads_it_back(app, value):
+    app.save(Measured(value=value, note="x"), envelope=ENVELOPE)
+    [notification] = app.recorder.select_notifications(0, 10)
+    assert not finite_state(app, notification)
+    read = bus.loads(_body(app, notification))["data"]["value"]
+    assert read == value or (math.isnan(read) and math.isnan(value))  # not orjson's null
+
+
+def test_orjson_writes_what_json_writes_and_leaves_to_json_what_it_will_not_write():
+    plain = {
+        "name": "璧山区第一小学\u2028\x00",
+        "numbers": [0.1, 1e16, -0.0, 5e-324, 1.7976931348623157e308, 2**63, -(2**63), 123456789.123],
+        "nested": {"ok": True, "none": None, "list": [[], {}]},
+    }
+    assert dumps_plain(plain, finite=True) == dumps_plain(plain)
+    for refused in ({"big": 2**70}, {1: "a key that is not text"}):
+        assert dumps_plain(refused, finite=True) == dumps_plain(refused)
