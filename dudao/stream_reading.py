@@ -2,7 +2,7 @@
 
 A rebuild's Python was bound by one core, and reading the stream was half of it: nats-py's parse of each message and
 its headers, the body's JSON, the event built from them. The other half applies the events, and waits on PostgreSQL
-meanwhile. So `Reader` starts `python -m dudao.stream_reading` as a rebuild begins (its imports come while the scratch
+meanwhile. So `Reader` starts `python -m dudao.reading_process` as a rebuild begins (its imports come while the scratch
 database is made) and asks it for one read model's messages at a time. The reader fetches them (`batches`, the one way
 a rebuild reads its stream), decodes them (`decoded`) and sends each batch's events as tuples of their fields,
 `marshal`led (`packed`): taking one in (`unpacked`) costs about a sixth of reading and decoding it.
@@ -35,7 +35,7 @@ from dudao.telemetry import why
 
 BATCH = 500
 FIELDS = tuple(f.name for f in dataclasses.fields(InboundEvent))
-COMMAND = (sys.executable, "-m", "dudao.stream_reading")
+COMMAND = (sys.executable, "-m", "dudao.reading_process")
 CONNECT_S = 10  # the rebuild has just been answered by this NATS: one that does not answer in this long is away
 _LENGTH = struct.Struct("!I")
 _PIPE_BYTES = 1 << 20  # a pipe this size holds a few batches, so the reader is seldom held up writing one
@@ -191,7 +191,8 @@ async def _serve() -> None:
         await nc.close()
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The reading process's start (`dudao.reading_process`, which comes here without nats-py's websocket transport)."""
     try:
         asyncio.run(_serve())
     except Exception as e:  # said in a line: the rebuild that started this one says what it means
