@@ -35,11 +35,11 @@ from dudao.telemetry import why
 
 BATCH = 500
 FIELDS = tuple(f.name for f in dataclasses.fields(InboundEvent))
-COMMAND = (sys.executable, "-m", "dudao.reading_process")
+COMMAND = (sys.executable, "-m", "dudao.reading_process")  # this interpreter: `marshal`'s format is its own
 CONNECT_S = 10  # the rebuild has just been answered by this NATS: one that does not answer in this long is away
 _LENGTH = struct.Struct("!I")
 _PIPE_BYTES = 1 << 20  # a pipe this size holds a few batches, so the reader is seldom held up writing one
-_F_SETPIPE_SZ = 1031  # Linux's
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux's
 
 Message = tuple[int, str, bytes, dict[str, str] | None]  # its stream sequence, subject, body, headers
 Read = tuple[list[Message], int, int]  # the messages up to the end, how many were fetched, the last sequence

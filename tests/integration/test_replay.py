@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import subprocess
 import sys
 
@@ -133,6 +134,46 @@ def test_a_rebuild_whose_reader_stops_says_so_and_leaves_the_live_read_model_as_
     with psycopg.connect(settings.database_url) as conn:
         scratch = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE '%%\\_replay\\_registry'").fetchall()
     assert scratch == []
+
+
+def test_a_rebuild_that_fails_midway_leaves_no_reader_running(registry, token, settings, monkeypatch):
+    """A rebuild that stops while its reader still has batches to send (here: applying its second batch fails) ends
+    the reader with it (killed: it may be held up writing what nobody reads any more), rather than leaving it behind."""
+    with registry.client(token()) as client:
+        for i in range(12):
+            school(client, f"璧山区第{i}小学")
+        eventually(lambda: schools_projected(client, 12), what="the schools projected")
+    monkeypatch.setattr(stream_reading, "BATCH", 2)
+    applied = []
+
+    async def failing(effect, events) -> int:
+        applied.append(events)
+        if len(applied) == 2:
+            raise RuntimeError("the database went away")
+        return 0
+
+    monkeypatch.setattr(replay_module, "_apply_batch", failing)
+    readers = []
+    start = stream_reading.Reader.start.__func__
+
+    async def noted(cls, nats_url):
+        reader = await start(cls, nats_url)
+        readers.append(reader._process)
+        return reader
+
+    monkeypatch.setattr(stream_reading.Reader, "start", classmethod(noted))
+
+    async def rebuild() -> None:
+        nc = await nats.connect(settings.nats_url)
+        try:
+            await replay_module.rebuild(settings, PARTS, nc.jetstream(timeout=10), ["directory"], out=io.StringIO())
+        finally:
+            await nc.close()
+
+    with pytest.raises(RuntimeError, match="the database went away"):
+        asyncio.run(rebuild())
+    [reader] = readers
+    assert reader.returncode == -signal.SIGKILL, "the reader was left running, or waited for"
 
 
 def indexes(settings) -> list[tuple]:
