@@ -248,34 +248,35 @@ async def _hand_over(conn: asyncpg.Connection, effect: Rebuilding) -> None:
     versions the rebuild reached, and nothing more: the live consumer skips an event its aggregate is past, tracked or
     not, and tracks it as it goes (decision 057). Of an ordered one, a tracking row per event applied."""
     schema, consumer = effect.schema, effect.consumer
-    tracking = (
-        "consumer_tracking",
-        ("consumer", "origin", "notification_id", "stream", "stream_seq"),
-        (
+    if effect.ordered:
+        table, columns, key, merge = (
+            "consumer_tracking",
+            ("consumer", "origin", "notification_id", "stream", "stream_seq"),
+            "origin, notification_id",
+            "NOTHING",
+        )
+        rows = (
             (consumer, origin, notification_id, effect.stream, seq)
             for origin, of_origin in effect.tracked.items()
             for notification_id, seq in of_origin.items()
-        ),
-        "origin, notification_id",
-        "NOTHING",
-    )
-    versions = (
-        "consumer_versions",
-        ("consumer", "origin", "aggregate_id", "version"),
-        ((consumer, *k, version) for k, version in effect.versions.items()),
-        "origin, aggregate_id",
-        "UPDATE SET version = greatest(t.version, excluded.version)",
-    )
-    for table, columns, rows, key, merge in [tracking] if effect.ordered else [versions]:
-        await conn.execute(
-            f'CREATE TEMP TABLE "handed_{table}" (LIKE "{schema}"."{table}" INCLUDING DEFAULTS) ON COMMIT DROP'
         )
-        await conn.copy_records_to_table(f"handed_{table}", records=rows, columns=columns)
-        named = ", ".join(columns)
-        await conn.execute(
-            f'INSERT INTO "{schema}"."{table}" AS t ({named}) SELECT {named} FROM "handed_{table}" ORDER BY {key}'
-            f" ON CONFLICT (consumer, {key}) DO {merge}"
+    else:
+        table, columns, key, merge = (
+            "consumer_versions",
+            ("consumer", "origin", "aggregate_id", "version"),
+            "origin, aggregate_id",
+            "UPDATE SET version = greatest(t.version, excluded.version)",
         )
+        rows = ((consumer, *k, version) for k, version in effect.versions.items())
+    await conn.execute(
+        f'CREATE TEMP TABLE "handed_{table}" (LIKE "{schema}"."{table}" INCLUDING DEFAULTS) ON COMMIT DROP'
+    )
+    await conn.copy_records_to_table(f"handed_{table}", records=rows, columns=columns)
+    named = ", ".join(columns)
+    await conn.execute(
+        f'INSERT INTO "{schema}"."{table}" AS t ({named}) SELECT {named} FROM "handed_{table}" ORDER BY {key}'
+        f" ON CONFLICT (consumer, {key}) DO {merge}"
+    )
 
 
 async def _copy_across(
